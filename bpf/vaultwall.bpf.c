@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * vaultwall.bpf.c - the key vault's network firewall, per packet.
+ *
+ * Reads top to bottom as the decision in docs/DESIGN.md:
+ *   parse -> scope (is it data plane?) -> decide -> count -> verdict.
+ * Everything outside the data plane passes untouched. Policy lives in two
+ * slots; a packet reads the active slot once and sees only that policy.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "vaultwall_abi.h"
+#include "parsing.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* ---- Maps ---------------------------------------------------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vw_active);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vw_active SEC(".maps");
+
+/*
+ * Never read by the program. Updating a map-in-map makes the kernel wait
+ * for an RCU grace period (every running XDP program has finished), so the
+ * controller uses an update of vw_sync as a barrier: after it, no packet is
+ * still reading the slot that was retired, and that slot may be rewritten.
+ */
+struct vw_sync_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vw_active);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct vw_sync_inner);
+} vw_sync SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VW_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vw_settings);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vw_settings SEC(".maps");
+
+struct vw_rules_map {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VW_MAX_RULE_PREFIXES);
+	__type(key, struct vw_rule_key);
+	__type(value, struct vw_rule_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+};
+struct vw_rules_map vw_rules_0 SEC(".maps");
+struct vw_rules_map vw_rules_1 SEC(".maps");
+
+struct vw_trusted_map {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VW_MAX_TRUSTED_PREFIXES);
+	__type(key, struct vw_trusted_key);
+	__type(value, struct vw_trusted_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+};
+struct vw_trusted_map vw_trusted_0 SEC(".maps");
+struct vw_trusted_map vw_trusted_1 SEC(".maps");
+
+struct vw_segments_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VW_MAX_SEGMENTS);
+	__type(key, struct vw_segment_key);
+	__type(value, struct vw_segment_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+};
+struct vw_segments_map vw_segments_0 SEC(".maps");
+struct vw_segments_map vw_segments_1 SEC(".maps");
+
+struct vw_endpoints_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VW_MAX_ENDPOINTS);
+	__type(key, struct vw_endpoint_key);
+	__type(value, struct vw_endpoint_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+};
+struct vw_endpoints_map vw_endpoints_0 SEC(".maps");
+struct vw_endpoints_map vw_endpoints_1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VW_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct vw_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vw_rule_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VW_CLASS_COUNT);
+	__type(key, __u32);
+	__type(value, struct vw_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vw_class_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VW_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct vw_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vw_svc_stats SEC(".maps");
+
+/* Written by the controller only; here so they are created and pinned with
+ * the rest and bpftool can show what each id means. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VW_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct vw_rule_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vw_rule_info SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VW_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct vw_service_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vw_svc_info SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VW_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vw_policy_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vw_policy_info SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vw_abi_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vw_abi SEC(".maps");
+
+/* Look a key up in slot 0's or slot 1's map of a kind. Two explicit calls
+ * keep each call site bound to one map, which the verifier prefers. */
+#define SLOT_LOOKUP(slot, kind, key)                                                              \
+	((slot) ? bpf_map_lookup_elem(&kind##_1, (key)) : bpf_map_lookup_elem(&kind##_0, (key)))
+
+/* ---- Per-packet state ------------------------------------------------------ */
+
+struct packet {
+	__u32 slot;
+	const struct vw_settings *settings;
+	__u32 ifindex;
+	__u16 vlan;
+	__u8 saddr[4];
+	__u8 daddr[4];
+	__u32 endpoint_kind; /* VW_ENDPOINT_*, 0 when not listed */
+};
+
+struct verdict {
+	__u32 class;
+	__u32 rule_id;    /* credited rule, VW_RULE_NONE otherwise */
+	__u32 service_id; /* credited trusted service, VW_SERVICE_NONE otherwise */
+};
+
+static __always_inline struct verdict make_verdict(__u32 class)
+{
+	struct verdict v = { .class = class };
+	return v;
+}
+
+/* ---- Scope ----------------------------------------------------------------- */
+
+static __always_inline int is_protected_port(const struct vw_settings *s, __u8 proto, __u16 port)
+{
+#pragma unroll
+	for (__u32 i = 0; i < VW_MAX_PORTS; i++) {
+		if (i >= s->port_count)
+			return 0;
+		if (s->ports[i].port == port && s->ports[i].proto == proto)
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline int is_protected_proto(const struct vw_settings *s, __u8 proto)
+{
+#pragma unroll
+	for (__u32 i = 0; i < VW_MAX_PORTS; i++) {
+		if (i >= s->port_count)
+			return 0;
+		if (s->ports[i].proto == proto)
+			return 1;
+	}
+	return 0;
+}
+
+/* Reads the endpoint kind of the destination; returns whether the
+ * destination is one of the vault's protected addresses. */
+static __always_inline int is_protected_destination(struct packet *p)
+{
+	struct vw_endpoint_key key = {};
+	struct vw_endpoint_value *ep;
+
+	__builtin_memcpy(key.addr, p->daddr, 4);
+	ep = SLOT_LOOKUP(p->slot, vw_endpoints, &key);
+	p->endpoint_kind = ep ? ep->kind : 0;
+	if (ep)
+		return 1;
+	return p->settings->flags & VW_SETTINGS_ALL_DESTINATIONS;
+}
+
+/* ---- Decide (DESIGN §1.2) ------------------------------------------------------ */
+
+static __always_inline __u32 lookup_vnet(const struct packet *p)
+{
+	struct vw_segment_key key = {};
+	struct vw_segment_value *seg;
+
+	if (!(p->settings->flags & VW_SETTINGS_HAS_SEGMENTS))
+		return VW_VNET_PUBLIC;
+	key.ifindex = p->ifindex;
+	key.vlan = p->vlan;
+	seg = SLOT_LOOKUP(p->slot, vw_segments, &key);
+	if (!seg && p->vlan) {
+		key.ifindex = 0; /* a VLAN segment on any interface */
+		seg = SLOT_LOOKUP(p->slot, vw_segments, &key);
+	}
+	return seg ? seg->vnet_id : VW_VNET_PUBLIC;
+}
+
+static __always_inline __u32 lookup_trusted(const struct packet *p)
+{
+	struct vw_trusted_key key = { .prefixlen = 32 };
+	struct vw_trusted_value *svc;
+
+	__builtin_memcpy(key.addr, p->saddr, 4);
+	svc = SLOT_LOOKUP(p->slot, vw_trusted, &key);
+	return svc ? svc->service_id : VW_SERVICE_NONE;
+}
+
+static __always_inline __u32 lookup_rule(const struct packet *p, __u32 vnet_id)
+{
+	struct vw_rule_key key = { .prefixlen = VW_RULE_KEY_VNET_BITS + 32, .vnet_id = vnet_id };
+	struct vw_rule_value *rule;
+
+	__builtin_memcpy(key.addr, p->saddr, 4);
+	rule = SLOT_LOOKUP(p->slot, vw_rules, &key);
+	return rule ? rule->rule_id : VW_RULE_NONE;
+}
+
+static __always_inline struct verdict trusted_or(const struct packet *p, __u32 fallback_class)
+{
+	struct verdict v = make_verdict(fallback_class);
+
+	if (p->settings->bypass == VW_BYPASS_AZURE_SERVICES) {
+		v.service_id = lookup_trusted(p);
+		if (v.service_id != VW_SERVICE_NONE)
+			v.class = VW_CLASS_TRUSTED;
+	}
+	return v;
+}
+
+/* The decision for an IPv4 data-plane packet, before audit mode. */
+static __always_inline struct verdict decide_ipv4(const struct packet *p)
+{
+	const struct vw_settings *s = p->settings;
+	struct verdict v;
+	__u32 vnet_id;
+
+	if (p->endpoint_kind == VW_ENDPOINT_PRIVATE)
+		return make_verdict(VW_CLASS_PRIVATE_ENDPOINT);
+
+	if (s->public_access == VW_PUBLIC_ACCESS_DISABLED)
+		return trusted_or(p, VW_CLASS_PUBLIC_DISABLED);
+
+	vnet_id = lookup_vnet(p);
+	v = make_verdict(vnet_id == VW_VNET_PUBLIC ? VW_CLASS_IP_RULE : VW_CLASS_VNET_RULE);
+	v.rule_id = lookup_rule(p, vnet_id);
+	if (v.rule_id != VW_RULE_NONE)
+		return v;
+
+	return trusted_or(p, s->default_action == VW_ACTION_DENY ? VW_CLASS_DEFAULT_DENY
+								 : VW_CLASS_DEFAULT_ALLOW);
+}
+
+/* IPv6 to a protected port: no rule can admit it (Azure rules are IPv4), so
+ * it gets the default action, and never passes when public access is off. */
+static __always_inline struct verdict decide_ipv6(const struct vw_settings *s)
+{
+	if (s->public_access == VW_PUBLIC_ACCESS_DISABLED || s->default_action == VW_ACTION_DENY)
+		return make_verdict(VW_CLASS_IPV6_DENY);
+	return make_verdict(VW_CLASS_IPV6_ALLOW);
+}
+
+static __always_inline int class_denies(__u32 class)
+{
+	return class == VW_CLASS_DEFAULT_DENY || class == VW_CLASS_PUBLIC_DISABLED ||
+	       class == VW_CLASS_IPV6_DENY || class == VW_CLASS_FRAGMENT_DENY ||
+	       class == VW_CLASS_MALFORMED;
+}
+
+/* A non-first fragment carries no port; it is decided by its source like
+ * the first fragment was, and counted in its own class (no rule credit). */
+static __always_inline struct verdict as_fragment(struct verdict v)
+{
+	struct verdict f = make_verdict(class_denies(v.class) ? VW_CLASS_FRAGMENT_DENY
+							       : VW_CLASS_FRAGMENT_ALLOW);
+	return f;
+}
+
+/* Audit mode: a policy deny passes and is counted as such. */
+static __always_inline struct verdict apply_mode(const struct vw_settings *s, struct verdict v)
+{
+	if (s->mode == VW_MODE_AUDIT && v.class != VW_CLASS_MALFORMED && class_denies(v.class))
+		v.class = VW_CLASS_AUDIT_DENY;
+	return v;
+}
+
+/* ---- Count ----------------------------------------------------------------- */
+
+static __always_inline void count(void *map, __u32 index, __u64 bytes, int stamp)
+{
+	struct vw_counters *c = bpf_map_lookup_elem(map, &index);
+
+	if (!c)
+		return;
+	c->packets++;
+	c->bytes += bytes;
+	if (stamp)
+		c->last_hit_ns = bpf_ktime_get_boot_ns();
+}
+
+static __always_inline int finish(struct verdict v, __u64 bytes)
+{
+	count(&vw_class_stats, v.class, bytes, 0);
+	if (v.rule_id != VW_RULE_NONE)
+		count(&vw_rule_stats, v.rule_id, bytes, 1);
+	if (v.service_id != VW_SERVICE_NONE)
+		count(&vw_svc_stats, v.service_id, bytes, 1);
+	return class_denies(v.class) ? XDP_DROP : XDP_PASS;
+}
+
+/* ---- Parse and scope ---------------------------------------------------------- */
+
+static __always_inline struct verdict classify_ipv4(struct cursor *c, struct packet *p)
+{
+	const struct vw_settings *s = p->settings;
+	struct iphdr *ip = parse_ipv4_fixed(c);
+	int port;
+
+	if (!ip)
+		return make_verdict(VW_CLASS_MALFORMED);
+	__builtin_memcpy(p->saddr, &ip->saddr, 4);
+	__builtin_memcpy(p->daddr, &ip->daddr, 4);
+
+	/* The fixed header alone proves most packets are outside the data plane. */
+	if (!is_protected_proto(s, ip->protocol) || !is_protected_destination(p))
+		return make_verdict(VW_CLASS_UNPROTECTED);
+
+	if (skip_ipv4_header(c, ip) < 0)
+		return make_verdict(VW_CLASS_MALFORMED);
+	if (ipv4_is_later_fragment(ip))
+		return as_fragment(decide_ipv4(p));
+
+	port = parse_dest_port(c);
+	if (port < 0)
+		return make_verdict(VW_CLASS_MALFORMED);
+	if (!is_protected_port(s, ip->protocol, port))
+		return make_verdict(VW_CLASS_UNPROTECTED);
+	return decide_ipv4(p);
+}
+
+static __always_inline struct verdict classify_ipv6(struct cursor *c, const struct packet *p)
+{
+	const struct vw_settings *s = p->settings;
+	int proto = parse_ipv6(c);
+	int port;
+
+	if (proto == PARSE_TRUNCATED)
+		return make_verdict(VW_CLASS_MALFORMED);
+	if (proto == IPV6_TRANSPORT_UNKNOWN) /* cannot prove it is not data plane */
+		return decide_ipv6(s);
+	if (!is_protected_proto(s, proto))
+		return make_verdict(VW_CLASS_UNPROTECTED);
+	port = parse_dest_port(c);
+	if (port < 0)
+		return make_verdict(VW_CLASS_MALFORMED);
+	if (!is_protected_port(s, proto, port))
+		return make_verdict(VW_CLASS_UNPROTECTED);
+	return decide_ipv6(s);
+}
+
+static __always_inline const struct vw_settings *active_settings(__u32 *slot)
+{
+	__u32 zero = 0;
+	struct vw_active *active = bpf_map_lookup_elem(&vw_active, &zero);
+
+	*slot = (active && active->slot == 1) ? 1 : 0;
+	return bpf_map_lookup_elem(&vw_settings, slot);
+}
+
+SEC("xdp")
+int vaultwall_xdp(struct xdp_md *ctx)
+{
+	struct cursor c = { .pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end };
+	__u64 bytes = c.end - c.pos;
+	struct packet p = { .ifindex = ctx->ingress_ifindex };
+	struct verdict v;
+	int proto;
+
+	p.settings = active_settings(&p.slot);
+	if (!p.settings) /* cannot happen: an array always has its slots */
+		return XDP_PASS;
+
+	proto = parse_ethernet(&c, &p.vlan);
+	if (proto == ETH_P_IP)
+		v = classify_ipv4(&c, &p);
+	else if (proto == ETH_P_IPV6)
+		v = classify_ipv6(&c, &p);
+	else if (proto < 0) /* truncated tag or a third tag: payload unknown */
+		v = make_verdict(VW_CLASS_MALFORMED);
+	else
+		v = make_verdict(VW_CLASS_NOT_IP);
+
+	return finish(apply_mode(p.settings, v), bytes);
+}

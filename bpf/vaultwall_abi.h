@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * vaultwall_abi.h - the one contract between the XDP program and userspace.
+ *
+ * Included by bpf/vaultwall.bpf.c and by every C++ file that touches maps.
+ * Rules for this file:
+ *   - fixed-width __u8/__u16/__u32/__u64 only; no bool, no enum-typed fields;
+ *   - explicit padding, sizes checked with static asserts on both sides;
+ *   - addresses as __u8[4] so `bpftool map dump` prints them byte by byte;
+ *   - map names at most 15 characters (the kernel's BPF_OBJ_NAME_LEN - 1).
+ * Any change to a struct layout, a map definition or a constant's meaning
+ * bumps VW_ABI_VERSION, which the loader checks against existing pins.
+ */
+#ifndef VAULTWALL_ABI_H
+#define VAULTWALL_ABI_H
+
+#include <linux/types.h>
+
+#define VW_ABI_VERSION 1
+
+/* ---- Map names (tokens shared by the BPF C and the C++) ---------------- */
+#define VW_MAP_ACTIVE      "vw_active"      /* which slot is live (0 or 1)   */
+#define VW_MAP_SYNC        "vw_sync"        /* grace-period barrier, see below */
+#define VW_MAP_SETTINGS    "vw_settings"    /* slot -> struct vw_settings    */
+#define VW_MAP_RULES_0     "vw_rules_0"     /* LPM (vnet, src) -> rule id    */
+#define VW_MAP_RULES_1     "vw_rules_1"
+#define VW_MAP_TRUSTED_0   "vw_trusted_0"   /* LPM src -> trusted service id */
+#define VW_MAP_TRUSTED_1   "vw_trusted_1"
+#define VW_MAP_SEGMENTS_0  "vw_segments_0"  /* (ifindex, vlan) -> vnet id    */
+#define VW_MAP_SEGMENTS_1  "vw_segments_1"
+#define VW_MAP_ENDPOINTS_0 "vw_endpoints_0" /* dst address -> endpoint kind  */
+#define VW_MAP_ENDPOINTS_1 "vw_endpoints_1"
+#define VW_MAP_RULE_STATS  "vw_rule_stats"  /* per-CPU, rule id -> counters  */
+#define VW_MAP_CLASS_STATS "vw_class_stats" /* per-CPU, class -> counters    */
+#define VW_MAP_SVC_STATS   "vw_svc_stats"   /* per-CPU, service id -> counters */
+#define VW_MAP_RULE_INFO   "vw_rule_info"   /* rule id -> kind + canonical text */
+#define VW_MAP_SVC_INFO    "vw_svc_info"    /* service id -> name            */
+#define VW_MAP_POLICY_INFO "vw_policy_info" /* slot -> generation, digest... */
+#define VW_MAP_ABI         "vw_abi"         /* one struct vw_abi_info        */
+
+#define VW_PROG_NAME "vaultwall_xdp" /* the XDP program (function name)   */
+#define VW_PIN_DIR_DEFAULT "/sys/fs/bpf/vaultwall"
+
+/* ---- Limits -------------------------------------------------------------- */
+#define VW_SLOTS 2
+/* Prefixes in one slot's rule trie. LPM tries allocate per entry
+ * (BPF_F_NO_PREALLOC), so a large capacity costs nothing until used. */
+#define VW_MAX_RULE_PREFIXES (1u << 20)
+/* Rule ids: one per IP rule or VNET rule. Counters are preallocated per CPU
+ * for every id, so this stays far below the prefix capacity; a VNET rule's
+ * several subnet prefixes share its id. */
+#define VW_MAX_RULES 16384
+#define VW_MAX_TRUSTED_PREFIXES (1u << 18)
+#define VW_MAX_SERVICES 256
+#define VW_MAX_SEGMENTS 4096
+#define VW_MAX_ENDPOINTS 4096
+#define VW_MAX_PORTS 16
+#define VW_RULE_TEXT_LEN 128
+#define VW_SERVICE_NAME_LEN 64
+#define VW_PROFILE_LEN 16
+#define VW_DIGEST_LEN 32 /* SHA-256 of the compiled policy */
+
+/* Rule id 0 is never a rule: it means "no rule" in events and verdicts. */
+#define VW_RULE_NONE 0
+/* Service id 0 is never a service. */
+#define VW_SERVICE_NONE 0
+/* Virtual network 0 is the public internet (traffic from no known segment). */
+#define VW_VNET_PUBLIC 0
+
+/* ---- Settings values ------------------------------------------------------ */
+/* Zero values are Azure's defaults for a vault with no firewall: allow. */
+#define VW_ACTION_ALLOW 0
+#define VW_ACTION_DENY 1
+
+#define VW_BYPASS_NONE 0
+#define VW_BYPASS_AZURE_SERVICES 1
+
+#define VW_PUBLIC_ACCESS_ENABLED 0
+#define VW_PUBLIC_ACCESS_DISABLED 1
+
+#define VW_MODE_ENFORCE 0
+#define VW_MODE_AUDIT 1 /* would-be denies pass, counted and logged */
+
+/* struct vw_settings.flags */
+#define VW_SETTINGS_ALL_DESTINATIONS 0x1 /* no data-plane address listed:
+					    every destination is protected */
+#define VW_SETTINGS_HAS_SEGMENTS 0x2     /* vw_segments_N is not empty  */
+
+/* struct vw_endpoint_value.kind */
+#define VW_ENDPOINT_PUBLIC 1  /* a protected data-plane address           */
+#define VW_ENDPOINT_PRIVATE 2 /* a private endpoint: allowed, not filtered */
+
+/* struct vw_rule_info.kind */
+#define VW_RULE_KIND_UNUSED 0
+#define VW_RULE_KIND_IP 1
+#define VW_RULE_KIND_VNET 2
+
+/* ---- Verdict classes -------------------------------------------------------
+ * Every packet the program sees is counted in exactly one class, so the
+ * per-class counters sum to the packets seen. The class decides the action,
+ * except that in audit mode every policy deny becomes VW_CLASS_AUDIT_DENY
+ * (passed). VW_CLASS_MALFORMED is not a policy decision and drops in both
+ * modes: such packets are dropped by the kernel's own stack anyway.
+ */
+#define VW_CLASS_NOT_IP 0            /* ARP, LLDP, ...: passed untouched     */
+#define VW_CLASS_UNPROTECTED 1       /* IP, not to a protected port/address  */
+#define VW_CLASS_PRIVATE_ENDPOINT 2  /* allow: destination is a private EP   */
+#define VW_CLASS_IP_RULE 3           /* allow: an IP rule matched            */
+#define VW_CLASS_VNET_RULE 4         /* allow: a virtual-network rule matched */
+#define VW_CLASS_TRUSTED 5           /* allow: trusted-service prefix        */
+#define VW_CLASS_DEFAULT_ALLOW 6     /* allow: defaultAction Allow           */
+#define VW_CLASS_DEFAULT_DENY 7      /* drop: defaultAction Deny             */
+#define VW_CLASS_PUBLIC_DISABLED 8   /* drop: publicNetworkAccess Disabled   */
+#define VW_CLASS_AUDIT_DENY 9        /* pass: audit mode, would be denied    */
+#define VW_CLASS_IPV6_ALLOW 10       /* allow: IPv6 to a protected port, default Allow */
+#define VW_CLASS_IPV6_DENY 11        /* drop: IPv6 to a protected port, denied */
+#define VW_CLASS_FRAGMENT_ALLOW 12   /* allow: non-first fragment, source allowed */
+#define VW_CLASS_FRAGMENT_DENY 13    /* drop: non-first fragment, source denied */
+#define VW_CLASS_MALFORMED 14        /* drop: cannot prove it is outside the data plane */
+#define VW_CLASS_COUNT 15
+
+/* ---- Map keys and values -------------------------------------------------- */
+
+/* vw_active[0]: the live slot. */
+struct vw_active {
+	__u32 slot;
+};
+
+/* vw_settings[slot] */
+struct vw_port {
+	__u16 port;  /* host byte order */
+	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+
+struct vw_settings {
+	__u8 default_action; /* VW_ACTION_*        */
+	__u8 bypass;         /* VW_BYPASS_*        */
+	__u8 public_access;  /* VW_PUBLIC_ACCESS_* */
+	__u8 mode;           /* VW_MODE_*          */
+	__u32 flags;         /* VW_SETTINGS_*      */
+	__u32 port_count;    /* used entries of ports[] */
+	__u32 pad;
+	struct vw_port ports[VW_MAX_PORTS];
+	__u64 generation;    /* copy of vw_policy_info's, for the datapath's view */
+};
+
+/* vw_rules_N: LPM trie. prefixlen counts the 32 bits of vnet_id (always
+ * matched exactly) plus the address bits: an IP rule 203.0.113.0/24 is
+ * {prefixlen 56, vnet_id 0, 203.0.113.0}. Because prefixlen is never below
+ * 32, all four vnet_id bytes are always compared, so host order is fine. */
+#define VW_RULE_KEY_VNET_BITS 32
+struct vw_rule_key {
+	__u32 prefixlen;
+	__u32 vnet_id; /* host byte order */
+	__u8 addr[4];
+};
+
+struct vw_rule_value {
+	__u32 rule_id;
+};
+
+/* vw_trusted_N: LPM trie of trusted-service prefixes. */
+struct vw_trusted_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct vw_trusted_value {
+	__u32 service_id;
+};
+
+/* vw_segments_N: where a packet came from -> its virtual network. The
+ * program looks up {ifindex, vlan} and then {0, vlan} (a VLAN on any
+ * interface). vlan 0 means untagged; with two tags the inner one is used. */
+struct vw_segment_key {
+	__u32 ifindex;
+	__u16 vlan;
+	__u16 pad;
+};
+
+struct vw_segment_value {
+	__u32 vnet_id;
+};
+
+/* vw_endpoints_N: destination IPv4 -> kind. */
+struct vw_endpoint_key {
+	__u8 addr[4];
+};
+
+struct vw_endpoint_value {
+	__u32 kind; /* VW_ENDPOINT_* */
+};
+
+/* Per-CPU counters: vw_rule_stats[rule id], vw_class_stats[class],
+ * vw_svc_stats[service id]. last_hit_ns is CLOCK_BOOTTIME (bpf_ktime_get_boot_ns). */
+struct vw_counters {
+	__u64 packets;
+	__u64 bytes;
+	__u64 last_hit_ns;
+};
+
+/* vw_rule_info[rule id]: what a rule is, so bpftool and a fresh vaultwallctl
+ * can name it without any side file. */
+struct vw_rule_info {
+	__u32 kind;    /* VW_RULE_KIND_* */
+	__u32 vnet_id; /* host byte order; 0 for IP rules */
+	char text[VW_RULE_TEXT_LEN]; /* canonical CIDR or lower-cased subnet id */
+};
+
+/* vw_svc_info[service id] */
+struct vw_service_info {
+	char name[VW_SERVICE_NAME_LEN];
+};
+
+/* vw_policy_info[slot]: what is in a slot. */
+struct vw_policy_info {
+	__u64 generation;       /* 0 = never written */
+	__u64 applied_at_unix_ns;
+	__u8 digest[VW_DIGEST_LEN];
+	char profile[VW_PROFILE_LEN];
+	__u32 rule_prefixes;    /* entries written to vw_rules_N */
+	__u32 trusted_prefixes; /* entries written to vw_trusted_N */
+};
+
+/* vw_abi[0]: written once by the loader that created the pins. */
+struct vw_abi_info {
+	__u32 abi_version;
+	__u32 pad;
+};
+
+/* ---- Layout checks (both compilers) ---------------------------------------- */
+#ifdef __cplusplus
+#define VW_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define VW_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+VW_STATIC_ASSERT(sizeof(struct vw_active) == 4, "vw_active");
+VW_STATIC_ASSERT(sizeof(struct vw_port) == 4, "vw_port");
+VW_STATIC_ASSERT(sizeof(struct vw_settings) == 16 + 4 * VW_MAX_PORTS + 8, "vw_settings");
+VW_STATIC_ASSERT(sizeof(struct vw_rule_key) == 12, "vw_rule_key");
+VW_STATIC_ASSERT(sizeof(struct vw_rule_value) == 4, "vw_rule_value");
+VW_STATIC_ASSERT(sizeof(struct vw_trusted_key) == 8, "vw_trusted_key");
+VW_STATIC_ASSERT(sizeof(struct vw_trusted_value) == 4, "vw_trusted_value");
+VW_STATIC_ASSERT(sizeof(struct vw_segment_key) == 8, "vw_segment_key");
+VW_STATIC_ASSERT(sizeof(struct vw_segment_value) == 4, "vw_segment_value");
+VW_STATIC_ASSERT(sizeof(struct vw_endpoint_key) == 4, "vw_endpoint_key");
+VW_STATIC_ASSERT(sizeof(struct vw_endpoint_value) == 4, "vw_endpoint_value");
+VW_STATIC_ASSERT(sizeof(struct vw_counters) == 24, "vw_counters");
+VW_STATIC_ASSERT(sizeof(struct vw_rule_info) == 8 + VW_RULE_TEXT_LEN, "vw_rule_info");
+VW_STATIC_ASSERT(sizeof(struct vw_service_info) == VW_SERVICE_NAME_LEN, "vw_service_info");
+VW_STATIC_ASSERT(sizeof(struct vw_policy_info) == 16 + VW_DIGEST_LEN + VW_PROFILE_LEN + 8, "vw_policy_info");
+VW_STATIC_ASSERT(sizeof(struct vw_abi_info) == 8, "vw_abi_info");
+
+#endif /* VAULTWALL_ABI_H */

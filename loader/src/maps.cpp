@@ -1,0 +1,96 @@
+#include "vaultwall/maps.h"
+
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+
+namespace vaultwall {
+
+int possible_cpus() {
+  static const int cpus = libbpf_num_possible_cpus();
+  return cpus;
+}
+
+Result<vw_counters> read_counters(int map_fd, const std::string& map_name, uint32_t index) {
+  std::vector<vw_counters> per_cpu(possible_cpus());
+  if (bpf_map_lookup_elem(map_fd, &index, per_cpu.data()) != 0)
+    return fail_errno("read " + map_name + "[" + std::to_string(index) + "]");
+  vw_counters sum{};
+  for (const vw_counters& c : per_cpu) {
+    sum.packets += c.packets;
+    sum.bytes += c.bytes;
+    sum.last_hit_ns = std::max(sum.last_hit_ns, c.last_hit_ns);
+  }
+  return sum;
+}
+
+Result<std::vector<vw_counters>> read_all_counters(int map_fd, const std::string& map_name,
+                                                   uint32_t count) {
+  std::vector<vw_counters> out;
+  out.reserve(count);
+  for (uint32_t i = 0; i < count; i++) {
+    auto c = read_counters(map_fd, map_name, i);
+    if (!c) return std::unexpected(c.error());
+    out.push_back(*c);
+  }
+  return out;
+}
+
+Result<void> zero_counters(int map_fd, const std::string& map_name, uint32_t index) {
+  std::vector<vw_counters> zeros(possible_cpus());
+  if (bpf_map_update_elem(map_fd, &index, zeros.data(), BPF_ANY) != 0)
+    return fail_errno("zero " + map_name + "[" + std::to_string(index) + "]");
+  return {};
+}
+
+Result<UniqueFd> open_pinned(const std::string& path) {
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) return fail_errno("open pinned " + path);
+  return UniqueFd(fd);
+}
+
+namespace {
+
+Result<void> open_into(const std::string& pin_dir, const char* name, UniqueFd& out) {
+  auto fd = open_pinned(pin_dir + "/" + name);
+  if (!fd) {
+    Error e = fd.error();
+    if (e.code == ENOENT)
+      e.hint = "no pinned maps at " + pin_dir + "; run vaultwall-loader load first";
+    else if (e.code == EPERM || e.code == EACCES)
+      e.hint = "run as root (vaultwall pins are readable by root only)";
+    return std::unexpected(e);
+  }
+  out = std::move(*fd);
+  return {};
+}
+
+}  // namespace
+
+Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
+  PinnedMaps m;
+  m.pin_dir_ = pin_dir;
+  // The ABI map first: a version mismatch explains any other failure.
+  if (auto r = open_into(pin_dir, VW_MAP_ABI, m.abi_); !r) return std::unexpected(r.error());
+  auto abi = m.abi().get(0);
+  if (!abi) return std::unexpected(abi.error());
+  uint32_t version = *abi ? (*abi)->abi_version : 0;
+  if (version != VW_ABI_VERSION)
+    return fail(EPROTO,
+                "pins at " + pin_dir + " have ABI version " + std::to_string(version) +
+                    ", this build uses " + std::to_string(VW_ABI_VERSION),
+                "run vaultwall-loader load with this build to upgrade them (or detach --all --purge)");
+  for (const auto& [name, fd] : fields(m)) {
+    if (fd->valid()) continue;
+    if (auto r = open_into(pin_dir, name, *fd); !r) return std::unexpected(r.error());
+  }
+  return m;
+}
+
+std::vector<std::pair<std::string, int>> PinnedMaps::all() const {
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& [name, fd] : fields(*this)) out.emplace_back(name, fd->get());
+  return out;
+}
+
+}  // namespace vaultwall

@@ -1,0 +1,95 @@
+#include "vaultwall/slots.h"
+
+#include <cstdlib>
+#include <string>
+
+namespace vaultwall {
+
+Result<uint32_t> active_slot(const PinnedMaps& maps) {
+  auto active = maps.active().get(0);
+  if (!active) return std::unexpected(active.error());
+  return (*active && (*active)->slot == 1) ? 1u : 0u;
+}
+
+Result<void> wait_for_readers(const PinnedMaps& maps) {
+  uint32_t zero = 0;
+  int inner_fd = maps.active().fd();  // any map matching vw_sync's inner template
+  if (bpf_map_update_elem(maps.sync_fd(), &zero, &inner_fd, BPF_ANY) != 0)
+    return fail_errno("update " VW_MAP_SYNC " (grace-period barrier)");
+  return {};
+}
+
+void note_map_write() {
+  static const long abort_after = [] {
+    const char* v = std::getenv("VAULTWALL_TEST_ABORT_AFTER_WRITES");
+    return v ? std::strtol(v, nullptr, 10) : -1L;
+  }();
+  static long writes = 0;
+  if (abort_after >= 0 && ++writes > abort_after) std::abort();
+}
+
+namespace {
+
+template <class Key, class Value>
+Result<void> replace_contents(const TypedMap<Key, Value>& map,
+                              const std::vector<std::pair<Key, Value>>& entries) {
+  if (auto r = map.clear(); !r) return r;
+  note_map_write();
+  if (entries.empty()) return {};
+  if (auto r = map.put_all(entries); !r) return r;
+  note_map_write();
+  return {};
+}
+
+}  // namespace
+
+Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImage& image) {
+  auto current = active_slot(maps);
+  if (!current) return std::unexpected(current.error());
+  const uint32_t idle = *current ^ 1u;
+
+  // A packet that read the active word before the previous flip may still be
+  // using the idle slot: wait until it has finished before overwriting it.
+  if (auto r = wait_for_readers(maps); !r) return std::unexpected(r.error());
+
+  if (auto r = replace_contents(maps.rules(idle), image.rules); !r) return std::unexpected(r.error());
+  if (auto r = replace_contents(maps.trusted(idle), image.trusted); !r)
+    return std::unexpected(r.error());
+  if (auto r = replace_contents(maps.segments(idle), image.segments); !r)
+    return std::unexpected(r.error());
+  if (auto r = replace_contents(maps.endpoints(idle), image.endpoints); !r)
+    return std::unexpected(r.error());
+  if (auto r = maps.settings().put(idle, image.settings); !r) return std::unexpected(r.error());
+  note_map_write();
+  if (auto r = maps.policy_info().put(idle, image.info); !r) return std::unexpected(r.error());
+  note_map_write();
+
+  // The flip: one word, read once per packet.
+  if (auto r = maps.active().put(0, vw_active{idle}); !r) return std::unexpected(r.error());
+  return idle;
+}
+
+Result<SlotImage> read_slot(const PinnedMaps& maps, uint32_t slot) {
+  SlotImage image;
+  auto settings = maps.settings().get(slot);
+  if (!settings) return std::unexpected(settings.error());
+  if (*settings) image.settings = **settings;
+  auto info = maps.policy_info().get(slot);
+  if (!info) return std::unexpected(info.error());
+  if (*info) image.info = **info;
+  auto rules = maps.rules(slot).entries();
+  if (!rules) return std::unexpected(rules.error());
+  image.rules = std::move(*rules);
+  auto trusted = maps.trusted(slot).entries();
+  if (!trusted) return std::unexpected(trusted.error());
+  image.trusted = std::move(*trusted);
+  auto segments = maps.segments(slot).entries();
+  if (!segments) return std::unexpected(segments.error());
+  image.segments = std::move(*segments);
+  auto endpoints = maps.endpoints(slot).entries();
+  if (!endpoints) return std::unexpected(endpoints.error());
+  image.endpoints = std::move(*endpoints);
+  return image;
+}
+
+}  // namespace vaultwall

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything vaultwall needs to build, test, demo and benchmark on a
+# fresh Debian 12 host, and mounts bpffs when it is missing. Idempotent.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup.sh: must run as root (it installs packages and mounts bpffs)" >&2
+	exit 1
+fi
+
+packages=(
+	# build
+	build-essential cmake pkg-config clang llvm
+	libbpf-dev libelf-dev zlib1g-dev bpftool linux-libc-dev
+	libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
+	libgtest-dev libgmock-dev
+	# tests, demo and benchmarks
+	iproute2 curl openssl iputils-ping netcat-openbsd python3
+	netsniff-ng xdp-tools nftables gnuplot-nox procps util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! mountpoint -q /sys/fs/bpf; then
+	mount -t bpf bpf /sys/fs/bpf
+fi
+echo "setup.sh: dependencies installed, bpffs mounted at /sys/fs/bpf"
