@@ -167,6 +167,10 @@ static __always_inline int parse_ipv6(struct cursor *c)
 		}
 		next = ext->nexthdr;
 	}
+	/* After the last extension header we may read, the transport may follow. */
+	if (next != IPV6_NEXTHDR_HOP && next != IPV6_NEXTHDR_ROUTING &&
+	    next != IPV6_NEXTHDR_FRAGMENT && next != IPV6_NEXTHDR_DEST)
+		return next;
 	return IPV6_TRANSPORT_UNKNOWN;
 }
 

@@ -36,6 +36,7 @@
 #define VW_MAP_RULE_INFO   "vw_rule_info"   /* rule id -> kind + canonical text */
 #define VW_MAP_SVC_INFO    "vw_svc_info"    /* service id -> name            */
 #define VW_MAP_POLICY_INFO "vw_policy_info" /* slot -> generation, digest... */
+#define VW_MAP_POLICY_DOC  "vw_policy_doc"  /* slot's normalised document, in chunks */
 #define VW_MAP_ABI         "vw_abi"         /* one struct vw_abi_info        */
 
 #define VW_PROG_NAME "vaultwall_xdp" /* the XDP program (function name)   */
@@ -55,10 +56,14 @@
 #define VW_MAX_SEGMENTS 4096
 #define VW_MAX_ENDPOINTS 4096
 #define VW_MAX_PORTS 16
-#define VW_RULE_TEXT_LEN 128
+#define VW_RULE_TEXT_LEN 320 /* fits a full subnet resource id */
 #define VW_SERVICE_NAME_LEN 64
 #define VW_PROFILE_LEN 16
 #define VW_DIGEST_LEN 32 /* SHA-256 of the compiled policy */
+/* The normalised rule document of each slot is kept beside its maps, so it
+ * flips with them and `vaultwallctl show` needs no side file. */
+#define VW_DOC_CHUNK_SIZE 4088
+#define VW_DOC_CHUNKS 256 /* per slot: up to ~1 MiB of JSON */
 
 /* Rule id 0 is never a rule: it means "no rule" in events and verdicts. */
 #define VW_RULE_NONE 0
@@ -85,6 +90,9 @@
 #define VW_SETTINGS_ALL_DESTINATIONS 0x1 /* no data-plane address listed:
 					    every destination is protected */
 #define VW_SETTINGS_HAS_SEGMENTS 0x2     /* vw_segments_N is not empty  */
+#define VW_SETTINGS_HAS_ENDPOINTS 0x4    /* vw_endpoints_N is not empty */
+/* HAS_SEGMENTS and HAS_ENDPOINTS are set by the slot writer from what it
+ * writes, so they always describe the slot's maps. */
 
 /* struct vw_endpoint_value.kind */
 #define VW_ENDPOINT_PUBLIC 1  /* a protected data-plane address           */
@@ -193,7 +201,8 @@ struct vw_endpoint_value {
 };
 
 /* Per-CPU counters: vw_rule_stats[rule id], vw_class_stats[class],
- * vw_svc_stats[service id]. last_hit_ns is CLOCK_BOOTTIME (bpf_ktime_get_boot_ns). */
+ * vw_svc_stats[service id]. last_hit_ns is CLOCK_MONOTONIC_COARSE
+ * (bpf_ktime_get_coarse_ns): jiffy resolution, cheap on the packet path. */
 struct vw_counters {
 	__u64 packets;
 	__u64 bytes;
@@ -221,6 +230,14 @@ struct vw_policy_info {
 	char profile[VW_PROFILE_LEN];
 	__u32 rule_prefixes;    /* entries written to vw_rules_N */
 	__u32 trusted_prefixes; /* entries written to vw_trusted_N */
+};
+
+/* vw_policy_doc[slot * VW_DOC_CHUNKS + i]: chunk i of the slot's document;
+ * the document ends at the first chunk with len < VW_DOC_CHUNK_SIZE. */
+struct vw_doc_chunk {
+	__u32 len;
+	__u32 pad;
+	char data[VW_DOC_CHUNK_SIZE];
 };
 
 /* vw_abi[0]: written once by the loader that created the pins. */
@@ -251,6 +268,7 @@ VW_STATIC_ASSERT(sizeof(struct vw_counters) == 24, "vw_counters");
 VW_STATIC_ASSERT(sizeof(struct vw_rule_info) == 8 + VW_RULE_TEXT_LEN, "vw_rule_info");
 VW_STATIC_ASSERT(sizeof(struct vw_service_info) == VW_SERVICE_NAME_LEN, "vw_service_info");
 VW_STATIC_ASSERT(sizeof(struct vw_policy_info) == 16 + VW_DIGEST_LEN + VW_PROFILE_LEN + 8, "vw_policy_info");
+VW_STATIC_ASSERT(sizeof(struct vw_doc_chunk) == 4096, "vw_doc_chunk");
 VW_STATIC_ASSERT(sizeof(struct vw_abi_info) == 8, "vw_abi_info");
 
 #endif /* VAULTWALL_ABI_H */

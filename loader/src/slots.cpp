@@ -1,9 +1,19 @@
 #include "vaultwall/slots.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace vaultwall {
+
+vw_settings settings_as_written(const SlotImage& image) {
+  vw_settings settings = image.settings;
+  settings.flags &= ~(VW_SETTINGS_HAS_SEGMENTS | VW_SETTINGS_HAS_ENDPOINTS);
+  if (!image.segments.empty()) settings.flags |= VW_SETTINGS_HAS_SEGMENTS;
+  if (!image.endpoints.empty()) settings.flags |= VW_SETTINGS_HAS_ENDPOINTS;
+  return settings;
+}
 
 Result<uint32_t> active_slot(const PinnedMaps& maps) {
   auto active = maps.active().get(0);
@@ -41,6 +51,37 @@ Result<void> replace_contents(const TypedMap<Key, Value>& map,
   return {};
 }
 
+Result<void> write_document(const PinnedMaps& maps, uint32_t slot, const std::string& document) {
+  const size_t capacity = size_t{VW_DOC_CHUNK_SIZE} * VW_DOC_CHUNKS;
+  if (document.size() >= capacity)
+    return fail(EFBIG, "policy document of " + std::to_string(document.size()) +
+                           " bytes exceeds the " + std::to_string(capacity) + " bytes kept per slot");
+  // Chunks up to and including the first short one (it may be empty).
+  for (uint32_t i = 0; i < VW_DOC_CHUNKS; i++) {
+    vw_doc_chunk chunk{};
+    size_t offset = size_t{i} * VW_DOC_CHUNK_SIZE;
+    chunk.len = static_cast<uint32_t>(std::min<size_t>(VW_DOC_CHUNK_SIZE, document.size() - offset));
+    std::memcpy(chunk.data, document.data() + offset, chunk.len);
+    if (auto r = maps.policy_doc().put(slot * VW_DOC_CHUNKS + i, chunk); !r) return r;
+    if (chunk.len < VW_DOC_CHUNK_SIZE) break;
+  }
+  note_map_write();
+  return {};
+}
+
+Result<std::string> read_document(const PinnedMaps& maps, uint32_t slot) {
+  std::string document;
+  for (uint32_t i = 0; i < VW_DOC_CHUNKS; i++) {
+    auto chunk = maps.policy_doc().get(slot * VW_DOC_CHUNKS + i);
+    if (!chunk) return std::unexpected(chunk.error());
+    if (!*chunk) break;
+    uint32_t len = std::min<uint32_t>((*chunk)->len, VW_DOC_CHUNK_SIZE);
+    document.append((*chunk)->data, len);
+    if (len < VW_DOC_CHUNK_SIZE) break;
+  }
+  return document;
+}
+
 }  // namespace
 
 Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImage& image) {
@@ -59,7 +100,9 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
     return std::unexpected(r.error());
   if (auto r = replace_contents(maps.endpoints(idle), image.endpoints); !r)
     return std::unexpected(r.error());
-  if (auto r = maps.settings().put(idle, image.settings); !r) return std::unexpected(r.error());
+  if (auto r = write_document(maps, idle, image.document); !r) return std::unexpected(r.error());
+  if (auto r = maps.settings().put(idle, settings_as_written(image)); !r)
+    return std::unexpected(r.error());
   note_map_write();
   if (auto r = maps.policy_info().put(idle, image.info); !r) return std::unexpected(r.error());
   note_map_write();
@@ -89,6 +132,9 @@ Result<SlotImage> read_slot(const PinnedMaps& maps, uint32_t slot) {
   auto endpoints = maps.endpoints(slot).entries();
   if (!endpoints) return std::unexpected(endpoints.error());
   image.endpoints = std::move(*endpoints);
+  auto document = read_document(maps, slot);
+  if (!document) return std::unexpected(document.error());
+  image.document = std::move(*document);
   return image;
 }
 

@@ -154,6 +154,9 @@ class PinnedMaps {
   TypedMap<uint32_t, vw_service_info> service_info() const {
     return {svc_info_.get(), VW_MAP_SVC_INFO};
   }
+  TypedMap<uint32_t, vw_doc_chunk> policy_doc() const {
+    return {policy_doc_.get(), VW_MAP_POLICY_DOC};
+  }
   TypedMap<uint32_t, vw_abi_info> abi() const { return {abi_.get(), VW_MAP_ABI}; }
 
   int sync_fd() const { return sync_.get(); }
@@ -188,11 +191,12 @@ class PinnedMaps {
         {VW_MAP_SVC_STATS, &m.svc_stats_},
         {VW_MAP_RULE_INFO, &m.rule_info_},
         {VW_MAP_SVC_INFO, &m.svc_info_},
+        {VW_MAP_POLICY_DOC, &m.policy_doc_},
     });
   }
 
   std::string pin_dir_;
-  UniqueFd active_, sync_, settings_, policy_info_, rule_info_, svc_info_, abi_;
+  UniqueFd active_, sync_, settings_, policy_info_, rule_info_, svc_info_, policy_doc_, abi_;
   UniqueFd rules_[VW_SLOTS], trusted_[VW_SLOTS], segments_[VW_SLOTS], endpoints_[VW_SLOTS];
   UniqueFd rule_stats_, class_stats_, svc_stats_;
 };

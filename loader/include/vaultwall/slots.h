@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -19,7 +20,12 @@ struct SlotImage {
   std::vector<std::pair<vw_trusted_key, vw_trusted_value>> trusted;
   std::vector<std::pair<vw_segment_key, vw_segment_value>> segments;
   std::vector<std::pair<vw_endpoint_key, vw_endpoint_value>> endpoints;
+  std::string document;  // normalised rule document (JSON), kept with the slot
 };
+
+// The settings as the slot writer stores them: the image's, with the
+// HAS_SEGMENTS / HAS_ENDPOINTS flags derived from what the slot holds.
+vw_settings settings_as_written(const SlotImage& image);
 
 // The live slot (0 or 1).
 Result<uint32_t> active_slot(const PinnedMaps& maps);

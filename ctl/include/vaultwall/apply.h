@@ -1,0 +1,100 @@
+// The kernel side of vaultwallctl: read the policy the kernel enforces,
+// apply a compiled policy atomically, read counters back.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vaultwall/compile.h"
+#include "vaultwall/error.h"
+#include "vaultwall/maps.h"
+#include "vaultwall/policy.h"
+#include "vaultwall/slots.h"
+
+namespace vaultwall {
+
+// What the active slot holds, as read back from the pinned maps.
+struct KernelPolicy {
+  uint32_t slot = 0;
+  vw_policy_info info{};            // generation 0: nothing applied yet
+  std::optional<Policy> policy;     // parsed from the slot's document
+  std::string document;             // the normalised document as stored
+  IdAssignment rule_ids;            // from vw_rule_info
+  IdAssignment service_ids;         // from vw_svc_info
+  bool applied() const { return info.generation != 0; }
+};
+
+// Reads the active slot's metadata and document. EBADMSG when the stored
+// document no longer parses (it was written by this tool, so that is drift).
+Result<KernelPolicy> read_kernel_policy(const PinnedMaps& maps);
+
+// The policy to start from for read-modify-apply commands: the kernel's, or
+// Azure's defaults (firewall off) when nothing was applied.
+Policy current_or_default(const KernelPolicy& current);
+
+// Differences between two policies, for diff, dry runs and the journal.
+struct PolicyDiff {
+  std::vector<std::string> rules_added;    // canonical identities
+  std::vector<std::string> rules_removed;
+  std::vector<std::string> settings_changed;  // "defaultAction: Allow -> Deny"
+  bool host_changed = false;  // anything else in the vaultwall section
+  bool empty() const {
+    return rules_added.empty() && rules_removed.empty() && settings_changed.empty() && !host_changed;
+  }
+};
+PolicyDiff diff_policies(const std::optional<Policy>& before, const Policy& after);
+
+// The trusted set and compiled policy for `policy`, with ids kept stable
+// against what the kernel holds. Diagnostics carry paths.
+struct Compilation {
+  TrustedSet trusted;
+  CompiledPolicy compiled;
+};
+Checked<Compilation> compile_against_kernel(const Policy& policy, const KernelPolicy& current);
+
+// Interface name -> ifindex in the caller's network namespace.
+std::optional<uint32_t> resolve_interface(const std::string& name);
+
+struct ApplyOutcome {
+  uint64_t old_generation = 0;
+  uint64_t new_generation = 0;
+  std::string old_digest;
+  std::string new_digest;
+  uint32_t slot = 0;
+};
+
+// Writes the compiled policy into the idle slot and flips to it: new rule
+// and service ids get zeroed counters and their info before the flip, ids
+// freed by this policy are cleared after it. The caller holds the lock.
+Result<ApplyOutcome> apply_compiled(const PinnedMaps& maps, const KernelPolicy& current,
+                                    const Policy& policy, CompiledPolicy compiled);
+
+// Counters read back, summed over CPUs.
+struct RuleCounters {
+  uint32_t id = 0;
+  uint32_t kind = VW_RULE_KIND_UNUSED;
+  std::string text;
+  vw_counters counters{};
+};
+struct ServiceCounters {
+  uint32_t id = 0;
+  std::string name;
+  vw_counters counters{};
+};
+struct Stats {
+  uint64_t generation = 0;
+  std::vector<vw_counters> classes;  // indexed by VW_CLASS_*
+  std::vector<RuleCounters> rules;   // rules in vw_rule_info, by id
+  std::vector<ServiceCounters> services;
+};
+Result<Stats> read_stats(const PinnedMaps& maps);
+
+// A CLOCK_MONOTONIC timestamp (last_hit_ns) as Unix nanoseconds; 0 stays 0.
+uint64_t monotonic_ns_to_unix_ns(uint64_t mono_ns);
+
+// "2026-11-28T09:30:00Z" (UTC, seconds) for Unix nanoseconds; "-" for 0.
+std::string format_time(uint64_t unix_ns);
+
+}  // namespace vaultwall

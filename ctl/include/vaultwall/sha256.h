@@ -1,0 +1,18 @@
+// SHA-256 (FIPS 180-4), small and dependency-free: used for policy digests.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace vaultwall {
+
+std::array<uint8_t, 32> sha256(std::string_view data);
+std::string to_hex(const uint8_t* bytes, size_t size);
+inline std::string sha256_hex(std::string_view data) {
+  auto digest = sha256(data);
+  return to_hex(digest.data(), digest.size());
+}
+
+}  // namespace vaultwall

@@ -1,0 +1,238 @@
+#include "vaultwall/apply.h"
+
+#include <net/if.h>
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <set>
+
+#include "vaultwall/document.h"
+#include "vaultwall/service_tags.h"
+#include "vaultwall/sha256.h"
+
+namespace vaultwall {
+
+namespace {
+
+template <class T>
+std::unexpected<Error> propagate(const Result<T>& r) {
+  return std::unexpected(r.error());
+}
+
+uint64_t now_unix_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::set<std::string> rule_identities(const Policy& policy) {
+  std::set<std::string> out;
+  for (const IpRule& r : policy.ip_rules) out.insert(r.canonical());
+  for (const VnetRule& r : policy.vnet_rules) out.insert(r.subnet_id);
+  return out;
+}
+
+void note_change(std::vector<std::string>& out, const char* field, std::string_view before,
+                 std::string_view after) {
+  if (before != after) out.push_back(std::string(field) + ": " + std::string(before) + " -> " +
+                                     std::string(after));
+}
+
+}  // namespace
+
+std::optional<uint32_t> resolve_interface(const std::string& name) {
+  unsigned index = if_nametoindex(name.c_str());
+  if (index == 0) return std::nullopt;
+  return index;
+}
+
+Result<KernelPolicy> read_kernel_policy(const PinnedMaps& maps) {
+  KernelPolicy current;
+  auto slot = active_slot(maps);
+  if (!slot) return propagate(slot);
+  current.slot = *slot;
+  auto info = maps.policy_info().get(current.slot);
+  if (!info) return propagate(info);
+  if (*info) current.info = **info;
+
+  auto rule_info = maps.rule_info();
+  for (uint32_t id = 1; id < VW_MAX_RULES; id++) {
+    auto entry = rule_info.get(id);
+    if (!entry) return propagate(entry);
+    if (*entry && (*entry)->kind != VW_RULE_KIND_UNUSED)
+      current.rule_ids[std::string((*entry)->text, strnlen((*entry)->text, VW_RULE_TEXT_LEN))] = id;
+  }
+  auto svc_info = maps.service_info();
+  for (uint32_t id = 1; id < VW_MAX_SERVICES; id++) {
+    auto entry = svc_info.get(id);
+    if (!entry) return propagate(entry);
+    if (*entry && (*entry)->name[0] != '\0')
+      current.service_ids[std::string((*entry)->name, strnlen((*entry)->name, VW_SERVICE_NAME_LEN))] = id;
+  }
+  if (!current.applied()) return current;
+
+  auto image = read_slot(maps, current.slot);
+  if (!image) return propagate(image);
+  current.document = image->document;
+  auto loaded = load_policy(current.document);
+  if (!loaded.ok()) {
+    std::string first = loaded.errors().empty() ? "" : loaded.errors().front().text();
+    return fail(EBADMSG, "the policy document stored in slot " + std::to_string(current.slot) +
+                             " does not load (" + first + ")",
+                "re-apply your rule document with vaultwallctl apply -f FILE");
+  }
+  current.policy = std::move(*loaded.value);
+  return current;
+}
+
+Policy current_or_default(const KernelPolicy& current) {
+  return current.policy ? *current.policy : Policy{};
+}
+
+PolicyDiff diff_policies(const std::optional<Policy>& before, const Policy& after) {
+  PolicyDiff diff;
+  const Policy base = before ? *before : Policy{};
+  std::set<std::string> old_rules = before ? rule_identities(*before) : std::set<std::string>{};
+  std::set<std::string> new_rules = rule_identities(after);
+  std::set_difference(new_rules.begin(), new_rules.end(), old_rules.begin(), old_rules.end(),
+                      std::back_inserter(diff.rules_added));
+  std::set_difference(old_rules.begin(), old_rules.end(), new_rules.begin(), new_rules.end(),
+                      std::back_inserter(diff.rules_removed));
+  note_change(diff.settings_changed, "defaultAction", to_string(base.default_action),
+              to_string(after.default_action));
+  note_change(diff.settings_changed, "bypass", to_string(base.bypass), to_string(after.bypass));
+  note_change(diff.settings_changed, "publicNetworkAccess", to_string(base.public_network_access),
+              to_string(after.public_network_access));
+  note_change(diff.settings_changed, "mode", to_string(base.host.mode), to_string(after.host.mode));
+  note_change(diff.settings_changed, "profile", to_string(base.host.profile),
+              to_string(after.host.profile));
+  HostSection a = base.host, b = after.host;
+  a.mode = b.mode;
+  a.profile = b.profile;
+  diff.host_changed = !(a == b) || !before;
+  // Rule flags (e.g. ignoreMissingVnetServiceEndpoint) count as host changes.
+  if (before && diff.rules_added.empty() && diff.rules_removed.empty() &&
+      !(before->vnet_rules == after.vnet_rules && before->ip_rules == after.ip_rules))
+    diff.host_changed = true;
+  return diff;
+}
+
+Checked<Compilation> compile_against_kernel(const Policy& policy, const KernelPolicy& current) {
+  Checked<Compilation> out;
+  auto trusted = resolve_trusted_services(policy);
+  out.diagnostics = trusted.diagnostics;
+  if (!trusted.ok()) return out;
+  CompileOptions options{.resolve_interface = resolve_interface,
+                         .previous_rule_ids = current.rule_ids,
+                         .previous_service_ids = current.service_ids};
+  auto compiled = compile_policy(policy, *trusted.value, options);
+  out.diagnostics.insert(out.diagnostics.end(), compiled.diagnostics.begin(),
+                         compiled.diagnostics.end());
+  if (!compiled.ok()) return out;
+  out.value = Compilation{std::move(*trusted.value), std::move(*compiled.value)};
+  return out;
+}
+
+Result<ApplyOutcome> apply_compiled(const PinnedMaps& maps, const KernelPolicy& current,
+                                    const Policy& policy, CompiledPolicy compiled) {
+  ApplyOutcome outcome{.old_generation = current.info.generation,
+                       .new_generation = current.info.generation + 1,
+                       .old_digest = current.applied()
+                                         ? to_hex(current.info.digest, VW_DIGEST_LEN)
+                                         : std::string(),
+                       .new_digest = compiled.digest_hex};
+  SlotImage& image = compiled.image;
+  image.info.generation = outcome.new_generation;
+  image.info.applied_at_unix_ns = now_unix_ns();
+  image.settings.generation = outcome.new_generation;
+  image.document = to_azure_json(policy);
+
+  // Ids new to this policy are referenced by no live slot yet: reset their
+  // counters and describe them before any packet can be credited to them.
+  std::set<uint32_t> old_rule_ids, old_service_ids;
+  for (const auto& [text, id] : current.rule_ids) old_rule_ids.insert(id);
+  for (const auto& [name, id] : current.service_ids) old_service_ids.insert(id);
+  for (const auto& [id, info] : compiled.rule_info) {
+    if (!old_rule_ids.contains(id))
+      if (auto r = zero_counters(maps.rule_stats_fd(), VW_MAP_RULE_STATS, id); !r) return propagate(r);
+    if (auto r = maps.rule_info().put(id, info); !r) return propagate(r);
+  }
+  for (const auto& [id, info] : compiled.service_info) {
+    if (!old_service_ids.contains(id))
+      if (auto r = zero_counters(maps.service_stats_fd(), VW_MAP_SVC_STATS, id); !r) return propagate(r);
+    if (auto r = maps.service_info().put(id, info); !r) return propagate(r);
+  }
+
+  auto slot = write_idle_slot_and_flip(maps, image);
+  if (!slot) return propagate(slot);
+  outcome.slot = *slot;
+
+  // Freed ids: once no packet can still use the old slot, forget them.
+  if (!compiled.freed_rule_ids.empty() || !compiled.freed_service_ids.empty())
+    if (auto r = wait_for_readers(maps); !r) return propagate(r);
+  std::set<uint32_t> new_rule_ids;
+  for (const auto& [id, info] : compiled.rule_info) new_rule_ids.insert(id);
+  for (uint32_t id : compiled.freed_rule_ids) {
+    if (new_rule_ids.contains(id)) continue;  // reused at once (ids were full)
+    if (auto r = maps.rule_info().put(id, vw_rule_info{}); !r) return propagate(r);
+    if (auto r = zero_counters(maps.rule_stats_fd(), VW_MAP_RULE_STATS, id); !r) return propagate(r);
+  }
+  std::set<uint32_t> new_service_ids;
+  for (const auto& [id, info] : compiled.service_info) new_service_ids.insert(id);
+  for (uint32_t id : compiled.freed_service_ids) {
+    if (new_service_ids.contains(id)) continue;
+    if (auto r = maps.service_info().put(id, vw_service_info{}); !r) return propagate(r);
+    if (auto r = zero_counters(maps.service_stats_fd(), VW_MAP_SVC_STATS, id); !r) return propagate(r);
+  }
+  return outcome;
+}
+
+Result<Stats> read_stats(const PinnedMaps& maps) {
+  Stats stats;
+  auto current = read_kernel_policy(maps);
+  if (!current) return propagate(current);
+  stats.generation = current->info.generation;
+  auto classes = read_all_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, VW_CLASS_COUNT);
+  if (!classes) return propagate(classes);
+  stats.classes = std::move(*classes);
+  for (uint32_t id = 1; id < VW_MAX_RULES; id++) {
+    auto info = maps.rule_info().get(id);
+    if (!info) return propagate(info);
+    if (!*info || (*info)->kind == VW_RULE_KIND_UNUSED) continue;
+    auto counters = read_counters(maps.rule_stats_fd(), VW_MAP_RULE_STATS, id);
+    if (!counters) return propagate(counters);
+    stats.rules.push_back({id, (*info)->kind,
+                           std::string((*info)->text, strnlen((*info)->text, VW_RULE_TEXT_LEN)),
+                           *counters});
+  }
+  for (const auto& [name, id] : current->service_ids) {
+    auto counters = read_counters(maps.service_stats_fd(), VW_MAP_SVC_STATS, id);
+    if (!counters) return propagate(counters);
+    stats.services.push_back({id, name, *counters});
+  }
+  std::sort(stats.services.begin(), stats.services.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  return stats;
+}
+
+uint64_t monotonic_ns_to_unix_ns(uint64_t mono_ns) {
+  if (mono_ns == 0) return 0;
+  timespec mono{};
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  uint64_t now_mono = uint64_t(mono.tv_sec) * 1000000000ull + mono.tv_nsec;
+  return now_unix_ns() - (now_mono > mono_ns ? now_mono - mono_ns : 0);
+}
+
+std::string format_time(uint64_t unix_ns) {
+  if (unix_ns == 0) return "-";
+  time_t seconds = static_cast<time_t>(unix_ns / 1000000000ull);
+  tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+}  // namespace vaultwall

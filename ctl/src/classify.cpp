@@ -1,0 +1,287 @@
+// The reference classifier: DESIGN §1.1 (scope) and §1.2 (decision), read
+// straight off the normalised policy with linear scans. Deliberately shares
+// nothing with the compiler or the XDP program but the verdict classes, so
+// a differential test between them means something.
+#include "vaultwall/classify.h"
+
+#include <algorithm>
+#include <optional>
+
+namespace vaultwall {
+namespace {
+
+constexpr uint8_t kProtoTcp = 6;
+
+// The most specific of several matches: longest prefix, then lowest id.
+template <class Match>
+std::optional<Match> most_specific(const std::vector<Match>& matches, auto id_of) {
+  if (matches.empty()) return std::nullopt;
+  return *std::min_element(matches.begin(), matches.end(), [&](const Match& a, const Match& b) {
+    if (a.prefix.length != b.prefix.length) return a.prefix.length > b.prefix.length;
+    return id_of(a) < id_of(b);
+  });
+}
+
+class Classifier {
+ public:
+  Classifier(const Policy& policy, const ClassifierContext& context, const PacketDescription& packet)
+      : policy_(policy), context_(context), packet_(packet) {}
+
+  Classification run() {
+    if (packet_.malformed) return finish(VW_CLASS_MALFORMED, "headers cannot be parsed: fail closed, dropped in every mode");
+    if (packet_.family == PacketFamily::kNotIp) return finish(VW_CLASS_NOT_IP, "not IP (ARP, LLDP, ...): passed untouched");
+    if (packet_.family == PacketFamily::kIpv6) return classify_ipv6();
+    return classify_ipv4();
+  }
+
+ private:
+  // ---- §1.1 scope ----
+
+  std::vector<PortSpec> protected_ports() const {
+    return policy_.host.ports.empty() ? std::vector<PortSpec>{PortSpec{kProtoTcp, 443}} : policy_.host.ports;
+  }
+
+  bool protected_protocol() const {
+    for (const PortSpec& port : protected_ports())
+      if (port.proto == packet_.proto) return true;
+    return false;
+  }
+
+  bool protected_port() const {
+    for (const PortSpec& port : protected_ports())
+      if (port.proto == packet_.proto && port.port == packet_.destination_port) return true;
+    return false;
+  }
+
+  bool is_private_endpoint() const {
+    const auto& endpoints = policy_.host.private_endpoints;
+    return std::find(endpoints.begin(), endpoints.end(), packet_.destination) != endpoints.end();
+  }
+
+  // Every destination when no address is listed; private endpoints are
+  // protected destinations too (they are allowed in step 1).
+  bool protected_destination() const {
+    const auto& addresses = policy_.host.addresses;
+    if (std::find(addresses.begin(), addresses.end(), packet_.destination) != addresses.end()) return true;
+    if (is_private_endpoint()) return true;
+    return addresses.empty();
+  }
+
+  Classification classify_ipv4() {
+    if (!protected_destination()) return finish(VW_CLASS_UNPROTECTED, "destination " + format_ipv4(packet_.destination) + " is not a protected address: passed untouched");
+    if (!protected_protocol()) return finish(VW_CLASS_UNPROTECTED, "no data-plane port uses this protocol: passed untouched");
+    if (packet_.later_fragment) {
+      step("non-first fragment: port unknown, decided by its source (fail closed)");
+      decide_ipv4();
+      // A fragment carries no port, so no rule or service is credited.
+      uint32_t fragment_class = verdict_class_drops(result_.verdict_class) ? VW_CLASS_FRAGMENT_DENY : VW_CLASS_FRAGMENT_ALLOW;
+      result_.rule_id = VW_RULE_NONE;
+      result_.service_id = VW_SERVICE_NONE;
+      return finish(fragment_class, "counted as a fragment");
+    }
+    if (!protected_port()) return finish(VW_CLASS_UNPROTECTED, "port " + std::to_string(packet_.destination_port) + " is not a data-plane port: passed untouched");
+    decide_ipv4();
+    return finish(result_.verdict_class, "");
+  }
+
+  Classification classify_ipv6() {
+    if (!packet_.transport_unknown) {
+      if (!protected_protocol() || !protected_port())
+        return finish(VW_CLASS_UNPROTECTED, "not to a data-plane port: passed untouched");
+    } else {
+      step("IPv6 transport unknown: treated as data plane (fail closed)");
+    }
+    // No rule can admit IPv6 (Azure rules are IPv4 only).
+    bool deny = policy_.public_network_access == PublicNetworkAccess::kDisabled ||
+                policy_.default_action == DefaultAction::kDeny;
+    return finish(deny ? VW_CLASS_IPV6_DENY : VW_CLASS_IPV6_ALLOW, "IPv6: no rule can match, default action applies");
+  }
+
+  // ---- §1.2 decision ----
+
+  void decide_ipv4() {
+    if (is_private_endpoint()) {
+      set_class(VW_CLASS_PRIVATE_ENDPOINT, "1. destination is a private endpoint: allowed");
+      return;
+    }
+    find_vnet();
+    auto rules = matching_rules();
+    if (policy_.public_network_access == PublicNetworkAccess::kDisabled) {
+      step("2. publicNetworkAccess Disabled: rules do not apply");
+      result_.other_rules = rules;
+      trusted_or(VW_CLASS_PUBLIC_DISABLED, "denied (public network access disabled)");
+      return;
+    }
+    if (auto best = most_specific(rules, [](const RuleMatch& m) { return m.rule_id; })) {
+      result_.rule_id = best->rule_id;
+      for (const RuleMatch& match : rules)
+        if (match.rule_id != best->rule_id) result_.other_rules.push_back(match);
+      set_class(result_.vnet_id == VW_VNET_PUBLIC ? VW_CLASS_IP_RULE : VW_CLASS_VNET_RULE,
+                "3. rule " + best->text + " (id " + std::to_string(best->rule_id) + ") matches " + best->prefix.cidr() + ": allowed");
+      // Trusted prefixes that also match are worth showing, not crediting.
+      result_.other_services = matching_services();
+      return;
+    }
+    step("3. no rule matches");
+    bool deny = policy_.default_action == DefaultAction::kDeny;
+    trusted_or(deny ? VW_CLASS_DEFAULT_DENY : VW_CLASS_DEFAULT_ALLOW,
+               deny ? "5. defaultAction Deny: denied" : "5. defaultAction Allow: allowed");
+  }
+
+  // Step 4, then `fallback`.
+  void trusted_or(uint32_t fallback, const std::string& fallback_step) {
+    if (policy_.bypass == Bypass::kAzureServices) {
+      auto services = matching_services();
+      if (auto best = most_specific(services, [](const ServiceMatch& m) { return m.service_id; })) {
+        result_.service_id = best->service_id;
+        for (const ServiceMatch& match : services)
+          if (match.service_id != best->service_id) result_.other_services.push_back(match);
+        set_class(VW_CLASS_TRUSTED, "4. trusted service " + best->name + " (" + best->prefix.cidr() + "): allowed");
+        return;
+      }
+      step("4. source is not in a trusted-service prefix");
+    } else {
+      step("4. bypass None: trusted services not considered");
+    }
+    set_class(fallback, fallback_step);
+  }
+
+  // §1.3: the segment the packet arrived on names its virtual network.
+  // Interface+VLAN is the most specific; a VLAN-only segment matches the
+  // tag on any interface; an interface-only segment takes untagged frames.
+  void find_vnet() {
+    const VirtualNetwork* found = nullptr;
+    int found_rank = 0;
+    for (const VirtualNetwork& vnet : policy_.host.virtual_networks) {
+      const Segment& segment = vnet.segment;
+      std::optional<uint32_t> ifindex;
+      if (segment.interface && context_.resolve_interface) ifindex = context_.resolve_interface(*segment.interface);
+      if (segment.interface && (!ifindex || *ifindex != packet_.ifindex)) continue;
+      if (segment.vlan.value_or(0) != packet_.vlan) continue;
+      int rank = segment.interface ? 2 : 1;
+      if (rank > found_rank) found = &vnet, found_rank = rank;
+    }
+    if (!found) {
+      step("source network: public internet (no virtual network segment)");
+      return;
+    }
+    result_.vnet = found->id;
+    auto id = context_.vnet_ids.find(found->id);
+    result_.vnet_id = id == context_.vnet_ids.end() ? 0 : id->second;
+    step("source network: virtual network " + found->id);
+  }
+
+  uint32_t rule_id(const std::string& identity) const {
+    auto it = context_.rule_ids.find(identity);
+    if (it == context_.rule_ids.end()) it = context_.rule_ids.find(rule_info_text(identity));
+    return it == context_.rule_ids.end() ? VW_RULE_NONE : it->second;
+  }
+
+  // IP rules apply to internet traffic; a VNET rule to traffic from its
+  // virtual network with a source inside its subnet (and only when active).
+  std::vector<RuleMatch> matching_rules() const {
+    std::vector<RuleMatch> out;
+    if (result_.vnet.empty()) {
+      for (const IpRule& rule : policy_.ip_rules)
+        if (rule.prefix.contains(packet_.source))
+          out.push_back({rule_id(rule.canonical()), rule.canonical(), VW_RULE_KIND_IP, rule.prefix});
+      return out;
+    }
+    for (const VnetRule& rule : policy_.vnet_rules) {
+      if (!rule.active || rule.vnet_id() != result_.vnet) continue;
+      const VirtualNetwork* vnet = policy_.find_virtual_network(rule.vnet_id());
+      const Subnet* subnet = vnet ? vnet->find_subnet(rule.subnet_name()) : nullptr;
+      if (!subnet) continue;
+      for (const Ipv4Prefix& prefix : subnet->prefixes)
+        if (prefix.contains(packet_.source))
+          out.push_back({rule_id(rule.subnet_id), rule.subnet_id, VW_RULE_KIND_VNET, prefix});
+    }
+    return out;
+  }
+
+  std::vector<ServiceMatch> matching_services() const {
+    std::vector<ServiceMatch> out;
+    if (!context_.trusted) return out;
+    for (const TrustedService& service : context_.trusted->services) {
+      auto id = context_.service_ids.find(service.name);
+      uint32_t service_id = id == context_.service_ids.end() ? VW_SERVICE_NONE : id->second;
+      for (const Ipv4Prefix& prefix : service.ipv4)
+        if (prefix.contains(packet_.source)) out.push_back({service_id, service.name, prefix});
+    }
+    return out;
+  }
+
+  void set_class(uint32_t verdict_class, const std::string& why) {
+    result_.verdict_class = verdict_class;
+    step(why);
+  }
+
+  void step(const std::string& text) {
+    if (!text.empty()) result_.steps.push_back(text);
+  }
+
+  // §1.2 step 6 (audit), then the action.
+  Classification finish(uint32_t verdict_class, const std::string& why) {
+    result_.verdict_class = verdict_class;
+    step(why);
+    if (policy_.host.mode == Mode::kAudit && verdict_class != VW_CLASS_MALFORMED &&
+        verdict_class_drops(verdict_class)) {
+      result_.verdict_class = VW_CLASS_AUDIT_DENY;
+      step("6. audit mode: would be denied, passed and logged");
+    }
+    result_.passes = !verdict_class_drops(result_.verdict_class);
+    return result_;
+  }
+
+  const Policy& policy_;
+  const ClassifierContext& context_;
+  const PacketDescription& packet_;
+  Classification result_;
+};
+
+}  // namespace
+
+ClassifierContext context_for(const CompiledPolicy& compiled, const TrustedSet& trusted,
+                              InterfaceResolver resolve_interface) {
+  ClassifierContext context;
+  context.trusted = &trusted;
+  context.rule_ids = compiled.rule_ids;
+  context.service_ids = compiled.service_ids;
+  context.vnet_ids = compiled.vnet_ids;
+  context.resolve_interface = std::move(resolve_interface);
+  return context;
+}
+
+Classification classify(const Policy& policy, const ClassifierContext& context,
+                        const PacketDescription& packet) {
+  return Classifier(policy, context, packet).run();
+}
+
+std::string_view verdict_class_name(uint32_t verdict_class) {
+  switch (verdict_class) {
+    case VW_CLASS_NOT_IP: return "not_ip";
+    case VW_CLASS_UNPROTECTED: return "unprotected";
+    case VW_CLASS_PRIVATE_ENDPOINT: return "private_endpoint";
+    case VW_CLASS_IP_RULE: return "ip_rule";
+    case VW_CLASS_VNET_RULE: return "vnet_rule";
+    case VW_CLASS_TRUSTED: return "trusted_service";
+    case VW_CLASS_DEFAULT_ALLOW: return "default_allow";
+    case VW_CLASS_DEFAULT_DENY: return "default_deny";
+    case VW_CLASS_PUBLIC_DISABLED: return "public_disabled";
+    case VW_CLASS_AUDIT_DENY: return "audit_would_deny";
+    case VW_CLASS_IPV6_ALLOW: return "ipv6_allow";
+    case VW_CLASS_IPV6_DENY: return "ipv6_deny";
+    case VW_CLASS_FRAGMENT_ALLOW: return "fragment_allow";
+    case VW_CLASS_FRAGMENT_DENY: return "fragment_deny";
+    case VW_CLASS_MALFORMED: return "malformed";
+    default: return "unknown";
+  }
+}
+
+bool verdict_class_drops(uint32_t verdict_class) {
+  return verdict_class == VW_CLASS_DEFAULT_DENY || verdict_class == VW_CLASS_PUBLIC_DISABLED ||
+         verdict_class == VW_CLASS_IPV6_DENY || verdict_class == VW_CLASS_FRAGMENT_DENY ||
+         verdict_class == VW_CLASS_MALFORMED;
+}
+
+}  // namespace vaultwall

@@ -1,0 +1,323 @@
+// compile_policy: a validated policy becomes the contents of one slot
+// (DESIGN §2.1) plus the rule and service tables.
+#include "vaultwall/compile.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "vaultwall/document.h"
+#include "vaultwall/sha256.h"
+
+namespace vaultwall {
+namespace {
+
+constexpr uint8_t kProtoTcp = 6;
+
+template <size_t N>
+void copy_text(char (&out)[N], std::string_view text) {
+  std::memset(out, 0, N);
+  std::memcpy(out, text.data(), std::min(text.size(), N - 1));
+}
+
+vw_rule_key rule_key(uint32_t vnet_id, const Ipv4Prefix& prefix) {
+  vw_rule_key key{};
+  key.prefixlen = VW_RULE_KEY_VNET_BITS + prefix.length;
+  key.vnet_id = vnet_id;
+  auto bytes = ipv4_bytes(prefix.first());
+  std::memcpy(key.addr, bytes.data(), 4);
+  return key;
+}
+
+vw_trusted_key trusted_key(const Ipv4Prefix& prefix) {
+  vw_trusted_key key{};
+  key.prefixlen = prefix.length;
+  auto bytes = ipv4_bytes(prefix.first());
+  std::memcpy(key.addr, bytes.data(), 4);
+  return key;
+}
+
+vw_endpoint_key endpoint_key(uint32_t address) {
+  vw_endpoint_key key{};
+  auto bytes = ipv4_bytes(address);
+  std::memcpy(key.addr, bytes.data(), 4);
+  return key;
+}
+
+vw_settings settings_for(const Policy& policy) {
+  vw_settings settings{};
+  settings.default_action = policy.default_action == DefaultAction::kDeny ? VW_ACTION_DENY : VW_ACTION_ALLOW;
+  settings.bypass = policy.bypass == Bypass::kAzureServices ? VW_BYPASS_AZURE_SERVICES : VW_BYPASS_NONE;
+  settings.public_access = policy.public_network_access == PublicNetworkAccess::kDisabled
+                               ? VW_PUBLIC_ACCESS_DISABLED
+                               : VW_PUBLIC_ACCESS_ENABLED;
+  settings.mode = policy.host.mode == Mode::kAudit ? VW_MODE_AUDIT : VW_MODE_ENFORCE;
+  if (policy.host.addresses.empty()) settings.flags |= VW_SETTINGS_ALL_DESTINATIONS;
+  std::vector<PortSpec> ports = policy.host.ports;
+  if (ports.empty()) ports.push_back(PortSpec{kProtoTcp, 443});
+  settings.port_count = static_cast<uint32_t>(std::min<size_t>(ports.size(), VW_MAX_PORTS));
+  for (uint32_t i = 0; i < settings.port_count; ++i) {
+    settings.ports[i].port = ports[i].port;
+    settings.ports[i].proto = ports[i].proto;
+  }
+  return settings;
+}
+
+// What the digest covers: the canonical policy and the trusted prefixes it
+// enforces (a new Service Tags file changes what is loaded, so the digest).
+std::string digest_input(const Policy& policy, const TrustedSet& trusted) {
+    std::vector<std::string> lines;
+    for (const TrustedService& service : trusted.services) {
+      std::string line = service.name + (service.custom ? " custom:" : ":");
+      for (const Ipv4Prefix& prefix : service.ipv4) line += " " + prefix.cidr();
+      lines.push_back(line);
+    }
+    std::sort(lines.begin(), lines.end());
+    std::string out = canonical_serialisation(policy) + "\n";
+    for (const std::string& line : lines) out += line + "\n";
+    return out;
+}
+
+
+class Compiler {
+ public:
+  Compiler(const Policy& policy, const TrustedSet& trusted, const CompileOptions& options,
+           Diagnostics& diagnostics)
+      : policy_(policy), trusted_(trusted), options_(options), diagnostics_(diagnostics) {}
+
+  CompiledPolicy run() {
+    out_.image.settings = settings_for(policy_);
+    assign_vnet_ids();
+    compile_segments();
+    compile_endpoints();
+    compile_rules();
+    compile_trusted();
+    fill_info();
+    return std::move(out_);
+  }
+
+ private:
+  // Vnet ids follow the sorted resource ids: independent of document order.
+  // They only live inside one slot (and vw_rule_info), so they need no
+  // history the way rule ids do.
+  void assign_vnet_ids() {
+    std::vector<std::string> ids;
+    for (const VirtualNetwork& vnet : policy_.host.virtual_networks) ids.push_back(vnet.id);
+    std::sort(ids.begin(), ids.end());
+    for (size_t i = 0; i < ids.size(); ++i) out_.vnet_ids[ids[i]] = static_cast<uint32_t>(i + 1);
+  }
+
+  void compile_segments() {
+    const auto& vnets = policy_.host.virtual_networks;
+    for (size_t i = 0; i < vnets.size(); ++i) {
+      const Segment& segment = vnets[i].segment;
+      vw_segment_key key{};
+      if (segment.interface) {
+        std::optional<uint32_t> ifindex;
+        if (options_.resolve_interface) ifindex = options_.resolve_interface(*segment.interface);
+        if (!ifindex || *ifindex == 0) {
+          diagnostics_.error("vaultwall.virtualNetworks[" + std::to_string(i) + "].segment.interface",
+                             "no interface named " + *segment.interface + " on this host (virtual network " + vnets[i].id + "); create it or fix the name");
+          continue;
+        }
+        key.ifindex = *ifindex;
+      }
+      key.vlan = segment.vlan.value_or(0);
+      out_.image.segments.push_back({key, vw_segment_value{out_.vnet_ids.at(vnets[i].id)}});
+    }
+    if (!out_.image.segments.empty()) out_.image.settings.flags |= VW_SETTINGS_HAS_SEGMENTS;
+  }
+
+  void compile_endpoints() {
+    for (uint32_t address : policy_.host.addresses)
+      out_.image.endpoints.push_back({endpoint_key(address), vw_endpoint_value{VW_ENDPOINT_PUBLIC}});
+    for (uint32_t address : policy_.host.private_endpoints)
+      out_.image.endpoints.push_back({endpoint_key(address), vw_endpoint_value{VW_ENDPOINT_PRIVATE}});
+  }
+
+  void compile_rules() {
+    std::vector<std::string> identities;
+    for (const IpRule& rule : policy_.ip_rules) identities.push_back(rule.canonical());
+    for (const VnetRule& rule : policy_.vnet_rules) identities.push_back(rule.subnet_id);
+    auto allocation = allocate_ids(identities, options_.previous_rule_ids, VW_MAX_RULES - 1);
+    if (!allocation) {
+      diagnostics_.error("", "no free rule ids: " + std::to_string(identities.size()) + " rules need ids below " + std::to_string(VW_MAX_RULES));
+      return;
+    }
+    out_.rule_ids = allocation->ids;
+    out_.freed_rule_ids = allocation->freed;
+
+    std::set<std::pair<uint32_t, Ipv4Prefix>> written;  // (vnet, prefix) already in the trie
+    for (const IpRule& rule : policy_.ip_rules) {
+      CompiledRule compiled{id_of(rule.canonical()), VW_RULE_KIND_IP, VW_VNET_PUBLIC, rule.canonical(), true, {rule.prefix}};
+      add_prefixes(compiled, written);
+      out_.rules.push_back(std::move(compiled));
+    }
+    for (const VnetRule& rule : policy_.vnet_rules) {
+      uint32_t vnet_id = out_.vnet_ids.at(rule.vnet_id());
+      CompiledRule compiled{id_of(rule.subnet_id), VW_RULE_KIND_VNET, vnet_id, rule.subnet_id, rule.active, {}};
+      if (rule.active) {
+        const Subnet* subnet = policy_.find_virtual_network(rule.vnet_id())->find_subnet(rule.subnet_name());
+        compiled.prefixes = subnet->prefixes;
+      }
+      add_prefixes(compiled, written);
+      out_.rules.push_back(std::move(compiled));
+    }
+    std::sort(out_.rules.begin(), out_.rules.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    for (const CompiledRule& rule : out_.rules) {
+      vw_rule_info info{};
+      info.kind = rule.kind;
+      info.vnet_id = rule.vnet_id;
+      copy_text(info.text, rule_info_text(rule.text));
+      out_.rule_info.emplace_back(rule.id, info);
+    }
+  }
+
+  uint32_t id_of(const std::string& identity) const { return out_.rule_ids.at(identity); }
+
+  void add_prefixes(const CompiledRule& rule, std::set<std::pair<uint32_t, Ipv4Prefix>>& written) {
+    for (const Ipv4Prefix& prefix : rule.prefixes) {
+      // Validation forbids duplicates; the guard keeps the trie consistent
+      // (first rule wins) if a caller hands in an unvalidated policy.
+      if (!written.emplace(rule.vnet_id, prefix.network()).second) continue;
+      out_.image.rules.push_back({rule_key(rule.vnet_id, prefix), vw_rule_value{rule.id}});
+    }
+  }
+
+  void compile_trusted() {
+    std::vector<std::string> names;
+    for (const TrustedService& service : trusted_.services) names.push_back(service.name);
+    auto allocation = allocate_ids(names, options_.previous_service_ids, VW_MAX_SERVICES - 1);
+    if (!allocation) {
+      diagnostics_.error("vaultwall.trustedServices", "no free service ids: " + std::to_string(names.size()) + " services");
+      return;
+    }
+    out_.service_ids = allocation->ids;
+    out_.freed_service_ids = allocation->freed;
+
+    // The same prefix published under two tags goes to the lower service id
+    // (the classifier breaks ties the same way).
+    std::map<Ipv4Prefix, uint32_t> owner;
+    for (const TrustedService& service : trusted_.services) {
+      uint32_t id = out_.service_ids.at(service.name);
+      out_.services.push_back({id, service.name, service.ipv4.size(), service.ipv6_count});
+      for (const Ipv4Prefix& prefix : service.ipv4) {
+        auto [it, inserted] = owner.emplace(prefix.network(), id);
+        if (!inserted) it->second = std::min(it->second, id);
+      }
+    }
+    if (owner.size() > VW_MAX_TRUSTED_PREFIXES)
+      diagnostics_.error("vaultwall.trustedServices", std::to_string(owner.size()) + " trusted prefixes exceed the datapath's capacity of " + std::to_string(VW_MAX_TRUSTED_PREFIXES));
+    for (const auto& [prefix, id] : owner)
+      out_.image.trusted.push_back({trusted_key(prefix), vw_trusted_value{id}});
+    std::sort(out_.services.begin(), out_.services.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    for (const CompiledService& service : out_.services) {
+      vw_service_info info{};
+      copy_text(info.name, service.name);
+      out_.service_info.emplace_back(service.id, info);
+    }
+  }
+
+  void fill_info() {
+    if (out_.image.rules.size() > VW_MAX_RULE_PREFIXES)
+      diagnostics_.error("", std::to_string(out_.image.rules.size()) + " rule prefixes exceed the datapath's capacity of " + std::to_string(VW_MAX_RULE_PREFIXES));
+    auto digest = sha256(digest_input(policy_, trusted_));
+    out_.digest_hex = to_hex(digest.data(), digest.size());
+    vw_policy_info& info = out_.image.info;
+    std::memcpy(info.digest, digest.data(), VW_DIGEST_LEN);
+    copy_text(info.profile, to_string(policy_.host.profile));
+    info.rule_prefixes = static_cast<uint32_t>(out_.image.rules.size());
+    info.trusted_prefixes = static_cast<uint32_t>(out_.image.trusted.size());
+  }
+
+  const Policy& policy_;
+  const TrustedSet& trusted_;
+  const CompileOptions& options_;
+  Diagnostics& diagnostics_;
+  CompiledPolicy out_;
+};
+
+}  // namespace
+
+std::string rule_info_text(std::string_view identity) {
+  constexpr size_t kMax = VW_RULE_TEXT_LEN - 1;
+  if (identity.size() <= kMax) return std::string(identity);
+  std::string hash = sha256_hex(identity).substr(0, 12);
+  std::string head = "~" + hash + "~";
+  return head + std::string(identity.substr(identity.size() - (kMax - head.size())));
+}
+
+std::optional<IdAllocation> allocate_ids(const std::vector<std::string>& identities,
+                                         const IdAssignment& previous, uint32_t max_id) {
+  // Previous keys may be full identities or their vw_rule_info form.
+  std::map<std::string, uint32_t> previous_by_text;
+  for (const auto& [identity, id] : previous) previous_by_text[rule_info_text(identity)] = id;
+
+  IdAllocation out;
+  std::set<uint32_t> used;
+  std::vector<const std::string*> fresh;
+  for (const std::string& identity : identities) {
+    if (out.ids.count(identity)) continue;
+    auto it = previous_by_text.find(rule_info_text(identity));
+    if (it != previous_by_text.end() && it->second >= 1 && it->second <= max_id && !used.count(it->second)) {
+      out.ids[identity] = it->second;
+      used.insert(it->second);
+    } else {
+      fresh.push_back(&identity);
+    }
+  }
+  // Ids still held by a previous rule are not handed out in the same apply:
+  // their counters are zeroed first (freed), so give the lowest id that is
+  // neither in use now nor just freed, and only reuse freed ones when full.
+  std::set<uint32_t> freed;
+  for (const auto& [text, id] : previous_by_text)
+    if (!used.count(id)) freed.insert(id);
+  uint32_t candidate = 1;
+  for (const std::string* identity : fresh) {
+    while (candidate <= max_id && (used.count(candidate) || freed.count(candidate))) ++candidate;
+    uint32_t id = candidate;
+    if (id > max_id) {
+      auto reuse = std::find_if(freed.begin(), freed.end(), [&](uint32_t f) { return !used.count(f); });
+      if (reuse == freed.end()) return std::nullopt;
+      id = *reuse;
+    }
+    out.ids[*identity] = id;
+    used.insert(id);
+  }
+  for (uint32_t id : freed) out.freed.push_back(id);
+  return out;
+}
+
+IdAssignment rule_ids_from_info(const std::vector<std::pair<uint32_t, vw_rule_info>>& info) {
+  IdAssignment out;
+  for (const auto& [id, entry] : info) {
+    if (entry.kind == VW_RULE_KIND_UNUSED || id == VW_RULE_NONE) continue;
+    out[std::string(entry.text, strnlen(entry.text, VW_RULE_TEXT_LEN))] = id;
+  }
+  return out;
+}
+
+IdAssignment service_ids_from_info(const std::vector<std::pair<uint32_t, vw_service_info>>& info) {
+  IdAssignment out;
+  for (const auto& [id, entry] : info) {
+    std::string name(entry.name, strnlen(entry.name, VW_SERVICE_NAME_LEN));
+    if (!name.empty() && id != VW_SERVICE_NONE) out[name] = id;
+  }
+  return out;
+}
+
+std::string policy_digest_hex(const Policy& policy, const TrustedSet& trusted) {
+  return sha256_hex(digest_input(policy, trusted));
+}
+
+Checked<CompiledPolicy> compile_policy(const Policy& policy, const TrustedSet& trusted,
+                                       const CompileOptions& options) {
+  Diagnostics diagnostics;
+  CompiledPolicy compiled = Compiler(policy, trusted, options, diagnostics).run();
+  Checked<CompiledPolicy> result;
+  if (!diagnostics.has_errors()) result.value = std::move(compiled);
+  result.diagnostics = diagnostics.take();
+  return result;
+}
+
+}  // namespace vaultwall

@@ -1,0 +1,440 @@
+// parse_document: the shape of a rule document (DESIGN §3.2). Values are
+// kept as written with their paths; validate.cpp decides what they mean.
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "json_strict.h"
+#include "vaultwall/document.h"
+#include "vaultwall/validate.h"
+
+namespace vaultwall {
+namespace {
+
+using detail::describe;
+using detail::index_path;
+using detail::join_path;
+using detail::Json;
+using detail::JsonWalker;
+
+const std::initializer_list<std::string_view> kNetworkAclsFields = {
+    "bypass", "defaultAction", "ipRules", "virtualNetworkRules"};
+const std::initializer_list<std::string_view> kWrapperFields = {
+    "networkAcls", "publicNetworkAccess", "vaultwall"};
+const std::initializer_list<std::string_view> kVaultwallFields = {
+    "profile", "limits", "dataPlane", "privateEndpoints", "virtualNetworks", "trustedServices",
+    "mode"};
+
+class DocumentReader {
+ public:
+  DocumentReader(Diagnostics& diagnostics, const ParseOptions& options)
+      : walk_(diagnostics), options_(options) {}
+
+  Document read(const Json& root) {
+    if (!walk_.expect_object(root, "")) return document_;
+    if (root.contains("properties")) {
+      read_vault_resource(root);
+    } else if (root.contains("networkAcls")) {
+      read_wrapper(root);
+    } else {
+      read_bare_acls(root);
+    }
+    if (const Json* host = walk_.member(root, "vaultwall")) read_vaultwall(*host, "vaultwall");
+    return document_;
+  }
+
+ private:
+  // `az keyvault show` output: everything but properties.networkAcls,
+  // properties.publicNetworkAccess and vaultwall is the vault's business.
+  void read_vault_resource(const Json& root) {
+    const Json& properties = root["properties"];
+    if (!walk_.expect_object(properties, "properties")) return;
+    document_.acls_path = "properties.networkAcls";
+    if (root.contains("networkAcls"))
+      walk_.diagnostics().error("networkAcls",
+                                "networkAcls given both at the top level and in properties; keep one");
+    if (const Json* access = walk_.member(properties, "publicNetworkAccess"))
+      read_public_access(*access, "properties.publicNetworkAccess");
+    if (const Json* acls = walk_.member(properties, "networkAcls"))
+      read_acls(*acls, document_.acls_path, kNetworkAclsFields, "networkAcls");
+  }
+
+  // {"networkAcls": {...}, "publicNetworkAccess": ..., "vaultwall": {...}}
+  void read_wrapper(const Json& root) {
+    walk_.reject_unknown_fields(root, "", kWrapperFields, "the document");
+    document_.acls_path = "networkAcls";
+    if (const Json* access = walk_.member(root, "publicNetworkAccess"))
+      read_public_access(*access, "publicNetworkAccess");
+    if (const Json* acls = walk_.member(root, "networkAcls"))
+      read_acls(*acls, document_.acls_path, kNetworkAclsFields, "networkAcls");
+  }
+
+  // A bare networkAcls object; vaultwall and publicNetworkAccess may sit
+  // beside its fields (a bare object has nowhere else to put them).
+  void read_bare_acls(const Json& root) {
+    document_.acls_path = "";
+    if (const Json* access = walk_.member(root, "publicNetworkAccess"))
+      read_public_access(*access, "publicNetworkAccess");
+    read_acls(root, "",
+              {"bypass", "defaultAction", "ipRules", "virtualNetworkRules", "publicNetworkAccess",
+               "vaultwall"},
+              "networkAcls");
+  }
+
+  void read_public_access(const Json& value, const std::string& path) {
+    auto text = walk_.string_value(value, path);
+    if (!text) return;
+    if (auto parsed = parse_public_network_access(*text)) {
+      document_.public_network_access = Located<PublicNetworkAccess>{*parsed, path};
+    } else if (detail::closest_name(*text, {"SecuredByPerimeter"}) == "SecuredByPerimeter") {
+      walk_.diagnostics().error(path, "\"" + *text + "\" (network security perimeter) is not supported by vaultwall; use Enabled or Disabled");
+    } else {
+      walk_.diagnostics().error(path, "\"" + *text + "\" is not a valid publicNetworkAccess; expected Enabled or Disabled");
+    }
+  }
+
+  void read_acls(const Json& acls, const std::string& path,
+                 std::initializer_list<std::string_view> known, std::string_view where) {
+    if (!walk_.expect_object(acls, path.empty() ? "networkAcls" : path)) return;
+    walk_.reject_unknown_fields(acls, path, known, where);
+    if (const Json* value = walk_.member(acls, "defaultAction")) {
+      std::string at = join_path(path, "defaultAction");
+      if (auto text = walk_.string_value(*value, at)) {
+        if (auto parsed = parse_default_action(*text))
+          document_.default_action = Located<DefaultAction>{*parsed, at};
+        else
+          walk_.diagnostics().error(at, "\"" + *text + "\" is not a valid defaultAction; expected Allow or Deny");
+      }
+    }
+    if (const Json* value = walk_.member(acls, "bypass")) {
+      std::string at = join_path(path, "bypass");
+      if (auto text = walk_.string_value(*value, at)) {
+        if (auto parsed = parse_bypass(*text))
+          document_.bypass = Located<Bypass>{*parsed, at};
+        else
+          walk_.diagnostics().error(at, "\"" + *text + "\" is not a valid bypass; expected AzureServices or None");
+      }
+    }
+    if (const Json* rules = walk_.member(acls, "ipRules")) read_ip_rules(*rules, join_path(path, "ipRules"));
+    if (const Json* rules = walk_.member(acls, "virtualNetworkRules"))
+      read_vnet_rules(*rules, join_path(path, "virtualNetworkRules"));
+  }
+
+  void read_ip_rules(const Json& rules, const std::string& path) {
+    if (!walk_.expect_array(rules, path)) return;
+    for (size_t i = 0; i < rules.size(); ++i) {
+      std::string at = index_path(path, i);
+      const Json& rule = rules[i];
+      if (!walk_.expect_object(rule, at)) continue;
+      // Storage-style "action": "Allow" is tolerated: Key Vault has no other action.
+      walk_.reject_unknown_fields(rule, at, {"value", "action"}, "an IP rule");
+      check_allow_action(rule, at);
+      std::string value_path = join_path(at, "value");
+      const Json* value = walk_.member(rule, "value");
+      if (!value) {
+        walk_.diagnostics().error(value_path, "missing: an IP rule needs a value such as \"203.0.113.0/24\"");
+        continue;
+      }
+      if (auto text = walk_.string_value(*value, value_path))
+        document_.ip_rules.push_back({*text, value_path});
+    }
+  }
+
+  void read_vnet_rules(const Json& rules, const std::string& path) {
+    if (!walk_.expect_array(rules, path)) return;
+    for (size_t i = 0; i < rules.size(); ++i) {
+      std::string at = index_path(path, i);
+      const Json& rule = rules[i];
+      if (!walk_.expect_object(rule, at)) continue;
+      walk_.reject_unknown_fields(rule, at, {"id", "ignoreMissingVnetServiceEndpoint", "action", "state"},
+                                  "a virtual network rule");
+      check_allow_action(rule, at);
+      Document::VnetRuleText text;
+      text.id.path = join_path(at, "id");
+      const Json* id = walk_.member(rule, "id");
+      if (!id) {
+        walk_.diagnostics().error(text.id.path, "missing: a virtual network rule needs the subnet's resource id");
+        continue;
+      }
+      auto id_text = walk_.string_value(*id, text.id.path);
+      if (!id_text) continue;
+      text.id.value = *id_text;
+      // Azure's GET returns null here (azure-rest-api-specs #22128): false.
+      if (const Json* ignore = walk_.member(rule, "ignoreMissingVnetServiceEndpoint")) {
+        auto flag = walk_.bool_value(*ignore, join_path(at, "ignoreMissingVnetServiceEndpoint"));
+        text.ignore_missing_vnet_service_endpoint = flag.value_or(false);
+      }
+      document_.vnet_rules.push_back(std::move(text));
+    }
+  }
+
+  void check_allow_action(const Json& rule, const std::string& at) {
+    const Json* action = walk_.member(rule, "action");
+    if (!action) return;
+    std::string path = join_path(at, "action");
+    auto text = walk_.string_value(*action, path);
+    if (text && !parse_default_action(*text).has_value())
+      walk_.diagnostics().error(path, "\"" + *text + "\" is not a valid action; Key Vault rules only allow (\"Allow\")");
+    else if (text && parse_default_action(*text) == DefaultAction::kDeny)
+      walk_.diagnostics().error(path, "\"" + *text + "\": Key Vault rules only allow; use defaultAction Deny and leave the source out");
+  }
+
+  // ---- the vaultwall section ----
+
+  void read_vaultwall(const Json& host, const std::string& path) {
+    if (!walk_.expect_object(host, path)) return;
+    document_.has_host_section = true;
+    walk_.reject_unknown_fields(host, path, kVaultwallFields, "the vaultwall section");
+    if (const Json* value = walk_.member(host, "profile")) {
+      std::string at = join_path(path, "profile");
+      if (auto text = walk_.string_value(*value, at)) {
+        if (auto parsed = parse_profile(*text))
+          document_.profile = Located<Profile>{*parsed, at};
+        else
+          walk_.diagnostics().error(at, "\"" + *text + "\" is not a known profile; expected akv-2018 or akv-current");
+      }
+    }
+    if (const Json* value = walk_.member(host, "mode")) {
+      std::string at = join_path(path, "mode");
+      if (auto text = walk_.string_value(*value, at)) {
+        if (auto parsed = parse_mode(*text))
+          document_.mode = Located<Mode>{*parsed, at};
+        else
+          walk_.diagnostics().error(at, "\"" + *text + "\" is not a valid mode; expected enforce or audit");
+      }
+    }
+    if (const Json* limits = walk_.member(host, "limits")) read_limits(*limits, join_path(path, "limits"));
+    if (const Json* plane = walk_.member(host, "dataPlane")) read_data_plane(*plane, join_path(path, "dataPlane"));
+    if (const Json* endpoints = walk_.member(host, "privateEndpoints"))
+      document_.private_endpoints = read_strings(*endpoints, join_path(path, "privateEndpoints"));
+    if (const Json* vnets = walk_.member(host, "virtualNetworks"))
+      read_virtual_networks(*vnets, join_path(path, "virtualNetworks"));
+    if (const Json* trusted = walk_.member(host, "trustedServices"))
+      read_trusted(*trusted, join_path(path, "trustedServices"));
+  }
+
+  void read_limits(const Json& limits, const std::string& path) {
+    if (!walk_.expect_object(limits, path)) return;
+    walk_.reject_unknown_fields(limits, path, {"maxIpRules", "maxVirtualNetworkRules"}, "limits");
+    if (const Json* value = walk_.member(limits, "maxIpRules")) {
+      std::string at = join_path(path, "maxIpRules");
+      if (auto number = walk_.integer_value(*value, at)) document_.max_ip_rules = Located<int64_t>{*number, at};
+    }
+    if (const Json* value = walk_.member(limits, "maxVirtualNetworkRules")) {
+      std::string at = join_path(path, "maxVirtualNetworkRules");
+      if (auto number = walk_.integer_value(*value, at)) document_.max_vnet_rules = Located<int64_t>{*number, at};
+    }
+  }
+
+  void read_data_plane(const Json& plane, const std::string& path) {
+    if (!walk_.expect_object(plane, path)) return;
+    walk_.reject_unknown_fields(plane, path, {"ports", "addresses"}, "dataPlane");
+    if (const Json* ports = walk_.member(plane, "ports")) {
+      if (walk_.expect_array(*ports, join_path(path, "ports")))
+        document_.ports = read_strings(*ports, join_path(path, "ports"));
+    }
+    if (const Json* addresses = walk_.member(plane, "addresses"))
+      document_.addresses = read_strings(*addresses, join_path(path, "addresses"));
+  }
+
+  void read_virtual_networks(const Json& vnets, const std::string& path) {
+    if (!walk_.expect_array(vnets, path)) return;
+    for (size_t i = 0; i < vnets.size(); ++i) {
+      std::string at = index_path(path, i);
+      const Json& vnet = vnets[i];
+      if (!walk_.expect_object(vnet, at)) continue;
+      walk_.reject_unknown_fields(vnet, at, {"id", "segment", "subnets"}, "a virtual network");
+      Document::VirtualNetworkText text;
+      text.path = at;
+      text.id = required_string(vnet, at, "id", "the virtual network's resource id");
+      text.segment_path = join_path(at, "segment");
+      if (const Json* segment = walk_.member(vnet, "segment")) {
+        read_segment(*segment, text);
+      } else {
+        walk_.diagnostics().error(text.segment_path, "missing: say where this virtual network's traffic enters the host, e.g. {\"interface\": \"eth1\"} or {\"vlan\": 100}");
+      }
+      if (const Json* subnets = walk_.member(vnet, "subnets")) {
+        std::string subnets_path = join_path(at, "subnets");
+        if (walk_.expect_array(*subnets, subnets_path))
+          for (size_t j = 0; j < subnets->size(); ++j)
+            read_subnet((*subnets)[j], index_path(subnets_path, j), text);
+      }
+      document_.virtual_networks.push_back(std::move(text));
+    }
+  }
+
+  void read_segment(const Json& segment, Document::VirtualNetworkText& vnet) {
+    const std::string& path = vnet.segment_path;
+    if (!walk_.expect_object(segment, path)) return;
+    vnet.has_segment = true;
+    walk_.reject_unknown_fields(segment, path, {"interface", "vlan"}, "a segment");
+    if (const Json* value = walk_.member(segment, "interface")) {
+      std::string at = join_path(path, "interface");
+      if (auto text = walk_.string_value(*value, at)) vnet.interface = Located<std::string>{*text, at};
+    }
+    if (const Json* value = walk_.member(segment, "vlan")) {
+      std::string at = join_path(path, "vlan");
+      if (auto number = walk_.integer_value(*value, at)) vnet.vlan = Located<int64_t>{*number, at};
+    }
+  }
+
+  void read_subnet(const Json& subnet, const std::string& path, Document::VirtualNetworkText& vnet) {
+    if (!walk_.expect_object(subnet, path)) return;
+    walk_.reject_unknown_fields(subnet, path, {"name", "addressPrefix", "addressPrefixes", "serviceEndpoints"},
+                                "a subnet");
+    Document::SubnetText text;
+    text.path = path;
+    text.name = required_string(subnet, path, "name", "the subnet's name");
+    if (const Json* prefix = walk_.member(subnet, "addressPrefix")) {
+      std::string at = join_path(path, "addressPrefix");
+      if (auto value = walk_.string_value(*prefix, at)) text.prefixes.push_back({*value, at});
+    }
+    if (const Json* prefixes = walk_.member(subnet, "addressPrefixes")) {
+      auto more = read_strings(*prefixes, join_path(path, "addressPrefixes"));
+      text.prefixes.insert(text.prefixes.end(), more.begin(), more.end());
+    }
+    if (const Json* endpoints = walk_.member(subnet, "serviceEndpoints"))
+      text.service_endpoints = read_service_endpoints(*endpoints, join_path(path, "serviceEndpoints"));
+    vnet.subnets.push_back(std::move(text));
+  }
+
+  // Strings, or Azure's subnet shape [{"service": "Microsoft.KeyVault",
+  // "locations": [...]}] so `az network vnet subnet show` output pastes in.
+  std::vector<Located<std::string>> read_service_endpoints(const Json& endpoints, const std::string& path) {
+    std::vector<Located<std::string>> out;
+    if (!walk_.expect_array(endpoints, path)) return out;
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      std::string at = index_path(path, i);
+      const Json& entry = endpoints[i];
+      if (entry.is_object()) {
+        const Json* service = walk_.member(entry, "service");
+        std::string service_path = join_path(at, "service");
+        if (!service) {
+          walk_.diagnostics().error(service_path, "missing: a service endpoint object needs \"service\", e.g. \"Microsoft.KeyVault\"");
+          continue;
+        }
+        if (auto text = walk_.string_value(*service, service_path)) out.push_back({*text, at});
+      } else if (auto text = walk_.string_value(entry, at)) {
+        out.push_back({*text, at});
+      }
+    }
+    return out;
+  }
+
+  void read_trusted(const Json& trusted, const std::string& path) {
+    if (!walk_.expect_object(trusted, path)) return;
+    walk_.reject_unknown_fields(trusted, path, {"serviceTags", "services", "custom"}, "trustedServices");
+    if (const Json* tags = walk_.member(trusted, "serviceTags")) {
+      std::string at = join_path(path, "serviceTags");
+      if (auto text = walk_.string_value(*tags, at)) document_.service_tags_path = Located<std::string>{resolve_path(*text), at};
+    }
+    if (const Json* services = walk_.member(trusted, "services"))
+      document_.trusted_services = read_strings(*services, join_path(path, "services"));
+    if (const Json* custom = walk_.member(trusted, "custom")) {
+      std::string custom_path = join_path(path, "custom");
+      if (!walk_.expect_array(*custom, custom_path)) return;
+      for (size_t i = 0; i < custom->size(); ++i) {
+        std::string at = index_path(custom_path, i);
+        const Json& entry = (*custom)[i];
+        if (!walk_.expect_object(entry, at)) continue;
+        walk_.reject_unknown_fields(entry, at, {"name", "addressPrefixes"}, "a custom trusted service");
+        Document::CustomServiceText text;
+        text.path = at;
+        text.name = required_string(entry, at, "name", "a name for this service");
+        if (const Json* prefixes = walk_.member(entry, "addressPrefixes"))
+          text.prefixes = read_strings(*prefixes, join_path(at, "addressPrefixes"));
+        else
+          walk_.diagnostics().error(join_path(at, "addressPrefixes"), "missing: list the service's IPv4 prefixes");
+        document_.custom_services.push_back(std::move(text));
+      }
+    }
+  }
+
+  // ---- helpers ----
+
+  std::vector<Located<std::string>> read_strings(const Json& list, const std::string& path) {
+    std::vector<Located<std::string>> out;
+    if (!walk_.expect_array(list, path)) return out;
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string at = index_path(path, i);
+      if (auto text = walk_.string_value(list[i], at)) out.push_back({*text, at});
+    }
+    return out;
+  }
+
+  Located<std::string> required_string(const Json& object, const std::string& path,
+                                       std::string_view key, std::string_view what) {
+    Located<std::string> out{{}, join_path(path, key)};
+    const Json* value = walk_.member(object, key);
+    if (!value) {
+      walk_.diagnostics().error(out.path, "missing: give " + std::string(what));
+      return out;
+    }
+    if (auto text = walk_.string_value(*value, out.path)) {
+      out.value = *text;
+      if (text->empty()) walk_.diagnostics().error(out.path, "is empty: give " + std::string(what));
+    }
+    return out;
+  }
+
+  std::string resolve_path(const std::string& text) {
+    std::filesystem::path path(text);
+    if (text.empty() || path.is_absolute() || options_.base_dir.empty()) return text;
+    return (options_.base_dir / path).lexically_normal().string();
+  }
+
+  JsonWalker walk_;
+  const ParseOptions& options_;
+  Document document_;
+};
+
+// The document as far as it could be read (nullopt only for a syntax
+// error), so validation can still report problems in the well-formed parts.
+std::optional<Document> read_document(std::string_view text, const ParseOptions& options,
+                                      Diagnostics& diagnostics) {
+  auto root = detail::parse_strict_json(text, diagnostics);
+  if (!root) return std::nullopt;
+  return DocumentReader(diagnostics, options).read(*root);
+}
+
+}  // namespace
+
+Checked<Document> parse_document(std::string_view text, const ParseOptions& options) {
+  Diagnostics diagnostics;
+  Checked<Document> result;
+  auto document = read_document(text, options, diagnostics);
+  if (document && !diagnostics.has_errors()) result.value = std::move(document);
+  result.diagnostics = diagnostics.take();
+  return result;
+}
+
+Checked<Policy> load_policy(std::string_view text, const ParseOptions& parse_options,
+                            const ValidateOptions& validate_options) {
+  Diagnostics diagnostics;
+  auto document = read_document(text, parse_options, diagnostics);
+  if (!document) return {std::nullopt, diagnostics.take()};
+  // Shape errors do not stop validation: every error is reported at once.
+  Checked<Policy> policy = validate_document(*document, validate_options);
+  bool shape_ok = !diagnostics.has_errors();
+  diagnostics.append(policy.diagnostics);
+  policy.diagnostics = diagnostics.take();
+  if (!shape_ok) policy.value.reset();
+  return policy;
+}
+
+Checked<Policy> load_policy_file(const std::filesystem::path& file,
+                                 const ValidateOptions& validate_options) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    Checked<Policy> result;
+    result.diagnostics.push_back({Severity::kError, "", "cannot read " + file.string() + ": " + std::strerror(errno)});
+    return result;
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  ParseOptions parse_options;
+  parse_options.base_dir = std::filesystem::absolute(file).parent_path();
+  return load_policy(buffer.str(), parse_options, validate_options);
+}
+
+}  // namespace vaultwall

@@ -1,0 +1,239 @@
+#include "json_strict.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <set>
+#include <vector>
+
+namespace vaultwall::detail {
+namespace {
+
+// Where the parser is inside the document, to name duplicate keys.
+struct Frame {
+  bool is_array = false;
+  size_t next_index = 0;
+  std::set<std::string> keys;
+  std::string path;         // path of this object/array
+  std::string current_key;  // object: key of the value being parsed
+};
+
+// A SAX handler that builds the DOM through nlohmann's own DOM builder and
+// additionally tracks paths to report duplicate keys (nlohmann keeps the
+// last value silently).
+class StrictSax {
+ public:
+  StrictSax(Json& root, Diagnostics& diagnostics, std::string_view text)
+      : dom_(root, false), diagnostics_(diagnostics), text_(text) {}
+
+  bool null() { return value_seen() && dom_.null(); }
+  bool boolean(bool v) { return value_seen() && dom_.boolean(v); }
+  bool number_integer(Json::number_integer_t v) { return value_seen() && dom_.number_integer(v); }
+  bool number_unsigned(Json::number_unsigned_t v) {
+    return value_seen() && dom_.number_unsigned(v);
+  }
+  bool number_float(Json::number_float_t v, const Json::string_t& s) {
+    return value_seen() && dom_.number_float(v, s);
+  }
+  bool string(Json::string_t& v) { return value_seen() && dom_.string(v); }
+  bool binary(Json::binary_t& v) { return value_seen() && dom_.binary(v); }
+
+  bool start_object(std::size_t size) {
+    frames_.push_back({false, 0, {}, value_path(), {}});
+    return dom_.start_object(size);
+  }
+  bool key(Json::string_t& key) {
+    Frame& frame = frames_.back();
+    frame.current_key = key;
+    if (!frame.keys.insert(key).second)
+      diagnostics_.error(join_path(frame.path, key),
+                         "duplicate key \"" + key + "\" (each field may appear only once)");
+    return dom_.key(key);
+  }
+  bool end_object() {
+    frames_.pop_back();
+    value_seen();
+    return dom_.end_object();
+  }
+  bool start_array(std::size_t size) {
+    frames_.push_back({true, 0, {}, value_path(), {}});
+    return dom_.start_array(size);
+  }
+  bool end_array() {
+    frames_.pop_back();
+    value_seen();
+    return dom_.end_array();
+  }
+
+  bool parse_error(std::size_t position, const std::string& /*token*/,
+                   const nlohmann::detail::exception& error) {
+    auto [line, column] = line_and_column(position);
+    std::string what = error.what();
+    // nlohmann's text: "[json.exception.parse_error.101] parse error at line
+    // 1, column 5: syntax error while parsing ..." — keep the part after
+    // the position, we print our own.
+    size_t colon = what.find(": ");
+    std::string reason = colon == std::string::npos ? what : what.substr(colon + 2);
+    diagnostics_.error("", "invalid JSON at line " + std::to_string(line) + ", column " +
+                               std::to_string(column) + ": " + reason);
+    failed_ = true;
+    return false;
+  }
+
+  bool failed() const { return failed_; }
+
+ private:
+  // The path of the value that starts now.
+  std::string value_path() const {
+    if (frames_.empty()) return "";
+    const Frame& frame = frames_.back();
+    return frame.is_array ? index_path(frame.path, frame.next_index)
+                          : join_path(frame.path, frame.current_key);
+  }
+  // A complete value was read in the current container.
+  bool value_seen() {
+    if (!frames_.empty() && frames_.back().is_array) ++frames_.back().next_index;
+    return true;
+  }
+  std::pair<size_t, size_t> line_and_column(size_t position) const {
+    // nlohmann reports how many characters it read; the offending one is
+    // the last of them.
+    size_t at = std::min(position == 0 ? 0 : position - 1, text_.size());
+    size_t line = 1, line_start = 0;
+    for (size_t i = 0; i < at; ++i)
+      if (text_[i] == '\n') ++line, line_start = i + 1;
+    return {line, at - line_start + 1};
+  }
+
+  nlohmann::detail::json_sax_dom_parser<Json> dom_;
+  Diagnostics& diagnostics_;
+  std::string_view text_;
+  std::vector<Frame> frames_;
+  bool failed_ = false;
+};
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                  std::tolower(static_cast<unsigned char>(b[j - 1]));
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::optional<Json> parse_strict_json(std::string_view text, Diagnostics& diagnostics) {
+  Json root;
+  StrictSax sax(root, diagnostics, text);
+  nlohmann::json::sax_parse(text.begin(), text.end(), &sax, nlohmann::json::input_format_t::json,
+                            true, false);
+  if (sax.failed()) return std::nullopt;
+  return root;
+}
+
+std::string join_path(std::string_view path, std::string_view key) {
+  return path.empty() ? std::string(key) : std::string(path) + "." + std::string(key);
+}
+
+std::string index_path(std::string_view path, size_t index) {
+  return std::string(path) + "[" + std::to_string(index) + "]";
+}
+
+std::string describe(const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::null: return "null";
+    case Json::value_t::boolean: return value.get<bool>() ? "true" : "false";
+    case Json::value_t::string: return "string " + value.dump();
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned:
+    case Json::value_t::number_float: return "number " + value.dump();
+    case Json::value_t::array: return "an array";
+    case Json::value_t::object: return "an object";
+    default: return "a value of unsupported type";
+  }
+}
+
+std::optional<std::string> closest_name(std::string_view name,
+                                        std::initializer_list<std::string_view> known) {
+  std::optional<std::string> best;
+  // Longer names tolerate more typos ("ignoreMissingServiceEndpoint").
+  size_t best_distance = std::max<size_t>(3, name.size() / 4 + 1);
+  for (std::string_view candidate : known) {
+    size_t distance = edit_distance(name, candidate);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = std::string(candidate);
+    }
+  }
+  return best;
+}
+
+bool JsonWalker::expect_object(const Json& value, const std::string& path) {
+  if (value.is_object()) return true;
+  diagnostics_.error(path, "expected an object, got " + describe(value));
+  return false;
+}
+
+bool JsonWalker::expect_array(const Json& value, const std::string& path) {
+  if (value.is_array()) return true;
+  diagnostics_.error(path, "expected an array, got " + describe(value));
+  return false;
+}
+
+void JsonWalker::reject_unknown_fields(const Json& object, const std::string& path,
+                                       std::initializer_list<std::string_view> known,
+                                       std::string_view where) {
+  for (const auto& [key, value] : object.items()) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string message = "unknown field \"" + key + "\" in " + std::string(where);
+    if (auto suggestion = closest_name(key, known))
+      message += " (did you mean \"" + *suggestion + "\"?)";
+    else {
+      message += " (known fields:";
+      for (std::string_view k : known) message += " " + std::string(k);
+      message += ")";
+    }
+    diagnostics_.error(join_path(path, key), message);
+  }
+}
+
+const Json* JsonWalker::member(const Json& object, std::string_view key) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::optional<std::string> JsonWalker::string_value(const Json& value, const std::string& path) {
+  if (value.is_string()) return value.get<std::string>();
+  diagnostics_.error(path, "expected a string, got " + describe(value));
+  return std::nullopt;
+}
+
+std::optional<bool> JsonWalker::bool_value(const Json& value, const std::string& path) {
+  if (value.is_boolean()) return value.get<bool>();
+  diagnostics_.error(path, "expected true or false, got " + describe(value));
+  return std::nullopt;
+}
+
+std::optional<int64_t> JsonWalker::integer_value(const Json& value, const std::string& path) {
+  if (value.is_number_unsigned()) {
+    auto number = value.get<uint64_t>();
+    if (number <= static_cast<uint64_t>(INT64_MAX)) return static_cast<int64_t>(number);
+    diagnostics_.error(path, "number " + value.dump() + " is out of range");
+    return std::nullopt;
+  }
+  if (value.is_number_integer()) return value.get<int64_t>();
+  diagnostics_.error(path, "expected an integer, got " + describe(value));
+  return std::nullopt;
+}
+
+}  // namespace vaultwall::detail

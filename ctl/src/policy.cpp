@@ -1,0 +1,107 @@
+#include "vaultwall/policy.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace vaultwall {
+namespace {
+
+bool equals_ignore_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The enum value whose canonical spelling equals `text` in any case.
+template <class Enum, size_t N>
+std::optional<Enum> parse_enum(std::string_view text, const Enum (&values)[N]) {
+  for (Enum value : values)
+    if (equals_ignore_case(text, to_string(value))) return value;
+  return std::nullopt;
+}
+
+constexpr std::string_view kSubnetsSegment = "/subnets/";
+
+}  // namespace
+
+std::string_view to_string(DefaultAction value) {
+  return value == DefaultAction::kAllow ? "Allow" : "Deny";
+}
+std::string_view to_string(Bypass value) {
+  return value == Bypass::kAzureServices ? "AzureServices" : "None";
+}
+std::string_view to_string(PublicNetworkAccess value) {
+  return value == PublicNetworkAccess::kEnabled ? "Enabled" : "Disabled";
+}
+std::string_view to_string(Mode value) { return value == Mode::kEnforce ? "enforce" : "audit"; }
+std::string_view to_string(Profile value) {
+  return value == Profile::kAkv2018 ? "akv-2018" : "akv-current";
+}
+
+std::optional<DefaultAction> parse_default_action(std::string_view text) {
+  constexpr DefaultAction kValues[] = {DefaultAction::kAllow, DefaultAction::kDeny};
+  return parse_enum(text, kValues);
+}
+std::optional<Bypass> parse_bypass(std::string_view text) {
+  constexpr Bypass kValues[] = {Bypass::kAzureServices, Bypass::kNone};
+  return parse_enum(text, kValues);
+}
+std::optional<PublicNetworkAccess> parse_public_network_access(std::string_view text) {
+  constexpr PublicNetworkAccess kValues[] = {PublicNetworkAccess::kEnabled,
+                                             PublicNetworkAccess::kDisabled};
+  return parse_enum(text, kValues);
+}
+std::optional<Mode> parse_mode(std::string_view text) {
+  constexpr Mode kValues[] = {Mode::kEnforce, Mode::kAudit};
+  return parse_enum(text, kValues);
+}
+std::optional<Profile> parse_profile(std::string_view text) {
+  constexpr Profile kValues[] = {Profile::kAkv2018, Profile::kAkvCurrent};
+  return parse_enum(text, kValues);
+}
+
+ProfileLimits profile_limits(Profile profile) {
+  if (profile == Profile::kAkvCurrent) return {1000, 200, false};
+  return {127, 127, true};
+}
+
+std::string VnetRule::vnet_id() const {
+  size_t at = subnet_id.rfind(kSubnetsSegment);
+  return at == std::string::npos ? subnet_id : subnet_id.substr(0, at);
+}
+
+std::string VnetRule::subnet_name() const {
+  size_t at = subnet_id.rfind(kSubnetsSegment);
+  return at == std::string::npos ? std::string() : subnet_id.substr(at + kSubnetsSegment.size());
+}
+
+std::string PortSpec::text() const {
+  return std::string(proto == 17 ? "udp" : "tcp") + "/" + std::to_string(port);
+}
+
+bool Subnet::has_key_vault_endpoint() const {
+  return std::any_of(service_endpoints.begin(), service_endpoints.end(),
+                     [](const std::string& s) { return equals_ignore_case(s, "Microsoft.KeyVault"); });
+}
+
+const Subnet* VirtualNetwork::find_subnet(std::string_view lower_name) const {
+  for (const Subnet& subnet : subnets)
+    if (subnet.name == lower_name) return &subnet;
+  return nullptr;
+}
+
+ProfileLimits Policy::limits() const {
+  ProfileLimits limits = profile_limits(host.profile);
+  if (host.max_ip_rules) limits.max_ip_rules = *host.max_ip_rules;
+  if (host.max_vnet_rules) limits.max_vnet_rules = *host.max_vnet_rules;
+  return limits;
+}
+
+const VirtualNetwork* Policy::find_virtual_network(std::string_view lower_id) const {
+  for (const VirtualNetwork& vnet : host.virtual_networks)
+    if (vnet.id == lower_id) return &vnet;
+  return nullptr;
+}
+
+}  // namespace vaultwall

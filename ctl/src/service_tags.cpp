@@ -1,0 +1,143 @@
+// Azure's Service Tags file and the trusted set a policy enforces.
+#include "vaultwall/service_tags.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace vaultwall {
+namespace {
+
+bool equals_ignore_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+void sort_unique(std::vector<Ipv4Prefix>& prefixes) {
+  std::sort(prefixes.begin(), prefixes.end());
+  prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
+}
+
+}  // namespace
+
+const ServiceTag* ServiceTagFile::find(std::string_view name) const {
+  if (auto it = tags.find(std::string(name)); it != tags.end()) return &it->second;
+  for (const auto& [tag_name, tag] : tags)
+    if (equals_ignore_case(tag_name, name)) return &tag;
+  return nullptr;
+}
+
+Result<ServiceTagFile> parse_service_tags(std::string_view text) {
+  auto root = nlohmann::json::parse(text, nullptr, false);
+  if (root.is_discarded()) return fail(EINVAL, "Service Tags file is not valid JSON");
+  if (!root.is_object() || !root.contains("values") || !root["values"].is_array())
+    return fail(EINVAL, "Service Tags file has no \"values\" array",
+                "use Azure's ServiceTags_Public_<date>.json as downloaded");
+  ServiceTagFile file;
+  for (const auto& value : root["values"]) {
+    if (!value.is_object() || !value.contains("name") || !value["name"].is_string()) continue;
+    ServiceTag tag;
+    tag.name = value["name"].get<std::string>();
+    const auto& properties = value.value("properties", nlohmann::json::object());
+    if (properties.is_object() && properties.contains("addressPrefixes") &&
+        properties["addressPrefixes"].is_array()) {
+      for (const auto& prefix_json : properties["addressPrefixes"]) {
+        if (!prefix_json.is_string()) continue;
+        std::string prefix_text = prefix_json.get<std::string>();
+        if (looks_like_ipv6(prefix_text)) {
+          ++tag.ipv6_count;
+          continue;
+        }
+        auto prefix = parse_ipv4_prefix(prefix_text);
+        if (!prefix)
+          return fail(EINVAL, "Service Tags file: tag " + tag.name + " has an invalid prefix \"" + prefix_text + "\"");
+        tag.ipv4.push_back(prefix->network());  // published data: be lenient about host bits
+      }
+    }
+    sort_unique(tag.ipv4);
+    file.tags[tag.name] = std::move(tag);
+  }
+  return file;
+}
+
+Result<ServiceTagFile> load_service_tags(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in)
+    return fail(errno ? errno : ENOENT, "read Service Tags file " + file.string(),
+                "download Azure's Service Tags JSON and point vaultwall.trustedServices.serviceTags at it");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  auto parsed = parse_service_tags(buffer.str());
+  if (!parsed) {
+    Error error = parsed.error();
+    error.context = file.string() + ": " + error.context;
+    return std::unexpected(error);
+  }
+  return parsed;
+}
+
+size_t TrustedSet::ipv4_prefix_count() const {
+  size_t n = 0;
+  for (const TrustedService& service : services) n += service.ipv4.size();
+  return n;
+}
+
+size_t TrustedSet::ipv6_prefix_count() const {
+  size_t n = 0;
+  for (const TrustedService& service : services) n += service.ipv6_count;
+  return n;
+}
+
+Checked<TrustedSet> resolve_trusted_services(const Policy& policy) {
+  const TrustedServices& trusted = policy.host.trusted;
+  if (policy.bypass == Bypass::kNone || trusted.services.empty())
+    return resolve_trusted_services(policy, nullptr);
+  auto file = load_service_tags(trusted.service_tags_path);
+  if (!file) {
+    Checked<TrustedSet> result;
+    result.diagnostics.push_back({Severity::kError, "vaultwall.trustedServices.serviceTags", file.error().message()});
+    return result;
+  }
+  return resolve_trusted_services(policy, &*file);
+}
+
+Checked<TrustedSet> resolve_trusted_services(const Policy& policy, const ServiceTagFile* tags) {
+  Diagnostics diagnostics;
+  TrustedSet set;
+  const TrustedServices& trusted = policy.host.trusted;
+  // Bypass None: Azure trusts no service, so nothing is enforced.
+  if (policy.bypass == Bypass::kNone) return {set, {}};
+  for (size_t i = 0; i < trusted.services.size(); ++i) {
+    const std::string& name = trusted.services[i];
+    std::string path = "vaultwall.trustedServices.services[" + std::to_string(i) + "]";
+    const ServiceTag* tag = tags ? tags->find(name) : nullptr;
+    if (!tags) {
+      diagnostics.error(path, name + ": no Service Tags file loaded; set vaultwall.trustedServices.serviceTags");
+      continue;
+    }
+    if (!tag) {
+      diagnostics.error(path, name + " is not a service tag in " + trusted.service_tags_path + "; use a tag name from its values[].name (e.g. AzureResourceManager) or a custom entry");
+      continue;
+    }
+    if (tag->ipv6_count > 0)
+      diagnostics.warning(path, name + ": " + std::to_string(tag->ipv6_count) + " IPv6 prefixes are not enforceable yet (IPv4 rules only); " + std::to_string(tag->ipv4.size()) + " IPv4 prefixes enforced");
+    set.services.push_back({tag->name, tag->ipv4, tag->ipv6_count, false});
+  }
+  for (const CustomTrustedService& custom : trusted.custom) {
+    TrustedService service{custom.name, custom.prefixes, 0, true};
+    sort_unique(service.ipv4);
+    set.services.push_back(std::move(service));
+  }
+  Checked<TrustedSet> result;
+  if (!diagnostics.has_errors()) result.value = std::move(set);
+  result.diagnostics = diagnostics.take();
+  return result;
+}
+
+}  // namespace vaultwall

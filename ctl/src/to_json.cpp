@@ -1,0 +1,119 @@
+// The normalised policy back out: Azure's vault-resource shape (for `show`)
+// and a sorted canonical form (for the digest).
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "vaultwall/document.h"
+
+namespace vaultwall {
+namespace {
+
+using OrderedJson = nlohmann::ordered_json;
+
+template <class Item, class Format>
+OrderedJson list(const std::vector<Item>& items, Format format) {
+  OrderedJson out = OrderedJson::array();
+  for (const Item& item : items) out.push_back(format(item));
+  return out;
+}
+
+template <class Item>
+std::vector<Item> sorted(std::vector<Item> items) {
+  std::sort(items.begin(), items.end());
+  return items;
+}
+
+OrderedJson network_acls(const Policy& policy, bool sort_rules) {
+  std::vector<std::string> ip_rules, vnet_rules;
+  for (const IpRule& rule : policy.ip_rules) ip_rules.push_back(rule.canonical());
+  OrderedJson acls;
+  acls["bypass"] = to_string(policy.bypass);
+  acls["defaultAction"] = to_string(policy.default_action);
+  if (sort_rules) ip_rules = sorted(ip_rules);
+  acls["ipRules"] = list(ip_rules, [](const std::string& value) { return OrderedJson{{"value", value}}; });
+  std::vector<VnetRule> vnets = policy.vnet_rules;
+  if (sort_rules)
+    std::sort(vnets.begin(), vnets.end(), [](const VnetRule& a, const VnetRule& b) { return a.subnet_id < b.subnet_id; });
+  acls["virtualNetworkRules"] = list(vnets, [](const VnetRule& rule) {
+    return OrderedJson{{"id", rule.subnet_id},
+                       {"ignoreMissingVnetServiceEndpoint", rule.ignore_missing_vnet_service_endpoint}};
+  });
+  return acls;
+}
+
+OrderedJson prefixes(const std::vector<Ipv4Prefix>& list_of) {
+  return list(list_of, [](const Ipv4Prefix& p) { return p.cidr(); });
+}
+
+OrderedJson host_section(const HostSection& host, bool sort_lists) {
+  auto maybe_sorted = [&](auto items) { return sort_lists ? sorted(std::move(items)) : items; };
+  OrderedJson out;
+  out["profile"] = to_string(host.profile);
+  if (host.max_ip_rules || host.max_vnet_rules) {
+    OrderedJson limits = OrderedJson::object();
+    if (host.max_ip_rules) limits["maxIpRules"] = *host.max_ip_rules;
+    if (host.max_vnet_rules) limits["maxVirtualNetworkRules"] = *host.max_vnet_rules;
+    out["limits"] = limits;
+  }
+  out["dataPlane"] = {
+      {"ports", list(maybe_sorted(host.ports), [](const PortSpec& p) { return p.text(); })},
+      {"addresses", list(maybe_sorted(host.addresses), [](uint32_t a) { return format_ipv4(a); })}};
+  out["privateEndpoints"] = list(maybe_sorted(host.private_endpoints), [](uint32_t a) { return format_ipv4(a); });
+
+  std::vector<VirtualNetwork> vnets = host.virtual_networks;
+  if (sort_lists) {
+    std::sort(vnets.begin(), vnets.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    for (VirtualNetwork& vnet : vnets)
+      std::sort(vnet.subnets.begin(), vnet.subnets.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  }
+  out["virtualNetworks"] = list(vnets, [&](const VirtualNetwork& vnet) {
+    OrderedJson segment = OrderedJson::object();
+    if (vnet.segment.interface) segment["interface"] = *vnet.segment.interface;
+    if (vnet.segment.vlan) segment["vlan"] = *vnet.segment.vlan;
+    return OrderedJson{
+        {"id", vnet.id},
+        {"segment", segment},
+        {"subnets", list(vnet.subnets, [&](const Subnet& subnet) {
+           return OrderedJson{{"name", subnet.name},
+                              {"addressPrefixes", prefixes(maybe_sorted(subnet.prefixes))},
+                              {"serviceEndpoints", maybe_sorted(subnet.service_endpoints)}};
+         })}};
+  });
+
+  const TrustedServices& trusted = host.trusted;
+  OrderedJson trusted_json = OrderedJson::object();
+  if (!trusted.service_tags_path.empty()) trusted_json["serviceTags"] = trusted.service_tags_path;
+  trusted_json["services"] = maybe_sorted(trusted.services);
+  std::vector<CustomTrustedService> custom = trusted.custom;
+  if (sort_lists)
+    std::sort(custom.begin(), custom.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  trusted_json["custom"] = list(custom, [&](const CustomTrustedService& service) {
+    return OrderedJson{{"name", service.name}, {"addressPrefixes", prefixes(maybe_sorted(service.prefixes))}};
+  });
+  out["trustedServices"] = trusted_json;
+  out["mode"] = to_string(host.mode);
+  return out;
+}
+
+}  // namespace
+
+std::string to_azure_json(const Policy& policy, int indent) {
+  OrderedJson document;
+  document["properties"] = {{"networkAcls", network_acls(policy, false)},
+                            {"publicNetworkAccess", to_string(policy.public_network_access)}};
+  document["vaultwall"] = host_section(policy.host, false);
+  return document.dump(indent);
+}
+
+std::string canonical_serialisation(const Policy& policy) {
+  // The order of rules and lists does not change what is enforced, so it
+  // does not change the digest either.
+  OrderedJson document;
+  document["networkAcls"] = network_acls(policy, true);
+  document["publicNetworkAccess"] = to_string(policy.public_network_access);
+  document["vaultwall"] = host_section(policy.host, true);
+  return document.dump();
+}
+
+}  // namespace vaultwall

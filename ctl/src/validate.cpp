@@ -1,0 +1,613 @@
+// validate_document: DESIGN §1.5. Each check names the path and the value;
+// the messages are part of the interface (tests assert them, people grep).
+#include "vaultwall/validate.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+
+#include "vaultwall_abi.h"
+
+namespace vaultwall {
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+std::vector<std::string> split(std::string_view text, char separator) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t at = text.find(separator, start);
+    parts.emplace_back(text.substr(start, at - start));
+    if (at == std::string_view::npos) return parts;
+    start = at + 1;
+  }
+}
+
+// ---- IPv4 text ----------------------------------------------------------------
+
+// Why `text` is not a dotted quad (with optional /len), most specific first.
+std::string ipv4_syntax_problem(std::string_view text) {
+  if (text.find_first_of(" \t\r\n") != std::string_view::npos) return "contains whitespace";
+  size_t slash = text.find('/');
+  std::string_view address = text.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    std::string_view length = text.substr(slash + 1);
+    bool digits = !length.empty() && length.size() <= 3 &&
+                  std::all_of(length.begin(), length.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+    if (!digits || std::stoi(std::string(length)) > 32)
+      return "prefix length /" + std::string(length) + " is not 0-32";
+    if (length.size() > 1 && length[0] == '0')
+      return "prefix length /" + std::string(length) + " has a leading zero";
+  }
+  auto octets = split(address, '.');
+  if (octets.size() != 4) return "expected four decimal octets a.b.c.d";
+  for (const std::string& octet : octets) {
+    if (octet.empty() || octet.size() > 3 ||
+        !std::all_of(octet.begin(), octet.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+      return "octet " + in_quotes(octet) + " is not a decimal number 0-255";
+    if (std::stoi(octet) > 255) return "octet " + octet + " is out of range 0-255";
+    if (octet.size() > 1 && octet[0] == '0')
+      return "octet " + octet + " has a leading zero (octal or decimal? write it without)";
+  }
+  return "not an IPv4 address or CIDR range";
+}
+
+struct ForbiddenRange {
+  Ipv4Prefix prefix;
+  std::string_view why;
+  bool is_private;
+};
+
+// Azure refuses RFC 1918 space with "(private IP addresses)"; the other
+// ranges here can never be a public client's source either.
+const std::vector<ForbiddenRange>& forbidden_ranges() {
+  static const std::vector<ForbiddenRange> kRanges = {
+      {{0x00000000, 8}, "\"this network\" addresses", false},
+      {{0x0a000000, 8}, "private IP addresses", true},
+      {{0x64400000, 10}, "shared address space (carrier-grade NAT)", false},
+      {{0x7f000000, 8}, "loopback addresses", false},
+      {{0xa9fe0000, 16}, "link-local addresses", false},
+      {{0xac100000, 12}, "private IP addresses", true},
+      {{0xc0a80000, 16}, "private IP addresses", true},
+      {{0xe0000000, 4}, "multicast addresses", false},
+      {{0xf0000000, 4}, "reserved addresses", false},
+  };
+  return kRanges;
+}
+
+std::string range_text(const Ipv4Prefix& prefix) {
+  return format_ipv4(prefix.first()) + "-" + format_ipv4(prefix.last());
+}
+
+// "configure individual IP address rules" lists the addresses a /31 or /32
+// stands for.
+std::string individual_addresses(const Ipv4Prefix& prefix) {
+  std::string out = format_ipv4(prefix.first());
+  if (prefix.length == 31) out += " and " + format_ipv4(prefix.last());
+  return out;
+}
+
+// ---- resource ids -------------------------------------------------------------
+
+constexpr std::string_view kSubnetIdShape =
+    "/subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>";
+constexpr std::string_view kVnetIdShape =
+    "/subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.Network/virtualNetworks/<vnet>";
+
+// Whether the lower-cased id has the fixed segments of Azure's shape.
+bool has_resource_shape(const std::string& lower_id, bool subnet) {
+  auto parts = split(lower_id, '/');
+  size_t expected = subnet ? 11 : 9;
+  if (parts.size() != expected || !parts[0].empty()) return false;
+  if (parts[1] != "subscriptions" || parts[3] != "resourcegroups" || parts[5] != "providers" ||
+      parts[6] != "microsoft.network" || parts[7] != "virtualnetworks")
+    return false;
+  if (subnet && parts[9] != "subnets") return false;
+  for (size_t i = 1; i < parts.size(); ++i)
+    if (parts[i].empty()) return false;
+  return true;
+}
+
+std::string segment_text(const Segment& segment) {
+  std::string out = "{";
+  if (segment.interface) out += "interface " + *segment.interface;
+  if (segment.interface && segment.vlan) out += ", ";
+  if (segment.vlan) out += "vlan " + std::to_string(*segment.vlan);
+  return out + "}";
+}
+
+bool valid_interface_name(std::string_view name) {
+  // IFNAMSIZ is 16 with the terminating NUL; '/' and whitespace are refused
+  // by the kernel (dev_valid_name).
+  if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
+  return std::none_of(name.begin(), name.end(), [](char c) {
+    return c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c));
+  });
+}
+
+class Validator {
+ public:
+  Validator(const Document& document, const ValidateOptions& options, Diagnostics& diagnostics)
+      : document_(document), options_(options), diagnostics_(diagnostics) {}
+
+  Policy run() {
+    read_settings();
+    read_profile_and_limits();
+    read_ports();
+    read_endpoints();
+    read_virtual_networks();
+    read_trusted_services();
+    read_ip_rules();
+    read_vnet_rules();
+    check_rule_counts();
+    warn_rules_without_effect();
+    return policy_;
+  }
+
+ private:
+  std::string acls_path(std::string_view field) const {
+    return document_.acls_path.empty() ? std::string(field)
+                                       : document_.acls_path + "." + std::string(field);
+  }
+
+  void read_settings() {
+    if (document_.default_action) policy_.default_action = document_.default_action->value;
+    if (document_.bypass) policy_.bypass = document_.bypass->value;
+    if (document_.public_network_access)
+      policy_.public_network_access = document_.public_network_access->value;
+    if (document_.mode) policy_.host.mode = document_.mode->value;
+  }
+
+  void read_profile_and_limits() {
+    if (document_.profile) policy_.host.profile = document_.profile->value;
+    if (options_.profile) policy_.host.profile = *options_.profile;
+    policy_.host.max_ip_rules = limit_override(document_.max_ip_rules, options_.max_ip_rules, "IP rules");
+    policy_.host.max_vnet_rules =
+        limit_override(document_.max_vnet_rules, options_.max_vnet_rules, "virtual network rules");
+  }
+
+  std::optional<uint32_t> limit_override(const std::optional<Located<int64_t>>& written,
+                                         std::optional<uint32_t> command_line, std::string_view what) {
+    constexpr int64_t kCapacity = VW_MAX_RULES - 1;  // rule ids 1..VW_MAX_RULES-1
+    if (command_line) {
+      if (*command_line < 1 || *command_line > kCapacity)
+        diagnostics_.error("", "limit of " + std::to_string(*command_line) + " " + std::string(what) + " is out of range 1-" + std::to_string(kCapacity) + " (the datapath's rule capacity)");
+      return command_line;
+    }
+    if (!written) return std::nullopt;
+    if (written->value < 1 || written->value > kCapacity) {
+      diagnostics_.error(written->path, "limit of " + std::to_string(written->value) + " " + std::string(what) + " is out of range 1-" + std::to_string(kCapacity) + " (the datapath's rule capacity)");
+      return std::nullopt;
+    }
+    return static_cast<uint32_t>(written->value);
+  }
+
+  // ---- IP rules ----
+
+  // The rule's network, or nullopt after reporting why it cannot be one.
+  std::optional<Ipv4Prefix> check_ip_rule(const Located<std::string>& rule) {
+    const std::string& text = rule.value;
+    if (text.empty()) {
+      diagnostics_.error(rule.path, "value is empty; expected an IPv4 address such as 203.0.113.7 or a CIDR range such as 203.0.113.0/24");
+      return std::nullopt;
+    }
+    if (looks_like_ipv6(text)) {
+      diagnostics_.error(rule.path, text + ": only IPv4 addresses are supported");
+      return std::nullopt;
+    }
+    auto prefix = parse_ipv4_prefix(text);
+    if (!prefix) {
+      diagnostics_.error(rule.path, in_quotes(text) + " is not a valid IPv4 address or CIDR range: " + ipv4_syntax_problem(text));
+      return std::nullopt;
+    }
+    bool written_as_range = text.find('/') != std::string::npos;
+    if (written_as_range && prefix->length >= 31 && policy_.limits().small_ranges_rejected) {
+      diagnostics_.error(rule.path, text + ": /31 and /32 ranges are not supported by profile " + std::string(to_string(policy_.host.profile)) + "; configure individual IP address rules instead (" + individual_addresses(*prefix) + ")");
+      return std::nullopt;
+    }
+    if (prefix->has_host_bits()) {
+      diagnostics_.error(rule.path, text + " has host bits set; use the network address " + prefix->network().cidr());
+      return std::nullopt;
+    }
+    if (auto reason = forbidden_range_reason(*prefix)) {
+      diagnostics_.error(rule.path, text + " " + *reason);
+      return std::nullopt;
+    }
+    return prefix;
+  }
+
+  void read_ip_rules() {
+    std::map<std::string, std::string> first_path;  // canonical -> where first seen
+    std::vector<std::pair<Ipv4Prefix, std::string>> kept;  // for the overlap sweep
+    for (const Located<std::string>& rule : document_.ip_rules) {
+      auto prefix = check_ip_rule(rule);
+      if (!prefix) continue;
+      IpRule normalised{*prefix};
+      auto [seen, inserted] = first_path.emplace(normalised.canonical(), rule.path);
+      if (!inserted) {
+        diagnostics_.warning(rule.path, rule.value + " is the same rule as " + seen->second + " (" + seen->first + "); kept once");
+        continue;
+      }
+      policy_.ip_rules.push_back(normalised);
+      kept.emplace_back(*prefix, rule.path);
+    }
+    warn_overlaps(kept, "the longer prefix is credited");
+  }
+
+  // CIDR prefixes either nest or are disjoint: after sorting by (start,
+  // length) a stack of the open enclosing prefixes finds, in O(n log n),
+  // the nearest prefix that contains each one.
+  template <class Report>
+  void sweep_nested(std::vector<std::pair<Ipv4Prefix, std::string>> prefixes, Report report) {
+    std::sort(prefixes.begin(), prefixes.end(), [](const auto& a, const auto& b) {
+      return std::pair(a.first.first(), a.first.length) < std::pair(b.first.first(), b.first.length);
+    });
+    std::vector<const std::pair<Ipv4Prefix, std::string>*> open;
+    for (const auto& entry : prefixes) {
+      while (!open.empty() && open.back()->first.last() < entry.first.first()) open.pop_back();
+      if (!open.empty()) report(*open.back(), entry);
+      open.push_back(&entry);
+    }
+  }
+
+  void warn_overlaps(const std::vector<std::pair<Ipv4Prefix, std::string>>& prefixes,
+                     std::string_view consequence) {
+    sweep_nested(prefixes, [&](const auto& outer, const auto& inner) {
+      diagnostics_.warning(inner.second, inner.first.canonical() + " overlaps " + outer.first.canonical() + " (" + outer.second + "); both kept, " + std::string(consequence));
+    });
+  }
+
+  // ---- virtual network rules ----
+
+  void read_vnet_rules() {
+    std::map<std::string, std::string> first_path;
+    for (const Document::VnetRuleText& rule : document_.vnet_rules) {
+      const std::string& text = rule.id.value;
+      std::string id = lower(text);
+      if (!has_resource_shape(id, true)) {
+        diagnostics_.error(rule.id.path, in_quotes(text) + " is not a subnet resource id (expected " + std::string(kSubnetIdShape) + ")");
+        continue;
+      }
+      auto [seen, inserted] = first_path.emplace(id, rule.id.path);
+      if (!inserted) {
+        diagnostics_.warning(rule.id.path, text + " is the same rule as " + seen->second + " (subnet ids compare case-insensitively); kept once");
+        continue;
+      }
+      VnetRule normalised{id, rule.ignore_missing_vnet_service_endpoint, true};
+      if (!resolve_subnet(rule, normalised)) continue;
+      policy_.vnet_rules.push_back(normalised);
+    }
+  }
+
+  // Finds the rule's subnet in the vaultwall section and decides whether the
+  // rule is active; false after an error.
+  bool resolve_subnet(const Document::VnetRuleText& rule, VnetRule& normalised) {
+    const std::string& text = rule.id.value;
+    std::string vnet_id = normalised.vnet_id();
+    std::string written_vnet_id = text.substr(0, vnet_id.size());
+    auto vnet = vnet_paths_.find(vnet_id);
+    if (vnet == vnet_paths_.end()) {
+      diagnostics_.error(rule.id.path, "virtual network " + written_vnet_id + " of subnet " + text + " is not described in vaultwall.virtualNetworks; add it with its segment and subnets");
+      return false;
+    }
+    const VirtualNetwork* described = policy_.find_virtual_network(vnet_id);
+    const Subnet* subnet = described ? described->find_subnet(normalised.subnet_name()) : nullptr;
+    std::string written_subnet = text.substr(text.size() - normalised.subnet_name().size());
+    if (!subnet) {
+      diagnostics_.error(rule.id.path, "subnet " + written_subnet + " of " + text + " is not described in " + vnet->second + ".subnets; add {\"name\": \"" + written_subnet + "\", \"addressPrefix\": \"<prefix>\", \"serviceEndpoints\": [\"Microsoft.KeyVault\"]}");
+      return false;
+    }
+    if (subnet->has_key_vault_endpoint()) return true;
+    if (!normalised.ignore_missing_vnet_service_endpoint) {
+      diagnostics_.error(rule.id.path, missing_service_endpoint_message(written_subnet, written_vnet_id));
+      return false;
+    }
+    normalised.active = false;
+    diagnostics_.warning(rule.id.path, "subnet " + written_subnet + " of virtual network " + written_vnet_id + " has no Microsoft.KeyVault service endpoint; the rule is kept but inactive (ignoreMissingVnetServiceEndpoint) until the endpoint is added to its serviceEndpoints");
+    return true;
+  }
+
+  void check_rule_counts() {
+    ProfileLimits limits = policy_.limits();
+    std::string source = policy_.host.max_ip_rules || policy_.host.max_vnet_rules
+                             ? "in force"
+                             : "of profile " + std::string(to_string(policy_.host.profile));
+    if (policy_.ip_rules.size() > limits.max_ip_rules)
+      diagnostics_.error(acls_path("ipRules"), std::to_string(policy_.ip_rules.size()) + " IP rules exceed the limit of " + std::to_string(limits.max_ip_rules) + " " + source + "; remove rules or raise the limit (vaultwall.limits.maxIpRules or --max-ip-rules)");
+    if (policy_.vnet_rules.size() > limits.max_vnet_rules)
+      diagnostics_.error(acls_path("virtualNetworkRules"), std::to_string(policy_.vnet_rules.size()) + " virtual network rules exceed the limit of " + std::to_string(limits.max_vnet_rules) + " " + source + "; remove rules or raise the limit (vaultwall.limits.maxVirtualNetworkRules or --max-vnet-rules)");
+    if (policy_.ip_rules.size() + policy_.vnet_rules.size() > VW_MAX_RULES - 1)
+      diagnostics_.error(acls_path("ipRules"), std::to_string(policy_.ip_rules.size() + policy_.vnet_rules.size()) + " rules exceed the datapath's capacity of " + std::to_string(VW_MAX_RULES - 1) + " rule ids");
+  }
+
+  void warn_rules_without_effect() {
+    size_t rules = policy_.ip_rules.size() + policy_.vnet_rules.size();
+    if (rules > 0 && policy_.default_action == DefaultAction::kAllow &&
+        policy_.public_network_access == PublicNetworkAccess::kEnabled)
+      diagnostics_.warning(document_.default_action ? document_.default_action->path : acls_path("defaultAction"),
+                           "defaultAction is Allow: every source is allowed and the " + std::to_string(rules) + " rule(s) only credit counters; set Deny to enforce them");
+  }
+
+  // ---- the vaultwall section ----
+
+  void read_ports() {
+    if (!document_.ports) return;
+    policy_.host.ports.clear();
+    std::map<PortSpec, std::string> seen;
+    for (const Located<std::string>& written : *document_.ports) {
+      auto port = parse_port(written);
+      if (!port) continue;
+      auto [at, inserted] = seen.emplace(*port, written.path);
+      if (!inserted) {
+        diagnostics_.warning(written.path, in_quotes(written.value) + " is already listed at " + at->second + "; kept once");
+        continue;
+      }
+      policy_.host.ports.push_back(*port);
+    }
+    std::string path = "vaultwall.dataPlane.ports";
+    if (document_.ports->empty())
+      diagnostics_.error(path, "no ports: list at least one data-plane port such as \"tcp/443\" (or leave ports out for the default tcp/443)");
+    if (policy_.host.ports.size() > VW_MAX_PORTS)
+      diagnostics_.error(path, std::to_string(policy_.host.ports.size()) + " ports exceed the datapath's limit of " + std::to_string(VW_MAX_PORTS));
+  }
+
+  std::optional<PortSpec> parse_port(const Located<std::string>& written) {
+    auto parts = split(written.value, '/');
+    if (parts.size() != 2) {
+      diagnostics_.error(written.path, in_quotes(written.value) + " is not a port; expected \"tcp/<port>\" or \"udp/<port>\" such as \"tcp/443\"");
+      return std::nullopt;
+    }
+    std::string proto = lower(parts[0]);
+    if (proto != "tcp" && proto != "udp") {
+      diagnostics_.error(written.path, in_quotes(written.value) + ": protocol " + in_quotes(parts[0]) + " is not tcp or udp");
+      return std::nullopt;
+    }
+    const std::string& number = parts[1];
+    bool digits = !number.empty() && number.size() <= 5 && number[0] != '0' &&
+                  std::all_of(number.begin(), number.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+    if (!digits || std::stoi(number) > 65535) {
+      diagnostics_.error(written.path, in_quotes(written.value) + ": port " + in_quotes(number) + " is not a number 1-65535");
+      return std::nullopt;
+    }
+    return PortSpec{static_cast<uint8_t>(proto == "tcp" ? 6 : 17), static_cast<uint16_t>(std::stoi(number))};
+  }
+
+  // A single IPv4 address (no prefix), or nullopt after an error.
+  std::optional<uint32_t> parse_single_address(const Located<std::string>& written) {
+    if (looks_like_ipv6(written.value)) {
+      diagnostics_.error(written.path, written.value + ": only IPv4 addresses are supported");
+      return std::nullopt;
+    }
+    auto address = parse_ipv4(written.value);
+    if (!address)
+      diagnostics_.error(written.path, in_quotes(written.value) + " is not a single IPv4 address" + (written.value.find('/') != std::string::npos ? std::string(" (list addresses, not ranges)") : ": " + ipv4_syntax_problem(written.value)));
+    return address;
+  }
+
+  void read_address_list(const std::vector<Located<std::string>>& written,
+                         std::vector<uint32_t>& out, std::map<uint32_t, std::string>& seen) {
+    for (const Located<std::string>& entry : written) {
+      auto address = parse_single_address(entry);
+      if (!address) continue;
+      auto [at, inserted] = seen.emplace(*address, entry.path);
+      if (inserted) {
+        out.push_back(*address);
+      } else if (at->second.rfind(entry.path.substr(0, entry.path.rfind('[')), 0) == 0) {
+        diagnostics_.warning(entry.path, entry.value + " is already listed at " + at->second + "; kept once");
+      } else {
+        diagnostics_.error(entry.path, entry.value + " is also listed at " + at->second + "; an address is either a data-plane address or a private endpoint");
+      }
+    }
+  }
+
+  void read_endpoints() {
+    std::map<uint32_t, std::string> seen;
+    read_address_list(document_.addresses, policy_.host.addresses, seen);
+    read_address_list(document_.private_endpoints, policy_.host.private_endpoints, seen);
+    if (seen.size() > VW_MAX_ENDPOINTS)
+      diagnostics_.error("vaultwall.dataPlane.addresses", std::to_string(seen.size()) + " addresses and private endpoints exceed the datapath's limit of " + std::to_string(VW_MAX_ENDPOINTS));
+  }
+
+  // A CIDR prefix of a subnet or custom service: any IPv4 space (private is
+  // what subnets are made of), no host bits.
+  std::optional<Ipv4Prefix> parse_network(const Located<std::string>& written) {
+    auto prefix = parse_ipv4_prefix(written.value);
+    if (!prefix) {
+      diagnostics_.error(written.path, in_quotes(written.value) + " is not a valid IPv4 CIDR range: " + ipv4_syntax_problem(written.value));
+      return std::nullopt;
+    }
+    if (prefix->has_host_bits()) {
+      diagnostics_.error(written.path, written.value + " has host bits set; use the network address " + prefix->network().cidr());
+      return std::nullopt;
+    }
+    return prefix;
+  }
+
+  void read_virtual_networks() {
+    std::map<std::pair<std::string, uint16_t>, std::string> segments;
+    for (const Document::VirtualNetworkText& written : document_.virtual_networks) {
+      VirtualNetwork vnet;
+      vnet.id = lower(written.id.value);
+      if (!written.id.value.empty() && !has_resource_shape(vnet.id, false)) {
+        diagnostics_.error(written.id.path, in_quotes(written.id.value) + " is not a virtual network resource id (expected " + std::string(kVnetIdShape) + ")");
+        continue;
+      }
+      if (written.id.value.empty()) continue;  // reported by the parser
+      auto [known, inserted] = vnet_paths_.emplace(vnet.id, written.path);
+      if (!inserted) {
+        diagnostics_.error(written.id.path, written.id.value + " is already described at " + known->second + "; describe each virtual network once");
+        continue;
+      }
+      read_segment(written, vnet.segment, segments);
+      read_subnets(written, vnet);
+      policy_.host.virtual_networks.push_back(std::move(vnet));
+    }
+    if (segments.size() > VW_MAX_SEGMENTS)
+      diagnostics_.error("vaultwall.virtualNetworks", std::to_string(segments.size()) + " segments exceed the datapath's limit of " + std::to_string(VW_MAX_SEGMENTS));
+  }
+
+  void read_segment(const Document::VirtualNetworkText& written, Segment& segment,
+                    std::map<std::pair<std::string, uint16_t>, std::string>& segments) {
+    if (written.interface) {
+      if (valid_interface_name(written.interface->value))
+        segment.interface = written.interface->value;
+      else
+        diagnostics_.error(written.interface->path, in_quotes(written.interface->value) + " is not a valid interface name (1-15 characters, no '/', ':' or spaces)");
+    }
+    if (written.vlan) {
+      if (written.vlan->value >= 1 && written.vlan->value <= 4094)
+        segment.vlan = static_cast<uint16_t>(written.vlan->value);
+      else
+        diagnostics_.error(written.vlan->path, "vlan " + std::to_string(written.vlan->value) + " is out of range 1-4094");
+    }
+    if (!written.interface && !written.vlan) {
+      // A missing segment object was already reported by the parser.
+      if (written.has_segment)
+        diagnostics_.error(written.segment_path, "a segment needs an interface, a vlan, or both (e.g. {\"interface\": \"eth1\"} or {\"vlan\": 100})");
+      return;
+    }
+    if (!segment.interface && !segment.vlan) return;
+    auto key = std::pair(segment.interface.value_or(""), segment.vlan.value_or(0));
+    auto [other, inserted] = segments.emplace(key, written.path);
+    if (!inserted)
+      diagnostics_.error(written.segment_path, "segment " + segment_text(segment) + " is already used by " + other->second + "; each virtual network needs its own segment");
+  }
+
+  void read_subnets(const Document::VirtualNetworkText& written, VirtualNetwork& vnet) {
+    std::map<std::string, std::string> names;
+    std::vector<std::pair<Ipv4Prefix, std::string>> all_prefixes;
+    for (const Document::SubnetText& subnet_text : written.subnets) {
+      Subnet subnet;
+      subnet.name = lower(subnet_text.name.value);
+      if (subnet_text.name.value.empty()) continue;  // reported by the parser
+      auto [other, inserted] = names.emplace(subnet.name, subnet_text.path);
+      if (!inserted) {
+        diagnostics_.error(subnet_text.name.path, "subnet " + subnet_text.name.value + " is already described at " + other->second);
+        continue;
+      }
+      std::set<Ipv4Prefix> seen;
+      for (const Located<std::string>& prefix_text : subnet_text.prefixes) {
+        if (looks_like_ipv6(prefix_text.value)) {
+          diagnostics_.warning(prefix_text.path, prefix_text.value + ": IPv6 subnet prefixes are not enforceable yet (only IPv4 addresses are supported); skipped");
+          continue;
+        }
+        auto prefix = parse_network(prefix_text);
+        if (!prefix || !seen.insert(*prefix).second) continue;
+        subnet.prefixes.push_back(*prefix);
+        all_prefixes.emplace_back(*prefix, prefix_text.path);
+      }
+      if (subnet_text.prefixes.empty())
+        diagnostics_.error(join(subnet_text.path, "addressPrefix"), "missing: subnet " + subnet_text.name.value + " needs its addressPrefix (or addressPrefixes)");
+      std::set<std::string> endpoints;
+      for (const Located<std::string>& endpoint : subnet_text.service_endpoints)
+        if (endpoints.insert(lower(endpoint.value)).second) subnet.service_endpoints.push_back(endpoint.value);
+      vnet.subnets.push_back(std::move(subnet));
+    }
+    sweep_nested(all_prefixes, [&](const auto& outer, const auto& inner) {
+      diagnostics_.error(inner.second, inner.first.cidr() + " overlaps " + outer.first.cidr() + " (" + outer.second + "); subnets of one virtual network cannot overlap");
+    });
+  }
+
+  static std::string join(const std::string& path, std::string_view key) {
+    return path + "." + std::string(key);
+  }
+
+  void read_trusted_services() {
+    TrustedServices& trusted = policy_.host.trusted;
+    std::string path = "vaultwall.trustedServices";
+    if (document_.service_tags_path) {
+      trusted.service_tags_path = document_.service_tags_path->value;
+      if (trusted.service_tags_path.empty())
+        diagnostics_.error(document_.service_tags_path->path, "the Service Tags file path is empty");
+    }
+    std::map<std::string, std::string> names;  // lower-cased -> path
+    for (const Located<std::string>& service : document_.trusted_services) {
+      if (service.value.empty()) {
+        diagnostics_.error(service.path, "service tag name is empty");
+        continue;
+      }
+      auto [other, inserted] = names.emplace(lower(service.value), service.path);
+      if (!inserted) {
+        diagnostics_.warning(service.path, service.value + " is already listed at " + other->second + "; kept once");
+        continue;
+      }
+      trusted.services.push_back(service.value);
+    }
+    if (!trusted.services.empty() && !document_.service_tags_path)
+      diagnostics_.error(path + ".services", "service tags " + trusted.services.front() + (trusted.services.size() > 1 ? ", ..." : "") + " need a Service Tags file: set vaultwall.trustedServices.serviceTags to Azure's ServiceTags_Public JSON");
+    for (const Document::CustomServiceText& custom : document_.custom_services) read_custom(custom, names);
+    size_t count = trusted.services.size() + trusted.custom.size();
+    if (count > VW_MAX_SERVICES - 1)
+      diagnostics_.error(path, std::to_string(count) + " trusted services exceed the datapath's limit of " + std::to_string(VW_MAX_SERVICES - 1));
+    if (count > 0 && policy_.bypass == Bypass::kNone)
+      diagnostics_.warning(path, "bypass is None: the " + std::to_string(count) + " trusted service(s) are not enforced; set bypass to AzureServices to trust them");
+  }
+
+  void read_custom(const Document::CustomServiceText& custom, std::map<std::string, std::string>& names) {
+    const std::string& name = custom.name.value;
+    if (name.empty()) return;  // reported by the parser
+    if (name.size() > VW_SERVICE_NAME_LEN - 1) {
+      diagnostics_.error(custom.name.path, in_quotes(name) + " is longer than " + std::to_string(VW_SERVICE_NAME_LEN - 1) + " characters");
+      return;
+    }
+    auto [other, inserted] = names.emplace(lower(name), custom.path);
+    if (!inserted) {
+      diagnostics_.error(custom.name.path, in_quotes(name) + " is already used by " + other->second + "; give each trusted service its own name");
+      return;
+    }
+    CustomTrustedService service{name, {}};
+    std::set<Ipv4Prefix> seen;
+    for (const Located<std::string>& written : custom.prefixes) {
+      if (looks_like_ipv6(written.value)) {
+        diagnostics_.error(written.path, written.value + ": only IPv4 addresses are supported");
+        continue;
+      }
+      auto prefix = parse_network(written);
+      if (prefix && seen.insert(*prefix).second) service.prefixes.push_back(*prefix);
+    }
+    if (service.prefixes.empty() && !custom.prefixes.empty()) return;
+    policy_.host.trusted.custom.push_back(std::move(service));
+  }
+
+  const Document& document_;
+  const ValidateOptions& options_;
+  Diagnostics& diagnostics_;
+  Policy policy_;
+  std::map<std::string, std::string> vnet_paths_;  // lower-cased vnet id -> path
+};
+
+}  // namespace
+
+std::optional<std::string> forbidden_range_reason(const Ipv4Prefix& prefix) {
+  for (const ForbiddenRange& range : forbidden_ranges()) {
+    if (!range.prefix.overlaps(prefix)) continue;
+    std::string verb = range.prefix.contains(prefix) ? "belongs to" : "contains";
+    std::string reason = verb + " forbidden range " + range_text(range.prefix) + " (" + std::string(range.why) + ")";
+    if (!range.is_private) reason += "; only public addresses are allowed in IP rules";
+    return reason;
+  }
+  return std::nullopt;
+}
+
+std::string missing_service_endpoint_message(std::string_view subnet_names, std::string_view vnet_id) {
+  return "SubnetsHaveNoServiceEndpointsConfigured: Subnets " + std::string(subnet_names) + " of virtual network " + std::string(vnet_id) + " do not have ServiceEndpoints for Microsoft.KeyVault resources configured. Add Microsoft.KeyVault to subnet's ServiceEndpoints collection before trying to ACL Microsoft.KeyVault resources to these subnets.";
+}
+
+Checked<Policy> validate_document(const Document& document, const ValidateOptions& options) {
+  Diagnostics diagnostics;
+  Policy policy = Validator(document, options, diagnostics).run();
+  Checked<Policy> result;
+  if (!diagnostics.has_errors()) result.value = std::move(policy);
+  result.diagnostics = diagnostics.take();
+  return result;
+}
+
+}  // namespace vaultwall

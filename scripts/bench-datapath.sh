@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Datapath benchmark: ns per packet through BPF_PROG_TEST_RUN for vaultwall
+# on allowed, denied and non-protected packets at several rule counts, as
+# ratios to an empty XDP program measured in the same run.
+#
+# Builds vaultwall_bench_datapath if needed, runs it as root and writes
+# bench/results/<date>-<commit>.json plus a Markdown summary (.md) next to
+# it. Not a test: it reports figures and asserts nothing.
+#
+#   scripts/bench-datapath.sh            full run (7 rounds, repeat 1e6, 1/254/10k/100k rules)
+#   scripts/bench-datapath.sh --quick    under a minute (5 rounds, repeat 1e5, 1/254/10k rules)
+#   scripts/bench-datapath.sh -- --cpu 1 anything after -- goes to the binary
+#
+# Environment: BUILD_DIR (default build), NO_BUILD=1 to use the binary as is.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+rounds=7 repeat=1000000 sizes=1,254,10000,100000 suffix=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) rounds=5 repeat=100000 sizes=1,254,10000 suffix="-quick" ;;
+    --) shift; break ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench-datapath.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "bench-datapath.sh: needs root (BPF_PROG_TEST_RUN, bpffs pins); run it as root" >&2; exit 1; }
+  exec sudo --preserve-env=BUILD_DIR,NO_BUILD "$0" ${suffix:+--quick} -- "$@"
+fi
+
+build_dir=${BUILD_DIR:-build}
+bin="$build_dir/tests/bench/vaultwall_bench_datapath"
+if [ "${NO_BUILD:-0}" != 1 ]; then
+  [ -f "$build_dir/CMakeCache.txt" ] || cmake -S . -B "$build_dir" >/dev/null
+  make -C "$build_dir" -j2 --no-print-directory vaultwall_bench_datapath >/dev/null
+fi
+[ -x "$bin" ] || { echo "bench-datapath.sh: $bin not found; build it or unset NO_BUILD" >&2; exit 1; }
+
+# Read-only git queries: --no-optional-locks keeps status from rewriting the index.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ "$commit" != unknown ] && [ -n "$(git --no-optional-locks status --porcelain 2>/dev/null)" ]; then
+  commit="$commit-dirty"
+fi
+out="bench/results/$(date -u +%Y%m%dT%H%M%SZ)-$commit$suffix.json"
+
+# The binary removes its pin directory itself; this covers a killed binary.
+pin_dir="/sys/fs/bpf/vaultwall-bench-$$"
+trap 'rm -rf "$pin_dir"' EXIT
+
+"$bin" --rounds "$rounds" --repeat "$repeat" --sizes "$sizes" --commit "$commit" \
+  --pin-dir "$pin_dir" --out "$out" "$@"

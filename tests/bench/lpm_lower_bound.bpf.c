@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * lpm_lower_bound.bpf.c - the least any design like vaultwall's can do per
+ * packet: parse Ethernet/IPv4/TCP, check one protected port, one LPM lookup
+ * keyed like vaultwall's rule trie, one per-CPU counter. No VLANs, no
+ * settings, no slots, no classes, no timestamps.
+ *
+ * Benchmark only; it is not a filter anyone should run. The gap between it
+ * and vaultwall_xdp is what vaultwall's features cost per packet.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+/* Only the key/value/counter layouts, so both programs walk the same trie
+ * shape; vaultwall's maps are not used. */
+#include "../../bpf/vaultwall_abi.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define LB_PROTECTED_PORT 443
+#define LB_MISS_INDEX 0 /* counter slot for denied packets (rule id 0 is never a rule) */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VW_MAX_RULE_PREFIXES);
+	__type(key, struct vw_rule_key);
+	__type(value, struct vw_rule_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} lb_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VW_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct vw_counters);
+} lb_stats SEC(".maps");
+
+static __always_inline void count(__u32 index, __u64 bytes)
+{
+	struct vw_counters *c = bpf_map_lookup_elem(&lb_stats, &index);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+SEC("xdp")
+int bench_lpm(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct tcphdr *tcp;
+	struct vw_rule_key key = { .prefixlen = VW_RULE_KEY_VNET_BITS + 32 };
+	struct vw_rule_value *rule;
+
+	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return XDP_PASS;
+	if (ip->protocol != IPPROTO_TCP)
+		return XDP_PASS;
+	tcp = (void *)ip + ip->ihl * 4;
+	if ((void *)(tcp + 1) > end)
+		return XDP_PASS;
+	if (tcp->dest != bpf_htons(LB_PROTECTED_PORT))
+		return XDP_PASS;
+
+	__builtin_memcpy(key.addr, &ip->saddr, 4);
+	rule = bpf_map_lookup_elem(&lb_rules, &key);
+	count(rule ? rule->rule_id : LB_MISS_INDEX, end - data);
+	return rule ? XDP_PASS : XDP_DROP;
+}

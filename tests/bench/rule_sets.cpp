@@ -1,0 +1,139 @@
+#include "rule_sets.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <unordered_set>
+
+namespace vaultwall::bench {
+
+namespace {
+
+uint32_t to_u32(const Ipv4Address& a) {
+  return (uint32_t{a[0]} << 24) | (uint32_t{a[1]} << 16) | (uint32_t{a[2]} << 8) | a[3];
+}
+
+Ipv4Address from_u32(uint32_t v) {
+  return {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
+          static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
+}
+
+uint32_t netmask(uint8_t length) { return length == 0 ? 0 : ~uint32_t{0} << (32 - length); }
+
+Ipv4Prefix make_prefix(uint32_t addr, uint8_t length) {
+  return {from_u32(addr & netmask(length)), length};
+}
+
+uint64_t identity(const Ipv4Prefix& p) { return (uint64_t{to_u32(p.addr)} << 8) | p.length; }
+
+// Special-purpose ranges (RFC 6890 and friends) a random "public" prefix must
+// avoid, including the three documentation nets the benchmark's own packet
+// sources come from.
+bool is_special_purpose(uint32_t addr) {
+  static const Ipv4Prefix kSpecial[] = {
+      {{0, 0, 0, 0}, 8},     {{10, 0, 0, 0}, 8},      {{100, 64, 0, 0}, 10},
+      {{127, 0, 0, 0}, 8},   {{169, 254, 0, 0}, 16},  {{172, 16, 0, 0}, 12},
+      {{192, 0, 0, 0}, 24},  {{192, 0, 2, 0}, 24},    {{192, 168, 0, 0}, 16},
+      {{198, 18, 0, 0}, 15}, {{198, 51, 100, 0}, 24}, {{203, 0, 113, 0}, 24},
+      {{224, 0, 0, 0}, 3},  // multicast and reserved
+  };
+  for (const Ipv4Prefix& special : kSpecial)
+    if (covers(special, from_u32(addr))) return true;
+  return false;
+}
+
+}  // namespace
+
+Result<Ipv4Prefix> parse_ipv4_prefix(std::string_view text) {
+  auto slash = text.find('/');
+  std::string address(text.substr(0, slash));
+  unsigned length = 32;
+  if (slash != std::string_view::npos) {
+    auto digits = text.substr(slash + 1);
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
+    if (ec != std::errc{} || end != digits.data() + digits.size() || length > 32)
+      return fail(EINVAL, "bad prefix length in '" + std::string(text) + "'");
+  }
+  Ipv4Address addr{};
+  if (inet_pton(AF_INET, address.c_str(), addr.data()) != 1)
+    return fail(EINVAL, "not an IPv4 prefix: '" + std::string(text) + "'");
+  return make_prefix(to_u32(addr), static_cast<uint8_t>(length));
+}
+
+std::string to_string(const Ipv4Prefix& p) {
+  return std::to_string(p.addr[0]) + "." + std::to_string(p.addr[1]) + "." +
+         std::to_string(p.addr[2]) + "." + std::to_string(p.addr[3]) + "/" +
+         std::to_string(p.length);
+}
+
+bool covers(const Ipv4Prefix& prefix, const Ipv4Address& address) {
+  return (to_u32(address) & netmask(prefix.length)) == to_u32(prefix.addr);
+}
+
+Result<std::vector<Ipv4Prefix>> load_service_tag_prefixes(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return fail(ENOENT, "open service tags file " + path);
+  nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.contains("values") || !doc["values"].is_array())
+    return fail(EINVAL, path + " is not a ServiceTags JSON file (no \"values\" array)");
+
+  std::vector<Ipv4Prefix> out;
+  std::unordered_set<uint64_t> seen;
+  for (const auto& tag : doc["values"]) {
+    const auto& prefixes = tag.value("properties", nlohmann::json::object())
+                               .value("addressPrefixes", nlohmann::json::array());
+    for (const auto& text : prefixes) {
+      if (!text.is_string() || text.get<std::string>().find(':') != std::string::npos)
+        continue;  // IPv6: Azure IP rules are IPv4 only
+      auto prefix = parse_ipv4_prefix(text.get<std::string>());
+      if (!prefix) return std::unexpected(prefix.error());
+      if (seen.insert(identity(*prefix)).second) out.push_back(*prefix);
+    }
+  }
+  return out;
+}
+
+Result<std::vector<Ipv4Prefix>> build_rule_set(size_t count, const RuleSetRecipe& recipe) {
+  if (count == 0) return fail(EINVAL, "a rule set needs at least one rule");
+  if (covers(recipe.allowed_rule, recipe.denied_source))
+    return fail(EINVAL, "the allowed rule covers the denied source");
+
+  std::vector<Ipv4Prefix> out;
+  std::unordered_set<uint64_t> seen;
+  out.reserve(count);
+  auto add = [&](const Ipv4Prefix& p) {
+    if (out.size() < count && !covers(p, recipe.denied_source) && seen.insert(identity(p)).second)
+      out.push_back(p);
+  };
+
+  add(recipe.allowed_rule);
+  for (const Ipv4Prefix& p : recipe.realistic) add(p);
+
+  std::mt19937_64 random(recipe.seed);
+  for (size_t i = 0; out.size() < count; i++) {
+    uint32_t addr = static_cast<uint32_t>(random());
+    if (is_special_purpose(addr)) continue;
+    add(make_prefix(addr, i % 2 == 0 ? 32 : 24));
+  }
+  return out;
+}
+
+std::vector<std::pair<vw_rule_key, vw_rule_value>> to_rule_entries(
+    const std::vector<Ipv4Prefix>& prefixes) {
+  std::vector<std::pair<vw_rule_key, vw_rule_value>> entries;
+  entries.reserve(prefixes.size());
+  for (size_t i = 0; i < prefixes.size(); i++) {
+    vw_rule_key key{};
+    key.prefixlen = VW_RULE_KEY_VNET_BITS + prefixes[i].length;
+    key.vnet_id = VW_VNET_PUBLIC;
+    std::copy(prefixes[i].addr.begin(), prefixes[i].addr.end(), key.addr);
+    vw_rule_value value{static_cast<__u32>(1 + i % (VW_MAX_RULES - 1))};
+    entries.emplace_back(key, value);
+  }
+  return entries;
+}
+
+}  // namespace vaultwall::bench

@@ -1,0 +1,135 @@
+// Frames the BPF tests send, named by what they are. Untagged, from a
+// fixed client port, to the vault's protected port unless said otherwise.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "packet_builder.h"
+#include "test_policy.h"
+
+namespace vaultwall::testing::frames {
+
+using namespace world;
+
+constexpr size_t kEthLen = 14;
+constexpr size_t kVlanLen = 4;
+constexpr size_t kIpv4Len = 20;
+constexpr size_t kIpv6Len = 40;
+constexpr uint16_t kClientPort = 40000;
+
+inline const Ipv6 kClient6 = ipv6("2001:db8::50");
+inline const Ipv6 kVault6 = ipv6("2001:db8::10");
+
+inline PacketBuilder tcp4(Ipv4 src, Ipv4 dst = kVault, uint16_t dport = kHttpsPort) {
+  PacketBuilder b;
+  b.ethernet().ipv4(src, dst, kProtoTcp).tcp(kClientPort, dport);
+  return b;
+}
+
+inline PacketBuilder udp4(Ipv4 src, Ipv4 dst = kVault, uint16_t dport = kQuicPort) {
+  PacketBuilder b;
+  b.ethernet().ipv4(src, dst, kProtoUdp).udp(kClientPort, dport);
+  return b;
+}
+
+inline PacketBuilder icmp4(Ipv4 src, Ipv4 dst = kVault) {
+  PacketBuilder b;
+  b.ethernet().ipv4(src, dst, kProtoIcmp).icmp();
+  return b;
+}
+
+// TCP to the vault's HTTPS port with an IPv4 header of `ihl` words.
+inline PacketBuilder tcp4_with_ihl(uint8_t ihl, Ipv4 src, Ipv4 dst = kVault) {
+  PacketBuilder b;
+  b.ethernet().ipv4(src, dst, kProtoTcp, ihl).tcp(kClientPort, kHttpsPort);
+  return b;
+}
+
+// A non-first fragment: 64 bytes of the middle of a datagram, no L4 header.
+inline PacketBuilder later_fragment(Ipv4 src, Ipv4 dst = kVault, uint8_t proto = kProtoTcp) {
+  PacketBuilder b;
+  b.ethernet().ipv4(src, dst, proto, 5, /*frag_offset_units=*/185, /*more_fragments=*/true);
+  b.payload(64);
+  return b;
+}
+
+// The first fragment: offset 0, more fragments, the TCP header is present.
+inline PacketBuilder first_fragment(Ipv4 src, Ipv4 dst = kVault) {
+  PacketBuilder b;
+  b.ethernet().ipv4(src, dst, kProtoTcp, 5, 0, /*more_fragments=*/true);
+  b.tcp(kClientPort, kHttpsPort).payload(64);
+  return b;
+}
+
+inline PacketBuilder tcp4_tagged(std::vector<std::pair<uint16_t, uint16_t>> tags /* (vid, tpid) */,
+                                 Ipv4 src, Ipv4 dst = kVault) {
+  PacketBuilder b;
+  b.ethernet();
+  for (auto [vid, tpid] : tags) b.vlan(vid, tpid);
+  b.ipv4(src, dst, kProtoTcp).tcp(kClientPort, kHttpsPort);
+  return b;
+}
+
+inline PacketBuilder tcp4_vlan(uint16_t vid, Ipv4 src) {
+  return tcp4_tagged({{vid, kEth8021Q}}, src);
+}
+
+inline PacketBuilder tcp4_qinq(uint16_t outer, uint16_t inner, Ipv4 src) {
+  return tcp4_tagged({{outer, kEth8021AD}, {inner, kEth8021Q}}, src);
+}
+
+inline PacketBuilder tcp6(uint16_t dport = kHttpsPort) {
+  PacketBuilder b;
+  b.ethernet().ipv6(kClient6, kVault6, kProtoTcp).tcp(kClientPort, dport);
+  return b;
+}
+
+inline PacketBuilder udp6(uint16_t dport = kQuicPort) {
+  PacketBuilder b;
+  b.ethernet().ipv6(kClient6, kVault6, kProtoUdp).udp(kClientPort, dport);
+  return b;
+}
+
+inline PacketBuilder icmp6() {
+  PacketBuilder b;
+  b.ethernet().ipv6(kClient6, kVault6, kProtoIcmpv6).icmp();
+  return b;
+}
+
+// IPv6 with the given chain of 8-byte extension headers, then TCP to dport.
+constexpr uint8_t kHopByHop = 0, kRouting = 43, kFragment = 44, kDestOpts = 60;
+inline PacketBuilder tcp6_after(std::vector<uint8_t> extensions, uint16_t dport) {
+  PacketBuilder b;
+  b.ethernet().ipv6(kClient6, kVault6, extensions.empty() ? kProtoTcp : extensions[0]);
+  for (size_t i = 0; i < extensions.size(); i++) {
+    uint8_t next = i + 1 < extensions.size() ? extensions[i + 1] : kProtoTcp;
+    b.ipv6_extension(extensions[i], next);
+  }
+  b.tcp(kClientPort, dport);
+  return b;
+}
+
+inline PacketBuilder ipv6_later_fragment() {
+  PacketBuilder b;
+  b.ethernet().ipv6(kClient6, kVault6, kFragment).ipv6_extension(kFragment, kProtoTcp, 100);
+  b.payload(64);
+  return b;
+}
+
+inline PacketBuilder arp() {
+  PacketBuilder b;
+  b.ethernet().arp_request(kStranger, kVault);
+  return b;
+}
+
+inline PacketBuilder arp_tagged(std::vector<std::pair<uint16_t, uint16_t>> tags) {
+  PacketBuilder b;
+  b.ethernet();
+  for (auto [vid, tpid] : tags) b.vlan(vid, tpid);
+  b.arp_request(kStranger, kVault);
+  return b;
+}
+
+}  // namespace vaultwall::testing::frames

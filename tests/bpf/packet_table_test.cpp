@@ -1,0 +1,430 @@
+// The packet table: every row is one frame, the policy it meets, and what
+// the production XDP program must do with it - the action and the exact
+// counters it moves (one class; the credited rule or service, if any;
+// nothing else). Policies are applied through the real apply path
+// (SlotImage + write_idle_slot_and_flip). The network is in test_policy.h.
+#include <net/if.h>
+
+#include <string>
+#include <vector>
+
+#include "frames.h"
+#include "packet_builder.h"
+#include "test_policy.h"
+#include "xdp_test_fixture.h"
+
+namespace vaultwall::testing {
+namespace {
+
+using namespace world;
+using namespace frames;
+
+// ---- The table -----------------------------------------------------------
+
+enum class Ingress { kLoopback, kSecondInterface };
+
+struct PacketCase {
+  std::string name;
+  Knobs policy;
+  std::vector<uint8_t> frame;
+  Expected expected;
+  Ingress ingress = Ingress::kLoopback;
+};
+
+void PrintTo(const PacketCase& c, std::ostream* os) { *os << c.name; }
+
+std::vector<PacketCase> not_data_plane_cases() {
+  return {
+      {"arp_is_not_ip", kDenyByDefault, arp().bytes(), passes(VW_CLASS_NOT_IP)},
+      {"lldp_is_not_ip", kDenyByDefault, PacketBuilder().ethernet(0x88cc).payload(46).bytes(),
+       passes(VW_CLASS_NOT_IP)},
+      {"icmp_to_vault", kDenyByDefault, icmp4(kStranger).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"ssh_tcp22_to_vault", kDenyByDefault, tcp4(kStranger, kVault, kSshPort).bytes(),
+       passes(VW_CLASS_UNPROTECTED)},
+      {"dns_udp53_to_vault", kDenyByDefault, udp4(kStranger, kVault, 53).bytes(),
+       passes(VW_CLASS_UNPROTECTED)},
+      {"tcp8443_protected_for_udp_only", kDenyByDefault, tcp4(kStranger, kVault, kQuicPort).bytes(),
+       passes(VW_CLASS_UNPROTECTED)},
+      {"udp443_protected_for_tcp_only", kDenyByDefault, udp4(kStranger, kVault, kHttpsPort).bytes(),
+       passes(VW_CLASS_UNPROTECTED)},
+      {"tcp443_to_unlisted_host", kDenyByDefault, tcp4(kStranger, kOtherHost).bytes(),
+       passes(VW_CLASS_UNPROTECTED)},
+      {"tcp443_to_any_host_when_none_listed", kEveryDestination,
+       tcp4(kStranger, kOtherHost).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"tcp22_to_private_endpoint", kDenyByDefault,
+       tcp4(kStranger, kPrivateEndpoint, kSshPort).bytes(), passes(VW_CLASS_UNPROTECTED)},
+  };
+}
+
+// DESIGN §1.2, one step after the other.
+std::vector<PacketCase> decision_cases() {
+  return {
+      // Step 1: private endpoints are not subject to the firewall.
+      {"private_endpoint_from_stranger", kDenyByDefault, tcp4(kStranger, kPrivateEndpoint).bytes(),
+       passes(VW_CLASS_PRIVATE_ENDPOINT)},
+      {"private_endpoint_with_public_access_disabled", kPublicDisabledNoBypass,
+       tcp4(kStranger, kPrivateEndpoint).bytes(), passes(VW_CLASS_PRIVATE_ENDPOINT)},
+
+      // Step 2: public network access disabled: trusted services only.
+      {"public_disabled_denies_stranger", kPublicDisabled, tcp4(kStranger).bytes(),
+       drops(VW_CLASS_PUBLIC_DISABLED)},
+      {"public_disabled_ignores_ip_rule", kPublicDisabled, tcp4(kFromRule24).bytes(),
+       drops(VW_CLASS_PUBLIC_DISABLED)},
+      {"public_disabled_ignores_vnet_rule", kPublicDisabled,
+       tcp4_vlan(kAppVlan, kFromAppVnet).bytes(), drops(VW_CLASS_PUBLIC_DISABLED)},
+      {"public_disabled_ignores_default_allow", kPublicDisabledAllowByDefault,
+       tcp4(kStranger).bytes(), drops(VW_CLASS_PUBLIC_DISABLED)},
+      {"public_disabled_passes_trusted_with_bypass", kPublicDisabled, tcp4(kFromTrusted).bytes(),
+       passes(VW_CLASS_TRUSTED).crediting_service(kServiceStorage)},
+      {"public_disabled_credits_service_not_rule", kPublicDisabled,
+       tcp4(kFromRuleAndTrusted).bytes(), passes(VW_CLASS_TRUSTED).crediting_service(kServiceArm)},
+      {"public_disabled_without_bypass_denies_trusted", kPublicDisabledNoBypass,
+       tcp4(kFromTrusted).bytes(), drops(VW_CLASS_PUBLIC_DISABLED)},
+
+      // Step 3a: IP rules, longest prefix credited.
+      {"ip_rule_24", kDenyByDefault, tcp4(kFromRule24).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+      {"ip_rule_longest_prefix_25_wins", kDenyByDefault, tcp4(kFromRule25).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule25)},
+      {"ip_rule_single_address", kDenyByDefault, tcp4(kFromRuleHost).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRuleHost)},
+      {"ip_rule_single_address_neighbour_denied", kDenyByDefault, tcp4(kNextToRuleHost).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"ip_rule_credited_before_trusted_service", kDenyByDefault, tcp4(kFromRuleAndTrusted).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+      {"ip_rule_credited_under_default_allow", kAllowByDefault, tcp4(kFromRule24).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+      {"ip_rule_udp8443", kDenyByDefault, udp4(kFromRule24).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+
+      // Step 3b: VNET rules, keyed by where the packet came from.
+      {"vnet_rule_via_interface_and_vlan", kDenyByDefault,
+       tcp4_vlan(kAppVlan, kFromAppVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAppVnet)},
+      {"vnet_rule_via_vlan_on_any_interface", kDenyByDefault,
+       tcp4_vlan(kAnyIfVlan, kFromAnyIfVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAnyIfVnet)},
+      {"vnet_rule_via_vlan_on_any_interface_second_nic", kDenyByDefault,
+       tcp4_vlan(kAnyIfVlan, kFromAnyIfVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAnyIfVnet), Ingress::kSecondInterface},
+      {"vnet_rule_via_untagged_interface", kDenyByDefault, tcp4(kFromIfaceVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleIfaceVnet), Ingress::kSecondInterface},
+      {"vnet_segment_of_loopback_not_on_second_nic", kDenyByDefault,
+       tcp4_vlan(kAppVlan, kFromAppVnet).bytes(), drops(VW_CLASS_DEFAULT_DENY),
+       Ingress::kSecondInterface},
+      {"ip_rule_does_not_match_vnet_traffic", kDenyByDefault,
+       tcp4_vlan(kAppVlan, kFromRule24).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"ip_rule_does_not_match_untagged_vnet_traffic", kDenyByDefault, tcp4(kFromRule24).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY), Ingress::kSecondInterface},
+      {"vnet_rule_does_not_match_public_traffic", kDenyByDefault, tcp4(kFromAppVnet).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"vnet_rule_does_not_match_other_vnet", kDenyByDefault,
+       tcp4_vlan(kAnyIfVlan, kFromAppVnet).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"unknown_vlan_is_public_internet", kDenyByDefault,
+       tcp4_vlan(kUnknownVlan, kFromRule24).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+
+      // Step 4: trusted services, when bypass is on.
+      {"trusted_service_with_bypass", kDenyByDefault, tcp4(kFromTrusted).bytes(),
+       passes(VW_CLASS_TRUSTED).crediting_service(kServiceStorage)},
+      {"trusted_service_without_bypass_denied", kNoBypass, tcp4(kFromTrusted).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"trusted_service_credited_before_default_allow", kAllowByDefault, tcp4(kFromTrusted).bytes(),
+       passes(VW_CLASS_TRUSTED).crediting_service(kServiceStorage)},
+      {"trusted_without_bypass_gets_default_allow", kAllowByDefaultNoBypass,
+       tcp4(kFromTrusted).bytes(), passes(VW_CLASS_DEFAULT_ALLOW)},
+      {"trusted_service_from_vnet_segment", kDenyByDefault,
+       tcp4_vlan(kAppVlan, kFromTrusted).bytes(),
+       passes(VW_CLASS_TRUSTED).crediting_service(kServiceStorage)},
+
+      // Step 5: the default action.
+      {"default_deny_stranger", kDenyByDefault, tcp4(kStranger).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"default_deny_stranger_udp8443", kDenyByDefault, udp4(kStranger).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"default_allow_stranger", kAllowByDefault, tcp4(kStranger).bytes(),
+       passes(VW_CLASS_DEFAULT_ALLOW)},
+
+      // Step 6: audit mode turns policy denies into counted passes.
+      {"audit_would_deny_stranger", kAudit, tcp4(kStranger).bytes(), passes(VW_CLASS_AUDIT_DENY)},
+      {"audit_would_deny_public_disabled", kAuditPublicDisabled, tcp4(kFromRule24).bytes(),
+       passes(VW_CLASS_AUDIT_DENY)},
+      {"audit_ip_rule_allow_unchanged", kAudit, tcp4(kFromRule24).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+      {"audit_trusted_allow_unchanged", kAudit, tcp4(kFromTrusted).bytes(),
+       passes(VW_CLASS_TRUSTED).crediting_service(kServiceStorage)},
+      {"audit_would_deny_later_fragment", kAudit, later_fragment(kStranger).bytes(),
+       passes(VW_CLASS_AUDIT_DENY)},
+      {"audit_would_deny_ipv6", kAudit, tcp6().bytes(), passes(VW_CLASS_AUDIT_DENY)},
+      {"audit_malformed_still_drops", kAudit, tcp4(kStranger).truncated(kEthLen + kIpv4Len + 3),
+       drops(VW_CLASS_MALFORMED)},
+  };
+}
+
+// DESIGN §1.1: a non-first fragment has no port; it is decided by its
+// source and counted in its own class, without rule credit.
+std::vector<PacketCase> fragment_cases() {
+  return {
+      {"first_fragment_from_ip_rule", kDenyByDefault, first_fragment(kFromRule24).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+      {"first_fragment_from_stranger", kDenyByDefault, first_fragment(kStranger).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"later_fragment_from_ip_rule", kDenyByDefault, later_fragment(kFromRule24).bytes(),
+       passes(VW_CLASS_FRAGMENT_ALLOW)},
+      {"later_fragment_from_stranger", kDenyByDefault, later_fragment(kStranger).bytes(),
+       drops(VW_CLASS_FRAGMENT_DENY)},
+      {"later_fragment_from_trusted", kDenyByDefault, later_fragment(kFromTrusted).bytes(),
+       passes(VW_CLASS_FRAGMENT_ALLOW)},
+      {"later_fragment_from_stranger_default_allow", kAllowByDefault,
+       later_fragment(kStranger).bytes(), passes(VW_CLASS_FRAGMENT_ALLOW)},
+      {"later_fragment_to_private_endpoint", kPublicDisabledNoBypass,
+       later_fragment(kStranger, kPrivateEndpoint).bytes(), passes(VW_CLASS_FRAGMENT_ALLOW)},
+      {"later_fragment_ip_rule_public_disabled", kPublicDisabled,
+       later_fragment(kFromRule24).bytes(), drops(VW_CLASS_FRAGMENT_DENY)},
+      {"later_udp_fragment_port_unknown_fails_closed", kDenyByDefault,
+       later_fragment(kStranger, kVault, kProtoUdp).bytes(), drops(VW_CLASS_FRAGMENT_DENY)},
+      {"later_fragment_to_unlisted_host", kDenyByDefault,
+       later_fragment(kStranger, kOtherHost).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"later_icmp_fragment", kDenyByDefault, later_fragment(kStranger, kVault, kProtoIcmp).bytes(),
+       passes(VW_CLASS_UNPROTECTED)},
+  };
+}
+
+// IHL 0..15 for an allowed source: below 5 the header is a lie and the
+// packet is dropped as malformed; 6..15 carry options and are decided.
+std::vector<PacketCase> ihl_cases() {
+  std::vector<PacketCase> cases;
+  for (uint8_t ihl = 0; ihl <= 15; ihl++) {
+    Expected expected =
+        ihl < 5 ? drops(VW_CLASS_MALFORMED) : passes(VW_CLASS_IP_RULE).crediting_rule(kRule24);
+    cases.push_back({"ihl_" + std::to_string(ihl) + "_from_ip_rule", kDenyByDefault,
+                     tcp4_with_ihl(ihl, kFromRule24).bytes(), expected});
+  }
+  cases.push_back({"ihl_3_icmp_proven_out_of_scope", kDenyByDefault,
+                   [] {
+                     PacketBuilder b;
+                     b.ethernet().ipv4(kStranger, kVault, kProtoIcmp, 3).icmp();
+                     return b.bytes();
+                   }(),
+                   passes(VW_CLASS_UNPROTECTED)});
+  cases.push_back({"ihl_2_to_unlisted_host", kDenyByDefault,
+                   tcp4_with_ihl(2, kStranger, kOtherHost).bytes(), passes(VW_CLASS_UNPROTECTED)});
+  cases.push_back({"ihl_15_options_cut_short", kDenyByDefault,
+                   tcp4_with_ihl(15, kFromRule24).truncated(kEthLen + 15 * 4 - 1),
+                   drops(VW_CLASS_MALFORMED)});
+  cases.push_back({"ihl_6_options_cut_after_fixed_header", kDenyByDefault,
+                   tcp4_with_ihl(6, kFromRule24).truncated(kEthLen + kIpv4Len + 2),
+                   drops(VW_CLASS_MALFORMED)});
+  return cases;
+}
+
+// Each header cut at its boundaries. Frames under 14 bytes never reach the
+// program (the kernel answers EINVAL; see FrameShorterThanEthernet).
+std::vector<PacketCase> truncation_cases() {
+  const size_t kL4 = kEthLen + kIpv4Len;  // where TCP/UDP start, untagged IPv4
+  return {
+      {"cut_after_ethernet_with_ipv4_type", kDenyByDefault, tcp4(kFromRule24).truncated(kEthLen),
+       drops(VW_CLASS_MALFORMED)},
+      {"cut_in_ipv4_fixed_header_at_1", kDenyByDefault, tcp4(kFromRule24).truncated(kEthLen + 1),
+       drops(VW_CLASS_MALFORMED)},
+      {"cut_in_ipv4_fixed_header_at_19", kDenyByDefault,
+       tcp4(kFromRule24).truncated(kEthLen + kIpv4Len - 1), drops(VW_CLASS_MALFORMED)},
+      {"cut_after_ipv4_header_before_tcp", kDenyByDefault, tcp4(kFromRule24).truncated(kL4),
+       drops(VW_CLASS_MALFORMED)},
+      {"cut_in_tcp_before_port_at_3", kDenyByDefault, tcp4(kFromRule24).truncated(kL4 + 3),
+       drops(VW_CLASS_MALFORMED)},
+      {"cut_in_tcp_right_after_port_allowed", kDenyByDefault, tcp4(kFromRule24).truncated(kL4 + 4),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+      {"cut_in_tcp_right_after_port_denied", kDenyByDefault, tcp4(kStranger).truncated(kL4 + 4),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"cut_in_tcp_right_after_port_ssh", kDenyByDefault,
+       tcp4(kStranger, kVault, kSshPort).truncated(kL4 + 4), passes(VW_CLASS_UNPROTECTED)},
+      {"cut_in_tcp_to_unlisted_host", kDenyByDefault,
+       tcp4(kStranger, kOtherHost).truncated(kL4 + 1), passes(VW_CLASS_UNPROTECTED)},
+      {"cut_in_udp_before_port_at_2", kDenyByDefault, udp4(kFromRule24).truncated(kL4 + 2),
+       drops(VW_CLASS_MALFORMED)},
+      {"cut_in_udp_right_after_port", kDenyByDefault, udp4(kFromRule24).truncated(kL4 + 4),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+      {"cut_in_vlan_tag", kDenyByDefault, tcp4_vlan(kAppVlan, kFromAppVnet).truncated(kEthLen + 2),
+       drops(VW_CLASS_MALFORMED)},
+      {"cut_after_vlan_tag", kDenyByDefault,
+       tcp4_vlan(kAppVlan, kFromAppVnet).truncated(kEthLen + kVlanLen), drops(VW_CLASS_MALFORMED)},
+      {"cut_in_qinq_inner_tag", kDenyByDefault,
+       tcp4_qinq(kUnknownVlan, kAppVlan, kFromAppVnet).truncated(kEthLen + kVlanLen + 3),
+       drops(VW_CLASS_MALFORMED)},
+      {"cut_in_ipv6_header_at_39", kDenyByDefault, tcp6().truncated(kEthLen + kIpv6Len - 1),
+       drops(VW_CLASS_MALFORMED)},
+      {"cut_in_ipv6_extension_header", kDenyByDefault,
+       tcp6_after({kHopByHop}, kSshPort).truncated(kEthLen + kIpv6Len + 3),
+       drops(VW_CLASS_MALFORMED)},
+      {"cut_after_ipv6_extension_before_tcp_port", kDenyByDefault,
+       tcp6_after({kHopByHop}, kSshPort).truncated(kEthLen + kIpv6Len + 8 + 2),
+       drops(VW_CLASS_MALFORMED)},
+      {"cut_in_ipv6_tcp_before_port", kDenyByDefault,
+       tcp6(kSshPort).truncated(kEthLen + kIpv6Len + 3), drops(VW_CLASS_MALFORMED)},
+      {"cut_arp_after_ethernet", kDenyByDefault, arp().truncated(kEthLen), passes(VW_CLASS_NOT_IP)},
+  };
+}
+
+std::vector<PacketCase> vlan_cases() {
+  return {
+      {"qinq_inner_tag_decides_segment", kDenyByDefault,
+       tcp4_qinq(kUnknownVlan, kAppVlan, kFromAppVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAppVnet)},
+      {"qinq_outer_tag_is_not_the_segment", kDenyByDefault,
+       tcp4_qinq(kAppVlan, kUnknownVlan, kFromAppVnet).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"two_8021q_tags_inner_decides", kDenyByDefault,
+       tcp4_tagged({{kUnknownVlan, kEth8021Q}, {kAnyIfVlan, kEth8021Q}}, kFromAnyIfVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAnyIfVnet)},
+      {"three_vlan_tags_malformed", kDenyByDefault,
+       tcp4_tagged({{1, kEth8021AD}, {2, kEth8021Q}, {kAppVlan, kEth8021Q}}, kFromAppVnet).bytes(),
+       drops(VW_CLASS_MALFORMED)},
+      {"vlan_tagged_arp_is_not_ip", kDenyByDefault, arp_tagged({{kAppVlan, kEth8021Q}}).bytes(),
+       passes(VW_CLASS_NOT_IP)},
+      {"qinq_tagged_arp_is_not_ip", kDenyByDefault,
+       arp_tagged({{kUnknownVlan, kEth8021AD}, {kAppVlan, kEth8021Q}}).bytes(),
+       passes(VW_CLASS_NOT_IP)},
+      {"vlan_tagged_ipv6_to_protected_port", kDenyByDefault,
+       [] {
+         PacketBuilder b;
+         b.ethernet().vlan(kAppVlan).ipv6(kClient6, kVault6, kProtoTcp).tcp(1, kHttpsPort);
+         return b.bytes();
+       }(),
+       drops(VW_CLASS_IPV6_DENY)},
+  };
+}
+
+// DESIGN §1.1: no rule admits IPv6 yet; it gets the default action.
+std::vector<PacketCase> ipv6_cases() {
+  return {
+      {"ipv6_tcp443_default_deny", kDenyByDefault, tcp6().bytes(), drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6_tcp443_default_allow", kAllowByDefault, tcp6().bytes(), passes(VW_CLASS_IPV6_ALLOW)},
+      {"ipv6_udp8443_default_deny", kDenyByDefault, udp6().bytes(), drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6_public_disabled_overrides_default_allow", kPublicDisabledAllowByDefault,
+       tcp6().bytes(), drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6_tcp22", kDenyByDefault, tcp6(kSshPort).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"ipv6_udp443_protected_for_tcp_only", kDenyByDefault, udp6(kHttpsPort).bytes(),
+       passes(VW_CLASS_UNPROTECTED)},
+      {"icmpv6", kDenyByDefault, icmp6().bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"ipv6_hop_and_dest_options_then_tcp443", kDenyByDefault,
+       tcp6_after({kHopByHop, kDestOpts}, kHttpsPort).bytes(), drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6_hop_by_hop_then_tcp22", kDenyByDefault, tcp6_after({kHopByHop}, kSshPort).bytes(),
+       passes(VW_CLASS_UNPROTECTED)},
+      {"ipv6_three_extensions_then_tcp22", kDenyByDefault,
+       tcp6_after({kHopByHop, kRouting, kDestOpts}, kSshPort).bytes(),
+       passes(VW_CLASS_UNPROTECTED)},
+      {"ipv6_first_fragment_tcp22", kDenyByDefault, tcp6_after({kFragment}, kSshPort).bytes(),
+       passes(VW_CLASS_UNPROTECTED)},
+      {"ipv6_first_fragment_tcp443", kDenyByDefault, tcp6_after({kFragment}, kHttpsPort).bytes(),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6_later_fragment_fails_closed", kDenyByDefault, ipv6_later_fragment().bytes(),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6_later_fragment_default_allow", kAllowByDefault, ipv6_later_fragment().bytes(),
+       passes(VW_CLASS_IPV6_ALLOW)},
+      // Listed data-plane addresses are IPv4 only, so IPv6 is never scoped
+      // by destination: any IPv6 host's protected port is decided.
+      {"ipv6_tcp443_to_any_destination_is_decided", kDenyByDefault,
+       [] {
+         PacketBuilder b;
+         b.ethernet().ipv6(kClient6, ipv6("2001:db8::99"), kProtoTcp).tcp(1, kHttpsPort);
+         return b.bytes();
+       }(),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6_five_extensions_fail_closed", kDenyByDefault,
+       tcp6_after({kHopByHop, kDestOpts, kRouting, kDestOpts, kDestOpts}, kSshPort).bytes(),
+       drops(VW_CLASS_IPV6_DENY)},
+  };
+}
+
+std::vector<PacketCase> all_cases() {
+  std::vector<PacketCase> all;
+  for (auto group : {not_data_plane_cases, decision_cases, fragment_cases, ihl_cases,
+                     truncation_cases, vlan_cases, ipv6_cases}) {
+    for (PacketCase& c : group()) all.push_back(std::move(c));
+  }
+  return all;
+}
+
+// ---- Running a row -------------------------------------------------------
+
+// Any interface but loopback: the VNET rows need a second real device.
+uint32_t second_interface_index() {
+  uint32_t found = 0;
+  if (struct if_nameindex* list = if_nameindex()) {
+    for (struct if_nameindex* i = list; i->if_index != 0; i++) {
+      if (i->if_index != kLoopbackIfindex) {
+        found = i->if_index;
+        break;
+      }
+    }
+    if_freenameindex(list);
+  }
+  return found;
+}
+
+class PacketTable : public XdpProgramTest, public ::testing::WithParamInterface<PacketCase> {};
+
+TEST_P(PacketTable, VerdictAndCounters) {
+  const PacketCase& row = GetParam();
+  const uint32_t second_ifindex = second_interface_index();
+  if (row.ingress == Ingress::kSecondInterface && second_ifindex == 0)
+    GTEST_SKIP() << "needs a network interface besides loopback";
+  apply(policy(row.policy, second_ifindex));
+  const uint32_t ingress =
+      row.ingress == Ingress::kSecondInterface ? second_ifindex : kLoopbackIfindex;
+  SCOPED_TRACE("expected " + action_name(row.expected.action) + " as " +
+               class_name(row.expected.verdict_class));
+  expect_verdict(row.frame, row.expected, ingress);
+}
+
+INSTANTIATE_TEST_SUITE_P(Packets, PacketTable, ::testing::ValuesIn(all_cases()),
+                         [](const ::testing::TestParamInfo<PacketCase>& info) {
+                           return info.param.name;
+                         });
+
+// ---- Outside the table ---------------------------------------------------
+
+using PacketEdges = XdpProgramTest;
+
+TEST_F(PacketEdges, FrameShorterThanEthernetIsRejectedByTheKernel) {
+  apply(policy(kDenyByDefault, 0));
+  CounterSnapshot before = counters();
+  auto result = run_xdp(prog_fd(), tcp4(kStranger).truncated(kEthLen - 1), kLoopbackIfindex);
+  ASSERT_FALSE(result.has_value()) << "a 13-byte frame ran through the program";
+  EXPECT_EQ(result.error().code, EINVAL) << result.error().message();
+  CounterSnapshot after = counters();
+  for (uint32_t c = 0; c < VW_CLASS_COUNT; c++)
+    EXPECT_EQ(after.classes[c].packets, before.classes[c].packets) << class_name(c);
+}
+
+TEST_F(PacketEdges, ClassCountersSumToThePacketsSeen) {
+  apply(policy(kDenyByDefault, 0));
+  CounterSnapshot before = counters();
+  std::vector<std::vector<uint8_t>> frames;
+  for (const PacketCase& c : all_cases())
+    if (c.ingress == Ingress::kLoopback) frames.push_back(c.frame);
+  uint64_t bytes = 0;
+  for (const auto& frame : frames) {
+    run(frame);
+    bytes += frame.size();
+  }
+  CounterSnapshot after = counters();
+  uint64_t counted_packets = 0, counted_bytes = 0;
+  for (uint32_t c = 0; c < VW_CLASS_COUNT; c++) {
+    counted_packets += after.classes[c].packets - before.classes[c].packets;
+    counted_bytes += after.classes[c].bytes - before.classes[c].bytes;
+  }
+  EXPECT_EQ(counted_packets, frames.size());
+  EXPECT_EQ(counted_bytes, bytes);
+}
+
+// The transport after the last extension header the parser walks is still
+// found: SSH over IPv6 with four extension headers is not data plane.
+TEST_F(PacketEdges, Ipv6FourExtensionHeadersStillReachTheTransport) {
+  apply(policy(kDenyByDefault, 0));
+  expect_verdict(tcp6_after({kHopByHop, kDestOpts, kRouting, kDestOpts}, kSshPort).bytes(),
+                 passes(VW_CLASS_UNPROTECTED));
+}
+
+}  // namespace
+}  // namespace vaultwall::testing

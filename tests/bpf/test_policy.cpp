@@ -1,0 +1,92 @@
+#include "test_policy.h"
+
+#include <cstring>
+#include <stdexcept>
+
+namespace vaultwall::testing::world {
+
+namespace {
+
+constexpr uint32_t kAppVnet = 7;
+constexpr uint32_t kAnyIfVnet = 8;
+constexpr uint32_t kIfaceVnet = 9;
+
+// "203.0.113.0/24" -> address bytes and prefix length.
+std::pair<Ipv4, uint32_t> parse_cidr(const std::string& cidr) {
+  const size_t slash = cidr.find('/');
+  if (slash == std::string::npos) return {ipv4(cidr), 32};
+  return {ipv4(cidr.substr(0, slash)), static_cast<uint32_t>(std::stoul(cidr.substr(slash + 1)))};
+}
+
+vw_segment_key segment(uint32_t ifindex, uint16_t vlan) {
+  vw_segment_key key{};
+  key.ifindex = ifindex;
+  key.vlan = vlan;
+  return key;
+}
+
+vw_endpoint_key endpoint(const Ipv4& address) {
+  vw_endpoint_key key{};
+  std::memcpy(key.addr, address.data(), 4);
+  return key;
+}
+
+}  // namespace
+
+vw_rule_key rule_key(uint32_t vnet_id, const std::string& cidr) {
+  auto [address, bits] = parse_cidr(cidr);
+  vw_rule_key key{};
+  key.prefixlen = VW_RULE_KEY_VNET_BITS + bits;
+  key.vnet_id = vnet_id;
+  std::memcpy(key.addr, address.data(), 4);
+  return key;
+}
+
+vw_trusted_key trusted_key(const std::string& cidr) {
+  auto [address, bits] = parse_cidr(cidr);
+  vw_trusted_key key{};
+  key.prefixlen = bits;
+  std::memcpy(key.addr, address.data(), 4);
+  return key;
+}
+
+SlotImage policy(const Knobs& knobs, uint32_t second_ifindex, uint64_t generation) {
+  SlotImage image;
+  vw_settings& s = image.settings;
+  s.default_action = knobs.default_action;
+  s.bypass = knobs.bypass;
+  s.public_access = knobs.public_access;
+  s.mode = knobs.mode;
+  s.flags = VW_SETTINGS_HAS_SEGMENTS | (knobs.every_destination ? VW_SETTINGS_ALL_DESTINATIONS : 0);
+  s.ports[0] = {kHttpsPort, kProtoTcp, 0};
+  s.ports[1] = {kQuicPort, kProtoUdp, 0};
+  s.port_count = 2;
+  s.generation = generation;
+  image.info.generation = generation;
+  std::strncpy(image.info.profile, "akv-2018", sizeof(image.info.profile));
+
+  image.rules = {
+      {rule_key(VW_VNET_PUBLIC, "203.0.113.0/24"), {kRule24}},
+      {rule_key(VW_VNET_PUBLIC, "203.0.113.128/25"), {kRule25}},
+      {rule_key(VW_VNET_PUBLIC, "198.51.100.7/32"), {kRuleHost}},
+      {rule_key(kAppVnet, "10.1.0.0/24"), {kRuleAppVnet}},
+      {rule_key(kAnyIfVnet, "10.2.0.0/24"), {kRuleAnyIfVnet}},
+      {rule_key(kIfaceVnet, "10.3.0.0/24"), {kRuleIfaceVnet}},
+  };
+  image.trusted = {
+      {trusted_key("198.51.100.128/25"), {kServiceStorage}},
+      {trusted_key("203.0.113.0/28"), {kServiceArm}},
+  };
+  image.segments = {
+      {segment(kLoopbackIfindex, kAppVlan), {kAppVnet}},
+      {segment(0, kAnyIfVlan), {kAnyIfVnet}},
+  };
+  if (second_ifindex != 0) image.segments.push_back({segment(second_ifindex, 0), {kIfaceVnet}});
+  image.endpoints = {{endpoint(kPrivateEndpoint), {VW_ENDPOINT_PRIVATE}}};
+  if (!knobs.every_destination) image.endpoints.push_back({endpoint(kVault), {VW_ENDPOINT_PUBLIC}});
+  image.info.rule_prefixes = static_cast<uint32_t>(image.rules.size());
+  image.info.trusted_prefixes = static_cast<uint32_t>(image.trusted.size());
+  return image;
+}
+
+}  // namespace vaultwall::testing::world

@@ -1,0 +1,95 @@
+// The one network every BPF test row lives in, and the policies applied to
+// it. Addresses come from DESIGN §4's ranges: 192.0.2.0/24, 198.51.100.0/24
+// and 203.0.113.0/24 are "public", 10.x are virtual networks.
+//
+//   vault data-plane address   192.0.2.10   (listed: a public endpoint)
+//   private endpoint           10.20.0.5
+//   some other host            192.0.2.99   (not listed)
+//   protected ports            tcp/443, udp/8443
+//
+//   rule  1  IP    203.0.113.0/24
+//   rule  2  IP    203.0.113.128/25          (overlaps rule 1: longer wins)
+//   rule  3  IP    198.51.100.7              (one address)
+//   rule 10  VNET  10.1.0.0/24 in vnet 7     segment: loopback, VLAN 100
+//   rule 11  VNET  10.2.0.0/24 in vnet 8     segment: VLAN 200 on any interface
+//   rule 12  VNET  10.3.0.0/24 in vnet 9     segment: the second interface, untagged
+//   service 4 trusted 198.51.100.128/25
+//   service 5 trusted 203.0.113.0/28         (inside rule 1: rules credit first)
+#pragma once
+
+#include <cstdint>
+
+#include "packet_builder.h"
+#include "vaultwall/slots.h"
+#include "vaultwall_abi.h"
+#include "xdp_test_fixture.h"
+
+namespace vaultwall::testing::world {
+
+inline const Ipv4 kVault = ipv4("192.0.2.10");
+inline const Ipv4 kPrivateEndpoint = ipv4("10.20.0.5");
+inline const Ipv4 kOtherHost = ipv4("192.0.2.99");
+
+constexpr uint16_t kHttpsPort = 443;  // protected for TCP only
+constexpr uint16_t kQuicPort = 8443;  // protected for UDP only
+constexpr uint16_t kSshPort = 22;
+
+// Sources, named by what should admit them.
+inline const Ipv4 kFromRule24 = ipv4("203.0.113.77");
+inline const Ipv4 kFromRule25 = ipv4("203.0.113.200");
+inline const Ipv4 kFromRuleHost = ipv4("198.51.100.7");
+inline const Ipv4 kNextToRuleHost = ipv4("198.51.100.8");
+inline const Ipv4 kFromRuleAndTrusted = ipv4("203.0.113.5");
+inline const Ipv4 kFromTrusted = ipv4("198.51.100.200");
+inline const Ipv4 kStranger = ipv4("198.51.100.50");
+inline const Ipv4 kFromAppVnet = ipv4("10.1.0.5");
+inline const Ipv4 kFromAnyIfVnet = ipv4("10.2.0.5");
+inline const Ipv4 kFromIfaceVnet = ipv4("10.3.0.5");
+
+constexpr uint32_t kRule24 = 1;
+constexpr uint32_t kRule25 = 2;
+constexpr uint32_t kRuleHost = 3;
+constexpr uint32_t kRuleAppVnet = 10;
+constexpr uint32_t kRuleAnyIfVnet = 11;
+constexpr uint32_t kRuleIfaceVnet = 12;
+constexpr uint32_t kServiceStorage = 4;
+constexpr uint32_t kServiceArm = 5;
+
+constexpr uint16_t kAppVlan = 100;
+constexpr uint16_t kAnyIfVlan = 200;
+constexpr uint16_t kUnknownVlan = 300;
+
+// The knobs of DESIGN §1.2 that differ between rows; defaults are a
+// typical locked-down vault.
+struct Knobs {
+  uint8_t default_action = VW_ACTION_DENY;
+  uint8_t bypass = VW_BYPASS_AZURE_SERVICES;
+  uint8_t public_access = VW_PUBLIC_ACCESS_ENABLED;
+  uint8_t mode = VW_MODE_ENFORCE;
+  bool every_destination = false;  // no data-plane address listed
+};
+
+inline constexpr Knobs kDenyByDefault{};
+inline constexpr Knobs kAllowByDefault{.default_action = VW_ACTION_ALLOW};
+inline constexpr Knobs kNoBypass{.bypass = VW_BYPASS_NONE};
+inline constexpr Knobs kAllowByDefaultNoBypass{.default_action = VW_ACTION_ALLOW,
+                                               .bypass = VW_BYPASS_NONE};
+inline constexpr Knobs kPublicDisabled{.public_access = VW_PUBLIC_ACCESS_DISABLED};
+inline constexpr Knobs kPublicDisabledNoBypass{.bypass = VW_BYPASS_NONE,
+                                               .public_access = VW_PUBLIC_ACCESS_DISABLED};
+inline constexpr Knobs kPublicDisabledAllowByDefault{.default_action = VW_ACTION_ALLOW,
+                                                     .public_access = VW_PUBLIC_ACCESS_DISABLED};
+inline constexpr Knobs kAudit{.mode = VW_MODE_AUDIT};
+inline constexpr Knobs kAuditPublicDisabled{.public_access = VW_PUBLIC_ACCESS_DISABLED,
+                                            .mode = VW_MODE_AUDIT};
+inline constexpr Knobs kEveryDestination{.every_destination = true};
+
+// The world's policy with the given knobs, as the compiler would emit it.
+// second_ifindex binds vnet 9; 0 leaves that segment out.
+SlotImage policy(const Knobs& knobs, uint32_t second_ifindex, uint64_t generation = 1);
+
+// Key helpers, shared with the slot-flip test.
+vw_rule_key rule_key(uint32_t vnet_id, const std::string& cidr);
+vw_trusted_key trusted_key(const std::string& cidr);
+
+}  // namespace vaultwall::testing::world

@@ -1,0 +1,171 @@
+#include "xdp_test_fixture.h"
+
+#include <bpf/bpf.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <filesystem>
+
+namespace vaultwall::testing {
+
+Result<XdpRun> run_xdp(int prog_fd, const std::vector<uint8_t>& frame, uint32_t ingress_ifindex) {
+  // Room to spare: an output buffer smaller than the frame is ENOSPC.
+  std::vector<uint8_t> output(frame.size() + 256);
+  // The kernel wants data_end to be the frame length and the rest zero.
+  xdp_md ctx{};
+  ctx.data_end = static_cast<uint32_t>(frame.size());
+  ctx.ingress_ifindex = ingress_ifindex;
+
+  bpf_test_run_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.data_in = frame.data();
+  opts.data_size_in = static_cast<uint32_t>(frame.size());
+  opts.data_out = output.data();
+  opts.data_size_out = static_cast<uint32_t>(output.size());
+  opts.ctx_in = &ctx;
+  opts.ctx_size_in = sizeof(ctx);
+  opts.repeat = 1;
+  if (bpf_prog_test_run_opts(prog_fd, &opts) != 0)
+    return fail_errno("BPF_PROG_TEST_RUN of a " + std::to_string(frame.size()) + "-byte frame");
+  output.resize(opts.data_size_out);
+  return XdpRun{opts.retval, std::move(output)};
+}
+
+Result<CounterSnapshot> snapshot_counters(const PinnedMaps& maps) {
+  CounterSnapshot s;
+  auto classes = read_all_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, VW_CLASS_COUNT);
+  if (!classes) return std::unexpected(classes.error());
+  auto rules = read_all_counters(maps.rule_stats_fd(), VW_MAP_RULE_STATS, VW_MAX_RULES);
+  if (!rules) return std::unexpected(rules.error());
+  auto services = read_all_counters(maps.service_stats_fd(), VW_MAP_SVC_STATS, VW_MAX_SERVICES);
+  if (!services) return std::unexpected(services.error());
+  s.classes = std::move(*classes);
+  s.rules = std::move(*rules);
+  s.services = std::move(*services);
+  return s;
+}
+
+std::string class_name(uint32_t verdict_class) {
+  // In VW_CLASS_* order; the assert catches a class added to the ABI.
+  static constexpr auto kNames = std::to_array<const char*>({
+      "NOT_IP",
+      "UNPROTECTED",
+      "PRIVATE_ENDPOINT",
+      "IP_RULE",
+      "VNET_RULE",
+      "TRUSTED",
+      "DEFAULT_ALLOW",
+      "DEFAULT_DENY",
+      "PUBLIC_DISABLED",
+      "AUDIT_DENY",
+      "IPV6_ALLOW",
+      "IPV6_DENY",
+      "FRAGMENT_ALLOW",
+      "FRAGMENT_DENY",
+      "MALFORMED",
+  });
+  static_assert(kNames.size() == VW_CLASS_COUNT, "a verdict class has no name here");
+  static_assert(VW_CLASS_MALFORMED == 14 && VW_CLASS_NOT_IP == 0, "verdict classes renumbered");
+  std::string name = verdict_class < kNames.size() ? kNames[verdict_class] : "?";
+  return "VW_CLASS_" + name + " (" + std::to_string(verdict_class) + ")";
+}
+
+std::string action_name(uint32_t action) {
+  switch (action) {
+    case XDP_ABORTED:
+      return "XDP_ABORTED";
+    case XDP_DROP:
+      return "XDP_DROP";
+    case XDP_PASS:
+      return "XDP_PASS";
+    case XDP_TX:
+      return "XDP_TX";
+    case XDP_REDIRECT:
+      return "XDP_REDIRECT";
+    default:
+      return "XDP action " + std::to_string(action);
+  }
+}
+
+namespace {
+
+// Compares one counter array entry by entry against before + the expected
+// one-packet increment at `credited` (none when credited is 0 and
+// zero_means_none, as for rule and service ids).
+void expect_array_moved(const char* map_name, const std::vector<vw_counters>& before,
+                        const std::vector<vw_counters>& after, std::optional<uint32_t> credited,
+                        size_t frame_bytes, bool stamps_last_hit) {
+  ASSERT_EQ(before.size(), after.size());
+  for (uint32_t i = 0; i < after.size(); i++) {
+    const bool is_credited = credited && *credited == i;
+    const uint64_t packets = after[i].packets - before[i].packets;
+    const uint64_t bytes = after[i].bytes - before[i].bytes;
+    EXPECT_EQ(packets, is_credited ? 1u : 0u) << map_name << "[" << i << "] packets";
+    EXPECT_EQ(bytes, is_credited ? frame_bytes : 0u) << map_name << "[" << i << "] bytes";
+    if (is_credited && stamps_last_hit) {
+      EXPECT_GT(after[i].last_hit_ns, before[i].last_hit_ns)
+          << map_name << "[" << i << "] last hit";
+    }
+  }
+}
+
+std::optional<uint32_t> credited_id(uint32_t id) {
+  return id == 0 ? std::nullopt : std::optional<uint32_t>(id);  // id 0 means "none"
+}
+
+}  // namespace
+
+void expect_only_counted(const CounterSnapshot& before, const CounterSnapshot& after,
+                         const Expected& expected, size_t frame_bytes) {
+  {
+    SCOPED_TRACE("class counters, expected " + class_name(expected.verdict_class));
+    expect_array_moved(VW_MAP_CLASS_STATS, before.classes, after.classes, expected.verdict_class,
+                       frame_bytes, false);
+  }
+  {
+    SCOPED_TRACE("rule counters, expected rule " + std::to_string(expected.rule_id));
+    expect_array_moved(VW_MAP_RULE_STATS, before.rules, after.rules, credited_id(expected.rule_id),
+                       frame_bytes, true);
+  }
+  {
+    SCOPED_TRACE("service counters, expected service " + std::to_string(expected.service_id));
+    expect_array_moved(VW_MAP_SVC_STATS, before.services, after.services,
+                       credited_id(expected.service_id), frame_bytes, true);
+  }
+}
+
+void XdpProgramTest::SetUp() {
+  if (geteuid() != 0)
+    GTEST_SKIP() << "BPF tests need root (they load XDP programs, pin maps under /sys/fs/bpf "
+                    "and use BPF_PROG_TEST_RUN); run ctest as root";
+  must(check_privileges_and_bpffs("/sys/fs/bpf"));
+  // Unique per process and per test: ctest may run test cases in parallel.
+  static std::atomic<int> sequence{0};
+  pin_dir_ =
+      "/sys/fs/bpf/vwtest-bpf-" + std::to_string(getpid()) + "-" + std::to_string(sequence++);
+  program_.emplace(must(Program::load(pin_dir_)));
+  maps_.emplace(must(PinnedMaps::open(pin_dir_)));
+}
+
+void XdpProgramTest::TearDown() {
+  maps_.reset();
+  program_.reset();
+  if (!pin_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(pin_dir_, ec);
+    EXPECT_FALSE(ec) << "remove " << pin_dir_ << ": " << ec.message();
+  }
+}
+
+void XdpProgramTest::expect_verdict(const std::vector<uint8_t>& frame, const Expected& expected,
+                                    uint32_t ifindex) {
+  CounterSnapshot before = counters();
+  XdpRun result = run(frame, ifindex);
+  CounterSnapshot after = counters();
+  EXPECT_EQ(action_name(result.action), action_name(expected.action));
+  EXPECT_EQ(result.output, frame) << "the program must never rewrite a packet";
+  expect_only_counted(before, after, expected, frame.size());
+}
+
+}  // namespace vaultwall::testing

@@ -1,0 +1,66 @@
+// Every file in tests/data/bad/ is a document the pipeline must refuse;
+// expected.tsv names, per file, the JSON path of the error and text its
+// message must contain.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+#include "test_support.h"
+
+namespace vaultwall::test {
+namespace {
+
+struct BadCase {
+  std::string file;
+  std::string path;
+  std::string reason;
+};
+
+std::vector<BadCase> load_cases() {
+  std::vector<BadCase> cases;
+  std::ifstream table(data_dir() / "bad/expected.tsv");
+  std::string line;
+  while (std::getline(table, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t first = line.find('\t');
+    size_t second = line.find('\t', first + 1);
+    cases.push_back({line.substr(0, first), line.substr(first + 1, second - first - 1), line.substr(second + 1)});
+  }
+  return cases;
+}
+
+void PrintTo(const BadCase& c, std::ostream* out) { *out << c.file; }
+
+class BadDocument : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadDocument, IsRefusedWithPathAndReason) {
+  const BadCase& c = GetParam();
+  Pipeline result = run_pipeline_file(data_dir() / "bad" / c.file);
+  EXPECT_FALSE(result.compiled.has_value()) << c.file << " was accepted";
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kError, c.path, c.reason))
+      << c.file << ": expected error at \"" << c.path << "\" containing \"" << c.reason << "\"; got\n"
+      << describe(result.diagnostics);
+}
+
+std::string case_name(const ::testing::TestParamInfo<BadCase>& info) {
+  std::string name = info.param.file.substr(0, info.param.file.size() - 5);
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, BadDocument, ::testing::ValuesIn(load_cases()), case_name);
+
+TEST(BadDocuments, TableCoversEveryFileAndThereAreAtLeastSixty) {
+  std::set<std::string> listed;
+  for (const BadCase& c : load_cases()) listed.insert(c.file);
+  std::set<std::string> present;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir() / "bad"))
+    if (entry.path().extension() == ".json") present.insert(entry.path().filename().string());
+  EXPECT_EQ(listed, present);
+  EXPECT_GE(listed.size(), 60u);
+}
+
+}  // namespace
+}  // namespace vaultwall::test

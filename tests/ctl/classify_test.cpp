@@ -1,0 +1,301 @@
+// The reference classifier on each step of DESIGN §1.1–1.2, and a check
+// that it agrees with an interpreter of the compiled slot image (which does
+// what decide_ipv4 does with the maps) on many packets.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include "test_support.h"
+
+namespace vaultwall::test {
+namespace {
+
+constexpr const char* kSubnet = "/subscriptions/0/resourcegroups/rg/providers/microsoft.network/virtualnetworks/v/subnets/s";
+
+std::string policy_text(std::string_view acls_extra = "", std::string_view host_extra = "", std::string_view public_access = "Enabled") {
+  return std::string(R"({"networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices",
+     "ipRules": [{"value": "203.0.113.0/24"}, {"value": "203.0.113.128/25"}, {"value": "198.51.100.7"}],
+     "virtualNetworkRules": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s"}])") +
+         std::string(acls_extra) + R"(},
+   "publicNetworkAccess": ")" + std::string(public_access) + R"(",
+   "vaultwall": {
+     "dataPlane": {"addresses": ["192.0.2.10"], "ports": ["tcp/443", "udp/443"]},
+     "privateEndpoints": ["10.20.0.5"],
+     "virtualNetworks": [
+       {"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "segment": {"interface": "eth1", "vlan": 100},
+        "subnets": [{"name": "s", "addressPrefix": "10.1.0.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]},
+       {"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/w", "segment": {"vlan": 200},
+        "subnets": [{"name": "t", "addressPrefix": "10.2.0.0/24"}]}],
+     "trustedServices": {"custom": [{"name": "svc-a", "addressPrefixes": ["52.96.0.0/14", "203.0.113.0/26"]},
+                                    {"name": "svc-b", "addressPrefixes": ["52.98.0.0/16"]}]})" +
+         std::string(host_extra) + "}}";
+}
+
+struct Fixture {
+  Policy policy;
+  TrustedSet trusted;
+  CompiledPolicy compiled;
+  ClassifierContext context;
+
+  explicit Fixture(const std::string& text) {
+    policy = must_load(text);
+    trusted = resolve_trusted_services(policy, nullptr).value.value_or(TrustedSet{});
+    compiled = run_pipeline(policy, trusted).compiled.value_or(CompiledPolicy{});
+    context = context_for(compiled, trusted, fake_interfaces);
+  }
+
+  Classification classify(PacketDescription packet) const { return vaultwall::classify(policy, context, packet); }
+  uint32_t id(const std::string& identity) const { return compiled.rule_ids.at(identity); }
+};
+
+PacketDescription packet(const char* source, const char* destination = "192.0.2.10", uint16_t port = 443) {
+  PacketDescription p;
+  p.source = *parse_ipv4(source);
+  p.destination = *parse_ipv4(destination);
+  p.destination_port = port;
+  p.ifindex = 10;  // eth0: the internet side
+  return p;
+}
+
+TEST(Classify, Scope_NotIpAndMalformed) {
+  Fixture f(policy_text());
+  PacketDescription p = packet("8.8.8.8");
+  p.family = PacketFamily::kNotIp;
+  EXPECT_EQ(f.classify(p).verdict_class, uint32_t{VW_CLASS_NOT_IP});
+  p = packet("8.8.8.8");
+  p.malformed = true;
+  auto v = f.classify(p);
+  EXPECT_EQ(v.verdict_class, uint32_t{VW_CLASS_MALFORMED});
+  EXPECT_FALSE(v.passes);
+}
+
+TEST(Classify, Scope_OtherPortsProtocolsAndDestinationsAreUntouched) {
+  Fixture f(policy_text());
+  EXPECT_EQ(f.classify(packet("8.8.8.8", "192.0.2.10", 22)).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+  EXPECT_EQ(f.classify(packet("8.8.8.8", "192.0.2.99")).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+  PacketDescription icmp = packet("8.8.8.8");
+  icmp.proto = 1;
+  EXPECT_EQ(f.classify(icmp).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+  PacketDescription udp = packet("8.8.8.8");
+  udp.proto = 17;
+  EXPECT_EQ(f.classify(udp).verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});  // udp/443 listed
+}
+
+TEST(Classify, Scope_EveryDestinationWhenNoneListed) {
+  Fixture f(R"({"networkAcls": {"defaultAction": "Deny"}})");
+  EXPECT_EQ(f.classify(packet("8.8.8.8", "192.0.2.99")).verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
+}
+
+TEST(Classify, Step1_PrivateEndpointIsAllowedEvenWhenPublicAccessIsDisabled) {
+  Fixture f(policy_text("", "", "Disabled"));
+  auto v = f.classify(packet("8.8.8.8", "10.20.0.5"));
+  EXPECT_EQ(v.verdict_class, uint32_t{VW_CLASS_PRIVATE_ENDPOINT});
+  EXPECT_TRUE(v.passes);
+}
+
+TEST(Classify, Step2_PublicAccessDisabledDeniesRulesButNotTrustedServices) {
+  Fixture f(policy_text("", "", "Disabled"));
+  auto v = f.classify(packet("198.51.100.7"));
+  EXPECT_EQ(v.verdict_class, uint32_t{VW_CLASS_PUBLIC_DISABLED});
+  EXPECT_FALSE(v.passes);
+  EXPECT_EQ(v.rule_id, 0u);
+  ASSERT_EQ(v.other_rules.size(), 1u);  // the rule that would have matched
+  EXPECT_EQ(v.other_rules[0].text, "198.51.100.7");
+  auto trusted = f.classify(packet("52.98.1.1"));
+  EXPECT_EQ(trusted.verdict_class, uint32_t{VW_CLASS_TRUSTED});
+  EXPECT_EQ(trusted.service_id, f.compiled.service_ids.at("svc-b"));
+}
+
+TEST(Classify, Step3_IpRuleLongestPrefixIsCreditedAndTheOtherListed) {
+  Fixture f(policy_text());
+  auto v = f.classify(packet("203.0.113.200"));
+  EXPECT_EQ(v.verdict_class, uint32_t{VW_CLASS_IP_RULE});
+  EXPECT_EQ(v.rule_id, f.id("203.0.113.128/25"));
+  ASSERT_EQ(v.other_rules.size(), 1u);
+  EXPECT_EQ(v.other_rules[0].rule_id, f.id("203.0.113.0/24"));
+  // A rule match wins over a trusted prefix (we look rules up first); the
+  // service is shown, not credited.
+  auto both = f.classify(packet("203.0.113.5"));
+  EXPECT_EQ(both.verdict_class, uint32_t{VW_CLASS_IP_RULE});
+  EXPECT_EQ(both.rule_id, f.id("203.0.113.0/24"));
+  EXPECT_EQ(both.service_id, 0u);
+  ASSERT_EQ(both.other_services.size(), 1u);
+  EXPECT_EQ(both.other_services[0].name, "svc-a");
+}
+
+TEST(Classify, Step3_VnetRuleNeedsTheSegmentAndTheSubnet) {
+  Fixture f(policy_text());
+  PacketDescription from_vnet = packet("10.1.0.9");
+  from_vnet.ifindex = 11;  // eth1
+  from_vnet.vlan = 100;
+  auto v = f.classify(from_vnet);
+  EXPECT_EQ(v.verdict_class, uint32_t{VW_CLASS_VNET_RULE});
+  EXPECT_EQ(v.rule_id, f.id(kSubnet));
+  EXPECT_EQ(v.vnet_id, 1u);
+
+  PacketDescription wrong_vlan = from_vnet;
+  wrong_vlan.vlan = 101;
+  EXPECT_EQ(f.classify(wrong_vlan).verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
+  PacketDescription from_internet = packet("10.1.0.9");  // right address, wrong place
+  EXPECT_EQ(f.classify(from_internet).verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
+  PacketDescription outside_subnet = from_vnet;
+  outside_subnet.source = *parse_ipv4("10.1.1.9");
+  EXPECT_EQ(f.classify(outside_subnet).verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
+}
+
+TEST(Classify, Step3_IpRulesNeverMatchVnetTraffic) {
+  Fixture f(policy_text());
+  PacketDescription p = packet("198.51.100.7");
+  p.ifindex = 15;
+  p.vlan = 200;  // vnet w: a VLAN-only segment, any interface
+  auto v = f.classify(p);
+  EXPECT_EQ(v.verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
+  EXPECT_EQ(v.vnet, "/subscriptions/0/resourcegroups/rg/providers/microsoft.network/virtualnetworks/w");
+}
+
+TEST(Classify, Step4_TrustedServiceLongestPrefix) {
+  Fixture f(policy_text());
+  auto v = f.classify(packet("52.98.3.3"));  // in svc-a's /14 and svc-b's /16
+  EXPECT_EQ(v.verdict_class, uint32_t{VW_CLASS_TRUSTED});
+  EXPECT_EQ(v.service_id, f.compiled.service_ids.at("svc-b"));
+  ASSERT_EQ(v.other_services.size(), 1u);
+  EXPECT_EQ(v.other_services[0].name, "svc-a");
+}
+
+TEST(Classify, Step4_BypassNoneIgnoresTrustedPrefixes) {
+  Fixture f(policy_text(R"(, "bypass": "None")").replace(policy_text().find("\"bypass\": \"AzureServices\","), 26, ""));
+  EXPECT_EQ(f.classify(packet("52.98.3.3")).verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
+}
+
+TEST(Classify, Step5_DefaultAllow) {
+  Fixture f(R"({"networkAcls": {"defaultAction": "Allow"}})");
+  auto v = f.classify(packet("8.8.8.8"));
+  EXPECT_EQ(v.verdict_class, uint32_t{VW_CLASS_DEFAULT_ALLOW});
+  EXPECT_TRUE(v.passes);
+}
+
+TEST(Classify, Step6_AuditModePassesWouldBeDenies) {
+  Fixture f(policy_text("", R"(, "mode": "audit")"));
+  auto v = f.classify(packet("8.8.8.8"));
+  EXPECT_EQ(v.verdict_class, uint32_t{VW_CLASS_AUDIT_DENY});
+  EXPECT_TRUE(v.passes);
+  PacketDescription bad = packet("8.8.8.8");
+  bad.malformed = true;
+  EXPECT_EQ(f.classify(bad).verdict_class, uint32_t{VW_CLASS_MALFORMED});  // not a policy decision
+}
+
+TEST(Classify, FragmentsAreDecidedBySourceWithoutCredit) {
+  Fixture f(policy_text());
+  PacketDescription p = packet("198.51.100.7", "192.0.2.10", 0);
+  p.later_fragment = true;
+  auto allowed = f.classify(p);
+  EXPECT_EQ(allowed.verdict_class, uint32_t{VW_CLASS_FRAGMENT_ALLOW});
+  EXPECT_EQ(allowed.rule_id, 0u);
+  p.source = *parse_ipv4("8.8.8.8");
+  EXPECT_EQ(f.classify(p).verdict_class, uint32_t{VW_CLASS_FRAGMENT_DENY});
+}
+
+TEST(Classify, Ipv6GetsTheDefaultAction) {
+  Fixture deny(policy_text());
+  PacketDescription p = packet("8.8.8.8");
+  p.family = PacketFamily::kIpv6;
+  EXPECT_EQ(deny.classify(p).verdict_class, uint32_t{VW_CLASS_IPV6_DENY});
+  Fixture allow(R"({"networkAcls": {"defaultAction": "Allow"}})");
+  EXPECT_EQ(allow.classify(p).verdict_class, uint32_t{VW_CLASS_IPV6_ALLOW});
+  Fixture disabled(R"({"networkAcls": {"defaultAction": "Allow"}, "publicNetworkAccess": "Disabled"})");
+  EXPECT_EQ(disabled.classify(p).verdict_class, uint32_t{VW_CLASS_IPV6_DENY});
+  p.destination_port = 22;
+  EXPECT_EQ(allow.classify(p).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+  p.transport_unknown = true;
+  EXPECT_EQ(deny.classify(p).verdict_class, uint32_t{VW_CLASS_IPV6_DENY});  // fail closed
+}
+
+TEST(Classify, ExplainsEachStep) {
+  Fixture f(policy_text());
+  auto v = f.classify(packet("8.8.8.8"));
+  ASSERT_FALSE(v.steps.empty());
+  EXPECT_EQ(v.steps.back(), "5. defaultAction Deny: denied");
+  EXPECT_EQ(verdict_class_name(v.verdict_class), "default_deny");
+}
+
+// ---- agreement with the compiled image ----
+
+// What decide_ipv4 does with one slot's maps, written against the SlotImage.
+struct ImageVerdict {
+  uint32_t verdict_class;
+  uint32_t rule_id;
+  uint32_t service_id;
+};
+
+ImageVerdict interpret_image(const SlotImage& image, const PacketDescription& p) {
+  const vw_settings& s = image.settings;
+  bool protected_proto = false, protected_port = false;
+  for (uint32_t i = 0; i < s.port_count; ++i) {
+    protected_proto |= s.ports[i].proto == p.proto;
+    protected_port |= s.ports[i].proto == p.proto && s.ports[i].port == p.destination_port;
+  }
+  uint32_t endpoint = 0;
+  for (const auto& [key, value] : image.endpoints)
+    if (ipv4_from_bytes(key.addr) == p.destination) endpoint = value.kind;
+  if (!protected_proto || (!endpoint && !(s.flags & VW_SETTINGS_ALL_DESTINATIONS)) || !protected_port)
+    return {VW_CLASS_UNPROTECTED, 0, 0};
+  auto trusted_or = [&](uint32_t fallback) -> ImageVerdict {
+    if (s.bypass != VW_BYPASS_AZURE_SERVICES) return {fallback, 0, 0};
+    int best = -1;
+    uint32_t service = 0;
+    for (const auto& [key, value] : image.trusted) {
+      Ipv4Prefix prefix{ipv4_from_bytes(key.addr), static_cast<uint8_t>(key.prefixlen)};
+      if (prefix.contains(p.source) && static_cast<int>(key.prefixlen) > best) best = key.prefixlen, service = value.service_id;
+    }
+    return service ? ImageVerdict{VW_CLASS_TRUSTED, 0, service} : ImageVerdict{fallback, 0, 0};
+  };
+  if (endpoint == VW_ENDPOINT_PRIVATE) return {VW_CLASS_PRIVATE_ENDPOINT, 0, 0};
+  if (s.public_access == VW_PUBLIC_ACCESS_DISABLED) return trusted_or(VW_CLASS_PUBLIC_DISABLED);
+  uint32_t vnet = 0;
+  if (s.flags & VW_SETTINGS_HAS_SEGMENTS) {
+    bool found = false;
+    for (const auto& [key, value] : image.segments)
+      if (key.ifindex == p.ifindex && key.vlan == p.vlan) vnet = value.vnet_id, found = true;
+    if (!found && p.vlan)
+      for (const auto& [key, value] : image.segments)
+        if (key.ifindex == 0 && key.vlan == p.vlan) vnet = value.vnet_id;
+  }
+  int best = -1;
+  uint32_t rule = 0;
+  for (const auto& [key, value] : image.rules) {
+    if (key.vnet_id != vnet) continue;
+    Ipv4Prefix prefix{ipv4_from_bytes(key.addr), static_cast<uint8_t>(key.prefixlen - VW_RULE_KEY_VNET_BITS)};
+    if (prefix.contains(p.source) && static_cast<int>(key.prefixlen) > best) best = key.prefixlen, rule = value.rule_id;
+  }
+  if (rule) return {vnet ? uint32_t{VW_CLASS_VNET_RULE} : uint32_t{VW_CLASS_IP_RULE}, rule, 0};
+  return trusted_or(s.default_action == VW_ACTION_DENY ? VW_CLASS_DEFAULT_DENY : VW_CLASS_DEFAULT_ALLOW);
+}
+
+TEST(Classify, AgreesWithTheCompiledImageOnRandomPackets) {
+  std::vector<std::string> policies = {
+      policy_text(), policy_text("", "", "Disabled"),
+      R"({"networkAcls": {"defaultAction": "Allow", "ipRules": [{"value": "203.0.113.0/24"}]}})"};
+  const char* sources[] = {"203.0.113.", "198.51.100.", "10.1.0.", "10.2.0.", "52.98.0.", "52.96.7.", "8.8.8."};
+  const char* destinations[] = {"192.0.2.10", "10.20.0.5", "192.0.2.99"};
+  std::mt19937 random(20240611);
+  for (const std::string& text : policies) {
+    Fixture f(text);
+    for (int i = 0; i < 3000; ++i) {
+      PacketDescription p = packet("0.0.0.0", destinations[random() % 3], random() % 4 ? 443 : 22);
+      p.source = *parse_ipv4(std::string(sources[random() % 7]) + std::to_string(random() % 256));
+      p.proto = random() % 5 ? 6 : 17;
+      p.ifindex = 10 + random() % 3;
+      p.vlan = std::array<uint16_t, 4>{0, 100, 200, 300}[random() % 4];
+      auto expected = f.classify(p);
+      auto actual = interpret_image(f.compiled.image, p);
+      uint32_t expected_class = expected.verdict_class;
+      ASSERT_EQ(actual.verdict_class, expected_class) << "seed 20240611 packet " << i << " from " << format_ipv4(p.source);
+      ASSERT_EQ(actual.rule_id, expected.rule_id) << i;
+      ASSERT_EQ(actual.service_id, expected.service_id) << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace vaultwall::test

@@ -1,0 +1,180 @@
+// Validation rules that are not simply "refused": profiles, duplicates and
+// overlaps (warnings), limit overrides, inactive VNET rules.
+#include <gtest/gtest.h>
+
+#include "test_support.h"
+
+namespace vaultwall::test {
+namespace {
+
+std::string ip_rules(std::initializer_list<const char*> values, std::string_view profile = "") {
+  std::string acls = R"({"defaultAction": "Deny", "ipRules": [)";
+  bool first = true;
+  for (const char* value : values) {
+    acls += std::string(first ? "" : ", ") + "{\"value\": \"" + value + "\"}";
+    first = false;
+  }
+  acls += "]}";
+  return wrap(acls, profile.empty() ? "" : "{\"profile\": \"" + std::string(profile) + "\"}");
+}
+
+TEST(Profiles, LimitsPerProfile) {
+  EXPECT_EQ(profile_limits(Profile::kAkv2018), (ProfileLimits{127, 127, true}));
+  EXPECT_EQ(profile_limits(Profile::kAkvCurrent), (ProfileLimits{1000, 200, false}));
+}
+
+TEST(Profiles, Akv2018IsTheDefault) {
+  auto errors = errors_of(ip_rules({"203.0.113.7/32"}));
+  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "networkAcls.ipRules[0].value",
+                             "configure individual IP address rules"));
+}
+
+TEST(Profiles, AkvCurrentTreatsSlash32AsTheBareAddress) {
+  auto result = load_policy(ip_rules({"203.0.113.7/32", "203.0.113.7"}, "akv-current"));
+  ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
+  ASSERT_EQ(result.value->ip_rules.size(), 1u);
+  EXPECT_EQ(result.value->ip_rules[0].canonical(), "203.0.113.7");
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.ipRules[1].value",
+                             "203.0.113.7 is the same rule as networkAcls.ipRules[0].value (203.0.113.7); kept once"))
+      << describe(result.diagnostics);
+}
+
+TEST(Profiles, AkvCurrentAcceptsSlash31) {
+  Policy policy = must_load(ip_rules({"203.0.113.6/31"}, "akv-current"));
+  EXPECT_EQ(policy.ip_rules[0].canonical(), "203.0.113.6/31");
+}
+
+TEST(Profiles, CommandLineProfileWinsOverTheDocument) {
+  ValidateOptions options;
+  options.profile = Profile::kAkvCurrent;
+  Policy policy = must_load(ip_rules({"203.0.113.6/31"}, "akv-2018"), options);
+  EXPECT_EQ(policy.host.profile, Profile::kAkvCurrent);
+}
+
+std::string many_ip_rules(size_t count, std::string_view host = "") {
+  std::string acls = R"({"defaultAction": "Deny", "ipRules": [)";
+  for (size_t i = 0; i < count; ++i)
+    acls += std::string(i ? ", " : "") + "{\"value\": \"20." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".1\"}";
+  return wrap(acls + "]}", host);
+}
+
+TEST(Limits, ExactlyAtTheLimitIsAccepted) {
+  EXPECT_EQ(must_load(many_ip_rules(127)).ip_rules.size(), 127u);
+  EXPECT_EQ(must_load(many_ip_rules(1000, R"({"profile": "akv-current"})")).ip_rules.size(), 1000u);
+  auto errors = errors_of(many_ip_rules(1001, R"({"profile": "akv-current"})"));
+  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "networkAcls.ipRules",
+                             "1001 IP rules exceed the limit of 1000 of profile akv-current"));
+}
+
+TEST(Limits, DocumentOverrideRaisesTheLimit) {
+  Policy policy = must_load(many_ip_rules(300, R"({"limits": {"maxIpRules": 300}})"));
+  EXPECT_EQ(policy.limits().max_ip_rules, 300u);
+  EXPECT_EQ(policy.limits().max_vnet_rules, 127u);
+}
+
+TEST(Limits, CommandLineOverrideWins) {
+  ValidateOptions options;
+  options.max_ip_rules = 200;
+  EXPECT_EQ(must_load(many_ip_rules(150, R"({"limits": {"maxIpRules": 100}})"), options).ip_rules.size(), 150u);
+  options.max_ip_rules = 20000;
+  auto errors = errors_of("{}", options);
+  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "", "limit of 20000 IP rules is out of range 1-16383"));
+}
+
+TEST(Limits, DuplicatesDoNotCountTwice) {
+  std::string doc = many_ip_rules(127);
+  doc.insert(doc.find("]}"), R"(, {"value": "20.0.0.1"})");
+  EXPECT_EQ(must_load(doc).ip_rules.size(), 127u);
+}
+
+TEST(Duplicates, ExactDuplicateIsAWarningAndKeptOnce) {
+  auto result = load_policy(ip_rules({"203.0.113.0/24", "198.51.100.7", "203.0.113.0/24"}));
+  ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
+  EXPECT_EQ(result.value->ip_rules.size(), 2u);
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.ipRules[2].value",
+                             "203.0.113.0/24 is the same rule as networkAcls.ipRules[0].value"));
+}
+
+TEST(Duplicates, SubnetIdsCompareCaseInsensitively) {
+  const char* host = R"({"virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v",
+                          "segment": {"vlan": 9}, "subnets": [{"name": "s", "addressPrefix": "10.9.0.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]}]})";
+  auto result = load_policy(wrap(R"({"defaultAction": "Deny", "virtualNetworkRules": [
+      {"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s"},
+      {"id": "/SUBSCRIPTIONS/0/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/VIRTUALNETWORKS/V/SUBNETS/S"}]})", host));
+  ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
+  EXPECT_EQ(result.value->vnet_rules.size(), 1u);
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.virtualNetworkRules[1].id",
+                             "is the same rule as networkAcls.virtualNetworkRules[0].id (subnet ids compare case-insensitively); kept once"));
+}
+
+TEST(Overlaps, WarningNamesBothRulesAndKeepsBoth) {
+  auto result = load_policy(ip_rules({"203.0.113.0/24", "198.51.100.7", "203.0.113.128/25"}));
+  ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
+  EXPECT_EQ(result.value->ip_rules.size(), 3u);
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.ipRules[2].value",
+                             "203.0.113.128/25 overlaps 203.0.113.0/24 (networkAcls.ipRules[0].value); both kept, the longer prefix is credited"))
+      << describe(result.diagnostics);
+}
+
+TEST(Overlaps, NestedChainsReportTheNearestEnclosingRule) {
+  auto result = load_policy(ip_rules({"198.51.100.7", "198.51.100.0/24", "198.51.0.0/16"}));
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.ipRules[1].value", "overlaps 198.51.0.0/16"));
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.ipRules[0].value", "overlaps 198.51.100.0/24"));
+}
+
+TEST(Overlaps, DisjointNeighboursAreNotOverlaps) {
+  auto result = load_policy(ip_rules({"203.0.113.0/25", "203.0.113.128/25"}));
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result.warnings().empty()) << describe(result.diagnostics);
+}
+
+TEST(Warnings, RulesUnderDefaultAllowOnlyCredit) {
+  auto result = load_policy(wrap(R"({"ipRules": [{"value": "203.0.113.0/24"}]})"));
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.defaultAction", "defaultAction is Allow"));
+}
+
+TEST(Warnings, TrustedServicesUnderBypassNone) {
+  auto result = load_policy(wrap(R"({"bypass": "None"})", R"({"trustedServices": {"custom": [{"name": "x", "addressPrefixes": ["52.96.0.0/14"]}]}})"));
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "vaultwall.trustedServices", "bypass is None"));
+}
+
+const char* kVnetHost(const char* endpoints) {
+  static std::string text;
+  text = std::string(R"({"virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v",
+      "segment": {"interface": "eth1"}, "subnets": [{"name": "s", "addressPrefix": "10.9.0.0/24", "serviceEndpoints": )") + endpoints + "}]}]}";
+  return text.c_str();
+}
+
+TEST(ServiceEndpoints, IgnoreMissingKeepsTheRuleInactiveWithAWarning) {
+  auto result = load_policy(wrap(R"({"defaultAction": "Deny", "virtualNetworkRules": [
+      {"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s", "ignoreMissingVnetServiceEndpoint": true}]})",
+                                 kVnetHost("[]")));
+  ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
+  ASSERT_EQ(result.value->vnet_rules.size(), 1u);
+  EXPECT_FALSE(result.value->vnet_rules[0].active);
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.virtualNetworkRules[0].id",
+                             "has no Microsoft.KeyVault service endpoint; the rule is kept but inactive"));
+}
+
+TEST(ServiceEndpoints, RuleBecomesActiveWhenTheEndpointAppears) {
+  Policy policy = must_load(wrap(R"({"defaultAction": "Deny", "virtualNetworkRules": [
+      {"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s", "ignoreMissingVnetServiceEndpoint": true}]})",
+                                 kVnetHost(R"(["Microsoft.KeyVault"])")));
+  EXPECT_TRUE(policy.vnet_rules[0].active);
+}
+
+TEST(ForbiddenRanges, PublicDocumentationRangesAreAllowed) {
+  for (const char* text : {"192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "8.8.8.8", "100.63.255.255", "100.128.0.0/9", "172.32.0.0/11", "11.0.0.0/8"})
+    EXPECT_FALSE(forbidden_range_reason(*parse_ipv4_prefix(text)).has_value()) << text;
+}
+
+TEST(ForbiddenRanges, AzureTextForPrivateRanges) {
+  EXPECT_EQ(forbidden_range_reason(*parse_ipv4_prefix("10.0.0.0/8")),
+            "belongs to forbidden range 10.0.0.0-10.255.255.255 (private IP addresses)");
+}
+
+}  // namespace
+}  // namespace vaultwall::test
