@@ -201,12 +201,13 @@ struct vw_endpoint_value {
 };
 
 /* Per-CPU counters: vw_rule_stats[rule id], vw_class_stats[class],
- * vw_svc_stats[service id]. last_hit_ns is CLOCK_MONOTONIC_COARSE
- * (bpf_ktime_get_coarse_ns): jiffy resolution, cheap on the packet path. */
+ * vw_svc_stats[service id]. last_hit_jiffies is the kernel's jiffies64
+ * (inlined by the verifier: free on the packet path, where a clock helper
+ * call costs ~20 ns); userspace converts it with /proc/timer_list. */
 struct vw_counters {
 	__u64 packets;
 	__u64 bytes;
-	__u64 last_hit_ns;
+	__u64 last_hit_jiffies;
 };
 
 /* vw_rule_info[rule id]: what a rule is, so bpftool and a fresh vaultwallctl

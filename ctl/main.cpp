@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "vaultwall/apply.h"
+#include "vaultwall/clock.h"
 #include "vaultwall/classify.h"
 #include "vaultwall/document.h"
 #include "vaultwall/lock.h"
@@ -481,7 +482,7 @@ std::string short_rule_text(const std::string& text) {
 
 json counters_json(const vw_counters& c) {
   return {{"packets", c.packets}, {"bytes", c.bytes},
-          {"lastHit", c.last_hit_ns ? json(format_time(monotonic_ns_to_unix_ns(c.last_hit_ns))) : json()}};
+          {"lastHit", c.last_hit_jiffies ? json(format_time(jiffies_to_unix_ns(c.last_hit_jiffies))) : json()}};
 }
 
 int cmd_stats(const Globals& g) {
@@ -521,14 +522,14 @@ int cmd_stats(const Globals& g) {
     std::printf("%-5u %-5s %-40s %12llu %14llu  %s\n", r.id, r.kind == VW_RULE_KIND_IP ? "ip" : "vnet",
                 short_rule_text(r.text).c_str(), static_cast<unsigned long long>(r.counters.packets),
                 static_cast<unsigned long long>(r.counters.bytes),
-                format_time(monotonic_ns_to_unix_ns(r.counters.last_hit_ns)).c_str());
+                format_time(jiffies_to_unix_ns(r.counters.last_hit_jiffies)).c_str());
   if (!stats->services.empty()) {
     std::printf("\n%-5s %-40s %12s %14s  %s\n", "ID", "TRUSTED SERVICE", "PACKETS", "BYTES", "LAST HIT");
     for (const ServiceCounters& s : stats->services)
       std::printf("%-5u %-40s %12llu %14llu  %s\n", s.id, s.name.c_str(),
                   static_cast<unsigned long long>(s.counters.packets),
                   static_cast<unsigned long long>(s.counters.bytes),
-                  format_time(monotonic_ns_to_unix_ns(s.counters.last_hit_ns)).c_str());
+                  format_time(jiffies_to_unix_ns(s.counters.last_hit_jiffies)).c_str());
   }
   return kExitOk;
 }

@@ -217,14 +217,6 @@ Result<Stats> read_stats(const PinnedMaps& maps) {
   return stats;
 }
 
-uint64_t monotonic_ns_to_unix_ns(uint64_t mono_ns) {
-  if (mono_ns == 0) return 0;
-  timespec mono{};
-  clock_gettime(CLOCK_MONOTONIC, &mono);
-  uint64_t now_mono = uint64_t(mono.tv_sec) * 1000000000ull + mono.tv_nsec;
-  return now_unix_ns() - (now_mono > mono_ns ? now_mono - mono_ns : 0);
-}
-
 std::string format_time(uint64_t unix_ns) {
   if (unix_ns == 0) return "-";
   time_t seconds = static_cast<time_t>(unix_ns / 1000000000ull);

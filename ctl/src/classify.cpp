@@ -24,12 +24,16 @@ std::optional<Match> most_specific(const std::vector<Match>& matches, auto id_of
 
 class Classifier {
  public:
-  Classifier(const Policy& policy, const ClassifierContext& context, const PacketDescription& packet)
+  Classifier(const Policy& policy, const ClassifierContext& context,
+             const PacketDescription& packet)
       : policy_(policy), context_(context), packet_(packet) {}
 
   Classification run() {
-    if (packet_.malformed) return finish(VW_CLASS_MALFORMED, "headers cannot be parsed: fail closed, dropped in every mode");
-    if (packet_.family == PacketFamily::kNotIp) return finish(VW_CLASS_NOT_IP, "not IP (ARP, LLDP, ...): passed untouched");
+    if (packet_.malformed)
+      return finish(VW_CLASS_MALFORMED,
+                    "headers cannot be parsed: fail closed, dropped in every mode");
+    if (packet_.family == PacketFamily::kNotIp)
+      return finish(VW_CLASS_NOT_IP, "not IP (ARP, LLDP, ...): passed untouched");
     if (packet_.family == PacketFamily::kIpv6) return classify_ipv6();
     return classify_ipv4();
   }
@@ -38,7 +42,8 @@ class Classifier {
   // ---- §1.1 scope ----
 
   std::vector<PortSpec> protected_ports() const {
-    return policy_.host.ports.empty() ? std::vector<PortSpec>{PortSpec{kProtoTcp, 443}} : policy_.host.ports;
+    return policy_.host.ports.empty() ? std::vector<PortSpec>{PortSpec{kProtoTcp, 443}}
+                                      : policy_.host.ports;
   }
 
   bool protected_protocol() const {
@@ -62,24 +67,33 @@ class Classifier {
   // protected destinations too (they are allowed in step 1).
   bool protected_destination() const {
     const auto& addresses = policy_.host.addresses;
-    if (std::find(addresses.begin(), addresses.end(), packet_.destination) != addresses.end()) return true;
+    if (std::find(addresses.begin(), addresses.end(), packet_.destination) != addresses.end())
+      return true;
     if (is_private_endpoint()) return true;
     return addresses.empty();
   }
 
   Classification classify_ipv4() {
-    if (!protected_destination()) return finish(VW_CLASS_UNPROTECTED, "destination " + format_ipv4(packet_.destination) + " is not a protected address: passed untouched");
-    if (!protected_protocol()) return finish(VW_CLASS_UNPROTECTED, "no data-plane port uses this protocol: passed untouched");
+    if (!protected_destination())
+      return finish(VW_CLASS_UNPROTECTED, "destination " + format_ipv4(packet_.destination) +
+                                              " is not a protected address: passed untouched");
+    if (!protected_protocol())
+      return finish(VW_CLASS_UNPROTECTED,
+                    "no data-plane port uses this protocol: passed untouched");
     if (packet_.later_fragment) {
       step("non-first fragment: port unknown, decided by its source (fail closed)");
       decide_ipv4();
       // A fragment carries no port, so no rule or service is credited.
-      uint32_t fragment_class = verdict_class_drops(result_.verdict_class) ? VW_CLASS_FRAGMENT_DENY : VW_CLASS_FRAGMENT_ALLOW;
+      uint32_t fragment_class = verdict_class_drops(result_.verdict_class)
+                                    ? VW_CLASS_FRAGMENT_DENY
+                                    : VW_CLASS_FRAGMENT_ALLOW;
       result_.rule_id = VW_RULE_NONE;
       result_.service_id = VW_SERVICE_NONE;
       return finish(fragment_class, "counted as a fragment");
     }
-    if (!protected_port()) return finish(VW_CLASS_UNPROTECTED, "port " + std::to_string(packet_.destination_port) + " is not a data-plane port: passed untouched");
+    if (!protected_port())
+      return finish(VW_CLASS_UNPROTECTED, "port " + std::to_string(packet_.destination_port) +
+                                              " is not a data-plane port: passed untouched");
     decide_ipv4();
     return finish(result_.verdict_class, "");
   }
@@ -94,7 +108,8 @@ class Classifier {
     // No rule can admit IPv6 (Azure rules are IPv4 only).
     bool deny = policy_.public_network_access == PublicNetworkAccess::kDisabled ||
                 policy_.default_action == DefaultAction::kDeny;
-    return finish(deny ? VW_CLASS_IPV6_DENY : VW_CLASS_IPV6_ALLOW, "IPv6: no rule can match, default action applies");
+    return finish(deny ? VW_CLASS_IPV6_DENY : VW_CLASS_IPV6_ALLOW,
+                  "IPv6: no rule can match, default action applies");
   }
 
   // ---- §1.2 decision ----
@@ -117,7 +132,8 @@ class Classifier {
       for (const RuleMatch& match : rules)
         if (match.rule_id != best->rule_id) result_.other_rules.push_back(match);
       set_class(result_.vnet_id == VW_VNET_PUBLIC ? VW_CLASS_IP_RULE : VW_CLASS_VNET_RULE,
-                "3. rule " + best->text + " (id " + std::to_string(best->rule_id) + ") matches " + best->prefix.cidr() + ": allowed");
+                "3. rule " + best->text + " (id " + std::to_string(best->rule_id) + ") matches " +
+                    best->prefix.cidr() + ": allowed");
       // Trusted prefixes that also match are worth showing, not crediting.
       result_.other_services = matching_services();
       return;
@@ -136,7 +152,8 @@ class Classifier {
         result_.service_id = best->service_id;
         for (const ServiceMatch& match : services)
           if (match.service_id != best->service_id) result_.other_services.push_back(match);
-        set_class(VW_CLASS_TRUSTED, "4. trusted service " + best->name + " (" + best->prefix.cidr() + "): allowed");
+        set_class(VW_CLASS_TRUSTED,
+                  "4. trusted service " + best->name + " (" + best->prefix.cidr() + "): allowed");
         return;
       }
       step("4. source is not in a trusted-service prefix");
@@ -155,7 +172,8 @@ class Classifier {
     for (const VirtualNetwork& vnet : policy_.host.virtual_networks) {
       const Segment& segment = vnet.segment;
       std::optional<uint32_t> ifindex;
-      if (segment.interface && context_.resolve_interface) ifindex = context_.resolve_interface(*segment.interface);
+      if (segment.interface && context_.resolve_interface)
+        ifindex = context_.resolve_interface(*segment.interface);
       if (segment.interface && (!ifindex || *ifindex != packet_.ifindex)) continue;
       if (segment.vlan.value_or(0) != packet_.vlan) continue;
       int rank = segment.interface ? 2 : 1;
@@ -184,7 +202,8 @@ class Classifier {
     if (result_.vnet.empty()) {
       for (const IpRule& rule : policy_.ip_rules)
         if (rule.prefix.contains(packet_.source))
-          out.push_back({rule_id(rule.canonical()), rule.canonical(), VW_RULE_KIND_IP, rule.prefix});
+          out.push_back(
+              {rule_id(rule.canonical()), rule.canonical(), VW_RULE_KIND_IP, rule.prefix});
       return out;
     }
     for (const VnetRule& rule : policy_.vnet_rules) {
@@ -259,22 +278,38 @@ Classification classify(const Policy& policy, const ClassifierContext& context,
 
 std::string_view verdict_class_name(uint32_t verdict_class) {
   switch (verdict_class) {
-    case VW_CLASS_NOT_IP: return "not_ip";
-    case VW_CLASS_UNPROTECTED: return "unprotected";
-    case VW_CLASS_PRIVATE_ENDPOINT: return "private_endpoint";
-    case VW_CLASS_IP_RULE: return "ip_rule";
-    case VW_CLASS_VNET_RULE: return "vnet_rule";
-    case VW_CLASS_TRUSTED: return "trusted_service";
-    case VW_CLASS_DEFAULT_ALLOW: return "default_allow";
-    case VW_CLASS_DEFAULT_DENY: return "default_deny";
-    case VW_CLASS_PUBLIC_DISABLED: return "public_disabled";
-    case VW_CLASS_AUDIT_DENY: return "audit_would_deny";
-    case VW_CLASS_IPV6_ALLOW: return "ipv6_allow";
-    case VW_CLASS_IPV6_DENY: return "ipv6_deny";
-    case VW_CLASS_FRAGMENT_ALLOW: return "fragment_allow";
-    case VW_CLASS_FRAGMENT_DENY: return "fragment_deny";
-    case VW_CLASS_MALFORMED: return "malformed";
-    default: return "unknown";
+    case VW_CLASS_NOT_IP:
+      return "not_ip";
+    case VW_CLASS_UNPROTECTED:
+      return "unprotected";
+    case VW_CLASS_PRIVATE_ENDPOINT:
+      return "private_endpoint";
+    case VW_CLASS_IP_RULE:
+      return "ip_rule";
+    case VW_CLASS_VNET_RULE:
+      return "vnet_rule";
+    case VW_CLASS_TRUSTED:
+      return "trusted_service";
+    case VW_CLASS_DEFAULT_ALLOW:
+      return "default_allow";
+    case VW_CLASS_DEFAULT_DENY:
+      return "default_deny";
+    case VW_CLASS_PUBLIC_DISABLED:
+      return "public_disabled";
+    case VW_CLASS_AUDIT_DENY:
+      return "audit_would_deny";
+    case VW_CLASS_IPV6_ALLOW:
+      return "ipv6_allow";
+    case VW_CLASS_IPV6_DENY:
+      return "ipv6_deny";
+    case VW_CLASS_FRAGMENT_ALLOW:
+      return "fragment_allow";
+    case VW_CLASS_FRAGMENT_DENY:
+      return "fragment_deny";
+    case VW_CLASS_MALFORMED:
+      return "malformed";
+    default:
+      return "unknown";
   }
 }
 

@@ -46,8 +46,10 @@ vw_endpoint_key endpoint_key(uint32_t address) {
 
 vw_settings settings_for(const Policy& policy) {
   vw_settings settings{};
-  settings.default_action = policy.default_action == DefaultAction::kDeny ? VW_ACTION_DENY : VW_ACTION_ALLOW;
-  settings.bypass = policy.bypass == Bypass::kAzureServices ? VW_BYPASS_AZURE_SERVICES : VW_BYPASS_NONE;
+  settings.default_action =
+      policy.default_action == DefaultAction::kDeny ? VW_ACTION_DENY : VW_ACTION_ALLOW;
+  settings.bypass =
+      policy.bypass == Bypass::kAzureServices ? VW_BYPASS_AZURE_SERVICES : VW_BYPASS_NONE;
   settings.public_access = policy.public_network_access == PublicNetworkAccess::kDisabled
                                ? VW_PUBLIC_ACCESS_DISABLED
                                : VW_PUBLIC_ACCESS_ENABLED;
@@ -66,18 +68,17 @@ vw_settings settings_for(const Policy& policy) {
 // What the digest covers: the canonical policy and the trusted prefixes it
 // enforces (a new Service Tags file changes what is loaded, so the digest).
 std::string digest_input(const Policy& policy, const TrustedSet& trusted) {
-    std::vector<std::string> lines;
-    for (const TrustedService& service : trusted.services) {
-      std::string line = service.name + (service.custom ? " custom:" : ":");
-      for (const Ipv4Prefix& prefix : service.ipv4) line += " " + prefix.cidr();
-      lines.push_back(line);
-    }
-    std::sort(lines.begin(), lines.end());
-    std::string out = canonical_serialisation(policy) + "\n";
-    for (const std::string& line : lines) out += line + "\n";
-    return out;
+  std::vector<std::string> lines;
+  for (const TrustedService& service : trusted.services) {
+    std::string line = service.name + (service.custom ? " custom:" : ":");
+    for (const Ipv4Prefix& prefix : service.ipv4) line += " " + prefix.cidr();
+    lines.push_back(line);
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string out = canonical_serialisation(policy) + "\n";
+  for (const std::string& line : lines) out += line + "\n";
+  return out;
 }
-
 
 class Compiler {
  public:
@@ -116,8 +117,10 @@ class Compiler {
         std::optional<uint32_t> ifindex;
         if (options_.resolve_interface) ifindex = options_.resolve_interface(*segment.interface);
         if (!ifindex || *ifindex == 0) {
-          diagnostics_.error("vaultwall.virtualNetworks[" + std::to_string(i) + "].segment.interface",
-                             "no interface named " + *segment.interface + " on this host (virtual network " + vnets[i].id + "); create it or fix the name");
+          diagnostics_.error(
+              "vaultwall.virtualNetworks[" + std::to_string(i) + "].segment.interface",
+              "no interface named " + *segment.interface + " on this host (virtual network " +
+                  vnets[i].id + "); create it or fix the name");
           continue;
         }
         key.ifindex = *ifindex;
@@ -130,9 +133,11 @@ class Compiler {
 
   void compile_endpoints() {
     for (uint32_t address : policy_.host.addresses)
-      out_.image.endpoints.push_back({endpoint_key(address), vw_endpoint_value{VW_ENDPOINT_PUBLIC}});
+      out_.image.endpoints.push_back(
+          {endpoint_key(address), vw_endpoint_value{VW_ENDPOINT_PUBLIC}});
     for (uint32_t address : policy_.host.private_endpoints)
-      out_.image.endpoints.push_back({endpoint_key(address), vw_endpoint_value{VW_ENDPOINT_PRIVATE}});
+      out_.image.endpoints.push_back(
+          {endpoint_key(address), vw_endpoint_value{VW_ENDPOINT_PRIVATE}});
   }
 
   void compile_rules() {
@@ -141,7 +146,8 @@ class Compiler {
     for (const VnetRule& rule : policy_.vnet_rules) identities.push_back(rule.subnet_id);
     auto allocation = allocate_ids(identities, options_.previous_rule_ids, VW_MAX_RULES - 1);
     if (!allocation) {
-      diagnostics_.error("", "no free rule ids: " + std::to_string(identities.size()) + " rules need ids below " + std::to_string(VW_MAX_RULES));
+      diagnostics_.error("", "no free rule ids: " + std::to_string(identities.size()) +
+                                 " rules need ids below " + std::to_string(VW_MAX_RULES));
       return;
     }
     out_.rule_ids = allocation->ids;
@@ -149,21 +155,29 @@ class Compiler {
 
     std::set<std::pair<uint32_t, Ipv4Prefix>> written;  // (vnet, prefix) already in the trie
     for (const IpRule& rule : policy_.ip_rules) {
-      CompiledRule compiled{id_of(rule.canonical()), VW_RULE_KIND_IP, VW_VNET_PUBLIC, rule.canonical(), true, {rule.prefix}};
+      CompiledRule compiled{id_of(rule.canonical()),
+                            VW_RULE_KIND_IP,
+                            VW_VNET_PUBLIC,
+                            rule.canonical(),
+                            true,
+                            {rule.prefix}};
       add_prefixes(compiled, written);
       out_.rules.push_back(std::move(compiled));
     }
     for (const VnetRule& rule : policy_.vnet_rules) {
       uint32_t vnet_id = out_.vnet_ids.at(rule.vnet_id());
-      CompiledRule compiled{id_of(rule.subnet_id), VW_RULE_KIND_VNET, vnet_id, rule.subnet_id, rule.active, {}};
+      CompiledRule compiled{id_of(rule.subnet_id), VW_RULE_KIND_VNET, vnet_id,
+                            rule.subnet_id,        rule.active,       {}};
       if (rule.active) {
-        const Subnet* subnet = policy_.find_virtual_network(rule.vnet_id())->find_subnet(rule.subnet_name());
+        const Subnet* subnet =
+            policy_.find_virtual_network(rule.vnet_id())->find_subnet(rule.subnet_name());
         compiled.prefixes = subnet->prefixes;
       }
       add_prefixes(compiled, written);
       out_.rules.push_back(std::move(compiled));
     }
-    std::sort(out_.rules.begin(), out_.rules.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    std::sort(out_.rules.begin(), out_.rules.end(),
+              [](const auto& a, const auto& b) { return a.id < b.id; });
     for (const CompiledRule& rule : out_.rules) {
       vw_rule_info info{};
       info.kind = rule.kind;
@@ -189,7 +203,8 @@ class Compiler {
     for (const TrustedService& service : trusted_.services) names.push_back(service.name);
     auto allocation = allocate_ids(names, options_.previous_service_ids, VW_MAX_SERVICES - 1);
     if (!allocation) {
-      diagnostics_.error("vaultwall.trustedServices", "no free service ids: " + std::to_string(names.size()) + " services");
+      diagnostics_.error("vaultwall.trustedServices",
+                         "no free service ids: " + std::to_string(names.size()) + " services");
       return;
     }
     out_.service_ids = allocation->ids;
@@ -207,10 +222,14 @@ class Compiler {
       }
     }
     if (owner.size() > VW_MAX_TRUSTED_PREFIXES)
-      diagnostics_.error("vaultwall.trustedServices", std::to_string(owner.size()) + " trusted prefixes exceed the datapath's capacity of " + std::to_string(VW_MAX_TRUSTED_PREFIXES));
+      diagnostics_.error("vaultwall.trustedServices",
+                         std::to_string(owner.size()) +
+                             " trusted prefixes exceed the datapath's capacity of " +
+                             std::to_string(VW_MAX_TRUSTED_PREFIXES));
     for (const auto& [prefix, id] : owner)
       out_.image.trusted.push_back({trusted_key(prefix), vw_trusted_value{id}});
-    std::sort(out_.services.begin(), out_.services.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    std::sort(out_.services.begin(), out_.services.end(),
+              [](const auto& a, const auto& b) { return a.id < b.id; });
     for (const CompiledService& service : out_.services) {
       vw_service_info info{};
       copy_text(info.name, service.name);
@@ -220,7 +239,9 @@ class Compiler {
 
   void fill_info() {
     if (out_.image.rules.size() > VW_MAX_RULE_PREFIXES)
-      diagnostics_.error("", std::to_string(out_.image.rules.size()) + " rule prefixes exceed the datapath's capacity of " + std::to_string(VW_MAX_RULE_PREFIXES));
+      diagnostics_.error("", std::to_string(out_.image.rules.size()) +
+                                 " rule prefixes exceed the datapath's capacity of " +
+                                 std::to_string(VW_MAX_RULE_PREFIXES));
     auto digest = sha256(digest_input(policy_, trusted_));
     out_.digest_hex = to_hex(digest.data(), digest.size());
     vw_policy_info& info = out_.image.info;
@@ -259,7 +280,8 @@ std::optional<IdAllocation> allocate_ids(const std::vector<std::string>& identit
   for (const std::string& identity : identities) {
     if (out.ids.count(identity)) continue;
     auto it = previous_by_text.find(rule_info_text(identity));
-    if (it != previous_by_text.end() && it->second >= 1 && it->second <= max_id && !used.count(it->second)) {
+    if (it != previous_by_text.end() && it->second >= 1 && it->second <= max_id &&
+        !used.count(it->second)) {
       out.ids[identity] = it->second;
       used.insert(it->second);
     } else {
@@ -277,7 +299,8 @@ std::optional<IdAllocation> allocate_ids(const std::vector<std::string>& identit
     while (candidate <= max_id && (used.count(candidate) || freed.count(candidate))) ++candidate;
     uint32_t id = candidate;
     if (id > max_id) {
-      auto reuse = std::find_if(freed.begin(), freed.end(), [&](uint32_t f) { return !used.count(f); });
+      auto reuse =
+          std::find_if(freed.begin(), freed.end(), [&](uint32_t f) { return !used.count(f); });
       if (reuse == freed.end()) return std::nullopt;
       id = *reuse;
     }

@@ -1,11 +1,12 @@
 // parse_document: the shape of a rule document (DESIGN §3.2). Values are
 // kept as written with their paths; validate.cpp decides what they mean.
+#include "vaultwall/document.h"
+
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "json_strict.h"
-#include "vaultwall/document.h"
 #include "vaultwall/validate.h"
 
 namespace vaultwall {
@@ -19,11 +20,11 @@ using detail::JsonWalker;
 
 const std::initializer_list<std::string_view> kNetworkAclsFields = {
     "bypass", "defaultAction", "ipRules", "virtualNetworkRules"};
-const std::initializer_list<std::string_view> kWrapperFields = {
-    "networkAcls", "publicNetworkAccess", "vaultwall"};
+const std::initializer_list<std::string_view> kWrapperFields = {"networkAcls",
+                                                                "publicNetworkAccess", "vaultwall"};
 const std::initializer_list<std::string_view> kVaultwallFields = {
-    "profile", "limits", "dataPlane", "privateEndpoints", "virtualNetworks", "trustedServices",
-    "mode"};
+    "profile",         "limits",          "dataPlane", "privateEndpoints",
+    "virtualNetworks", "trustedServices", "mode"};
 
 class DocumentReader {
  public:
@@ -51,8 +52,8 @@ class DocumentReader {
     if (!walk_.expect_object(properties, "properties")) return;
     document_.acls_path = "properties.networkAcls";
     if (root.contains("networkAcls"))
-      walk_.diagnostics().error("networkAcls",
-                                "networkAcls given both at the top level and in properties; keep one");
+      walk_.diagnostics().error(
+          "networkAcls", "networkAcls given both at the top level and in properties; keep one");
     if (const Json* access = walk_.member(properties, "publicNetworkAccess"))
       read_public_access(*access, "properties.publicNetworkAccess");
     if (const Json* acls = walk_.member(properties, "networkAcls"))
@@ -87,9 +88,14 @@ class DocumentReader {
     if (auto parsed = parse_public_network_access(*text)) {
       document_.public_network_access = Located<PublicNetworkAccess>{*parsed, path};
     } else if (detail::closest_name(*text, {"SecuredByPerimeter"}) == "SecuredByPerimeter") {
-      walk_.diagnostics().error(path, "\"" + *text + "\" (network security perimeter) is not supported by vaultwall; use Enabled or Disabled");
+      walk_.diagnostics().error(
+          path,
+          "\"" + *text +
+              "\" (network security perimeter) is not supported by vaultwall; use Enabled or Disabled");
     } else {
-      walk_.diagnostics().error(path, "\"" + *text + "\" is not a valid publicNetworkAccess; expected Enabled or Disabled");
+      walk_.diagnostics().error(
+          path,
+          "\"" + *text + "\" is not a valid publicNetworkAccess; expected Enabled or Disabled");
     }
   }
 
@@ -103,7 +109,8 @@ class DocumentReader {
         if (auto parsed = parse_default_action(*text))
           document_.default_action = Located<DefaultAction>{*parsed, at};
         else
-          walk_.diagnostics().error(at, "\"" + *text + "\" is not a valid defaultAction; expected Allow or Deny");
+          walk_.diagnostics().error(
+              at, "\"" + *text + "\" is not a valid defaultAction; expected Allow or Deny");
       }
     }
     if (const Json* value = walk_.member(acls, "bypass")) {
@@ -112,10 +119,12 @@ class DocumentReader {
         if (auto parsed = parse_bypass(*text))
           document_.bypass = Located<Bypass>{*parsed, at};
         else
-          walk_.diagnostics().error(at, "\"" + *text + "\" is not a valid bypass; expected AzureServices or None");
+          walk_.diagnostics().error(
+              at, "\"" + *text + "\" is not a valid bypass; expected AzureServices or None");
       }
     }
-    if (const Json* rules = walk_.member(acls, "ipRules")) read_ip_rules(*rules, join_path(path, "ipRules"));
+    if (const Json* rules = walk_.member(acls, "ipRules"))
+      read_ip_rules(*rules, join_path(path, "ipRules"));
     if (const Json* rules = walk_.member(acls, "virtualNetworkRules"))
       read_vnet_rules(*rules, join_path(path, "virtualNetworkRules"));
   }
@@ -132,7 +141,8 @@ class DocumentReader {
       std::string value_path = join_path(at, "value");
       const Json* value = walk_.member(rule, "value");
       if (!value) {
-        walk_.diagnostics().error(value_path, "missing: an IP rule needs a value such as \"203.0.113.0/24\"");
+        walk_.diagnostics().error(value_path,
+                                  "missing: an IP rule needs a value such as \"203.0.113.0/24\"");
         continue;
       }
       if (auto text = walk_.string_value(*value, value_path))
@@ -146,14 +156,16 @@ class DocumentReader {
       std::string at = index_path(path, i);
       const Json& rule = rules[i];
       if (!walk_.expect_object(rule, at)) continue;
-      walk_.reject_unknown_fields(rule, at, {"id", "ignoreMissingVnetServiceEndpoint", "action", "state"},
+      walk_.reject_unknown_fields(rule, at,
+                                  {"id", "ignoreMissingVnetServiceEndpoint", "action", "state"},
                                   "a virtual network rule");
       check_allow_action(rule, at);
       Document::VnetRuleText text;
       text.id.path = join_path(at, "id");
       const Json* id = walk_.member(rule, "id");
       if (!id) {
-        walk_.diagnostics().error(text.id.path, "missing: a virtual network rule needs the subnet's resource id");
+        walk_.diagnostics().error(text.id.path,
+                                  "missing: a virtual network rule needs the subnet's resource id");
         continue;
       }
       auto id_text = walk_.string_value(*id, text.id.path);
@@ -174,9 +186,13 @@ class DocumentReader {
     std::string path = join_path(at, "action");
     auto text = walk_.string_value(*action, path);
     if (text && !parse_default_action(*text).has_value())
-      walk_.diagnostics().error(path, "\"" + *text + "\" is not a valid action; Key Vault rules only allow (\"Allow\")");
+      walk_.diagnostics().error(
+          path, "\"" + *text + "\" is not a valid action; Key Vault rules only allow (\"Allow\")");
     else if (text && parse_default_action(*text) == DefaultAction::kDeny)
-      walk_.diagnostics().error(path, "\"" + *text + "\": Key Vault rules only allow; use defaultAction Deny and leave the source out");
+      walk_.diagnostics().error(
+          path,
+          "\"" + *text +
+              "\": Key Vault rules only allow; use defaultAction Deny and leave the source out");
   }
 
   // ---- the vaultwall section ----
@@ -191,7 +207,8 @@ class DocumentReader {
         if (auto parsed = parse_profile(*text))
           document_.profile = Located<Profile>{*parsed, at};
         else
-          walk_.diagnostics().error(at, "\"" + *text + "\" is not a known profile; expected akv-2018 or akv-current");
+          walk_.diagnostics().error(
+              at, "\"" + *text + "\" is not a known profile; expected akv-2018 or akv-current");
       }
     }
     if (const Json* value = walk_.member(host, "mode")) {
@@ -200,11 +217,14 @@ class DocumentReader {
         if (auto parsed = parse_mode(*text))
           document_.mode = Located<Mode>{*parsed, at};
         else
-          walk_.diagnostics().error(at, "\"" + *text + "\" is not a valid mode; expected enforce or audit");
+          walk_.diagnostics().error(
+              at, "\"" + *text + "\" is not a valid mode; expected enforce or audit");
       }
     }
-    if (const Json* limits = walk_.member(host, "limits")) read_limits(*limits, join_path(path, "limits"));
-    if (const Json* plane = walk_.member(host, "dataPlane")) read_data_plane(*plane, join_path(path, "dataPlane"));
+    if (const Json* limits = walk_.member(host, "limits"))
+      read_limits(*limits, join_path(path, "limits"));
+    if (const Json* plane = walk_.member(host, "dataPlane"))
+      read_data_plane(*plane, join_path(path, "dataPlane"));
     if (const Json* endpoints = walk_.member(host, "privateEndpoints"))
       document_.private_endpoints = read_strings(*endpoints, join_path(path, "privateEndpoints"));
     if (const Json* vnets = walk_.member(host, "virtualNetworks"))
@@ -218,11 +238,13 @@ class DocumentReader {
     walk_.reject_unknown_fields(limits, path, {"maxIpRules", "maxVirtualNetworkRules"}, "limits");
     if (const Json* value = walk_.member(limits, "maxIpRules")) {
       std::string at = join_path(path, "maxIpRules");
-      if (auto number = walk_.integer_value(*value, at)) document_.max_ip_rules = Located<int64_t>{*number, at};
+      if (auto number = walk_.integer_value(*value, at))
+        document_.max_ip_rules = Located<int64_t>{*number, at};
     }
     if (const Json* value = walk_.member(limits, "maxVirtualNetworkRules")) {
       std::string at = join_path(path, "maxVirtualNetworkRules");
-      if (auto number = walk_.integer_value(*value, at)) document_.max_vnet_rules = Located<int64_t>{*number, at};
+      if (auto number = walk_.integer_value(*value, at))
+        document_.max_vnet_rules = Located<int64_t>{*number, at};
     }
   }
 
@@ -230,8 +252,13 @@ class DocumentReader {
     if (!walk_.expect_object(plane, path)) return;
     walk_.reject_unknown_fields(plane, path, {"ports", "addresses"}, "dataPlane");
     if (const Json* ports = walk_.member(plane, "ports")) {
-      if (walk_.expect_array(*ports, join_path(path, "ports")))
+      if (walk_.expect_array(*ports, join_path(path, "ports"))) {
         document_.ports = read_strings(*ports, join_path(path, "ports"));
+        if (ports->empty())
+          walk_.diagnostics().error(
+              join_path(path, "ports"),
+              "no ports: list at least one data-plane port such as \"tcp/443\" (or leave ports out for the default tcp/443)");
+      }
     }
     if (const Json* addresses = walk_.member(plane, "addresses"))
       document_.addresses = read_strings(*addresses, join_path(path, "addresses"));
@@ -251,7 +278,9 @@ class DocumentReader {
       if (const Json* segment = walk_.member(vnet, "segment")) {
         read_segment(*segment, text);
       } else {
-        walk_.diagnostics().error(text.segment_path, "missing: say where this virtual network's traffic enters the host, e.g. {\"interface\": \"eth1\"} or {\"vlan\": 100}");
+        walk_.diagnostics().error(
+            text.segment_path,
+            "missing: say where this virtual network's traffic enters the host, e.g. {\"interface\": \"eth1\"} or {\"vlan\": 100}");
       }
       if (const Json* subnets = walk_.member(vnet, "subnets")) {
         std::string subnets_path = join_path(at, "subnets");
@@ -268,9 +297,14 @@ class DocumentReader {
     if (!walk_.expect_object(segment, path)) return;
     vnet.has_segment = true;
     walk_.reject_unknown_fields(segment, path, {"interface", "vlan"}, "a segment");
+    if (!walk_.member(segment, "interface") && !walk_.member(segment, "vlan"))
+      walk_.diagnostics().error(
+          path,
+          "a segment needs an interface, a vlan, or both (e.g. {\"interface\": \"eth1\"} or {\"vlan\": 100})");
     if (const Json* value = walk_.member(segment, "interface")) {
       std::string at = join_path(path, "interface");
-      if (auto text = walk_.string_value(*value, at)) vnet.interface = Located<std::string>{*text, at};
+      if (auto text = walk_.string_value(*value, at))
+        vnet.interface = Located<std::string>{*text, at};
     }
     if (const Json* value = walk_.member(segment, "vlan")) {
       std::string at = join_path(path, "vlan");
@@ -278,10 +312,11 @@ class DocumentReader {
     }
   }
 
-  void read_subnet(const Json& subnet, const std::string& path, Document::VirtualNetworkText& vnet) {
+  void read_subnet(const Json& subnet, const std::string& path,
+                   Document::VirtualNetworkText& vnet) {
     if (!walk_.expect_object(subnet, path)) return;
-    walk_.reject_unknown_fields(subnet, path, {"name", "addressPrefix", "addressPrefixes", "serviceEndpoints"},
-                                "a subnet");
+    walk_.reject_unknown_fields(
+        subnet, path, {"name", "addressPrefix", "addressPrefixes", "serviceEndpoints"}, "a subnet");
     Document::SubnetText text;
     text.path = path;
     text.name = required_string(subnet, path, "name", "the subnet's name");
@@ -294,13 +329,15 @@ class DocumentReader {
       text.prefixes.insert(text.prefixes.end(), more.begin(), more.end());
     }
     if (const Json* endpoints = walk_.member(subnet, "serviceEndpoints"))
-      text.service_endpoints = read_service_endpoints(*endpoints, join_path(path, "serviceEndpoints"));
+      text.service_endpoints =
+          read_service_endpoints(*endpoints, join_path(path, "serviceEndpoints"));
     vnet.subnets.push_back(std::move(text));
   }
 
   // Strings, or Azure's subnet shape [{"service": "Microsoft.KeyVault",
   // "locations": [...]}] so `az network vnet subnet show` output pastes in.
-  std::vector<Located<std::string>> read_service_endpoints(const Json& endpoints, const std::string& path) {
+  std::vector<Located<std::string>> read_service_endpoints(const Json& endpoints,
+                                                           const std::string& path) {
     std::vector<Located<std::string>> out;
     if (!walk_.expect_array(endpoints, path)) return out;
     for (size_t i = 0; i < endpoints.size(); ++i) {
@@ -310,7 +347,9 @@ class DocumentReader {
         const Json* service = walk_.member(entry, "service");
         std::string service_path = join_path(at, "service");
         if (!service) {
-          walk_.diagnostics().error(service_path, "missing: a service endpoint object needs \"service\", e.g. \"Microsoft.KeyVault\"");
+          walk_.diagnostics().error(
+              service_path,
+              "missing: a service endpoint object needs \"service\", e.g. \"Microsoft.KeyVault\"");
           continue;
         }
         if (auto text = walk_.string_value(*service, service_path)) out.push_back({*text, at});
@@ -323,10 +362,12 @@ class DocumentReader {
 
   void read_trusted(const Json& trusted, const std::string& path) {
     if (!walk_.expect_object(trusted, path)) return;
-    walk_.reject_unknown_fields(trusted, path, {"serviceTags", "services", "custom"}, "trustedServices");
+    walk_.reject_unknown_fields(trusted, path, {"serviceTags", "services", "custom"},
+                                "trustedServices");
     if (const Json* tags = walk_.member(trusted, "serviceTags")) {
       std::string at = join_path(path, "serviceTags");
-      if (auto text = walk_.string_value(*tags, at)) document_.service_tags_path = Located<std::string>{resolve_path(*text), at};
+      if (auto text = walk_.string_value(*tags, at))
+        document_.service_tags_path = Located<std::string>{resolve_path(*text), at};
     }
     if (const Json* services = walk_.member(trusted, "services"))
       document_.trusted_services = read_strings(*services, join_path(path, "services"));
@@ -337,14 +378,16 @@ class DocumentReader {
         std::string at = index_path(custom_path, i);
         const Json& entry = (*custom)[i];
         if (!walk_.expect_object(entry, at)) continue;
-        walk_.reject_unknown_fields(entry, at, {"name", "addressPrefixes"}, "a custom trusted service");
+        walk_.reject_unknown_fields(entry, at, {"name", "addressPrefixes"},
+                                    "a custom trusted service");
         Document::CustomServiceText text;
         text.path = at;
         text.name = required_string(entry, at, "name", "a name for this service");
         if (const Json* prefixes = walk_.member(entry, "addressPrefixes"))
           text.prefixes = read_strings(*prefixes, join_path(at, "addressPrefixes"));
         else
-          walk_.diagnostics().error(join_path(at, "addressPrefixes"), "missing: list the service's IPv4 prefixes");
+          walk_.diagnostics().error(join_path(at, "addressPrefixes"),
+                                    "missing: list the service's IPv4 prefixes");
         document_.custom_services.push_back(std::move(text));
       }
     }
@@ -427,7 +470,8 @@ Checked<Policy> load_policy_file(const std::filesystem::path& file,
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     Checked<Policy> result;
-    result.diagnostics.push_back({Severity::kError, "", "cannot read " + file.string() + ": " + std::strerror(errno)});
+    result.diagnostics.push_back(
+        {Severity::kError, "", "cannot read " + file.string() + ": " + std::strerror(errno)});
     return result;
   }
   std::stringstream buffer;

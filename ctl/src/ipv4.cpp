@@ -25,9 +25,7 @@ std::string format_ipv4(uint32_t address) {
 
 std::string Ipv4Prefix::cidr() const { return format_ipv4(address) + "/" + std::to_string(length); }
 
-std::string Ipv4Prefix::canonical() const {
-  return length == 32 ? format_ipv4(address) : cidr();
-}
+std::string Ipv4Prefix::canonical() const { return length == 32 ? format_ipv4(address) : cidr(); }
 
 std::optional<uint32_t> parse_ipv4(std::string_view text) {
   uint32_t address = 0;

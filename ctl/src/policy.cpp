@@ -81,8 +81,9 @@ std::string PortSpec::text() const {
 }
 
 bool Subnet::has_key_vault_endpoint() const {
-  return std::any_of(service_endpoints.begin(), service_endpoints.end(),
-                     [](const std::string& s) { return equals_ignore_case(s, "Microsoft.KeyVault"); });
+  return std::any_of(service_endpoints.begin(), service_endpoints.end(), [](const std::string& s) {
+    return equals_ignore_case(s, "Microsoft.KeyVault");
+  });
 }
 
 const Subnet* VirtualNetwork::find_subnet(std::string_view lower_name) const {

@@ -6,16 +6,16 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace vaultwall {
 namespace {
 
 bool equals_ignore_case(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -56,7 +56,8 @@ Result<ServiceTagFile> parse_service_tags(std::string_view text) {
         }
         auto prefix = parse_ipv4_prefix(prefix_text);
         if (!prefix)
-          return fail(EINVAL, "Service Tags file: tag " + tag.name + " has an invalid prefix \"" + prefix_text + "\"");
+          return fail(EINVAL, "Service Tags file: tag " + tag.name + " has an invalid prefix \"" +
+                                  prefix_text + "\"");
         tag.ipv4.push_back(prefix->network());  // published data: be lenient about host bits
       }
     }
@@ -69,8 +70,9 @@ Result<ServiceTagFile> parse_service_tags(std::string_view text) {
 Result<ServiceTagFile> load_service_tags(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in)
-    return fail(errno ? errno : ENOENT, "read Service Tags file " + file.string(),
-                "download Azure's Service Tags JSON and point vaultwall.trustedServices.serviceTags at it");
+    return fail(
+        errno ? errno : ENOENT, "read Service Tags file " + file.string(),
+        "download Azure's Service Tags JSON and point vaultwall.trustedServices.serviceTags at it");
   std::stringstream buffer;
   buffer << in.rdbuf();
   auto parsed = parse_service_tags(buffer.str());
@@ -101,7 +103,8 @@ Checked<TrustedSet> resolve_trusted_services(const Policy& policy) {
   auto file = load_service_tags(trusted.service_tags_path);
   if (!file) {
     Checked<TrustedSet> result;
-    result.diagnostics.push_back({Severity::kError, "vaultwall.trustedServices.serviceTags", file.error().message()});
+    result.diagnostics.push_back(
+        {Severity::kError, "vaultwall.trustedServices.serviceTags", file.error().message()});
     return result;
   }
   return resolve_trusted_services(policy, &*file);
@@ -118,15 +121,21 @@ Checked<TrustedSet> resolve_trusted_services(const Policy& policy, const Service
     std::string path = "vaultwall.trustedServices.services[" + std::to_string(i) + "]";
     const ServiceTag* tag = tags ? tags->find(name) : nullptr;
     if (!tags) {
-      diagnostics.error(path, name + ": no Service Tags file loaded; set vaultwall.trustedServices.serviceTags");
+      diagnostics.error(
+          path, name + ": no Service Tags file loaded; set vaultwall.trustedServices.serviceTags");
       continue;
     }
     if (!tag) {
-      diagnostics.error(path, name + " is not a service tag in " + trusted.service_tags_path + "; use a tag name from its values[].name (e.g. AzureResourceManager) or a custom entry");
+      diagnostics.error(
+          path,
+          name + " is not a service tag in " + trusted.service_tags_path +
+              "; use a tag name from its values[].name (e.g. AzureResourceManager) or a custom entry");
       continue;
     }
     if (tag->ipv6_count > 0)
-      diagnostics.warning(path, name + ": " + std::to_string(tag->ipv6_count) + " IPv6 prefixes are not enforceable yet (IPv4 rules only); " + std::to_string(tag->ipv4.size()) + " IPv4 prefixes enforced");
+      diagnostics.warning(path, name + ": " + std::to_string(tag->ipv6_count) +
+                                    " IPv6 prefixes are not enforceable yet (IPv4 rules only); " +
+                                    std::to_string(tag->ipv4.size()) + " IPv4 prefixes enforced");
     set.services.push_back({tag->name, tag->ipv4, tag->ipv6_count, false});
   }
   for (const CustomTrustedService& custom : trusted.custom) {

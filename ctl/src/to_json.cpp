@@ -1,7 +1,6 @@
 // The normalised policy back out: Azure's vault-resource shape (for `show`)
 // and a sorted canonical form (for the digest).
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "vaultwall/document.h"
@@ -31,13 +30,17 @@ OrderedJson network_acls(const Policy& policy, bool sort_rules) {
   acls["bypass"] = to_string(policy.bypass);
   acls["defaultAction"] = to_string(policy.default_action);
   if (sort_rules) ip_rules = sorted(ip_rules);
-  acls["ipRules"] = list(ip_rules, [](const std::string& value) { return OrderedJson{{"value", value}}; });
+  acls["ipRules"] = list(ip_rules, [](const std::string& value) {
+    return OrderedJson{{"value", value}};
+  });
   std::vector<VnetRule> vnets = policy.vnet_rules;
   if (sort_rules)
-    std::sort(vnets.begin(), vnets.end(), [](const VnetRule& a, const VnetRule& b) { return a.subnet_id < b.subnet_id; });
+    std::sort(vnets.begin(), vnets.end(),
+              [](const VnetRule& a, const VnetRule& b) { return a.subnet_id < b.subnet_id; });
   acls["virtualNetworkRules"] = list(vnets, [](const VnetRule& rule) {
-    return OrderedJson{{"id", rule.subnet_id},
-                       {"ignoreMissingVnetServiceEndpoint", rule.ignore_missing_vnet_service_endpoint}};
+    return OrderedJson{
+        {"id", rule.subnet_id},
+        {"ignoreMissingVnetServiceEndpoint", rule.ignore_missing_vnet_service_endpoint}};
   });
   return acls;
 }
@@ -59,26 +62,28 @@ OrderedJson host_section(const HostSection& host, bool sort_lists) {
   out["dataPlane"] = {
       {"ports", list(maybe_sorted(host.ports), [](const PortSpec& p) { return p.text(); })},
       {"addresses", list(maybe_sorted(host.addresses), [](uint32_t a) { return format_ipv4(a); })}};
-  out["privateEndpoints"] = list(maybe_sorted(host.private_endpoints), [](uint32_t a) { return format_ipv4(a); });
+  out["privateEndpoints"] =
+      list(maybe_sorted(host.private_endpoints), [](uint32_t a) { return format_ipv4(a); });
 
   std::vector<VirtualNetwork> vnets = host.virtual_networks;
   if (sort_lists) {
     std::sort(vnets.begin(), vnets.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     for (VirtualNetwork& vnet : vnets)
-      std::sort(vnet.subnets.begin(), vnet.subnets.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+      std::sort(vnet.subnets.begin(), vnet.subnets.end(),
+                [](const auto& a, const auto& b) { return a.name < b.name; });
   }
   out["virtualNetworks"] = list(vnets, [&](const VirtualNetwork& vnet) {
     OrderedJson segment = OrderedJson::object();
     if (vnet.segment.interface) segment["interface"] = *vnet.segment.interface;
     if (vnet.segment.vlan) segment["vlan"] = *vnet.segment.vlan;
-    return OrderedJson{
-        {"id", vnet.id},
-        {"segment", segment},
-        {"subnets", list(vnet.subnets, [&](const Subnet& subnet) {
-           return OrderedJson{{"name", subnet.name},
+    return OrderedJson{{"id", vnet.id},
+                       {"segment", segment},
+                       {"subnets", list(vnet.subnets, [&](const Subnet& subnet) {
+                          return OrderedJson{
+                              {"name", subnet.name},
                               {"addressPrefixes", prefixes(maybe_sorted(subnet.prefixes))},
                               {"serviceEndpoints", maybe_sorted(subnet.service_endpoints)}};
-         })}};
+                        })}};
   });
 
   const TrustedServices& trusted = host.trusted;
@@ -87,9 +92,11 @@ OrderedJson host_section(const HostSection& host, bool sort_lists) {
   trusted_json["services"] = maybe_sorted(trusted.services);
   std::vector<CustomTrustedService> custom = trusted.custom;
   if (sort_lists)
-    std::sort(custom.begin(), custom.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    std::sort(custom.begin(), custom.end(),
+              [](const auto& a, const auto& b) { return a.name < b.name; });
   trusted_json["custom"] = list(custom, [&](const CustomTrustedService& service) {
-    return OrderedJson{{"name", service.name}, {"addressPrefixes", prefixes(maybe_sorted(service.prefixes))}};
+    return OrderedJson{{"name", service.name},
+                       {"addressPrefixes", prefixes(maybe_sorted(service.prefixes))}};
   });
   out["trustedServices"] = trusted_json;
   out["mode"] = to_string(host.mode);

@@ -41,7 +41,8 @@ std::string ipv4_syntax_problem(std::string_view text) {
   if (slash != std::string_view::npos) {
     std::string_view length = text.substr(slash + 1);
     bool digits = !length.empty() && length.size() <= 3 &&
-                  std::all_of(length.begin(), length.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+                  std::all_of(length.begin(), length.end(),
+                              [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
     if (!digits || std::stoi(std::string(length)) > 32)
       return "prefix length /" + std::string(length) + " is not 0-32";
     if (length.size() > 1 && length[0] == '0')
@@ -50,8 +51,9 @@ std::string ipv4_syntax_problem(std::string_view text) {
   auto octets = split(address, '.');
   if (octets.size() != 4) return "expected four decimal octets a.b.c.d";
   for (const std::string& octet : octets) {
-    if (octet.empty() || octet.size() > 3 ||
-        !std::all_of(octet.begin(), octet.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    if (octet.empty() || octet.size() > 3 || !std::all_of(octet.begin(), octet.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        }))
       return "octet " + in_quotes(octet) + " is not a decimal number 0-255";
     if (std::stoi(octet) > 255) return "octet " + octet + " is out of range 0-255";
     if (octet.size() > 1 && octet[0] == '0')
@@ -169,22 +171,29 @@ class Validator {
   void read_profile_and_limits() {
     if (document_.profile) policy_.host.profile = document_.profile->value;
     if (options_.profile) policy_.host.profile = *options_.profile;
-    policy_.host.max_ip_rules = limit_override(document_.max_ip_rules, options_.max_ip_rules, "IP rules");
+    policy_.host.max_ip_rules =
+        limit_override(document_.max_ip_rules, options_.max_ip_rules, "IP rules");
     policy_.host.max_vnet_rules =
         limit_override(document_.max_vnet_rules, options_.max_vnet_rules, "virtual network rules");
   }
 
   std::optional<uint32_t> limit_override(const std::optional<Located<int64_t>>& written,
-                                         std::optional<uint32_t> command_line, std::string_view what) {
+                                         std::optional<uint32_t> command_line,
+                                         std::string_view what) {
     constexpr int64_t kCapacity = VW_MAX_RULES - 1;  // rule ids 1..VW_MAX_RULES-1
     if (command_line) {
       if (*command_line < 1 || *command_line > kCapacity)
-        diagnostics_.error("", "limit of " + std::to_string(*command_line) + " " + std::string(what) + " is out of range 1-" + std::to_string(kCapacity) + " (the datapath's rule capacity)");
+        diagnostics_.error("", "limit of " + std::to_string(*command_line) + " " +
+                                   std::string(what) + " is out of range 1-" +
+                                   std::to_string(kCapacity) + " (the datapath's rule capacity)");
       return command_line;
     }
     if (!written) return std::nullopt;
     if (written->value < 1 || written->value > kCapacity) {
-      diagnostics_.error(written->path, "limit of " + std::to_string(written->value) + " " + std::string(what) + " is out of range 1-" + std::to_string(kCapacity) + " (the datapath's rule capacity)");
+      diagnostics_.error(written->path, "limit of " + std::to_string(written->value) + " " +
+                                            std::string(what) + " is out of range 1-" +
+                                            std::to_string(kCapacity) +
+                                            " (the datapath's rule capacity)");
       return std::nullopt;
     }
     return static_cast<uint32_t>(written->value);
@@ -196,7 +205,9 @@ class Validator {
   std::optional<Ipv4Prefix> check_ip_rule(const Located<std::string>& rule) {
     const std::string& text = rule.value;
     if (text.empty()) {
-      diagnostics_.error(rule.path, "value is empty; expected an IPv4 address such as 203.0.113.7 or a CIDR range such as 203.0.113.0/24");
+      diagnostics_.error(
+          rule.path,
+          "value is empty; expected an IPv4 address such as 203.0.113.7 or a CIDR range such as 203.0.113.0/24");
       return std::nullopt;
     }
     if (looks_like_ipv6(text)) {
@@ -205,16 +216,22 @@ class Validator {
     }
     auto prefix = parse_ipv4_prefix(text);
     if (!prefix) {
-      diagnostics_.error(rule.path, in_quotes(text) + " is not a valid IPv4 address or CIDR range: " + ipv4_syntax_problem(text));
+      diagnostics_.error(rule.path, in_quotes(text) +
+                                        " is not a valid IPv4 address or CIDR range: " +
+                                        ipv4_syntax_problem(text));
       return std::nullopt;
     }
     bool written_as_range = text.find('/') != std::string::npos;
     if (written_as_range && prefix->length >= 31 && policy_.limits().small_ranges_rejected) {
-      diagnostics_.error(rule.path, text + ": /31 and /32 ranges are not supported by profile " + std::string(to_string(policy_.host.profile)) + "; configure individual IP address rules instead (" + individual_addresses(*prefix) + ")");
+      diagnostics_.error(rule.path, text + ": /31 and /32 ranges are not supported by profile " +
+                                        std::string(to_string(policy_.host.profile)) +
+                                        "; configure individual IP address rules instead (" +
+                                        individual_addresses(*prefix) + ")");
       return std::nullopt;
     }
     if (prefix->has_host_bits()) {
-      diagnostics_.error(rule.path, text + " has host bits set; use the network address " + prefix->network().cidr());
+      diagnostics_.error(rule.path, text + " has host bits set; use the network address " +
+                                        prefix->network().cidr());
       return std::nullopt;
     }
     if (auto reason = forbidden_range_reason(*prefix)) {
@@ -225,7 +242,7 @@ class Validator {
   }
 
   void read_ip_rules() {
-    std::map<std::string, std::string> first_path;  // canonical -> where first seen
+    std::map<std::string, std::string> first_path;         // canonical -> where first seen
     std::vector<std::pair<Ipv4Prefix, std::string>> kept;  // for the overlap sweep
     for (const Located<std::string>& rule : document_.ip_rules) {
       auto prefix = check_ip_rule(rule);
@@ -233,7 +250,8 @@ class Validator {
       IpRule normalised{*prefix};
       auto [seen, inserted] = first_path.emplace(normalised.canonical(), rule.path);
       if (!inserted) {
-        diagnostics_.warning(rule.path, rule.value + " is the same rule as " + seen->second + " (" + seen->first + "); kept once");
+        diagnostics_.warning(rule.path, rule.value + " is the same rule as " + seen->second + " (" +
+                                            seen->first + "); kept once");
         continue;
       }
       policy_.ip_rules.push_back(normalised);
@@ -248,7 +266,8 @@ class Validator {
   template <class Report>
   void sweep_nested(std::vector<std::pair<Ipv4Prefix, std::string>> prefixes, Report report) {
     std::sort(prefixes.begin(), prefixes.end(), [](const auto& a, const auto& b) {
-      return std::pair(a.first.first(), a.first.length) < std::pair(b.first.first(), b.first.length);
+      return std::pair(a.first.first(), a.first.length) <
+             std::pair(b.first.first(), b.first.length);
     });
     std::vector<const std::pair<Ipv4Prefix, std::string>*> open;
     for (const auto& entry : prefixes) {
@@ -261,7 +280,9 @@ class Validator {
   void warn_overlaps(const std::vector<std::pair<Ipv4Prefix, std::string>>& prefixes,
                      std::string_view consequence) {
     sweep_nested(prefixes, [&](const auto& outer, const auto& inner) {
-      diagnostics_.warning(inner.second, inner.first.canonical() + " overlaps " + outer.first.canonical() + " (" + outer.second + "); both kept, " + std::string(consequence));
+      diagnostics_.warning(inner.second, inner.first.canonical() + " overlaps " +
+                                             outer.first.canonical() + " (" + outer.second +
+                                             "); both kept, " + std::string(consequence));
     });
   }
 
@@ -273,12 +294,16 @@ class Validator {
       const std::string& text = rule.id.value;
       std::string id = lower(text);
       if (!has_resource_shape(id, true)) {
-        diagnostics_.error(rule.id.path, in_quotes(text) + " is not a subnet resource id (expected " + std::string(kSubnetIdShape) + ")");
+        diagnostics_.error(rule.id.path, in_quotes(text) +
+                                             " is not a subnet resource id (expected " +
+                                             std::string(kSubnetIdShape) + ")");
         continue;
       }
       auto [seen, inserted] = first_path.emplace(id, rule.id.path);
       if (!inserted) {
-        diagnostics_.warning(rule.id.path, text + " is the same rule as " + seen->second + " (subnet ids compare case-insensitively); kept once");
+        diagnostics_.warning(rule.id.path,
+                             text + " is the same rule as " + seen->second +
+                                 " (subnet ids compare case-insensitively); kept once");
         continue;
       }
       VnetRule normalised{id, rule.ignore_missing_vnet_service_endpoint, true};
@@ -295,23 +320,34 @@ class Validator {
     std::string written_vnet_id = text.substr(0, vnet_id.size());
     auto vnet = vnet_paths_.find(vnet_id);
     if (vnet == vnet_paths_.end()) {
-      diagnostics_.error(rule.id.path, "virtual network " + written_vnet_id + " of subnet " + text + " is not described in vaultwall.virtualNetworks; add it with its segment and subnets");
+      diagnostics_.error(
+          rule.id.path,
+          "virtual network " + written_vnet_id + " of subnet " + text +
+              " is not described in vaultwall.virtualNetworks; add it with its segment and subnets");
       return false;
     }
     const VirtualNetwork* described = policy_.find_virtual_network(vnet_id);
     const Subnet* subnet = described ? described->find_subnet(normalised.subnet_name()) : nullptr;
     std::string written_subnet = text.substr(text.size() - normalised.subnet_name().size());
     if (!subnet) {
-      diagnostics_.error(rule.id.path, "subnet " + written_subnet + " of " + text + " is not described in " + vnet->second + ".subnets; add {\"name\": \"" + written_subnet + "\", \"addressPrefix\": \"<prefix>\", \"serviceEndpoints\": [\"Microsoft.KeyVault\"]}");
+      diagnostics_.error(
+          rule.id.path,
+          "subnet " + written_subnet + " of " + text + " is not described in " + vnet->second +
+              ".subnets; add {\"name\": \"" + written_subnet +
+              "\", \"addressPrefix\": \"<prefix>\", \"serviceEndpoints\": [\"Microsoft.KeyVault\"]}");
       return false;
     }
     if (subnet->has_key_vault_endpoint()) return true;
     if (!normalised.ignore_missing_vnet_service_endpoint) {
-      diagnostics_.error(rule.id.path, missing_service_endpoint_message(written_subnet, written_vnet_id));
+      diagnostics_.error(rule.id.path,
+                         missing_service_endpoint_message(written_subnet, written_vnet_id));
       return false;
     }
     normalised.active = false;
-    diagnostics_.warning(rule.id.path, "subnet " + written_subnet + " of virtual network " + written_vnet_id + " has no Microsoft.KeyVault service endpoint; the rule is kept but inactive (ignoreMissingVnetServiceEndpoint) until the endpoint is added to its serviceEndpoints");
+    diagnostics_.warning(
+        rule.id.path,
+        "subnet " + written_subnet + " of virtual network " + written_vnet_id +
+            " has no Microsoft.KeyVault service endpoint; the rule is kept but inactive (ignoreMissingVnetServiceEndpoint) until the endpoint is added to its serviceEndpoints");
     return true;
   }
 
@@ -321,19 +357,33 @@ class Validator {
                              ? "in force"
                              : "of profile " + std::string(to_string(policy_.host.profile));
     if (policy_.ip_rules.size() > limits.max_ip_rules)
-      diagnostics_.error(acls_path("ipRules"), std::to_string(policy_.ip_rules.size()) + " IP rules exceed the limit of " + std::to_string(limits.max_ip_rules) + " " + source + "; remove rules or raise the limit (vaultwall.limits.maxIpRules or --max-ip-rules)");
+      diagnostics_.error(
+          acls_path("ipRules"),
+          std::to_string(policy_.ip_rules.size()) + " IP rules exceed the limit of " +
+              std::to_string(limits.max_ip_rules) + " " + source +
+              "; remove rules or raise the limit (vaultwall.limits.maxIpRules or --max-ip-rules)");
     if (policy_.vnet_rules.size() > limits.max_vnet_rules)
-      diagnostics_.error(acls_path("virtualNetworkRules"), std::to_string(policy_.vnet_rules.size()) + " virtual network rules exceed the limit of " + std::to_string(limits.max_vnet_rules) + " " + source + "; remove rules or raise the limit (vaultwall.limits.maxVirtualNetworkRules or --max-vnet-rules)");
+      diagnostics_.error(
+          acls_path("virtualNetworkRules"),
+          std::to_string(policy_.vnet_rules.size()) +
+              " virtual network rules exceed the limit of " +
+              std::to_string(limits.max_vnet_rules) + " " + source +
+              "; remove rules or raise the limit (vaultwall.limits.maxVirtualNetworkRules or --max-vnet-rules)");
     if (policy_.ip_rules.size() + policy_.vnet_rules.size() > VW_MAX_RULES - 1)
-      diagnostics_.error(acls_path("ipRules"), std::to_string(policy_.ip_rules.size() + policy_.vnet_rules.size()) + " rules exceed the datapath's capacity of " + std::to_string(VW_MAX_RULES - 1) + " rule ids");
+      diagnostics_.error(acls_path("ipRules"),
+                         std::to_string(policy_.ip_rules.size() + policy_.vnet_rules.size()) +
+                             " rules exceed the datapath's capacity of " +
+                             std::to_string(VW_MAX_RULES - 1) + " rule ids");
   }
 
   void warn_rules_without_effect() {
     size_t rules = policy_.ip_rules.size() + policy_.vnet_rules.size();
     if (rules > 0 && policy_.default_action == DefaultAction::kAllow &&
         policy_.public_network_access == PublicNetworkAccess::kEnabled)
-      diagnostics_.warning(document_.default_action ? document_.default_action->path : acls_path("defaultAction"),
-                           "defaultAction is Allow: every source is allowed and the " + std::to_string(rules) + " rule(s) only credit counters; set Deny to enforce them");
+      diagnostics_.warning(
+          document_.default_action ? document_.default_action->path : acls_path("defaultAction"),
+          "defaultAction is Allow: every source is allowed and the " + std::to_string(rules) +
+              " rule(s) only credit counters; set Deny to enforce them");
   }
 
   // ---- the vaultwall section ----
@@ -347,37 +397,45 @@ class Validator {
       if (!port) continue;
       auto [at, inserted] = seen.emplace(*port, written.path);
       if (!inserted) {
-        diagnostics_.warning(written.path, in_quotes(written.value) + " is already listed at " + at->second + "; kept once");
+        diagnostics_.warning(written.path, in_quotes(written.value) + " is already listed at " +
+                                               at->second + "; kept once");
         continue;
       }
       policy_.host.ports.push_back(*port);
     }
     std::string path = "vaultwall.dataPlane.ports";
-    if (document_.ports->empty())
-      diagnostics_.error(path, "no ports: list at least one data-plane port such as \"tcp/443\" (or leave ports out for the default tcp/443)");
     if (policy_.host.ports.size() > VW_MAX_PORTS)
-      diagnostics_.error(path, std::to_string(policy_.host.ports.size()) + " ports exceed the datapath's limit of " + std::to_string(VW_MAX_PORTS));
+      diagnostics_.error(path, std::to_string(policy_.host.ports.size()) +
+                                   " ports exceed the datapath's limit of " +
+                                   std::to_string(VW_MAX_PORTS));
   }
 
   std::optional<PortSpec> parse_port(const Located<std::string>& written) {
     auto parts = split(written.value, '/');
     if (parts.size() != 2) {
-      diagnostics_.error(written.path, in_quotes(written.value) + " is not a port; expected \"tcp/<port>\" or \"udp/<port>\" such as \"tcp/443\"");
+      diagnostics_.error(
+          written.path,
+          in_quotes(written.value) +
+              " is not a port; expected \"tcp/<port>\" or \"udp/<port>\" such as \"tcp/443\"");
       return std::nullopt;
     }
     std::string proto = lower(parts[0]);
     if (proto != "tcp" && proto != "udp") {
-      diagnostics_.error(written.path, in_quotes(written.value) + ": protocol " + in_quotes(parts[0]) + " is not tcp or udp");
+      diagnostics_.error(written.path, in_quotes(written.value) + ": protocol " +
+                                           in_quotes(parts[0]) + " is not tcp or udp");
       return std::nullopt;
     }
     const std::string& number = parts[1];
     bool digits = !number.empty() && number.size() <= 5 && number[0] != '0' &&
-                  std::all_of(number.begin(), number.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+                  std::all_of(number.begin(), number.end(),
+                              [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
     if (!digits || std::stoi(number) > 65535) {
-      diagnostics_.error(written.path, in_quotes(written.value) + ": port " + in_quotes(number) + " is not a number 1-65535");
+      diagnostics_.error(written.path, in_quotes(written.value) + ": port " + in_quotes(number) +
+                                           " is not a number 1-65535");
       return std::nullopt;
     }
-    return PortSpec{static_cast<uint8_t>(proto == "tcp" ? 6 : 17), static_cast<uint16_t>(std::stoi(number))};
+    return PortSpec{static_cast<uint8_t>(proto == "tcp" ? 6 : 17),
+                    static_cast<uint16_t>(std::stoi(number))};
   }
 
   // A single IPv4 address (no prefix), or nullopt after an error.
@@ -388,7 +446,10 @@ class Validator {
     }
     auto address = parse_ipv4(written.value);
     if (!address)
-      diagnostics_.error(written.path, in_quotes(written.value) + " is not a single IPv4 address" + (written.value.find('/') != std::string::npos ? std::string(" (list addresses, not ranges)") : ": " + ipv4_syntax_problem(written.value)));
+      diagnostics_.error(written.path, in_quotes(written.value) + " is not a single IPv4 address" +
+                                           (written.value.find('/') != std::string::npos
+                                                ? std::string(" (list addresses, not ranges)")
+                                                : ": " + ipv4_syntax_problem(written.value)));
     return address;
   }
 
@@ -401,9 +462,12 @@ class Validator {
       if (inserted) {
         out.push_back(*address);
       } else if (at->second.rfind(entry.path.substr(0, entry.path.rfind('[')), 0) == 0) {
-        diagnostics_.warning(entry.path, entry.value + " is already listed at " + at->second + "; kept once");
+        diagnostics_.warning(entry.path,
+                             entry.value + " is already listed at " + at->second + "; kept once");
       } else {
-        diagnostics_.error(entry.path, entry.value + " is also listed at " + at->second + "; an address is either a data-plane address or a private endpoint");
+        diagnostics_.error(entry.path,
+                           entry.value + " is also listed at " + at->second +
+                               "; an address is either a data-plane address or a private endpoint");
       }
     }
   }
@@ -413,7 +477,10 @@ class Validator {
     read_address_list(document_.addresses, policy_.host.addresses, seen);
     read_address_list(document_.private_endpoints, policy_.host.private_endpoints, seen);
     if (seen.size() > VW_MAX_ENDPOINTS)
-      diagnostics_.error("vaultwall.dataPlane.addresses", std::to_string(seen.size()) + " addresses and private endpoints exceed the datapath's limit of " + std::to_string(VW_MAX_ENDPOINTS));
+      diagnostics_.error("vaultwall.dataPlane.addresses",
+                         std::to_string(seen.size()) +
+                             " addresses and private endpoints exceed the datapath's limit of " +
+                             std::to_string(VW_MAX_ENDPOINTS));
   }
 
   // A CIDR prefix of a subnet or custom service: any IPv4 space (private is
@@ -421,11 +488,15 @@ class Validator {
   std::optional<Ipv4Prefix> parse_network(const Located<std::string>& written) {
     auto prefix = parse_ipv4_prefix(written.value);
     if (!prefix) {
-      diagnostics_.error(written.path, in_quotes(written.value) + " is not a valid IPv4 CIDR range: " + ipv4_syntax_problem(written.value));
+      diagnostics_.error(written.path, in_quotes(written.value) +
+                                           " is not a valid IPv4 CIDR range: " +
+                                           ipv4_syntax_problem(written.value));
       return std::nullopt;
     }
     if (prefix->has_host_bits()) {
-      diagnostics_.error(written.path, written.value + " has host bits set; use the network address " + prefix->network().cidr());
+      diagnostics_.error(written.path, written.value +
+                                           " has host bits set; use the network address " +
+                                           prefix->network().cidr());
       return std::nullopt;
     }
     return prefix;
@@ -437,13 +508,17 @@ class Validator {
       VirtualNetwork vnet;
       vnet.id = lower(written.id.value);
       if (!written.id.value.empty() && !has_resource_shape(vnet.id, false)) {
-        diagnostics_.error(written.id.path, in_quotes(written.id.value) + " is not a virtual network resource id (expected " + std::string(kVnetIdShape) + ")");
+        diagnostics_.error(written.id.path, in_quotes(written.id.value) +
+                                                " is not a virtual network resource id (expected " +
+                                                std::string(kVnetIdShape) + ")");
         continue;
       }
       if (written.id.value.empty()) continue;  // reported by the parser
       auto [known, inserted] = vnet_paths_.emplace(vnet.id, written.path);
       if (!inserted) {
-        diagnostics_.error(written.id.path, written.id.value + " is already described at " + known->second + "; describe each virtual network once");
+        diagnostics_.error(written.id.path, written.id.value + " is already described at " +
+                                                known->second +
+                                                "; describe each virtual network once");
         continue;
       }
       read_segment(written, vnet.segment, segments);
@@ -451,7 +526,10 @@ class Validator {
       policy_.host.virtual_networks.push_back(std::move(vnet));
     }
     if (segments.size() > VW_MAX_SEGMENTS)
-      diagnostics_.error("vaultwall.virtualNetworks", std::to_string(segments.size()) + " segments exceed the datapath's limit of " + std::to_string(VW_MAX_SEGMENTS));
+      diagnostics_.error("vaultwall.virtualNetworks",
+                         std::to_string(segments.size()) +
+                             " segments exceed the datapath's limit of " +
+                             std::to_string(VW_MAX_SEGMENTS));
   }
 
   void read_segment(const Document::VirtualNetworkText& written, Segment& segment,
@@ -460,25 +538,25 @@ class Validator {
       if (valid_interface_name(written.interface->value))
         segment.interface = written.interface->value;
       else
-        diagnostics_.error(written.interface->path, in_quotes(written.interface->value) + " is not a valid interface name (1-15 characters, no '/', ':' or spaces)");
+        diagnostics_.error(
+            written.interface->path,
+            in_quotes(written.interface->value) +
+                " is not a valid interface name (1-15 characters, no '/', ':' or spaces)");
     }
     if (written.vlan) {
       if (written.vlan->value >= 1 && written.vlan->value <= 4094)
         segment.vlan = static_cast<uint16_t>(written.vlan->value);
       else
-        diagnostics_.error(written.vlan->path, "vlan " + std::to_string(written.vlan->value) + " is out of range 1-4094");
-    }
-    if (!written.interface && !written.vlan) {
-      // A missing segment object was already reported by the parser.
-      if (written.has_segment)
-        diagnostics_.error(written.segment_path, "a segment needs an interface, a vlan, or both (e.g. {\"interface\": \"eth1\"} or {\"vlan\": 100})");
-      return;
+        diagnostics_.error(written.vlan->path, "vlan " + std::to_string(written.vlan->value) +
+                                                   " is out of range 1-4094");
     }
     if (!segment.interface && !segment.vlan) return;
     auto key = std::pair(segment.interface.value_or(""), segment.vlan.value_or(0));
     auto [other, inserted] = segments.emplace(key, written.path);
     if (!inserted)
-      diagnostics_.error(written.segment_path, "segment " + segment_text(segment) + " is already used by " + other->second + "; each virtual network needs its own segment");
+      diagnostics_.error(written.segment_path, "segment " + segment_text(segment) +
+                                                   " is already used by " + other->second +
+                                                   "; each virtual network needs its own segment");
   }
 
   void read_subnets(const Document::VirtualNetworkText& written, VirtualNetwork& vnet) {
@@ -490,13 +568,17 @@ class Validator {
       if (subnet_text.name.value.empty()) continue;  // reported by the parser
       auto [other, inserted] = names.emplace(subnet.name, subnet_text.path);
       if (!inserted) {
-        diagnostics_.error(subnet_text.name.path, "subnet " + subnet_text.name.value + " is already described at " + other->second);
+        diagnostics_.error(subnet_text.name.path, "subnet " + subnet_text.name.value +
+                                                      " is already described at " + other->second);
         continue;
       }
       std::set<Ipv4Prefix> seen;
       for (const Located<std::string>& prefix_text : subnet_text.prefixes) {
         if (looks_like_ipv6(prefix_text.value)) {
-          diagnostics_.warning(prefix_text.path, prefix_text.value + ": IPv6 subnet prefixes are not enforceable yet (only IPv4 addresses are supported); skipped");
+          diagnostics_.warning(
+              prefix_text.path,
+              prefix_text.value +
+                  ": IPv6 subnet prefixes are not enforceable yet (only IPv4 addresses are supported); skipped");
           continue;
         }
         auto prefix = parse_network(prefix_text);
@@ -505,14 +587,19 @@ class Validator {
         all_prefixes.emplace_back(*prefix, prefix_text.path);
       }
       if (subnet_text.prefixes.empty())
-        diagnostics_.error(join(subnet_text.path, "addressPrefix"), "missing: subnet " + subnet_text.name.value + " needs its addressPrefix (or addressPrefixes)");
+        diagnostics_.error(join(subnet_text.path, "addressPrefix"),
+                           "missing: subnet " + subnet_text.name.value +
+                               " needs its addressPrefix (or addressPrefixes)");
       std::set<std::string> endpoints;
       for (const Located<std::string>& endpoint : subnet_text.service_endpoints)
-        if (endpoints.insert(lower(endpoint.value)).second) subnet.service_endpoints.push_back(endpoint.value);
+        if (endpoints.insert(lower(endpoint.value)).second)
+          subnet.service_endpoints.push_back(endpoint.value);
       vnet.subnets.push_back(std::move(subnet));
     }
     sweep_nested(all_prefixes, [&](const auto& outer, const auto& inner) {
-      diagnostics_.error(inner.second, inner.first.cidr() + " overlaps " + outer.first.cidr() + " (" + outer.second + "); subnets of one virtual network cannot overlap");
+      diagnostics_.error(inner.second, inner.first.cidr() + " overlaps " + outer.first.cidr() +
+                                           " (" + outer.second +
+                                           "); subnets of one virtual network cannot overlap");
     });
   }
 
@@ -526,7 +613,8 @@ class Validator {
     if (document_.service_tags_path) {
       trusted.service_tags_path = document_.service_tags_path->value;
       if (trusted.service_tags_path.empty())
-        diagnostics_.error(document_.service_tags_path->path, "the Service Tags file path is empty");
+        diagnostics_.error(document_.service_tags_path->path,
+                           "the Service Tags file path is empty");
     }
     std::map<std::string, std::string> names;  // lower-cased -> path
     for (const Located<std::string>& service : document_.trusted_services) {
@@ -536,31 +624,47 @@ class Validator {
       }
       auto [other, inserted] = names.emplace(lower(service.value), service.path);
       if (!inserted) {
-        diagnostics_.warning(service.path, service.value + " is already listed at " + other->second + "; kept once");
+        diagnostics_.warning(
+            service.path, service.value + " is already listed at " + other->second + "; kept once");
         continue;
       }
       trusted.services.push_back(service.value);
     }
     if (!trusted.services.empty() && !document_.service_tags_path)
-      diagnostics_.error(path + ".services", "service tags " + trusted.services.front() + (trusted.services.size() > 1 ? ", ..." : "") + " need a Service Tags file: set vaultwall.trustedServices.serviceTags to Azure's ServiceTags_Public JSON");
-    for (const Document::CustomServiceText& custom : document_.custom_services) read_custom(custom, names);
+      diagnostics_.error(
+          path + ".services",
+          "service tags " + trusted.services.front() +
+              (trusted.services.size() > 1 ? ", ..." : "") +
+              " need a Service Tags file: set vaultwall.trustedServices.serviceTags to Azure's ServiceTags_Public JSON");
+    for (const Document::CustomServiceText& custom : document_.custom_services)
+      read_custom(custom, names);
     size_t count = trusted.services.size() + trusted.custom.size();
     if (count > VW_MAX_SERVICES - 1)
-      diagnostics_.error(path, std::to_string(count) + " trusted services exceed the datapath's limit of " + std::to_string(VW_MAX_SERVICES - 1));
+      diagnostics_.error(path, std::to_string(count) +
+                                   " trusted services exceed the datapath's limit of " +
+                                   std::to_string(VW_MAX_SERVICES - 1));
     if (count > 0 && policy_.bypass == Bypass::kNone)
-      diagnostics_.warning(path, "bypass is None: the " + std::to_string(count) + " trusted service(s) are not enforced; set bypass to AzureServices to trust them");
+      diagnostics_.warning(
+          path,
+          "bypass is None: the " + std::to_string(count) +
+              " trusted service(s) are not enforced; set bypass to AzureServices to trust them");
   }
 
-  void read_custom(const Document::CustomServiceText& custom, std::map<std::string, std::string>& names) {
+  void read_custom(const Document::CustomServiceText& custom,
+                   std::map<std::string, std::string>& names) {
     const std::string& name = custom.name.value;
     if (name.empty()) return;  // reported by the parser
     if (name.size() > VW_SERVICE_NAME_LEN - 1) {
-      diagnostics_.error(custom.name.path, in_quotes(name) + " is longer than " + std::to_string(VW_SERVICE_NAME_LEN - 1) + " characters");
+      diagnostics_.error(custom.name.path, in_quotes(name) + " is longer than " +
+                                               std::to_string(VW_SERVICE_NAME_LEN - 1) +
+                                               " characters");
       return;
     }
     auto [other, inserted] = names.emplace(lower(name), custom.path);
     if (!inserted) {
-      diagnostics_.error(custom.name.path, in_quotes(name) + " is already used by " + other->second + "; give each trusted service its own name");
+      diagnostics_.error(custom.name.path, in_quotes(name) + " is already used by " +
+                                               other->second +
+                                               "; give each trusted service its own name");
       return;
     }
     CustomTrustedService service{name, {}};
@@ -590,15 +694,19 @@ std::optional<std::string> forbidden_range_reason(const Ipv4Prefix& prefix) {
   for (const ForbiddenRange& range : forbidden_ranges()) {
     if (!range.prefix.overlaps(prefix)) continue;
     std::string verb = range.prefix.contains(prefix) ? "belongs to" : "contains";
-    std::string reason = verb + " forbidden range " + range_text(range.prefix) + " (" + std::string(range.why) + ")";
+    std::string reason =
+        verb + " forbidden range " + range_text(range.prefix) + " (" + std::string(range.why) + ")";
     if (!range.is_private) reason += "; only public addresses are allowed in IP rules";
     return reason;
   }
   return std::nullopt;
 }
 
-std::string missing_service_endpoint_message(std::string_view subnet_names, std::string_view vnet_id) {
-  return "SubnetsHaveNoServiceEndpointsConfigured: Subnets " + std::string(subnet_names) + " of virtual network " + std::string(vnet_id) + " do not have ServiceEndpoints for Microsoft.KeyVault resources configured. Add Microsoft.KeyVault to subnet's ServiceEndpoints collection before trying to ACL Microsoft.KeyVault resources to these subnets.";
+std::string missing_service_endpoint_message(std::string_view subnet_names,
+                                             std::string_view vnet_id) {
+  return "SubnetsHaveNoServiceEndpointsConfigured: Subnets " + std::string(subnet_names) +
+         " of virtual network " + std::string(vnet_id) +
+         " do not have ServiceEndpoints for Microsoft.KeyVault resources configured. Add Microsoft.KeyVault to subnet's ServiceEndpoints collection before trying to ACL Microsoft.KeyVault resources to these subnets.";
 }
 
 Checked<Policy> validate_document(const Document& document, const ValidateOptions& options) {

@@ -19,7 +19,7 @@ Result<vw_counters> read_counters(int map_fd, const std::string& map_name, uint3
   for (const vw_counters& c : per_cpu) {
     sum.packets += c.packets;
     sum.bytes += c.bytes;
-    sum.last_hit_ns = std::max(sum.last_hit_ns, c.last_hit_ns);
+    sum.last_hit_jiffies = std::max(sum.last_hit_jiffies, c.last_hit_jiffies);
   }
   return sum;
 }

@@ -25,7 +25,8 @@ std::vector<BadCase> load_cases() {
     if (line.empty() || line[0] == '#') continue;
     size_t first = line.find('\t');
     size_t second = line.find('\t', first + 1);
-    cases.push_back({line.substr(0, first), line.substr(first + 1, second - first - 1), line.substr(second + 1)});
+    cases.push_back({line.substr(0, first), line.substr(first + 1, second - first - 1),
+                     line.substr(second + 1)});
   }
   return cases;
 }
@@ -39,7 +40,8 @@ TEST_P(BadDocument, IsRefusedWithPathAndReason) {
   Pipeline result = run_pipeline_file(data_dir() / "bad" / c.file);
   EXPECT_FALSE(result.compiled.has_value()) << c.file << " was accepted";
   EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kError, c.path, c.reason))
-      << c.file << ": expected error at \"" << c.path << "\" containing \"" << c.reason << "\"; got\n"
+      << c.file << ": expected error at \"" << c.path << "\" containing \"" << c.reason
+      << "\"; got\n"
       << describe(result.diagnostics);
 }
 

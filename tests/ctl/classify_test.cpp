@@ -11,14 +11,17 @@
 namespace vaultwall::test {
 namespace {
 
-constexpr const char* kSubnet = "/subscriptions/0/resourcegroups/rg/providers/microsoft.network/virtualnetworks/v/subnets/s";
+constexpr const char* kSubnet =
+    "/subscriptions/0/resourcegroups/rg/providers/microsoft.network/virtualnetworks/v/subnets/s";
 
-std::string policy_text(std::string_view acls_extra = "", std::string_view host_extra = "", std::string_view public_access = "Enabled") {
+std::string policy_text(std::string_view acls_extra = "", std::string_view host_extra = "",
+                        std::string_view public_access = "Enabled") {
   return std::string(R"({"networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices",
      "ipRules": [{"value": "203.0.113.0/24"}, {"value": "203.0.113.128/25"}, {"value": "198.51.100.7"}],
      "virtualNetworkRules": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s"}])") +
          std::string(acls_extra) + R"(},
-   "publicNetworkAccess": ")" + std::string(public_access) + R"(",
+   "publicNetworkAccess": ")" +
+         std::string(public_access) + R"(",
    "vaultwall": {
      "dataPlane": {"addresses": ["192.0.2.10"], "ports": ["tcp/443", "udp/443"]},
      "privateEndpoints": ["10.20.0.5"],
@@ -45,11 +48,14 @@ struct Fixture {
     context = context_for(compiled, trusted, fake_interfaces);
   }
 
-  Classification classify(PacketDescription packet) const { return vaultwall::classify(policy, context, packet); }
+  Classification classify(PacketDescription packet) const {
+    return vaultwall::classify(policy, context, packet);
+  }
   uint32_t id(const std::string& identity) const { return compiled.rule_ids.at(identity); }
 };
 
-PacketDescription packet(const char* source, const char* destination = "192.0.2.10", uint16_t port = 443) {
+PacketDescription packet(const char* source, const char* destination = "192.0.2.10",
+                         uint16_t port = 443) {
   PacketDescription p;
   p.source = *parse_ipv4(source);
   p.destination = *parse_ipv4(destination);
@@ -72,8 +78,10 @@ TEST(Classify, Scope_NotIpAndMalformed) {
 
 TEST(Classify, Scope_OtherPortsProtocolsAndDestinationsAreUntouched) {
   Fixture f(policy_text());
-  EXPECT_EQ(f.classify(packet("8.8.8.8", "192.0.2.10", 22)).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
-  EXPECT_EQ(f.classify(packet("8.8.8.8", "192.0.2.99")).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+  EXPECT_EQ(f.classify(packet("8.8.8.8", "192.0.2.10", 22)).verdict_class,
+            uint32_t{VW_CLASS_UNPROTECTED});
+  EXPECT_EQ(f.classify(packet("8.8.8.8", "192.0.2.99")).verdict_class,
+            uint32_t{VW_CLASS_UNPROTECTED});
   PacketDescription icmp = packet("8.8.8.8");
   icmp.proto = 1;
   EXPECT_EQ(f.classify(icmp).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
@@ -84,7 +92,8 @@ TEST(Classify, Scope_OtherPortsProtocolsAndDestinationsAreUntouched) {
 
 TEST(Classify, Scope_EveryDestinationWhenNoneListed) {
   Fixture f(R"({"networkAcls": {"defaultAction": "Deny"}})");
-  EXPECT_EQ(f.classify(packet("8.8.8.8", "192.0.2.99")).verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
+  EXPECT_EQ(f.classify(packet("8.8.8.8", "192.0.2.99")).verdict_class,
+            uint32_t{VW_CLASS_DEFAULT_DENY});
 }
 
 TEST(Classify, Step1_PrivateEndpointIsAllowedEvenWhenPublicAccessIsDisabled) {
@@ -151,7 +160,8 @@ TEST(Classify, Step3_IpRulesNeverMatchVnetTraffic) {
   p.vlan = 200;  // vnet w: a VLAN-only segment, any interface
   auto v = f.classify(p);
   EXPECT_EQ(v.verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
-  EXPECT_EQ(v.vnet, "/subscriptions/0/resourcegroups/rg/providers/microsoft.network/virtualnetworks/w");
+  EXPECT_EQ(v.vnet,
+            "/subscriptions/0/resourcegroups/rg/providers/microsoft.network/virtualnetworks/w");
 }
 
 TEST(Classify, Step4_TrustedServiceLongestPrefix) {
@@ -164,7 +174,8 @@ TEST(Classify, Step4_TrustedServiceLongestPrefix) {
 }
 
 TEST(Classify, Step4_BypassNoneIgnoresTrustedPrefixes) {
-  Fixture f(policy_text(R"(, "bypass": "None")").replace(policy_text().find("\"bypass\": \"AzureServices\","), 26, ""));
+  Fixture f(policy_text(R"(, "bypass": "None")")
+                .replace(policy_text().find("\"bypass\": \"AzureServices\","), 26, ""));
   EXPECT_EQ(f.classify(packet("52.98.3.3")).verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
 }
 
@@ -203,7 +214,8 @@ TEST(Classify, Ipv6GetsTheDefaultAction) {
   EXPECT_EQ(deny.classify(p).verdict_class, uint32_t{VW_CLASS_IPV6_DENY});
   Fixture allow(R"({"networkAcls": {"defaultAction": "Allow"}})");
   EXPECT_EQ(allow.classify(p).verdict_class, uint32_t{VW_CLASS_IPV6_ALLOW});
-  Fixture disabled(R"({"networkAcls": {"defaultAction": "Allow"}, "publicNetworkAccess": "Disabled"})");
+  Fixture disabled(
+      R"({"networkAcls": {"defaultAction": "Allow"}, "publicNetworkAccess": "Disabled"})");
   EXPECT_EQ(disabled.classify(p).verdict_class, uint32_t{VW_CLASS_IPV6_DENY});
   p.destination_port = 22;
   EXPECT_EQ(allow.classify(p).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
@@ -238,7 +250,8 @@ ImageVerdict interpret_image(const SlotImage& image, const PacketDescription& p)
   uint32_t endpoint = 0;
   for (const auto& [key, value] : image.endpoints)
     if (ipv4_from_bytes(key.addr) == p.destination) endpoint = value.kind;
-  if (!protected_proto || (!endpoint && !(s.flags & VW_SETTINGS_ALL_DESTINATIONS)) || !protected_port)
+  if (!protected_proto || (!endpoint && !(s.flags & VW_SETTINGS_ALL_DESTINATIONS)) ||
+      !protected_port)
     return {VW_CLASS_UNPROTECTED, 0, 0};
   auto trusted_or = [&](uint32_t fallback) -> ImageVerdict {
     if (s.bypass != VW_BYPASS_AZURE_SERVICES) return {fallback, 0, 0};
@@ -246,7 +259,8 @@ ImageVerdict interpret_image(const SlotImage& image, const PacketDescription& p)
     uint32_t service = 0;
     for (const auto& [key, value] : image.trusted) {
       Ipv4Prefix prefix{ipv4_from_bytes(key.addr), static_cast<uint8_t>(key.prefixlen)};
-      if (prefix.contains(p.source) && static_cast<int>(key.prefixlen) > best) best = key.prefixlen, service = value.service_id;
+      if (prefix.contains(p.source) && static_cast<int>(key.prefixlen) > best)
+        best = key.prefixlen, service = value.service_id;
     }
     return service ? ImageVerdict{VW_CLASS_TRUSTED, 0, service} : ImageVerdict{fallback, 0, 0};
   };
@@ -265,18 +279,22 @@ ImageVerdict interpret_image(const SlotImage& image, const PacketDescription& p)
   uint32_t rule = 0;
   for (const auto& [key, value] : image.rules) {
     if (key.vnet_id != vnet) continue;
-    Ipv4Prefix prefix{ipv4_from_bytes(key.addr), static_cast<uint8_t>(key.prefixlen - VW_RULE_KEY_VNET_BITS)};
-    if (prefix.contains(p.source) && static_cast<int>(key.prefixlen) > best) best = key.prefixlen, rule = value.rule_id;
+    Ipv4Prefix prefix{ipv4_from_bytes(key.addr),
+                      static_cast<uint8_t>(key.prefixlen - VW_RULE_KEY_VNET_BITS)};
+    if (prefix.contains(p.source) && static_cast<int>(key.prefixlen) > best)
+      best = key.prefixlen, rule = value.rule_id;
   }
   if (rule) return {vnet ? uint32_t{VW_CLASS_VNET_RULE} : uint32_t{VW_CLASS_IP_RULE}, rule, 0};
-  return trusted_or(s.default_action == VW_ACTION_DENY ? VW_CLASS_DEFAULT_DENY : VW_CLASS_DEFAULT_ALLOW);
+  return trusted_or(s.default_action == VW_ACTION_DENY ? VW_CLASS_DEFAULT_DENY
+                                                       : VW_CLASS_DEFAULT_ALLOW);
 }
 
 TEST(Classify, AgreesWithTheCompiledImageOnRandomPackets) {
   std::vector<std::string> policies = {
       policy_text(), policy_text("", "", "Disabled"),
       R"({"networkAcls": {"defaultAction": "Allow", "ipRules": [{"value": "203.0.113.0/24"}]}})"};
-  const char* sources[] = {"203.0.113.", "198.51.100.", "10.1.0.", "10.2.0.", "52.98.0.", "52.96.7.", "8.8.8."};
+  const char* sources[] = {"203.0.113.", "198.51.100.", "10.1.0.", "10.2.0.",
+                           "52.98.0.",   "52.96.7.",    "8.8.8."};
   const char* destinations[] = {"192.0.2.10", "10.20.0.5", "192.0.2.99"};
   std::mt19937 random(20240611);
   for (const std::string& text : policies) {
@@ -290,7 +308,8 @@ TEST(Classify, AgreesWithTheCompiledImageOnRandomPackets) {
       auto expected = f.classify(p);
       auto actual = interpret_image(f.compiled.image, p);
       uint32_t expected_class = expected.verdict_class;
-      ASSERT_EQ(actual.verdict_class, expected_class) << "seed 20240611 packet " << i << " from " << format_ipv4(p.source);
+      ASSERT_EQ(actual.verdict_class, expected_class)
+          << "seed 20240611 packet " << i << " from " << format_ipv4(p.source);
       ASSERT_EQ(actual.rule_id, expected.rule_id) << i;
       ASSERT_EQ(actual.service_id, expected.service_id) << i;
     }

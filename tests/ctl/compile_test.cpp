@@ -10,7 +10,8 @@
 namespace vaultwall::test {
 namespace {
 
-constexpr const char* kVnet = "/subscriptions/0/resourcegroups/rg/providers/microsoft.network/virtualnetworks/v";
+constexpr const char* kVnet =
+    "/subscriptions/0/resourcegroups/rg/providers/microsoft.network/virtualnetworks/v";
 
 const char* kHost = R"({
   "dataPlane": {"addresses": ["192.0.2.10"]},
@@ -21,9 +22,11 @@ const char* kHost = R"({
   "trustedServices": {"custom": [{"name": "vm-deploy", "addressPrefixes": ["52.96.0.0/14"]}]}})";
 
 std::string policy_text(std::string_view ip_rules) {
-  return wrap(std::string(R"({"defaultAction": "Deny", "bypass": "AzureServices", "ipRules": )") + std::string(ip_rules) +
-                  R"(, "virtualNetworkRules": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s"}]})",
-              kHost);
+  return wrap(
+      std::string(R"({"defaultAction": "Deny", "bypass": "AzureServices", "ipRules": )") +
+          std::string(ip_rules) +
+          R"(, "virtualNetworkRules": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s"}]})",
+      kHost);
 }
 
 CompiledPolicy compile(const Policy& policy, const CompileOptions& options = {}) {
@@ -42,10 +45,13 @@ vw_rule_key rule_key(uint32_t prefixlen, uint32_t vnet, std::array<uint8_t, 4> a
   return key;
 }
 
-bool same_key(const vw_rule_key& a, const vw_rule_key& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+bool same_key(const vw_rule_key& a, const vw_rule_key& b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
 
 TEST(Compile, ExactSlotImage) {
-  Policy policy = must_load(policy_text(R"([{"value": "203.0.113.0/24"}, {"value": "198.51.100.7"}])"));
+  Policy policy =
+      must_load(policy_text(R"([{"value": "203.0.113.0/24"}, {"value": "198.51.100.7"}])"));
   CompiledPolicy out = compile(policy);
   const SlotImage& image = out.image;
 
@@ -107,7 +113,9 @@ TEST(Compile, ExactSlotImage) {
 }
 
 TEST(Compile, NoAddressesProtectsEveryDestinationAndNoSegmentsClearsTheFlag) {
-  CompiledPolicy out = compile(must_load(wrap(R"({"defaultAction": "Deny"})", R"({"dataPlane": {"ports": ["tcp/443", "udp/8443"]}, "mode": "audit"})")));
+  CompiledPolicy out = compile(
+      must_load(wrap(R"({"defaultAction": "Deny"})",
+                     R"({"dataPlane": {"ports": ["tcp/443", "udp/8443"]}, "mode": "audit"})")));
   EXPECT_EQ(out.image.settings.flags, uint32_t{VW_SETTINGS_ALL_DESTINATIONS});
   EXPECT_EQ(out.image.settings.mode, VW_MODE_AUDIT);
   ASSERT_EQ(out.image.settings.port_count, 2u);
@@ -118,22 +126,26 @@ TEST(Compile, NoAddressesProtectsEveryDestinationAndNoSegmentsClearsTheFlag) {
 }
 
 TEST(Compile, PublicAccessDisabledAndBypassNone) {
-  CompiledPolicy out = compile(must_load(R"({"networkAcls": {"bypass": "None"}, "publicNetworkAccess": "Disabled"})"));
+  CompiledPolicy out = compile(
+      must_load(R"({"networkAcls": {"bypass": "None"}, "publicNetworkAccess": "Disabled"})"));
   EXPECT_EQ(out.image.settings.public_access, VW_PUBLIC_ACCESS_DISABLED);
   EXPECT_EQ(out.image.settings.bypass, VW_BYPASS_NONE);
   EXPECT_EQ(out.image.settings.default_action, VW_ACTION_ALLOW);
 }
 
 TEST(Compile, VlanOnlySegmentMatchesAnyInterface) {
-  CompiledPolicy out = compile(must_load(wrap("{}", R"({"virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "segment": {"vlan": 42}, "subnets": []}]})")));
+  CompiledPolicy out = compile(must_load(wrap(
+      "{}",
+      R"({"virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "segment": {"vlan": 42}, "subnets": []}]})")));
   ASSERT_EQ(out.image.segments.size(), 1u);
   EXPECT_EQ(out.image.segments[0].first.ifindex, 0u);
   EXPECT_EQ(out.image.segments[0].first.vlan, 42);
 }
 
 TEST(Compile, InactiveVnetRuleKeepsItsIdButNoPrefixes) {
-  Policy policy = must_load(wrap(R"({"defaultAction": "Deny", "virtualNetworkRules": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s", "ignoreMissingVnetServiceEndpoint": true}]})",
-                                 R"({"virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "segment": {"vlan": 5}, "subnets": [{"name": "s", "addressPrefix": "10.1.0.0/24"}]}]})"));
+  Policy policy = must_load(wrap(
+      R"({"defaultAction": "Deny", "virtualNetworkRules": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s", "ignoreMissingVnetServiceEndpoint": true}]})",
+      R"({"virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "segment": {"vlan": 5}, "subnets": [{"name": "s", "addressPrefix": "10.1.0.0/24"}]}]})"));
   CompiledPolicy out = compile(policy);
   ASSERT_EQ(out.rules.size(), 1u);
   EXPECT_FALSE(out.rules[0].active);
@@ -143,28 +155,41 @@ TEST(Compile, InactiveVnetRuleKeepsItsIdButNoPrefixes) {
 }
 
 TEST(Compile, UnknownInterfaceIsAnErrorNamingThePath) {
-  Policy policy = must_load(wrap("{}", R"({"virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "segment": {"interface": "wg0"}, "subnets": []}]})"));
+  Policy policy = must_load(wrap(
+      "{}",
+      R"({"virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "segment": {"interface": "wg0"}, "subnets": []}]})"));
   auto result = compile_policy(policy, {}, CompileOptions{fake_interfaces, {}, {}});
   EXPECT_FALSE(result.ok());
-  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kError, "vaultwall.virtualNetworks[0].segment.interface", "no interface named wg0"));
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kError,
+                             "vaultwall.virtualNetworks[0].segment.interface",
+                             "no interface named wg0"));
 }
 
 // ---- stable ids ----
 
 TEST(StableIds, SurviveReorderAndReapply) {
-  CompiledPolicy first = compile(must_load(policy_text(R"([{"value": "203.0.113.0/24"}, {"value": "198.51.100.7"}, {"value": "192.0.2.0/25"}])")));
-  CompileOptions options{fake_interfaces, rule_ids_from_info(first.rule_info), service_ids_from_info(first.service_info)};
-  CompiledPolicy reordered = compile(must_load(policy_text(R"([{"value": "192.0.2.0/25"}, {"value": "203.0.113.0/24"}, {"value": "198.51.100.7"}])")), options);
+  CompiledPolicy first = compile(must_load(policy_text(
+      R"([{"value": "203.0.113.0/24"}, {"value": "198.51.100.7"}, {"value": "192.0.2.0/25"}])")));
+  CompileOptions options{fake_interfaces, rule_ids_from_info(first.rule_info),
+                         service_ids_from_info(first.service_info)};
+  CompiledPolicy reordered = compile(
+      must_load(policy_text(
+          R"([{"value": "192.0.2.0/25"}, {"value": "203.0.113.0/24"}, {"value": "198.51.100.7"}])")),
+      options);
   EXPECT_EQ(reordered.rule_ids, first.rule_ids);
   EXPECT_TRUE(reordered.freed_rule_ids.empty());
   EXPECT_EQ(reordered.digest_hex, first.digest_hex);  // same meaning, same digest
 }
 
 TEST(StableIds, RemovedIdsAreFreedAndNotReusedInTheSameApply) {
-  CompiledPolicy first = compile(must_load(policy_text(R"([{"value": "203.0.113.0/24"}, {"value": "198.51.100.7"}, {"value": "192.0.2.0/25"}])")));
+  CompiledPolicy first = compile(must_load(policy_text(
+      R"([{"value": "203.0.113.0/24"}, {"value": "198.51.100.7"}, {"value": "192.0.2.0/25"}])")));
   ASSERT_EQ(first.rule_ids.at("198.51.100.7"), 2u);
   CompileOptions options{fake_interfaces, first.rule_ids, {}};
-  CompiledPolicy second = compile(must_load(policy_text(R"([{"value": "203.0.113.0/24"}, {"value": "192.0.2.0/25"}, {"value": "198.51.100.8"}])")), options);
+  CompiledPolicy second = compile(
+      must_load(policy_text(
+          R"([{"value": "203.0.113.0/24"}, {"value": "192.0.2.0/25"}, {"value": "198.51.100.8"}])")),
+      options);
   EXPECT_EQ(second.freed_rule_ids, std::vector<uint32_t>{2});
   EXPECT_EQ(second.rule_ids.at("203.0.113.0/24"), first.rule_ids.at("203.0.113.0/24"));
   EXPECT_EQ(second.rule_ids.at("192.0.2.0/25"), first.rule_ids.at("192.0.2.0/25"));
@@ -174,7 +199,10 @@ TEST(StableIds, RemovedIdsAreFreedAndNotReusedInTheSameApply) {
 
   // Next apply (id 2 zeroed and gone from vw_rule_info): the lowest free id is 2 again.
   CompileOptions third_options{fake_interfaces, rule_ids_from_info(second.rule_info), {}};
-  CompiledPolicy third = compile(must_load(policy_text(R"([{"value": "203.0.113.0/24"}, {"value": "192.0.2.0/25"}, {"value": "198.51.100.8"}, {"value": "198.51.100.9"}])")), third_options);
+  CompiledPolicy third = compile(
+      must_load(policy_text(
+          R"([{"value": "203.0.113.0/24"}, {"value": "192.0.2.0/25"}, {"value": "198.51.100.8"}, {"value": "198.51.100.9"}])")),
+      third_options);
   EXPECT_EQ(third.rule_ids.at("198.51.100.9"), 2u);
   EXPECT_TRUE(third.freed_rule_ids.empty());
 }
@@ -196,8 +224,9 @@ TEST(StableIds, AllocatorReusesFreedIdsOnlyWhenFull) {
 TEST(StableIds, LongSubnetIdsAreAbbreviatedInRuleInfoAndStillMatch) {
   // Azure allows 90-character group, 64-character vnet and 80-character
   // subnet names: ids can outgrow vw_rule_info.text.
-  std::string id = "/subscriptions/6f1c2a55-3c1e-4b8e-9d0a-0f5d8a6e7b21/resourcegroups/" + std::string(90, 'g') +
-                   "/providers/microsoft.network/virtualnetworks/" + std::string(64, 'v') + "/subnets/" + std::string(80, 's');
+  std::string id = "/subscriptions/6f1c2a55-3c1e-4b8e-9d0a-0f5d8a6e7b21/resourcegroups/" +
+                   std::string(90, 'g') + "/providers/microsoft.network/virtualnetworks/" +
+                   std::string(64, 'v') + "/subnets/" + std::string(80, 's');
   ASSERT_GT(id.size(), VW_RULE_TEXT_LEN - 1u);
   std::string text = rule_info_text(id);
   EXPECT_EQ(text.size(), VW_RULE_TEXT_LEN - 1u);
@@ -211,10 +240,14 @@ TEST(StableIds, LongSubnetIdsAreAbbreviatedInRuleInfoAndStillMatch) {
 }
 
 TEST(StableIds, ServiceIdsAreStableToo) {
-  std::string host_a = R"({"trustedServices": {"custom": [{"name": "a", "addressPrefixes": ["52.96.0.0/14"]}, {"name": "b", "addressPrefixes": ["52.100.0.0/14"]}]}})";
-  std::string host_b = R"({"trustedServices": {"custom": [{"name": "b", "addressPrefixes": ["52.100.0.0/14"]}]}})";
+  std::string host_a =
+      R"({"trustedServices": {"custom": [{"name": "a", "addressPrefixes": ["52.96.0.0/14"]}, {"name": "b", "addressPrefixes": ["52.100.0.0/14"]}]}})";
+  std::string host_b =
+      R"({"trustedServices": {"custom": [{"name": "b", "addressPrefixes": ["52.100.0.0/14"]}]}})";
   CompiledPolicy first = compile(must_load(wrap("{}", host_a)));
-  CompiledPolicy second = compile(must_load(wrap("{}", host_b)), CompileOptions{fake_interfaces, {}, service_ids_from_info(first.service_info)});
+  CompiledPolicy second =
+      compile(must_load(wrap("{}", host_b)),
+              CompileOptions{fake_interfaces, {}, service_ids_from_info(first.service_info)});
   EXPECT_EQ(second.service_ids.at("b"), first.service_ids.at("b"));
   EXPECT_EQ(second.freed_service_ids, std::vector<uint32_t>{first.service_ids.at("a")});
 }
@@ -239,7 +272,8 @@ TEST(ServiceTags, RealFileKeepsIpv4AndCountsIpv6) {
 TEST(ServiceTags, PipelineOnTheRealDocumentCreditsEachPrefixToOneService) {
   Pipeline result = run_pipeline_file(data_dir() / "good/az-keyvault-show.json");
   ASSERT_TRUE(result.compiled) << describe(result.diagnostics);
-  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "vaultwall.trustedServices.services[0]",
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning,
+                             "vaultwall.trustedServices.services[0]",
                              "IPv6 prefixes are not enforceable yet"));
   const CompiledPolicy& out = *result.compiled;
   ASSERT_EQ(out.services.size(), 4u);
@@ -249,23 +283,28 @@ TEST(ServiceTags, PipelineOnTheRealDocumentCreditsEachPrefixToOneService) {
   EXPECT_EQ(out.image.info.trusted_prefixes, out.image.trusted.size());
   std::set<std::pair<uint32_t, uint32_t>> keys;
   for (const auto& [key, value] : out.image.trusted) {
-    EXPECT_TRUE(keys.emplace(key.prefixlen, ipv4_from_bytes(key.addr)).second) << "duplicate trusted key";
+    EXPECT_TRUE(keys.emplace(key.prefixlen, ipv4_from_bytes(key.addr)).second)
+        << "duplicate trusted key";
     EXPECT_GE(value.service_id, 1u);
     EXPECT_LE(value.service_id, 4u);
   }
 }
 
 TEST(ServiceTags, UnknownTagIsAnError) {
-  Policy policy = must_load(wrap("{}", R"({"trustedServices": {"serviceTags": "/x.json", "services": ["Storage", "Nope"]}})"));
+  Policy policy = must_load(wrap(
+      "{}", R"({"trustedServices": {"serviceTags": "/x.json", "services": ["Storage", "Nope"]}})"));
   auto file = load_service_tags(service_tags_file());
   ASSERT_TRUE(file);
   auto trusted = resolve_trusted_services(policy, &*file);
   EXPECT_FALSE(trusted.ok());
-  EXPECT_TRUE(has_diagnostic(trusted.diagnostics, Severity::kError, "vaultwall.trustedServices.services[1]", "Nope is not a service tag"));
+  EXPECT_TRUE(has_diagnostic(trusted.diagnostics, Severity::kError,
+                             "vaultwall.trustedServices.services[1]", "Nope is not a service tag"));
 }
 
 TEST(ServiceTags, BypassNoneTrustsNothing) {
-  Policy policy = must_load(wrap(R"({"bypass": "None"})", R"({"trustedServices": {"serviceTags": "/missing.json", "services": ["Storage"]}})"));
+  Policy policy = must_load(
+      wrap(R"({"bypass": "None"})",
+           R"({"trustedServices": {"serviceTags": "/missing.json", "services": ["Storage"]}})"));
   auto trusted = resolve_trusted_services(policy);
   ASSERT_TRUE(trusted.ok()) << describe(trusted.diagnostics);
   EXPECT_TRUE(trusted.value->services.empty());

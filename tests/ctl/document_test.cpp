@@ -90,43 +90,53 @@ TEST(Document, SubnetIdsAreLowerCasedAndPortsNormalised) {
                                "subnets": [{"name": "WEB", "addressPrefixes": ["10.1.0.0/24", "10.2.0.0/24"],
                                             "serviceEndpoints": ["microsoft.keyvault"]}]}]})"));
   ASSERT_EQ(policy.vnet_rules.size(), 1u);
-  EXPECT_EQ(policy.vnet_rules[0].subnet_id,
-            "/subscriptions/0000/resourcegroups/rg/providers/microsoft.network/virtualnetworks/app-vnet/subnets/web");
-  EXPECT_EQ(policy.vnet_rules[0].vnet_id(),
-            "/subscriptions/0000/resourcegroups/rg/providers/microsoft.network/virtualnetworks/app-vnet");
+  EXPECT_EQ(
+      policy.vnet_rules[0].subnet_id,
+      "/subscriptions/0000/resourcegroups/rg/providers/microsoft.network/virtualnetworks/app-vnet/subnets/web");
+  EXPECT_EQ(
+      policy.vnet_rules[0].vnet_id(),
+      "/subscriptions/0000/resourcegroups/rg/providers/microsoft.network/virtualnetworks/app-vnet");
   EXPECT_EQ(policy.vnet_rules[0].subnet_name(), "web");
   EXPECT_EQ(policy.host.ports, (std::vector<PortSpec>{PortSpec{6, 443}, PortSpec{17, 8443}}));
   EXPECT_EQ(policy.host.virtual_networks[0].subnets[0].prefixes.size(), 2u);
 }
 
 TEST(Document, VaultResourcePathsArePrefixedWithProperties) {
-  auto errors = errors_of(R"({"name": "kv", "properties": {"networkAcls": {"ipRules": [{"value": "10.1.2.0/24"}]}}})");
-  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "properties.networkAcls.ipRules[0].value",
-                             "10.1.2.0/24 belongs to forbidden range 10.0.0.0-10.255.255.255 (private IP addresses)"))
+  auto errors = errors_of(
+      R"({"name": "kv", "properties": {"networkAcls": {"ipRules": [{"value": "10.1.2.0/24"}]}}})");
+  EXPECT_TRUE(has_diagnostic(
+      errors, Severity::kError, "properties.networkAcls.ipRules[0].value",
+      "10.1.2.0/24 belongs to forbidden range 10.0.0.0-10.255.255.255 (private IP addresses)"))
       << describe(errors);
 }
 
 TEST(Document, BareObjectPathsAreTheFieldsThemselves) {
   auto errors = errors_of(R"({"ipRules": [{"value": "127.0.0.1"}]})");
-  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "ipRules[0].value", "loopback")) << describe(errors);
+  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "ipRules[0].value", "loopback"))
+      << describe(errors);
 }
 
 TEST(Document, AllErrorsAreCollectedAcrossStages) {
   // A shape error (unknown field), two value errors and a host-section error.
-  auto errors = errors_of(wrap(R"({"defaultActon": "Deny", "ipRules": [{"value": "10.0.0.1"}, {"value": "203.0.113.5/24"}]})",
-                               R"({"dataPlane": {"ports": ["tcp/99999"]}})"));
+  auto errors = errors_of(wrap(
+      R"({"defaultActon": "Deny", "ipRules": [{"value": "10.0.0.1"}, {"value": "203.0.113.5/24"}]})",
+      R"({"dataPlane": {"ports": ["tcp/99999"]}})"));
   EXPECT_EQ(errors.size(), 4u) << describe(errors);
-  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "networkAcls.defaultActon", "unknown field"));
-  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "networkAcls.ipRules[0].value", "private IP addresses"));
-  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "networkAcls.ipRules[1].value", "203.0.113.0/24"));
+  EXPECT_TRUE(
+      has_diagnostic(errors, Severity::kError, "networkAcls.defaultActon", "unknown field"));
+  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "networkAcls.ipRules[0].value",
+                             "private IP addresses"));
+  EXPECT_TRUE(
+      has_diagnostic(errors, Severity::kError, "networkAcls.ipRules[1].value", "203.0.113.0/24"));
   EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "vaultwall.dataPlane.ports[0]", "1-65535"));
 }
 
 TEST(Document, DiagnosticTextIsPathColonMessage) {
   auto errors = errors_of(wrap(R"({"ipRules": [{"value": "10.0.0.0/8"}]})"));
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0].text(),
-            "networkAcls.ipRules[0].value: 10.0.0.0/8 belongs to forbidden range 10.0.0.0-10.255.255.255 (private IP addresses)");
+  EXPECT_EQ(
+      errors[0].text(),
+      "networkAcls.ipRules[0].value: 10.0.0.0/8 belongs to forbidden range 10.0.0.0-10.255.255.255 (private IP addresses)");
 }
 
 TEST(Document, ParseDocumentKeepsValuesAsWritten) {
@@ -149,7 +159,8 @@ void expect_round_trip(const Policy& policy) {
 }
 
 TEST(RoundTrip, GoodDocumentsSurviveToAzureJsonAndBack) {
-  for (const char* file : {"az-keyvault-show.json", "design-example.json", "bare-network-acls.json", "no-firewall.json"}) {
+  for (const char* file : {"az-keyvault-show.json", "design-example.json", "bare-network-acls.json",
+                           "no-firewall.json"}) {
     SCOPED_TRACE(file);
     auto result = load_policy_file(data_dir() / "good" / file);
     ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
@@ -188,9 +199,12 @@ TEST(RoundTrip, CommandLineOverridesAreRecordedInThePolicy) {
 }
 
 TEST(CanonicalSerialisation, IgnoresOrderButNotContent) {
-  Policy a = must_load(wrap(R"({"defaultAction": "Deny", "ipRules": [{"value": "203.0.113.0/24"}, {"value": "198.51.100.7"}]})"));
-  Policy b = must_load(wrap(R"({"defaultAction": "Deny", "ipRules": [{"value": "198.51.100.7"}, {"value": "203.0.113.0/24"}]})"));
-  Policy c = must_load(wrap(R"({"defaultAction": "Deny", "ipRules": [{"value": "198.51.100.8"}, {"value": "203.0.113.0/24"}]})"));
+  Policy a = must_load(wrap(
+      R"({"defaultAction": "Deny", "ipRules": [{"value": "203.0.113.0/24"}, {"value": "198.51.100.7"}]})"));
+  Policy b = must_load(wrap(
+      R"({"defaultAction": "Deny", "ipRules": [{"value": "198.51.100.7"}, {"value": "203.0.113.0/24"}]})"));
+  Policy c = must_load(wrap(
+      R"({"defaultAction": "Deny", "ipRules": [{"value": "198.51.100.8"}, {"value": "203.0.113.0/24"}]})"));
   EXPECT_NE(a, b);  // document order is kept for show
   EXPECT_EQ(canonical_serialisation(a), canonical_serialisation(b));
   EXPECT_NE(canonical_serialisation(a), canonical_serialisation(c));

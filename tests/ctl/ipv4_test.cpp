@@ -1,6 +1,7 @@
+#include "vaultwall/ipv4.h"
+
 #include <gtest/gtest.h>
 
-#include "vaultwall/ipv4.h"
 #include "vaultwall/sha256.h"
 
 namespace vaultwall {

@@ -15,7 +15,8 @@ std::string read_text(const std::filesystem::path& file) {
 }
 
 std::optional<uint32_t> fake_interfaces(const std::string& name) {
-  if (name.size() == 4 && name.rfind("eth", 0) == 0 && std::isdigit(static_cast<unsigned char>(name[3])))
+  if (name.size() == 4 && name.rfind("eth", 0) == 0 &&
+      std::isdigit(static_cast<unsigned char>(name[3])))
     return 10 + (name[3] - '0');
   return std::nullopt;
 }
@@ -42,11 +43,13 @@ std::vector<Diagnostic> errors_of(std::string_view text, const ValidateOptions& 
 bool has_diagnostic(const std::vector<Diagnostic>& diagnostics, Severity severity,
                     std::string_view path, std::string_view text) {
   for (const Diagnostic& d : diagnostics)
-    if (d.severity == severity && d.path == path && d.message.find(text) != std::string::npos) return true;
+    if (d.severity == severity && d.path == path && d.message.find(text) != std::string::npos)
+      return true;
   return false;
 }
 
-Pipeline run_pipeline(const Policy& policy, const TrustedSet& trusted, const CompileOptions& options) {
+Pipeline run_pipeline(const Policy& policy, const TrustedSet& trusted,
+                      const CompileOptions& options) {
   Pipeline out;
   out.policy = policy;
   out.trusted = trusted;
@@ -65,12 +68,14 @@ Pipeline run_pipeline_file(const std::filesystem::path& file, const CompileOptio
   if (!policy.ok()) return out;
   out.policy = policy.value;
   auto trusted = resolve_trusted_services(*policy.value);
-  out.diagnostics.insert(out.diagnostics.end(), trusted.diagnostics.begin(), trusted.diagnostics.end());
+  out.diagnostics.insert(out.diagnostics.end(), trusted.diagnostics.begin(),
+                         trusted.diagnostics.end());
   if (!trusted.ok()) return out;
   out.trusted = trusted.value;
   Pipeline compiled = run_pipeline(*policy.value, *trusted.value, options);
   out.compiled = compiled.compiled;
-  out.diagnostics.insert(out.diagnostics.end(), compiled.diagnostics.begin(), compiled.diagnostics.end());
+  out.diagnostics.insert(out.diagnostics.end(), compiled.diagnostics.begin(),
+                         compiled.diagnostics.end());
   return out;
 }
 

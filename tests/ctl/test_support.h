@@ -45,7 +45,8 @@ struct Pipeline {
   std::vector<Diagnostic> diagnostics;
 };
 Pipeline run_pipeline_file(const std::filesystem::path& file, const CompileOptions& options = {});
-Pipeline run_pipeline(const Policy& policy, const TrustedSet& trusted, const CompileOptions& options = {});
+Pipeline run_pipeline(const Policy& policy, const TrustedSet& trusted,
+                      const CompileOptions& options = {});
 
 // A wrapper-form document: {"networkAcls": <acls>, "vaultwall": <host>}.
 std::string wrap(std::string_view acls, std::string_view host = "");

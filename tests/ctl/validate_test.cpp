@@ -34,8 +34,9 @@ TEST(Profiles, AkvCurrentTreatsSlash32AsTheBareAddress) {
   ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
   ASSERT_EQ(result.value->ip_rules.size(), 1u);
   EXPECT_EQ(result.value->ip_rules[0].canonical(), "203.0.113.7");
-  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.ipRules[1].value",
-                             "203.0.113.7 is the same rule as networkAcls.ipRules[0].value (203.0.113.7); kept once"))
+  EXPECT_TRUE(has_diagnostic(
+      result.diagnostics, Severity::kWarning, "networkAcls.ipRules[1].value",
+      "203.0.113.7 is the same rule as networkAcls.ipRules[0].value (203.0.113.7); kept once"))
       << describe(result.diagnostics);
 }
 
@@ -54,7 +55,8 @@ TEST(Profiles, CommandLineProfileWinsOverTheDocument) {
 std::string many_ip_rules(size_t count, std::string_view host = "") {
   std::string acls = R"({"defaultAction": "Deny", "ipRules": [)";
   for (size_t i = 0; i < count; ++i)
-    acls += std::string(i ? ", " : "") + "{\"value\": \"20." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".1\"}";
+    acls += std::string(i ? ", " : "") + "{\"value\": \"20." + std::to_string(i / 256) + "." +
+            std::to_string(i % 256) + ".1\"}";
   return wrap(acls + "]}", host);
 }
 
@@ -75,10 +77,13 @@ TEST(Limits, DocumentOverrideRaisesTheLimit) {
 TEST(Limits, CommandLineOverrideWins) {
   ValidateOptions options;
   options.max_ip_rules = 200;
-  EXPECT_EQ(must_load(many_ip_rules(150, R"({"limits": {"maxIpRules": 100}})"), options).ip_rules.size(), 150u);
+  EXPECT_EQ(
+      must_load(many_ip_rules(150, R"({"limits": {"maxIpRules": 100}})"), options).ip_rules.size(),
+      150u);
   options.max_ip_rules = 20000;
   auto errors = errors_of("{}", options);
-  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "", "limit of 20000 IP rules is out of range 1-16383"));
+  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "",
+                             "limit of 20000 IP rules is out of range 1-16383"));
 }
 
 TEST(Limits, DuplicatesDoNotCountTwice) {
@@ -96,31 +101,37 @@ TEST(Duplicates, ExactDuplicateIsAWarningAndKeptOnce) {
 }
 
 TEST(Duplicates, SubnetIdsCompareCaseInsensitively) {
-  const char* host = R"({"virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v",
+  const char* host =
+      R"({"virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v",
                           "segment": {"vlan": 9}, "subnets": [{"name": "s", "addressPrefix": "10.9.0.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]}]})";
   auto result = load_policy(wrap(R"({"defaultAction": "Deny", "virtualNetworkRules": [
       {"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s"},
-      {"id": "/SUBSCRIPTIONS/0/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/VIRTUALNETWORKS/V/SUBNETS/S"}]})", host));
+      {"id": "/SUBSCRIPTIONS/0/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/VIRTUALNETWORKS/V/SUBNETS/S"}]})",
+                                 host));
   ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
   EXPECT_EQ(result.value->vnet_rules.size(), 1u);
-  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.virtualNetworkRules[1].id",
-                             "is the same rule as networkAcls.virtualNetworkRules[0].id (subnet ids compare case-insensitively); kept once"));
+  EXPECT_TRUE(has_diagnostic(
+      result.diagnostics, Severity::kWarning, "networkAcls.virtualNetworkRules[1].id",
+      "is the same rule as networkAcls.virtualNetworkRules[0].id (subnet ids compare case-insensitively); kept once"));
 }
 
 TEST(Overlaps, WarningNamesBothRulesAndKeepsBoth) {
   auto result = load_policy(ip_rules({"203.0.113.0/24", "198.51.100.7", "203.0.113.128/25"}));
   ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
   EXPECT_EQ(result.value->ip_rules.size(), 3u);
-  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.ipRules[2].value",
-                             "203.0.113.128/25 overlaps 203.0.113.0/24 (networkAcls.ipRules[0].value); both kept, the longer prefix is credited"))
+  EXPECT_TRUE(has_diagnostic(
+      result.diagnostics, Severity::kWarning, "networkAcls.ipRules[2].value",
+      "203.0.113.128/25 overlaps 203.0.113.0/24 (networkAcls.ipRules[0].value); both kept, the longer prefix is credited"))
       << describe(result.diagnostics);
 }
 
 TEST(Overlaps, NestedChainsReportTheNearestEnclosingRule) {
   auto result = load_policy(ip_rules({"198.51.100.7", "198.51.100.0/24", "198.51.0.0/16"}));
   ASSERT_TRUE(result.ok());
-  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.ipRules[1].value", "overlaps 198.51.0.0/16"));
-  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.ipRules[0].value", "overlaps 198.51.100.0/24"));
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.ipRules[1].value",
+                             "overlaps 198.51.0.0/16"));
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.ipRules[0].value",
+                             "overlaps 198.51.100.0/24"));
 }
 
 TEST(Overlaps, DisjointNeighboursAreNotOverlaps) {
@@ -132,19 +143,26 @@ TEST(Overlaps, DisjointNeighboursAreNotOverlaps) {
 TEST(Warnings, RulesUnderDefaultAllowOnlyCredit) {
   auto result = load_policy(wrap(R"({"ipRules": [{"value": "203.0.113.0/24"}]})"));
   ASSERT_TRUE(result.ok());
-  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.defaultAction", "defaultAction is Allow"));
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.defaultAction",
+                             "defaultAction is Allow"));
 }
 
 TEST(Warnings, TrustedServicesUnderBypassNone) {
-  auto result = load_policy(wrap(R"({"bypass": "None"})", R"({"trustedServices": {"custom": [{"name": "x", "addressPrefixes": ["52.96.0.0/14"]}]}})"));
+  auto result = load_policy(wrap(
+      R"({"bypass": "None"})",
+      R"({"trustedServices": {"custom": [{"name": "x", "addressPrefixes": ["52.96.0.0/14"]}]}})"));
   ASSERT_TRUE(result.ok());
-  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "vaultwall.trustedServices", "bypass is None"));
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "vaultwall.trustedServices",
+                             "bypass is None"));
 }
 
 const char* kVnetHost(const char* endpoints) {
   static std::string text;
-  text = std::string(R"({"virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v",
-      "segment": {"interface": "eth1"}, "subnets": [{"name": "s", "addressPrefix": "10.9.0.0/24", "serviceEndpoints": )") + endpoints + "}]}]}";
+  text =
+      std::string(
+          R"({"virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v",
+      "segment": {"interface": "eth1"}, "subnets": [{"name": "s", "addressPrefix": "10.9.0.0/24", "serviceEndpoints": )") +
+      endpoints + "}]}]}";
   return text.c_str();
 }
 
@@ -155,8 +173,9 @@ TEST(ServiceEndpoints, IgnoreMissingKeepsTheRuleInactiveWithAWarning) {
   ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
   ASSERT_EQ(result.value->vnet_rules.size(), 1u);
   EXPECT_FALSE(result.value->vnet_rules[0].active);
-  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "networkAcls.virtualNetworkRules[0].id",
-                             "has no Microsoft.KeyVault service endpoint; the rule is kept but inactive"));
+  EXPECT_TRUE(has_diagnostic(
+      result.diagnostics, Severity::kWarning, "networkAcls.virtualNetworkRules[0].id",
+      "has no Microsoft.KeyVault service endpoint; the rule is kept but inactive"));
 }
 
 TEST(ServiceEndpoints, RuleBecomesActiveWhenTheEndpointAppears) {
@@ -167,7 +186,8 @@ TEST(ServiceEndpoints, RuleBecomesActiveWhenTheEndpointAppears) {
 }
 
 TEST(ForbiddenRanges, PublicDocumentationRangesAreAllowed) {
-  for (const char* text : {"192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "8.8.8.8", "100.63.255.255", "100.128.0.0/9", "172.32.0.0/11", "11.0.0.0/8"})
+  for (const char* text : {"192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "8.8.8.8",
+                           "100.63.255.255", "100.128.0.0/9", "172.32.0.0/11", "11.0.0.0/8"})
     EXPECT_FALSE(forbidden_range_reason(*parse_ipv4_prefix(text)).has_value()) << text;
 }
 

@@ -91,9 +91,6 @@ struct Stats {
 };
 Result<Stats> read_stats(const PinnedMaps& maps);
 
-// A CLOCK_MONOTONIC timestamp (last_hit_ns) as Unix nanoseconds; 0 stays 0.
-uint64_t monotonic_ns_to_unix_ns(uint64_t mono_ns);
-
 // "2026-11-28T09:30:00Z" (UTC, seconds) for Unix nanoseconds; "-" for 0.
 std::string format_time(uint64_t unix_ns);
 

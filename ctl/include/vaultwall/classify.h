@@ -21,10 +21,10 @@ struct PacketDescription {
   PacketFamily family = PacketFamily::kIpv4;
   uint32_t source = 0;
   uint32_t destination = 0;
-  uint8_t proto = 6;          // IPPROTO_TCP / IPPROTO_UDP / other
+  uint8_t proto = 6;  // IPPROTO_TCP / IPPROTO_UDP / other
   uint16_t destination_port = 443;
-  uint32_t ifindex = 0;       // ingress interface
-  uint16_t vlan = 0;          // 0 = untagged (inner tag when two)
+  uint32_t ifindex = 0;         // ingress interface
+  uint16_t vlan = 0;            // 0 = untagged (inner tag when two)
   bool later_fragment = false;  // IPv4 non-first fragment (port unknown)
   bool malformed = false;       // truncated headers, bad IHL, third VLAN tag
   // IPv6 only: the transport could not be identified (unknown extension

@@ -37,9 +37,9 @@ struct CompiledRule {
   uint32_t id = 0;
   uint32_t kind = VW_RULE_KIND_UNUSED;  // VW_RULE_KIND_IP | VW_RULE_KIND_VNET
   uint32_t vnet_id = VW_VNET_PUBLIC;
-  std::string text;                     // canonical identity
-  bool active = true;                   // inactive VNET rules keep an id, no prefixes
-  std::vector<Ipv4Prefix> prefixes;     // what went into the rule trie
+  std::string text;                  // canonical identity
+  bool active = true;                // inactive VNET rules keep an id, no prefixes
+  std::vector<Ipv4Prefix> prefixes;  // what went into the rule trie
 };
 
 struct CompiledService {
@@ -53,14 +53,14 @@ struct CompiledPolicy {
   // settings, rules, trusted, segments, endpoints; info has digest, profile
   // and the prefix counts (generation and applied_at are the applier's).
   SlotImage image;
-  std::vector<CompiledRule> rules;  // sorted by id
-  std::vector<CompiledService> services;  // sorted by id
-  std::vector<std::pair<uint32_t, vw_rule_info>> rule_info;    // for vw_rule_info
+  std::vector<CompiledRule> rules;                                 // sorted by id
+  std::vector<CompiledService> services;                           // sorted by id
+  std::vector<std::pair<uint32_t, vw_rule_info>> rule_info;        // for vw_rule_info
   std::vector<std::pair<uint32_t, vw_service_info>> service_info;  // for vw_svc_info
-  IdAssignment rule_ids;     // canonical -> id, all rules of this policy
-  IdAssignment service_ids;  // name -> id
-  std::vector<uint32_t> freed_rule_ids;     // in previous, gone now: zero counters
-  std::vector<uint32_t> freed_service_ids;  // same for services
+  IdAssignment rule_ids;                     // canonical -> id, all rules of this policy
+  IdAssignment service_ids;                  // name -> id
+  std::vector<uint32_t> freed_rule_ids;      // in previous, gone now: zero counters
+  std::vector<uint32_t> freed_service_ids;   // same for services
   std::map<std::string, uint32_t> vnet_ids;  // lower-cased vnet id -> vnet id (1..)
   std::string digest_hex;                    // = image.info.digest as hex
 };

@@ -44,7 +44,7 @@ struct ProfileLimits {
 ProfileLimits profile_limits(Profile profile);
 
 struct IpRule {
-  Ipv4Prefix prefix;          // network, no host bits
+  Ipv4Prefix prefix;                                            // network, no host bits
   std::string canonical() const { return prefix.canonical(); }  // identity
   friend bool operator==(const IpRule&, const IpRule&) = default;
 };
@@ -75,10 +75,10 @@ struct Segment {
 };
 
 struct Subnet {
-  std::string name;                    // lower-cased
-  std::vector<Ipv4Prefix> prefixes;    // addressPrefix, then addressPrefixes
+  std::string name;                            // lower-cased
+  std::vector<Ipv4Prefix> prefixes;            // addressPrefix, then addressPrefixes
   std::vector<std::string> service_endpoints;  // as written
-  bool has_key_vault_endpoint() const;  // "Microsoft.KeyVault" (any case)
+  bool has_key_vault_endpoint() const;         // "Microsoft.KeyVault" (any case)
   friend bool operator==(const Subnet&, const Subnet&) = default;
 };
 
@@ -108,8 +108,8 @@ struct TrustedServices {
 // The `vaultwall` host section: what Azure knows but a host must be told.
 struct HostSection {
   Profile profile = Profile::kAkv2018;
-  std::optional<uint32_t> max_ip_rules;    // limits.maxIpRules override
-  std::optional<uint32_t> max_vnet_rules;  // limits.maxVirtualNetworkRules override
+  std::optional<uint32_t> max_ip_rules;     // limits.maxIpRules override
+  std::optional<uint32_t> max_vnet_rules;   // limits.maxVirtualNetworkRules override
   std::vector<PortSpec> ports{PortSpec{}};  // default tcp/443
   std::vector<uint32_t> addresses;          // protected data-plane IPv4
   std::vector<uint32_t> private_endpoints;

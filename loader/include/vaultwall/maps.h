@@ -112,7 +112,7 @@ class TypedMap {
 // Number of possible CPUs: the stride of every per-CPU value.
 int possible_cpus();
 
-// Sum of one per-CPU counter slot over all CPUs (last_hit_ns: the latest).
+// Sum of one per-CPU counter slot over all CPUs (last_hit_jiffies: the latest).
 // A failed read is an error, never zeros.
 Result<vw_counters> read_counters(int map_fd, const std::string& map_name, uint32_t index);
 
