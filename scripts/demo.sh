@@ -97,8 +97,9 @@ port22_from() {
 }
 why() { # the reference classifier's account of the verdict
 	vw_in_ns "$VAULT" "$CTL" --pin-dir "$PIN" explain "$2" --interface "$1" -o json |
-		python3 -c 'import json,sys; e=json.load(sys.stdin); r=e.get("rule") or {}; s=e.get("trustedService") or {}
-print(e["class"] + (" " + r["value"] if r else "") + (" " + s["name"] if s else ""))'
+		python3 -c 'import json,re,sys; e=json.load(sys.stdin); r=e.get("rule") or {}; s=e.get("trustedService") or {}
+rule = re.sub(r".*/virtualnetworks/([^/]+)/subnets/", r"\1/", r.get("value", ""))
+print(e["class"] + (" " + rule if rule else "") + (" " + s["name"] if s else ""))'
 }
 
 echo

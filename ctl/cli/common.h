@@ -1,0 +1,58 @@
+// Shared by vaultwallctl's command groups: global options, exit codes,
+// error and diagnostic output, and the registry every group adds its
+// subcommands to.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vaultwall/diagnostics.h"
+#include "vaultwall/error.h"
+#include "vaultwall/maps.h"
+#include "vaultwall_abi.h"
+
+namespace vaultwall::cli {
+
+using json = nlohmann::ordered_json;
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kSchemaVersion = 1;
+
+struct Globals {
+  std::string pin_dir = VW_PIN_DIR_DEFAULT;
+  std::string output = "table";
+  bool json() const { return output == "json"; }
+};
+
+// Subcommands and what each runs once parsed. A group registers its
+// subcommands with add(); checks run after parsing (throw CLI errors).
+struct Commands {
+  std::vector<std::pair<CLI::App*, std::function<int()>>> actions;
+  std::vector<std::function<void()>> checks;
+  void add(CLI::App* command, std::function<int()> action) {
+    actions.emplace_back(command, std::move(action));
+  }
+};
+
+// Adds -o/--output (table or json) to a subcommand.
+void add_output_option(CLI::App* command, Globals& g);
+
+// Prints "vaultwallctl: <message>" to stderr; returns kExitError.
+int report(const Error& error);
+void print_diagnostics(const std::vector<Diagnostic>& diagnostics);
+json diagnostics_json(const std::vector<Diagnostic>& diagnostics);
+
+// Pinned maps, after the privilege and bpffs checks that explain failures.
+Result<PinnedMaps> open_maps(const Globals& g);
+
+// The command groups (one file each).
+void add_policy_commands(CLI::App& app, Globals& g, Commands& commands);
+void add_observe_commands(CLI::App& app, Globals& g, Commands& commands);
+
+}  // namespace vaultwall::cli
