@@ -3,7 +3,7 @@
  * vaultwall.bpf.c - the key vault's network firewall, per packet.
  *
  * Reads top to bottom as the decision in docs/DESIGN.md:
- *   parse -> scope (is it data plane?) -> decide -> count -> verdict.
+ *   parse -> scope (is it data plane?) -> decide -> log -> count -> verdict.
  * Everything outside the data plane passes untouched. Policy lives in two
  * slots; a packet reads the active slot once and sees only that policy.
  */
@@ -162,6 +162,37 @@ struct {
 	__type(value, struct vw_abi_info);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vw_abi SEC(".maps");
+
+/* Deny and audit events; the limits are explained in vaultwall_abi.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, VW_EVENT_RING_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vw_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, VW_EVENT_SOURCES);
+	__type(key, struct vw_rate_key);
+	__type(value, struct vw_rate_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vw_event_rate SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vw_event_budget);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vw_event_cpu SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VW_EVENT_STAT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vw_event_stats SEC(".maps");
 
 /*
  * Look a key up in slot 0's or slot 1's map of a kind. Each call must stay
@@ -383,6 +414,190 @@ static __always_inline int finish(struct verdict v, __u64 bytes)
 	return class_denies(v.class) ? XDP_DROP : XDP_PASS;
 }
 
+/* ---- Log ------------------------------------------------------------------
+ * Only the policy denies log (see struct vw_event); allowed packets pay one
+ * test of their class and nothing else. Everything below runs on the deny
+ * path only, so it may re-parse the packet and read the clock.
+ */
+
+static __always_inline int class_logs(__u32 class)
+{
+	return class == VW_CLASS_DEFAULT_DENY || class == VW_CLASS_PUBLIC_DISABLED ||
+	       class == VW_CLASS_IPV6_DENY || class == VW_CLASS_FRAGMENT_DENY;
+}
+
+static __always_inline void count_event_stat(__u32 index)
+{
+	__u64 *n = bpf_map_lookup_elem(&vw_event_stats, &index);
+
+	if (n)
+		(*n)++;
+}
+
+/* This CPU's event budget for the current tick, or NULL when it is spent.
+ * Not charged here: a source that its own limit suppresses must not use
+ * up the budget of every other source. */
+static __always_inline struct vw_event_budget *cpu_budget(void)
+{
+	struct vw_event_budget *b;
+	__u32 zero = 0;
+	__u64 now;
+
+	b = bpf_map_lookup_elem(&vw_event_cpu, &zero);
+	if (!b)
+		return NULL;
+	now = bpf_jiffies64();
+	if (b->jiffies != now) {
+		b->jiffies = now;
+		b->used = 0;
+	}
+	return b->used < VW_EVENT_CPU_BUDGET ? b : NULL;
+}
+
+static __always_inline void set_ipv4_mapped(__u8 *dst, const void *ipv4)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, ipv4, 4);
+}
+
+static __always_inline void read_ports(const struct cursor *c, __u8 proto, struct vw_event *e)
+{
+	__u8 *l4 = c->pos;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return;
+	if ((void *)(l4 + 4) > c->end)
+		return;
+	e->sport = ((__u16)l4[0] << 8) | l4[1];
+	e->dport = ((__u16)l4[2] << 8) | l4[3];
+	if (proto == IPPROTO_TCP && (void *)(l4 + 14) <= c->end)
+		e->tcp_flags = l4[13];
+}
+
+/* Addresses, protocol and ports of the packet, parsed again from the frame:
+ * the decision keeps none of it for IPv6 and only addresses for IPv4, and
+ * keeping more would cost the allowed path. Fields stay 0 when absent. */
+static __always_inline void read_flow(struct xdp_md *ctx, struct vw_event *e)
+{
+	struct cursor c = { .pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end };
+	struct ipv6hdr *ip6;
+	struct iphdr *ip;
+	int proto;
+
+	proto = parse_ethernet(&c, &e->vlan);
+	if (proto == ETH_P_IP) {
+		ip = parse_ipv4_fixed(&c);
+		if (!ip)
+			return;
+		e->ip_version = 4;
+		e->proto = ip->protocol;
+		set_ipv4_mapped(e->saddr, &ip->saddr);
+		set_ipv4_mapped(e->daddr, &ip->daddr);
+		if (ipv4_is_later_fragment(ip) || skip_ipv4_header(&c, ip) < 0)
+			return;
+		read_ports(&c, ip->protocol, e);
+	} else if (proto == ETH_P_IPV6) {
+		ip6 = c.pos;
+		if ((void *)(ip6 + 1) > c.end)
+			return;
+		e->ip_version = 6;
+		__builtin_memcpy(e->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(e->daddr, &ip6->daddr, 16);
+		proto = parse_ipv6(&c);
+		if (proto < 0)
+			return;
+		e->proto = proto;
+		read_ports(&c, proto, e);
+	}
+}
+
+/*
+ * The per-source limit, as GCRA (a token bucket kept as one time stamp):
+ * a source may log while its next_ns is at most BURST - 1 intervals ahead
+ * of now. Returns 1 to log, with *now set and *suppressed set to what the
+ * source had suppressed since its last event. A source suppressed earlier
+ * in the same tick is suppressed again without reading the clock: at worst
+ * it waits one tick (4 ms) longer than GCRA says, and a single-source flood
+ * costs a hash lookup instead of a helper call. Two CPUs racing on one
+ * source may let an extra event through; the counters stay exact per packet.
+ */
+static __always_inline int source_may_log(const struct vw_event *e, __u64 tick, __u64 *now,
+					  __u32 *suppressed)
+{
+	struct vw_rate_state *st;
+	struct vw_rate_key key;
+	__u64 next;
+
+	__builtin_memcpy(key.addr, e->saddr, 16);
+	st = bpf_map_lookup_elem(&vw_event_rate, &key);
+	if (st && st->suppressed_jiffies == tick) {
+		st->suppressed++;
+		return 0;
+	}
+	*now = bpf_ktime_get_ns();
+	if (!st) {
+		struct vw_rate_state fresh = { .next_ns = *now + VW_EVENT_SOURCE_INTERVAL_NS };
+
+		bpf_map_update_elem(&vw_event_rate, &key, &fresh, BPF_ANY);
+		*suppressed = 0;
+		return 1;
+	}
+	next = st->next_ns > *now ? st->next_ns : *now;
+	if (next - *now > (VW_EVENT_SOURCE_BURST - 1) * VW_EVENT_SOURCE_INTERVAL_NS) {
+		st->suppressed++;
+		st->suppressed_jiffies = tick;
+		return 0;
+	}
+	st->next_ns = next + VW_EVENT_SOURCE_INTERVAL_NS;
+	*suppressed = st->suppressed;
+	st->suppressed = 0;
+	return 1;
+}
+
+/* For publicNetworkAccess Disabled: a rule that would admit the source if
+ * public access were on, so the log can say which rule was overridden. */
+static __always_inline __u32 overridden_rule(const struct packet *p, __u32 class, __u32 vnet_id)
+{
+	if (class != VW_CLASS_PUBLIC_DISABLED)
+		return VW_RULE_NONE;
+	return lookup_rule(p, vnet_id);
+}
+
+/* v is the policy's verdict before audit mode turned it into a pass. */
+static __always_inline void log_event(struct xdp_md *ctx, const struct packet *p, struct verdict v,
+				      __u64 bytes)
+{
+	struct vw_event_budget *budget = cpu_budget();
+	struct vw_event e = {};
+	__u64 now = 0;
+
+	if (!budget) {
+		count_event_stat(VW_EVENT_STAT_SUPPRESSED);
+		return;
+	}
+	read_flow(ctx, &e);
+	if (!source_may_log(&e, budget->jiffies, &now, &e.suppressed)) {
+		count_event_stat(VW_EVENT_STAT_SUPPRESSED);
+		return;
+	}
+	budget->used++;
+
+	e.time_ns = now;
+	e.generation = p->settings->generation;
+	e.ifindex = p->ifindex;
+	e.vnet_id = lookup_vnet(p);
+	e.verdict_class = v.class;
+	e.rule_id = overridden_rule(p, v.class, e.vnet_id);
+	e.packet_bytes = bytes;
+	e.mode = p->settings->mode == VW_MODE_AUDIT ? VW_EVENT_MODE_AUDIT : VW_EVENT_MODE_ENFORCE;
+	if (bpf_ringbuf_output(&vw_events, &e, sizeof(e), 0) != 0)
+		count_event_stat(VW_EVENT_STAT_LOST);
+	else
+		count_event_stat(VW_EVENT_STAT_EMITTED);
+}
+
 /* ---- Parse and scope ---------------------------------------------------------- */
 
 static __always_inline struct verdict classify_ipv4(struct cursor *c, struct packet *p)
@@ -476,5 +691,7 @@ int vaultwall_xdp(struct xdp_md *ctx)
 	else
 		v = make_verdict(VW_CLASS_NOT_IP);
 
+	if (class_logs(v.class))
+		log_event(ctx, &p, v, bytes);
 	return finish(apply_mode(p.settings, v), bytes);
 }

@@ -38,6 +38,10 @@
 #define VW_MAP_POLICY_INFO "vw_policy_info" /* slot -> generation, digest... */
 #define VW_MAP_POLICY_DOC  "vw_policy_doc"  /* slot's normalised document, in chunks */
 #define VW_MAP_ABI         "vw_abi"         /* one struct vw_abi_info        */
+#define VW_MAP_EVENTS      "vw_events"      /* ring buffer of struct vw_event */
+#define VW_MAP_EVENT_RATE  "vw_event_rate"  /* LRU: source -> vw_rate_state  */
+#define VW_MAP_EVENT_BUDGET "vw_event_cpu"  /* per-CPU: vw_event_budget      */
+#define VW_MAP_EVENT_STATS "vw_event_stats" /* per-CPU, VW_EVENT_STAT_* -> u64 */
 
 #define VW_PROG_NAME "vaultwall_xdp" /* the XDP program (function name)   */
 #define VW_PIN_DIR_DEFAULT "/sys/fs/bpf/vaultwall"
@@ -64,6 +68,33 @@
  * flips with them and `vaultwallctl show` needs no side file. */
 #define VW_DOC_CHUNK_SIZE 4088
 #define VW_DOC_CHUNKS 256 /* per slot: up to ~1 MiB of JSON */
+
+/* Deny and audit events (struct vw_event) and their rate limits. Events go
+ * through a ring buffer; a flood must not drown the log nor cost the CPU, so
+ * two limits apply, cheapest first:
+ *   - per CPU, at most VW_EVENT_CPU_BUDGET events per kernel tick (jiffy;
+ *     250 Hz here: 4000 events/s per CPU). Checked with the inlined
+ *     jiffies64, so a flood from random sources costs almost nothing.
+ *   - per source address, a token bucket (GCRA): a burst of
+ *     VW_EVENT_SOURCE_BURST events, then one every
+ *     VW_EVENT_SOURCE_INTERVAL_NS (CLOCK_MONOTONIC, read on the deny path
+ *     only; a source already suppressed in this tick skips the clock).
+ *     Sources live in an LRU hash of VW_EVENT_SOURCES entries; an evicted
+ *     source starts with a full burst.
+ * Every deny or audit packet that produces no event is counted in
+ * vw_event_stats[VW_EVENT_STAT_SUPPRESSED] (or _LOST when the ring buffer is
+ * full), so emitted + suppressed + lost = logging packets, exactly. */
+#define VW_EVENT_RING_BYTES (256u * 1024u) /* ~3600 events */
+#define VW_EVENT_SOURCES 65536
+#define VW_EVENT_SOURCE_BURST 5
+#define VW_EVENT_SOURCE_INTERVAL_NS 1000000000ull /* then 1 event/s per source */
+#define VW_EVENT_CPU_BUDGET 16
+
+/* vw_event_stats indexes */
+#define VW_EVENT_STAT_EMITTED 0    /* events written to the ring buffer     */
+#define VW_EVENT_STAT_SUPPRESSED 1 /* by a rate limit (source or CPU budget) */
+#define VW_EVENT_STAT_LOST 2       /* ring buffer full (reader too slow)     */
+#define VW_EVENT_STAT_COUNT 3
 
 /* Rule id 0 is never a rule: it means "no rule" in events and verdicts. */
 #define VW_RULE_NONE 0
@@ -247,6 +278,63 @@ struct vw_abi_info {
 	__u32 pad;
 };
 
+/* vw_events: one deny or audit (would-deny) decision. Addresses are 16
+ * bytes so IPv6 fits; an IPv4 address is stored IPv4-mapped
+ * (::ffff:a.b.c.d), the same form as the rate limiter's key.
+ * Which packets log: the policy denies (VW_CLASS_DEFAULT_DENY,
+ * _PUBLIC_DISABLED, _IPV6_DENY, _FRAGMENT_DENY), in both modes. Not
+ * VW_CLASS_MALFORMED: it is no policy decision, and its source address may
+ * not even be in the packet; its class counter tells the story. */
+#define VW_EVENT_MODE_ENFORCE VW_MODE_ENFORCE /* dropped               */
+#define VW_EVENT_MODE_AUDIT VW_MODE_AUDIT     /* passed: would be denied */
+struct vw_event {
+	__u64 time_ns;        /* CLOCK_MONOTONIC (bpf_ktime_get_ns)        */
+	__u64 generation;     /* policy generation that decided            */
+	__u8 saddr[16];       /* IPv4-mapped for IPv4                      */
+	__u8 daddr[16];
+	__u32 ifindex;        /* ingress interface                          */
+	__u32 vnet_id;        /* VW_VNET_PUBLIC or the segment's vnet        */
+	__u32 verdict_class;  /* the policy's verdict: the would-be class in
+				 audit mode (never VW_CLASS_AUDIT_DENY)   */
+	__u32 rule_id;        /* a rule that matched the source but did not
+				 admit it (publicNetworkAccess Disabled
+				 overrides rules); VW_RULE_NONE otherwise  */
+	__u32 suppressed;     /* events this source had suppressed since its
+				 previous event                            */
+	__u32 packet_bytes;
+	__u16 sport;          /* host order; 0 when unknown (fragment)     */
+	__u16 dport;
+	__u16 vlan;           /* 0 = untagged                               */
+	__u8 proto;           /* IPPROTO_*; 0 when unknown                  */
+	__u8 ip_version;      /* 4 or 6                                     */
+	__u8 mode;            /* VW_EVENT_MODE_*: what happened to the packet */
+	__u8 tcp_flags;       /* TCP byte 13 (FIN 0x01, SYN 0x02, RST 0x04,
+				 ACK 0x10); 0 for other protocols          */
+	__u8 pad[6];
+};
+
+/* vw_event_rate: per source, the theoretical arrival time of the next
+ * event (GCRA). */
+struct vw_rate_key {
+	__u8 addr[16]; /* IPv4-mapped for IPv4 */
+};
+
+struct vw_rate_state {
+	__u64 next_ns;            /* CLOCK_MONOTONIC */
+	__u64 suppressed_jiffies; /* tick of the last suppression: within that
+				     tick the source stays suppressed without
+				     reading the clock (a flood's fast path) */
+	__u32 suppressed;         /* since this source's last event */
+	__u32 pad;
+};
+
+/* vw_event_cpu[0], per CPU: events written in the current tick. */
+struct vw_event_budget {
+	__u64 jiffies;
+	__u32 used;
+	__u32 pad;
+};
+
 /* ---- Layout checks (both compilers) ---------------------------------------- */
 #ifdef __cplusplus
 #define VW_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
@@ -271,5 +359,9 @@ VW_STATIC_ASSERT(sizeof(struct vw_service_info) == VW_SERVICE_NAME_LEN, "vw_serv
 VW_STATIC_ASSERT(sizeof(struct vw_policy_info) == 16 + VW_DIGEST_LEN + VW_PROFILE_LEN + 8, "vw_policy_info");
 VW_STATIC_ASSERT(sizeof(struct vw_doc_chunk) == 4096, "vw_doc_chunk");
 VW_STATIC_ASSERT(sizeof(struct vw_abi_info) == 8, "vw_abi_info");
+VW_STATIC_ASSERT(sizeof(struct vw_event) == 88, "vw_event");
+VW_STATIC_ASSERT(sizeof(struct vw_rate_key) == 16, "vw_rate_key");
+VW_STATIC_ASSERT(sizeof(struct vw_rate_state) == 24, "vw_rate_state");
+VW_STATIC_ASSERT(sizeof(struct vw_event_budget) == 16, "vw_event_budget");
 
 #endif /* VAULTWALL_ABI_H */

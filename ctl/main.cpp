@@ -24,10 +24,17 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   Globals g;
   app.add_option("--pin-dir", g.pin_dir, "where vaultwall's maps are pinned")->capture_default_str();
+  app.add_option("--journal", g.journal,
+                 std::string("change journal (default $") + kJournalPathEnv + " or " +
+                     kJournalDefaultPath + ")");
+  g.argv.assign(argv, argv + argc);
 
   Commands commands;
   add_policy_commands(app, g, commands);
   add_observe_commands(app, g, commands);
+  add_log_commands(app, g, commands);
+  add_metrics_commands(app, g, commands);
+  add_history_commands(app, g, commands);
 
   try {
     app.parse(argc, argv);

@@ -5,10 +5,12 @@
 #include <CLI/CLI.hpp>
 #include <cstdarg>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "vaultwall/attach.h"
+#include "vaultwall/journal.h"
 #include "vaultwall/lock.h"
 #include "vaultwall/program.h"
 #include "vaultwall_abi.h"
@@ -22,6 +24,9 @@ constexpr int kExitUsage = 2;
 
 bool verbose = false;
 
+// The last error reported, so the journal can say why a change failed.
+std::string last_error;
+
 int libbpf_print(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG && !verbose) return 0;
   return std::vfprintf(stderr, format, args);
@@ -29,6 +34,7 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
 
 int report(const Error& error) {
   std::cerr << "vaultwall-loader: " << error.message() << "\n";
+  if (last_error.empty()) last_error = error.message();
   return kExitError;
 }
 
@@ -138,6 +144,33 @@ int cmd_status(const std::string& pin_dir, const std::string& output) {
   return kExitOk;
 }
 
+// Runs attach or detach with its journal entry (see vaultwall/journal.h).
+// A journal that cannot be written is reported but does not block the
+// change: an emergency detach must not wait for a full disk.
+int journaled(const std::string& journal, const std::string& pin_dir, const std::string& command,
+              std::vector<std::string> argv, std::vector<std::string> interfaces,
+              const std::function<int()>& change) {
+  JournalEntry entry;
+  entry.command = command;
+  entry.argv = std::move(argv);
+  entry.pin_dir = pin_dir;
+  entry.interfaces = std::move(interfaces);
+  entry.from = active_policy_version(pin_dir);
+  auto pending = PendingChange::begin(journal, std::move(entry));
+  if (!pending)
+    std::cerr << "vaultwall-loader: warning: this change is not journaled: "
+              << pending.error().message() << "\n";
+  int status = change();
+  if (!pending) return status;
+  JournalEntry& done = pending->entry();
+  done.to = active_policy_version(pin_dir);
+  if (status != kExitOk) done.fail(last_error.empty() ? "exit status " + std::to_string(status) : last_error);
+  if (auto r = pending->finish(); !r)
+    std::cerr << "vaultwall-loader: warning: cannot journal this change: " << r.error().message()
+              << "\n";
+  return status;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{
       "vaultwall-loader: load the vaultwall XDP firewall, attach it to interfaces, report status.\n"
@@ -147,6 +180,10 @@ int run(int argc, char** argv) {
   app.add_option("--pin-dir", pin_dir, "where program, maps and links are pinned")
       ->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "print libbpf's debug messages");
+  std::string journal;
+  app.add_option("--journal", journal,
+                 std::string("change journal (default $") + kJournalPathEnv + " or " +
+                     kJournalDefaultPath + ")");
 
   auto* load = app.add_subcommand(
       "load", "load the program and pin it with its maps (reuses existing pins: rules and "
@@ -190,8 +227,13 @@ int run(int argc, char** argv) {
   libbpf_set_print(libbpf_print);
 
   if (load->parsed()) return cmd_load(pin_dir);
-  if (attach->parsed()) return cmd_attach(pin_dir, attach_ifaces, mode);
-  if (detach->parsed()) return cmd_detach(pin_dir, detach_ifaces, all, purge);
+  std::vector<std::string> command_line(argv, argv + argc);
+  if (attach->parsed())
+    return journaled(journal_path(journal), pin_dir, "attach", command_line, attach_ifaces,
+                     [&] { return cmd_attach(pin_dir, attach_ifaces, mode); });
+  if (detach->parsed())
+    return journaled(journal_path(journal), pin_dir, "detach", command_line, detach_ifaces,
+                     [&] { return cmd_detach(pin_dir, detach_ifaces, all, purge); });
   if (status->parsed()) return cmd_status(pin_dir, output);
   return kExitUsage;
 }

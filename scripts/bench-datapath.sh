@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Datapath benchmark: ns per packet through BPF_PROG_TEST_RUN for vaultwall
-# on allowed, denied and non-protected packets at several rule counts, as
-# ratios to an empty XDP program measured in the same run.
+# Datapath benchmark alone: ns per packet through BPF_PROG_TEST_RUN for
+# vaultwall on eight packet kinds at several rule sets, as ratios to an empty
+# XDP program, a minimal LPM program and xdp-filter measured in the same run,
+# plus cold-cache rule-trie lookups. (scripts/bench.sh runs every suite.)
 #
 # Builds vaultwall_bench_datapath if needed, runs it as root and writes
 # bench/results/<date>-<commit>.json plus a Markdown summary (.md) next to
 # it. Not a test: it reports figures and asserts nothing.
 #
-#   scripts/bench-datapath.sh            full run (7 rounds, repeat 1e6, 1/254/10k/100k rules)
-#   scripts/bench-datapath.sh --quick    under a minute (5 rounds, repeat 1e5, 1/254/10k rules)
+#   scripts/bench-datapath.sh            full run (7 rounds, repeat 1e6, up to 100k rules)
+#   scripts/bench-datapath.sh --quick    under a minute (5 rounds, repeat 1e5, up to 10k rules)
 #   scripts/bench-datapath.sh -- --cpu 1 anything after -- goes to the binary
 #
 # Environment: BUILD_DIR (default build), NO_BUILD=1 to use the binary as is.
@@ -17,10 +18,10 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
-rounds=7 repeat=1000000 sizes=1,254,10000,100000 suffix=""
+rounds=7 repeat=1000000 sets=realistic:1,realistic:254,tags:254,realistic:10000,dense:10000,realistic:100000 suffix=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) rounds=5 repeat=100000 sizes=1,254,10000 suffix="-quick" ;;
+    --quick) rounds=5 repeat=100000 sets=realistic:1,tags:254,realistic:10000 suffix="-quick" ;;
     --) shift; break ;;
     -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-datapath.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
@@ -52,5 +53,5 @@ out="bench/results/$(date -u +%Y%m%dT%H%M%SZ)-$commit$suffix.json"
 pin_dir="/sys/fs/bpf/vaultwall-bench-$$"
 trap 'rm -rf "$pin_dir"' EXIT
 
-"$bin" --rounds "$rounds" --repeat "$repeat" --sizes "$sizes" --commit "$commit" \
+"$bin" --rounds "$rounds" --repeat "$repeat" --sets "$sets" --commit "$commit" \
   --pin-dir "$pin_dir" --out "$out" "$@"

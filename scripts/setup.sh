@@ -16,7 +16,14 @@ packages=(
 	libgtest-dev libgmock-dev
 	# tests, demo and benchmarks
 	iproute2 curl openssl iputils-ping netcat-openbsd python3
-	netsniff-ng xdp-tools nftables gnuplot-nox procps util-linux
+	netsniff-ng xdp-tools nftables gnuplot-nox procps util-linux ethtool jq
+	# packaging test: dpkg-deb/dpkg-shlibdeps (cpack), systemd-analyze, completions
+	dpkg-dev systemd bash-completion
+	# promtool, to check the metrics exposition (tests/e2e/observability_test.sh)
+	prometheus
+	# fuzzing (tests/fuzz): clang 14 cannot compile libstdc++ 12's <expected>;
+	# libclang-rt-16-dev has libFuzzer and the sanitizer runtimes
+	clang-16 libclang-rt-16-dev
 )
 
 missing=()

@@ -12,6 +12,7 @@
 
 #include "vaultwall/diagnostics.h"
 #include "vaultwall/error.h"
+#include "vaultwall/journal.h"
 #include "vaultwall/maps.h"
 #include "vaultwall_abi.h"
 
@@ -28,7 +29,22 @@ struct Globals {
   std::string pin_dir = VW_PIN_DIR_DEFAULT;
   std::string output = "table";
   bool json() const { return output == "json"; }
+  std::string journal;             // --journal; empty: $VAULTWALL_JOURNAL or the default
+  std::vector<std::string> argv;   // the command line, for the journal
+  // The journal entry of the state change in progress (run_journaled), for
+  // the commands to fill in; null when the command is not a change.
+  JournalEntry* change = nullptr;
 };
+
+// Runs a state-changing command with its journal entry: a pending marker
+// before, one line with the result after (see vaultwall/journal.h). The
+// command fills g.change; a non-zero exit without a reason is recorded as
+// failed with the exit status. A journal that cannot be written is reported
+// on stderr but does not block the change.
+int run_journaled(Globals& g, const std::string& command, const std::function<int()>& change);
+
+// Records why the change in progress failed (no-op outside run_journaled).
+void journal_failure(const Globals& g, const std::string& reason);
 
 // Subcommands and what each runs once parsed. A group registers its
 // subcommands with add(); checks run after parsing (throw CLI errors).
@@ -54,5 +70,8 @@ Result<PinnedMaps> open_maps(const Globals& g);
 // The command groups (one file each).
 void add_policy_commands(CLI::App& app, Globals& g, Commands& commands);
 void add_observe_commands(CLI::App& app, Globals& g, Commands& commands);
+void add_log_commands(CLI::App& app, Globals& g, Commands& commands);
+void add_metrics_commands(CLI::App& app, Globals& g, Commands& commands);
+void add_history_commands(CLI::App& app, Globals& g, Commands& commands);
 
 }  // namespace vaultwall::cli

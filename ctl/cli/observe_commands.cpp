@@ -205,7 +205,13 @@ int cmd_verify(const Globals& g) {
   auto current = read_kernel_policy(*maps);
   if (!current) return report(current.error());
   if (!current->applied()) {
-    std::cout << "nothing applied (firewall off); nothing to verify\n";
+    if (g.json())
+      std::cout << json{{"schemaVersion", kSchemaVersion}, {"generation", 0}, {"inSync", true},
+                        {"differences", json::array()}}
+                       .dump(2)
+                << "\n";
+    else
+      std::cout << "nothing applied (firewall off); nothing to verify\n";
     return kExitOk;
   }
   auto compilation = compile_against_kernel(*current->policy, *current);

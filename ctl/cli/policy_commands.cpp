@@ -25,6 +25,37 @@
 namespace vaultwall::cli {
 namespace {
 
+// ---- journal hooks (the entry is g.change; see run_journaled) -----------------
+
+std::string errors_text(const std::vector<Diagnostic>& diagnostics) {
+  std::string text;
+  for (const Diagnostic& d : diagnostics)
+    if (d.is_error()) text += (text.empty() ? "" : "; ") + d.text();
+  return text.empty() ? "invalid document" : text;
+}
+
+int report_change(const Globals& g, const Error& error) {
+  journal_failure(g, error.message());
+  return report(error);
+}
+
+PolicyVersion version_of(const KernelPolicy& policy) {
+  return {policy.info.generation,
+          policy.applied() ? to_hex(policy.info.digest, VW_DIGEST_LEN) : std::string()};
+}
+
+void journal_change(const Globals& g, const KernelPolicy& current, const PolicyVersion& to,
+                    const PolicyDiff* diff) {
+  if (!g.change) return;
+  g.change->from = version_of(current);
+  g.change->to = to;
+  if (!diff) return;
+  g.change->rules_added = diff->rules_added;
+  g.change->rules_removed = diff->rules_removed;
+  g.change->settings_changed = diff->settings_changed;
+  if (diff->host_changed) g.change->settings_changed.push_back("vaultwall host section");
+}
+
 // ---- validate ------------------------------------------------------------------
 
 struct LimitOptions {
@@ -121,6 +152,7 @@ int apply_policy(const Globals& g, const PinnedMaps& maps, const KernelPolicy& c
   diagnostics = unique(std::move(diagnostics));
   if (!g.json()) print_diagnostics(diagnostics);
   if (!compilation.ok()) {
+    journal_failure(g, "does not compile: " + errors_text(diagnostics));
     if (g.json())
       std::cout << json{{"schemaVersion", kSchemaVersion}, {"applied", false},
                         {"diagnostics", diagnostics_json(diagnostics)}}
@@ -135,6 +167,7 @@ int apply_policy(const Globals& g, const PinnedMaps& maps, const KernelPolicy& c
   bool unchanged = current.applied() && current.policy == policy &&
                    to_hex(current.info.digest, VW_DIGEST_LEN) == digest;
   if (unchanged && !force) {
+    journal_change(g, current, version_of(current), nullptr);
     if (g.json())
       std::cout << json{{"schemaVersion", kSchemaVersion}, {"applied", false}, {"unchanged", true},
                         {"generation", current.info.generation}, {"digest", digest}}
@@ -162,7 +195,8 @@ int apply_policy(const Globals& g, const PinnedMaps& maps, const KernelPolicy& c
     return kExitOk;
   }
   auto outcome = apply_compiled(maps, current, policy, std::move(compilation.value->compiled));
-  if (!outcome) return report(outcome.error());
+  if (!outcome) return report_change(g, outcome.error());
+  journal_change(g, current, {outcome->new_generation, outcome->new_digest}, &diff);
   if (g.json()) {
     std::cout << json{{"schemaVersion", kSchemaVersion},   {"applied", true},
                       {"generation", outcome->new_generation}, {"previousGeneration", outcome->old_generation},
@@ -205,6 +239,7 @@ int cmd_apply(const Globals& g, const std::string& file, const LimitOptions& lim
               bool force) {
   Loaded loaded = load_file(file, limits);
   if (!loaded.policy) {
+    journal_failure(g, file + " is invalid: " + errors_text(loaded.diagnostics));
     if (g.json())
       std::cout << json{{"schemaVersion", kSchemaVersion}, {"applied", false},
                         {"diagnostics", diagnostics_json(loaded.diagnostics)}}
@@ -217,7 +252,7 @@ int cmd_apply(const Globals& g, const std::string& file, const LimitOptions& lim
     return kExitError;
   }
   auto session = begin_change(g);
-  if (!session) return report(session.error());
+  if (!session) return report_change(g, session.error());
   return apply_policy(g, *session->maps, session->current, *loaded.policy, dry_run,
                       loaded.diagnostics, force);
 }
@@ -267,11 +302,13 @@ int apply_edit(const Globals& g, Session& s, const json& edited,
     for (const auto& [path, label] : path_labels)
       if (d.path.starts_with(path)) d.path = label;
   if (!policy.ok()) {
+    journal_failure(g, errors_text(policy.diagnostics));
     print_diagnostics(policy.diagnostics);
     std::cerr << "vaultwallctl: nothing was applied\n";
     return kExitError;
   }
   if (s.current.policy && *s.current.policy == *policy.value) {
+    journal_change(g, s.current, version_of(s.current), nullptr);
     print_diagnostics(policy.diagnostics);
     std::cout << "no change: generation " << s.current.info.generation
               << " already has this (rules compared in canonical form)\n";
@@ -316,7 +353,7 @@ std::string ip_identity(const std::string& text) {
 int cmd_rule_add(const Globals& g, const std::vector<std::string>& ips, const std::string& subnet,
                  const std::string& vnet_name) {
   auto s = begin_change(g);
-  if (!s) return report(s.error());
+  if (!s) return report_change(g, s.error());
   json document = current_document(*s);
   json& acls = acls_of(document);
   std::vector<std::pair<std::string, std::string>> labels;
@@ -328,7 +365,7 @@ int cmd_rule_add(const Globals& g, const std::vector<std::string>& ips, const st
   }
   if (!subnet.empty()) {
     auto id = subnet_id_from_flags(current_or_default(s->current), subnet, vnet_name);
-    if (!id) return report(id.error());
+    if (!id) return report_change(g, id.error());
     size_t index = acls["virtualNetworkRules"].size();
     acls["virtualNetworkRules"].push_back({{"id", *id}, {"ignoreMissingVnetServiceEndpoint", false}});
     labels.emplace_back("properties.networkAcls.virtualNetworkRules[" + std::to_string(index) + "]",
@@ -340,7 +377,7 @@ int cmd_rule_add(const Globals& g, const std::vector<std::string>& ips, const st
 int cmd_rule_remove(const Globals& g, const std::vector<std::string>& ips,
                     const std::string& subnet, const std::string& vnet_name) {
   auto s = begin_change(g);
-  if (!s) return report(s.error());
+  if (!s) return report_change(g, s.error());
   json document = current_document(*s);
   json& acls = acls_of(document);
   auto erase_if = [](json& list, auto matches) {
@@ -360,7 +397,7 @@ int cmd_rule_remove(const Globals& g, const std::vector<std::string>& ips,
   }
   if (!subnet.empty()) {
     auto id = subnet_id_from_flags(current_or_default(s->current), subnet, vnet_name);
-    if (!id) return report(id.error());
+    if (!id) return report_change(g, id.error());
     bool removed = erase_if(acls["virtualNetworkRules"], [&](const json& rule) {
       return lower(rule.value("id", "")) == lower(*id);
     });
@@ -404,7 +441,7 @@ struct UpdateFlags {
 
 int cmd_update(const Globals& g, const UpdateFlags& flags) {
   auto s = begin_change(g);
-  if (!s) return report(s.error());
+  if (!s) return report_change(g, s.error());
   json document = current_document(*s);
   if (!flags.default_action.empty()) acls_of(document)["defaultAction"] = flags.default_action;
   if (!flags.bypass.empty()) acls_of(document)["bypass"] = flags.bypass;
@@ -461,7 +498,10 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
                   "rewrite the maps even when the policy is unchanged (repairs drift)");
   add_limit_options(apply, o->limits);
   add_output_option(apply, g);
-  commands.add(apply, [&g, o] { return cmd_apply(g, o->file, o->limits, o->dry_run, o->force); });
+  commands.add(apply, [&g, o] {
+    auto run = [&] { return cmd_apply(g, o->file, o->limits, o->dry_run, o->force); };
+    return o->dry_run ? run() : run_journaled(g, "apply", run);  // a dry run changes nothing
+  });
 
   auto* diff = app.add_subcommand("diff", "compare a rule document with the applied policy "
                                           "(exit 0 same, 1 different, 2 trouble)");
@@ -483,10 +523,16 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   };
   auto* rule_add = rule->add_subcommand("add", "add rules (idempotent: existing rules are kept once)");
   add_rule_flags(rule_add);
-  commands.add(rule_add, [&g, o] { return cmd_rule_add(g, o->ips, o->subnet, o->vnet_name); });
+  commands.add(rule_add, [&g, o] {
+    return run_journaled(g, "network-rule add",
+                         [&] { return cmd_rule_add(g, o->ips, o->subnet, o->vnet_name); });
+  });
   auto* rule_remove = rule->add_subcommand("remove", "remove rules (idempotent)");
   add_rule_flags(rule_remove);
-  commands.add(rule_remove, [&g, o] { return cmd_rule_remove(g, o->ips, o->subnet, o->vnet_name); });
+  commands.add(rule_remove, [&g, o] {
+    return run_journaled(g, "network-rule remove",
+                         [&] { return cmd_rule_remove(g, o->ips, o->subnet, o->vnet_name); });
+  });
   auto* rule_list = rule->add_subcommand("list", "list the applied rules with their ids");
   add_output_option(rule_list, g);
   commands.add(rule_list, [&g] { return cmd_rule_list(g); });
@@ -501,7 +547,7 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   update->add_option("--public-network-access", o->update.public_network_access,
                      "Enabled or Disabled");
   update->add_option("--mode", o->update.mode, "enforce or audit");
-  commands.add(update, [&g, o] { return cmd_update(g, o->update); });
+  commands.add(update, [&g, o] { return run_journaled(g, "update", [&] { return cmd_update(g, o->update); }); });
   commands.checks.push_back([o, update] {
     const UpdateFlags& u = o->update;
     if (update->parsed() && u.default_action.empty() && u.bypass.empty() &&

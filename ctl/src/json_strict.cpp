@@ -39,6 +39,7 @@ class StrictSax {
   bool binary(Json::binary_t& v) { return value_seen() && dom_.binary(v); }
 
   bool start_object(std::size_t size) {
+    if (too_deep()) return false;
     frames_.push_back({false, 0, {}, value_path(), {}});
     return dom_.start_object(size);
   }
@@ -56,6 +57,7 @@ class StrictSax {
     return dom_.end_object();
   }
   bool start_array(std::size_t size) {
+    if (too_deep()) return false;
     frames_.push_back({true, 0, {}, value_path(), {}});
     return dom_.start_array(size);
   }
@@ -83,6 +85,17 @@ class StrictSax {
   bool failed() const { return failed_; }
 
  private:
+  // Rule documents nest a handful of levels. Each open level keeps its path,
+  // so unbounded depth would cost memory quadratic in it: refuse early.
+  static constexpr size_t kMaxDepth = 64;
+  bool too_deep() {
+    if (frames_.size() < kMaxDepth) return false;
+    diagnostics_.error(value_path(), "nested deeper than " + std::to_string(kMaxDepth) +
+                                         " levels; a rule document never needs that");
+    failed_ = true;
+    return true;
+  }
+
   // The path of the value that starts now.
   std::string value_path() const {
     if (frames_.empty()) return "";

@@ -87,6 +87,28 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
   return m;
 }
 
+Result<EventStats> PinnedMaps::read_event_stats() const {
+  auto sum = [&](uint32_t index) -> Result<uint64_t> {
+    std::vector<uint64_t> per_cpu(possible_cpus());
+    if (bpf_map_lookup_elem(event_stats_.get(), &index, per_cpu.data()) != 0)
+      return fail_errno(std::string("read ") + VW_MAP_EVENT_STATS + "[" + std::to_string(index) + "]");
+    uint64_t total = 0;
+    for (uint64_t n : per_cpu) total += n;
+    return total;
+  };
+  EventStats stats;
+  auto emitted = sum(VW_EVENT_STAT_EMITTED);
+  if (!emitted) return std::unexpected(emitted.error());
+  auto suppressed = sum(VW_EVENT_STAT_SUPPRESSED);
+  if (!suppressed) return std::unexpected(suppressed.error());
+  auto lost = sum(VW_EVENT_STAT_LOST);
+  if (!lost) return std::unexpected(lost.error());
+  stats.emitted = *emitted;
+  stats.suppressed = *suppressed;
+  stats.lost = *lost;
+  return stats;
+}
+
 std::vector<std::pair<std::string, int>> PinnedMaps::all() const {
   std::vector<std::pair<std::string, int>> out;
   for (const auto& [name, fd] : fields(*this)) out.emplace_back(name, fd->get());

@@ -109,6 +109,7 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
 
   // The flip: one word, read once per packet.
   if (auto r = maps.active().put(0, vw_active{idle}); !r) return std::unexpected(r.error());
+  note_map_write();  // a kill point after the flip, before the caller's clean-up writes
   return idle;
 }
 

@@ -1,7 +1,8 @@
 // vaultwall_bench_datapath: ns per packet through BPF_PROG_TEST_RUN for the
-// production program on allowed, denied and non-protected packets at several
-// rule counts, reported as ratios to an empty XDP program measured in the
-// same run.
+// production program on eight kinds of packet at several rule sets, reported
+// as ratios to an empty XDP program, to a minimal parse + LPM program and to
+// xdp-filter's own allowlist program (Debian xdp-tools), all measured in the
+// same run; plus the cost of a rule-trie lookup with a cold cache.
 //
 // Method (docs: ../shared/research/performance-anchors.md §6, §7.1, §7.5):
 // every (packet, rule count) cell runs the floor, the lower-bound program and
@@ -24,13 +25,16 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "bench_cold.skel.h"
 #include "bench_empty.skel.h"
 #include "bench_lpm.skel.h"
 #include "packet_builder.h"
@@ -53,6 +57,13 @@ using Json = nlohmann::ordered_json;
 constexpr char kAllowedSource[] = "203.0.113.7";
 constexpr char kDeniedSource[] = "198.51.100.20";
 constexpr char kDestination[] = "192.0.2.10";
+// RFC 2544's benchmarking range: public-looking, never random padding, and
+// one /15 rule covers it: the "allowed by a short prefix" packet.
+constexpr char kShortRule[] = "198.18.0.0/15";
+constexpr char kShortSource[] = "198.19.4.9";
+constexpr char kXdpFilterObject[] = "/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_dny_ip.o";
+// xdp-filter's map value flags (xdp-filter/common_kern_user.h).
+constexpr uint64_t kXdpFilterFlagSrc = 1u << 0;
 constexpr uint16_t kProtectedPort = 443;
 constexpr uint16_t kOtherPort = 80;
 constexpr size_t kFrameBytes = 64;  // the classic "64-byte packet" of forwarding benchmarks
@@ -61,7 +72,10 @@ constexpr uint64_t kRuleSetSeed = 20250101;
 struct Options {
   int rounds = 7;
   int repeat = 1'000'000;
-  std::vector<size_t> sizes{1, 254, 10'000, 100'000};
+  std::vector<std::string> sets{"realistic:1", "realistic:254", "tags:254", "realistic:10000",
+                                "dense:10000", "realistic:100000"};
+  bool xdp_filter = true;
+  bool cold = true;
   std::string out;
   std::string pin_dir;
   std::string commit = "unknown";
@@ -71,12 +85,17 @@ struct Options {
 
 // ---- Packets ----------------------------------------------------------------
 
+enum class Needs { kNothing, kShortRule, kTrusted };
+
 struct PacketKind {
   std::string name;
   std::string description;
   std::vector<uint8_t> frame;
-  uint32_t action;           // what vaultwall and the lower bound must return
-  uint32_t vaultwall_class;  // VW_CLASS_* the packet must be counted in
+  uint32_t action;             // what vaultwall must return
+  uint32_t vaultwall_class;    // VW_CLASS_* the packet must be counted in
+  uint32_t lower_bound_action; // what the minimal program returns (it sees less)
+  bool xdp_filter;             // xdp-filter can express this packet's verdict
+  Needs needs = Needs::kNothing;
 };
 
 std::vector<uint8_t> tcp_frame(const char* source, uint16_t dport) {
@@ -88,34 +107,143 @@ std::vector<uint8_t> tcp_frame(const char* source, uint16_t dport) {
   return builder.bytes();
 }
 
-std::vector<PacketKind> packet_kinds() {
-  return {
-      {"allowed", std::string("TCP ") + kAllowedSource + " -> :443, matches its /32 rule",
-       tcp_frame(kAllowedSource, kProtectedPort), XDP_PASS, VW_CLASS_IP_RULE},
+std::vector<PacketKind> packet_kinds(const std::string& trusted_source) {
+  std::vector<PacketKind> kinds = {
+      {"allowed_32", std::string("TCP ") + kAllowedSource + " -> :443, matches its /32 rule",
+       tcp_frame(kAllowedSource, kProtectedPort), XDP_PASS, VW_CLASS_IP_RULE, XDP_PASS, true},
+      {"allowed_short", std::string("TCP ") + kShortSource + " -> :443, matches the " +
+                            kShortRule + " rule",
+       tcp_frame(kShortSource, kProtectedPort), XDP_PASS, VW_CLASS_IP_RULE, XDP_PASS, false,
+       Needs::kShortRule},
+      {"trusted", "TCP " + trusted_source + " -> :443, in a trusted service-tag prefix, no rule",
+       tcp_frame(trusted_source.c_str(), kProtectedPort), XDP_PASS, VW_CLASS_TRUSTED, XDP_PASS,
+       false, Needs::kTrusted},
       {"denied", std::string("TCP ") + kDeniedSource + " -> :443, no rule, default deny",
-       tcp_frame(kDeniedSource, kProtectedPort), XDP_DROP, VW_CLASS_DEFAULT_DENY},
+       tcp_frame(kDeniedSource, kProtectedPort), XDP_DROP, VW_CLASS_DEFAULT_DENY, XDP_DROP, true},
       {"non_protected", std::string("TCP ") + kDeniedSource + " -> :80, not a protected port",
-       tcp_frame(kDeniedSource, kOtherPort), XDP_PASS, VW_CLASS_UNPROTECTED},
+       tcp_frame(kDeniedSource, kOtherPort), XDP_PASS, VW_CLASS_UNPROTECTED, XDP_PASS, false},
   };
+  {
+    testing::PacketBuilder b;
+    b.ethernet().arp_request(testing::ipv4(kDeniedSource), testing::ipv4(kDestination));
+    b.payload(kFrameBytes - b.size());
+    kinds.push_back({"arp", "ARP request who-has the vault", b.bytes(), XDP_PASS,
+                     VW_CLASS_NOT_IP, XDP_PASS, false});
+  }
+  {
+    testing::PacketBuilder b;
+    b.ethernet()
+        .ipv6(testing::ipv6("2001:db8::7"), testing::ipv6("2001:db8::10"), testing::kProtoTcp)
+        .tcp(40000, kProtectedPort);
+    b.payload(kFrameBytes + 20 - b.size());
+    kinds.push_back({"ipv6", "TCP over IPv6 -> :443 (no IPv6 rules exist: default deny)",
+                     b.bytes(), XDP_DROP, VW_CLASS_IPV6_DENY, XDP_PASS, false});
+  }
+  {
+    testing::PacketBuilder b;
+    b.ethernet()
+        .vlan(100)
+        .ipv4(testing::ipv4(kDeniedSource), testing::ipv4(kDestination), testing::kProtoTcp)
+        .tcp(40000, kProtectedPort);
+    b.payload(kFrameBytes + 4 - b.size());
+    kinds.push_back({"vlan_denied",
+                     std::string("802.1Q VLAN 100, TCP ") + kDeniedSource +
+                         " -> :443, default deny (the lower bound does not parse VLANs)",
+                     b.bytes(), XDP_DROP, VW_CLASS_DEFAULT_DENY, XDP_PASS, false});
+  }
+  return kinds;
 }
 
-// Targets from issue 2: vaultwall's median ratio to the floor. Reported, not
-// asserted. rules == 0 means every rule count.
+// Targets from issue 7 (reported, not asserted): a median ratio of
+// vaultwall to another program of the same cell. set "" means every set.
 struct Target {
   const char* packet;
-  size_t rules;
-  double max_ratio_to_floor;
+  const char* set;
+  const char* versus;  // "empty", "lower_bound" or "xdp_filter"
+  double max_ratio;
 };
 constexpr Target kTargets[] = {
-    {"non_protected", 0, 1.2},
-    {"allowed", 254, 2.5},
-    {"denied", 254, 2.5},
+    {"non_protected", "", "empty", 1.15},
+    {"allowed_32", "tags:254", "empty", 2.0},
+    {"allowed_32", "tags:254", "lower_bound", 1.3},
+    {"trusted", "tags:254", "empty", 2.0},
+    {"trusted", "tags:254", "lower_bound", 1.3},
+    {"denied", "tags:254", "empty", 2.0},
+    {"denied", "tags:254", "lower_bound", 1.3},
+    {"allowed_32", "", "xdp_filter", 1.0},
+    {"denied", "", "xdp_filter", 1.0},
 };
 
-const Target* target_for(const std::string& packet, size_t rules) {
-  for (const Target& t : kTargets)
-    if (packet == t.packet && (t.rules == 0 || t.rules == rules)) return &t;
-  return nullptr;
+// ---- Rule sets ---------------------------------------------------------------
+
+// "realistic:N": the allowed /32, the short rule, then the service-tag
+// prefixes as IP rules, padded with random /32 and /24. "dense:N": the two
+// fixed rules, then random /32 only. "tags:N": N IP rules (fixed + random)
+// and, as trusted prefixes, every IPv4 prefix of the service-tags file with
+// bypass AzureServices: the deployment of issue 7 ("254 + 4k trusted").
+struct RuleSetSpec {
+  std::string name;  // as given: "tags:254"
+  std::string kind;  // realistic | dense | tags
+  size_t rules = 0;
+};
+
+struct RuleSet {
+  RuleSetSpec spec;
+  std::vector<Ipv4Prefix> rules;
+  std::vector<Ipv4Prefix> trusted;
+};
+
+Result<RuleSetSpec> parse_set_spec(const std::string& text) {
+  auto colon = text.find(':');
+  RuleSetSpec spec{text, text.substr(0, colon == std::string::npos ? 0 : colon), 0};
+  if (colon == std::string::npos || (spec.kind != "realistic" && spec.kind != "dense" &&
+                                     spec.kind != "tags"))
+    return fail(EINVAL, "rule set '" + text + "': write KIND:N with KIND realistic, dense or tags");
+  try {
+    spec.rules = std::stoul(text.substr(colon + 1));
+  } catch (const std::exception&) {
+    return fail(EINVAL, "rule set '" + text + "': N is not a number");
+  }
+  if (spec.rules < 1 || spec.rules > VW_MAX_RULE_PREFIXES)
+    return fail(EINVAL, "rule set '" + text + "': N must be 1.." +
+                            std::to_string(VW_MAX_RULE_PREFIXES));
+  return spec;
+}
+
+bool any_covers(const std::vector<Ipv4Prefix>& prefixes, const Ipv4Address& address) {
+  return std::any_of(prefixes.begin(), prefixes.end(),
+                     [&](const Ipv4Prefix& p) { return covers(p, address); });
+}
+
+Result<RuleSet> build_set(const RuleSetSpec& spec, const std::vector<Ipv4Prefix>& tags) {
+  auto allowed_rule = parse_ipv4_prefix(std::string(kAllowedSource) + "/32");
+  auto short_rule = parse_ipv4_prefix(kShortRule);
+  auto denied = parse_ipv4_prefix(kDeniedSource);
+  RuleSetRecipe recipe{*allowed_rule, denied->addr, {*short_rule}, kRuleSetSeed};
+  recipe.dense = spec.kind == "dense";
+  if (spec.kind == "realistic") recipe.realistic.insert(recipe.realistic.end(), tags.begin(), tags.end());
+  auto rules = build_rule_set(spec.rules, recipe);
+  if (!rules) return std::unexpected(rules.error());
+  RuleSet set{spec, std::move(*rules), {}};
+  if (spec.kind == "tags")
+    for (const Ipv4Prefix& p : tags)
+      if (!covers(p, denied->addr)) set.trusted.push_back(p);
+  return set;
+}
+
+// An address inside a trusted prefix that no IP rule of `set` covers (the
+// packet must be admitted by the trusted lookup, after the rule lookup missed).
+std::string trusted_source_for(const std::vector<RuleSet>& sets, const std::vector<Ipv4Prefix>& tags) {
+  for (const Ipv4Prefix& p : tags) {
+    Ipv4Address a = p.addr;
+    if (p.length < 32) a[3] |= 1;
+    bool covered = false;
+    for (const RuleSet& set : sets)  // only sets with trusted prefixes run this packet
+      covered = covered || (!set.trusted.empty() && any_covers(set.rules, a));
+    if (!covered)
+      return fmt::format("{}.{}.{}.{}", a[0], a[1], a[2], a[3]);
+  }
+  return "192.0.2.99";  // no tags at all: the trusted cells are skipped anyway
 }
 
 // ---- Programs under test ---------------------------------------------------
@@ -126,8 +254,16 @@ struct EmptyDestroy {
 struct LpmDestroy {
   void operator()(bench_lpm* skel) const { bench_lpm__destroy(skel); }
 };
+struct ColdDestroy {
+  void operator()(bench_cold* skel) const { bench_cold__destroy(skel); }
+};
+struct ObjectClose {
+  void operator()(bpf_object* obj) const { bpf_object__close(obj); }
+};
 using EmptySkeleton = std::unique_ptr<bench_empty, EmptyDestroy>;
 using LpmSkeleton = std::unique_ptr<bench_lpm, LpmDestroy>;
+using ColdSkeleton = std::unique_ptr<bench_cold, ColdDestroy>;
+using BpfObject = std::unique_ptr<bpf_object, ObjectClose>;
 
 Result<EmptySkeleton> load_empty() {
   EmptySkeleton skel(bench_empty__open_and_load());
@@ -135,21 +271,25 @@ Result<EmptySkeleton> load_empty() {
   return skel;
 }
 
-// vaultwall and the lower bound, both holding the same rule set.
+// All programs of one rule set, each holding that set.
 struct RuleSetUnderTest {
-  size_t rules = 0;
+  const RuleSet* set = nullptr;
   Program vaultwall;
   PinnedMaps maps;
   LpmSkeleton lower_bound;
+  BpfObject xdp_filter;  // null when not loaded
+  int xdp_filter_fd = -1;
+  ColdSkeleton cold;  // null when the cold-cache variant is off
 };
 
-// The policy the benchmark measures: IP rules only, default deny, TCP 443
-// protected on every destination. Neither trusted services nor segments, so
-// the allowed and denied paths are one rule-trie lookup each.
-SlotImage bench_policy(const std::vector<Ipv4Prefix>& prefixes) {
+// The policy the benchmark measures: IP rules (plus trusted prefixes with
+// bypass AzureServices for a "tags" set), default deny, TCP 443 protected on
+// every destination, no segments. Allowed and denied packets take one rule
+// lookup (and one trusted lookup when trusted prefixes exist).
+SlotImage bench_policy(const RuleSet& set) {
   SlotImage image;
   image.settings.default_action = VW_ACTION_DENY;
-  image.settings.bypass = VW_BYPASS_NONE;
+  image.settings.bypass = set.trusted.empty() ? VW_BYPASS_NONE : VW_BYPASS_AZURE_SERVICES;
   image.settings.public_access = VW_PUBLIC_ACCESS_ENABLED;
   image.settings.mode = VW_MODE_ENFORCE;
   image.settings.flags = VW_SETTINGS_ALL_DESTINATIONS;
@@ -157,45 +297,168 @@ SlotImage bench_policy(const std::vector<Ipv4Prefix>& prefixes) {
   image.settings.ports[0] = vw_port{kProtectedPort, IPPROTO_TCP, 0};
   image.settings.generation = 1;
   image.info.generation = 1;
-  image.info.rule_prefixes = static_cast<__u32>(prefixes.size());
+  image.info.rule_prefixes = static_cast<__u32>(set.rules.size());
+  image.info.trusted_prefixes = static_cast<__u32>(set.trusted.size());
   std::snprintf(image.info.profile, sizeof(image.info.profile), "bench");
-  image.rules = to_rule_entries(prefixes);
+  image.rules = to_rule_entries(set.rules);
+  for (size_t i = 0; i < set.trusted.size(); i++) {
+    vw_trusted_key key{};
+    key.prefixlen = set.trusted[i].length;
+    std::copy(set.trusted[i].addr.begin(), set.trusted[i].addr.end(), key.addr);
+    image.trusted.emplace_back(key, vw_trusted_value{1});
+  }
   return image;
 }
 
-Result<LpmSkeleton> load_lower_bound(const SlotImage& image) {
+// The lower bound holds rules and trusted prefixes in one trie: the least
+// any design can do is one lookup per packet.
+Result<LpmSkeleton> load_lower_bound(const RuleSet& set) {
   LpmSkeleton skel(bench_lpm__open_and_load());
   if (!skel) return fail_errno("load the lower-bound XDP program");
+  std::vector<Ipv4Prefix> all = set.rules;
+  all.insert(all.end(), set.trusted.begin(), set.trusted.end());
+  std::sort(all.begin(), all.end(), [](const Ipv4Prefix& a, const Ipv4Prefix& b) {
+    return std::tie(a.addr, a.length) < std::tie(b.addr, b.length);
+  });
+  all.erase(std::unique(all.begin(), all.end()), all.end());
   TypedMap<vw_rule_key, vw_rule_value> rules(bpf_map__fd(skel->maps.lb_rules), "lb_rules");
-  if (auto r = rules.put_all(image.rules); !r) return std::unexpected(r.error());
+  if (auto r = rules.put_all(to_rule_entries(all)); !r) return std::unexpected(r.error());
   return skel;
 }
 
-Result<RuleSetUnderTest> load_rule_set(const std::string& pin_dir,
-                                       const std::vector<Ipv4Prefix>& prefixes) {
+// xdp-filter's allowlist program as Debian ships it ("xdp-filter load
+// --policy deny", IPv4 feature set), its filter_ipv4 hash filled the way
+// `xdp-filter ip ADDR --mode src` does: key = address in network order,
+// value = MAP_FLAG_SRC on every CPU. It matches exact addresses only, so
+// each rule contributes its network address (equal entry counts).
+Result<BpfObject> load_xdp_filter(const RuleSet& set, int& prog_fd) {
+  BpfObject obj(bpf_object__open_file(kXdpFilterObject, nullptr));
+  if (!obj) return fail_errno(std::string("open ") + kXdpFilterObject + " (apt install xdp-tools)");
+  bpf_map* map = nullptr;
+  bpf_object__for_each_map(map, obj.get()) {
+    bpf_map__set_pin_path(map, nullptr);  // its maps pin by name; ours must not
+  }
+  bpf_map* ipv4 = bpf_object__find_map_by_name(obj.get(), "filter_ipv4");
+  if (!ipv4) return fail(ENOENT, std::string(kXdpFilterObject) + " has no filter_ipv4 map");
+  bpf_map__set_max_entries(ipv4, static_cast<__u32>(std::max<size_t>(10'000, set.rules.size())));
+  if (bpf_object__load(obj.get()) != 0) return fail_errno(std::string("load ") + kXdpFilterObject);
+  bpf_program* prog = bpf_object__next_program(obj.get(), nullptr);
+  if (!prog) return fail(ENOENT, std::string(kXdpFilterObject) + " has no program");
+  prog_fd = bpf_program__fd(prog);
+
+  const int cpus = possible_cpus();
+  constexpr size_t kChunk = 8192;
+  std::vector<uint32_t> keys;
+  std::vector<uint64_t> values;
+  for (size_t start = 0; start < set.rules.size(); start += kChunk) {
+    keys.clear();
+    values.clear();
+    for (size_t i = start; i < std::min(set.rules.size(), start + kChunk); i++) {
+      uint32_t key;
+      std::memcpy(&key, set.rules[i].addr.data(), 4);
+      keys.push_back(key);
+      values.insert(values.end(), cpus, kXdpFilterFlagSrc);
+    }
+    __u32 count = static_cast<__u32>(keys.size());
+    if (bpf_map_update_batch(bpf_map__fd(ipv4), keys.data(), values.data(), &count, nullptr) != 0)
+      return fail_errno("fill xdp-filter's filter_ipv4");
+  }
+  return obj;
+}
+
+// Probe pools for the cold-cache lookups: addresses inside the set's rules
+// (hits) and uniformly random public addresses (mostly misses).
+constexpr uint32_t kColdLoops = 256;
+
+uint32_t cold_pool_size(size_t rules) {
+  uint32_t size = 1u << 16;
+  while (size < rules && size < (1u << 20)) size <<= 1;
+  return size;
+}
+
+Result<ColdSkeleton> load_cold(const RuleSet& set, const PinnedMaps& maps) {
+  ColdSkeleton skel(bench_cold__open());
+  if (!skel) return fail_errno("open the cold-lookup program");
+  auto slot = active_slot(maps);
+  if (!slot) return std::unexpected(slot.error());
+  if (bpf_map__reuse_fd(skel->maps.cold_rules, maps.rules(*slot).fd()) != 0)
+    return fail_errno("share vaultwall's rule trie with the cold-lookup program");
+  if (bench_cold__load(skel.get()) != 0) return fail_errno("load the cold-lookup program");
+
+  const uint32_t size = cold_pool_size(set.rules.size());
+  std::vector<uint32_t> keys(size), hits(size), randoms(size);
+  uint64_t state = kRuleSetSeed ^ set.rules.size();
+  for (uint32_t i = 0; i < size; i++) {
+    keys[i] = i;
+    Ipv4Prefix rule = set.rules[state % set.rules.size()];
+    Ipv4Address host = random_public_address(state);
+    for (int b = 0; b < 4; b++) {
+      uint8_t mask = rule.length >= 8 * (b + 1) ? 0xff
+                     : rule.length <= 8 * b     ? 0
+                                                : static_cast<uint8_t>(0xff << (8 * (b + 1) - rule.length));
+      host[b] = static_cast<uint8_t>((rule.addr[b] & mask) | (host[b] & ~mask));
+    }
+    std::memcpy(&hits[i], host.data(), 4);
+    Ipv4Address random = random_public_address(state);
+    std::memcpy(&randoms[i], random.data(), 4);
+  }
+  for (auto [map, values] : {std::pair{skel->maps.cold_hits, &hits}, {skel->maps.cold_randoms, &randoms}}) {
+    __u32 count = size;
+    if (bpf_map_update_batch(bpf_map__fd(map), keys.data(), values->data(), &count, nullptr) != 0)
+      return fail_errno("fill the cold-lookup probe pool");
+  }
+  skel->bss->loops = kColdLoops;
+  skel->bss->probe_mask = size - 1;
+  return skel;
+}
+
+Result<RuleSetUnderTest> load_rule_set(const std::string& pin_dir, const RuleSet& set,
+                                       const Options& options) {
   auto program = Program::load(pin_dir);
   if (!program) return std::unexpected(program.error());
   auto maps = PinnedMaps::open(pin_dir);
   if (!maps) return std::unexpected(maps.error());
-  SlotImage image = bench_policy(prefixes);
-  if (auto r = write_idle_slot_and_flip(*maps, image); !r) return std::unexpected(r.error());
-  auto lower_bound = load_lower_bound(image);
+  if (auto r = write_idle_slot_and_flip(*maps, bench_policy(set)); !r)
+    return std::unexpected(r.error());
+  auto lower_bound = load_lower_bound(set);
   if (!lower_bound) return std::unexpected(lower_bound.error());
-  return RuleSetUnderTest{prefixes.size(), std::move(*program), std::move(*maps),
-                          std::move(*lower_bound)};
+  RuleSetUnderTest out{&set, std::move(*program), std::move(*maps), std::move(*lower_bound), {}, -1, {}};
+  if (options.xdp_filter) {
+    auto obj = load_xdp_filter(set, out.xdp_filter_fd);
+    if (!obj) return std::unexpected(obj.error());
+    out.xdp_filter = std::move(*obj);
+  }
+  if (options.cold) {
+    auto cold = load_cold(set, out.maps);
+    if (!cold) return std::unexpected(cold.error());
+    out.cold = std::move(*cold);
+  }
+  return out;
 }
 
 // ---- Cells and rounds ------------------------------------------------------
 
-enum Contender { kFloor, kLowerBound, kVaultwall, kContenders };
-constexpr std::array<const char*, kContenders> kContenderNames{"empty", "lower_bound", "vaultwall"};
+enum Contender { kFloor, kLowerBound, kVaultwall, kXdpFilter, kContenders };
+constexpr std::array<const char*, kContenders> kContenderNames{"empty", "lower_bound", "vaultwall",
+                                                               "xdp_filter"};
 
-// One (packet kind, rule count): the three programs' ns, one entry per round.
+// One (packet kind, rule set): each program's ns, one entry per round. A
+// contender that cannot express the packet has fd -1 and is not run.
 struct Cell {
   const PacketKind* packet;
-  size_t rules;
+  const RuleSetUnderTest* set;
   std::array<int, kContenders> prog_fds;
   std::array<std::vector<uint32_t>, kContenders> ns;
+};
+
+// Cold-cache lookups of one rule set: ns per test-run iteration of each
+// program, per round; an iteration is kColdLoops probes.
+enum ColdProgram { kHotBase, kHot, kHitBase, kHit, kRandBase, kRand, kColdPrograms };
+constexpr std::array<const char*, kColdPrograms> kColdNames{"hot_base", "hot", "hit_base",
+                                                            "hit", "random_base", "random"};
+struct ColdCell {
+  const RuleSetUnderTest* set;
+  std::array<std::vector<uint32_t>, kColdPrograms> ns;
 };
 
 struct RoundInfo {
@@ -232,43 +495,90 @@ const char* action_name(uint32_t action) {
   }
 }
 
+uint32_t expected_action(const Cell& cell, Contender who) {
+  switch (who) {
+    case kFloor:
+      return XDP_PASS;
+    case kLowerBound:
+      return cell.packet->lower_bound_action;
+    default:
+      return cell.packet->action;
+  }
+}
+
 // A timing of the wrong path is worse than none: every run's verdict is
 // checked against what the packet must get.
 Result<uint32_t> timed_run(const Cell& cell, Contender who, int repeat) {
   auto run = test_run_xdp(cell.prog_fds[who], cell.packet->frame, repeat);
   if (!run) return std::unexpected(run.error());
-  uint32_t expected = who == kFloor ? uint32_t{XDP_PASS} : cell.packet->action;
+  uint32_t expected = expected_action(cell, who);
   if (run->action != expected)
     return fail(EPROTO, std::string(kContenderNames[who]) + " returned " +
                             action_name(run->action) + " for the " + cell.packet->name +
-                            " packet at " + std::to_string(cell.rules) + " rules, expected " +
+                            " packet with rule set " + cell.set->set->spec.name + ", expected " +
                             action_name(expected));
   return run->ns_per_packet;
 }
 
 // Before timing: one run of each vaultwall cell must move exactly its class
 // counter, so "allowed" really is a rule hit and "denied" a default deny.
-Result<void> check_vaultwall_paths(const std::vector<Cell>& cells,
-                                   const std::vector<RuleSetUnderTest>& sets) {
+Result<void> check_vaultwall_paths(const std::vector<Cell>& cells) {
   for (const Cell& cell : cells) {
-    const PinnedMaps* maps = nullptr;
-    for (const auto& set : sets)
-      if (set.rules == cell.rules) maps = &set.maps;
+    const PinnedMaps& maps = cell.set->maps;
     uint32_t cls = cell.packet->vaultwall_class;
-    auto before = read_counters(maps->class_stats_fd(), VW_MAP_CLASS_STATS, cls);
+    auto before = read_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, cls);
     if (!before) return std::unexpected(before.error());
     if (auto r = timed_run(cell, kVaultwall, 1); !r) return std::unexpected(r.error());
-    auto after = read_counters(maps->class_stats_fd(), VW_MAP_CLASS_STATS, cls);
+    auto after = read_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, cls);
     if (!after) return std::unexpected(after.error());
     if (after->packets != before->packets + 1)
-      return fail(EPROTO, "the " + cell.packet->name + " packet at " + std::to_string(cell.rules) +
-                              " rules was not counted in class " + std::to_string(cls) +
+      return fail(EPROTO, "the " + cell.packet->name + " packet with rule set " +
+                              cell.set->set->spec.name + " was not counted in class " +
+                              std::to_string(cls) +
                               ": it does not take the path it is meant to measure");
   }
   return {};
 }
 
-Result<RoundInfo> run_round(std::vector<Cell>& cells, int round, int repeat) {
+int cold_prog_fd(const bench_cold* skel, ColdProgram which) {
+  switch (which) {
+    case kHotBase:
+    case kHitBase:
+      return bpf_program__fd(skel->progs.cold_hit_base);
+    case kHot:
+    case kHit:
+      return bpf_program__fd(skel->progs.cold_hit);
+    case kRandBase:
+      return bpf_program__fd(skel->progs.cold_rand_base);
+    default:
+      return bpf_program__fd(skel->progs.cold_rand);
+  }
+}
+
+// Each iteration is kColdLoops lookups; 2000 iterations are ~0.5M lookups.
+constexpr int kColdRepeat = 2000;
+
+Result<void> run_cold_cell(ColdCell& cell, bool reversed) {
+  bench_cold* skel = cell.set->cold.get();
+  static const std::array<uint8_t, kFrameBytes> kFrame = [] {
+    std::array<uint8_t, kFrameBytes> f{};
+    f[12] = 0x08;  // any Ethernet frame: the program never reads it
+    return f;
+  }();
+  const uint32_t pool_mask = cold_pool_size(cell.set->set->rules.size()) - 1;
+  for (int i = 0; i < kColdPrograms; i++) {
+    auto which = static_cast<ColdProgram>(reversed ? kColdPrograms - 1 - i : i);
+    // Hot: one probe (index 0) every time, so the trie path stays cached.
+    skel->bss->probe_mask = which == kHot || which == kHotBase ? 0 : pool_mask;
+    auto run = test_run_xdp(cold_prog_fd(skel, which), kFrame, kColdRepeat);
+    if (!run) return std::unexpected(run.error());
+    cell.ns[which].push_back(run->ns_per_packet);
+  }
+  return {};
+}
+
+Result<RoundInfo> run_round(std::vector<Cell>& cells, std::vector<ColdCell>& cold_cells,
+                            int round, int repeat) {
   auto before = read_cpu_times();
   if (!before) return std::unexpected(before.error());
   auto start = std::chrono::steady_clock::now();
@@ -276,10 +586,15 @@ Result<RoundInfo> run_round(std::vector<Cell>& cells, int round, int repeat) {
   for (Cell& cell : cells) {
     for (int i = 0; i < kContenders; i++) {
       auto who = static_cast<Contender>(reversed ? kContenders - 1 - i : i);
+      if (cell.prog_fds[who] < 0) continue;
       auto ns = timed_run(cell, who, repeat);
       if (!ns) return std::unexpected(ns.error());
       cell.ns[who].push_back(*ns);
     }
+    if (g_interrupted) return fail(EINTR, "benchmark interrupted");
+  }
+  for (ColdCell& cell : cold_cells) {
+    if (auto r = run_cold_cell(cell, reversed); !r) return std::unexpected(r.error());
     if (g_interrupted) return fail(EINTR, "benchmark interrupted");
   }
   auto after = read_cpu_times();
@@ -305,62 +620,128 @@ Json spread_json(const std::vector<double>& per_round) {
 Json cell_json(const Cell& cell) {
   Json programs;
   for (int who = 0; who < kContenders; who++) {
+    if (cell.prog_fds[who] < 0) continue;
     std::vector<double> ns(cell.ns[who].begin(), cell.ns[who].end());
     Json p{{"ns_median", spread_of(ns).median}, {"ns_per_round", cell.ns[who]}};
     if (who != kFloor) p["ratio_to_floor"] = spread_json(ratios(cell.ns[who], cell.ns[kFloor]));
-    if (who == kVaultwall)
+    if (who == kVaultwall) {
       p["ratio_to_lower_bound"] = spread_json(ratios(cell.ns[who], cell.ns[kLowerBound]));
+      if (cell.prog_fds[kXdpFilter] >= 0)
+        p["ratio_to_xdp_filter"] = spread_json(ratios(cell.ns[who], cell.ns[kXdpFilter]));
+    }
     programs[kContenderNames[who]] = p;
   }
+  const RuleSet& set = *cell.set->set;
   Json out{{"packet", cell.packet->name},
-           {"rules", cell.rules},
+           {"set", set.spec.name},
+           {"kind", set.spec.kind},
+           {"rules", set.rules.size()},
+           {"trusted", set.trusted.size()},
            {"expected_action", action_name(cell.packet->action)},
            {"programs", programs}};
-  if (const Target* t = target_for(cell.packet->name, cell.rules)) {
-    double median = programs["vaultwall"]["ratio_to_floor"]["median"];
-    out["target"] = Json{{"metric", "vaultwall ratio_to_floor median"},
-                         {"max", t->max_ratio_to_floor},
-                         {"met", median <= t->max_ratio_to_floor}};
+  Json targets = Json::array();
+  for (const Target& t : kTargets) {
+    if (cell.packet->name != t.packet || (*t.set && set.spec.name != t.set)) continue;
+    std::string key = std::string("ratio_to_") + (std::string(t.versus) == "empty" ? "floor" : t.versus);
+    if (!programs["vaultwall"].contains(key)) continue;
+    double median = programs["vaultwall"][key]["median"];
+    targets.push_back({{"metric", "vaultwall " + key + " median"},
+                       {"max", t.max_ratio},
+                       {"value", median},
+                       {"met", median <= t.max_ratio}});
   }
+  if (!targets.empty()) out["targets"] = targets;
+  return out;
+}
+
+Json cold_json(const ColdCell& cell, const std::vector<Cell>& cells) {
+  // ns per lookup in each round: (lookup - its baseline) / loops.
+  auto per_lookup = [&](ColdProgram with, ColdProgram base) {
+    std::vector<double> out;
+    for (size_t r = 0; r < cell.ns[with].size(); r++)
+      out.push_back((static_cast<double>(cell.ns[with][r]) - cell.ns[base][r]) / kColdLoops);
+    return out;
+  };
+  auto hot = per_lookup(kHot, kHotBase);
+  auto hit = per_lookup(kHit, kHitBase);
+  auto random = per_lookup(kRand, kRandBase);
+  const RuleSet& set = *cell.set->set;
+  Json out{{"set", set.spec.name},
+           {"kind", set.spec.kind},
+           {"rules", set.rules.size()},
+           {"probe_pool", cold_pool_size(set.rules.size())},
+           {"ns_per_lookup",
+            {{"hot", spread_json(hot)}, {"cold_hit", spread_json(hit)},
+             {"cold_random", spread_json(random)}}}};
+  Json raw;
+  for (int i = 0; i < kColdPrograms; i++) raw[kColdNames[i]] = cell.ns[i];
+  out["ns_per_iteration"] = raw;
+  // T_cold(packet) = T_hot(packet) - T_hot(lookup) + T_cold(lookup)
+  Json model;
+  for (const Cell& c : cells) {
+    if (c.set != cell.set) continue;
+    std::vector<double> ns(c.ns[kVaultwall].begin(), c.ns[kVaultwall].end());
+    double hot_packet = spread_of(ns).median;
+    if (c.packet->name == "allowed_32")
+      model["allowed_32"] = hot_packet - spread_of(hot).median + spread_of(hit).median;
+    if (c.packet->name == "denied")
+      model["denied"] = hot_packet - spread_of(hot).median + spread_of(random).median;
+  }
+  out["vaultwall_cold_model_ns"] = model;
   return out;
 }
 
 Json method_json(const Options& options, const std::vector<PacketKind>& packets,
-                 const std::vector<std::vector<Ipv4Prefix>>& rule_sets) {
+                 const std::vector<RuleSet>& sets) {
   Json packets_json = Json::array();
   for (const PacketKind& p : packets)
     packets_json.push_back({{"name", p.name},
                             {"description", p.description},
                             {"frame_bytes", p.frame.size()},
-                            {"expected_action", action_name(p.action)}});
+                            {"expected_action", action_name(p.action)},
+                            {"xdp_filter_comparable", p.xdp_filter}});
   Json sets_json = Json::array();
-  for (const auto& set : rule_sets) {
+  for (const RuleSet& set : sets) {
     size_t slash32 = 0;
-    for (const Ipv4Prefix& p : set) slash32 += p.length == 32;
-    sets_json.push_back(
-        {{"rules", set.size()}, {"first", to_string(set.front())}, {"slash32", slash32}});
+    for (const Ipv4Prefix& p : set.rules) slash32 += p.length == 32;
+    sets_json.push_back({{"set", set.spec.name},
+                         {"rules", set.rules.size()},
+                         {"slash32", slash32},
+                         {"trusted", set.trusted.size()}});
   }
   return Json{
       {"timer", "BPF_PROG_TEST_RUN kernel-reported duration: ns per iteration, integer"},
       {"repeat", options.repeat},
       {"rounds", options.rounds},
-      {"order", "per cell: empty, lower_bound, vaultwall; reversed every other round"},
-      {"figure", "median of per-round ratios to the floor measured in the same cell and round"},
-      {"cache", "hot: the same packet every iteration"},
+      {"order", "per cell: empty, lower_bound, vaultwall, xdp_filter; reversed every other round"},
+      {"figure", "median of per-round ratios between programs measured in the same cell and round"},
+      {"cache", "hot: the same packet every iteration; see cold_lookups for random sources"},
       {"cpu_pinned", options.cpu},
       {"policy",
-       "IP rules (vnet 0), default deny, TCP 443 protected on all destinations, "
-       "no trusted services, no segments, enforce mode"},
-      {"rule_sets", "allowed rule " + std::string(kAllowedSource) +
-                        "/32 first, then IPv4 prefixes of " +
-                        fs::path(options.service_tags).filename().string() +
-                        " in file order, then random public /32 and /24 (seed " +
-                        std::to_string(kRuleSetSeed) + "); each set extends the smaller ones"},
+       "IP rules (vnet 0), default deny, TCP 443 protected on all destinations, no segments, "
+       "enforce mode; tags:N sets add every IPv4 service-tag prefix as trusted (bypass "
+       "AzureServices)"},
+      {"rule_sets",
+       "realistic: " + std::string(kAllowedSource) + "/32, " + kShortRule +
+           ", then IPv4 prefixes of " + fs::path(options.service_tags).filename().string() +
+           " in file order, then random public /32 and /24 (seed " + std::to_string(kRuleSetSeed) +
+           "); dense: the two fixed rules then random /32; tags: the two fixed rules then random "
+           "/32 and /24, plus the service tags as trusted prefixes"},
       {"rule_set_sizes", sets_json},
       {"packets", packets_json},
       {"lower_bound",
-       "tests/bench/lpm_lower_bound.bpf.c: Eth/IPv4/TCP parse, port check, one "
-       "LPM lookup, one per-CPU counter"},
+       "tests/bench/lpm_lower_bound.bpf.c: Eth/IPv4/TCP parse, port check, one LPM lookup "
+       "(rules and trusted prefixes in one trie), one per-CPU counter"},
+      {"xdp_filter",
+       std::string(kXdpFilterObject) +
+           " (xdp-filter load --policy deny, IPv4 features): percpu hash of exact source "
+           "addresses, one entry per rule (its network address); run on the packets it can "
+           "express (allowed_32, denied)"},
+      {"cold_lookups",
+       "tests/bench/cold_lookup.bpf.c: bpf_loop of " + std::to_string(kColdLoops) +
+           " random probes per iteration looked up in vaultwall's own rule trie, minus the same "
+           "loop without the lookup; hot = one probe repeated, cold_hit = addresses inside "
+           "random rules, cold_random = uniformly random public addresses"},
   };
 }
 
@@ -369,10 +750,23 @@ std::string fmt_ratio(const Json& spread) {
                      spread["min"].get<double>(), spread["max"].get<double>());
 }
 
-std::string target_text(const Json& cell) {
-  if (!cell.contains("target")) return "";
-  return fmt::format("<= {:.1f}x: {}", cell["target"]["max"].get<double>(),
-                     cell["target"]["met"].get<bool>() ? "met" : "MISSED");
+std::string opt_ratio(const Json& program, const char* key) {
+  return program.contains(key) ? fmt_ratio(program[key]) : "-";
+}
+
+std::string opt_ns(const Json& programs, const char* who) {
+  return programs.contains(who) ? fmt::format("{:.0f}", programs[who]["ns_median"].get<double>())
+                                : "-";
+}
+
+std::string targets_text(const Json& cell) {
+  if (!cell.contains("targets")) return "";
+  std::string out;
+  for (const Json& t : cell["targets"])
+    out += fmt::format("{}{} <= {:.2f}: {}", out.empty() ? "" : "; ",
+                       t["metric"].get<std::string>().substr(10, std::string::npos),
+                       t["max"].get<double>(), t["met"].get<bool>() ? "met" : "MISSED");
+  return out;
 }
 
 // A Markdown table built from the JSON document alone, so it can be
@@ -388,37 +782,56 @@ std::string markdown_summary(const Json& doc) {
       doc["method"]["rounds"].get<int>(), doc["method"]["repeat"].get<int>(),
       doc["steal_percent"]["total"].get<double>(), doc["steal_percent"]["max_round"].get<double>());
   md +=
-      "Ratios are medians of per-round ratios to the empty XDP program measured in the same "
-      "round (min-max in brackets); ns are medians of the kernel's per-iteration average.\n\n";
+      "Ratios are medians of per-round ratios measured in the same round (min-max in "
+      "brackets); ns are medians of the kernel's per-iteration average. Hot cache.\n\n";
   md +=
-      "| packet | rules | empty ns | lower bound ns | lower bound x floor | vaultwall ns | "
-      "vaultwall x floor | vaultwall x lower bound | target |\n";
-  md += "|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+      "| packet | set | empty ns | lower bound ns | xdp-filter ns | vaultwall ns | vaultwall x "
+      "floor | vaultwall x lower bound | vaultwall x xdp-filter | targets |\n";
+  md += "|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
   for (const Json& cell : doc["results"]) {
     const Json& p = cell["programs"];
-    md += fmt::format(
-        "| {} | {} | {:.0f} | {:.0f} | {} | {:.0f} | {} | {} | {} |\n",
-        cell["packet"].get<std::string>(), cell["rules"].get<size_t>(),
-        p["empty"]["ns_median"].get<double>(), p["lower_bound"]["ns_median"].get<double>(),
-        fmt_ratio(p["lower_bound"]["ratio_to_floor"]), p["vaultwall"]["ns_median"].get<double>(),
-        fmt_ratio(p["vaultwall"]["ratio_to_floor"]),
-        fmt_ratio(p["vaultwall"]["ratio_to_lower_bound"]), target_text(cell));
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                      cell["packet"].get<std::string>(), cell["set"].get<std::string>(),
+                      opt_ns(p, "empty"), opt_ns(p, "lower_bound"), opt_ns(p, "xdp_filter"),
+                      opt_ns(p, "vaultwall"), opt_ratio(p["vaultwall"], "ratio_to_floor"),
+                      opt_ratio(p["vaultwall"], "ratio_to_lower_bound"),
+                      opt_ratio(p["vaultwall"], "ratio_to_xdp_filter"), targets_text(cell));
+  }
+  if (doc.contains("cold_lookups") && !doc["cold_lookups"].empty()) {
+    md += "\n## Rule-trie lookup, hot vs cold cache (ns per lookup)\n\n";
+    md += "| set | probe pool | hot | cold hit | cold random | vaultwall allowed, cold (model) | vaultwall denied, cold (model) |\n";
+    md += "|---|---:|---:|---:|---:|---:|---:|\n";
+    for (const Json& c : doc["cold_lookups"]) {
+      const Json& l = c["ns_per_lookup"];
+      const Json& m = c["vaultwall_cold_model_ns"];
+      md += fmt::format("| {} | {} | {:.1f} | {:.1f} | {:.1f} | {} | {} |\n",
+                        c["set"].get<std::string>(), c["probe_pool"].get<uint32_t>(),
+                        l["hot"]["median"].get<double>(), l["cold_hit"]["median"].get<double>(),
+                        l["cold_random"]["median"].get<double>(),
+                        m.contains("allowed_32") ? fmt::format("{:.0f}", m["allowed_32"].get<double>()) : "-",
+                        m.contains("denied") ? fmt::format("{:.0f}", m["denied"].get<double>()) : "-");
+    }
   }
   return md;
 }
 
 void print_table(const Json& doc) {
-  fmt::print("{:<14} {:>7} {:>6} {:>8} {:>18} {:>6} {:>18} {:>18}  {}\n", "packet", "rules",
-             "empty", "lb ns", "lb x floor", "vw ns", "vw x floor", "vw x lb", "target");
+  fmt::print("{:<14} {:<18} {:>5} {:>5} {:>5} {:>5} {:>18} {:>18} {:>18}  {}\n", "packet", "set",
+             "empty", "lb", "xdpf", "vw", "vw x floor", "vw x lb", "vw x xdp-filter", "targets");
   for (const Json& cell : doc["results"]) {
     const Json& p = cell["programs"];
-    fmt::print("{:<14} {:>7} {:>6.0f} {:>8.0f} {:>18} {:>6.0f} {:>18} {:>18}  {}\n",
-               cell["packet"].get<std::string>(), cell["rules"].get<size_t>(),
-               p["empty"]["ns_median"].get<double>(), p["lower_bound"]["ns_median"].get<double>(),
-               fmt_ratio(p["lower_bound"]["ratio_to_floor"]),
-               p["vaultwall"]["ns_median"].get<double>(),
-               fmt_ratio(p["vaultwall"]["ratio_to_floor"]),
-               fmt_ratio(p["vaultwall"]["ratio_to_lower_bound"]), target_text(cell));
+    fmt::print("{:<14} {:<18} {:>5} {:>5} {:>5} {:>5} {:>18} {:>18} {:>18}  {}\n",
+               cell["packet"].get<std::string>(), cell["set"].get<std::string>(),
+               opt_ns(p, "empty"), opt_ns(p, "lower_bound"), opt_ns(p, "xdp_filter"),
+               opt_ns(p, "vaultwall"), opt_ratio(p["vaultwall"], "ratio_to_floor"),
+               opt_ratio(p["vaultwall"], "ratio_to_lower_bound"),
+               opt_ratio(p["vaultwall"], "ratio_to_xdp_filter"), targets_text(cell));
+  }
+  for (const Json& c : doc["cold_lookups"]) {
+    const Json& l = c["ns_per_lookup"];
+    fmt::print("lookup {:<18} hot {:6.1f}  cold hit {:6.1f}  cold random {:6.1f} ns\n",
+               c["set"].get<std::string>(), l["hot"]["median"].get<double>(),
+               l["cold_hit"]["median"].get<double>(), l["cold_random"]["median"].get<double>());
   }
 }
 
@@ -460,21 +873,6 @@ Result<void> pin_to_cpu(int cpu) {
   return {};
 }
 
-Result<std::vector<std::vector<Ipv4Prefix>>> build_rule_sets(const Options& options) {
-  auto realistic = load_service_tag_prefixes(options.service_tags);
-  if (!realistic) return std::unexpected(realistic.error());
-  auto allowed_rule = parse_ipv4_prefix(std::string(kAllowedSource) + "/32");
-  auto denied = parse_ipv4_prefix(kDeniedSource);
-  RuleSetRecipe recipe{*allowed_rule, denied->addr, std::move(*realistic), kRuleSetSeed};
-  std::vector<std::vector<Ipv4Prefix>> sets;
-  for (size_t size : options.sizes) {
-    auto set = build_rule_set(size, recipe);
-    if (!set) return std::unexpected(set.error());
-    sets.push_back(std::move(*set));
-  }
-  return sets;
-}
-
 // Which code was measured: the tag is a hash of the program's instructions,
 // so results stay attributable even when the commit is "dirty".
 Result<Json> program_identity(int prog_fd) {
@@ -489,26 +887,41 @@ Result<Json> program_identity(int prog_fd) {
               {"jited_bytes", info.jited_prog_len}};
 }
 
-Result<Json> programs_json(const Cell& cell) {
+Result<Json> programs_json(const std::vector<Cell>& cells) {
   Json out;
-  for (int who = 0; who < kContenders; who++) {
-    auto identity = program_identity(cell.prog_fds[who]);
-    if (!identity) return std::unexpected(identity.error());
-    out[kContenderNames[who]] = *identity;
-  }
+  for (const Cell& cell : cells)
+    for (int who = 0; who < kContenders; who++) {
+      if (cell.prog_fds[who] < 0 || out.contains(kContenderNames[who])) continue;
+      auto identity = program_identity(cell.prog_fds[who]);
+      if (!identity) return std::unexpected(identity.error());
+      out[kContenderNames[who]] = *identity;
+    }
   return out;
+}
+
+bool applies(const PacketKind& packet, const RuleSet& set) {
+  switch (packet.needs) {
+    case Needs::kShortRule:
+      return set.rules.size() >= 2;
+    case Needs::kTrusted:
+      return !set.trusted.empty();
+    default:
+      return true;
+  }
 }
 
 std::vector<Cell> make_cells(const std::vector<PacketKind>& packets,
                              const std::vector<RuleSetUnderTest>& sets, int floor_fd) {
   std::vector<Cell> cells;
   for (const RuleSetUnderTest& set : sets)
-    for (const PacketKind& packet : packets)
-      cells.push_back(Cell{
-          &packet,
-          set.rules,
-          {floor_fd, bpf_program__fd(set.lower_bound->progs.bench_lpm), set.vaultwall.prog_fd()},
-          {}});
+    for (const PacketKind& packet : packets) {
+      if (!applies(packet, *set.set)) continue;
+      cells.push_back(Cell{&packet,
+                           &set,
+                           {floor_fd, bpf_program__fd(set.lower_bound->progs.bench_lpm),
+                            set.vaultwall.prog_fd(), packet.xdp_filter ? set.xdp_filter_fd : -1},
+                           {}});
+    }
   return cells;
 }
 
@@ -520,17 +933,25 @@ Result<Json> run_benchmark(const Options& options) {
   if (options.cpu >= 0)
     if (auto r = pin_to_cpu(options.cpu); !r) return std::unexpected(r.error());
 
-  auto rule_sets = build_rule_sets(options);
-  if (!rule_sets) return std::unexpected(rule_sets.error());
-  const std::vector<PacketKind> packets = packet_kinds();
+  auto tags = load_service_tag_prefixes(options.service_tags);
+  if (!tags) return std::unexpected(tags.error());
+  std::vector<RuleSet> rule_sets;
+  for (const std::string& text : options.sets) {
+    auto spec = parse_set_spec(text);
+    if (!spec) return std::unexpected(spec.error());
+    auto set = build_set(*spec, *tags);
+    if (!set) return std::unexpected(set.error());
+    rule_sets.push_back(std::move(*set));
+  }
+  const std::vector<PacketKind> packets = packet_kinds(trusted_source_for(rule_sets, *tags));
 
   auto empty = load_empty();
   if (!empty) return std::unexpected(empty.error());
   std::vector<RuleSetUnderTest> sets;
-  for (const auto& prefixes : *rule_sets) {
-    fmt::print(stderr, "loading {} rules...\n", prefixes.size());
-    auto set =
-        load_rule_set(options.pin_dir + "/rules-" + std::to_string(prefixes.size()), prefixes);
+  for (size_t i = 0; i < rule_sets.size(); i++) {
+    fmt::print(stderr, "loading rule set {} ({} rules, {} trusted)...\n", rule_sets[i].spec.name,
+               rule_sets[i].rules.size(), rule_sets[i].trusted.size());
+    auto set = load_rule_set(options.pin_dir + "/set-" + std::to_string(i), rule_sets[i], options);
     if (!set) return std::unexpected(set.error());
     sets.push_back(std::move(*set));
     if (g_interrupted) return fail(EINTR, "benchmark interrupted");
@@ -538,13 +959,17 @@ Result<Json> run_benchmark(const Options& options) {
 
   std::vector<Cell> cells =
       make_cells(packets, sets, bpf_program__fd(empty->get()->progs.bench_empty));
-  if (auto r = check_vaultwall_paths(cells, sets); !r) return std::unexpected(r.error());
+  if (auto r = check_vaultwall_paths(cells); !r) return std::unexpected(r.error());
+  std::vector<ColdCell> cold_cells;
+  if (options.cold)
+    for (const RuleSetUnderTest& set : sets)
+      if (set.set->spec.kind != "tags") cold_cells.push_back(ColdCell{&set, {}});
 
   Json doc;
-  doc["schema"] = "vaultwall-bench-datapath/1";
+  doc["schema"] = "vaultwall-bench-datapath/2";
   doc["context"] = collect_run_context(options.commit);
-  doc["method"] = method_json(options, packets, *rule_sets);
-  auto programs = programs_json(cells.front());
+  doc["method"] = method_json(options, packets, rule_sets);
+  auto programs = programs_json(cells);
   if (!programs) return std::unexpected(programs.error());
   doc["programs"] = *programs;
 
@@ -553,7 +978,7 @@ Result<Json> run_benchmark(const Options& options) {
   Json rounds = Json::array();
   double max_steal = 0;
   for (int round = 0; round < options.rounds; round++) {
-    auto info = run_round(cells, round, options.repeat);
+    auto info = run_round(cells, cold_cells, round, options.repeat);
     if (!info) return std::unexpected(info.error());
     fmt::print(stderr, "round {}/{}: {:.1f} s, steal {:.2f}%\n", round + 1, options.rounds,
                info->seconds, info->steal_percent);
@@ -570,6 +995,9 @@ Result<Json> run_benchmark(const Options& options) {
   Json results = Json::array();
   for (const Cell& cell : cells) results.push_back(cell_json(cell));
   doc["results"] = results;
+  Json cold = Json::array();
+  for (const ColdCell& cell : cold_cells) cold.push_back(cold_json(cell, cells));
+  doc["cold_lookups"] = cold;
   return doc;
 }
 
@@ -577,14 +1005,18 @@ Result<Options> parse_options(int argc, char** argv) {
   Options options;
   CLI::App app{
       "vaultwall datapath benchmark: ns per packet through BPF_PROG_TEST_RUN as ratios "
-      "to an empty XDP program (root). Not a test: it reports, it asserts nothing."};
+      "to an empty XDP program, a minimal LPM program and xdp-filter (root). Not a test: "
+      "it reports, it asserts nothing."};
   app.add_option("--rounds", options.rounds, "interleaved rounds (median of per-round ratios)")
       ->check(CLI::Range(1, 1000));
   app.add_option("--repeat", options.repeat, "iterations per BPF_PROG_TEST_RUN call")
       ->check(CLI::Range(100'000, 100'000'000));
-  app.add_option("--sizes", options.sizes, "rule counts, comma separated")
-      ->delimiter(',')
-      ->check(CLI::Range(size_t{1}, size_t{VW_MAX_RULE_PREFIXES}));
+  app.add_option("--sets", options.sets,
+                 "rule sets, comma separated: realistic:N, dense:N (all /32) or tags:N (N rules "
+                 "+ the service tags as trusted prefixes)")
+      ->delimiter(',');
+  app.add_flag("!--no-xdp-filter", options.xdp_filter, "skip xdp-filter's program");
+  app.add_flag("!--no-cold", options.cold, "skip the cold-cache lookups");
   app.add_option("--out", options.out,
                  "JSON result file; a Markdown summary goes next to it (.md)");
   app.add_option("--pin-dir", options.pin_dir,
@@ -600,8 +1032,6 @@ Result<Options> parse_options(int argc, char** argv) {
     int code = app.exit(e);
     return fail(code == 0 ? 0 : EINVAL, "");
   }
-  std::sort(options.sizes.begin(), options.sizes.end());
-  options.sizes.erase(std::unique(options.sizes.begin(), options.sizes.end()), options.sizes.end());
   if (options.pin_dir.empty())
     options.pin_dir = "/sys/fs/bpf/vaultwall-bench-" + std::to_string(getpid());
   return options;

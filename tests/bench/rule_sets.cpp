@@ -47,6 +47,17 @@ bool is_special_purpose(uint32_t addr) {
 
 }  // namespace
 
+Ipv4Address random_public_address(uint64_t& state) {
+  for (;;) {
+    // splitmix64: cheap, deterministic, good enough to spread probes.
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    uint32_t addr = static_cast<uint32_t>(z ^ (z >> 31));
+    if (!is_special_purpose(addr)) return from_u32(addr);
+  }
+}
+
 Result<Ipv4Prefix> parse_ipv4_prefix(std::string_view text) {
   auto slash = text.find('/');
   std::string address(text.substr(0, slash));
@@ -116,7 +127,7 @@ Result<std::vector<Ipv4Prefix>> build_rule_set(size_t count, const RuleSetRecipe
   for (size_t i = 0; out.size() < count; i++) {
     uint32_t addr = static_cast<uint32_t>(random());
     if (is_special_purpose(addr)) continue;
-    add(make_prefix(addr, i % 2 == 0 ? 32 : 24));
+    add(make_prefix(addr, recipe.dense || i % 2 == 0 ? 32 : 24));
   }
   return out;
 }

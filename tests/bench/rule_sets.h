@@ -29,6 +29,10 @@ struct Ipv4Prefix {
 // /32. EINVAL on anything else (including IPv6).
 Result<Ipv4Prefix> parse_ipv4_prefix(std::string_view text);
 
+// A random public IPv4 address (no special-purpose range), network order
+// bytes; `random` is advanced.
+Ipv4Address random_public_address(uint64_t& state);
+
 // "a.b.c.d/len", for messages and result files.
 std::string to_string(const Ipv4Prefix& prefix);
 
@@ -44,11 +48,12 @@ struct RuleSetRecipe {
   Ipv4Address denied_source{};        // no rule may cover it
   std::vector<Ipv4Prefix> realistic;  // taken in order after allowed_rule
   uint64_t seed = 1;                  // for the random padding
+  bool dense = false;                 // padding all /32 (the adversarial set)
 };
 
 // Exactly `count` distinct prefixes: allowed_rule, then realistic ones, then
-// random public /32 and /24 (alternating). Prefixes covering denied_source
-// are skipped. EINVAL when count is 0.
+// random public /32 and /24 (alternating; all /32 when dense). Prefixes
+// covering denied_source are skipped. EINVAL when count is 0.
 Result<std::vector<Ipv4Prefix>> build_rule_set(size_t count, const RuleSetRecipe& recipe);
 
 // The rule trie's entries for public-internet (vnet 0) IP rules. Rule ids

@@ -71,6 +71,12 @@ class AbiTest : public ::testing::Test {
         {VW_MAP_POLICY_INFO, m.vw_policy_info, kKey, sizeof(vw_policy_info), VW_SLOTS},
         {VW_MAP_POLICY_DOC, m.vw_policy_doc, kKey, sizeof(vw_doc_chunk), VW_SLOTS * VW_DOC_CHUNKS},
         {VW_MAP_ABI, m.vw_abi, kKey, sizeof(vw_abi_info), 1},
+        // A ring buffer has no key or value; its size is in bytes.
+        {VW_MAP_EVENTS, m.vw_events, 0, 0, VW_EVENT_RING_BYTES},
+        {VW_MAP_EVENT_RATE, m.vw_event_rate, sizeof(vw_rate_key), sizeof(vw_rate_state),
+         VW_EVENT_SOURCES},
+        {VW_MAP_EVENT_BUDGET, m.vw_event_cpu, kKey, sizeof(vw_event_budget), 1},
+        {VW_MAP_EVENT_STATS, m.vw_event_stats, kKey, sizeof(uint64_t), VW_EVENT_STAT_COUNT},
     };
   }
 

@@ -123,6 +123,13 @@ Result<std::vector<vw_counters>> read_all_counters(int map_fd, const std::string
 // Sets one per-CPU counter slot to zero on every CPU.
 Result<void> zero_counters(int map_fd, const std::string& map_name, uint32_t index);
 
+// What the event rate limits did, summed over CPUs (vw_event_stats).
+struct EventStats {
+  uint64_t emitted = 0;
+  uint64_t suppressed = 0;
+  uint64_t lost = 0;
+};
+
 // The fds of every map vaultwall pins, opened from a pin directory.
 class PinnedMaps {
  public:
@@ -159,10 +166,19 @@ class PinnedMaps {
   }
   TypedMap<uint32_t, vw_abi_info> abi() const { return {abi_.get(), VW_MAP_ABI}; }
 
+  TypedMap<vw_rate_key, vw_rate_state> event_rate() const {
+    return {event_rate_.get(), VW_MAP_EVENT_RATE};
+  }
+
   int sync_fd() const { return sync_.get(); }
+  int events_fd() const { return events_.get(); }  // ring buffer of vw_event
+  int event_budget_fd() const { return event_budget_.get(); }
   int rule_stats_fd() const { return rule_stats_.get(); }
   int class_stats_fd() const { return class_stats_.get(); }
   int service_stats_fd() const { return svc_stats_.get(); }
+
+  // vw_event_stats summed over CPUs; a failed read is an error.
+  Result<EventStats> read_event_stats() const;
 
   // Name -> fd of every map, for status output.
   std::vector<std::pair<std::string, int>> all() const;
@@ -192,6 +208,10 @@ class PinnedMaps {
         {VW_MAP_RULE_INFO, &m.rule_info_},
         {VW_MAP_SVC_INFO, &m.svc_info_},
         {VW_MAP_POLICY_DOC, &m.policy_doc_},
+        {VW_MAP_EVENTS, &m.events_},
+        {VW_MAP_EVENT_RATE, &m.event_rate_},
+        {VW_MAP_EVENT_BUDGET, &m.event_budget_},
+        {VW_MAP_EVENT_STATS, &m.event_stats_},
     });
   }
 
@@ -199,6 +219,7 @@ class PinnedMaps {
   UniqueFd active_, sync_, settings_, policy_info_, rule_info_, svc_info_, policy_doc_, abi_;
   UniqueFd rules_[VW_SLOTS], trusted_[VW_SLOTS], segments_[VW_SLOTS], endpoints_[VW_SLOTS];
   UniqueFd rule_stats_, class_stats_, svc_stats_;
+  UniqueFd events_, event_rate_, event_budget_, event_stats_;
 };
 
 // Opens one pinned object (map, program or link). ENOENT when absent.

@@ -1,0 +1,246 @@
+#include "vaultwall/observability.h"
+
+#include <arpa/inet.h>
+
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+
+#include "vaultwall/classify.h"
+#include "vaultwall/journal.h"
+
+namespace vaultwall {
+
+using json = nlohmann::ordered_json;
+
+std::string event_address_text(const uint8_t (&addr)[16], uint8_t ip_version) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (ip_version == 4)
+    inet_ntop(AF_INET, addr + 12, text, sizeof(text));
+  else
+    inet_ntop(AF_INET6, addr, text, sizeof(text));
+  return text;
+}
+
+namespace {
+
+std::string protocol_name(uint8_t proto) {
+  switch (proto) {
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case 0:
+      return "";
+    default:
+      return std::to_string(proto);
+  }
+}
+
+// "S", "SA", "R", ... in tcpdump's order of importance.
+std::string tcp_flags_text(uint8_t flags) {
+  std::string text;
+  if (flags & 0x02) text += 'S';
+  if (flags & 0x01) text += 'F';
+  if (flags & 0x04) text += 'R';
+  if (flags & 0x08) text += 'P';
+  if (flags & 0x10) text += 'A';
+  return text;
+}
+
+json or_null(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
+
+}  // namespace
+
+std::string event_rule_text(const vw_event& e, const std::string& rule_text) {
+  switch (e.verdict_class) {
+    case VW_CLASS_DEFAULT_DENY:
+      return "defaultAction: Deny";
+    case VW_CLASS_PUBLIC_DISABLED:
+      if (rule_text.empty()) return "publicNetworkAccess: Disabled";
+      return "publicNetworkAccess: Disabled (overrides rule " + rule_text + ")";
+    case VW_CLASS_IPV6_DENY:
+      return "IPv6: no rule can admit it (rules are IPv4); defaultAction Deny or publicNetworkAccess Disabled";
+    case VW_CLASS_FRAGMENT_DENY:
+      return "later IPv4 fragment from a source that is not allowed";
+    default:
+      return std::string(verdict_class_name(e.verdict_class));
+  }
+}
+
+json event_json(const vw_event& e, uint64_t time_unix_ns, const EventNames& names) {
+  bool audit = e.mode == VW_EVENT_MODE_AUDIT;
+  json line = {
+      {"time", format_utc_time(time_unix_ns)},
+      {"category", "AuditEvent"},
+      {"operationName", "VaultFirewall"},
+      {"resultType", kResultTypeForbidden},
+      {"resultSignature", kResultSignatureForbidden},
+      {"resultDescription", kResultDescriptionForbidden},
+      {"callerIpAddress", event_address_text(e.saddr, e.ip_version)},
+      {"isAddressAuthorized", false},
+      {"callerPort", e.sport},
+      {"destinationIpAddress", event_address_text(e.daddr, e.ip_version)},
+      {"port", e.dport},
+      {"protocol", or_null(protocol_name(e.proto))},
+      {"tcpFlags", or_null(e.proto == IPPROTO_TCP ? tcp_flags_text(e.tcp_flags) : "")},
+      {"interface", or_null(names.interface)},
+      {"ifindex", e.ifindex},
+      {"vlan", e.vlan},
+      {"vnetId", e.vnet_id},
+      {"class", std::string(verdict_class_name(e.verdict_class))},
+      {"rule", event_rule_text(e, names.rule)},
+      {"ruleId", e.rule_id == VW_RULE_NONE ? json(nullptr) : json(e.rule_id)},
+      {"mode", audit ? "audit" : "enforce"},
+      // In audit mode the packet passed: the log says what would have happened.
+      {"action", audit ? "allowed" : "denied"},
+      {"generation", e.generation},
+      {"packetBytes", e.packet_bytes},
+      {"suppressed", e.suppressed},
+      {"schemaVersion", 1},
+  };
+  return line;
+}
+
+std::string event_table_header() {
+  char row[256];
+  std::snprintf(row, sizeof(row), "%-27s %-7s %-8s %-39s %-6s %-5s %-10s %-4s %s", "TIME", "MODE",
+                "ACTION", "CALLER", "PORT", "PROTO", "INTERFACE", "VLAN", "CLASS / RULE");
+  return row;
+}
+
+std::string event_table_row(const vw_event& e, uint64_t time_unix_ns, const EventNames& names) {
+  bool audit = e.mode == VW_EVENT_MODE_AUDIT;
+  std::string caller = event_address_text(e.saddr, e.ip_version) + ":" + std::to_string(e.sport);
+  std::string cause = std::string(verdict_class_name(e.verdict_class)) + " / " +
+                      event_rule_text(e, names.rule);
+  if (e.suppressed) cause += " (+" + std::to_string(e.suppressed) + " suppressed)";
+  char row[768];
+  std::snprintf(row, sizeof(row), "%-27s %-7s %-8s %-39s %-6u %-5s %-10s %-4u %s",
+                format_utc_time(time_unix_ns).c_str(), audit ? "audit" : "enforce",
+                audit ? "allowed" : "denied", caller.c_str(), e.dport,
+                protocol_name(e.proto).c_str(),
+                names.interface.empty() ? std::to_string(e.ifindex).c_str() : names.interface.c_str(),
+                e.vlan, cause.c_str());
+  return row;
+}
+
+// ---- Prometheus ------------------------------------------------------------------
+
+std::string escape_label_value(const std::string& value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+namespace {
+
+class Exposition {
+ public:
+  // Starts a metric family; every family has HELP and TYPE.
+  void family(const std::string& name, const std::string& type, const std::string& help) {
+    out_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+  }
+  void sample(const std::string& name, const std::vector<std::pair<std::string, std::string>>& labels,
+              const std::string& value) {
+    out_ << name;
+    if (!labels.empty()) {
+      out_ << "{";
+      for (size_t i = 0; i < labels.size(); i++)
+        out_ << (i ? "," : "") << labels[i].first << "=\"" << escape_label_value(labels[i].second)
+             << "\"";
+      out_ << "}";
+    }
+    out_ << " " << value << "\n";
+  }
+  void sample(const std::string& name, const std::vector<std::pair<std::string, std::string>>& labels,
+              uint64_t value) {
+    sample(name, labels, std::to_string(value));
+  }
+  std::string text() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+};
+
+std::string seconds_text(uint64_t unix_ns) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%llu.%03llu",
+                static_cast<unsigned long long>(unix_ns / 1'000'000'000ull),
+                static_cast<unsigned long long>(unix_ns % 1'000'000'000ull / 1'000'000ull));
+  return text;
+}
+
+}  // namespace
+
+std::string render_metrics(const MetricsSnapshot& m) {
+  Exposition x;
+  const Stats& s = m.stats;
+
+  x.family("vaultwall_packets_total", "counter",
+           "Packets seen by the XDP program, by verdict class (classes sum to all packets).");
+  for (uint32_t c = 0; c < s.classes.size(); c++)
+    x.sample("vaultwall_packets_total", {{"class", std::string(verdict_class_name(c))}},
+             s.classes[c].packets);
+  x.family("vaultwall_bytes_total", "counter", "Bytes of the packets, by verdict class.");
+  for (uint32_t c = 0; c < s.classes.size(); c++)
+    x.sample("vaultwall_bytes_total", {{"class", std::string(verdict_class_name(c))}},
+             s.classes[c].bytes);
+
+  auto rule_labels = [](const RuleCounters& r) -> std::vector<std::pair<std::string, std::string>> {
+    return {{"rule", r.text}, {"kind", r.kind == VW_RULE_KIND_IP ? "ip" : "vnet"}};
+  };
+  x.family("vaultwall_rule_packets_total", "counter",
+           "Packets admitted by each rule, labelled with the rule's canonical value.");
+  for (const RuleCounters& r : s.rules)
+    x.sample("vaultwall_rule_packets_total", rule_labels(r), r.counters.packets);
+  x.family("vaultwall_rule_bytes_total", "counter", "Bytes admitted by each rule.");
+  for (const RuleCounters& r : s.rules)
+    x.sample("vaultwall_rule_bytes_total", rule_labels(r), r.counters.bytes);
+
+  x.family("vaultwall_trusted_service_packets_total", "counter",
+           "Packets admitted as a trusted service (bypass AzureServices), by service.");
+  for (const ServiceCounters& svc : s.services)
+    x.sample("vaultwall_trusted_service_packets_total", {{"service", svc.name}},
+             svc.counters.packets);
+  x.family("vaultwall_trusted_service_bytes_total", "counter",
+           "Bytes admitted as a trusted service, by service.");
+  for (const ServiceCounters& svc : s.services)
+    x.sample("vaultwall_trusted_service_bytes_total", {{"service", svc.name}}, svc.counters.bytes);
+
+  x.family("vaultwall_events_emitted_total", "counter",
+           "Deny and audit events written to the event ring buffer.");
+  x.sample("vaultwall_events_emitted_total", {}, m.events.emitted);
+  x.family("vaultwall_events_suppressed_total", "counter",
+           "Deny and audit events not written because of the per-source or per-CPU rate limit.");
+  x.sample("vaultwall_events_suppressed_total", {}, m.events.suppressed);
+  x.family("vaultwall_events_lost_total", "counter",
+           "Deny and audit events lost because the ring buffer was full (reader too slow).");
+  x.sample("vaultwall_events_lost_total", {}, m.events.lost);
+
+  x.family("vaultwall_policy_generation", "gauge",
+           "Generation of the active policy (0: none applied, firewall off).");
+  x.sample("vaultwall_policy_generation", {}, m.generation);
+  x.family("vaultwall_policy_last_apply_timestamp_seconds", "gauge",
+           "Unix time of the last apply (0: never).");
+  x.sample("vaultwall_policy_last_apply_timestamp_seconds", {}, seconds_text(m.applied_at_unix_ns));
+  x.family("vaultwall_policy_info", "gauge", "The active policy: digest, profile and mode.");
+  x.sample("vaultwall_policy_info",
+           {{"digest", m.digest},
+            {"profile", m.profile},
+            {"mode", m.mode == VW_MODE_AUDIT ? "audit" : "enforce"}},
+           1);
+  return x.text();
+}
+
+}  // namespace vaultwall

@@ -1,0 +1,107 @@
+// The change journal: one JSON line per state change (apply, update,
+// network-rule add/remove, attach, detach), appended to a file that outlives
+// the pins, so an operator can tell who changed what, when, and whether it
+// worked. Shared by vaultwallctl and vaultwall-loader.
+//
+// Interrupted changes: a change first writes a pending marker next to the
+// journal (.<journal>.pending.<pid>), holding the line it would append if the
+// process died; finish() appends the real line and removes the marker. The
+// next writer (any command that journals) appends the line of every marker
+// whose process is gone, with result "interrupted". So the journal stays one
+// line per change, and a kill -9 or a crash is recorded, late but surely.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vaultwall/error.h"
+
+namespace vaultwall {
+
+inline constexpr const char* kJournalDefaultPath = "/var/lib/vaultwall/journal.jsonl";
+inline constexpr const char* kJournalPathEnv = "VAULTWALL_JOURNAL";
+
+// The journal to use: explicit_path if given, else $VAULTWALL_JOURNAL, else
+// kJournalDefaultPath.
+std::string journal_path(const std::string& explicit_path = {});
+
+// "2026-11-28T08:35:48.123456Z" (microseconds, UTC) for a Unix time in ns.
+std::string format_utc_time(uint64_t unix_ns);
+uint64_t unix_now_ns();
+
+struct PolicyVersion {
+  uint64_t generation = 0;  // 0: no policy applied
+  std::string digest;       // hex SHA-256 of the compiled policy, may be empty
+  bool operator==(const PolicyVersion&) const = default;
+};
+
+inline constexpr const char* kResultOk = "ok";
+inline constexpr const char* kResultFailed = "failed";
+inline constexpr const char* kResultInterrupted = "interrupted";
+
+struct JournalEntry {
+  uint64_t started_ns = 0;   // filled by begin_change
+  uint64_t finished_ns = 0;  // filled when the line is written
+  uint32_t uid = 0;
+  pid_t pid = 0;
+  std::string command;            // "apply", "network-rule add", "attach", ...
+  std::vector<std::string> argv;  // the command line as typed
+  std::string pin_dir;
+  std::optional<PolicyVersion> from, to;  // unknown when the change failed early
+  std::vector<std::string> rules_added, rules_removed, settings_changed;
+  std::vector<std::string> interfaces;  // attach / detach
+  std::string result = kResultOk;       // kResultOk, kResultFailed, kResultInterrupted
+  std::string reason;                   // why it failed or was interrupted
+
+  // Marks the entry failed; the first reason given is kept (it is the cause).
+  void fail(const std::string& why);
+};
+
+// The entry as one JSON object on one line (no newline), schemaVersion 1.
+std::string to_journal_line(const JournalEntry& entry);
+
+// Appends one entry (creating the file 0600 and its directory 0700), after
+// recording any interrupted changes left by dead processes. Serialised with
+// an flock on the journal, each line written with one write(2) and fsynced.
+Result<void> append_journal(const std::string& path, JournalEntry entry);
+
+// A change in progress: its pending marker is on disk until finish().
+class PendingChange {
+ public:
+  // Fills started_ns, uid, pid; records interrupted changes of dead
+  // processes; writes this process's marker.
+  static Result<PendingChange> begin(const std::string& path, JournalEntry entry);
+
+  PendingChange(PendingChange&&) noexcept;
+  PendingChange& operator=(PendingChange&&) noexcept;
+  // Without finish(), the marker stays: the change counts as interrupted.
+  ~PendingChange();
+
+  JournalEntry& entry() { return entry_; }
+
+  // Appends the entry and removes the marker. Once only.
+  Result<void> finish();
+
+ private:
+  PendingChange(std::string path, std::string marker, JournalEntry entry)
+      : path_(std::move(path)), marker_(std::move(marker)), entry_(std::move(entry)) {}
+  std::string path_, marker_;
+  JournalEntry entry_;
+  bool finished_ = false;
+};
+
+// The generation and digest of the active slot under pin_dir; nullopt when
+// nothing is pinned there or it cannot be read (journaling is best effort
+// about what it cannot know, never about what happened).
+std::optional<PolicyVersion> active_policy_version(const std::string& pin_dir);
+
+// Every line of the journal, in order, followed by the line of each pending
+// marker: result "interrupted" when its process is gone, "in-progress" when
+// it still runs. ENOENT-free: a missing journal is an empty history.
+Result<std::vector<std::string>> read_journal(const std::string& path);
+
+}  // namespace vaultwall

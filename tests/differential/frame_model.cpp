@@ -1,0 +1,329 @@
+#include "frame_model.h"
+
+#include <net/if.h>
+
+#include <algorithm>
+#include <optional>
+#include <set>
+
+#include "packet_builder.h"
+#include "vaultwall/ipv4.h"
+
+namespace vaultwall::difftest {
+namespace {
+
+using testing::PacketBuilder;
+
+constexpr uint16_t kEthLldp = 0x88cc;
+
+void add_edges(std::set<uint32_t>& out, const Ipv4Prefix& p) {
+  for (uint32_t a : {p.first(), p.last()})
+    for (int64_t d : {-1, 0, 1}) out.insert(static_cast<uint32_t>(int64_t{a} + d));
+}
+
+testing::Ipv4 bytes_of(uint32_t address) { return ipv4_bytes(address); }
+
+uint16_t read16(const std::vector<uint8_t>& f, size_t at) {
+  return static_cast<uint16_t>(f[at] << 8 | f[at + 1]);
+}
+uint32_t read32(const std::vector<uint8_t>& f, size_t at) {
+  return uint32_t{f[at]} << 24 | uint32_t{f[at + 1]} << 16 | uint32_t{f[at + 2]} << 8 | f[at + 3];
+}
+
+class FrameGenerator {
+ public:
+  FrameGenerator(std::mt19937_64& rng, const FramePools& pools) : rng_(rng), pools_(pools) {}
+
+  TestFrame run() {
+    TestFrame out;
+    PacketBuilder b;
+    b.ethernet(0);
+    // A third of the frames arrive on a virtual network's segment, most of
+    // them from its subnets: VNET rules are only reached that way.
+    const FramePools::Segment* segment =
+        !pools_.segments.empty() && chance(0.35) ? &pick(pools_.segments) : nullptr;
+    if (segment) {
+      out.ifindex = segment->ifindex ? segment->ifindex : pick(pools_.ifindexes);
+      if (segment->vlan && chance(0.25)) b.vlan(vlan_id(), tpid());  // QinQ: the inner tag counts
+      if (segment->vlan) b.vlan(segment->vlan, tpid());
+    } else {
+      out.ifindex = pick(pools_.ifindexes);
+      add_tags(b);
+    }
+    uint32_t kind = segment ? 0 : uniform(0, 99);
+    if (kind < 80)
+      add_ipv4(b, segment && chance(0.8) ? std::optional(pick(segment->sources)) : std::nullopt);
+    else if (kind < 88)
+      add_ipv6(b);
+    else if (kind < 95)
+      b.arp_request(bytes_of(source()), bytes_of(destination()));
+    else
+      b = PacketBuilder().ethernet(kEthLldp).payload(46);
+    if (chance(0.5)) b.payload(uniform(0, 64), static_cast<uint8_t>(rng_()));
+    out.bytes = b.bytes();
+    if (chance(0.1) && out.bytes.size() > 14)
+      out.bytes.resize(uniform(14, static_cast<uint32_t>(out.bytes.size() - 1)));
+    return out;
+  }
+
+ private:
+  bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
+  uint32_t uniform(uint32_t lo, uint32_t hi) {
+    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng_);
+  }
+  template <class T>
+  const T& pick(const std::vector<T>& v) {
+    return v[uniform(0, static_cast<uint32_t>(v.size() - 1))];
+  }
+
+  uint32_t source() {
+    if (!pools_.sources.empty() && chance(0.7)) return pick(pools_.sources);
+    if (chance(0.3)) return (10u << 24) | (static_cast<uint32_t>(rng_()) & 0x03ffffff);
+    return static_cast<uint32_t>(rng_());
+  }
+  uint32_t destination() {
+    if (!pools_.destinations.empty() && chance(0.8)) return pick(pools_.destinations);
+    return static_cast<uint32_t>(rng_());
+  }
+  uint16_t vlan_id() {
+    if (!pools_.vlans.empty() && chance(0.7)) return pick(pools_.vlans);
+    return static_cast<uint16_t>(uniform(0, 4095));
+  }
+  uint16_t tpid() { return chance(0.7) ? testing::kEth8021Q : testing::kEth8021AD; }
+
+  void add_tags(PacketBuilder& b) {
+    uint32_t r = uniform(0, 99);
+    int tags = r < 55 ? 0 : r < 85 ? 1 : r < 97 ? 2 : 3;  // 3: cannot be classified
+    for (int i = 0; i < tags; i++) b.vlan(vlan_id(), tpid());
+  }
+
+  void add_transport(PacketBuilder& b, uint8_t proto, std::optional<uint16_t> port_choice = {}) {
+    uint16_t port = port_choice                            ? *port_choice
+                    : chance(0.5) && !pools_.ports.empty() ? pick(pools_.ports).port
+                                                           : static_cast<uint16_t>(rng_());
+    if (proto == testing::kProtoTcp)
+      b.tcp(static_cast<uint16_t>(rng_()), port);
+    else if (proto == testing::kProtoUdp)
+      b.udp(static_cast<uint16_t>(rng_()), port);
+    else if (proto == testing::kProtoIcmp)
+      b.icmp();
+    else
+      b.payload(8);
+  }
+
+  uint8_t transport_protocol() {
+    uint32_t r = uniform(0, 99);
+    return r < 65   ? testing::kProtoTcp
+           : r < 85 ? testing::kProtoUdp
+           : r < 93 ? testing::kProtoIcmp
+                    : 47;
+  }
+
+  void add_ipv4(PacketBuilder& b, std::optional<uint32_t> from) {
+    // Most frames go to a data-plane port, so the decision is exercised.
+    std::optional<PortSpec> data_plane;
+    if (!pools_.ports.empty() && chance(0.7)) data_plane = pick(pools_.ports);
+    uint8_t proto = data_plane ? data_plane->proto : transport_protocol();
+    uint32_t r = uniform(0, 99);
+    uint8_t ihl = r < 85   ? 5
+                  : r < 95 ? static_cast<uint8_t>(uniform(6, 15))
+                           : static_cast<uint8_t>(uniform(0, 4));
+    uint16_t offset = 0;
+    bool more = false;
+    uint32_t f = uniform(0, 99);
+    if (f < 10)
+      offset = static_cast<uint16_t>(uniform(1, 8191)), more = chance(0.5);
+    else if (f < 15)
+      more = true;  // a first fragment: its port is there
+    b.ipv4(bytes_of(from ? *from : source()), bytes_of(destination()), proto, ihl, offset, more);
+    add_transport(b, proto, data_plane ? std::optional(data_plane->port) : std::nullopt);
+  }
+
+  void add_ipv6(PacketBuilder& b) {
+    testing::Ipv6 src{}, dst{};
+    for (auto& x : src) x = static_cast<uint8_t>(rng_());
+    for (auto& x : dst) x = static_cast<uint8_t>(rng_());
+    uint32_t r = uniform(0, 99);
+    uint8_t transport = r < 70   ? testing::kProtoTcp
+                        : r < 90 ? testing::kProtoUdp
+                                 : testing::kProtoIcmpv6;
+    std::vector<uint8_t> chain;  // extension headers, outermost first
+    for (uint32_t i = 0, n = chance(0.6) ? 0 : uniform(1, 5); i < n; i++)
+      chain.push_back(static_cast<uint8_t>(std::vector<int>{0, 43, 44, 60}[uniform(0, 3)]));
+    b.ipv6(src, dst, chain.empty() ? transport : chain[0]);
+    for (size_t i = 0; i < chain.size(); i++) {
+      uint8_t next = i + 1 < chain.size() ? chain[i + 1] : transport;
+      uint16_t offset = chain[i] == 44 && chance(0.4) ? static_cast<uint16_t>(uniform(1, 8191)) : 0;
+      b.ipv6_extension(chain[i], next, offset);
+    }
+    if (transport == testing::kProtoIcmpv6)
+      b.payload(8);
+    else
+      add_transport(b, transport);
+  }
+
+  std::mt19937_64& rng_;
+  const FramePools& pools_;
+};
+
+// DESIGN §1.1 scope facts of the policy.
+class Scope {
+ public:
+  explicit Scope(const Policy& policy) : policy_(policy) {}
+  bool protocol(uint8_t proto) const {
+    return std::any_of(policy_.host.ports.begin(), policy_.host.ports.end(),
+                       [&](const PortSpec& p) { return p.proto == proto; });
+  }
+  bool destination(uint32_t address) const {
+    const auto& a = policy_.host.addresses;
+    const auto& e = policy_.host.private_endpoints;
+    return a.empty() || std::find(a.begin(), a.end(), address) != a.end() ||
+           std::find(e.begin(), e.end(), address) != e.end();
+  }
+
+ private:
+  const Policy& policy_;
+};
+
+// IPv4 after the Ethernet header and tags, starting at `at`.
+void describe_ipv4(const std::vector<uint8_t>& f, size_t at, const Scope& scope,
+                   PacketDescription& d) {
+  if (f.size() < at + 20) {  // not even the destination is known
+    d.malformed = true;
+    return;
+  }
+  d.source = read32(f, at + 12);
+  d.destination = read32(f, at + 16);
+  d.proto = f[at + 9];
+  const bool in_scope = scope.protocol(d.proto) && scope.destination(d.destination);
+  const size_t header = size_t{f[at] & 0x0fu} * 4;
+  if (header < 20 || f.size() < at + header) {  // bad IHL: the port cannot be found
+    d.malformed = in_scope;
+    return;
+  }
+  if ((read16(f, at + 6) & 0x1fff) != 0) {  // a later fragment carries no port
+    d.later_fragment = true;
+    return;
+  }
+  if (f.size() < at + header + 4) {  // transport header ends before the port
+    d.malformed = in_scope;
+    return;
+  }
+  d.destination_port = read16(f, at + header + 2);
+}
+
+void describe_ipv6(const std::vector<uint8_t>& f, size_t at, const Scope& scope,
+                   PacketDescription& d) {
+  if (f.size() < at + 40) {
+    d.malformed = true;
+    return;
+  }
+  auto is_extension = [](uint8_t h) { return h == 0 || h == 43 || h == 44 || h == 60; };
+  uint8_t next = f[at + 6];
+  size_t pos = at + 40;
+  // The reference reads as far as the program promises to: four extension
+  // headers. A longer chain, or a later fragment, hides the transport.
+  constexpr int kExtensionsRead = 4;
+  for (int i = 0; i < kExtensionsRead && is_extension(next); i++) {
+    if (f.size() < pos + 4) {
+      d.malformed = true;
+      return;
+    }
+    if (next == 44) {
+      if (read16(f, pos + 2) & 0xfff8) {
+        d.transport_unknown = true;
+        return;
+      }
+      next = f[pos];
+      pos += 8;
+    } else {
+      size_t length = (size_t{f[pos + 1]} + 1) * 8;
+      next = f[pos];
+      pos += length;
+    }
+  }
+  if (is_extension(next)) {
+    d.transport_unknown = true;
+    return;
+  }
+  d.proto = next;
+  if (!scope.protocol(next)) return;
+  if (f.size() < pos + 4) {
+    d.malformed = true;
+    return;
+  }
+  d.destination_port = read16(f, pos + 2);
+}
+
+}  // namespace
+
+FramePools pools_for(const Policy& policy, const std::vector<uint32_t>& ifindexes) {
+  std::set<uint32_t> sources;
+  for (const IpRule& rule : policy.ip_rules) add_edges(sources, rule.prefix);
+  for (const VirtualNetwork& vnet : policy.host.virtual_networks)
+    for (const Subnet& subnet : vnet.subnets)
+      for (const Ipv4Prefix& p : subnet.prefixes) add_edges(sources, p);
+  for (const CustomTrustedService& service : policy.host.trusted.custom)
+    for (const Ipv4Prefix& p : service.prefixes) add_edges(sources, p);
+  FramePools pools;
+  pools.sources.assign(sources.begin(), sources.end());
+  pools.destinations = policy.host.addresses;
+  pools.destinations.insert(pools.destinations.end(), policy.host.private_endpoints.begin(),
+                            policy.host.private_endpoints.end());
+  pools.destinations.push_back(ipv4_from_bytes(testing::ipv4("192.0.2.99").data()));
+  std::set<uint16_t> vlans = {0};
+  for (const VirtualNetwork& vnet : policy.host.virtual_networks)
+    if (vnet.segment.vlan) vlans.insert(*vnet.segment.vlan);
+  pools.vlans.assign(vlans.begin(), vlans.end());
+  pools.ifindexes = ifindexes;
+  for (const VirtualNetwork& vnet : policy.host.virtual_networks) {
+    FramePools::Segment segment;
+    if (vnet.segment.interface) {
+      unsigned index = if_nametoindex(vnet.segment.interface->c_str());
+      if (index == 0) continue;
+      segment.ifindex = index;
+    }
+    segment.vlan = vnet.segment.vlan.value_or(0);
+    std::set<uint32_t> inside;
+    for (const Subnet& subnet : vnet.subnets)
+      for (const Ipv4Prefix& p : subnet.prefixes) add_edges(inside, p);
+    segment.sources.assign(inside.begin(), inside.end());
+    if (!segment.sources.empty()) pools.segments.push_back(std::move(segment));
+  }
+  pools.ports = policy.host.ports;
+  return pools;
+}
+
+TestFrame generate_frame(std::mt19937_64& rng, const FramePools& pools) {
+  return FrameGenerator(rng, pools).run();
+}
+
+PacketDescription describe_frame(const std::vector<uint8_t>& f, uint32_t ifindex,
+                                 const Policy& policy) {
+  PacketDescription d;
+  d.ifindex = ifindex;
+  d.family = PacketFamily::kNotIp;
+  size_t at = 14;
+  uint16_t type = read16(f, 12);
+  auto is_tag = [](uint16_t t) { return t == testing::kEth8021Q || t == testing::kEth8021AD; };
+  for (int tags = 0; is_tag(type); tags++) {
+    if (tags == 2 || f.size() < at + 4) {  // a third tag, or a cut one: payload unknown
+      d.malformed = true;
+      return d;
+    }
+    d.vlan = read16(f, at) & 0x0fff;  // the innermost tag names the segment
+    type = read16(f, at + 2);
+    at += 4;
+  }
+  Scope scope(policy);
+  if (type == testing::kEthIpv4) {
+    d.family = PacketFamily::kIpv4;
+    describe_ipv4(f, at, scope, d);
+  } else if (type == testing::kEthIpv6) {
+    d.family = PacketFamily::kIpv6;
+    describe_ipv6(f, at, scope, d);
+  }
+  return d;
+}
+
+}  // namespace vaultwall::difftest
