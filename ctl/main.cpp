@@ -22,6 +22,7 @@ int run(int argc, char** argv) {
                "firewall and read back what it did.\nExit codes: 0 ok, 1 error, 2 usage "
                "(diff: 0 same, 1 different, 2 trouble)."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", VAULTWALL_VERSION);
   Globals g;
   app.add_option("--pin-dir", g.pin_dir, "where vaultwall's maps are pinned")->capture_default_str();
   app.add_option("--journal", g.journal,

@@ -176,6 +176,7 @@ int run(int argc, char** argv) {
       "vaultwall-loader: load the vaultwall XDP firewall, attach it to interfaces, report status.\n"
       "Typical start: load, then vaultwallctl apply, then attach (no open window)."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", VAULTWALL_VERSION);
   std::string pin_dir = VW_PIN_DIR_DEFAULT;
   app.add_option("--pin-dir", pin_dir, "where program, maps and links are pinned")
       ->capture_default_str();
@@ -191,7 +192,9 @@ int run(int argc, char** argv) {
 
   std::vector<std::string> attach_ifaces;
   std::string mode = "auto";
-  auto* attach = app.add_subcommand("attach", "attach the loaded program to interfaces");
+  auto* attach = app.add_subcommand(
+      "attach", "attach the loaded program to interfaces (names are resolved in the current network "
+                "namespace; refuses an interface already attached or running another XDP program)");
   attach->add_option("interfaces", attach_ifaces, "interface names")->required();
   attach->add_option("--mode", mode, "native, generic, or auto (native, else generic)")
       ->check(CLI::IsMember({"auto", "native", "generic"}))
@@ -204,7 +207,8 @@ int run(int argc, char** argv) {
   auto* all_opt = detach->add_flag("--all", all, "detach from every interface");
   ifaces_opt->excludes(all_opt);
   detach->add_flag("--purge", purge,
-                   "also remove the program and maps (rules and counters are lost)");
+                   "also remove the program and maps, after detaching (usually with --all; rules "
+                   "and counters are lost)");
 
   std::string output = "table";
   auto* status = app.add_subcommand("status", "show program, interfaces, active slot, generation");

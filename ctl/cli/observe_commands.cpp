@@ -262,15 +262,20 @@ void add_observe_commands(CLI::App& app, Globals& g, Commands& commands) {
   auto flags = std::make_shared<ExplainFlags>();
   auto* explain = app.add_subcommand("explain", "which verdict a source gets, and why");
   explain->add_option("source", flags->source, "source IPv4 address")->required();
-  explain->add_option("--interface", flags->interface, "ingress interface");
+  explain->add_option("--interface", flags->interface,
+                      "ingress interface (default: none, i.e. no virtual-network segment)");
   explain->add_option("--vlan", flags->vlan, "VLAN ID (0: untagged)");
   explain->add_option("--port", flags->port, "destination port")->capture_default_str();
-  explain->add_option("--proto", flags->proto, "tcp or udp")->check(CLI::IsMember({"tcp", "udp"}));
-  explain->add_option("--destination", flags->destination, "destination IPv4 address");
+  explain->add_option("--proto", flags->proto, "tcp or udp")
+      ->check(CLI::IsMember({"tcp", "udp"}))
+      ->capture_default_str();
+  explain->add_option("--destination", flags->destination,
+                      "destination IPv4 address (default: the first data-plane address)");
   add_output_option(explain, g);
   commands.add(explain, [&g, flags] { return cmd_explain(g, *flags); });
 
-  auto* verify = app.add_subcommand("verify", "check that the kernel's maps equal the compiled policy");
+  auto* verify = app.add_subcommand(
+      "verify", "check that the kernel's maps equal the compiled policy (exit 1 on drift)");
   add_output_option(verify, g);
   commands.add(verify, [&g] { return cmd_verify(g); });
 }

@@ -466,8 +466,13 @@ int cmd_show(const Globals& g) {
     std::cerr << "no policy applied at " << g.pin_dir
               << " (firewall off: all networks allowed); apply one with vaultwallctl apply -f FILE\n";
   }
-  // The document itself is the output (JSON either way, like az keyvault show).
-  std::cout << to_azure_json(current_or_default(*current)) << "\n";
+  // The document itself is the output (JSON either way, like az keyvault
+  // show). schemaVersion sits at the top, where a vault resource's other
+  // fields are ignored, so the output applies again as is.
+  json document = json::parse(to_azure_json(current_or_default(*current)));
+  json out = {{"schemaVersion", kSchemaVersion}};
+  out.update(document);
+  std::cout << out.dump(2) << "\n";
   return kExitOk;
 }
 
@@ -510,7 +515,8 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   add_output_option(diff, g);
   commands.add(diff, [&g, o] { return cmd_diff(g, o->file, o->limits); });
 
-  auto* show = app.add_subcommand("show", "print the applied policy as a normalised Azure document");
+  auto* show = app.add_subcommand(
+      "show", "print the applied policy as a normalised Azure document (JSON; apply it again as is)");
   add_output_option(show, g);
   commands.add(show, [&g] { return cmd_show(g); });
 
@@ -541,12 +547,17 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
       throw CLI::ValidationError("network-rule", "give --ip-address and/or --subnet");
   });
 
-  auto* update = app.add_subcommand("update", "change settings (az keyvault update)");
-  update->add_option("--default-action", o->update.default_action, "Allow or Deny");
-  update->add_option("--bypass", o->update.bypass, "AzureServices or None");
+  auto* update = app.add_subcommand(
+      "update", "change settings of the applied policy at once (az keyvault update)");
+  update->add_option("--default-action", o->update.default_action, "Allow or Deny")
+      ->check(CLI::IsMember({"Allow", "Deny"}, CLI::ignore_case));
+  update->add_option("--bypass", o->update.bypass, "AzureServices or None")
+      ->check(CLI::IsMember({"AzureServices", "None"}, CLI::ignore_case));
   update->add_option("--public-network-access", o->update.public_network_access,
-                     "Enabled or Disabled");
-  update->add_option("--mode", o->update.mode, "enforce or audit");
+                     "Enabled or Disabled")
+      ->check(CLI::IsMember({"Enabled", "Disabled"}, CLI::ignore_case));
+  update->add_option("--mode", o->update.mode, "enforce or audit")
+      ->check(CLI::IsMember({"enforce", "audit"}, CLI::ignore_case));
   commands.add(update, [&g, o] { return run_journaled(g, "update", [&] { return cmd_update(g, o->update); }); });
   commands.checks.push_back([o, update] {
     const UpdateFlags& u = o->update;

@@ -383,6 +383,15 @@ Result<Json> memory_per_prefix(const std::string& pin_dir, size_t prefixes, int 
     }
     std::error_code ec;
     fs::remove_all(dir, ec);
+    // The trie just unpinned is freed asynchronously (seconds for 1M
+    // nodes): a free overlapping the next write cancels its growth. Wait
+    // until Slab stops shrinking (at most 20 s).
+    for (int i = 0; i < 40; i++) {
+      auto a = slab_kib();
+      usleep(500'000);
+      auto b = slab_kib();
+      if (!a || !b || *a - *b < 1024) break;
+    }
   }
   Spread s = spread_of(per_prefix);
   return Json{{"prefixes", prefixes},

@@ -204,9 +204,7 @@ expect_exit 0 "show -o json"
 run python3 -c 'import json, sys; json.load(sys.stdin)' <<<"$OUT"
 expect_exit 0 "show -o json parses"
 ctl show -o json
-# BUG: show -o json prints the bare Azure document, without schemaVersion
-# (README: "-o json (with a schemaVersion field)").
-xfail "BUG show -o json has a schemaVersion" is_json_with_schema_version <<<"$OUT"
+check "show -o json has a schemaVersion" is_json_with_schema_version <<<"$OUT"
 BEFORE=$(policy_state)
 ctl apply -f "$TMP/shown.json"
 expect_exit 0 "apply of show's output"
@@ -309,11 +307,8 @@ sys.exit(not (d["properties"]["publicNetworkAccess"] == "Disabled" and d["vaultw
 expect_exit 0 "show reflects the updated settings"
 GEN=$(generation)
 ctl update --default-action Maybe
-expect_err '--default-action: "Maybe" is not a valid defaultAction; expected Allow or Deny' \
-	"a bad --default-action is named"
-# BUG: a value outside Allow|Deny is a usage error, but update exits 1 (and
-# also warns "defaultAction is Allow" although the policy says Deny).
-xfail "BUG update --default-action Maybe exits 2 (usage)" test "$RC" -eq 2
+expect_err '--default-action: Maybe not in {Allow,Deny}' "a bad --default-action is named"
+expect_exit 2 "a bad --default-action is a usage error"
 expect_generation "$GEN" "a refused update applies nothing"
 ctl apply -f "$DOC"
 expect_exit 0 "apply the document again after the updates"
