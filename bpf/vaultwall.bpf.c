@@ -523,6 +523,41 @@ static __always_inline void read_flow(struct xdp_md *ctx, struct vw_event *e)
  * costs a hash lookup instead of a helper call. Two CPUs racing on one
  * source may let an extra event through; the counters stay exact per packet.
  */
+static __always_inline int same_address(const __u8 *a, const __u8 *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+/* Hands the packets this CPU suppressed for its quiet source over to that
+ * source's state (they are reported with the source's next event). */
+static __always_inline void flush_pending(struct vw_event_budget *b)
+{
+	struct vw_rate_state *st;
+	struct vw_rate_key key;
+
+	if (!b->pending)
+		return;
+	__builtin_memcpy(key.addr, b->quiet_addr, 16);
+	st = bpf_map_lookup_elem(&vw_event_rate, &key);
+	if (st)
+		st->suppressed += b->pending;
+	b->pending = 0;
+}
+
+/* This CPU just suppressed e's source in `tick`: remember it, so the
+ * source's next packets in this tick skip the hash lookup. */
+static __always_inline void remember_quiet_source(struct vw_event_budget *b,
+						  const struct vw_event *e, __u64 tick)
+{
+	if (!same_address(b->quiet_addr, e->saddr)) {
+		flush_pending(b);
+		__builtin_memcpy(b->quiet_addr, e->saddr, 16);
+	}
+	b->quiet_jiffies = tick;
+}
+
 static __always_inline int source_may_log(const struct vw_event *e, __u64 tick, __u64 *now,
 					  __u32 *suppressed)
 {
@@ -578,9 +613,19 @@ static __always_inline void log_event(struct xdp_md *ctx, const struct packet *p
 		return;
 	}
 	read_flow(ctx, &e);
-	if (!source_may_log(&e, budget->jiffies, &now, &e.suppressed)) {
+	if (budget->quiet_jiffies == budget->jiffies && same_address(budget->quiet_addr, e.saddr)) {
+		budget->pending++; /* suppressed earlier in this tick: no lookup */
 		count_event_stat(VW_EVENT_STAT_SUPPRESSED);
 		return;
+	}
+	if (!source_may_log(&e, budget->jiffies, &now, &e.suppressed)) {
+		remember_quiet_source(budget, &e, budget->jiffies);
+		count_event_stat(VW_EVENT_STAT_SUPPRESSED);
+		return;
+	}
+	if (same_address(budget->quiet_addr, e.saddr)) {
+		e.suppressed += budget->pending;
+		budget->pending = 0;
 	}
 	budget->used++;
 

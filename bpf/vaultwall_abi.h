@@ -328,11 +328,19 @@ struct vw_rate_state {
 	__u32 pad;
 };
 
-/* vw_event_cpu[0], per CPU: events written in the current tick. */
+/* vw_event_cpu[0], per CPU: events written in the current tick, and the
+ * source this CPU last suppressed. A flood from one source then costs a
+ * 16-byte compare per packet instead of an LRU hash lookup; the packets it
+ * suppresses this way are kept in `pending` and added to that source's
+ * vw_rate_state when another source takes its place or it logs again.
+ * So an event's `suppressed` count can miss suppressions still pending on
+ * another CPU (one flow normally stays on one CPU); vw_event_stats is exact. */
 struct vw_event_budget {
 	__u64 jiffies;
 	__u32 used;
-	__u32 pad;
+	__u32 pending;        /* suppressed for quiet_addr, not yet in its state */
+	__u64 quiet_jiffies;  /* tick in which quiet_addr was last suppressed */
+	__u8 quiet_addr[16];
 };
 
 /* ---- Layout checks (both compilers) ---------------------------------------- */
@@ -362,6 +370,6 @@ VW_STATIC_ASSERT(sizeof(struct vw_abi_info) == 8, "vw_abi_info");
 VW_STATIC_ASSERT(sizeof(struct vw_event) == 88, "vw_event");
 VW_STATIC_ASSERT(sizeof(struct vw_rate_key) == 16, "vw_rate_key");
 VW_STATIC_ASSERT(sizeof(struct vw_rate_state) == 24, "vw_rate_state");
-VW_STATIC_ASSERT(sizeof(struct vw_event_budget) == 16, "vw_event_budget");
+VW_STATIC_ASSERT(sizeof(struct vw_event_budget) == 40, "vw_event_budget");
 
 #endif /* VAULTWALL_ABI_H */

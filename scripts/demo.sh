@@ -78,9 +78,12 @@ VW_BG_LOG=$TMP/ssh.log vw_in_ns_bg "$VAULT" nc -lk 22
 vw_wait_tcp_listen "$VAULT" 443
 vw_wait_tcp_listen "$VAULT" 22
 
+# The demo's changes go to its own journal, not the host's /var/lib/vaultwall.
+export VAULTWALL_JOURNAL=$TMP/journal.jsonl
+
 echo "== loading vaultwall: load -> apply -> attach (no open window)"
 vw_in_ns "$VAULT" "$LOADER" --pin-dir "$PIN" load
-vw_in_ns "$VAULT" "$CTL" --pin-dir "$PIN" apply -f examples/vault.json
+vw_in_ns "$VAULT" "$CTL" --pin-dir "$PIN" apply -f examples/vault.json 2>&1 | grep -v "IPv6 prefixes are not enforceable"
 for client in "${CLIENTS[@]}"; do
 	IFS=: read -r _ vault_if _ <<<"$client"
 	vw_in_ns "$VAULT" "$LOADER" --pin-dir "$PIN" attach "$vault_if"
@@ -112,6 +115,9 @@ for client in "${CLIENTS[@]}"; do
 done
 
 echo
+echo "== the deny log (vaultwallctl log -o table): why the denied clients timed out"
+vw_in_ns "$VAULT" "$CTL" --pin-dir "$PIN" log -o table | tail -n 6
+echo
 echo "== vaultwallctl stats"
 vw_in_ns "$VAULT" "$CTL" --pin-dir "$PIN" stats | grep -v ' 0 *0 *-*$' || true
 echo
@@ -119,5 +125,8 @@ echo "== vaultwall-loader status"
 vw_in_ns "$VAULT" "$LOADER" --pin-dir "$PIN" status
 echo
 vw_in_ns "$VAULT" "$CTL" --pin-dir "$PIN" verify
+echo
+echo "== vaultwallctl history (the change journal)"
+vw_in_ns "$VAULT" "$CTL" --pin-dir "$PIN" history
 echo
 echo "== cleaning up (namespaces, pins, processes)"

@@ -57,19 +57,19 @@ Result<KernelPolicy> read_kernel_policy(const PinnedMaps& maps) {
   if (!info) return propagate(info);
   if (*info) current.info = **info;
 
-  auto rule_info = maps.rule_info();
+  auto rule_info = maps.rule_info().array_values(VW_MAX_RULES);
+  if (!rule_info) return propagate(rule_info);
   for (uint32_t id = 1; id < VW_MAX_RULES; id++) {
-    auto entry = rule_info.get(id);
-    if (!entry) return propagate(entry);
-    if (*entry && (*entry)->kind != VW_RULE_KIND_UNUSED)
-      current.rule_ids[std::string((*entry)->text, strnlen((*entry)->text, VW_RULE_TEXT_LEN))] = id;
+    const vw_rule_info& entry = (*rule_info)[id];
+    if (entry.kind != VW_RULE_KIND_UNUSED)
+      current.rule_ids[std::string(entry.text, strnlen(entry.text, VW_RULE_TEXT_LEN))] = id;
   }
-  auto svc_info = maps.service_info();
+  auto svc_info = maps.service_info().array_values(VW_MAX_SERVICES);
+  if (!svc_info) return propagate(svc_info);
   for (uint32_t id = 1; id < VW_MAX_SERVICES; id++) {
-    auto entry = svc_info.get(id);
-    if (!entry) return propagate(entry);
-    if (*entry && (*entry)->name[0] != '\0')
-      current.service_ids[std::string((*entry)->name, strnlen((*entry)->name, VW_SERVICE_NAME_LEN))] = id;
+    const vw_service_info& entry = (*svc_info)[id];
+    if (entry.name[0] != '\0')
+      current.service_ids[std::string(entry.name, strnlen(entry.name, VW_SERVICE_NAME_LEN))] = id;
   }
   if (!current.applied()) return current;
 
@@ -197,15 +197,15 @@ Result<Stats> read_stats(const PinnedMaps& maps) {
   auto classes = read_all_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, VW_CLASS_COUNT);
   if (!classes) return propagate(classes);
   stats.classes = std::move(*classes);
+  auto rule_info = maps.rule_info().array_values(VW_MAX_RULES);
+  if (!rule_info) return propagate(rule_info);
   for (uint32_t id = 1; id < VW_MAX_RULES; id++) {
-    auto info = maps.rule_info().get(id);
-    if (!info) return propagate(info);
-    if (!*info || (*info)->kind == VW_RULE_KIND_UNUSED) continue;
+    const vw_rule_info& info = (*rule_info)[id];
+    if (info.kind == VW_RULE_KIND_UNUSED) continue;
     auto counters = read_counters(maps.rule_stats_fd(), VW_MAP_RULE_STATS, id);
     if (!counters) return propagate(counters);
-    stats.rules.push_back({id, (*info)->kind,
-                           std::string((*info)->text, strnlen((*info)->text, VW_RULE_TEXT_LEN)),
-                           *counters});
+    stats.rules.push_back(
+        {id, info.kind, std::string(info.text, strnlen(info.text, VW_RULE_TEXT_LEN)), *counters});
   }
   for (const auto& [name, id] : current->service_ids) {
     auto counters = read_counters(maps.service_stats_fd(), VW_MAP_SVC_STATS, id);

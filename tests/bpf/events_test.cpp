@@ -4,6 +4,7 @@
 // suppressed), and that audit mode passes, counts and logs would-be denies.
 // The network and its policies are in test_policy.h.
 #include <bpf/libbpf.h>
+#include <sched.h>
 
 #include <chrono>
 #include <cstring>
@@ -33,6 +34,17 @@ std::array<uint8_t, 16> as_array(const uint8_t (&addr)[16]) {
 
 class EventsTest : public XdpProgramTest {
  protected:
+  // The rate limits are per CPU (budget, and suppressions pending on the
+  // CPU that saw them): run every packet of a test on one CPU, as one
+  // flow's packets are on a NIC queue.
+  void SetUp() override {
+    cpu_set_t one_cpu;
+    CPU_ZERO(&one_cpu);
+    CPU_SET(sched_getcpu(), &one_cpu);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(one_cpu), &one_cpu), 0);
+    XdpProgramTest::SetUp();
+  }
+
   // Everything waiting in the ring buffer, consumed.
   std::vector<vw_event> drain_events() {
     std::vector<vw_event> events;

@@ -72,6 +72,22 @@ class TypedMap {
     return out;
   }
 
+  // Every value of an array map (index = key), read with one
+  // BPF_MAP_LOOKUP_BATCH call instead of one syscall per index.
+  Result<std::vector<Value>> array_values(uint32_t count) const {
+    static_assert(std::is_same_v<Key, uint32_t>, "array maps have u32 keys");
+    std::vector<Key> batch_keys(count);
+    std::vector<Value> values(count);
+    __u32 n = count, out_batch = 0;
+    if (bpf_map_lookup_batch(fd_, nullptr, &out_batch, batch_keys.data(), values.data(), &n,
+                             nullptr) != 0 &&
+        errno != ENOENT)
+      return fail_errno("batch read " + name_);
+    if (n != count) return fail(EIO, "batch read " + name_ + " returned " + std::to_string(n) +
+                                         " of " + std::to_string(count) + " entries");
+    return values;
+  }
+
   // Writes many entries with one syscall per chunk (BPF_MAP_UPDATE_BATCH).
   Result<void> put_all(const std::vector<std::pair<Key, Value>>& entries) const {
     constexpr size_t kChunk = 8192;
