@@ -269,3 +269,7 @@ vw_install_cleanup_trap() {
 	trap 'vw_cleanup; trap - EXIT; exit 130' INT
 	trap 'vw_cleanup; trap - EXIT; exit 143' TERM
 }
+
+# PASS/FAIL bookkeeping for test scripts.
+# shellcheck source=checks.sh
+source "${BASH_SOURCE[0]%/*}/checks.sh"

@@ -75,25 +75,7 @@ PIN_DIR=/sys/fs/bpf/vwg-e2e-$$
 vw_sweep_stale vwg vwg-e2e-
 vw_install_cleanup_trap
 
-passed=0
-failed=0
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then
-		echo "PASS: $what"
-		passed=$((passed + 1))
-	else
-		echo "FAIL: $what"
-		failed=$((failed + 1))
-	fi
-}
-fatal() {
-	echo "FAIL: $*"
-	failed=$((failed + 1))
-	echo "$passed passed, $failed failed (aborted)"
-	exit 1
-}
+# check and fatal come from scripts/lib/checks.sh (sourced by netns.sh).
 
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
 loader() { vw_loader "$NS_VAULT" "$@"; }

@@ -55,24 +55,7 @@ PIN_DIR=/sys/fs/bpf/vwo-e2e-$$
 vw_sweep_stale vwo vwo-e2e-
 vw_install_cleanup_trap
 
-passed=0
-failed=0
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then
-		echo "PASS: $what"
-		passed=$((passed + 1))
-	else
-		echo "FAIL: $what"
-		failed=$((failed + 1))
-	fi
-}
-fatal() {
-	echo "FAIL: $*"
-	echo "$passed passed, $failed failed (aborted)"
-	exit 1
-}
+# check and fatal come from scripts/lib/checks.sh (sourced by netns.sh).
 
 vw_mktemp_dir TMP || fatal "temporary directory"
 export VAULTWALL_JOURNAL=$TMP/journal.jsonl  # never the host's journal

@@ -43,25 +43,7 @@ PIN_DIR=/sys/fs/bpf/vwp-e2e-$$
 [ "$(id -u)" -eq 0 ] && vw_sweep_stale vwp vwp-e2e-
 vw_install_cleanup_trap
 
-passed=0
-failed=0
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then
-		echo "PASS: $what"
-		passed=$((passed + 1))
-	else
-		echo "FAIL: $what"
-		failed=$((failed + 1))
-	fi
-}
-fatal() {
-	echo "FAIL: $*"
-	failed=$((failed + 1))
-	echo "$passed passed, $failed failed (aborted)"
-	exit 1
-}
+# check and fatal come from scripts/lib/checks.sh (sourced by netns.sh).
 quiet() { "$@" >"$TMP/last-command.out" 2>&1 || { sed 's/^/  | /' "$TMP/last-command.out" | head -30; return 1; }; }
 contains() { grep -qF -- "$2" "$1" || { echo "  ($1 lacks: $2)"; return 1; }; }
 

@@ -1,0 +1,29 @@
+# shellcheck shell=bash
+# checks.sh - PASS/FAIL bookkeeping for the test scripts (sourced by
+# netns.sh). Each check prints one line; a script ends with
+#   echo "$passed passed, $failed failed"
+# which ctest and CI read as its result.
+
+passed=0
+failed=0
+
+# check DESCRIPTION COMMAND...: runs COMMAND, counts and prints the outcome.
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		echo "PASS: $what"
+		passed=$((passed + 1))
+	else
+		echo "FAIL: $what"
+		failed=$((failed + 1))
+	fi
+}
+
+# fatal MESSAGE: a failure that makes the rest meaningless; ends the script.
+fatal() {
+	echo "FAIL: $*"
+	failed=$((failed + 1))
+	echo "$passed passed, $failed failed (aborted)"
+	exit 1
+}
