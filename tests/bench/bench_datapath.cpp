@@ -34,6 +34,7 @@
 #include <tuple>
 #include <vector>
 
+#include "xdp_action.h"
 #include "bench_cold.skel.h"
 #include "bench_empty.skel.h"
 #include "bench_lpm.skel.h"
@@ -50,6 +51,7 @@ namespace vaultwall::bench {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::action_name;
 using Json = nlohmann::ordered_json;
 
 // Documentation addresses (RFC 5737): no random or real rule can cover them
@@ -478,22 +480,6 @@ void stop_on_signals() {
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
 }
 
-const char* action_name(uint32_t action) {
-  switch (action) {
-    case XDP_ABORTED:
-      return "XDP_ABORTED";
-    case XDP_DROP:
-      return "XDP_DROP";
-    case XDP_PASS:
-      return "XDP_PASS";
-    case XDP_TX:
-      return "XDP_TX";
-    case XDP_REDIRECT:
-      return "XDP_REDIRECT";
-    default:
-      return "unknown action";
-  }
-}
 
 uint32_t expected_action(const Cell& cell, Contender who) {
   switch (who) {

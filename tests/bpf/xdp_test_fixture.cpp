@@ -71,22 +71,6 @@ std::string class_name(uint32_t verdict_class) {
   return "VW_CLASS_" + name + " (" + std::to_string(verdict_class) + ")";
 }
 
-std::string action_name(uint32_t action) {
-  switch (action) {
-    case XDP_ABORTED:
-      return "XDP_ABORTED";
-    case XDP_DROP:
-      return "XDP_DROP";
-    case XDP_PASS:
-      return "XDP_PASS";
-    case XDP_TX:
-      return "XDP_TX";
-    case XDP_REDIRECT:
-      return "XDP_REDIRECT";
-    default:
-      return "XDP action " + std::to_string(action);
-  }
-}
 
 namespace {
 

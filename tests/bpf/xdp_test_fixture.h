@@ -3,6 +3,8 @@
 // frames through BPF_PROG_TEST_RUN and read the counters it moved.
 #pragma once
 
+#include "xdp_action.h"
+
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
 
@@ -76,7 +78,6 @@ constexpr Expected drops(uint32_t verdict_class) { return {XDP_DROP, verdict_cla
 
 // "VW_CLASS_DEFAULT_DENY (7)", for failure messages.
 std::string class_name(uint32_t verdict_class);
-std::string action_name(uint32_t action);
 
 // Adds a failure for every counter that moved other than by exactly one
 // packet of frame_bytes in the expected class, rule and service. Also
