@@ -736,7 +736,9 @@ int vaultwall_xdp(struct xdp_md *ctx)
 	else
 		v = make_verdict(VW_CLASS_NOT_IP);
 
+#ifndef VW_BENCH_NO_EVENTS /* defined only by a benchmark build: the cost of logging */
 	if (class_logs(v.class))
 		log_event(ctx, &p, v, bytes);
+#endif
 	return finish(apply_mode(p.settings, v), bytes);
 }

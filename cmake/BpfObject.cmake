@@ -1,4 +1,4 @@
-# add_bpf_skeleton(TARGET SOURCE file.bpf.c HEADERS ... NAME name)
+# add_bpf_skeleton(TARGET SOURCE file.bpf.c HEADERS ... NAME name [DEFINES D...])
 #
 # Compiles a BPF C file with clang (-g -O2, UAPI headers) into
 # ${NAME}.bpf.o and generates ${NAME}.skel.h with bpftool. TARGET is an
@@ -7,7 +7,8 @@ find_program(BPF_CLANG clang REQUIRED)
 find_program(BPFTOOL bpftool PATHS /usr/sbin /sbin REQUIRED)
 
 function(add_bpf_skeleton target)
-  cmake_parse_arguments(ARG "" "SOURCE;NAME" "HEADERS" ${ARGN})
+  cmake_parse_arguments(ARG "" "SOURCE;NAME" "HEADERS;DEFINES" ${ARGN})
+  list(TRANSFORM ARG_DEFINES PREPEND "-D")
   set(obj ${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}.bpf.o)
   set(skel ${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}.skel.h)
   get_filename_component(src_dir ${ARG_SOURCE} DIRECTORY)
@@ -19,7 +20,7 @@ function(add_bpf_skeleton target)
     OUTPUT ${obj}
     # -idirafter: the multiarch dir has asm/types.h, which UAPI headers need.
     COMMAND ${BPF_CLANG} -g -O2 -Wall -target bpf -D__TARGET_ARCH_${bpf_arch}
-            -idirafter /usr/include/${arch}-linux-gnu -I${src_dir}
+            -idirafter /usr/include/${arch}-linux-gnu -I${src_dir} ${ARG_DEFINES}
             -c ${ARG_SOURCE} -o ${obj}
     DEPENDS ${ARG_SOURCE} ${ARG_HEADERS}
     COMMENT "BPF ${ARG_NAME}.bpf.o"
