@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "cli/common.h"
+#include "vaultwall/command_line.h"
 
 namespace vaultwall::cli {
 namespace {
@@ -37,17 +38,10 @@ int run(int argc, char** argv) {
   add_metrics_commands(app, g, commands);
   add_history_commands(app, g, commands);
 
-  try {
-    app.parse(argc, argv);
+  auto parsed = parse_command_line(app, argc, argv, [&] {
     for (const auto& check : commands.checks) check();
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return kExitUsage;
-  }
+  });
+  if (parsed) return *parsed;
   libbpf_set_print(libbpf_quiet);
   for (const auto& [command, action] : commands.actions)
     if (command->parsed()) return action();

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "vaultwall/attach.h"
+#include "vaultwall/command_line.h"
 #include "vaultwall/journal.h"
 #include "vaultwall/lock.h"
 #include "vaultwall/program.h"
@@ -216,18 +217,11 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
 
-  try {
-    app.parse(argc, argv);
+  auto parsed = parse_command_line(app, argc, argv, [&] {
     if (detach->parsed() && detach_ifaces.empty() && !all)
       throw CLI::ValidationError("detach", "name interfaces or give --all");
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return kExitUsage;
-  }
+  });
+  if (parsed) return *parsed;
   libbpf_set_print(libbpf_print);
 
   if (load->parsed()) return cmd_load(pin_dir);

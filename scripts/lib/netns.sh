@@ -64,6 +64,14 @@ vw_require_commands() {
 	fi
 }
 
+# Fails unless every named file is an executable (the binaries under test).
+vw_require_executables() {
+	local bin
+	for bin in "$@"; do
+		[ -x "$bin" ] || { vw_log "not executable: $bin (build it first)"; return 1; }
+	done
+}
+
 # Interface names are limited to 15 characters (IFNAMSIZ - 1).
 vw_check_ifname() {
 	if [ ${#1} -gt 15 ] || [ -z "$1" ]; then

@@ -33,9 +33,7 @@ source "$3"
 
 vw_require_root || exit 77
 vw_require_commands ip nsenter curl ping ss python3 timeout mountpoint || exit 1
-for bin in "$LOADER" "$POLICY"; do
-	[ -x "$bin" ] || { echo "not executable: $bin (build it first)" >&2; exit 1; }
-done
+vw_require_executables "$LOADER" "$POLICY" || exit 1
 vw_require_bpffs || exit 1
 
 VW_PREFIX=vwe$$
