@@ -13,6 +13,7 @@
 
 #include "vaultwall_abi.h"
 #include "parsing.h"
+#include "source_index.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -76,6 +77,29 @@ struct vw_trusted_map {
 };
 struct vw_trusted_map vw_trusted_0 SEC(".maps");
 struct vw_trusted_map vw_trusted_1 SEC(".maps");
+
+/* The public source index (see vaultwall_abi.h): written by mmap. */
+struct vw_index_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VW_INDEX_TOP_CHUNKS);
+	__type(key, __u32);
+	__type(value, struct vw_index_chunk);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+};
+struct vw_index_map vw_index_0 SEC(".maps");
+struct vw_index_map vw_index_1 SEC(".maps");
+
+struct vw_chunks_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VW_INDEX_CHUNKS);
+	__type(key, __u32);
+	__type(value, struct vw_index_chunk);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+};
+struct vw_chunks_map vw_chunks_0 SEC(".maps");
+struct vw_chunks_map vw_chunks_1 SEC(".maps");
 
 struct vw_segments_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -222,6 +246,7 @@ struct packet {
 	__u32 ifindex;
 	__u16 vlan;
 	__u8 saddr[4];
+	__u32 source; /* saddr in host order, for the source index */
 	__u8 daddr[4];
 	__u32 endpoint_kind; /* VW_ENDPOINT_*, 0 when not listed */
 };
@@ -242,6 +267,8 @@ static __always_inline struct verdict make_verdict(__u32 class)
 
 static __always_inline int is_protected_port(const struct vw_settings *s, __u8 proto, __u16 port)
 {
+	if (!(s->port_filter & (1u << (port % 32)))) /* most ports: one test */
+		return 0;
 #pragma unroll
 	for (__u32 i = 0; i < VW_MAX_PORTS; i++) {
 		if (i >= s->port_count)
@@ -254,13 +281,10 @@ static __always_inline int is_protected_port(const struct vw_settings *s, __u8 p
 
 static __always_inline int is_protected_proto(const struct vw_settings *s, __u8 proto)
 {
-#pragma unroll
-	for (__u32 i = 0; i < VW_MAX_PORTS; i++) {
-		if (i >= s->port_count)
-			return 0;
-		if (s->ports[i].proto == proto)
-			return 1;
-	}
+	if (proto == IPPROTO_TCP)
+		return s->flags & VW_SETTINGS_TCP_PORTS;
+	if (proto == IPPROTO_UDP)
+		return s->flags & VW_SETTINGS_UDP_PORTS;
 	return 0;
 }
 
@@ -271,13 +295,15 @@ static __always_inline int is_protected_destination(struct packet *p)
 	struct vw_endpoint_key key = {};
 	struct vw_endpoint_value *ep;
 
+	p->endpoint_kind = 0;
 	if (!(p->settings->flags & VW_SETTINGS_HAS_ENDPOINTS))
 		return p->settings->flags & VW_SETTINGS_ALL_DESTINATIONS;
 	__builtin_memcpy(key.addr, p->daddr, 4);
 	ep = SLOT_LOOKUP(p->slot, vw_endpoints, &key);
-	p->endpoint_kind = ep ? ep->kind : 0;
-	if (ep)
+	if (ep) {
+		p->endpoint_kind = ep->kind;
 		return 1;
+	}
 	return p->settings->flags & VW_SETTINGS_ALL_DESTINATIONS;
 }
 
@@ -320,15 +346,45 @@ static __always_inline __u32 lookup_rule(const struct packet *p, __u32 vnet_id)
 	return rule ? rule->rule_id : VW_RULE_NONE;
 }
 
-static __always_inline struct verdict trusted_or(const struct packet *p, __u32 fallback_class)
+/* What the source index said about a service, when it has not said it. */
+#define SERVICE_ASK_INDEX 0xffffffffu /* the index was not read yet */
+#define SERVICE_ASK_TRIE 0xfffffffeu  /* the index left this source to the trie */
+
+#define LOOKUP_INDEX_TOP(key) SLOT_LOOKUP(p->slot, vw_index, key)
+#define LOOKUP_INDEX_CHUNK(key) SLOT_LOOKUP(p->slot, vw_chunks, key)
+
+/* The source index's entry for the source: a result or VW_INDEX_TRIE. */
+static __always_inline __u32 index_lookup(const struct packet *p)
+{
+	return VW_INDEX_WALK(p->source, LOOKUP_INDEX_TOP, LOOKUP_INDEX_CHUNK);
+}
+
+static __always_inline __u32 index_service(__u32 entry)
+{
+	return entry == VW_INDEX_TRIE ? SERVICE_ASK_TRIE : VW_INDEX_SERVICE(entry);
+}
+
+/* The trusted service holding the source, when bypass lets trusted
+ * services in; `known` is what the source index already said, if anything. */
+static __always_inline __u32 trusted_service(const struct packet *p, __u32 known)
+{
+	if (p->settings->bypass != VW_BYPASS_AZURE_SERVICES)
+		return VW_SERVICE_NONE;
+	if (known == SERVICE_ASK_INDEX)
+		known = index_service(index_lookup(p));
+	if (known == SERVICE_ASK_TRIE)
+		known = lookup_trusted(p);
+	return known;
+}
+
+static __always_inline struct verdict trusted_or(const struct packet *p, __u32 known_service,
+						 __u32 fallback_class)
 {
 	struct verdict v = make_verdict(fallback_class);
 
-	if (p->settings->bypass == VW_BYPASS_AZURE_SERVICES) {
-		v.service_id = lookup_trusted(p);
-		if (v.service_id != VW_SERVICE_NONE)
-			v.class = VW_CLASS_TRUSTED;
-	}
+	v.service_id = trusted_service(p, known_service);
+	if (v.service_id != VW_SERVICE_NONE)
+		v.class = VW_CLASS_TRUSTED;
 	return v;
 }
 
@@ -336,23 +392,31 @@ static __always_inline struct verdict trusted_or(const struct packet *p, __u32 f
 static __always_inline struct verdict decide_ipv4(const struct packet *p)
 {
 	const struct vw_settings *s = p->settings;
+	__u32 vnet_id, entry, service = SERVICE_ASK_INDEX;
 	struct verdict v;
-	__u32 vnet_id;
 
 	if (p->endpoint_kind == VW_ENDPOINT_PRIVATE)
 		return make_verdict(VW_CLASS_PRIVATE_ENDPOINT);
 
 	if (s->public_access == VW_PUBLIC_ACCESS_DISABLED)
-		return trusted_or(p, VW_CLASS_PUBLIC_DISABLED);
+		return trusted_or(p, SERVICE_ASK_INDEX, VW_CLASS_PUBLIC_DISABLED);
 
 	vnet_id = lookup_vnet(p);
-	v = make_verdict(vnet_id == VW_VNET_PUBLIC ? VW_CLASS_IP_RULE : VW_CLASS_VNET_RULE);
-	v.rule_id = lookup_rule(p, vnet_id);
+	if (vnet_id == VW_VNET_PUBLIC) {
+		v = make_verdict(VW_CLASS_IP_RULE);
+		entry = index_lookup(p);
+		service = index_service(entry);
+		v.rule_id = entry == VW_INDEX_TRIE ? lookup_rule(p, VW_VNET_PUBLIC)
+						   : VW_INDEX_RULE(entry);
+	} else {
+		v = make_verdict(VW_CLASS_VNET_RULE);
+		v.rule_id = lookup_rule(p, vnet_id);
+	}
 	if (v.rule_id != VW_RULE_NONE)
 		return v;
 
-	return trusted_or(p, s->default_action == VW_ACTION_DENY ? VW_CLASS_DEFAULT_DENY
-								 : VW_CLASS_DEFAULT_ALLOW);
+	return trusted_or(p, service, s->default_action == VW_ACTION_DENY ? VW_CLASS_DEFAULT_DENY
+									  : VW_CLASS_DEFAULT_ALLOW);
 }
 
 /* IPv6 to a protected port: no rule can admit it (Azure rules are IPv4), so
@@ -645,6 +709,24 @@ static __always_inline void log_event(struct xdp_md *ctx, const struct packet *p
 
 /* ---- Parse and scope ---------------------------------------------------------- */
 
+/* The addresses the decision reads, copied only once a packet may be data
+ * plane: most packets are ruled out by protocol and port first. */
+static __always_inline void note_addresses(struct packet *p, const struct iphdr *ip)
+{
+	__builtin_memcpy(p->saddr, &ip->saddr, 4);
+	__builtin_memcpy(p->daddr, &ip->daddr, 4);
+	p->source = bpf_ntohl(ip->saddr);
+}
+
+/* A packet whose port cannot be read: malformed if it goes to a protected
+ * address, else outside the data plane. */
+static __always_inline struct verdict unreadable(struct packet *p, const struct iphdr *ip)
+{
+	note_addresses(p, ip);
+	return is_protected_destination(p) ? make_verdict(VW_CLASS_MALFORMED)
+					   : make_verdict(VW_CLASS_UNPROTECTED);
+}
+
 static __always_inline struct verdict classify_ipv4(struct cursor *c, struct packet *p)
 {
 	const struct vw_settings *s = p->settings;
@@ -653,18 +735,16 @@ static __always_inline struct verdict classify_ipv4(struct cursor *c, struct pac
 
 	if (!ip)
 		return make_verdict(VW_CLASS_MALFORMED);
-	__builtin_memcpy(p->saddr, &ip->saddr, 4);
-	__builtin_memcpy(p->daddr, &ip->daddr, 4);
 
 	/* The protocol alone proves most packets are outside the data plane. */
 	if (!is_protected_proto(s, ip->protocol))
 		return make_verdict(VW_CLASS_UNPROTECTED);
 	if (skip_ipv4_header(c, ip) < 0)
-		return is_protected_destination(p) ? make_verdict(VW_CLASS_MALFORMED)
-						   : make_verdict(VW_CLASS_UNPROTECTED);
+		return unreadable(p, ip);
 
 	/* A later fragment has no port: fail closed if its destination is protected. */
 	if (ipv4_is_later_fragment(ip)) {
+		note_addresses(p, ip);
 		if (!is_protected_destination(p))
 			return make_verdict(VW_CLASS_UNPROTECTED);
 		return as_fragment(decide_ipv4(p));
@@ -674,9 +754,11 @@ static __always_inline struct verdict classify_ipv4(struct cursor *c, struct pac
 	 * needs a map lookup. */
 	port = parse_dest_port(c);
 	if (port < 0)
-		return is_protected_destination(p) ? make_verdict(VW_CLASS_MALFORMED)
-						   : make_verdict(VW_CLASS_UNPROTECTED);
-	if (!is_protected_port(s, ip->protocol, port) || !is_protected_destination(p))
+		return unreadable(p, ip);
+	if (!is_protected_port(s, ip->protocol, port))
+		return make_verdict(VW_CLASS_UNPROTECTED);
+	note_addresses(p, ip);
+	if (!is_protected_destination(p))
 		return make_verdict(VW_CLASS_UNPROTECTED);
 	return decide_ipv4(p);
 }
@@ -710,31 +792,51 @@ static __always_inline const struct vw_settings *active_settings(__u32 *slot)
 	return bpf_map_lookup_elem(&vw_settings, slot);
 }
 
+/* Outside the data plane: counted in its class, passed, nothing else. */
+static __always_inline int pass_untouched(__u32 class, __u64 bytes)
+{
+	count(&vw_class_stats, class, bytes, 0);
+	return XDP_PASS;
+}
+
+/* Not IP: ARP, LLDP, ... pass untouched. Under a policy, a truncated tag or
+ * a third tag hides the payload: malformed, dropped in every mode. */
+static __always_inline int not_ip(const struct vw_settings *s, int proto, __u64 bytes)
+{
+	if (proto < 0 && s->port_count != 0) {
+		count(&vw_class_stats, VW_CLASS_MALFORMED, bytes, 0);
+		return XDP_DROP;
+	}
+	return pass_untouched(VW_CLASS_NOT_IP, bytes);
+}
+
 SEC("xdp")
 int vaultwall_xdp(struct xdp_md *ctx)
 {
 	struct cursor c = { .pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end };
 	__u64 bytes = c.end - c.pos;
-	struct packet p = { .ifindex = ctx->ingress_ifindex };
+	/* Not zeroed as a whole: every field is written before it is read
+	 * (most packets never reach the fields of the decision). */
+	struct packet p;
 	struct verdict v;
 	int proto;
 
+	p.ifindex = ctx->ingress_ifindex;
 	p.settings = active_settings(&p.slot);
 	if (!p.settings) /* cannot happen: an array always has its slots */
 		return XDP_PASS;
 
 	proto = parse_ethernet(&c, &p.vlan);
+	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
+		return not_ip(p.settings, proto, bytes);
 	if (p.settings->port_count == 0) /* no policy: nothing is data plane */
-		v = make_verdict(proto == ETH_P_IP || proto == ETH_P_IPV6 ? VW_CLASS_UNPROTECTED
-									  : VW_CLASS_NOT_IP);
-	else if (proto == ETH_P_IP)
+		return pass_untouched(VW_CLASS_UNPROTECTED, bytes);
+	if (proto == ETH_P_IP)
 		v = classify_ipv4(&c, &p);
-	else if (proto == ETH_P_IPV6)
-		v = classify_ipv6(&c, &p);
-	else if (proto < 0) /* truncated tag or a third tag: payload unknown */
-		v = make_verdict(VW_CLASS_MALFORMED);
 	else
-		v = make_verdict(VW_CLASS_NOT_IP);
+		v = classify_ipv6(&c, &p);
+	if (v.class == VW_CLASS_UNPROTECTED)
+		return pass_untouched(VW_CLASS_UNPROTECTED, bytes);
 
 #ifndef VW_BENCH_NO_EVENTS /* defined only by a benchmark build: the cost of logging */
 	if (class_logs(v.class))

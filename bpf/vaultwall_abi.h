@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define VW_ABI_VERSION 1
+#define VW_ABI_VERSION 2
 
 /* ---- Map names (tokens shared by the BPF C and the C++) ---------------- */
 #define VW_MAP_ACTIVE      "vw_active"      /* which slot is live (0 or 1)   */
@@ -26,6 +26,10 @@
 #define VW_MAP_RULES_1     "vw_rules_1"
 #define VW_MAP_TRUSTED_0   "vw_trusted_0"   /* LPM src -> trusted service id */
 #define VW_MAP_TRUSTED_1   "vw_trusted_1"
+#define VW_MAP_INDEX_0     "vw_index_0"     /* source index, top: src /16 -> entry */
+#define VW_MAP_INDEX_1     "vw_index_1"
+#define VW_MAP_CHUNKS_0    "vw_chunks_0"    /* source index, 16-entry chunks */
+#define VW_MAP_CHUNKS_1    "vw_chunks_1"
 #define VW_MAP_SEGMENTS_0  "vw_segments_0"  /* (ifindex, vlan) -> vnet id    */
 #define VW_MAP_SEGMENTS_1  "vw_segments_1"
 #define VW_MAP_ENDPOINTS_0 "vw_endpoints_0" /* dst address -> endpoint kind  */
@@ -57,6 +61,17 @@
 #define VW_MAX_RULES 16384
 #define VW_MAX_TRUSTED_PREFIXES (1u << 18)
 #define VW_MAX_SERVICES 256
+/* The public source index (below): one top entry per /16, and a budget of
+ * 64-byte chunks per slot (4 MiB). Both arrays are preallocated. */
+#define VW_INDEX_TOP_BITS 16
+#define VW_INDEX_TOP_ENTRIES (1u << VW_INDEX_TOP_BITS)
+#define VW_INDEX_STRIDE 4
+#define VW_INDEX_CHUNK_ENTRIES (1u << VW_INDEX_STRIDE)
+#define VW_INDEX_CHUNKS 65536
+/* The top level is held as chunks too (an array element is 8-byte aligned,
+ * so 4-byte elements would waste half; a 64-byte chunk is one cache line):
+ * top entry i is vw_index_N[i / 16].entry[i % 16]. */
+#define VW_INDEX_TOP_CHUNKS (VW_INDEX_TOP_ENTRIES / VW_INDEX_CHUNK_ENTRIES)
 #define VW_MAX_SEGMENTS 4096
 #define VW_MAX_ENDPOINTS 4096
 #define VW_MAX_PORTS 16
@@ -122,8 +137,11 @@
 					    every destination is protected */
 #define VW_SETTINGS_HAS_SEGMENTS 0x2     /* vw_segments_N is not empty  */
 #define VW_SETTINGS_HAS_ENDPOINTS 0x4    /* vw_endpoints_N is not empty */
-/* HAS_SEGMENTS and HAS_ENDPOINTS are set by the slot writer from what it
- * writes, so they always describe the slot's maps. */
+#define VW_SETTINGS_TCP_PORTS 0x8        /* some protected port is TCP  */
+#define VW_SETTINGS_UDP_PORTS 0x10       /* some protected port is UDP  */
+/* HAS_*, *_PORTS and port_filter are set by the slot writer from what it
+ * writes, so they always describe the slot: the program can rule most
+ * packets out with one test instead of a walk of the port list. */
 
 /* struct vw_endpoint_value.kind */
 #define VW_ENDPOINT_PUBLIC 1  /* a protected data-plane address           */
@@ -179,7 +197,7 @@ struct vw_settings {
 	__u8 mode;           /* VW_MODE_*          */
 	__u32 flags;         /* VW_SETTINGS_*      */
 	__u32 port_count;    /* used entries of ports[] */
-	__u32 pad;
+	__u32 port_filter;   /* bit (port % 32) set for every protected port */
 	struct vw_port ports[VW_MAX_PORTS];
 	__u64 generation;    /* copy of vw_policy_info's, for the datapath's view */
 };
@@ -207,6 +225,32 @@ struct vw_trusted_key {
 
 struct vw_trusted_value {
 	__u32 service_id;
+};
+
+/* ---- Public source index (vw_index_N, vw_chunks_N) -------------------------
+ * The public keyspace of vw_rules_N (the IP rules) together with
+ * vw_trusted_N, compiled by the slot writer into a multibit trie held in
+ * arrays (DIR-16-4-4-4-4, the layout of DPDK's rte_lpm with 4-bit strides):
+ * top entry source >> 16 (in vw_index_N), then at most four vw_chunks_N chunks, each
+ * indexed by the next 4 bits of the source. The verifier inlines array
+ * lookups, so a source is resolved in 1 to 5 loads instead of a walk of
+ * ~15 trie nodes; a chunk is one cache line. An entry is one of:
+ *   - a result, VW_INDEX_RESULT(service id, rule id): the longest IP rule
+ *     and the longest trusted prefix that hold every address under the
+ *     entry (VW_RULE_NONE / VW_SERVICE_NONE when there is none);
+ *   - VW_INDEX_CHUNK | n: go on in vw_chunks_N[n] with the next 4 bits;
+ *   - VW_INDEX_TRIE: this /16 did not fit in the chunk budget; look the
+ *     source up in the tries.
+ * The tries stay the readable truth (bpftool map dump) and still decide
+ * VNET traffic; the index is derived from them and checked by verify. */
+#define VW_INDEX_CHUNK 0x80000000u
+#define VW_INDEX_TRIE 0x40000000u
+#define VW_INDEX_RESULT(service_id, rule_id) (((__u32)(service_id) << 16) | (__u32)(rule_id))
+#define VW_INDEX_RULE(entry) ((entry) & 0xffffu)
+#define VW_INDEX_SERVICE(entry) ((entry) >> 16)
+
+struct vw_index_chunk {
+	__u32 entry[VW_INDEX_CHUNK_ENTRIES];
 };
 
 /* vw_segments_N: where a packet came from -> its virtual network. The
@@ -357,6 +401,10 @@ VW_STATIC_ASSERT(sizeof(struct vw_rule_key) == 12, "vw_rule_key");
 VW_STATIC_ASSERT(sizeof(struct vw_rule_value) == 4, "vw_rule_value");
 VW_STATIC_ASSERT(sizeof(struct vw_trusted_key) == 8, "vw_trusted_key");
 VW_STATIC_ASSERT(sizeof(struct vw_trusted_value) == 4, "vw_trusted_value");
+VW_STATIC_ASSERT(sizeof(struct vw_index_chunk) == 64, "vw_index_chunk: one cache line");
+VW_STATIC_ASSERT(VW_MAX_RULES <= 0x10000, "rule ids fit the low half of an index result");
+VW_STATIC_ASSERT(VW_MAX_SERVICES < 0x4000, "service ids stay below the index's kind bits");
+VW_STATIC_ASSERT(VW_INDEX_CHUNKS <= VW_INDEX_TRIE, "chunk numbers stay below the index's kind bits");
 VW_STATIC_ASSERT(sizeof(struct vw_segment_key) == 8, "vw_segment_key");
 VW_STATIC_ASSERT(sizeof(struct vw_segment_value) == 4, "vw_segment_value");
 VW_STATIC_ASSERT(sizeof(struct vw_endpoint_key) == 4, "vw_endpoint_key");

@@ -228,6 +228,9 @@ int cmd_verify(const Globals& g) {
   add(entry_differences("trusted trie", want.trusted, kernel->trusted));
   add(entry_differences("segments", want.segments, kernel->segments));
   add(entry_differences("endpoints", want.endpoints, kernel->endpoints));
+  auto index = source_index_differences(*maps, current->slot, want);
+  if (!index) return report(index.error());
+  add(*index);
   vw_settings want_settings = settings_as_written(want), have_settings = kernel->settings;
   want_settings.generation = have_settings.generation = 0;
   if (std::memcmp(&want_settings, &have_settings, sizeof(vw_settings)) != 0)

@@ -2,6 +2,8 @@
 
 #include <bpf/libbpf.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
 
 namespace vaultwall {
@@ -41,6 +43,18 @@ Result<void> zero_counters(int map_fd, const std::string& map_name, uint32_t ind
   if (bpf_map_update_elem(map_fd, &index, zeros.data(), BPF_ANY) != 0)
     return fail_errno("zero " + map_name + "[" + std::to_string(index) + "]");
   return {};
+}
+
+Result<MappedArray> MappedArray::map(int fd, const std::string& name, size_t bytes,
+                                     bool writable) {
+  int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+  void* data = ::mmap(nullptr, bytes, prot, MAP_SHARED, fd, 0);
+  if (data == MAP_FAILED) return fail_errno("mmap " + name);
+  return MappedArray(data, bytes);
+}
+
+MappedArray::~MappedArray() {
+  if (data_) ::munmap(data_, bytes_);
 }
 
 Result<UniqueFd> open_pinned(const std::string& path) {

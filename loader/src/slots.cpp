@@ -1,17 +1,29 @@
 #include "vaultwall/slots.h"
 
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include "vaultwall/source_index.h"
+
 namespace vaultwall {
 
 vw_settings settings_as_written(const SlotImage& image) {
   vw_settings settings = image.settings;
-  settings.flags &= ~(VW_SETTINGS_HAS_SEGMENTS | VW_SETTINGS_HAS_ENDPOINTS);
+  settings.flags &= ~(VW_SETTINGS_HAS_SEGMENTS | VW_SETTINGS_HAS_ENDPOINTS |
+                      VW_SETTINGS_TCP_PORTS | VW_SETTINGS_UDP_PORTS);
   if (!image.segments.empty()) settings.flags |= VW_SETTINGS_HAS_SEGMENTS;
   if (!image.endpoints.empty()) settings.flags |= VW_SETTINGS_HAS_ENDPOINTS;
+  settings.port_filter = 0;
+  for (uint32_t i = 0; i < std::min<uint32_t>(settings.port_count, VW_MAX_PORTS); i++) {
+    const vw_port& port = settings.ports[i];
+    settings.port_filter |= 1u << (port.port % 32);
+    if (port.proto == IPPROTO_TCP) settings.flags |= VW_SETTINGS_TCP_PORTS;
+    if (port.proto == IPPROTO_UDP) settings.flags |= VW_SETTINGS_UDP_PORTS;
+  }
   return settings;
 }
 
@@ -82,7 +94,51 @@ Result<std::string> read_document(const PinnedMaps& maps, uint32_t slot) {
   return document;
 }
 
+// Both arrays hold 64-byte chunks, so elements are contiguous in the mapping
+// (an array element is aligned to 8 bytes).
+constexpr size_t kIndexBytes = sizeof(vw_index_chunk) * VW_INDEX_TOP_CHUNKS;
+static_assert(kIndexBytes == sizeof(uint32_t) * VW_INDEX_TOP_ENTRIES);
+constexpr size_t kChunksBytes = sizeof(vw_index_chunk) * VW_INDEX_CHUNKS;
+
+// Writes the slot's source index through shared mappings of its arrays:
+// the used chunks first, then the top level that points into them. Chunks
+// past the used ones keep stale contents nothing points to.
+Result<void> write_source_index(const PinnedMaps& maps, uint32_t slot, const SourceIndex& index) {
+  auto chunks = MappedArray::map(maps.chunks_fd(slot), maps.chunks_name(slot), kChunksBytes, true);
+  if (!chunks) return std::unexpected(chunks.error());
+  auto top = MappedArray::map(maps.index_fd(slot), maps.index_name(slot), kIndexBytes, true);
+  if (!top) return std::unexpected(top.error());
+  std::memcpy(chunks->data(), index.chunks.data(), index.chunks.size() * sizeof(vw_index_chunk));
+  note_map_write();
+  std::memcpy(top->data(), index.top.data(), kIndexBytes);
+  note_map_write();
+  return {};
+}
+
 }  // namespace
+
+Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps, uint32_t slot,
+                                                          const SlotImage& image) {
+  const SourceIndex want = build_source_index(image);
+  auto chunks = MappedArray::map(maps.chunks_fd(slot), maps.chunks_name(slot), kChunksBytes, false);
+  if (!chunks) return std::unexpected(chunks.error());
+  auto top = MappedArray::map(maps.index_fd(slot), maps.index_name(slot), kIndexBytes, false);
+  if (!top) return std::unexpected(top.error());
+  const auto* have_top = static_cast<const uint32_t*>(top->data());
+  const auto* have_chunks = static_cast<const vw_index_chunk*>(chunks->data());
+  size_t top_diff = 0, chunk_diff = 0;
+  for (uint32_t i = 0; i < VW_INDEX_TOP_ENTRIES; i++) top_diff += have_top[i] != want.top[i];
+  for (size_t i = 0; i < want.chunks.size(); i++)
+    chunk_diff += std::memcmp(&have_chunks[i], &want.chunks[i], sizeof(vw_index_chunk)) != 0;
+  std::vector<std::string> out;
+  if (top_diff)
+    out.push_back(std::string(maps.index_name(slot)) + ": " + std::to_string(top_diff) +
+                  " of " + std::to_string(VW_INDEX_TOP_ENTRIES) + " entries differ from the rules");
+  if (chunk_diff)
+    out.push_back(std::string(maps.chunks_name(slot)) + ": " + std::to_string(chunk_diff) + " of " +
+                  std::to_string(want.chunks.size()) + " chunks differ from the rules");
+  return out;
+}
 
 Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImage& image) {
   auto current = active_slot(maps);
@@ -95,6 +151,8 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
 
   if (auto r = replace_contents(maps.rules(idle), image.rules); !r) return std::unexpected(r.error());
   if (auto r = replace_contents(maps.trusted(idle), image.trusted); !r)
+    return std::unexpected(r.error());
+  if (auto r = write_source_index(maps, idle, build_source_index(image)); !r)
     return std::unexpected(r.error());
   if (auto r = replace_contents(maps.segments(idle), image.segments); !r)
     return std::unexpected(r.error());

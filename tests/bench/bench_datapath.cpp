@@ -383,8 +383,10 @@ Result<ColdSkeleton> load_cold(const RuleSet& set, const PinnedMaps& maps) {
   if (!skel) return fail_errno("open the cold-lookup program");
   auto slot = active_slot(maps);
   if (!slot) return std::unexpected(slot.error());
-  if (bpf_map__reuse_fd(skel->maps.cold_rules, maps.rules(*slot).fd()) != 0)
-    return fail_errno("share vaultwall's rule trie with the cold-lookup program");
+  if (bpf_map__reuse_fd(skel->maps.cold_rules, maps.rules(*slot).fd()) != 0 ||
+      bpf_map__reuse_fd(skel->maps.cold_index, maps.index_fd(*slot)) != 0 ||
+      bpf_map__reuse_fd(skel->maps.cold_chunks, maps.chunks_fd(*slot)) != 0)
+    return fail_errno("share vaultwall's source index and rule trie with the cold-lookup program");
   if (bench_cold__load(skel.get()) != 0) return fail_errno("load the cold-lookup program");
 
   const uint32_t size = cold_pool_size(set.rules.size());

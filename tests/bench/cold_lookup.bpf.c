@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * cold_lookup.bpf.c - the cost of one rule-trie lookup when the source
- * changes every time, as in a flood from many addresses. BPF_PROG_TEST_RUN
- * repeats one packet, which keeps the trie in L1; here each test-run
- * iteration loops (bpf_loop) over random entries of a probe pool and looks
- * each up in vaultwall's own rule trie (userspace reuses the pinned map's
- * fd for cold_rules). The *_base programs do the same loop without the
+ * cold_lookup.bpf.c - the cost of resolving a public source the way
+ * vaultwall does (the source index, then the rule trie where the index
+ * leaves the /16 to it) when the source changes every time, as in a flood
+ * from many addresses. BPF_PROG_TEST_RUN repeats one packet, which keeps
+ * everything in L1; here each test-run iteration loops (bpf_loop) over
+ * random entries of a probe pool and resolves each in vaultwall's own maps
+ * (userspace reuses the active slot's pinned fds for cold_index,
+ * cold_chunks and cold_rules). The *_base programs do the same loop without the
  * lookup; the difference is the lookup. Method: in-tree
  * tools/testing/selftests/bpf/benchs/bench_lpm_trie_map.c (lookup vs
  * baseline).
@@ -14,8 +16,10 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
 #include "../../bpf/vaultwall_abi.h"
+#include "../../bpf/source_index.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -28,6 +32,25 @@ struct {
 	__type(value, struct vw_rule_value);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } cold_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VW_INDEX_TOP_CHUNKS);
+	__type(key, __u32);
+	__type(value, struct vw_index_chunk);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} cold_index SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VW_INDEX_CHUNKS);
+	__type(key, __u32);
+	__type(value, struct vw_index_chunk);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} cold_chunks SEC(".maps");
+
+#define LOOKUP_COLD_TOP(key) bpf_map_lookup_elem(&cold_index, key)
+#define LOOKUP_COLD_CHUNK(key) bpf_map_lookup_elem(&cold_chunks, key)
 
 /* Source addresses (network order): inside rules, and uniformly random. */
 struct probe_pool {
@@ -54,8 +77,13 @@ static __always_inline long probe(void *pool, int lookup)
 	if (!addr)
 		return 1;
 	__builtin_memcpy(key.addr, addr, 4);
-	if (lookup && bpf_map_lookup_elem(&cold_rules, &key))
-		found++;
+	if (lookup) {
+		__u32 entry = VW_INDEX_WALK(bpf_ntohl(*addr), LOOKUP_COLD_TOP, LOOKUP_COLD_CHUNK);
+
+		if (entry == VW_INDEX_TRIE ? bpf_map_lookup_elem(&cold_rules, &key) != NULL
+					   : VW_INDEX_RULE(entry) != VW_RULE_NONE)
+			found++;
+	}
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <array>
 #include <optional>
 #include <type_traits>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -167,6 +168,13 @@ class PinnedMaps {
   TypedMap<vw_trusted_key, vw_trusted_value> trusted(uint32_t slot) const {
     return {trusted_[slot & 1].get(), slot ? VW_MAP_TRUSTED_1 : VW_MAP_TRUSTED_0};
   }
+  // The source index arrays (BPF_F_MMAPABLE), written through MappedArray.
+  int index_fd(uint32_t slot) const { return index_[slot & 1].get(); }
+  int chunks_fd(uint32_t slot) const { return chunks_[slot & 1].get(); }
+  const char* index_name(uint32_t slot) const { return slot & 1 ? VW_MAP_INDEX_1 : VW_MAP_INDEX_0; }
+  const char* chunks_name(uint32_t slot) const {
+    return slot & 1 ? VW_MAP_CHUNKS_1 : VW_MAP_CHUNKS_0;
+  }
   TypedMap<vw_segment_key, vw_segment_value> segments(uint32_t slot) const {
     return {segments_[slot & 1].get(), slot ? VW_MAP_SEGMENTS_1 : VW_MAP_SEGMENTS_0};
   }
@@ -214,6 +222,10 @@ class PinnedMaps {
         {VW_MAP_RULES_1, &m.rules_[1]},
         {VW_MAP_TRUSTED_0, &m.trusted_[0]},
         {VW_MAP_TRUSTED_1, &m.trusted_[1]},
+        {VW_MAP_INDEX_0, &m.index_[0]},
+        {VW_MAP_INDEX_1, &m.index_[1]},
+        {VW_MAP_CHUNKS_0, &m.chunks_[0]},
+        {VW_MAP_CHUNKS_1, &m.chunks_[1]},
         {VW_MAP_SEGMENTS_0, &m.segments_[0]},
         {VW_MAP_SEGMENTS_1, &m.segments_[1]},
         {VW_MAP_ENDPOINTS_0, &m.endpoints_[0]},
@@ -234,8 +246,29 @@ class PinnedMaps {
   std::string pin_dir_;
   UniqueFd active_, sync_, settings_, policy_info_, rule_info_, svc_info_, policy_doc_, abi_;
   UniqueFd rules_[VW_SLOTS], trusted_[VW_SLOTS], segments_[VW_SLOTS], endpoints_[VW_SLOTS];
+  UniqueFd index_[VW_SLOTS], chunks_[VW_SLOTS];
   UniqueFd rule_stats_, class_stats_, svc_stats_;
   UniqueFd events_, event_rate_, event_budget_, event_stats_;
+};
+
+// A shared mapping of a whole BPF_F_MMAPABLE array map: bulk writes of
+// large arrays without a syscall per element.
+class MappedArray {
+ public:
+  static Result<MappedArray> map(int fd, const std::string& name, size_t bytes, bool writable);
+  MappedArray(MappedArray&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), bytes_(other.bytes_) {}
+  MappedArray& operator=(MappedArray&&) = delete;
+  MappedArray(const MappedArray&) = delete;
+  ~MappedArray();
+
+  void* data() const { return data_; }
+  size_t size() const { return bytes_; }
+
+ private:
+  MappedArray(void* data, size_t bytes) : data_(data), bytes_(bytes) {}
+  void* data_;
+  size_t bytes_;
 };
 
 // Opens one pinned object (map, program or link). ENOENT when absent.

@@ -44,6 +44,11 @@ void note_map_write();
 // the new active slot. On error the active slot is unchanged.
 Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImage& image);
 
+// How the slot's source index (vw_index_N, vw_chunks_N) differs from the
+// one built from `image`: one line per array that differs, empty when equal.
+Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps, uint32_t slot,
+                                                          const SlotImage& image);
+
 // Reads a slot back from the kernel (for verify and explain).
 Result<SlotImage> read_slot(const PinnedMaps& maps, uint32_t slot);
 

@@ -1,0 +1,155 @@
+#include "vaultwall/source_index.h"
+
+#include <algorithm>
+#include <optional>
+#include <span>
+
+namespace vaultwall {
+
+namespace {
+
+constexpr int kTopBits = VW_INDEX_TOP_BITS;
+constexpr int kStride = VW_INDEX_STRIDE;
+
+struct Prefix {
+  uint32_t addr;  // host order, host bits zero
+  int len;
+  bool is_rule;  // else a trusted prefix
+  uint32_t id;   // rule id or service id
+};
+
+constexpr uint32_t mask_of(int len) { return len == 0 ? 0 : ~uint32_t{0} << (32 - len); }
+
+uint32_t host_order(const __u8 addr[4]) {
+  return (uint32_t{addr[0]} << 24) | (uint32_t{addr[1]} << 16) | (uint32_t{addr[2]} << 8) | addr[3];
+}
+
+// The longest rule and the longest trusted prefix seen so far for a block.
+struct Best {
+  int rule_len = -1, service_len = -1;
+  uint32_t rule_id = VW_RULE_NONE, service_id = VW_SERVICE_NONE;
+
+  void consider(const Prefix& p) {
+    if (p.is_rule && p.len > rule_len) {
+      rule_len = p.len;
+      rule_id = p.id;
+    } else if (!p.is_rule && p.len > service_len) {
+      service_len = p.len;
+      service_id = p.id;
+    }
+  }
+  uint32_t entry() const { return VW_INDEX_RESULT(service_id, rule_id); }
+};
+
+std::vector<Prefix> public_prefixes(const SlotImage& image) {
+  std::vector<Prefix> out;
+  for (const auto& [key, value] : image.rules) {
+    if (key.vnet_id != VW_VNET_PUBLIC) continue;
+    int len = static_cast<int>(key.prefixlen) - VW_RULE_KEY_VNET_BITS;
+    out.push_back({host_order(key.addr) & mask_of(len), len, true, value.rule_id});
+  }
+  for (const auto& [key, value] : image.trusted) {
+    int len = static_cast<int>(key.prefixlen);
+    out.push_back({host_order(key.addr) & mask_of(len), len, false, value.service_id});
+  }
+  return out;
+}
+
+class Builder {
+ public:
+  Builder(SourceIndex& index, uint32_t budget) : index_(index), budget_(budget) {}
+
+  // The entry for the block [base, base + 2^(32-len)): `best` already holds
+  // the prefixes of length <= len that contain it, `inside` the longer ones
+  // within it. nullopt when the chunk budget is spent.
+  std::optional<uint32_t> block(uint32_t base, int len, const Best& best,
+                                std::span<const Prefix> inside) {
+    if (inside.empty()) return best.entry();
+    if (index_.chunks.size() >= budget_) return std::nullopt;
+    const size_t chunk = index_.chunks.size();
+    index_.chunks.emplace_back();
+    const int child_len = len + kStride;
+    std::vector<Prefix> deeper;
+    for (uint32_t i = 0; i < VW_INDEX_CHUNK_ENTRIES; i++) {
+      const uint32_t child = base | (i << (32 - child_len));
+      Best child_best = best;
+      deeper.clear();
+      for (const Prefix& p : inside) {
+        if (p.len <= child_len) {
+          if ((child & mask_of(p.len)) == p.addr) child_best.consider(p);
+        } else if ((p.addr & mask_of(child_len)) == child) {
+          deeper.push_back(p);
+        }
+      }
+      auto entry = block(child, child_len, child_best, deeper);
+      if (!entry) return std::nullopt;
+      index_.chunks[chunk].entry[i] = *entry;
+    }
+    return VW_INDEX_CHUNK | static_cast<uint32_t>(chunk);
+  }
+
+ private:
+  SourceIndex& index_;
+  uint32_t budget_;
+};
+
+}  // namespace
+
+SourceIndex build_source_index(const SlotImage& image, uint32_t chunk_budget) {
+  std::vector<Prefix> prefixes = public_prefixes(image);
+  // Shorter first, so a longer prefix painted later wins; then by /16.
+  std::sort(prefixes.begin(), prefixes.end(), [](const Prefix& a, const Prefix& b) {
+    if ((a.len > kTopBits) != (b.len > kTopBits)) return a.len <= kTopBits;
+    if (a.len <= kTopBits) return a.len < b.len;
+    if ((a.addr >> (32 - kTopBits)) != (b.addr >> (32 - kTopBits)))
+      return (a.addr >> (32 - kTopBits)) < (b.addr >> (32 - kTopBits));
+    return a.len < b.len;
+  });
+  auto first_long = std::find_if(prefixes.begin(), prefixes.end(),
+                                 [](const Prefix& p) { return p.len > kTopBits; });
+
+  // Prefixes of /16 or shorter cover whole top entries.
+  std::vector<Best> top_best(VW_INDEX_TOP_ENTRIES);
+  for (auto it = prefixes.begin(); it != first_long; ++it) {
+    uint32_t first = it->addr >> (32 - kTopBits);
+    uint32_t count = uint32_t{1} << (kTopBits - it->len);
+    for (uint32_t i = first; i < first + count; i++) top_best[i].consider(*it);
+  }
+
+  SourceIndex index;
+  index.top.resize(VW_INDEX_TOP_ENTRIES);
+  for (uint32_t i = 0; i < VW_INDEX_TOP_ENTRIES; i++) index.top[i] = top_best[i].entry();
+
+  // Longer prefixes, one /16 at a time, each /16 whole or not at all.
+  Builder builder(index, chunk_budget);
+  for (auto group = first_long; group != prefixes.end();) {
+    const uint32_t top = group->addr >> (32 - kTopBits);
+    auto end = std::find_if(group, prefixes.end(),
+                            [&](const Prefix& p) { return (p.addr >> (32 - kTopBits)) != top; });
+    const size_t used = index.chunks.size();
+    auto entry = builder.block(top << (32 - kTopBits), kTopBits, top_best[top],
+                               std::span<const Prefix>(&*group, static_cast<size_t>(end - group)));
+    if (entry) {
+      index.top[top] = *entry;
+    } else {
+      index.chunks.resize(used);
+      index.top[top] = VW_INDEX_TRIE;
+      index.trie_regions++;
+    }
+    group = end;
+  }
+  return index;
+}
+
+uint32_t source_index_entry(const SourceIndex& index, uint32_t source) {
+  uint32_t entry = index.top.at(source >> (32 - kTopBits));
+  for (int shift = 32 - kTopBits - kStride; shift >= 0; shift -= kStride) {
+    if (!(entry & VW_INDEX_CHUNK)) return entry;
+    uint32_t chunk = entry & ~VW_INDEX_CHUNK;
+    if (chunk >= index.chunks.size()) return VW_INDEX_TRIE;
+    entry = index.chunks[chunk].entry[(source >> shift) & (VW_INDEX_CHUNK_ENTRIES - 1)];
+  }
+  return (entry & VW_INDEX_CHUNK) ? VW_INDEX_TRIE : entry;
+}
+
+}  // namespace vaultwall

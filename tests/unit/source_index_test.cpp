@@ -1,0 +1,148 @@
+// The source index builder against a brute-force longest-prefix match: for
+// every probe, the entry the program's walk reaches must name the longest
+// public IP rule and the longest trusted prefix holding the source.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+#include <tuple>
+
+#include "vaultwall/source_index.h"
+
+namespace vaultwall {
+namespace {
+
+struct TestPrefix {
+  uint32_t addr;
+  int len;
+  uint32_t id;
+};
+
+uint32_t mask_of(int len) { return len == 0 ? 0 : ~uint32_t{0} << (32 - len); }
+
+void set_addr(__u8 out[4], uint32_t addr) {
+  for (int i = 0; i < 4; i++) out[i] = static_cast<__u8>(addr >> (24 - 8 * i));
+}
+
+class Image {
+ public:
+  void rule(uint32_t addr, int len, uint32_t id, uint32_t vnet = VW_VNET_PUBLIC) {
+    vw_rule_key key{};
+    key.prefixlen = VW_RULE_KEY_VNET_BITS + len;
+    key.vnet_id = vnet;
+    set_addr(key.addr, addr & mask_of(len));
+    image_.rules.push_back({key, vw_rule_value{id}});
+    if (vnet == VW_VNET_PUBLIC) rules_.push_back({addr & mask_of(len), len, id});
+  }
+  void trusted(uint32_t addr, int len, uint32_t id) {
+    vw_trusted_key key{};
+    key.prefixlen = len;
+    set_addr(key.addr, addr & mask_of(len));
+    image_.trusted.push_back({key, vw_trusted_value{id}});
+    trusted_.push_back({addr & mask_of(len), len, id});
+  }
+  const SlotImage& image() const { return image_; }
+
+  // What a longest-prefix match over the prefixes says.
+  uint32_t expected(uint32_t source) const {
+    return VW_INDEX_RESULT(longest(trusted_, source), longest(rules_, source));
+  }
+
+ private:
+  static uint32_t longest(const std::vector<TestPrefix>& prefixes, uint32_t source) {
+    int best_len = -1;
+    uint32_t id = 0;
+    for (const TestPrefix& p : prefixes)
+      if ((source & mask_of(p.len)) == p.addr && p.len > best_len) {
+        best_len = p.len;
+        id = p.id;
+      }
+    return id;
+  }
+  SlotImage image_;
+  std::vector<TestPrefix> rules_, trusted_;
+};
+
+constexpr uint32_t ip(int a, int b, int c, int d) {
+  return (uint32_t(a) << 24) | (uint32_t(b) << 16) | (uint32_t(c) << 8) | uint32_t(d);
+}
+
+TEST(SourceIndex, EmptyImageResolvesEverySourceToNothingAtTheTop) {
+  SourceIndex index = build_source_index(Image().image());
+  EXPECT_TRUE(index.chunks.empty());
+  EXPECT_EQ(source_index_entry(index, ip(203, 0, 113, 7)), VW_INDEX_RESULT(0, 0));
+}
+
+TEST(SourceIndex, NestedRulesAndTrustedPrefixesResolveToTheLongestOfEach) {
+  Image img;
+  img.rule(ip(203, 0, 113, 0), 24, 1);
+  img.rule(ip(203, 0, 113, 128), 25, 2);
+  img.rule(ip(198, 51, 100, 7), 32, 3);
+  img.trusted(ip(203, 0, 0, 0), 16, 7);
+  img.trusted(ip(203, 0, 113, 192), 26, 8);
+  img.trusted(ip(10, 0, 0, 0), 8, 9);
+  SourceIndex index = build_source_index(img.image());
+
+  EXPECT_EQ(source_index_entry(index, ip(203, 0, 113, 77)), VW_INDEX_RESULT(7, 1));
+  EXPECT_EQ(source_index_entry(index, ip(203, 0, 113, 200)), VW_INDEX_RESULT(8, 2));
+  EXPECT_EQ(source_index_entry(index, ip(203, 0, 113, 130)), VW_INDEX_RESULT(7, 2));
+  EXPECT_EQ(source_index_entry(index, ip(203, 0, 114, 1)), VW_INDEX_RESULT(7, 0));
+  EXPECT_EQ(source_index_entry(index, ip(198, 51, 100, 7)), VW_INDEX_RESULT(0, 3));
+  EXPECT_EQ(source_index_entry(index, ip(198, 51, 100, 8)), VW_INDEX_RESULT(0, 0));
+  EXPECT_EQ(source_index_entry(index, ip(10, 200, 1, 1)), VW_INDEX_RESULT(9, 0));
+}
+
+TEST(SourceIndex, VnetRulesStayOutOfThePublicIndex) {
+  Image img;
+  img.rule(ip(10, 1, 0, 0), 16, 4, /*vnet=*/5);
+  SourceIndex index = build_source_index(img.image());
+  EXPECT_EQ(source_index_entry(index, ip(10, 1, 2, 3)), VW_INDEX_RESULT(0, 0));
+}
+
+TEST(SourceIndex, AnIsolatedHostCostsFourChunks) {
+  Image img;
+  img.rule(ip(198, 51, 100, 7), 32, 3);
+  EXPECT_EQ(build_source_index(img.image()).chunks.size(), 4u);
+}
+
+TEST(SourceIndex, RegionsBeyondTheChunkBudgetAreLeftToTheTries) {
+  Image img;
+  img.rule(ip(198, 51, 100, 7), 32, 3);  // 4 chunks
+  img.rule(ip(203, 0, 113, 0), 24, 1);   // 2 chunks, a later /16
+  img.rule(ip(192, 0, 2, 0), 24, 2);     // 2 chunks, an earlier /16
+  SourceIndex index = build_source_index(img.image(), /*chunk_budget=*/5);
+  EXPECT_EQ(index.trie_regions, 1u);
+  EXPECT_EQ(index.chunks.size(), 4u);
+  EXPECT_EQ(source_index_entry(index, ip(192, 0, 2, 9)), VW_INDEX_RESULT(0, 2));
+  EXPECT_EQ(source_index_entry(index, ip(198, 51, 100, 7)), VW_INDEX_TRIE);
+  EXPECT_EQ(source_index_entry(index, ip(203, 0, 113, 1)), VW_INDEX_RESULT(0, 1));
+}
+
+TEST(SourceIndex, RandomPrefixSetsMatchALongestPrefixMatch) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 20; round++) {
+    Image img;
+    // A few /16s so prefixes nest and share chunks.
+    std::vector<uint32_t> bases;
+    for (int i = 0; i < 4; i++) bases.push_back(rng() & 0xffff0000u);
+    std::uniform_int_distribution<int> len_of(4, 32);
+    std::set<std::tuple<bool, uint32_t, int>> seen;  // a trie holds a prefix once
+    for (uint32_t id = 1; id <= 60; id++) {
+      uint32_t addr = bases[rng() % bases.size()] | (rng() & 0xffffu);
+      int len = len_of(rng);
+      bool is_rule = rng() % 2;
+      if (!seen.insert({is_rule, addr & mask_of(len), len}).second) continue;
+      if (is_rule) img.rule(addr, len, id);
+      else img.trusted(addr, len, id % 250 + 1);
+    }
+    SourceIndex index = build_source_index(img.image());
+    for (int probe = 0; probe < 5000; probe++) {
+      uint32_t source = probe % 2 ? rng() : (bases[rng() % bases.size()] | (rng() & 0xffffu));
+      ASSERT_EQ(source_index_entry(index, source), img.expected(source))
+          << "round " << round << " source " << std::hex << source;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace vaultwall
