@@ -208,6 +208,15 @@ def md_apply(ap):
                 "|---:|---:|---:|"]
         for m in ap["memory"]:
             out.append(f"| {m['prefixes']} | {spread(m['slab_bytes_per_prefix'], '{:.0f}')} | {m['memlock_bytes_per_prefix']:.0f} |")
+    idx = ap.get("source_index_memory")
+    if idx:
+        mib = idx["bytes_both_slots"] / (1 << 20)
+        per = ", ".join(f"{idx['bytes_both_slots'] / m['prefixes']:.0f} B per prefix at {m['prefixes']}"
+                        for m in ap.get("memory", []))
+        out += ["", f"The public source index (`vw_index_N` + `vw_chunks_N`, {idx['chunks_per_slot']} chunks of "
+                    f"{idx['chunk_bytes']} B per slot) is preallocated when the maps are created: "
+                    f"{mib:.1f} MiB for both slots (memlock), whatever the rule count ({per}, on top of the "
+                    f"trie's slab above)."]
     return out
 
 

@@ -345,6 +345,37 @@ Result<long> slab_kib() {
   return fail(EIO, "no Slab line in /proc/meminfo");
 }
 
+// The memlock fdinfo reports for one map (for preallocated arrays: their size).
+double memlock_bytes(int fd) {
+  std::ifstream fdinfo("/proc/self/fdinfo/" + std::to_string(fd));
+  std::string line;
+  while (std::getline(fdinfo, line))
+    if (line.rfind("memlock:", 0) == 0) return std::stod(line.substr(8));
+  return 0;
+}
+
+// The public source index is preallocated when the maps are created: a
+// fixed cost, whatever the number of prefixes.
+Result<Json> source_index_memory(const std::string& pin_dir) {
+  const std::string dir = pin_dir + "-index";
+  Json out;
+  {
+    auto program = Program::load(dir);
+    if (!program) return std::unexpected(program.error());
+    auto maps = PinnedMaps::open(dir);
+    if (!maps) return std::unexpected(maps.error());
+    double total = 0;
+    for (uint32_t slot = 0; slot < VW_SLOTS; slot++)
+      total += memlock_bytes(maps->index_fd(slot)) + memlock_bytes(maps->chunks_fd(slot));
+    out = Json{{"bytes_both_slots", total},
+               {"chunks_per_slot", VW_INDEX_CHUNKS},
+               {"chunk_bytes", sizeof(vw_index_chunk)}};
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return out;
+}
+
 // Bytes of slab per prefix for writing `prefixes` into an empty rule trie
 // of a fresh pin directory, median of `tries` (other processes move Slab
 // too). Also returns what the kernel reports as the map's memlock.
@@ -578,6 +609,9 @@ Result<Json> run_benchmark(const Options& options) {
       memory.push_back(*m);
     }
     doc["memory"] = memory;
+    auto index = source_index_memory(options.pin_dir + "/mem");
+    if (!index) return std::unexpected(index.error());
+    doc["source_index_memory"] = *index;
   }
   auto end_times = read_cpu_times();
   if (!end_times) return std::unexpected(end_times.error());

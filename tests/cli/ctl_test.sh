@@ -385,6 +385,21 @@ expect_exit 0 "apply --force repairs drift"
 ctl verify
 expect_exit 0 "verify after apply --force"
 
+# The source index is derived from the tries; a write behind vaultwallctl's
+# back would admit sources no rule names. Top chunk 0xc00 covers 192.0.0.0
+# to 192.15.255.255; make all 16 of its /16 entries say "IP rule 1".
+SLOT=$(active_slot)
+run bpftool map update pinned "$PIN/vw_index_$SLOT" key hex 00 0c 00 00 \
+	value hex $(for i in $(seq 16); do printf '01 00 00 00 '; done)
+expect_exit 0 "tamper with vw_index_$SLOT (the active slot's source index) using bpftool"
+ctl verify
+expect_exit 1 "verify after tampering with the source index"
+expect_out "vw_index_$SLOT: 16 of 65536 entries differ from the rules" "verify names the index entries"
+ctl apply -f "$DOC" --force
+expect_exit 0 "apply --force repairs the source index"
+ctl verify
+expect_exit 0 "verify after repairing the source index"
+
 # ---- failed applies change nothing ----------------------------------------
 
 echo "== failed applies leave generation and digest unchanged"
