@@ -573,12 +573,29 @@ class Validator {
         continue;
       }
       std::set<Ipv4Prefix> seen;
+      // IPv6 prefixes of a dual-stack subnet are skipped with a warning. A
+      // subnet written with IPv6 prefixes only would be left with none: the
+      // policy could not say it (`show` would print a subnet without a
+      // prefix, which is refused), and Azure has no IPv6-only subnets.
+      bool ipv6_only = !subnet_text.prefixes.empty() &&
+                       std::all_of(subnet_text.prefixes.begin(), subnet_text.prefixes.end(),
+                                   [](const Located<std::string>& prefix_text) {
+                                     return looks_like_ipv6(prefix_text.value);
+                                   });
+      if (ipv6_only) {
+        const Located<std::string>& first = subnet_text.prefixes.front();
+        diagnostics_.error(
+            first.path,
+            first.value + ": subnet " + subnet_text.name.value +
+                " has only IPv6 prefixes, and IPv6 subnet prefixes are not enforceable yet (only IPv4 addresses are supported); give its IPv4 addressPrefix too");
+      }
       for (const Located<std::string>& prefix_text : subnet_text.prefixes) {
         if (looks_like_ipv6(prefix_text.value)) {
-          diagnostics_.warning(
-              prefix_text.path,
-              prefix_text.value +
-                  ": IPv6 subnet prefixes are not enforceable yet (only IPv4 addresses are supported); skipped");
+          if (!ipv6_only)
+            diagnostics_.warning(
+                prefix_text.path,
+                prefix_text.value +
+                    ": IPv6 subnet prefixes are not enforceable yet (only IPv4 addresses are supported); skipped");
           continue;
         }
         auto prefix = parse_network(prefix_text);

@@ -198,6 +198,103 @@ TEST(RoundTrip, CommandLineOverridesAreRecordedInThePolicy) {
   expect_round_trip(policy);
 }
 
+// The input fuzz_document found (tests/fuzz/targets/fuzz_document.cpp): a
+// mutated digit made "10.1.2.0/24" contain ':', so the prefix looked like
+// IPv6 and was skipped with a warning, leaving subnet "api" with no prefix.
+// The policy was accepted, but to_azure_json printed "addressPrefixes": [],
+// which load_policy refuses ("missing: ... needs its addressPrefix"). A
+// subnet with IPv6 prefixes only is now refused where it is written.
+constexpr const char* kFuzzSubnetOnlyIpv6Like = R"({
+  "networkAcls": {
+    "defaultAction": "Deny",
+    "bypass": "AzureServices",
+    "ipRules": [],
+    "virtualNetworkRules": []
+  },
+  "vaultwall": {
+    "virtualNetworks": [
+      {
+        "id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/app-vne+",
+        "segment": {
+          "interface": "eth1"
+        },
+        "subnets": [
+          {
+            "name": "web",
+            "addressPrefix": "10.1.0.0/16"
+          },
+          {
+            "name": "api",
+            "addressPrefix": "55:.1.2.0/24"
+          }
+        ]
+      }
+    ]
+  }
+}
+)";
+
+// The fuzz target's property: refused with an error, or survives the round trip.
+void expect_refused_or_round_trip(std::string_view text) {
+  auto loaded = load_policy(text);
+  if (!loaded.ok()) {
+    EXPECT_FALSE(loaded.errors().empty());
+    return;
+  }
+  expect_round_trip(*loaded.value);
+}
+
+TEST(RoundTrip, FuzzFoundSubnetLeftWithoutPrefixIsRefused) {
+  expect_refused_or_round_trip(kFuzzSubnetOnlyIpv6Like);
+  auto errors = errors_of(kFuzzSubnetOnlyIpv6Like);
+  ASSERT_EQ(errors.size(), 1u) << describe(errors);
+  EXPECT_EQ(errors[0].path, "vaultwall.virtualNetworks[0].subnets[1].addressPrefix");
+  EXPECT_EQ(
+      errors[0].message,
+      "55:.1.2.0/24: subnet api has only IPv6 prefixes, and IPv6 subnet prefixes are not enforceable yet (only IPv4 addresses are supported); give its IPv4 addressPrefix too");
+}
+
+constexpr const char* kIpv6Vnet =
+    "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v6";
+
+TEST(RoundTrip, Ipv6OnlySubnetIsRefusedAtItsFirstPrefix) {
+  // A rule on that subnet gets no second error: the subnet is described.
+  std::string text = wrap(
+      std::string(R"({"defaultAction": "Deny", "virtualNetworkRules": [{"id": ")") + kIpv6Vnet +
+          R"(/subnets/s"}]})",
+      std::string(R"({"virtualNetworks": [{"id": ")") + kIpv6Vnet +
+          R"(", "segment": {"vlan": 6},
+              "subnets": [{"name": "s", "addressPrefixes": ["2001:db8::/64", "2001:db8:1::/64"],
+                           "serviceEndpoints": ["Microsoft.KeyVault"]}]}]})");
+  expect_refused_or_round_trip(text);
+  auto result = load_policy(text);
+  ASSERT_EQ(result.errors().size(), 1u) << describe(result.diagnostics);
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kError,
+                             "vaultwall.virtualNetworks[0].subnets[0].addressPrefixes[0]",
+                             "2001:db8::/64: subnet s has only IPv6 prefixes"))
+      << describe(result.diagnostics);
+  EXPECT_EQ(result.diagnostics.size(), 1u) << describe(result.diagnostics);  // no "skipped"
+}
+
+TEST(RoundTrip, DualStackSubnetKeepsItsIpv4PrefixesOnly) {
+  std::string text = wrap(
+      std::string(R"({"defaultAction": "Deny", "virtualNetworkRules": [{"id": ")") + kIpv6Vnet +
+          R"(/subnets/s"}]})",
+      std::string(R"({"virtualNetworks": [{"id": ")") + kIpv6Vnet +
+          R"(", "segment": {"vlan": 6},
+              "subnets": [{"name": "s", "addressPrefixes": ["2001:db8::/64", "10.6.0.0/24"],
+                           "serviceEndpoints": ["Microsoft.KeyVault"]}]}]})");
+  auto result = load_policy(text);
+  ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning,
+                             "vaultwall.virtualNetworks[0].subnets[0].addressPrefixes[0]",
+                             "skipped"))
+      << describe(result.diagnostics);
+  EXPECT_EQ(result.value->host.virtual_networks[0].subnets[0].prefixes,
+            std::vector<Ipv4Prefix>{*parse_ipv4_prefix("10.6.0.0/24")});
+  expect_round_trip(*result.value);
+}
+
 TEST(CanonicalSerialisation, IgnoresOrderButNotContent) {
   Policy a = must_load(wrap(
       R"({"defaultAction": "Deny", "ipRules": [{"value": "203.0.113.0/24"}, {"value": "198.51.100.7"}]})"));
