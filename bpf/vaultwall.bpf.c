@@ -243,7 +243,7 @@ struct {
 struct packet {
 	__u32 slot;
 	const struct vw_settings *settings;
-	__u32 ifindex;
+	struct xdp_md *ctx; /* ingress_ifindex is read only when a decision needs it */
 	__u16 vlan;
 	__u8 saddr[4];
 	__u32 source; /* saddr in host order, for the source index */
@@ -316,7 +316,7 @@ static __always_inline __u32 lookup_vnet(const struct packet *p)
 
 	if (!(p->settings->flags & VW_SETTINGS_HAS_SEGMENTS))
 		return VW_VNET_PUBLIC;
-	key.ifindex = p->ifindex;
+	key.ifindex = p->ctx->ingress_ifindex;
 	key.vlan = p->vlan;
 	seg = SLOT_LOOKUP(p->slot, vw_segments, &key);
 	if (!seg && p->vlan) {
@@ -695,7 +695,7 @@ static __always_inline void log_event(struct xdp_md *ctx, const struct packet *p
 
 	e.time_ns = now;
 	e.generation = p->settings->generation;
-	e.ifindex = p->ifindex;
+	e.ifindex = ctx->ingress_ifindex;
 	e.vnet_id = lookup_vnet(p);
 	e.verdict_class = v.class;
 	e.rule_id = overridden_rule(p, v.class, e.vnet_id);
@@ -733,10 +733,11 @@ static __always_inline struct verdict classify_ipv4(struct cursor *c, struct pac
 	struct iphdr *ip = parse_ipv4_fixed(c);
 	int port;
 
-	if (!ip)
-		return make_verdict(VW_CLASS_MALFORMED);
+	if (!ip) /* malformed only under a policy */
+		return make_verdict(s->port_count ? VW_CLASS_MALFORMED : VW_CLASS_UNPROTECTED);
 
-	/* The protocol alone proves most packets are outside the data plane. */
+	/* The protocol alone proves most packets are outside the data plane
+	 * (no protected port uses it, or there is no policy at all). */
 	if (!is_protected_proto(s, ip->protocol))
 		return make_verdict(VW_CLASS_UNPROTECTED);
 	if (skip_ipv4_header(c, ip) < 0)
@@ -766,9 +767,12 @@ static __always_inline struct verdict classify_ipv4(struct cursor *c, struct pac
 static __always_inline struct verdict classify_ipv6(struct cursor *c, const struct packet *p)
 {
 	const struct vw_settings *s = p->settings;
-	int proto = parse_ipv6(c);
+	int proto;
 	int port;
 
+	if (s->port_count == 0) /* no policy */
+		return make_verdict(VW_CLASS_UNPROTECTED);
+	proto = parse_ipv6(c);
 	if (proto == PARSE_TRUNCATED)
 		return make_verdict(VW_CLASS_MALFORMED);
 	if (proto == IPV6_TRANSPORT_UNKNOWN) /* cannot prove it is not data plane */
@@ -821,7 +825,7 @@ int vaultwall_xdp(struct xdp_md *ctx)
 	struct verdict v;
 	int proto;
 
-	p.ifindex = ctx->ingress_ifindex;
+	p.ctx = ctx;
 	p.settings = active_settings(&p.slot);
 	if (!p.settings) /* cannot happen: an array always has its slots */
 		return XDP_PASS;
@@ -829,8 +833,8 @@ int vaultwall_xdp(struct xdp_md *ctx)
 	proto = parse_ethernet(&c, &p.vlan);
 	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		return not_ip(p.settings, proto, bytes);
-	if (p.settings->port_count == 0) /* no policy: nothing is data plane */
-		return pass_untouched(VW_CLASS_UNPROTECTED, bytes);
+	/* With no policy nothing is data plane: classify_* return UNPROTECTED
+	 * (for IPv4 the protocol flags are clear; the check costs nothing more). */
 	if (proto == ETH_P_IP)
 		v = classify_ipv4(&c, &p);
 	else
