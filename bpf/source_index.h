@@ -23,12 +23,28 @@ static __always_inline __u32 vw_index_pick(const struct vw_index_chunk *chunk, _
 		     : VW_INDEX_TRIE;
 }
 
-/* One level down when the entry points to a chunk; a result stays as it is. */
+/* The result a list node gives `source`. */
+static __always_inline __u32 vw_index_list(const struct vw_index_chunk *node, __u32 source)
+{
+	if (!node)
+		return VW_INDEX_TRIE;
+#pragma unroll
+	for (int i = 0; i < VW_INDEX_LIST_PREFIXES; i++)
+		if ((source & node->entry[VW_INDEX_LIST_MASK(i)]) == node->entry[VW_INDEX_LIST_ADDR(i)])
+			return node->entry[VW_INDEX_LIST_RESULT(i)];
+	return node->entry[VW_INDEX_LIST_DEFAULT];
+}
+
+/* One level down when the entry points to a chunk, or the answer of a list
+ * node; a result (or VW_INDEX_TRIE) stays as it is. */
 #define VW_INDEX_STEP(entry, src, shift, LOOKUP_CHUNK)                                              \
 	do {                                                                                        \
-		if ((entry) & VW_INDEX_CHUNK) {                                                     \
-			__u32 _chunk_key = (entry) & ~VW_INDEX_CHUNK;                               \
-			(entry) = vw_index_pick(LOOKUP_CHUNK(&_chunk_key), (src), (shift));         \
+		__u32 _kind = (entry) & VW_INDEX_KIND;                                              \
+		if (_kind == VW_INDEX_CHUNK || _kind == VW_INDEX_LIST) {                            \
+			__u32 _chunk_key = (entry) & ~VW_INDEX_KIND;                                \
+			struct vw_index_chunk *_node = LOOKUP_CHUNK(&_chunk_key);                   \
+			(entry) = _kind == VW_INDEX_LIST ? vw_index_list(_node, (src))              \
+							 : vw_index_pick(_node, (src), (shift));    \
 		}                                                                                   \
 	} while (0)
 
@@ -43,7 +59,7 @@ static __always_inline __u32 vw_index_pick(const struct vw_index_chunk *chunk, _
 		VW_INDEX_STEP(_entry, _src, 8, LOOKUP_CHUNK);  /* /24 */                             \
 		VW_INDEX_STEP(_entry, _src, 4, LOOKUP_CHUNK);  /* /28 */                             \
 		VW_INDEX_STEP(_entry, _src, 0, LOOKUP_CHUNK);  /* /32 */                             \
-		/* a chunk below /32 would be corrupt: let the tries decide */                     \
+		/* a pointer left below /32 would be corrupt: let the tries decide */              \
 		(_entry & VW_INDEX_CHUNK) ? VW_INDEX_TRIE : _entry;                                 \
 	})
 

@@ -239,15 +239,32 @@ struct vw_trusted_value {
  *     and the longest trusted prefix that hold every address under the
  *     entry (VW_RULE_NONE / VW_SERVICE_NONE when there is none);
  *   - VW_INDEX_CHUNK | n: go on in vw_chunks_N[n] with the next 4 bits;
+ *   - VW_INDEX_LIST | n: vw_chunks_N[n] is a list node instead: a block
+ *     holding at most VW_INDEX_LIST_PREFIXES longer prefixes lists them,
+ *     longest first, each with the result of an address it holds; an
+ *     address none holds gets the node's default. One cache line for a
+ *     sparse block (an isolated /32 would otherwise take four chunks);
  *   - VW_INDEX_TRIE: this /16 did not fit in the chunk budget; look the
  *     source up in the tries.
  * The tries stay the readable truth (bpftool map dump) and still decide
  * VNET traffic; the index is derived from them and checked by verify. */
-#define VW_INDEX_CHUNK 0x80000000u
+#define VW_INDEX_KIND 0xc0000000u
 #define VW_INDEX_TRIE 0x40000000u
+#define VW_INDEX_CHUNK 0x80000000u
+#define VW_INDEX_LIST 0xc0000000u
 #define VW_INDEX_RESULT(service_id, rule_id) (((__u32)(service_id) << 16) | (__u32)(rule_id))
 #define VW_INDEX_RULE(entry) ((entry) & 0xffffu)
 #define VW_INDEX_SERVICE(entry) ((entry) >> 16)
+
+/* A list node, in the chunk's 16 words: [0] the default result, then
+ * VW_INDEX_LIST_PREFIXES triples {address, mask, result} (host order),
+ * longest prefix first; an unused triple never matches (mask 0, address
+ * ~0). */
+#define VW_INDEX_LIST_PREFIXES 5
+#define VW_INDEX_LIST_DEFAULT 0
+#define VW_INDEX_LIST_ADDR(i) (1 + 3 * (i))
+#define VW_INDEX_LIST_MASK(i) (2 + 3 * (i))
+#define VW_INDEX_LIST_RESULT(i) (3 + 3 * (i))
 
 struct vw_index_chunk {
 	__u32 entry[VW_INDEX_CHUNK_ENTRIES];
@@ -405,6 +422,8 @@ VW_STATIC_ASSERT(sizeof(struct vw_index_chunk) == 64, "vw_index_chunk: one cache
 VW_STATIC_ASSERT(VW_MAX_RULES <= 0x10000, "rule ids fit the low half of an index result");
 VW_STATIC_ASSERT(VW_MAX_SERVICES < 0x4000, "service ids stay below the index's kind bits");
 VW_STATIC_ASSERT(VW_INDEX_CHUNKS <= VW_INDEX_TRIE, "chunk numbers stay below the index's kind bits");
+VW_STATIC_ASSERT(VW_INDEX_LIST_RESULT(VW_INDEX_LIST_PREFIXES - 1) < VW_INDEX_CHUNK_ENTRIES,
+		 "a list node fits in a chunk");
 VW_STATIC_ASSERT(sizeof(struct vw_segment_key) == 8, "vw_segment_key");
 VW_STATIC_ASSERT(sizeof(struct vw_segment_value) == 4, "vw_segment_value");
 VW_STATIC_ASSERT(sizeof(struct vw_endpoint_key) == 4, "vw_endpoint_key");

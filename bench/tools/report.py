@@ -171,8 +171,9 @@ def md_datapath(dp):
                    f"{ns('vaultwall')} | {spread(v.get('ratio_to_floor'))} | {spread(v.get('ratio_to_lower_bound'))} | "
                    f"{spread(v.get('ratio_to_xdp_filter'))} | {tg} |")
     if dp.get("cold_lookups"):
-        out += ["", "### Rule-trie lookup with a cold cache", "",
-                "ns per lookup in vaultwall's own rule trie: one key repeated (hot), random addresses "
+        out += ["", "### Source lookup with a cold cache", "",
+                "ns per source resolved the way vaultwall does (source index walk, then the rule trie "
+                "where the index leaves the /16 to it), in vaultwall's own maps: one key repeated (hot), random addresses "
                 "inside the rules (cold hit), uniformly random addresses (cold random); the bpf_loop "
                 "baseline is subtracted. The model column is vaultwall's hot ns per packet − hot "
                 "lookup + cold lookup.", "",

@@ -66,6 +66,7 @@ class Builder {
                                 std::span<const Prefix> inside) {
     if (inside.empty()) return best.entry();
     if (index_.chunks.size() >= budget_) return std::nullopt;
+    if (inside.size() <= VW_INDEX_LIST_PREFIXES) return list(best, inside);
     const size_t chunk = index_.chunks.size();
     index_.chunks.emplace_back();
     const int child_len = len + kStride;
@@ -86,6 +87,31 @@ class Builder {
       index_.chunks[chunk].entry[i] = *entry;
     }
     return VW_INDEX_CHUNK | static_cast<uint32_t>(chunk);
+  }
+
+  // A sparse block: its few prefixes listed longest first, each with the
+  // result of the addresses it holds (it and every shorter prefix of the
+  // block or above that contains it), so the first match is the answer.
+  uint32_t list(const Best& best, std::span<const Prefix> inside) {
+    std::vector<Prefix> sorted(inside.begin(), inside.end());
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const Prefix& a, const Prefix& b) { return a.len > b.len; });
+    vw_index_chunk node{};
+    node.entry[VW_INDEX_LIST_DEFAULT] = best.entry();
+    for (int i = 0; i < VW_INDEX_LIST_PREFIXES; i++) {
+      node.entry[VW_INDEX_LIST_ADDR(i)] = ~uint32_t{0};  // unused: never matches
+      node.entry[VW_INDEX_LIST_MASK(i)] = 0;
+    }
+    for (size_t i = 0; i < sorted.size(); i++) {
+      Best within = best;
+      for (const Prefix& q : inside)
+        if (q.len <= sorted[i].len && (sorted[i].addr & mask_of(q.len)) == q.addr) within.consider(q);
+      node.entry[VW_INDEX_LIST_ADDR(i)] = sorted[i].addr;
+      node.entry[VW_INDEX_LIST_MASK(i)] = mask_of(sorted[i].len);
+      node.entry[VW_INDEX_LIST_RESULT(i)] = within.entry();
+    }
+    index_.chunks.push_back(node);
+    return VW_INDEX_LIST | static_cast<uint32_t>(index_.chunks.size() - 1);
   }
 
  private:
@@ -144,10 +170,21 @@ SourceIndex build_source_index(const SlotImage& image, uint32_t chunk_budget) {
 uint32_t source_index_entry(const SourceIndex& index, uint32_t source) {
   uint32_t entry = index.top.at(source >> (32 - kTopBits));
   for (int shift = 32 - kTopBits - kStride; shift >= 0; shift -= kStride) {
-    if (!(entry & VW_INDEX_CHUNK)) return entry;
-    uint32_t chunk = entry & ~VW_INDEX_CHUNK;
-    if (chunk >= index.chunks.size()) return VW_INDEX_TRIE;
-    entry = index.chunks[chunk].entry[(source >> shift) & (VW_INDEX_CHUNK_ENTRIES - 1)];
+    const uint32_t kind = entry & VW_INDEX_KIND;
+    if (kind != VW_INDEX_CHUNK && kind != VW_INDEX_LIST) return entry;
+    const uint32_t n = entry & ~VW_INDEX_KIND;
+    if (n >= index.chunks.size()) return VW_INDEX_TRIE;
+    const vw_index_chunk& node = index.chunks[n];
+    if (kind == VW_INDEX_CHUNK) {
+      entry = node.entry[(source >> shift) & (VW_INDEX_CHUNK_ENTRIES - 1)];
+      continue;
+    }
+    entry = node.entry[VW_INDEX_LIST_DEFAULT];
+    for (int i = 0; i < VW_INDEX_LIST_PREFIXES; i++)
+      if ((source & node.entry[VW_INDEX_LIST_MASK(i)]) == node.entry[VW_INDEX_LIST_ADDR(i)]) {
+        entry = node.entry[VW_INDEX_LIST_RESULT(i)];
+        break;
+      }
   }
   return (entry & VW_INDEX_CHUNK) ? VW_INDEX_TRIE : entry;
 }

@@ -2,7 +2,8 @@
 // production program on eight kinds of packet at several rule sets, reported
 // as ratios to an empty XDP program, to a minimal parse + LPM program and to
 // xdp-filter's own allowlist program (Debian xdp-tools), all measured in the
-// same run; plus the cost of a rule-trie lookup with a cold cache.
+// same run; plus the cost of resolving a source (index, then trie) with a
+// cold cache.
 //
 // Method (docs: ../shared/research/performance-anchors.md §6, §7.1, §7.5):
 // every (packet, rule count) cell runs the floor, the lower-bound program and
@@ -786,7 +787,7 @@ std::string markdown_summary(const Json& doc) {
                       opt_ratio(p["vaultwall"], "ratio_to_xdp_filter"), targets_text(cell));
   }
   if (doc.contains("cold_lookups") && !doc["cold_lookups"].empty()) {
-    md += "\n## Rule-trie lookup, hot vs cold cache (ns per lookup)\n\n";
+    md += "\n## Source lookup (index, then trie), hot vs cold cache (ns per lookup)\n\n";
     md += "| set | probe pool | hot | cold hit | cold random | vaultwall allowed, cold (model) | vaultwall denied, cold (model) |\n";
     md += "|---|---:|---:|---:|---:|---:|---:|\n";
     for (const Json& c : doc["cold_lookups"]) {

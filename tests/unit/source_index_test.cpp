@@ -99,35 +99,55 @@ TEST(SourceIndex, VnetRulesStayOutOfThePublicIndex) {
   EXPECT_EQ(source_index_entry(index, ip(10, 1, 2, 3)), VW_INDEX_RESULT(0, 0));
 }
 
-TEST(SourceIndex, AnIsolatedHostCostsFourChunks) {
+TEST(SourceIndex, AnIsolatedHostTakesOneListNode) {
   Image img;
   img.rule(ip(198, 51, 100, 7), 32, 3);
-  EXPECT_EQ(build_source_index(img.image()).chunks.size(), 4u);
+  SourceIndex index = build_source_index(img.image());
+  ASSERT_EQ(index.chunks.size(), 1u);
+  EXPECT_EQ(index.top[ip(198, 51, 0, 0) >> 16], VW_INDEX_LIST | 0u);
+  EXPECT_EQ(source_index_entry(index, ip(198, 51, 100, 7)), VW_INDEX_RESULT(0, 3));
+  EXPECT_EQ(source_index_entry(index, ip(198, 51, 100, 6)), VW_INDEX_RESULT(0, 0));
+}
+
+TEST(SourceIndex, ABlockWithMorePrefixesThanAListHoldsGetsChunks) {
+  Image img;
+  for (int i = 0; i <= VW_INDEX_LIST_PREFIXES; i++) img.rule(ip(192, 0, 16 * i, 0), 24, i + 1);
+  SourceIndex index = build_source_index(img.image());
+  // The /16's chunk, then one list node per /20 holding a /24.
+  EXPECT_EQ(index.chunks.size(), 1u + VW_INDEX_LIST_PREFIXES + 1);
+  EXPECT_EQ(index.top[ip(192, 0, 0, 0) >> 16] & VW_INDEX_KIND, VW_INDEX_CHUNK);
+  for (int i = 0; i <= VW_INDEX_LIST_PREFIXES; i++)
+    EXPECT_EQ(source_index_entry(index, ip(192, 0, 16 * i, 9)), VW_INDEX_RESULT(0, i + 1));
+  EXPECT_EQ(source_index_entry(index, ip(192, 0, 17, 9)), VW_INDEX_RESULT(0, 0));
 }
 
 TEST(SourceIndex, RegionsBeyondTheChunkBudgetAreLeftToTheTries) {
   Image img;
-  img.rule(ip(198, 51, 100, 7), 32, 3);  // 4 chunks
-  img.rule(ip(203, 0, 113, 0), 24, 1);   // 2 chunks, a later /16
-  img.rule(ip(192, 0, 2, 0), 24, 2);     // 2 chunks, an earlier /16
-  SourceIndex index = build_source_index(img.image(), /*chunk_budget=*/5);
+  for (int i = 0; i <= VW_INDEX_LIST_PREFIXES; i++)  // 192.0/16: 7 chunks
+    img.rule(ip(192, 0, 16 * i, 0), 24, i + 1);
+  img.rule(ip(198, 51, 100, 7), 32, 20);  // a later /16: one list node
+  img.rule(ip(10, 9, 0, 0), 16, 21);      // a /16 itself: no chunk at all
+  SourceIndex index = build_source_index(img.image(), /*chunk_budget=*/7);
   EXPECT_EQ(index.trie_regions, 1u);
-  EXPECT_EQ(index.chunks.size(), 4u);
-  EXPECT_EQ(source_index_entry(index, ip(192, 0, 2, 9)), VW_INDEX_RESULT(0, 2));
+  EXPECT_EQ(index.chunks.size(), 7u);
+  EXPECT_EQ(source_index_entry(index, ip(192, 0, 16, 9)), VW_INDEX_RESULT(0, 2));
   EXPECT_EQ(source_index_entry(index, ip(198, 51, 100, 7)), VW_INDEX_TRIE);
-  EXPECT_EQ(source_index_entry(index, ip(203, 0, 113, 1)), VW_INDEX_RESULT(0, 1));
+  EXPECT_EQ(source_index_entry(index, ip(10, 9, 1, 1)), VW_INDEX_RESULT(0, 21));
 }
 
 TEST(SourceIndex, RandomPrefixSetsMatchALongestPrefixMatch) {
   std::mt19937 rng(7);
-  for (int round = 0; round < 20; round++) {
+  for (int round = 0; round < 40; round++) {
+    // Even rounds: ~15 prefixes per /16 (chunks, then list nodes below);
+    // odd rounds: ~2 (list nodes at the top).
+    const uint32_t prefixes = round % 2 ? 8 : 60;
     Image img;
     // A few /16s so prefixes nest and share chunks.
     std::vector<uint32_t> bases;
     for (int i = 0; i < 4; i++) bases.push_back(rng() & 0xffff0000u);
     std::uniform_int_distribution<int> len_of(4, 32);
     std::set<std::tuple<bool, uint32_t, int>> seen;  // a trie holds a prefix once
-    for (uint32_t id = 1; id <= 60; id++) {
+    for (uint32_t id = 1; id <= prefixes; id++) {
       uint32_t addr = bases[rng() % bases.size()] | (rng() & 0xffffu);
       int len = len_of(rng);
       bool is_rule = rng() % 2;
