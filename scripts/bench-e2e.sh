@@ -13,9 +13,13 @@
 # counters, nft's counter), both recorded. It includes the sender's kernel
 # cost, equal in every configuration, so ratios of it understate the
 # receiver's differences; "above floor" ratios subtract the XDP drop floor.
-# Threaded NAPI would isolate the receiver, but on this kernel a veth in
-# threaded mode stops polling once native XDP is attached (245 packets,
-# then trafgen's TX ring stays full), so it is off. rp_filter 0, GRO on
+# The receiver's part is isolated by sampling CPU 0 (perf record -g,
+# cpu-clock, from CPU 1): the share of its non-idle kernel samples under the
+# receive softirq (net_rx_action) times the kernel time per packet is the
+# receiver's CPU per packet, the target's metric. (Threaded NAPI would
+# isolate it by CPU instead, but on this kernel a veth in threaded mode stops
+# polling once native XDP is attached: 245 packets, then trafgen's TX ring
+# stays full.) rp_filter 0, GRO on
 # (veth's NAPI path without XDP), no conntrack rules: the same in every
 # configuration and recorded.
 #
@@ -43,7 +47,7 @@ done
 [ -n "$out" ] || { echo "bench-e2e.sh: --out FILE is required" >&2; exit 2; }
 vw_require_root || exit 1
 vw_require_bpffs
-vw_require_commands trafgen nft ethtool taskset python3 jq || exit 1
+vw_require_commands trafgen nft ethtool taskset python3 jq perf || exit 1
 
 if [ "$quick" = 1 ]; then
 	rounds=${ROUNDS:-3} duration=${DURATION:-2} sizes=${SIZES:-254 10000}
@@ -148,7 +152,13 @@ measure() { # CONFIG SIZE -> one JSON object
 	ticks0=$(cpu_ticks)
 	before_ns=0
 	vw_in_ns "$gen" timeout -s INT "$duration" taskset -c 0 trafgen -o "$G" -c "$work/flood.trafgen" \
-		-P 1 -C >"$work/trafgen.out" 2>&1 || true
+		-P 1 -C >"$work/trafgen.out" 2>&1 &
+	local flood=$!
+	# Samples of CPU 0 (perf itself runs on CPU 1) split its kernel time
+	# between the receiver and the sender (bench/tools/e2e_rx_share.py).
+	taskset -c 1 perf record -q -e cpu-clock -F 2000 -C 0 -g -o "$work/perf.data" \
+		-- sleep "$duration" >/dev/null 2>&1 || true
+	wait "$flood" || true
 	sleep 0.2
 	after_ns=0
 	ticks1=$(cpu_ticks)
@@ -156,10 +166,13 @@ measure() { # CONFIG SIZE -> one JSON object
 	hook1=$(hook_packets "$config")
 	tx=$(vw_in_ns "$gen" ip -s -j link show dev "$G" | jq '.[0].stats64.tx.packets')
 	teardown "$config"
+	local share
+	share=$(perf script -i "$work/perf.data" -F ip,sym 2>/dev/null | python3 bench/tools/e2e_rx_share.py)
 	python3 - "$config" "$size" "$pid" "$before_ns" "$after_ns" "$rx0" "$rx1" "$hook0" "$hook1" \
-		"$ticks0" "$ticks1" "$duration" "$tx" <<'EOF'
+		"$ticks0" "$ticks1" "$duration" "$tx" "$share" <<'EOF'
 import json, os, sys
-config, size, pid, b, a, rx0, rx1, h0, h1, t0, t1, dur, tx = sys.argv[1:]
+config, size, pid, b, a, rx0, rx1, h0, h1, t0, t1, dur, tx, share = sys.argv[1:]
+share = json.loads(share)
 packets = int(rx1) - int(rx0)
 ns = int(a) - int(b)
 hz = os.sysconf("SC_CLK_TCK")
@@ -171,6 +184,10 @@ print(json.dumps({
     "hook_packets": hook,
     "cpu0_kernel_jiffies": busy1 - busy0,
     "cpu_ns_per_packet": (busy1 - busy0) * 1e9 / hz / packets if packets else None,
+    "perf_samples": share,
+    "receiver_share": share["receive"] / share["kernel"] if share["kernel"] else None,
+    "receiver_ns_per_packet": ((busy1 - busy0) * 1e9 / hz / packets * share["receive"] / share["kernel"])
+                              if packets and share["kernel"] else None,
     "steal_percent": 100.0 * (steal1 - steal0) / max(1, (busy1 - busy0) + (steal1 - steal0)),
 }))
 EOF
@@ -190,7 +207,7 @@ for ((round = 0; round < rounds; round++)); do
 			r=$(measure "$config" "$size")
 			r=$(jq -c --argjson round "$round" '. + {round: $round}' <<<"$r")
 			runs+=("$r")
-			jq -r '"round \(.round) \(.config) \(.rules): \(.pps|floor) pps, \(.cpu_ns_per_packet // "n/a") ns/pkt (hook \(.hook_packets // "-"))"' <<<"$r" >&2
+			jq -r '"round \(.round) \(.config) \(.rules): \(.pps|floor) pps, \(.cpu_ns_per_packet // "n/a") ns/pkt, receiver \(.receiver_ns_per_packet // "n/a") (hook \(.hook_packets // "-"))"' <<<"$r" >&2
 		done
 	done
 done

@@ -16,7 +16,7 @@ packages=(
 	libgtest-dev libgmock-dev
 	# tests, demo and benchmarks
 	iproute2 curl openssl iputils-ping netcat-openbsd python3
-	netsniff-ng xdp-tools nftables gnuplot-nox procps util-linux ethtool jq
+	netsniff-ng xdp-tools nftables gnuplot-nox procps util-linux ethtool jq linux-perf
 	# packaging test: dpkg-deb/dpkg-shlibdeps (cpack), systemd-analyze, completions
 	dpkg-dev systemd bash-completion
 	# promtool, to check the metrics exposition (tests/e2e/observability_test.sh)
