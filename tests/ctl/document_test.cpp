@@ -257,15 +257,20 @@ TEST(RoundTrip, FuzzFoundSubnetLeftWithoutPrefixIsRefused) {
 constexpr const char* kIpv6Vnet =
     "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v6";
 
-TEST(RoundTrip, Ipv6OnlySubnetIsRefusedAtItsFirstPrefix) {
-  // A rule on that subnet gets no second error: the subnet is described.
-  std::string text = wrap(
+// A document with one virtual network rule on subnet s, whose prefixes are
+// `prefixes` (a JSON array).
+std::string subnet_rule_document(const std::string& prefixes) {
+  return wrap(
       std::string(R"({"defaultAction": "Deny", "virtualNetworkRules": [{"id": ")") + kIpv6Vnet +
           R"(/subnets/s"}]})",
       std::string(R"({"virtualNetworks": [{"id": ")") + kIpv6Vnet +
-          R"(", "segment": {"vlan": 6},
-              "subnets": [{"name": "s", "addressPrefixes": ["2001:db8::/64", "2001:db8:1::/64"],
-                           "serviceEndpoints": ["Microsoft.KeyVault"]}]}]})");
+          R"(", "segment": {"vlan": 6}, "subnets": [{"name": "s", "addressPrefixes": )" + prefixes +
+          R"(, "serviceEndpoints": ["Microsoft.KeyVault"]}]}]})");
+}
+
+TEST(RoundTrip, Ipv6OnlySubnetIsRefusedAtItsFirstPrefix) {
+  // A rule on that subnet gets no second error: the subnet is described.
+  std::string text = subnet_rule_document(R"(["2001:db8::/64", "2001:db8:1::/64"])");
   expect_refused_or_round_trip(text);
   auto result = load_policy(text);
   ASSERT_EQ(result.errors().size(), 1u) << describe(result.diagnostics);
@@ -277,13 +282,7 @@ TEST(RoundTrip, Ipv6OnlySubnetIsRefusedAtItsFirstPrefix) {
 }
 
 TEST(RoundTrip, DualStackSubnetKeepsItsIpv4PrefixesOnly) {
-  std::string text = wrap(
-      std::string(R"({"defaultAction": "Deny", "virtualNetworkRules": [{"id": ")") + kIpv6Vnet +
-          R"(/subnets/s"}]})",
-      std::string(R"({"virtualNetworks": [{"id": ")") + kIpv6Vnet +
-          R"(", "segment": {"vlan": 6},
-              "subnets": [{"name": "s", "addressPrefixes": ["2001:db8::/64", "10.6.0.0/24"],
-                           "serviceEndpoints": ["Microsoft.KeyVault"]}]}]})");
+  std::string text = subnet_rule_document(R"(["2001:db8::/64", "10.6.0.0/24"])");
   auto result = load_policy(text);
   ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
   EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning,
