@@ -48,14 +48,6 @@ struct {
 	__array(values, struct vw_sync_inner);
 } vw_sync SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VW_SLOTS);
-	__type(key, __u32);
-	__type(value, struct vw_settings);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_settings SEC(".maps");
-
 struct vw_rules_map {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, VW_MAX_RULE_PREFIXES);
@@ -792,8 +784,10 @@ static __always_inline const struct vw_settings *active_settings(__u32 *slot)
 	__u32 zero = 0;
 	struct vw_active *active = bpf_map_lookup_elem(&vw_active, &zero);
 
-	*slot = (active && active->slot == 1) ? 1 : 0;
-	return bpf_map_lookup_elem(&vw_settings, slot);
+	if (!active)
+		return NULL;
+	*slot = active->slot & 1;
+	return &active->settings[*slot];
 }
 
 /* Outside the data plane: counted in its class, passed, nothing else. */

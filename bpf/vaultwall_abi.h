@@ -19,9 +19,8 @@
 #define VW_ABI_VERSION 2
 
 /* ---- Map names (tokens shared by the BPF C and the C++) ---------------- */
-#define VW_MAP_ACTIVE      "vw_active"      /* which slot is live (0 or 1)   */
+#define VW_MAP_ACTIVE      "vw_active"      /* the live slot + both slots' settings */
 #define VW_MAP_SYNC        "vw_sync"        /* grace-period barrier, see below */
-#define VW_MAP_SETTINGS    "vw_settings"    /* slot -> struct vw_settings    */
 #define VW_MAP_RULES_0     "vw_rules_0"     /* LPM (vnet, src) -> rule id    */
 #define VW_MAP_RULES_1     "vw_rules_1"
 #define VW_MAP_TRUSTED_0   "vw_trusted_0"   /* LPM src -> trusted service id */
@@ -178,12 +177,7 @@
 
 /* ---- Map keys and values -------------------------------------------------- */
 
-/* vw_active[0]: the live slot. */
-struct vw_active {
-	__u32 slot;
-};
-
-/* vw_settings[slot] */
+/* vw_settings: one slot's settings, kept in vw_active.settings[slot]. */
 struct vw_port {
 	__u16 port;  /* host byte order */
 	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
@@ -200,6 +194,17 @@ struct vw_settings {
 	__u32 port_filter;   /* bit (port % 32) set for every protected port */
 	struct vw_port ports[VW_MAX_PORTS];
 	__u64 generation;    /* copy of vw_policy_info's, for the datapath's view */
+};
+
+/* vw_active[0]: which slot is live, and the settings of both slots, so a
+ * packet gets both with one lookup. The slot writer rewrites settings[idle]
+ * (the live slot's bytes are written back unchanged) and then flips `slot`
+ * on its own: 0 and 1 differ in one byte, so no packet can read a torn
+ * value, and a packet reads `slot` once. */
+struct vw_active {
+	__u32 slot;
+	__u32 pad;
+	struct vw_settings settings[VW_SLOTS];
 };
 
 /* vw_rules_N: LPM trie. prefixlen counts the 32 bits of vnet_id (always
@@ -411,7 +416,7 @@ struct vw_event_budget {
 #define VW_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 #endif
 
-VW_STATIC_ASSERT(sizeof(struct vw_active) == 4, "vw_active");
+VW_STATIC_ASSERT(sizeof(struct vw_active) == 8 + VW_SLOTS * sizeof(struct vw_settings), "vw_active");
 VW_STATIC_ASSERT(sizeof(struct vw_port) == 4, "vw_port");
 VW_STATIC_ASSERT(sizeof(struct vw_settings) == 16 + 4 * VW_MAX_PORTS + 8, "vw_settings");
 VW_STATIC_ASSERT(sizeof(struct vw_rule_key) == 12, "vw_rule_key");

@@ -38,7 +38,7 @@ Result<MetricsSnapshot> read_snapshot(const PinnedMaps& maps) {
   uint32_t slot = *active ? (*active)->slot & 1 : 0;
   auto info = maps.policy_info().get(slot);
   if (!info) return std::unexpected(info.error());
-  auto settings = maps.settings().get(slot);
+  auto settings = slot_settings(maps, slot);
   if (!settings) return std::unexpected(settings.error());
   if (*info) {
     m.generation = (*info)->generation;
@@ -46,7 +46,7 @@ Result<MetricsSnapshot> read_snapshot(const PinnedMaps& maps) {
     if (m.generation != 0) m.digest = to_hex((*info)->digest, VW_DIGEST_LEN);
     m.profile = std::string((*info)->profile, strnlen((*info)->profile, VW_PROFILE_LEN));
   }
-  if (*settings) m.mode = (*settings)->mode;
+  m.mode = settings->mode;
   return m;
 }
 

@@ -27,10 +27,26 @@ vw_settings settings_as_written(const SlotImage& image) {
   return settings;
 }
 
-Result<uint32_t> active_slot(const PinnedMaps& maps) {
+namespace {
+
+Result<vw_active> read_active(const PinnedMaps& maps) {
   auto active = maps.active().get(0);
   if (!active) return std::unexpected(active.error());
-  return (*active && (*active)->slot == 1) ? 1u : 0u;
+  return active->value_or(vw_active{});
+}
+
+}  // namespace
+
+Result<uint32_t> active_slot(const PinnedMaps& maps) {
+  auto active = read_active(maps);
+  if (!active) return std::unexpected(active.error());
+  return active->slot & 1u;
+}
+
+Result<vw_settings> slot_settings(const PinnedMaps& maps, uint32_t slot) {
+  auto active = read_active(maps);
+  if (!active) return std::unexpected(active.error());
+  return active->settings[slot & 1u];
 }
 
 Result<void> wait_for_readers(const PinnedMaps& maps) {
@@ -159,23 +175,28 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
   if (auto r = replace_contents(maps.endpoints(idle), image.endpoints); !r)
     return std::unexpected(r.error());
   if (auto r = write_document(maps, idle, image.document); !r) return std::unexpected(r.error());
-  if (auto r = maps.settings().put(idle, settings_as_written(image)); !r)
-    return std::unexpected(r.error());
+  // vw_active is written whole: the live slot's word and settings go back
+  // unchanged, only settings[idle] differs.
+  auto active = read_active(maps);
+  if (!active) return std::unexpected(active.error());
+  active->settings[idle] = settings_as_written(image);
+  if (auto r = maps.active().put(0, *active); !r) return std::unexpected(r.error());
   note_map_write();
   if (auto r = maps.policy_info().put(idle, image.info); !r) return std::unexpected(r.error());
   note_map_write();
 
   // The flip: one word, read once per packet.
-  if (auto r = maps.active().put(0, vw_active{idle}); !r) return std::unexpected(r.error());
+  active->slot = idle;
+  if (auto r = maps.active().put(0, *active); !r) return std::unexpected(r.error());
   note_map_write();  // a kill point after the flip, before the caller's clean-up writes
   return idle;
 }
 
 Result<SlotImage> read_slot(const PinnedMaps& maps, uint32_t slot) {
   SlotImage image;
-  auto settings = maps.settings().get(slot);
+  auto settings = slot_settings(maps, slot);
   if (!settings) return std::unexpected(settings.error());
-  if (*settings) image.settings = **settings;
+  image.settings = *settings;
   auto info = maps.policy_info().get(slot);
   if (!info) return std::unexpected(info.error());
   if (*info) image.info = **info;

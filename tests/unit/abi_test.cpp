@@ -46,7 +46,6 @@ class AbiTest : public ::testing::Test {
         {VW_MAP_ACTIVE, m.vw_active, kKey, sizeof(vw_active), 1},
         // Map-in-map: the value is an inner map fd.
         {VW_MAP_SYNC, m.vw_sync, kKey, sizeof(uint32_t), 1},
-        {VW_MAP_SETTINGS, m.vw_settings, kKey, sizeof(vw_settings), VW_SLOTS},
         {VW_MAP_RULES_0, m.vw_rules_0, sizeof(vw_rule_key), sizeof(vw_rule_value),
          VW_MAX_RULE_PREFIXES},
         {VW_MAP_RULES_1, m.vw_rules_1, sizeof(vw_rule_key), sizeof(vw_rule_value),

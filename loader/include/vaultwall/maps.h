@@ -158,7 +158,6 @@ class PinnedMaps {
   const std::string& pin_dir() const { return pin_dir_; }
 
   TypedMap<uint32_t, vw_active> active() const { return {active_.get(), VW_MAP_ACTIVE}; }
-  TypedMap<uint32_t, vw_settings> settings() const { return {settings_.get(), VW_MAP_SETTINGS}; }
   TypedMap<uint32_t, vw_policy_info> policy_info() const {
     return {policy_info_.get(), VW_MAP_POLICY_INFO};
   }
@@ -216,7 +215,6 @@ class PinnedMaps {
         {VW_MAP_ABI, &m.abi_},
         {VW_MAP_ACTIVE, &m.active_},
         {VW_MAP_SYNC, &m.sync_},
-        {VW_MAP_SETTINGS, &m.settings_},
         {VW_MAP_POLICY_INFO, &m.policy_info_},
         {VW_MAP_RULES_0, &m.rules_[0]},
         {VW_MAP_RULES_1, &m.rules_[1]},
@@ -244,7 +242,7 @@ class PinnedMaps {
   }
 
   std::string pin_dir_;
-  UniqueFd active_, sync_, settings_, policy_info_, rule_info_, svc_info_, policy_doc_, abi_;
+  UniqueFd active_, sync_, policy_info_, rule_info_, svc_info_, policy_doc_, abi_;
   UniqueFd rules_[VW_SLOTS], trusted_[VW_SLOTS], segments_[VW_SLOTS], endpoints_[VW_SLOTS];
   UniqueFd index_[VW_SLOTS], chunks_[VW_SLOTS];
   UniqueFd rule_stats_, class_stats_, svc_stats_;

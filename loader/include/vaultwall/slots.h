@@ -30,6 +30,9 @@ vw_settings settings_as_written(const SlotImage& image);
 // The live slot (0 or 1).
 Result<uint32_t> active_slot(const PinnedMaps& maps);
 
+// The settings a slot holds (in vw_active, beside the live-slot word).
+Result<vw_settings> slot_settings(const PinnedMaps& maps, uint32_t slot);
+
 // Returns once no XDP program still runs with a view taken before the call
 // (an RCU grace period, forced by a map-in-map update of vw_sync).
 Result<void> wait_for_readers(const PinnedMaps& maps);
