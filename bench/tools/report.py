@@ -3,7 +3,7 @@
 gnuplot and regenerate BENCHMARKS.md. Every number in BENCHMARKS.md comes
 from the combined JSON, so any result file can be re-rendered:
 
-  report.py combine OUT.json DATAPATH.json APPLY.json E2E.json ["note: which run each section comes from"]
+  report.py combine OUT.json DATAPATH.json APPLY.json E2E.json
   report.py render RESULT.json REPO_DIR     (plots next to RESULT, BENCHMARKS.md)
 """
 import json
@@ -20,11 +20,9 @@ def load(path):
         return json.load(f)
 
 
-def combine(out, datapath, apply, e2e, sections_from=None):
+def combine(out, datapath, apply, e2e):
     doc = {"schema": "vaultwall-bench/1", "datapath": load(datapath), "apply": load(apply),
            "e2e": load(e2e)}
-    if sections_from:
-        doc["sections_from"] = sections_from
     with open(out, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
@@ -271,8 +269,6 @@ def render(result, repo):
         md.append(f"Commit `{ctx.get('commit')}`, {ctx.get('cpu_model')}, {ctx.get('cpus_online')} CPUs, "
                   f"kernel {ctx.get('kernel_release')}.")
         md.append("")
-    if doc.get("sections_from"):  # a file combined from several runs says so
-        md += [doc["sections_from"], ""]
     with tempfile.TemporaryDirectory() as tmp:
         if doc.get("datapath"):
             png = base + "-datapath.png"
@@ -292,7 +288,7 @@ def render(result, repo):
 
 if __name__ == "__main__":
     if sys.argv[1] == "combine":
-        combine(*sys.argv[2:7])  # OUT DATAPATH APPLY E2E [SECTIONS_FROM note]
+        combine(*sys.argv[2:6])
     elif sys.argv[1] == "render":
         render(sys.argv[2], sys.argv[3])
     else:

@@ -35,18 +35,17 @@ Result<MetricsSnapshot> read_snapshot(const PinnedMaps& maps) {
   m.events = *events;
   auto active = maps.active().get(0);
   if (!active) return std::unexpected(active.error());
-  uint32_t slot = *active ? (*active)->slot & 1 : 0;
+  const vw_active live = active->value_or(vw_active{});
+  const uint32_t slot = live.slot & 1;
   auto info = maps.policy_info().get(slot);
   if (!info) return std::unexpected(info.error());
-  auto settings = slot_settings(maps, slot);
-  if (!settings) return std::unexpected(settings.error());
   if (*info) {
     m.generation = (*info)->generation;
     m.applied_at_unix_ns = (*info)->applied_at_unix_ns;
     if (m.generation != 0) m.digest = to_hex((*info)->digest, VW_DIGEST_LEN);
     m.profile = std::string((*info)->profile, strnlen((*info)->profile, VW_PROFILE_LEN));
   }
-  m.mode = settings->mode;
+  m.mode = live.settings[slot].mode;
   return m;
 }
 

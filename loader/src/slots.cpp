@@ -116,17 +116,30 @@ constexpr size_t kIndexBytes = sizeof(vw_index_chunk) * VW_INDEX_TOP_CHUNKS;
 static_assert(kIndexBytes == sizeof(uint32_t) * VW_INDEX_TOP_ENTRIES);
 constexpr size_t kChunksBytes = sizeof(vw_index_chunk) * VW_INDEX_CHUNKS;
 
+// Shared mappings of one slot's two index arrays.
+struct MappedIndex {
+  MappedArray top, chunks;
+};
+
+Result<MappedIndex> map_source_index(const PinnedMaps& maps, uint32_t slot, bool writable) {
+  auto top = MappedArray::map(maps.index_fd(slot), maps.index_name(slot), kIndexBytes, writable);
+  if (!top) return std::unexpected(top.error());
+  auto chunks =
+      MappedArray::map(maps.chunks_fd(slot), maps.chunks_name(slot), kChunksBytes, writable);
+  if (!chunks) return std::unexpected(chunks.error());
+  return MappedIndex{std::move(*top), std::move(*chunks)};
+}
+
 // Writes the slot's source index through shared mappings of its arrays:
 // the used chunks first, then the top level that points into them. Chunks
 // past the used ones keep stale contents nothing points to.
 Result<void> write_source_index(const PinnedMaps& maps, uint32_t slot, const SourceIndex& index) {
-  auto chunks = MappedArray::map(maps.chunks_fd(slot), maps.chunks_name(slot), kChunksBytes, true);
-  if (!chunks) return std::unexpected(chunks.error());
-  auto top = MappedArray::map(maps.index_fd(slot), maps.index_name(slot), kIndexBytes, true);
-  if (!top) return std::unexpected(top.error());
-  std::memcpy(chunks->data(), index.chunks.data(), index.chunks.size() * sizeof(vw_index_chunk));
+  auto mapped = map_source_index(maps, slot, true);
+  if (!mapped) return std::unexpected(mapped.error());
+  std::memcpy(mapped->chunks.data(), index.chunks.data(),
+              index.chunks.size() * sizeof(vw_index_chunk));
   note_map_write();
-  std::memcpy(top->data(), index.top.data(), kIndexBytes);
+  std::memcpy(mapped->top.data(), index.top.data(), kIndexBytes);
   note_map_write();
   return {};
 }
@@ -136,12 +149,10 @@ Result<void> write_source_index(const PinnedMaps& maps, uint32_t slot, const Sou
 Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps, uint32_t slot,
                                                           const SlotImage& image) {
   const SourceIndex want = build_source_index(image);
-  auto chunks = MappedArray::map(maps.chunks_fd(slot), maps.chunks_name(slot), kChunksBytes, false);
-  if (!chunks) return std::unexpected(chunks.error());
-  auto top = MappedArray::map(maps.index_fd(slot), maps.index_name(slot), kIndexBytes, false);
-  if (!top) return std::unexpected(top.error());
-  const auto* have_top = static_cast<const uint32_t*>(top->data());
-  const auto* have_chunks = static_cast<const vw_index_chunk*>(chunks->data());
+  auto mapped = map_source_index(maps, slot, false);
+  if (!mapped) return std::unexpected(mapped.error());
+  const auto* have_top = static_cast<const uint32_t*>(mapped->top.data());
+  const auto* have_chunks = static_cast<const vw_index_chunk*>(mapped->chunks.data());
   size_t top_diff = 0, chunk_diff = 0;
   for (uint32_t i = 0; i < VW_INDEX_TOP_ENTRIES; i++) top_diff += have_top[i] != want.top[i];
   for (size_t i = 0; i < want.chunks.size(); i++)
@@ -157,9 +168,10 @@ Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps
 }
 
 Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImage& image) {
-  auto current = active_slot(maps);
-  if (!current) return std::unexpected(current.error());
-  const uint32_t idle = *current ^ 1u;
+  // Read once: under the pin directory's lock nothing else writes vw_active.
+  auto active = read_active(maps);
+  if (!active) return std::unexpected(active.error());
+  const uint32_t idle = (active->slot & 1u) ^ 1u;
 
   // A packet that read the active word before the previous flip may still be
   // using the idle slot: wait until it has finished before overwriting it.
@@ -177,8 +189,6 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
   if (auto r = write_document(maps, idle, image.document); !r) return std::unexpected(r.error());
   // vw_active is written whole: the live slot's word and settings go back
   // unchanged, only settings[idle] differs.
-  auto active = read_active(maps);
-  if (!active) return std::unexpected(active.error());
   active->settings[idle] = settings_as_written(image);
   if (auto r = maps.active().put(0, *active); !r) return std::unexpected(r.error());
   note_map_write();
