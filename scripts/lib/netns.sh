@@ -281,3 +281,28 @@ vw_install_cleanup_trap() {
 # PASS/FAIL bookkeeping for test scripts.
 # shellcheck source=checks.sh
 source "${BASH_SOURCE[0]%/*}/checks.sh"
+
+# ---- the client/vault topology the end-to-end tests share -----------------
+
+# vw_client_vault_names: from VW_PREFIX, sets NS_VAULT NS_CLI IF_VAULT IF_CLI
+# and the addresses VAULT_IP CLI_IP ALLOWED_IP DENIED_IP (TEST-NET ranges).
+vw_client_vault_names() {
+	NS_VAULT=${VW_PREFIX}vault NS_CLI=${VW_PREFIX}cli
+	IF_VAULT=${VW_PREFIX}v IF_CLI=${VW_PREFIX}c
+	VAULT_IP=192.0.2.10 CLI_IP=192.0.2.20
+	ALLOWED_IP=198.51.100.20 DENIED_IP=203.0.113.20
+}
+
+# vw_client_vault_up: creates both namespaces and the veth pair between
+# them; the client also holds ALLOWED_IP and DENIED_IP, routed back from
+# the vault, so it can connect from either source. Everything is registered
+# for the cleanup trap.
+vw_client_vault_up() {
+	vw_ns_add "$NS_VAULT" && vw_ns_add "$NS_CLI" || return 1
+	vw_veth_add "$NS_VAULT" "$IF_VAULT" "$VAULT_IP/24" "$NS_CLI" "$IF_CLI" "$CLI_IP/24" || return 1
+	local src
+	for src in "$ALLOWED_IP" "$DENIED_IP"; do
+		vw_addr_add "$NS_CLI" "$IF_CLI" "$src/32" || return 1
+		vw_route_add "$NS_VAULT" "$src/32" dev "$IF_VAULT" || return 1
+	done
+}

@@ -37,14 +37,7 @@ vw_require_executables "$LOADER" "$POLICY" || exit 1
 vw_require_bpffs || exit 1
 
 VW_PREFIX=vwe$$
-NS_VAULT=${VW_PREFIX}vault
-NS_CLI=${VW_PREFIX}cli
-IF_VAULT=${VW_PREFIX}v
-IF_CLI=${VW_PREFIX}c
-VAULT_IP=192.0.2.10
-CLI_IP=192.0.2.20
-ALLOWED_IP=198.51.100.20
-DENIED_IP=203.0.113.20
+vw_client_vault_names
 DATA_PORT=8443
 SINK_PORT=9443
 UPLOAD_BYTES=$((4 << 20))
@@ -192,14 +185,7 @@ traffic_checks() {
 vw_mktemp_dir TMP || fatal "create a temporary directory"
 vw_register_pin_dir "$PIN_DIR"
 
-vw_ns_add "$NS_VAULT" || fatal "create namespace $NS_VAULT"
-vw_ns_add "$NS_CLI" || fatal "create namespace $NS_CLI"
-vw_veth_add "$NS_VAULT" "$IF_VAULT" "$VAULT_IP/24" "$NS_CLI" "$IF_CLI" "$CLI_IP/24" ||
-	fatal "create veth pair $IF_VAULT <-> $IF_CLI"
-vw_addr_add "$NS_CLI" "$IF_CLI" "$ALLOWED_IP/32" || fatal "add $ALLOWED_IP"
-vw_addr_add "$NS_CLI" "$IF_CLI" "$DENIED_IP/32" || fatal "add $DENIED_IP"
-vw_route_add "$NS_VAULT" "$ALLOWED_IP/32" dev "$IF_VAULT" || fatal "route to $ALLOWED_IP"
-vw_route_add "$NS_VAULT" "$DENIED_IP/32" dev "$IF_VAULT" || fatal "route to $DENIED_IP"
+vw_client_vault_up || fatal "namespaces $NS_VAULT and $NS_CLI, veth pair, client addresses"
 
 mkdir -p "$TMP/www" && echo "vaultwall e2e" >"$TMP/www/index.html"
 for port in "$DATA_PORT" "$MGMT_PORT"; do

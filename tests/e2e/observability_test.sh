@@ -38,14 +38,7 @@ vw_require_executables "$LOADER" "$CTL" || exit 1
 vw_require_bpffs || exit 1
 
 VW_PREFIX=vwo$$
-NS_VAULT=${VW_PREFIX}vault
-NS_CLI=${VW_PREFIX}cli
-IF_VAULT=${VW_PREFIX}v
-IF_CLI=${VW_PREFIX}c
-VAULT_IP=192.0.2.10
-CLI_IP=192.0.2.20
-ALLOWED_IP=198.51.100.20
-DENIED_IP=203.0.113.20
+vw_client_vault_names
 DATA_PORT=8443
 METRICS_PORT=9465
 PIN_DIR=/sys/fs/bpf/vwo-e2e-$$
@@ -63,12 +56,7 @@ loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
 
 # ---- topology and server ---------------------------------------------------
-vw_ns_add "$NS_VAULT" && vw_ns_add "$NS_CLI" || fatal "namespaces"
-vw_veth_add "$NS_VAULT" "$IF_VAULT" "$VAULT_IP/24" "$NS_CLI" "$IF_CLI" "$CLI_IP/24" || fatal "veth pair"
-for src in "$ALLOWED_IP" "$DENIED_IP"; do
-	vw_addr_add "$NS_CLI" "$IF_CLI" "$src/32" || fatal "client address $src"
-	vw_route_add "$NS_VAULT" "$src/32" dev "$IF_VAULT" || fatal "route to $src"
-done
+vw_client_vault_up || fatal "namespaces $NS_VAULT and $NS_CLI, veth pair, client addresses"
 vw_in_ns_bg "$NS_VAULT" python3 -m http.server "$DATA_PORT" --bind "$VAULT_IP" --directory "$TMP"
 vw_wait_tcp_listen "$NS_VAULT" "$DATA_PORT" || fatal "HTTP server"
 
