@@ -25,10 +25,6 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", VAULTWALL_VERSION);
   Globals g;
-  app.add_option("--pin-dir", g.pin_dir, "where vaultwall's maps are pinned")->capture_default_str();
-  app.add_option("--journal", g.journal,
-                 std::string("change journal (default $") + kJournalPathEnv + " or " +
-                     kJournalDefaultPath + ")");
   g.argv.assign(argv, argv + argc);
 
   Commands commands;
@@ -37,6 +33,7 @@ int run(int argc, char** argv) {
   add_log_commands(app, g, commands);
   add_metrics_commands(app, g, commands);
   add_history_commands(app, g, commands);
+  add_global_options(app, g, commands);
 
   auto parsed = parse_command_line(app, argc, argv, [&] {
     for (const auto& check : commands.checks) check();

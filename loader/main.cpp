@@ -178,14 +178,8 @@ int run(int argc, char** argv) {
       "Typical start: load, then vaultwallctl apply, then attach (no open window)."};
   app.require_subcommand(1);
   app.set_version_flag("--version", VAULTWALL_VERSION);
-  std::string pin_dir = VW_PIN_DIR_DEFAULT;
-  app.add_option("--pin-dir", pin_dir, "where program, maps and links are pinned")
-      ->capture_default_str();
-  app.add_flag("-v,--verbose", verbose, "print libbpf's debug messages");
+  std::string pin_dir = env_or(kPinDirEnv, VW_PIN_DIR_DEFAULT);
   std::string journal;
-  app.add_option("--journal", journal,
-                 std::string("change journal (default $") + kJournalPathEnv + " or " +
-                     kJournalDefaultPath + ")");
 
   auto* load = app.add_subcommand(
       "load", "load the program and pin it with its maps (reuses existing pins: rules and "
@@ -211,15 +205,28 @@ int run(int argc, char** argv) {
                    "also remove the program and maps, after detaching (usually with --all; rules "
                    "and counters are lost)");
 
-  std::string output = "table";
+  std::string output;
   auto* status = app.add_subcommand("status", "show program, interfaces, active slot, generation");
-  status->add_option("-o,--output", output, "table or json")
-      ->check(CLI::IsMember({"table", "json"}))
-      ->capture_default_str();
+
+  // Options that may come before or after the subcommand.
+  add_everywhere(app, [&](CLI::App* command) {
+    command->add_option("--pin-dir", pin_dir,
+                        std::string("where program, maps and links are pinned (default $") +
+                            kPinDirEnv + " or " VW_PIN_DIR_DEFAULT ")");
+    command->add_flag("-v,--verbose", verbose, "print libbpf's debug messages");
+    command->add_option("--journal", journal,
+                        std::string("change journal (default $") + kJournalPathEnv + " or " +
+                            kJournalDefaultPath + ")");
+    if (command == &app || command == status)
+      command->add_option("-o,--output", output, "table or json")
+          ->check(CLI::IsMember({"table", "json"}));
+  });
 
   auto parsed = parse_command_line(app, argc, argv, [&] {
     if (detach->parsed() && detach_ifaces.empty() && !all)
       throw CLI::ValidationError("detach", "name interfaces or give --all");
+    if (!output.empty() && !status->parsed())
+      throw CLI::ValidationError("-o", parsed_leaf(app)->get_name() + " takes no -o/--output");
   });
   if (parsed) return *parsed;
   libbpf_set_print(libbpf_print);

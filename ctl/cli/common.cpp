@@ -1,14 +1,65 @@
 #include "cli/common.h"
 
+#include <algorithm>
 #include <iostream>
+
+#include "vaultwall/command_line.h"
 
 #include "vaultwall/program.h"
 
 namespace vaultwall::cli {
 
-void add_output_option(CLI::App* command, Globals& g) {
-  command->add_option("-o,--output", g.output, "table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+void add_output_option(Commands& commands, CLI::App* command, std::vector<std::string> formats) {
+  commands.output_formats.emplace_back(command, std::move(formats));
+}
+
+namespace {
+
+const std::vector<std::string>* formats_of(const Commands& commands, const CLI::App* command) {
+  for (const auto& [cmd, formats] : commands.output_formats)
+    if (cmd == command) return &formats;
+  return nullptr;
+}
+
+std::string joined(const std::vector<std::string>& words, const std::string& last_separator) {
+  std::string text;
+  for (size_t i = 0; i < words.size(); i++)
+    text += (i == 0 ? "" : i + 1 == words.size() ? last_separator : ", ") + words[i];
+  return text;
+}
+
+}  // namespace
+
+void add_global_options(CLI::App& app, Globals& g, Commands& commands) {
+  g.pin_dir = env_or(kPinDirEnv, g.pin_dir);
+  std::vector<std::string> every_format;
+  for (const auto& [cmd, formats] : commands.output_formats)
+    for (const std::string& f : formats)
+      if (std::find(every_format.begin(), every_format.end(), f) == every_format.end())
+        every_format.push_back(f);
+  add_everywhere(app, [&](CLI::App* command) {
+    command->add_option("--pin-dir", g.pin_dir,
+                        std::string("where vaultwall's maps are pinned (default $") + kPinDirEnv +
+                            " or " VW_PIN_DIR_DEFAULT ")");
+    command->add_option("--journal", g.journal,
+                        std::string("change journal (default $") + kJournalPathEnv + " or " +
+                            kJournalDefaultPath + ")");
+    const std::vector<std::string>* formats = command == &app ? &every_format
+                                                              : formats_of(commands, command);
+    if (formats)
+      command->add_option("-o,--output", g.output, joined(*formats, " or "))
+          ->check(CLI::IsMember(*formats));
+  });
+  // -o before the subcommand is checked against what the command takes.
+  commands.checks.push_back([&app, &g, &commands] {
+    if (g.output.empty()) return;
+    const CLI::App* leaf = parsed_leaf(app);
+    const std::vector<std::string>* formats = formats_of(commands, leaf);
+    if (!formats)
+      throw CLI::ValidationError("-o", leaf->get_name() + " takes no -o/--output");
+    if (std::find(formats->begin(), formats->end(), g.output) == formats->end())
+      throw CLI::ValidationError("-o", leaf->get_name() + " -o takes " + joined(*formats, " or "));
+  });
 }
 
 int report(const Error& error) {

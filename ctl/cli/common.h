@@ -26,8 +26,8 @@ constexpr int kExitUsage = 2;
 constexpr int kSchemaVersion = 1;
 
 struct Globals {
-  std::string pin_dir = VW_PIN_DIR_DEFAULT;
-  std::string output = "table";
+  std::string pin_dir = VW_PIN_DIR_DEFAULT;  // $VAULTWALL_PIN_DIR, then --pin-dir
+  std::string output;  // -o as given; empty: the command's default format
   bool json() const { return output == "json"; }
   std::string journal;             // --journal; empty: $VAULTWALL_JOURNAL or the default
   std::vector<std::string> argv;   // the command line, for the journal
@@ -51,13 +51,23 @@ void journal_failure(const Globals& g, const std::string& reason);
 struct Commands {
   std::vector<std::pair<CLI::App*, std::function<int()>>> actions;
   std::vector<std::function<void()>> checks;
+  // The -o formats each subcommand accepts (the first is its default);
+  // subcommands not listed take no -o.
+  std::vector<std::pair<CLI::App*, std::vector<std::string>>> output_formats;
   void add(CLI::App* command, std::function<int()> action) {
     actions.emplace_back(command, std::move(action));
   }
 };
 
-// Adds -o/--output (table or json) to a subcommand.
-void add_output_option(CLI::App* command, Globals& g);
+// Declares that a subcommand takes -o/--output with these formats (the
+// first is the default); the option itself is added by add_global_options.
+void add_output_option(Commands& commands, CLI::App* command,
+                       std::vector<std::string> formats = {"table", "json"});
+
+// --pin-dir, --journal and -o on the top level and on every subcommand, so
+// they may be typed before or after it; checks after parsing that the
+// command run takes the -o format given. Call once every group is added.
+void add_global_options(CLI::App& app, Globals& g, Commands& commands);
 
 // Prints "vaultwallctl: <message>" to stderr; returns kExitError.
 int report(const Error& error);

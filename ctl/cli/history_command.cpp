@@ -94,7 +94,7 @@ int cmd_history(const Globals& g) {
 void add_history_commands(CLI::App& app, Globals& g, Commands& commands) {
   auto* history = app.add_subcommand(
       "history", "show the change journal: every apply, update, network-rule, attach and detach");
-  add_output_option(history, g);
+  add_output_option(commands, history);
   commands.add(history, [&g] { return cmd_history(g); });
 }
 

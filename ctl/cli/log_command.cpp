@@ -164,12 +164,14 @@ void add_log_commands(CLI::App& app, Globals& g, Commands& commands) {
       "log", "print deny and audit events (one AuditEvent-shaped JSON line each); they are "
              "consumed: run one reader per host");
   log->add_flag("-f,--follow", options->follow, "keep reading until SIGINT or SIGTERM");
-  log->add_option("-o,--output", options->format, "jsonl or table")
-      ->check(CLI::IsMember({"jsonl", "table"}))
-      ->capture_default_str();
+  // One JSON object per line; "json" is accepted for it too.
+  add_output_option(commands, log, {"jsonl", "json", "table"});
   log->add_option("--output-file", options->output_file,
                   "append to this file instead of stdout; SIGHUP reopens it (logrotate)");
-  commands.add(log, [&g, options] { return cmd_log(g, *options); });
+  commands.add(log, [&g, options] {
+    options->format = g.output == "table" ? "table" : "jsonl";
+    return cmd_log(g, *options);
+  });
 }
 
 }  // namespace vaultwall::cli

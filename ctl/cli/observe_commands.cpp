@@ -259,7 +259,7 @@ int cmd_verify(const Globals& g) {
 
 void add_observe_commands(CLI::App& app, Globals& g, Commands& commands) {
   auto* stats = app.add_subcommand("stats", "counters per verdict class, rule and trusted service");
-  add_output_option(stats, g);
+  add_output_option(commands, stats);
   commands.add(stats, [&g] { return cmd_stats(g); });
 
   auto flags = std::make_shared<ExplainFlags>();
@@ -274,12 +274,12 @@ void add_observe_commands(CLI::App& app, Globals& g, Commands& commands) {
       ->capture_default_str();
   explain->add_option("--destination", flags->destination,
                       "destination IPv4 address (default: the first data-plane address)");
-  add_output_option(explain, g);
+  add_output_option(commands, explain);
   commands.add(explain, [&g, flags] { return cmd_explain(g, *flags); });
 
   auto* verify = app.add_subcommand(
       "verify", "check that the kernel's maps equal the compiled policy (exit 1 on drift)");
-  add_output_option(verify, g);
+  add_output_option(commands, verify);
   commands.add(verify, [&g] { return cmd_verify(g); });
 }
 

@@ -493,7 +493,7 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   auto* validate = app.add_subcommand("validate", "check a rule document (no kernel, no root needed)");
   validate->add_option("-f,--file", o->file, "rule document (JSON)")->required();
   add_limit_options(validate, o->limits);
-  add_output_option(validate, g);
+  add_output_option(commands, validate);
   commands.add(validate, [&g, o] { return cmd_validate(g, o->file, o->limits); });
 
   auto* apply = app.add_subcommand("apply", "validate, compile and apply a rule document atomically");
@@ -502,7 +502,7 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   apply->add_flag("--force", o->force,
                   "rewrite the maps even when the policy is unchanged (repairs drift)");
   add_limit_options(apply, o->limits);
-  add_output_option(apply, g);
+  add_output_option(commands, apply);
   commands.add(apply, [&g, o] {
     auto run = [&] { return cmd_apply(g, o->file, o->limits, o->dry_run, o->force); };
     return o->dry_run ? run() : run_journaled(g, "apply", run);  // a dry run changes nothing
@@ -512,12 +512,12 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
                                           "(exit 0 same, 1 different, 2 trouble)");
   diff->add_option("-f,--file", o->file, "rule document (JSON)")->required();
   add_limit_options(diff, o->limits);
-  add_output_option(diff, g);
+  add_output_option(commands, diff);
   commands.add(diff, [&g, o] { return cmd_diff(g, o->file, o->limits); });
 
   auto* show = app.add_subcommand(
       "show", "print the applied policy as a normalised Azure document (JSON; apply it again as is)");
-  add_output_option(show, g);
+  add_output_option(commands, show);
   commands.add(show, [&g] { return cmd_show(g); });
 
   auto* rule = app.add_subcommand("network-rule", "add, remove or list rules (az keyvault network-rule)");
@@ -540,7 +540,7 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
                          [&] { return cmd_rule_remove(g, o->ips, o->subnet, o->vnet_name); });
   });
   auto* rule_list = rule->add_subcommand("list", "list the applied rules with their ids");
-  add_output_option(rule_list, g);
+  add_output_option(commands, rule_list);
   commands.add(rule_list, [&g] { return cmd_rule_list(g); });
   commands.checks.push_back([o, rule_add, rule_remove] {
     if ((rule_add->parsed() || rule_remove->parsed()) && o->ips.empty() && o->subnet.empty())

@@ -63,6 +63,27 @@ ctl --help
 expect_exit 0 "--help"
 expect_out "Exit codes: 0 ok, 1 error, 2 usage" "--help documents the exit codes"
 
+echo "== options before or after the subcommand"
+run "$CTL" stats --pin-dir "$NO_PINS"
+expect_exit 1 "stats --pin-dir after the subcommand is accepted (then: nothing loaded)"
+expect_err "$NO_PINS" "the pin dir given after the subcommand is the one used"
+run "$CTL" -o json --pin-dir "$NO_PINS" verify
+expect_exit 1 "-o and --pin-dir before the subcommand are accepted"
+run env VAULTWALL_PIN_DIR="$NO_PINS" "$CTL" stats
+expect_err "$NO_PINS" "VAULTWALL_PIN_DIR is the default pin dir"
+run env VAULTWALL_PIN_DIR=/sys/fs/bpf/elsewhere "$CTL" stats --pin-dir "$NO_PINS"
+expect_err "$NO_PINS" "--pin-dir wins over VAULTWALL_PIN_DIR"
+ctl -o jsonl stats
+expect_exit 2 "-o before the subcommand is checked against what it takes"
+ctl network-rule add --ip-address 198.51.100.7 --pin-dir "$NO_PINS" --bogus
+expect_exit 2 "unknown options after a nested subcommand are still usage errors"
+run "$LOADER" status --pin-dir "$NO_PINS" -o json
+check "loader: --pin-dir after the subcommand" grep -qF -- "$NO_PINS" <<<"$OUT$ERR"
+run env VAULTWALL_PIN_DIR="$NO_PINS" "$LOADER" status
+check "loader: VAULTWALL_PIN_DIR is the default pin dir" grep -qF -- "$NO_PINS" <<<"$OUT$ERR"
+loader -o json attach lo
+expect_exit 2 "loader: -o on a subcommand that takes none"
+
 echo "== usage errors exit 2 (vaultwall-loader)"
 loader
 expect_exit 2 "no subcommand"

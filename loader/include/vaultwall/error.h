@@ -27,6 +27,23 @@ struct Error {
 template <class T>
 using Result = std::expected<T, Error>;
 
+// VW_TRY(expr): evaluates a Result; on error the enclosing function returns
+// that error, else the expression yields the value (nothing for
+// Result<void>). The ccache/Rust `?` idiom, as a GNU statement expression:
+//   uint32_t slot = VW_TRY(active_slot(maps));
+#define VW_TRY(...)                                                        \
+  ({                                                                        \
+    auto&& vw_try_result_ = (__VA_ARGS__);                                  \
+    if (!vw_try_result_) return std::unexpected(std::move(vw_try_result_).error()); \
+    std::move(vw_try_result_).value();                                      \
+  })
+
+// The same error with what the caller was doing put in front of its context.
+inline Error with_context(Error error, const std::string& context) {
+  error.context = error.context.empty() ? context : context + ": " + error.context;
+  return error;
+}
+
 inline std::unexpected<Error> fail(int code, std::string context, std::string hint = {}) {
   return std::unexpected(Error{code < 0 ? -code : code, std::move(context), std::move(hint)});
 }
