@@ -12,7 +12,7 @@ packages=(
 	# build
 	build-essential cmake pkg-config clang llvm
 	libbpf-dev libelf-dev zlib1g-dev bpftool linux-libc-dev
-	libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
+	libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libssl-dev
 	libgtest-dev libgmock-dev
 	# tests, demo and benchmarks
 	iproute2 curl openssl iputils-ping netcat-openbsd python3

@@ -35,9 +35,17 @@ std::string short_rule_text(const std::string& text) {
          text.substr(subnets + std::strlen("/subnets/"));
 }
 
-json counters_json(const vw_counters& c) {
-  return {{"packets", c.packets}, {"bytes", c.bytes},
-          {"lastHit", c.last_hit_jiffies ? json(format_time(jiffies_to_unix_ns(c.last_hit_jiffies))) : json()}};
+// A counter's last hit as UTC text: "-" when never hit, "?" when the
+// jiffies clock cannot be read (said once on stderr by cmd_stats).
+std::string last_hit_text(const Result<JiffiesClock>& clock, uint64_t jiffies) {
+  if (jiffies == 0) return "-";
+  if (!clock) return "?";
+  return format_time(clock->to_unix_ns(jiffies));
+}
+
+json counters_json(const vw_counters& c, const Result<JiffiesClock>& clock) {
+  json last_hit = c.last_hit_jiffies && clock ? json(last_hit_text(clock, c.last_hit_jiffies)) : json();
+  return {{"packets", c.packets}, {"bytes", c.bytes}, {"lastHit", last_hit}};
 }
 
 int cmd_stats(const Globals& g) {
@@ -45,6 +53,8 @@ int cmd_stats(const Globals& g) {
   if (!maps) return report(maps.error());
   auto stats = read_stats(*maps);
   if (!stats) return report(stats.error());
+  const Result<JiffiesClock> clock = JiffiesClock::read();
+  if (!clock) std::cerr << "vaultwallctl: warning: " << clock.error().message() << "\n";
   if (g.json()) {
     json classes = json::object(), rules = json::array(), services = json::array();
     for (uint32_t c = 0; c < stats->classes.size(); c++)
@@ -52,12 +62,12 @@ int cmd_stats(const Globals& g) {
                                                      {"bytes", stats->classes[c].bytes}};
     for (const RuleCounters& r : stats->rules) {
       json row = {{"id", r.id}, {"kind", r.kind == VW_RULE_KIND_IP ? "ip" : "vnet"}, {"value", r.text}};
-      row.update(counters_json(r.counters));
+      row.update(counters_json(r.counters, clock));
       rules.push_back(row);
     }
     for (const ServiceCounters& s : stats->services) {
       json row = {{"id", s.id}, {"service", s.name}};
-      row.update(counters_json(s.counters));
+      row.update(counters_json(s.counters, clock));
       services.push_back(row);
     }
     std::cout << json{{"schemaVersion", kSchemaVersion}, {"generation", stats->generation},
@@ -77,14 +87,14 @@ int cmd_stats(const Globals& g) {
     std::printf("%-5u %-5s %-40s %12llu %14llu  %s\n", r.id, r.kind == VW_RULE_KIND_IP ? "ip" : "vnet",
                 short_rule_text(r.text).c_str(), static_cast<unsigned long long>(r.counters.packets),
                 static_cast<unsigned long long>(r.counters.bytes),
-                format_time(jiffies_to_unix_ns(r.counters.last_hit_jiffies)).c_str());
+                last_hit_text(clock, r.counters.last_hit_jiffies).c_str());
   if (!stats->services.empty()) {
     std::printf("\n%-5s %-40s %12s %14s  %s\n", "ID", "TRUSTED SERVICE", "PACKETS", "BYTES", "LAST HIT");
     for (const ServiceCounters& s : stats->services)
       std::printf("%-5u %-40s %12llu %14llu  %s\n", s.id, s.name.c_str(),
                   static_cast<unsigned long long>(s.counters.packets),
                   static_cast<unsigned long long>(s.counters.bytes),
-                  format_time(jiffies_to_unix_ns(s.counters.last_hit_jiffies)).c_str());
+                  last_hit_text(clock, s.counters.last_hit_jiffies).c_str());
   }
   return kExitOk;
 }

@@ -12,11 +12,11 @@
 namespace vaultwall {
 namespace {
 
-using detail::describe;
-using detail::index_path;
-using detail::join_path;
-using detail::Json;
-using detail::JsonWalker;
+using json_strict::describe;
+using json_strict::index_path;
+using json_strict::join_path;
+using json_strict::Json;
+using json_strict::JsonWalker;
 
 const std::initializer_list<std::string_view> kNetworkAclsFields = {
     "bypass", "defaultAction", "ipRules", "virtualNetworkRules"};
@@ -87,7 +87,7 @@ class DocumentReader {
     if (!text) return;
     if (auto parsed = parse_public_network_access(*text)) {
       document_.public_network_access = Located<PublicNetworkAccess>{*parsed, path};
-    } else if (detail::closest_name(*text, {"SecuredByPerimeter"}) == "SecuredByPerimeter") {
+    } else if (json_strict::closest_name(*text, {"SecuredByPerimeter"}) == "SecuredByPerimeter") {
       walk_.diagnostics().error(
           path,
           "\"" + *text +
@@ -435,7 +435,7 @@ class DocumentReader {
 // error), so validation can still report problems in the well-formed parts.
 std::optional<Document> read_document(std::string_view text, const ParseOptions& options,
                                       Diagnostics& diagnostics) {
-  auto root = detail::parse_strict_json(text, diagnostics);
+  auto root = json_strict::parse_strict_json(text, diagnostics);
   if (!root) return std::nullopt;
   return DocumentReader(diagnostics, options).read(*root);
 }

@@ -6,7 +6,7 @@
 #include <set>
 #include <vector>
 
-namespace vaultwall::detail {
+namespace vaultwall::json_strict {
 namespace {
 
 // Where the parser is inside the document, to name duplicate keys.
@@ -18,30 +18,28 @@ struct Frame {
   std::string current_key;  // object: key of the value being parsed
 };
 
-// A SAX handler that builds the DOM through nlohmann's own DOM builder and
-// additionally tracks paths to report duplicate keys (nlohmann keeps the
-// last value silently).
+// A SAX handler that builds the DOM and tracks paths, to report duplicate
+// keys (nlohmann's own parser keeps the last value silently) and depth.
 class StrictSax {
  public:
   StrictSax(Json& root, Diagnostics& diagnostics, std::string_view text)
-      : dom_(root, false), diagnostics_(diagnostics), text_(text) {}
+      : root_(root), diagnostics_(diagnostics), text_(text) {}
 
-  bool null() { return value_seen() && dom_.null(); }
-  bool boolean(bool v) { return value_seen() && dom_.boolean(v); }
-  bool number_integer(Json::number_integer_t v) { return value_seen() && dom_.number_integer(v); }
-  bool number_unsigned(Json::number_unsigned_t v) {
-    return value_seen() && dom_.number_unsigned(v);
-  }
-  bool number_float(Json::number_float_t v, const Json::string_t& s) {
-    return value_seen() && dom_.number_float(v, s);
-  }
-  bool string(Json::string_t& v) { return value_seen() && dom_.string(v); }
-  bool binary(Json::binary_t& v) { return value_seen() && dom_.binary(v); }
+  bool null() { return put(nullptr); }
+  bool boolean(bool v) { return put(v); }
+  bool number_integer(Json::number_integer_t v) { return put(v); }
+  bool number_unsigned(Json::number_unsigned_t v) { return put(v); }
+  bool number_float(Json::number_float_t v, const Json::string_t&) { return put(v); }
+  bool string(Json::string_t& v) { return put(std::move(v)); }
+  bool binary(Json::binary_t& v) { return put(Json::binary(std::move(v))); }
 
-  bool start_object(std::size_t size) {
+  bool start_object(std::size_t) {
     if (too_deep()) return false;
-    frames_.push_back({false, 0, {}, value_path(), {}});
-    return dom_.start_object(size);
+    std::string path = value_path();
+    Json* object = place(Json::object());
+    frames_.push_back({false, 0, {}, std::move(path), {}});
+    open_.push_back(object);
+    return true;
   }
   bool key(Json::string_t& key) {
     Frame& frame = frames_.back();
@@ -49,26 +47,21 @@ class StrictSax {
     if (!frame.keys.insert(key).second)
       diagnostics_.error(join_path(frame.path, key),
                          "duplicate key \"" + key + "\" (each field may appear only once)");
-    return dom_.key(key);
+    return true;
   }
-  bool end_object() {
-    frames_.pop_back();
-    value_seen();
-    return dom_.end_object();
-  }
-  bool start_array(std::size_t size) {
+  bool end_object() { return close(); }
+  bool start_array(std::size_t) {
     if (too_deep()) return false;
-    frames_.push_back({true, 0, {}, value_path(), {}});
-    return dom_.start_array(size);
+    std::string path = value_path();
+    Json* array = place(Json::array());
+    frames_.push_back({true, 0, {}, std::move(path), {}});
+    open_.push_back(array);
+    return true;
   }
-  bool end_array() {
-    frames_.pop_back();
-    value_seen();
-    return dom_.end_array();
-  }
+  bool end_array() { return close(); }
 
   bool parse_error(std::size_t position, const std::string& /*token*/,
-                   const nlohmann::detail::exception& error) {
+                   const Json::exception& error) {
     auto [line, column] = line_and_column(position);
     std::string what = error.what();
     // nlohmann's text: "[json.exception.parse_error.101] parse error at line
@@ -118,7 +111,37 @@ class StrictSax {
     return {line, at - line_start + 1};
   }
 
-  nlohmann::detail::json_sax_dom_parser<Json> dom_;
+  // Where the next value goes: the root, the end of the innermost open
+  // array, or the member of the innermost open object named by the last
+  // key (a duplicate key overwrites: the last value wins). A container's
+  // address stays valid while it is open: nothing is added to its parent
+  // until it closes (and object members never move).
+  Json* place(Json value) {
+    if (open_.empty()) {
+      root_ = std::move(value);
+      return &root_;
+    }
+    Json& container = *open_.back();
+    if (container.is_array()) {
+      container.push_back(std::move(value));
+      return &container.back();
+    }
+    Json& member = container[frames_.back().current_key];
+    member = std::move(value);
+    return &member;
+  }
+  bool put(Json value) {
+    place(std::move(value));
+    return value_seen();
+  }
+  bool close() {
+    frames_.pop_back();
+    open_.pop_back();
+    return value_seen();
+  }
+
+  Json& root_;
+  std::vector<Json*> open_;  // the containers being filled, innermost last
   Diagnostics& diagnostics_;
   std::string_view text_;
   std::vector<Frame> frames_;
@@ -256,4 +279,4 @@ std::optional<int64_t> JsonWalker::integer_value(const Json& value, const std::s
   return std::nullopt;
 }
 
-}  // namespace vaultwall::detail
+}  // namespace vaultwall::json_strict

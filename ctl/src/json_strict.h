@@ -11,7 +11,7 @@
 
 #include "vaultwall/diagnostics.h"
 
-namespace vaultwall::detail {
+namespace vaultwall::json_strict {
 
 using Json = nlohmann::json;
 
@@ -53,4 +53,4 @@ class JsonWalker {
   Diagnostics& diagnostics_;
 };
 
-}  // namespace vaultwall::detail
+}  // namespace vaultwall::json_strict

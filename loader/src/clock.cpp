@@ -1,6 +1,7 @@
 #include "vaultwall/clock.h"
 
 #include <time.h>
+#include <zlib.h>
 
 #include <array>
 #include <chrono>
@@ -40,26 +41,25 @@ TickSample read_timer_list() {
   return sample;
 }
 
+// CONFIG_HZ=N from the kernel's config: /proc/config.gz (read with zlib),
+// else /boot/config-<release>. 0 when neither says.
 uint32_t hz_from_config() {
-  std::string config;
-  if (FILE* gz = popen("zcat /proc/config.gz 2>/dev/null | grep '^CONFIG_HZ='", "r")) {
-    char buffer[64] = {};
-    if (std::fgets(buffer, sizeof(buffer), gz)) config = buffer;
-    pclose(gz);
+  auto hz_in_line = [](const char* line) {
+    unsigned hz = 0;
+    return std::sscanf(line, "CONFIG_HZ=%u", &hz) == 1 ? hz : 0u;
+  };
+  if (gzFile gz = gzopen("/proc/config.gz", "rb")) {
+    char line[256];
+    uint32_t hz = 0;
+    while (hz == 0 && gzgets(gz, line, sizeof(line))) hz = hz_in_line(line);
+    gzclose(gz);
+    if (hz) return hz;
   }
-  if (config.empty()) {
-    std::ifstream boot_config("/boot/config-" + [] {
-      std::ifstream release("/proc/sys/kernel/osrelease");
-      std::string r;
-      std::getline(release, r);
-      return r;
-    }());
-    std::string line;
-    while (std::getline(boot_config, line))
-      if (line.starts_with("CONFIG_HZ=")) config = line;
-  }
-  unsigned hz = 0;
-  if (std::sscanf(config.c_str(), "CONFIG_HZ=%u", &hz) == 1) return hz;
+  std::string release;
+  std::getline(std::ifstream("/proc/sys/kernel/osrelease"), release);
+  std::ifstream boot_config("/boot/config-" + release);
+  for (std::string line; std::getline(boot_config, line);)
+    if (uint32_t hz = hz_in_line(line.c_str())) return hz;
   return 0;
 }
 
@@ -85,15 +85,22 @@ uint32_t kernel_hz() {
   return hz;
 }
 
-uint64_t jiffies_to_unix_ns(uint64_t jiffies) {
-  if (jiffies == 0) return 0;
+Result<JiffiesClock> JiffiesClock::read() {
   TickSample now = read_timer_list();
+  if (!now.ok) return fail(EIO, "read jiffies from /proc/timer_list", "last hits are unknown");
   uint32_t hz = kernel_hz();
-  uint64_t now_unix = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  if (!now.ok || hz == 0 || jiffies > now.jiffies) return now_unix;
-  return now_unix - (now.jiffies - jiffies) * (1000000000ull / hz);
+  if (hz == 0)
+    return fail(EIO, "find the kernel's tick rate (CONFIG_HZ)", "last hits are unknown");
+  uint64_t unix_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  return JiffiesClock(now.jiffies, unix_ns, hz);
+}
+
+uint64_t JiffiesClock::to_unix_ns(uint64_t jiffies) const {
+  if (jiffies == 0) return 0;
+  if (jiffies > jiffies_) return unix_ns_;
+  return unix_ns_ - (jiffies_ - jiffies) * (1000000000ull / hz_);
 }
 
 }  // namespace vaultwall

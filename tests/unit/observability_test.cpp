@@ -2,12 +2,14 @@
 // from fixed inputs: no kernel needed.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
 
+#include "vaultwall/clock.h"
 #include "vaultwall/observability.h"
 
 namespace vaultwall {
@@ -148,3 +150,27 @@ TEST(Metrics, EscapesLabelValues) {
 
 }  // namespace
 }  // namespace vaultwall
+
+// The jiffies clock is read once and converts every last hit; unreadable,
+// it is an error (the last hit is unknown), never "now".
+TEST(JiffiesClock, ConvertsAgainstOneReading) {
+  auto clock = vaultwall::JiffiesClock::read();
+  if (!clock) {
+    // /proc/timer_list is root's: unprivileged runs see the error, with why.
+    EXPECT_EQ(clock.error().code, EIO);
+    EXPECT_NE(clock.error().message().find("/proc/timer_list"), std::string::npos);
+    return;
+  }
+  EXPECT_TRUE(clock->hz() == 100 || clock->hz() == 250 || clock->hz() == 300 || clock->hz() == 1000)
+      << clock->hz();
+  EXPECT_EQ(clock->to_unix_ns(0), 0u) << "never hit stays 0";
+  const uint64_t j = clock->jiffies();
+  const uint64_t at = clock->to_unix_ns(j);
+  const uint64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  EXPECT_LE(at, wall);
+  EXPECT_GT(at + 1'000'000'000ull, wall) << "the reading is now, not a stale time";
+  EXPECT_EQ(at - clock->to_unix_ns(j - clock->hz()), 1'000'000'000ull) << "hz ticks are a second";
+  EXPECT_EQ(clock->to_unix_ns(j + 5), at) << "a value ahead of the reading is the reading";
+}

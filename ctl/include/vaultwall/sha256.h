@@ -1,4 +1,4 @@
-// SHA-256 (FIPS 180-4), small and dependency-free: used for policy digests.
+// SHA-256 (OpenSSL EVP) for policy digests, and hex for printing them.
 #pragma once
 
 #include <array>
