@@ -24,6 +24,7 @@ int run(int argc, char** argv) {
                "(diff: 0 same, 1 different, 2 trouble)."};
   app.require_subcommand(1);
   app.set_version_flag("--version", VAULTWALL_VERSION);
+  app.set_help_all_flag("--help-all", "print the help of every subcommand and exit");
   Globals g;
   g.argv.assign(argv, argv + argc);
 

@@ -178,6 +178,7 @@ int run(int argc, char** argv) {
       "Typical start: load, then vaultwallctl apply, then attach (no open window)."};
   app.require_subcommand(1);
   app.set_version_flag("--version", VAULTWALL_VERSION);
+  app.set_help_all_flag("--help-all", "print the help of every subcommand and exit");
   std::string pin_dir = env_or(kPinDirEnv, VW_PIN_DIR_DEFAULT);
   std::string journal;
 

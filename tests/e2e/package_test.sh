@@ -10,8 +10,10 @@
 #    unsubstituted, the shipped sample policy validates.
 # 2. The units: systemd-analyze verify (when systemd-analyze exists), and the
 #    start order load -> apply -> attach.
-# 3. `cpack -G DEB`: control fields (Depends on libbpf1, libelf1, zlib1g),
-#    conffiles, maintainer scripts, contents.
+# 3. `cpack -G DEB`: control fields (one Depends on libbpf1, zlib1g, ...),
+#    conffiles, maintainer scripts (deb-systemd-helper, never systemctl
+#    but daemon-reload), copyright and changelog, contents, and lintian
+#    with no errors or warnings.
 # 4. (root) The unit's own command lines, taken from the packaged
 #    vaultwall.service and run in order with the packaged binaries, helper
 #    and sample policy, in a namespace with eth0..eth2: the filter comes up
@@ -69,6 +71,11 @@ LAYOUT=(
 	"$COMPDIR/vaultwall-loader:f"
 	"$COMPDIR/vaultwallctl:f"
 	"$PREFIX/share/doc/vaultwall/README.md:f"
+	"$PREFIX/share/doc/vaultwall/copyright:f"
+	"$PREFIX/share/doc/vaultwall/changelog.gz:f"
+	"$PREFIX/share/man/man8/vaultwallctl.8.gz:f"
+	"$PREFIX/share/man/man8/vaultwall-loader.8.gz:f"
+	"$PREFIX/share/man/man5/vaultwall.json.5.gz:f"
 )
 in_layout() { # in_layout ROOT: every file of LAYOUT is there, executables executable
 	local root=$1 entry path kind ok=0
@@ -153,9 +160,22 @@ dpkg-deb -f "$DEB" Depends | sed 's/^/  Depends: /'
 depends_on() { dpkg-deb -f "$DEB" Depends | tr ',' '\n' | awk -v p="$1" '$1 == p {found = 1} END {exit !found}' || { echo "  (no Depends on $1)"; return 1; }; }
 check "control: Package vaultwall, Architecture $(dpkg --print-architecture)" \
 	test "$(dpkg-deb -f "$DEB" Package) $(dpkg-deb -f "$DEB" Architecture)" = "vaultwall $(dpkg --print-architecture)"
-for dep in libbpf1 libelf1 zlib1g libc6 libstdc++6; do
+for dep in libbpf1 zlib1g libc6 libstdc++6; do
 	check "control: Depends on $dep" depends_on "$dep"
 done
+check "control: libbpf1 is named once in Depends" \
+	test "$(dpkg-deb -f "$DEB" Depends | tr ',' '\n' | awk '$1 == "libbpf1"' | wc -l)" -eq 1
+check "contents: Debian copyright file and compressed changelog" bash -c "
+	grep -qE ' \./usr/share/doc/vaultwall/copyright\$' '$TMP/contents.txt' &&
+	grep -qE ' \./usr/share/doc/vaultwall/changelog\.gz\$' '$TMP/contents.txt'"
+if command -v lintian >/dev/null; then
+	# Errors and warnings fail; pedantic and info tags are printed only.
+	lintian --info "$DEB" >"$TMP/lintian.txt" 2>&1
+	sed 's/^/  lintian: /' "$TMP/lintian.txt" | grep -v 'running with root privileges' | head -20
+	check "lintian: no errors or warnings" bash -c "! grep -qE '^[EW]: ' '$TMP/lintian.txt'"
+else
+	echo "NOTE: lintian not installed (scripts/setup.sh installs it); package not linted"
+fi
 check "control: conffiles list /etc/vaultwall/vault.json and vaultwall.env" \
 	bash -c "dpkg-deb --ctrl-tarfile '$DEB' | tar -xO ./conffiles | sort | tr '\n' ' ' | grep -qx '$ETC/vault.json $ETC/vaultwall.env '"
 check "control: postinst, prerm, postrm present and valid sh" bash -c "
@@ -303,7 +323,7 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
 	check "completion: vaultwallctl explain 1.2.3.4 --proto <TAB>" offers "tcp udp" vaultwallctl explain 1.2.3.4 --proto ""
 	check "completion: vaultwall-loader <TAB>" offers "load attach detach status" vaultwall-loader ""
 	check "completion: vaultwall-loader attach --mode <TAB>" offers "auto native generic" vaultwall-loader attach --mode ""
-	check "completion: vaultwall-loader detach --<TAB>" offers "--all --purge --help" vaultwall-loader detach --
+	check "completion: vaultwall-loader detach --<TAB>" offers "--all --purge --help --pin-dir --journal --verbose --help-all" vaultwall-loader detach --
 else
 	echo "NOTE: bash-completion not installed; completion behaviour not exercised"
 fi
