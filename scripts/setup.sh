@@ -18,7 +18,7 @@ packages=(
 	iproute2 curl openssl iputils-ping netcat-openbsd python3
 	netsniff-ng xdp-tools nftables gnuplot-nox procps util-linux ethtool jq linux-perf
 	# packaging test: dpkg-deb/dpkg-shlibdeps (cpack), systemd-analyze, completions
-	dpkg-dev systemd bash-completion lintian scdoc man-db
+	dpkg-dev systemd bash-completion zsh lintian scdoc man-db
 	# promtool, to check the metrics exposition (tests/e2e/observability_test.sh)
 	prometheus
 	# fuzzing (tests/fuzz): clang 14 cannot compile libstdc++ 12's <expected>;

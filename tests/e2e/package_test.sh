@@ -73,6 +73,7 @@ LAYOUT=(
 	"$PREFIX/share/doc/vaultwall/README.md:f"
 	"$PREFIX/share/doc/vaultwall/copyright:f"
 	"$PREFIX/share/doc/vaultwall/changelog.gz:f"
+	"$PREFIX/share/zsh/vendor-completions/_vaultwall:f"
 	"$PREFIX/share/man/man8/vaultwallctl.8.gz:f"
 	"$PREFIX/share/man/man8/vaultwall-loader.8.gz:f"
 	"$PREFIX/share/man/man5/vaultwall.json.5.gz:f"
