@@ -115,9 +115,12 @@ class Agent {
     for (const std::string& name : config.interfaces) interfaces_.push_back({.name = name});
   }
 
-  // Re-checks (and repairs) every interface.
+  // Re-checks (and repairs) every interface, and whether a policy is applied.
   void check_all(Clock::time_point since) {
     for (InterfaceState& state : interfaces_) reconcile(state, since);
+    if (first_check_) hint_if_all_missing();
+    first_check_ = false;
+    check_policy();
     after_checks();
   }
 
@@ -166,6 +169,7 @@ class Agent {
       text += "; " + what + ":";
       for (const std::string& name : names) text += " " + name;
     }
+    if (policy_generation_ == 0) text += "; no policy applied (everything passes)";
     return text;
   }
 
@@ -205,7 +209,7 @@ class Agent {
       outcome = journaled_repair(state.name, seen, assessment);
     }
     if (outcome) {
-      spdlog::info("{}: repaired in {} ms: {}; {}", state.name, elapsed_ms(since), cause, *outcome);
+      spdlog::info("{}; repaired in {} ms: {}", cause, elapsed_ms(since), *outcome);
       state.failures = 0;
       state.failed_cause.clear();
       state.failed_message.clear();
@@ -214,7 +218,7 @@ class Agent {
     }
     std::string message = outcome.error().message();
     if (!retrying || message != state.failed_message)
-      spdlog::error("{}: repair failed: {}: {}", state.name, cause, message);
+      spdlog::error("{}; repair failed: {}", cause, message);
     else
       spdlog::debug("{}: repair failed again: {}", state.name, message);
     state.failures++;
@@ -287,6 +291,31 @@ class Agent {
                            fail(0, "vaultwall cannot attach while it runs"));
   }
 
+  // Every interface missing at the start usually means the wrong network
+  // namespace: names are resolved in the agent's own.
+  void hint_if_all_missing() const {
+    for (const InterfaceState& state : interfaces_)
+      if (state.last.coverage != Coverage::kMissing) return;
+    spdlog::warn("none of the interfaces exists in this network namespace: run the agent in theirs (nsenter --net=/run/netns/NAME vaultwall-agent ..., or NetworkNamespacePath= in vaultwall-agent.service)");
+  }
+
+  // An attached program without an applied policy passes everything, so
+  // "covered" alone would be a green signal too many: say so. Unknown
+  // (nothing readable in the pin dir) is left to the per-interface reports.
+  void check_policy() {
+    std::optional<PolicyVersion> version = active_policy_version(config_.pin_dir);
+    std::optional<uint64_t> generation;
+    if (version) generation = version->generation;
+    if (generation == policy_generation_) return;
+    if (generation == 0)
+      spdlog::warn("no policy is applied in {}: the attached program passes everything until one is (vaultwallctl --pin-dir {} apply -f FILE, or start vaultwall.service)",
+                   config_.pin_dir, config_.pin_dir);
+    else if (generation && policy_generation_ == 0)
+      spdlog::info("policy generation {} is applied in {}", *generation, config_.pin_dir);
+    policy_generation_ = generation;
+    status_changed_ = true;
+  }
+
   void after_checks() {
     if (!status_changed_) return;
     status_changed_ = false;
@@ -298,6 +327,8 @@ class Agent {
   Timer& retry_;
   std::vector<InterfaceState> interfaces_;
   bool status_changed_ = false;
+  bool first_check_ = true;
+  std::optional<uint64_t> policy_generation_;  // of the active slot; nullopt: unreadable
 };
 
 std::string joined(const std::vector<std::string>& names) {

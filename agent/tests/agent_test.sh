@@ -25,8 +25,10 @@
 # re-created under a flood: the program is back within 1 s (printed) and
 # from then on 0 denied datagrams are delivered while allowed ones flow; a
 # deleted link pin is re-attached by the periodic check; a foreign XDP
-# program is reported and left alone, then replaced once it is removed;
-# kill -9 detaches nothing; SIGTERM stops it cleanly, nothing detached.
+# program is reported and left alone, then replaced once it is removed; an
+# interface renamed away keeps its link (the pin follows it) while a new one
+# under the name is attached; kill -9 detaches nothing; SIGTERM stops it
+# cleanly, nothing detached.
 #
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
@@ -326,7 +328,7 @@ back_status=$?
 denied_at_back=$(delivered_from "$SRC_DENIED") allowed_at_back=$(delivered_from "$SRC_ALLOWED")
 denies_at_back=$(default_denies)
 echo "  program back on $IF_VAULT (ifindex $(ip -n "$NS_VAULT" -o link show dev "$IF_VAULT" | cut -d: -f1)) ${WAITED_MS} ms after 'ip link add' (which the configuration of the new link follows at once)"
-sed -n "s/.*\($IF_VAULT: repaired in [0-9]* ms\).*/  agent: \1 after the link event/p" "$AGENT_LOG" | tail -1
+sed -n "s/.*$IF_VAULT: its pinned link is severed.*\(repaired in [0-9]* ms\).*/  agent: $IF_VAULT \1 after the link event/p" "$AGENT_LOG" | tail -1
 check "the program is back on the re-created $IF_VAULT within ${REPAIR_LIMIT_MS} ms" test "$back_status" -eq 0
 # Traffic runs through the new link for a while.
 for ((i = 0; i < 50; i++)); do [ "$(delivered_from "$SRC_ALLOWED")" -gt "$allowed_at_back" ] && break; sleep 0.1; done
@@ -385,6 +387,20 @@ else
 	echo "NOTE: $FOREIGN_XDP missing (xdp-tools); foreign-program checks skipped"
 fi
 
+# =========== renamed away, and a new interface under the name ==============================
+IF_RENAMED=${VW_PREFIX}r
+echo "--- $IF_LATE renamed to $IF_RENAMED, and a new $IF_LATE created"
+renamed_link=$(link_id_of "$IF_LATE")
+ip -n "$NS_VAULT" link set dev "$IF_LATE" name "$IF_RENAMED" || fatal "rename $IF_LATE"
+created_ms=$(now_ms)
+ip -n "$NS_VAULT" link add "$IF_LATE" type veth peer name "${VW_PREFIX}s" || fatal "create a new $IF_LATE"
+wait_covered "$IF_LATE" "$REPAIR_LIMIT_MS" "$created_ms"
+new_status=$?
+echo "  the new $IF_LATE covered ${WAITED_MS} ms after it was created"
+check "the new $IF_LATE is attached within ${REPAIR_LIMIT_MS} ms" test "$new_status" -eq 0
+check "$IF_RENAMED keeps its link (id $renamed_link), its pin moved to link_$IF_RENAMED" \
+	test "$(link_id_of "$IF_RENAMED") $(xdp_prog_on "$IF_RENAMED")" = "$renamed_link $PROG_ID"
+
 # =========== kill -9, restart, SIGTERM =====================================================
 echo "--- kill -9 of the agent"
 links_before="$(link_id_of "$IF_VAULT") $(link_id_of "$IF_LATE")"
@@ -413,5 +429,11 @@ check "after SIGTERM both interfaces run the same pinned links" \
 	test "$(link_id_of "$IF_VAULT") $(link_id_of "$IF_LATE")" = "$links_before"
 
 touch "$TMP/notify.stop"
+if [ "$failed" -gt 0 ] || [ -n "${VW_AGENT_SHOW_LOG:-}" ]; then
+	for log in "$TMP"/agent*.log; do
+		echo "--- ${log##*/}"
+		sed 's/^/  | /' "$log"
+	done
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
