@@ -45,10 +45,11 @@ int run(int argc, char** argv) {
     command->add_option("--pin-dir", pin_dir,
                         std::string("where program, maps and links are pinned (default $") +
                             kPinDirEnv + " or " VW_PIN_DIR_DEFAULT ")");
-    command->add_option("-i,--interface", interfaces,
-                        std::string("an interface to keep covered (repeatable, or a comma-separated "
-                                    "list; default: the names in $") +
-                            kInterfacesEnv + ")");
+    command->add_option(
+        "-i,--interface", interfaces,
+        std::string("an interface to keep covered (repeatable, or a comma-separated "
+                    "list; default: the names in $") +
+            kInterfacesEnv + ")");
     command->add_option("--mode", mode,
                         std::string("attach mode: auto (native, else generic), native or generic "
                                     "(default $") +
@@ -56,9 +57,10 @@ int run(int argc, char** argv) {
     command->add_option("--journal", journal,
                         std::string("change journal (default $") + kJournalPathEnv + " or " +
                             kJournalDefaultPath + ")");
-    command->add_option("--check-interval", check_seconds,
-                        "seconds between full re-checks of every interface (events are handled at "
-                        "once; this catches what no event reports)")
+    command
+        ->add_option("--check-interval", check_seconds,
+                     "seconds between full re-checks of every interface (events are handled at "
+                     "once; this catches what no event reports)")
         ->check(CLI::Range(0.1, 3600.0))
         ->capture_default_str();
     command->add_flag("-v,--verbose", verbose, "debug messages (libbpf's included)");

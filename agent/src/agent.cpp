@@ -50,12 +50,13 @@ Result<std::string> move_link_pin(const std::string& pin_dir, const std::string&
                                   uint32_t link_ifindex) {
   char current[IF_NAMESIZE] = {};
   if (!if_indextoname(link_ifindex, current))
-    return fail_errno("name ifindex " + std::to_string(link_ifindex) + ", where the pinned link of " +
-                      name + " runs");
+    return fail_errno("name ifindex " + std::to_string(link_ifindex) +
+                      ", where the pinned link of " + name + " runs");
   std::string from = link_pin_path(pin_dir, name), to = link_pin_path(pin_dir, current);
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0)
-    return fail_errno("move " + from + " to " + to,
-                      "detach one of them by hand (vaultwall-loader detach) and the agent attaches " + name);
+    return fail_errno(
+        "move " + from + " to " + to,
+        "detach one of them by hand (vaultwall-loader detach) and the agent attaches " + name);
   return std::string("its link pin moved to ") + to + " (it keeps filtering " + current + ")";
 }
 
@@ -128,12 +129,14 @@ class Agent {
     Clock::time_point received = Clock::now();
     auto batch = links.read_pending();
     if (!batch) {
-      spdlog::error("reading link events failed: {}; re-checking every interface", batch.error().message());
+      spdlog::error("reading link events failed: {}; re-checking every interface",
+                    batch.error().message());
       check_all(received);
       return;
     }
     if (batch->missed_events) {
-      spdlog::warn("link events were missed (netlink socket overflow or an unreadable message); re-checking every interface");
+      spdlog::warn(
+          "link events were missed (netlink socket overflow or an unreadable message); re-checking every interface");
       check_all(received);
       return;
     }
@@ -256,7 +259,8 @@ class Agent {
   void schedule_retry(InterfaceState& state) {
     state.needs_retry = true;
     int doublings = std::min(state.failures, 10);
-    milliseconds delay = std::min(milliseconds(kFirstRetry.count() << doublings), config_.check_interval);
+    milliseconds delay =
+        std::min(milliseconds(kFirstRetry.count() << doublings), config_.check_interval);
     if (auto r = retry_.arm_within(delay); !r) spdlog::error("{}", r.error().message());
   }
 
@@ -279,7 +283,8 @@ class Agent {
         spdlog::error("{}", assessment.detail);
       state.last_reported = now;
     }
-    if (changed && assessment.coverage == Coverage::kForeign) journal_report(state.name, assessment);
+    if (changed && assessment.coverage == Coverage::kForeign)
+      journal_report(state.name, assessment);
     status_changed_ |= changed;
     state.assessed = true;
     state.last = assessment;
@@ -296,7 +301,8 @@ class Agent {
   void hint_if_all_missing() const {
     for (const InterfaceState& state : interfaces_)
       if (state.last.coverage != Coverage::kMissing) return;
-    spdlog::warn("none of the interfaces exists in this network namespace: run the agent in theirs (nsenter --net=/run/netns/NAME vaultwall-agent ..., or NetworkNamespacePath= in vaultwall-agent.service)");
+    spdlog::warn(
+        "none of the interfaces exists in this network namespace: run the agent in theirs (nsenter --net=/run/netns/NAME vaultwall-agent ..., or NetworkNamespacePath= in vaultwall-agent.service)");
   }
 
   // An attached program without an applied policy passes everything, so
@@ -308,8 +314,9 @@ class Agent {
     if (version) generation = version->generation;
     if (generation == policy_generation_) return;
     if (generation == 0)
-      spdlog::warn("no policy is applied in {}: the attached program passes everything until one is (vaultwallctl --pin-dir {} apply -f FILE, or start vaultwall.service)",
-                   config_.pin_dir, config_.pin_dir);
+      spdlog::warn(
+          "no policy is applied in {}: the attached program passes everything until one is (vaultwallctl --pin-dir {} apply -f FILE, or start vaultwall.service)",
+          config_.pin_dir, config_.pin_dir);
     else if (generation && policy_generation_ == 0)
       spdlog::info("policy generation {} is applied in {}", *generation, config_.pin_dir);
     policy_generation_ = generation;
@@ -380,9 +387,10 @@ Result<void> run_agent(const AgentConfig& config) {
     }));
   }
 
-  spdlog::info("vaultwall-agent {}: keeping {} covered (pin dir {}, mode {}, checked every {} ms; lock {})",
-               VAULTWALL_VERSION, joined(config.interfaces), config.pin_dir, mode_text(config.mode),
-               config.check_interval.count(), instance.path());
+  spdlog::info(
+      "vaultwall-agent {}: keeping {} covered (pin dir {}, mode {}, checked every {} ms; lock {})",
+      VAULTWALL_VERSION, joined(config.interfaces), config.pin_dir, mode_text(config.mode),
+      config.check_interval.count(), instance.path());
   agent.check_all(Clock::now());
   VW_TRY(check.arm_every(config.check_interval));
   // Every interface is now covered or its problem reported.

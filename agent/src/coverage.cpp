@@ -21,7 +21,8 @@ Assessment assess_coverage(const std::string& name, const Observation& seen) {
   if (!seen.error.empty())
     return {Coverage::kUnknown, Repair::kNone, name + ": cannot check coverage: " + seen.error};
   if (!seen.ifindex) {
-    std::string detail = name + ": no such interface in this network namespace; it is attached when it appears";
+    std::string detail =
+        name + ": no such interface in this network namespace; it is attached when it appears";
     if (seen.link_pinned && seen.link_ifindex != 0)
       detail += " (its pinned link runs on ifindex " + id_text(seen.link_ifindex) +
                 ", which has another name now)";
@@ -33,18 +34,21 @@ Assessment assess_coverage(const std::string& name, const Observation& seen) {
             name + ": covered (ifindex " + id_text(ifindex) + ", link program " +
                 id_text(seen.link_prog_id) + ")"};
   if (seen.xdp_prog_id != 0 && seen.xdp_prog_id == seen.program_id)
-    return {Coverage::kForeign, Repair::kNone,
-            name + " runs vaultwall's program (id " + id_text(seen.xdp_prog_id) +
-                ") attached outside the pin directory, which nothing keeps in place; detach it (ip link set dev " +
-                name + " xdp off) and the agent attaches vaultwall with a pinned link"};
+    return {
+        Coverage::kForeign, Repair::kNone,
+        name + " runs vaultwall's program (id " + id_text(seen.xdp_prog_id) +
+            ") attached outside the pin directory, which nothing keeps in place; detach it (ip link set dev " +
+            name + " xdp off) and the agent attaches vaultwall with a pinned link"};
   if (seen.xdp_prog_id != 0)
     return {Coverage::kForeign, Repair::kNone,
             name + " runs another XDP program (id " + id_text(seen.xdp_prog_id) +
                 ") and vaultwall is NOT filtering it; remove that program (ip link set dev " +
                 name + " xdp off) and the agent attaches vaultwall"};
   if (seen.program_id == 0)
-    return {Coverage::kNotLoaded, Repair::kNone,
-            name + ": NOT filtered: nothing is loaded in the pin directory; run vaultwall-loader load (or start vaultwall.service)"};
+    return {
+        Coverage::kNotLoaded, Repair::kNone,
+        name +
+            ": NOT filtered: nothing is loaded in the pin directory; run vaultwall-loader load (or start vaultwall.service)"};
   if (!seen.link_pinned)
     return {Coverage::kUnattached, Repair::kAttach,
             name + ": not attached (ifindex " + id_text(ifindex) + ", no link pin)"};

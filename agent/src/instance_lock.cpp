@@ -49,7 +49,8 @@ std::string holder_pid(const std::string& path) {
 // True when fd is still the file at path: a holder removes the file before
 // unlocking, so a lock taken on a removed file must be taken again.
 bool still_linked(int fd, const std::string& path) {
-  struct stat held {}, named {};
+  struct stat held {
+  }, named{};
   return ::fstat(fd, &held) == 0 && ::stat(path.c_str(), &named) == 0 &&
          held.st_dev == named.st_dev && held.st_ino == named.st_ino;
 }
@@ -60,18 +61,20 @@ Result<InstanceLock> InstanceLock::acquire(const std::string& run_dir, const std
   std::error_code ec;
   fs::create_directories(run_dir, ec);
   if (ec)
-    return fail(ec.value(), "create " + run_dir,
-                "the agent keeps its lock there; run it as root (or set RuntimeDirectory=vaultwall)");
+    return fail(
+        ec.value(), "create " + run_dir,
+        "the agent keeps its lock there; run it as root (or set RuntimeDirectory=vaultwall)");
   std::string path = instance_lock_path(run_dir, pin_dir);
   for (int attempt = 0; attempt < 10; attempt++) {
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
     if (!fd.valid()) return fail_errno("open " + path);
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       if (errno != EWOULDBLOCK) return fail_errno("lock " + path);
-      return fail(EBUSY,
-                  "another vaultwall-agent (pid " + holder_pid(path) + ") already keeps " +
-                      pin_dir + " covered (it holds " + path + ")",
-                  "stop it first (systemctl stop vaultwall-agent), or give this one another --pin-dir");
+      return fail(
+          EBUSY,
+          "another vaultwall-agent (pid " + holder_pid(path) + ") already keeps " + pin_dir +
+              " covered (it holds " + path + ")",
+          "stop it first (systemctl stop vaultwall-agent), or give this one another --pin-dir");
     }
     if (!still_linked(fd.get(), path)) continue;  // its holder removed it as we opened it
     std::string pid = std::to_string(::getpid()) + "\n";

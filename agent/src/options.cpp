@@ -37,16 +37,18 @@ Result<AttachMode> parse_attach_mode(std::string_view text, std::string_view sou
   if (text == "auto") return AttachMode::kAuto;
   if (text == "native") return AttachMode::kNative;
   if (text == "generic") return AttachMode::kGeneric;
-  return fail(EINVAL, std::string(source) + "=" + std::string(text) + " is not auto, native or generic",
+  return fail(EINVAL,
+              std::string(source) + "=" + std::string(text) + " is not auto, native or generic",
               "auto attaches natively where the driver can, else generic");
 }
 
-Result<std::vector<std::string>> interfaces_to_cover(const std::vector<std::string>& from_command_line,
-                                                     std::string_view from_environment) {
+Result<std::vector<std::string>> interfaces_to_cover(
+    const std::vector<std::string>& from_command_line, std::string_view from_environment) {
   std::vector<std::string> names;
   for (const std::string& item : from_command_line)
     for (std::string& name : split_interface_list(item))
-      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
+      if (std::find(names.begin(), names.end(), name) == names.end())
+        names.push_back(std::move(name));
   std::string source = "--interface";
   if (from_command_line.empty()) {
     names = split_interface_list(from_environment);

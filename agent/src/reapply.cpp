@@ -27,13 +27,15 @@ Result<std::vector<std::string>> networks_bound_to(const std::string& pin_dir,
 void reapply_after_repair(const std::string& pin_dir, const std::string& interface) {
   auto bound = networks_bound_to(pin_dir, interface);
   if (!bound) {
-    spdlog::warn("{}: cannot read the stored policy to check its segments: {}; if a virtual network's segment names {}, re-apply the policy (vaultwallctl --pin-dir {} show > p.json && vaultwallctl --pin-dir {} apply --force -f p.json)",
-                 interface, bound.error().message(), interface, pin_dir, pin_dir);
+    spdlog::warn(
+        "{}: cannot read the stored policy to check its segments: {}; if a virtual network's segment names {}, re-apply the policy (vaultwallctl --pin-dir {} show > p.json && vaultwallctl --pin-dir {} apply --force -f p.json)",
+        interface, bound.error().message(), interface, pin_dir, pin_dir);
     return;
   }
   if (bound->empty()) return;
-  spdlog::warn("{}: the stored policy binds {} virtual network segment(s) to {} (first: {}), compiled to its old ifindex: their traffic is treated as public until the policy is re-applied (vaultwallctl --pin-dir {} show > p.json && vaultwallctl --pin-dir {} apply --force -f p.json)",
-               interface, bound->size(), interface, bound->front(), pin_dir, pin_dir);
+  spdlog::warn(
+      "{}: the stored policy binds {} virtual network segment(s) to {} (first: {}), compiled to its old ifindex: their traffic is treated as public until the policy is re-applied (vaultwallctl --pin-dir {} show > p.json && vaultwallctl --pin-dir {} apply --force -f p.json)",
+      interface, bound->size(), interface, bound->front(), pin_dir, pin_dir);
 }
 
 }  // namespace vaultwall

@@ -1,11 +1,11 @@
 // The agent's decision for one interface, case by case: what it calls the
 // state, and which repair (if any) it proposes. The rule under test: repair
 // only what is vaultwall's, report everything else.
+#include "vaultwall/agent/coverage.h"
+
 #include <gtest/gtest.h>
 
 #include <cctype>
-
-#include "vaultwall/agent/coverage.h"
 
 namespace vaultwall {
 namespace {
@@ -39,7 +39,8 @@ struct Case {
 
 std::string case_name(const Case& c) {
   std::string name;
-  for (const char* p = c.what; *p; p++) name += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
+  for (const char* p = c.what; *p; p++)
+    name += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '_';
   return name;
 }
 void PrintTo(const Case& c, std::ostream* out) { *out << case_name(c); }
@@ -85,42 +86,43 @@ Observation unreadable() {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, CoverageTable,
-    ::testing::Values(
-        Case{"pinned link on this ifindex", with_link(present(), 5), Coverage::kCovered,
-             Repair::kNone, "ifindex 5"},
-        Case{"no interface, no pin", Observation{.program_id = kOurProgram}, Coverage::kMissing,
-             Repair::kNone, "attached when it appears"},
-        Case{"interface deleted: link severed, pin kept", absent_with_severed_link(),
-             Coverage::kMissing, Repair::kNone, "no such interface"},
-        Case{"no interface, its link on another ifindex (renamed)",
-             with_link(Observation{.program_id = kOurProgram}, 9), Coverage::kMissing,
-             Repair::kNone, "ifindex 9"},
-        Case{"present, no pin, no XDP program", present(), Coverage::kUnattached, Repair::kAttach,
-             "not attached"},
-        Case{"re-created: pin severed (ifindex 0)", with_link(present(12), 0), Coverage::kSevered,
-             Repair::kReplace, "now ifindex 12"},
-        Case{"renamed away, new one under the name", with_link(present(12), 5), Coverage::kMoved,
-             Repair::kMovePinAndAttach, "ifindex 5"},
-        Case{"link pin deleted, someone else's program on it", foreign_on(present()),
-             Coverage::kForeign, Repair::kNone, "id 77"},
-        Case{"re-created with a foreign program already on it", foreign_on(with_link(present(12), 0)),
-             Coverage::kForeign, Repair::kNone, "NOT filtering"},
-        Case{"vaultwall's program attached without a pin", ours_unpinned(), Coverage::kForeign,
-             Repair::kNone, "outside the pin directory"},
-        Case{"nothing loaded, interface present", not_loaded(present()), Coverage::kNotLoaded,
-             Repair::kNone, "vaultwall-loader load"},
-        Case{"nothing loaded, but the pinned link still runs", not_loaded(with_link(present(), 5)),
-             Coverage::kCovered, Repair::kNone, "covered"},
-        Case{"nothing loaded and severed", not_loaded(with_link(present(12), 0)),
-             Coverage::kNotLoaded, Repair::kNone, "NOT filtered"},
-        Case{"observation failed", unreadable(), Coverage::kUnknown, Repair::kNone,
-             "Permission denied"}),
+    ::testing::Values(Case{"pinned link on this ifindex", with_link(present(), 5),
+                           Coverage::kCovered, Repair::kNone, "ifindex 5"},
+                      Case{"no interface, no pin", Observation{.program_id = kOurProgram},
+                           Coverage::kMissing, Repair::kNone, "attached when it appears"},
+                      Case{"interface deleted: link severed, pin kept", absent_with_severed_link(),
+                           Coverage::kMissing, Repair::kNone, "no such interface"},
+                      Case{"no interface, its link on another ifindex (renamed)",
+                           with_link(Observation{.program_id = kOurProgram}, 9), Coverage::kMissing,
+                           Repair::kNone, "ifindex 9"},
+                      Case{"present, no pin, no XDP program", present(), Coverage::kUnattached,
+                           Repair::kAttach, "not attached"},
+                      Case{"re-created: pin severed (ifindex 0)", with_link(present(12), 0),
+                           Coverage::kSevered, Repair::kReplace, "now ifindex 12"},
+                      Case{"renamed away, new one under the name", with_link(present(12), 5),
+                           Coverage::kMoved, Repair::kMovePinAndAttach, "ifindex 5"},
+                      Case{"link pin deleted, someone else's program on it", foreign_on(present()),
+                           Coverage::kForeign, Repair::kNone, "id 77"},
+                      Case{"re-created with a foreign program already on it",
+                           foreign_on(with_link(present(12), 0)), Coverage::kForeign, Repair::kNone,
+                           "NOT filtering"},
+                      Case{"vaultwall's program attached without a pin", ours_unpinned(),
+                           Coverage::kForeign, Repair::kNone, "outside the pin directory"},
+                      Case{"nothing loaded, interface present", not_loaded(present()),
+                           Coverage::kNotLoaded, Repair::kNone, "vaultwall-loader load"},
+                      Case{"nothing loaded, but the pinned link still runs",
+                           not_loaded(with_link(present(), 5)), Coverage::kCovered, Repair::kNone,
+                           "covered"},
+                      Case{"nothing loaded and severed", not_loaded(with_link(present(12), 0)),
+                           Coverage::kNotLoaded, Repair::kNone, "NOT filtered"},
+                      Case{"observation failed", unreadable(), Coverage::kUnknown, Repair::kNone,
+                           "Permission denied"}),
     [](const ::testing::TestParamInfo<Case>& info) { return case_name(info.param); });
 
 TEST(Coverage, EveryStateHasAName) {
-  for (Coverage c : {Coverage::kCovered, Coverage::kMissing, Coverage::kNotLoaded,
-                     Coverage::kUnattached, Coverage::kSevered, Coverage::kMoved,
-                     Coverage::kForeign, Coverage::kUnknown})
+  for (Coverage c :
+       {Coverage::kCovered, Coverage::kMissing, Coverage::kNotLoaded, Coverage::kUnattached,
+        Coverage::kSevered, Coverage::kMoved, Coverage::kForeign, Coverage::kUnknown})
     EXPECT_FALSE(coverage_name(c).empty());
   EXPECT_EQ(coverage_name(Coverage::kCovered), "covered");
 }

@@ -1,6 +1,8 @@
 // rtnetlink link messages as the kernel lays them out, built byte by byte,
 // through the agent's parser: what it reports, and that a cut message is
 // flagged (so the agent re-checks everything) and never read past.
+#include "vaultwall/agent/link_events.h"
+
 #include <gtest/gtest.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
@@ -10,8 +12,6 @@
 #include <cerrno>
 #include <cstring>
 #include <vector>
-
-#include "vaultwall/agent/link_events.h"
 
 namespace vaultwall {
 namespace {
@@ -81,7 +81,8 @@ class Datagram {
   void pad() { bytes_.resize(RTA_ALIGN(bytes_.size()), 0); }
   void close() {
     if (start_ == kNone) return;
-    uint32_t length = forced_length_ ? forced_length_ : static_cast<uint32_t>(bytes_.size() - start_);
+    uint32_t length =
+        forced_length_ ? forced_length_ : static_cast<uint32_t>(bytes_.size() - start_);
     std::memcpy(bytes_.data() + start_, &length, sizeof(length));
     bytes_.resize(start_ + NLMSG_ALIGN(bytes_.size() - start_), 0);
     start_ = kNone;
@@ -118,9 +119,14 @@ TEST(LinkEvents, NestedXdpProgramIdIsRead) {
 
 TEST(LinkEvents, SeveralMessagesInOneDatagramInOrder) {
   auto parsed = parse(Datagram()
-                          .begin(RTM_DELLINK).link(5).name("eth0")
-                          .begin(RTM_NEWADDR).raw(std::vector<uint8_t>(8, 0))  // not a link message
-                          .begin(RTM_NEWLINK).link(6).name("eth0")
+                          .begin(RTM_DELLINK)
+                          .link(5)
+                          .name("eth0")
+                          .begin(RTM_NEWADDR)
+                          .raw(std::vector<uint8_t>(8, 0))  // not a link message
+                          .begin(RTM_NEWLINK)
+                          .link(6)
+                          .name("eth0")
                           .bytes());
   ASSERT_EQ(parsed.events.size(), 2u);
   EXPECT_EQ(parsed.events[0], (LinkEvent{LinkEvent::Kind::kDeleted, 5, "eth0", 0}));
@@ -136,13 +142,15 @@ TEST(LinkEvents, MessageWithoutNameStillReportsItsIfindex) {
 }
 
 TEST(LinkEvents, NameWithoutTerminatingNulEndsAtItsAttribute) {
-  auto parsed = parse(Datagram().begin(RTM_NEWLINK).link(2).attribute(IFLA_IFNAME, "abcd", 4).bytes());
+  auto parsed =
+      parse(Datagram().begin(RTM_NEWLINK).link(2).attribute(IFLA_IFNAME, "abcd", 4).bytes());
   ASSERT_EQ(parsed.events.size(), 1u);
   EXPECT_EQ(parsed.events[0].name, "abcd");
 }
 
 TEST(LinkEvents, ErrorsAreCollectedAndAcksAreNot) {
-  auto parsed = parse(Datagram().begin(NLMSG_ERROR).error(-ENOBUFS).begin(NLMSG_ERROR).error(0).bytes());
+  auto parsed =
+      parse(Datagram().begin(NLMSG_ERROR).error(-ENOBUFS).begin(NLMSG_ERROR).error(0).bytes());
   EXPECT_EQ(parsed.errors, std::vector<int>{ENOBUFS});
   EXPECT_TRUE(parsed.events.empty());
 }
@@ -183,7 +191,8 @@ TEST(LinkEvents, AttributeRunningPastItsMessageIsFlaggedButTheEventKept) {
 }
 
 TEST(LinkEvents, TrailingBytesShorterThanAHeaderAreFlagged) {
-  auto parsed = parse(Datagram().begin(RTM_NEWLINK).link(1).name("lo").trailing({0, 0, 0, 0}).bytes());
+  auto parsed =
+      parse(Datagram().begin(RTM_NEWLINK).link(1).name("lo").trailing({0, 0, 0, 0}).bytes());
   EXPECT_EQ(parsed.events.size(), 1u);
   EXPECT_TRUE(parsed.truncated);
 }

@@ -1,8 +1,8 @@
 // The agent's settings: interface lists from the command line or the env
 // file, names checked, attach modes, and the messages that name the source.
-#include <gtest/gtest.h>
-
 #include "vaultwall/agent/options.h"
+
+#include <gtest/gtest.h>
 
 namespace vaultwall {
 namespace {

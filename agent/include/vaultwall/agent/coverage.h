@@ -27,9 +27,9 @@ enum class Coverage {
   kNotLoaded,   // nothing loaded in the pin dir: nothing to attach
   kUnattached,  // present, no vaultwall link, no XDP program: attach
   kSevered,     // the pinned link lost its device (interface re-created): replace it
-  kMoved,       // the pinned link runs on another device (this one renamed away): move its pin, attach
-  kForeign,     // another XDP program runs here: vaultwall cannot attach, and says so
-  kUnknown,     // the observation failed
+  kMoved,    // the pinned link runs on another device (this one renamed away): move its pin, attach
+  kForeign,  // another XDP program runs here: vaultwall cannot attach, and says so
+  kUnknown,  // the observation failed
 };
 
 enum class Repair { kNone, kAttach, kReplace, kMovePinAndAttach };

@@ -32,7 +32,7 @@ Result<AttachMode> parse_attach_mode(std::string_view text, std::string_view sou
 // The interfaces to cover: those given on the command line, else those of
 // VAULTWALL_INTERFACES. EINVAL naming the bad name and where it came from,
 // or saying where to list them when there are none.
-Result<std::vector<std::string>> interfaces_to_cover(const std::vector<std::string>& from_command_line,
-                                                     std::string_view from_environment);
+Result<std::vector<std::string>> interfaces_to_cover(
+    const std::vector<std::string>& from_command_line, std::string_view from_environment);
 
 }  // namespace vaultwall
