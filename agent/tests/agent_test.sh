@@ -109,6 +109,17 @@ wait_covered() {
 	WAITED_MS=$(($(now_ms) - start))
 	[ "$WAITED_MS" -le "$limit" ]
 }
+# created_and_covered IF PEER: creates the veth pair IF/PEER in the vault
+# namespace; true when vaultwall runs on IF within REPAIR_LIMIT_MS (printed).
+created_and_covered() {
+	local created status
+	created=$(now_ms)
+	ip -n "$NS_VAULT" link add "$1" type veth peer name "$2" || return 1
+	wait_covered "$1" "$REPAIR_LIMIT_MS" "$created"
+	status=$?
+	echo "  $1 covered ${WAITED_MS} ms after it was created"
+	return $status
+}
 repairs_of() { # journaled agent repairs of an interface with a result (ok/failed)
 	[ -f "$VAULTWALL_JOURNAL" ] || { echo 0; return; }
 	python3 - "$VAULTWALL_JOURNAL" "$1" "$2" <<'EOF'
@@ -145,25 +156,7 @@ table ip vwa_count {
 EOF
 }
 delivered_from() { # datagrams from a source that got past XDP so far
-	vw_in_ns "$NS_VAULT" nft -j list chain ip vwa_count pre | python3 -c '
-import json, sys
-source = sys.argv[1]
-for item in json.load(sys.stdin)["nftables"]:
-    rule = item.get("rule")
-    if not rule:
-        continue
-    saddr = counter = None
-    for e in rule["expr"]:
-        m = e.get("match")
-        if m and m["left"].get("payload", {}).get("field") == "saddr":
-            saddr = m["right"]
-        if "counter" in e:
-            counter = e["counter"]["packets"]
-    if saddr == source:
-        print(counter)
-        break
-else:
-    print(0)' "$1"
+	vw_nft_counts_by_source "$NS_VAULT" vwa_count | py "j[0].get('$1', 0)" /dev/stdin
 }
 default_denies() { ctl stats -o json | py "j[0]['classes']['default_deny']['packets']" /dev/stdin; }
 
@@ -294,12 +287,8 @@ check "the first agent still runs" kill -0 "$AGENT_PID"
 
 # =========== an interface created after the start ===========================================
 echo "--- $IF_LATE created"
-created_ms=$(now_ms)
-ip -n "$NS_VAULT" link add "$IF_LATE" type veth peer name "$IF_LATE_PEER" || fatal "create $IF_LATE"
-wait_covered "$IF_LATE" "$REPAIR_LIMIT_MS" "$created_ms"
-late_status=$?
-echo "  $IF_LATE covered ${WAITED_MS} ms after it was created"
-check "$IF_LATE (created after the start) attached within ${REPAIR_LIMIT_MS} ms" test "$late_status" -eq 0
+check "$IF_LATE (created after the start) attached within ${REPAIR_LIMIT_MS} ms" \
+	created_and_covered "$IF_LATE" "$IF_LATE_PEER"
 check "... and journaled" test "$(repairs_of "$IF_LATE" ok)" -eq 1
 
 # =========== link down/up ===================================================================
@@ -392,12 +381,7 @@ IF_RENAMED=${VW_PREFIX}r
 echo "--- $IF_LATE renamed to $IF_RENAMED, and a new $IF_LATE created"
 renamed_link=$(link_id_of "$IF_LATE")
 ip -n "$NS_VAULT" link set dev "$IF_LATE" name "$IF_RENAMED" || fatal "rename $IF_LATE"
-created_ms=$(now_ms)
-ip -n "$NS_VAULT" link add "$IF_LATE" type veth peer name "${VW_PREFIX}s" || fatal "create a new $IF_LATE"
-wait_covered "$IF_LATE" "$REPAIR_LIMIT_MS" "$created_ms"
-new_status=$?
-echo "  the new $IF_LATE covered ${WAITED_MS} ms after it was created"
-check "the new $IF_LATE is attached within ${REPAIR_LIMIT_MS} ms" test "$new_status" -eq 0
+check "the new $IF_LATE is attached within ${REPAIR_LIMIT_MS} ms" created_and_covered "$IF_LATE" "${VW_PREFIX}s"
 check "$IF_RENAMED keeps its link (id $renamed_link), its pin moved to link_$IF_RENAMED" \
 	test "$(link_id_of "$IF_RENAMED") $(xdp_prog_on "$IF_RENAMED")" = "$renamed_link $PROG_ID"
 
