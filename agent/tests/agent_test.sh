@@ -18,7 +18,8 @@
 # past XDP (prerouting, priority -300) and drops them there.
 #
 # Checks: the agent signals READY=1 (to a notification socket standing in
-# for systemd) once every interface is covered or reported missing; a
+# for systemd) once every interface is covered or reported missing, and
+# pings its watchdog; a
 # second agent on the pin directory exits non-zero with a clear message; an
 # interface created after the start is attached within 1 s; link down/up
 # detaches nothing and repairs nothing; the vault link deleted and
@@ -228,7 +229,8 @@ EOF
 }
 start_agent() { # start_agent LOGFILE: the agent in the vault namespace, pid in AGENT_PID
 	AGENT_LOG=$1
-	VW_BG_LOG=$AGENT_LOG vw_in_ns_bg "$NS_VAULT" env NOTIFY_SOCKET="$TMP/notify.sock" "$AGENT" \
+	# A watchdog of 0.5 s, as WatchdogSec= sets it: pings every 0.25 s.
+	VW_BG_LOG=$AGENT_LOG vw_in_ns_bg "$NS_VAULT" env NOTIFY_SOCKET="$TMP/notify.sock" WATCHDOG_USEC=500000 "$AGENT" \
 		--pin-dir "$PIN_DIR" --interface "$IF_VAULT" --interface "$IF_LATE" --check-interval 1
 	AGENT_PID=$VW_LAST_PID
 }
@@ -275,6 +277,8 @@ check "the agent attached $IF_VAULT (it was not attached)" covered "$IF_VAULT"
 check "the log says $IF_LATE is missing and will be attached when it appears" \
 	log_has "$IF_LATE: no such interface in this network namespace; it is attached when it appears"
 check "the attach is journaled (agent repair, ok)" test "$(repairs_of "$IF_VAULT" ok)" -eq 1
+sleep 0.6
+check "WATCHDOG=1 is sent at half the watchdog interval" test "$(grep -c '^WATCHDOG=1$' "$TMP/notify.log")" -ge 2
 
 echo "--- a second agent on the same pin directory"
 vw_in_ns "$NS_VAULT" timeout 10 "$AGENT" --pin-dir "$PIN_DIR" --interface "$IF_VAULT" >"$TMP/second.out" 2>&1
@@ -378,12 +382,28 @@ fi
 
 # =========== renamed away, and a new interface under the name ==============================
 IF_RENAMED=${VW_PREFIX}r
-echo "--- $IF_LATE renamed to $IF_RENAMED, and a new $IF_LATE created"
+echo "--- $IF_LATE renamed to $IF_RENAMED, and a new $IF_LATE created (a virtual network's segment is on it)"
+# data/swap-a.json plus a virtual network whose segment is IF_LATE: the
+# segment is compiled to IF_LATE's ifindex, which the new one does not have.
+python3 - "$DATA/swap-a.json" "$IF_LATE" >"$TMP/segment.json" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+vnet = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/app-vnet"
+doc["properties"]["networkAcls"]["virtualNetworkRules"] = [{"id": vnet + "/subnets/web"}]
+doc["vaultwall"]["virtualNetworks"] = [{"id": vnet, "segment": {"interface": sys.argv[2]},
+    "subnets": [{"name": "web", "addressPrefix": "10.1.0.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]}]
+json.dump(doc, sys.stdout)
+EOF
+essential "apply a policy with a segment on $IF_LATE" ctl apply -f "$TMP/segment.json"
 renamed_link=$(link_id_of "$IF_LATE")
 ip -n "$NS_VAULT" link set dev "$IF_LATE" name "$IF_RENAMED" || fatal "rename $IF_LATE"
 check "the new $IF_LATE is attached within ${REPAIR_LIMIT_MS} ms" created_and_covered "$IF_LATE" "${VW_PREFIX}s"
 check "$IF_RENAMED keeps its link (id $renamed_link), its pin moved to link_$IF_RENAMED" \
 	test "$(link_id_of "$IF_RENAMED") $(xdp_prog_on "$IF_RENAMED")" = "$renamed_link $PROG_ID"
+check "after repairing $IF_LATE the agent says its segment needs the policy re-applied" \
+	wait_log "$IF_LATE: the stored policy binds 1 virtual network segment(s) to $IF_LATE" 2
+check "... and said nothing of the kind for $IF_VAULT (no segment on it)" \
+	bash -c "! grep -qF '$IF_VAULT: the stored policy binds' '$AGENT_LOG'"
 
 # =========== kill -9, restart, SIGTERM =====================================================
 echo "--- kill -9 of the agent"
