@@ -19,17 +19,17 @@
 #
 # Checks: the agent signals READY=1 (to a notification socket standing in
 # for systemd) once every interface is covered or reported missing, and
-# pings its watchdog; a
-# second agent on the pin directory exits non-zero with a clear message; an
-# interface created after the start is attached within 1 s; link down/up
-# detaches nothing and repairs nothing; the vault link deleted and
-# re-created under a flood: the program is back within 1 s (printed) and
-# from then on 0 denied datagrams are delivered while allowed ones flow; a
-# deleted link pin is re-attached by the periodic check; a foreign XDP
-# program is reported and left alone, then replaced once it is removed; an
-# interface renamed away keeps its link (the pin follows it) while a new one
-# under the name is attached; kill -9 detaches nothing; SIGTERM stops it
-# cleanly, nothing detached.
+# pings its watchdog; a second agent on the pin directory exits non-zero
+# with a clear message; an interface created after the start is attached
+# within 1 s; link down/up detaches nothing and repairs nothing; the vault
+# link deleted and re-created under a flood: the program is back within 1 s
+# (printed) and from then on 0 denied datagrams are delivered while allowed
+# ones flow; a deleted link pin is re-attached by the periodic check; a
+# foreign XDP program is reported and left alone, then replaced once it is
+# removed; an interface renamed away keeps its link (the pin follows it)
+# while a new one under the name is attached, with a warning that its
+# segment needs the policy re-applied; kill -9 detaches nothing; SIGTERM
+# stops it cleanly, nothing detached.
 #
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
