@@ -3,19 +3,20 @@
 # option the binaries have: a subcommand or option added without its
 # manual entry fails here.
 #
-#   manual_test.sh VAULTWALLCTL VAULTWALL_LOADER MAN_DIR
+#   manual_test.sh VAULTWALLCTL VAULTWALL_LOADER VAULTWALL_AGENT MAN_DIR
 #
 # MAN_DIR holds the built pages (*.8.gz, *.5.gz). Runs as any user; exits 77
 # when man(1) is missing.
 set -uo pipefail
 
-if [ $# -ne 3 ]; then
-	echo "usage: $0 VAULTWALLCTL VAULTWALL_LOADER MAN_DIR" >&2
+if [ $# -ne 4 ]; then
+	echo "usage: $0 VAULTWALLCTL VAULTWALL_LOADER VAULTWALL_AGENT MAN_DIR" >&2
 	exit 2
 fi
 CTL=$1
 LOADER=$2
-MAN_DIR=$3
+AGENT=$3
+MAN_DIR=$4
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 trap _cli_remove_err_file EXIT
@@ -51,7 +52,7 @@ covers() {
 	done
 }
 
-for page in vaultwallctl.8 vaultwall-loader.8 vaultwall.json.5; do
+for page in vaultwallctl.8 vaultwall-loader.8 vaultwall-agent.8 vaultwall.json.5; do
 	check "$page is built" test -s "$MAN_DIR/$page.gz"
 	run man -l "$MAN_DIR/$page.gz"
 	expect_exit 0 "man -l $page renders"
@@ -60,6 +61,7 @@ done
 
 covers vaultwallctl.8 "$(rendered vaultwallctl.8)" "$CTL"
 covers vaultwall-loader.8 "$(rendered vaultwall-loader.8)" "$LOADER"
+covers vaultwall-agent.8 "$(rendered vaultwall-agent.8)" "$AGENT"
 json_page=$(rendered vaultwall.json.5)
 for field in defaultAction bypass ipRules virtualNetworkRules ignoreMissingVnetServiceEndpoint \
 	publicNetworkAccess profile dataPlane privateEndpoints virtualNetworks trustedServices mode; do

@@ -107,25 +107,7 @@ $rules    udp dport $PORT drop
 EOF
 }
 # delivered FILE: {"source": packets, ...} of the nft counters, into FILE.
-delivered() {
-	vw_in_ns "$NS_VAULT" nft -j list table ip vwg_count | python3 -c '
-import json, sys
-out = {}
-for item in json.load(sys.stdin)["nftables"]:
-    rule = item.get("rule")
-    if not rule:
-        continue
-    saddr = counter = None
-    for e in rule["expr"]:
-        m = e.get("match")
-        if m and m["left"].get("payload", {}).get("field") == "saddr":
-            saddr = m["right"]
-        if "counter" in e:
-            counter = e["counter"]["packets"]
-    if saddr is not None and counter is not None:
-        out[saddr] = counter
-json.dump(out, sys.stdout)' >"$1"
-}
+delivered() { vw_nft_counts_by_source "$NS_VAULT" vwg_count >"$1"; }
 stats() { ctl stats -o json >"$1"; }
 # Datagrams lost on the wire, not by vaultwall: veth TX drops on the client,
 # RX drops on the vault side. Must stay 0 for the counts to be exact.

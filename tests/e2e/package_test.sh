@@ -18,8 +18,11 @@
 #    vaultwall.service and run in order with the packaged binaries, helper
 #    and sample policy, in a namespace with eth0..eth2: the filter comes up
 #    (allowed source in, denied source out), a restart and a reload are no
-#    errors, stop keeps the filter (VAULTWALL_ON_STOP=keep), purge removes it.
-# 5. The bash completions cover every subcommand and option --help lists,
+#    errors, stop keeps the filter (VAULTWALL_ON_STOP=keep), purge removes it;
+#    vaultwall-agent.service's command, with its environment, covers the
+#    interfaces and stops on SIGTERM detaching nothing.
+# 5. The bash completions (vaultwall-loader, vaultwallctl, vaultwall-agent)
+#    cover every subcommand and option --help lists,
 #    and complete subcommands and values (when bash-completion is installed).
 #
 # Exit 0 when every check passed, 1 otherwise, 77 when cpack/dpkg-deb are
@@ -62,20 +65,24 @@ echo "install prefix $PREFIX, configuration $ETC, units $UNITDIR"
 LAYOUT=(
 	"$PREFIX/sbin/vaultwall-loader:x"
 	"$PREFIX/sbin/vaultwallctl:x"
+	"$PREFIX/sbin/vaultwall-agent:x"
 	"$PREFIX/libexec/vaultwall/vaultwall-service:x"
 	"$ETC/vault.json:f"
 	"$ETC/vaultwall.env:f"
 	"$UNITDIR/vaultwall.service:f"
 	"$UNITDIR/vaultwall-log.service:f"
+	"$UNITDIR/vaultwall-agent.service:f"
 	"$PREFIX/share/vaultwall/service-tags/ServiceTags_Public_subset.json:f"
 	"$COMPDIR/vaultwall-loader:f"
 	"$COMPDIR/vaultwallctl:f"
+	"$COMPDIR/vaultwall-agent:f"
 	"$PREFIX/share/doc/vaultwall/README.md:f"
 	"$PREFIX/share/doc/vaultwall/copyright:f"
 	"$PREFIX/share/doc/vaultwall/changelog.gz:f"
 	"$PREFIX/share/zsh/vendor-completions/_vaultwall:f"
 	"$PREFIX/share/man/man8/vaultwallctl.8.gz:f"
 	"$PREFIX/share/man/man8/vaultwall-loader.8.gz:f"
+	"$PREFIX/share/man/man8/vaultwall-agent.8.gz:f"
 	"$PREFIX/share/man/man5/vaultwall.json.5.gz:f"
 )
 in_layout() { # in_layout ROOT: every file of LAYOUT is there, executables executable
@@ -104,7 +111,7 @@ check "the sample policy points at the installed service tags ($TAGS)" contains 
 sed "s|\"$TAGS\"|\"$ROOT$TAGS\"|" "$ROOT$ETC/vault.json" >"$TMP/vault.json"
 check "the installed vaultwallctl validates the shipped sample policy" quiet "$CTL_INSTALLED" validate -f "$TMP/vault.json"
 check "the installed binaries answer --help" \
-	quiet bash -c "'$ROOT$PREFIX/sbin/vaultwall-loader' --help && '$CTL_INSTALLED' --help"
+	quiet bash -c "'$ROOT$PREFIX/sbin/vaultwall-loader' --help && '$CTL_INSTALLED' --help && '$ROOT$PREFIX/sbin/vaultwall-agent' --help"
 check "the attach/stop helper is valid sh" quiet sh -n "$ROOT$PREFIX/libexec/vaultwall/vaultwall-service"
 
 # ---- 2. the units --------------------------------------------------------------------
@@ -129,21 +136,31 @@ check "vaultwall.service: capabilities bounded to CAP_BPF CAP_NET_ADMIN CAP_PERF
 	contains "$UNIT" "CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_PERFMON"
 check "vaultwall-log.service follows the log as JSON lines" \
 	contains "$ROOT$UNITDIR/vaultwall-log.service" "log --follow -o jsonl"
+AGENT_UNIT=$ROOT$UNITDIR/vaultwall-agent.service
+check "vaultwall-agent.service: Type=notify with a watchdog, restarted always (not after a usage error)" \
+	bash -c "grep -qx 'Type=notify' '$AGENT_UNIT' && grep -qx 'WatchdogSec=30s' '$AGENT_UNIT' && grep -qx 'Restart=always' '$AGENT_UNIT' && grep -qx 'RestartPreventExitStatus=2' '$AGENT_UNIT'"
+check "vaultwall-agent.service: after and part of vaultwall.service" \
+	bash -c "grep -qx 'After=vaultwall.service' '$AGENT_UNIT' && grep -qx 'PartOf=vaultwall.service' '$AGENT_UNIT' && grep -qx 'Wants=vaultwall.service' '$AGENT_UNIT'"
+check "vaultwall-agent.service: reads the env file, runs the installed agent" \
+	bash -c "grep -qxF 'EnvironmentFile=-$ETC/vaultwall.env' '$AGENT_UNIT' && grep -qxF 'ExecStart=$PREFIX/sbin/vaultwall-agent \$VAULTWALL_AGENT_ARGS' '$AGENT_UNIT'"
+check "vaultwall-agent.service: capabilities bounded like vaultwall.service" \
+	contains "$AGENT_UNIT" "CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_PERFMON"
 if command -v systemd-analyze >/dev/null; then
 	# Checked against the host's systemd (its targets and mounts), with the
 	# units' commands pointed at the DESTDIR, where the binaries are.
 	mkdir -p "$TMP/units"
-	for u in vaultwall.service vaultwall-log.service; do
+	for u in vaultwall.service vaultwall-log.service vaultwall-agent.service; do
 		sed -e "s|$PREFIX/sbin/|$ROOT$PREFIX/sbin/|g" -e "s|$PREFIX/libexec/|$ROOT$PREFIX/libexec/|g" \
 			"$ROOT$UNITDIR/$u" >"$TMP/units/$u"
 	done
 	verify_units() {
 		local out
-		out=$(systemd-analyze verify --man=no "$TMP/units/vaultwall.service" "$TMP/units/vaultwall-log.service" 2>&1)
+		out=$(systemd-analyze verify --man=no "$TMP/units/vaultwall.service" "$TMP/units/vaultwall-log.service" \
+			"$TMP/units/vaultwall-agent.service" 2>&1)
 		out=$(grep -E 'vaultwall' <<<"$out" || true)
 		[ -z "$out" ] || { sed 's/^/  | /' <<<"$out"; return 1; }
 	}
-	check "systemd-analyze verify: both units clean" verify_units
+	check "systemd-analyze verify: the three units clean" verify_units
 	systemd-analyze security --offline=yes --root="$ROOT" "$UNIT" 2>/dev/null |
 		tail -1 | sed 's/^/  vaultwall.service exposure: /'
 else
@@ -263,6 +280,41 @@ else
 	check "the filter is attached to eth0 eth1 eth2" test "$(attached_ifaces)" = "eth0 eth1 eth2"
 	check "[started] 198.51.100.7 (sample IP rule 198.51.100.0/24) connects to tcp/443" tcp_from 198.51.100.7
 	check "[started] 203.0.113.9 (no rule) is dropped on tcp/443" tcp_blocked 203.0.113.9
+	# vaultwall-agent.service's command line with its environment, started as
+	# systemd would after vaultwall.service, and stopped before its stop step.
+	AGENT_UNIT_X=$X$UNITDIR/vaultwall-agent.service
+	{
+		sed -n 's/^Environment=//p' "$AGENT_UNIT_X"
+		grep -E '^[A-Z_]+=' "$X$ETC/vaultwall.env"
+		echo "VAULTWALL_INTERFACES=\"eth0 eth1 eth2\""
+		echo "VAULTWALL_PIN_DIR=$PIN_DIR"
+	} >"$TMP/agent.env"
+	agent_line=$(sed -n 's/^ExecStart=//p' "$AGENT_UNIT_X")
+	agent_line=${agent_line//$PREFIX\/sbin\//$X$PREFIX/sbin/}
+	(
+		set -a
+		# shellcheck disable=SC1090
+		source "$TMP/agent.env"
+		set +a
+		eval "exec nsenter --net=/run/netns/$NS -- $agent_line"
+	) >"$TMP/agent.log" 2>&1 </dev/null &
+	AGENT_PID=$!
+	VW_STARTED_PIDS+=("$AGENT_PID")
+	agent_covers_all() {
+		local i
+		for ((i = 0; i < 60; i++)); do
+			[ "$(grep -cE 'eth[012]: covered' "$TMP/agent.log")" -ge 3 ] && return 0
+			sleep 0.05
+		done
+		sed 's/^/  | /' "$TMP/agent.log"
+		return 1
+	}
+	check "vaultwall-agent.service's command, with the unit's environment, reports eth0 eth1 eth2 covered" agent_covers_all
+	kill -TERM "$AGENT_PID"
+	wait "$AGENT_PID"
+	agent_status=$?
+	check "... and stops on SIGTERM with status 0, nothing detached" \
+		test "$agent_status $(attached_ifaces)" = "0 eth0 eth1 eth2"
 	check "systemctl reload (ExecReload) succeeds: policy re-applied, interfaces already attached" unit_run ExecReload
 	check "systemctl stop with VAULTWALL_ON_STOP=keep leaves the filter attached" unit_run ExecStop
 	check "[stopped, keep] still attached to eth0 eth1 eth2" test "$(attached_ifaces)" = "eth0 eth1 eth2"
@@ -278,7 +330,8 @@ fi
 # ---- 5. bash completion -------------------------------------------------------------------
 COMP_CTL=$SRC/packaging/bash-completion/vaultwallctl
 COMP_LOADER=$SRC/packaging/bash-completion/vaultwall-loader
-LOADER_BIN=$BUILD/loader/vaultwall-loader CTL_BIN=$BUILD/ctl/vaultwallctl
+COMP_AGENT=$SRC/packaging/bash-completion/vaultwall-agent
+LOADER_BIN=$BUILD/loader/vaultwall-loader CTL_BIN=$BUILD/ctl/vaultwallctl AGENT_BIN=$BUILD/agent/vaultwall-agent
 # help_words BIN [SUB...]: subcommands and options that BIN SUB --help lists.
 help_subcommands() { "$@" --help 2>/dev/null | sed -n '/^Subcommands:/,/^$/s/^  \([a-z][a-z-]*\) .*/\1/p'; }
 help_options() { "$@" --help 2>/dev/null | grep -oE '^ +(-[A-Za-z],)?--[a-z][a-z-]*' | tr ',' '\n' | tr -d ' ' | grep -v '^$'; }
@@ -299,17 +352,18 @@ covers_help() { # covers_help COMPLETION_FILE BIN: every subcommand and option o
 }
 check "vaultwall-loader completion covers every subcommand and option of --help" covers_help "$COMP_LOADER" "$LOADER_BIN"
 check "vaultwallctl completion covers every subcommand and option of --help" covers_help "$COMP_CTL" "$CTL_BIN"
+check "vaultwall-agent completion covers every option of --help" covers_help "$COMP_AGENT" "$AGENT_BIN"
 if [ -f /usr/share/bash-completion/bash_completion ]; then
 	# complete WORDS...: what bash offers for the last (possibly empty) word.
 	complete_words() {
 		bash -c '
 			source /usr/share/bash-completion/bash_completion
-			source "$1"; source "$2"; shift 2
+			source "$1"; source "$2"; source "$3"; shift 3
 			COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
 			COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
 			fn=$(complete -p "$1" | sed "s/.*-F \([^ ]*\) .*/\1/")
 			"$fn" "$1" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
-			echo "${COMPREPLY[*]}"' _ "$COMP_CTL" "$COMP_LOADER" "$@"
+			echo "${COMPREPLY[*]}"' _ "$COMP_CTL" "$COMP_LOADER" "$COMP_AGENT" "$@"
 	}
 	offers() { # offers "EXPECTED" WORDS...
 		local want=$1 got
@@ -325,6 +379,8 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
 	check "completion: vaultwall-loader <TAB>" offers "load attach detach status" vaultwall-loader ""
 	check "completion: vaultwall-loader attach --mode <TAB>" offers "auto native generic" vaultwall-loader attach --mode ""
 	check "completion: vaultwall-loader detach --<TAB>" offers "--all --purge --help --pin-dir --journal --verbose --help-all" vaultwall-loader detach --
+	check "completion: vaultwall-agent --mode <TAB>" offers "auto native generic" vaultwall-agent --mode ""
+	check "completion: vaultwall-agent --i<TAB>" offers "--interface" vaultwall-agent --i
 else
 	echo "NOTE: bash-completion not installed; completion behaviour not exercised"
 fi
