@@ -22,6 +22,9 @@
 //     EIO           the outcome of a write is unknown (the connection broke
 //                   after the request was sent), or another server error
 //   The context carries etcd's own message ("etcdserver: no leader").
+//   A write that failed with EIO, ETIMEDOUT or EAGAIN ("request timed out":
+//   the leader changed with the proposal in flight) may still be applied;
+//   writes that must not apply twice use a txn compare.
 #pragma once
 
 #include <cerrno>
