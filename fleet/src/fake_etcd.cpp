@@ -17,24 +17,30 @@ std::unexpected<Error> no_quorum() {
 }
 
 std::unexpected<Error> compacted(int64_t revision, int64_t compact_revision) {
-  return fail(ERANGE,
-              "etcd: mvcc: required revision has been compacted (revision " + std::to_string(revision) +
-                  ", compacted at " + std::to_string(compact_revision) + ")",
-              "read the current state without a revision and continue from its header.revision + 1");
+  return fail(
+      ERANGE,
+      "etcd: mvcc: required revision has been compacted (revision " + std::to_string(revision) +
+          ", compacted at " + std::to_string(compact_revision) + ")",
+      "read the current state without a revision and continue from its header.revision + 1");
 }
 
 std::unexpected<Error> lease_not_found(int64_t id) {
-  return fail(ENOENT, "etcd: etcdserver: requested lease not found (lease " + std::to_string(id) + ")",
+  return fail(ENOENT,
+              "etcd: etcdserver: requested lease not found (lease " + std::to_string(id) + ")",
               "grant a new lease and write its keys again");
 }
 
 template <class Number>
 bool compare_numbers(Compare::Op op, Number have, Number want) {
   switch (op) {
-    case Compare::Op::kEqual: return have == want;
-    case Compare::Op::kGreater: return have > want;
-    case Compare::Op::kLess: return have < want;
-    case Compare::Op::kNotEqual: return have != want;
+    case Compare::Op::kEqual:
+      return have == want;
+    case Compare::Op::kGreater:
+      return have > want;
+    case Compare::Op::kLess:
+      return have < want;
+    case Compare::Op::kNotEqual:
+      return have != want;
   }
   return false;
 }
@@ -74,9 +80,7 @@ Result<void> FakeEtcd::admit(Operation operation, bool needs_quorum) {
   return {};
 }
 
-ResponseHeader FakeEtcd::header() const {
-  return ResponseHeader{0xfa4e, 1, revision_, 1};
-}
+ResponseHeader FakeEtcd::header() const { return ResponseHeader{0xfa4e, 1, revision_, 1}; }
 
 // ---- key-value ------------------------------------------------------------------
 
@@ -96,7 +100,8 @@ std::map<std::string, KeyValue> FakeEtcd::state_at(int64_t revision) const {
 }
 
 Result<RangeResponse> FakeEtcd::range_locked(const RangeRequest& request) const {
-  if (request.key.empty()) return fail(EINVAL, "etcd: etcdserver: key is not provided", "give a key");
+  if (request.key.empty())
+    return fail(EINVAL, "etcd: etcdserver: key is not provided", "give a key");
   if (request.revision > revision_) {
     return fail(ERANGE, "etcd: mvcc: required revision is a future revision", "");
   }
@@ -130,7 +135,8 @@ void FakeEtcd::detach_from_lease(const KeyValue& kv) {
 }
 
 Result<PutResponse> FakeEtcd::put_locked(const PutRequest& request, Pending& pending) {
-  if (request.key.empty()) return fail(EINVAL, "etcd: etcdserver: key is not provided", "give a key");
+  if (request.key.empty())
+    return fail(EINVAL, "etcd: etcdserver: key is not provided", "give a key");
   if (auto error = oversized_put(request.key, request.value.size())) return std::unexpected(*error);
   if (request.lease != 0 && !leases_.contains(request.lease)) return lease_not_found(request.lease);
   PutResponse out{header(), std::nullopt};
@@ -194,7 +200,8 @@ Result<PutResponse> FakeEtcd::put(const PutRequest& request) {
 Result<DeleteResponse> FakeEtcd::delete_range(const DeleteRequest& request) {
   Lock lock(mutex_);
   VW_TRY(admit(Operation::kDelete, true));
-  if (request.key.empty()) return fail(EINVAL, "etcd: etcdserver: key is not provided", "give a key");
+  if (request.key.empty())
+    return fail(EINVAL, "etcd: etcdserver: key is not provided", "give a key");
   Pending pending{revision_ + 1, {}};
   DeleteResponse out = delete_locked(request, pending);
   commit(pending);
@@ -206,11 +213,14 @@ bool FakeEtcd::compare_holds(const Compare& compare) const {
   const KeyValue missing{};
   const KeyValue& kv = it == kvs_.end() ? missing : it->second;
   switch (compare.target) {
-    case Compare::Target::kVersion: return compare_numbers(compare.op, kv.version, compare.number);
+    case Compare::Target::kVersion:
+      return compare_numbers(compare.op, kv.version, compare.number);
     case Compare::Target::kCreateRevision:
       return compare_numbers(compare.op, kv.create_revision, compare.number);
-    case Compare::Target::kModRevision: return compare_numbers(compare.op, kv.mod_revision, compare.number);
-    case Compare::Target::kLease: return compare_numbers(compare.op, kv.lease, compare.number);
+    case Compare::Target::kModRevision:
+      return compare_numbers(compare.op, kv.mod_revision, compare.number);
+    case Compare::Target::kLease:
+      return compare_numbers(compare.op, kv.lease, compare.number);
     case Compare::Target::kValue:
       // etcd: a value comparison on a missing key is false, whatever the op.
       return it != kvs_.end() && compare_numbers(compare.op, kv.value, compare.value);
@@ -254,7 +264,8 @@ Result<ResponseHeader> FakeEtcd::compact(int64_t revision) {
   VW_TRY(admit(Operation::kCompact, true));
   if (revision <= compact_revision_) return compacted(revision, compact_revision_);
   if (revision > revision_) {
-    return fail(ERANGE, "etcd: mvcc: required revision is a future revision", "compact at or below the current revision");
+    return fail(ERANGE, "etcd: mvcc: required revision is a future revision",
+                "compact at or below the current revision");
   }
   // Like etcd, the compaction revision itself stays readable and watchable.
   compacted_state_ = state_at(revision - 1);
@@ -344,8 +355,8 @@ bool FakeEtcd::leaderless(const WatchRequest& request) const {
 }
 
 std::optional<Error> FakeEtcd::serve_stream(Lock& lock, const WatchRequest& request,
-                                            const WatchHandler& handler, const std::stop_token& stop,
-                                            int64_t& next) {
+                                            const WatchHandler& handler,
+                                            const std::stop_token& stop, int64_t& next) {
   if (auto fault = take_fault(Operation::kWatch)) return fault;
   if (leaderless(request)) return Error{EAGAIN, "etcd: etcdserver: no leader (fake)", ""};
   const int64_t start = next;
@@ -402,10 +413,12 @@ std::optional<Error> FakeEtcd::serve_stream(Lock& lock, const WatchRequest& requ
 Result<void> FakeEtcd::watch(const WatchRequest& request, const WatchHandler& handler,
                              std::stop_token stop) {
   if (request.key.empty()) {
-    return fail(EINVAL, "watch: the key is empty", "watch a key or a prefix (WatchRequest::prefix)");
+    return fail(EINVAL, "watch: the key is empty",
+                "watch a key or a prefix (WatchRequest::prefix)");
   }
   if (request.start_revision < 0) {
-    return fail(EINVAL, "watch: start_revision " + std::to_string(request.start_revision) + " is negative",
+    return fail(EINVAL,
+                "watch: start_revision " + std::to_string(request.start_revision) + " is negative",
                 "use 0 for changes from now on");
   }
   int64_t next = request.start_revision;
@@ -451,7 +464,8 @@ Result<StatusResponse> FakeEtcd::status() {
 Result<std::string> FakeEtcd::authenticate(const Credentials& credentials) {
   Lock lock(mutex_);
   if (auto fault = take_fault(Operation::kAuthenticate)) return std::unexpected(*fault);
-  if (!required_credentials_) return fail(EPERM, "etcd: etcdserver: authentication is not enabled", "");
+  if (!required_credentials_)
+    return fail(EPERM, "etcd: etcdserver: authentication is not enabled", "");
   if (credentials.user != required_credentials_->user ||
       credentials.password != required_credentials_->password) {
     return fail(EACCES, "etcd: etcdserver: authentication failed, invalid user ID or password",

@@ -31,8 +31,9 @@ struct Endpoint {
 
 Result<Endpoint> parse_endpoint(const std::string& url, size_t index) {
   auto refuse = [&](const std::string& why) {
-    return fail(EINVAL, "endpoints[" + std::to_string(index) + "] '" + url + "': " + why,
-                "give client URLs as http://HOST:PORT or https://HOST:PORT (etcd's --advertise-client-urls)");
+    return fail(
+        EINVAL, "endpoints[" + std::to_string(index) + "] '" + url + "': " + why,
+        "give client URLs as http://HOST:PORT or https://HOST:PORT (etcd's --advertise-client-urls)");
   };
   bool tls = url.starts_with("https://");
   if (!tls && !url.starts_with("http://")) return refuse("the scheme must be http:// or https://");
@@ -49,13 +50,14 @@ Result<Endpoint> parse_endpoint(const std::string& url, size_t index) {
 
 Result<void> check_tls_files(const TlsFiles& tls) {
   if (tls.cert_file.empty() != tls.key_file.empty()) {
-    return fail(EINVAL, tls.cert_file.empty() ? "tls.key_file is set without tls.cert_file"
-                                              : "tls.cert_file is set without tls.key_file",
+    return fail(EINVAL,
+                tls.cert_file.empty() ? "tls.key_file is set without tls.cert_file"
+                                      : "tls.cert_file is set without tls.key_file",
                 "give the client certificate and its key together (--cert and --key)");
   }
-  for (const auto& [field, path] : {std::pair{"tls.ca_file", &tls.ca_file},
-                                    std::pair{"tls.cert_file", &tls.cert_file},
-                                    std::pair{"tls.key_file", &tls.key_file}}) {
+  for (const auto& [field, path] :
+       {std::pair{"tls.ca_file", &tls.ca_file}, std::pair{"tls.cert_file", &tls.cert_file},
+        std::pair{"tls.key_file", &tls.key_file}}) {
     if (!path->empty() && !std::filesystem::exists(*path)) {
       return fail(ENOENT, std::string(field) + " '" + *path + "'", "check the path");
     }
@@ -78,7 +80,8 @@ template <class Duration>
 Duration jittered(Duration base) {
   thread_local std::minstd_rand random{std::random_device{}()};
   auto half = base.count() / 2;
-  return Duration(half + (half > 0 ? std::uniform_int_distribution<decltype(half)>(0, half)(random) : 0));
+  return Duration(half +
+                  (half > 0 ? std::uniform_int_distribution<decltype(half)>(0, half)(random) : 0));
 }
 
 // Sleeps for duration unless stop is requested first.
@@ -105,15 +108,18 @@ Error transport_error(httplib::Error error, const Endpoint& endpoint, bool timed
   std::string where = endpoint.url;
   switch (error) {
     case httplib::Error::Connection:
-      return Error{ECONNREFUSED, "connect to " + where, "check that the member runs and --endpoints"};
+      return Error{ECONNREFUSED, "connect to " + where,
+                   "check that the member runs and --endpoints"};
     case httplib::Error::ConnectionTimeout:
       return Error{ETIMEDOUT, "connect to " + where, "check that the member runs and --endpoints"};
     case httplib::Error::SSLConnection:
-      return Error{EPROTO, "TLS handshake with " + where,
-                   "the member requires a client certificate it trusts (--cert, --key), or speaks plain HTTP"};
+      return Error{
+          EPROTO, "TLS handshake with " + where,
+          "the member requires a client certificate it trusts (--cert, --key), or speaks plain HTTP"};
     case httplib::Error::SSLServerVerification:
-      return Error{EPROTO, "the certificate of " + where + " is not trusted",
-                   "--cacert must name the CA that signed the members' certificates, and the certificate must name the host"};
+      return Error{
+          EPROTO, "the certificate of " + where + " is not trusted",
+          "--cacert must name the CA that signed the members' certificates, and the certificate must name the host"};
     case httplib::Error::SSLLoadingCerts:
       return Error{EPROTO, "load the TLS certificates for " + where,
                    "check --cacert, --cert and --key (PEM files)"};
@@ -122,7 +128,8 @@ Error transport_error(httplib::Error error, const Endpoint& endpoint, bool timed
     default:
       *maybe_sent = true;
       if (timed_out) return Error{ETIMEDOUT, "no answer from " + where + " in time", ""};
-      return Error{EIO, "connection to " + where + " broke (" + httplib::to_string(error) + ")", ""};
+      return Error{EIO, "connection to " + where + " broke (" + httplib::to_string(error) + ")",
+                   ""};
   }
 }
 
@@ -166,7 +173,8 @@ class GatewayClient final : public EtcdClient {
 
   Result<RangeResponse> range(const RangeRequest& request) override {
     auto body = call("/v3/kv/range", gateway::encode(request), Retry::kAny);
-    return decode(body, gateway::decode_range, "range " + describe_key(request.key, request.range_end));
+    return decode(body, gateway::decode_range,
+                  "range " + describe_key(request.key, request.range_end));
   }
 
   Result<PutResponse> put(const PutRequest& request) override {
@@ -179,7 +187,8 @@ class GatewayClient final : public EtcdClient {
 
   Result<DeleteResponse> delete_range(const DeleteRequest& request) override {
     auto body = call("/v3/kv/deleterange", gateway::encode(request), Retry::kOnlyUnsent);
-    return decode(body, gateway::decode_delete, "delete " + describe_key(request.key, request.range_end));
+    return decode(body, gateway::decode_delete,
+                  "delete " + describe_key(request.key, request.range_end));
   }
 
   Result<TxnResponse> txn(const TxnRequest& request) override {
@@ -198,7 +207,8 @@ class GatewayClient final : public EtcdClient {
     json request{{"TTL", std::to_string(ttl_seconds)}, {"ID", std::to_string(id)}};
     // A retried grant may leave an unused lease behind; it expires by itself.
     auto body = call("/v3/lease/grant", request, Retry::kAny);
-    return decode(body, gateway::decode_lease_grant, "grant a lease of " + std::to_string(ttl_seconds) + " s");
+    return decode(body, gateway::decode_lease_grant,
+                  "grant a lease of " + std::to_string(ttl_seconds) + " s");
   }
 
   Result<LeaseKeepAliveResponse> lease_keep_alive(int64_t id) override {
@@ -218,7 +228,8 @@ class GatewayClient final : public EtcdClient {
     json request{{"ID", std::to_string(id)}};
     if (keys) request["keys"] = true;
     auto body = call("/v3/lease/timetolive", request, Retry::kAny);
-    return decode(body, gateway::decode_lease_time_to_live, "time to live of lease " + std::to_string(id));
+    return decode(body, gateway::decode_lease_time_to_live,
+                  "time to live of lease " + std::to_string(id));
   }
 
   Result<StatusResponse> status() override {
@@ -275,7 +286,8 @@ class GatewayClient final : public EtcdClient {
         }
       }
     }
-    return oversized_put(first_key, total - std::min(total, first_key.size()), options_.max_request_bytes);
+    return oversized_put(first_key, total - std::min(total, first_key.size()),
+                         options_.max_request_bytes);
   }
 
   std::unique_ptr<httplib::Client> connect(const Endpoint& endpoint,
@@ -451,7 +463,8 @@ class GatewayClient final : public EtcdClient {
       if (answered != nullptr) *answered = index;
       return answer;
     }
-    return std::unexpected(with_context(last, "no etcd endpoint answered (" + endpoint_list() + ")"));
+    return std::unexpected(
+        with_context(last, "no etcd endpoint answered (" + endpoint_list() + ")"));
   }
 
   bool has_credentials() {
@@ -503,7 +516,8 @@ GatewayClient::StreamEnd GatewayClient::run_watch_stream(size_t index, const Wat
     if (line.find_first_not_of(" \r\t") == std::string::npos) return true;
     json body = json::parse(line, nullptr, false);
     if (body.is_discarded()) {
-      end.error = Error{EPROTO, "watch stream from " + endpoint.url + " sent '" + line.substr(0, 200) + "'", ""};
+      end.error = Error{
+          EPROTO, "watch stream from " + endpoint.url + " sent '" + line.substr(0, 200) + "'", ""};
       return false;
     }
     if (auto error = gateway::decode_error(body, 200)) {
@@ -584,12 +598,14 @@ GatewayClient::StreamEnd GatewayClient::run_watch_stream(size_t index, const Wat
     }
   }
   if (error == httplib::Error::Success) {
-    end.error = Error{ECONNRESET, "watch stream from " + endpoint.url + " closed by the server", ""};
+    end.error =
+        Error{ECONNRESET, "watch stream from " + endpoint.url + " closed by the server", ""};
   } else if (error == httplib::Error::Read && end.created) {
-    end.error = Error{ETIMEDOUT,
-                      "watch stream from " + endpoint.url + " silent for " +
-                          std::to_string(options_.watch_idle_timeout.count()) + " ms, or broken",
-                      "etcd sends progress only with --experimental-watch-progress-notify-interval"};
+    end.error =
+        Error{ETIMEDOUT,
+              "watch stream from " + endpoint.url + " silent for " +
+                  std::to_string(options_.watch_idle_timeout.count()) + " ms, or broken",
+              "etcd sends progress only with --experimental-watch-progress-notify-interval"};
   } else {
     bool maybe_sent = false;
     end.error = transport_error(error, endpoint, false, &maybe_sent);
@@ -600,10 +616,12 @@ GatewayClient::StreamEnd GatewayClient::run_watch_stream(size_t index, const Wat
 Result<void> GatewayClient::watch(const WatchRequest& request, const WatchHandler& handler,
                                   std::stop_token stop) {
   if (request.key.empty()) {
-    return fail(EINVAL, "watch: the key is empty", "watch a key or a prefix (WatchRequest::prefix)");
+    return fail(EINVAL, "watch: the key is empty",
+                "watch a key or a prefix (WatchRequest::prefix)");
   }
   if (request.start_revision < 0) {
-    return fail(EINVAL, "watch: start_revision " + std::to_string(request.start_revision) + " is negative",
+    return fail(EINVAL,
+                "watch: start_revision " + std::to_string(request.start_revision) + " is negative",
                 "use 0 for changes from now on");
   }
   int64_t next_revision = request.start_revision;
@@ -637,7 +655,8 @@ Result<void> GatewayClient::watch(const WatchRequest& request, const WatchHandle
 
 Result<std::unique_ptr<EtcdClient>> make_gateway_client(GatewayOptions options) {
   if (options.endpoints.empty()) {
-    return fail(EINVAL, "endpoints: none given", "give at least one client URL, e.g. http://127.0.0.1:2379");
+    return fail(EINVAL, "endpoints: none given",
+                "give at least one client URL, e.g. http://127.0.0.1:2379");
   }
   std::vector<Endpoint> endpoints;
   for (size_t i = 0; i < options.endpoints.size(); ++i) {

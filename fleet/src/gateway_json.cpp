@@ -75,30 +75,43 @@ Result<std::vector<KeyValue>> decode_kvs(const json& body, const char* field) {
 
 const char* compare_target_name(Compare::Target target) {
   switch (target) {
-    case Compare::Target::kVersion: return "VERSION";
-    case Compare::Target::kCreateRevision: return "CREATE";
-    case Compare::Target::kModRevision: return "MOD";
-    case Compare::Target::kValue: return "VALUE";
-    case Compare::Target::kLease: return "LEASE";
+    case Compare::Target::kVersion:
+      return "VERSION";
+    case Compare::Target::kCreateRevision:
+      return "CREATE";
+    case Compare::Target::kModRevision:
+      return "MOD";
+    case Compare::Target::kValue:
+      return "VALUE";
+    case Compare::Target::kLease:
+      return "LEASE";
   }
   return "MOD";
 }
 
 const char* compare_number_field(Compare::Target target) {
   switch (target) {
-    case Compare::Target::kVersion: return "version";
-    case Compare::Target::kCreateRevision: return "create_revision";
-    case Compare::Target::kLease: return "lease";
-    default: return "mod_revision";
+    case Compare::Target::kVersion:
+      return "version";
+    case Compare::Target::kCreateRevision:
+      return "create_revision";
+    case Compare::Target::kLease:
+      return "lease";
+    default:
+      return "mod_revision";
   }
 }
 
 const char* compare_op_name(Compare::Op op) {
   switch (op) {
-    case Compare::Op::kEqual: return "EQUAL";
-    case Compare::Op::kGreater: return "GREATER";
-    case Compare::Op::kLess: return "LESS";
-    case Compare::Op::kNotEqual: return "NOT_EQUAL";
+    case Compare::Op::kEqual:
+      return "EQUAL";
+    case Compare::Op::kGreater:
+      return "GREATER";
+    case Compare::Op::kLess:
+      return "LESS";
+    case Compare::Op::kNotEqual:
+      return "NOT_EQUAL";
   }
   return "EQUAL";
 }
@@ -144,13 +157,20 @@ Result<TxnOpResponse> decode_op_response(const json& response) {
 
 const char* hint_for(int code) {
   switch (code) {
-    case EMSGSIZE: return "keep values under 1 MiB, or raise etcd's --max-request-bytes";
-    case ERANGE: return "read the current state without a revision and continue from its header.revision + 1";
-    case EACCES: return "check the user's roles and permissions (etcdctl role get ROLE)";
-    case EAGAIN: return "the cluster may have lost quorum: check etcdctl endpoint status --cluster";
-    case EKEYEXPIRED: return "authenticate again (user and password)";
-    case ENOENT: return "grant a new lease and write its keys again";
-    default: return "";
+    case EMSGSIZE:
+      return "keep values under 1 MiB, or raise etcd's --max-request-bytes";
+    case ERANGE:
+      return "read the current state without a revision and continue from its header.revision + 1";
+    case EACCES:
+      return "check the user's roles and permissions (etcdctl role get ROLE)";
+    case EAGAIN:
+      return "the cluster may have lost quorum: check etcdctl endpoint status --cluster";
+    case EKEYEXPIRED:
+      return "authenticate again (user and password)";
+    case ENOENT:
+      return "grant a new lease and write its keys again";
+    default:
+      return "";
   }
 }
 
@@ -159,35 +179,59 @@ int errno_for_grpc(int grpc_code, const std::string& message) {
   if (message.find("authentication failed") != std::string::npos) return EACCES;
   if (message.find("user name is empty") != std::string::npos) return EACCES;
   switch (grpc_code) {
-    case 1: return ECANCELED;
-    case 3: return EINVAL;
-    case 4: return ETIMEDOUT;
-    case 5: return ENOENT;
-    case 6: return EEXIST;
-    case 7: return EACCES;
-    case 8: return ENOSPC;
-    case 9: return EPERM;
-    case 10: return EAGAIN;
-    case 11: return ERANGE;
-    case 12: return ENOSYS;
-    case 14: return EAGAIN;
-    case 16: return EKEYEXPIRED;
-    default: return EIO;  // 2 Unknown, 13 Internal, 15 DataLoss
+    case 1:
+      return ECANCELED;
+    case 3:
+      return EINVAL;
+    case 4:
+      return ETIMEDOUT;
+    case 5:
+      return ENOENT;
+    case 6:
+      return EEXIST;
+    case 7:
+      return EACCES;
+    case 8:
+      return ENOSPC;
+    case 9:
+      return EPERM;
+    case 10:
+      return EAGAIN;
+    case 11:
+      return ERANGE;
+    case 12:
+      return ENOSYS;
+    case 14:
+      return EAGAIN;
+    case 16:
+      return EKEYEXPIRED;
+    default:
+      return EIO;  // 2 Unknown, 13 Internal, 15 DataLoss
   }
 }
 
 // The gRPC code grpc-gateway would have mapped to this HTTP status.
 int grpc_for_http(int http_status) {
   switch (http_status) {
-    case 400: return 3;
-    case 401: return 16;
-    case 403: return 7;
-    case 404: return 5;
-    case 408: case 504: return 4;
-    case 409: return 10;
-    case 429: return 8;
-    case 503: return 14;
-    default: return 2;
+    case 400:
+      return 3;
+    case 401:
+      return 16;
+    case 403:
+      return 7;
+    case 404:
+      return 5;
+    case 408:
+    case 504:
+      return 4;
+    case 409:
+      return 10;
+    case 429:
+      return 8;
+    case 503:
+      return 14;
+    default:
+      return 2;
   }
 }
 
@@ -219,7 +263,8 @@ Result<std::string> base64_decode(std::string_view text, std::string_view field)
   static const std::array<int8_t, 256> values = [] {
     std::array<int8_t, 256> table{};
     table.fill(-1);
-    for (size_t i = 0; i < kBase64Alphabet.size(); ++i) table[uint8_t(kBase64Alphabet[i])] = int8_t(i);
+    for (size_t i = 0; i < kBase64Alphabet.size(); ++i)
+      table[uint8_t(kBase64Alphabet[i])] = int8_t(i);
     return table;
   }();
   auto invalid = [&] { return malformed(std::string(field) + " is not valid base64"); };
@@ -311,15 +356,16 @@ std::optional<Error> decode_error(const json& body, int http_status) {
   }
   // Stream shape: {"error":{"grpc_code","http_code","message","http_status"}}.
   if (error->is_object()) {
-    int grpc_code = error->value("grpc_code", grpc_for_http(error->value("http_code", http_status)));
+    int grpc_code =
+        error->value("grpc_code", grpc_for_http(error->value("http_code", http_status)));
     return error_from_grpc(grpc_code, get_string(*error, "message"));
   }
   // Unary shape: {"error","message","code"}.
   std::string message = get_string(body, "message");
   if (message.empty()) message = error->is_string() ? error->get<std::string>() : error->dump();
   const json* code = find(body, "code");
-  int grpc_code = code != nullptr && code->is_number_integer() ? code->get<int>()
-                                                                : grpc_for_http(http_status);
+  int grpc_code =
+      code != nullptr && code->is_number_integer() ? code->get<int>() : grpc_for_http(http_status);
   return error_from_grpc(grpc_code, message);
 }
 
@@ -454,12 +500,13 @@ Result<WatchMessage> decode_watch_result(const json& result) {
     std::string reason = get_string(result, "cancel_reason");
     // An invalid or expired token cancels the watch at once ("created" and
     // "canceled" in one message), with the gRPC error as the reason.
-    int code = reason.find("invalid auth token") != std::string::npos ? EKEYEXPIRED
+    int code = reason.find("invalid auth token") != std::string::npos  ? EKEYEXPIRED
                : reason.find("permission denied") != std::string::npos ? EACCES
                                                                        : ECANCELED;
     return WatchMessage{WatchCanceled{
-        header, Error{code, "etcd canceled the watch: " + (reason.empty() ? "no reason given" : reason),
-                      hint_for(code)}}};
+        header,
+        Error{code, "etcd canceled the watch: " + (reason.empty() ? "no reason given" : reason),
+              hint_for(code)}}};
   }
   if (get_bool(result, "created")) {
     return WatchMessage{WatchCreated{header, VW_TRY(get_int64(result, "watch_id")), 0}};

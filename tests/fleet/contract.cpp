@@ -17,7 +17,8 @@ int error_code(const Result<T>& result) {
 }
 
 std::string describe(const WatchEvent& event) {
-  return (event.type == WatchEvent::Type::kPut ? "PUT " : "DELETE ") + event.kv.key + "=" + event.kv.value;
+  return (event.type == WatchEvent::Type::kPut ? "PUT " : "DELETE ") + event.kv.key + "=" +
+         event.kv.value;
 }
 
 }  // namespace
@@ -69,7 +70,8 @@ void txn_compare_and_swap(EtcdClient& etcd, const std::string& prefix) {
   auto first = etcd.put({key, "v1"});
   ASSERT_OK(first);
   const int64_t seen = first->header.revision;
-  TxnRequest cas{{Compare::mod_revision_is(key, seen)}, {PutRequest{key, "v2"}}, {RangeRequest{key}}};
+  TxnRequest cas{
+      {Compare::mod_revision_is(key, seen)}, {PutRequest{key, "v2"}}, {RangeRequest{key}}};
   auto won = etcd.txn(cas);
   ASSERT_OK(won);
   EXPECT_TRUE(won->succeeded);
@@ -91,7 +93,8 @@ void txn_compare_and_swap(EtcdClient& etcd, const std::string& prefix) {
   auto refused = etcd.txn({{Compare::key_missing(key)}, {PutRequest{key, "v3"}}, {}});
   ASSERT_OK(refused);
   EXPECT_FALSE(refused->succeeded);
-  auto created = etcd.txn({{Compare::key_missing(prefix + "new")}, {PutRequest{prefix + "new", "n"}}, {}});
+  auto created =
+      etcd.txn({{Compare::key_missing(prefix + "new")}, {PutRequest{prefix + "new", "n"}}, {}});
   ASSERT_OK(created);
   EXPECT_TRUE(created->succeeded);
   auto by_value = etcd.txn({{Compare::value_is(key, "v2")}, {DeleteRequest{prefix + "new"}}, {}});
@@ -136,8 +139,9 @@ void watch_replays_then_follows(EtcdClient& etcd, const std::string& prefix) {
   std::vector<std::string> seen;
   for (const WatchEvent& event : events) seen.push_back(describe(event));
   const std::string k0 = prefix + "k0", k1 = prefix + "k1", k2 = prefix + "k2";
-  EXPECT_EQ(seen, (std::vector<std::string>{"PUT " + k1 + "=v1", "PUT " + k0 + "=v2", "PUT " + k1 + "=v3",
-                                            "PUT " + k0 + "=v4", "DELETE " + k0 + "=", "PUT " + k2 + "=live"}));
+  EXPECT_EQ(seen, (std::vector<std::string>{"PUT " + k1 + "=v1", "PUT " + k0 + "=v2",
+                                            "PUT " + k1 + "=v3", "PUT " + k0 + "=v4",
+                                            "DELETE " + k0 + "=", "PUT " + k2 + "=live"}));
   ASSERT_EQ(events.size(), 6u);
   // Every revision once, in order; from + 5 is the key outside the prefix.
   EXPECT_EQ(recorder.event_revisions(),
@@ -177,8 +181,9 @@ void lease_lifecycle(EtcdClient& etcd, const std::string& prefix) {
   auto gone = etcd.lease_time_to_live(lease->id);
   ASSERT_OK(gone);
   EXPECT_EQ(gone->ttl, -1);
-  for (int code : {error_code(etcd.lease_keep_alive(lease->id)), error_code(etcd.lease_revoke(lease->id)),
-                   error_code(etcd.put({key, "x", lease->id}))}) {
+  for (int code :
+       {error_code(etcd.lease_keep_alive(lease->id)), error_code(etcd.lease_revoke(lease->id)),
+        error_code(etcd.put({key, "x", lease->id}))}) {
     EXPECT_EQ(code, ENOENT);
   }
 }
@@ -209,7 +214,8 @@ void history_and_compaction(EtcdClient& etcd, const std::string& prefix) {
   EXPECT_EQ(again.error().code, ERANGE);
 
   Recorder behind;
-  ASSERT_OK(etcd.watch(WatchRequest{key, {}, revisions[2]}, std::ref(behind)));  // terminal: returns
+  ASSERT_OK(
+      etcd.watch(WatchRequest{key, {}, revisions[2]}, std::ref(behind)));  // terminal: returns
   auto messages = behind.messages();
   ASSERT_EQ(messages.size(), 2u);
   EXPECT_TRUE(std::holds_alternative<WatchCreated>(messages[0]));
@@ -228,7 +234,8 @@ void oversized_put_refused(EtcdClient& etcd, const std::string& prefix) {
   auto refused = etcd.put({prefix + "big", big});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, EMSGSIZE);
-  EXPECT_NE(refused.error().message().find(prefix + "big"), std::string::npos) << refused.error().message();
+  EXPECT_NE(refused.error().message().find(prefix + "big"), std::string::npos)
+      << refused.error().message();
   auto in_txn = etcd.txn({{}, {PutRequest{prefix + "big", big}}, {}});
   ASSERT_FALSE(in_txn);
   EXPECT_EQ(in_txn.error().code, EMSGSIZE);

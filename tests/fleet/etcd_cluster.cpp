@@ -107,17 +107,22 @@ std::string EtcdCluster::missing_tools() {
   for (const char* tool : {"etcd", "etcdctl", "openssl"}) {
     if (!in_path(tool)) missing += (missing.empty() ? "" : ", ") + std::string(tool);
   }
-  return missing.empty() ? "" : missing + " not installed (scripts/setup.sh installs etcd-server, etcd-client, openssl)";
+  return missing.empty()
+             ? ""
+             : missing +
+                   " not installed (scripts/setup.sh installs etcd-server, etcd-client, openssl)";
 }
 
-Result<std::unique_ptr<EtcdCluster>> EtcdCluster::start(const std::string& name, ClusterOptions options) {
+Result<std::unique_ptr<EtcdCluster>> EtcdCluster::start(const std::string& name,
+                                                        ClusterOptions options) {
   std::string dir = std::string(VW_TEST_ETCD_DIR) + "/" + name + "-" + std::to_string(getpid());
   std::error_code ignored;
   fs::remove_all(dir, ignored);
   fs::create_directories(dir);
   std::unique_ptr<EtcdCluster> cluster(new EtcdCluster(dir, options));
   for (int i = 0; i < options.members; ++i) {
-    cluster->members_.push_back(Member{"m" + std::to_string(i), VW_TRY(free_port()), VW_TRY(free_port()), -1});
+    cluster->members_.push_back(
+        Member{"m" + std::to_string(i), VW_TRY(free_port()), VW_TRY(free_port()), -1});
   }
   if (options.tls) VW_TRY(cluster->make_certificates());
   for (int i = 0; i < options.members; ++i) VW_TRY(cluster->spawn(i, true));
@@ -134,8 +139,8 @@ EtcdCluster::~EtcdCluster() {
 }
 
 std::string EtcdCluster::client_url(int member) const {
-  return std::string(options_.tls ? "https" : "http") + "://127.0.0.1:" +
-         std::to_string(members_[member].client_port);
+  return std::string(options_.tls ? "https" : "http") +
+         "://127.0.0.1:" + std::to_string(members_[member].client_port);
 }
 
 std::string EtcdCluster::peer_url(int member) const {
@@ -168,22 +173,26 @@ GatewayOptions EtcdCluster::options_for_all() const {
 
 Result<void> EtcdCluster::make_certificates() {
   const std::string ec = "ec", curve = "ec_paramgen_curve:prime256v1";
-  auto sign = [&](const std::string& name, const std::string& subject, const std::string& extensions) -> Result<void> {
+  auto sign = [&](const std::string& name, const std::string& subject,
+                  const std::string& extensions) -> Result<void> {
     std::ofstream(dir_ + "/" + name + ".ext") << extensions;
-    VW_TRY(run_command({"openssl", "req", "-new", "-newkey", ec, "-pkeyopt", curve, "-nodes", "-keyout",
-                        dir_ + "/" + name + ".key", "-out", dir_ + "/" + name + ".csr", "-subj", subject}));
-    VW_TRY(run_command({"openssl", "x509", "-req", "-in", dir_ + "/" + name + ".csr", "-CA", dir_ + "/ca.pem",
-                        "-CAkey", dir_ + "/ca.key", "-CAcreateserial", "-out", dir_ + "/" + name + ".pem",
-                        "-days", "2", "-extfile", dir_ + "/" + name + ".ext"}));
+    VW_TRY(run_command({"openssl", "req", "-new", "-newkey", ec, "-pkeyopt", curve, "-nodes",
+                        "-keyout", dir_ + "/" + name + ".key", "-out", dir_ + "/" + name + ".csr",
+                        "-subj", subject}));
+    VW_TRY(run_command({"openssl", "x509", "-req", "-in", dir_ + "/" + name + ".csr", "-CA",
+                        dir_ + "/ca.pem", "-CAkey", dir_ + "/ca.key", "-CAcreateserial", "-out",
+                        dir_ + "/" + name + ".pem", "-days", "2", "-extfile",
+                        dir_ + "/" + name + ".ext"}));
     return {};
   };
-  VW_TRY(run_command({"openssl", "req", "-x509", "-newkey", ec, "-pkeyopt", curve, "-nodes", "-keyout",
-                      dir_ + "/ca.key", "-out", dir_ + "/ca.pem", "-days", "2", "-subj",
+  VW_TRY(run_command({"openssl", "req", "-x509", "-newkey", ec, "-pkeyopt", curve, "-nodes",
+                      "-keyout", dir_ + "/ca.key", "-out", dir_ + "/ca.pem", "-days", "2", "-subj",
                       "/CN=vaultwall test CA"}));
   // The gateway proxies to its own member with the server certificate, so
   // it needs clientAuth too.
-  VW_TRY(sign("server", "/CN=etcd-test-member",
-              "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n"));
+  VW_TRY(
+      sign("server", "/CN=etcd-test-member",
+           "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n"));
   // No CN: the gateway refuses client certificates that carry one.
   VW_TRY(sign("client", "/O=vaultwall test host",
               "subjectAltName=DNS:host1.test\nextendedKeyUsage=clientAuth\n"));
@@ -197,14 +206,14 @@ Result<void> EtcdCluster::spawn(int member, bool initial) {
     cluster += (cluster.empty() ? "" : ",") + members_[i].name + "=" + peer_url(i);
   }
   std::vector<std::string> argv = {
-      "etcd", "--name", m.name, "--data-dir", dir_ + "/" + m.name,
-      "--listen-client-urls", client_url(member), "--advertise-client-urls", client_url(member),
-      "--listen-peer-urls", peer_url(member), "--initial-advertise-peer-urls", peer_url(member),
-      "--initial-cluster", cluster, "--initial-cluster-state", initial ? "new" : "existing",
-      "--initial-cluster-token", fs::path(dir_).filename().string(),
+      "etcd", "--name", m.name, "--data-dir", dir_ + "/" + m.name, "--listen-client-urls",
+      client_url(member), "--advertise-client-urls", client_url(member), "--listen-peer-urls",
+      peer_url(member), "--initial-advertise-peer-urls", peer_url(member), "--initial-cluster",
+      cluster, "--initial-cluster-state", initial ? "new" : "existing", "--initial-cluster-token",
+      fs::path(dir_).filename().string(),
       // Fast elections keep failover tests short (etcd: 100 ms / 1 s).
-      "--heartbeat-interval", "50", "--election-timeout", "500",
-      "--logger", "zap", "--log-level", "warn"};
+      "--heartbeat-interval", "50", "--election-timeout", "500", "--logger", "zap", "--log-level",
+      "warn"};
   if (options_.progress_notify_interval.count() > 0) {
     argv.push_back("--experimental-watch-progress-notify-interval=" +
                    std::to_string(options_.progress_notify_interval.count()) + "s");
@@ -213,8 +222,9 @@ Result<void> EtcdCluster::spawn(int member, bool initial) {
     argv.push_back("--auth-token-ttl=" + std::to_string(options_.auth_token_ttl_seconds));
   }
   if (options_.tls) {
-    for (std::string flag : {"--cert-file=" + dir_ + "/server.pem", "--key-file=" + dir_ + "/server.key",
-                             "--trusted-ca-file=" + dir_ + "/ca.pem", std::string("--client-cert-auth")}) {
+    for (std::string flag :
+         {"--cert-file=" + dir_ + "/server.pem", "--key-file=" + dir_ + "/server.key",
+          "--trusted-ca-file=" + dir_ + "/ca.pem", std::string("--client-cert-auth")}) {
       argv.push_back(flag);
     }
   }
@@ -259,7 +269,8 @@ Result<void> EtcdCluster::wait_healthy(std::chrono::milliseconds timeout) const 
       auto client = member_client(client_url(i), client_tls());
       auto reply = client.Get("/health");
       all = reply && reply->status == 200 && reply->body.find("\"true\"") != std::string::npos;
-      if (!all) last = members_[i].name + ": " + (reply ? reply->body : httplib::to_string(reply.error()));
+      if (!all)
+        last = members_[i].name + ": " + (reply ? reply->body : httplib::to_string(reply.error()));
     }
     if (all) return {};
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -19,9 +19,9 @@ namespace vaultwall::fleet::testing {
 
 struct ClusterOptions {
   int members = 3;
-  bool tls = false;                              // https client URLs, client certs required
+  bool tls = false;                                  // https client URLs, client certs required
   std::chrono::seconds progress_notify_interval{0};  // 0: etcd's default (10 min)
-  int auth_token_ttl_seconds = 0;                // 0: etcd's default (300 s)
+  int auth_token_ttl_seconds = 0;                    // 0: etcd's default (300 s)
 };
 
 class EtcdCluster {
@@ -30,7 +30,8 @@ class EtcdCluster {
   static std::string missing_tools();
 
   // Starts every member and waits until the cluster has a leader.
-  static Result<std::unique_ptr<EtcdCluster>> start(const std::string& name, ClusterOptions options);
+  static Result<std::unique_ptr<EtcdCluster>> start(const std::string& name,
+                                                    ClusterOptions options);
   ~EtcdCluster();
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;

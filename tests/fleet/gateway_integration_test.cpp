@@ -9,9 +9,9 @@
 
 #include "contract.h"
 #include "etcd_cluster.h"
-#include "watch_recorder.h"
 #include "vaultwall/fleet/gateway_client.h"
 #include "vaultwall/fleet/gateway_json.h"
+#include "watch_recorder.h"
 
 namespace vaultwall::fleet {
 namespace {
@@ -27,8 +27,10 @@ using testing::Recorder;
 class GatewayTest : public ::testing::Test {
  protected:
   void start(ClusterOptions options = {}) {
-    if (std::string missing = EtcdCluster::missing_tools(); !missing.empty()) GTEST_SKIP() << missing;
-    auto cluster = EtcdCluster::start(::testing::UnitTest::GetInstance()->current_test_info()->name(), options);
+    if (std::string missing = EtcdCluster::missing_tools(); !missing.empty())
+      GTEST_SKIP() << missing;
+    auto cluster = EtcdCluster::start(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name(), options);
     ASSERT_TRUE(cluster) << cluster.error().message();
     cluster_ = std::move(*cluster);
   }
@@ -60,7 +62,8 @@ TEST_F(GatewayTest, ServerRequestLimitIsEmsgsize) {
   start(ClusterOptions{.members = 1});
   GatewayOptions lax = cluster_->options_for_all();
   lax.max_request_bytes = 4 * kDefaultMaxRequestBytes;
-  auto refused = client(lax)->put({"/t/big", std::string(kDefaultMaxRequestBytes + 100 * 1024, 'x')});
+  auto refused =
+      client(lax)->put({"/t/big", std::string(kDefaultMaxRequestBytes + 100 * 1024, 'x')});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, EMSGSIZE) << refused.error().message();
 }
@@ -74,7 +77,8 @@ TEST_F(GatewayTest, RequestsDoNotWaitForDelayedAcks) {
   for (int i = 0; i < 15; ++i) {
     auto begin = std::chrono::steady_clock::now();
     ASSERT_OK(etcd->put({"/t/latency", std::string(200, 'a' + i % 26)}));
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin)
+                     .count());
   }
   std::sort(ms.begin(), ms.end());
   EXPECT_LT(ms[ms.size() / 2], 25.0) << "median put latency " << ms[ms.size() / 2] << " ms";
@@ -151,16 +155,20 @@ TEST_F(GatewayTest, WatchFailsOverWhenItsMemberDies) {
     std::this_thread::sleep_for(10ms);
   }
   Recorder replay;
-  auto history = writer->watch(WatchRequest::prefix("/t/f/", first), [&](const WatchMessage& message) {
-    replay(message);
-    return replay.event_revisions().size() > 0 && replay.event_revisions().back() >= acknowledged.back()
-               ? WatchControl::kStop
-               : WatchControl::kContinue;
-  });
+  auto history =
+      writer->watch(WatchRequest::prefix("/t/f/", first), [&](const WatchMessage& message) {
+        replay(message);
+        return replay.event_revisions().size() > 0 &&
+                       replay.event_revisions().back() >= acknowledged.back()
+                   ? WatchControl::kStop
+                   : WatchControl::kContinue;
+      });
   ASSERT_OK(history);
   const std::vector<int64_t> stored = replay.event_revisions();
-  ASSERT_TRUE(recorder.wait([&](const auto&, const auto& events) { return events.size() >= stored.size(); }))
-      << recorder.events().size() << " of " << stored.size() << " events";
+  ASSERT_TRUE(recorder.wait([&](const auto&, const auto& events) {
+    return events.size() >= stored.size();
+  })) << recorder.events().size()
+      << " of " << stored.size() << " events";
   EXPECT_EQ(recorder.event_revisions(), stored);
   for (int64_t revision : acknowledged) {
     EXPECT_TRUE(std::binary_search(stored.begin(), stored.end(), revision)) << revision;
@@ -202,7 +210,8 @@ TEST_F(GatewayTest, NoLeaderWithTwoOfThreeDown) {
   auto begin = std::chrono::steady_clock::now();
   auto linear = etcd->range({"/t/n"});
   ASSERT_FALSE(linear);
-  EXPECT_TRUE(linear.error().code == EAGAIN || linear.error().code == ETIMEDOUT) << linear.error().message();
+  EXPECT_TRUE(linear.error().code == EAGAIN || linear.error().code == ETIMEDOUT)
+      << linear.error().message();
   EXPECT_LT(std::chrono::steady_clock::now() - begin, 10s);
 
   // A new watch requiring a leader is refused at once.
@@ -210,7 +219,8 @@ TEST_F(GatewayTest, NoLeaderWithTwoOfThreeDown) {
   auto started = std::chrono::steady_clock::now();
   auto result = etcd->watch(WatchRequest{"/t/n"}, [&](const WatchMessage& message) {
     fresh(message);
-    return std::holds_alternative<WatchInterrupted>(message) ? WatchControl::kStop : WatchControl::kContinue;
+    return std::holds_alternative<WatchInterrupted>(message) ? WatchControl::kStop
+                                                             : WatchControl::kContinue;
   });
   ASSERT_OK(result);
   auto messages = fresh.messages();
@@ -243,7 +253,8 @@ class GatewayAuthTest : public GatewayTest {
         {"user", "add", "host1:host1pw", "--interactive=false"},
         {"role", "add", "host1"},
         {"role", "grant-permission", "host1", "read", "/vaultwall/v1/vaults/", "--prefix=true"},
-        {"role", "grant-permission", "host1", "readwrite", "/vaultwall/v1/hosts/host1/", "--prefix=true"},
+        {"role", "grant-permission", "host1", "readwrite", "/vaultwall/v1/hosts/host1/",
+         "--prefix=true"},
         {"user", "grant-role", "host1", "host1"},
         {"auth", "enable"},
         {"--user=root:rootpw", "put", "/vaultwall/v1/vaults/kv1/policy", "{}"}};
@@ -260,7 +271,8 @@ TEST_F(GatewayAuthTest, RoleLimitsWritesToItsPrefix) {
   EXPECT_EQ(policy->kvs.at(0).value, "{}");
   ASSERT_OK(etcd->put({"/vaultwall/v1/hosts/host1/status", "in-sync"}));
 
-  for (const char* forbidden : {"/vaultwall/v1/hosts/host2/status", "/vaultwall/v1/vaults/kv1/policy"}) {
+  for (const char* forbidden :
+       {"/vaultwall/v1/hosts/host2/status", "/vaultwall/v1/vaults/kv1/policy"}) {
     auto refused = etcd->put({forbidden, "forged"});
     ASSERT_FALSE(refused) << forbidden;
     EXPECT_EQ(refused.error().code, EACCES) << refused.error().message();
@@ -290,8 +302,9 @@ TEST_F(GatewayAuthTest, ExpiredTokenIsRenewed) {
   // The old token is refused now (curl: cpp-httplib cannot read the
   // gateway's error answers, see gateway_client.cpp)...
   auto stale = testing::run_command(
-      {"curl", "-s", "-X", "POST", cluster_->client_url(0) + "/v3/kv/range", "-H", "Authorization: " + *token,
-       "-d", gateway::encode(RangeRequest{"/vaultwall/v1/vaults/kv1/policy"}).dump()});
+      {"curl", "-s", "-X", "POST", cluster_->client_url(0) + "/v3/kv/range", "-H",
+       "Authorization: " + *token, "-d",
+       gateway::encode(RangeRequest{"/vaultwall/v1/vaults/kv1/policy"}).dump()});
   ASSERT_OK(stale);
   EXPECT_NE(stale->find("invalid auth token"), std::string::npos) << *stale;
   // ...and the client renews it by itself, for calls and for watches.
@@ -326,7 +339,8 @@ TEST_F(GatewayTest, TlsWithClientCertificates) {
   for (int i = 0; i < 5; ++i) {
     auto refused = client(no_cert)->range({"/t/tls"});
     ASSERT_FALSE(refused);
-    EXPECT_TRUE(refused.error().code == EPROTO || refused.error().code == EIO) << refused.error().message();
+    EXPECT_TRUE(refused.error().code == EPROTO || refused.error().code == EIO)
+        << refused.error().message();
   }
   // A CA that did not sign the member's certificate.
   GatewayOptions wrong_ca = cluster_->options_for_all();
@@ -335,7 +349,8 @@ TEST_F(GatewayTest, TlsWithClientCertificates) {
   auto untrusted = client(wrong_ca)->range({"/t/tls"});
   ASSERT_FALSE(untrusted);
   EXPECT_EQ(untrusted.error().code, EPROTO) << untrusted.error().message();
-  EXPECT_NE(untrusted.error().message().find("not trusted"), std::string::npos) << untrusted.error().message();
+  EXPECT_NE(untrusted.error().message().find("not trusted"), std::string::npos)
+      << untrusted.error().message();
 }
 
 }  // namespace

@@ -45,7 +45,8 @@ TEST(PrefixRangeEnd, IncrementsTheLastByteBelow0xff) {
 TEST(Encode, DefaultsAreOmittedAndInt64sAreStrings) {
   EXPECT_EQ(encode(RangeRequest::prefix("/a/")), parse(R"({"key":"L2Ev","range_end":"L2Ew"})"));
   RangeRequest at{"/a", {}, 10, 42, true};
-  EXPECT_EQ(encode(at), parse(R"({"key":"L2E=","limit":"10","revision":"42","serializable":true})"));
+  EXPECT_EQ(encode(at),
+            parse(R"({"key":"L2E=","limit":"10","revision":"42","serializable":true})"));
   EXPECT_EQ(encode(PutRequest{"/a", "b", 7587869000000000123, true}),
             parse(R"({"key":"L2E=","value":"Yg==","lease":"7587869000000000123","prev_kv":true})"));
   EXPECT_EQ(encode(PutRequest{"/a", ""}), parse(R"({"key":"L2E="})"));
@@ -61,8 +62,9 @@ TEST(Encode, TxnComparesKeepZeroForCreateOnly) {
                {"target":"CREATE","result":"EQUAL","key":"L24=","create_revision":"0"}],
     "success":[{"request_put":{"key":"L3A=","value":"dg=="}},{"request_delete_range":{"key":"L2Q="}}],
     "failure":[{"request_range":{"key":"L3A="}}]})"));
-  EXPECT_EQ(encode(TxnRequest{{Compare::value_is("/p", "v")}, {}, {}}),
-            parse(R"({"compare":[{"target":"VALUE","result":"EQUAL","key":"L3A=","value":"dg=="}]})"));
+  EXPECT_EQ(
+      encode(TxnRequest{{Compare::value_is("/p", "v")}, {}, {}}),
+      parse(R"({"compare":[{"target":"VALUE","result":"EQUAL","key":"L3A=","value":"dg=="}]})"));
 }
 
 TEST(Encode, WatchCreateRequest) {
@@ -71,7 +73,8 @@ TEST(Encode, WatchCreateRequest) {
   request.prev_kv = true;
   EXPECT_EQ(encode_watch_create(request, 9), parse(R"({"create_request":{
     "key":"L2Ev","range_end":"L2Ew","start_revision":"9","progress_notify":true,"prev_kv":true}})"));
-  EXPECT_EQ(encode_watch_create(WatchRequest{"/a"}, 0), parse(R"({"create_request":{"key":"L2E="}})"));
+  EXPECT_EQ(encode_watch_create(WatchRequest{"/a"}, 0),
+            parse(R"({"create_request":{"key":"L2E="}})"));
 }
 
 constexpr const char* kHeader =
@@ -91,37 +94,43 @@ TEST(Decode, RangeWithUint64HeaderAndOmittedFields) {
   EXPECT_TRUE(empty->kvs.empty());
   EXPECT_EQ(empty->count, 0);
   // An empty value is omitted too.
-  auto no_value = decode_kv(parse(R"({"key":"L2E=","create_revision":"2","mod_revision":"2","version":"1"})"));
+  auto no_value =
+      decode_kv(parse(R"({"key":"L2E=","create_revision":"2","mod_revision":"2","version":"1"})"));
   ASSERT_OK(no_value);
   EXPECT_EQ(no_value->value, "");
 }
 
 TEST(Decode, FailedTxnHasNoSucceededField) {
-  auto failed = decode_txn(json::parse(std::string("{") + kHeader + R"(,"responses":[{"response_range":{
+  auto failed =
+      decode_txn(json::parse(std::string("{") + kHeader + R"(,"responses":[{"response_range":{
       "header":{"revision":"7"},"kvs":[{"key":"L3A=","mod_revision":"6","value":"djI="}],"count":"1"}}]})"));
   ASSERT_OK(failed);
   EXPECT_FALSE(failed->succeeded);
   ASSERT_EQ(failed->responses.size(), 1u);
   EXPECT_EQ(std::get<RangeResponse>(failed->responses[0]).kvs.at(0).value, "v2");
-  auto won = decode_txn(json::parse(std::string("{") + kHeader +
-                                    R"(,"succeeded":true,"responses":[{"response_put":{"header":{"revision":"7"}}}]})"));
+  auto won = decode_txn(json::parse(
+      std::string("{") + kHeader +
+      R"(,"succeeded":true,"responses":[{"response_put":{"header":{"revision":"7"}}}]})"));
   ASSERT_OK(won);
   EXPECT_TRUE(won->succeeded);
   EXPECT_TRUE(std::holds_alternative<PutResponse>(won->responses.at(0)));
 }
 
 TEST(Decode, KeepaliveForAnUnknownLeaseHasNoTtl) {
-  auto lost = decode_lease_keep_alive(json::parse(std::string("{") + kHeader + R"(,"ID":"7587869"})"));
+  auto lost =
+      decode_lease_keep_alive(json::parse(std::string("{") + kHeader + R"(,"ID":"7587869"})"));
   ASSERT_FALSE(lost);
   EXPECT_EQ(lost.error().code, ENOENT);
-  auto alive = decode_lease_keep_alive(json::parse(std::string("{") + kHeader + R"(,"ID":"7587869","TTL":"30"})"));
+  auto alive = decode_lease_keep_alive(
+      json::parse(std::string("{") + kHeader + R"(,"ID":"7587869","TTL":"30"})"));
   ASSERT_OK(alive);
   EXPECT_EQ(alive->ttl, 30);
   EXPECT_EQ(alive->id, 7587869);
 }
 
 TEST(Decode, StatusAndToken) {
-  auto status = decode_status(json::parse(std::string("{") + kHeader + R"(,"version":"3.4.23","dbSize":"20480",
+  auto status = decode_status(
+      json::parse(std::string("{") + kHeader + R"(,"version":"3.4.23","dbSize":"20480",
       "leader":"10276657743932975437","raftIndex":"9","raftTerm":"2","raftAppliedIndex":"9","dbSizeInUse":"16384"})"));
   ASSERT_OK(status);
   EXPECT_EQ(status->version, "3.4.23");
@@ -143,7 +152,8 @@ TEST(Decode, IntegersThatAreNotIntegersAreEproto) {
 
 TEST(DecodeWatch, CreatedProgressEventsCompactedCanceled) {
   // watch_id 0 is omitted; "created" header.revision is "now".
-  auto created = decode_watch_result(json::parse(std::string("{") + kHeader + R"(,"created":true})"));
+  auto created =
+      decode_watch_result(json::parse(std::string("{") + kHeader + R"(,"created":true})"));
   ASSERT_OK(created);
   ASSERT_TRUE(std::holds_alternative<WatchCreated>(*created));
   EXPECT_EQ(std::get<WatchCreated>(*created).watch_id, 0);
@@ -165,8 +175,8 @@ TEST(DecodeWatch, CreatedProgressEventsCompactedCanceled) {
   EXPECT_EQ(list[1].type, WatchEvent::Type::kDelete);
   EXPECT_EQ(list[1].prev_kv->value, "1");
 
-  auto compacted = decode_watch_result(json::parse(std::string("{") + kHeader +
-                                                   R"(,"canceled":true,"compact_revision":"5"})"));
+  auto compacted = decode_watch_result(
+      json::parse(std::string("{") + kHeader + R"(,"canceled":true,"compact_revision":"5"})"));
   ASSERT_OK(compacted);
   EXPECT_EQ(std::get<WatchCompacted>(*compacted).compact_revision, 5);
 
@@ -174,7 +184,8 @@ TEST(DecodeWatch, CreatedProgressEventsCompactedCanceled) {
       R"({"header":{},"watch_id":"-1","created":true,"canceled":true,"cancel_reason":"etcdserver: permission denied"})"));
   ASSERT_OK(forbidden);
   EXPECT_EQ(std::get<WatchCanceled>(*forbidden).reason.code, EACCES);
-  auto expired = decode_watch_result(parse(R"({"header":{},"watch_id":"-1","created":true,"canceled":true,
+  auto expired =
+      decode_watch_result(parse(R"({"header":{},"watch_id":"-1","created":true,"canceled":true,
       "cancel_reason":"rpc error: code = Unauthenticated desc = etcdserver: invalid auth token"})"));
   ASSERT_OK(expired);
   EXPECT_EQ(std::get<WatchCanceled>(*expired).reason.code, EKEYEXPIRED);
@@ -183,15 +194,18 @@ TEST(DecodeWatch, CreatedProgressEventsCompactedCanceled) {
 }
 
 TEST(DecodeError, BothShapesAndTheErrnoOfEachKind) {
-  auto unary = decode_error(parse(R"({"error":"etcdserver: mvcc: required revision has been compacted",
-      "message":"etcdserver: mvcc: required revision has been compacted","code":11})"), 400);
+  auto unary =
+      decode_error(parse(R"({"error":"etcdserver: mvcc: required revision has been compacted",
+      "message":"etcdserver: mvcc: required revision has been compacted","code":11})"),
+                   400);
   ASSERT_TRUE(unary);
   EXPECT_EQ(unary->code, ERANGE);
   EXPECT_NE(unary->context.find("required revision has been compacted"), std::string::npos);
   EXPECT_FALSE(unary->hint.empty());
 
   auto stream = decode_error(parse(R"({"error":{"grpc_code":14,"http_code":503,
-      "message":"etcdserver: no leader","http_status":"Service Unavailable"}})"), 200);
+      "message":"etcdserver: no leader","http_status":"Service Unavailable"}})"),
+                             200);
   ASSERT_TRUE(stream);
   EXPECT_EQ(stream->code, EAGAIN);
 
@@ -200,14 +214,15 @@ TEST(DecodeError, BothShapesAndTheErrnoOfEachKind) {
     const char* message;
     int expected;
   };
-  for (const Case& c : {Case{3, "etcdserver: request is too large", EMSGSIZE},
-                        Case{3, "etcdserver: authentication failed, invalid user ID or password", EACCES},
-                        Case{3, "etcdserver: user name is empty", EACCES},
-                        Case{3, "illegal base64 data at input byte 9", EINVAL},
-                        Case{5, "etcdserver: requested lease not found", ENOENT},
-                        Case{7, "etcdserver: permission denied", EACCES},
-                        Case{16, "etcdserver: invalid auth token", EKEYEXPIRED},
-                        Case{2, "context deadline exceeded", EIO}}) {
+  for (const Case& c :
+       {Case{3, "etcdserver: request is too large", EMSGSIZE},
+        Case{3, "etcdserver: authentication failed, invalid user ID or password", EACCES},
+        Case{3, "etcdserver: user name is empty", EACCES},
+        Case{3, "illegal base64 data at input byte 9", EINVAL},
+        Case{5, "etcdserver: requested lease not found", ENOENT},
+        Case{7, "etcdserver: permission denied", EACCES},
+        Case{16, "etcdserver: invalid auth token", EKEYEXPIRED},
+        Case{2, "context deadline exceeded", EIO}}) {
     json body{{"error", c.message}, {"message", c.message}, {"code", c.grpc_code}};
     auto error = decode_error(body, 400);
     ASSERT_TRUE(error) << c.message;

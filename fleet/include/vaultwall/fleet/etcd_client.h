@@ -70,9 +70,9 @@ std::string prefix_range_end(std::string_view prefix);
 
 struct RangeRequest {
   std::string key;
-  std::string range_end;  // empty: key alone; see prefix_range_end
-  int64_t limit = 0;      // 0: no limit
-  int64_t revision = 0;   // 0: the latest; ERANGE when compacted
+  std::string range_end;      // empty: key alone; see prefix_range_end
+  int64_t limit = 0;          // 0: no limit
+  int64_t revision = 0;       // 0: the latest; ERANGE when compacted
   bool serializable = false;  // answered by the member alone (works without quorum)
   bool keys_only = false;
   bool count_only = false;
@@ -159,8 +159,8 @@ struct LeaseKeepAliveResponse {
 struct LeaseTimeToLiveResponse {
   ResponseHeader header;
   int64_t id = 0;
-  int64_t ttl = 0;          // seconds left; -1 when the lease is gone
-  int64_t granted_ttl = 0;  // seconds at grant; 0 when the lease is gone
+  int64_t ttl = 0;                // seconds left; -1 when the lease is gone
+  int64_t granted_ttl = 0;        // seconds at grant; 0 when the lease is gone
   std::vector<std::string> keys;  // when asked
 };
 
@@ -169,7 +169,7 @@ struct StatusResponse {
   std::string endpoint;   // which endpoint answered (the gateway client's)
   std::string version;    // etcd's version, e.g. "3.4.23"
   int64_t db_size = 0;
-  uint64_t leader = 0;    // member id of the leader; 0: no leader
+  uint64_t leader = 0;  // member id of the leader; 0: no leader
   uint64_t raft_index = 0;
   uint64_t raft_term = 0;
 };
@@ -183,10 +183,10 @@ struct Credentials {
 
 struct WatchRequest {
   std::string key;
-  std::string range_end;        // empty: key alone; see prefix_range_end
-  int64_t start_revision = 0;   // 0: from the next change on
-  bool progress_notify = false; // ask for WatchProgress on a quiet watch
-  bool prev_kv = false;         // events carry the key's previous value
+  std::string range_end;         // empty: key alone; see prefix_range_end
+  int64_t start_revision = 0;    // 0: from the next change on
+  bool progress_notify = false;  // ask for WatchProgress on a quiet watch
+  bool prev_kv = false;          // events carry the key's previous value
   // Refuse to watch a member without a leader: a partitioned member would
   // otherwise keep the stream open and silent. The gateway client closes and
   // resumes elsewhere; on with every default.

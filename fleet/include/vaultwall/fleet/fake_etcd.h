@@ -23,8 +23,18 @@ namespace vaultwall::fleet {
 class FakeEtcd final : public EtcdClient {
  public:
   enum class Operation {
-    kRange, kPut, kDelete, kTxn, kCompact, kLeaseGrant, kLeaseKeepAlive, kLeaseRevoke,
-    kLeaseTimeToLive, kWatch, kStatus, kAuthenticate
+    kRange,
+    kPut,
+    kDelete,
+    kTxn,
+    kCompact,
+    kLeaseGrant,
+    kLeaseKeepAlive,
+    kLeaseRevoke,
+    kLeaseTimeToLive,
+    kWatch,
+    kStatus,
+    kAuthenticate
   };
 
   FakeEtcd() = default;

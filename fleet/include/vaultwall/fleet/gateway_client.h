@@ -26,8 +26,8 @@ struct TlsFiles {
 struct GatewayOptions {
   // Client URLs, tried in order: "http://127.0.0.1:2379", "https://etcd1:2379".
   std::vector<std::string> endpoints;
-  TlsFiles tls;                             // for https:// endpoints
-  std::optional<Credentials> credentials;   // authenticate before the first request
+  TlsFiles tls;                            // for https:// endpoints
+  std::optional<Credentials> credentials;  // authenticate before the first request
 
   std::chrono::milliseconds connect_timeout{1000};
   // Longer than etcd's own 7 s proposal timeout, so etcd's error comes back
@@ -38,8 +38,8 @@ struct GatewayOptions {
   std::chrono::milliseconds watch_idle_timeout{30000};
   // Backoff between attempts: doubling from initial, capped, with jitter.
   std::chrono::milliseconds backoff_initial{50};
-  std::chrono::milliseconds backoff_max{1000};        // unary calls
-  std::chrono::milliseconds watch_backoff_max{30000}; // watch resumes
+  std::chrono::milliseconds backoff_max{1000};         // unary calls
+  std::chrono::milliseconds watch_backoff_max{30000};  // watch resumes
   // Attempts per unary call across all endpoints (0: two rounds).
   int attempts = 0;
   size_t max_request_bytes = kDefaultMaxRequestBytes;
