@@ -43,6 +43,19 @@ Compare Compare::value_is(std::string key, std::string value) {
   return Compare{Target::kValue, Op::kEqual, std::move(key), 0, std::move(value)};
 }
 
+Result<void> check_watch_request(const WatchRequest& request) {
+  if (request.key.empty()) {
+    return fail(EINVAL, "watch: the key is empty",
+                "watch a key or a prefix (WatchRequest::prefix)");
+  }
+  if (request.start_revision < 0) {
+    return fail(EINVAL,
+                "watch: start_revision " + std::to_string(request.start_revision) + " is negative",
+                "use 0 for changes from now on");
+  }
+  return {};
+}
+
 std::optional<Error> oversized_put(std::string_view key, size_t value_size,
                                    size_t max_request_bytes) {
   // etcd counts the encoded raft request (key + value + a few dozen bytes of

@@ -412,15 +412,7 @@ std::optional<Error> FakeEtcd::serve_stream(Lock& lock, const WatchRequest& requ
 
 Result<void> FakeEtcd::watch(const WatchRequest& request, const WatchHandler& handler,
                              std::stop_token stop) {
-  if (request.key.empty()) {
-    return fail(EINVAL, "watch: the key is empty",
-                "watch a key or a prefix (WatchRequest::prefix)");
-  }
-  if (request.start_revision < 0) {
-    return fail(EINVAL,
-                "watch: start_revision " + std::to_string(request.start_revision) + " is negative",
-                "use 0 for changes from now on");
-  }
+  VW_TRY(check_watch_request(request));
   int64_t next = request.start_revision;
   Lock lock(mutex_);
   while (!stop.stop_requested()) {

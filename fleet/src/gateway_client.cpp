@@ -247,8 +247,12 @@ class GatewayClient final : public EtcdClient {
       token_.clear();
     }
     // Through call(): it authenticates first because there is no token yet.
-    VW_TRY(call("/v3/maintenance/status", json::object(), Retry::kAny));
+    auto checked = call("/v3/maintenance/status", json::object(), Retry::kAny);
     std::lock_guard lock(auth_mutex_);
+    if (!checked) {
+      credentials_.reset();  // refused credentials must not be retried on every call
+      return std::unexpected(checked.error());
+    }
     return token_;
   }
 
@@ -569,7 +573,9 @@ GatewayClient::StreamEnd GatewayClient::run_watch_stream(size_t index, const Wat
     status = response.status;
     return true;
   };
+  auto last_byte = Clock::now();
   http.content_receiver = [&](const char* data, size_t size, uint64_t, uint64_t) {
+    last_byte = Clock::now();
     buffer.append(data, size);
     for (size_t newline; (newline = buffer.find('\n')) != std::string::npos;) {
       std::string line = buffer.substr(0, newline);
@@ -600,12 +606,14 @@ GatewayClient::StreamEnd GatewayClient::run_watch_stream(size_t index, const Wat
   if (error == httplib::Error::Success) {
     end.error =
         Error{ECONNRESET, "watch stream from " + endpoint.url + " closed by the server", ""};
-  } else if (error == httplib::Error::Read && end.created) {
-    end.error =
-        Error{ETIMEDOUT,
-              "watch stream from " + endpoint.url + " silent for " +
-                  std::to_string(options_.watch_idle_timeout.count()) + " ms, or broken",
-              "etcd sends progress only with --experimental-watch-progress-notify-interval"};
+  } else if (error == httplib::Error::Read &&
+             Clock::now() - last_byte >=
+                 options_.watch_idle_timeout - std::chrono::milliseconds(100)) {
+    end.error = Error{
+        ETIMEDOUT,
+        "watch stream from " + endpoint.url + " silent for " +
+            std::to_string(options_.watch_idle_timeout.count()) + " ms",
+        "etcd sends progress on quiet watches only with --experimental-watch-progress-notify-interval"};
   } else {
     bool maybe_sent = false;
     end.error = transport_error(error, endpoint, false, &maybe_sent);
@@ -615,15 +623,7 @@ GatewayClient::StreamEnd GatewayClient::run_watch_stream(size_t index, const Wat
 
 Result<void> GatewayClient::watch(const WatchRequest& request, const WatchHandler& handler,
                                   std::stop_token stop) {
-  if (request.key.empty()) {
-    return fail(EINVAL, "watch: the key is empty",
-                "watch a key or a prefix (WatchRequest::prefix)");
-  }
-  if (request.start_revision < 0) {
-    return fail(EINVAL,
-                "watch: start_revision " + std::to_string(request.start_revision) + " is negative",
-                "use 0 for changes from now on");
-  }
+  VW_TRY(check_watch_request(request));
   int64_t next_revision = request.start_revision;
   auto backoff = options_.backoff_initial;
   bool token_renewed = false;

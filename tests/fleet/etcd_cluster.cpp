@@ -113,8 +113,26 @@ std::string EtcdCluster::missing_tools() {
                    " not installed (scripts/setup.sh installs etcd-server, etcd-client, openssl)";
 }
 
+namespace {
+
+// Removes the clusters of test processes that died before cleaning up
+// (their etcd members died with them: PR_SET_PDEATHSIG).
+void sweep_stale_clusters() {
+  std::error_code ignored;
+  for (const auto& entry : fs::directory_iterator(VW_TEST_ETCD_DIR, ignored)) {
+    std::string name = entry.path().filename().string();
+    size_t dash = name.rfind('-');
+    if (dash == std::string::npos) continue;
+    pid_t owner = std::atoi(name.c_str() + dash + 1);
+    if (owner > 0 && ::kill(owner, 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ignored);
+  }
+}
+
+}  // namespace
+
 Result<std::unique_ptr<EtcdCluster>> EtcdCluster::start(const std::string& name,
                                                         ClusterOptions options) {
+  sweep_stale_clusters();
   std::string dir = std::string(VW_TEST_ETCD_DIR) + "/" + name + "-" + std::to_string(getpid());
   std::error_code ignored;
   fs::remove_all(dir, ignored);

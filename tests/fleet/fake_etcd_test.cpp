@@ -17,30 +17,18 @@ using testing::events_at_least;
 using testing::has;
 using testing::Recorder;
 
-TEST(FakeEtcdContract, KeysValuesAndRanges) {
-  FakeEtcd etcd;
-  contract::keys_values_and_ranges(etcd, "/t/");
-}
-TEST(FakeEtcdContract, TxnCompareAndSwap) {
-  FakeEtcd etcd;
-  contract::txn_compare_and_swap(etcd, "/t/");
-}
-TEST(FakeEtcdContract, WatchReplaysThenFollows) {
-  FakeEtcd etcd;
-  contract::watch_replays_then_follows(etcd, "/t/");
-}
-TEST(FakeEtcdContract, LeaseLifecycle) {
-  FakeEtcd etcd;
-  contract::lease_lifecycle(etcd, "/t/");
-}
-TEST(FakeEtcdContract, HistoryAndCompaction) {
-  FakeEtcd etcd;
-  contract::history_and_compaction(etcd, "/t/");
-}
-TEST(FakeEtcdContract, OversizedPutRefused) {
-  FakeEtcd etcd;
-  contract::oversized_put_refused(etcd, "/t/");
-}
+// Each contract check on a fresh fake.
+#define FAKE_ETCD_CONTRACT(Name, check) \
+  TEST(FakeEtcdContract, Name) {        \
+    FakeEtcd etcd;                      \
+    contract::check(etcd, "/t/");       \
+  }
+FAKE_ETCD_CONTRACT(KeysValuesAndRanges, keys_values_and_ranges)
+FAKE_ETCD_CONTRACT(TxnCompareAndSwap, txn_compare_and_swap)
+FAKE_ETCD_CONTRACT(WatchReplaysThenFollows, watch_replays_then_follows)
+FAKE_ETCD_CONTRACT(LeaseLifecycle, lease_lifecycle)
+FAKE_ETCD_CONTRACT(HistoryAndCompaction, history_and_compaction)
+FAKE_ETCD_CONTRACT(OversizedPutRefused, oversized_put_refused)
 
 TEST(FakeEtcd, LeaseExpiresOnTheManualClock) {
   FakeEtcd etcd;

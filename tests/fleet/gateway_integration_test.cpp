@@ -26,9 +26,15 @@ using testing::Recorder;
 
 class GatewayTest : public ::testing::Test {
  protected:
-  void start(ClusterOptions options = {}) {
-    if (std::string missing = EtcdCluster::missing_tools(); !missing.empty())
+  void SetUp() override {
+    if (std::string missing = EtcdCluster::missing_tools(); !missing.empty()) {
       GTEST_SKIP() << missing;
+    }
+  }
+
+  // Call through ASSERT_NO_FATAL_FAILURE: a cluster that does not start
+  // ends the test.
+  void start(ClusterOptions options = {}) {
     auto cluster = EtcdCluster::start(
         ::testing::UnitTest::GetInstance()->current_test_info()->name(), options);
     ASSERT_TRUE(cluster) << cluster.error().message();
@@ -47,7 +53,7 @@ class GatewayTest : public ::testing::Test {
 
 // The behaviour the fake is held to (contract.h), against a real cluster.
 TEST_F(GatewayTest, SameContractAsTheFake) {
-  start();
+  ASSERT_NO_FATAL_FAILURE(start());
   auto etcd = client_for_all();
   contract::keys_values_and_ranges(*etcd, "/t/kv/");
   contract::txn_compare_and_swap(*etcd, "/t/txn/");
@@ -59,7 +65,7 @@ TEST_F(GatewayTest, SameContractAsTheFake) {
 
 // What only the server knows: its own request limit, past the client's check.
 TEST_F(GatewayTest, ServerRequestLimitIsEmsgsize) {
-  start(ClusterOptions{.members = 1});
+  ASSERT_NO_FATAL_FAILURE(start(ClusterOptions{.members = 1}));
   GatewayOptions lax = cluster_->options_for_all();
   lax.max_request_bytes = 4 * kDefaultMaxRequestBytes;
   auto refused =
@@ -70,7 +76,7 @@ TEST_F(GatewayTest, ServerRequestLimitIsEmsgsize) {
 
 // Nagle + delayed ACK add ~40 ms to each request unless TCP_NODELAY is set.
 TEST_F(GatewayTest, RequestsDoNotWaitForDelayedAcks) {
-  start(ClusterOptions{.members = 1});
+  ASSERT_NO_FATAL_FAILURE(start(ClusterOptions{.members = 1}));
   auto etcd = client_for_all();
   ASSERT_OK(etcd->put({"/t/warm", "x"}));
   std::vector<double> ms;
@@ -85,7 +91,7 @@ TEST_F(GatewayTest, RequestsDoNotWaitForDelayedAcks) {
 }
 
 TEST_F(GatewayTest, LeaseKeyGoesWhenKeepalivesStop) {
-  start();
+  ASSERT_NO_FATAL_FAILURE(start());
   auto etcd = client_for_all();
   auto lease = etcd->lease_grant(2);
   ASSERT_OK(lease);
@@ -107,9 +113,12 @@ TEST_F(GatewayTest, LeaseKeyGoesWhenKeepalivesStop) {
   EXPECT_EQ(lost.error().code, ENOENT) << lost.error().message();
 }
 
+// Progress keeps a quiet watch inside its idle timeout: no reconnects.
 TEST_F(GatewayTest, QuietWatchGetsProgress) {
-  start(ClusterOptions{.members = 1, .progress_notify_interval = 1s});
-  auto etcd = client_for_all();
+  ASSERT_NO_FATAL_FAILURE(start(ClusterOptions{.members = 1, .progress_notify_interval = 1s}));
+  GatewayOptions options = cluster_->options_for_all();
+  options.watch_idle_timeout = 2500ms;
+  auto etcd = client(options);
   auto put = etcd->put({"/t/quiet/before", "x"});
   ASSERT_OK(put);
   ASSERT_OK(etcd->put({"/t/elsewhere", "y"}));  // moves the revision, not the watch
@@ -117,13 +126,34 @@ TEST_F(GatewayTest, QuietWatchGetsProgress) {
   WatchRequest request = WatchRequest::prefix("/t/quiet/");
   request.progress_notify = true;
   BackgroundWatch watch(*etcd, request, recorder);
-  ASSERT_TRUE(recorder.wait(has<WatchProgress>, 5s)) << "no progress in 5 s";
+  ASSERT_TRUE(recorder.wait(testing::at_least<WatchProgress>(3), 6s))
+      << "fewer than 3 progress marks in 6 s";
   for (const auto& message : recorder.messages()) {
     if (const auto* progress = std::get_if<WatchProgress>(&message)) {
       EXPECT_EQ(progress->header.revision, put->header.revision + 1);
     }
   }
   EXPECT_TRUE(recorder.events().empty());
+  EXPECT_EQ(recorder.count<WatchInterrupted>(), 0u);
+}
+
+// Without progress, a silent stream is indistinguishable from a dead one:
+// after the idle timeout the watch reconnects and keeps following.
+TEST_F(GatewayTest, SilentWatchIsResumedAfterItsIdleTimeout) {
+  ASSERT_NO_FATAL_FAILURE(start(ClusterOptions{.members = 1}));
+  GatewayOptions options = cluster_->options_for_all();
+  options.watch_idle_timeout = 1500ms;
+  auto etcd = client(options);
+  Recorder recorder;
+  BackgroundWatch watch(*etcd, WatchRequest{"/t/silent"}, recorder);
+  ASSERT_TRUE(recorder.wait(has<WatchInterrupted>, 5s));
+  auto interrupted = recorder.messages();
+  const auto& error = std::get<WatchInterrupted>(interrupted.back()).error;
+  EXPECT_EQ(error.code, ETIMEDOUT) << error.message();
+  ASSERT_TRUE(recorder.wait(testing::at_least<WatchCreated>(2), 5s));
+  ASSERT_OK(etcd->put({"/t/silent", "heard"}));
+  ASSERT_TRUE(recorder.wait(events_at_least(1)));
+  EXPECT_EQ(recorder.events().size(), 1u);
 }
 
 // The watched member is SIGKILLed mid-stream: the watch resumes on another
@@ -132,7 +162,7 @@ TEST_F(GatewayTest, QuietWatchGetsProgress) {
 // "request timed out" and still be applied: the writer retries, and the
 // truth is the store's own history, replayed.)
 TEST_F(GatewayTest, WatchFailsOverWhenItsMemberDies) {
-  start();
+  ASSERT_NO_FATAL_FAILURE(start());
   auto watcher_client = client(cluster_->options_for({0, 1, 2}));
   GatewayOptions writer_options = cluster_->options_for({1, 2, 0});
   writer_options.request_timeout = 3s;
@@ -187,7 +217,7 @@ TEST_F(GatewayTest, WatchFailsOverWhenItsMemberDies) {
 }
 
 TEST_F(GatewayTest, NoLeaderWithTwoOfThreeDown) {
-  start();
+  ASSERT_NO_FATAL_FAILURE(start());
   GatewayOptions options = cluster_->options_for({2});
   options.request_timeout = 2s;
   options.backoff_max = 200ms;
@@ -244,8 +274,9 @@ TEST_F(GatewayTest, NoLeaderWithTwoOfThreeDown) {
 class GatewayAuthTest : public GatewayTest {
  protected:
   void SetUp() override {
-    start(ClusterOptions{.members = 3, .auth_token_ttl_seconds = 1});
-    if (!cluster_) return;
+    GatewayTest::SetUp();
+    if (IsSkipped()) return;
+    ASSERT_NO_FATAL_FAILURE(start(ClusterOptions{.members = 3, .auth_token_ttl_seconds = 1}));
     std::vector<std::vector<std::string>> setup = {
         {"user", "add", "root:rootpw", "--interactive=false"},
         {"role", "add", "root"},
@@ -321,7 +352,7 @@ TEST_F(GatewayAuthTest, ExpiredTokenIsRenewed) {
 }
 
 TEST_F(GatewayTest, TlsWithClientCertificates) {
-  start(ClusterOptions{.members = 1, .tls = true});
+  ASSERT_NO_FATAL_FAILURE(start(ClusterOptions{.members = 1, .tls = true}));
   auto etcd = client_for_all();
   ASSERT_OK(etcd->put({"/t/tls", "ok"}));
   Recorder recorder;

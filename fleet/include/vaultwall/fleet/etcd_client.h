@@ -292,6 +292,9 @@ class EtcdClient {
   virtual Result<std::string> authenticate(const Credentials& credentials) = 0;
 };
 
+// EINVAL for a watch that cannot be sent (no key, negative start revision).
+Result<void> check_watch_request(const WatchRequest& request);
+
 // EMSGSIZE, naming key and size, when a put of this key and value would pass
 // max_request_bytes; else nothing. Shared by both implementations.
 std::optional<Error> oversized_put(std::string_view key, size_t value_size,
