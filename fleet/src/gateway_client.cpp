@@ -250,7 +250,9 @@ class GatewayClient final : public EtcdClient {
     auto checked = call("/v3/maintenance/status", json::object(), Retry::kAny);
     std::lock_guard lock(auth_mutex_);
     if (!checked) {
-      credentials_.reset();  // refused credentials must not be retried on every call
+      // Refused credentials are not retried on every call; unreachable
+      // members are no reason to forget them.
+      if (checked.error().code == EACCES || checked.error().code == EPERM) credentials_.reset();
       return std::unexpected(checked.error());
     }
     return token_;
@@ -379,11 +381,6 @@ class GatewayClient final : public EtcdClient {
   void advance_from(size_t index) {
     size_t expected = index;
     current_.compare_exchange_strong(expected, (index + 1) % endpoints_.size());
-  }
-
-  std::string token() {
-    std::lock_guard lock(auth_mutex_);
-    return token_;
   }
 
   // Exchanges the credentials for a token at endpoint index. ok with an
