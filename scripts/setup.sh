@@ -21,6 +21,8 @@ packages=(
 	dpkg-dev systemd bash-completion zsh lintian scdoc man-db
 	# promtool, to check the metrics exposition (tests/e2e/observability_test.sh)
 	prometheus
+	# fleet mode: etcd 3.4 for the etcd client's integration tests (tests/fleet)
+	etcd-server etcd-client
 	# fuzzing (tests/fuzz): clang 14 cannot compile libstdc++ 12's <expected>;
 	# libclang-rt-16-dev has libFuzzer and the sanitizer runtimes
 	clang-16 libclang-rt-16-dev
