@@ -259,6 +259,12 @@ Result<std::vector<std::string>> image_differences(const PinnedMaps& maps, const
   return problems;
 }
 
+Result<bool> segments_match(const PinnedMaps& maps, const KernelPolicy& current,
+                            const CompiledPolicy& compiled) {
+  auto kernel = VW_TRY(maps.segments(current.slot).entries());
+  return entry_differences("segments", compiled.image.segments, kernel).empty();
+}
+
 Result<ReapplyOutcome> reapply_stored_policy(const PinnedMaps& maps) {
   ReapplyOutcome out;
   auto current = VW_TRY(read_kernel_policy(maps));

@@ -98,6 +98,11 @@ struct ApplyOutcome {
 Result<ApplyOutcome> apply_compiled(const PinnedMaps& maps, const KernelPolicy& current,
                                     const Policy& policy, CompiledPolicy compiled);
 
+// Whether the active slot's segments are the compiled ones: the same
+// document binds differently once a segment's interface is attached.
+Result<bool> segments_match(const PinnedMaps& maps, const KernelPolicy& current,
+                            const CompiledPolicy& compiled);
+
 // Recompiles the stored policy against the current links and applies it
 // when the compiled image differs from the active slot (a segment's
 // interface was attached, re-attached or lost its link). Run after attach
