@@ -187,24 +187,32 @@ int cmd_explain(const Globals& g, const ExplainFlags& flags) {
   return kExitOk;
 }
 
-// The generation the journal says was applied last under this pin dir:
-// the last successful change there that knows its resulting version.
-// nullopt when the journal has none (or the last one does not know).
-Result<std::optional<uint64_t>> journal_generation(const Globals& g) {
+// What the change journal says about the generation under this pin dir.
+struct JournalView {
+  std::optional<uint64_t> last_ok;  // left by the last successful change that knows it
+  bool interrupted_after = false;   // a later change was interrupted (or still runs):
+                                    // it may have flipped to a newer generation
+};
+
+Result<JournalView> read_journal_view(const Globals& g) {
   auto lines = VW_TRY(read_journal(journal_path(g.journal)));
-  std::optional<uint64_t> generation;
+  JournalView view;
   for (const std::string& line : lines) {
     auto entry = nlohmann::json::parse(line, nullptr, false);
-    if (!entry.is_object() || entry.value("pinDir", json()) != g.pin_dir ||
-        entry.value("result", json()) != kResultOk)
+    if (!entry.is_object() || entry.value("pinDir", json()) != g.pin_dir) continue;
+    auto result = entry.value("result", json());
+    if (result != kResultOk) {
+      if (result != kResultFailed) view.interrupted_after = true;
       continue;
+    }
     const auto to = entry.value("to", nlohmann::json());
     if (to.is_object() && to.contains("generation") && to["generation"].is_number_unsigned())
-      generation = to["generation"].get<uint64_t>();
+      view.last_ok = to["generation"].get<uint64_t>();
     else
-      generation.reset();
+      view.last_ok.reset();
+    view.interrupted_after = false;
   }
-  return generation;
+  return view;
 }
 
 struct Verification {
@@ -228,33 +236,41 @@ void check_interfaces(const Globals& g, Verification& v) {
       v.differences.push_back("interface " + h.interface + " is unfiltered: " + h.problem + "; " + h.hint);
 }
 
-// The active word must point at the newest slot: the other slot holding a
-// later generation means the word was flipped back (an older policy rules).
-void check_slot_generations(const PinnedMaps& maps, const KernelPolicy& current, Verification& v) {
+// The active word must point at the newest applied slot. The idle slot
+// holding a later generation is either an apply interrupted before its flip
+// (harmless: the journal records it as interrupted) or vw_active.slot
+// flipped back to an older policy (the journal's last apply is the idle one).
+void check_slot_generations(const PinnedMaps& maps, const KernelPolicy& current,
+                            const Result<JournalView>& journal, Verification& v) {
   auto other = maps.policy_info().get(current.slot ^ 1);
   if (!other) {
     v.differences.push_back("cannot read the idle slot's policy info: " + other.error().message());
     return;
   }
-  if (*other && (*other)->generation > current.info.generation)
-    v.differences.push_back("active slot " + std::to_string(current.slot) + " holds generation " +
-                            std::to_string(current.info.generation) + " but slot " +
-                            std::to_string(current.slot ^ 1) + " holds the newer generation " +
-                            std::to_string((*other)->generation) +
-                            ": vw_active.slot was flipped back to an older policy");
+  if (!*other || (*other)->generation <= current.info.generation) return;
+  uint64_t newer = (*other)->generation;
+  std::string what = "active slot " + std::to_string(current.slot) + " holds generation " +
+                     std::to_string(current.info.generation) + " but slot " +
+                     std::to_string(current.slot ^ 1) + " holds the newer generation " +
+                     std::to_string(newer);
+  if (journal && journal->last_ok == newer)
+    v.differences.push_back(what + ", the last one applied: vw_active.slot was flipped back to an older policy");
+  else if (!journal || !(journal->last_ok == current.info.generation || journal->interrupted_after))
+    v.warnings.push_back(what + ": an apply interrupted before its flip, or vw_active.slot flipped back (the journal cannot tell)");
 }
 
-void check_journal(const Globals& g, const KernelPolicy& current, Verification& v) {
-  auto generation = journal_generation(g);
-  if (!generation) {
-    v.warnings.push_back("cannot read the change journal (" + generation.error().message() +
+void check_journal(const KernelPolicy& current, const Result<JournalView>& journal, Verification& v) {
+  if (!journal) {
+    v.warnings.push_back("cannot read the change journal (" + journal.error().message() +
                          "); the applied generation was not compared with it");
     return;
   }
-  if (*generation && **generation != current.info.generation)
-    v.differences.push_back("the change journal's last successful change left generation " +
-                            std::to_string(**generation) + ", the kernel enforces generation " +
-                            std::to_string(current.info.generation));
+  if (!journal->last_ok || *journal->last_ok == current.info.generation) return;
+  // An interrupted change may have flipped before it died.
+  if (journal->interrupted_after && current.info.generation > *journal->last_ok) return;
+  v.differences.push_back("the change journal's last successful change left generation " +
+                          std::to_string(*journal->last_ok) + ", the kernel enforces generation " +
+                          std::to_string(current.info.generation));
 }
 
 void check_policy(const PinnedMaps& maps, const KernelPolicy& current, Verification& v) {
@@ -288,8 +304,9 @@ Verification run_verify(const Globals& g) {
   v.generation = current->info.generation;
   v.slot = current->slot;
   check_interfaces(g, v);
-  check_slot_generations(*maps, *current, v);
-  check_journal(g, *current, v);
+  Result<JournalView> journal = read_journal_view(g);
+  check_slot_generations(*maps, *current, journal, v);
+  check_journal(*current, journal, v);
   if (current->applied()) check_policy(*maps, *current, v);
   return v;
 }
