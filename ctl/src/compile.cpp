@@ -138,7 +138,9 @@ class Compiler {
     if (options_.strict_interfaces)
       diagnostics_.error(path, text);
     else
-      diagnostics_.warning(path, text + "; until then its segment matches nothing (--strict-interfaces refuses instead)");
+      diagnostics_.warning(
+          path,
+          text + "; until then its segment matches nothing (--strict-interfaces refuses instead)");
   }
 
   void compile_endpoints() {

@@ -137,15 +137,18 @@ Result<uint8_t> framing_for(const NetDevice& device) {
     case ARPHRD_IPGRE:
     case ARPHRD_IP6GRE:
     case ARPHRD_SIT:
-      return fail(EOPNOTSUPP,
-                  device.name + " is an IP tunnel (" + (device.kind.empty() ? "link type " + std::to_string(device.type) : device.kind) +
-                      "): XDP on it sees the outer header, so vaultwall cannot filter what it decapsulates",
-                  "terminate the tunnel off the vault host, or use a WireGuard, TUN or Ethernet (VXLAN, gretap) device and attach vaultwall to it");
+      return fail(
+          EOPNOTSUPP,
+          device.name + " is an IP tunnel (" +
+              (device.kind.empty() ? "link type " + std::to_string(device.type) : device.kind) +
+              "): XDP on it sees the outer header, so vaultwall cannot filter what it decapsulates",
+          "terminate the tunnel off the vault host, or use a WireGuard, TUN or Ethernet (VXLAN, gretap) device and attach vaultwall to it");
     default:
-      return fail(EOPNOTSUPP,
-                  device.name + " has link type " + std::to_string(device.type) +
-                      ", whose frames vaultwall cannot parse (it reads Ethernet frames, or IP packets on TUN/WireGuard devices)",
-                  "attach vaultwall to the Ethernet interface the traffic arrives on");
+      return fail(
+          EOPNOTSUPP,
+          device.name + " has link type " + std::to_string(device.type) +
+              ", whose frames vaultwall cannot parse (it reads Ethernet frames, or IP packets on TUN/WireGuard devices)",
+          "attach vaultwall to the Ethernet interface the traffic arrives on");
   }
 }
 
@@ -157,9 +160,9 @@ const char* program_name_for(uint8_t framing) {
 
 bool is_decapsulating_kind(const std::string& kind) {
   static const std::set<std::string> kinds = {
-      "vxlan", "geneve", "ipip",     "gre",       "gretap", "ip6gre", "ip6gretap", "ip6tnl",
-      "sit",   "wireguard", "erspan", "ip6erspan", "bareudp", "vti",  "vti6",      "xfrm",
-      "gtp",   "tun",     "fou",    "l2tp",      "pptp",  "ppp"};
+      "vxlan", "geneve",    "ipip",   "gre",       "gretap",  "ip6gre", "ip6gretap", "ip6tnl",
+      "sit",   "wireguard", "erspan", "ip6erspan", "bareudp", "vti",    "vti6",      "xfrm",
+      "gtp",   "tun",       "fou",    "l2tp",      "pptp",    "ppp"};
   return kinds.contains(kind);
 }
 
@@ -290,8 +293,8 @@ void describe_unattached(InterfaceHealth& h, const Context& context) {
     h.state = LinkState::kOtherProgram;
     h.problem = "vaultwall is not attached; XDP program id " + std::to_string(device->xdp_prog_id) +
                 " (not vaultwall's) is";
-    h.hint = "remove it (ip link set dev " + h.interface + " xdp off), then " +
-             attach_hint(h.interface);
+    h.hint =
+        "remove it (ip link set dev " + h.interface + " xdp off), then " + attach_hint(h.interface);
     return;
   }
   if (h.other_namespace) {
@@ -356,7 +359,7 @@ InterfaceHealth check_interface(const std::string& interface,
   h.state = LinkState::kFiltered;
   const NetDevice* device = h.other_namespace ? nullptr : context.device(interface);
   if (device && device->ifindex == h.ifindex && device->xdp_prog_id == info.prog_id)
-    h.mode = device->xdp_mode == XDP_ATTACHED_DRV ? "native"
+    h.mode = device->xdp_mode == XDP_ATTACHED_DRV   ? "native"
              : device->xdp_mode == XDP_ATTACHED_SKB ? "generic"
                                                     : h.mode;
   return h;

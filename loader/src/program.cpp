@@ -122,8 +122,8 @@ Result<UniqueFd> running_program(const std::string& pin_dir) {
 
 // Pins again, from the running program's map ids, every map in `missing`
 // that it holds; returns the names it could not recover.
-Result<std::vector<std::string>> repin_from_running_program(const std::string& pin_dir,
-                                                            const std::vector<std::string>& missing) {
+Result<std::vector<std::string>> repin_from_running_program(
+    const std::string& pin_dir, const std::vector<std::string>& missing) {
   auto prog = running_program(pin_dir);
   if (!prog) return missing;
   bpf_prog_info info{};
@@ -148,7 +148,8 @@ Result<std::vector<std::string>> repin_from_running_program(const std::string& p
     if (it == lost.end()) continue;
     std::string path = pin_dir + "/" + *it;
     if (bpf_obj_pin(map.get(), path.c_str()) != 0) return fail_errno("pin " + path + " again");
-    if (::chmod(path.c_str(), 0600) != 0) return fail_errno("restrict " + path + " to root (chmod 0600)");
+    if (::chmod(path.c_str(), 0600) != 0)
+      return fail_errno("restrict " + path + " to root (chmod 0600)");
     lost.erase(it);
   }
   return lost;
@@ -162,7 +163,8 @@ Result<void> check_pin_set(const std::string& pin_dir, bpf_object* obj, bool rep
   bpf_map* map;
   bpf_object__for_each_map(map, obj) {
     if (bpf_map__pin_path(map) == nullptr) continue;  // not pinned (.rodata and the like)
-    (pin_exists(pin_dir + "/" + bpf_map__name(map)) ? present : missing).push_back(bpf_map__name(map));
+    (pin_exists(pin_dir + "/" + bpf_map__name(map)) ? present : missing)
+        .push_back(bpf_map__name(map));
   }
   // Program or link pins without maps are a partial set too (the maps' pins
   // went, the running program still enforces them).
@@ -172,11 +174,12 @@ Result<void> check_pin_set(const std::string& pin_dir, bpf_object* obj, bool rep
   std::string purge = "vaultwall-loader detach --all --purge --pin-dir " + pin_dir +
                       ", then load, apply and attach (interfaces are unfiltered in between)";
   if (!repair)
-    return fail(EUCLEAN,
-                "the pins at " + pin_dir + " are incomplete: missing " + joined(missing) +
-                    "; loading would create them empty, so nothing was loaded and the links stay on the running program",
-                "re-pin them from the running program with: vaultwall-loader load --repair --pin-dir " +
-                    pin_dir + "; or start over: " + purge);
+    return fail(
+        EUCLEAN,
+        "the pins at " + pin_dir + " are incomplete: missing " + joined(missing) +
+            "; loading would create them empty, so nothing was loaded and the links stay on the running program",
+        "re-pin them from the running program with: vaultwall-loader load --repair --pin-dir " +
+            pin_dir + "; or start over: " + purge);
   auto lost = VW_TRY(repin_from_running_program(pin_dir, missing));
   if (!lost.empty())
     return fail(EUCLEAN,
@@ -230,17 +233,20 @@ Result<LinkMoves> Program::pin_and_update_links(const std::string& pin_dir) cons
     std::string path, staged;
   };
   std::vector<Pin> pins;
-  for (auto [fd, framing] : {std::pair{prog_fd(), VW_FRAMING_ETHERNET}, {ip_prog_fd(), VW_FRAMING_IP}}) {
+  for (auto [fd, framing] :
+       {std::pair{prog_fd(), VW_FRAMING_ETHERNET}, {ip_prog_fd(), VW_FRAMING_IP}}) {
     std::string path = program_pin_path_for(pin_dir, static_cast<uint8_t>(framing));
     pins.push_back({fd, path, path + "_staged"});
   }
   for (const Pin& pin : pins) {
     ::unlink(pin.staged.c_str());
-    if (bpf_obj_pin(pin.fd, pin.staged.c_str()) != 0) return fail_errno("pin program at " + pin.staged);
+    if (bpf_obj_pin(pin.fd, pin.staged.c_str()) != 0)
+      return fail_errno("pin program at " + pin.staged);
   }
   auto moves = VW_TRY(move_links(pin_dir, prog_fd(), ip_prog_fd()));
   for (const Pin& pin : pins) {
-    if (::rename(pin.staged.c_str(), pin.path.c_str()) != 0) return fail_errno("rename " + pin.staged);
+    if (::rename(pin.staged.c_str(), pin.path.c_str()) != 0)
+      return fail_errno("rename " + pin.staged);
     if (::chmod(pin.path.c_str(), 0600) != 0)
       return fail_errno("restrict " + pin.path + " to root (chmod 0600)");
   }

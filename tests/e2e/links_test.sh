@@ -81,15 +81,7 @@ sys.exit(0 if eval(sys.argv[1]) else 1)' "$expr" "$out" "$IF_VAULT" "$IF_TUN" "$
 vw_client_vault_up || fatal "namespaces $NS_VAULT and $NS_CLI, veth pair, client addresses"
 # recreate_vault_link: what a driver reload or a rebuilt bond does: the
 # interface goes away and comes back under the same name.
-recreate_vault_link() {
-	ip -n "$NS_VAULT" link del "$IF_VAULT" || return 1
-	vw_veth_add "$NS_VAULT" "$IF_VAULT" "$VAULT_IP/24" "$NS_CLI" "$IF_CLI" "$CLI_IP/24" || return 1
-	local src
-	for src in "$ALLOWED_IP" "$DENIED_IP"; do
-		vw_addr_add "$NS_CLI" "$IF_CLI" "$src/32" || return 1
-		vw_route_add "$NS_VAULT" "$src/32" dev "$IF_VAULT" || return 1
-	done
-}
+recreate_vault_link() { ip -n "$NS_VAULT" link del "$IF_VAULT" && vw_client_vault_link; }
 vw_ns_add "$NS_APP" || fatal "namespace $NS_APP"
 vw_veth_add "$NS_VAULT" "$IF_SEG" "$VAULT_IP/32" "$NS_APP" "${VW_PREFIX}a" "$APP_IP/32" ||
 	fatal "segment veth"

@@ -23,9 +23,9 @@ namespace vaultwall {
 struct NetDevice {
   uint32_t ifindex = 0;
   std::string name;
-  uint16_t type = 0;     // ARPHRD_*
-  bool up = false;       // IFF_UP
-  std::string kind;      // IFLA_INFO_KIND: "veth", "vxlan", "tun", ... (empty for physical NICs)
+  uint16_t type = 0;  // ARPHRD_*
+  bool up = false;    // IFF_UP
+  std::string kind;   // IFLA_INFO_KIND: "veth", "vxlan", "tun", ... (empty for physical NICs)
   uint32_t xdp_prog_id = 0;
   uint8_t xdp_mode = 0;  // XDP_ATTACHED_*
 };
@@ -78,15 +78,15 @@ const char* link_state_name(LinkState state);
 struct InterfaceHealth {
   std::string interface;
   LinkState state = LinkState::kPinMissing;
-  uint32_t ifindex = 0;     // the link's (0 when severed), else the recorded one
-  std::string mode;         // "native" / "generic" (recorded at attach), "" when unknown
-  std::string framing;      // "ethernet" / "ip"
+  uint32_t ifindex = 0;  // the link's (0 when severed), else the recorded one
+  std::string mode;      // "native" / "generic" (recorded at attach), "" when unknown
+  std::string framing;   // "ethernet" / "ip"
   uint32_t link_id = 0;
   uint32_t prog_id = 0;
-  uint64_t netns_inode = 0;  // 0 when not recorded
+  uint64_t netns_inode = 0;      // 0 when not recorded
   bool other_namespace = false;  // recorded in a namespace other than the caller's
-  std::string problem;      // what is wrong, for humans ("" when filtered)
-  std::string hint;         // what to do about it
+  std::string problem;           // what is wrong, for humans ("" when filtered)
+  std::string hint;              // what to do about it
   bool filtered() const { return state == LinkState::kFiltered; }
 };
 
