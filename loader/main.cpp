@@ -61,7 +61,8 @@ int reapply_after_attach(const std::string& pin_dir) {
 
 void print_unfiltered(const std::vector<std::string>& unfiltered) {
   for (const std::string& line : unfiltered)
-    std::cerr << "vaultwall-loader: warning: still unfiltered: " << line << "\n";
+    std::cerr << "vaultwall-loader: warning: still unfiltered: " << line
+              << " (see vaultwall-loader status)\n";
 }
 
 int cmd_load(const std::string& pin_dir, bool repair) {
@@ -82,9 +83,12 @@ int cmd_load(const std::string& pin_dir, bool repair) {
   std::cout << "\n";
   for (const std::string& ifname : moves->reattached)
     std::cout << ifname << ": its link was severed or unpinned; attached again\n";
+  // Loaded and moved: the job is done. An interface it could not attach
+  // again stays red in status, verify and the metrics, and is said here;
+  // failing would stop a unit from applying and attaching the rest.
   print_unfiltered(moves->unfiltered);
-  if (!moves->reattached.empty()) reapply_after_attach(pin_dir);
-  return moves->unfiltered.empty() ? kExitOk : kExitError;
+  if (!moves->reattached.empty() && reapply_after_attach(pin_dir) != kExitOk) return kExitError;
+  return kExitOk;
 }
 
 int cmd_attach(const std::string& pin_dir, const std::vector<std::string>& interfaces,

@@ -261,6 +261,13 @@ check "status lists an unfiltered vxlan device in -o json" \
 	json_true '[t["kind"] for t in d["unfilteredTunnels"] if t["interface"] == vxlan] == ["vxlan"]' \
 	loader status -o json
 check "... as a warning, not a failure (exit 0)" loader status
+check "attach the vxlan device (Ethernet frames)" loader attach "$IF_VXLAN"
+ip -n "$NS_VAULT" link del "$IF_VXLAN" || fatal "delete the vxlan device"
+check "load with an expected interface gone: loads (exit 0)" loader load
+check "... and warns that it is still unfiltered" out_has "still unfiltered: $IF_VXLAN" loader load
+check "... status stays red" fails loader status
+check "detach stops expecting it" loader detach "$IF_VXLAN"
+check "... status green again" loader status
 EMPTY_PIN=$PIN_DIR-empty
 vw_register_pin_dir "$EMPTY_PIN"
 check "status with nothing loaded is red" fails "$LOADER" --pin-dir "$EMPTY_PIN" status
