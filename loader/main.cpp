@@ -45,18 +45,25 @@ int report(const Error& error) {
 
 // A stored policy whose segments name an interface binds to it only once
 // the interface is attached: recompile it against the links and apply it
-// when that changes what the kernel holds.
-int reapply_after_attach(const std::string& pin_dir) {
+// when that changes what the kernel holds. The attach itself is done
+// either way, so a stored policy that cannot be re-applied is a warning
+// (verify reports it too), not a failed attach.
+void reapply_after_attach(const std::string& pin_dir) {
   auto maps = PinnedMaps::open(pin_dir);
-  if (!maps) return report(maps.error());
-  auto reapplied = reapply_stored_policy(*maps);
-  if (!reapplied) return report(with_context(reapplied.error(), "re-apply the stored policy"));
+  auto reapplied = maps ? reapply_stored_policy(*maps) : Result<ReapplyOutcome>(std::unexpected(maps.error()));
+  if (!reapplied) {
+    std::cerr << "vaultwall-loader: warning: segments may not be bound to the attached "
+                 "interfaces: cannot re-apply the stored policy: "
+              << reapplied.error().message() << "\n";
+    return;
+  }
+  // Only what attaching is about: the policy's other warnings came with its apply.
   for (const Diagnostic& d : reapplied->diagnostics)
-    std::cerr << "vaultwall-loader: warning: " << d.text() << "\n";
+    if (d.path.ends_with("segment.interface"))
+      std::cerr << "vaultwall-loader: warning: " << d.text() << "\n";
   if (reapplied->applied)
     std::cout << "re-applied the stored policy against the attached interfaces: generation "
               << reapplied->outcome.new_generation << " (slot " << reapplied->outcome.slot << ")\n";
-  return kExitOk;
 }
 
 void print_unfiltered(const std::vector<std::string>& unfiltered) {
@@ -87,7 +94,7 @@ int cmd_load(const std::string& pin_dir, bool repair) {
   // again stays red in status, verify and the metrics, and is said here;
   // failing would stop a unit from applying and attaching the rest.
   print_unfiltered(moves->unfiltered);
-  if (!moves->reattached.empty() && reapply_after_attach(pin_dir) != kExitOk) return kExitError;
+  if (!moves->reattached.empty()) reapply_after_attach(pin_dir);
   return kExitOk;
 }
 
@@ -116,7 +123,7 @@ int cmd_attach(const std::string& pin_dir, const std::vector<std::string>& inter
       std::cout << ifname << ": attached in " << result->mode << " mode" << how << "\n";
     attached++;
   }
-  if (attached > 0 && reapply_after_attach(pin_dir) != kExitOk) status = kExitError;
+  if (attached > 0) reapply_after_attach(pin_dir);
   return status;
 }
 
