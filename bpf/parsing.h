@@ -30,6 +30,7 @@ struct vlan_tag {
 #define VLAN_VID_MASK 0x0fff
 #define PARSE_TRUNCATED (-1)
 #define PARSE_TOO_MANY_TAGS (-2)
+#define PARSE_NOT_IP (-3) /* a frame of an IP-only device that is not IP */
 
 static __always_inline int is_vlan_proto(__u16 proto)
 {
@@ -67,6 +68,29 @@ static __always_inline int parse_ethernet(struct cursor *c, __u16 *vlan)
 		proto = bpf_ntohs(tag->encapsulated_proto);
 	}
 	return is_vlan_proto(proto) ? PARSE_TOO_MANY_TAGS : proto;
+}
+
+/*
+ * A frame without a link-layer header: the IP version nibble tells the
+ * protocol. Returns ETH_P_IP or ETH_P_IPV6, PARSE_TRUNCATED for an empty
+ * frame and PARSE_NOT_IP for any other version (such a device carries only
+ * IP, so under a policy the frame is malformed). Does not advance.
+ */
+static __always_inline int parse_ip_frame(struct cursor *c, __u16 *vlan)
+{
+	__u8 *first = c->pos;
+
+	*vlan = 0;
+	if ((void *)(first + 1) > c->end)
+		return PARSE_TRUNCATED;
+	switch (*first >> 4) {
+	case 4:
+		return ETH_P_IP;
+	case 6:
+		return ETH_P_IPV6;
+	default:
+		return PARSE_NOT_IP;
+	}
 }
 
 /*

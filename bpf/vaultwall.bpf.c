@@ -210,6 +210,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vw_event_stats SEC(".maps");
 
+/* The interfaces vaultwall is expected to filter (written by attach). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, VW_MAX_LINKS);
+	__type(key, struct vw_link_key);
+	__type(value, struct vw_link_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vw_links SEC(".maps");
+
 /*
  * Look a key up in slot 0's or slot 1's map of a kind. Each call must stay
  * bound to one map: if clang merges the two calls into one with the map
@@ -229,6 +238,14 @@ struct {
 		}                                                                                  \
 		_value;                                                                            \
 	})
+
+/* The frame's network protocol, for the entry point's framing (VW_FRAMING_*). */
+static __always_inline int parse_frame(struct cursor *c, int framing, __u16 *vlan)
+{
+	if (framing == VW_FRAMING_IP)
+		return parse_ip_frame(c, vlan);
+	return parse_ethernet(c, vlan);
+}
 
 /* ---- Per-packet state ------------------------------------------------------ */
 
@@ -535,14 +552,14 @@ static __always_inline void read_ports(const struct cursor *c, __u8 proto, struc
 /* Addresses, protocol and ports of the packet, parsed again from the frame:
  * the decision keeps none of it for IPv6 and only addresses for IPv4, and
  * keeping more would cost the allowed path. Fields stay 0 when absent. */
-static __always_inline void read_flow(struct xdp_md *ctx, struct vw_event *e)
+static __always_inline void read_flow(struct xdp_md *ctx, int framing, struct vw_event *e)
 {
 	struct cursor c = { .pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end };
 	struct ipv6hdr *ip6;
 	struct iphdr *ip;
 	int proto;
 
-	proto = parse_ethernet(&c, &e->vlan);
+	proto = parse_frame(&c, framing, &e->vlan);
 	if (proto == ETH_P_IP) {
 		ip = parse_ipv4_fixed(&c);
 		if (!ip)
@@ -657,8 +674,8 @@ static __always_inline __u32 overridden_rule(const struct packet *p, __u32 class
 }
 
 /* v is the policy's verdict before audit mode turned it into a pass. */
-static __always_inline void log_event(struct xdp_md *ctx, const struct packet *p, struct verdict v,
-				      __u64 bytes)
+static __always_inline void log_event(struct xdp_md *ctx, int framing, const struct packet *p,
+				      struct verdict v, __u64 bytes)
 {
 	struct vw_event_budget *budget = cpu_budget();
 	struct vw_event e = {};
@@ -668,7 +685,7 @@ static __always_inline void log_event(struct xdp_md *ctx, const struct packet *p
 		count_event_stat(VW_EVENT_STAT_SUPPRESSED);
 		return;
 	}
-	read_flow(ctx, &e);
+	read_flow(ctx, framing, &e);
 	if (budget->quiet_jiffies == budget->jiffies && same_address(budget->quiet_addr, e.saddr)) {
 		budget->pending++; /* suppressed earlier in this tick: no lookup */
 		count_event_stat(VW_EVENT_STAT_SUPPRESSED);
@@ -808,8 +825,29 @@ static __always_inline int not_ip(const struct vw_settings *s, int proto, __u64 
 	return pass_untouched(VW_CLASS_NOT_IP, bytes);
 }
 
-SEC("xdp")
-int vaultwall_xdp(struct xdp_md *ctx)
+/*
+ * Holds a reference to every map, so that a map whose pin was deleted can
+ * be pinned again from the running program (vaultwall-loader load --repair
+ * finds it through the program's map ids). Only reached when the active word
+ * cannot be read, which an array map never does.
+ */
+static __always_inline void hold_every_map(void)
+{
+	__u32 zero = 0;
+	struct vw_link_key no_link = {};
+
+	bpf_map_lookup_elem(&vw_sync, &zero);
+	bpf_map_lookup_elem(&vw_rule_info, &zero);
+	bpf_map_lookup_elem(&vw_svc_info, &zero);
+	bpf_map_lookup_elem(&vw_policy_info, &zero);
+	bpf_map_lookup_elem(&vw_policy_doc, &zero);
+	bpf_map_lookup_elem(&vw_abi, &zero);
+	bpf_map_lookup_elem(&vw_links, &no_link);
+}
+
+/* The whole program for one kind of frame (a constant in each entry point,
+ * so each is compiled for its own framing). */
+static __always_inline int filter_frame(struct xdp_md *ctx, int framing)
 {
 	struct cursor c = { .pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end };
 	__u64 bytes = c.end - c.pos;
@@ -821,10 +859,12 @@ int vaultwall_xdp(struct xdp_md *ctx)
 
 	p.ctx = ctx;
 	p.settings = active_settings(&p.slot);
-	if (!p.settings) /* cannot happen: an array always has its slots */
+	if (!p.settings) { /* cannot happen: an array always has its slots */
+		hold_every_map();
 		return XDP_PASS;
+	}
 
-	proto = parse_ethernet(&c, &p.vlan);
+	proto = parse_frame(&c, framing, &p.vlan);
 	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		return not_ip(p.settings, proto, bytes);
 	/* With no policy nothing is data plane: classify_* return UNPROTECTED
@@ -838,7 +878,22 @@ int vaultwall_xdp(struct xdp_md *ctx)
 
 #ifndef VW_BENCH_NO_EVENTS /* defined only by a benchmark build: the cost of logging */
 	if (class_logs(v.class))
-		log_event(ctx, &p, v, bytes);
+		log_event(ctx, framing, &p, v, bytes);
 #endif
 	return finish(apply_mode(p.settings, v), bytes);
+}
+
+/* Ethernet devices (with up to two VLAN tags). */
+SEC("xdp")
+int vaultwall_xdp(struct xdp_md *ctx)
+{
+	return filter_frame(ctx, VW_FRAMING_ETHERNET);
+}
+
+/* Devices without a link-layer header (TUN, WireGuard): generic XDP hands
+ * the frame over from the IP header on. Same maps, same decision. */
+SEC("xdp")
+int vaultwall_xdp_l3(struct xdp_md *ctx)
+{
+	return filter_frame(ctx, VW_FRAMING_IP);
 }

@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define VW_ABI_VERSION 2
+#define VW_ABI_VERSION 3
 
 /* ---- Map names (tokens shared by the BPF C and the C++) ---------------- */
 #define VW_MAP_ACTIVE      "vw_active"      /* the live slot + both slots' settings */
@@ -45,8 +45,10 @@
 #define VW_MAP_EVENT_RATE  "vw_event_rate"  /* LRU: source -> vw_rate_state  */
 #define VW_MAP_EVENT_BUDGET "vw_event_cpu"  /* per-CPU: vw_event_budget      */
 #define VW_MAP_EVENT_STATS "vw_event_stats" /* per-CPU, VW_EVENT_STAT_* -> u64 */
+#define VW_MAP_LINKS       "vw_links"       /* interface name -> vw_link_info */
 
 #define VW_PROG_NAME "vaultwall_xdp" /* the XDP program (function name)   */
+#define VW_PROG_L3_NAME "vaultwall_xdp_l3" /* the same, for frames that start at the IP header */
 #define VW_PIN_DIR_DEFAULT "/sys/fs/bpf/vaultwall"
 
 /* ---- Limits -------------------------------------------------------------- */
@@ -409,6 +411,34 @@ struct vw_event_budget {
 	__u8 quiet_addr[16];
 };
 
+/* vw_links: the interfaces vaultwall is expected to filter, written by
+ * attach and cleared by detach. A link pin can be deleted or severed (its
+ * interface deleted) without vaultwall noticing; this record is what status,
+ * verify and the metrics compare the links with. Names are those of the
+ * interface's network namespace (netns_inode, as in /proc/PID/ns/net). */
+#define VW_MAX_LINKS 256
+#define VW_IFNAME_LEN 16 /* IFNAMSIZ */
+
+/* struct vw_link_info.mode */
+#define VW_LINK_MODE_NATIVE 1
+#define VW_LINK_MODE_GENERIC 2
+
+/* struct vw_link_info.framing: which entry point the link runs */
+#define VW_FRAMING_ETHERNET 1 /* vaultwall_xdp */
+#define VW_FRAMING_IP 2       /* vaultwall_xdp_l3: TUN, WireGuard (no link-layer header) */
+
+struct vw_link_key {
+	char name[VW_IFNAME_LEN];
+};
+
+struct vw_link_info {
+	__u64 netns_inode;
+	__u32 ifindex; /* when attached, in that namespace */
+	__u8 mode;     /* VW_LINK_MODE_* */
+	__u8 framing;  /* VW_FRAMING_* */
+	__u8 pad[2];
+};
+
 /* ---- Layout checks (both compilers) ---------------------------------------- */
 #ifdef __cplusplus
 #define VW_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
@@ -443,5 +473,7 @@ VW_STATIC_ASSERT(sizeof(struct vw_event) == 88, "vw_event");
 VW_STATIC_ASSERT(sizeof(struct vw_rate_key) == 16, "vw_rate_key");
 VW_STATIC_ASSERT(sizeof(struct vw_rate_state) == 24, "vw_rate_state");
 VW_STATIC_ASSERT(sizeof(struct vw_event_budget) == 40, "vw_event_budget");
+VW_STATIC_ASSERT(sizeof(struct vw_link_key) == 16, "vw_link_key");
+VW_STATIC_ASSERT(sizeof(struct vw_link_info) == 16, "vw_link_info");
 
 #endif /* VAULTWALL_ABI_H */

@@ -216,7 +216,7 @@ class Agent {
       state.failures = 0;
       state.failed_cause.clear();
       state.failed_message.clear();
-      reapply_after_repair(config_.pin_dir, state.name);
+      reapply_after_repair(config_.pin_dir, state.name, config_.journal);
       return;
     }
     std::string message = outcome.error().message();

@@ -2,40 +2,57 @@
 
 #include <spdlog/spdlog.h>
 
-#include <vector>
-
 #include "vaultwall/apply.h"
+#include "vaultwall/journal.h"
+#include "vaultwall/lock.h"
 
 namespace vaultwall {
 
 namespace {
 
-// The ids of the virtual networks whose segment names `interface`.
-Result<std::vector<std::string>> networks_bound_to(const std::string& pin_dir,
-                                                   const std::string& interface) {
+Result<ReapplyOutcome> reapply_locked(const std::string& pin_dir) {
+  PinDirLock lock = VW_TRY(PinDirLock::acquire(pin_dir));
   PinnedMaps maps = VW_TRY(PinnedMaps::open(pin_dir));
-  KernelPolicy current = VW_TRY(read_kernel_policy(maps));
-  std::vector<std::string> bound;
-  if (!current.policy) return bound;
-  for (const VirtualNetwork& network : current.policy->host.virtual_networks)
-    if (network.segment.interface == interface) bound.push_back(network.id);
-  return bound;
+  return reapply_stored_policy(maps);
+}
+
+void journal_reapply(const std::string& pin_dir, const std::string& interface,
+                     const std::string& journal, const std::optional<PolicyVersion>& from,
+                     const Result<ReapplyOutcome>& outcome) {
+  if (outcome && !outcome->applied) return;  // nothing changed: nothing to record
+  JournalEntry entry;
+  entry.command = "agent reapply";
+  entry.pin_dir = pin_dir;
+  entry.interfaces = {interface};
+  entry.from = from;
+  entry.to = active_policy_version(pin_dir);
+  entry.started_ns = unix_now_ns();
+  if (outcome)
+    entry.reason = interface + " was attached again: its segments bound to the new link";
+  else
+    entry.fail("re-apply after attaching " + interface + ": " + outcome.error().message());
+  if (auto r = append_journal(journal, std::move(entry)); !r)
+    spdlog::warn("{}: cannot journal the re-apply: {}", interface, r.error().message());
 }
 
 }  // namespace
 
-void reapply_after_repair(const std::string& pin_dir, const std::string& interface) {
-  auto bound = networks_bound_to(pin_dir, interface);
-  if (!bound) {
-    spdlog::warn(
-        "{}: cannot read the stored policy to check its segments: {}; if a virtual network's segment names {}, re-apply the policy (vaultwallctl --pin-dir {} show > p.json && vaultwallctl --pin-dir {} apply --force -f p.json)",
-        interface, bound.error().message(), interface, pin_dir, pin_dir);
+void reapply_after_repair(const std::string& pin_dir, const std::string& interface,
+                          const std::string& journal) {
+  std::optional<PolicyVersion> from = active_policy_version(pin_dir);
+  Result<ReapplyOutcome> outcome = reapply_locked(pin_dir);
+  journal_reapply(pin_dir, interface, journal, from, outcome);
+  if (!outcome) {
+    spdlog::error(
+        "{}: cannot re-apply the stored policy against the new link: {}; a virtual network whose segment names {} is treated as public until it is (vaultwallctl --pin-dir {} apply --force -f FILE)",
+        interface, outcome.error().message(), interface, pin_dir);
     return;
   }
-  if (bound->empty()) return;
-  spdlog::warn(
-      "{}: the stored policy binds {} virtual network segment(s) to {} (first: {}), compiled to its old ifindex: their traffic is treated as public until the policy is re-applied (vaultwallctl --pin-dir {} show > p.json && vaultwallctl --pin-dir {} apply --force -f p.json)",
-      interface, bound->size(), interface, bound->front(), pin_dir, pin_dir);
+  for (const Diagnostic& d : outcome->diagnostics)
+    if (d.path.ends_with("segment.interface")) spdlog::warn("{}: {}", interface, d.text());
+  if (outcome->applied)
+    spdlog::info("{}: re-applied the stored policy so its segments bind to the new link: generation {} (slot {})",
+                 interface, outcome->outcome.new_generation, outcome->outcome.slot);
 }
 
 }  // namespace vaultwall

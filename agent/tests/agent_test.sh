@@ -27,9 +27,9 @@
 # ones flow; a deleted link pin is re-attached by the periodic check; a
 # foreign XDP program is reported and left alone, then replaced once it is
 # removed; an interface renamed away keeps its link (the pin follows it)
-# while a new one under the name is attached, with a warning that its
-# segment needs the policy re-applied; kill -9 detaches nothing; SIGTERM
-# stops it cleanly, nothing detached.
+# while a new one under the name is attached and the stored policy is
+# re-applied so the segment on it binds to the new link; kill -9 detaches
+# nothing; SIGTERM stops it cleanly, nothing detached.
 #
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
@@ -400,10 +400,18 @@ ip -n "$NS_VAULT" link set dev "$IF_LATE" name "$IF_RENAMED" || fatal "rename $I
 check "the new $IF_LATE is attached within ${REPAIR_LIMIT_MS} ms" created_and_covered "$IF_LATE" "${VW_PREFIX}s"
 check "$IF_RENAMED keeps its link (id $renamed_link), its pin moved to link_$IF_RENAMED" \
 	test "$(link_id_of "$IF_RENAMED") $(xdp_prog_on "$IF_RENAMED")" = "$renamed_link $PROG_ID"
-check "after repairing $IF_LATE the agent says its segment needs the policy re-applied" \
-	wait_log "$IF_LATE: the stored policy binds 1 virtual network segment(s) to $IF_LATE" 2
-check "... and said nothing of the kind for $IF_VAULT (no segment on it)" \
-	bash -c "! grep -qF '$IF_VAULT: the stored policy binds' '$AGENT_LOG'"
+check "after repairing $IF_LATE the agent re-applied the stored policy (its segment binds to the new link)" \
+	wait_log "$IF_LATE: re-applied the stored policy so its segments bind to the new link" 3
+new_ifindex=$(ip -n "$NS_VAULT" -o link show dev "$IF_LATE" | cut -d: -f1)
+segment_ifindex() { # the ifindex of the active slot's only segment
+	local slot
+	slot=$(bpftool -j map lookup pinned "$PIN_DIR/vw_active" key 0 0 0 0 | jq '.formatted.value.slot')
+	bpftool -j map dump pinned "$PIN_DIR/vw_segments_$slot" | jq '.[0].formatted.key.ifindex'
+}
+check "... the live segment is the new $IF_LATE (ifindex $new_ifindex)" test "$(segment_ifindex)" = "$new_ifindex"
+check "... journaled as an agent reapply" grep -q '"command":"agent reapply"' "$VAULTWALL_JOURNAL"
+check "... and no re-apply came from repairing $IF_VAULT (no segment on it)" \
+	bash -c "! grep -qF '$IF_VAULT: re-applied the stored policy' '$AGENT_LOG'"
 
 # =========== kill -9, restart, SIGTERM =====================================================
 echo "--- kill -9 of the agent"

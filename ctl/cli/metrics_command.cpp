@@ -46,6 +46,9 @@ Result<MetricsSnapshot> read_snapshot(const PinnedMaps& maps) {
     m.profile = std::string((*info)->profile, strnlen((*info)->profile, VW_PROFILE_LEN));
   }
   m.mode = live.settings[slot].mode;
+  auto interfaces = read_interface_attachments(maps.pin_dir());
+  if (!interfaces) return std::unexpected(interfaces.error());
+  m.interfaces = std::move(*interfaces);
   return m;
 }
 

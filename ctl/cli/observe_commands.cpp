@@ -16,6 +16,8 @@
 #include "vaultwall/classify.h"
 #include "vaultwall/clock.h"
 #include "vaultwall/document.h"
+#include "vaultwall/journal.h"
+#include "vaultwall/links.h"
 #include "vaultwall/lock.h"
 #include "vaultwall/program.h"
 #include "vaultwall/service_tags.h"
@@ -133,27 +135,32 @@ int cmd_explain(const Globals& g, const ExplainFlags& flags) {
   Policy policy = current_or_default(*current);
   auto trusted = kernel_trusted_set(*maps, *current);
   if (!trusted) return report(trusted.error());
+  InterfaceResolver through_links = attached_interface_resolver(g.pin_dir);
   auto compiled = compile_policy(policy, *trusted,
-                                 {.resolve_interface = resolve_interface,
+                                 {.resolve_interface = through_links,
                                   .previous_rule_ids = current->rule_ids,
-                                  .previous_service_ids = current->service_ids});
+                                  .previous_service_ids = current->service_ids,
+                                  .unresolved_interface_text = unattached_interface_text(g.pin_dir)});
   if (!compiled.ok()) {
     print_diagnostics(compiled.diagnostics);
     return kExitError;
   }
+  if (!g.json()) print_diagnostics(compiled.diagnostics);
   PacketDescription packet{.source = *source,
                            .destination = flags.destination.empty() ? 0 : parse_ipv4(flags.destination).value_or(0),
                            .proto = static_cast<uint8_t>(flags.proto == "udp" ? 17 : 6),
                            .destination_port = flags.port,
                            .vlan = flags.vlan};
   if (!flags.interface.empty()) {
-    auto ifindex = resolve_interface(flags.interface);
-    if (!ifindex) return report(Error{ENODEV, "unknown interface " + flags.interface, {}});
+    auto ifindex = through_links(flags.interface);
+    if (!ifindex)
+      return report(Error{ENODEV, flags.interface + " is not an interface vaultwall filters (no live link under " + g.pin_dir + ")",
+                          "see vaultwall-loader status; attach it with vaultwall-loader attach " + flags.interface});
     packet.ifindex = *ifindex;
   }
   if (flags.destination.empty() && !policy.host.addresses.empty())
     packet.destination = policy.host.addresses.front();
-  Classification result = classify(policy, context_for(*compiled.value, *trusted, resolve_interface), packet);
+  Classification result = classify(policy, context_for(*compiled.value, *trusted, through_links), packet);
   std::string rule_text;
   for (const auto& r : compiled.value->rules)
     if (r.id == result.rule_id) rule_text = r.text;
@@ -190,79 +197,175 @@ int cmd_explain(const Globals& g, const ExplainFlags& flags) {
   return kExitOk;
 }
 
-template <class K, class V>
-std::vector<std::string> entry_differences(const char* what,
-                                           const std::vector<std::pair<K, V>>& expected,
-                                           const std::vector<std::pair<K, V>>& actual) {
-  auto bytes = [](const auto& pair) {
-    return std::string(reinterpret_cast<const char*>(&pair), sizeof(pair));
-  };
-  std::set<std::string> want, have;
-  for (const auto& e : expected) want.insert(bytes(e));
-  for (const auto& e : actual) have.insert(bytes(e));
-  std::vector<std::string> out;
-  size_t missing = 0, extra = 0;
-  for (const auto& w : want) missing += have.contains(w) ? 0 : 1;
-  for (const auto& h : have) extra += want.contains(h) ? 0 : 1;
-  if (missing) out.push_back(std::string(what) + ": " + std::to_string(missing) + " entries missing from the kernel");
-  if (extra) out.push_back(std::string(what) + ": " + std::to_string(extra) + " unexpected entries in the kernel");
+// What the change journal says about the generation under this pin dir.
+struct JournalView {
+  std::optional<uint64_t> last_ok;  // left by the last successful change that knows it
+  bool interrupted_after = false;   // a later change was interrupted (or still runs):
+                                    // it may have flipped to a newer generation
+};
+
+Result<JournalView> read_journal_view(const Globals& g) {
+  auto lines = VW_TRY(read_journal(journal_path(g.journal)));
+  JournalView view;
+  for (const std::string& line : lines) {
+    auto entry = nlohmann::json::parse(line, nullptr, false);
+    if (!entry.is_object() || entry.value("pinDir", json()) != g.pin_dir) continue;
+    auto result = entry.value("result", json());
+    if (result != kResultOk) {
+      if (result != kResultFailed) view.interrupted_after = true;
+      continue;
+    }
+    const auto to = entry.value("to", nlohmann::json());
+    if (to.is_object() && to.contains("generation") && to["generation"].is_number_unsigned())
+      view.last_ok = to["generation"].get<uint64_t>();
+    else
+      view.last_ok.reset();
+    view.interrupted_after = false;
+  }
+  return view;
+}
+
+struct Verification {
+  std::optional<uint64_t> generation;  // nullopt: the pins could not be read
+  uint32_t slot = 0;
+  std::vector<std::string> differences;  // red: drift or an unfiltered interface
+  std::vector<std::string> warnings;     // cannot tell
+  std::vector<InterfaceHealth> interfaces;
+  std::string error;                     // why verify could not run
+};
+
+void check_interfaces(const Globals& g, Verification& v) {
+  auto health = interface_health(g.pin_dir);
+  if (!health) {
+    v.differences.push_back("cannot check the interfaces: " + health.error().message());
+    return;
+  }
+  v.interfaces = *health;
+  for (const InterfaceHealth& h : *health)
+    if (!h.filtered())
+      v.differences.push_back("interface " + h.interface + " is unfiltered: " + h.problem + "; " + h.hint);
+}
+
+// The active word must point at the newest applied slot. The idle slot
+// holding a later generation is either an apply interrupted before its flip
+// (harmless: the journal records it as interrupted) or vw_active.slot
+// flipped back to an older policy (the journal's last apply is the idle one).
+void check_slot_generations(const PinnedMaps& maps, const KernelPolicy& current,
+                            const Result<JournalView>& journal, Verification& v) {
+  auto other = maps.policy_info().get(current.slot ^ 1);
+  if (!other) {
+    v.differences.push_back("cannot read the idle slot's policy info: " + other.error().message());
+    return;
+  }
+  if (!*other || (*other)->generation <= current.info.generation) return;
+  uint64_t newer = (*other)->generation;
+  std::string what = "active slot " + std::to_string(current.slot) + " holds generation " +
+                     std::to_string(current.info.generation) + " but slot " +
+                     std::to_string(current.slot ^ 1) + " holds the newer generation " +
+                     std::to_string(newer);
+  if (journal && journal->last_ok == newer)
+    v.differences.push_back(what + ", the last one applied: vw_active.slot was flipped back to an older policy");
+  else if (!journal || !(journal->last_ok == current.info.generation || journal->interrupted_after))
+    v.warnings.push_back(what + ": an apply interrupted before its flip, or vw_active.slot flipped back (the journal cannot tell)");
+}
+
+void check_journal(const KernelPolicy& current, const Result<JournalView>& journal, Verification& v) {
+  if (!journal) {
+    v.warnings.push_back("cannot read the change journal (" + journal.error().message() +
+                         "); the applied generation was not compared with it");
+    return;
+  }
+  if (!journal->last_ok || *journal->last_ok == current.info.generation) return;
+  // An interrupted change may have flipped before it died.
+  if (journal->interrupted_after && current.info.generation > *journal->last_ok) return;
+  v.differences.push_back("the change journal's last successful change left generation " +
+                          std::to_string(*journal->last_ok) + ", the kernel enforces generation " +
+                          std::to_string(current.info.generation));
+}
+
+void check_policy(const PinnedMaps& maps, const KernelPolicy& current, Verification& v) {
+  auto compilation = compile_against_kernel(*current.policy, current);
+  for (const Diagnostic& d : compilation.diagnostics)
+    (d.is_error() ? v.differences : v.warnings).push_back(d.text());
+  if (!compilation.ok()) {
+    v.differences.push_back("the stored policy does not compile, so it cannot be compared");
+    return;
+  }
+  auto differences = image_differences(maps, current, compilation.value->compiled);
+  if (!differences) {
+    v.error = differences.error().message();
+    return;
+  }
+  v.differences.insert(v.differences.end(), differences->begin(), differences->end());
+}
+
+Verification run_verify(const Globals& g) {
+  Verification v;
+  auto maps = open_maps(g);
+  if (!maps) {
+    v.error = maps.error().message();
+    return v;
+  }
+  auto current = read_kernel_policy(*maps);
+  if (!current) {
+    v.error = current.error().message();
+    return v;
+  }
+  v.generation = current->info.generation;
+  v.slot = current->slot;
+  check_interfaces(g, v);
+  Result<JournalView> journal = read_journal_view(g);
+  check_slot_generations(*maps, *current, journal, v);
+  check_journal(*current, journal, v);
+  if (current->applied()) check_policy(*maps, *current, v);
+  return v;
+}
+
+json interfaces_json(const std::vector<InterfaceHealth>& interfaces) {
+  json out = json::array();
+  for (const InterfaceHealth& h : interfaces)
+    out.push_back({{"interface", h.interface}, {"state", link_state_name(h.state)},
+                   {"filtered", h.filtered()}, {"mode", h.mode}, {"ifindex", h.ifindex}});
   return out;
 }
 
 int cmd_verify(const Globals& g) {
-  auto maps = open_maps(g);
-  if (!maps) return report(maps.error());
-  auto current = read_kernel_policy(*maps);
-  if (!current) return report(current.error());
-  if (!current->applied()) {
-    if (g.json())
-      std::cout << json{{"schemaVersion", kSchemaVersion}, {"generation", 0}, {"inSync", true},
-                        {"differences", json::array()}}
-                       .dump(2)
-                << "\n";
-    else
-      std::cout << "nothing applied (firewall off); nothing to verify\n";
-    return kExitOk;
-  }
-  auto compilation = compile_against_kernel(*current->policy, *current);
-  if (!compilation.ok()) {
-    print_diagnostics(compilation.diagnostics);
-    return kExitError;
-  }
-  auto kernel = read_slot(*maps, current->slot);
-  if (!kernel) return report(kernel.error());
-  const SlotImage& want = compilation.value->compiled.image;
-  std::vector<std::string> problems;
-  auto add = [&](std::vector<std::string> more) { problems.insert(problems.end(), more.begin(), more.end()); };
-  add(entry_differences("rule trie", want.rules, kernel->rules));
-  add(entry_differences("trusted trie", want.trusted, kernel->trusted));
-  add(entry_differences("segments", want.segments, kernel->segments));
-  add(entry_differences("endpoints", want.endpoints, kernel->endpoints));
-  auto index = source_index_differences(*maps, current->slot, want);
-  if (!index) return report(index.error());
-  add(*index);
-  vw_settings want_settings = settings_as_written(want), have_settings = kernel->settings;
-  want_settings.generation = have_settings.generation = 0;
-  if (std::memcmp(&want_settings, &have_settings, sizeof(vw_settings)) != 0)
-    problems.push_back("settings differ from the compiled policy");
-  if (std::memcmp(want.info.digest, kernel->info.digest, VW_DIGEST_LEN) != 0)
-    problems.push_back("digest differs: kernel " + to_hex(kernel->info.digest, VW_DIGEST_LEN).substr(0, 12) +
-                       ", compiled " + compilation.value->compiled.digest_hex.substr(0, 12) +
-                       " (the service-tags file or interfaces may have changed since the apply)");
+  Verification v = run_verify(g);
+  bool in_sync = v.error.empty() && v.differences.empty();
   if (g.json()) {
-    std::cout << json{{"schemaVersion", kSchemaVersion}, {"generation", current->info.generation},
-                      {"inSync", problems.empty()}, {"differences", problems}}
+    std::cout << json{{"schemaVersion", kSchemaVersion},
+                      {"generation", v.generation ? json(*v.generation) : json()},
+                      {"inSync", in_sync},
+                      {"differences", v.differences},
+                      {"warnings", v.warnings},
+                      {"interfaces", interfaces_json(v.interfaces)},
+                      {"error", v.error.empty() ? json() : json(v.error)}}
                      .dump(2)
               << "\n";
-  } else if (problems.empty()) {
-    std::cout << "in sync: generation " << current->info.generation << " (slot " << current->slot
-              << ") matches its compiled policy\n";
-  } else {
-    std::cout << "DRIFT: generation " << current->info.generation << " does not match its compiled policy:\n";
-    for (const std::string& p : problems) std::cout << "  " << p << "\n";
-    std::cout << "re-apply the policy (vaultwallctl show > p.json && vaultwallctl apply --force -f p.json)\n";
+    return in_sync ? kExitOk : kExitError;
   }
-  return problems.empty() ? kExitOk : kExitError;
+  for (const std::string& w : v.warnings) std::cerr << "warning: " << w << "\n";
+  if (!v.error.empty()) {
+    std::cerr << "vaultwallctl: " << v.error << "\n";
+    return kExitError;
+  }
+  if (in_sync) {
+    if (*v.generation == 0)
+      std::cout << "nothing applied (firewall off); " << v.interfaces.size()
+                << " interface(s) attached, all filtered\n";
+    else
+      std::cout << "in sync: generation " << *v.generation << " (slot " << v.slot
+                << ") matches its compiled policy; " << v.interfaces.size()
+                << " interface(s) attached, all filtered\n";
+    return kExitOk;
+  }
+  std::cout << "DRIFT: generation " << *v.generation << " is not what should be enforced:\n";
+  for (const std::string& p : v.differences) std::cout << "  " << p << "\n";
+  std::cout << "repair the links with vaultwall-loader attach IFACE; repair the maps by re-applying the policy "
+               "(vaultwallctl --pin-dir "
+            << g.pin_dir << " show > p.json && vaultwallctl --pin-dir " << g.pin_dir
+            << " apply --force -f p.json)\n";
+  return kExitError;
 }
 
 }  // namespace

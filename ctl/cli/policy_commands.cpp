@@ -95,8 +95,28 @@ Loaded load_file(const std::string& file, const LimitOptions& limits) {
   return out;
 }
 
-int cmd_validate(const Globals& g, const std::string& file, const LimitOptions& limits) {
+// --strict-interfaces on validate: every segment interface must be one
+// vaultwall filters (resolved through its links under the pin dir).
+void check_segment_interfaces(const Globals& g, Loaded& loaded) {
+  auto maps = open_maps(g);
+  auto current = maps ? read_kernel_policy(*maps) : Result<KernelPolicy>(std::unexpected(maps.error()));
+  if (!current) {
+    loaded.diagnostics.push_back({Severity::kError, "vaultwall.virtualNetworks",
+                                  "cannot check the segment interfaces (--strict-interfaces): " +
+                                      current.error().message()});
+    loaded.policy.reset();
+    return;
+  }
+  auto compilation = compile_against_kernel(*loaded.policy, *current, {.strict = true});
+  for (const Diagnostic& d : compilation.diagnostics)
+    if (d.is_error()) loaded.diagnostics.push_back(d);
+  if (!compilation.ok()) loaded.policy.reset();
+}
+
+int cmd_validate(const Globals& g, const std::string& file, const LimitOptions& limits,
+                 bool strict_interfaces) {
   Loaded loaded = load_file(file, limits);
+  if (loaded.policy && strict_interfaces) check_segment_interfaces(g, loaded);
   if (g.json()) {
     std::cout << json{{"schemaVersion", kSchemaVersion}, {"file", file},
                       {"valid", loaded.policy.has_value()},
@@ -145,8 +165,8 @@ std::vector<Diagnostic> unique(std::vector<Diagnostic> diagnostics) {
 // The caller holds the lock.
 int apply_policy(const Globals& g, const PinnedMaps& maps, const KernelPolicy& current,
                  const Policy& policy, bool dry_run, std::vector<Diagnostic> diagnostics = {},
-                 bool force = false) {
-  auto compilation = compile_against_kernel(policy, current);
+                 bool force = false, bool strict_interfaces = false) {
+  auto compilation = compile_against_kernel(policy, current, {.strict = strict_interfaces});
   diagnostics.insert(diagnostics.end(), compilation.diagnostics.begin(),
                      compilation.diagnostics.end());
   diagnostics = unique(std::move(diagnostics));
@@ -166,6 +186,11 @@ int apply_policy(const Globals& g, const PinnedMaps& maps, const KernelPolicy& c
   const std::string& digest = compilation.value->compiled.digest_hex;
   bool unchanged = current.applied() && current.policy == policy &&
                    to_hex(current.info.digest, VW_DIGEST_LEN) == digest;
+  if (unchanged) {  // the same document, but its segments may bind differently now
+    auto same_segments = segments_match(maps, current, compilation.value->compiled);
+    if (!same_segments) return report_change(g, same_segments.error());
+    unchanged = *same_segments;
+  }
   if (unchanged && !force) {
     journal_change(g, current, version_of(current), nullptr);
     if (g.json())
@@ -236,7 +261,7 @@ Result<Session> begin_change(const Globals& g) {
 }
 
 int cmd_apply(const Globals& g, const std::string& file, const LimitOptions& limits, bool dry_run,
-              bool force) {
+              bool force, bool strict_interfaces) {
   Loaded loaded = load_file(file, limits);
   if (!loaded.policy) {
     journal_failure(g, file + " is invalid: " + errors_text(loaded.diagnostics));
@@ -254,7 +279,7 @@ int cmd_apply(const Globals& g, const std::string& file, const LimitOptions& lim
   auto session = begin_change(g);
   if (!session) return report_change(g, session.error());
   return apply_policy(g, *session->maps, session->current, *loaded.policy, dry_run,
-                      loaded.diagnostics, force);
+                      loaded.diagnostics, force, strict_interfaces);
 }
 
 // diff(1) convention: 0 same, 1 different, 2 trouble.
@@ -484,6 +509,7 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
     LimitOptions limits;
     bool dry_run = false;
     bool force = false;
+    bool strict_interfaces = false;
     std::vector<std::string> ips;
     std::string subnet, vnet_name;
     UpdateFlags update;
@@ -493,8 +519,14 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   auto* validate = app.add_subcommand("validate", "check a rule document (no kernel, no root needed)");
   validate->add_option("-f,--file", o->file, "rule document (JSON)")->required();
   add_limit_options(validate, o->limits);
+  auto strict_flag = [o](CLI::App* command) {
+    command->add_flag("--strict-interfaces", o->strict_interfaces,
+                      "refuse a segment whose interface vaultwall does not filter (default: it "
+                      "matches nothing, with a warning; validate then needs the pins)");
+  };
+  strict_flag(validate);
   add_output_option(commands, validate);
-  commands.add(validate, [&g, o] { return cmd_validate(g, o->file, o->limits); });
+  commands.add(validate, [&g, o] { return cmd_validate(g, o->file, o->limits, o->strict_interfaces); });
 
   auto* apply = app.add_subcommand("apply", "validate, compile and apply a rule document atomically");
   apply->add_option("-f,--file", o->file, "rule document (JSON)")->required();
@@ -502,9 +534,12 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   apply->add_flag("--force", o->force,
                   "rewrite the maps even when the policy is unchanged (repairs drift)");
   add_limit_options(apply, o->limits);
+  strict_flag(apply);
   add_output_option(commands, apply);
   commands.add(apply, [&g, o] {
-    auto run = [&] { return cmd_apply(g, o->file, o->limits, o->dry_run, o->force); };
+    auto run = [&] {
+      return cmd_apply(g, o->file, o->limits, o->dry_run, o->force, o->strict_interfaces);
+    };
     return o->dry_run ? run() : run_journaled(g, "apply", run);  // a dry run changes nothing
   });
 

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "vaultwall/document.h"
+#include "vaultwall/links.h"
 #include "vaultwall/service_tags.h"
 #include "vaultwall/sha256.h"
 
@@ -48,8 +49,26 @@ std::optional<uint32_t> resolve_interface(const std::string& name) {
   return index;
 }
 
+InterfaceResolver attached_interface_resolver(const std::string& pin_dir) {
+  return [pin_dir](const std::string& name) -> std::optional<uint32_t> {
+    auto ifindex = filtered_ifindex(pin_dir, name);
+    return ifindex ? *ifindex : std::nullopt;
+  };
+}
+
+UnresolvedInterfaceText unattached_interface_text(const std::string& pin_dir) {
+  return [pin_dir](const std::string& name, const std::string& vnet) {
+    auto netns = current_netns_inode();
+    std::string where = netns ? " (looked up from network namespace " + netns_text(*netns) + ")" : "";
+    return name + " is not attached: vaultwall has no live link for it under " + pin_dir + where +
+           " (virtual network " + vnet + "); attach it with vaultwall-loader attach " + name +
+           " in its namespace (which re-applies the stored policy), or fix the name";
+  };
+}
+
 Result<KernelPolicy> read_kernel_policy(const PinnedMaps& maps) {
   KernelPolicy current;
+  current.pin_dir = maps.pin_dir();
   auto slot = active_slot(maps);
   if (!slot) return propagate(slot);
   current.slot = *slot;
@@ -119,14 +138,20 @@ PolicyDiff diff_policies(const std::optional<Policy>& before, const Policy& afte
   return diff;
 }
 
-Checked<Compilation> compile_against_kernel(const Policy& policy, const KernelPolicy& current) {
+Checked<Compilation> compile_against_kernel(const Policy& policy, const KernelPolicy& current,
+                                            const InterfaceOptions& interfaces) {
   Checked<Compilation> out;
   auto trusted = resolve_trusted_services(policy);
   out.diagnostics = trusted.diagnostics;
   if (!trusted.ok()) return out;
-  CompileOptions options{.resolve_interface = resolve_interface,
+  CompileOptions options{.resolve_interface = interfaces.resolve,
                          .previous_rule_ids = current.rule_ids,
-                         .previous_service_ids = current.service_ids};
+                         .previous_service_ids = current.service_ids,
+                         .strict_interfaces = interfaces.strict};
+  if (!options.resolve_interface) {
+    options.resolve_interface = attached_interface_resolver(current.pin_dir);
+    options.unresolved_interface_text = unattached_interface_text(current.pin_dir);
+  }
   auto compiled = compile_policy(policy, *trusted.value, options);
   out.diagnostics.insert(out.diagnostics.end(), compiled.diagnostics.begin(),
                          compiled.diagnostics.end());
@@ -187,6 +212,79 @@ Result<ApplyOutcome> apply_compiled(const PinnedMaps& maps, const KernelPolicy& 
     if (auto r = zero_counters(maps.service_stats_fd(), VW_MAP_SVC_STATS, id); !r) return propagate(r);
   }
   return outcome;
+}
+
+namespace {
+
+template <class K, class V>
+std::vector<std::string> entry_differences(const char* what,
+                                           const std::vector<std::pair<K, V>>& expected,
+                                           const std::vector<std::pair<K, V>>& actual) {
+  auto bytes = [](const auto& pair) {
+    return std::string(reinterpret_cast<const char*>(&pair), sizeof(pair));
+  };
+  std::set<std::string> want, have;
+  for (const auto& e : expected) want.insert(bytes(e));
+  for (const auto& e : actual) have.insert(bytes(e));
+  std::vector<std::string> out;
+  size_t missing = 0, extra = 0;
+  for (const auto& w : want) missing += have.contains(w) ? 0 : 1;
+  for (const auto& h : have) extra += want.contains(h) ? 0 : 1;
+  if (missing) out.push_back(std::string(what) + ": " + std::to_string(missing) + " entries missing from the kernel");
+  if (extra) out.push_back(std::string(what) + ": " + std::to_string(extra) + " unexpected entries in the kernel");
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> image_differences(const PinnedMaps& maps, const KernelPolicy& current,
+                                                   const CompiledPolicy& compiled) {
+  auto kernel = VW_TRY(read_slot(maps, current.slot));
+  const SlotImage& want = compiled.image;
+  std::vector<std::string> problems;
+  auto add = [&](std::vector<std::string> more) { problems.insert(problems.end(), more.begin(), more.end()); };
+  add(entry_differences("rule trie", want.rules, kernel.rules));
+  add(entry_differences("trusted trie", want.trusted, kernel.trusted));
+  add(entry_differences("segments", want.segments, kernel.segments));
+  add(entry_differences("endpoints", want.endpoints, kernel.endpoints));
+  add(VW_TRY(source_index_differences(maps, current.slot, want)));
+  vw_settings want_settings = settings_as_written(want), have_settings = kernel.settings;
+  want_settings.generation = have_settings.generation = 0;
+  if (std::memcmp(&want_settings, &have_settings, sizeof(vw_settings)) != 0)
+    problems.push_back("settings differ from the compiled policy");
+  if (std::memcmp(want.info.digest, kernel.info.digest, VW_DIGEST_LEN) != 0)
+    problems.push_back("digest differs: kernel " + to_hex(kernel.info.digest, VW_DIGEST_LEN) +
+                       ", compiled " + compiled.digest_hex +
+                       " (the service-tags file may have changed since the apply)");
+  return problems;
+}
+
+Result<bool> segments_match(const PinnedMaps& maps, const KernelPolicy& current,
+                            const CompiledPolicy& compiled) {
+  auto kernel = VW_TRY(maps.segments(current.slot).entries());
+  return entry_differences("segments", compiled.image.segments, kernel).empty();
+}
+
+Result<ReapplyOutcome> reapply_stored_policy(const PinnedMaps& maps) {
+  ReapplyOutcome out;
+  auto current = VW_TRY(read_kernel_policy(maps));
+  if (!current.applied()) return out;
+  auto compilation = compile_against_kernel(*current.policy, current);
+  out.diagnostics = compilation.diagnostics;
+  if (!compilation.ok()) {
+    std::string first;
+    for (const Diagnostic& d : compilation.diagnostics)
+      if (d.severity == Severity::kError && first.empty()) first = d.path + ": " + d.message;
+    return fail(EINVAL, "the stored policy (generation " + std::to_string(current.info.generation) +
+                            ") no longer compiles: " + first,
+                "fix it and apply it again: vaultwallctl apply -f FILE");
+  }
+  auto differences = VW_TRY(image_differences(maps, current, compilation.value->compiled));
+  if (differences.empty()) return out;
+  out.outcome = VW_TRY(apply_compiled(maps, current, *current.policy,
+                                      std::move(compilation.value->compiled)));
+  out.applied = true;
+  return out;
 }
 
 Result<Stats> read_stats(const PinnedMaps& maps) {

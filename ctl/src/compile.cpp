@@ -117,11 +117,8 @@ class Compiler {
         std::optional<uint32_t> ifindex;
         if (options_.resolve_interface) ifindex = options_.resolve_interface(*segment.interface);
         if (!ifindex || *ifindex == 0) {
-          diagnostics_.error(
-              "vaultwall.virtualNetworks[" + std::to_string(i) + "].segment.interface",
-              "no interface named " + *segment.interface + " on this host (virtual network " +
-                  vnets[i].id + "); create it or fix the name");
-          continue;
+          report_unresolved_interface(i, *segment.interface, vnets[i].id);
+          continue;  // no segment: nothing is classed as this virtual network
         }
         key.ifindex = *ifindex;
       }
@@ -129,6 +126,21 @@ class Compiler {
       out_.image.segments.push_back({key, vw_segment_value{out_.vnet_ids.at(vnets[i].id)}});
     }
     if (!out_.image.segments.empty()) out_.image.settings.flags |= VW_SETTINGS_HAS_SEGMENTS;
+  }
+
+  void report_unresolved_interface(size_t index, const std::string& interface,
+                                   const std::string& vnet) {
+    std::string path = "vaultwall.virtualNetworks[" + std::to_string(index) + "].segment.interface";
+    std::string text = options_.unresolved_interface_text
+                           ? options_.unresolved_interface_text(interface, vnet)
+                           : "no interface named " + interface + " on this host (virtual network " +
+                                 vnet + "); create it or fix the name";
+    if (options_.strict_interfaces)
+      diagnostics_.error(path, text);
+    else
+      diagnostics_.warning(
+          path,
+          text + "; until then its segment matches nothing (--strict-interfaces refuses instead)");
   }
 
   void compile_endpoints() {

@@ -8,6 +8,7 @@
 
 #include "vaultwall/classify.h"
 #include "vaultwall/journal.h"
+#include "vaultwall/links.h"
 
 namespace vaultwall {
 
@@ -183,6 +184,13 @@ std::string seconds_text(uint64_t unix_ns) {
 
 }  // namespace
 
+Result<std::vector<InterfaceAttachment>> read_interface_attachments(const std::string& pin_dir) {
+  auto health = VW_TRY(interface_health(pin_dir));
+  std::vector<InterfaceAttachment> out;
+  for (const InterfaceHealth& h : health) out.push_back({h.interface, h.mode, h.filtered()});
+  return out;
+}
+
 std::string render_metrics(const MetricsSnapshot& m) {
   Exposition x;
   const Stats& s = m.stats;
@@ -240,6 +248,12 @@ std::string render_metrics(const MetricsSnapshot& m) {
             {"profile", m.profile},
             {"mode", m.mode == VW_MODE_AUDIT ? "audit" : "enforce"}},
            1);
+  x.family("vaultwall_interface_attached", "gauge",
+           "1 when an interface vaultwall is expected to filter has a live link to its program, "
+           "0 when it is unfiltered (link severed, pin deleted, another program).");
+  for (const InterfaceAttachment& i : m.interfaces)
+    x.sample("vaultwall_interface_attached", {{"interface", i.interface}, {"mode", i.mode}},
+             i.attached ? 1 : 0);
   return x.text();
 }
 

@@ -7,6 +7,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "vaultwall/attach.h"
@@ -30,7 +31,9 @@ Result<void> check_privileges_and_bpffs(const std::string& pin_dir) {
   if (statfs(probe.c_str(), &st) != 0) return fail_errno("statfs " + probe.string());
   if (st.f_type != BPF_FS_MAGIC)
     return fail(ENOTSUP, probe.string() + " is not on a BPF filesystem (bpffs)",
-                "mount it with: mount -t bpf bpf /sys/fs/bpf");
+                "mount it with: mount -t bpf bpf /sys/fs/bpf; inside a network namespace, run "
+                "vaultwall through nsenter --net=/run/netns/NAME, not ip netns exec (which "
+                "remounts /sys and hides bpffs)");
   return {};
 }
 
@@ -41,6 +44,7 @@ Program& Program::operator=(Program&&) noexcept = default;
 Program::~Program() = default;
 
 int Program::prog_fd() const { return bpf_program__fd(skel_->progs.vaultwall_xdp); }
+int Program::ip_prog_fd() const { return bpf_program__fd(skel_->progs.vaultwall_xdp_l3); }
 
 namespace {
 
@@ -87,6 +91,104 @@ Result<void> check_pinned_abi(const std::string& pin_dir) {
   return {};
 }
 
+bool pin_exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// A program that holds the maps: a pinned entry point, else the program
+// of any link pin (the links keep it alive when its pin is gone).
+Result<UniqueFd> running_program(const std::string& pin_dir) {
+  for (const char* name : {VW_PROG_NAME, VW_PROG_L3_NAME})
+    if (auto prog = open_pinned(pin_dir + "/" + name)) return std::move(*prog);
+  auto interfaces = VW_TRY(attached_interfaces(pin_dir));
+  for (const std::string& ifname : interfaces) {
+    auto link = open_pinned(link_pin_path(pin_dir, ifname));
+    if (!link) continue;
+    bpf_link_info info{};
+    __u32 len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(link->get(), &info, &len) != 0) continue;
+    int fd = bpf_prog_get_fd_by_id(info.prog_id);
+    if (fd >= 0) return UniqueFd(fd);
+  }
+  return fail(ENOENT, "no running vaultwall program at " + pin_dir);
+}
+
+// Pins again, from the running program's map ids, every map in `missing`
+// that it holds; returns the names it could not recover.
+Result<std::vector<std::string>> repin_from_running_program(
+    const std::string& pin_dir, const std::vector<std::string>& missing) {
+  auto prog = running_program(pin_dir);
+  if (!prog) return missing;
+  bpf_prog_info info{};
+  __u32 len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog->get(), &info, &len) != 0)
+    return fail_errno("inspect the running program");
+  std::vector<__u32> map_ids(info.nr_map_ids);
+  info = bpf_prog_info{};
+  info.nr_map_ids = static_cast<__u32>(map_ids.size());
+  info.map_ids = reinterpret_cast<__u64>(map_ids.data());
+  len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog->get(), &info, &len) != 0)
+    return fail_errno("read the running program's map ids");
+  std::vector<std::string> lost = missing;
+  for (__u32 id : map_ids) {
+    UniqueFd map(bpf_map_get_fd_by_id(id));
+    if (!map.valid()) continue;
+    bpf_map_info map_info{};
+    __u32 map_len = sizeof(map_info);
+    if (bpf_obj_get_info_by_fd(map.get(), &map_info, &map_len) != 0) continue;
+    auto it = std::find(lost.begin(), lost.end(), std::string(map_info.name));
+    if (it == lost.end()) continue;
+    std::string path = pin_dir + "/" + *it;
+    if (bpf_obj_pin(map.get(), path.c_str()) != 0) return fail_errno("pin " + path + " again");
+    if (::chmod(path.c_str(), 0600) != 0)
+      return fail_errno("restrict " + path + " to root (chmod 0600)");
+    lost.erase(it);
+  }
+  return lost;
+}
+
+// Either no map is pinned (a fresh start) or all are: loading onto a
+// partial set would create the missing maps empty and move the links to a
+// program that enforces nothing (an empty vw_active is no policy).
+Result<void> check_pin_set(const std::string& pin_dir, bpf_object* obj, bool repair) {
+  std::vector<std::string> missing, present;
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj) {
+    if (bpf_map__pin_path(map) == nullptr) continue;  // not pinned (.rodata and the like)
+    (pin_exists(pin_dir + "/" + bpf_map__name(map)) ? present : missing)
+        .push_back(bpf_map__name(map));
+  }
+  // Program or link pins without maps are a partial set too (the maps' pins
+  // went, the running program still enforces them).
+  auto links = VW_TRY(attached_interfaces(pin_dir));
+  if (pin_exists(program_pin_path(pin_dir)) || !links.empty()) present.push_back(VW_PROG_NAME);
+  if (missing.empty() || present.empty()) return {};
+  std::string purge = "vaultwall-loader detach --all --purge --pin-dir " + pin_dir +
+                      ", then load, apply and attach (interfaces are unfiltered in between)";
+  if (!repair)
+    return fail(
+        EUCLEAN,
+        "the pins at " + pin_dir + " are incomplete: missing " + joined(missing) +
+            "; loading would create them empty, so nothing was loaded and the links stay on the running program",
+        "re-pin them from the running program with: vaultwall-loader load --repair --pin-dir " +
+            pin_dir + "; or start over: " + purge);
+  auto lost = VW_TRY(repin_from_running_program(pin_dir, missing));
+  if (!lost.empty())
+    return fail(EUCLEAN,
+                "cannot repair the pins at " + pin_dir + ": no running vaultwall program holds " +
+                    joined(lost),
+                "start over: " + purge);
+  return {};
+}
+
 Result<void> record_abi_version(const vaultwall_bpf* skel) {
   TypedMap<uint32_t, vw_abi_info> abi(bpf_map__fd(skel->maps.vw_abi), VW_MAP_ABI);
   return abi.put(0, vw_abi_info{VW_ABI_VERSION, 0});
@@ -94,17 +196,19 @@ Result<void> record_abi_version(const vaultwall_bpf* skel) {
 
 }  // namespace
 
-Result<Program> Program::load(const std::string& pin_dir) {
+Result<Program> Program::load(const std::string& pin_dir, bool repair) {
   std::error_code ec;
   fs::create_directories(pin_dir, ec);
   if (ec) return fail(ec.value(), "create pin directory " + pin_dir);
-  ::chmod(pin_dir.c_str(), 0700);
+  if (::chmod(pin_dir.c_str(), 0700) != 0)
+    return fail_errno("restrict " + pin_dir + " to root (chmod 0700)");
 
   LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
   vaultwall_bpf* raw = vaultwall_bpf__open_opts(&opts);
   if (!raw) return fail_errno("open the embedded BPF object");
   Program program(raw);
 
+  VW_TRY(check_pin_set(pin_dir, raw->obj, repair));
   if (auto r = check_pinned_abi(pin_dir); !r) return std::unexpected(r.error());
   bpf_map* map;
   bpf_object__for_each_map(map, raw->obj) {
@@ -114,29 +218,39 @@ Result<Program> Program::load(const std::string& pin_dir) {
     return fail(-err, "load the XDP program (see libbpf's messages above)");
   if (auto r = record_abi_version(raw); !r) return std::unexpected(r.error());
   // Pins hold policy and the journal of what passed: root only.
-  for (const auto& entry : fs::directory_iterator(pin_dir, ec)) ::chmod(entry.path().c_str(), 0600);
+  for (const auto& entry : fs::directory_iterator(pin_dir, ec))
+    if (::chmod(entry.path().c_str(), 0600) != 0)
+      return fail_errno("restrict " + entry.path().string() + " to root (chmod 0600)");
+  if (ec) return fail(ec.value(), "list " + pin_dir);
   return program;
 }
 
-Result<int> Program::pin_and_update_links(const std::string& pin_dir) const {
-  std::string path = program_pin_path(pin_dir);
-  std::string staged = path + "_staged";  // bpffs refuses names with dots
-  ::unlink(staged.c_str());
-  if (bpf_obj_pin(prog_fd(), staged.c_str()) != 0) return fail_errno("pin program at " + staged);
-  auto interfaces = attached_interfaces(pin_dir);
-  if (!interfaces) return std::unexpected(interfaces.error());
-  int updated = 0;
-  for (const std::string& ifname : *interfaces) {
-    auto link = open_pinned(link_pin_path(pin_dir, ifname));
-    if (!link) return std::unexpected(link.error());
-    if (bpf_link_update(link->get(), prog_fd(), nullptr) != 0)
-      return fail_errno("move the XDP link on " + ifname + " to the new program");
-    updated++;
+Result<LinkMoves> Program::pin_and_update_links(const std::string& pin_dir) const {
+  // Stage both entry points, move the links, then rename: rename() on bpffs
+  // replaces the old pins atomically. bpffs refuses names with dots.
+  struct Pin {
+    int fd;
+    std::string path, staged;
+  };
+  std::vector<Pin> pins;
+  for (auto [fd, framing] :
+       {std::pair{prog_fd(), VW_FRAMING_ETHERNET}, {ip_prog_fd(), VW_FRAMING_IP}}) {
+    std::string path = program_pin_path_for(pin_dir, static_cast<uint8_t>(framing));
+    pins.push_back({fd, path, path + "_staged"});
   }
-  // rename() on bpffs replaces the old pin atomically.
-  if (::rename(staged.c_str(), path.c_str()) != 0) return fail_errno("rename " + staged);
-  ::chmod(path.c_str(), 0600);
-  return updated;
+  for (const Pin& pin : pins) {
+    ::unlink(pin.staged.c_str());
+    if (bpf_obj_pin(pin.fd, pin.staged.c_str()) != 0)
+      return fail_errno("pin program at " + pin.staged);
+  }
+  auto moves = VW_TRY(move_links(pin_dir, prog_fd(), ip_prog_fd()));
+  for (const Pin& pin : pins) {
+    if (::rename(pin.staged.c_str(), pin.path.c_str()) != 0)
+      return fail_errno("rename " + pin.staged);
+    if (::chmod(pin.path.c_str(), 0600) != 0)
+      return fail_errno("restrict " + pin.path + " to root (chmod 0600)");
+  }
+  return moves;
 }
 
 }  // namespace vaultwall

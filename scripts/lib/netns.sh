@@ -322,6 +322,13 @@ vw_client_vault_names() {
 # for the cleanup trap.
 vw_client_vault_up() {
 	vw_ns_add "$NS_VAULT" && vw_ns_add "$NS_CLI" || return 1
+	vw_client_vault_link
+}
+
+# vw_client_vault_link: the veth pair between the two namespaces, with the
+# client's sources and their routes (again, e.g. after the vault's end was
+# deleted).
+vw_client_vault_link() {
 	vw_veth_add "$NS_VAULT" "$IF_VAULT" "$VAULT_IP/24" "$NS_CLI" "$IF_CLI" "$CLI_IP/24" || return 1
 	local src
 	for src in "$ALLOWED_IP" "$DENIED_IP"; do

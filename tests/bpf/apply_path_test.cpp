@@ -199,7 +199,9 @@ class ApplyPath : public XdpProgramTest {
       throw std::runtime_error("the document does not load:" + diagnostics_text(loaded.diagnostics));
     PinDirLock lock = must(PinDirLock::acquire(maps().pin_dir()));
     KernelPolicy current = must(read_kernel_policy(maps()));
-    Checked<Compilation> compilation = compile_against_kernel(*loaded.value, current);
+    // BPF_PROG_TEST_RUN, not attached: segments resolve by name.
+    Checked<Compilation> compilation =
+        compile_against_kernel(*loaded.value, current, {.resolve = resolve_interface});
     if (!compilation.ok())
       throw std::runtime_error("the policy does not compile:" +
                                diagnostics_text(compilation.diagnostics));

@@ -25,15 +25,19 @@ if [ "$(id -u)" -ne 0 ]; then
 	_cli_remove_err_file
 	exit 77
 fi
-for tool in bpftool python3 setpriv timeout; do
+for tool in bpftool python3 setpriv timeout ip nsenter; do
 	command -v "$tool" >/dev/null || { echo "missing $tool (run scripts/setup.sh)"; exit 1; }
 done
 if ! mountpoint -q /sys/fs/bpf; then mount -t bpf bpf /sys/fs/bpf || exit 1; fi
 
 PIN=/sys/fs/bpf/vwtest-cli-$$
 TMP=$(mktemp -d "/tmp/vwcc$$.XXXXXX")
+# The documents bind a virtual network to interface lo; segments bind through
+# vaultwall's links, so lo of a namespace of this test's own carries one.
+SEGMENT_NS=vwcc$$
 cleanup() {
 	rm -rf "$PIN" "$TMP"
+	ip netns del "$SEGMENT_NS" 2>/dev/null
 	_cli_remove_err_file
 }
 trap cleanup EXIT
@@ -132,6 +136,9 @@ expect_err_ends_with "run vaultwall-loader load first" "diff without pinned maps
 
 run "$LOADER" --pin-dir "$PIN" load
 expect_exit 0 "vaultwall-loader load"
+ip netns add "$SEGMENT_NS" && ip -n "$SEGMENT_NS" link set lo up || { echo "FAIL: namespace $SEGMENT_NS"; exit 1; }
+run nsenter --net="/run/netns/$SEGMENT_NS" "$LOADER" --pin-dir "$PIN" attach lo --mode generic
+expect_exit 0 "vaultwall-loader attach lo (in $SEGMENT_NS, for the segment)"
 
 # ---- a fresh install: Azure's defaults -----------------------------------
 
@@ -408,8 +415,8 @@ ctl apply -f "$DOC_INVALID"
 expect_exit 1 "apply of an invalid document"
 expect_err "nothing was applied" "apply of an invalid document says nothing was applied"
 check "an invalid document changes nothing" test "$(policy_state)" = "$BEFORE"
-ctl apply -f "$DOC_NO_SUCH_INTERFACE"
-expect_exit 1 "apply naming an interface that does not exist"
+ctl apply --strict-interfaces -f "$DOC_NO_SUCH_INTERFACE"
+expect_exit 1 "apply --strict-interfaces naming an interface that vaultwall does not filter"
 expect_err "vwcnosuch0" "the missing interface is named"
 check "a document that does not compile changes nothing" test "$(policy_state)" = "$BEFORE"
 ctl apply -f "$DOC_INVALID" -o json

@@ -102,8 +102,8 @@ EOF
 
 echo "== before load"
 loader status
-expect_exit 0 "status of a pin dir where nothing is loaded"
-expect_out "(run vaultwall-loader load)" "status says to load"
+expect_exit 1 "status of a pin dir where nothing is loaded: red (nothing is filtered)"
+expect_out "run vaultwall-loader load" "status says to load"
 loader status -o json
 expect_json "status -o json (nothing loaded)"
 expect_json_value 'd["loaded"]' False "status -o json says not loaded"
@@ -190,7 +190,7 @@ expect_out "removed $PIN" "purge says what it removed"
 expect_xdp none "nothing attached after purge"
 check "the pin directory is gone" test ! -e "$PIN"
 loader status -o json
-expect_exit 0 "status -o json after purge"
+expect_exit 1 "status -o json after purge: red"
 expect_json_value 'd["loaded"]' False "status -o json says not loaded after purge"
 ctl show
 expect_exit 1 "vaultwallctl show after purge"

@@ -154,15 +154,48 @@ TEST(Compile, InactiveVnetRuleKeepsItsIdButNoPrefixes) {
   EXPECT_EQ(out.rule_info.size(), 1u);
 }
 
-TEST(Compile, UnknownInterfaceIsAnErrorNamingThePath) {
-  Policy policy = must_load(wrap(
+Policy policy_with_segment_on(const std::string& interface) {
+  return must_load(wrap(
       "{}",
-      R"({"virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "segment": {"interface": "wg0"}, "subnets": []}]})"));
-  auto result = compile_policy(policy, {}, CompileOptions{fake_interfaces, {}, {}});
+      R"({"virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "segment": {"interface": ")" +
+          interface + R"(", "vlan": 7}, "subnets": []}]})"));
+}
+
+// Unrelated changes must still apply while a segment's interface is gone:
+// the segment matches nothing, with one warning. It must not fall back to
+// the VLAN alone (that would match the tag on every interface).
+TEST(Compile, UnknownInterfaceWarnsAndTheSegmentMatchesNothing) {
+  auto result = compile_policy(policy_with_segment_on("wg0"), {}, CompileOptions{fake_interfaces, {}, {}});
+  ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning,
+                             "vaultwall.virtualNetworks[0].segment.interface",
+                             "no interface named wg0"));
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning,
+                             "vaultwall.virtualNetworks[0].segment.interface", "matches nothing"));
+  EXPECT_EQ(result.diagnostics.size(), 1u) << describe(result.diagnostics);
+  EXPECT_TRUE(result.value->image.segments.empty());
+  EXPECT_FALSE(result.value->image.settings.flags & VW_SETTINGS_HAS_SEGMENTS);
+}
+
+TEST(Compile, UnknownInterfaceIsAnErrorWhenStrict) {
+  CompileOptions options{fake_interfaces, {}, {}};
+  options.strict_interfaces = true;
+  auto result = compile_policy(policy_with_segment_on("wg0"), {}, options);
   EXPECT_FALSE(result.ok());
   EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kError,
                              "vaultwall.virtualNetworks[0].segment.interface",
                              "no interface named wg0"));
+}
+
+TEST(Compile, UnresolvedInterfaceTextNamesWhatTheResolverKnows) {
+  CompileOptions options{fake_interfaces, {}, {}};
+  options.unresolved_interface_text = [](const std::string& name, const std::string& vnet) {
+    return name + " is not attached (virtual network " + vnet + ")";
+  };
+  auto result = compile_policy(policy_with_segment_on("wg0"), {}, options);
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning,
+                             "vaultwall.virtualNetworks[0].segment.interface",
+                             "wg0 is not attached (virtual network /subscriptions/0/"));
 }
 
 // ---- stable ids ----

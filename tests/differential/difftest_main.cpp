@@ -110,7 +110,9 @@ std::optional<AppliedPolicy> apply_document(const PinnedMaps& maps, const std::s
     return std::nullopt;
   }
   auto current = must(read_kernel_policy(maps));
-  auto compilation = compile_against_kernel(*loaded.value, current);
+  // The program runs through BPF_PROG_TEST_RUN, not attached: segments
+  // resolve by name, as the frames' ingress ifindex does.
+  auto compilation = compile_against_kernel(*loaded.value, current, {.resolve = resolve_interface});
   if (!compilation.ok()) {
     for (const Diagnostic& d : compilation.errors()) error += d.text() + "\n";
     return std::nullopt;

@@ -80,6 +80,7 @@ class AbiTest : public ::testing::Test {
          VW_EVENT_SOURCES},
         {VW_MAP_EVENT_BUDGET, m.vw_event_cpu, kKey, sizeof(vw_event_budget), 1},
         {VW_MAP_EVENT_STATS, m.vw_event_stats, kKey, sizeof(uint64_t), VW_EVENT_STAT_COUNT},
+        {VW_MAP_LINKS, m.vw_links, sizeof(vw_link_key), sizeof(vw_link_info), VW_MAX_LINKS},
     };
   }
 
@@ -142,6 +143,10 @@ TEST_F(AbiTest, ProgramIsTheNamedXdpProgram) {
   ASSERT_NE(prog, nullptr);
   EXPECT_STREQ(bpf_program__name(prog), VW_PROG_NAME);
   EXPECT_EQ(bpf_program__type(prog), BPF_PROG_TYPE_XDP);
+  const bpf_program* ip_prog = skel_->progs.vaultwall_xdp_l3;
+  ASSERT_NE(ip_prog, nullptr);
+  EXPECT_STREQ(bpf_program__name(ip_prog), VW_PROG_L3_NAME);
+  EXPECT_EQ(bpf_program__type(ip_prog), BPF_PROG_TYPE_XDP);
 }
 
 TEST(AbiConstants, RuleKeyPrefixLengthCountsTheVnetBitsFirst) {

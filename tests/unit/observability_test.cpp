@@ -97,6 +97,7 @@ MetricsSnapshot sample_snapshot() {
   m.digest = "abc";
   m.profile = "akv-2018";
   m.mode = VW_MODE_AUDIT;
+  m.interfaces = {{"eth0", "native", true}, {"eth1", "generic", false}};
   return m;
 }
 
@@ -140,6 +141,17 @@ TEST(Metrics, FollowsPrometheusNamingAndFormat) {
             std::string::npos);
   EXPECT_NE(text.find("mode=\"audit\""), std::string::npos);
   EXPECT_EQ(types["vaultwall_policy_generation"], "gauge");
+}
+
+// One sample per expected interface, 0 for an unfiltered one: the alert
+// `vaultwall_interface_attached == 0` needs the series to exist then.
+TEST(Metrics, InterfaceAttachedIsOneOrZeroPerExpectedInterface) {
+  std::string text = render_metrics(sample_snapshot());
+  EXPECT_NE(text.find("# TYPE vaultwall_interface_attached gauge\n"), std::string::npos);
+  EXPECT_NE(text.find("vaultwall_interface_attached{interface=\"eth0\",mode=\"native\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("vaultwall_interface_attached{interface=\"eth1\",mode=\"generic\"} 0\n"),
+            std::string::npos);
 }
 
 TEST(Metrics, EscapesLabelValues) {

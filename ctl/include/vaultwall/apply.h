@@ -17,6 +17,7 @@ namespace vaultwall {
 
 // What the active slot holds, as read back from the pinned maps.
 struct KernelPolicy {
+  std::string pin_dir;              // where it was read (segments resolve through its links)
   uint32_t slot = 0;
   vw_policy_info info{};            // generation 0: nothing applied yet
   std::optional<Policy> policy;     // parsed from the slot's document
@@ -46,16 +47,42 @@ struct PolicyDiff {
 };
 PolicyDiff diff_policies(const std::optional<Policy>& before, const Policy& after);
 
+// How segment interfaces resolve. By default through vaultwall's live
+// link for the interface under the kernel policy's pin dir: the ifindex
+// the XDP program sees, whatever namespace the caller is in. An interface
+// vaultwall does not filter matches nothing (a warning), or with strict is
+// an error.
+struct InterfaceOptions {
+  bool strict = false;
+  InterfaceResolver resolve;  // empty: attached_interface_resolver(current.pin_dir)
+};
+
 // The trusted set and compiled policy for `policy`, with ids kept stable
 // against what the kernel holds. Diagnostics carry paths.
 struct Compilation {
   TrustedSet trusted;
   CompiledPolicy compiled;
 };
-Checked<Compilation> compile_against_kernel(const Policy& policy, const KernelPolicy& current);
+Checked<Compilation> compile_against_kernel(const Policy& policy, const KernelPolicy& current,
+                                            const InterfaceOptions& interfaces = {});
 
-// Interface name -> ifindex in the caller's network namespace.
+// Interface name -> the ifindex of vaultwall's live link for it under
+// pin_dir (nullopt when vaultwall does not filter it).
+InterfaceResolver attached_interface_resolver(const std::string& pin_dir);
+// The diagnostic for a segment interface that attached_interface_resolver
+// does not resolve: names interface, virtual network and namespace.
+UnresolvedInterfaceText unattached_interface_text(const std::string& pin_dir);
+
+// Interface name -> ifindex in the caller's network namespace (for tests
+// that run the program with BPF_PROG_TEST_RUN on interfaces it is not
+// attached to).
 std::optional<uint32_t> resolve_interface(const std::string& name);
+
+// How the kernel's active slot differs from a compiled image (empty: the
+// same): rule/trusted tries, segments, endpoints, source index, settings,
+// digest. What verify reports as drift.
+Result<std::vector<std::string>> image_differences(const PinnedMaps& maps, const KernelPolicy& current,
+                                                   const CompiledPolicy& compiled);
 
 struct ApplyOutcome {
   uint64_t old_generation = 0;
@@ -70,6 +97,23 @@ struct ApplyOutcome {
 // freed by this policy are cleared after it. The caller holds the lock.
 Result<ApplyOutcome> apply_compiled(const PinnedMaps& maps, const KernelPolicy& current,
                                     const Policy& policy, CompiledPolicy compiled);
+
+// Whether the active slot's segments are the compiled ones: the same
+// document binds differently once a segment's interface is attached.
+Result<bool> segments_match(const PinnedMaps& maps, const KernelPolicy& current,
+                            const CompiledPolicy& compiled);
+
+// Recompiles the stored policy against the current links and applies it
+// when the compiled image differs from the active slot (a segment's
+// interface was attached, re-attached or lost its link). Run after attach
+// and after a link repair; the caller holds the lock. Nothing applied:
+// generation 0 and applied=false.
+struct ReapplyOutcome {
+  bool applied = false;
+  ApplyOutcome outcome;
+  std::vector<Diagnostic> diagnostics;  // warnings of the recompile
+};
+Result<ReapplyOutcome> reapply_stored_policy(const PinnedMaps& maps);
 
 // Counters read back, summed over CPUs.
 struct RuleCounters {

@@ -27,10 +27,19 @@ using InterfaceResolver = std::function<std::optional<uint32_t>(const std::strin
 // rules (as read back from vw_rule_info), service name for services.
 using IdAssignment = std::map<std::string, uint32_t>;
 
+// Why a segment's interface did not resolve, for its diagnostic:
+// (interface, virtual network id) -> message.
+using UnresolvedInterfaceText =
+    std::function<std::string(const std::string& interface, const std::string& vnet)>;
+
 struct CompileOptions {
   InterfaceResolver resolve_interface;  // required when a segment names one
   IdAssignment previous_rule_ids;       // empty on a fresh install
   IdAssignment previous_service_ids;
+  // A segment whose interface does not resolve matches nothing (one
+  // warning), so unrelated changes still apply; strict makes it an error.
+  bool strict_interfaces = false;
+  UnresolvedInterfaceText unresolved_interface_text;  // default: "no interface named ..."
 };
 
 struct CompiledRule {
@@ -65,8 +74,10 @@ struct CompiledPolicy {
   std::string digest_hex;                    // = image.info.digest as hex
 };
 
-// Compiles a validated policy. Errors (with paths) for an unknown interface,
-// ids exhausted, too many prefixes/segments/endpoints for the maps.
+// Compiles a validated policy. Errors (with paths) for ids exhausted, too
+// many prefixes/segments/endpoints for the maps, and (strict_interfaces) a
+// segment interface that does not resolve; without strict_interfaces that
+// is a warning and the segment is left out (it matches nothing).
 Checked<CompiledPolicy> compile_policy(const Policy& policy, const TrustedSet& trusted,
                                        const CompileOptions& options);
 

@@ -46,6 +46,16 @@ nlohmann::ordered_json event_json(const vw_event& e, uint64_t time_unix_ns,
 std::string event_table_header();
 std::string event_table_row(const vw_event& e, uint64_t time_unix_ns, const EventNames& names);
 
+// One expected interface, for vaultwall_interface_attached.
+struct InterfaceAttachment {
+  std::string interface;
+  std::string mode;  // as recorded at attach ("native", "generic"), "" when unknown
+  bool attached = false;  // a live link runs vaultwall's loaded program
+};
+
+// The expected interfaces under pin_dir (see interface_health), for the metric.
+Result<std::vector<InterfaceAttachment>> read_interface_attachments(const std::string& pin_dir);
+
 // Everything the metrics are made of, read at one moment.
 struct MetricsSnapshot {
   Stats stats;                 // per class, rule, trusted service
@@ -55,6 +65,7 @@ struct MetricsSnapshot {
   std::string digest;          // hex
   std::string profile;
   uint8_t mode = VW_MODE_ENFORCE;
+  std::vector<InterfaceAttachment> interfaces;
 };
 
 // Prometheus text exposition format 0.0.4: HELP and TYPE for every family,

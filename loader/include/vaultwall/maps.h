@@ -238,6 +238,7 @@ class PinnedMaps {
         {VW_MAP_EVENT_RATE, &m.event_rate_},
         {VW_MAP_EVENT_BUDGET, &m.event_budget_},
         {VW_MAP_EVENT_STATS, &m.event_stats_},
+        {VW_MAP_LINKS, &m.links_},
     });
   }
 
@@ -247,6 +248,7 @@ class PinnedMaps {
   UniqueFd index_[VW_SLOTS], chunks_[VW_SLOTS];
   UniqueFd rule_stats_, class_stats_, svc_stats_;
   UniqueFd events_, event_rate_, event_budget_, event_stats_;
+  UniqueFd links_;
 };
 
 // A shared mapping of a whole BPF_F_MMAPABLE array map: bulk writes of

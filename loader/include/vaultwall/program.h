@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "vaultwall/attach.h"
 #include "vaultwall/error.h"
 
 struct vaultwall_bpf;
@@ -19,20 +20,27 @@ class Program {
  public:
   // Opens and loads the embedded program with maps pinned under pin_dir
   // (created 0700). Existing pins are reused after checking that they match
-  // this build (EPROTO with a hint when they do not).
-  static Result<Program> load(const std::string& pin_dir);
+  // this build (EPROTO with a hint when they do not). A partial pin set
+  // (some maps pinned, others not) is refused with EUCLEAN naming the
+  // missing pins: loading would create them empty (an empty vw_active is no
+  // policy at all). With `repair`, each missing map still held by the
+  // running program is pinned again first (from its map ids); a map no
+  // program holds cannot be recovered (EUCLEAN, hint: purge).
+  static Result<Program> load(const std::string& pin_dir, bool repair = false);
 
   Program(Program&&) noexcept;
   Program& operator=(Program&&) noexcept;
   ~Program();
 
-  int prog_fd() const;
+  int prog_fd() const;     // the Ethernet entry point
+  int ip_prog_fd() const;  // the entry point for frames that start at the IP header
   vaultwall_bpf* skeleton() const { return skel_.get(); }
 
-  // Pins the program as pin_dir/vaultwall_xdp (replacing an older one) and
-  // moves every pinned XDP link to it, so an upgrade leaves no gap.
-  // Returns the number of links updated.
-  Result<int> pin_and_update_links(const std::string& pin_dir) const;
+  // Pins both entry points as pin_dir/vaultwall_xdp and vaultwall_xdp_l3
+  // (replacing older ones), moves every live link to the entry point of its
+  // framing, so an upgrade leaves no gap, and attaches again the expected
+  // interfaces whose link was severed or unpinned (see move_links).
+  Result<LinkMoves> pin_and_update_links(const std::string& pin_dir) const;
 
  private:
   struct Destroy {

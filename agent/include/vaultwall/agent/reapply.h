@@ -1,17 +1,19 @@
-// After a repair: virtual-network segments are compiled to the ifindex an
-// interface had when the policy was applied, so a re-created interface
-// (new ifindex) needs the stored policy applied again for its segments to
-// match.
+// After a repair: virtual-network segments bind to the ifindex of the
+// link vaultwall holds on their interface, so a re-created interface (new
+// ifindex) needs the stored policy compiled and applied again for its
+// segments to match.
 #pragma once
 
 #include <string>
 
 namespace vaultwall {
 
-// Called after `interface` was (re)attached. Nothing to do when the stored
-// policy binds no virtual-network segment to that interface; otherwise the
-// agent does not re-apply the policy itself: it logs a warning with the
-// command that does.
-void reapply_after_repair(const std::string& pin_dir, const std::string& interface);
+// Called after `interface` was (re)attached: recompiles the stored policy
+// against the current links and applies it when the active slot's image
+// differs (under the pin directory's lock, journaled as "agent reapply").
+// A policy that cannot be re-applied is logged as an error with what to
+// do; the segment's traffic is then treated as public (fail closed).
+void reapply_after_repair(const std::string& pin_dir, const std::string& interface,
+                          const std::string& journal);
 
 }  // namespace vaultwall
