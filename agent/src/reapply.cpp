@@ -4,14 +4,13 @@
 
 #include "vaultwall/apply.h"
 #include "vaultwall/journal.h"
-#include "vaultwall/lock.h"
 
 namespace vaultwall {
 
 namespace {
 
-Result<ReapplyOutcome> reapply_locked(const std::string& pin_dir) {
-  PinDirLock lock = VW_TRY(PinDirLock::acquire(pin_dir));
+// The caller (a repair) holds the pin directory's lock.
+Result<ReapplyOutcome> reapply(const std::string& pin_dir) {
   PinnedMaps maps = VW_TRY(PinnedMaps::open(pin_dir));
   return reapply_stored_policy(maps);
 }
@@ -40,7 +39,7 @@ void journal_reapply(const std::string& pin_dir, const std::string& interface,
 void reapply_after_repair(const std::string& pin_dir, const std::string& interface,
                           const std::string& journal) {
   std::optional<PolicyVersion> from = active_policy_version(pin_dir);
-  Result<ReapplyOutcome> outcome = reapply_locked(pin_dir);
+  Result<ReapplyOutcome> outcome = reapply(pin_dir);
   journal_reapply(pin_dir, interface, journal, from, outcome);
   if (!outcome) {
     spdlog::error(

@@ -10,7 +10,8 @@ namespace vaultwall {
 
 // Called after `interface` was (re)attached: recompiles the stored policy
 // against the current links and applies it when the active slot's image
-// differs (under the pin directory's lock, journaled as "agent reapply").
+// differs (journaled as "agent reapply"). The caller holds the pin
+// directory's lock, as a repair does.
 // A policy that cannot be re-applied is logged as an error with what to
 // do; the segment's traffic is then treated as public (fail closed).
 void reapply_after_repair(const std::string& pin_dir, const std::string& interface,
