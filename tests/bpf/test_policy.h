@@ -29,6 +29,15 @@ namespace vaultwall::testing::world {
 inline const Ipv4 kVault = ipv4("192.0.2.10");
 inline const Ipv4 kPrivateEndpoint = ipv4("10.20.0.5");
 inline const Ipv4 kOtherHost = ipv4("192.0.2.99");
+// Destinations a datagram can have besides a host (DESIGN §1.1, weak host).
+inline const Ipv4 kSubnetBroadcast = ipv4("192.0.2.255");
+inline const Ipv4 kLimitedBroadcast = ipv4("255.255.255.255");
+inline const Ipv4 kAllHostsGroup = ipv4("224.0.0.1");
+inline const Ipv4 kSsdpGroup = ipv4("239.255.255.250");
+// Routed onwards when a row turns forwarding on (route 198.18.0.0/15 via
+// the second interface).
+inline const Ipv4 kForwardedHost = ipv4("198.18.0.5");
+inline const Ipv4 kAnyAddress = ipv4("0.0.0.0");
 
 constexpr uint16_t kHttpsPort = 443;  // protected for TCP only
 constexpr uint16_t kQuicPort = 8443;  // protected for UDP only
