@@ -88,6 +88,18 @@ std::vector<PacketCase> decision_cases() {
        passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
       {"private_endpoint_from_internet_with_public_access_disabled", kPublicDisabledNoBypass,
        tcp4(kStranger, kPrivateEndpoint).bytes(), drops(VW_CLASS_PUBLIC_DISABLED)},
+      // A private endpoint bound to one virtual network (vnet 8, VLAN 200).
+      {"bound_private_endpoint_from_its_virtual_network", kPublicDisabledNoBypass,
+       tcp4_tagged({{kAnyIfVlan, kEth8021Q}}, kStranger, kBoundPrivateEndpoint).bytes(),
+       passes(VW_CLASS_PRIVATE_ENDPOINT)},
+      {"bound_private_endpoint_from_another_virtual_network", kDenyByDefault,
+       tcp4_tagged({{kAppVlan, kEth8021Q}}, kStranger, kBoundPrivateEndpoint).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"bound_private_endpoint_from_another_virtual_network_vnet_rule", kDenyByDefault,
+       tcp4_tagged({{kAppVlan, kEth8021Q}}, kFromAppVnet, kBoundPrivateEndpoint).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAppVnet)},
+      {"bound_private_endpoint_from_internet", kPublicDisabledNoBypass,
+       tcp4(kStranger, kBoundPrivateEndpoint).bytes(), drops(VW_CLASS_PUBLIC_DISABLED)},
       {"private_endpoint_from_unknown_vlan_is_internet", kPublicDisabledNoBypass,
        tcp4_tagged({{kUnknownVlan, kEth8021Q}}, kFromRule24, kPrivateEndpoint).bytes(),
        drops(VW_CLASS_PUBLIC_DISABLED)},
@@ -444,6 +456,20 @@ std::vector<PacketCase> tunnel_cases() {
        drops(VW_CLASS_MALFORMED)},
       {"vxlan_cut_before_port_malformed", kDenyByDefault,
        udp_tunnel4(kStranger).truncated(kEthLen + kIpv4Len + 2), drops(VW_CLASS_MALFORMED)},
+      // A declared tunnel's decapsulating device carries the filter itself:
+      // its outer packets pass untouched.
+      {"vxlan_declared_passes_untouched", kVxlanAndGreDeclared, udp_tunnel4(kStranger).bytes(),
+       passes(VW_CLASS_UNPROTECTED)},
+      {"gre_declared_passes_untouched", kVxlanAndGreDeclared,
+       ip_tunnel4(kStranger, kProtoGre).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"gre_declared_over_ipv6_passes_untouched", kVxlanAndGreDeclared,
+       ip_tunnel6(kProtoGre).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"gre_declared_later_fragment_passes_untouched", kVxlanAndGreDeclared,
+       later_fragment(kStranger, kVault, kProtoGre).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"geneve_not_declared_still_denied", kVxlanAndGreDeclared,
+       udp_tunnel4(kStranger, 6081).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"ipip_not_declared_still_denied", kVxlanAndGreDeclared,
+       ip_tunnel4(kStranger, kProtoIpip).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
       {"udp_to_other_port_is_not_a_tunnel", kDenyByDefault, udp4(kStranger, kVault, 4788).bytes(),
        passes(VW_CLASS_UNPROTECTED)},
       {"sctp_is_not_a_tunnel", kDenyByDefault,
@@ -532,6 +558,18 @@ std::vector<PacketCase> weak_host_cases() {
        Ingress::kLoopback, vxlan_on_any},
       {"vxlan_to_other_address_no_tunnel_socket", kDenyByDefault,
        udp_tunnel4(kStranger, kVxlanPort, kOtherHost).bytes(), passes(VW_CLASS_UNPROTECTED)},
+
+      // dataPlane.listen "addresses": the vault binds only its listed
+      // addresses, so nothing else is data plane.
+      {"listen_addresses_udp8443_to_broadcast", kListenOnAddresses,
+       udp4(kStranger, kLimitedBroadcast).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"listen_addresses_tcp443_to_other_address", kListenOnAddresses,
+       tcp4(kStranger, kOtherHost).bytes(), passes(VW_CLASS_UNPROTECTED), Ingress::kLoopback,
+       https_on_any},
+      {"listen_addresses_gre_to_other_address", kListenOnAddresses,
+       ip_tunnel4(kStranger, kProtoGre, kOtherHost).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"listen_addresses_listed_address_still_decided", kListenOnAddresses, tcp4(kStranger).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY), Ingress::kLoopback, https_on_any},
 
       // Forwarded traffic stays untouched; with forwarding off nothing is
       // forwarded, so what the socket would get is decided.
