@@ -84,32 +84,37 @@ void PrivateNetwork::add_route(const std::string& prefix, const std::string& dev
 }
 
 void PrivateNetwork::open_socket(uint8_t proto, Ipv4 address, uint16_t port) {
-  bool tcp = proto == kProtoTcp;
-  int fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("socket");
-  sockets_.push_back(fd);
+  int fd = keep(socket(AF_INET, (proto == kProtoTcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0));
   int one = 1;
   if (setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one)) != 0) fail("IP_FREEBIND");
   sockaddr_in at{};
   at.sin_family = AF_INET;
   at.sin_port = htons(port);
   std::memcpy(&at.sin_addr, address.data(), 4);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof(at)) != 0) fail("bind");
-  if (tcp && listen(fd, 4) != 0) fail("listen");
+  bind_and_listen(fd, &at, sizeof(at), proto == kProtoTcp);
 }
 
 void PrivateNetwork::open_dual_stack_listener(uint16_t port) {
-  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("socket(AF_INET6)");
-  sockets_.push_back(fd);
+  int fd = keep(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
   int zero = 0;
   if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) != 0) fail("IPV6_V6ONLY");
   sockaddr_in6 at{};
   at.sin6_family = AF_INET6;
   at.sin6_port = htons(port);
   at.sin6_addr = in6addr_any;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof(at)) != 0) fail("bind [::]");
-  if (listen(fd, 4) != 0) fail("listen [::]");
+  bind_and_listen(fd, &at, sizeof(at), true);
+}
+
+int PrivateNetwork::keep(int fd) {
+  if (fd < 0) fail("socket");
+  sockets_.push_back(fd);
+  return fd;
+}
+
+void PrivateNetwork::bind_and_listen(int fd, const void* address, size_t length, bool listening) {
+  if (bind(fd, static_cast<const sockaddr*>(address), static_cast<socklen_t>(length)) != 0)
+    fail("bind");
+  if (listening && listen(fd, 4) != 0) fail("listen");
 }
 
 }  // namespace vaultwall::testing

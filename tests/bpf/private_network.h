@@ -10,6 +10,7 @@
 // and the program's lookups use that device's namespace: this one.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ class PrivateNetwork {
   void open_dual_stack_listener(uint16_t port);
 
  private:
+  int keep(int fd);  // closed with the namespace; fails on -1
+  void bind_and_listen(int fd, const void* address, size_t length, bool listening);
+
   int home_ = -1;  // the thread's namespace before, restored at the end
   std::vector<int> sockets_;
 };

@@ -63,10 +63,11 @@ VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
 quiet() { "$@" >"$TMP/last-command.out" 2>&1 || { sed 's/^/  | /' "$TMP/last-command.out"; return 1; }; }
-essential() {
+essential() { # essential DESCRIPTION COMMAND...: a step everything after depends on
 	local what=$1
 	shift
-	check "$what" quiet "$@" || fatal "$what (nothing after it can be judged)"
+	quiet "$@" || fatal "$what (nothing after it can be judged)"
+	check "$what" true
 }
 
 # ---- traffic ---------------------------------------------------------------
@@ -80,19 +81,22 @@ send() { # send SRC DST [DEVICE]: 5 datagrams to DST:443
 	vw_in_ns "$NS_CLI" timeout 10 python3 "$PEER" send "$1" "$2" 443 5 ${3:+"$3"}
 	sleep 0.3
 }
-delivered() { # delivered SRC DST [DEVICE]
-	local before after
+# newly_arrived SRC DST [DEVICE]: sends, prints how many of them arrived.
+newly_arrived() {
+	local before
 	before=$(arrivals "$1" "$2")
 	send "$@" || return 1
-	after=$(arrivals "$1" "$2")
-	[ "$after" -gt "$before" ] || { echo "  (no datagram from $1 to $2 arrived)"; return 1; }
+	echo $(($(arrivals "$1" "$2") - before))
+}
+delivered() { # delivered SRC DST [DEVICE]
+	local n
+	n=$(newly_arrived "$@") || return 1
+	[ "$n" -gt 0 ] || { echo "  (no datagram from $1 to $2 arrived)"; return 1; }
 }
 not_delivered() { # not_delivered SRC DST [DEVICE]
-	local before after
-	before=$(arrivals "$1" "$2")
-	send "$@" || return 1
-	after=$(arrivals "$1" "$2")
-	[ "$after" -eq "$before" ] || { echo "  ($((after - before)) datagrams from $1 to $2 arrived)"; return 1; }
+	local n
+	n=$(newly_arrived "$@") || return 1
+	[ "$n" -eq 0 ] || { echo "  ($n datagrams from $1 to $2 arrived)"; return 1; }
 }
 
 # ---- topology -------------------------------------------------------------
