@@ -39,15 +39,17 @@ static __always_inline int is_vlan_proto(__u16 proto)
 
 /*
  * Ethernet header and at most two VLAN tags (802.1Q or 802.1ad, in any
- * order). Returns the ethertype after the tags in host byte order, and the
- * VLAN ID of the innermost tag in *vlan (0 when untagged).
+ * order). Returns the ethertype after the tags in host byte order, and in
+ * *vlan the VLAN ID of the innermost tag that names a VLAN (0 when none
+ * does): a tag with VID 0 only carries a priority (802.1Q), and Linux
+ * delivers such a frame on the device of the VLAN outside it.
  * Returns PARSE_TRUNCATED when a header does not fit, PARSE_TOO_MANY_TAGS
  * when a third tag follows (the payload cannot be classified).
  */
 static __always_inline int parse_ethernet(struct cursor *c, __u16 *vlan)
 {
 	struct ethhdr *eth = c->pos;
-	__u16 proto;
+	__u16 proto, vid;
 
 	if ((void *)(eth + 1) > c->end)
 		return PARSE_TRUNCATED;
@@ -64,7 +66,9 @@ static __always_inline int parse_ethernet(struct cursor *c, __u16 *vlan)
 		if ((void *)(tag + 1) > c->end)
 			return PARSE_TRUNCATED;
 		c->pos = tag + 1;
-		*vlan = bpf_ntohs(tag->tci) & VLAN_VID_MASK;
+		vid = bpf_ntohs(tag->tci) & VLAN_VID_MASK;
+		if (vid)
+			*vlan = vid;
 		proto = bpf_ntohs(tag->encapsulated_proto);
 	}
 	return is_vlan_proto(proto) ? PARSE_TOO_MANY_TAGS : proto;

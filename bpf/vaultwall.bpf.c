@@ -258,6 +258,7 @@ struct packet {
 	__u32 source; /* saddr in host order, for the source index */
 	__u8 daddr[4];
 	__u32 endpoint_kind; /* VW_ENDPOINT_*, 0 when not listed */
+	__u32 endpoint_vnet; /* a private endpoint's virtual network, 0 = any */
 };
 
 struct verdict {
@@ -297,23 +298,189 @@ static __always_inline int is_protected_proto(const struct vw_settings *s, __u8 
 	return 0;
 }
 
-/* Reads the endpoint kind of the destination; returns whether the
- * destination is one of the vault's protected addresses. */
-static __always_inline int is_protected_destination(struct packet *p)
+/* The VW_TUNNEL_* bit of an IP protocol that is a tunnel, else 0. */
+static __always_inline __u32 ip_tunnel(__u8 proto)
 {
+	switch (proto) {
+	case VW_PROTO_IPIP:
+		return VW_TUNNEL_IPIP;
+	case VW_PROTO_IPV6_IN_IP:
+		return VW_TUNNEL_IPV6_IN_IP;
+	case VW_PROTO_GRE:
+		return VW_TUNNEL_GRE;
+	case VW_PROTO_ESP:
+		return VW_TUNNEL_ESP;
+	case VW_PROTO_AH:
+		return VW_TUNNEL_AH;
+	case VW_PROTO_L2TP:
+		return VW_TUNNEL_L2TP;
+	case VW_PROTO_MPLS_IN_IP:
+		return VW_TUNNEL_MPLS_IN_IP;
+	}
+	return 0;
+}
+
+/* The VW_TUNNEL_* bit of a UDP destination port a tunnel listens on, else 0. */
+static __always_inline __u32 udp_tunnel(__u16 port)
+{
+	switch (port) {
+	case VW_PORT_VXLAN:
+		return VW_TUNNEL_VXLAN;
+	case VW_PORT_VXLAN_LINUX:
+		return VW_TUNNEL_VXLAN_LINUX;
+	case VW_PORT_VXLAN_GPE:
+		return VW_TUNNEL_VXLAN_GPE;
+	case VW_PORT_GENEVE:
+		return VW_TUNNEL_GENEVE;
+	case VW_PORT_WIREGUARD:
+		return VW_TUNNEL_WIREGUARD;
+	case VW_PORT_ESP_IN_UDP:
+		return VW_TUNNEL_ESP_IN_UDP;
+	case VW_PORT_L2TP_UDP:
+		return VW_TUNNEL_L2TP_UDP;
+	}
+	return 0;
+}
+
+/* Whether packets of this IP protocol can be data plane in this slot: a
+ * protected port uses it, or it is an undeclared tunnel (UDP: may carry
+ * one). TCP, the common case, costs the one test it always did. */
+static __always_inline int is_data_plane_proto(const struct vw_settings *s, __u8 proto)
+{
+	if (proto == IPPROTO_TCP)
+		return s->flags & VW_SETTINGS_TCP_PORTS;
+	if (proto == IPPROTO_UDP)
+		return (s->flags & VW_SETTINGS_UDP_PORTS) || (s->tunnels & VW_TUNNELS_UDP);
+	return s->tunnels & ip_tunnel(proto);
+}
+
+/* A TCP or UDP destination port that is data plane: protected, or the
+ * port of an undeclared UDP tunnel. */
+static __always_inline int is_data_plane_port(const struct vw_settings *s, __u8 proto, __u16 port)
+{
+	if (is_protected_port(s, proto, port))
+		return 1;
+	return proto == IPPROTO_UDP && (s->tunnels & udp_tunnel(port));
+}
+
+/* A later fragment's protocol carries data plane by itself (its port is
+ * unknown): a protected TCP/UDP protocol, or an undeclared IP tunnel. UDP
+ * tunnels alone do not make UDP fragments data plane: the kernel cannot
+ * reassemble a datagram whose first fragment, the one with the port, was
+ * dropped, and deciding every UDP fragment would break large DNS answers. */
+static __always_inline int is_fragment_data_plane(const struct vw_settings *s, __u8 proto)
+{
+	return is_protected_proto(s, proto) || (s->tunnels & ip_tunnel(proto));
+}
+
+/* What a packet shows for the destination check to ask the kernel about. */
+#define PROBE_NONE   0 /* no port known: listed, broadcast and multicast only */
+#define PROBE_SOCKET 1 /* TCP/UDP ports at the cursor: ask the socket tables */
+#define PROBE_ROUTE  2 /* an IP tunnel: ask the routing table */
+
+static __always_inline int is_broadcast_or_multicast(const __u8 *a)
+{
+	return (a[0] & 0xf0) == 0xe0 ||
+	       (a[0] == 0xff && a[1] == 0xff && a[2] == 0xff && a[3] == 0xff);
+}
+
+/* Whether the socket that owns the destination address and port on this
+ * host is bound to the wildcard address (0.0.0.0, or :: when not
+ * IPv6-only): then it may be the vault's. The kernel's own lookup, asked
+ * with source port 0 so that no connection matches and the answer is the
+ * listener (TCP) or bound socket (UDP) new traffic would reach; packets of
+ * established connections are thus decided like their SYN was. A socket
+ * bound to a specific address is another service's: a listed address would
+ * have been found in the endpoints map. */
+static __always_inline int wildcard_socket_receives(const struct packet *p, __u8 proto,
+						    const struct cursor *l4)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	__be16 *ports = l4->pos;
+	int wildcard;
+
+	if ((void *)(ports + 2) > l4->end)
+		return 0;
+	__builtin_memcpy(&t.ipv4.saddr, p->saddr, 4);
+	__builtin_memcpy(&t.ipv4.daddr, p->daddr, 4);
+	t.ipv4.dport = ports[1];
+	if (proto == IPPROTO_TCP)
+		sk = bpf_sk_lookup_tcp(p->ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	else
+		sk = bpf_sk_lookup_udp(p->ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	wildcard = sk->src_ip4 == 0;
+	bpf_sk_release(sk);
+	return wildcard;
+}
+
+/* Whether the host would route the packet onwards instead of keeping it.
+ * The route lookup answers FWD_DISABLED where forwarding is off: then
+ * nothing is forwarded, and the answer is "kept" (as for a local, broadcast
+ * or unroutable destination: NOT_FWDED, BLACKHOLE, ...). */
+static __always_inline int is_forwarded(const struct packet *p, __u8 proto)
+{
+	struct bpf_fib_lookup fib = {};
+	long rc;
+
+	fib.family = 2; /* AF_INET */
+	fib.l4_protocol = proto;
+	__builtin_memcpy(&fib.ipv4_src, p->saddr, 4);
+	__builtin_memcpy(&fib.ipv4_dst, p->daddr, 4);
+	fib.ifindex = p->ctx->ingress_ifindex;
+	rc = bpf_fib_lookup(p->ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_SKIP_NEIGH);
+	return rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH ||
+	       rc == BPF_FIB_LKUP_RET_FRAG_NEEDED || rc == BPF_FIB_LKUP_RET_UNSUPP_LWT;
+}
+
+/*
+ * An unlisted destination under dataPlane.listen "any" (DESIGN §1.1, weak
+ * host model): Linux hands a socket bound to 0.0.0.0 datagrams to broadcast
+ * and multicast addresses, and packets to any local address arriving on any
+ * interface. Broadcast and multicast are decided by address; otherwise the
+ * kernel is asked whether a wildcard socket (for TCP/UDP) would receive it
+ * and whether it would be forwarded instead. Runs only for packets to a
+ * protected port or an undeclared tunnel whose address is not listed.
+ */
+static __always_inline int reaches_this_host(const struct packet *p, int probe, __u8 proto,
+					     const struct cursor *l4)
+{
+	if (is_broadcast_or_multicast(p->daddr))
+		return 1;
+	if (probe == PROBE_SOCKET)
+		return wildcard_socket_receives(p, proto, l4) && !is_forwarded(p, proto);
+	if (probe == PROBE_ROUTE)
+		return !is_forwarded(p, proto);
+	return 0;
+}
+
+/* Reads the endpoint of the destination (kind, virtual network); returns
+ * whether the destination is protected: listed, every destination when
+ * none is listed, or what reaches_this_host says. */
+static __always_inline int is_protected_destination(struct packet *p, int probe, __u8 proto,
+						    const struct cursor *l4)
+{
+	const struct vw_settings *s = p->settings;
 	struct vw_endpoint_key key = {};
 	struct vw_endpoint_value *ep;
 
 	p->endpoint_kind = 0;
-	if (!(p->settings->flags & VW_SETTINGS_HAS_ENDPOINTS))
-		return p->settings->flags & VW_SETTINGS_ALL_DESTINATIONS;
-	__builtin_memcpy(key.addr, p->daddr, 4);
-	ep = SLOT_LOOKUP(p->slot, vw_endpoints, &key);
-	if (ep) {
-		p->endpoint_kind = ep->kind;
-		return 1;
+	if (s->flags & VW_SETTINGS_HAS_ENDPOINTS) {
+		__builtin_memcpy(key.addr, p->daddr, 4);
+		ep = SLOT_LOOKUP(p->slot, vw_endpoints, &key);
+		if (ep) {
+			p->endpoint_kind = ep->kind;
+			p->endpoint_vnet = ep->vnet_id;
+			return 1;
+		}
 	}
-	return p->settings->flags & VW_SETTINGS_ALL_DESTINATIONS;
+	if (s->flags & VW_SETTINGS_ALL_DESTINATIONS)
+		return 1;
+	if (!(s->flags & VW_SETTINGS_LOCAL_DESTINATIONS))
+		return 0;
+	return reaches_this_host(p, probe, proto, l4);
 }
 
 /* ---- Decide (DESIGN §1.2) ------------------------------------------------------ */
@@ -397,20 +564,35 @@ static __always_inline struct verdict trusted_or(const struct packet *p, __u32 k
 	return v;
 }
 
+/* Step 1: a private endpoint admits traffic from a virtual network (its
+ * own, when bound to one); from the internet it is like any protected
+ * address. Sets *vnet_id when it had to look the segment up. */
+static __always_inline int private_endpoint_admits(const struct packet *p, __u32 *vnet_id)
+{
+	if (p->endpoint_kind != VW_ENDPOINT_PRIVATE)
+		return 0;
+	*vnet_id = lookup_vnet(p);
+	return *vnet_id != VW_VNET_PUBLIC &&
+	       (p->endpoint_vnet == 0 || p->endpoint_vnet == *vnet_id);
+}
+
+#define VNET_UNKNOWN 0xffffffffu /* the segment was not looked up yet */
+
 /* The decision for an IPv4 data-plane packet, before audit mode. */
 static __always_inline struct verdict decide_ipv4(const struct packet *p)
 {
 	const struct vw_settings *s = p->settings;
-	__u32 vnet_id, entry, service = SERVICE_ASK_INDEX;
+	__u32 vnet_id = VNET_UNKNOWN, entry, service = SERVICE_ASK_INDEX;
 	struct verdict v;
 
-	if (p->endpoint_kind == VW_ENDPOINT_PRIVATE)
+	if (private_endpoint_admits(p, &vnet_id))
 		return make_verdict(VW_CLASS_PRIVATE_ENDPOINT);
 
 	if (s->public_access == VW_PUBLIC_ACCESS_DISABLED)
 		return trusted_or(p, SERVICE_ASK_INDEX, VW_CLASS_PUBLIC_DISABLED);
 
-	vnet_id = lookup_vnet(p);
+	if (vnet_id == VNET_UNKNOWN)
+		vnet_id = lookup_vnet(p);
 	if (vnet_id == VW_VNET_PUBLIC) {
 		v = make_verdict(VW_CLASS_IP_RULE);
 		entry = index_lookup(p);
@@ -732,8 +914,9 @@ static __always_inline void note_addresses(struct packet *p, const struct iphdr 
 static __always_inline struct verdict unreadable(struct packet *p, const struct iphdr *ip)
 {
 	note_addresses(p, ip);
-	return is_protected_destination(p) ? make_verdict(VW_CLASS_MALFORMED)
-					   : make_verdict(VW_CLASS_UNPROTECTED);
+	return is_protected_destination(p, PROBE_NONE, 0, NULL)
+		   ? make_verdict(VW_CLASS_MALFORMED)
+		   : make_verdict(VW_CLASS_UNPROTECTED);
 }
 
 static __always_inline struct verdict classify_ipv4(struct cursor *c, struct packet *p)
@@ -746,18 +929,29 @@ static __always_inline struct verdict classify_ipv4(struct cursor *c, struct pac
 		return make_verdict(s->port_count ? VW_CLASS_MALFORMED : VW_CLASS_UNPROTECTED);
 
 	/* The protocol alone proves most packets are outside the data plane
-	 * (no protected port uses it, or there is no policy at all). */
-	if (!is_protected_proto(s, ip->protocol))
+	 * (no protected port or undeclared tunnel uses it, or there is no
+	 * policy at all). */
+	if (!is_data_plane_proto(s, ip->protocol))
 		return make_verdict(VW_CLASS_UNPROTECTED);
 	if (skip_ipv4_header(c, ip) < 0)
 		return unreadable(p, ip);
 
 	/* A later fragment has no port: fail closed if its destination is protected. */
 	if (ipv4_is_later_fragment(ip)) {
+		if (!is_fragment_data_plane(s, ip->protocol))
+			return make_verdict(VW_CLASS_UNPROTECTED);
 		note_addresses(p, ip);
-		if (!is_protected_destination(p))
+		if (!is_protected_destination(p, PROBE_NONE, 0, NULL))
 			return make_verdict(VW_CLASS_UNPROTECTED);
 		return as_fragment(decide_ipv4(p));
+	}
+
+	/* An undeclared IP tunnel is data plane by its protocol alone. */
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP) {
+		note_addresses(p, ip);
+		if (!is_protected_destination(p, PROBE_ROUTE, ip->protocol, c))
+			return make_verdict(VW_CLASS_UNPROTECTED);
+		return decide_ipv4(p);
 	}
 
 	/* Port before destination: the port is in the packet, the destination
@@ -765,14 +959,15 @@ static __always_inline struct verdict classify_ipv4(struct cursor *c, struct pac
 	port = parse_dest_port(c);
 	if (port < 0)
 		return unreadable(p, ip);
-	if (!is_protected_port(s, ip->protocol, port))
+	if (!is_data_plane_port(s, ip->protocol, port))
 		return make_verdict(VW_CLASS_UNPROTECTED);
 	note_addresses(p, ip);
-	if (!is_protected_destination(p))
+	if (!is_protected_destination(p, PROBE_SOCKET, ip->protocol, c))
 		return make_verdict(VW_CLASS_UNPROTECTED);
 	return decide_ipv4(p);
 }
 
+/* IPv6: every destination is protected (data-plane addresses are IPv4). */
 static __always_inline struct verdict classify_ipv6(struct cursor *c, const struct packet *p)
 {
 	const struct vw_settings *s = p->settings;
@@ -786,12 +981,14 @@ static __always_inline struct verdict classify_ipv6(struct cursor *c, const stru
 		return make_verdict(VW_CLASS_MALFORMED);
 	if (proto == IPV6_TRANSPORT_UNKNOWN) /* cannot prove it is not data plane */
 		return decide_ipv6(s);
-	if (!is_protected_proto(s, proto))
+	if (!is_data_plane_proto(s, proto))
 		return make_verdict(VW_CLASS_UNPROTECTED);
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) /* an undeclared IP tunnel */
+		return decide_ipv6(s);
 	port = parse_dest_port(c);
 	if (port < 0)
 		return make_verdict(VW_CLASS_MALFORMED);
-	if (!is_protected_port(s, proto, port))
+	if (!is_data_plane_port(s, proto, port))
 		return make_verdict(VW_CLASS_UNPROTECTED);
 	return decide_ipv6(s);
 }

@@ -140,9 +140,55 @@
 #define VW_SETTINGS_HAS_ENDPOINTS 0x4    /* vw_endpoints_N is not empty */
 #define VW_SETTINGS_TCP_PORTS 0x8        /* some protected port is TCP  */
 #define VW_SETTINGS_UDP_PORTS 0x10       /* some protected port is UDP  */
+#define VW_SETTINGS_LOCAL_DESTINATIONS 0x20 /* dataPlane.listen "any": an unlisted
+					       destination is protected when a
+					       local wildcard socket would get
+					       it (weak host, DESIGN §1.1) */
 /* HAS_*, *_PORTS and port_filter are set by the slot writer from what it
  * writes, so they always describe the slot: the program can rule most
  * packets out with one test instead of a walk of the port list. */
+
+/* ---- Tunnels (struct vw_settings.tunnels) ----------------------------------
+ * Encapsulations the kernel opens by itself and delivers what they carry as
+ * if it had arrived on the tunnel's own device, which this program may not
+ * see. A packet of one of them to a protected destination is data plane,
+ * decided by its outer source, unless the operator declared the tunnel
+ * (vaultwall.dataPlane.tunnels: its decapsulating device carries the filter
+ * itself). One bit per tunnel, set = data plane (not declared); 0 in a
+ * fresh slot, like everything else with no policy. The IP protocol or UDP
+ * port of each is the one the kernel decapsulates by default. */
+#define VW_TUNNEL_IPIP (1u << 0)        /* IP protocol 4: IPv4 in IP            */
+#define VW_TUNNEL_IPV6_IN_IP (1u << 1)  /* 41: IPv6 in IP (6in4, sit; 6in6)     */
+#define VW_TUNNEL_GRE (1u << 2)         /* 47: GRE, ERSPAN                      */
+#define VW_TUNNEL_ESP (1u << 3)         /* 50: IPsec ESP (transport or tunnel)  */
+#define VW_TUNNEL_AH (1u << 4)          /* 51: IPsec AH                         */
+#define VW_TUNNEL_L2TP (1u << 5)        /* 115: L2TPv3 over IP                  */
+#define VW_TUNNEL_MPLS_IN_IP (1u << 6)  /* 137: MPLS in IP                      */
+#define VW_TUNNEL_VXLAN (1u << 7)       /* UDP 4789                             */
+#define VW_TUNNEL_VXLAN_LINUX (1u << 8) /* UDP 8472: Linux's pre-IANA VXLAN port */
+#define VW_TUNNEL_VXLAN_GPE (1u << 9)   /* UDP 4790                             */
+#define VW_TUNNEL_GENEVE (1u << 10)     /* UDP 6081                             */
+#define VW_TUNNEL_WIREGUARD (1u << 11)  /* UDP 51820 (its default listen port)  */
+#define VW_TUNNEL_ESP_IN_UDP (1u << 12) /* UDP 4500: IPsec NAT traversal        */
+#define VW_TUNNEL_L2TP_UDP (1u << 13)   /* UDP 1701: L2TP over UDP              */
+#define VW_TUNNELS_IP 0x007fu           /* the IP-protocol tunnels above        */
+#define VW_TUNNELS_UDP 0x3f80u          /* the UDP-port tunnels above           */
+#define VW_TUNNELS_ALL (VW_TUNNELS_IP | VW_TUNNELS_UDP)
+
+#define VW_PROTO_IPIP 4
+#define VW_PROTO_IPV6_IN_IP 41
+#define VW_PROTO_GRE 47
+#define VW_PROTO_ESP 50
+#define VW_PROTO_AH 51
+#define VW_PROTO_L2TP 115
+#define VW_PROTO_MPLS_IN_IP 137
+#define VW_PORT_VXLAN 4789
+#define VW_PORT_VXLAN_LINUX 8472
+#define VW_PORT_VXLAN_GPE 4790
+#define VW_PORT_GENEVE 6081
+#define VW_PORT_WIREGUARD 51820
+#define VW_PORT_ESP_IN_UDP 4500
+#define VW_PORT_L2TP_UDP 1701
 
 /* struct vw_endpoint_value.kind */
 #define VW_ENDPOINT_PUBLIC 1  /* a protected data-plane address           */
@@ -194,6 +240,8 @@ struct vw_settings {
 	__u32 flags;         /* VW_SETTINGS_*      */
 	__u32 port_count;    /* used entries of ports[] */
 	__u32 port_filter;   /* bit (port % 32) set for every protected port */
+	__u32 tunnels;       /* VW_TUNNEL_* that are data plane (not declared) */
+	__u32 pad;
 	struct vw_port ports[VW_MAX_PORTS];
 	__u64 generation;    /* copy of vw_policy_info's, for the datapath's view */
 };
@@ -279,7 +327,8 @@ struct vw_index_chunk {
 
 /* vw_segments_N: where a packet came from -> its virtual network. The
  * program looks up {ifindex, vlan} and then {0, vlan} (a VLAN on any
- * interface). vlan 0 means untagged; with two tags the inner one is used. */
+ * interface). vlan 0 means untagged; with two tags the inner one is used,
+ * unless its VID is 0 (a priority tag: then the outer one). */
 struct vw_segment_key {
 	__u32 ifindex;
 	__u16 vlan;
@@ -290,13 +339,17 @@ struct vw_segment_value {
 	__u32 vnet_id;
 };
 
-/* vw_endpoints_N: destination IPv4 -> kind. */
+/* vw_endpoints_N: destination IPv4 -> kind. A private endpoint admits
+ * traffic only from a virtual network (Azure reaches one only through its
+ * VNet): vnet_id names the one it is bound to, 0 = any of them. From the
+ * internet it gets the decision of any protected address. */
 struct vw_endpoint_key {
 	__u8 addr[4];
 };
 
 struct vw_endpoint_value {
-	__u32 kind; /* VW_ENDPOINT_* */
+	__u32 kind;    /* VW_ENDPOINT_* */
+	__u32 vnet_id; /* private endpoints: its virtual network, 0 = any */
 };
 
 /* Per-CPU counters: vw_rule_stats[rule id], vw_class_stats[class],
@@ -448,7 +501,7 @@ struct vw_link_info {
 
 VW_STATIC_ASSERT(sizeof(struct vw_active) == 8 + VW_SLOTS * sizeof(struct vw_settings), "vw_active");
 VW_STATIC_ASSERT(sizeof(struct vw_port) == 4, "vw_port");
-VW_STATIC_ASSERT(sizeof(struct vw_settings) == 16 + 4 * VW_MAX_PORTS + 8, "vw_settings");
+VW_STATIC_ASSERT(sizeof(struct vw_settings) == 24 + 4 * VW_MAX_PORTS + 8, "vw_settings");
 VW_STATIC_ASSERT(sizeof(struct vw_rule_key) == 12, "vw_rule_key");
 VW_STATIC_ASSERT(sizeof(struct vw_rule_value) == 4, "vw_rule_value");
 VW_STATIC_ASSERT(sizeof(struct vw_trusted_key) == 8, "vw_trusted_key");
@@ -462,7 +515,8 @@ VW_STATIC_ASSERT(VW_INDEX_LIST_RESULT(VW_INDEX_LIST_PREFIXES - 1) < VW_INDEX_CHU
 VW_STATIC_ASSERT(sizeof(struct vw_segment_key) == 8, "vw_segment_key");
 VW_STATIC_ASSERT(sizeof(struct vw_segment_value) == 4, "vw_segment_value");
 VW_STATIC_ASSERT(sizeof(struct vw_endpoint_key) == 4, "vw_endpoint_key");
-VW_STATIC_ASSERT(sizeof(struct vw_endpoint_value) == 4, "vw_endpoint_value");
+VW_STATIC_ASSERT(sizeof(struct vw_endpoint_value) == 8, "vw_endpoint_value");
+VW_STATIC_ASSERT((VW_TUNNELS_IP & VW_TUNNELS_UDP) == 0 && VW_TUNNELS_ALL == 0x3fffu, "tunnel bits");
 VW_STATIC_ASSERT(sizeof(struct vw_counters) == 24, "vw_counters");
 VW_STATIC_ASSERT(sizeof(struct vw_rule_info) == 8 + VW_RULE_TEXT_LEN, "vw_rule_info");
 VW_STATIC_ASSERT(sizeof(struct vw_service_info) == VW_SERVICE_NAME_LEN, "vw_service_info");

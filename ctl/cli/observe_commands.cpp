@@ -16,6 +16,7 @@
 #include "vaultwall/classify.h"
 #include "vaultwall/clock.h"
 #include "vaultwall/document.h"
+#include "vaultwall/host_network.h"
 #include "vaultwall/journal.h"
 #include "vaultwall/links.h"
 #include "vaultwall/lock.h"
@@ -119,6 +120,21 @@ Result<TrustedSet> kernel_trusted_set(const PinnedMaps& maps, const KernelPolicy
   return set;
 }
 
+// "tcp", "udp", or an IP-protocol tunnel's name ("gre", "esp", ...).
+uint8_t protocol_number(const std::string& name) {
+  if (name == "udp") return 17;
+  if (const TunnelKind* tunnel = find_tunnel(name); tunnel && tunnel->port == 0)
+    return tunnel->proto;
+  return 6;
+}
+
+std::vector<std::string> explain_protocols() {
+  std::vector<std::string> names = {"tcp", "udp"};
+  for (const TunnelKind& tunnel : tunnel_kinds())
+    if (tunnel.port == 0) names.emplace_back(tunnel.name);
+  return names;
+}
+
 struct ExplainFlags {
   std::string source, interface, destination, proto = "tcp";
   uint16_t vlan = 0;
@@ -146,9 +162,15 @@ int cmd_explain(const Globals& g, const ExplainFlags& flags) {
     return kExitError;
   }
   if (!g.json()) print_diagnostics(compiled.diagnostics);
+  std::optional<uint32_t> destination;
+  if (!flags.destination.empty()) {
+    destination = parse_ipv4(flags.destination);
+    if (!destination)
+      return report(Error{EINVAL, flags.destination + " is not an IPv4 address", {}});
+  }
   PacketDescription packet{.source = *source,
-                           .destination = flags.destination.empty() ? 0 : parse_ipv4(flags.destination).value_or(0),
-                           .proto = static_cast<uint8_t>(flags.proto == "udp" ? 17 : 6),
+                           .destination = destination.value_or(0),
+                           .proto = protocol_number(flags.proto),
                            .destination_port = flags.port,
                            .vlan = flags.vlan};
   if (!flags.interface.empty()) {
@@ -158,8 +180,14 @@ int cmd_explain(const Globals& g, const ExplainFlags& flags) {
                           "see vaultwall-loader status; attach it with vaultwall-loader attach " + flags.interface});
     packet.ifindex = *ifindex;
   }
-  if (flags.destination.empty() && !policy.host.addresses.empty())
+  if (!destination && !policy.host.addresses.empty())
     packet.destination = policy.host.addresses.front();
+  // What the datapath would ask the kernel about an unlisted destination.
+  if (auto host = read_host_network()) {
+    packet.wildcard_socket =
+        host->wildcard_socket_owns(packet.proto, packet.destination, packet.destination_port);
+    packet.forwarded = host->forwards(flags.interface, packet.destination);
+  }
   Classification result = classify(policy, context_for(*compiled.value, *trusted, through_links), packet);
   std::string rule_text;
   for (const auto& r : compiled.value->rules)
@@ -172,6 +200,7 @@ int cmd_explain(const Globals& g, const ExplainFlags& flags) {
     for (const RuleMatch& m : result.other_rules)
       others.push_back({{"id", m.rule_id}, {"rule", m.text}, {"prefix", m.prefix.cidr()}});
     std::cout << json{{"schemaVersion", kSchemaVersion}, {"source", flags.source},
+                      {"destination", packet.destination ? json(format_ipv4(packet.destination)) : json()},
                       {"generation", current->info.generation},
                       {"verdict", result.passes ? "pass" : "drop"},
                       {"class", verdict_class_name(result.verdict_class)},
@@ -184,9 +213,12 @@ int cmd_explain(const Globals& g, const ExplainFlags& flags) {
               << "\n";
     return kExitOk;
   }
-  std::cout << flags.source << " -> " << flags.proto << "/" << flags.port << ": "
-            << (result.passes ? "PASS" : "DROP") << " (" << verdict_class_name(result.verdict_class)
-            << ")\n";
+  std::cout << flags.source << " -> "
+            << (packet.destination ? format_ipv4(packet.destination) + " " : std::string())
+            << flags.proto
+            << (packet.proto == 6 || packet.proto == 17 ? "/" + std::to_string(flags.port) : "")
+            << ": " << (result.passes ? "PASS" : "DROP") << " ("
+            << verdict_class_name(result.verdict_class) << ")\n";
   if (result.rule_id) std::cout << "  credited rule " << result.rule_id << ": " << rule_text << "\n";
   if (result.service_id)
     std::cout << "  credited trusted service " << result.service_id << ": " << service_text << "\n";
@@ -382,8 +414,10 @@ void add_observe_commands(CLI::App& app, Globals& g, Commands& commands) {
                       "ingress interface (default: none, i.e. no virtual-network segment)");
   explain->add_option("--vlan", flags->vlan, "VLAN ID (0: untagged)");
   explain->add_option("--port", flags->port, "destination port")->capture_default_str();
-  explain->add_option("--proto", flags->proto, "tcp or udp")
-      ->check(CLI::IsMember({"tcp", "udp"}))
+  explain
+      ->add_option("--proto", flags->proto,
+                   "tcp, udp, or an IP tunnel: gre, ipip, 6in4, esp, ah, l2tp, mpls-in-ip")
+      ->check(CLI::IsMember(explain_protocols()))
       ->capture_default_str();
   explain->add_option("--destination", flags->destination,
                       "destination IPv4 address (default: the first data-plane address)");

@@ -16,6 +16,7 @@
 #include "vaultwall/classify.h"
 #include "vaultwall/clock.h"
 #include "vaultwall/document.h"
+#include "vaultwall/host_network.h"
 #include "vaultwall/lock.h"
 #include "vaultwall/program.h"
 #include "vaultwall/service_tags.h"
@@ -117,6 +118,11 @@ int cmd_validate(const Globals& g, const std::string& file, const LimitOptions& 
                  bool strict_interfaces) {
   Loaded loaded = load_file(file, limits);
   if (loaded.policy && strict_interfaces) check_segment_interfaces(g, loaded);
+  if (loaded.policy)
+    if (auto host = read_host_network()) {
+      auto warnings = host_diagnostics(*loaded.policy, *host);
+      loaded.diagnostics.insert(loaded.diagnostics.end(), warnings.begin(), warnings.end());
+    }
   if (g.json()) {
     std::cout << json{{"schemaVersion", kSchemaVersion}, {"file", file},
                       {"valid", loaded.policy.has_value()},

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "vaultwall/document.h"
+#include "vaultwall/host_network.h"
 #include "vaultwall/links.h"
 #include "vaultwall/service_tags.h"
 #include "vaultwall/sha256.h"
@@ -156,6 +157,11 @@ Checked<Compilation> compile_against_kernel(const Policy& policy, const KernelPo
   out.diagnostics.insert(out.diagnostics.end(), compiled.diagnostics.begin(),
                          compiled.diagnostics.end());
   if (!compiled.ok()) return out;
+  // What this host says about the policy (warnings only; see host_network.h).
+  if (auto host = read_host_network()) {
+    auto warnings = host_diagnostics(policy, *host);
+    out.diagnostics.insert(out.diagnostics.end(), warnings.begin(), warnings.end());
+  }
   out.value = Compilation{std::move(*trusted.value), std::move(*compiled.value)};
   return out;
 }

@@ -11,6 +11,7 @@ namespace vaultwall {
 namespace {
 
 constexpr uint8_t kProtoTcp = 6;
+constexpr uint8_t kProtoUdp = 17;
 
 // The most specific of several matches: longest prefix, then lowest id.
 template <class Match>
@@ -58,29 +59,97 @@ class Classifier {
     return false;
   }
 
-  bool is_private_endpoint() const {
-    const auto& endpoints = policy_.host.private_endpoints;
-    return std::find(endpoints.begin(), endpoints.end(), packet_.destination) != endpoints.end();
+  bool declared(const TunnelKind& tunnel) const {
+    const auto& names = policy_.host.tunnels;
+    return std::find(names.begin(), names.end(), tunnel.name) != names.end();
   }
 
-  // Every destination when no address is listed; private endpoints are
-  // protected destinations too (they are allowed in step 1).
-  bool protected_destination() const {
+  // The undeclared tunnel this packet is, if any (for UDP: by its port).
+  const TunnelKind* undeclared_tunnel() const {
+    const TunnelKind* tunnel = find_tunnel(packet_.proto, packet_.destination_port);
+    return tunnel && !declared(*tunnel) ? tunnel : nullptr;
+  }
+
+  bool is_tcp_or_udp() const { return packet_.proto == kProtoTcp || packet_.proto == kProtoUdp; }
+
+  // Whether the protocol can carry data plane: a protected port uses it, or
+  // it is an undeclared tunnel (UDP: may be one, by port).
+  bool data_plane_protocol() const {
+    if (protected_protocol()) return true;
+    for (const TunnelKind& tunnel : tunnel_kinds())
+      if (tunnel.proto == packet_.proto && !declared(tunnel)) return true;
+    return false;
+  }
+
+  const PrivateEndpoint* private_endpoint() const {
+    for (const PrivateEndpoint& endpoint : policy_.host.private_endpoints)
+      if (endpoint.address == packet_.destination) return &endpoint;
+    return nullptr;
+  }
+  bool is_private_endpoint() const { return private_endpoint() != nullptr; }
+
+  bool is_private_endpoint_or_listed() const {
     const auto& addresses = policy_.host.addresses;
-    if (std::find(addresses.begin(), addresses.end(), packet_.destination) != addresses.end())
+    return is_private_endpoint() ||
+           std::find(addresses.begin(), addresses.end(), packet_.destination) != addresses.end();
+  }
+
+  static bool broadcast_or_multicast(uint32_t address) {
+    return (address >> 28) == 0xe || address == 0xffffffffu;
+  }
+
+  enum class Probe { kNone, kSocket, kRoute };  // what the kernel can be asked (see the program)
+
+  // Listed addresses and private endpoints; every destination when none is
+  // listed; otherwise, under listen "any", whatever the host keeps for a
+  // socket bound to the wildcard address (the weak host model).
+  bool protected_destination(Probe probe) {
+    if (is_private_endpoint_or_listed() || policy_.host.addresses.empty()) return true;
+    if (policy_.host.listen == Listen::kAddresses) return false;
+    if (broadcast_or_multicast(packet_.destination)) {
+      step("destination " + format_ipv4(packet_.destination) +
+           " is broadcast or multicast: a socket bound to 0.0.0.0 receives it (weak host)");
       return true;
-    if (is_private_endpoint()) return true;
-    return addresses.empty();
+    }
+    bool kept = !packet_.forwarded;
+    if (probe == Probe::kSocket && packet_.wildcard_socket && kept) {
+      step(
+          "destination " + format_ipv4(packet_.destination) +
+          " is not listed, but a socket bound to the wildcard address owns its port and the host keeps the packet (weak host)");
+      return true;
+    }
+    if (probe == Probe::kRoute && kept) {
+      step("destination " + format_ipv4(packet_.destination) +
+           " is not listed, but the host keeps the packet and could open the tunnel (weak host)");
+      return true;
+    }
+    return false;
+  }
+
+  Classification unprotected_destination() {
+    return finish(VW_CLASS_UNPROTECTED, "destination " + format_ipv4(packet_.destination) +
+                                            " is not a protected address: passed untouched");
   }
 
   Classification classify_ipv4() {
-    if (!protected_destination())
-      return finish(VW_CLASS_UNPROTECTED, "destination " + format_ipv4(packet_.destination) +
-                                              " is not a protected address: passed untouched");
-    if (!protected_protocol())
+    if (!data_plane_protocol())
       return finish(VW_CLASS_UNPROTECTED,
-                    "no data-plane port uses this protocol: passed untouched");
+                    "no data-plane port or undeclared tunnel uses this protocol: passed untouched");
+    if (packet_.port_unreadable)
+      return protected_destination(Probe::kNone)
+                 ? finish(
+                       VW_CLASS_MALFORMED,
+                       "the header ends before the port, to a protected address: fail closed, dropped in every mode")
+                 : unprotected_destination();
     if (packet_.later_fragment) {
+      // Its port is unknown. UDP tunnels alone do not make UDP fragments
+      // data plane: the datagram cannot be reassembled without its first
+      // fragment, which carries the port and is decided.
+      if (!protected_protocol() && (is_tcp_or_udp() || !undeclared_tunnel()))
+        return finish(
+            VW_CLASS_UNPROTECTED,
+            "non-first fragment of a protocol that is not data plane by itself: passed untouched");
+      if (!protected_destination(Probe::kNone)) return unprotected_destination();
       step("non-first fragment: port unknown, decided by its source (fail closed)");
       decide_ipv4();
       // A fragment carries no port, so no rule or service is credited.
@@ -91,17 +160,33 @@ class Classifier {
       result_.service_id = VW_SERVICE_NONE;
       return finish(fragment_class, "counted as a fragment");
     }
-    if (!protected_port())
+    if (!is_tcp_or_udp()) {  // an undeclared IP tunnel
+      if (!protected_destination(Probe::kRoute)) return unprotected_destination();
+      note_tunnel();
+      decide_ipv4();
+      return finish(result_.verdict_class, "");
+    }
+    if (!protected_port() && !undeclared_tunnel())
       return finish(VW_CLASS_UNPROTECTED, "port " + std::to_string(packet_.destination_port) +
                                               " is not a data-plane port: passed untouched");
+    if (!protected_destination(Probe::kSocket)) return unprotected_destination();
+    if (!protected_port()) note_tunnel();
     decide_ipv4();
     return finish(result_.verdict_class, "");
   }
 
+  void note_tunnel() {
+    if (const TunnelKind* tunnel = undeclared_tunnel())
+      step(
+          std::string(tunnel->description) +
+          " is a tunnel the kernel would open: data plane, decided by the outer source (declare it in vaultwall.dataPlane.tunnels once its device carries the filter)");
+  }
+
   Classification classify_ipv6() {
     if (!packet_.transport_unknown) {
-      if (!protected_protocol() || !protected_port())
+      if (!data_plane_protocol() || (is_tcp_or_udp() && !protected_port() && !undeclared_tunnel()))
         return finish(VW_CLASS_UNPROTECTED, "not to a data-plane port: passed untouched");
+      if (!protected_port()) note_tunnel();
     } else {
       step("IPv6 transport unknown: treated as data plane (fail closed)");
     }
@@ -115,11 +200,21 @@ class Classifier {
   // ---- §1.2 decision ----
 
   void decide_ipv4() {
-    if (is_private_endpoint()) {
-      set_class(VW_CLASS_PRIVATE_ENDPOINT, "1. destination is a private endpoint: allowed");
-      return;
-    }
     find_vnet();
+    if (const PrivateEndpoint* endpoint = private_endpoint()) {
+      bool from_its_network = !result_.vnet.empty() && (endpoint->virtual_network.empty() ||
+                                                        endpoint->virtual_network == result_.vnet);
+      if (from_its_network) {
+        set_class(VW_CLASS_PRIVATE_ENDPOINT,
+                  "1. destination is a private endpoint reached from its virtual network: allowed");
+        return;
+      }
+      step(std::string("1. destination is a private endpoint, but the packet comes from ") +
+           (result_.vnet.empty() ? "the internet" : "another virtual network") +
+           ": a private endpoint is reached only through " +
+           (endpoint->virtual_network.empty() ? "a virtual network" : endpoint->virtual_network) +
+           ", so the rules decide");
+    }
     auto rules = matching_rules();
     if (policy_.public_network_access == PublicNetworkAccess::kDisabled) {
       step("2. publicNetworkAccess Disabled: rules do not apply");
@@ -167,6 +262,8 @@ class Classifier {
   // Interface+VLAN is the most specific; a VLAN-only segment matches the
   // tag on any interface; an interface-only segment takes untagged frames.
   void find_vnet() {
+    if (vnet_known_) return;
+    vnet_known_ = true;
     const VirtualNetwork* found = nullptr;
     int found_rank = 0;
     for (const VirtualNetwork& vnet : policy_.host.virtual_networks) {
@@ -256,6 +353,7 @@ class Classifier {
   const ClassifierContext& context_;
   const PacketDescription& packet_;
   Classification result_;
+  bool vnet_known_ = false;
 };
 
 }  // namespace

@@ -55,6 +55,11 @@ vw_settings settings_for(const Policy& policy) {
                                : VW_PUBLIC_ACCESS_ENABLED;
   settings.mode = policy.host.mode == Mode::kAudit ? VW_MODE_AUDIT : VW_MODE_ENFORCE;
   if (policy.host.addresses.empty()) settings.flags |= VW_SETTINGS_ALL_DESTINATIONS;
+  if (policy.host.listen == Listen::kAny) settings.flags |= VW_SETTINGS_LOCAL_DESTINATIONS;
+  // Every tunnel is data plane but those declared: their devices filter.
+  settings.tunnels = VW_TUNNELS_ALL;
+  for (const std::string& name : policy.host.tunnels)
+    if (const TunnelKind* tunnel = find_tunnel(name)) settings.tunnels &= ~tunnel->bit;
   std::vector<PortSpec> ports = policy.host.ports;
   if (ports.empty()) ports.push_back(PortSpec{kProtoTcp, 443});
   settings.port_count = static_cast<uint32_t>(std::min<size_t>(ports.size(), VW_MAX_PORTS));
@@ -146,10 +151,13 @@ class Compiler {
   void compile_endpoints() {
     for (uint32_t address : policy_.host.addresses)
       out_.image.endpoints.push_back(
-          {endpoint_key(address), vw_endpoint_value{VW_ENDPOINT_PUBLIC}});
-    for (uint32_t address : policy_.host.private_endpoints)
+          {endpoint_key(address), vw_endpoint_value{VW_ENDPOINT_PUBLIC, 0}});
+    for (const PrivateEndpoint& endpoint : policy_.host.private_endpoints) {
+      uint32_t vnet_id = 0;  // any virtual network
+      if (!endpoint.virtual_network.empty()) vnet_id = out_.vnet_ids.at(endpoint.virtual_network);
       out_.image.endpoints.push_back(
-          {endpoint_key(address), vw_endpoint_value{VW_ENDPOINT_PRIVATE}});
+          {endpoint_key(endpoint.address), vw_endpoint_value{VW_ENDPOINT_PRIVATE, vnet_id}});
+    }
   }
 
   void compile_rules() {

@@ -226,7 +226,7 @@ class DocumentReader {
     if (const Json* plane = walk_.member(host, "dataPlane"))
       read_data_plane(*plane, join_path(path, "dataPlane"));
     if (const Json* endpoints = walk_.member(host, "privateEndpoints"))
-      document_.private_endpoints = read_strings(*endpoints, join_path(path, "privateEndpoints"));
+      read_private_endpoints(*endpoints, join_path(path, "privateEndpoints"));
     if (const Json* vnets = walk_.member(host, "virtualNetworks"))
       read_virtual_networks(*vnets, join_path(path, "virtualNetworks"));
     if (const Json* trusted = walk_.member(host, "trustedServices"))
@@ -250,7 +250,8 @@ class DocumentReader {
 
   void read_data_plane(const Json& plane, const std::string& path) {
     if (!walk_.expect_object(plane, path)) return;
-    walk_.reject_unknown_fields(plane, path, {"ports", "addresses"}, "dataPlane");
+    walk_.reject_unknown_fields(plane, path, {"ports", "addresses", "listen", "tunnels"},
+                                "dataPlane");
     if (const Json* ports = walk_.member(plane, "ports")) {
       if (walk_.expect_array(*ports, join_path(path, "ports"))) {
         document_.ports = read_strings(*ports, join_path(path, "ports"));
@@ -262,6 +263,38 @@ class DocumentReader {
     }
     if (const Json* addresses = walk_.member(plane, "addresses"))
       document_.addresses = read_strings(*addresses, join_path(path, "addresses"));
+    if (const Json* listen = walk_.member(plane, "listen")) {
+      std::string at = join_path(path, "listen");
+      if (auto text = walk_.string_value(*listen, at))
+        document_.listen = Located<std::string>{*text, at};
+    }
+    if (const Json* tunnels = walk_.member(plane, "tunnels"))
+      document_.tunnels = read_strings(*tunnels, join_path(path, "tunnels"));
+  }
+
+  // Addresses, or {"address", "virtualNetwork"} for one bound to a network.
+  void read_private_endpoints(const Json& endpoints, const std::string& path) {
+    if (!walk_.expect_array(endpoints, path)) return;
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      std::string at = index_path(path, i);
+      const Json& entry = endpoints[i];
+      Document::PrivateEndpointText text;
+      if (!entry.is_object()) {
+        if (auto address = walk_.string_value(entry, at)) {
+          text.address = {*address, at};
+          document_.private_endpoints.push_back(std::move(text));
+        }
+        continue;
+      }
+      walk_.reject_unknown_fields(entry, at, {"address", "virtualNetwork"}, "a private endpoint");
+      text.address = required_string(entry, at, "address", "the private endpoint's IPv4 address");
+      if (const Json* vnet = walk_.member(entry, "virtualNetwork")) {
+        std::string vnet_at = join_path(at, "virtualNetwork");
+        if (auto id = walk_.string_value(*vnet, vnet_at))
+          text.virtual_network = Located<std::string>{*id, vnet_at};
+      }
+      if (!text.address.value.empty()) document_.private_endpoints.push_back(std::move(text));
+    }
   }
 
   void read_virtual_networks(const Json& vnets, const std::string& path) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "vaultwall_abi.h"
+
 namespace vaultwall {
 namespace {
 
@@ -39,6 +41,8 @@ std::string_view to_string(Profile value) {
   return value == Profile::kAkv2018 ? "akv-2018" : "akv-current";
 }
 
+std::string_view to_string(Listen value) { return value == Listen::kAny ? "any" : "addresses"; }
+
 std::optional<DefaultAction> parse_default_action(std::string_view text) {
   constexpr DefaultAction kValues[] = {DefaultAction::kAllow, DefaultAction::kDeny};
   return parse_enum(text, kValues);
@@ -59,6 +63,49 @@ std::optional<Mode> parse_mode(std::string_view text) {
 std::optional<Profile> parse_profile(std::string_view text) {
   constexpr Profile kValues[] = {Profile::kAkv2018, Profile::kAkvCurrent};
   return parse_enum(text, kValues);
+}
+
+std::optional<Listen> parse_listen(std::string_view text) {
+  constexpr Listen kValues[] = {Listen::kAny, Listen::kAddresses};
+  return parse_enum(text, kValues);
+}
+
+const std::vector<TunnelKind>& tunnel_kinds() {
+  constexpr uint8_t kUdp = 17;
+  static const std::vector<TunnelKind> kTunnels = {
+      {"ipip", "IPv4 in IP (IP protocol 4)", VW_PROTO_IPIP, 0, VW_TUNNEL_IPIP},
+      {"6in4", "IPv6 in IP, sit (IP protocol 41)", VW_PROTO_IPV6_IN_IP, 0, VW_TUNNEL_IPV6_IN_IP},
+      {"gre", "GRE (IP protocol 47)", VW_PROTO_GRE, 0, VW_TUNNEL_GRE},
+      {"esp", "IPsec ESP (IP protocol 50)", VW_PROTO_ESP, 0, VW_TUNNEL_ESP},
+      {"ah", "IPsec AH (IP protocol 51)", VW_PROTO_AH, 0, VW_TUNNEL_AH},
+      {"l2tp", "L2TPv3 over IP (IP protocol 115)", VW_PROTO_L2TP, 0, VW_TUNNEL_L2TP},
+      {"mpls-in-ip", "MPLS in IP (IP protocol 137)", VW_PROTO_MPLS_IN_IP, 0, VW_TUNNEL_MPLS_IN_IP},
+      {"vxlan", "VXLAN (UDP 4789)", kUdp, VW_PORT_VXLAN, VW_TUNNEL_VXLAN},
+      {"vxlan-linux", "VXLAN on Linux's old port (UDP 8472)", kUdp, VW_PORT_VXLAN_LINUX,
+       VW_TUNNEL_VXLAN_LINUX},
+      {"vxlan-gpe", "VXLAN-GPE (UDP 4790)", kUdp, VW_PORT_VXLAN_GPE, VW_TUNNEL_VXLAN_GPE},
+      {"geneve", "Geneve (UDP 6081)", kUdp, VW_PORT_GENEVE, VW_TUNNEL_GENEVE},
+      {"wireguard", "WireGuard (UDP 51820)", kUdp, VW_PORT_WIREGUARD, VW_TUNNEL_WIREGUARD},
+      {"esp-in-udp", "IPsec NAT traversal (UDP 4500)", kUdp, VW_PORT_ESP_IN_UDP,
+       VW_TUNNEL_ESP_IN_UDP},
+      {"l2tp-udp", "L2TP over UDP (UDP 1701)", kUdp, VW_PORT_L2TP_UDP, VW_TUNNEL_L2TP_UDP},
+  };
+  return kTunnels;
+}
+
+const TunnelKind* find_tunnel(std::string_view text) {
+  for (const TunnelKind& tunnel : tunnel_kinds()) {
+    std::string spelled =
+        tunnel.port ? "udp/" + std::to_string(tunnel.port) : "ip/" + std::to_string(tunnel.proto);
+    if (equals_ignore_case(text, tunnel.name) || equals_ignore_case(text, spelled)) return &tunnel;
+  }
+  return nullptr;
+}
+
+const TunnelKind* find_tunnel(uint8_t proto, uint16_t port) {
+  for (const TunnelKind& tunnel : tunnel_kinds())
+    if (tunnel.proto == proto && (tunnel.port == 0 || tunnel.port == port)) return &tunnel;
+  return nullptr;
 }
 
 ProfileLimits profile_limits(Profile profile) {

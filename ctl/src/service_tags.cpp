@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "vaultwall/validate.h"
+
 namespace vaultwall {
 namespace {
 
@@ -19,9 +21,53 @@ bool equals_ignore_case(std::string_view a, std::string_view b) {
          });
 }
 
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 void sort_unique(std::vector<Ipv4Prefix>& prefixes) {
   std::sort(prefixes.begin(), prefixes.end());
   prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
+}
+
+// A trusted tag is refused like a custom entry would be: its name must be
+// unambiguous in the file, and each prefix public, /8 or longer, without
+// host bits (a hand-edited or damaged file must not widen what is trusted).
+// Errors name the place in the file; false after one.
+bool check_published_tag(const ServiceTagFile& file, const ServiceTag& tag,
+                         const std::string& used_at, const std::string& file_path,
+                         Diagnostics& diagnostics) {
+  std::string hint =
+      " (trusted at " + used_at +
+      "): Azure's file as published has none; download it again, or stop trusting the tag";
+  bool ok = true;
+  const std::vector<size_t>& same_name = file.indexes_by_name.at(lower(tag.name));
+  if (same_name.size() > 1) {
+    std::string where;
+    for (size_t index : same_name) where += (where.empty() ? "" : ", ") + std::to_string(index);
+    diagnostics.error(file_path + ":values[" + std::to_string(same_name.back()) + "].name",
+                      "service tag " + tag.name + " is named " + std::to_string(same_name.size()) +
+                          " times (values " + where +
+                          "; names compare case-insensitively): which one to trust is ambiguous" +
+                          hint);
+    ok = false;
+  }
+  for (const PublishedPrefix& published : tag.published) {
+    std::string at = file_path + ":values[" + std::to_string(tag.index) +
+                     "].properties.addressPrefixes[" + std::to_string(published.position) + "]";
+    const Ipv4Prefix& prefix = published.prefix;
+    std::optional<std::string> problem;
+    if (prefix.has_host_bits())
+      problem = "has host bits set (the network would be " + prefix.network().cidr() + ")";
+    else
+      problem = untrustable_prefix_reason(prefix);
+    if (!problem) continue;
+    diagnostics.error(at, prefix.cidr() + " of service tag " + tag.name + " " + *problem + hint);
+    ok = false;
+  }
+  return ok;
 }
 
 }  // namespace
@@ -40,16 +86,20 @@ Result<ServiceTagFile> parse_service_tags(std::string_view text) {
     return fail(EINVAL, "Service Tags file has no \"values\" array",
                 "use Azure's ServiceTags_Public_<date>.json as downloaded");
   ServiceTagFile file;
-  for (const auto& value : root["values"]) {
+  const auto& values = root["values"];
+  for (size_t index = 0; index < values.size(); ++index) {
+    const auto& value = values[index];
     if (!value.is_object() || !value.contains("name") || !value["name"].is_string()) continue;
     ServiceTag tag;
     tag.name = value["name"].get<std::string>();
+    tag.index = index;
     const auto& properties = value.value("properties", nlohmann::json::object());
     if (properties.is_object() && properties.contains("addressPrefixes") &&
         properties["addressPrefixes"].is_array()) {
-      for (const auto& prefix_json : properties["addressPrefixes"]) {
-        if (!prefix_json.is_string()) continue;
-        std::string prefix_text = prefix_json.get<std::string>();
+      const auto& prefixes = properties["addressPrefixes"];
+      for (size_t position = 0; position < prefixes.size(); ++position) {
+        if (!prefixes[position].is_string()) continue;
+        std::string prefix_text = prefixes[position].get<std::string>();
         if (looks_like_ipv6(prefix_text)) {
           ++tag.ipv6_count;
           continue;
@@ -58,10 +108,12 @@ Result<ServiceTagFile> parse_service_tags(std::string_view text) {
         if (!prefix)
           return fail(EINVAL, "Service Tags file: tag " + tag.name + " has an invalid prefix \"" +
                                   prefix_text + "\"");
-        tag.ipv4.push_back(prefix->network());  // published data: be lenient about host bits
+        tag.published.push_back({*prefix, position});
+        tag.ipv4.push_back(prefix->network());
       }
     }
     sort_unique(tag.ipv4);
+    file.indexes_by_name[lower(tag.name)].push_back(index);
     file.tags[tag.name] = std::move(tag);
   }
   return file;
@@ -132,6 +184,7 @@ Checked<TrustedSet> resolve_trusted_services(const Policy& policy, const Service
               "; use a tag name from its values[].name (e.g. AzureResourceManager) or a custom entry");
       continue;
     }
+    if (!check_published_tag(*tags, *tag, path, trusted.service_tags_path, diagnostics)) continue;
     if (tag->ipv6_count > 0)
       diagnostics.warning(path, name + ": " + std::to_string(tag->ipv6_count) +
                                     " IPv6 prefixes are not enforceable yet (IPv4 rules only); " +

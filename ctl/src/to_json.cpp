@@ -61,9 +61,14 @@ OrderedJson host_section(const HostSection& host, bool sort_lists) {
   }
   out["dataPlane"] = {
       {"ports", list(maybe_sorted(host.ports), [](const PortSpec& p) { return p.text(); })},
-      {"addresses", list(maybe_sorted(host.addresses), [](uint32_t a) { return format_ipv4(a); })}};
+      {"addresses", list(maybe_sorted(host.addresses), [](uint32_t a) { return format_ipv4(a); })},
+      {"listen", to_string(host.listen)},
+      {"tunnels", maybe_sorted(host.tunnels)}};
   out["privateEndpoints"] =
-      list(maybe_sorted(host.private_endpoints), [](uint32_t a) { return format_ipv4(a); });
+      list(maybe_sorted(host.private_endpoints), [](const PrivateEndpoint& e) -> OrderedJson {
+        if (e.virtual_network.empty()) return format_ipv4(e.address);
+        return {{"address", format_ipv4(e.address)}, {"virtualNetwork", e.virtual_network}};
+      });
 
   std::vector<VirtualNetwork> vnets = host.virtual_networks;
   if (sort_lists) {

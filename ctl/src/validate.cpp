@@ -89,6 +89,34 @@ std::string range_text(const Ipv4Prefix& prefix) {
   return format_ipv4(prefix.first()) + "-" + format_ipv4(prefix.last());
 }
 
+// The forbidden range a prefix meets, with "belongs to" or "contains".
+struct ForbiddenMatch {
+  const ForbiddenRange* range = nullptr;
+  std::string text;  // "contains forbidden range 10.0.0.0-10.255.255.255 (private IP addresses)"
+};
+
+std::optional<ForbiddenMatch> forbidden_match(const Ipv4Prefix& prefix) {
+  for (const ForbiddenRange& range : forbidden_ranges()) {
+    if (!range.prefix.overlaps(prefix)) continue;
+    std::string verb = range.prefix.contains(prefix) ? "belongs to" : "contains";
+    return ForbiddenMatch{&range, verb + " forbidden range " + range_text(range.prefix) + " (" +
+                                      std::string(range.why) + ")"};
+  }
+  return std::nullopt;
+}
+
+// Destinations no unicast packet to the vault can have. (Private and
+// link-local addresses are fine here: a vault may sit behind NAT.)
+const std::vector<ForbiddenRange>& non_host_ranges() {
+  static const std::vector<ForbiddenRange> kRanges = {
+      {{0x00000000, 8}, "\"this network\"; 0.0.0.0 is the wildcard address", false},
+      {{0x7f000000, 8}, "loopback: never the destination of a packet from the network", false},
+      {{0xe0000000, 4}, "multicast", false},
+      {{0xf0000000, 4}, "reserved; 255.255.255.255 is the limited broadcast address", false},
+  };
+  return kRanges;
+}
+
 // "configure individual IP address rules" lists the addresses a /31 or /32
 // stands for.
 std::string individual_addresses(const Ipv4Prefix& prefix) {
@@ -146,6 +174,7 @@ class Validator {
     read_ports();
     read_endpoints();
     read_virtual_networks();
+    bind_private_endpoints();
     read_trusted_services();
     read_ip_rules();
     read_vnet_rules();
@@ -453,34 +482,126 @@ class Validator {
     return address;
   }
 
-  void read_address_list(const std::vector<Located<std::string>>& written,
-                         std::vector<uint32_t>& out, std::map<uint32_t, std::string>& seen) {
-    for (const Located<std::string>& entry : written) {
-      auto address = parse_single_address(entry);
-      if (!address) continue;
-      auto [at, inserted] = seen.emplace(*address, entry.path);
-      if (inserted) {
-        out.push_back(*address);
-      } else if (at->second.rfind(entry.path.substr(0, entry.path.rfind('[')), 0) == 0) {
-        diagnostics_.warning(entry.path,
-                             entry.value + " is already listed at " + at->second + "; kept once");
-      } else {
-        diagnostics_.error(entry.path,
-                           entry.value + " is also listed at " + at->second +
-                               "; an address is either a data-plane address or a private endpoint");
-      }
+  // A destination the vault is reached at: a unicast host address.
+  std::optional<uint32_t> parse_host_address(const Located<std::string>& written,
+                                             std::string_view what) {
+    auto address = parse_single_address(written);
+    if (!address) return std::nullopt;
+    for (const ForbiddenRange& range : non_host_ranges()) {
+      if (!range.prefix.contains(*address)) continue;
+      diagnostics_.error(written.path, written.value + " is not a unicast host address (" +
+                                           range_text(range.prefix) + ": " +
+                                           std::string(range.why) + "); " + std::string(what));
+      return std::nullopt;
     }
+    return address;
+  }
+
+  // Records where an address was first listed; false (after a diagnostic)
+  // when it was listed before.
+  bool first_listing(const Located<std::string>& entry, uint32_t address,
+                     std::map<uint32_t, std::string>& seen) {
+    auto [at, inserted] = seen.emplace(address, entry.path);
+    if (inserted) return true;
+    if (at->second.rfind(entry.path.substr(0, entry.path.rfind('[')), 0) == 0)
+      diagnostics_.warning(entry.path,
+                           entry.value + " is already listed at " + at->second + "; kept once");
+    else
+      diagnostics_.error(entry.path,
+                         entry.value + " is also listed at " + at->second +
+                             "; an address is either a data-plane address or a private endpoint");
+    return false;
   }
 
   void read_endpoints() {
     std::map<uint32_t, std::string> seen;
-    read_address_list(document_.addresses, policy_.host.addresses, seen);
-    read_address_list(document_.private_endpoints, policy_.host.private_endpoints, seen);
+    for (const Located<std::string>& entry : document_.addresses) {
+      auto address = parse_host_address(
+          entry,
+          "list the vault's own addresses, or leave dataPlane.addresses out to protect every destination (broadcast and multicast are protected anyway, see dataPlane.listen)");
+      if (address && first_listing(entry, *address, seen))
+        policy_.host.addresses.push_back(*address);
+    }
+    for (const Document::PrivateEndpointText& entry : document_.private_endpoints) {
+      auto address = parse_host_address(entry.address, "list the private endpoint's own address");
+      if (!address || !first_listing(entry.address, *address, seen)) continue;
+      PrivateEndpoint endpoint{*address, ""};
+      if (entry.virtual_network) endpoint.virtual_network = lower(entry.virtual_network->value);
+      policy_.host.private_endpoints.push_back(endpoint);
+    }
     if (seen.size() > VW_MAX_ENDPOINTS)
       diagnostics_.error("vaultwall.dataPlane.addresses",
                          std::to_string(seen.size()) +
                              " addresses and private endpoints exceed the datapath's limit of " +
                              std::to_string(VW_MAX_ENDPOINTS));
+    read_listen();
+    read_tunnels();
+  }
+
+  void read_listen() {
+    if (!document_.listen) return;
+    const Located<std::string>& written = *document_.listen;
+    auto listen = parse_listen(written.value);
+    if (!listen) {
+      diagnostics_.error(
+          written.path,
+          in_quotes(written.value) +
+              " is not a valid listen; expected \"any\" (the vault's sockets are bound to 0.0.0.0) or \"addresses\" (only to dataPlane.addresses)");
+      return;
+    }
+    policy_.host.listen = *listen;
+    if (*listen == Listen::kAddresses && document_.addresses.empty())
+      diagnostics_.error(
+          written.path,
+          "\"addresses\" needs the vault's addresses in vaultwall.dataPlane.addresses (with none listed, every destination is protected)");
+  }
+
+  void read_tunnels() {
+    std::map<std::string_view, std::string> seen;  // name -> where first listed
+    for (const Located<std::string>& written : document_.tunnels) {
+      const TunnelKind* tunnel = find_tunnel(written.value);
+      if (!tunnel) {
+        std::string known;
+        for (const TunnelKind& kind : tunnel_kinds())
+          known += (known.empty() ? "" : ", ") + std::string(kind.name);
+        diagnostics_.error(written.path,
+                           in_quotes(written.value) +
+                               " is not a tunnel vaultwall treats as data plane; known: " + known +
+                               " (or their \"udp/PORT\" / \"ip/PROTOCOL\")");
+        continue;
+      }
+      auto [at, inserted] = seen.emplace(tunnel->name, written.path);
+      if (!inserted) {
+        diagnostics_.warning(written.path, in_quotes(written.value) + " is already declared at " +
+                                               at->second + "; kept once");
+        continue;
+      }
+      for (const PortSpec& port : policy_.host.ports)
+        if (tunnel->port && port.proto == tunnel->proto && port.port == tunnel->port)
+          diagnostics_.error(written.path, in_quotes(written.value) + " declares " +
+                                               std::string(tunnel->description) +
+                                               " filtered on its own device, but " + port.text() +
+                                               " is a protected port; keep one of them");
+      policy_.host.tunnels.push_back(std::string(tunnel->name));
+    }
+  }
+
+  // A private endpoint bound to a virtual network names one of the section.
+  void bind_private_endpoints() {
+    for (size_t i = 0; i < document_.private_endpoints.size(); ++i) {
+      const auto& written = document_.private_endpoints[i].virtual_network;
+      if (!written) continue;
+      std::string id = lower(written->value);
+      if (!policy_.find_virtual_network(id))
+        diagnostics_.error(
+            written->path,
+            written->value +
+                " is not a virtual network of vaultwall.virtualNetworks; describe it there (id and segment) or leave virtualNetwork out to admit the private endpoint from any of them");
+    }
+    if (!policy_.host.private_endpoints.empty() && policy_.host.virtual_networks.empty())
+      diagnostics_.warning(
+          "vaultwall.privateEndpoints",
+          "no virtual network is described, so no packet can come from one: traffic to the private endpoints gets the decision of any protected address (a private endpoint is reached only through a virtual network; describe it in vaultwall.virtualNetworks with its segment)");
   }
 
   // A CIDR prefix of a subnet or custom service: any IPv4 space (private is
@@ -692,7 +813,12 @@ class Validator {
         continue;
       }
       auto prefix = parse_network(written);
-      if (prefix && seen.insert(*prefix).second) service.prefixes.push_back(*prefix);
+      if (!prefix) continue;
+      if (auto reason = untrustable_prefix_reason(*prefix)) {
+        diagnostics_.error(written.path, written.value + " " + *reason);
+        continue;
+      }
+      if (seen.insert(*prefix).second) service.prefixes.push_back(*prefix);
     }
     if (service.prefixes.empty() && !custom.prefixes.empty()) return;
     policy_.host.trusted.custom.push_back(std::move(service));
@@ -708,14 +834,22 @@ class Validator {
 }  // namespace
 
 std::optional<std::string> forbidden_range_reason(const Ipv4Prefix& prefix) {
-  for (const ForbiddenRange& range : forbidden_ranges()) {
-    if (!range.prefix.overlaps(prefix)) continue;
-    std::string verb = range.prefix.contains(prefix) ? "belongs to" : "contains";
-    std::string reason =
-        verb + " forbidden range " + range_text(range.prefix) + " (" + std::string(range.why) + ")";
-    if (!range.is_private) reason += "; only public addresses are allowed in IP rules";
-    return reason;
-  }
+  auto match = forbidden_match(prefix);
+  if (!match) return std::nullopt;
+  if (!match->range->is_private) match->text += "; only public addresses are allowed in IP rules";
+  return match->text;
+}
+
+std::optional<std::string> untrustable_prefix_reason(const Ipv4Prefix& prefix) {
+  if (prefix.length < kShortestTrustedPrefix)
+    return "is broader than /" + std::to_string(kShortestTrustedPrefix) + " (it covers " +
+           (prefix.length == 0
+                ? std::string("every IPv4 address")
+                : std::to_string(uint64_t{1} << (32 - prefix.length)) + " addresses") +
+           "); trusted prefixes are a service's published ranges, /" +
+           std::to_string(kShortestTrustedPrefix) + " or longer";
+  if (auto match = forbidden_match(prefix))
+    return match->text + "; a trusted service's prefixes must be public addresses";
   return std::nullopt;
 }
 

@@ -295,7 +295,8 @@ SlotImage bench_policy(const RuleSet& set) {
   image.settings.bypass = set.trusted.empty() ? VW_BYPASS_NONE : VW_BYPASS_AZURE_SERVICES;
   image.settings.public_access = VW_PUBLIC_ACCESS_ENABLED;
   image.settings.mode = VW_MODE_ENFORCE;
-  image.settings.flags = VW_SETTINGS_ALL_DESTINATIONS;
+  image.settings.flags = VW_SETTINGS_ALL_DESTINATIONS | VW_SETTINGS_LOCAL_DESTINATIONS;
+  image.settings.tunnels = VW_TUNNELS_ALL;  // as compiled: no tunnel declared
   image.settings.port_count = 1;
   image.settings.ports[0] = vw_port{kProtectedPort, IPPROTO_TCP, 0};
   image.settings.generation = 1;

@@ -34,10 +34,15 @@ namespace vaultwall::testing {
 namespace {
 
 using json = nlohmann::json;
+using frames::ip_tunnel4;
+using frames::kProtoGre;
+using frames::kProtoIpip;
 using frames::tcp4;
 using frames::tcp4_vlan;
 using frames::udp4;
+using frames::udp_tunnel4;
 using world::kHttpsPort;
+using world::kLimitedBroadcast;
 using world::kPrivateEndpoint;
 using world::kSshPort;
 using world::kVault;
@@ -300,8 +305,16 @@ TEST_F(ApplyPath, VaultDocumentDecidesEveryStepOfTheDecision) {
        passes(VW_CLASS_TRUSTED).crediting_service(service_id("AzureResourceManager"))},
       {"published tag that is not trusted (AzureBackup)", tcp4(kFromBackup).bytes(),
        drops(VW_CLASS_DEFAULT_DENY)},
-      {"private endpoint admits a stranger", tcp4(kStranger, kPrivateEndpoint).bytes(),
-       passes(VW_CLASS_PRIVATE_ENDPOINT)},
+      {"private endpoint admits a stranger from a virtual network",
+       tcp4(kStranger, kPrivateEndpoint).bytes(), passes(VW_CLASS_PRIVATE_ENDPOINT), app_ifindex()},
+      {"private endpoint from the internet: the rules decide",
+       tcp4(kStranger, kPrivateEndpoint).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"GRE from a stranger to the vault (no tunnel declared)",
+       ip_tunnel4(kStranger, kProtoGre).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"VXLAN from an IP rule's source", udp_tunnel4(kFromRule24).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(rule_id(kRule24))},
+      {"udp/8443 to the limited broadcast address", udp4(kStranger, kLimitedBroadcast).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
       {"stranger gets the default action", tcp4(kStranger).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
       {"ssh is not data plane", tcp4(kStranger, kVault, kSshPort).bytes(),
        passes(VW_CLASS_UNPROTECTED)},
@@ -345,8 +358,29 @@ TEST_F(ApplyPath, PublicNetworkAccessDisabledAdmitsOnlyTrustedServicesAndPrivate
       {"stranger", tcp4(kStranger).bytes(), drops(VW_CLASS_PUBLIC_DISABLED)},
       {"trusted service still passes", tcp4(kFromStorage).bytes(),
        passes(VW_CLASS_TRUSTED).crediting_service(service_id("Storage"))},
-      {"private endpoint still passes", tcp4(kStranger, kPrivateEndpoint).bytes(),
-       passes(VW_CLASS_PRIVATE_ENDPOINT)},
+      {"private endpoint still passes from a virtual network",
+       tcp4(kStranger, kPrivateEndpoint).bytes(), passes(VW_CLASS_PRIVATE_ENDPOINT), app_ifindex()},
+      {"private endpoint from the internet does not", tcp4(kStranger, kPrivateEndpoint).bytes(),
+       drops(VW_CLASS_PUBLIC_DISABLED)},
+  };
+  expect_rows(rows);
+}
+
+TEST_F(ApplyPath, DeclaredTunnelsAndListenOnAddressesPassTheirPacketsUntouched) {
+  apply_document(edited_vault_document([](json& d) {
+    d["vaultwall"]["dataPlane"]["tunnels"] = json::array({"vxlan", "ip/47"});
+    d["vaultwall"]["dataPlane"]["listen"] = "addresses";
+  }));
+
+  const std::vector<Row> rows = {
+      {"declared VXLAN", udp_tunnel4(kStranger).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"declared GRE", ip_tunnel4(kStranger, kProtoGre).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"undeclared IP-in-IP", ip_tunnel4(kStranger, kProtoIpip).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"broadcast: the vault binds only its address", udp4(kStranger, kLimitedBroadcast).bytes(),
+       passes(VW_CLASS_UNPROTECTED)},
+      {"the vault's address is still protected", tcp4(kStranger).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
   };
   expect_rows(rows);
 }

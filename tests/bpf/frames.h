@@ -118,6 +118,63 @@ inline PacketBuilder ipv6_later_fragment() {
   return b;
 }
 
+// ---- Tunnels: the outer packet carries a TCP SYN to the vault's HTTPS port
+// from an address an IP rule admits, so only the outer source can explain
+// a deny.
+constexpr uint8_t kProtoIpip = 4, kProtoIpv6InIp = 41, kProtoGre = 47, kProtoEsp = 50,
+                  kProtoAh = 51, kProtoL2tp = 115, kProtoMplsInIp = 137;
+constexpr uint16_t kVxlanPort = 4789;
+
+inline void inner_https_syn(PacketBuilder& b) {
+  b.ipv4(kFromRule24, kVault, kProtoTcp).tcp(kClientPort, kHttpsPort);
+}
+
+// Outer IPv4 from src carrying IP protocol `proto`: an inner IPv4 packet
+// (IP-in-IP, GRE, MPLS), an inner IPv6 one (6in4), or for ESP, AH and L2TP
+// an opaque payload (encrypted or session data the program never reads).
+inline PacketBuilder ip_tunnel4(Ipv4 src, uint8_t proto, Ipv4 dst = kVault) {
+  PacketBuilder b;
+  b.ethernet().ipv4(src, dst, proto);
+  if (proto == kProtoGre) b.gre(kEthIpv4);
+  if (proto == kProtoMplsInIp) b.payload(4, 0x01);  // one label, bottom of stack
+  if (proto == kProtoIpv6InIp)
+    b.ipv6(kClient6, kVault6, kProtoTcp).tcp(kClientPort, kHttpsPort);
+  else if (proto == kProtoIpip || proto == kProtoGre || proto == kProtoMplsInIp)
+    inner_https_syn(b);
+  else
+    b.payload(40);
+  return b;
+}
+
+// Outer UDP from src to `port`, an 8-byte tunnel header and an inner
+// Ethernet frame (VXLAN's shape; the program reads none of it).
+inline PacketBuilder udp_tunnel4(Ipv4 src, uint16_t port = kVxlanPort, Ipv4 dst = kVault) {
+  PacketBuilder b;
+  b.ethernet().ipv4(src, dst, kProtoUdp).udp(kClientPort, port).vxlan(42).ethernet();
+  inner_https_syn(b);
+  return b;
+}
+
+inline PacketBuilder ip_tunnel6(uint8_t next_header) {
+  PacketBuilder b;
+  b.ethernet().ipv6(kClient6, kVault6, next_header);
+  if (next_header == kProtoGre) b.gre(kEthIpv4);
+  if (next_header == kProtoIpip || next_header == kProtoGre)
+    inner_https_syn(b);
+  else if (next_header == kProtoIpv6InIp)
+    b.ipv6(kClient6, kVault6, kProtoTcp).tcp(kClientPort, kHttpsPort);
+  else
+    b.payload(40);
+  return b;
+}
+
+inline PacketBuilder udp_tunnel6(uint16_t port = kVxlanPort) {
+  PacketBuilder b;
+  b.ethernet().ipv6(kClient6, kVault6, kProtoUdp).udp(kClientPort, port).vxlan(42).ethernet();
+  inner_https_syn(b);
+  return b;
+}
+
 inline PacketBuilder arp() {
   PacketBuilder b;
   b.ethernet().arp_request(kStranger, kVault);

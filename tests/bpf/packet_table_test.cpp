@@ -3,13 +3,17 @@
 // counters it moves (one class; the credited rule or service, if any;
 // nothing else). Policies are applied through the real apply path
 // (SlotImage + write_idle_slot_and_flip). The network is in test_policy.h.
-#include <net/if.h>
-
+// Every row runs in a network namespace of its own (private_network.h):
+// the sockets and routes the program may ask the kernel about are the
+// row's, not the host's.
+#include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "frames.h"
 #include "packet_builder.h"
+#include "private_network.h"
 #include "test_policy.h"
 #include "xdp_test_fixture.h"
 
@@ -23,12 +27,20 @@ using namespace frames;
 
 enum class Ingress { kLoopback, kSecondInterface };
 
+// What the row's namespace holds besides loopback and the veth pair.
+struct Host {
+  std::vector<std::tuple<uint8_t, Ipv4, uint16_t>> sockets;  // (proto, bound address, port)
+  bool dual_stack_https = false;  // a TCP listener on [::]:443 taking IPv4 too
+  bool forwarding = false;        // with a route 198.18.0.0/15 via the second interface
+};
+
 struct PacketCase {
   std::string name;
   Knobs policy;
   std::vector<uint8_t> frame;
   Expected expected;
   Ingress ingress = Ingress::kLoopback;
+  Host host = {};
 };
 
 void PrintTo(const PacketCase& c, std::ostream* os) { *os << c.name; }
@@ -59,11 +71,38 @@ std::vector<PacketCase> not_data_plane_cases() {
 // DESIGN §1.2, one step after the other.
 std::vector<PacketCase> decision_cases() {
   return {
-      // Step 1: private endpoints are not subject to the firewall.
-      {"private_endpoint_from_stranger", kDenyByDefault, tcp4(kStranger, kPrivateEndpoint).bytes(),
+      // Step 1: a private endpoint, reached from a virtual network, is not
+      // subject to the firewall; from the internet it gets the decision
+      // any protected address gets (Azure reaches one only through its VNet).
+      {"private_endpoint_from_virtual_network", kDenyByDefault,
+       tcp4_tagged({{kAppVlan, kEth8021Q}}, kStranger, kPrivateEndpoint).bytes(),
        passes(VW_CLASS_PRIVATE_ENDPOINT)},
-      {"private_endpoint_with_public_access_disabled", kPublicDisabledNoBypass,
-       tcp4(kStranger, kPrivateEndpoint).bytes(), passes(VW_CLASS_PRIVATE_ENDPOINT)},
+      {"private_endpoint_from_virtual_network_with_public_access_disabled",
+       kPublicDisabledNoBypass,
+       tcp4_tagged({{kAnyIfVlan, kEth8021Q}}, kStranger, kPrivateEndpoint).bytes(),
+       passes(VW_CLASS_PRIVATE_ENDPOINT)},
+      {"private_endpoint_from_internet_gets_the_default_action", kDenyByDefault,
+       tcp4(kStranger, kPrivateEndpoint).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"private_endpoint_from_internet_ip_rule_applies", kDenyByDefault,
+       tcp4(kFromRule24, kPrivateEndpoint).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+      {"private_endpoint_from_internet_with_public_access_disabled", kPublicDisabledNoBypass,
+       tcp4(kStranger, kPrivateEndpoint).bytes(), drops(VW_CLASS_PUBLIC_DISABLED)},
+      // A private endpoint bound to one virtual network (vnet 8, VLAN 200).
+      {"bound_private_endpoint_from_its_virtual_network", kPublicDisabledNoBypass,
+       tcp4_tagged({{kAnyIfVlan, kEth8021Q}}, kStranger, kBoundPrivateEndpoint).bytes(),
+       passes(VW_CLASS_PRIVATE_ENDPOINT)},
+      {"bound_private_endpoint_from_another_virtual_network", kDenyByDefault,
+       tcp4_tagged({{kAppVlan, kEth8021Q}}, kStranger, kBoundPrivateEndpoint).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"bound_private_endpoint_from_another_virtual_network_vnet_rule", kDenyByDefault,
+       tcp4_tagged({{kAppVlan, kEth8021Q}}, kFromAppVnet, kBoundPrivateEndpoint).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAppVnet)},
+      {"bound_private_endpoint_from_internet", kPublicDisabledNoBypass,
+       tcp4(kStranger, kBoundPrivateEndpoint).bytes(), drops(VW_CLASS_PUBLIC_DISABLED)},
+      {"private_endpoint_from_unknown_vlan_is_internet", kPublicDisabledNoBypass,
+       tcp4_tagged({{kUnknownVlan, kEth8021Q}}, kFromRule24, kPrivateEndpoint).bytes(),
+       drops(VW_CLASS_PUBLIC_DISABLED)},
 
       // Step 2: public network access disabled: trusted services only.
       {"public_disabled_denies_stranger", kPublicDisabled, tcp4(kStranger).bytes(),
@@ -177,8 +216,15 @@ std::vector<PacketCase> fragment_cases() {
        passes(VW_CLASS_FRAGMENT_ALLOW)},
       {"later_fragment_from_stranger_default_allow", kAllowByDefault,
        later_fragment(kStranger).bytes(), passes(VW_CLASS_FRAGMENT_ALLOW)},
-      {"later_fragment_to_private_endpoint", kPublicDisabledNoBypass,
-       later_fragment(kStranger, kPrivateEndpoint).bytes(), passes(VW_CLASS_FRAGMENT_ALLOW)},
+      {"later_fragment_to_private_endpoint_from_internet", kPublicDisabledNoBypass,
+       later_fragment(kStranger, kPrivateEndpoint).bytes(), drops(VW_CLASS_FRAGMENT_DENY)},
+      {"later_fragment_to_private_endpoint_from_virtual_network", kPublicDisabledNoBypass,
+       [] {
+         PacketBuilder b;
+         b.ethernet().vlan(kAppVlan).ipv4(kStranger, kPrivateEndpoint, kProtoTcp, 5, 185, true);
+         return b.payload(64).bytes();
+       }(),
+       passes(VW_CLASS_FRAGMENT_ALLOW)},
       {"later_fragment_ip_rule_public_disabled", kPublicDisabled,
        later_fragment(kFromRule24).bytes(), drops(VW_CLASS_FRAGMENT_DENY)},
       {"later_udp_fragment_port_unknown_fails_closed", kDenyByDefault,
@@ -284,6 +330,21 @@ std::vector<PacketCase> vlan_cases() {
       {"qinq_tagged_arp_is_not_ip", kDenyByDefault,
        arp_tagged({{kUnknownVlan, kEth8021AD}, {kAppVlan, kEth8021Q}}).bytes(),
        passes(VW_CLASS_NOT_IP)},
+      // A VID 0 tag is a priority tag, not a VLAN (IEEE 802.1Q): Linux
+      // delivers such a frame on the device of the VLAN outside it.
+      {"qinq_inner_priority_tag_keeps_the_outer_vlan", kDenyByDefault,
+       tcp4_qinq(kAppVlan, 0, kFromAppVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAppVnet)},
+      {"qinq_inner_priority_tag_is_not_internet", kDenyByDefault,
+       tcp4_qinq(kAppVlan, 0, kFromRule24).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"two_8021q_tags_inner_priority_tag", kDenyByDefault,
+       tcp4_tagged({{kAnyIfVlan, kEth8021Q}, {0, kEth8021Q}}, kFromAnyIfVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAnyIfVnet)},
+      {"qinq_outer_priority_tag_inner_vlan", kDenyByDefault,
+       tcp4_qinq(0, kAppVlan, kFromAppVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAppVnet)},
+      {"single_priority_tag_is_untagged", kDenyByDefault, tcp4_vlan(0, kFromRule24).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
       {"vlan_tagged_ipv6_to_protected_port", kDenyByDefault,
        [] {
          PacketBuilder b;
@@ -336,10 +397,203 @@ std::vector<PacketCase> ipv6_cases() {
   };
 }
 
+// DESIGN §1.1: a tunnel to a protected address is data plane, decided by
+// its outer source; the kernel would otherwise open it and deliver what it
+// carries (here a TCP SYN to 443 from an allowed inner source) unfiltered.
+std::vector<PacketCase> tunnel_cases() {
+  std::vector<PacketCase> cases;
+  const std::pair<const char*, uint8_t> ip_tunnels[] = {
+      {"ipip", kProtoIpip}, {"6in4", kProtoIpv6InIp}, {"gre", kProtoGre},
+      {"esp", kProtoEsp},   {"ah", kProtoAh},         {"l2tp", kProtoL2tp},
+      {"mpls_in_ip", kProtoMplsInIp}};
+  for (auto [name, proto] : ip_tunnels) {
+    cases.push_back({std::string(name) + "_from_stranger_denied", kDenyByDefault,
+                     ip_tunnel4(kStranger, proto).bytes(), drops(VW_CLASS_DEFAULT_DENY)});
+    cases.push_back({std::string(name) + "_over_ipv6_denied", kDenyByDefault,
+                     ip_tunnel6(proto).bytes(), drops(VW_CLASS_IPV6_DENY)});
+  }
+  const std::pair<const char*, uint16_t> udp_tunnels[] = {
+      {"vxlan", 4789},     {"vxlan_linux", 8472},   {"vxlan_gpe", 4790},  {"geneve", 6081},
+      {"wireguard", 51820}, {"esp_in_udp", 4500}, {"l2tp_udp", 1701}};
+  for (auto [name, port] : udp_tunnels) {
+    cases.push_back({std::string(name) + "_from_stranger_denied", kDenyByDefault,
+                     udp_tunnel4(kStranger, port).bytes(), drops(VW_CLASS_DEFAULT_DENY)});
+    cases.push_back({std::string(name) + "_over_ipv6_denied", kDenyByDefault,
+                     udp_tunnel6(port).bytes(), drops(VW_CLASS_IPV6_DENY)});
+  }
+  std::vector<PacketCase> more = {
+      {"vxlan_from_ip_rule_credited", kDenyByDefault, udp_tunnel4(kFromRule24).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+      {"gre_from_trusted_service", kDenyByDefault, ip_tunnel4(kFromTrusted, kProtoGre).bytes(),
+       passes(VW_CLASS_TRUSTED).crediting_service(kServiceStorage)},
+      {"gre_from_virtual_network_segment", kDenyByDefault,
+       [] {
+         PacketBuilder b;
+         b.ethernet().vlan(kAppVlan).ipv4(kFromAppVnet, kVault, kProtoGre).gre(kEthIpv4);
+         inner_https_syn(b);
+         return b.bytes();
+       }(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAppVnet)},
+      {"esp_public_access_disabled", kPublicDisabled, ip_tunnel4(kFromRule24, kProtoEsp).bytes(),
+       drops(VW_CLASS_PUBLIC_DISABLED)},
+      {"vxlan_default_allow", kAllowByDefault, udp_tunnel4(kStranger).bytes(),
+       passes(VW_CLASS_DEFAULT_ALLOW)},
+      {"vxlan_audit_would_deny", kAudit, udp_tunnel4(kStranger).bytes(),
+       passes(VW_CLASS_AUDIT_DENY)},
+      {"ipv6_esp_default_allow", kAllowByDefault, ip_tunnel6(kProtoEsp).bytes(),
+       passes(VW_CLASS_IPV6_ALLOW)},
+      {"gre_later_fragment_from_stranger", kDenyByDefault,
+       later_fragment(kStranger, kVault, kProtoGre).bytes(), drops(VW_CLASS_FRAGMENT_DENY)},
+      {"gre_later_fragment_from_ip_rule", kDenyByDefault,
+       later_fragment(kFromRule24, kVault, kProtoGre).bytes(), passes(VW_CLASS_FRAGMENT_ALLOW)},
+      {"gre_ihl_3_to_vault_malformed", kDenyByDefault,
+       [] {
+         PacketBuilder b;
+         b.ethernet().ipv4(kStranger, kVault, kProtoGre, 3).gre(kEthIpv4);
+         inner_https_syn(b);
+         return b.bytes();
+       }(),
+       drops(VW_CLASS_MALFORMED)},
+      {"vxlan_cut_before_port_malformed", kDenyByDefault,
+       udp_tunnel4(kStranger).truncated(kEthLen + kIpv4Len + 2), drops(VW_CLASS_MALFORMED)},
+      // A declared tunnel's decapsulating device carries the filter itself:
+      // its outer packets pass untouched.
+      {"vxlan_declared_passes_untouched", kVxlanAndGreDeclared, udp_tunnel4(kStranger).bytes(),
+       passes(VW_CLASS_UNPROTECTED)},
+      {"gre_declared_passes_untouched", kVxlanAndGreDeclared,
+       ip_tunnel4(kStranger, kProtoGre).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"gre_declared_over_ipv6_passes_untouched", kVxlanAndGreDeclared,
+       ip_tunnel6(kProtoGre).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"gre_declared_later_fragment_passes_untouched", kVxlanAndGreDeclared,
+       later_fragment(kStranger, kVault, kProtoGre).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"geneve_not_declared_still_denied", kVxlanAndGreDeclared,
+       udp_tunnel4(kStranger, 6081).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"ipip_not_declared_still_denied", kVxlanAndGreDeclared,
+       ip_tunnel4(kStranger, kProtoIpip).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"udp_to_other_port_is_not_a_tunnel", kDenyByDefault, udp4(kStranger, kVault, 4788).bytes(),
+       passes(VW_CLASS_UNPROTECTED)},
+      {"sctp_is_not_a_tunnel", kDenyByDefault,
+       [] {
+         PacketBuilder b;
+         b.ethernet().ipv4(kStranger, kVault, 132).payload(40);
+         return b.bytes();
+       }(),
+       passes(VW_CLASS_UNPROTECTED)},
+  };
+  for (PacketCase& c : more) cases.push_back(std::move(c));
+  return cases;
+}
+
+// DESIGN §1.1, the weak host model: a socket bound to 0.0.0.0 on a protected
+// port receives datagrams to broadcast and multicast addresses and packets
+// to any local address, arriving on any interface. So those are data plane
+// too; forwarded traffic and sockets bound to other addresses are not.
+std::vector<PacketCase> weak_host_cases() {
+  const Host https_on_any{.sockets = {{kProtoTcp, kAnyAddress, kHttpsPort}}};
+  const Host quic_on_any{.sockets = {{kProtoUdp, kAnyAddress, kQuicPort}}};
+  const Host https_on_other{.sockets = {{kProtoTcp, kOtherHost, kHttpsPort}}};
+  const Host quic_on_other{.sockets = {{kProtoUdp, kOtherHost, kQuicPort}}};
+  const Host vxlan_on_any{.sockets = {{kProtoUdp, kAnyAddress, kVxlanPort}}};
+  Host https_on_any_forwarding = https_on_any;
+  https_on_any_forwarding.forwarding = true;
+  const Host forwarding{.forwarding = true};
+  return {
+      // Broadcast and multicast: by address, no lookup.
+      {"udp8443_to_limited_broadcast_denied", kDenyByDefault,
+       udp4(kStranger, kLimitedBroadcast).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"udp8443_to_all_hosts_group_denied", kDenyByDefault, udp4(kStranger, kAllHostsGroup).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"udp8443_to_ssdp_group_denied", kDenyByDefault, udp4(kStranger, kSsdpGroup).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"udp8443_to_multicast_from_ip_rule", kDenyByDefault,
+       udp4(kFromRule24, kAllHostsGroup).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+      {"tcp443_to_multicast_denied", kDenyByDefault, tcp4(kStranger, kAllHostsGroup).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"udp53_to_broadcast_unprotected", kDenyByDefault,
+       udp4(kStranger, kLimitedBroadcast, 53).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"vxlan_to_multicast_group_denied", kDenyByDefault,
+       udp_tunnel4(kStranger, kVxlanPort, ipv4("239.1.1.1")).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"later_fragment_to_multicast_denied", kDenyByDefault,
+       later_fragment(kStranger, kAllHostsGroup, kProtoUdp).bytes(),
+       drops(VW_CLASS_FRAGMENT_DENY)},
+      {"udp8443_to_broadcast_cut_before_port", kDenyByDefault,
+       udp4(kStranger, kLimitedBroadcast).truncated(kEthLen + kIpv4Len + 2),
+       drops(VW_CLASS_MALFORMED)},
+
+      // Another local address or a subnet broadcast: the kernel's socket
+      // lookup says whether a wildcard socket would receive it.
+      {"tcp443_to_other_address_with_wildcard_listener", kDenyByDefault,
+       tcp4(kStranger, kOtherHost).bytes(), drops(VW_CLASS_DEFAULT_DENY), Ingress::kLoopback,
+       https_on_any},
+      {"tcp443_to_other_address_with_wildcard_listener_ip_rule", kDenyByDefault,
+       tcp4(kFromRule24, kOtherHost).bytes(), passes(VW_CLASS_IP_RULE).crediting_rule(kRule24),
+       Ingress::kLoopback, https_on_any},
+      {"tcp443_to_other_address_with_dual_stack_listener", kDenyByDefault,
+       tcp4(kStranger, kOtherHost).bytes(), drops(VW_CLASS_DEFAULT_DENY), Ingress::kLoopback,
+       Host{.dual_stack_https = true}},
+      {"tcp443_to_other_address_second_interface", kDenyByDefault,
+       tcp4(kStranger, kOtherHost).bytes(), drops(VW_CLASS_DEFAULT_DENY),
+       Ingress::kSecondInterface, https_on_any},
+      {"tcp443_to_address_another_service_is_bound_to", kDenyByDefault,
+       tcp4(kStranger, kOtherHost).bytes(), passes(VW_CLASS_UNPROTECTED), Ingress::kLoopback,
+       https_on_other},
+      {"tcp443_to_other_address_no_listener", kDenyByDefault, tcp4(kStranger, kOtherHost).bytes(),
+       passes(VW_CLASS_UNPROTECTED), Ingress::kLoopback, quic_on_any},
+      {"tcp22_to_other_address_with_wildcard_listener", kDenyByDefault,
+       tcp4(kStranger, kOtherHost, kSshPort).bytes(), passes(VW_CLASS_UNPROTECTED),
+       Ingress::kLoopback, https_on_any},
+      {"udp8443_to_subnet_broadcast_with_wildcard_socket", kDenyByDefault,
+       udp4(kStranger, kSubnetBroadcast).bytes(), drops(VW_CLASS_DEFAULT_DENY),
+       Ingress::kLoopback, quic_on_any},
+      {"udp8443_to_other_address_socket_bound_elsewhere", kDenyByDefault,
+       udp4(kStranger, kSubnetBroadcast).bytes(), passes(VW_CLASS_UNPROTECTED),
+       Ingress::kLoopback, quic_on_other},
+      {"udp8443_to_its_bound_address_is_another_service", kDenyByDefault,
+       udp4(kStranger, kOtherHost).bytes(), passes(VW_CLASS_UNPROTECTED), Ingress::kLoopback,
+       quic_on_other},
+      {"vxlan_to_other_address_with_tunnel_socket", kDenyByDefault,
+       udp_tunnel4(kStranger, kVxlanPort, kOtherHost).bytes(), drops(VW_CLASS_DEFAULT_DENY),
+       Ingress::kLoopback, vxlan_on_any},
+      {"vxlan_to_other_address_no_tunnel_socket", kDenyByDefault,
+       udp_tunnel4(kStranger, kVxlanPort, kOtherHost).bytes(), passes(VW_CLASS_UNPROTECTED)},
+
+      // dataPlane.listen "addresses": the vault binds only its listed
+      // addresses, so nothing else is data plane.
+      {"listen_addresses_udp8443_to_broadcast", kListenOnAddresses,
+       udp4(kStranger, kLimitedBroadcast).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"listen_addresses_tcp443_to_other_address", kListenOnAddresses,
+       tcp4(kStranger, kOtherHost).bytes(), passes(VW_CLASS_UNPROTECTED), Ingress::kLoopback,
+       https_on_any},
+      {"listen_addresses_gre_to_other_address", kListenOnAddresses,
+       ip_tunnel4(kStranger, kProtoGre, kOtherHost).bytes(), passes(VW_CLASS_UNPROTECTED)},
+      {"listen_addresses_listed_address_still_decided", kListenOnAddresses, tcp4(kStranger).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY), Ingress::kLoopback, https_on_any},
+
+      // Forwarded traffic stays untouched; with forwarding off nothing is
+      // forwarded, so what the socket would get is decided.
+      {"tcp443_forwarded_with_wildcard_listener", kDenyByDefault,
+       tcp4(kStranger, kForwardedHost).bytes(), passes(VW_CLASS_UNPROTECTED), Ingress::kLoopback,
+       https_on_any_forwarding},
+      {"tcp443_not_forwarded_with_wildcard_listener", kDenyByDefault,
+       tcp4(kStranger, kForwardedHost).bytes(), drops(VW_CLASS_DEFAULT_DENY), Ingress::kLoopback,
+       https_on_any},
+      {"gre_to_other_address_forwarding_off_denied", kDenyByDefault,
+       ip_tunnel4(kStranger, kProtoGre, kOtherHost).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"gre_forwarded_unprotected", kDenyByDefault,
+       ip_tunnel4(kStranger, kProtoGre, kForwardedHost).bytes(), passes(VW_CLASS_UNPROTECTED),
+       Ingress::kLoopback, forwarding},
+      {"gre_to_unrouted_address_forwarding_on_denied", kDenyByDefault,
+       ip_tunnel4(kStranger, kProtoGre, kOtherHost).bytes(), drops(VW_CLASS_DEFAULT_DENY),
+       Ingress::kLoopback, forwarding},
+  };
+}
+
 std::vector<PacketCase> all_cases() {
   std::vector<PacketCase> all;
   for (auto group : {not_data_plane_cases, decision_cases, fragment_cases, ihl_cases,
-                     truncation_cases, vlan_cases, ipv6_cases}) {
+                     truncation_cases, vlan_cases, ipv6_cases, tunnel_cases, weak_host_cases}) {
     for (PacketCase& c : group()) all.push_back(std::move(c));
   }
   return all;
@@ -347,28 +601,36 @@ std::vector<PacketCase> all_cases() {
 
 // ---- Running a row -------------------------------------------------------
 
-// Any interface but loopback: the VNET rows need a second real device.
-uint32_t second_interface_index() {
-  uint32_t found = 0;
-  if (struct if_nameindex* list = if_nameindex()) {
-    for (struct if_nameindex* i = list; i->if_index != 0; i++) {
-      if (i->if_index != kLoopbackIfindex) {
-        found = i->if_index;
-        break;
-      }
+// The row's namespace, with what its host holds.
+class RowNetwork {
+ public:
+  explicit RowNetwork(const Host& host) {
+    for (const auto& [proto, address, port] : host.sockets) net_.open_socket(proto, address, port);
+    if (host.dual_stack_https) net_.open_dual_stack_listener(kHttpsPort);
+    if (host.forwarding) {
+      net_.set_forwarding(true);
+      net_.add_route("198.18.0.0/15", "vwt0");
     }
-    if_freenameindex(list);
   }
-  return found;
-}
+  uint32_t second_ifindex() const { return net_.second_ifindex(); }
 
-class PacketTable : public XdpProgramTest, public ::testing::WithParamInterface<PacketCase> {};
+ private:
+  PrivateNetwork net_;
+};
+
+class PacketTable : public XdpProgramTest, public ::testing::WithParamInterface<PacketCase> {
+ protected:
+  void TearDown() override {
+    network_.reset();
+    XdpProgramTest::TearDown();
+  }
+  std::optional<RowNetwork> network_;
+};
 
 TEST_P(PacketTable, VerdictAndCounters) {
   const PacketCase& row = GetParam();
-  const uint32_t second_ifindex = second_interface_index();
-  if (row.ingress == Ingress::kSecondInterface && second_ifindex == 0)
-    GTEST_SKIP() << "needs a network interface besides loopback";
+  network_.emplace(row.host);
+  const uint32_t second_ifindex = network_->second_ifindex();
   apply(policy(row.policy, second_ifindex));
   const uint32_t ingress =
       row.ingress == Ingress::kSecondInterface ? second_ifindex : kLoopbackIfindex;
@@ -384,7 +646,18 @@ INSTANTIATE_TEST_SUITE_P(Packets, PacketTable, ::testing::ValuesIn(all_cases()),
 
 // ---- Outside the table ---------------------------------------------------
 
-using PacketEdges = XdpProgramTest;
+class PacketEdges : public XdpProgramTest {
+ protected:
+  void SetUp() override {
+    XdpProgramTest::SetUp();
+    if (!IsSkipped()) network_.emplace(Host{});
+  }
+  void TearDown() override {
+    network_.reset();
+    XdpProgramTest::TearDown();
+  }
+  std::optional<RowNetwork> network_;
+};
 
 TEST_F(PacketEdges, FrameShorterThanEthernetIsRejectedByTheKernel) {
   apply(policy(kDenyByDefault, 0));

@@ -57,7 +57,10 @@ SlotImage policy(const Knobs& knobs, uint32_t second_ifindex, uint64_t generatio
   s.bypass = knobs.bypass;
   s.public_access = knobs.public_access;
   s.mode = knobs.mode;
-  s.flags = VW_SETTINGS_HAS_SEGMENTS | (knobs.every_destination ? VW_SETTINGS_ALL_DESTINATIONS : 0);
+  s.flags = VW_SETTINGS_HAS_SEGMENTS |
+            (knobs.every_destination ? VW_SETTINGS_ALL_DESTINATIONS : 0) |
+            (knobs.listen_on_addresses_only ? 0 : VW_SETTINGS_LOCAL_DESTINATIONS);
+  s.tunnels = VW_TUNNELS_ALL & ~knobs.declared_tunnels;
   s.ports[0] = {kHttpsPort, kProtoTcp, 0};
   s.ports[1] = {kQuicPort, kProtoUdp, 0};
   s.port_count = 2;
@@ -82,8 +85,10 @@ SlotImage policy(const Knobs& knobs, uint32_t second_ifindex, uint64_t generatio
       {segment(0, kAnyIfVlan), {kAnyIfVnet}},
   };
   if (second_ifindex != 0) image.segments.push_back({segment(second_ifindex, 0), {kIfaceVnet}});
-  image.endpoints = {{endpoint(kPrivateEndpoint), {VW_ENDPOINT_PRIVATE}}};
-  if (!knobs.every_destination) image.endpoints.push_back({endpoint(kVault), {VW_ENDPOINT_PUBLIC}});
+  image.endpoints = {{endpoint(kPrivateEndpoint), {VW_ENDPOINT_PRIVATE, 0}},
+                     {endpoint(kBoundPrivateEndpoint), {VW_ENDPOINT_PRIVATE, kAnyIfVnet}}};
+  if (!knobs.every_destination)
+    image.endpoints.push_back({endpoint(kVault), {VW_ENDPOINT_PUBLIC, 0}});
   image.info.rule_prefixes = static_cast<uint32_t>(image.rules.size());
   image.info.trusted_prefixes = static_cast<uint32_t>(image.trusted.size());
   return image;

@@ -3,7 +3,8 @@
 // and 203.0.113.0/24 are "public", 10.x are virtual networks.
 //
 //   vault data-plane address   192.0.2.10   (listed: a public endpoint)
-//   private endpoint           10.20.0.5
+//   private endpoint           10.20.0.5    (from any virtual network)
+//   private endpoint           10.20.0.6    (bound to vnet 8)
 //   some other host            192.0.2.99   (not listed)
 //   protected ports            tcp/443, udp/8443
 //
@@ -28,7 +29,17 @@ namespace vaultwall::testing::world {
 
 inline const Ipv4 kVault = ipv4("192.0.2.10");
 inline const Ipv4 kPrivateEndpoint = ipv4("10.20.0.5");
+inline const Ipv4 kBoundPrivateEndpoint = ipv4("10.20.0.6");
 inline const Ipv4 kOtherHost = ipv4("192.0.2.99");
+// Destinations a datagram can have besides a host (DESIGN §1.1, weak host).
+inline const Ipv4 kSubnetBroadcast = ipv4("192.0.2.255");
+inline const Ipv4 kLimitedBroadcast = ipv4("255.255.255.255");
+inline const Ipv4 kAllHostsGroup = ipv4("224.0.0.1");
+inline const Ipv4 kSsdpGroup = ipv4("239.255.255.250");
+// Routed onwards when a row turns forwarding on (route 198.18.0.0/15 via
+// the second interface).
+inline const Ipv4 kForwardedHost = ipv4("198.18.0.5");
+inline const Ipv4 kAnyAddress = ipv4("0.0.0.0");
 
 constexpr uint16_t kHttpsPort = 443;  // protected for TCP only
 constexpr uint16_t kQuicPort = 8443;  // protected for UDP only
@@ -66,7 +77,9 @@ struct Knobs {
   uint8_t bypass = VW_BYPASS_AZURE_SERVICES;
   uint8_t public_access = VW_PUBLIC_ACCESS_ENABLED;
   uint8_t mode = VW_MODE_ENFORCE;
-  bool every_destination = false;  // no data-plane address listed
+  bool every_destination = false;         // no data-plane address listed
+  uint32_t declared_tunnels = 0;          // VW_TUNNEL_*: their devices carry the filter
+  bool listen_on_addresses_only = false;  // dataPlane.listen "addresses"
 };
 
 inline constexpr Knobs kDenyByDefault{};
@@ -83,6 +96,8 @@ inline constexpr Knobs kAudit{.mode = VW_MODE_AUDIT};
 inline constexpr Knobs kAuditPublicDisabled{.public_access = VW_PUBLIC_ACCESS_DISABLED,
                                             .mode = VW_MODE_AUDIT};
 inline constexpr Knobs kEveryDestination{.every_destination = true};
+inline constexpr Knobs kVxlanAndGreDeclared{.declared_tunnels = VW_TUNNEL_VXLAN | VW_TUNNEL_GRE};
+inline constexpr Knobs kListenOnAddresses{.listen_on_addresses_only = true};
 
 // The world's policy with the given knobs, as the compiler would emit it.
 // second_ifindex binds vnet 9; 0 leaves that segment out.

@@ -354,7 +354,11 @@ explain_expect "drop default_deny -" "a stranger" 198.51.100.50
 explain_expect "pass vnet_rule $SUBNET_CANONICAL" "a subnet source on its segment" 10.1.0.5 --interface lo --vlan 100
 explain_expect "drop default_deny -" "a subnet source from the internet" 10.1.0.5
 explain_expect "pass trusted_service Storage" "a Storage address (Service Tags file)" 13.65.107.33
-explain_expect "pass private_endpoint -" "to the private endpoint" 198.51.100.50 --destination 10.20.0.5
+explain_expect "pass private_endpoint -" "to the private endpoint from its virtual network" 198.51.100.50 --destination 10.20.0.5 --interface lo --vlan 100
+explain_expect "drop default_deny -" "to the private endpoint from the internet: the rules decide" 198.51.100.50 --destination 10.20.0.5
+explain_expect "drop default_deny -" "GRE from a stranger (no tunnel declared)" 198.51.100.50 --proto gre
+explain_expect "pass ip_rule 203.0.113.0/24" "VXLAN from an IP rule's source" 203.0.113.9 --proto udp --port 4789
+explain_expect "drop default_deny -" "VXLAN to the limited broadcast address (weak host)" 198.51.100.50 --proto udp --port 4789 --destination 255.255.255.255
 explain_expect "pass unprotected -" "ssh is not data plane" 198.51.100.50 --port 22
 ctl explain 203.0.113.9
 expect_exit 0 "explain (table)"

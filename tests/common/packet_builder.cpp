@@ -157,6 +157,24 @@ PacketBuilder& PacketBuilder::icmp() {
   return *this;
 }
 
+PacketBuilder& PacketBuilder::gre(uint16_t protocol) {
+  last_offset_ = buf_.size();
+  append16(buf_, 0);  // no checksum, key or sequence number; version 0
+  append16(buf_, protocol);
+  return *this;
+}
+
+PacketBuilder& PacketBuilder::vxlan(uint32_t vni) {
+  last_offset_ = buf_.size();
+  buf_.push_back(0x08);  // "I" flag: the identifier is valid
+  for (int i = 0; i < 3; i++) buf_.push_back(0);
+  buf_.push_back(static_cast<uint8_t>(vni >> 16));
+  buf_.push_back(static_cast<uint8_t>(vni >> 8));
+  buf_.push_back(static_cast<uint8_t>(vni));
+  buf_.push_back(0);
+  return *this;
+}
+
 PacketBuilder& PacketBuilder::arp_request(Ipv4 sender, Ipv4 target) {
   begin_header(kEthArp);
   append16(buf_, 1);       // Ethernet

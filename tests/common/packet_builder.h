@@ -45,6 +45,11 @@ class PacketBuilder {
   PacketBuilder& tcp(uint16_t sport, uint16_t dport);
   PacketBuilder& udp(uint16_t sport, uint16_t dport);
   PacketBuilder& icmp();
+  // Tunnel headers, followed by the encapsulated packet: GRE (4 bytes,
+  // no options) carrying `protocol` (an ethertype), VXLAN (8 bytes) with
+  // its network identifier.
+  PacketBuilder& gre(uint16_t protocol);
+  PacketBuilder& vxlan(uint32_t vni);
   PacketBuilder& arp_request(Ipv4 sender, Ipv4 target);
   PacketBuilder& payload(size_t n, uint8_t fill = 0xab);
 

@@ -14,8 +14,14 @@ namespace {
 constexpr const char* kSubnet =
     "/subscriptions/0/resourcegroups/rg/providers/microsoft.network/virtualnetworks/v/subnets/s";
 
+constexpr const char* kDataPlane =
+    R"("dataPlane": {"addresses": ["192.0.2.10"], "ports": ["tcp/443", "udp/443"]})";
+constexpr const char* kPrivateEndpoints = R"("privateEndpoints": ["10.20.0.5"])";
+
 std::string policy_text(std::string_view acls_extra = "", std::string_view host_extra = "",
-                        std::string_view public_access = "Enabled") {
+                        std::string_view public_access = "Enabled",
+                        std::string_view data_plane = kDataPlane,
+                        std::string_view private_endpoints = kPrivateEndpoints) {
   return std::string(R"({"networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices",
      "ipRules": [{"value": "203.0.113.0/24"}, {"value": "203.0.113.128/25"}, {"value": "198.51.100.7"}],
      "virtualNetworkRules": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s"}])") +
@@ -23,8 +29,8 @@ std::string policy_text(std::string_view acls_extra = "", std::string_view host_
    "publicNetworkAccess": ")" +
          std::string(public_access) + R"(",
    "vaultwall": {
-     "dataPlane": {"addresses": ["192.0.2.10"], "ports": ["tcp/443", "udp/443"]},
-     "privateEndpoints": ["10.20.0.5"],
+     )" + std::string(data_plane) +
+         ", " + std::string(private_endpoints) + R"(,
      "virtualNetworks": [
        {"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "segment": {"interface": "eth1", "vlan": 100},
         "subnets": [{"name": "s", "addressPrefix": "10.1.0.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]},
@@ -96,11 +102,139 @@ TEST(Classify, Scope_EveryDestinationWhenNoneListed) {
             uint32_t{VW_CLASS_DEFAULT_DENY});
 }
 
-TEST(Classify, Step1_PrivateEndpointIsAllowedEvenWhenPublicAccessIsDisabled) {
+TEST(Classify, Step1_PrivateEndpointFromAVirtualNetworkIsAllowedEvenWhenPublicAccessIsDisabled) {
   Fixture f(policy_text("", "", "Disabled"));
-  auto v = f.classify(packet("8.8.8.8", "10.20.0.5"));
+  PacketDescription p = packet("8.8.8.8", "10.20.0.5");
+  p.vlan = 200;  // virtual network w, VLAN 200 on any interface
+  auto v = f.classify(p);
   EXPECT_EQ(v.verdict_class, uint32_t{VW_CLASS_PRIVATE_ENDPOINT});
   EXPECT_TRUE(v.passes);
+}
+
+// Azure reaches a private endpoint only through its virtual network: from
+// the internet it gets what any protected address gets.
+TEST(Classify, Step1_PrivateEndpointFromTheInternetGetsTheNormalDecision) {
+  Fixture disabled(policy_text("", "", "Disabled"));
+  auto v = disabled.classify(packet("8.8.8.8", "10.20.0.5"));
+  EXPECT_EQ(v.verdict_class, uint32_t{VW_CLASS_PUBLIC_DISABLED});
+  EXPECT_FALSE(v.passes);
+  ASSERT_FALSE(v.steps.empty());
+  EXPECT_NE(v.steps[1].find("reached only through a virtual network"), std::string::npos)
+      << v.steps[1];
+  Fixture enabled(policy_text());
+  EXPECT_EQ(enabled.classify(packet("8.8.8.8", "10.20.0.5")).verdict_class,
+            uint32_t{VW_CLASS_DEFAULT_DENY});
+  auto ruled = enabled.classify(packet("198.51.100.7", "10.20.0.5"));
+  EXPECT_EQ(ruled.verdict_class, uint32_t{VW_CLASS_IP_RULE});
+  EXPECT_EQ(ruled.rule_id, enabled.id("198.51.100.7"));
+}
+
+TEST(Classify, Step1_BoundPrivateEndpointAdmitsOnlyItsVirtualNetwork) {
+  Fixture f(policy_text("", "", "Enabled", kDataPlane, R"("privateEndpoints": ["10.20.0.5",
+      {"address": "10.20.0.6",
+       "virtualNetwork": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/W"}])"));
+  PacketDescription p = packet("8.8.8.8", "10.20.0.6");
+  p.vlan = 200;  // w
+  EXPECT_EQ(f.classify(p).verdict_class, uint32_t{VW_CLASS_PRIVATE_ENDPOINT});
+  p.vlan = 100;  // v, on eth1 (ifindex 11)
+  p.ifindex = 11;
+  auto other = f.classify(p);
+  EXPECT_EQ(other.verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
+  EXPECT_NE(other.steps[1].find("another virtual network"), std::string::npos) << other.steps[1];
+}
+
+// Tunnels to a protected address: data plane, decided by the outer source.
+TEST(Classify, UndeclaredTunnelsAreDecidedByTheirOuterSource) {
+  Fixture f(policy_text());
+  PacketDescription gre = packet("8.8.8.8", "192.0.2.10", 0);
+  gre.proto = 47;
+  EXPECT_EQ(f.classify(gre).verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
+  gre.source = *parse_ipv4("198.51.100.7");
+  auto ruled = f.classify(gre);
+  EXPECT_EQ(ruled.verdict_class, uint32_t{VW_CLASS_IP_RULE});
+  EXPECT_NE(ruled.steps[0].find("GRE (IP protocol 47) is a tunnel"), std::string::npos)
+      << ruled.steps[0];
+  PacketDescription vxlan = packet("8.8.8.8", "192.0.2.10", 4789);
+  vxlan.proto = 17;
+  EXPECT_EQ(f.classify(vxlan).verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
+  vxlan.destination_port = 4788;
+  EXPECT_EQ(f.classify(vxlan).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+  PacketDescription esp6 = packet("8.8.8.8", "192.0.2.10", 0);
+  esp6.family = PacketFamily::kIpv6;
+  esp6.proto = 50;
+  EXPECT_EQ(f.classify(esp6).verdict_class, uint32_t{VW_CLASS_IPV6_DENY});
+  PacketDescription icmp = packet("8.8.8.8", "192.0.2.10", 0);
+  icmp.proto = 1;
+  EXPECT_EQ(f.classify(icmp).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+}
+
+TEST(Classify, DeclaredTunnelsPassUntouched) {
+  Fixture f(policy_text("", "", "Enabled",
+                        R"("dataPlane": {"addresses": ["192.0.2.10"], "ports": ["tcp/443"],
+                                         "tunnels": ["gre", "udp/4789"]})"));
+  PacketDescription gre = packet("8.8.8.8", "192.0.2.10", 0);
+  gre.proto = 47;
+  EXPECT_EQ(f.classify(gre).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+  gre.later_fragment = true;
+  EXPECT_EQ(f.classify(gre).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+  PacketDescription vxlan = packet("8.8.8.8", "192.0.2.10", 4789);
+  vxlan.proto = 17;
+  EXPECT_EQ(f.classify(vxlan).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+  PacketDescription ipip = packet("8.8.8.8", "192.0.2.10", 0);
+  ipip.proto = 4;
+  EXPECT_EQ(f.classify(ipip).verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
+}
+
+// Fragments: an IP tunnel's are decided by source; a UDP fragment is only
+// when a UDP port is protected (UDP tunnels alone: the first fragment,
+// which holds the port, is decided, and nothing reassembles without it).
+TEST(Classify, FragmentsOfTunnels) {
+  Fixture tcp_only(policy_text("", "", "Enabled", R"("dataPlane": {"addresses": ["192.0.2.10"]})"));
+  PacketDescription p = packet("8.8.8.8", "192.0.2.10", 0);
+  p.later_fragment = true;
+  p.proto = 47;
+  EXPECT_EQ(tcp_only.classify(p).verdict_class, uint32_t{VW_CLASS_FRAGMENT_DENY});
+  p.proto = 17;
+  EXPECT_EQ(tcp_only.classify(p).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+  Fixture with_udp(policy_text());
+  EXPECT_EQ(with_udp.classify(p).verdict_class, uint32_t{VW_CLASS_FRAGMENT_DENY});
+}
+
+// DESIGN §1.1, weak host: an unlisted destination is data plane when a
+// wildcard socket owns its port and the host keeps the packet.
+TEST(Classify, WeakHostDestinations) {
+  Fixture f(policy_text());
+  PacketDescription p = packet("8.8.8.8", "10.200.0.1");
+  EXPECT_EQ(f.classify(p).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+  p.wildcard_socket = true;
+  auto decided = f.classify(p);
+  EXPECT_EQ(decided.verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
+  EXPECT_NE(decided.steps[0].find("socket bound to the wildcard address"), std::string::npos);
+  p.forwarded = true;
+  EXPECT_EQ(f.classify(p).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+  for (const char* group : {"224.0.0.1", "239.255.255.250", "255.255.255.255"}) {
+    PacketDescription b = packet("8.8.8.8", group);
+    b.proto = 17;
+    EXPECT_EQ(f.classify(b).verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY}) << group;
+  }
+  PacketDescription gre = packet("8.8.8.8", "10.200.0.1", 0);
+  gre.proto = 47;
+  EXPECT_EQ(f.classify(gre).verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});  // kept, not forwarded
+  gre.forwarded = true;
+  EXPECT_EQ(f.classify(gre).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+}
+
+TEST(Classify, ListenOnAddressesProtectsOnlyThem) {
+  Fixture f(policy_text("", "", "Enabled",
+                        R"("dataPlane": {"addresses": ["192.0.2.10"], "listen": "addresses",
+                                         "ports": ["tcp/443", "udp/443"]})"));
+  PacketDescription p = packet("8.8.8.8", "255.255.255.255");
+  p.wildcard_socket = true;
+  EXPECT_EQ(f.classify(p).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+  p.destination = *parse_ipv4("10.200.0.1");
+  EXPECT_EQ(f.classify(p).verdict_class, uint32_t{VW_CLASS_UNPROTECTED});
+  p.destination = *parse_ipv4("192.0.2.10");
+  EXPECT_EQ(f.classify(p).verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
 }
 
 TEST(Classify, Step2_PublicAccessDisabledDeniesRulesButNotTrustedServices) {
@@ -247,9 +381,10 @@ ImageVerdict interpret_image(const SlotImage& image, const PacketDescription& p)
     protected_proto |= s.ports[i].proto == p.proto;
     protected_port |= s.ports[i].proto == p.proto && s.ports[i].port == p.destination_port;
   }
-  uint32_t endpoint = 0;
+  uint32_t endpoint = 0, endpoint_vnet = 0;
   for (const auto& [key, value] : image.endpoints)
-    if (ipv4_from_bytes(key.addr) == p.destination) endpoint = value.kind;
+    if (ipv4_from_bytes(key.addr) == p.destination)
+      endpoint = value.kind, endpoint_vnet = value.vnet_id;
   if (!protected_proto || (!endpoint && !(s.flags & VW_SETTINGS_ALL_DESTINATIONS)) ||
       !protected_port)
     return {VW_CLASS_UNPROTECTED, 0, 0};
@@ -264,8 +399,6 @@ ImageVerdict interpret_image(const SlotImage& image, const PacketDescription& p)
     }
     return service ? ImageVerdict{VW_CLASS_TRUSTED, 0, service} : ImageVerdict{fallback, 0, 0};
   };
-  if (endpoint == VW_ENDPOINT_PRIVATE) return {VW_CLASS_PRIVATE_ENDPOINT, 0, 0};
-  if (s.public_access == VW_PUBLIC_ACCESS_DISABLED) return trusted_or(VW_CLASS_PUBLIC_DISABLED);
   uint32_t vnet = 0;
   if (s.flags & VW_SETTINGS_HAS_SEGMENTS) {
     bool found = false;
@@ -275,6 +408,9 @@ ImageVerdict interpret_image(const SlotImage& image, const PacketDescription& p)
       for (const auto& [key, value] : image.segments)
         if (key.ifindex == 0 && key.vlan == p.vlan) vnet = value.vnet_id;
   }
+  if (endpoint == VW_ENDPOINT_PRIVATE && vnet != 0 && (endpoint_vnet == 0 || endpoint_vnet == vnet))
+    return {VW_CLASS_PRIVATE_ENDPOINT, 0, 0};
+  if (s.public_access == VW_PUBLIC_ACCESS_DISABLED) return trusted_or(VW_CLASS_PUBLIC_DISABLED);
   int best = -1;
   uint32_t rule = 0;
   for (const auto& [key, value] : image.rules) {

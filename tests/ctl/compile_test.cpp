@@ -59,7 +59,11 @@ TEST(Compile, ExactSlotImage) {
   EXPECT_EQ(image.settings.bypass, VW_BYPASS_AZURE_SERVICES);
   EXPECT_EQ(image.settings.public_access, VW_PUBLIC_ACCESS_ENABLED);
   EXPECT_EQ(image.settings.mode, VW_MODE_ENFORCE);
-  EXPECT_EQ(image.settings.flags, uint32_t{VW_SETTINGS_HAS_SEGMENTS});  // addresses listed
+  // Addresses listed; listen "any" (the default) protects what a wildcard
+  // socket would receive; every tunnel is data plane (none declared).
+  EXPECT_EQ(image.settings.flags,
+            uint32_t{VW_SETTINGS_HAS_SEGMENTS | VW_SETTINGS_LOCAL_DESTINATIONS});
+  EXPECT_EQ(image.settings.tunnels, uint32_t{VW_TUNNELS_ALL});
   ASSERT_EQ(image.settings.port_count, 1u);
   EXPECT_EQ(image.settings.ports[0].port, 443);
   EXPECT_EQ(image.settings.ports[0].proto, 6);
@@ -86,6 +90,7 @@ TEST(Compile, ExactSlotImage) {
   EXPECT_EQ(image.endpoints[0].second.kind, uint32_t{VW_ENDPOINT_PUBLIC});
   EXPECT_EQ(ipv4_from_bytes(image.endpoints[1].first.addr), *parse_ipv4("10.20.0.5"));
   EXPECT_EQ(image.endpoints[1].second.kind, uint32_t{VW_ENDPOINT_PRIVATE});
+  EXPECT_EQ(image.endpoints[1].second.vnet_id, 0u);  // from any virtual network
 
   ASSERT_EQ(image.trusted.size(), 1u);
   EXPECT_EQ(image.trusted[0].first.prefixlen, 14u);
@@ -116,13 +121,43 @@ TEST(Compile, NoAddressesProtectsEveryDestinationAndNoSegmentsClearsTheFlag) {
   CompiledPolicy out = compile(
       must_load(wrap(R"({"defaultAction": "Deny"})",
                      R"({"dataPlane": {"ports": ["tcp/443", "udp/8443"]}, "mode": "audit"})")));
-  EXPECT_EQ(out.image.settings.flags, uint32_t{VW_SETTINGS_ALL_DESTINATIONS});
+  EXPECT_EQ(out.image.settings.flags,
+            uint32_t{VW_SETTINGS_ALL_DESTINATIONS | VW_SETTINGS_LOCAL_DESTINATIONS});
   EXPECT_EQ(out.image.settings.mode, VW_MODE_AUDIT);
   ASSERT_EQ(out.image.settings.port_count, 2u);
   EXPECT_EQ(out.image.settings.ports[1].port, 8443);
   EXPECT_EQ(out.image.settings.ports[1].proto, 17);
   EXPECT_TRUE(out.image.rules.empty());
   EXPECT_TRUE(out.image.segments.empty());
+}
+
+TEST(Compile, DeclaredTunnelsAreNotDataPlane) {
+  CompiledPolicy out = compile(must_load(wrap(
+      R"({"defaultAction": "Deny"})",
+      R"({"dataPlane": {"addresses": ["192.0.2.10"], "tunnels": ["vxlan", "ip/47", "WireGuard"]}})")));
+  EXPECT_EQ(out.image.settings.tunnels,
+            uint32_t{VW_TUNNELS_ALL & ~(VW_TUNNEL_VXLAN | VW_TUNNEL_GRE | VW_TUNNEL_WIREGUARD)});
+}
+
+TEST(Compile, ListenOnAddressesOnlyClearsTheWeakHostFlag) {
+  CompiledPolicy out = compile(
+      must_load(wrap(R"({"defaultAction": "Deny"})",
+                     R"({"dataPlane": {"addresses": ["192.0.2.10"], "listen": "addresses"}})")));
+  EXPECT_EQ(out.image.settings.flags & VW_SETTINGS_LOCAL_DESTINATIONS, 0u);
+  EXPECT_EQ(out.image.settings.flags & VW_SETTINGS_HAS_ENDPOINTS, 0u);  // the slot writer's
+}
+
+TEST(Compile, PrivateEndpointBoundToAVirtualNetworkCarriesItsId) {
+  CompiledPolicy out = compile(must_load(wrap(R"({"defaultAction": "Deny"})", std::string(R"({
+    "privateEndpoints": ["10.20.0.5", {"address": "10.20.0.6", "virtualNetwork": ")") +
+                                                                                  kVnet +
+                                                                                  R"("}],
+    "virtualNetworks": [{"id": ")" + kVnet + R"(", "segment": {"vlan": 100},
+                         "subnets": [{"name": "s", "addressPrefix": "10.1.0.0/24"}]}]})")));
+  ASSERT_EQ(out.image.endpoints.size(), 2u);
+  EXPECT_EQ(out.image.endpoints[0].second.vnet_id, 0u);
+  EXPECT_EQ(out.image.endpoints[1].second.kind, uint32_t{VW_ENDPOINT_PRIVATE});
+  EXPECT_EQ(out.image.endpoints[1].second.vnet_id, out.vnet_ids.at(kVnet));
 }
 
 TEST(Compile, PublicAccessDisabledAndBypassNone) {
@@ -341,6 +376,81 @@ TEST(ServiceTags, BypassNoneTrustsNothing) {
   auto trusted = resolve_trusted_services(policy);
   ASSERT_TRUE(trusted.ok()) << describe(trusted.diagnostics);
   EXPECT_TRUE(trusted.value->services.empty());
+}
+
+// A Service Tags file is data from outside, refreshed weekly: a trusted
+// tag's prefixes are refused as a custom entry's would be, at their place in
+// the file, and the policy is not applied.
+Checked<TrustedSet> trust_tag_of(std::string_view file_text, std::string_view tag = "Evil") {
+  Policy policy = must_load(wrap("{}", R"({"trustedServices": {"serviceTags": "tags.json",
+      "services": [")" + std::string(tag) + R"("]}})"));
+  auto file = parse_service_tags(file_text);
+  EXPECT_TRUE(file) << (file ? "" : file.error().message());
+  return resolve_trusted_services(policy, file ? &*file : nullptr);
+}
+
+TEST(ServiceTags, TrustedTagCoveringEverythingIsRefusedAtItsPlaceInTheFile) {
+  auto trusted = trust_tag_of(
+      R"({"values": [{"name": "Fine", "properties": {"addressPrefixes": ["52.96.0.0/14"]}},
+      {"name": "Evil", "properties": {"addressPrefixes": ["2603:1000::/24", "52.96.0.0/14", "0.0.0.0/0"]}}]})");
+  EXPECT_FALSE(trusted.ok());
+  EXPECT_TRUE(has_diagnostic(
+      trusted.diagnostics, Severity::kError, "tags.json:values[1].properties.addressPrefixes[2]",
+      "0.0.0.0/0 of service tag Evil is broader than /8 (it covers every IPv4 address)"))
+      << describe(trusted.diagnostics);
+}
+
+TEST(ServiceTags, TrustedTagWithNonPublicRangesIsRefused) {
+  for (const char* prefix : {"10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10",
+                             "224.0.0.0/8", "240.0.0.0/8"}) {
+    auto trusted =
+        trust_tag_of(R"({"values": [{"name": "Evil", "properties": {"addressPrefixes": [")" +
+                     std::string(prefix) + R"("]}}]})");
+    EXPECT_FALSE(trusted.ok()) << prefix;
+    EXPECT_TRUE(has_diagnostic(trusted.diagnostics, Severity::kError,
+                               "tags.json:values[0].properties.addressPrefixes[0]",
+                               "a trusted service's prefixes must be public addresses"))
+        << prefix << "\n"
+        << describe(trusted.diagnostics);
+  }
+}
+
+TEST(ServiceTags, TrustedTagWithHostBitsIsRefused) {
+  auto trusted = trust_tag_of(
+      R"({"values": [{"name": "Evil", "properties": {"addressPrefixes": ["52.96.0.1/14"]}}]})");
+  EXPECT_FALSE(trusted.ok());
+  EXPECT_TRUE(has_diagnostic(trusted.diagnostics, Severity::kError,
+                             "tags.json:values[0].properties.addressPrefixes[0]",
+                             "has host bits set (the network would be 52.96.0.0/14)"))
+      << describe(trusted.diagnostics);
+}
+
+TEST(ServiceTags, TrustedTagNamedTwiceIsAmbiguous) {
+  auto trusted = trust_tag_of(R"({"values": [
+      {"name": "Storage", "properties": {"addressPrefixes": ["52.96.0.0/14"]}},
+      {"name": "storage", "properties": {"addressPrefixes": ["8.0.0.0/8"]}}]})",
+                              "Storage");
+  EXPECT_FALSE(trusted.ok());
+  EXPECT_TRUE(has_diagnostic(trusted.diagnostics, Severity::kError, "tags.json:values[1].name",
+                             "service tag Storage is named 2 times (values 0, 1"))
+      << describe(trusted.diagnostics);
+}
+
+TEST(ServiceTags, BadPrefixesOfTagsNotTrustedDoNotMatter) {
+  auto trusted = trust_tag_of(
+      R"({"values": [{"name": "Evil", "properties": {"addressPrefixes": ["52.96.0.0/14"]}},
+      {"name": "Other", "properties": {"addressPrefixes": ["0.0.0.0/0"]}},
+      {"name": "other", "properties": {"addressPrefixes": ["10.0.0.0/8"]}}]})");
+  EXPECT_TRUE(trusted.ok()) << describe(trusted.diagnostics);
+}
+
+TEST(ServiceTags, RealFileHasNoPrefixTheChecksRefuse) {
+  auto file = load_service_tags(service_tags_file());
+  ASSERT_TRUE(file);
+  for (const auto& [name, tag] : file->tags)
+    for (const PublishedPrefix& published : tag.published)
+      EXPECT_FALSE(untrustable_prefix_reason(published.prefix))
+          << name << " " << published.prefix.cidr();
 }
 
 TEST(ServiceTags, MalformedFileIsEinval) {

@@ -46,7 +46,8 @@ TEST(Document, DesignExampleLoadsUnderAkv2018) {
   ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
   EXPECT_EQ(result.value->host.profile, Profile::kAkv2018);
   EXPECT_EQ(result.value->host.addresses, std::vector<uint32_t>{*parse_ipv4("192.0.2.10")});
-  EXPECT_EQ(result.value->host.private_endpoints, std::vector<uint32_t>{*parse_ipv4("10.20.0.5")});
+  EXPECT_EQ(result.value->host.private_endpoints,
+            (std::vector<PrivateEndpoint>{{*parse_ipv4("10.20.0.5"), ""}}));
 }
 
 TEST(Document, BareNetworkAclsObject) {
@@ -175,8 +176,10 @@ TEST(RoundTrip, EverythingTheHostSectionCanSay) {
           "virtualNetworkRules": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v1/subnets/a", "ignoreMissingVnetServiceEndpoint": true},
                                   {"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v1/subnets/b"}]})",
       R"({"profile": "akv-current", "limits": {"maxIpRules": 2000, "maxVirtualNetworkRules": 300}, "mode": "audit",
-          "dataPlane": {"ports": ["tcp/443", "udp/443"], "addresses": ["192.0.2.10", "192.0.2.11"]},
-          "privateEndpoints": ["10.20.0.5"],
+          "dataPlane": {"ports": ["tcp/443", "udp/443"], "addresses": ["192.0.2.10", "192.0.2.11"],
+                        "listen": "addresses", "tunnels": ["GRE", "udp/4789"]},
+          "privateEndpoints": ["10.20.0.5", {"address": "10.20.0.6",
+                               "virtualNetwork": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/V1"}],
           "virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v1",
                                "segment": {"interface": "eth1", "vlan": 7},
                                "subnets": [{"name": "a", "addressPrefix": "10.1.0.0/24"},
@@ -185,6 +188,11 @@ TEST(RoundTrip, EverythingTheHostSectionCanSay) {
                               "custom": [{"name": "vm-deployment", "addressPrefixes": ["52.96.0.0/14"]}]}})"));
   EXPECT_FALSE(policy.vnet_rules[0].active);
   EXPECT_TRUE(policy.vnet_rules[1].active);
+  EXPECT_EQ(policy.host.listen, Listen::kAddresses);
+  EXPECT_EQ(policy.host.tunnels, (std::vector<std::string>{"gre", "vxlan"}));  // canonical names
+  ASSERT_EQ(policy.host.private_endpoints.size(), 2u);
+  EXPECT_EQ(policy.host.private_endpoints[1].virtual_network,
+            "/subscriptions/0/resourcegroups/rg/providers/microsoft.network/virtualnetworks/v1");
   expect_round_trip(policy);
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "test_support.h"
+#include "vaultwall_abi.h"
 
 namespace vaultwall::test {
 namespace {
@@ -183,6 +184,40 @@ TEST(ServiceEndpoints, RuleBecomesActiveWhenTheEndpointAppears) {
       {"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s", "ignoreMissingVnetServiceEndpoint": true}]})",
                                  kVnetHost(R"(["Microsoft.KeyVault"])")));
   EXPECT_TRUE(policy.vnet_rules[0].active);
+}
+
+TEST(Tunnels, DeclaredOnceByNameOrPortInAnyCase) {
+  auto result =
+      load_policy(wrap("{}", R"({"dataPlane": {"tunnels": ["VXLAN", "udp/4789", "ip/50"]}})"));
+  ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
+  EXPECT_EQ(result.value->host.tunnels, (std::vector<std::string>{"vxlan", "esp"}));
+  EXPECT_TRUE(has_diagnostic(
+      result.diagnostics, Severity::kWarning, "vaultwall.dataPlane.tunnels[1]",
+      "\"udp/4789\" is already declared at vaultwall.dataPlane.tunnels[0]; kept once"))
+      << describe(result.diagnostics);
+}
+
+TEST(Tunnels, EveryKindHasItsBitInOrder) {
+  uint32_t all = 0;
+  for (size_t i = 0; i < tunnel_kinds().size(); ++i) {
+    const TunnelKind& tunnel = tunnel_kinds()[i];
+    EXPECT_EQ(tunnel.bit, 1u << i) << tunnel.name;
+    EXPECT_EQ(find_tunnel(tunnel.name), &tunnel);
+    EXPECT_EQ(find_tunnel(tunnel.proto, tunnel.port), &tunnel);
+    EXPECT_EQ(tunnel.port != 0, (tunnel.bit & VW_TUNNELS_UDP) != 0) << tunnel.name;
+    all |= tunnel.bit;
+  }
+  EXPECT_EQ(all, uint32_t{VW_TUNNELS_ALL});
+  EXPECT_EQ(find_tunnel(17, 53), nullptr);
+  EXPECT_EQ(find_tunnel(6, 4789), nullptr);
+}
+
+TEST(PrivateEndpoints, WithoutAnyVirtualNetworkTheyGetTheNormalDecision) {
+  auto result = load_policy(wrap("{}", R"({"privateEndpoints": ["10.20.0.5"]})"));
+  ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning, "vaultwall.privateEndpoints",
+                             "no virtual network is described, so no packet can come from one"))
+      << describe(result.diagnostics);
 }
 
 TEST(ForbiddenRanges, PublicDocumentationRangesAreAllowed) {

@@ -4,7 +4,11 @@
 // and every counter compared with the reference classifier.
 //
 //   vaultwall_difftest [--seed N] [--policies N] [--packets N] [--max-seconds S]
-//   vaultwall_difftest --replay-policy FILE --replay-frame HEX [--ifindex N]
+//   vaultwall_difftest --replay-policy FILE --replay-frame HEX [--ifindex N] [--forwarding 0|1]
+//
+// It runs in a network namespace of its own (tests/bpf/private_network.h)
+// whose sockets and forwarding are the model's (frame_model.h, HostModel):
+// what the program asks the kernel about a packet is known to the reference.
 //
 // Exit codes: 0 no mismatch, 1 mismatch or error, 77 skipped (not root).
 #include <net/if.h>
@@ -20,6 +24,7 @@
 
 #include "frame_model.h"
 #include "policy_generator.h"
+#include "private_network.h"
 #include "vaultwall/apply.h"
 #include "vaultwall/document.h"
 #include "vaultwall/maps.h"
@@ -40,6 +45,7 @@ struct Options {
   std::string replay_policy;
   std::string replay_frame;
   uint32_t replay_ifindex = 1;
+  bool replay_forwarding = false;
 };
 
 std::string hex(const std::vector<uint8_t>& bytes) {
@@ -99,11 +105,35 @@ struct AppliedPolicy {
   Policy policy;
   TrustedSet trusted;
   ClassifierContext context;
+  HostModel host;
+};
+
+// The namespace the program's lookups see, set up as the model says.
+class TestHost {
+ public:
+  TestHost() : model_(HostModel::standard()) {
+    for (const HostModel::Socket& socket : model_.sockets) {
+      if (socket.dual_stack)
+        net_.open_dual_stack_listener(socket.port);
+      else
+        net_.open_socket(socket.proto, ipv4_bytes(socket.address), socket.port);
+    }
+    net_.add_route(model_.routed.cidr(), "vwt0");
+  }
+  void set_forwarding(bool on) {
+    net_.set_forwarding(on);
+    model_.forwarding = on;
+  }
+  const HostModel& model() const { return model_; }
+
+ private:
+  testing::PrivateNetwork net_;
+  HostModel model_;
 };
 
 // Loads, compiles against the kernel and applies, as `vaultwallctl apply`.
 std::optional<AppliedPolicy> apply_document(const PinnedMaps& maps, const std::string& document,
-                                            std::string& error) {
+                                            const HostModel& host, std::string& error) {
   auto loaded = load_policy(document);
   if (!loaded.ok()) {
     for (const Diagnostic& d : loaded.errors()) error += d.text() + "\n";
@@ -120,7 +150,7 @@ std::optional<AppliedPolicy> apply_document(const PinnedMaps& maps, const std::s
   std::map<std::string, uint32_t> vnet_ids = compilation.value->compiled.vnet_ids;
   must(apply_compiled(maps, current, *loaded.value, compilation.value->compiled));
   auto applied_state = must(read_kernel_policy(maps));
-  AppliedPolicy applied{document, *loaded.value, std::move(compilation.value->trusted), {}};
+  AppliedPolicy applied{document, *loaded.value, std::move(compilation.value->trusted), {}, host};
   applied.context.rule_ids = applied_state.rule_ids;
   applied.context.service_ids = applied_state.service_ids;
   applied.context.vnet_ids = std::move(vnet_ids);
@@ -128,8 +158,11 @@ std::optional<AppliedPolicy> apply_document(const PinnedMaps& maps, const std::s
   return applied;
 }
 
-Outcome expected_outcome(const AppliedPolicy& applied, const TestFrame& frame) {
-  PacketDescription packet = describe_frame(frame.bytes, frame.ifindex, applied.policy);
+Outcome expected_outcome(const AppliedPolicy& applied, const TestFrame& frame,
+                         PacketDescription* described = nullptr) {
+  PacketDescription packet =
+      describe_frame(frame.bytes, frame.ifindex, applied.policy, applied.host);
+  if (described) *described = packet;
   ClassifierContext context = applied.context;
   context.trusted = &applied.trusted;
   Classification c = classify(applied.policy, context, packet);
@@ -188,10 +221,11 @@ Outcome exact_outcome(const Datapath& dp, const TestFrame& frame) {
 
 // Removes array elements of the document while the mismatch persists, so
 // the printed case is small.
-nlohmann::json minimise(const Datapath& dp, nlohmann::json doc, const TestFrame& frame) {
+nlohmann::json minimise(const Datapath& dp, nlohmann::json doc, const TestFrame& frame,
+                        const HostModel& host) {
   auto still_fails = [&](const nlohmann::json& candidate) {
     std::string error;
-    auto applied = apply_document(dp.maps(), candidate.dump(), error);
+    auto applied = apply_document(dp.maps(), candidate.dump(), host, error);
     return applied && !(exact_outcome(dp, frame) == expected_outcome(*applied, frame));
   };
   bool shrunk = true;
@@ -220,15 +254,16 @@ nlohmann::json minimise(const Datapath& dp, nlohmann::json doc, const TestFrame&
 }
 
 void report_mismatch(const Datapath& dp, const Options& options, uint64_t policy_index,
-                     const nlohmann::json& doc, const TestFrame& frame, const Outcome& expected) {
+                     const nlohmann::json& doc, const TestFrame& frame, const Outcome& expected,
+                     const HostModel& host) {
   Outcome got = exact_outcome(dp, frame);
   std::cerr << "MISMATCH seed " << options.seed << " policy #" << policy_index << "\n"
             << "  frame (ifindex " << frame.ifindex << "): " << hex(frame.bytes) << "\n"
             << "  expected (reference): " << describe(expected) << "\n"
             << "  got (XDP program):    " << describe(got) << "\n";
-  nlohmann::json small = minimise(dp, doc, frame);
+  nlohmann::json small = minimise(dp, doc, frame, host);
   std::string error;
-  auto applied = apply_document(dp.maps(), small.dump(), error);
+  auto applied = apply_document(dp.maps(), small.dump(), host, error);
   std::string path = "/tmp/vaultwall-diff-" + std::to_string(options.seed) + "-" +
                      std::to_string(policy_index) + ".json";
   std::ofstream(path) << small.dump(2) << "\n";
@@ -237,7 +272,8 @@ void report_mismatch(const Datapath& dp, const Options& options, uint64_t policy
     std::cerr << "  with it: expected " << describe(expected_outcome(*applied, frame)) << ", got "
               << describe(exact_outcome(dp, frame)) << "\n";
   std::cerr << "  replay: vaultwall_difftest --replay-policy " << path << " --replay-frame "
-            << hex(frame.bytes) << " --ifindex " << frame.ifindex << "\n";
+            << hex(frame.bytes) << " --ifindex " << frame.ifindex << " --forwarding "
+            << host.forwarding << "\n";
 }
 
 HostInterfaces host_interfaces(std::vector<uint32_t>& ifindexes) {
@@ -256,8 +292,41 @@ HostInterfaces host_interfaces(std::vector<uint32_t>& ifindexes) {
   return out;
 }
 
+// Decided frames that exercise DESIGN §1.1's scope rules beyond a listed
+// address and a protected port, for the coverage line.
+struct ScopeCoverage {
+  uint64_t tunnels = 0;                // an undeclared tunnel to a protected destination
+  uint64_t unlisted_destinations = 0;  // broadcast, multicast, a wildcard socket's (weak host)
+  uint64_t endpoint_from_outside = 0;  // a private endpoint's traffic not from its network
+  uint64_t priority_tags = 0;          // a VID 0 tag inside a VLAN tag
+
+  void note(const Policy& policy, const PacketDescription& d, const Outcome& o,
+            const std::vector<uint8_t>& frame) {
+    if (o.verdict_class == VW_CLASS_NOT_IP || o.verdict_class == VW_CLASS_UNPROTECTED ||
+        o.verdict_class == VW_CLASS_MALFORMED)
+      return;
+    const auto& listed = policy.host.addresses;
+    bool is_endpoint = false;
+    for (const PrivateEndpoint& e : policy.host.private_endpoints)
+      is_endpoint |= e.address == d.destination;
+    bool on_port = false;
+    for (const PortSpec& port : policy.host.ports)
+      on_port |= port.proto == d.proto && port.port == d.destination_port;
+    if (!on_port && find_tunnel(d.proto, d.destination_port)) tunnels++;
+    if (d.family == PacketFamily::kIpv4 && !listed.empty() && !is_endpoint &&
+        std::find(listed.begin(), listed.end(), d.destination) == listed.end())
+      unlisted_destinations++;
+    if (is_endpoint && o.verdict_class != VW_CLASS_PRIVATE_ENDPOINT) endpoint_from_outside++;
+    // Two tags, the inner with VID 0 (tags start at byte 12 with 0x8100/0x88a8).
+    if (frame.size() >= 22 && (frame[12] == 0x81 || frame[12] == 0x88) &&
+        (frame[16] == 0x81 || frame[16] == 0x88) && (frame[18] & 0x0f) == 0 && frame[19] == 0)
+      priority_tags++;
+  }
+};
+
 struct Totals {
   std::map<uint32_t, uint64_t> per_class;  // coverage: expected verdicts per class
+  ScopeCoverage scope;
   uint64_t credited_rule = 0, credited_service = 0;
   uint64_t verdicts = 0;
   uint64_t mismatches = 0;
@@ -291,12 +360,14 @@ bool counters_match(const testing::CounterSnapshot& before, const testing::Count
 }
 
 int replay(const Options& options) {
+  TestHost host;
+  host.set_forwarding(options.replay_forwarding);
   Datapath dp;
   std::ifstream in(options.replay_policy);
   std::stringstream text;
   text << in.rdbuf();
   std::string error;
-  auto applied = apply_document(dp.maps(), text.str(), error);
+  auto applied = apply_document(dp.maps(), text.str(), host.model(), error);
   if (!applied) {
     std::cerr << "the policy does not apply:\n" << error;
     return 1;
@@ -310,6 +381,7 @@ int replay(const Options& options) {
 }
 
 int run(const Options& options) {
+  TestHost host;
   Datapath dp;
   std::vector<uint32_t> ifindexes;
   HostInterfaces interfaces = host_interfaces(ifindexes);
@@ -325,8 +397,9 @@ int run(const Options& options) {
         std::chrono::duration<double>(Clock::now() - start).count() > options.max_seconds)
       break;
     nlohmann::json doc = generate_policy(rng, interfaces);
+    host.set_forwarding(std::bernoulli_distribution(0.3)(rng));
     std::string error;
-    auto applied = apply_document(dp.maps(), doc.dump(), error);
+    auto applied = apply_document(dp.maps(), doc.dump(), host.model(), error);
     if (!applied) {
       std::cerr << "generated policy #" << p << " (seed " << options.seed
                 << ") was refused; generator or validator bug:\n"
@@ -341,11 +414,13 @@ int run(const Options& options) {
     bool reported = false;
     for (uint64_t i = 0; i < options.packets; i++) {
       TestFrame frame = generate_frame(rng, pools);
-      Outcome expected = expected_outcome(*applied, frame);
+      PacketDescription described;
+      Outcome expected = expected_outcome(*applied, frame, &described);
       Outcome got = observed_outcome(dp, frame, expected);
       expected_all.push_back(expected);
       totals.verdicts++;
       totals.per_class[expected.verdict_class]++;
+      totals.scope.note(applied->policy, described, expected, frame.bytes);
       totals.credited_rule += expected.rule_id != 0;
       totals.credited_service += expected.service_id != 0;
       if (got == expected) continue;
@@ -353,9 +428,9 @@ int run(const Options& options) {
       if (!reported) {  // one full report per policy; the rest are counted
         reported = true;
         auto after = must(testing::snapshot_counters(dp.maps()));
-        report_mismatch(dp, options, p, doc, frame, expected);
+        report_mismatch(dp, options, p, doc, frame, expected, host.model());
         // The report re-applied policies: restart this policy's accounting.
-        applied = apply_document(dp.maps(), doc.dump(), error);
+        applied = apply_document(dp.maps(), doc.dump(), host.model(), error);
         before = must(testing::snapshot_counters(dp.maps()));
         expected_all.clear();
         (void)after;
@@ -381,6 +456,11 @@ int run(const Options& options) {
     std::cout << " " << verdict_class_name(verdict_class) << "=" << n;
   std::cout << "; rule credited " << totals.credited_rule << ", service credited "
             << totals.credited_service << std::endl;
+  std::cout << "differential: decided frames that were tunnels " << totals.scope.tunnels
+            << ", to unlisted destinations " << totals.scope.unlisted_destinations
+            << ", to private endpoints from outside their network "
+            << totals.scope.endpoint_from_outside << ", with an inner priority tag "
+            << totals.scope.priority_tags << std::endl;
   return totals.mismatches == 0 ? 0 : 1;
 }
 
@@ -402,6 +482,8 @@ Options parse_options(int argc, char** argv) {
       o.replay_frame = value;
     else if (flag == "--ifindex")
       o.replay_ifindex = static_cast<uint32_t>(std::stoul(value));
+    else if (flag == "--forwarding")
+      o.replay_forwarding = value == "1";
     else
       throw std::invalid_argument("unknown option " + flag);
   }

@@ -15,6 +15,9 @@ namespace {
 using testing::PacketBuilder;
 
 constexpr uint16_t kEthLldp = 0x88cc;
+constexpr uint8_t kProtoTcp = 6, kProtoUdp = 17;
+constexpr uint8_t kIpTunnels[] = {4, 41, 47, 50, 51, 115, 137};
+constexpr uint16_t kUdpTunnelPorts[] = {4789, 8472, 4790, 6081, 51820, 4500, 1701};
 
 void add_edges(std::set<uint32_t>& out, const Ipv4Prefix& p) {
   for (uint32_t a : {p.first(), p.last()})
@@ -46,6 +49,8 @@ class FrameGenerator {
       out.ifindex = segment->ifindex ? segment->ifindex : pick(pools_.ifindexes);
       if (segment->vlan && chance(0.25)) b.vlan(vlan_id(), tpid());  // QinQ: the inner tag counts
       if (segment->vlan) b.vlan(segment->vlan, tpid());
+      // A priority tag (VID 0) inside names no VLAN: the segment's still counts.
+      if (segment->vlan && chance(0.1)) b.vlan(0, testing::kEth8021Q);
     } else {
       out.ifindex = pick(pools_.ifindexes);
       add_tags(b);
@@ -97,10 +102,14 @@ class FrameGenerator {
     for (int i = 0; i < tags; i++) b.vlan(vlan_id(), tpid());
   }
 
+  uint16_t port() {
+    if (chance(0.5) && !pools_.ports.empty()) return pick(pools_.ports).port;
+    if (chance(0.3)) return kUdpTunnelPorts[uniform(0, std::size(kUdpTunnelPorts) - 1)];
+    return static_cast<uint16_t>(rng_());
+  }
+
   void add_transport(PacketBuilder& b, uint8_t proto, std::optional<uint16_t> port_choice = {}) {
-    uint16_t port = port_choice                            ? *port_choice
-                    : chance(0.5) && !pools_.ports.empty() ? pick(pools_.ports).port
-                                                           : static_cast<uint16_t>(rng_());
+    uint16_t port = port_choice ? *port_choice : this->port();
     if (proto == testing::kProtoTcp)
       b.tcp(static_cast<uint16_t>(rng_()), port);
     else if (proto == testing::kProtoUdp)
@@ -113,10 +122,11 @@ class FrameGenerator {
 
   uint8_t transport_protocol() {
     uint32_t r = uniform(0, 99);
-    return r < 65   ? testing::kProtoTcp
-           : r < 85 ? testing::kProtoUdp
-           : r < 93 ? testing::kProtoIcmp
-                    : 47;
+    return r < 60   ? testing::kProtoTcp
+           : r < 80 ? testing::kProtoUdp
+           : r < 87 ? testing::kProtoIcmp
+           : r < 97 ? kIpTunnels[uniform(0, std::size(kIpTunnels) - 1)]
+                    : 132;  // SCTP: no tunnel
   }
 
   void add_ipv4(PacketBuilder& b, std::optional<uint32_t> from) {
@@ -144,8 +154,9 @@ class FrameGenerator {
     for (auto& x : src) x = static_cast<uint8_t>(rng_());
     for (auto& x : dst) x = static_cast<uint8_t>(rng_());
     uint32_t r = uniform(0, 99);
-    uint8_t transport = r < 70   ? testing::kProtoTcp
-                        : r < 90 ? testing::kProtoUdp
+    uint8_t transport = r < 65   ? testing::kProtoTcp
+                        : r < 85 ? testing::kProtoUdp
+                        : r < 93 ? kIpTunnels[uniform(0, std::size(kIpTunnels) - 1)]
                                  : testing::kProtoIcmpv6;
     std::vector<uint8_t> chain;  // extension headers, outermost first
     for (uint32_t i = 0, n = chance(0.6) ? 0 : uniform(1, 5); i < n; i++)
@@ -156,29 +167,36 @@ class FrameGenerator {
       uint16_t offset = chain[i] == 44 && chance(0.4) ? static_cast<uint16_t>(uniform(1, 8191)) : 0;
       b.ipv6_extension(chain[i], next, offset);
     }
-    if (transport == testing::kProtoIcmpv6)
-      b.payload(8);
-    else
+    if (transport == kProtoTcp || transport == kProtoUdp)
       add_transport(b, transport);
+    else
+      b.payload(8);
   }
 
   std::mt19937_64& rng_;
   const FramePools& pools_;
 };
 
-// DESIGN §1.1 scope facts of the policy.
+// DESIGN §1.1: which protocols can be data plane under the policy (the
+// kernel's answers about sockets and routes are the HostModel's).
 class Scope {
  public:
   explicit Scope(const Policy& policy) : policy_(policy) {}
-  bool protocol(uint8_t proto) const {
-    return std::any_of(policy_.host.ports.begin(), policy_.host.ports.end(),
-                       [&](const PortSpec& p) { return p.proto == proto; });
+  bool declared(uint8_t proto, uint16_t port) const {
+    const TunnelKind* tunnel = find_tunnel(proto, port);
+    const auto& names = policy_.host.tunnels;
+    return tunnel && std::find(names.begin(), names.end(), tunnel->name) != names.end();
   }
-  bool destination(uint32_t address) const {
-    const auto& a = policy_.host.addresses;
-    const auto& e = policy_.host.private_endpoints;
-    return a.empty() || std::find(a.begin(), a.end(), address) != a.end() ||
-           std::find(e.begin(), e.end(), address) != e.end();
+  // A protected port uses the protocol, or it is (UDP: may carry) an
+  // undeclared tunnel.
+  bool protocol(uint8_t proto) const {
+    if (std::any_of(policy_.host.ports.begin(), policy_.host.ports.end(),
+                    [&](const PortSpec& p) { return p.proto == proto; }))
+      return true;
+    if (proto == kProtoUdp)
+      return std::any_of(std::begin(kUdpTunnelPorts), std::end(kUdpTunnelPorts),
+                         [&](uint16_t port) { return !declared(kProtoUdp, port); });
+    return find_tunnel(proto, 0) && !declared(proto, 0);
   }
 
  private:
@@ -186,8 +204,7 @@ class Scope {
 };
 
 // IPv4 after the Ethernet header and tags, starting at `at`.
-void describe_ipv4(const std::vector<uint8_t>& f, size_t at, const Scope& scope,
-                   PacketDescription& d) {
+void describe_ipv4(const std::vector<uint8_t>& f, size_t at, PacketDescription& d) {
   if (f.size() < at + 20) {  // not even the destination is known
     d.malformed = true;
     return;
@@ -195,18 +212,18 @@ void describe_ipv4(const std::vector<uint8_t>& f, size_t at, const Scope& scope,
   d.source = read32(f, at + 12);
   d.destination = read32(f, at + 16);
   d.proto = f[at + 9];
-  const bool in_scope = scope.protocol(d.proto) && scope.destination(d.destination);
   const size_t header = size_t{f[at] & 0x0fu} * 4;
   if (header < 20 || f.size() < at + header) {  // bad IHL: the port cannot be found
-    d.malformed = in_scope;
+    d.port_unreadable = true;
     return;
   }
   if ((read16(f, at + 6) & 0x1fff) != 0) {  // a later fragment carries no port
     d.later_fragment = true;
     return;
   }
+  if (d.proto != kProtoTcp && d.proto != kProtoUdp) return;  // no port to read
   if (f.size() < at + header + 4) {  // transport header ends before the port
-    d.malformed = in_scope;
+    d.port_unreadable = true;
     return;
   }
   d.destination_port = read16(f, at + header + 2);
@@ -247,7 +264,7 @@ void describe_ipv6(const std::vector<uint8_t>& f, size_t at, const Scope& scope,
     return;
   }
   d.proto = next;
-  if (!scope.protocol(next)) return;
+  if (!scope.protocol(next) || (next != kProtoTcp && next != kProtoUdp)) return;
   if (f.size() < pos + 4) {
     d.malformed = true;
     return;
@@ -268,9 +285,13 @@ FramePools pools_for(const Policy& policy, const std::vector<uint32_t>& ifindexe
   FramePools pools;
   pools.sources.assign(sources.begin(), sources.end());
   pools.destinations = policy.host.addresses;
-  pools.destinations.insert(pools.destinations.end(), policy.host.private_endpoints.begin(),
-                            policy.host.private_endpoints.end());
-  pools.destinations.push_back(ipv4_from_bytes(testing::ipv4("192.0.2.99").data()));
+  for (const PrivateEndpoint& endpoint : policy.host.private_endpoints)
+    pools.destinations.push_back(endpoint.address);
+  // Unlisted: an address a socket is bound to, the subnet broadcast, the
+  // limited broadcast, two groups, a routed one, another "local" one.
+  for (const char* other : {"192.0.2.99", "192.0.2.255", "255.255.255.255", "224.0.0.1",
+                            "239.1.2.3", "198.18.0.5", "10.200.0.1", "127.0.0.5"})
+    pools.destinations.push_back(ipv4_from_bytes(testing::ipv4(other).data()));
   std::set<uint16_t> vlans = {0};
   for (const VirtualNetwork& vnet : policy.host.virtual_networks)
     if (vnet.segment.vlan) vlans.insert(*vnet.segment.vlan);
@@ -298,11 +319,31 @@ TestFrame generate_frame(std::mt19937_64& rng, const FramePools& pools) {
   return FrameGenerator(rng, pools).run();
 }
 
+HostModel HostModel::standard() {
+  uint32_t bound = ipv4_from_bytes(testing::ipv4("192.0.2.99").data());
+  HostModel host;
+  host.sockets = {{kProtoTcp, 0, 443},         {kProtoTcp, bound, 8443}, {kProtoTcp, 0, 1},
+                  {kProtoTcp, 0, 65535, true}, {kProtoUdp, 0, 443},      {kProtoUdp, bound, 53},
+                  {kProtoUdp, 0, 4789}};
+  return host;
+}
+
+bool HostModel::wildcard_socket_owns(uint8_t proto, uint32_t dst, uint16_t port) const {
+  bool wildcard = false;
+  for (const Socket& socket : sockets) {
+    if (socket.proto != proto || socket.port != port) continue;
+    if (socket.address == dst) return false;  // a socket bound to the address wins
+    wildcard |= socket.address == 0;
+  }
+  return wildcard;
+}
+
 PacketDescription describe_frame(const std::vector<uint8_t>& f, uint32_t ifindex,
-                                 const Policy& policy) {
+                                 const Policy& policy, const HostModel& host) {
   PacketDescription d;
   d.ifindex = ifindex;
   d.family = PacketFamily::kNotIp;
+  d.destination_port = 0;  // unknown until read (no port is protected as 0)
   size_t at = 14;
   uint16_t type = read16(f, 12);
   auto is_tag = [](uint16_t t) { return t == testing::kEth8021Q || t == testing::kEth8021AD; };
@@ -311,14 +352,18 @@ PacketDescription describe_frame(const std::vector<uint8_t>& f, uint32_t ifindex
       d.malformed = true;
       return d;
     }
-    d.vlan = read16(f, at) & 0x0fff;  // the innermost tag names the segment
+    // The innermost tag that names a VLAN names the segment (VID 0 is a
+    // priority tag only).
+    if (uint16_t vid = read16(f, at) & 0x0fff) d.vlan = vid;
     type = read16(f, at + 2);
     at += 4;
   }
   Scope scope(policy);
   if (type == testing::kEthIpv4) {
     d.family = PacketFamily::kIpv4;
-    describe_ipv4(f, at, scope, d);
+    describe_ipv4(f, at, d);
+    d.wildcard_socket = host.wildcard_socket_owns(d.proto, d.destination, d.destination_port);
+    d.forwarded = host.forwards(d.destination);
   } else if (type == testing::kEthIpv6) {
     d.family = PacketFamily::kIpv6;
     describe_ipv6(f, at, scope, d);

@@ -24,6 +24,7 @@ class PolicyGenerator {
                  {"mode", pick<std::string>({"enforce", "audit"})}};
     add_data_plane(host);
     add_virtual_networks(host, acls);
+    add_private_endpoints(host);
     add_ip_rules(acls);
     add_trusted_services(host);
     json doc = {{"properties",
@@ -73,13 +74,45 @@ class PolicyGenerator {
     std::vector<std::string> pool = {"192.0.2.10", "192.0.2.11", "198.51.100.20", "203.0.113.1"};
     std::shuffle(pool.begin(), pool.end(), rng_);
     uint32_t addresses = chance(0.4) ? 0 : uniform(1, 2);
-    uint32_t endpoints = chance(0.5) ? 0 : uniform(1, 2);
     std::vector<std::string> a(pool.begin(), pool.begin() + addresses);
     if (!a.empty()) plane["addresses"] = a;
+    if (!a.empty() && chance(0.2))
+      plane["listen"] = pick<std::string>({"addresses", "Addresses"});
+    else if (chance(0.2))
+      plane["listen"] = "any";
+    if (chance(0.3)) plane["tunnels"] = declared_tunnels();
     if (!plane.empty()) host["dataPlane"] = plane;
-    std::vector<std::string> e = {"10.20.0.5", "10.20.0.6", pool[3]};
-    if (endpoints)
-      host["privateEndpoints"] = std::vector<std::string>(e.begin(), e.begin() + endpoints);
+    endpoint_pool_ = {"10.20.0.5", "10.20.0.6", pool[3]};
+  }
+
+  // Some tunnels declared, by name or by what they are.
+  json declared_tunnels() {
+    std::vector<std::vector<std::string>> spellings = {
+        {"ipip", "ip/4"}, {"6in4", "ip/41"},       {"gre", "ip/47", "GRE"},
+        {"esp", "ip/50"}, {"ah", "ip/51"},         {"l2tp", "ip/115"},
+        {"mpls-in-ip"},   {"vxlan", "udp/4789"},   {"vxlan-linux", "udp/8472"},
+        {"vxlan-gpe"},    {"geneve", "udp/6081"},  {"wireguard", "udp/51820"},
+        {"esp-in-udp"},   {"l2tp-udp", "udp/1701"}};
+    json out = json::array();
+    for (const auto& names : spellings)
+      if (chance(0.3)) out.push_back(names[uniform(0, static_cast<uint32_t>(names.size() - 1))]);
+    return out;
+  }
+
+  // Private endpoints, some bound to one of the virtual networks.
+  void add_private_endpoints(json& host) {
+    uint32_t count = chance(0.5) ? 0 : uniform(1, 2);
+    json endpoints = json::array();
+    for (uint32_t i = 0; i < count; i++) {
+      if (vnet_ids_.empty() || chance(0.5)) {
+        endpoints.push_back(endpoint_pool_[i]);
+        continue;
+      }
+      std::string vnet = vnet_ids_[uniform(0, static_cast<uint32_t>(vnet_ids_.size() - 1))];
+      if (chance(0.2)) std::transform(vnet.begin(), vnet.end(), vnet.begin(), ::toupper);
+      endpoints.push_back({{"address", endpoint_pool_[i]}, {"virtualNetwork", vnet}});
+    }
+    if (!endpoints.empty()) host["privateEndpoints"] = endpoints;
   }
 
   // A segment no other virtual network of this document uses.
@@ -185,6 +218,7 @@ class PolicyGenerator {
       }
       if (subnets.empty()) continue;
       vnets.push_back({{"id", id}, {"segment", *segment}, {"subnets", subnets}});
+      vnet_ids_.push_back(id);
     }
     if (!vnets.empty()) host["virtualNetworks"] = vnets;
     if (!rules.empty()) acls["virtualNetworkRules"] = rules;
@@ -218,13 +252,7 @@ class PolicyGenerator {
     json custom = json::array();
     for (uint32_t s = 0; s < count; s++) {
       std::set<std::string> prefixes;
-      for (uint32_t k = 0, n = uniform(1, 4); k < n; k++) {
-        Ipv4Prefix p = chance(0.03) ? Ipv4Prefix{0, 0}
-                       : chance(0.6)
-                           ? Ipv4Prefix{anchor(), edge_biased_length(8)}
-                           : Ipv4Prefix{static_cast<uint32_t>(rng_()), edge_biased_length(4)};
-        prefixes.insert(p.network().cidr());
-      }
+      for (uint32_t k = 0, n = uniform(1, 4); k < n; k++) prefixes.insert(trusted_prefix().cidr());
       custom.push_back(
           {{"name", "Service" + std::to_string(s)},
            {"addressPrefixes", std::vector<std::string>(prefixes.begin(), prefixes.end())}});
@@ -232,10 +260,22 @@ class PolicyGenerator {
     if (!custom.empty()) host["trustedServices"] = {{"custom", custom}};
   }
 
+  // A prefix a trusted service may have: public, /8 or longer (shared
+  // anchors make it nest with the rules).
+  Ipv4Prefix trusted_prefix() {
+    for (;;) {
+      Ipv4Prefix p = chance(0.6) ? Ipv4Prefix{anchor(), edge_biased_length(8)}
+                                 : Ipv4Prefix{random_public_address(), edge_biased_length(8)};
+      if (!untrustable_prefix_reason(p.network())) return p.network();
+    }
+  }
+
   std::mt19937_64& rng_;
   const HostInterfaces& interfaces_;
   bool current_profile_ = false;
   std::vector<uint32_t> anchors_;
+  std::vector<std::string> vnet_ids_;
+  std::vector<std::string> endpoint_pool_;
 };
 
 }  // namespace

@@ -21,8 +21,8 @@
 # Policy (data/https-vault.json): default Deny, bypass None, IP rule
 # 198.51.100.0/24, VNET rule app-vnet/web (10.1.0.0/24, service endpoint);
 # app-vnet also has subnet db (10.9.0.0/24) without a rule; private
-# endpoint 10.20.0.5; protected tcp/443 on 192.0.2.10 (and, being a private
-# endpoint, 10.20.0.5).
+# endpoint 10.20.0.5 (admitted from the app-vnet segment only); protected
+# tcp/443 on 192.0.2.10 (and, being a private endpoint, 10.20.0.5).
 #
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
@@ -297,11 +297,19 @@ check "[public access disabled] allowed $OK_IP is now dropped" kept_out "$NS_OK"
 check "[public access disabled] VNET $WEB_IP is dropped" kept_out "$NS_APP" "$VAULT_IP" "$WEB_IP"
 snapshot "$TMP/s9.json"
 check "[public access disabled] counted as public_disabled" moved "$TMP/s8.json" "$TMP/s9.json" public_disabled 2
-check "[public access disabled] private endpoint $PE_IP reachable from $BAD_IP: HTTP 200" gets_in "$NS_BAD" "$PE_IP"
-check "[public access disabled] private endpoint $PE_IP reachable from $OK_IP: HTTP 200" gets_in "$NS_OK" "$PE_IP"
+check "[public access disabled] private endpoint $PE_IP reachable from the app-vnet segment ($WEB_IP): HTTP 200" \
+	gets_in "$NS_APP" "$PE_IP" "$WEB_IP"
+check "[public access disabled] private endpoint $PE_IP reachable from $DB_IP (any source of the virtual network)" \
+	gets_in "$NS_APP" "$PE_IP" "$DB_IP"
 snapshot "$TMP/s10.json"
 check "[public access disabled] private endpoint traffic credited to private_endpoint" \
 	moved "$TMP/s9.json" "$TMP/s10.json" private_endpoint 6
+check "[public access disabled] private endpoint $PE_IP from the internet ($BAD_IP) is dropped: reached only through a virtual network" \
+	kept_out "$NS_BAD" "$PE_IP"
+check "[public access disabled] ... even from an IP rule's source ($OK_IP)" kept_out "$NS_OK" "$PE_IP"
+snapshot "$TMP/s10b.json"
+check "[public access disabled] those counted as public_disabled, not private_endpoint" \
+	test "$(delta "$TMP/s10.json" "$TMP/s10b.json" private_endpoint)" = 0
 check "update --public-network-access Enabled" quiet ctl update --public-network-access Enabled
 check "[public access enabled] allowed $OK_IP gets in again" gets_in "$NS_OK" "$VAULT_IP"
 

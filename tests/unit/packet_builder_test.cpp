@@ -127,6 +127,35 @@ TEST(PacketBuilder, QinQChainsOuterServiceTagInnerCustomerTag) {
   EXPECT_EQ(read16(frame, 20), kEthIpv6);
 }
 
+TEST(PacketBuilder, VxlanCarriesAnInnerEthernetFrame) {
+  auto frame = PacketBuilder()
+                   .ethernet()
+                   .ipv4(kSrc, kDst, kProtoUdp)
+                   .udp(40000, 4789)
+                   .vxlan(0x123456)
+                   .ethernet()
+                   .ipv4(kDst, kSrc, kProtoTcp)
+                   .tcp(1, 443)
+                   .bytes();
+  const size_t vxlan = kEthLen + kIpv4Len + kUdpLen;
+  ASSERT_EQ(frame.size(), vxlan + 8 + kEthLen + kIpv4Len + kTcpLen);
+  EXPECT_EQ(frame[vxlan], 0x08);  // the "I" flag
+  EXPECT_EQ(frame[vxlan + 4], 0x12);
+  EXPECT_EQ(frame[vxlan + 6], 0x56);
+  EXPECT_EQ(read16(frame, vxlan + 8 + 12), kEthIpv4);  // the inner ethertype
+  EXPECT_EQ(read16(frame, kEthLen + kIpv4Len + 4), frame.size() - kEthLen - kIpv4Len);
+  EXPECT_EQ(read16(frame, kEthLen + 2), frame.size() - kEthLen);  // outer total length
+}
+
+TEST(PacketBuilder, GreCarriesItsProtocol) {
+  auto frame =
+      PacketBuilder().ethernet().ipv4(kSrc, kDst, 47).gre(kEthIpv4).ipv4(kDst, kSrc, kProtoTcp).bytes();
+  ASSERT_EQ(frame.size(), kEthLen + kIpv4Len + 4 + kIpv4Len);
+  EXPECT_EQ(read16(frame, kEthLen + kIpv4Len), 0);  // no checksum, key or sequence
+  EXPECT_EQ(read16(frame, kEthLen + kIpv4Len + 2), kEthIpv4);
+  EXPECT_EQ(frame[kEthLen + 9], 47);
+}
+
 TEST(PacketBuilder, ExplicitEthertypeIsKept) {
   auto frame = PacketBuilder().ethernet(0x88cc).payload(20).bytes();  // LLDP
   EXPECT_EQ(read16(frame, 12), 0x88cc);

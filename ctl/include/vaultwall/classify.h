@@ -21,15 +21,23 @@ struct PacketDescription {
   PacketFamily family = PacketFamily::kIpv4;
   uint32_t source = 0;
   uint32_t destination = 0;
-  uint8_t proto = 6;  // IPPROTO_TCP / IPPROTO_UDP / other
+  uint8_t proto = 6;  // IPPROTO_TCP / IPPROTO_UDP / a tunnel's (GRE 47, ...) / other
   uint16_t destination_port = 443;
   uint32_t ifindex = 0;         // ingress interface
   uint16_t vlan = 0;            // 0 = untagged (inner tag when two)
   bool later_fragment = false;  // IPv4 non-first fragment (port unknown)
-  bool malformed = false;       // truncated headers, bad IHL, third VLAN tag
+  bool malformed = false;       // cut inside the IP header or a VLAN tag, third VLAN tag
+  // IPv4: the options (IHL) or the TCP/UDP header end before the port can
+  // be read: malformed when the destination alone proves it is protected
+  // (listed, broadcast, multicast), else outside the data plane.
+  bool port_unreadable = false;
   // IPv6 only: the transport could not be identified (unknown extension
   // header chain) — fail closed, treated as data plane.
   bool transport_unknown = false;
+  // What the kernel answers for an IPv4 destination that is not listed,
+  // when dataPlane.listen is "any" (DESIGN §1.1, weak host model):
+  bool wildcard_socket = false;  // the socket owning destination:port is bound to 0.0.0.0 or ::
+  bool forwarded = false;        // the host would route the packet onwards, not keep it
 };
 
 struct RuleMatch {

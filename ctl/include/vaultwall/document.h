@@ -70,7 +70,14 @@ struct Document {
   std::optional<Located<int64_t>> max_vnet_rules;
   std::optional<std::vector<Located<std::string>>> ports;  // "tcp/443"
   std::vector<Located<std::string>> addresses;
-  std::vector<Located<std::string>> private_endpoints;
+  std::optional<Located<std::string>> listen;  // dataPlane.listen
+  std::vector<Located<std::string>> tunnels;   // dataPlane.tunnels
+  // "10.20.0.5" or {"address": "10.20.0.5", "virtualNetwork": "<vnet id>"}.
+  struct PrivateEndpointText {
+    Located<std::string> address;
+    std::optional<Located<std::string>> virtual_network;
+  };
+  std::vector<PrivateEndpointText> private_endpoints;
   std::vector<VirtualNetworkText> virtual_networks;
   std::optional<Located<std::string>> service_tags_path;
   std::vector<Located<std::string>> trusted_services;

@@ -18,6 +18,11 @@ enum class DefaultAction { kAllow, kDeny };
 enum class Bypass { kAzureServices, kNone };
 enum class PublicNetworkAccess { kEnabled, kDisabled };
 enum class Mode { kEnforce, kAudit };
+// How the vault's data-plane sockets are bound (DESIGN §1.1, weak host):
+// to the wildcard address ("any": whatever a local wildcard socket would
+// receive on a protected port is data plane) or to the listed addresses
+// only ("addresses": nothing else is).
+enum class Listen { kAny, kAddresses };
 // Which set of Azure limits validation follows (DESIGN §1.5).
 enum class Profile { kAkv2018, kAkvCurrent };
 
@@ -28,12 +33,31 @@ std::string_view to_string(Bypass value);
 std::string_view to_string(PublicNetworkAccess value);
 std::string_view to_string(Mode value);
 std::string_view to_string(Profile value);
+std::string_view to_string(Listen value);
 // Case-insensitive; nullopt for anything else.
 std::optional<DefaultAction> parse_default_action(std::string_view text);
 std::optional<Bypass> parse_bypass(std::string_view text);
 std::optional<PublicNetworkAccess> parse_public_network_access(std::string_view text);
 std::optional<Mode> parse_mode(std::string_view text);
 std::optional<Profile> parse_profile(std::string_view text);
+std::optional<Listen> parse_listen(std::string_view text);
+
+// A tunnel the kernel opens by itself (DESIGN §1.1): its packets to a
+// protected address are data plane unless the operator declares it
+// (vaultwall.dataPlane.tunnels), saying its decapsulating device carries
+// the filter itself.
+struct TunnelKind {
+  std::string_view name;         // canonical: "vxlan", "gre", ...
+  std::string_view description;  // "VXLAN (UDP 4789)"
+  uint8_t proto;                 // IP protocol; 17 for the UDP tunnels
+  uint16_t port;                 // UDP destination port; 0 for IP-protocol tunnels
+  uint32_t bit;                  // VW_TUNNEL_*
+};
+// Every tunnel vaultwall knows, in VW_TUNNEL_* order.
+const std::vector<TunnelKind>& tunnel_kinds();
+// By name ("vxlan", any case) or by what it is ("udp/4789", "ip/47").
+const TunnelKind* find_tunnel(std::string_view text);
+const TunnelKind* find_tunnel(uint8_t proto, uint16_t port);
 
 struct ProfileLimits {
   uint32_t max_ip_rules = 127;
@@ -90,6 +114,14 @@ struct VirtualNetwork {
   friend bool operator==(const VirtualNetwork&, const VirtualNetwork&) = default;
 };
 
+// A private endpoint: reached only through a virtual network (Azure's
+// private link), so only traffic from one is allowed in step 1.
+struct PrivateEndpoint {
+  uint32_t address = 0;
+  std::string virtual_network;  // lower-cased vnet id it is bound to; "" = any
+  friend auto operator<=>(const PrivateEndpoint&, const PrivateEndpoint&) = default;
+};
+
 struct CustomTrustedService {
   std::string name;
   std::vector<Ipv4Prefix> prefixes;  // deduplicated
@@ -112,7 +144,9 @@ struct HostSection {
   std::optional<uint32_t> max_vnet_rules;   // limits.maxVirtualNetworkRules override
   std::vector<PortSpec> ports{PortSpec{}};  // default tcp/443
   std::vector<uint32_t> addresses;          // protected data-plane IPv4
-  std::vector<uint32_t> private_endpoints;
+  Listen listen = Listen::kAny;
+  std::vector<std::string> tunnels;  // declared tunnels, canonical names
+  std::vector<PrivateEndpoint> private_endpoints;
   std::vector<VirtualNetwork> virtual_networks;
   TrustedServices trusted;
   Mode mode = Mode::kEnforce;

@@ -17,15 +17,26 @@
 
 namespace vaultwall {
 
+// An IPv4 prefix as the file publishes it: host bits kept, and where it is
+// (values[index].properties.addressPrefixes[position]).
+struct PublishedPrefix {
+  Ipv4Prefix prefix;
+  size_t position = 0;
+};
+
 struct ServiceTag {
   std::string name;
-  std::vector<Ipv4Prefix> ipv4;  // as published (networks)
-  size_t ipv6_count = 0;         // published but not enforceable yet
+  size_t index = 0;                        // values[index]
+  std::vector<Ipv4Prefix> ipv4;            // its networks, sorted, deduplicated
+  std::vector<PublishedPrefix> published;  // as written, for the checks of resolution
+  size_t ipv6_count = 0;                   // published but not enforceable yet
 };
 
 // Tags by name (exact spelling of the file).
 struct ServiceTagFile {
   std::map<std::string, ServiceTag> tags;
+  // values[] indexes per lower-cased name: more than one is an ambiguous file.
+  std::map<std::string, std::vector<size_t>> indexes_by_name;
   const ServiceTag* find(std::string_view name) const;  // case-insensitive
 };
 
@@ -51,8 +62,12 @@ struct TrustedSet {
 
 // The policy's trusted services: reads policy.host.trusted.service_tags_path
 // when tags are named. Errors (with vaultwall.trustedServices... paths) for a
-// missing/unreadable file or an unknown tag; a warning when IPv6 prefixes
-// are skipped. Empty set when bypass is None or nothing is listed.
+// missing/unreadable file or an unknown tag; errors at
+// "<file>:values[i].properties.addressPrefixes[j]" for a trusted tag's
+// prefix that validation would refuse in a custom entry (broader than /8,
+// non-public, host bits), and at "<file>:values[i].name" for a trusted tag
+// named twice (case-insensitively); a warning when IPv6 prefixes are
+// skipped. Empty set when bypass is None or nothing is listed.
 Checked<TrustedSet> resolve_trusted_services(const Policy& policy);
 // Same, with the tag file already loaded (tests, or a cached file).
 Checked<TrustedSet> resolve_trusted_services(const Policy& policy, const ServiceTagFile* tags);

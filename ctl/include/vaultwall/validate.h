@@ -20,6 +20,14 @@ Checked<Policy> validate_document(const Document& document, const ValidateOption
 // Used by validation and by `network-rule add`.
 std::optional<std::string> forbidden_range_reason(const Ipv4Prefix& prefix);
 
+// Why an IPv4 prefix may not be a trusted service's (custom entry or Service
+// Tags file), or nullopt when it may: shorter than /8, or any range an IP
+// rule refuses (private, loopback, multicast, ...), e.g. "is broader than
+// /8 (it covers every IPv4 address); ...". Trusted prefixes admit sources
+// the way IP rules do, so the same ranges are refused.
+constexpr uint8_t kShortestTrustedPrefix = 8;
+std::optional<std::string> untrustable_prefix_reason(const Ipv4Prefix& prefix);
+
 // The exact Azure error for VNET rules whose subnet lacks the endpoint.
 std::string missing_service_endpoint_message(std::string_view subnet_names,
                                              std::string_view vnet_id);

@@ -64,7 +64,7 @@ std::vector<uint8_t> frame(FuzzedDataProvider& in) {
   testing::Ipv4 src, dst;
   for (auto& x : src) x = in.ConsumeIntegral<uint8_t>();
   for (auto& x : dst) x = in.ConsumeIntegral<uint8_t>();
-  uint8_t proto = in.PickValueInArray<uint8_t>({6, 17, 1, 47});
+  uint8_t proto = in.PickValueInArray<uint8_t>({6, 17, 1, 47, 4, 50, 132});
   b.ipv4(src, dst, proto, in.ConsumeIntegralInRange<uint8_t>(0, 15),
          in.ConsumeIntegralInRange<uint16_t>(0, 8191), in.ConsumeBool());
   if (proto == 6) b.tcp(in.ConsumeIntegral<uint16_t>(), in.ConsumeIntegral<uint16_t>());
@@ -92,7 +92,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ClassifierContext context = context_for(*compiled.value, *trusted.value, {});
   std::vector<uint8_t> bytes = frame(in);
   uint32_t ifindex = in.ConsumeIntegralInRange<uint32_t>(0, 8);
-  PacketDescription packet = difftest::describe_frame(bytes, ifindex, *loaded.value);
+  difftest::HostModel host = difftest::HostModel::standard();
+  host.forwarding = in.ConsumeBool();
+  PacketDescription packet = difftest::describe_frame(bytes, ifindex, *loaded.value, host);
   Classification c = classify(*loaded.value, context, packet);
   require(c.verdict_class < VW_CLASS_COUNT, "known class");
   require(c.passes == !verdict_class_drops(c.verdict_class), "action follows the class");
