@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "vaultwall/command_line.h"
-
 #include "vaultwall/program.h"
+#include "vaultwall/text.h"
 
 namespace vaultwall::cli {
 
@@ -63,13 +63,18 @@ void add_global_options(CLI::App& app, Globals& g, Commands& commands) {
 }
 
 int report(const Error& error) {
-  std::cerr << "vaultwallctl: " << error.message() << "\n";
+  std::cerr << "vaultwallctl: " << printable(truncated(error.message(), kMaxMessageBytes)) << "\n";
   return kExitError;
+}
+
+void warn(const std::string& message) {
+  std::cerr << "vaultwallctl: warning: " << printable(truncated(message, kMaxMessageBytes)) << "\n";
 }
 
 void print_diagnostics(const std::vector<Diagnostic>& diagnostics) {
   for (const Diagnostic& d : diagnostics)
-    std::cerr << (d.is_error() ? "error: " : "warning: ") << d.text() << "\n";
+    std::cerr << (d.is_error() ? "error: " : "warning: ")
+              << printable(truncated(d.text(), kMaxMessageBytes)) << "\n";
 }
 
 json diagnostics_json(const std::vector<Diagnostic>& diagnostics) {

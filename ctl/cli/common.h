@@ -69,8 +69,12 @@ void add_output_option(Commands& commands, CLI::App* command,
 // command run takes the -o format given. Call once every group is added.
 void add_global_options(CLI::App& app, Globals& g, Commands& commands);
 
-// Prints "vaultwallctl: <message>" to stderr; returns kExitError.
+// Prints "vaultwallctl: <message>" to stderr; returns kExitError. Messages
+// and diagnostics are printed escaped (control characters as \u001b) and
+// cut at kMaxMessageBytes: they quote documents, which may hold anything.
 int report(const Error& error);
+// Prints "vaultwallctl: warning: <message>" to stderr, the same way.
+void warn(const std::string& message);
 void print_diagnostics(const std::vector<Diagnostic>& diagnostics);
 json diagnostics_json(const std::vector<Diagnostic>& diagnostics);
 

@@ -196,7 +196,7 @@ group_journal() {
 	for i in 1 2 3; do ctl --journal "$ww/j.jsonl" apply --force -f "$NEW" >/dev/null 2>&1; done
 	check "planted marker symlinks: the target is untouched" grep -qx precious "$TMP/victim"
 	run ctl --journal "$ww/j.jsonl" history -o json
-	check "a marker owned by another user is not recorded" eval '! grep -q forged "$ww/j.jsonl" && ! out_has forged'
+	check "a marker owned by another user is not recorded" eval '! grep -q forged "$ww/j.jsonl" && ! grep -qF forged <<<"$OUT"'
 	check "... the applies were journaled all the same" eval '[ "$(grep -c "\"command\":\"apply\"" "$ww/j.jsonl")" -ge 4 ]'
 	as_nobody sh -c "printf '%s\n' '{\"schemaVersion\":1,\"command\":\"forged\",\"result\":\"ok\"}' >'$ww/theirs.jsonl'"
 	run ctl --journal "$ww/theirs.jsonl" apply --force -f "$OLD"
@@ -249,7 +249,6 @@ json.dump(d, open(sys.argv[2], "w"))' "$OLD" "$TMP/huge-value.json"
 	check "... stderr stays under 16 KiB" eval '[ ${#ERR} -lt 16384 ] || { echo "  stderr ${#ERR} bytes"; false; }'
 	check "... the journal line stays under 16 KiB" eval '[ "$(wc -c <"$TMP/huge.jsonl")" -lt 16384 ]'
 	check "... and says it failed" eval '[ "$(journal_commands "$TMP/huge.jsonl")" = "apply failed" ]'
-	check "the main journal is whole" journal_whole "$j"
 }
 
 # ============================================================================
