@@ -91,7 +91,9 @@ Loaded load_file(const std::string& file, const LimitOptions& limits) {
   auto trusted = resolve_trusted_services(*loaded.value);
   out.diagnostics.insert(out.diagnostics.end(), trusted.diagnostics.begin(),
                          trusted.diagnostics.end());
-  if (trusted.ok()) out.policy = std::move(loaded.value);
+  auto storage = storage_diagnostics(*loaded.value);
+  out.diagnostics.insert(out.diagnostics.end(), storage.begin(), storage.end());
+  if (trusted.ok() && storage.empty()) out.policy = std::move(loaded.value);
   return out;
 }
 
@@ -149,9 +151,11 @@ int apply_policy(const Globals& g, const PinnedMaps& maps, const KernelPolicy& c
   auto compilation = compile_against_kernel(policy, current);
   diagnostics.insert(diagnostics.end(), compilation.diagnostics.begin(),
                      compilation.diagnostics.end());
+  auto storage = storage_diagnostics(policy);  // imperative edits can outgrow the slot too
+  diagnostics.insert(diagnostics.end(), storage.begin(), storage.end());
   diagnostics = unique(std::move(diagnostics));
   if (!g.json()) print_diagnostics(diagnostics);
-  if (!compilation.ok()) {
+  if (!compilation.ok() || !storage.empty()) {
     journal_failure(g, "does not compile: " + errors_text(diagnostics));
     if (g.json())
       std::cout << json{{"schemaVersion", kSchemaVersion}, {"applied", false},
@@ -220,7 +224,7 @@ struct Session {
   KernelPolicy current;
 };
 
-Result<Session> begin_change(const Globals& g) {
+Result<Session> begin_change(const Globals& g, StoredDocument stored = StoredDocument::kMustLoad) {
   Session s;
   if (auto r = check_privileges_and_bpffs(g.pin_dir); !r) return std::unexpected(r.error());
   auto lock = PinDirLock::acquire(g.pin_dir);
@@ -229,7 +233,7 @@ Result<Session> begin_change(const Globals& g) {
   auto maps = PinnedMaps::open(g.pin_dir);
   if (!maps) return std::unexpected(maps.error());
   s.maps.emplace(std::move(*maps));
-  auto current = read_kernel_policy(*s.maps);
+  auto current = read_kernel_policy(*s.maps, stored);
   if (!current) return std::unexpected(current.error());
   s.current = std::move(*current);
   return s;
@@ -251,8 +255,12 @@ int cmd_apply(const Globals& g, const std::string& file, const LimitOptions& lim
     }
     return kExitError;
   }
-  auto session = begin_change(g);
+  // A whole document needs nothing from the stored one (ids come from
+  // vw_rule_info): it replaces a stored document that no longer loads.
+  auto session = begin_change(g, StoredDocument::kMayBeDamaged);
   if (!session) return report_change(g, session.error());
+  if (const auto& damaged = session->current.document_error)
+    warn(damaged->context + "; " + file + " replaces it");
   return apply_policy(g, *session->maps, session->current, *loaded.policy, dry_run,
                       loaded.diagnostics, force);
 }

@@ -361,7 +361,8 @@ group_phantom() {
 	local k code phantom=0 points=0
 	for k in $(seq 0 40); do
 		ctl apply -f "$OLD" >/dev/null 2>&1
-		VAULTWALL_TEST_ABORT_AFTER_WRITES=$k timeout 20 "$CTL" --pin-dir "$PIN" apply -f "$NEW" >/dev/null 2>&1
+		# (a subshell, so the shell's "Aborted" notice goes nowhere)
+		(VAULTWALL_TEST_ABORT_AFTER_WRITES=$k timeout 20 "$CTL" --pin-dir "$PIN" apply -f "$NEW") >/dev/null 2>&1
 		code=$?
 		if ! stats_match_live; then
 			echo "  (after an apply aborted at map write $k)"
