@@ -47,6 +47,7 @@ vw_register_pin_dir "$PIN"
 vw_mktemp_dir TMP || fatal "temporary directory"
 chmod 0755 "$TMP"  # the unprivileged user must reach its world-writable subdirectory
 export VAULTWALL_JOURNAL=$TMP/journal/journal.jsonl
+export VAULTWALL_RUN_DIR=$TMP/run  # the event reader's lock, not in /run/vaultwall
 OLD=$SRC/tests/crash/policy_old.json
 NEW=$SRC/tests/crash/policy_new.json
 SLOW=$SRC/tests/hostile_env/slow_clients.py
