@@ -20,6 +20,7 @@
 #include "vaultwall/program.h"
 #include "vaultwall/service_tags.h"
 #include "vaultwall/sha256.h"
+#include "vaultwall/text.h"
 #include "vaultwall/validate.h"
 
 namespace vaultwall::cli {
@@ -108,11 +109,11 @@ int cmd_validate(const Globals& g, const std::string& file, const LimitOptions& 
   } else {
     print_diagnostics(loaded.diagnostics);
     if (loaded.policy)
-      std::cout << file << ": valid (" << loaded.policy->ip_rules.size() << " IP rules, "
+      std::cout << printable(file) << ": valid (" << loaded.policy->ip_rules.size() << " IP rules, "
                 << loaded.policy->vnet_rules.size() << " virtual-network rules, profile "
                 << to_string(loaded.policy->host.profile) << ")\n";
     else
-      std::cerr << file << ": invalid; nothing was applied\n";
+      std::cerr << printable(file) << ": invalid; nothing was applied\n";
   }
   return loaded.policy ? kExitOk : kExitError;
 }
@@ -120,9 +121,9 @@ int cmd_validate(const Globals& g, const std::string& file, const LimitOptions& 
 // ---- apply / diff / read-modify-apply --------------------------------------------
 
 void print_diff(const PolicyDiff& diff) {
-  for (const std::string& r : diff.rules_added) std::cout << "  + rule " << r << "\n";
-  for (const std::string& r : diff.rules_removed) std::cout << "  - rule " << r << "\n";
-  for (const std::string& s : diff.settings_changed) std::cout << "  ~ " << s << "\n";
+  for (const std::string& r : diff.rules_added) std::cout << "  + rule " << printable(r) << "\n";
+  for (const std::string& r : diff.rules_removed) std::cout << "  - rule " << printable(r) << "\n";
+  for (const std::string& s : diff.settings_changed) std::cout << "  ~ " << printable(s) << "\n";
   if (diff.host_changed) std::cout << "  ~ vaultwall host section changed\n";
 }
 
@@ -251,7 +252,7 @@ int cmd_apply(const Globals& g, const std::string& file, const LimitOptions& lim
                 << "\n";
     else {
       print_diagnostics(loaded.diagnostics);
-      std::cerr << file << ": invalid; nothing was applied\n";
+      std::cerr << printable(file) << ": invalid; nothing was applied\n";
     }
     return kExitError;
   }
@@ -284,10 +285,10 @@ int cmd_diff(const Globals& g, const std::string& file, const LimitOptions& limi
               << "\n";
   else if (diff.empty())
     std::cout << "no differences: generation " << current->info.generation << " already enforces "
-              << file << "\n";
+              << printable(file) << "\n";
   else {
-    std::cout << "differences between generation " << current->info.generation << " and " << file
-              << ":\n";
+    std::cout << "differences between generation " << current->info.generation << " and "
+              << printable(file) << ":\n";
     print_diff(diff);
   }
   return diff.empty() ? kExitOk : kExitError;
@@ -401,7 +402,7 @@ int cmd_rule_remove(const Globals& g, const std::vector<std::string>& ips,
     bool removed = erase_if(acls["ipRules"], [&](const json& rule) {
       return ip_identity(rule.value("value", "")) == identity;
     });
-    if (!removed) std::cout << "IP rule " << identity << " is not present\n";
+    if (!removed) std::cout << "IP rule " << printable(identity) << " is not present\n";
   }
   if (!subnet.empty()) {
     auto id = subnet_id_from_flags(current_or_default(s->current), subnet, vnet_name);
@@ -409,7 +410,8 @@ int cmd_rule_remove(const Globals& g, const std::vector<std::string>& ips,
     bool removed = erase_if(acls["virtualNetworkRules"], [&](const json& rule) {
       return lower(rule.value("id", "")) == lower(*id);
     });
-    if (!removed) std::cout << "virtual-network rule " << lower(*id) << " is not present\n";
+    if (!removed)
+      std::cout << "virtual-network rule " << printable(lower(*id)) << " is not present\n";
   }
   return apply_edit(g, *s, document, {});
 }
@@ -432,13 +434,16 @@ int cmd_rule_list(const Globals& g) {
   std::printf("%-6s %-5s %s\n", "ID", "KIND", "RULE");
   for (const IpRule& rule : policy.ip_rules) {
     auto id = current->rule_ids.find(rule.canonical());
-    std::printf("%-6s %-5s %s\n", id == current->rule_ids.end() ? "-" : std::to_string(id->second).c_str(),
-                "ip", rule.canonical().c_str());
+    std::printf("%-6s %-5s %s\n",
+                id == current->rule_ids.end() ? "-" : std::to_string(id->second).c_str(), "ip",
+                printable(rule.canonical()).c_str());
   }
   for (const VnetRule& rule : policy.vnet_rules) {
     auto id = current->rule_ids.find(rule.subnet_id);
-    std::printf("%-6s %-5s %s%s\n", id == current->rule_ids.end() ? "-" : std::to_string(id->second).c_str(),
-                "vnet", rule.subnet_id.c_str(), rule.active ? "" : " (inactive: no Microsoft.KeyVault endpoint)");
+    std::printf("%-6s %-5s %s%s\n",
+                id == current->rule_ids.end() ? "-" : std::to_string(id->second).c_str(), "vnet",
+                printable(rule.subnet_id).c_str(),
+                rule.active ? "" : " (inactive: no Microsoft.KeyVault endpoint)");
   }
   return kExitOk;
 }
