@@ -52,9 +52,9 @@ Result<std::string> read_input_file(const std::string& path, size_t cap, std::st
   const std::string name = std::string(what) + " " + path;
   // O_NONBLOCK: opening a FIFO must not wait for a writer before fstat says what it is.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!fd.valid()) return fail_errno("cannot read " + name);
+  if (!fd.valid()) return fail_errno("cannot read " + path);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return fail_errno("cannot read " + name);
+  if (::fstat(fd.get(), &st) != 0) return fail_errno("cannot read " + path);
   if (!S_ISREG(st.st_mode))
     return fail(EINVAL, name + " is " + kind_of(st.st_mode) + ", not a regular file");
   if (static_cast<size_t>(st.st_size) > cap)
