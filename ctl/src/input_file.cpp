@@ -27,17 +27,10 @@ std::string cap_hint(size_t cap) {
 
 // Reads fd to the end, failing as soon as more than `cap` bytes came.
 Result<std::string> read_capped(int fd, size_t cap, const std::string& name) {
-  std::string text;
-  char buffer[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail_errno("read " + name);
-    if (n == 0) return text;
-    if (text.size() + static_cast<size_t>(n) > cap)
-      return fail(EFBIG, name + " is over the " + format_size(cap) + " cap", cap_hint(cap));
-    text.append(buffer, static_cast<size_t>(n));
-  }
+  auto text = read_to_end(fd, cap, name);
+  if (!text && text.error().code == EFBIG)
+    return fail(EFBIG, name + " is over the " + format_size(cap) + " cap", cap_hint(cap));
+  return text;
 }
 
 }  // namespace

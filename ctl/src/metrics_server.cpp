@@ -153,6 +153,17 @@ bool send_some(Connection& c) {
   return false;
 }
 
+// Makes room: the oldest connection still sending its request goes (a
+// scrape sends its request at once, so it is never the oldest). False when
+// every connection is sending a reply.
+bool drop_slowest(std::list<Connection>& connections) {
+  auto slowest = std::find_if(connections.begin(), connections.end(),
+                              [](const Connection& c) { return !c.replying; });
+  if (slowest == connections.end()) return false;
+  connections.erase(slowest);
+  return true;
+}
+
 }  // namespace
 
 Result<std::pair<std::string, std::string>> split_listen_address(const std::string& address) {
@@ -239,18 +250,18 @@ Result<void> MetricsServer::serve(const std::function<HttpReply()>& metrics,
     if (!(polled[0].revents & POLLIN)) continue;
     for (int accepted = 0; accepted < 64; accepted++) {
       UniqueFd client(::accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-      if (!client.valid()) break;  // EAGAIN: none left; EMFILE and the like: next round
+      if (!client.valid()) {
+        // Out of fds (a low RLIMIT_NOFILE): free one for the next round, as when full.
+        if ((errno == EMFILE || errno == ENFILE) && drop_slowest(connections))
+          counts_.dropped_for_room++;
+        break;  // EAGAIN: none left
+      }
       counts_.accepted++;
       if (connections.size() >= limits_.max_connections) {
-        // Full: the oldest connection still sending its request makes room
-        // (a scrape sends its request at once, so it is never the oldest).
-        auto slowest = std::find_if(connections.begin(), connections.end(),
-                                    [](const Connection& c) { return !c.replying; });
-        if (slowest == connections.end()) {
+        if (!drop_slowest(connections)) {
           counts_.refused++;
           continue;  // every slot is sending a reply: refuse this one (closed)
         }
-        connections.erase(slowest);
         counts_.dropped_for_room++;
       }
       connections.push_back({std::move(client), Clock::now() + limits_.request_deadline});

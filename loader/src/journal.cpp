@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -177,20 +178,6 @@ Result<void> lock_within(int fd, int operation, const std::string& path) {
   return {};
 }
 
-Result<std::string> read_all(int fd, size_t limit, const std::string& what) {
-  std::string text;
-  char buffer[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail_errno("read " + what);
-    if (n == 0) return text;
-    if (text.size() + static_cast<size_t>(n) > limit)
-      return fail(EFBIG, what + " is over " + std::to_string(limit) + " bytes");
-    text.append(buffer, static_cast<size_t>(n));
-  }
-}
-
 // Appends one record with one write(2). A record is whole or absent: after
 // a short write (a full disk) the file is cut back to where it was. A file
 // that does not end with a newline (a record cut by a crash of an older
@@ -302,7 +289,7 @@ std::optional<Marker> read_marker(const std::string& file, pid_t pid, Owner owne
   };
   auto fd = open_trusted(file, O_RDONLY, owner, "journal marker", "");
   if (!fd) return ignore(refusal_text(fd.error()));
-  auto text = read_all(fd->get(), kMaxMarkerBytes, "journal marker " + file);
+  auto text = read_to_end(fd->get(), kMaxMarkerBytes, "journal marker " + file);
   if (!text) return ignore(text.error().message());
   Marker m{file, json::parse(*text, nullptr, false)};
   if (m.line.is_discarded()) return ignore("journal marker " + file + ": not JSON");
@@ -467,7 +454,7 @@ Result<std::vector<std::string>> read_journal(const std::string& path,
   if (!fd && fd.error().code != ENOENT) return std::unexpected(fd.error());
   if (fd) {
     VW_TRY(lock_within(fd->get(), LOCK_SH, path));
-    std::string text = VW_TRY(read_all(fd->get(), SIZE_MAX, "journal " + path));
+    std::string text = VW_TRY(read_to_end(fd->get(), SIZE_MAX, "journal " + path));
     std::istringstream in(text);
     for (std::string line; std::getline(in, line);)
       if (!line.empty()) lines.push_back(line);
