@@ -417,7 +417,7 @@ group_metrics() {
 
 	local n
 	for n in 8 64; do
-		python3 "$SLOW" hold 127.0.0.1 "$port" "$n" 12 >"$TMP/slow-$n.out" 2>&1 &
+		python3 "$SLOW" hold 127.0.0.1 "$port" "$n" 8 >"$TMP/slow-$n.out" 2>&1 &
 		local slow=$!
 		VW_STARTED_PIDS+=("$slow")
 		sleep 1.5
