@@ -11,15 +11,6 @@ namespace {
 
 size_t cap_override = 0;  // set once by the CLI before anything is read
 
-const char* kind_of(mode_t mode) {
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
-
 std::string cap_hint(size_t cap) {
   return "raise the cap with --max-input-size SIZE (e.g. --max-input-size " +
          std::to_string((cap >> 20) * 4 > 0 ? (cap >> 20) * 4 : 1) + "M)";
@@ -49,7 +40,7 @@ Result<std::string> read_input_file(const std::string& path, size_t cap, std::st
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return fail_errno("cannot read " + path);
   if (!S_ISREG(st.st_mode))
-    return fail(EINVAL, name + " is " + kind_of(st.st_mode) + ", not a regular file");
+    return fail(EINVAL, name + " is " + file_type_name(st.st_mode) + ", not a regular file");
   if (static_cast<size_t>(st.st_size) > cap)
     return fail(EFBIG,
                 name + " is " + std::to_string(st.st_size) + " bytes, over the " +

@@ -111,16 +111,6 @@ json entry_json(const JournalEntry& e) {
 
 // ---- files the journal trusts --------------------------------------------------
 
-const char* file_kind(mode_t mode) {
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISLNK(mode)) return "a symbolic link";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
-
 // Who may own a file the journal reads or writes: the caller (root, for
 // every state change), or root when an unprivileged user reads history.
 enum class Owner { kCaller, kCallerOrRoot };
@@ -140,7 +130,7 @@ Result<UniqueFd> open_trusted(const std::string& path, int flags, Owner owner, c
     int saved = errno;
     struct stat st {};
     if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-      return refuse(EINVAL, std::string("is ") + file_kind(st.st_mode) + ", not a regular file");
+      return refuse(EINVAL, std::string("is ") + file_type_name(st.st_mode) + ", not a regular file");
     if (saved == EACCES)
       return fail(saved, std::string("open ") + what + " " + path,
                   "it is root's (mode 0600): run this as root");
@@ -150,7 +140,7 @@ Result<UniqueFd> open_trusted(const std::string& path, int flags, Owner owner, c
   struct stat st {};
   if (::fstat(fd, &st) != 0) return fail_errno(std::string("stat ") + what + " " + path);
   if (!S_ISREG(st.st_mode))
-    return refuse(EINVAL, std::string("is ") + file_kind(st.st_mode) + ", not a regular file");
+    return refuse(EINVAL, std::string("is ") + file_type_name(st.st_mode) + ", not a regular file");
   const uid_t me = ::geteuid();
   if (st.st_uid != me && !(owner == Owner::kCallerOrRoot && st.st_uid == 0))
     return refuse(EPERM, "is owned by uid " + std::to_string(st.st_uid) + ", not by uid " +

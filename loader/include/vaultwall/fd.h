@@ -1,6 +1,7 @@
 // RAII owner of a file descriptor.
 #pragma once
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,6 +36,18 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// "a FIFO", "a directory", ... for a file that is not regular (st_mode), in
+// messages that refuse it.
+inline const char* file_type_name(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
 
 // Reads fd to its end. EFBIG ("<what> is over N bytes") as soon as more than
 // max_bytes came: a file that should be small cannot make the reader
