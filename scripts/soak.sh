@@ -17,8 +17,16 @@
 # Exit 0 when no leak and no wrong verdict was seen, 1 otherwise, 77 when
 # not root.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-SRC=$PWD
+# Run from a private copy of this script and of the binaries: bash reads a
+# script as it runs, and a rebuild or an edit during a 30-minute soak must
+# not change what it runs.
+if [ -z "${VW_SOAK_COPY:-}" ]; then
+	copy=$(mktemp /tmp/vwsoak-script.XXXXXX) && cp "$0" "$copy" || exit 1
+	VW_SOAK_COPY=$copy VW_SOAK_SRC=$(cd "$(dirname "$0")/.." && pwd) exec bash "$copy" "$@"
+fi
+rm -f "$VW_SOAK_COPY"  # bash keeps it open
+SRC=$VW_SOAK_SRC
+cd "$SRC" || exit 1
 MINUTES=30 RATE=1000
 CTL=$SRC/build/ctl/vaultwallctl LOADER=$SRC/build/loader/vaultwall-loader
 while [ $# -gt 0 ]; do
@@ -45,6 +53,8 @@ vw_sweep_stale vws vwsoak-
 vw_install_cleanup_trap
 vw_register_pin_dir "$PIN"
 vw_mktemp_dir TMP || fatal "temporary directory"
+cp "$CTL" "$TMP/vaultwallctl" && cp "$LOADER" "$TMP/vaultwall-loader" || fatal "copy the binaries"
+CTL=$TMP/vaultwallctl LOADER=$TMP/vaultwall-loader
 FULL=$TMP/full
 MOUNTED=0
 soak_cleanup() {
@@ -59,7 +69,6 @@ export VAULTWALL_RUN_DIR=$TMP/run
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN VW_CMD_TIMEOUT=30
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" --journal "$FULL/journal.jsonl" "$@"; }
-now() { python3 -c 'import time; print(time.time())'; }
 log() { printf '%s soak: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
 problems=()
@@ -123,7 +132,7 @@ sleep 3
 # ---- leak probes --------------------------------------------------------------------
 pinned_map_ids() {
 	local f
-	for f in "$PIN"/vw_*; do bpftool map show pinned "$f" -j 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; done
+	for f in "$PIN"/vw_*; do bpftool map show pinned "$f" 2>/dev/null | awk -F: 'NR == 1 {print $1}'; done
 }
 # probe PID: "fds N rss_kib N bpf_maps N stale_maps N" (stale: not pinned now)
 probe() {
@@ -143,7 +152,7 @@ probe() {
 # Programs that use this pin dir's maps (the pinned one and any leaked one).
 programs_on_our_maps() {
 	local active
-	active=$(bpftool map show pinned "$PIN/vw_active" -j | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+	active=$(bpftool map show pinned "$PIN/vw_active" | awk -F: 'NR == 1 {print $1}')
 	bpftool prog list -j | python3 -c '
 import json, sys
 print(sum(1 for p in json.load(sys.stdin) if int(sys.argv[1]) in p.get("map_ids", [])))' "$active"
@@ -169,15 +178,22 @@ check_verify() {
 	verify_failures=$((verify_failures + 1))
 	problem "verify after $1: $(head -3 "$TMP/verify.out")"
 }
-random_ms() { echo $((RANDOM % $1)); }
-
+# killed_within MAX_MS CMD...: runs CMD in the vault namespace and kills it
+# with kill -9 after a random 0..MAX_MS ms; true when the kill landed.
+killed_within() {
+	local max_ms=$1
+	shift
+	vw_in_ns "$NS_VAULT" "$@" >/dev/null 2>&1 &
+	local pid=$! landed=1
+	sleep "$(printf '0.%03d' $((RANDOM % max_ms)))"
+	kill -9 "$pid" 2>/dev/null && landed=0
+	wait "$pid" 2>/dev/null
+	return $landed
+}
 kill_an_apply() {
 	other_policy
-	vw_in_ns "$NS_VAULT" "$CTL" --pin-dir "$PIN" --journal "$FULL/journal.jsonl" apply -f "$TMP/policy-$policy.json" >/dev/null 2>&1 &
-	local pid=$!
-	sleep "0.0$(printf '%02d' "$(random_ms 90)")"
-	kill -9 "$pid" 2>/dev/null && killed_applies=$((killed_applies + 1))
-	wait "$pid" 2>/dev/null
+	killed_within 90 "$CTL" --pin-dir "$PIN" --journal "$FULL/journal.jsonl" apply -f "$TMP/policy-$policy.json" &&
+		killed_applies=$((killed_applies + 1))
 	apply_next
 	check_verify "a killed apply"
 }
@@ -185,11 +201,7 @@ reload() {
 	loader load >"$TMP/load.out" 2>&1 && loads=$((loads + 1)) || problem "load: $(tail -2 "$TMP/load.out")"
 }
 kill_a_load() {
-	vw_in_ns "$NS_VAULT" "$LOADER" --pin-dir "$PIN" load >/dev/null 2>&1 &
-	local pid=$!
-	sleep "0.$(printf '%02d' "$(random_ms 30)")"
-	kill -9 "$pid" 2>/dev/null && killed_loads=$((killed_loads + 1))
-	wait "$pid" 2>/dev/null
+	killed_within 300 "$LOADER" --pin-dir "$PIN" load && killed_loads=$((killed_loads + 1))
 	reload
 	check_verify "a killed load"
 }
