@@ -362,16 +362,26 @@ struct vw_counters {
 	__u64 last_hit_jiffies;
 };
 
+/* vw_rule_info.slots / vw_service_info.slots: bit VW_SLOT_BIT(s) is set while
+ * slot s's policy uses the id. An apply sets the idle slot's bit before its
+ * flip, so readers (stats, metrics) list only ids with the live slot's bit:
+ * ids written for an apply that failed or was killed before its flip are
+ * never shown as enforced. */
+#define VW_SLOT_BIT(slot) (1u << ((slot)&1))
+
 /* vw_rule_info[rule id]: what a rule is, so bpftool and a fresh vaultwallctl
  * can name it without any side file. */
 struct vw_rule_info {
-	__u32 kind;    /* VW_RULE_KIND_* */
+	__u16 kind;    /* VW_RULE_KIND_* */
+	__u16 slots;   /* VW_SLOT_BIT of each slot whose policy has the rule */
 	__u32 vnet_id; /* host byte order; 0 for IP rules */
 	char text[VW_RULE_TEXT_LEN]; /* canonical CIDR or lower-cased subnet id */
 };
 
 /* vw_svc_info[service id] */
 struct vw_service_info {
+	__u32 slots; /* VW_SLOT_BIT of each slot whose policy trusts the service */
+	__u32 pad;
 	char name[VW_SERVICE_NAME_LEN];
 };
 
@@ -519,7 +529,7 @@ VW_STATIC_ASSERT(sizeof(struct vw_endpoint_value) == 8, "vw_endpoint_value");
 VW_STATIC_ASSERT((VW_TUNNELS_IP & VW_TUNNELS_UDP) == 0 && VW_TUNNELS_ALL == 0x3fffu, "tunnel bits");
 VW_STATIC_ASSERT(sizeof(struct vw_counters) == 24, "vw_counters");
 VW_STATIC_ASSERT(sizeof(struct vw_rule_info) == 8 + VW_RULE_TEXT_LEN, "vw_rule_info");
-VW_STATIC_ASSERT(sizeof(struct vw_service_info) == VW_SERVICE_NAME_LEN, "vw_service_info");
+VW_STATIC_ASSERT(sizeof(struct vw_service_info) == 8 + VW_SERVICE_NAME_LEN, "vw_service_info");
 VW_STATIC_ASSERT(sizeof(struct vw_policy_info) == 16 + VW_DIGEST_LEN + VW_PROFILE_LEN + 8, "vw_policy_info");
 VW_STATIC_ASSERT(sizeof(struct vw_doc_chunk) == 4096, "vw_doc_chunk");
 VW_STATIC_ASSERT(sizeof(struct vw_abi_info) == 8, "vw_abi_info");

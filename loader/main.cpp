@@ -260,18 +260,21 @@ int journaled(const std::string& journal, const std::string& pin_dir, const std:
   entry.pin_dir = pin_dir;
   entry.interfaces = std::move(interfaces);
   entry.from = active_policy_version(pin_dir);
+  auto warn = [](const std::string& message) {
+    std::cerr << "vaultwall-loader: warning: " << message << "\n";
+  };
   auto pending = PendingChange::begin(journal, std::move(entry));
-  if (!pending)
-    std::cerr << "vaultwall-loader: warning: this change is not journaled: "
-              << pending.error().message() << "\n";
+  if (!pending) {
+    warn("this change is not journaled: " + pending.error().message());
+    return change();
+  }
+  for (const std::string& w : pending->take_warnings()) warn(w);
   int status = change();
-  if (!pending) return status;
   JournalEntry& done = pending->entry();
   done.to = active_policy_version(pin_dir);
   if (status != kExitOk) done.fail(last_error.empty() ? "exit status " + std::to_string(status) : last_error);
-  if (auto r = pending->finish(); !r)
-    std::cerr << "vaultwall-loader: warning: cannot journal this change: " << r.error().message()
-              << "\n";
+  if (auto r = pending->finish(); !r) warn("cannot journal this change: " + r.error().message());
+  for (const std::string& w : pending->take_warnings()) warn(w);
   return status;
 }
 

@@ -4,8 +4,9 @@
 #include <iostream>
 
 #include "vaultwall/command_line.h"
-
+#include "vaultwall/input_file.h"
 #include "vaultwall/program.h"
+#include "vaultwall/text.h"
 
 namespace vaultwall::cli {
 
@@ -44,11 +45,21 @@ void add_global_options(CLI::App& app, Globals& g, Commands& commands) {
     command->add_option("--journal", g.journal,
                         std::string("change journal (default $") + kJournalPathEnv + " or " +
                             kJournalDefaultPath + ")");
+    command->add_option("--max-input-size", g.max_input_size,
+                        "largest rule document or Service Tags file read, e.g. 16M (default " +
+                            format_size(kDocumentSizeCap) + " and " +
+                            format_size(kServiceTagsSizeCap) + ")");
     const std::vector<std::string>* formats = command == &app ? &every_format
                                                               : formats_of(commands, command);
     if (formats)
       command->add_option("-o,--output", g.output, joined(*formats, " or "))
           ->check(CLI::IsMember(*formats));
+  });
+  commands.checks.push_back([&g] {
+    if (g.max_input_size.empty()) return;
+    auto bytes = parse_size(g.max_input_size);
+    if (!bytes) throw CLI::ValidationError("--max-input-size", bytes.error().message());
+    set_input_size_cap(*bytes);
   });
   // -o before the subcommand is checked against what the command takes.
   commands.checks.push_back([&app, &g, &commands] {
@@ -63,13 +74,18 @@ void add_global_options(CLI::App& app, Globals& g, Commands& commands) {
 }
 
 int report(const Error& error) {
-  std::cerr << "vaultwallctl: " << error.message() << "\n";
+  std::cerr << "vaultwallctl: " << printable(truncated(error.message(), kMaxMessageBytes)) << "\n";
   return kExitError;
+}
+
+void warn(const std::string& message) {
+  std::cerr << "vaultwallctl: warning: " << printable(truncated(message, kMaxMessageBytes)) << "\n";
 }
 
 void print_diagnostics(const std::vector<Diagnostic>& diagnostics) {
   for (const Diagnostic& d : diagnostics)
-    std::cerr << (d.is_error() ? "error: " : "warning: ") << d.text() << "\n";
+    std::cerr << (d.is_error() ? "error: " : "warning: ")
+              << printable(truncated(d.text(), kMaxMessageBytes)) << "\n";
 }
 
 json diagnostics_json(const std::vector<Diagnostic>& diagnostics) {

@@ -30,6 +30,7 @@ struct Globals {
   std::string output;  // -o as given; empty: the command's default format
   bool json() const { return output == "json"; }
   std::string journal;             // --journal; empty: $VAULTWALL_JOURNAL or the default
+  std::string max_input_size;      // --max-input-size; empty: the defaults (input_file.h)
   std::vector<std::string> argv;   // the command line, for the journal
   // The journal entry of the state change in progress (run_journaled), for
   // the commands to fill in; null when the command is not a change.
@@ -64,13 +65,18 @@ struct Commands {
 void add_output_option(Commands& commands, CLI::App* command,
                        std::vector<std::string> formats = {"table", "json"});
 
-// --pin-dir, --journal and -o on the top level and on every subcommand, so
-// they may be typed before or after it; checks after parsing that the
-// command run takes the -o format given. Call once every group is added.
+// --pin-dir, --journal, --max-input-size and -o on the top level and on
+// every subcommand, so they may be typed before or after it; checks after
+// parsing that the command run takes the -o format given and applies the
+// input size cap. Call once every group is added.
 void add_global_options(CLI::App& app, Globals& g, Commands& commands);
 
-// Prints "vaultwallctl: <message>" to stderr; returns kExitError.
+// Prints "vaultwallctl: <message>" to stderr; returns kExitError. Messages
+// and diagnostics are printed escaped (control characters as \u001b) and
+// cut at kMaxMessageBytes: they quote documents, which may hold anything.
 int report(const Error& error);
+// Prints "vaultwallctl: warning: <message>" to stderr, the same way.
+void warn(const std::string& message);
 void print_diagnostics(const std::vector<Diagnostic>& diagnostics);
 json diagnostics_json(const std::vector<Diagnostic>& diagnostics);
 

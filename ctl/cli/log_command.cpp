@@ -2,27 +2,48 @@
 // one JSON line each (shaped like Key Vault's AuditEvent) or a table.
 //
 // Reads the pinned ring buffer, so it works after any restart of ctl. A ring
-// buffer has one consumer position: two `log` readers at once split the
-// events between them, so run one (the systemd service) per host.
-// --follow keeps reading until SIGINT/SIGTERM; --output-file appends to a
-// file that SIGHUP reopens (logrotate's postrotate), else lines go to stdout
-// (journald under systemd), flushed one by one.
+// buffer has one consumer position: two readers at once would split the
+// events between them, so a reader holds a lock per pin directory (a file
+// under /run/vaultwall, or $VAULTWALL_RUN_DIR) and a second one is refused.
+// --follow keeps reading until SIGINT/SIGTERM and follows the live maps:
+// after a purge and a new load it drains the old ring buffer and reads the
+// new one within a second. --output-file appends to a file that SIGHUP
+// reopens (logrotate's postrotate), else lines go to stdout (journald under
+// systemd), flushed one by one.
+//
+// Interface names come from vaultwall's pinned links (each link knows its
+// ifindex, in the namespace it was attached in), not from the reader's
+// namespace, where the same ifindex may be another interface or none.
 #include <bpf/libbpf.h>
-#include <net/if.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cctype>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "cli/common.h"
+#include "vaultwall/attach.h"
+#include "vaultwall/live_maps.h"
 #include "vaultwall/observability.h"
+#include "vaultwall/program.h"
+#include "vaultwall/text.h"
 
 namespace vaultwall::cli {
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 std::atomic<bool> stop_requested{false};
 std::atomic<bool> reopen_requested{false};
@@ -52,10 +73,103 @@ struct LogOptions {
   std::string output_file;
 };
 
+// ---- one reader per pin directory -------------------------------------------------
+
+std::string run_dir() {
+  const char* dir = std::getenv("VAULTWALL_RUN_DIR");
+  return dir && *dir ? dir : "/run/vaultwall";
+}
+
+// The lock file of a pin directory's event reader: /run/vaultwall/log-sys-fs-bpf-vaultwall.lock
+std::string reader_lock_path(const std::string& pin_dir) {
+  std::string key;
+  for (char c : pin_dir) {
+    if (c == '/') {
+      if (!key.empty() && key.back() != '-') key += '-';
+    } else {
+      key += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ? c : '_';
+    }
+  }
+  while (!key.empty() && key.back() == '-') key.pop_back();
+  return run_dir() + "/log-" + key + ".lock";
+}
+
+// Holds the reader lock of pin_dir for the process's lifetime. EBUSY when
+// another reader holds it. When the lock file cannot be made at all (a
+// read-only /run), a warning, and the reader goes on unguarded.
+Result<UniqueFd> lock_event_reader(const std::string& pin_dir) {
+  const std::string path = reader_lock_path(pin_dir);
+  ::mkdir(run_dir().c_str(), 0700);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
+    warn("cannot take the event reader lock " + path + " (" + std::strerror(errno) +
+         "): make sure no other vaultwallctl log reads " + pin_dir);
+    return UniqueFd();
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    char holder[32] = {};
+    ssize_t n = ::pread(fd.get(), holder, sizeof(holder) - 1, 0);
+    std::string pid = n > 0 ? std::string(holder, static_cast<size_t>(n)) : "?";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    return fail(EBUSY,
+                "another vaultwallctl log --follow (pid " + pid + ") reads the events of " +
+                    pin_dir +
+                    "; a ring buffer has one consumer position, so a second reader would take "
+                    "events from it",
+                "read that reader's output, or stop it first (systemctl stop vaultwall-log)");
+  }
+  // The pid is only for the message above: a failed write changes nothing.
+  std::string me = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd.get(), 0) == 0) (void)!::pwrite(fd.get(), me.data(), me.size(), 0);
+  return fd;
+}
+
+// ---- names ---------------------------------------------------------------------------
+
+// ifindex -> interface, from the pinned XDP links of pin_dir. Reloaded when an
+// event names an ifindex it does not know (at most once a second).
+class InterfaceNames {
+ public:
+  explicit InterfaceNames(std::string pin_dir) : pin_dir_(std::move(pin_dir)) {}
+
+  std::string name(uint32_t ifindex) {
+    if (ifindex == 0) return "";
+    if (auto it = names_.find(ifindex); it != names_.end()) return it->second;
+    if (Clock::now() - loaded_at_ < std::chrono::seconds(1)) return "";
+    reload();
+    auto it = names_.find(ifindex);
+    return it == names_.end() ? "" : it->second;
+  }
+
+  void reload() {
+    loaded_at_ = Clock::now();
+    names_.clear();
+    auto interfaces = attached_interfaces(pin_dir_);
+    if (!interfaces) return;
+    for (const std::string& interface : *interfaces) {
+      auto link = open_pinned(link_pin_path(pin_dir_, interface));
+      if (!link) continue;
+      bpf_link_info info{};
+      __u32 length = sizeof(info);
+      if (bpf_obj_get_info_by_fd(link->get(), &info, &length) != 0 || info.xdp.ifindex == 0)
+        continue;
+      // Two namespaces may each have the interface this ifindex names.
+      std::string& name = names_[info.xdp.ifindex];
+      name += (name.empty() ? "" : "|") + interface;
+    }
+  }
+
+ private:
+  std::string pin_dir_;
+  std::map<uint32_t, std::string> names_;
+  Clock::time_point loaded_at_{};
+};
+
 // Writes events where the options say, naming interfaces and rules.
 class EventWriter {
  public:
-  EventWriter(const PinnedMaps& maps, const LogOptions& options) : maps_(maps), options_(options) {}
+  EventWriter(const std::string& pin_dir, const LogOptions& options)
+      : options_(options), interfaces_(pin_dir) {}
 
   Result<void> open() {
     if (options_.output_file.empty()) {
@@ -73,6 +187,13 @@ class EventWriter {
     return {};
   }
 
+  // The maps the events now come from: names are looked up afresh.
+  void use(const PinnedMaps& maps) {
+    maps_ = &maps;
+    rule_texts_.clear();
+    interfaces_.reload();
+  }
+
   ~EventWriter() {
     if (out_ && out_ != stdout) std::fclose(out_);
   }
@@ -81,39 +202,36 @@ class EventWriter {
     // Event times are CLOCK_MONOTONIC; the offset to wall-clock time is read
     // per event, so a clock step (NTP) shows up from the next event on.
     uint64_t wall_ns = e.time_ns + (clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
-    EventNames names{interface_name(e.ifindex), rule_text(e.rule_id)};
-    if (options_.format == "table")
+    EventNames names{interfaces_.name(e.ifindex), rule_text(e.rule_id)};
+    if (options_.format == "table") {
+      names = {printable(names.interface), printable(names.rule)};
       std::fprintf(out_, "%s\n", event_table_row(e, wall_ns, names).c_str());
-    else
-      std::fprintf(out_, "%s\n", event_json(e, wall_ns, names).dump().c_str());
+    } else {
+      std::fprintf(out_, "%s\n",
+                   event_json(e, wall_ns, names)
+                       .dump(-1, ' ', false, json::error_handler_t::replace)
+                       .c_str());
+    }
     std::fflush(out_);
-    written_++;
   }
-
-  uint64_t written() const { return written_; }
 
  private:
-  std::string interface_name(uint32_t ifindex) {
-    char name[IF_NAMESIZE] = "";
-    if (ifindex == 0 || !if_indextoname(ifindex, name)) return "";
-    return name;
-  }
-
   // Rule texts are cached per id; an id that a later apply reuses would keep
-  // its old text until restart, which is why events carry the generation.
+  // its old text until the maps change, which is why events carry the generation.
   std::string rule_text(uint32_t rule_id) {
-    if (rule_id == VW_RULE_NONE) return "";
+    if (rule_id == VW_RULE_NONE || !maps_) return "";
     if (auto it = rule_texts_.find(rule_id); it != rule_texts_.end()) return it->second;
-    auto info = maps_.rule_info().get(rule_id);
-    std::string text = (info && *info) ? std::string((*info)->text) : "";
+    auto info = maps_->rule_info().get(rule_id);
+    std::string text =
+        (info && *info) ? std::string((*info)->text, strnlen((*info)->text, VW_RULE_TEXT_LEN)) : "";
     return rule_texts_[rule_id] = text;
   }
 
-  const PinnedMaps& maps_;
+  const PinnedMaps* maps_ = nullptr;
   const LogOptions& options_;
+  InterfaceNames interfaces_;
   std::FILE* out_ = nullptr;
   bool header_written_ = false;
-  uint64_t written_ = 0;
   std::map<uint32_t, std::string> rule_texts_;
 };
 
@@ -128,31 +246,74 @@ int on_event(void* writer, void* data, size_t size) {
 struct RingBufferDeleter {
   void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
 };
+using RingBuffer = std::unique_ptr<ring_buffer, RingBufferDeleter>;
 
-int cmd_log(const Globals& g, const LogOptions& options) {
-  auto maps = open_maps(g);
-  if (!maps) return report(maps.error());
-  EventWriter writer(*maps, options);
-  if (auto r = writer.open(); !r) return report(r.error());
-  std::unique_ptr<ring_buffer, RingBufferDeleter> rb(
-      ring_buffer__new(maps->events_fd(), on_event, &writer, nullptr));
-  if (!rb) return report(Error{errno, "open the event ring buffer " VW_MAP_EVENTS, ""});
+Result<RingBuffer> open_ring_buffer(const PinnedMaps& maps, EventWriter& writer) {
+  RingBuffer rb(ring_buffer__new(maps.events_fd(), on_event, &writer, nullptr));
+  if (!rb) return fail_errno("open the event ring buffer " VW_MAP_EVENTS);
+  return rb;
+}
 
-  if (!options.follow) {
-    // What is waiting now, then exit.
-    int n = ring_buffer__consume(rb.get());
-    if (n < 0) return report(Error{-n, "read " VW_MAP_EVENTS, ""});
-    return kExitOk;
-  }
+// Follows the live maps: every second it checks that the pins still name
+// the maps it reads; when they were replaced it drains the old ring buffer
+// and moves to the new one; while they are gone it waits for them.
+int follow(const Globals& g, EventWriter& writer) {
   install_signal_handlers();
+  LiveMaps live(g.pin_dir);
+  RingBuffer rb;
+  uint64_t epoch = 0;
+  bool gone = false;
+  auto next_check = Clock::now();
   constexpr int kPollMs = 250;  // how soon a signal is noticed when idle
   while (!stop_requested) {
-    int n = ring_buffer__poll(rb.get(), kPollMs);
-    if (n < 0 && n != -EINTR) return report(Error{-n, "read " VW_MAP_EVENTS, ""});
-    if (reopen_requested.exchange(false) && !options.output_file.empty())
+    if (Clock::now() >= next_check) {
+      next_check = Clock::now() + std::chrono::seconds(1);
+      auto maps = live.current();
+      if (!maps || live.epoch() != epoch) {
+        if (rb) ring_buffer__consume(rb.get());  // what the old maps still hold
+        rb.reset();
+      }
+      if (!maps) {
+        if (!gone) warn("log: " + maps.error().message() + "; waiting for the maps to come back");
+        gone = true;
+      } else if (live.epoch() != epoch) {
+        writer.use(**maps);
+        auto opened = open_ring_buffer(**maps, writer);
+        if (!opened) return report(opened.error());
+        rb = std::move(*opened);
+        if (epoch != 0 || gone) warn("log: reading the new maps at " + g.pin_dir);
+        epoch = live.epoch();
+        gone = false;
+      }
+    }
+    if (rb) {
+      int n = ring_buffer__poll(rb.get(), kPollMs);
+      if (n < 0 && n != -EINTR) return report(Error{-n, "read " VW_MAP_EVENTS, ""});
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
+    }
+    if (reopen_requested.exchange(false))
       if (auto r = writer.open(); !r) return report(r.error());
   }
-  ring_buffer__consume(rb.get());  // what arrived while stopping
+  if (rb) ring_buffer__consume(rb.get());  // what arrived while stopping
+  return kExitOk;
+}
+
+int cmd_log(const Globals& g, const LogOptions& options) {
+  if (auto r = check_privileges_and_bpffs(g.pin_dir); !r) return report(r.error());
+  auto lock = lock_event_reader(g.pin_dir);
+  if (!lock) return report(lock.error());
+  EventWriter writer(g.pin_dir, options);
+  if (auto r = writer.open(); !r) return report(r.error());
+  if (options.follow) return follow(g, writer);
+  // What is waiting now, then exit.
+  auto maps = open_maps(g);
+  if (!maps) return report(maps.error());
+  writer.use(*maps);
+  auto rb = open_ring_buffer(*maps, writer);
+  if (!rb) return report(rb.error());
+  int n = ring_buffer__consume(rb->get());
+  if (n < 0) return report(Error{-n, "read " VW_MAP_EVENTS, ""});
   return kExitOk;
 }
 
@@ -161,9 +322,11 @@ int cmd_log(const Globals& g, const LogOptions& options) {
 void add_log_commands(CLI::App& app, Globals& g, Commands& commands) {
   auto options = std::make_shared<LogOptions>();
   auto* log = app.add_subcommand(
-      "log", "print deny and audit events (one AuditEvent-shaped JSON line each); they are "
-             "consumed: run one reader per host");
-  log->add_flag("-f,--follow", options->follow, "keep reading until SIGINT or SIGTERM");
+      "log",
+      "print deny and audit events (one AuditEvent-shaped JSON line each); they are "
+      "consumed: one reader per pin directory (a second is refused)");
+  log->add_flag("-f,--follow", options->follow,
+                "keep reading until SIGINT or SIGTERM (follows a purge and a new load)");
   // One JSON object per line; "json" is accepted for it too.
   add_output_option(commands, log, {"jsonl", "json", "table"});
   log->add_option("--output-file", options->output_file,

@@ -1,23 +1,30 @@
 // vaultwallctl metrics: the counters in Prometheus text exposition format.
 // Three ways out: stdout (once), --textfile DIR (node_exporter's textfile
-// collector: DIR/vaultwall.prom replaced atomically, e.g. from a timer), and
-// --listen ADDR:PORT (serves GET /metrics, reading the maps at scrape time,
-// until SIGINT/SIGTERM).
-#include <httplib.h>
+// collector: DIR/vaultwall.prom replaced atomically, once or every
+// --interval seconds), and --listen ADDR:PORT (serves GET /metrics, reading
+// the maps at scrape time, until SIGINT/SIGTERM).
+//
+// The long-running forms follow the live maps (LiveMaps): after a purge and
+// a new load they read the new pins within a scrape or an interval, and
+// while nothing is pinned a scrape fails (500) and the textfile is removed,
+// so no dashboard shows frozen counters as current.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
 #include "cli/common.h"
 #include "vaultwall/apply.h"
+#include "vaultwall/live_maps.h"
+#include "vaultwall/metrics_server.h"
 #include "vaultwall/observability.h"
+#include "vaultwall/program.h"
 #include "vaultwall/sha256.h"
 
 namespace vaultwall::cli {
@@ -27,23 +34,15 @@ constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 Result<MetricsSnapshot> read_snapshot(const PinnedMaps& maps) {
   MetricsSnapshot m;
-  auto stats = read_stats(maps);
-  if (!stats) return std::unexpected(stats.error());
-  m.stats = std::move(*stats);
-  auto events = maps.read_event_stats();
-  if (!events) return std::unexpected(events.error());
-  m.events = *events;
-  auto active = maps.active().get(0);
-  if (!active) return std::unexpected(active.error());
-  const vw_active live = active->value_or(vw_active{});
+  m.stats = VW_TRY(read_stats(maps));
+  m.events = VW_TRY(maps.read_event_stats());
+  const vw_active live = VW_TRY(maps.active().get(0)).value_or(vw_active{});
   const uint32_t slot = live.slot & 1;
-  auto info = maps.policy_info().get(slot);
-  if (!info) return std::unexpected(info.error());
-  if (*info) {
-    m.generation = (*info)->generation;
-    m.applied_at_unix_ns = (*info)->applied_at_unix_ns;
-    if (m.generation != 0) m.digest = to_hex((*info)->digest, VW_DIGEST_LEN);
-    m.profile = std::string((*info)->profile, strnlen((*info)->profile, VW_PROFILE_LEN));
+  if (auto info = VW_TRY(maps.policy_info().get(slot))) {
+    m.generation = info->generation;
+    m.applied_at_unix_ns = info->applied_at_unix_ns;
+    if (m.generation != 0) m.digest = to_hex(info->digest, VW_DIGEST_LEN);
+    m.profile = std::string(info->profile, strnlen(info->profile, VW_PROFILE_LEN));
   }
   m.mode = live.settings[slot].mode;
   auto interfaces = read_interface_attachments(maps.pin_dir());
@@ -53,26 +52,62 @@ Result<MetricsSnapshot> read_snapshot(const PinnedMaps& maps) {
 }
 
 Result<std::string> metrics_text(const PinnedMaps& maps) {
-  auto snapshot = read_snapshot(maps);
-  if (!snapshot) return std::unexpected(snapshot.error());
-  return render_metrics(*snapshot);
+  return render_metrics(VW_TRY(read_snapshot(maps)));
 }
 
-// Writes DIR/vaultwall.prom through a temporary file and rename(2), so the
-// collector never reads half a file.
+// The metrics of the maps pinned now. Says on stderr, once each time, when
+// the maps were replaced or are gone.
+class LiveMetrics {
+ public:
+  explicit LiveMetrics(const std::string& pin_dir) : live_(pin_dir) {}
+
+  Result<std::string> read() {
+    auto maps = live_.current();
+    if (!maps) {
+      if (!gone_) warn("metrics: " + maps.error().message());
+      gone_ = true;
+      return std::unexpected(maps.error());
+    }
+    if (live_.epoch() != epoch_ && epoch_ != 0)
+      warn("metrics: the maps at " + live_.pin_dir() +
+           " were replaced (a purge and a new load); reading the new ones");
+    epoch_ = live_.epoch();
+    gone_ = false;
+    return metrics_text(**maps);
+  }
+
+ private:
+  LiveMaps live_;
+  uint64_t epoch_ = 0;
+  bool gone_ = false;
+};
+
+// Writes DIR/vaultwall.prom through a temporary file (created fresh, never
+// through a symlink) and rename(2), so the collector never reads half a
+// file and a full disk leaves the previous file whole.
 Result<void> write_textfile(const std::string& dir, const std::string& text) {
   std::string final_path = dir + "/vaultwall.prom";
-  std::string temp_path = final_path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(temp_path, std::ios::trunc);
-    if (!out) return fail_errno("create " + temp_path, "does the directory exist?");
-    out << text;
-    out.flush();
-    if (!out) return fail_errno("write " + temp_path);
+  std::string temp_path = dir + "/.vaultwall.prom." + std::to_string(::getpid()) + ".tmp";
+  const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int fd = ::open(temp_path.c_str(), flags, 0644);
+  if (fd < 0 && errno == EEXIST && ::unlink(temp_path.c_str()) == 0)
+    fd = ::open(temp_path.c_str(), flags, 0644);
+  if (fd < 0) return fail_errno("create " + temp_path, "does the directory exist?");
+  UniqueFd owned(fd);
+  for (size_t done = 0; done < text.size();) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int saved = n < 0 ? errno : ENOSPC;
+      ::unlink(temp_path.c_str());
+      return fail(saved, "write " + temp_path);
+    }
+    done += static_cast<size_t>(n);
   }
-  if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+  if (::fsync(fd) != 0 || ::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+    int saved = errno;
     ::unlink(temp_path.c_str());
-    return fail_errno("rename " + temp_path + " to " + final_path);
+    return fail(saved, "replace " + final_path);
   }
   return {};
 }
@@ -80,62 +115,77 @@ Result<void> write_textfile(const std::string& dir, const std::string& text) {
 std::atomic<bool> stop_requested{false};
 void on_stop(int) { stop_requested = true; }
 
-Result<std::pair<std::string, int>> parse_listen_address(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size())
-    return fail(EINVAL, "--listen " + text + " is not ADDR:PORT", "e.g. --listen 127.0.0.1:9465");
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  int port = std::atoi(text.c_str() + colon + 1);
-  if (port <= 0 || port > 65535) return fail(EINVAL, "--listen " + text + ": bad port");
-  return std::pair{host.empty() ? std::string("0.0.0.0") : host, port};
-}
-
-int serve(const PinnedMaps& maps, const std::string& address) {
-  auto where = parse_listen_address(address);
-  if (!where) return report(where.error());
-  httplib::Server server;
-  server.Get("/metrics", [&maps](const httplib::Request&, httplib::Response& response) {
-    auto text = metrics_text(maps);
-    if (!text) {
-      // A failed read is an error, never zeros: Prometheus marks the scrape failed.
-      response.status = 500;
-      response.set_content(text.error().message() + "\n", "text/plain");
-      return;
-    }
-    response.set_content(*text, kContentType);
-  });
-  server.Get("/", [](const httplib::Request&, httplib::Response& response) {
-    response.set_content("vaultwall metrics: see /metrics\n", "text/plain");
-  });
-  if (!server.bind_to_port(where->first.c_str(), where->second))
-    return report(Error{EADDRNOTAVAIL, "listen on " + address, "is the port free and the address local?"});
-
+void stop_on_signals() {
   struct sigaction stop {};
-  stop.sa_handler = on_stop;
+  stop.sa_handler = on_stop;  // no SA_RESTART: poll and sleep return at once
   sigaction(SIGINT, &stop, nullptr);
   sigaction(SIGTERM, &stop, nullptr);
-  // httplib's stop() is not async-signal-safe: a watcher thread calls it.
-  std::thread watcher([&server] {
-    while (!stop_requested) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    server.stop();
-  });
+}
+
+int serve(const std::string& pin_dir, const std::string& address) {
+  auto server = MetricsServer::listen(address);
+  if (!server) return report(server.error());
+  stop_on_signals();
+  LiveMetrics metrics(pin_dir);
   std::cerr << "vaultwallctl: serving metrics on http://" << address << "/metrics\n";
-  server.listen_after_bind();
-  stop_requested = true;
-  watcher.join();
+  auto served = server->serve(
+      [&metrics] {
+        auto text = metrics.read();
+        // A failed read is an error, never zeros: Prometheus marks the scrape failed.
+        if (!text)
+          return HttpReply{500, "text/plain; charset=utf-8", text.error().message() + "\n"};
+        return HttpReply{200, kContentType, std::move(*text)};
+      },
+      [] { return stop_requested.load(); });
+  if (!served) return report(served.error());
+  const auto& c = server->counts();
+  std::cerr << "vaultwallctl: metrics server stopped: " << c.replied << " replies, " << c.timed_out
+            << " connections timed out, " << c.dropped_for_room + c.refused
+            << " dropped when full\n";
+  return kExitOk;
+}
+
+// Rewrites the textfile every `interval` until SIGINT/SIGTERM. While the
+// maps cannot be read the file is removed: node_exporter then exports no
+// vaultwall series (alert on their absence) instead of stale ones.
+int textfile_loop(const std::string& pin_dir, const std::string& dir,
+                  std::chrono::seconds interval) {
+  stop_on_signals();
+  LiveMetrics metrics(pin_dir);
+  bool failing = false;
+  while (!stop_requested) {
+    auto text = metrics.read();
+    Result<void> written = text ? write_textfile(dir, *text) : std::unexpected(text.error());
+    if (!written && !failing) {
+      warn("metrics: " + written.error().message() + "; " + dir +
+           "/vaultwall.prom removed until it can be written");
+      ::unlink((dir + "/vaultwall.prom").c_str());
+    }
+    failing = !written;
+    const auto next = std::chrono::steady_clock::now() + interval;
+    while (!stop_requested && std::chrono::steady_clock::now() < next)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   return kExitOk;
 }
 
 struct MetricsOptions {
   std::string listen;
   std::string textfile_dir;
+  unsigned interval_seconds = 0;
 };
 
 int cmd_metrics(const Globals& g, const MetricsOptions& options) {
+  if (!options.listen.empty() || options.interval_seconds > 0) {
+    // The pins may come later (purge, then load): only what cannot change is checked now.
+    if (auto r = check_privileges_and_bpffs(g.pin_dir); !r) return report(r.error());
+  }
+  if (!options.listen.empty()) return serve(g.pin_dir, options.listen);
+  if (options.interval_seconds > 0)
+    return textfile_loop(g.pin_dir, options.textfile_dir,
+                         std::chrono::seconds(options.interval_seconds));
   auto maps = open_maps(g);
   if (!maps) return report(maps.error());
-  if (!options.listen.empty()) return serve(*maps, options.listen);
   auto text = metrics_text(*maps);
   if (!text) return report(text.error());
   if (!options.textfile_dir.empty()) {
@@ -152,11 +202,16 @@ void add_metrics_commands(CLI::App& app, Globals& g, Commands& commands) {
   auto options = std::make_shared<MetricsOptions>();
   auto* metrics = app.add_subcommand(
       "metrics", "print counters in Prometheus text format, write them for node_exporter, or serve them");
-  auto* listen = metrics->add_option("--listen", options->listen,
-                                     "serve GET /metrics on ADDR:PORT until SIGINT/SIGTERM");
+  auto* listen = metrics->add_option(
+      "--listen", options->listen,
+      "serve GET /metrics on ADDR:PORT until SIGINT/SIGTERM (:PORT is loopback; 0.0.0.0:PORT for every address)");
   auto* textfile = metrics->add_option(
       "--textfile", options->textfile_dir,
       "write DIR/vaultwall.prom atomically (node_exporter textfile collector)");
+  auto* interval = metrics->add_option(
+      "--interval", options->interval_seconds,
+      "with --textfile: rewrite it every SECONDS until SIGINT/SIGTERM (default: once)");
+  interval->needs(textfile)->check(CLI::Range(1u, 86400u));
   listen->excludes(textfile);
   commands.add(metrics, [&g, options] { return cmd_metrics(g, *options); });
 }

@@ -23,6 +23,7 @@
 #include "vaultwall/program.h"
 #include "vaultwall/service_tags.h"
 #include "vaultwall/sha256.h"
+#include "vaultwall/text.h"
 #include "vaultwall/validate.h"
 
 namespace vaultwall::cli {
@@ -87,14 +88,16 @@ int cmd_stats(const Globals& g) {
                 static_cast<unsigned long long>(stats->classes[c].bytes));
   std::printf("\n%-5s %-5s %-40s %12s %14s  %s\n", "ID", "KIND", "RULE", "PACKETS", "BYTES", "LAST HIT");
   for (const RuleCounters& r : stats->rules)
-    std::printf("%-5u %-5s %-40s %12llu %14llu  %s\n", r.id, r.kind == VW_RULE_KIND_IP ? "ip" : "vnet",
-                short_rule_text(r.text).c_str(), static_cast<unsigned long long>(r.counters.packets),
+    std::printf("%-5u %-5s %-40s %12llu %14llu  %s\n", r.id,
+                r.kind == VW_RULE_KIND_IP ? "ip" : "vnet",
+                printable(short_rule_text(r.text)).c_str(),
+                static_cast<unsigned long long>(r.counters.packets),
                 static_cast<unsigned long long>(r.counters.bytes),
                 last_hit_text(clock, r.counters.last_hit_jiffies).c_str());
   if (!stats->services.empty()) {
     std::printf("\n%-5s %-40s %12s %14s  %s\n", "ID", "TRUSTED SERVICE", "PACKETS", "BYTES", "LAST HIT");
     for (const ServiceCounters& s : stats->services)
-      std::printf("%-5u %-40s %12llu %14llu  %s\n", s.id, s.name.c_str(),
+      std::printf("%-5u %-40s %12llu %14llu  %s\n", s.id, printable(s.name).c_str(),
                   static_cast<unsigned long long>(s.counters.packets),
                   static_cast<unsigned long long>(s.counters.bytes),
                   last_hit_text(clock, s.counters.last_hit_jiffies).c_str());

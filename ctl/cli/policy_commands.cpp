@@ -21,6 +21,7 @@
 #include "vaultwall/program.h"
 #include "vaultwall/service_tags.h"
 #include "vaultwall/sha256.h"
+#include "vaultwall/text.h"
 #include "vaultwall/validate.h"
 
 namespace vaultwall::cli {
@@ -92,7 +93,9 @@ Loaded load_file(const std::string& file, const LimitOptions& limits) {
   auto trusted = resolve_trusted_services(*loaded.value);
   out.diagnostics.insert(out.diagnostics.end(), trusted.diagnostics.begin(),
                          trusted.diagnostics.end());
-  if (trusted.ok()) out.policy = std::move(loaded.value);
+  auto storage = storage_diagnostics(*loaded.value);
+  out.diagnostics.insert(out.diagnostics.end(), storage.begin(), storage.end());
+  if (trusted.ok() && storage.empty()) out.policy = std::move(loaded.value);
   return out;
 }
 
@@ -132,11 +135,11 @@ int cmd_validate(const Globals& g, const std::string& file, const LimitOptions& 
   } else {
     print_diagnostics(loaded.diagnostics);
     if (loaded.policy)
-      std::cout << file << ": valid (" << loaded.policy->ip_rules.size() << " IP rules, "
+      std::cout << printable(file) << ": valid (" << loaded.policy->ip_rules.size() << " IP rules, "
                 << loaded.policy->vnet_rules.size() << " virtual-network rules, profile "
                 << to_string(loaded.policy->host.profile) << ")\n";
     else
-      std::cerr << file << ": invalid; nothing was applied\n";
+      std::cerr << printable(file) << ": invalid; nothing was applied\n";
   }
   return loaded.policy ? kExitOk : kExitError;
 }
@@ -144,9 +147,9 @@ int cmd_validate(const Globals& g, const std::string& file, const LimitOptions& 
 // ---- apply / diff / read-modify-apply --------------------------------------------
 
 void print_diff(const PolicyDiff& diff) {
-  for (const std::string& r : diff.rules_added) std::cout << "  + rule " << r << "\n";
-  for (const std::string& r : diff.rules_removed) std::cout << "  - rule " << r << "\n";
-  for (const std::string& s : diff.settings_changed) std::cout << "  ~ " << s << "\n";
+  for (const std::string& r : diff.rules_added) std::cout << "  + rule " << printable(r) << "\n";
+  for (const std::string& r : diff.rules_removed) std::cout << "  - rule " << printable(r) << "\n";
+  for (const std::string& s : diff.settings_changed) std::cout << "  ~ " << printable(s) << "\n";
   if (diff.host_changed) std::cout << "  ~ vaultwall host section changed\n";
 }
 
@@ -175,9 +178,11 @@ int apply_policy(const Globals& g, const PinnedMaps& maps, const KernelPolicy& c
   auto compilation = compile_against_kernel(policy, current, {.strict = strict_interfaces});
   diagnostics.insert(diagnostics.end(), compilation.diagnostics.begin(),
                      compilation.diagnostics.end());
+  auto storage = storage_diagnostics(policy);  // imperative edits can outgrow the slot too
+  diagnostics.insert(diagnostics.end(), storage.begin(), storage.end());
   diagnostics = unique(std::move(diagnostics));
   if (!g.json()) print_diagnostics(diagnostics);
-  if (!compilation.ok()) {
+  if (!compilation.ok() || !storage.empty()) {
     journal_failure(g, "does not compile: " + errors_text(diagnostics));
     if (g.json())
       std::cout << json{{"schemaVersion", kSchemaVersion}, {"applied", false},
@@ -251,7 +256,7 @@ struct Session {
   KernelPolicy current;
 };
 
-Result<Session> begin_change(const Globals& g) {
+Result<Session> begin_change(const Globals& g, StoredDocument stored = StoredDocument::kMustLoad) {
   Session s;
   if (auto r = check_privileges_and_bpffs(g.pin_dir); !r) return std::unexpected(r.error());
   auto lock = PinDirLock::acquire(g.pin_dir);
@@ -260,7 +265,7 @@ Result<Session> begin_change(const Globals& g) {
   auto maps = PinnedMaps::open(g.pin_dir);
   if (!maps) return std::unexpected(maps.error());
   s.maps.emplace(std::move(*maps));
-  auto current = read_kernel_policy(*s.maps);
+  auto current = read_kernel_policy(*s.maps, stored);
   if (!current) return std::unexpected(current.error());
   s.current = std::move(*current);
   return s;
@@ -278,12 +283,16 @@ int cmd_apply(const Globals& g, const std::string& file, const LimitOptions& lim
                 << "\n";
     else {
       print_diagnostics(loaded.diagnostics);
-      std::cerr << file << ": invalid; nothing was applied\n";
+      std::cerr << printable(file) << ": invalid; nothing was applied\n";
     }
     return kExitError;
   }
-  auto session = begin_change(g);
+  // A whole document needs nothing from the stored one (ids come from
+  // vw_rule_info): it replaces a stored document that no longer loads.
+  auto session = begin_change(g, StoredDocument::kMayBeDamaged);
   if (!session) return report_change(g, session.error());
+  if (const auto& damaged = session->current.document_error)
+    warn(damaged->context + "; " + file + " replaces it");
   return apply_policy(g, *session->maps, session->current, *loaded.policy, dry_run,
                       loaded.diagnostics, force, strict_interfaces);
 }
@@ -307,10 +316,10 @@ int cmd_diff(const Globals& g, const std::string& file, const LimitOptions& limi
               << "\n";
   else if (diff.empty())
     std::cout << "no differences: generation " << current->info.generation << " already enforces "
-              << file << "\n";
+              << printable(file) << "\n";
   else {
-    std::cout << "differences between generation " << current->info.generation << " and " << file
-              << ":\n";
+    std::cout << "differences between generation " << current->info.generation << " and "
+              << printable(file) << ":\n";
     print_diff(diff);
   }
   return diff.empty() ? kExitOk : kExitError;
@@ -424,7 +433,7 @@ int cmd_rule_remove(const Globals& g, const std::vector<std::string>& ips,
     bool removed = erase_if(acls["ipRules"], [&](const json& rule) {
       return ip_identity(rule.value("value", "")) == identity;
     });
-    if (!removed) std::cout << "IP rule " << identity << " is not present\n";
+    if (!removed) std::cout << "IP rule " << printable(identity) << " is not present\n";
   }
   if (!subnet.empty()) {
     auto id = subnet_id_from_flags(current_or_default(s->current), subnet, vnet_name);
@@ -432,7 +441,8 @@ int cmd_rule_remove(const Globals& g, const std::vector<std::string>& ips,
     bool removed = erase_if(acls["virtualNetworkRules"], [&](const json& rule) {
       return lower(rule.value("id", "")) == lower(*id);
     });
-    if (!removed) std::cout << "virtual-network rule " << lower(*id) << " is not present\n";
+    if (!removed)
+      std::cout << "virtual-network rule " << printable(lower(*id)) << " is not present\n";
   }
   return apply_edit(g, *s, document, {});
 }
@@ -455,13 +465,16 @@ int cmd_rule_list(const Globals& g) {
   std::printf("%-6s %-5s %s\n", "ID", "KIND", "RULE");
   for (const IpRule& rule : policy.ip_rules) {
     auto id = current->rule_ids.find(rule.canonical());
-    std::printf("%-6s %-5s %s\n", id == current->rule_ids.end() ? "-" : std::to_string(id->second).c_str(),
-                "ip", rule.canonical().c_str());
+    std::printf("%-6s %-5s %s\n",
+                id == current->rule_ids.end() ? "-" : std::to_string(id->second).c_str(), "ip",
+                printable(rule.canonical()).c_str());
   }
   for (const VnetRule& rule : policy.vnet_rules) {
     auto id = current->rule_ids.find(rule.subnet_id);
-    std::printf("%-6s %-5s %s%s\n", id == current->rule_ids.end() ? "-" : std::to_string(id->second).c_str(),
-                "vnet", rule.subnet_id.c_str(), rule.active ? "" : " (inactive: no Microsoft.KeyVault endpoint)");
+    std::printf("%-6s %-5s %s%s\n",
+                id == current->rule_ids.end() ? "-" : std::to_string(id->second).c_str(), "vnet",
+                printable(rule.subnet_id).c_str(),
+                rule.active ? "" : " (inactive: no Microsoft.KeyVault endpoint)");
   }
   return kExitOk;
 }

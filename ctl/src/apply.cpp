@@ -13,6 +13,7 @@
 #include "vaultwall/links.h"
 #include "vaultwall/service_tags.h"
 #include "vaultwall/sha256.h"
+#include "vaultwall/text.h"
 
 namespace vaultwall {
 
@@ -34,6 +35,44 @@ std::set<std::string> rule_identities(const Policy& policy) {
   for (const IpRule& r : policy.ip_rules) out.insert(r.canonical());
   for (const VnetRule& r : policy.vnet_rules) out.insert(r.subnet_id);
   return out;
+}
+
+bool same_identity(const vw_rule_info& a, const vw_rule_info& b) {
+  return a.kind == b.kind && std::memcmp(a.text, b.text, VW_RULE_TEXT_LEN) == 0;
+}
+bool same_identity(const vw_service_info& a, const vw_service_info& b) {
+  return std::memcmp(a.name, b.name, VW_SERVICE_NAME_LEN) == 0;
+}
+
+// Before a flip to `idle`: every id of the new policy is described with the
+// idle slot's bit (and keeps the live slot's bit when the live policy has
+// the same rule), and every other id loses the idle slot's bit. So at any
+// point of the apply, the ids with the live slot's bit are exactly the live
+// slot's. New ids get zeroed counters. Unchanged entries are not rewritten.
+template <class Info>
+Result<void> describe_ids_for_slot(const TypedMap<uint32_t, Info>& map, uint32_t count,
+                                   uint32_t idle,
+                                   const std::vector<std::pair<uint32_t, Info>>& wanted,
+                                   const std::set<uint32_t>& previous_ids, int stats_fd,
+                                   const char* stats_map) {
+  std::vector<Info> existing = VW_TRY(map.array_values(count));
+  const uint32_t idle_bit = VW_SLOT_BIT(idle), live_bit = VW_SLOT_BIT(idle ^ 1u);
+  std::vector<bool> in_policy(count, false);
+  for (const auto& [id, info] : wanted) {
+    in_policy[id] = true;
+    Info entry = info;
+    entry.slots = static_cast<decltype(entry.slots)>(
+        idle_bit | (same_identity(existing[id], info) ? existing[id].slots & live_bit : 0));
+    if (!previous_ids.contains(id)) VW_TRY(zero_counters(stats_fd, stats_map, id));
+    if (std::memcmp(&entry, &existing[id], sizeof(Info)) != 0) VW_TRY(map.put(id, entry));
+  }
+  for (uint32_t id = 1; id < count; id++) {
+    if (in_policy[id] || !(existing[id].slots & idle_bit)) continue;
+    Info entry = existing[id];
+    entry.slots = static_cast<decltype(entry.slots)>(entry.slots & ~idle_bit);
+    VW_TRY(map.put(id, entry));
+  }
+  return {};
 }
 
 void note_change(std::vector<std::string>& out, const char* field, std::string_view before,
@@ -67,44 +106,59 @@ UnresolvedInterfaceText unattached_interface_text(const std::string& pin_dir) {
   };
 }
 
-Result<KernelPolicy> read_kernel_policy(const PinnedMaps& maps) {
+Result<KernelPolicy> read_kernel_state(const PinnedMaps& maps) {
   KernelPolicy current;
   current.pin_dir = maps.pin_dir();
-  auto slot = active_slot(maps);
-  if (!slot) return propagate(slot);
-  current.slot = *slot;
-  auto info = maps.policy_info().get(current.slot);
-  if (!info) return propagate(info);
-  if (*info) current.info = **info;
+  current.slot = VW_TRY(active_slot(maps));
+  if (auto info = VW_TRY(maps.policy_info().get(current.slot))) current.info = *info;
+  const uint32_t live_bit = VW_SLOT_BIT(current.slot);
 
-  auto rule_info = maps.rule_info().array_values(VW_MAX_RULES);
-  if (!rule_info) return propagate(rule_info);
+  auto rule_info = VW_TRY(maps.rule_info().array_values(VW_MAX_RULES));
   for (uint32_t id = 1; id < VW_MAX_RULES; id++) {
-    const vw_rule_info& entry = (*rule_info)[id];
-    if (entry.kind != VW_RULE_KIND_UNUSED)
-      current.rule_ids[std::string(entry.text, strnlen(entry.text, VW_RULE_TEXT_LEN))] = id;
+    const vw_rule_info& entry = rule_info[id];
+    if (entry.kind == VW_RULE_KIND_UNUSED) continue;
+    current.rule_ids[std::string(entry.text, strnlen(entry.text, VW_RULE_TEXT_LEN))] = id;
+    if (entry.slots & live_bit) current.live_rule_ids.insert(id);
   }
-  auto svc_info = maps.service_info().array_values(VW_MAX_SERVICES);
-  if (!svc_info) return propagate(svc_info);
+  auto svc_info = VW_TRY(maps.service_info().array_values(VW_MAX_SERVICES));
   for (uint32_t id = 1; id < VW_MAX_SERVICES; id++) {
-    const vw_service_info& entry = (*svc_info)[id];
-    if (entry.name[0] != '\0')
-      current.service_ids[std::string(entry.name, strnlen(entry.name, VW_SERVICE_NAME_LEN))] = id;
+    const vw_service_info& entry = svc_info[id];
+    if (entry.name[0] == '\0') continue;
+    current.service_ids[std::string(entry.name, strnlen(entry.name, VW_SERVICE_NAME_LEN))] = id;
+    if (entry.slots & live_bit) current.live_service_ids.insert(id);
   }
-  if (!current.applied()) return current;
-
-  auto image = read_slot(maps, current.slot);
-  if (!image) return propagate(image);
-  current.document = image->document;
-  auto loaded = load_policy(current.document);
-  if (!loaded.ok()) {
-    std::string first = loaded.errors().empty() ? "" : loaded.errors().front().text();
-    return fail(EBADMSG, "the policy document stored in slot " + std::to_string(current.slot) +
-                             " does not load (" + first + ")",
-                "re-apply your rule document with vaultwallctl apply -f FILE");
-  }
-  current.policy = std::move(*loaded.value);
   return current;
+}
+
+Result<KernelPolicy> read_kernel_policy(const PinnedMaps& maps, StoredDocument stored) {
+  KernelPolicy current = VW_TRY(read_kernel_state(maps));
+  if (!current.applied()) return current;
+  current.document = VW_TRY(read_slot_document(maps, current.slot));
+  auto loaded = load_policy(current.document);
+  if (loaded.ok()) {
+    current.policy = std::move(*loaded.value);
+    return current;
+  }
+  std::string first = loaded.errors().empty() ? "" : loaded.errors().front().text();
+  Error error{EBADMSG,
+              "the policy document stored in slot " + std::to_string(current.slot) +
+                  " does not load (" + truncated(first, 400) + ")",
+              "re-apply the whole rule document with vaultwallctl apply --force -f FILE "
+              "(rules keep their ids and counters)"};
+  if (stored == StoredDocument::kMustLoad) return std::unexpected(error);
+  current.document_error = std::move(error);
+  return current;
+}
+
+std::vector<Diagnostic> storage_diagnostics(const Policy& policy) {
+  constexpr size_t kCapacity = size_t{VW_DOC_CHUNK_SIZE} * VW_DOC_CHUNKS;
+  const size_t size = to_azure_json(policy).size();
+  if (size < kCapacity) return {};
+  return {{Severity::kError, "",
+           "the normalised document is " + std::to_string(size) + " bytes; a slot keeps at most " +
+               std::to_string(kCapacity - 1) +
+               " bytes of it (vw_policy_doc); remove virtual networks, subnets or rules nothing "
+               "uses, or split the vault"}};
 }
 
 Policy current_or_default(const KernelPolicy& current) {
@@ -181,20 +235,16 @@ Result<ApplyOutcome> apply_compiled(const PinnedMaps& maps, const KernelPolicy& 
   image.document = to_azure_json(policy);
 
   // Ids new to this policy are referenced by no live slot yet: reset their
-  // counters and describe them before any packet can be credited to them.
+  // counters and describe them before any packet can be credited to them,
+  // marked as the idle slot's only, so no reader lists them before the flip.
   std::set<uint32_t> old_rule_ids, old_service_ids;
   for (const auto& [text, id] : current.rule_ids) old_rule_ids.insert(id);
   for (const auto& [name, id] : current.service_ids) old_service_ids.insert(id);
-  for (const auto& [id, info] : compiled.rule_info) {
-    if (!old_rule_ids.contains(id))
-      if (auto r = zero_counters(maps.rule_stats_fd(), VW_MAP_RULE_STATS, id); !r) return propagate(r);
-    if (auto r = maps.rule_info().put(id, info); !r) return propagate(r);
-  }
-  for (const auto& [id, info] : compiled.service_info) {
-    if (!old_service_ids.contains(id))
-      if (auto r = zero_counters(maps.service_stats_fd(), VW_MAP_SVC_STATS, id); !r) return propagate(r);
-    if (auto r = maps.service_info().put(id, info); !r) return propagate(r);
-  }
+  const uint32_t idle = VW_TRY(active_slot(maps)) ^ 1u;
+  VW_TRY(describe_ids_for_slot(maps.rule_info(), VW_MAX_RULES, idle, compiled.rule_info,
+                               old_rule_ids, maps.rule_stats_fd(), VW_MAP_RULE_STATS));
+  VW_TRY(describe_ids_for_slot(maps.service_info(), VW_MAX_SERVICES, idle, compiled.service_info,
+                               old_service_ids, maps.service_stats_fd(), VW_MAP_SVC_STATS));
 
   auto slot = write_idle_slot_and_flip(maps, image);
   if (!slot) return propagate(slot);
@@ -295,26 +345,21 @@ Result<ReapplyOutcome> reapply_stored_policy(const PinnedMaps& maps) {
 
 Result<Stats> read_stats(const PinnedMaps& maps) {
   Stats stats;
-  auto current = read_kernel_policy(maps);
-  if (!current) return propagate(current);
-  stats.generation = current->info.generation;
-  auto classes = read_all_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, VW_CLASS_COUNT);
-  if (!classes) return propagate(classes);
-  stats.classes = std::move(*classes);
-  auto rule_info = maps.rule_info().array_values(VW_MAX_RULES);
-  if (!rule_info) return propagate(rule_info);
-  for (uint32_t id = 1; id < VW_MAX_RULES; id++) {
-    const vw_rule_info& info = (*rule_info)[id];
-    if (info.kind == VW_RULE_KIND_UNUSED) continue;
-    auto counters = read_counters(maps.rule_stats_fd(), VW_MAP_RULE_STATS, id);
-    if (!counters) return propagate(counters);
+  KernelPolicy current = VW_TRY(read_kernel_state(maps));
+  stats.generation = current.info.generation;
+  stats.classes =
+      VW_TRY(read_all_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, VW_CLASS_COUNT));
+  auto rule_info = VW_TRY(maps.rule_info().array_values(VW_MAX_RULES));
+  for (uint32_t id : current.live_rule_ids) {
+    const vw_rule_info& info = rule_info[id];
+    vw_counters counters = VW_TRY(read_counters(maps.rule_stats_fd(), VW_MAP_RULE_STATS, id));
     stats.rules.push_back(
-        {id, info.kind, std::string(info.text, strnlen(info.text, VW_RULE_TEXT_LEN)), *counters});
+        {id, info.kind, std::string(info.text, strnlen(info.text, VW_RULE_TEXT_LEN)), counters});
   }
-  for (const auto& [name, id] : current->service_ids) {
-    auto counters = read_counters(maps.service_stats_fd(), VW_MAP_SVC_STATS, id);
-    if (!counters) return propagate(counters);
-    stats.services.push_back({id, name, *counters});
+  for (const auto& [name, id] : current.service_ids) {
+    if (!current.live_service_ids.contains(id)) continue;
+    vw_counters counters = VW_TRY(read_counters(maps.service_stats_fd(), VW_MAP_SVC_STATS, id));
+    stats.services.push_back({id, name, counters});
   }
   std::sort(stats.services.begin(), stats.services.end(),
             [](const auto& a, const auto& b) { return a.id < b.id; });

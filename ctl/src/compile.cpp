@@ -200,7 +200,7 @@ class Compiler {
               [](const auto& a, const auto& b) { return a.id < b.id; });
     for (const CompiledRule& rule : out_.rules) {
       vw_rule_info info{};
-      info.kind = rule.kind;
+      info.kind = static_cast<uint16_t>(rule.kind);
       info.vnet_id = rule.vnet_id;
       copy_text(info.text, rule_info_text(rule.text));
       out_.rule_info.emplace_back(rule.id, info);

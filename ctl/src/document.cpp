@@ -2,11 +2,8 @@
 // kept as written with their paths; validate.cpp decides what they mean.
 #include "vaultwall/document.h"
 
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
 #include "json_strict.h"
+#include "vaultwall/input_file.h"
 #include "vaultwall/validate.h"
 
 namespace vaultwall {
@@ -500,18 +497,20 @@ Checked<Policy> load_policy(std::string_view text, const ParseOptions& parse_opt
 
 Checked<Policy> load_policy_file(const std::filesystem::path& file,
                                  const ValidateOptions& validate_options) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
+  auto text = read_input_file(file.string(), document_size_cap(), "rule document");
+  if (!text) {
+    Error error = text.error();
+    if (error.code == EINVAL) error.hint = "give a regular file, or -f - for standard input";
     Checked<Policy> result;
-    result.diagnostics.push_back(
-        {Severity::kError, "", "cannot read " + file.string() + ": " + std::strerror(errno)});
+    result.diagnostics.push_back({Severity::kError, "", error.message()});
     return result;
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
   ParseOptions parse_options;
-  parse_options.base_dir = std::filesystem::absolute(file).parent_path();
-  return load_policy(buffer.str(), parse_options, validate_options);
+  std::error_code ec;
+  // Standard input: a relative serviceTags path means the current directory.
+  parse_options.base_dir = file == "-" ? std::filesystem::current_path(ec)
+                                       : std::filesystem::absolute(file, ec).parent_path();
+  return load_policy(*text, parse_options, validate_options);
 }
 
 }  // namespace vaultwall

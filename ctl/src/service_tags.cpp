@@ -5,9 +5,9 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+
+#include "vaultwall/input_file.h"
 
 #include "vaultwall/validate.h"
 
@@ -120,14 +120,15 @@ Result<ServiceTagFile> parse_service_tags(std::string_view text) {
 }
 
 Result<ServiceTagFile> load_service_tags(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in)
-    return fail(
-        errno ? errno : ENOENT, "read Service Tags file " + file.string(),
-        "download Azure's Service Tags JSON and point vaultwall.trustedServices.serviceTags at it");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  auto parsed = parse_service_tags(buffer.str());
+  auto text = read_input_file(file.string(), service_tags_size_cap(), "Service Tags file");
+  if (!text) {
+    Error error = text.error();
+    if (error.code != EFBIG)
+      error.hint =
+          "download Azure's Service Tags JSON and point vaultwall.trustedServices.serviceTags at it";
+    return std::unexpected(error);
+  }
+  auto parsed = parse_service_tags(*text);
   if (!parsed) {
     Error error = parsed.error();
     error.context = file.string() + ": " + error.context;

@@ -97,19 +97,6 @@ Result<void> write_document(const PinnedMaps& maps, uint32_t slot, const std::st
   return {};
 }
 
-Result<std::string> read_document(const PinnedMaps& maps, uint32_t slot) {
-  std::string document;
-  for (uint32_t i = 0; i < VW_DOC_CHUNKS; i++) {
-    auto chunk = maps.policy_doc().get(slot * VW_DOC_CHUNKS + i);
-    if (!chunk) return std::unexpected(chunk.error());
-    if (!*chunk) break;
-    uint32_t len = std::min<uint32_t>((*chunk)->len, VW_DOC_CHUNK_SIZE);
-    document.append((*chunk)->data, len);
-    if (len < VW_DOC_CHUNK_SIZE) break;
-  }
-  return document;
-}
-
 // Both arrays hold 64-byte chunks, so elements are contiguous in the mapping
 // (an array element is aligned to 8 bytes).
 constexpr size_t kIndexBytes = sizeof(vw_index_chunk) * VW_INDEX_TOP_CHUNKS;
@@ -202,6 +189,19 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
   return idle;
 }
 
+Result<std::string> read_slot_document(const PinnedMaps& maps, uint32_t slot) {
+  std::string document;
+  for (uint32_t i = 0; i < VW_DOC_CHUNKS; i++) {
+    auto chunk = maps.policy_doc().get(slot * VW_DOC_CHUNKS + i);
+    if (!chunk) return std::unexpected(chunk.error());
+    if (!*chunk) break;
+    uint32_t len = std::min<uint32_t>((*chunk)->len, VW_DOC_CHUNK_SIZE);
+    document.append((*chunk)->data, len);
+    if (len < VW_DOC_CHUNK_SIZE) break;
+  }
+  return document;
+}
+
 Result<SlotImage> read_slot(const PinnedMaps& maps, uint32_t slot) {
   SlotImage image;
   auto settings = slot_settings(maps, slot);
@@ -222,7 +222,7 @@ Result<SlotImage> read_slot(const PinnedMaps& maps, uint32_t slot) {
   auto endpoints = maps.endpoints(slot).entries();
   if (!endpoints) return std::unexpected(endpoints.error());
   image.endpoints = std::move(*endpoints);
-  auto document = read_document(maps, slot);
+  auto document = read_slot_document(maps, slot);
   if (!document) return std::unexpected(document.error());
   image.document = std::move(*document);
   return image;

@@ -102,7 +102,10 @@ int install_policy(const PinnedMaps& maps, const std::string& default_action,
   for (const std::string& text : allow) {
     vw_rule_key key{};
     if (!parse_cidr(text, key)) return report("bad --allow " + text + " (expected a.b.c.d[/n])");
-    vw_rule_info info{.kind = VW_RULE_KIND_IP, .vnet_id = VW_VNET_PUBLIC, .text = {}};
+    vw_rule_info info{.kind = VW_RULE_KIND_IP,
+                      .slots = VW_SLOT_BIT(0) | VW_SLOT_BIT(1),  // listed whichever slot is live
+                      .vnet_id = VW_VNET_PUBLIC,
+                      .text = {}};
     std::snprintf(info.text, sizeof(info.text), "%s", text.c_str());
     if (auto r = maps.rule_info().put(rule_id, info); !r) return report(r.error().message());
     image.rules.push_back({key, vw_rule_value{.rule_id = rule_id}});

@@ -1,15 +1,17 @@
 // The change journal writer: one JSON line per change, file 0600 in a
 // directory it creates, and interrupted changes recorded from their markers.
+#include "vaultwall/journal.h"
+
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-
-#include "vaultwall/journal.h"
 
 namespace vaultwall {
 namespace {
@@ -144,6 +146,142 @@ TEST_F(JournalTest, DeadProcessIsRecordedAsInterrupted) {
   EXPECT_FALSE(all[0].contains("procStartTicks"));
   EXPECT_EQ(all[1]["command"], "update");
   EXPECT_EQ(all[2]["command"], "update");
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Markers are read as untrusted input: whatever their shape, a change goes
+// on, nothing is recorded from them, and the caller is told which.
+TEST_F(JournalTest, MarkersOfTheWrongShapeAreIgnoredWithAWarning) {
+  ASSERT_TRUE(append_journal(path_, sample_entry()));
+  const std::vector<std::string> shapes = {
+      R"({"pid":"12"})",
+      R"({"pid":-7,"procStartTicks":1,"command":"x"})",
+      "42",
+      "[1]",
+      "null",
+      "{}",
+      R"({"pid":1e300,"procStartTicks":1,"command":"x"})",
+      R"({"pid":12,"procStartTicks":"x","command":"x"})",
+      R"({"pid":99,"procStartTicks":1,"command":"x"})",  // pid differs from the file's name
+      "not json",
+      ""};
+  const std::string prefix = (dir_ / "sub" / ".journal.jsonl.pending.").string();
+  for (size_t i = 0; i < shapes.size(); i++)
+    write_file(prefix + std::to_string(4000000 + i), shapes[i]);
+  fs::create_directory(prefix + "4000100");
+  ASSERT_EQ(::mkfifo((prefix + "4000101").c_str(), 0600), 0);
+
+  auto pending = PendingChange::begin(path_, sample_entry());
+  ASSERT_TRUE(pending) << pending.error().message();
+  std::vector<std::string> warnings = pending->take_warnings();
+  EXPECT_EQ(warnings.size(), shapes.size() + 2);
+  for (const std::string& w : warnings)
+    EXPECT_NE(w.find("ignoring journal marker"), std::string::npos) << w;
+  ASSERT_TRUE(pending->finish());
+  auto all = lines();
+  EXPECT_EQ(all.size(), 2u) << "damaged markers were recorded";
+}
+
+TEST_F(JournalTest, ASymlinkedJournalIsNotWrittenThrough) {
+  fs::create_directories(dir_ / "sub");
+  write_file(dir_ / "victim", "precious\n");
+  fs::create_symlink(dir_ / "victim", path_);
+  auto pending = PendingChange::begin(path_, sample_entry());
+  ASSERT_FALSE(pending);
+  EXPECT_EQ(pending.error().code, EINVAL);
+  EXPECT_NE(pending.error().context.find("symbolic link"), std::string::npos)
+      << pending.error().message();
+  EXPECT_EQ(read_file(dir_ / "victim"), "precious\n");
+  EXPECT_FALSE(read_journal(path_));
+}
+
+// A planted symlink where this process's marker goes is replaced, not followed.
+TEST_F(JournalTest, APlantedMarkerSymlinkIsReplacedNotFollowed) {
+  fs::create_directories(dir_ / "sub");
+  write_file(dir_ / "victim", "precious\n");
+  fs::create_symlink(
+      dir_ / "victim",
+      (dir_ / "sub" / (".journal.jsonl.pending." + std::to_string(getpid()))).string());
+  auto pending = PendingChange::begin(path_, sample_entry());
+  ASSERT_TRUE(pending) << pending.error().message();
+  ASSERT_TRUE(pending->finish());
+  EXPECT_EQ(read_file(dir_ / "victim"), "precious\n");
+  EXPECT_EQ(lines().size(), 1u);
+}
+
+TEST_F(JournalTest, AFifoJournalIsRefusedWithoutBlocking) {
+  fs::create_directories(dir_ / "sub");
+  ASSERT_EQ(::mkfifo(path_.c_str(), 0600), 0);
+  auto pending = PendingChange::begin(path_, sample_entry());  // would block without O_NONBLOCK
+  ASSERT_FALSE(pending);
+  EXPECT_NE(pending.error().context.find("FIFO"), std::string::npos) << pending.error().message();
+  auto history = read_journal(path_);
+  ASSERT_FALSE(history);
+  EXPECT_NE(history.error().context.find("not a regular file"), std::string::npos);
+}
+
+// A record cut short by a crash of an older version stays on its own line.
+TEST_F(JournalTest, ARecordAfterAPartialLineStartsOnItsOwnLine) {
+  fs::create_directories(dir_ / "sub");
+  write_file(path_, "{\"schemaVersion\":1,\"comm");
+  ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);
+  ASSERT_TRUE(append_journal(path_, sample_entry()));
+  auto text = read_journal(path_);
+  ASSERT_TRUE(text);
+  ASSERT_EQ(text->size(), 2u);
+  EXPECT_EQ(json::parse((*text)[1])["command"], "apply");
+}
+
+// When the journal cannot grow (here RLIMIT_FSIZE, as a full disk), nothing
+// of the record is left behind, the finished entry waits in its marker, and
+// the next writer records it with its real result.
+TEST_F(JournalTest, ARecordWithoutRoomIsAbsentAndWaitsInItsMarker) {
+  for (int i = 0; i < 3; i++) ASSERT_TRUE(append_journal(path_, sample_entry()));
+  const auto size_before = fs::file_size(path_);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto pending = PendingChange::begin(path_, sample_entry());
+    if (!pending) _exit(2);
+    std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit{size_before + 200, size_before + 200};
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(3);
+    pending->entry().rules_added.assign(20, "203.0.113.0/24");  // longer than the room left
+    auto finished = pending->finish();
+    _exit(finished ? 4 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "the child's finish() should have failed for lack of room";
+  EXPECT_EQ(fs::file_size(path_), size_before) << "a partial record was left in the journal";
+
+  ASSERT_TRUE(append_journal(path_, sample_entry()));
+  auto all = lines();
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[3]["pid"], child);
+  EXPECT_EQ(all[3]["result"], "ok") << "the finished entry was recorded as " << all[3]["result"];
+  EXPECT_EQ(all[3]["rulesAdded"].size(), 20u);
+  EXPECT_FALSE(all[3].contains("procStartTicks"));
+}
+
+TEST_F(JournalTest, HugeReasonsAndListsAreCut) {
+  JournalEntry e = sample_entry();
+  e.fail(std::string(1 << 20, 'x'));
+  e.rules_added.assign(5000, "203.0.113.0/24");
+  ASSERT_TRUE(append_journal(path_, e));
+  EXPECT_LT(fs::file_size(path_), 64u * 1024);
+  auto all = lines();
+  EXPECT_LT(all[0]["reason"].get<std::string>().size(), 5000u);
+  EXPECT_EQ(all[0]["rulesAdded"].size(), 1001u);
+  EXPECT_EQ(all[0]["rulesAdded"][1000], "... (4000 more)");
 }
 
 TEST_F(JournalTest, PathComesFromFlagThenEnvironmentThenDefault) {

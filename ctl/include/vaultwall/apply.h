@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,14 +23,34 @@ struct KernelPolicy {
   vw_policy_info info{};            // generation 0: nothing applied yet
   std::optional<Policy> policy;     // parsed from the slot's document
   std::string document;             // the normalised document as stored
-  IdAssignment rule_ids;            // from vw_rule_info
+  IdAssignment rule_ids;            // from vw_rule_info (every described id)
   IdAssignment service_ids;         // from vw_svc_info
+  std::set<uint32_t> live_rule_ids;     // ids the live slot's policy uses
+  std::set<uint32_t> live_service_ids;  // (VW_SLOT_BIT of the live slot set)
+  // Why the stored document did not load, when the caller allowed that
+  // (StoredDocument::kMayBeDamaged); policy is empty then.
+  std::optional<Error> document_error;
   bool applied() const { return info.generation != 0; }
 };
 
-// Reads the active slot's metadata and document. EBADMSG when the stored
-// document no longer parses (it was written by this tool, so that is drift).
-Result<KernelPolicy> read_kernel_policy(const PinnedMaps& maps);
+// The live slot, its metadata and the ids vw_rule_info / vw_svc_info
+// describe; no document (stats and metrics need none).
+Result<KernelPolicy> read_kernel_state(const PinnedMaps& maps);
+
+// What read_kernel_policy does with a stored document that does not load
+// (damaged, removed with its pin, or refused by a newer validator).
+enum class StoredDocument {
+  kMustLoad,      // EBADMSG, hint: apply --force -f FILE (show, diff, edits need it)
+  kMayBeDamaged,  // document_error set: apply -f FILE replaces the document
+};
+
+// read_kernel_state plus the active slot's document, parsed.
+Result<KernelPolicy> read_kernel_policy(const PinnedMaps& maps,
+                                        StoredDocument stored = StoredDocument::kMustLoad);
+
+// An error when the policy's normalised document is too large for the
+// slot's vw_policy_doc (checked by validate and dry runs, not only at write).
+std::vector<Diagnostic> storage_diagnostics(const Policy& policy);
 
 // The policy to start from for read-modify-apply commands: the kernel's, or
 // Azure's defaults (firewall off) when nothing was applied.
@@ -93,8 +114,9 @@ struct ApplyOutcome {
 };
 
 // Writes the compiled policy into the idle slot and flips to it: new rule
-// and service ids get zeroed counters and their info before the flip, ids
-// freed by this policy are cleared after it. The caller holds the lock.
+// and service ids get zeroed counters and their info before the flip (with
+// the idle slot's bit, so no reader lists them before it), ids freed by this
+// policy are cleared after it. The caller holds the lock.
 Result<ApplyOutcome> apply_compiled(const PinnedMaps& maps, const KernelPolicy& current,
                                     const Policy& policy, CompiledPolicy compiled);
 
@@ -130,7 +152,7 @@ struct ServiceCounters {
 struct Stats {
   uint64_t generation = 0;
   std::vector<vw_counters> classes;  // indexed by VW_CLASS_*
-  std::vector<RuleCounters> rules;   // rules in vw_rule_info, by id
+  std::vector<RuleCounters> rules;   // rules of the live slot, by id
   std::vector<ServiceCounters> services;
 };
 Result<Stats> read_stats(const PinnedMaps& maps);

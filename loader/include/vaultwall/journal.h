@@ -9,6 +9,16 @@
 // next writer (any command that journals) appends the line of every marker
 // whose process is gone, with result "interrupted". So the journal stays one
 // line per change, and a kill -9 or a crash is recorded, late but surely.
+// When the journal has no room for the final line (a full disk), the marker
+// takes the finished entry in place and the next writer records it as is.
+//
+// An audit trail must not lie and must not get in the way: every record is
+// written whole with one write(2) (cut back after a short write), files are
+// opened without following symbolic links or blocking on FIFOs, and only
+// regular files owned by the caller (root) are trusted, so a journal in a
+// directory other users can write to cannot be redirected or forged. A
+// journal problem is an error for the journal only: the commands warn and
+// go on with the change.
 #pragma once
 
 #include <sys/types.h>
@@ -66,7 +76,10 @@ std::string to_journal_line(const JournalEntry& entry);
 
 // Appends one entry (creating the file 0600 and its directory 0700), after
 // recording any interrupted changes left by dead processes. Serialised with
-// an flock on the journal, each line written with one write(2) and fsynced.
+// an flock on the journal (waited for 5 s at most), each line written with
+// one write(2) and fsynced. EINVAL: the journal is not a regular file (a
+// FIFO, a symbolic link...); EPERM: another user owns it; ENOSPC: no room
+// (nothing of the line is left behind).
 Result<void> append_journal(const std::string& path, JournalEntry entry);
 
 // A change in progress: its pending marker is on disk until finish().
@@ -83,8 +96,14 @@ class PendingChange {
 
   JournalEntry& entry() { return entry_; }
 
-  // Appends the entry and removes the marker. Once only.
+  // Appends the entry and removes the marker. Once only. When the journal
+  // has no room, the entry stays in the marker for the next writer (the
+  // error's hint says so).
   Result<void> finish();
+
+  // Problems that did not stop journaling (a damaged or foreign marker
+  // ignored, a late record that still has no room), for the caller to print.
+  std::vector<std::string> take_warnings();
 
  private:
   PendingChange(std::string path, std::string marker, JournalEntry entry)
@@ -92,6 +111,7 @@ class PendingChange {
   std::string path_, marker_;
   JournalEntry entry_;
   bool finished_ = false;
+  std::vector<std::string> warnings_;
 };
 
 // The generation and digest of the active slot under pin_dir; nullopt when
@@ -101,7 +121,12 @@ std::optional<PolicyVersion> active_policy_version(const std::string& pin_dir);
 
 // Every line of the journal, in order, followed by the line of each pending
 // marker: result "interrupted" when its process is gone, "in-progress" when
-// it still runs. ENOENT-free: a missing journal is an empty history.
+// it still runs. ENOENT-free: a missing journal is an empty history. The
+// journal must be a regular file owned by the caller or root (EINVAL,
+// EPERM otherwise); markers that are not are skipped with a warning.
+// Lines are returned as written: a reader must expect any JSON, or none.
+Result<std::vector<std::string>> read_journal(const std::string& path,
+                                              std::vector<std::string>& warnings);
 Result<std::vector<std::string>> read_journal(const std::string& path);
 
 }  // namespace vaultwall

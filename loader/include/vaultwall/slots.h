@@ -52,6 +52,9 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
 Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps, uint32_t slot,
                                                           const SlotImage& image);
 
+// The document a slot keeps (vw_policy_doc), without the rest of the slot.
+Result<std::string> read_slot_document(const PinnedMaps& maps, uint32_t slot);
+
 // Reads a slot back from the kernel (for verify and explain).
 Result<SlotImage> read_slot(const PinnedMaps& maps, uint32_t slot);
 

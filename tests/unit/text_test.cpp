@@ -1,0 +1,49 @@
+// Text from outside on its way to a terminal or the journal, and the
+// metrics server's address parsing (pure functions).
+#include "vaultwall/text.h"
+
+#include <gtest/gtest.h>
+
+#include "vaultwall/metrics_server.h"
+
+namespace vaultwall {
+namespace {
+
+TEST(Printable, EscapesControlCharactersAsJsonDoes) {
+  EXPECT_EQ(printable("8.8.8.8\x1b[2K"), "8.8.8.8\\u001b[2K");
+  EXPECT_EQ(printable("a\nb\tc\rd"), "a\\nb\\tc\\rd");
+  EXPECT_EQ(printable(std::string_view("\0\x07\x7f", 3)), "\\u0000\\u0007\\u007f");
+}
+
+TEST(Printable, EscapesC1ControlsAndInvalidUtf8) {
+  EXPECT_EQ(printable("x\xc2\x9b"
+                      "31m"),
+            "x\\u009b31m");                                 // U+009B: CSI in 8 bits
+  EXPECT_EQ(printable("\xc0\xaf"), "\\xc0\\xaf");           // overlong '/'
+  EXPECT_EQ(printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
+  EXPECT_EQ(printable("cut\xe2\x82"), "cut\\xe2\\x82");
+}
+
+TEST(Printable, KeepsPrintableTextAsIs) {
+  const std::string text = "networkAcls.ipRules[0].value: \"10.0.0.0/8\" \\ é ✓ 🔥";
+  EXPECT_EQ(printable(text), text);
+}
+
+TEST(Truncated, CutsLongTextAtACharacterBoundaryAndSaysHowMuch) {
+  EXPECT_EQ(truncated("short", 10), "short");
+  EXPECT_EQ(truncated(std::string(100, 'x'), 10), std::string(10, 'x') + " ... (90 more bytes)");
+  EXPECT_EQ(truncated("aé", 2), "a ... (2 more bytes)");  // never half of é
+}
+
+TEST(ListenAddress, DefaultsToLoopbackAndChecksThePort) {
+  EXPECT_EQ(*split_listen_address(":9465"),
+            (std::pair<std::string, std::string>{"127.0.0.1", "9465"}));
+  EXPECT_EQ(*split_listen_address("0.0.0.0:9465"),
+            (std::pair<std::string, std::string>{"0.0.0.0", "9465"}));
+  EXPECT_EQ(*split_listen_address("[::1]:80"), (std::pair<std::string, std::string>{"::1", "80"}));
+  for (const char* bad : {"9465", "host:", ":0", ":65536", ":12a", ":99999999999999999999"})
+    EXPECT_FALSE(split_listen_address(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace vaultwall
