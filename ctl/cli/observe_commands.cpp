@@ -21,6 +21,7 @@
 #include "vaultwall/service_tags.h"
 #include "vaultwall/sha256.h"
 #include "vaultwall/validate.h"
+#include "vaultwall/verify.h"
 
 namespace vaultwall::cli {
 namespace {
@@ -190,31 +191,12 @@ int cmd_explain(const Globals& g, const ExplainFlags& flags) {
   return kExitOk;
 }
 
-template <class K, class V>
-std::vector<std::string> entry_differences(const char* what,
-                                           const std::vector<std::pair<K, V>>& expected,
-                                           const std::vector<std::pair<K, V>>& actual) {
-  auto bytes = [](const auto& pair) {
-    return std::string(reinterpret_cast<const char*>(&pair), sizeof(pair));
-  };
-  std::set<std::string> want, have;
-  for (const auto& e : expected) want.insert(bytes(e));
-  for (const auto& e : actual) have.insert(bytes(e));
-  std::vector<std::string> out;
-  size_t missing = 0, extra = 0;
-  for (const auto& w : want) missing += have.contains(w) ? 0 : 1;
-  for (const auto& h : have) extra += want.contains(h) ? 0 : 1;
-  if (missing) out.push_back(std::string(what) + ": " + std::to_string(missing) + " entries missing from the kernel");
-  if (extra) out.push_back(std::string(what) + ": " + std::to_string(extra) + " unexpected entries in the kernel");
-  return out;
-}
-
 int cmd_verify(const Globals& g) {
   auto maps = open_maps(g);
   if (!maps) return report(maps.error());
-  auto current = read_kernel_policy(*maps);
-  if (!current) return report(current.error());
-  if (!current->applied()) {
+  auto drift = check_drift(*maps);
+  if (!drift) return report(drift.error());
+  if (!drift->applied) {
     if (g.json())
       std::cout << json{{"schemaVersion", kSchemaVersion}, {"generation", 0}, {"inSync", true},
                         {"differences", json::array()}}
@@ -224,41 +206,21 @@ int cmd_verify(const Globals& g) {
       std::cout << "nothing applied (firewall off); nothing to verify\n";
     return kExitOk;
   }
-  auto compilation = compile_against_kernel(*current->policy, *current);
-  if (!compilation.ok()) {
-    print_diagnostics(compilation.diagnostics);
+  if (!drift->compile_errors.empty()) {
+    print_diagnostics(drift->compile_errors);
     return kExitError;
   }
-  auto kernel = read_slot(*maps, current->slot);
-  if (!kernel) return report(kernel.error());
-  const SlotImage& want = compilation.value->compiled.image;
-  std::vector<std::string> problems;
-  auto add = [&](std::vector<std::string> more) { problems.insert(problems.end(), more.begin(), more.end()); };
-  add(entry_differences("rule trie", want.rules, kernel->rules));
-  add(entry_differences("trusted trie", want.trusted, kernel->trusted));
-  add(entry_differences("segments", want.segments, kernel->segments));
-  add(entry_differences("endpoints", want.endpoints, kernel->endpoints));
-  auto index = source_index_differences(*maps, current->slot, want);
-  if (!index) return report(index.error());
-  add(*index);
-  vw_settings want_settings = settings_as_written(want), have_settings = kernel->settings;
-  want_settings.generation = have_settings.generation = 0;
-  if (std::memcmp(&want_settings, &have_settings, sizeof(vw_settings)) != 0)
-    problems.push_back("settings differ from the compiled policy");
-  if (std::memcmp(want.info.digest, kernel->info.digest, VW_DIGEST_LEN) != 0)
-    problems.push_back("digest differs: kernel " + to_hex(kernel->info.digest, VW_DIGEST_LEN).substr(0, 12) +
-                       ", compiled " + compilation.value->compiled.digest_hex.substr(0, 12) +
-                       " (the service-tags file or interfaces may have changed since the apply)");
+  const std::vector<std::string>& problems = drift->differences;
   if (g.json()) {
-    std::cout << json{{"schemaVersion", kSchemaVersion}, {"generation", current->info.generation},
+    std::cout << json{{"schemaVersion", kSchemaVersion}, {"generation", drift->generation},
                       {"inSync", problems.empty()}, {"differences", problems}}
                      .dump(2)
               << "\n";
   } else if (problems.empty()) {
-    std::cout << "in sync: generation " << current->info.generation << " (slot " << current->slot
+    std::cout << "in sync: generation " << drift->generation << " (slot " << drift->slot
               << ") matches its compiled policy\n";
   } else {
-    std::cout << "DRIFT: generation " << current->info.generation << " does not match its compiled policy:\n";
+    std::cout << "DRIFT: generation " << drift->generation << " does not match its compiled policy:\n";
     for (const std::string& p : problems) std::cout << "  " << p << "\n";
     std::cout << "re-apply the policy (vaultwallctl show > p.json && vaultwallctl apply --force -f p.json)\n";
   }

@@ -81,6 +81,13 @@ json entry_json(const JournalEntry& e) {
       {"settingsChanged", e.settings_changed},
   };
   if (!e.interfaces.empty()) line["interfaces"] = e.interfaces;
+  if (e.source)
+    line["source"] = {{"kind", e.source->kind},
+                      {"vault", e.source->vault},
+                      {"revision", e.source->revision},
+                      {"author", e.source->author},
+                      {"sharedDigest", e.source->shared_digest},
+                      {"superseded", e.source->superseded}};
   return line;
 }
 
