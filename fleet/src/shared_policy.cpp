@@ -35,6 +35,7 @@ std::string lower(std::string text) {
 }
 
 std::string join_path(const std::string& prefix, const std::string& path) {
+  if (prefix.empty()) return path;
   return path.empty() ? prefix : prefix + "." + path;
 }
 
@@ -326,8 +327,42 @@ Checked<HostFacts> read_host_facts(const fs::path& path) {
   return parse_host_facts(buffer.str(), path.string());
 }
 
+namespace {
+
+// Every virtual network and subnet the vault's VNET rules name must be in
+// the host's facts: without its segment the host cannot tell its traffic.
+std::vector<Diagnostic> undescribed_subnets(const Policy& shared, const HostFacts& facts) {
+  std::map<std::string, std::set<std::string>> described;  // vnet id -> subnet names
+  auto vnets = facts.vaultwall.find("virtualNetworks");
+  if (vnets != facts.vaultwall.end() && vnets->is_array())
+    for (const Json& vnet : *vnets) {
+      if (!vnet.is_object() || !vnet.contains("id") || !vnet["id"].is_string()) continue;
+      std::set<std::string>& names = described[lower(vnet["id"].get<std::string>())];
+      if (vnet.contains("subnets") && vnet["subnets"].is_array())
+        for (const Json& subnet : vnet["subnets"])
+          if (subnet.is_object() && subnet.contains("name") && subnet["name"].is_string())
+            names.insert(lower(subnet["name"].get<std::string>()));
+    }
+  std::vector<Diagnostic> out;
+  for (const VnetRule& rule : shared.vnet_rules) {
+    auto vnet = described.find(rule.vnet_id());
+    if (vnet != described.end() && vnet->second.contains(rule.subnet_name())) continue;
+    out.push_back({Severity::kError, "vaultwall.virtualNetworks",
+                   (vnet == described.end() ? "virtual network " + rule.vnet_id()
+                                            : "subnet " + rule.subnet_name() + " of " + rule.vnet_id()) +
+                       " is not described in " + (facts.path.empty() ? "the host facts" : facts.path) +
+                       ", and the vault's policy has a rule for subnet " + rule.subnet_id +
+                       "; add it with this host's segment and subnet prefixes"});
+  }
+  return out;
+}
+
+}  // namespace
+
 Checked<HostPolicy> compile_for_host(const SharedPolicy& shared, const HostFacts& facts,
                                      const std::string& service_tags_file) {
+  if (auto missing = undescribed_subnets(shared.policy, facts); !missing.empty())
+    return refused<HostPolicy>(std::move(missing));
   Json merged = shared.document;
   Json& section = merged["vaultwall"];
   if (!section.is_object()) section = Json::object();
