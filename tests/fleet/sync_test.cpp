@@ -292,6 +292,7 @@ TEST(PolicyReader, ListsThenWatchesAndListsAgainWhenAsked) {
     ASSERT_TRUE(second->kv);
     EXPECT_EQ(second->kv->value, "v2");
   }
+  ASSERT_TRUE(inbox.wait_for<WatchUp>(2));  // the second watch is open
   etcd.interrupt_watches(Error{ECONNRESET, "member died", ""});
   ASSERT_TRUE(inbox.wait_for<EtcdDown>(1));
   ASSERT_TRUE(inbox.wait_for<WatchUp>(3));  // resumed by the client itself
