@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -84,6 +85,21 @@ struct FleetActivity::State {
     }
   }
 
+  // Anti-entropy and SIGHUP: the kernel is verified and the current value
+  // decided again now (even without etcd); a fresh read of the key runs
+  // beside the watch and is decided when it arrives.
+  void recheck() {
+    core.recheck();
+    reconcile();
+    if (rereading) return;  // the last read still waits for etcd
+    if (reread_thread.joinable()) reread_thread.join();
+    rereading = true;
+    reread_thread = std::jthread([this] {
+      reader.read_once();
+      rereading = false;
+    });
+  }
+
   void reconcile() {
     if (auto again = core.reconcile()) {
       if (auto r = retry.arm_within(*again); !r) spdlog::error("{}", r.error().message());
@@ -144,8 +160,9 @@ struct FleetActivity::State {
   std::string last_summary, last_metrics;
   bool said_unreachable = false;
   bool said_metrics_failed = false;
+  std::atomic<bool> rereading{false};
   // Last: stopped and joined first, while everything they use still exists.
-  std::jthread reader_thread, writer_thread;
+  std::jthread reader_thread, writer_thread, reread_thread;
 };
 
 Result<std::unique_ptr<FleetActivity>> FleetActivity::start(const FleetConfig& config,
@@ -165,8 +182,7 @@ Result<std::unique_ptr<FleetActivity>> FleetActivity::start(const FleetConfig& c
   }));
   VW_TRY(loop.watch(s.anti_entropy.fd(), [&s] {
     s.anti_entropy.acknowledge();
-    s.core.recheck();
-    s.reader.relist();
+    s.recheck();
   }));
   VW_TRY(loop.watch(s.heartbeat.fd(), [&s] {
     s.heartbeat.acknowledge();
@@ -200,9 +216,6 @@ FleetActivity::~FleetActivity() = default;
 
 std::string FleetActivity::summary() const { return state_->core.summary(); }
 
-void FleetActivity::recheck() {
-  state_->core.recheck();
-  state_->reader.relist();
-}
+void FleetActivity::recheck() { state_->recheck(); }
 
 }  // namespace vaultwall

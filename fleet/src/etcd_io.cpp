@@ -49,39 +49,38 @@ class Backoff {
 PolicyReader::PolicyReader(EtcdClient& etcd, std::string key, Deliver deliver, RetryPolicy retry)
     : etcd_(etcd), key_(std::move(key)), deliver_(std::move(deliver)), retry_(retry) {}
 
-void PolicyReader::relist() {
-  std::lock_guard lock(mutex_);
-  watch_stop_.request_stop();
+bool PolicyReader::list(int64_t* revision) {
+  // Linearizable: a member cut off from the others must not hand back an
+  // older policy than the one applied.
+  auto listed = etcd_.range(RangeRequest{.key = key_});
+  if (!listed) {
+    deliver_(EtcdDown{listed.error()});
+    return false;
+  }
+  std::optional<KeyValue> kv;
+  if (!listed->kvs.empty()) kv = listed->kvs.front();
+  if (revision) *revision = listed->header.revision;
+  deliver_(PolicyListed{kv, listed->header.revision});
+  return true;
 }
+
+void PolicyReader::read_once() { list(nullptr); }
 
 void PolicyReader::run(std::stop_token stop) {
   Backoff backoff(retry_);
   while (!stop.stop_requested()) {
-    // Linearizable: a member cut off from the others must not hand back an
-    // older policy than the one applied.
-    auto listed = etcd_.range(RangeRequest{.key = key_});
-    if (!listed) {
-      deliver_(EtcdDown{listed.error()});
+    int64_t revision = 0;
+    if (!list(&revision)) {
       if (!pause(backoff.next(), stop)) return;
       continue;
     }
     backoff.reset();
-    std::optional<KeyValue> kv;
-    if (!listed->kvs.empty()) kv = listed->kvs.front();
-    deliver_(PolicyListed{kv, listed->header.revision});
-    if (!watch_from(listed->header.revision + 1, stop) && !pause(backoff.next(), stop)) return;
+    if (!watch_from(revision + 1, stop) && !pause(backoff.next(), stop)) return;
   }
 }
 
 bool PolicyReader::watch_from(int64_t start, std::stop_token stop) {
-  std::stop_token watch_token;
-  {
-    std::lock_guard lock(mutex_);
-    watch_stop_ = std::stop_source();
-    watch_token = watch_stop_.get_token();
-  }
-  std::stop_callback forward(stop, [this] { relist(); });
-  bool relist_now = true;
+  bool compacted = false;
   WatchRequest request{.key = key_, .start_revision = start, .progress_notify = true};
   auto watched = etcd_.watch(
       request,
@@ -94,21 +93,21 @@ bool PolicyReader::watch_from(int64_t start, std::stop_token stop) {
           deliver_(WatchSynced{progress->header.revision});
         } else if (const auto* broken = std::get_if<WatchInterrupted>(&message)) {
           deliver_(EtcdDown{broken->error});  // the client resumes by itself
-        } else if (const auto* compacted = std::get_if<WatchCompacted>(&message)) {
+        } else if (const auto* gone = std::get_if<WatchCompacted>(&message)) {
+          compacted = true;
           spdlog::info("fleet: the watch of {} fell behind compaction (revision {}); reading it again",
-                       key_, compacted->compact_revision);
+                       key_, gone->compact_revision);
         } else if (const auto* canceled = std::get_if<WatchCanceled>(&message)) {
-          relist_now = false;
           deliver_(EtcdDown{with_context(canceled->reason, "etcd canceled the watch of " + key_)});
         }
         return WatchControl::kContinue;
       },
-      watch_token);
+      stop);
   if (!watched) {
     deliver_(EtcdDown{watched.error()});
     return false;
   }
-  return relist_now;
+  return compacted;
 }
 
 // ---- StatusWriter -------------------------------------------------------------------

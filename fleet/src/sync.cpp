@@ -50,32 +50,50 @@ SyncCore::SyncCore(SyncSettings settings, PolicyApplier& applier)
   status_.agent_version = settings_.agent_version;
 }
 
+void SyncCore::note_seen(int64_t revision) {
+  if (revision > decided_revision_ &&
+      std::find(unapplied_.begin(), unapplied_.end(), revision) == unapplied_.end())
+    unapplied_.push_back(revision);
+}
+
 void SyncCore::receive(const ReaderReport& report) {
   uint64_t now = unix_now_ns();
   if (const auto* listed = std::get_if<PolicyListed>(&report)) {
     listed_ = true;
-    if (listed->kv && (!newest_ || listed->kv->mod_revision != newest_->mod_revision))
-      unapplied_.push_back(listed->kv->mod_revision);
-    newest_ = listed->kv;
-    if (!newest_) deleted_at_ = 0;
     metrics_.last_sync_unix_ns = now;
+    // A read answered before the watch delivered something newer says
+    // nothing new (the anti-entropy read runs beside the watch).
+    if (listed->revision < known_revision_) return;
+    known_revision_ = listed->revision;
+    if (listed->kv) {
+      if (!newest_ || listed->kv->mod_revision != newest_->mod_revision) note_seen(listed->kv->mod_revision);
+      newest_ = listed->kv;
+    } else {
+      if (newest_) deleted_at_ = 0;  // deleted at a revision the watch has not told yet
+      newest_.reset();
+    }
   } else if (const auto* changed = std::get_if<PolicyEvents>(&report)) {
+    metrics_.last_sync_unix_ns = now;
     for (const WatchEvent& event : changed->events) {
-      if (event.type == WatchEvent::Type::kPut) {
+      int64_t revision = event.kv.mod_revision;
+      bool put = event.type == WatchEvent::Type::kPut;
+      if (put) note_seen(revision);
+      if (revision <= known_revision_) continue;  // a read already showed newer
+      known_revision_ = revision;
+      if (put) {
         newest_ = event.kv;
-        unapplied_.push_back(event.kv.mod_revision);
       } else {
         newest_.reset();
-        deleted_at_ = event.kv.mod_revision;
+        deleted_at_ = revision;
       }
     }
-    metrics_.last_sync_unix_ns = now;
   } else if (const auto* up = std::get_if<WatchUp>(&report)) {
     metrics_.connected = true;
     status_.connected = true;
     status_.watch_member = hex_member(up->member_id);
-  } else if (std::holds_alternative<WatchSynced>(report)) {
+  } else if (const auto* synced = std::get_if<WatchSynced>(&report)) {
     metrics_.last_sync_unix_ns = now;
+    known_revision_ = std::max(known_revision_, synced->revision);
   } else if (std::holds_alternative<EtcdDown>(report)) {
     if (metrics_.connected || metrics_.disconnects == 0) metrics_.disconnects++;
     metrics_.connected = false;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <future>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -271,7 +272,7 @@ struct Inbox {
   }
 };
 
-TEST(PolicyReader, ListsThenWatchesAndListsAgainWhenAsked) {
+TEST(PolicyReader, ListsThenWatchesAndReadsAgainBesideTheWatch) {
   FakeEtcd etcd;
   std::string key = policy_key("kv-1");
   ASSERT_TRUE(etcd.put({key, "v1"}));
@@ -282,7 +283,7 @@ TEST(PolicyReader, ListsThenWatchesAndListsAgainWhenAsked) {
   ASSERT_TRUE(etcd.wait_for_watches(1, 5s));
   ASSERT_TRUE(etcd.put({key, "v2"}));
   ASSERT_TRUE(inbox.wait_for<PolicyEvents>(1));
-  reader.relist();
+  reader.read_once();
   ASSERT_TRUE(inbox.wait_for<PolicyListed>(2));
   {
     std::lock_guard lock(inbox.mutex);
@@ -292,11 +293,45 @@ TEST(PolicyReader, ListsThenWatchesAndListsAgainWhenAsked) {
     ASSERT_TRUE(second->kv);
     EXPECT_EQ(second->kv->value, "v2");
   }
-  ASSERT_TRUE(inbox.wait_for<WatchUp>(2));  // the second watch is open
+  EXPECT_EQ(inbox.count<WatchUp>(), 1u);  // the read did not disturb the watch
   etcd.interrupt_watches(Error{ECONNRESET, "member died", ""});
   ASSERT_TRUE(inbox.wait_for<EtcdDown>(1));
-  ASSERT_TRUE(inbox.wait_for<WatchUp>(3));  // resumed by the client itself
+  ASSERT_TRUE(inbox.wait_for<WatchUp>(2));  // resumed by the client itself
+  ASSERT_TRUE(etcd.put({key, "v3"}));
+  ASSERT_TRUE(inbox.wait_for<PolicyEvents>(2));
   EXPECT_EQ(inbox.count<PolicyListed>(), 2u);
+}
+
+TEST(PolicyReader, ListsAgainAfterCompaction) {
+  FakeEtcd etcd;
+  std::string key = policy_key("kv-1");
+  ASSERT_TRUE(etcd.put({key, "v1"}));
+  Inbox inbox;
+  // The reader is held inside its first change while etcd moves on and
+  // compacts past it, as a stopped agent would be.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> held{false};
+  auto deliver = [&](ReaderReport report) {
+    bool first_change = std::holds_alternative<PolicyEvents>(report) && !held.exchange(true);
+    inbox(std::move(report));
+    if (first_change) released.wait();
+  };
+  PolicyReader reader(etcd, key, deliver, RetryPolicy{10ms, 20ms});
+  std::jthread thread([&](std::stop_token stop) { reader.run(stop); });
+  ASSERT_TRUE(inbox.wait_for<WatchUp>(1));
+  ASSERT_TRUE(etcd.put({key, "v2"}));
+  ASSERT_TRUE(inbox.wait_for<PolicyEvents>(1));
+  for (int i = 3; i <= 5; ++i) ASSERT_TRUE(etcd.put({key, "v" + std::to_string(i)}));
+  ASSERT_TRUE(etcd.compact(etcd.revision()));
+  release.set_value();
+  ASSERT_TRUE(inbox.wait_for<PolicyListed>(2));
+  std::lock_guard lock(inbox.mutex);
+  const PolicyListed* last = nullptr;
+  for (const ReaderReport& r : inbox.reports)
+    if (const auto* listed = std::get_if<PolicyListed>(&r)) last = listed;
+  ASSERT_TRUE(last && last->kv);
+  EXPECT_EQ(last->kv->value, "v5");
 }
 
 TEST(StatusWriter, WritesUnderALeaseAndWritesAgainWhenTheLeaseIsLost) {

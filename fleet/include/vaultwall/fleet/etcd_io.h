@@ -1,15 +1,15 @@
 // The agent's two conversations with etcd, each run on a thread of its own
 // (EtcdClient calls block; the agent's event loop must not):
 // - PolicyReader: list -> watch from revision + 1 (progress notify, a
-//   leader required) -> on compaction or a re-list request, list again.
-//   It only reads and reports (ReaderReport, sync.h); every decision is the
-//   event loop's.
+//   leader required) -> on compaction, list again. It only reads and
+//   reports (ReaderReport, sync.h); every decision is the event loop's.
+//   The anti-entropy re-read (read_once) runs beside the watch, which it
+//   never interrupts: no change is ever skipped unless etcd compacted it.
 // - StatusWriter: a lease (granted again when lost), the host's info key
 //   once, and its status key under the lease whenever the loop hands it a
 //   new one; keep-alives every TTL/3 (they make no revisions).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -36,20 +36,21 @@ class PolicyReader {
 
   // Lists and watches until stop is requested. Call on its own thread.
   void run(std::stop_token stop);
-  // From any thread: ends the current watch; the reader lists again.
-  void relist();
+  // One linearizable read of the key, reported as PolicyListed (or
+  // EtcdDown); callable from any thread while run() watches.
+  void read_once();
 
  private:
-  // Watches from start; true when it should list again at once (compacted
-  // or asked to), false after a cancel (permission denied: back off).
+  // Lists; false (after reporting EtcdDown) when the read failed.
+  bool list(int64_t* revision);
+  // Watches from start; true when it should list again at once
+  // (compacted), false after a cancel (permission denied: back off).
   bool watch_from(int64_t start, std::stop_token stop);
 
   EtcdClient& etcd_;
   std::string key_;
   Deliver deliver_;
   RetryPolicy retry_;
-  std::mutex mutex_;
-  std::stop_source watch_stop_;
 };
 
 class StatusWriter {

@@ -135,6 +135,7 @@ class SyncCore {
   void set_error(int64_t revision, std::string source, std::string path, std::string message);
   void note_kernel(const KernelCheck& check);
   std::vector<int64_t> take_superseded(int64_t applied);
+  void note_seen(int64_t revision);
 
   SyncSettings settings_;
   PolicyApplier& applier_;
@@ -143,6 +144,7 @@ class SyncCore {
   bool listed_ = false;                  // a PolicyListed arrived: newest_ is the store's
   std::optional<KeyValue> newest_;       // the newest value known (nullopt: no key)
   int64_t deleted_at_ = 0;               // revision of the delete, when newest_ is empty
+  int64_t known_revision_ = 0;           // everything up to it is reflected in newest_
   std::vector<int64_t> unapplied_;       // revisions seen since the last decision
   int64_t decided_revision_ = 0;         // mod_revision of the last value decided
   int64_t journaled_rejection_ = 0;      // journal a rejection once per revision
