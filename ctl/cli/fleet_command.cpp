@@ -307,6 +307,7 @@ json host_json(const HostRow& row, const FleetView& view, double stale_after) {
     out["error"] = status["error"];
     out["kernel"] = status["kernel"];
     out["connected"] = s.connected;
+    out["watchMember"] = status["watchMember"];
     out["counters"] = status["counters"];
   }
   out["enrolled"] = row.info.has_value();
@@ -446,13 +447,14 @@ int wait_for_fleet(EtcdClient& etcd, const std::string& vault, const std::string
                       {"hosts", enrolled},
                       {"laggards", behind},
                       {"seconds", waited}};
-    if (enrolled == 0) {
+    bool out_of_time = std::chrono::steady_clock::now() >= deadline || interrupted;
+    if (enrolled == 0 && out_of_time) {
       std::cerr << "vaultwallctl: no host of vault " << vault
-                << " is enrolled: nothing enforces this policy yet; start vaultwall-agent --vault "
+                << " is enrolled: nothing enforces this policy; start vaultwall-agent --vault "
                 << vault << " on its hosts\n";
       return kExitError;
     }
-    if (behind.empty()) {
+    if (behind.empty() && enrolled > 0) {
       std::cerr << "all " << enrolled << " hosts of " << vault << " enforce " << digest.substr(0, 12)
                 << " (verified) after " << std::fixed << std::setprecision(2) << waited << " s\n";
       return kExitOk;
@@ -460,9 +462,10 @@ int wait_for_fleet(EtcdClient& etcd, const std::string& vault, const std::string
     std::string progress = std::to_string(enrolled - behind.size()) + "/" +
                            std::to_string(enrolled) + " hosts on " + digest.substr(0, 12) +
                            "; waiting for " + joined(behind);
+    if (enrolled == 0) progress = "no host of " + vault + " is enrolled yet; waiting";
     if (progress != last_progress) std::cerr << progress << "\n";
     last_progress = progress;
-    if (std::chrono::steady_clock::now() >= deadline || interrupted) {
+    if (out_of_time) {
       std::cerr << "vaultwallctl: after " << std::fixed << std::setprecision(1) << waited << " s, "
                 << behind.size() << " of " << enrolled << " hosts of " << vault
                 << " do not enforce " << digest.substr(0, 12) << ": " << joined(behind)
