@@ -156,3 +156,31 @@ vw_etcd_member_index() {
 	done
 	echo -1
 }
+
+# vw_etcd_use_tls DIR: makes a test CA, a member certificate (127.0.0.1,
+# serverAuth and clientAuth: the gateway proxies with it) and a client
+# certificate without CN (the gateway refuses CNs) in DIR, and sets the
+# scheme, member flags and etcdctl flags to use them. Call before
+# vw_etcd_start. Client files: DIR/ca.pem, DIR/client.pem, DIR/client.key.
+vw_etcd_use_tls() {
+	local dir=$1
+	mkdir -p "$dir"
+	_vw_sign() { # NAME SUBJECT EXTENSIONS
+		printf '%b' "$3" >"$dir/$1.ext"
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout "$dir/$1.key" -out "$dir/$1.csr" -subj "$2" 2>/dev/null &&
+			openssl x509 -req -in "$dir/$1.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+				-CAcreateserial -out "$dir/$1.pem" -days 2 -extfile "$dir/$1.ext" 2>/dev/null
+	}
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$dir/ca.key" -out "$dir/ca.pem" -days 2 -subj "/CN=vaultwall test CA" 2>/dev/null || return 1
+	_vw_sign server "/CN=etcd-test-member" \
+		"subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n" || return 1
+	_vw_sign client "/O=vaultwall test host" \
+		"subjectAltName=DNS:host.test\nextendedKeyUsage=clientAuth\n" || return 1
+	chmod 600 "$dir"/*.key
+	VW_ETCD_SCHEME=https
+	VW_ETCD_EXTRA_FLAGS+=(--cert-file "$dir/server.pem" --key-file "$dir/server.key"
+		--trusted-ca-file "$dir/ca.pem" --client-cert-auth)
+	VW_ETCDCTL_FLAGS+=(--cacert "$dir/ca.pem" --cert "$dir/client.pem" --key "$dir/client.key")
+}
