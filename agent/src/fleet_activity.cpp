@@ -101,18 +101,25 @@ struct FleetActivity::State {
   }
 
   void reconcile() {
+    uint64_t applies = core.metrics().applies;
+    auto started = std::chrono::steady_clock::now();
     if (auto again = core.reconcile()) {
       if (auto r = retry.arm_within(*again); !r) spdlog::error("{}", r.error().message());
     }
-    publish();
+    std::string took;
+    if (core.metrics().applies != applies)
+      took = fmt::format("; applied in {:.1f} ms",
+                         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+    publish(took);
   }
 
-  void publish() {
+  // took: how long the apply that led here took, for the log line.
+  void publish(const std::string& took = "") {
     writer.publish(core.report());
     write_metrics();
     std::string now = core.summary();
     if (now == last_summary) return;
-    log_state_change(now);
+    log_state_change(now + took);
     last_summary = now;
     if (host.status_changed) host.status_changed();
   }

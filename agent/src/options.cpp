@@ -99,6 +99,7 @@ Result<std::optional<FleetConfig>> fleet_config(const FleetOptions& options) {
       !ok)
     return std::unexpected(ok.error());
   config.etcd = VW_TRY(fleet::gateway_options(options.etcd));
+  config.etcd.endpoints = fleet::spread_endpoints(std::move(config.etcd.endpoints), config.host);
   if (options.status_ttl_seconds < 2 || options.status_ttl_seconds > 3600)
     return fail(EINVAL, "--status-ttl " + std::to_string(options.status_ttl_seconds) +
                             " is out of range 2-3600 seconds",

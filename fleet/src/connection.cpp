@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
@@ -56,6 +57,14 @@ Result<std::string> read_password_file(const std::string& path) {
                 "write the user's password on its first line");
   if (!password.empty() && password.back() == '\r') password.pop_back();
   return password;
+}
+
+std::vector<std::string> spread_endpoints(std::vector<std::string> endpoints, std::string_view host) {
+  if (endpoints.size() < 2) return endpoints;
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a: the same order on every run
+  for (char c : host) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  std::rotate(endpoints.begin(), endpoints.begin() + hash % endpoints.size(), endpoints.end());
+  return endpoints;
 }
 
 Result<GatewayOptions> gateway_options(const EtcdSettings& settings) {

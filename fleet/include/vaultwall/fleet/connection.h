@@ -38,6 +38,11 @@ std::vector<std::string> split_list(std::string_view text);
 // 0400), naming the path and the chmod that fixes it.
 Result<std::string> read_password_file(const std::string& path);
 
+// The endpoints in an order of this host's own (rotated by a hash of its
+// name), so a fleet's watches spread over the members instead of all
+// landing on the first one listed.
+std::vector<std::string> spread_endpoints(std::vector<std::string> endpoints, std::string_view host);
+
 // GatewayOptions for these settings. EINVAL naming the option (--endpoints,
 // --user/--password-file) when they cannot work.
 Result<GatewayOptions> gateway_options(const EtcdSettings& settings);
