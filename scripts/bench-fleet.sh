@@ -62,7 +62,8 @@ sim=$build_dir/tests/bench/vaultwall_bench_fleet_sim
 commit=$(git rev-parse --short HEAD)
 git diff --quiet HEAD -- . ':!bench/results' ':!BENCHMARKS.md' || commit+=-dirty
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-[ -n "$out" ] || out=bench/results/$stamp-$commit$([ "$quick" = 1 ] && echo -quick)-fleet.json
+suffix=$([ "$quick" = 1 ] && echo -quick || true)
+[ -n "$out" ] || out=bench/results/$stamp-$commit$suffix-fleet.json
 
 VW_PREFIX=vwb$$
 vw_mktemp_dir TMP
