@@ -377,14 +377,19 @@ def md_fleet(fleet, rel_result, rel_png):
     real = [r for r in rows if r["kind"] == "real agents"]
     if real:
         out.append("Real agents: `fleet put` itself took " + ", ".join(
-            f"{fmt_ms(r['put_ms'])} ms ({r['hosts']} hosts)" for r in real) +
+            f"{fmt_ms(r['put_ms'])} ms ({r['hosts']} host{'s' if r['hosts'] > 1 else ''})" for r in real) +
             " (median); an agent's apply (decide, compile, write the idle slot, flip, verify) took " +
-            ", ".join(f"{fmt_ms(r['apply_p50'])} ms" for r in real) + " (median).")
+            ", ".join(f"{fmt_ms(r['apply_p50'])} ms" for r in real) + " (median, same order). "
+            "Real agents on one machine share its 2 CPUs: their applies queue (50 applies of "
+            f"{fmt_ms(real[0]['apply_p50'])} ms each are over a second of CPU for 2 cores), which is what the "
+            "larger real rows measure; a fleet's hosts apply in parallel on their own CPUs, which the "
+            "simulated rows model. etcd's RSS per host is only meaningful for the larger fleets (its own "
+            "footprint dominates a fleet of one).")
     sims = [r for r in rows if r["kind"] == "simulated agents"]
     for r in sims:
         out.append(f"Idle fleet of {r['hosts']}: {r['idle_writes_per_s_per_host'] * 60:.2f} status writes per host per "
                    f"minute (heartbeats; lease keep-alives make no revisions), etcd CPU "
-                   f"{r['idle_cpu_pct_per_host'] * 1000:.1f} m% of a core per host; all {r['hosts']} started, "
+                   f"{r['idle_cpu_pct_per_host']:.3f}% of a core per host; all {r['hosts']} started, "
                    f"listed, applied and reported in {fmt_ms(r['startup_ms'])} ms.")
     out += ["",
             "Azure publishes no propagation time for Key Vault firewall changes; the one figure it gives is for "
