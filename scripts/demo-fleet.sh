@@ -60,13 +60,19 @@ fleet() { # vaultwallctl fleet SUBCOMMAND ..., shown as typed
 }
 who_gets_in() {
 	printf '%-7s %-22s %-22s\n' HOST "FROM 198.51.100.20" "FROM 203.0.113.20"
-	local i a d
+	local i
+	verdict() { # HTTP status, or how the connection ended
+		local got
+		got=$(vw_fleet_https "$1" "$2")
+		case $got in
+		rc=28) echo "timeout (dropped)" ;;
+		rc=*) echo "failed ($got)" ;;
+		*) echo "HTTP $got" ;;
+		esac
+	}
 	for i in 1 2 3; do
-		a=$(vw_fleet_https "$i" "$VW_FLEET_ALLOWED_SRC")
-		d=$(vw_fleet_https "$i" "$VW_FLEET_DENIED_SRC")
-		[ "$a" = rc=28 ] && a="timeout (dropped)"
-		[ "$d" = rc=28 ] && d="timeout (dropped)"
-		printf '%-7s %-22s %-22s\n' "h$i" "HTTP $a" "HTTP $d" | sed 's/HTTP timeout/timeout/g'
+		printf '%-7s %-22s %-22s\n' "h$i" "$(verdict "$i" "$VW_FLEET_ALLOWED_SRC")" \
+			"$(verdict "$i" "$VW_FLEET_DENIED_SRC")"
 	done
 }
 

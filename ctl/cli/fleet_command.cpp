@@ -411,7 +411,7 @@ std::vector<std::string> laggards(const FleetView& view, const std::string& vaul
     if (s.shared_digest == digest && s.state == SyncState::kInSync && s.verify.result == "ok")
       continue;
     std::string why(fleet::to_string(s.state));
-    if (s.error && s.state != SyncState::kInSync)
+    if (s.error && (s.state == SyncState::kRejected || s.state == SyncState::kError))
       why += ": " + (s.error->path.empty() ? "" : s.error->path + ": ") + s.error->message;
     else if (s.shared_digest != digest)
       why += " on " + (s.shared_digest.empty() ? std::string("no fleet policy") : s.shared_digest.substr(0, 12));
