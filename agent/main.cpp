@@ -29,9 +29,10 @@ int report(const Error& error, int exit_code = kExitError) {
 }
 
 void add_fleet_options(CLI::App* command, FleetOptions& o) {
-  command->add_option("--vault", o.vault,
-                      std::string("fleet mode: the vault whose policy to apply from etcd (default $") +
-                          kFleetVaultEnv + ")");
+  command->add_option(
+      "--vault", o.vault,
+      std::string("fleet mode: the vault whose policy to apply from etcd (default $") +
+          kFleetVaultEnv + ")");
   command->add_option("--host-name", o.host_name,
                       std::string("this host's name in etcd (default $") + kFleetHostNameEnv +
                           " or the system's host name)");
@@ -46,18 +47,22 @@ void add_fleet_options(CLI::App* command, FleetOptions& o) {
                       std::string("write DIR/vaultwall_fleet.prom for node_exporter (default $") +
                           kMetricsTextfileEnv + ")");
   fleet::add_etcd_options(command, o.etcd);
-  command->add_option("--status-ttl", o.status_ttl_seconds,
-                      "seconds the host's status outlives the agent in etcd (its lease)")
+  command
+      ->add_option("--status-ttl", o.status_ttl_seconds,
+                   "seconds the host's status outlives the agent in etcd (its lease)")
       ->capture_default_str();
-  command->add_option("--anti-entropy-interval", o.anti_entropy_seconds,
-                      "seconds between full re-reads of the policy and verifies of the kernel")
+  command
+      ->add_option("--anti-entropy-interval", o.anti_entropy_seconds,
+                   "seconds between full re-reads of the policy and verifies of the kernel")
       ->capture_default_str();
-  command->add_option("--heartbeat-interval", o.heartbeat_seconds,
-                      "seconds between status rewrites with fresh counters")
+  command
+      ->add_option("--heartbeat-interval", o.heartbeat_seconds,
+                   "seconds between status rewrites with fresh counters")
       ->capture_default_str();
-  command->add_option("--watch-timeout", o.watch_timeout_seconds,
-                      "seconds of silence after which the etcd watch is taken for dead (keep "
-                      "above 2x etcd's --experimental-watch-progress-notify-interval)")
+  command
+      ->add_option("--watch-timeout", o.watch_timeout_seconds,
+                   "seconds of silence after which the etcd watch is taken for dead (keep "
+                   "above 2x etcd's --experimental-watch-progress-notify-interval)")
       ->capture_default_str();
 }
 

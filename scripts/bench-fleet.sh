@@ -73,14 +73,7 @@ VW_ETCD_PROGRESS=5s
 VW_FLEET_VAULT=kv-bench
 # The agents' defaults, but a heartbeat short enough to be counted here.
 VW_FLEET_AGENT_ARGS=(--heartbeat-interval 60)
-cleanup() {
-	vw_fleet_cleanup
-	vw_etcd_stop_all
-	vw_cleanup
-}
-trap cleanup EXIT
-trap 'cleanup; trap - EXIT; exit 130' INT
-trap 'cleanup; trap - EXIT; exit 143' TERM
+vw_fleet_install_cleanup_trap
 ulimit -n "$(ulimit -Hn)" # etcd: a connection per watch and per status writer, per host
 
 log() { printf '%s\n' "$*" >&2; }

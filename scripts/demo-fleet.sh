@@ -39,16 +39,7 @@ VW_FLEET_TMP=$TMP
 VW_ETCD_DIR=$TMP/etcd
 VW_FLEET_VAULT=kv-demo
 VW_FLEET_AGENT_ARGS=(--status-ttl 10 --watch-timeout 3)
-cleanup() {
-	echo
-	echo "== cleaning up (agents, etcd, namespaces, pins)"
-	vw_fleet_cleanup
-	vw_etcd_stop_all
-	vw_cleanup
-}
-trap cleanup EXIT
-trap 'trap - EXIT; cleanup; exit 130' INT
-trap 'trap - EXIT; cleanup; exit 143' TERM
+vw_fleet_install_cleanup_trap
 
 say() { printf '\n== %s\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@" || true; }
@@ -126,3 +117,4 @@ grep "etcd unreachable" "$(vw_fleet_agent_log 1)" | tail -n 1
 say "the change journal of h1: every fleet apply with its source (vault, revision, author)"
 jq -c 'select(.command == "fleet apply") | {time, result, from: .from.generation, to: .to.generation,
 	revision: .source.revision, author: .source.author, rulesAdded, rulesRemoved}' "$(vw_fleet_journal 1)"
+say "cleaning up (agents, etcd, namespaces, pins)"

@@ -165,7 +165,9 @@ class Agent {
   }
 
   // The fleet activity's summary joins the status line.
-  void set_fleet_summary(std::function<std::string()> summary) { fleet_summary_ = std::move(summary); }
+  void set_fleet_summary(std::function<std::string()> summary) {
+    fleet_summary_ = std::move(summary);
+  }
   void status_changed() {
     status_changed_ = true;
     after_checks();

@@ -38,7 +38,8 @@ struct FleetActivity::State {
               .state_dir = config.state_dir,
               .agent_version = VAULTWALL_VERSION},
              applier),
-        reader(*etcd, fleet::policy_key(config.vault), [this](ReaderReport r) { deliver(std::move(r)); }),
+        reader(*etcd, fleet::policy_key(config.vault),
+               [this](ReaderReport r) { deliver(std::move(r)); }),
         writer(*etcd, core.info(this->host.pin_dir), config.status_ttl),
         wake(std::move(wake_fd)),
         retry(std::move(retry_timer)),
@@ -75,8 +76,9 @@ struct FleetActivity::State {
     bool was = core.metrics().connected;
     if (const auto* down = std::get_if<fleet::EtcdDown>(&report)) {
       if (was || !said_unreachable)
-        spdlog::warn("fleet: etcd unreachable ({}); the kernel keeps enforcing its policy, retrying",
-                     down->error.message());
+        spdlog::warn(
+            "fleet: etcd unreachable ({}); the kernel keeps enforcing its policy, retrying",
+            down->error.message());
       said_unreachable = true;
     } else if (const auto* up = std::get_if<fleet::WatchUp>(&report); up && !was) {
       spdlog::info("fleet: watching {} on etcd member {:016x}", fleet::policy_key(config.vault),
@@ -108,8 +110,9 @@ struct FleetActivity::State {
     }
     std::string took;
     if (core.metrics().applies != applies)
-      took = fmt::format("; applied in {:.1f} ms",
-                         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+      took = fmt::format("; applied in {:.1f} ms", std::chrono::duration<double, std::milli>(
+                                                       std::chrono::steady_clock::now() - started)
+                                                       .count());
     publish(took);
   }
 

@@ -1,7 +1,6 @@
 #include "vaultwall/agent/options.h"
 
 #include <net/if.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -101,8 +100,9 @@ Result<std::optional<FleetConfig>> fleet_config(const FleetOptions& options) {
   config.etcd = VW_TRY(fleet::gateway_options(options.etcd));
   config.etcd.endpoints = fleet::spread_endpoints(std::move(config.etcd.endpoints), config.host);
   if (options.status_ttl_seconds < 2 || options.status_ttl_seconds > 3600)
-    return fail(EINVAL, "--status-ttl " + std::to_string(options.status_ttl_seconds) +
-                            " is out of range 2-3600 seconds",
+    return fail(EINVAL,
+                "--status-ttl " + std::to_string(options.status_ttl_seconds) +
+                    " is out of range 2-3600 seconds",
                 "etcd keeps a host's status this long after its agent stops renewing it");
   config.status_ttl = std::chrono::seconds(std::lround(options.status_ttl_seconds));
   if (options.watch_timeout_seconds < 1.5)

@@ -110,7 +110,7 @@ struct StoredPolicy {
 // The vault's stored record, nullopt when there is none. EBADMSG when the
 // value is not a record (its path in the message).
 Result<std::optional<StoredPolicy>> read_stored(EtcdClient& etcd, const std::string& vault,
-                                               int64_t* revision = nullptr) {
+                                                int64_t* revision = nullptr) {
   auto range = VW_TRY(etcd.range({.key = fleet::policy_key(vault)}));
   if (revision) *revision = range.header.revision;
   if (range.kvs.empty()) return std::nullopt;
@@ -171,11 +171,11 @@ json tags_changes(const std::map<std::string, std::vector<std::string>>& before,
 }
 
 json policy_changes(const std::optional<SharedPolicy>& before, const SharedPolicy& after) {
-  PolicyDiff diff = diff_policies(before ? std::optional(before->policy) : std::nullopt,
-                                  after.policy);
+  PolicyDiff diff =
+      diff_policies(before ? std::optional(before->policy) : std::nullopt, after.policy);
   json changes = diff_json(diff);
-  changes["serviceTags"] = tags_changes(before ? before->service_tags : decltype(after.service_tags){},
-                                        after.service_tags);
+  changes["serviceTags"] = tags_changes(
+      before ? before->service_tags : decltype(after.service_tags){}, after.service_tags);
   changes["same"] = before && before->digest == after.digest;
   return changes;
 }
@@ -239,12 +239,16 @@ Result<FleetView> read_fleet(EtcdClient& etcd) {
     row.host = key->host;
     if (key->leaf == "info") {
       auto info = fleet::parse_host_info(kv.value);
-      if (info) row.info = *info;
-      else row.problem = "info: " + info.error().message();
+      if (info)
+        row.info = *info;
+      else
+        row.problem = "info: " + info.error().message();
     } else if (key->leaf == "status") {
       auto status = fleet::parse_host_status(kv.value);
-      if (status) row.status = *status;
-      else row.problem = "status: " + status.error().message();
+      if (status)
+        row.status = *status;
+      else
+        row.problem = "status: " + status.error().message();
     }
   }
   return view;
@@ -290,11 +294,13 @@ json host_json(const HostRow& row, const FleetView& view, double stale_after) {
   } else {
     const HostStatus& s = *row.status;
     int64_t age = age_seconds(s.reported_at);
-    bool current_digest = current != view.vaults.end() &&
-                          current->second.record.shared_digest == s.shared_digest;
+    bool current_digest =
+        current != view.vaults.end() && current->second.record.shared_digest == s.shared_digest;
     std::string state(fleet::to_string(s.state));
-    if (age > stale_after) state = "stale";
-    else if (s.state == SyncState::kInSync && !current_digest) state = "behind";
+    if (age > stale_after)
+      state = "stale";
+    else if (s.state == SyncState::kInSync && !current_digest)
+      state = "behind";
     good = state == "in-sync" && s.verify.result == "ok";
     json status = fleet::to_json(s);
     out["state"] = state;
@@ -335,37 +341,44 @@ json fleet_status_json(const FleetView& view, const std::string& only_vault, dou
     all_good = all_good && host["current"].get<bool>();
     hosts.push_back(std::move(host));
   }
-  return {{"schemaVersion", kSchemaVersion}, {"revision", view.revision}, {"vaults", vaults},
-          {"hosts", hosts}, {"allInSync", all_good && !hosts.empty()}};
+  return {{"schemaVersion", kSchemaVersion},
+          {"revision", view.revision},
+          {"vaults", vaults},
+          {"hosts", hosts},
+          {"allInSync", all_good && !hosts.empty()}};
 }
 
 void print_status_table(const json& result) {
-  std::printf("%-20s %-16s %-10s %-9s %-13s %-7s %-21s %s\n", "HOST", "VAULT", "STATE",
-              "REVISION", "DIGEST", "VERIFY", "APPLIED", "AGE");
+  std::printf("%-20s %-16s %-10s %-9s %-13s %-7s %-21s %s\n", "HOST", "VAULT", "STATE", "REVISION",
+              "DIGEST", "VERIFY", "APPLIED", "AGE");
   for (const json& h : result["hosts"]) {
     std::string applied = text_or_dash(h["appliedAt"]);
     if (applied.size() > 19) applied = applied.substr(0, 19) + "Z";
-    std::printf("%-20s %-16s %-10s %-9s %-13s %-7s %-21s %s\n",
-                h["host"].get<std::string>().c_str(), h["vault"].get<std::string>().c_str(),
-                h["state"].get<std::string>().c_str(), text_or_dash(h["policyRevision"]).c_str(),
-                short_digest(h["sharedDigest"]).c_str(), text_or_dash(h["verify"]).c_str(),
-                applied.c_str(),
-                h["ageSeconds"].is_number() ? age_text(h["ageSeconds"].get<int64_t>()).c_str() : "-");
+    std::printf(
+        "%-20s %-16s %-10s %-9s %-13s %-7s %-21s %s\n", h["host"].get<std::string>().c_str(),
+        h["vault"].get<std::string>().c_str(), h["state"].get<std::string>().c_str(),
+        text_or_dash(h["policyRevision"]).c_str(), short_digest(h["sharedDigest"]).c_str(),
+        text_or_dash(h["verify"]).c_str(), applied.c_str(),
+        h["ageSeconds"].is_number() ? age_text(h["ageSeconds"].get<int64_t>()).c_str() : "-");
   }
   for (const json& h : result["hosts"]) {
     const json& error = h["error"];
     if (!error.is_object()) continue;
     std::string where = error.value("path", "");
     std::cout << h["host"].get<std::string>() << ": "
-              << (error.value("revision", int64_t{0}) ? "revision " + std::to_string(error["revision"].get<int64_t>()) + ": " : "")
+              << (error.value("revision", int64_t{0})
+                      ? "revision " + std::to_string(error["revision"].get<int64_t>()) + ": "
+                      : "")
               << (where.empty() ? "" : where + ": ") << error.value("message", "") << "\n";
   }
   for (const auto& [vault, v] : result["vaults"].items()) {
     if (v.contains("error"))
-      std::cout << "vault " << vault << ": the stored policy is unreadable: " << v["error"].get<std::string>() << "\n";
+      std::cout << "vault " << vault
+                << ": the stored policy is unreadable: " << v["error"].get<std::string>() << "\n";
     else
       std::cout << "vault " << vault << ": revision " << v["revision"] << ", digest "
-                << short_digest(v["sharedDigest"]) << " by " << v["author"].get<std::string>() << "\n";
+                << short_digest(v["sharedDigest"]) << " by " << v["author"].get<std::string>()
+                << "\n";
   }
   if (result["hosts"].empty()) std::cout << "no hosts are enrolled\n";
 }
@@ -414,7 +427,8 @@ std::vector<std::string> laggards(const FleetView& view, const std::string& vaul
     if (s.error && (s.state == SyncState::kRejected || s.state == SyncState::kError))
       why += ": " + (s.error->path.empty() ? "" : s.error->path + ": ") + s.error->message;
     else if (s.shared_digest != digest)
-      why += " on " + (s.shared_digest.empty() ? std::string("no fleet policy") : s.shared_digest.substr(0, 12));
+      why += " on " + (s.shared_digest.empty() ? std::string("no fleet policy")
+                                               : s.shared_digest.substr(0, 12));
     out.push_back(name + " (" + why + ")");
   }
   return out;
@@ -442,7 +456,8 @@ int wait_for_fleet(EtcdClient& etcd, const std::string& vault, const std::string
     }
     size_t enrolled = 0;
     std::vector<std::string> behind = laggards(*view, vault, digest, &enrolled);
-    double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     result["wait"] = {{"done", behind.empty() && enrolled > 0},
                       {"hosts", enrolled},
                       {"laggards", behind},
@@ -455,8 +470,9 @@ int wait_for_fleet(EtcdClient& etcd, const std::string& vault, const std::string
       return kExitError;
     }
     if (behind.empty() && enrolled > 0) {
-      std::cerr << "all " << enrolled << " hosts of " << vault << " enforce " << digest.substr(0, 12)
-                << " (verified) after " << std::fixed << std::setprecision(2) << waited << " s\n";
+      std::cerr << "all " << enrolled << " hosts of " << vault << " enforce "
+                << digest.substr(0, 12) << " (verified) after " << std::fixed
+                << std::setprecision(2) << waited << " s\n";
       return kExitOk;
     }
     std::string progress = std::to_string(enrolled - behind.size()) + "/" +
@@ -481,12 +497,12 @@ int wait_for_fleet(EtcdClient& etcd, const std::string& vault, const std::string
 std::string conflict_text(const std::string& vault, int64_t expected,
                           const std::optional<StoredPolicy>& now, const KeyValue* raw) {
   std::string key = fleet::policy_key(vault);
-  if (!now && !raw)
-    return key + " was deleted since revision " + std::to_string(expected);
+  if (!now && !raw) return key + " was deleted since revision " + std::to_string(expected);
   int64_t at = now ? now->kv.mod_revision : raw->mod_revision;
-  std::string who = now ? " by " + now->record.author + " at " + now->record.created_at +
-                              (now->record.comment.empty() ? "" : " (\"" + now->record.comment + "\")")
-                        : "";
+  std::string who =
+      now ? " by " + now->record.author + " at " + now->record.created_at +
+                (now->record.comment.empty() ? "" : " (\"" + now->record.comment + "\")")
+          : "";
   return key + " changed at revision " + std::to_string(at) + who +
          (expected ? ", after revision " + std::to_string(expected) : " (it did not exist before)");
 }
@@ -500,17 +516,16 @@ int cmd_put(const Globals& g, const FleetFlags& flags) {
                                            flags.comment, format_utc_time(unix_now_ns()));
   std::string value = fleet::to_json(record).dump();
   if (value.size() > fleet::kMaxPolicyRecordBytes)
-    return report(Error{EMSGSIZE,
-                        "the shared policy of " + flags.vault + " is " +
-                            std::to_string(value.size()) + " bytes, above fleet mode's limit of " +
-                            std::to_string(fleet::kMaxPolicyRecordBytes) + " bytes for " +
-                            fleet::policy_key(flags.vault) +
-                            " (etcd refuses requests above its --max-request-bytes, 1.5 MiB by "
-                            "default); nothing was written",
-                        "trust fewer or narrower service tags (their prefixes are stored "
-                        "resolved: " +
-                            std::to_string(shared.value->service_tags.size()) +
-                            " tags here) or use fewer rules"});
+    return report(Error{
+        EMSGSIZE,
+        "the shared policy of " + flags.vault + " is " + std::to_string(value.size()) +
+            " bytes, above fleet mode's limit of " + std::to_string(fleet::kMaxPolicyRecordBytes) +
+            " bytes for " + fleet::policy_key(flags.vault) +
+            " (etcd refuses requests above its --max-request-bytes, 1.5 MiB by "
+            "default); nothing was written",
+        "trust fewer or narrower service tags (their prefixes are stored "
+        "resolved: " +
+            std::to_string(shared.value->service_tags.size()) + " tags here) or use fewer rules"});
 
   auto etcd = connect(flags);
   if (!etcd) return report(etcd.error());
@@ -524,11 +539,11 @@ int cmd_put(const Globals& g, const FleetFlags& flags) {
   }
   int64_t expected = flags.if_revision.value_or(current_revision);
   if (flags.if_revision && stored && *flags.if_revision != current_revision)
-    return report(Error{ECANCELED,
-                        conflict_text(flags.vault, expected, *stored, nullptr) + "; nothing was written",
-                        "see what changed with vaultwallctl fleet diff --vault " + flags.vault +
-                            " -f " + flags.file + ", then put again with --if-revision " +
-                            std::to_string(current_revision)});
+    return report(Error{
+        ECANCELED, conflict_text(flags.vault, expected, *stored, nullptr) + "; nothing was written",
+        "see what changed with vaultwallctl fleet diff --vault " + flags.vault + " -f " +
+            flags.file + ", then put again with --if-revision " +
+            std::to_string(current_revision)});
   std::optional<SharedPolicy> before = stored ? stored_shared(*stored) : std::nullopt;
   json changes = policy_changes(before, *shared.value);
   json result{{"schemaVersion", kSchemaVersion},
@@ -545,7 +560,8 @@ int cmd_put(const Globals& g, const FleetFlags& flags) {
                 << (changes["same"].get<bool>() ? ", no changes" : ":") << "\n";
     else if (r.value("unchanged", false))
       std::cout << "no change: revision " << r["revision"] << " of " << r["key"].get<std::string>()
-                << " already holds this policy (digest " << short_digest(r["sharedDigest"]) << ")\n";
+                << " already holds this policy (digest " << short_digest(r["sharedDigest"])
+                << ")\n";
     else
       std::cout << "wrote " << r["key"].get<std::string>() << " at revision " << r["revision"]
                 << " (digest " << short_digest(r["sharedDigest"]) << ")"
@@ -572,7 +588,8 @@ int cmd_put(const Globals& g, const FleetFlags& flags) {
       auto again = read_stored(**etcd, flags.vault);
       if (again && *again && (*again)->record.shared_digest == record.shared_digest &&
           (*again)->record.created_at == record.created_at)
-        written = fleet::TxnResponse{.header = {.revision = (*again)->kv.mod_revision}, .succeeded = true};
+        written = fleet::TxnResponse{.header = {.revision = (*again)->kv.mod_revision},
+                                     .succeeded = true};
     }
     if (!written) return report(written.error());
     if (!written->succeeded) {
@@ -584,17 +601,18 @@ int cmd_put(const Globals& g, const FleetFlags& flags) {
       if (raw)
         if (auto parsed = fleet::parse_policy_record(raw->value); parsed.ok())
           now = StoredPolicy{*raw, *parsed.value};
-      return report(Error{ECANCELED,
-                          conflict_text(flags.vault, expected, now, raw) + "; nothing was written",
-                          "see what changed with vaultwallctl fleet diff --vault " + flags.vault +
-                              " -f " + flags.file + ", then put again" +
-                              (raw ? " with --if-revision " + std::to_string(raw->mod_revision) : "")});
+      return report(
+          Error{ECANCELED, conflict_text(flags.vault, expected, now, raw) + "; nothing was written",
+                "see what changed with vaultwallctl fleet diff --vault " + flags.vault + " -f " +
+                    flags.file + ", then put again" +
+                    (raw ? " with --if-revision " + std::to_string(raw->mod_revision) : "")});
     }
     result["revision"] = written->header.revision;
   }
   if (flags.wait) {
     std::signal(SIGINT, on_interrupt);
-    exit_code = wait_for_fleet(**etcd, flags.vault, shared.value->digest, flags.timeout_seconds, result);
+    exit_code =
+        wait_for_fleet(**etcd, flags.vault, shared.value->digest, flags.timeout_seconds, result);
   }
   return emit(g, result, table, exit_code);
 }
@@ -607,9 +625,10 @@ int cmd_get(const Globals& g, const FleetFlags& flags) {
   auto stored = read_stored(**etcd, flags.vault);
   if (!stored) return report(stored.error());
   if (!*stored)
-    return report(Error{ENOENT, "vault " + flags.vault + " has no policy in etcd (" +
-                                    fleet::policy_key(flags.vault) + ")",
-                        "write one with vaultwallctl fleet put --vault " + flags.vault + " -f FILE"});
+    return report(Error{
+        ENOENT,
+        "vault " + flags.vault + " has no policy in etcd (" + fleet::policy_key(flags.vault) + ")",
+        "write one with vaultwallctl fleet put --vault " + flags.vault + " -f FILE"});
   const StoredPolicy& s = **stored;
   if (g.output == "document") {
     std::cout << s.record.policy.dump(2) << "\n";
@@ -638,7 +657,8 @@ int cmd_get(const Globals& g, const FleetFlags& flags) {
                     << to_string(p.public_network_access) << ", mode " << to_string(p.host.mode)
                     << "\n";
           for (const auto& [tag, prefixes] : s.record.service_tags)
-            std::cout << "  trusted service tag " << tag << ": " << prefixes.size() << " IPv4 prefixes\n";
+            std::cout << "  trusted service tag " << tag << ": " << prefixes.size()
+                      << " IPv4 prefixes\n";
         } else {
           print_diagnostics(shared.diagnostics);
           std::cout << "  INVALID: hosts reject this value and keep their policy\n";
@@ -715,7 +735,8 @@ int cmd_status(const Globals& g, const FleetFlags& flags) {
     auto shown = render();
     int64_t after = shown ? shown->second : 0;
     // Redrawn on every change, and every 5 s for the ages.
-    if (!wait_for_change(**etcd, std::string(fleet::kRoot), after, std::chrono::steady_clock::now() + 5s))
+    if (!wait_for_change(**etcd, std::string(fleet::kRoot), after,
+                         std::chrono::steady_clock::now() + 5s))
       break;
   }
   return kExitOk;
@@ -734,7 +755,9 @@ void add_fleet_commands(CLI::App& app, Globals& g, Commands& commands) {
     if (required) option->required();
   };
   auto add_document = [&](CLI::App* command) {
-    command->add_option("-f,--file", flags->file, "the rule document (the shared policy; no host facts)")
+    command
+        ->add_option("-f,--file", flags->file,
+                     "the rule document (the shared policy; no host facts)")
         ->required();
     command->add_option("--service-tags", flags->service_tags,
                         "Azure's Service Tags JSON to resolve the trusted services with (default: "
@@ -745,12 +768,14 @@ void add_fleet_commands(CLI::App& app, Globals& g, Commands& commands) {
       "put", "validate a shared policy and write it for every host of a vault (compare-and-swap)");
   add_vault(put, true);
   add_document(put);
-  put->add_option("--if-revision", flags->if_revision,
-                  "write only if the stored policy is still at this revision (0: only if there is none)");
+  put->add_option(
+      "--if-revision", flags->if_revision,
+      "write only if the stored policy is still at this revision (0: only if there is none)");
   put->add_flag("--wait", flags->wait,
                 "then wait until every enrolled host of the vault enforces it, verified (exit 1 "
                 "naming the laggards)");
-  put->add_option("--timeout", flags->timeout_seconds, "seconds --wait waits")->capture_default_str();
+  put->add_option("--timeout", flags->timeout_seconds, "seconds --wait waits")
+      ->capture_default_str();
   put->add_flag("--dry-run", flags->dry_run, "validate and show what would change, write nothing");
   put->add_option("--author", flags->author, "recorded with the policy (default user@host)");
   put->add_option("--comment", flags->comment, "recorded with the policy: why it changed");
@@ -769,25 +794,29 @@ void add_fleet_commands(CLI::App& app, Globals& g, Commands& commands) {
   commands.add(get, [&g, flags] { return cmd_get(g, *flags); });
 
   auto* diff = fleet_app->add_subcommand(
-      "diff", "compare a rule document with a vault's stored policy (exit 0 same, 1 different, 2 trouble)");
+      "diff",
+      "compare a rule document with a vault's stored policy (exit 0 same, 1 different, 2 trouble)");
   add_vault(diff, true);
   add_document(diff);
   add_output_option(commands, diff);
   commands.add(diff, [&g, flags] { return cmd_diff(g, *flags); });
 
   auto* status = fleet_app->add_subcommand(
-      "status", "what every host enforces: state, policy revision, digest, verify (exit 1 unless "
-                "every host is in sync)");
+      "status",
+      "what every host enforces: state, policy revision, digest, verify (exit 1 unless "
+      "every host is in sync)");
   add_vault(status, false);
   status->add_flag("--watch", flags->watch, "redraw on every change until interrupted");
-  status->add_option("--stale-after", flags->stale_after_seconds,
-                     "seconds without a status refresh after which a host shows as stale")
+  status
+      ->add_option("--stale-after", flags->stale_after_seconds,
+                   "seconds without a status refresh after which a host shows as stale")
       ->capture_default_str();
   add_output_option(commands, status);
   commands.add(status, [&g, flags] { return cmd_status(g, *flags); });
 
   // Before or after the subcommand, like the rest of the CLI.
-  add_everywhere(*fleet_app, [flags](CLI::App* command) { fleet::add_etcd_options(command, flags->etcd); });
+  add_everywhere(*fleet_app,
+                 [flags](CLI::App* command) { fleet::add_etcd_options(command, flags->etcd); });
   commands.checks.push_back([flags, fleet_app] {
     if (fleet_app->parsed() && !flags->vault.empty())
       if (auto ok = fleet::check_vault_name(flags->vault, "--vault"); !ok)

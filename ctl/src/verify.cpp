@@ -24,8 +24,12 @@ std::vector<std::string> entry_differences(const char* what,
   size_t missing = 0, extra = 0;
   for (const auto& w : want) missing += have.contains(w) ? 0 : 1;
   for (const auto& h : have) extra += want.contains(h) ? 0 : 1;
-  if (missing) out.push_back(std::string(what) + ": " + std::to_string(missing) + " entries missing from the kernel");
-  if (extra) out.push_back(std::string(what) + ": " + std::to_string(extra) + " unexpected entries in the kernel");
+  if (missing)
+    out.push_back(std::string(what) + ": " + std::to_string(missing) +
+                  " entries missing from the kernel");
+  if (extra)
+    out.push_back(std::string(what) + ": " + std::to_string(extra) +
+                  " unexpected entries in the kernel");
   return out;
 }
 

@@ -47,8 +47,9 @@ Result<std::string> read_password_file(const std::string& path) {
   if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0)
     return fail(EACCES,
                 "the etcd password file " + path + " is readable or writable by others (mode " +
-                    std::to_string((info.st_mode >> 6) & 7) + std::to_string((info.st_mode >> 3) & 7) +
-                    std::to_string(info.st_mode & 7) + ")",
+                    std::to_string((info.st_mode >> 6) & 7) +
+                    std::to_string((info.st_mode >> 3) & 7) + std::to_string(info.st_mode & 7) +
+                    ")",
                 "chmod 600 " + path);
   std::ifstream in(path);
   std::string password;
@@ -59,7 +60,8 @@ Result<std::string> read_password_file(const std::string& path) {
   return password;
 }
 
-std::vector<std::string> spread_endpoints(std::vector<std::string> endpoints, std::string_view host) {
+std::vector<std::string> spread_endpoints(std::vector<std::string> endpoints,
+                                          std::string_view host) {
   if (endpoints.size() < 2) return endpoints;
   uint64_t hash = 1469598103934665603ull;  // FNV-1a: the same order on every run
   for (char c : host) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
@@ -80,7 +82,8 @@ Result<GatewayOptions> gateway_options(const EtcdSettings& settings) {
                                       : "--user is set without --password-file",
                 "give the etcd user and the file holding its password together");
   if (!settings.user.empty())
-    options.credentials = Credentials{settings.user, VW_TRY(read_password_file(settings.password_file))};
+    options.credentials =
+        Credentials{settings.user, VW_TRY(read_password_file(settings.password_file))};
   return options;
 }
 

@@ -95,8 +95,9 @@ bool PolicyReader::watch_from(int64_t start, std::stop_token stop) {
           deliver_(EtcdDown{broken->error});  // the client resumes by itself
         } else if (const auto* gone = std::get_if<WatchCompacted>(&message)) {
           compacted = true;
-          spdlog::info("fleet: the watch of {} fell behind compaction (revision {}); reading it again",
-                       key_, gone->compact_revision);
+          spdlog::info(
+              "fleet: the watch of {} fell behind compaction (revision {}); reading it again", key_,
+              gone->compact_revision);
         } else if (const auto* canceled = std::get_if<WatchCanceled>(&message)) {
           deliver_(EtcdDown{with_context(canceled->reason, "etcd canceled the watch of " + key_)});
         }
@@ -134,7 +135,8 @@ bool StatusWriter::ensure_lease() {
   std::lock_guard lock(mutex_);
   if (!granted) {
     counters_.write_failures++;
-    spdlog::debug("fleet: no lease for the status of {}: {}", info_.host, granted.error().message());
+    spdlog::debug("fleet: no lease for the status of {}: {}", info_.host,
+                  granted.error().message());
     return false;
   }
   lease_ = granted->id;
@@ -173,9 +175,8 @@ void StatusWriter::write_status_if_needed() {
     wanted = wanted_;
     lease = lease_;
   }
-  auto put = etcd_.put(PutRequest{.key = host_status_key(info_.host),
-                                  .value = to_json(*wanted).dump(),
-                                  .lease = lease});
+  auto put = etcd_.put(PutRequest{
+      .key = host_status_key(info_.host), .value = to_json(*wanted).dump(), .lease = lease});
   std::lock_guard lock(mutex_);
   reachable_ = put.has_value();
   if (put) {

@@ -31,8 +31,8 @@ std::string render_fleet_metrics(const std::string& vault, const std::string& ho
                           SyncState::kRejected, SyncState::kError, SyncState::kNoPolicy})
     out << "vaultwall_fleet_state{" << labels << ",state=\"" << to_string(state) << "\"} "
         << (state == sync.state ? 1 : 0) << "\n";
-  family("vaultwall_fleet_applies_total", "counter",
-         "Fleet policies applied (the kernel changed).", sync.applies);
+  family("vaultwall_fleet_applies_total", "counter", "Fleet policies applied (the kernel changed).",
+         sync.applies);
   family("vaultwall_fleet_rejected_total", "counter",
          "Fleet policy values refused (invalid, or not valid with this host's facts); the kernel "
          "kept its policy.",
@@ -42,7 +42,8 @@ std::string render_fleet_metrics(const std::string& vault, const std::string& ho
   family("vaultwall_fleet_disconnects_total", "counter",
          "Times the agent lost etcd (a read failed or the watch stream broke).", sync.disconnects);
   family("vaultwall_fleet_status_lease_held", "gauge",
-         "1 while the agent holds the lease its status key lives under.", writer.lease_held ? 1 : 0);
+         "1 while the agent holds the lease its status key lives under.",
+         writer.lease_held ? 1 : 0);
   family("vaultwall_fleet_status_leases_lost_total", "counter",
          "Leases found expired (the status vanished until written again).", writer.leases_lost);
   family("vaultwall_fleet_status_write_failures_total", "counter",

@@ -121,10 +121,14 @@ constexpr std::array<std::pair<SyncState, std::string_view>, 6> kStateNames{{
 Json to_json(const PolicyRecord& record) {
   Json tags = Json::object();
   for (const auto& [name, prefixes] : record.service_tags) tags[name] = prefixes;
-  return Json{{"schemaVersion", kRecordSchemaVersion}, {"vault", record.vault},
-              {"sharedDigest", record.shared_digest}, {"author", record.author},
-              {"comment", record.comment},            {"createdAt", record.created_at},
-              {"policy", record.policy},              {"serviceTags", tags}};
+  return Json{{"schemaVersion", kRecordSchemaVersion},
+              {"vault", record.vault},
+              {"sharedDigest", record.shared_digest},
+              {"author", record.author},
+              {"comment", record.comment},
+              {"createdAt", record.created_at},
+              {"policy", record.policy},
+              {"serviceTags", tags}};
 }
 
 Checked<PolicyRecord> parse_policy_record(std::string_view value) {
@@ -155,8 +159,8 @@ Checked<PolicyRecord> parse_policy_record(std::string_view value) {
   if (problem) {
     // FieldReader's context is "<path> <what is wrong>".
     size_t space = problem->context.find(' ');
-    out.diagnostics.push_back({Severity::kError, problem->context.substr(0, space),
-                               problem->context.substr(space + 1)});
+    out.diagnostics.push_back(
+        {Severity::kError, problem->context.substr(0, space), problem->context.substr(space + 1)});
     return out;
   }
   out.value = std::move(record);
@@ -166,9 +170,12 @@ Checked<PolicyRecord> parse_policy_record(std::string_view value) {
 // ---- host info --------------------------------------------------------------------
 
 Json to_json(const HostInfo& info) {
-  return Json{{"schemaVersion", kRecordSchemaVersion}, {"host", info.host},
-              {"vault", info.vault},                   {"agentVersion", info.agent_version},
-              {"enrolledAt", info.enrolled_at},        {"pinDir", info.pin_dir},
+  return Json{{"schemaVersion", kRecordSchemaVersion},
+              {"host", info.host},
+              {"vault", info.vault},
+              {"agentVersion", info.agent_version},
+              {"enrolledAt", info.enrolled_at},
+              {"pinDir", info.pin_dir},
               {"hostFacts", info.host_facts}};
 }
 

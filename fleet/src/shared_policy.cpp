@@ -81,20 +81,22 @@ Json stand_in_virtual_networks(std::string_view document_text) {
     auto [it, added] = index.emplace(vnet_id, vnets.size());
     if (added) {
       size_t n = vnets.size();
-      vnets.push_back({{"id", vnet_id},
-                       {"segment", {{"interface", "vwfleet" + std::to_string(n / 4094)},
-                                    {"vlan", 1 + n % 4094}}},
-                       {"subnets", Json::array()}});
+      vnets.push_back(
+          {{"id", vnet_id},
+           {"segment",
+            {{"interface", "vwfleet" + std::to_string(n / 4094)}, {"vlan", 1 + n % 4094}}},
+           {"subnets", Json::array()}});
     }
     Json& list = vnets[it->second]["subnets"];
-    bool known = std::any_of(list.begin(), list.end(),
-                             [&](const Json& s) { return s["name"] == subnet; });
+    bool known =
+        std::any_of(list.begin(), list.end(), [&](const Json& s) { return s["name"] == subnet; });
     if (known) continue;
     uint32_t n = subnets++;
     std::string prefix = "10." + std::to_string((n >> 16) & 255) + "." +
                          std::to_string((n >> 8) & 255) + "." + std::to_string(n & 255) + "/32";
-    list.push_back(
-        {{"name", subnet}, {"addressPrefix", prefix}, {"serviceEndpoints", {"Microsoft.KeyVault"}}});
+    list.push_back({{"name", subnet},
+                    {"addressPrefix", prefix},
+                    {"serviceEndpoints", {"Microsoft.KeyVault"}}});
   }
   return vnets;
 }
@@ -143,8 +145,6 @@ bool has_services(const Json& document) {
   return services != trusted->end() && services->is_array() && !services->empty();
 }
 
-
-
 }  // namespace
 
 std::string shared_digest(const Policy& shared, const Tags& tags) {
@@ -162,7 +162,8 @@ Checked<SharedPolicy> make_shared_policy(std::string_view text,
                                          const SharedPolicyOptions& options) {
   Json document = Json::parse(text, nullptr, false);
   // Not JSON, or not an object: the ordinary loader says where and why.
-  if (document.is_discarded() || !document.is_object()) return refused<SharedPolicy>(load_policy(text).diagnostics);
+  if (document.is_discarded() || !document.is_object())
+    return refused<SharedPolicy>(load_policy(text).diagnostics);
   if (auto host_facts = host_facts_in(document, ""); !host_facts.empty())
     return refused<SharedPolicy>(std::move(host_facts));
 
@@ -227,8 +228,7 @@ Checked<SharedPolicy> shared_policy_from_record(const PolicyRecord& record) {
     for (size_t i = 0; i < prefixes.size(); ++i) {
       auto prefix = parse_ipv4_prefix(prefixes[i]);
       if (!prefix || !(prefix->network() == *prefix))
-        problems.push_back({Severity::kError,
-                            "serviceTags." + name + "[" + std::to_string(i) + "]",
+        problems.push_back({Severity::kError, "serviceTags." + name + "[" + std::to_string(i) + "]",
                             "'" + prefixes[i] + "' is not an IPv4 network"});
     }
   }
@@ -247,7 +247,8 @@ Checked<SharedPolicy> shared_policy_from_record(const PolicyRecord& record) {
   }
   if (!problems.empty()) return refused<SharedPolicy>(std::move(problems));
   Checked<SharedPolicy> out;
-  out.value = SharedPolicy{record.policy, record.service_tags, record.shared_digest, std::move(shared)};
+  out.value =
+      SharedPolicy{record.policy, record.service_tags, record.shared_digest, std::move(shared)};
   out.diagnostics = std::move(loaded.diagnostics);
   return out;
 }
@@ -284,7 +285,8 @@ Checked<HostFacts> parse_host_facts(std::string_view text, std::string path) {
       out.diagnostics.push_back(
           {Severity::kError, key,
            "is not a host fact: the policy (networkAcls, publicNetworkAccess) comes from the "
-           "vault's shared policy in fleet mode; remove it from " + path});
+           "vault's shared policy in fleet mode; remove it from " +
+               path});
       continue;
     }
     if (!value.is_object()) return refuse("vaultwall", "is not an object");
@@ -347,12 +349,13 @@ std::vector<Diagnostic> undescribed_subnets(const Policy& shared, const HostFact
   for (const VnetRule& rule : shared.vnet_rules) {
     auto vnet = described.find(rule.vnet_id());
     if (vnet != described.end() && vnet->second.contains(rule.subnet_name())) continue;
-    out.push_back({Severity::kError, "vaultwall.virtualNetworks",
-                   (vnet == described.end() ? "virtual network " + rule.vnet_id()
-                                            : "subnet " + rule.subnet_name() + " of " + rule.vnet_id()) +
-                       " is not described in " + (facts.path.empty() ? "the host facts" : facts.path) +
-                       ", and the vault's policy has a rule for subnet " + rule.subnet_id +
-                       "; add it with this host's segment and subnet prefixes"});
+    out.push_back(
+        {Severity::kError, "vaultwall.virtualNetworks",
+         (vnet == described.end() ? "virtual network " + rule.vnet_id()
+                                  : "subnet " + rule.subnet_name() + " of " + rule.vnet_id()) +
+             " is not described in " + (facts.path.empty() ? "the host facts" : facts.path) +
+             ", and the vault's policy has a rule for subnet " + rule.subnet_id +
+             "; add it with this host's segment and subnet prefixes"});
   }
   return out;
 }

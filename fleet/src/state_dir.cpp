@@ -24,7 +24,8 @@ Result<void> write_file_atomically(const fs::path& path, const std::string& cont
   int saved = written ? errno : (errno ? errno : EIO);
   ::close(fd);
   if (!synced || ::rename(temp.c_str(), path.c_str()) != 0) {
-    Error error{synced ? errno : saved, "write " + path.string(), "is the state directory writable?"};
+    Error error{synced ? errno : saved, "write " + path.string(),
+                "is the state directory writable?"};
     ::unlink(temp.c_str());
     return std::unexpected(error);
   }
@@ -46,11 +47,12 @@ Result<std::string> write_service_tags_file(
     const fs::path& dir, const std::map<std::string, std::vector<std::string>>& tags) {
   nlohmann::ordered_json values = nlohmann::ordered_json::array();
   for (const auto& [name, prefixes] : tags)
-    values.push_back({{"name", name}, {"id", name}, {"properties", {{"addressPrefixes", prefixes}}}});
-  std::string content = nlohmann::ordered_json{{"changeNumber", 0},
-                                               {"cloud", "vaultwall fleet policy"},
-                                               {"values", values}}
-                            .dump(1);
+    values.push_back(
+        {{"name", name}, {"id", name}, {"properties", {{"addressPrefixes", prefixes}}}});
+  std::string content = nlohmann::ordered_json{
+      {"changeNumber", 0},
+      {"cloud", "vaultwall fleet policy"},
+      {"values", values}}.dump(1);
   fs::path path = dir / (std::string(kTagFilePrefix) + sha256_hex(content).substr(0, 16) + ".json");
   VW_TRY(ensure_state_dir(dir));
   std::error_code error;

@@ -66,7 +66,8 @@ void SyncCore::receive(const ReaderReport& report) {
     if (listed->revision < known_revision_) return;
     known_revision_ = listed->revision;
     if (listed->kv) {
-      if (!newest_ || listed->kv->mod_revision != newest_->mod_revision) note_seen(listed->kv->mod_revision);
+      if (!newest_ || listed->kv->mod_revision != newest_->mod_revision)
+        note_seen(listed->kv->mod_revision);
       newest_ = listed->kv;
     } else {
       if (newest_) deleted_at_ = 0;  // deleted at a revision the watch has not told yet
@@ -149,7 +150,8 @@ void SyncCore::decide(const KeyValue& kv) {
                   record.value->author, record.value->shared_digest);
   const std::string& author = record.value->author;
   Checked<SharedPolicy> shared = shared_policy_from_record(*record.value);
-  if (!shared.ok()) return reject(kv, "policy", shared.errors(), author, record.value->shared_digest);
+  if (!shared.ok())
+    return reject(kv, "policy", shared.errors(), author, record.value->shared_digest);
   Checked<HostFacts> facts = read_host_facts(settings_.host_facts_path);
   if (!facts.ok()) return reject(kv, "host-facts", facts.errors(), author, shared.value->digest);
 
@@ -222,9 +224,8 @@ void SyncCore::decide(const KeyValue& kv) {
   }
 }
 
-void SyncCore::reject(const KeyValue& kv, std::string source,
-                      const std::vector<Diagnostic>& errors, const std::string& author,
-                      const std::string& digest) {
+void SyncCore::reject(const KeyValue& kv, std::string source, const std::vector<Diagnostic>& errors,
+                      const std::string& author, const std::string& digest) {
   take_superseded(kv.mod_revision);
   decided_revision_ = kv.mod_revision;
   status_.state = SyncState::kRejected;
@@ -233,14 +234,14 @@ void SyncCore::reject(const KeyValue& kv, std::string source,
   if (journaled_rejection_ == kv.mod_revision) return;
   journaled_rejection_ = kv.mod_revision;
   metrics_.rejections++;
-  applier_.journal_rejection(
-      ChangeSource{.vault = settings_.vault,
-                   .revision = kv.mod_revision,
-                   .author = author,
-                   .shared_digest = digest,
-                   .superseded = {}},
-      "rejected revision " + std::to_string(kv.mod_revision) + " (" + source +
-          "): " + all_errors(errors) + "; the kernel keeps its policy");
+  applier_.journal_rejection(ChangeSource{.vault = settings_.vault,
+                                          .revision = kv.mod_revision,
+                                          .author = author,
+                                          .shared_digest = digest,
+                                          .superseded = {}},
+                             "rejected revision " + std::to_string(kv.mod_revision) + " (" +
+                                 source + "): " + all_errors(errors) +
+                                 "; the kernel keeps its policy");
 }
 
 void SyncCore::set_error(int64_t revision, std::string source, std::string path,
@@ -297,8 +298,11 @@ std::string SyncCore::summary() const {
     text += " at revision " + std::to_string(status_.policy_revision) + " (" +
             status_.shared_digest.substr(0, 12) + ")";
   if (status_.error && status_.state != SyncState::kInSync)
-    text += "; " + (status_.error->revision ? "revision " + std::to_string(status_.error->revision) + ": " : "") +
-            (status_.error->path.empty() ? "" : status_.error->path + ": ") + status_.error->message;
+    text += "; " +
+            (status_.error->revision ? "revision " + std::to_string(status_.error->revision) + ": "
+                                     : "") +
+            (status_.error->path.empty() ? "" : status_.error->path + ": ") +
+            status_.error->message;
   if (!metrics_.connected) text += "; etcd not connected (the kernel keeps enforcing)";
   return text;
 }

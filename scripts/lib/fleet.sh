@@ -125,6 +125,19 @@ vw_fleet_cleanup() {
 	for i in "${VW_FLEET_HOSTS[@]}"; do vw_fleet_agent_stop "$i" || true; done
 }
 
+# Stops the agents, then etcd's members, then removes what netns.sh made, on
+# exit and on Ctrl-C / SIGTERM (then exits 130 / 143).
+_vw_fleet_teardown() {
+	vw_fleet_cleanup
+	vw_etcd_stop_all
+	vw_cleanup
+}
+vw_fleet_install_cleanup_trap() {
+	trap '_vw_fleet_teardown' EXIT
+	trap '_vw_fleet_teardown; trap - EXIT; exit 130' INT
+	trap '_vw_fleet_teardown; trap - EXIT; exit 143' TERM
+}
+
 # vw_fleet_ctl ARGS...: vaultwallctl with the etcd endpoints and credentials.
 vw_fleet_ctl() {
 	local sub=$1

@@ -123,14 +123,10 @@ int run(int argc, char** argv) {
   }
   double slowest = 0;
   for (double l : latency) slowest = l < 0 ? -1 : std::max(slowest, l);
-  nlohmann::json out{{"hosts", programs.size()},
-                     {"already", already},
-                     {"converged", done},
-                     {"expect", expect},
-                     {"latency_ms", latency},
-                     {"all_ms", done == programs.size() ? slowest : -1},
-                     {"command_ms", command_ms},
-                     {"command_status", command_status}};
+  nlohmann::json out{{"hosts", programs.size()}, {"already", already},
+                     {"converged", done},        {"expect", expect},
+                     {"latency_ms", latency},    {"all_ms", done == programs.size() ? slowest : -1},
+                     {"command_ms", command_ms}, {"command_status", command_status}};
   std::cout << out.dump() << "\n";
   return done == programs.size() && command_status == 0 ? 0 : 1;
 }

@@ -48,8 +48,12 @@ class Round {
     reported_.assign(hosts, -1);
     applied_count_ = reported_count_ = 0;
   }
-  void applied(size_t host, const std::string& digest) { mark(host, digest, applied_, applied_count_); }
-  void reported(size_t host, const std::string& digest) { mark(host, digest, reported_, reported_count_); }
+  void applied(size_t host, const std::string& digest) {
+    mark(host, digest, applied_, applied_count_);
+  }
+  void reported(size_t host, const std::string& digest) {
+    mark(host, digest, reported_, reported_count_);
+  }
   bool wait(milliseconds timeout) {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, timeout, [&] {
@@ -85,7 +89,10 @@ class Round {
 class ModelledKernel final : public PolicyApplier {
  public:
   ModelledKernel(size_t host, Round& round, double apply_ms, double jitter, uint32_t seed)
-      : host_(host), round_(round), random_(seed), apply_(apply_ms * (1 - jitter), apply_ms * (1 + jitter)) {}
+      : host_(host),
+        round_(round),
+        random_(seed),
+        apply_(apply_ms * (1 - jitter), apply_ms * (1 + jitter)) {}
   Result<ApplyReport> apply(const ApplyRequest& request) override {
     ApplyReport report;
     report.before = version_;
@@ -99,7 +106,9 @@ class ModelledKernel final : public PolicyApplier {
     report.after = {version_, VerifyReport{"ok", {}, "sim"}};
     return report;
   }
-  Result<KernelCheck> check() override { return KernelCheck{version_, VerifyReport{"ok", {}, "sim"}}; }
+  Result<KernelCheck> check() override {
+    return KernelCheck{version_, VerifyReport{"ok", {}, "sim"}};
+  }
   Result<CounterSummary> counters() override {
     return CounterSummary{0, 0, 0, std::to_string(++heartbeats_)};  // a new report each time
   }
@@ -121,7 +130,10 @@ struct SimHost {
           double jitter, std::chrono::seconds ttl)
       : etcd(std::move(client)),
         kernel(index, round, apply_ms, jitter, uint32_t(index * 7919 + 1)),
-        core({.vault = "kv-bench", .host = name, .host_facts_path = facts, .state_dir = state_dir,
+        core({.vault = "kv-bench",
+              .host = name,
+              .host_facts_path = facts,
+              .state_dir = state_dir,
               .agent_version = "sim"},
              kernel),
         reader(*etcd, policy_key("kv-bench"), [this](ReaderReport r) { on_report(std::move(r)); }),
@@ -195,9 +207,11 @@ int run(int argc, char** argv) {
   app.add_option("--apply-ms", apply_ms, "modelled kernel apply, mean ms");
   app.add_option("--apply-jitter", jitter, "+- fraction of --apply-ms (uniform)");
   app.add_option("--status-ttl", ttl, "status lease TTL, s");
-  app.add_option("--heartbeat", heartbeat_s, "seconds between each host's status rewrites (the agent's --heartbeat-interval)");
+  app.add_option("--heartbeat", heartbeat_s,
+                 "seconds between each host's status rewrites (the agent's --heartbeat-interval)");
   app.add_option("--idle", idle_s, "seconds of idle fleet to count heartbeats and keep-alives");
-  app.add_option("--etcd-pids", pids_text, "PIDs of etcd's members (resource use), comma-separated");
+  app.add_option("--etcd-pids", pids_text,
+                 "PIDs of etcd's members (resource use), comma-separated");
   app.add_option("--work-dir", work, "where the host facts file goes");
   CLI11_PARSE(app, argc, argv);
 
@@ -218,7 +232,7 @@ int run(int argc, char** argv) {
     std::cerr << admin.error().message() << "\n";
     return 1;
   }
-  nlohmann::json out{{"hosts", hosts}, {"rounds", rounds}, {"apply_ms", apply_ms},
+  nlohmann::json out{{"hosts", hosts},         {"rounds", rounds},    {"apply_ms", apply_ms},
                      {"apply_jitter", jitter}, {"status_ttl_s", ttl}, {"heartbeat_s", heartbeat_s}};
   out["etcd_before"] = etcd_usage(pids);
 
@@ -233,23 +247,28 @@ int run(int argc, char** argv) {
     GatewayOptions options = *admin_options;
     options.endpoints = spread_endpoints(options.endpoints, name);
     auto client = make_gateway_client(options);
-    fleet.push_back(std::make_unique<SimHost>(i, name, std::move(*client), facts, work + "/sim-state",
-                                              round, apply_ms, jitter, std::chrono::seconds(int64_t(ttl))));
+    fleet.push_back(std::make_unique<SimHost>(i, name, std::move(*client), facts,
+                                              work + "/sim-state", round, apply_ms, jitter,
+                                              std::chrono::seconds(int64_t(ttl))));
   }
   // Status reports as fleet put --wait sees them.
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < hosts; ++i) index["sim" + std::to_string(i)] = i;
   std::jthread observer([&](std::stop_token stop) {
-    (*admin)->watch(WatchRequest::prefix(hosts_prefix()), [&](const WatchMessage& m) {
-      if (const auto* events = std::get_if<WatchEvents>(&m))
-        for (const WatchEvent& e : events->events) {
-          auto key = parse_host_key(e.kv.key);
-          if (!key || key->leaf != "status" || e.type != WatchEvent::Type::kPut) continue;
-          auto status = parse_host_status(e.kv.value);
-          if (status && status->state == SyncState::kInSync) round.reported(index[key->host], status->shared_digest);
-        }
-      return WatchControl::kContinue;
-    }, stop);
+    (*admin)->watch(
+        WatchRequest::prefix(hosts_prefix()),
+        [&](const WatchMessage& m) {
+          if (const auto* events = std::get_if<WatchEvents>(&m))
+            for (const WatchEvent& e : events->events) {
+              auto key = parse_host_key(e.kv.key);
+              if (!key || key->leaf != "status" || e.type != WatchEvent::Type::kPut) continue;
+              auto status = parse_host_status(e.kv.value);
+              if (status && status->state == SyncState::kInSync)
+                round.reported(index[key->host], status->shared_digest);
+            }
+          return WatchControl::kContinue;
+        },
+        stop);
   });
   for (auto& host : fleet) host->start();
   // Heartbeats as the agents write them, spread over the interval.
@@ -272,7 +291,9 @@ int run(int argc, char** argv) {
     round.start(digest, hosts);
     auto put = (*admin)->put({policy_key("kv-bench"), value});
     bool complete = put && round.wait(std::chrono::seconds(60));
-    results.push_back({{"round", r}, {"complete", complete}, {"applied_ms", round.applied_ms()},
+    results.push_back({{"round", r},
+                       {"complete", complete},
+                       {"applied_ms", round.applied_ms()},
                        {"reported_ms", round.reported_ms()}});
     std::this_thread::sleep_for(milliseconds(500));
   }
@@ -284,10 +305,12 @@ int run(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::milliseconds(int64_t(idle_s * 1000)));
   auto rev_after = (*admin)->status();
   auto idle_end = etcd_usage(pids);
-  out["idle"] = {{"seconds", idle_s},
-                 {"revisions", rev_before && rev_after ? rev_after->header.revision - rev_before->header.revision : -1},
-                 {"cpu_s", idle_end["cpu_s"].get<double>() - idle_start["cpu_s"].get<double>()},
-                 {"rss_kib", idle_end["rss_kib"]}};
+  out["idle"] = {
+      {"seconds", idle_s},
+      {"revisions",
+       rev_before && rev_after ? rev_after->header.revision - rev_before->header.revision : -1},
+      {"cpu_s", idle_end["cpu_s"].get<double>() - idle_start["cpu_s"].get<double>()},
+      {"rss_kib", idle_end["rss_kib"]}};
   observer.request_stop();
   heartbeats.request_stop();
   heartbeats.join();

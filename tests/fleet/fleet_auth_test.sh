@@ -45,14 +45,7 @@ VW_FLEET_TMP=$TMP
 VW_ETCD_DIR=$TMP/etcd
 VW_FLEET_VAULT=kv-auth
 VW_FLEET_AGENT_ARGS=(--status-ttl 5 --watch-timeout 3 --heartbeat-interval 1)
-cleanup() {
-	vw_fleet_cleanup
-	vw_etcd_stop_all
-	vw_cleanup
-}
-trap cleanup EXIT
-trap 'cleanup; trap - EXIT; exit 130' INT
-trap 'cleanup; trap - EXIT; exit 143' TERM
+vw_fleet_install_cleanup_trap
 
 TLS=$TMP/tls
 CREDS=$TMP/creds

@@ -56,14 +56,7 @@ VW_FLEET_VAULT=kv-e2e
 # second (etcd.sh), so a silent watch is dead after 3 s.
 VW_FLEET_AGENT_ARGS=(--status-ttl 4 --watch-timeout 3 --heartbeat-interval 1
 	--anti-entropy-interval 600)
-cleanup() {
-	vw_fleet_cleanup
-	vw_etcd_stop_all
-	vw_cleanup
-}
-trap cleanup EXIT
-trap 'cleanup; trap - EXIT; exit 130' INT
-trap 'cleanup; trap - EXIT; exit 143' TERM
+vw_fleet_install_cleanup_trap
 
 KEY=/vaultwall/v1/vaults/$VW_FLEET_VAULT/policy
 ALLOWED=198.51.100.0/24 # holds VW_FLEET_ALLOWED_SRC

@@ -21,15 +21,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kTags = std::string(VW_SOURCE_DIR) + "/data/service-tags/ServiceTags_Public_subset.json";
+const std::string kTags =
+    std::string(VW_SOURCE_DIR) + "/data/service-tags/ServiceTags_Public_subset.json";
 const std::string kSubnet =
     "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/app-vnet/subnets/web";
 
 std::string shared_document(const std::string& ip_rules = R"([{"value": "198.51.100.0/24"}])") {
   return R"({"properties": {"networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices",
-    "ipRules": )" + ip_rules + R"(, "virtualNetworkRules": [{"id": ")" + kSubnet + R"("}]}},
+    "ipRules": )" +
+         ip_rules + R"(, "virtualNetworkRules": [{"id": ")" + kSubnet + R"("}]}},
     "vaultwall": {"profile": "akv-current", "mode": "enforce",
-      "trustedServices": {"serviceTags": ")" + kTags + R"(", "services": ["AzureKeyVault"]}}})";
+      "trustedServices": {"serviceTags": ")" +
+         kTags + R"(", "services": ["AzureKeyVault"]}}})";
 }
 
 std::string paths(const std::vector<Diagnostic>& diagnostics) {
@@ -52,7 +55,8 @@ TEST(SharedPolicy, HostFactsAreRefusedAtTheirPaths) {
                   "virtualNetworks": []}})",
                                    {});
   ASSERT_FALSE(shared.ok());
-  EXPECT_EQ(paths(shared.diagnostics), "vaultwall.dataPlane|vaultwall.privateEndpoints|vaultwall.virtualNetworks|");
+  EXPECT_EQ(paths(shared.diagnostics),
+            "vaultwall.dataPlane|vaultwall.privateEndpoints|vaultwall.virtualNetworks|");
   EXPECT_NE(shared.diagnostics[0].message.find("host facts file"), std::string::npos);
 }
 
@@ -87,8 +91,10 @@ TEST(SharedPolicy, TrustedServicesAreStoredResolved) {
 }
 
 TEST(SharedPolicy, DigestIgnoresOrderButNotContent) {
-  SharedPolicy a = made(shared_document(R"([{"value": "198.51.100.0/24"}, {"value": "203.0.113.7"}])"));
-  SharedPolicy b = made(shared_document(R"([{"value": "203.0.113.7"}, {"value": "198.51.100.0/24"}])"));
+  SharedPolicy a =
+      made(shared_document(R"([{"value": "198.51.100.0/24"}, {"value": "203.0.113.7"}])"));
+  SharedPolicy b =
+      made(shared_document(R"([{"value": "203.0.113.7"}, {"value": "198.51.100.0/24"}])"));
   SharedPolicy c = made(shared_document(R"([{"value": "203.0.113.7"}])"));
   EXPECT_EQ(a.digest, b.digest);
   EXPECT_NE(a.digest, c.digest);
@@ -182,9 +188,10 @@ TEST(SharedPolicy, CompileForHostMergesTheHostsFacts) {
   EXPECT_EQ(bare.errors()[0].path, "vaultwall.virtualNetworks");
   EXPECT_EQ(diagnostic_source(bare.errors()[0]), "host-facts");
   EXPECT_NE(bare.errors()[0].message.find("host.json"), std::string::npos);
-  auto wrong_segment = parse_host_facts(R"({"vaultwall": {"virtualNetworks": [{"id": "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/app-vnet",
+  auto wrong_segment = parse_host_facts(
+      R"({"vaultwall": {"virtualNetworks": [{"id": "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/app-vnet",
       "segment": {"vlan": 5000}, "subnets": [{"name": "web", "addressPrefix": "10.1.0.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]}]}})",
-                                        "host.json");
+      "host.json");
   auto refused = compile_for_host(shared, *wrong_segment.value, *tags);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.errors()[0].path, "vaultwall.virtualNetworks[0].segment.vlan");

@@ -8,16 +8,16 @@
 #include <gtest/gtest.h>
 
 #include <deque>
-#include <future>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 
+#include "vaultwall/document.h"
 #include "vaultwall/fleet/etcd_io.h"
 #include "vaultwall/fleet/fake_etcd.h"
 #include "vaultwall/fleet/layout.h"
 #include "vaultwall/fleet/metrics.h"
-#include "vaultwall/document.h"
 #include "vaultwall/sha256.h"
 
 namespace vaultwall::fleet {
@@ -38,8 +38,11 @@ std::string record_value(const std::string& rule, const std::string& vault = "kv
 }
 
 KeyValue kv(int64_t revision, std::string value) {
-  return KeyValue{.key = policy_key("kv-1"), .value = std::move(value), .create_revision = 2,
-                  .mod_revision = revision, .version = revision};
+  return KeyValue{.key = policy_key("kv-1"),
+                  .value = std::move(value),
+                  .create_revision = 2,
+                  .mod_revision = revision,
+                  .version = revision};
 }
 
 class RecordingApplier final : public PolicyApplier {
@@ -69,9 +72,7 @@ class RecordingApplier final : public PolicyApplier {
     rejections.push_back(std::to_string(source.revision) + ": " + reason);
   }
 
-  KernelCheck current() const {
-    return {kernel, VerifyReport{drift ? "drift" : "ok", {}, "t"}};
-  }
+  KernelCheck current() const { return {kernel, VerifyReport{drift ? "drift" : "ok", {}, "t"}}; }
 
   std::vector<ApplyRequest> requests;
   std::vector<std::string> rejections;
@@ -86,7 +87,8 @@ class SyncTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("vw-sync-test-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
-    std::ofstream(dir_ / "host.json") << R"({"vaultwall": {"dataPlane": {"addresses": ["192.0.2.10"]}}})";
+    std::ofstream(dir_ / "host.json")
+        << R"({"vaultwall": {"dataPlane": {"addresses": ["192.0.2.10"]}}})";
     core_.emplace(SyncSettings{.vault = "kv-1",
                                .host = "h1",
                                .host_facts_path = (dir_ / "host.json").string(),
@@ -183,9 +185,8 @@ TEST_F(SyncTest, HostFactsThatDoNotFitAreTheHostsRejection) {
 TEST_F(SyncTest, ADeletedKeyChangesNothing) {
   core_->receive(PolicyListed{kv(3, record_value("198.51.100.0/24")), 3});
   core_->reconcile();
-  core_->receive(PolicyEvents{{WatchEvent{WatchEvent::Type::kDelete,
-                                          KeyValue{.key = policy_key("kv-1"), .mod_revision = 9},
-                                          {}}}});
+  core_->receive(PolicyEvents{{WatchEvent{
+      WatchEvent::Type::kDelete, KeyValue{.key = policy_key("kv-1"), .mod_revision = 9}, {}}}});
   core_->reconcile();
   EXPECT_EQ(applier_.requests.size(), 1u);
   HostStatus status = core_->report();
@@ -238,7 +239,8 @@ TEST_F(SyncTest, ConnectionStateAndMetrics) {
   core_->refresh_counters();
   EXPECT_EQ(core_->report().counters->dropped, 1u);
   std::string text = render_fleet_metrics("kv-1", "h1", core_->metrics(), StatusWriter::Counters{});
-  EXPECT_NE(text.find("vaultwall_fleet_connected{vault=\"kv-1\",host=\"h1\"} 0"), std::string::npos);
+  EXPECT_NE(text.find("vaultwall_fleet_connected{vault=\"kv-1\",host=\"h1\"} 0"),
+            std::string::npos);
   EXPECT_NE(text.find("vaultwall_fleet_state{vault=\"kv-1\",host=\"h1\",state=\"starting\"} 1"),
             std::string::npos);
   EXPECT_NE(text.find("# TYPE vaultwall_fleet_disconnects_total counter"), std::string::npos);
@@ -288,7 +290,8 @@ TEST(PolicyReader, ListsThenWatchesAndReadsAgainBesideTheWatch) {
   {
     std::lock_guard lock(inbox.mutex);
     const auto* second = std::get_if<PolicyListed>(&inbox.reports.back());
-    if (second == nullptr) second = std::get_if<PolicyListed>(&inbox.reports[inbox.reports.size() - 2]);
+    if (second == nullptr)
+      second = std::get_if<PolicyListed>(&inbox.reports[inbox.reports.size() - 2]);
     ASSERT_NE(second, nullptr);
     ASSERT_TRUE(second->kv);
     EXPECT_EQ(second->kv->value, "v2");
@@ -342,7 +345,8 @@ TEST(StatusWriter, WritesUnderALeaseAndWritesAgainWhenTheLeaseIsLost) {
   earlier.enrolled_at = "2026-01-01T00:00:00Z";
   ASSERT_TRUE(etcd.put({host_info_key("h1"), to_json(earlier).dump()}));
   StatusWriter writer(etcd, info, 6s, RetryPolicy{10ms, 50ms});
-  HostStatus status{.host = "h1", .vault = "kv-1", .state = SyncState::kInSync, .policy_revision = 3};
+  HostStatus status{
+      .host = "h1", .vault = "kv-1", .state = SyncState::kInSync, .policy_revision = 3};
   writer.publish(status);
   std::jthread thread([&](std::stop_token stop) { writer.run(stop); });
   auto wait_status = [&](auto predicate) {

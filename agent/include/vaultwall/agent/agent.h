@@ -26,12 +26,13 @@ namespace vaultwall {
 
 struct AgentConfig {
   std::string pin_dir;
-  std::vector<std::string> interfaces;  // names, in this network namespace; may be empty in fleet mode
+  std::vector<std::string>
+      interfaces;  // names, in this network namespace; may be empty in fleet mode
   AttachMode mode = AttachMode::kAuto;
   std::string journal;            // change journal path (journal_path() resolved)
   std::vector<std::string> argv;  // the command line, for journal entries
   std::chrono::milliseconds check_interval{2000};
-  std::string run_dir;  // where the one-agent-per-pin-dir lock lives
+  std::string run_dir;               // where the one-agent-per-pin-dir lock lives
   std::optional<FleetConfig> fleet;  // fleet mode: sync the vault's policy from etcd
 };
 

@@ -24,9 +24,9 @@ namespace vaultwall {
 struct FleetConfig {
   fleet::GatewayOptions etcd;
   std::string vault;
-  std::string host;        // this host's name in etcd (hosts/<host>/)
-  std::string host_facts;  // the host facts file
-  std::string state_dir;   // applied.json, service tag files
+  std::string host;         // this host's name in etcd (hosts/<host>/)
+  std::string host_facts;   // the host facts file
+  std::string state_dir;    // applied.json, service tag files
   std::string metrics_dir;  // DIR/vaultwall_fleet.prom; empty: none
   std::chrono::seconds status_ttl{30};
   std::chrono::milliseconds anti_entropy_interval{300000};
@@ -46,7 +46,7 @@ class FleetActivity {
   // Starts the etcd threads and registers its handlers on loop. Call after
   // the agent's signals are blocked (the threads inherit the mask).
   static Result<std::unique_ptr<FleetActivity>> start(const FleetConfig& config, FleetHost host,
-                                                       EventLoop& loop);
+                                                      EventLoop& loop);
   ~FleetActivity();  // stops the threads (the status lease is revoked)
 
   // "fleet kv-1: in-sync at revision 42 (ab12cd34ef56)" for STATUS= and logs.

@@ -41,7 +41,8 @@ Result<std::string> read_password_file(const std::string& path);
 // The endpoints in an order of this host's own (rotated by a hash of its
 // name), so a fleet's watches spread over the members instead of all
 // landing on the first one listed.
-std::vector<std::string> spread_endpoints(std::vector<std::string> endpoints, std::string_view host);
+std::vector<std::string> spread_endpoints(std::vector<std::string> endpoints,
+                                          std::string_view host);
 
 // GatewayOptions for these settings. EINVAL naming the option (--endpoints,
 // --user/--password-file) when they cannot work.

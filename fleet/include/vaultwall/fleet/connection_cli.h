@@ -11,9 +11,9 @@ namespace vaultwall::fleet {
 // --endpoints, --cacert, --cert, --key, --user, --password-file on
 // `command`; defaults are already in `settings` (etcd_settings_from_environment).
 inline void add_etcd_options(CLI::App* command, EtcdSettings& settings) {
-  command->add_option("--endpoints", settings.endpoints,
-                      std::string("etcd client URLs, comma-separated (default $") +
-                          kEtcdEndpointsEnv + ")");
+  command->add_option(
+      "--endpoints", settings.endpoints,
+      std::string("etcd client URLs, comma-separated (default $") + kEtcdEndpointsEnv + ")");
   command->add_option("--cacert", settings.cacert,
                       std::string("CA bundle (PEM) that signed the etcd members' certificates "
                                   "(default $") +

@@ -103,9 +103,9 @@ struct HostStatus {
   std::string kernel_digest;
   std::optional<StatusError> error;
   VerifyReport verify;
-  std::string applied_at;   // when the enforced policy was applied or found applied
-  std::string reported_at;  // when this status was written (at least every heartbeat)
-  bool connected = false;   // the agent's watch was established when it wrote this
+  std::string applied_at;    // when the enforced policy was applied or found applied
+  std::string reported_at;   // when this status was written (at least every heartbeat)
+  bool connected = false;    // the agent's watch was established when it wrote this
   std::string watch_member;  // hex id of the etcd member it watches
   std::optional<CounterSummary> counters;
   std::string agent_version;

@@ -64,7 +64,8 @@ PolicyRecord make_record(const SharedPolicy& shared, std::string vault, std::str
 
 // hex SHA-256 over the canonical (order-insensitive) serialisation of the
 // shared policy and the sorted resolved prefixes of its service tags.
-std::string shared_digest(const Policy& shared, const std::map<std::string, std::vector<std::string>>& tags);
+std::string shared_digest(const Policy& shared,
+                          const std::map<std::string, std::vector<std::string>>& tags);
 
 // ---- this host's part ------------------------------------------------------------
 

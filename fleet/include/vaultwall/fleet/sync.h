@@ -125,7 +125,8 @@ class SyncCore {
   HostInfo info(std::string pin_dir) const;
   const SyncMetrics& metrics() const { return metrics_; }
   const SyncSettings& settings() const { return settings_; }
-  // One line for systemd's STATUS= and the log: "fleet kv-1: in-sync at revision 42 (ab12cd34ef56)".
+  // One line for systemd's STATUS= and the log: "fleet kv-1: in-sync at revision 42
+  // (ab12cd34ef56)".
   std::string summary() const;
 
  private:
@@ -141,15 +142,15 @@ class SyncCore {
   PolicyApplier& applier_;
   HostStatus status_;
   SyncMetrics metrics_;
-  bool listed_ = false;                  // a PolicyListed arrived: newest_ is the store's
-  std::optional<KeyValue> newest_;       // the newest value known (nullopt: no key)
-  int64_t deleted_at_ = 0;               // revision of the delete, when newest_ is empty
-  int64_t known_revision_ = 0;           // everything up to it is reflected in newest_
-  std::vector<int64_t> unapplied_;       // revisions seen since the last decision
-  int64_t decided_revision_ = 0;         // mod_revision of the last value decided
-  int64_t journaled_rejection_ = 0;      // journal a rejection once per revision
-  bool recheck_ = true;                  // the first decision is a full one
-  std::chrono::milliseconds retry_{0};   // backoff after failures
+  bool listed_ = false;                 // a PolicyListed arrived: newest_ is the store's
+  std::optional<KeyValue> newest_;      // the newest value known (nullopt: no key)
+  int64_t deleted_at_ = 0;              // revision of the delete, when newest_ is empty
+  int64_t known_revision_ = 0;          // everything up to it is reflected in newest_
+  std::vector<int64_t> unapplied_;      // revisions seen since the last decision
+  int64_t decided_revision_ = 0;        // mod_revision of the last value decided
+  int64_t journaled_rejection_ = 0;     // journal a rejection once per revision
+  bool recheck_ = true;                 // the first decision is a full one
+  std::chrono::milliseconds retry_{0};  // backoff after failures
 };
 
 }  // namespace vaultwall::fleet
