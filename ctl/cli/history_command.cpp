@@ -57,6 +57,11 @@ void print_history_table(const std::vector<json>& entries) {
     for (const auto& r : e.value("rulesAdded", json::array())) change += " +" + r.get<std::string>();
     for (const auto& r : e.value("rulesRemoved", json::array())) change += " -" + r.get<std::string>();
     for (const auto& i : e.value("interfaces", json::array())) change += " " + i.get<std::string>();
+    // A fleet apply names where the policy came from.
+    if (const json source = e.value("source", json()); source.is_object())
+      change += " [" + source.value("kind", std::string()) + " " + source.value("vault", std::string()) +
+                " revision " + std::to_string(source.value("revision", int64_t{0})) + " by " +
+                source.value("author", std::string()) + "]";
     std::string reason = e.value("reason", json()).is_string() ? e["reason"].get<std::string>() : "";
     if (!reason.empty()) change += ": " + reason;
     std::printf("%-27s %-5s %-18s %-12s %s\n", e.value("time", "").c_str(),

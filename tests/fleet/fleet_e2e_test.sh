@@ -125,6 +125,29 @@ check "metrics: connected, on the put's revision" \
 	grep -q "vaultwall_fleet_policy_revision{vault=\"$VW_FLEET_VAULT\",host=\"h1\"} $(jq .revision <<<"$out")" \
 	"$TMP/metrics-h1/vaultwall_fleet.prom"
 REV_A=$(jq .revision <<<"$out")
+stored_revision() { vw_etcdctl get "$KEY" -w json | jq '.kvs[0].mod_revision'; }
+dry_run_writes_nothing() {
+	local shown
+	shown=$(put -f "$TMP/b.json" --dry-run) || return 1
+	grep -q '+ rule 203.0.113.0/24' <<<"$shown" && grep -q 'dry run' <<<"$shown" &&
+		[ "$(stored_revision)" = "$REV_A" ]
+}
+check "fleet put --dry-run shows the change and writes nothing" dry_run_writes_nothing
+check "vaultwallctl history shows where a fleet apply came from" \
+	bash -c "$(printf '%q ' "$VW_CTL") history --journal $(vw_fleet_journal 1) | grep -q 'fleet apply .*\[fleet $VW_FLEET_VAULT revision $REV_A by '"
+check "fleet status --watch draws the table (and stops on SIGINT)" \
+	bash -c "timeout -s INT 2 $(printf '%q ' "$VW_CTL") fleet status --watch --endpoints $VW_ETCD_ENDPOINTS | grep -q ' in-sync '"
+python3 - "$TMP/huge.json" <<'EOF'
+import json, sys
+prefixes = ["20.%d.%d.%d/32" % (i >> 16, (i >> 8) & 255, i & 255) for i in range(80000)]
+json.dump({"networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices", "ipRules": []},
+           "vaultwall": {"trustedServices": {"custom": [{"name": "many", "addressPrefixes": prefixes}]}}},
+          open(sys.argv[1], "w"))
+EOF
+huge=$(put -f "$TMP/huge.json" 2>&1)
+check "a policy above 1 MiB: refused before sending, saying why and what to do" \
+	grep -q "above fleet mode's limit of 1048576 bytes.*nothing was written" <<<"$huge"
+check "... and nothing was written" test "$(stored_revision)" = "$REV_A"
 
 # ---- 2. what etcdctl may write -------------------------------------------------------------
 value=$(vw_etcdctl get "$KEY" --print-value-only)
@@ -301,7 +324,15 @@ check "etcd back: every host reports in sync again" vw_fleet_wait_digest 40 "$DI
 # The watches come back within their backoff (it doubles up to 30 s).
 check "etcd back: every agent's watch is up again" \
 	vw_fleet_wait 40 '[.hosts[] | select(.connected)] | length == 3'
-check "etcd back: metrics say connected" \
+eventually() { # SECONDS COMMAND...: until COMMAND succeeds, polled every 0.1 s
+	local limit=$1 start=$SECONDS
+	shift
+	until "$@"; do
+		[ $((SECONDS - start)) -lt "$limit" ] || return 1
+		sleep 0.1
+	done
+}
+check "etcd back: metrics say connected" eventually 20 \
 	grep -q "vaultwall_fleet_connected{vault=\"$VW_FLEET_VAULT\",host=\"h1\"} 1" "$TMP/metrics-h1/vaultwall_fleet.prom"
 
 # ---- 7. drift --------------------------------------------------------------------------------------
