@@ -408,11 +408,15 @@ bool wait_for_change(EtcdClient& etcd, const std::string& prefix, int64_t after,
   return !interrupted;
 }
 
-// Every enrolled host of the vault on `digest` with verify ok: the laggards otherwise.
+// Every enrolled host of the vault on `digest` with verify ok: the laggards
+// otherwise. *refusing counts those that rejected revision itself (they
+// will not come round by waiting).
 std::vector<std::string> laggards(const FleetView& view, const std::string& vault,
-                                  const std::string& digest, size_t* enrolled) {
+                                  const std::string& digest, int64_t revision, size_t* enrolled,
+                                  size_t* refusing) {
   std::vector<std::string> out;
   *enrolled = 0;
+  *refusing = 0;
   for (const auto& [name, row] : view.hosts) {
     if (row_vault(row) != vault) continue;
     ++*enrolled;
@@ -424,6 +428,7 @@ std::vector<std::string> laggards(const FleetView& view, const std::string& vaul
     if (s.shared_digest == digest && s.state == SyncState::kInSync && s.verify.result == "ok")
       continue;
     std::string why(fleet::to_string(s.state));
+    if (s.state == SyncState::kRejected && s.error && s.error->revision == revision) ++*refusing;
     if (s.error && (s.state == SyncState::kRejected || s.state == SyncState::kError))
       why += ": " + (s.error->path.empty() ? "" : s.error->path + ": ") + s.error->message;
     else if (s.shared_digest != digest)
@@ -444,7 +449,7 @@ std::string joined(const std::vector<std::string>& items) {
 // digest with verify ok (exit 0), or the timeout (exit 1, laggards named).
 // Progress goes to stderr; the result into `result`.
 int wait_for_fleet(EtcdClient& etcd, const std::string& vault, const std::string& digest,
-                   double timeout_seconds, json& result) {
+                   int64_t revision, double timeout_seconds, json& result) {
   auto started = std::chrono::steady_clock::now();
   auto deadline = started + std::chrono::milliseconds(int64_t(timeout_seconds * 1000));
   std::string last_progress;
@@ -454,8 +459,9 @@ int wait_for_fleet(EtcdClient& etcd, const std::string& vault, const std::string
       result["wait"] = {{"done", false}, {"error", view.error().message()}};
       return report(view.error());
     }
-    size_t enrolled = 0;
-    std::vector<std::string> behind = laggards(*view, vault, digest, &enrolled);
+    size_t enrolled = 0, refusing = 0;
+    std::vector<std::string> behind =
+        laggards(*view, vault, digest, revision, &enrolled, &refusing);
     double waited =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     result["wait"] = {{"done", behind.empty() && enrolled > 0},
@@ -479,6 +485,13 @@ int wait_for_fleet(EtcdClient& etcd, const std::string& vault, const std::string
                            std::to_string(enrolled) + " hosts on " + digest.substr(0, 12) +
                            "; waiting for " + joined(behind);
     if (enrolled == 0) progress = "no host of " + vault + " is enrolled yet; waiting";
+    if (!behind.empty() && refusing == behind.size()) {
+      std::cerr << "vaultwallctl: " << refusing << " of " << enrolled << " hosts of " << vault
+                << " rejected revision " << revision
+                << " and keep their previous policy: " << joined(behind)
+                << "; fix the policy (or those hosts' facts) and put again\n";
+      return kExitError;
+    }
     if (progress != last_progress) std::cerr << progress << "\n";
     last_progress = progress;
     if (out_of_time) {
@@ -611,8 +624,8 @@ int cmd_put(const Globals& g, const FleetFlags& flags) {
   }
   if (flags.wait) {
     std::signal(SIGINT, on_interrupt);
-    exit_code =
-        wait_for_fleet(**etcd, flags.vault, shared.value->digest, flags.timeout_seconds, result);
+    exit_code = wait_for_fleet(**etcd, flags.vault, shared.value->digest,
+                               result["revision"].get<int64_t>(), flags.timeout_seconds, result);
   }
   return emit(g, result, table, exit_code);
 }

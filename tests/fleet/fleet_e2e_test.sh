@@ -175,6 +175,19 @@ check "a deleted key: no-policy on every host" \
 check "deleted: nothing opened, traffic unchanged" all_hosts expect_enforcing
 out=$(put_json "$TMP/a.json" --wait --timeout 10) || fatal "put the policy back"
 check "put back after the delete: in sync" vw_fleet_wait_digest 10 "$DIGEST_A"
+cat >"$TMP/vnet.json" <<EOF
+{"networkAcls": {"defaultAction": "Deny", "bypass": "None", "ipRules": [{"value": "$ALLOWED"}],
+ "virtualNetworkRules": [{"id": "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/far-vnet/subnets/web"}]}}
+EOF
+start=$SECONDS
+refused=$(put -f "$TMP/vnet.json" --wait --timeout 30 2>&1)
+rc=$?
+check "a VNET rule no host describes: put --wait exits 1 at once, each host rejecting it from its facts" \
+	bash -c "[ $rc = 1 ] && [ $((SECONDS - start)) -lt 15 ] && grep -q 'rejected revision .*vaultwall.virtualNetworks: virtual network .*far-vnet' <<<$(printf '%q' "$refused")"
+check "... the status names the host facts as the source" \
+	test "$(vw_fleet_host_field 1 .error.source)" = host-facts
+check "... and traffic is unchanged" all_hosts expect_enforcing
+out=$(put_json "$TMP/a.json" --wait --timeout 10) || fatal "put the policy back"
 check "fleet put --if-revision with a stale revision: a conflict naming who changed it" \
 	bash -c "$(printf '%q ' "$VW_CTL") fleet put --endpoints $VW_ETCD_ENDPOINTS --vault $VW_FLEET_VAULT -f $TMP/b.json --if-revision 1 2>&1 | grep -q 'changed at revision .* by '"
 
@@ -336,7 +349,8 @@ check "etcd back: metrics say connected" eventually 20 \
 	grep -q "vaultwall_fleet_connected{vault=\"$VW_FLEET_VAULT\",host=\"h1\"} 1" "$TMP/metrics-h1/vaultwall_fleet.prom"
 
 # ---- 7. drift --------------------------------------------------------------------------------------
-slot=$(bpftool map lookup pinned "${VW_FLEET_PIN[3]}/vw_active" key 0 0 0 0 -j | jq '.value.slot // .formatted.value.slot // .value[0]' 2>/dev/null)
+# The live slot, from verify's own words ("generation N (slot S)").
+slot=$("$VW_CTL" --pin-dir "${VW_FLEET_PIN[3]}" verify | sed -n 's/.*(slot \([01]\)).*/\1/p')
 slot=${slot:-0}
 key=$(bpftool map dump pinned "${VW_FLEET_PIN[3]}/vw_rules_$slot" -j | jq -r '.[0].key | map(.) | join(" ")' 2>/dev/null)
 if [ -n "$key" ] && bpftool map delete pinned "${VW_FLEET_PIN[3]}/vw_rules_$slot" key $key 2>/dev/null; then
