@@ -65,7 +65,9 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 suffix=$([ "$quick" = 1 ] && echo -quick || true)
 [ -n "$out" ] || out=bench/results/$stamp-$commit$suffix-fleet.json
 
-VW_PREFIX=vwb$$
+VW_PREFIX=vwk$$
+VW_FLEET_PIN_ROOT=/sys/fs/bpf/vwbench-fleet-$$
+vw_sweep_stale vwk vwbench-fleet-
 vw_mktemp_dir TMP
 VW_FLEET_TMP=$TMP
 VW_ETCD_DIR=$TMP/etcd

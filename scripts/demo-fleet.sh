@@ -31,9 +31,10 @@ source scripts/lib/netns.sh
 source scripts/lib/etcd.sh
 # shellcheck source=lib/fleet.sh
 source scripts/lib/fleet.sh
-VW_PREFIX=vwg$$
+VW_PREFIX=vwq$$
+VW_FLEET_PIN_ROOT=/sys/fs/bpf/vwdemo-fleet-$$
 vw_require_bpffs
-vw_sweep_stale vwg vwtest-fleet-
+vw_sweep_stale vwq vwdemo-fleet-
 vw_mktemp_dir TMP
 VW_FLEET_TMP=$TMP
 VW_ETCD_DIR=$TMP/etcd

@@ -15,6 +15,10 @@
 #   VW_FLEET_TMP=$tmp                       host facts, logs, journals, state
 #   VW_FLEET_AGENT_ARGS=(--status-ttl 4)    more agent arguments (timings)
 #   VW_FLEET_ETCD_ARGS=(--user ...)         etcd arguments for agents and ctl
+#   VW_FLEET_PIN_ROOT=/sys/fs/bpf/vwtest-fleet-$$   the hosts' pins, one
+#                                           directory per host below it (a
+#                                           root named <prefix><pid>, so
+#                                           vw_sweep_stale finds leftovers)
 #   vw_fleet_host_add 1 443                 host 1, protecting tcp/443
 #   vw_fleet_agent_start 1                  (metrics in $VW_FLEET_TMP/metrics-h1/)
 #   vw_fleet_policy "$tmp/p.json" 198.51.100.0/24
@@ -30,6 +34,7 @@ VW_FLEET_CLIENT_IP=192.0.2.20
 VW_FLEET_ALLOWED_SRC=198.51.100.20
 VW_FLEET_DENIED_SRC=203.0.113.20
 VW_FLEET_HOSTS=()
+VW_FLEET_PIN_ROOT=${VW_FLEET_PIN_ROOT:-/sys/fs/bpf/vwtest-fleet-$$}
 declare -A VW_FLEET_PIN VW_FLEET_PORT VW_FLEET_AGENT_PID VW_FLEET_SERVER_PID
 declare -a VW_FLEET_AGENT_ARGS=("${VW_FLEET_AGENT_ARGS[@]}")
 declare -a VW_FLEET_ETCD_ARGS=("${VW_FLEET_ETCD_ARGS[@]}")
@@ -46,10 +51,13 @@ vw_fleet_agent_log() { printf '%s/agent-h%s.log' "$VW_FLEET_TMP" "$1"; }
 # host facts (every destination, tcp/443) only.
 vw_fleet_host_add() {
 	local i=$1 port=${2:--} ns cns vif cif
-	VW_FLEET_PIN[$i]=/sys/fs/bpf/vwtest-fleet-$$-h$i
+	if [ ! -d "$VW_FLEET_PIN_ROOT" ]; then
+		mkdir -p -m 700 "$VW_FLEET_PIN_ROOT" || return 1
+		vw_register_pin_dir "$VW_FLEET_PIN_ROOT"
+	fi
+	VW_FLEET_PIN[$i]=$VW_FLEET_PIN_ROOT/h$i
 	VW_FLEET_PORT[$i]=$port
 	VW_FLEET_HOSTS+=("$i")
-	vw_register_pin_dir "${VW_FLEET_PIN[$i]}"
 	"$VW_LOADER" --pin-dir "${VW_FLEET_PIN[$i]}" load >/dev/null || return 1
 	if [ "$port" = - ]; then
 		echo '{}' >"$VW_FLEET_TMP/host-h$i.json"

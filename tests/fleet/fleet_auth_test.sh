@@ -38,8 +38,9 @@ vw_require_commands openssl python3 jq timeout || exit 1
 vw_require_executables "$VW_AGENT" "$VW_LOADER" "$VW_CTL" || exit 1
 vw_require_bpffs || exit 1
 
-VW_PREFIX=vwa$$
-vw_sweep_stale vwa vwtest-fleet-
+VW_PREFIX=vwu$$
+VW_FLEET_PIN_ROOT=/sys/fs/bpf/vwtest-fleetauth-$$
+vw_sweep_stale vwu vwtest-fleetauth-
 vw_mktemp_dir TMP || exit 1
 VW_FLEET_TMP=$TMP
 VW_ETCD_DIR=$TMP/etcd
