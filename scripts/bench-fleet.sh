@@ -168,7 +168,7 @@ printf '%s\n' "${real_results[@]}" | jq -s . >"$TMP/real.json"
 printf '%s\n' "${sim_results[@]}" | jq -s . >"$TMP/sim.json"
 jq -n --argjson context "$context" --slurpfile real "$TMP/real.json" --slurpfile sim "$TMP/sim.json" \
 	--argjson model "$model_ms" \
-	'{fleet: {context: $context, apply_model_ms: $model, real: $real[0], simulated: $sim[0]}}' >"$out"
+	-c '{fleet: {context: $context, apply_model_ms: $model, real: $real[0], simulated: $sim[0]}}' >"$out"
 log "wrote $out"
 if [ "$render" = 1 ]; then
 	python3 bench/tools/report.py fleet "$out" .
