@@ -368,8 +368,10 @@ std::optional<Error> FakeEtcd::serve_stream(Lock& lock, const WatchRequest& requ
     ~Close() { --open; }
   } close{open_watches_};
 
-  if (!deliver(lock, handler, WatchCreated{header(), 1, start}, stop)) return std::nullopt;
+  // Taken before the handler runs (without the lock): an interrupt while it
+  // handles the created message still breaks this stream.
   const uint64_t interrupt_epoch = interrupt_epoch_;
+  if (!deliver(lock, handler, WatchCreated{header(), 1, start}, stop)) return std::nullopt;
   uint64_t progress_epoch = progress_epoch_;
   while (true) {
     if (next < compact_revision_) {
