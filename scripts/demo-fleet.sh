@@ -111,7 +111,7 @@ echo "(etcd is down: fleet status cannot answer)"
 fleet status
 echo "the hosts keep enforcing the last policy they applied:"
 who_gets_in
-show "$VW_CTL" --pin-dir "${VW_FLEET_PIN[1]}" verify
+show vw_fleet_host_ctl 1 verify
 echo "h1's agent says:"
 grep "etcd unreachable" "$(vw_fleet_agent_log 1)" | tail -n 1
 

@@ -45,6 +45,15 @@ vw_fleet_client_ns() { printf '%sc%s' "$VW_PREFIX" "$1"; }
 vw_fleet_journal() { printf '%s/journal-h%s.jsonl' "$VW_FLEET_TMP" "$1"; }
 vw_fleet_agent_log() { printf '%s/agent-h%s.log' "$VW_FLEET_TMP" "$1"; }
 
+# vw_fleet_host_ctl I ARGS...: vaultwallctl on host I as its operator runs it:
+# its pins, its change journal (the agent's), inside its namespace when it has one.
+vw_fleet_host_ctl() {
+	local i=$1
+	shift
+	local ctl=("$VW_CTL" --pin-dir "${VW_FLEET_PIN[$i]}" --journal "$(vw_fleet_journal "$i")" "$@")
+	if [ "${VW_FLEET_PORT[$i]}" = - ]; then "${ctl[@]}"; else vw_in_ns "$(vw_fleet_host_ns "$i")" "${ctl[@]}"; fi
+}
+
 # vw_fleet_host_add I [PORT|-]: pins for host I, vaultwall loaded; with a
 # PORT, the namespaces, the veth pair, XDP attached, an HTTPS server and
 # host facts protecting tcp/PORT on the vault address; with -, pins and
@@ -58,7 +67,7 @@ vw_fleet_host_add() {
 	VW_FLEET_PIN[$i]=$VW_FLEET_PIN_ROOT/h$i
 	VW_FLEET_PORT[$i]=$port
 	VW_FLEET_HOSTS+=("$i")
-	"$VW_LOADER" --pin-dir "${VW_FLEET_PIN[$i]}" load >/dev/null || return 1
+	"$VW_LOADER" --pin-dir "${VW_FLEET_PIN[$i]}" --journal "$(vw_fleet_journal "$i")" load >/dev/null || return 1
 	if [ "$port" = - ]; then
 		echo '{}' >"$VW_FLEET_TMP/host-h$i.json"
 		return 0
@@ -71,7 +80,7 @@ vw_fleet_host_add() {
 	for src in "$VW_FLEET_ALLOWED_SRC" "$VW_FLEET_DENIED_SRC"; do
 		vw_addr_add "$cns" "$cif" "$src/32" && vw_route_add "$ns" "$src/32" dev "$vif" || return 1
 	done
-	vw_in_ns "$ns" "$VW_LOADER" --pin-dir "${VW_FLEET_PIN[$i]}" attach "$vif" >/dev/null || return 1
+	vw_in_ns "$ns" "$VW_LOADER" --pin-dir "${VW_FLEET_PIN[$i]}" --journal "$(vw_fleet_journal "$i")" attach "$vif" >/dev/null || return 1
 	[ -f "$VW_FLEET_TMP/vault-cert.pem" ] ||
 		openssl req -x509 -newkey rsa:2048 -nodes -subj "/CN=fleet-vault.vault.azure.net" \
 			-keyout "$VW_FLEET_TMP/vault-key.pem" -out "$VW_FLEET_TMP/vault-cert.pem" -days 1 \

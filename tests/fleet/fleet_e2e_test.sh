@@ -120,7 +120,7 @@ check "host facts hold per host: host 3 protects tcp/8443" protects 3 8443
 check "host facts hold per host: host 1 protects tcp/443" protects 1 443
 table=$(vw_fleet_ctl fleet status)
 check "fleet status table: one in-sync row per host" test "$(grep -c ' in-sync ' <<<"$table")" = 3
-check "fleet status exits 0 when every host is in sync" vw_fleet_ctl fleet status >/dev/null
+check "fleet status exits 0 when every host is in sync" quietly vw_fleet_ctl fleet status
 check "metrics: connected, on the put's revision" \
 	grep -q "vaultwall_fleet_policy_revision{vault=\"$VW_FLEET_VAULT\",host=\"h1\"} $(jq .revision <<<"$out")" \
 	"$TMP/metrics-h1/vaultwall_fleet.prom"
@@ -167,7 +167,7 @@ check "journal: each rejection once, as a failed fleet apply with its reason" \
 	test "$(journal_entries 1 | jq -s '[.[] | select(.result == "failed" and (.reason | test("rejected revision")))] | length')" = 2
 check "fleet put refuses to overwrite an unreadable value without --if-revision" \
 	bash -c "! $(printf '%q ' "$VW_CTL") fleet put --endpoints $VW_ETCD_ENDPOINTS --vault $VW_FLEET_VAULT -f $TMP/a.json >/dev/null 2>&1"
-check "fleet put --if-revision replaces it" put -f "$TMP/a.json" --if-revision "$rev" --wait --timeout 10 >/dev/null 2>&1
+check "fleet put --if-revision replaces it" quietly put -f "$TMP/a.json" --if-revision "$rev" --wait --timeout 10
 check "restored: every host in sync on the same digest again" vw_fleet_wait_digest 10 "$DIGEST_A"
 vw_etcdctl del "$KEY" >/dev/null
 check "a deleted key: no-policy on every host" \
@@ -282,8 +282,15 @@ check "host 2 listed again after compaction" grep -q "fell behind compaction" "$
 check "host 2's lease was granted again and its status rewritten" \
 	grep -q "lease of h2's status expired\|lease of h2's status had expired" "$(vw_fleet_agent_log 2)"
 
+verifies() { # HOST: vaultwallctl verify on that host's pins; its words when it fails
+	local out
+	out=$(vw_fleet_host_ctl "$1" verify 2>&1) && return 0
+	printf '  verify on host %s: %s\n' "$1" "$out" | head -5
+	return 1
+}
+
 # ---- 5. an agent killed mid-apply ---------------------------------------------------------------
-old_shown=$("$VW_CTL" --pin-dir "${VW_FLEET_PIN[1]}" show -o json | jq -c '.properties.networkAcls.ipRules')
+old_shown=$(vw_fleet_host_ctl 1 show -o json | jq -c '.properties.networkAcls.ipRules')
 vw_fleet_agent_stop 1
 out=$(put_json "$TMP/b.json") || fatal "put policy B"
 DIGEST_B=$(digest_of "$out")
@@ -292,10 +299,10 @@ vw_fleet_agent_start 1
 for ((n = 0; n < 100; n++)); do vw_fleet_agent_running 1 || break; sleep 0.1; done
 check "the agent died in the middle of its apply (after 3 map writes)" bash -c "! kill -0 ${VW_FLEET_AGENT_PID[1]} 2>/dev/null"
 vw_fleet_agent_stop 1 || true
-shown=$("$VW_CTL" --pin-dir "${VW_FLEET_PIN[1]}" show -o json | jq -c '.properties.networkAcls.ipRules')
+shown=$(vw_fleet_host_ctl 1 show -o json | jq -c '.properties.networkAcls.ipRules')
 check "host 1 holds the old policy or the new one, never a mix ($shown)" \
 	bash -c "[ '$shown' = '$old_shown' ] || [ '$shown' = '[{\"value\":\"203.0.113.0/24\"}]' ]"
-check "host 1's kernel matches its stored policy (verify)" "$VW_CTL" --pin-dir "${VW_FLEET_PIN[1]}" verify -o json >/dev/null
+check "host 1's kernel matches its stored policy (verify)" verifies 1
 vw_fleet_agent_start 1
 check "the next agent converges host 1 on the new policy" vw_fleet_wait_digest 20 "$DIGEST_B" 1
 check "the interrupted apply is in host 1's journal" \
@@ -308,7 +315,7 @@ sleep 0.05
 vw_fleet_agent_stop 3 KILL
 vw_fleet_agent_start 3
 check "kill -9 right after a change: the next agent converges" vw_fleet_wait_digest 20 "$DIGEST_C"
-check "host 3 verifies" "$VW_CTL" --pin-dir "${VW_FLEET_PIN[3]}" verify -o json >/dev/null
+check "host 3 verifies" verifies 3
 
 # ---- 6. all of etcd stopped ----------------------------------------------------------------------
 # Policy C allows both sources; put A back so both verdicts are visible.
@@ -317,14 +324,14 @@ check "policy A again on every host" vw_fleet_wait_digest 20 "$DIGEST_A"
 before=""
 for i in 1 2 3; do before+="$(vw_fleet_verdicts "$i");"; done
 generations=""
-for i in 1 2 3; do generations+="$("$VW_CTL" --pin-dir "${VW_FLEET_PIN[$i]}" show -o json | jq -c .properties.networkAcls.ipRules);"; done
+for i in 1 2 3; do generations+="$(vw_fleet_host_ctl "$i" show -o json | jq -c .properties.networkAcls.ipRules);"; done
 vw_etcd_stop_all
 sleep 5
 after=""
 for i in 1 2 3; do after+="$(vw_fleet_verdicts "$i");"; done
 check "etcd down: zero verdict changes on every host ($before)" test "$before" = "$after"
 now=""
-for i in 1 2 3; do now+="$("$VW_CTL" --pin-dir "${VW_FLEET_PIN[$i]}" show -o json | jq -c .properties.networkAcls.ipRules);"; done
+for i in 1 2 3; do now+="$(vw_fleet_host_ctl "$i" show -o json | jq -c .properties.networkAcls.ipRules);"; done
 check "etcd down: every kernel holds the same policy" test "$generations" = "$now"
 check "etcd down: every agent still runs" all_hosts vw_fleet_agent_running
 check "etcd down: the agents say so (kernel keeps enforcing)" \
@@ -350,17 +357,18 @@ check "etcd back: metrics say connected" eventually 20 \
 
 # ---- 7. drift --------------------------------------------------------------------------------------
 # The live slot, from verify's own words ("generation N (slot S)").
-slot=$("$VW_CTL" --pin-dir "${VW_FLEET_PIN[3]}" verify | sed -n 's/.*(slot \([01]\)).*/\1/p')
+slot=$(vw_fleet_host_ctl 3 verify | sed -n 's/.*(slot \([01]\)).*/\1/p')
 slot=${slot:-0}
 key=$(bpftool map dump pinned "${VW_FLEET_PIN[3]}/vw_rules_$slot" -j | jq -r '.[0].key | map(.) | join(" ")' 2>/dev/null)
 if [ -n "$key" ] && bpftool map delete pinned "${VW_FLEET_PIN[3]}/vw_rules_$slot" key $key 2>/dev/null; then
-	check "drift made: verify fails on host 3" bash -c "! $(printf '%q ' "$VW_CTL") --pin-dir ${VW_FLEET_PIN[3]} verify >/dev/null"
+	check "drift made: verify fails on host 3" fails vw_fleet_host_ctl 3 verify
 	vw_fleet_agent_signal 3 HUP
 	ok=1
 	for ((n = 0; n < 50; n++)); do
-		"$VW_CTL" --pin-dir "${VW_FLEET_PIN[3]}" verify >/dev/null 2>&1 && { ok=0; break; }
+		vw_fleet_host_ctl 3 verify >/dev/null 2>&1 && { ok=0; break; }
 		sleep 0.1
 	done
+	[ "$ok" = 0 ] || verifies 3
 	check "SIGHUP: the agent finds the drift and repairs it (verify passes)" test "$ok" = 0
 	check "the repair is journaled as forced" \
 		bash -c "grep '\"command\":\"fleet apply\"' $(vw_fleet_journal 3) | tail -1 | grep -q forced"
