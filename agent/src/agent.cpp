@@ -260,6 +260,7 @@ class Agent {
       conclude(pending->entry(), config_.pin_dir, assessment.detail, outcome);
       if (auto r = pending->finish(); !r)
         spdlog::warn("{}: cannot journal this repair: {}", name, r.error().message());
+      for (const std::string& w : pending->take_warnings()) spdlog::warn("{}: journal: {}", name, w);
     }
     return outcome;
   }

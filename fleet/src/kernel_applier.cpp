@@ -112,6 +112,7 @@ Result<ApplyReport> KernelApplier::apply(const ApplyRequest& request) {
     }
     if (auto r = pending->finish(); !r)
       spdlog::warn("fleet: cannot journal this apply: {}", r.error().message());
+    for (const std::string& w : pending->take_warnings()) spdlog::warn("fleet: journal: {}", w);
   }
   if (!outcome) return std::unexpected(outcome.error());
   report.changed = true;

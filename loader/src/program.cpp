@@ -189,9 +189,25 @@ Result<void> check_pin_set(const std::string& pin_dir, bpf_object* obj, bool rep
   return {};
 }
 
-Result<void> record_abi_version(const vaultwall_bpf* skel) {
+// A fresh vw_abi is pinned only once it holds the version: pinned empty, a
+// reader opening the pins in between would see ABI 0 and refuse them.
+// Returns whether the pin is left to this function (it did not exist yet).
+Result<bool> defer_fresh_abi_pin(const std::string& pin_dir, vaultwall_bpf* skel) {
+  if (pin_exists(pin_dir + "/" VW_MAP_ABI)) return false;  // reused, version already there
+  if (int err = bpf_map__set_pin_path(skel->maps.vw_abi, nullptr); err != 0)
+    return fail(-err, "prepare the " VW_MAP_ABI " map");
+  return true;
+}
+
+Result<void> record_abi_version(const std::string& pin_dir, const vaultwall_bpf* skel,
+                                bool pin_after) {
   TypedMap<uint32_t, vw_abi_info> abi(bpf_map__fd(skel->maps.vw_abi), VW_MAP_ABI);
-  return abi.put(0, vw_abi_info{VW_ABI_VERSION, 0});
+  VW_TRY(abi.put(0, vw_abi_info{VW_ABI_VERSION, 0}));
+  if (!pin_after) return {};
+  const std::string path = pin_dir + "/" VW_MAP_ABI;
+  if (bpf_obj_pin(bpf_map__fd(skel->maps.vw_abi), path.c_str()) != 0)
+    return fail_errno("pin " + path);
+  return {};
 }
 
 }  // namespace
@@ -214,9 +230,10 @@ Result<Program> Program::load(const std::string& pin_dir, bool repair) {
   bpf_object__for_each_map(map, raw->obj) {
     if (auto r = check_pinned_map(pin_dir, map); !r) return std::unexpected(r.error());
   }
+  const bool pin_abi_after = VW_TRY(defer_fresh_abi_pin(pin_dir, raw));
   if (int err = vaultwall_bpf__load(raw); err != 0)
     return fail(-err, "load the XDP program (see libbpf's messages above)");
-  if (auto r = record_abi_version(raw); !r) return std::unexpected(r.error());
+  VW_TRY(record_abi_version(pin_dir, raw, pin_abi_after));
   // Pins hold policy and the journal of what passed: root only.
   for (const auto& entry : fs::directory_iterator(pin_dir, ec))
     if (::chmod(entry.path().c_str(), 0600) != 0)

@@ -93,6 +93,7 @@ class XdpProgramTest : public ::testing::Test {
   void TearDown() override;
 
   const PinnedMaps& maps() const { return *maps_; }
+  const std::string& pin_dir() const { return pin_dir_; }
   int prog_fd() const { return program_->prog_fd(); }
 
   // Applies a whole policy the way vaultwallctl does; returns the new slot.
