@@ -6,6 +6,7 @@ set(VAULTWALL_POLICY_SOURCES
   src/json_strict.cpp
   src/document.cpp
   src/to_json.cpp
+  src/json_changes.cpp
   src/validate.cpp
   src/service_tags.cpp
   src/input_file.cpp

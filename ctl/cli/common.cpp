@@ -100,7 +100,8 @@ void print_diff(const PolicyDiff& diff) {
   for (const std::string& r : diff.rules_added) std::cout << "  + rule " << printable(r) << "\n";
   for (const std::string& r : diff.rules_removed) std::cout << "  - rule " << printable(r) << "\n";
   for (const std::string& s : diff.settings_changed) std::cout << "  ~ " << printable(s) << "\n";
-  if (diff.host_changed) std::cout << "  ~ vaultwall host section changed\n";
+  for (const std::string& h : diff.host_changes) std::cout << "  ~ " << printable(h) << "\n";
+  if (diff.host_changed && diff.host_changes.empty()) std::cout << "  ~ vaultwall host section set\n";
 }
 
 json diff_json(const PolicyDiff& diff) {
@@ -108,6 +109,7 @@ json diff_json(const PolicyDiff& diff) {
           {"rulesRemoved", diff.rules_removed},
           {"settingsChanged", diff.settings_changed},
           {"hostSectionChanged", diff.host_changed},
+          {"hostChanges", diff.host_changes},
           {"same", diff.empty()}};
 }
 

@@ -185,6 +185,7 @@ void print_changes(const json& changes) {
   diff.rules_added = changes["rulesAdded"].get<std::vector<std::string>>();
   diff.rules_removed = changes["rulesRemoved"].get<std::vector<std::string>>();
   diff.settings_changed = changes["settingsChanged"].get<std::vector<std::string>>();
+  diff.host_changes = changes["hostChanges"].get<std::vector<std::string>>();
   diff.host_changed = changes["hostSectionChanged"].get<bool>();
   print_diff(diff);
   for (const json& tag : changes["serviceTags"])

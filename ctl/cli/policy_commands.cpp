@@ -54,8 +54,7 @@ void journal_change(const Globals& g, const KernelPolicy& current, const PolicyV
   if (!diff) return;
   g.change->rules_added = diff->rules_added;
   g.change->rules_removed = diff->rules_removed;
-  g.change->settings_changed = diff->settings_changed;
-  if (diff->host_changed) g.change->settings_changed.push_back("vaultwall host section");
+  g.change->settings_changed = diff->settings_and_host_changes();
 }
 
 // ---- validate ------------------------------------------------------------------

@@ -8,8 +8,11 @@
 #include <cstring>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "vaultwall/document.h"
 #include "vaultwall/host_network.h"
+#include "vaultwall/json_changes.h"
 #include "vaultwall/links.h"
 #include "vaultwall/service_tags.h"
 #include "vaultwall/sha256.h"
@@ -79,6 +82,25 @@ void note_change(std::vector<std::string>& out, const char* field, std::string_v
                  std::string_view after) {
   if (before != after) out.push_back(std::string(field) + ": " + std::string(before) + " -> " +
                                      std::string(after));
+}
+
+// Everything else that differs between two stored documents, field by
+// field: host facts, vaultwall extensions, rule flags. Rules added or
+// removed and the settings above are reported on their own.
+std::vector<std::string> other_changes(const Policy& before, const Policy& after) {
+  static const std::set<std::string> kReportedAsSettings = {
+      "properties.networkAcls.defaultAction", "properties.networkAcls.bypass",
+      "properties.publicNetworkAccess", "vaultwall.mode", "vaultwall.profile"};
+  static const std::set<std::string> kRuleLists = {"properties.networkAcls.ipRules",
+                                                   "properties.networkAcls.virtualNetworkRules"};
+  std::vector<std::string> out;
+  for (const JsonChange& change : json_changes(nlohmann::json::parse(to_azure_json(before)),
+                                               nlohmann::json::parse(to_azure_json(after)))) {
+    if (kReportedAsSettings.contains(change.path)) continue;
+    if (change.kind != JsonChange::Kind::kChanged && kRuleLists.contains(change.path)) continue;
+    out.push_back(change.text());
+  }
+  return out;
 }
 
 }  // namespace
@@ -165,6 +187,13 @@ Policy current_or_default(const KernelPolicy& current) {
   return current.policy ? *current.policy : Policy{};
 }
 
+std::vector<std::string> PolicyDiff::settings_and_host_changes() const {
+  std::vector<std::string> out = settings_changed;
+  out.insert(out.end(), host_changes.begin(), host_changes.end());
+  if (host_changed && host_changes.empty()) out.push_back("vaultwall host section set");
+  return out;
+}
+
 PolicyDiff diff_policies(const std::optional<Policy>& before, const Policy& after) {
   PolicyDiff diff;
   const Policy base = before ? *before : Policy{};
@@ -182,14 +211,8 @@ PolicyDiff diff_policies(const std::optional<Policy>& before, const Policy& afte
   note_change(diff.settings_changed, "mode", to_string(base.host.mode), to_string(after.host.mode));
   note_change(diff.settings_changed, "profile", to_string(base.host.profile),
               to_string(after.host.profile));
-  HostSection a = base.host, b = after.host;
-  a.mode = b.mode;
-  a.profile = b.profile;
-  diff.host_changed = !(a == b) || !before;
-  // Rule flags (e.g. ignoreMissingVnetServiceEndpoint) count as host changes.
-  if (before && diff.rules_added.empty() && diff.rules_removed.empty() &&
-      !(before->vnet_rules == after.vnet_rules && before->ip_rules == after.ip_rules))
-    diff.host_changed = true;
+  if (before) diff.host_changes = other_changes(*before, after);
+  diff.host_changed = !diff.host_changes.empty() || !before;
   return diff;
 }
 

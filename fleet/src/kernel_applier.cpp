@@ -56,8 +56,7 @@ JournalEntry fleet_entry(const KernelApplierSettings& settings, const ChangeSour
 void record_diff(JournalEntry& entry, const PolicyDiff& diff) {
   entry.rules_added = diff.rules_added;
   entry.rules_removed = diff.rules_removed;
-  entry.settings_changed = diff.settings_changed;
-  if (diff.host_changed) entry.settings_changed.push_back("vaultwall host section");
+  entry.settings_changed = diff.settings_and_host_changes();
 }
 
 // The last document applied, for vaultwall.service to apply at boot.

@@ -2,10 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <climits>
 #include <cstdint>
@@ -13,6 +15,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -87,12 +90,45 @@ json bounded_list(const std::vector<std::string>& items, size_t max_bytes = kMax
   return out;
 }
 
+std::string user_name(uid_t uid) {
+  std::array<char, 4096> buffer{};
+  passwd entry{}, *found = nullptr;
+  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found)
+    return found->pw_name;
+  return "uid " + std::to_string(uid);
+}
+
+std::string acting_user() {
+  if (const char* sudo_user = std::getenv("SUDO_USER"); sudo_user && *sudo_user) return sudo_user;
+  std::ifstream in("/proc/self/loginuid");
+  uint64_t login_uid = 0;
+  if (in >> login_uid && login_uid != std::numeric_limits<uint32_t>::max())
+    return user_name(static_cast<uid_t>(login_uid));
+  return user_name(::getuid());
+}
+
+std::string host_name() {
+  std::array<char, 256> name{};
+  if (::gethostname(name.data(), name.size() - 1) != 0) return "";
+  return name.data();
+}
+
+// Who and where: uid, pid, the person and the host.
+void fill_origin(JournalEntry& entry) {
+  entry.uid = ::getuid();
+  entry.pid = ::getpid();
+  if (entry.user.empty()) entry.user = acting_user();
+  if (entry.host.empty()) entry.host = host_name();
+}
+
 json entry_json(const JournalEntry& e) {
   json line = {
       {"schemaVersion", 1},
       {"time", format_utc_time(e.finished_ns ? e.finished_ns : unix_now_ns())},
       {"startedAt", format_utc_time(e.started_ns)},
       {"uid", e.uid},
+      {"user", truncated(e.user, kMaxArgBytes)},
+      {"host", truncated(e.host, kMaxArgBytes)},
       {"pid", e.pid},
       {"command", truncated(e.command, kMaxArgBytes)},
       {"argv", bounded_list(e.argv)},
@@ -376,13 +412,13 @@ Result<void> append_journal(const std::string& path, JournalEntry entry) {
   UniqueFd fd = VW_TRY(open_locked_journal(path));
   record_markers(fd.get(), path, ignored);
   if (entry.finished_ns == 0) entry.finished_ns = unix_now_ns();
+  if (entry.pid == 0) fill_origin(entry);
   return append_record(fd.get(), to_journal_line(entry), path);
 }
 
 Result<PendingChange> PendingChange::begin(const std::string& path, JournalEntry entry) {
   entry.started_ns = unix_now_ns();
-  entry.uid = ::getuid();
-  entry.pid = ::getpid();
+  fill_origin(entry);
   std::vector<std::string> warnings;
   UniqueFd fd = VW_TRY(open_locked_journal(path));
   record_markers(fd.get(), path, warnings);

@@ -190,6 +190,18 @@ expect_generation 1 "apply makes generation 1"
 ctl diff -f "$DOC"
 expect_exit 0 "diff after apply: same"
 expect_out "no differences" "diff says no differences"
+jq '.vaultwall.dataPlane.ports += ["tcp/8443"] | .vaultwall.virtualNetworks[0].subnets[0].addressPrefix = "10.1.1.0/24"' \
+	"$DOC" >"$TMP/vault-host-edit.json"
+ctl diff -f "$TMP/vault-host-edit.json"
+expect_exit 1 "diff of a host-facts edit: different"
+expect_out "~ vaultwall.dataPlane.ports: + tcp/8443" "diff names an added port"
+expect_out "~ vaultwall.virtualNetworks[app-vnet].subnets[web].addressPrefixes: + 10.1.1.0/24" \
+	"diff names a changed subnet prefix at its path (added)"
+expect_out "~ vaultwall.virtualNetworks[app-vnet].subnets[web].addressPrefixes: - 10.1.0.0/24" \
+	"diff names a changed subnet prefix at its path (removed)"
+ctl diff -f "$TMP/vault-host-edit.json" -o json
+expect_json_value '"vaultwall.dataPlane.ports: + tcp/8443" in d["changes"]["hostChanges"]' True \
+	"diff -o json lists the host changes"
 
 ctl apply -f "$DOC"
 expect_exit 0 "apply of the same document"

@@ -81,6 +81,28 @@ TEST_F(JournalTest, AppendsOneLinePerChangeInAPrivateFile) {
   EXPECT_TRUE(line["time"].get<std::string>().ends_with("Z"));
 }
 
+TEST_F(JournalTest, RecordsThePersonBehindSudoAndTheHost) {
+  ::setenv("SUDO_USER", "alice", 1);
+  auto pending = PendingChange::begin(path_, sample_entry());
+  ::unsetenv("SUDO_USER");
+  ASSERT_TRUE(pending) << pending.error().message();
+  ASSERT_TRUE(pending->finish());
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  auto all = lines();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0]["user"], "alice");
+  EXPECT_EQ(all[0]["host"], host);
+
+  // Without sudo: the login uid's name, or the uid's.
+  pending = PendingChange::begin(path_, sample_entry());
+  ASSERT_TRUE(pending);
+  ASSERT_TRUE(pending->finish());
+  std::string user = lines().back()["user"];
+  EXPECT_FALSE(user.empty());
+  EXPECT_NE(user, "alice");
+}
+
 TEST_F(JournalTest, FailureKeepsTheFirstReason) {
   auto pending = PendingChange::begin(path_, sample_entry());
   ASSERT_TRUE(pending);

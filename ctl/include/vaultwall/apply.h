@@ -61,10 +61,15 @@ struct PolicyDiff {
   std::vector<std::string> rules_added;    // canonical identities
   std::vector<std::string> rules_removed;
   std::vector<std::string> settings_changed;  // "defaultAction: Allow -> Deny"
-  bool host_changed = false;  // anything else in the vaultwall section
+  // Everything else, field by field ("vaultwall.dataPlane.ports: + tcp/8443"):
+  // host facts, vaultwall extensions, rule flags.
+  std::vector<std::string> host_changes;
+  bool host_changed = false;  // host_changes, or no policy before
   bool empty() const {
     return rules_added.empty() && rules_removed.empty() && settings_changed.empty() && !host_changed;
   }
+  // Settings and host changes in one list, as the change journal records them.
+  std::vector<std::string> settings_and_host_changes() const;
 };
 PolicyDiff diff_policies(const std::optional<Policy>& before, const Policy& after);
 

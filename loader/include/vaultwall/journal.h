@@ -71,6 +71,10 @@ struct JournalEntry {
   uint64_t finished_ns = 0;  // filled when the line is written
   uint32_t uid = 0;
   pid_t pid = 0;
+  // The person behind the uid: $SUDO_USER, else the login uid's name
+  // (audit's loginuid survives su and sudo), else the uid's name.
+  std::string user;
+  std::string host;  // the host name, for journals gathered from a fleet
   std::string command;            // "apply", "network-rule add", "attach", ...
   std::vector<std::string> argv;  // the command line as typed
   std::string pin_dir;
