@@ -15,4 +15,5 @@ cd build
 # Commands under test journal their changes here, not in the host's
 # /var/lib/vaultwall (tests that check the journal set their own file).
 export VAULTWALL_JOURNAL=$PWD/test-journal/journal.jsonl
-exec ctest --output-on-failure --timeout 600 "$@"
+# Script tests run alone (RUN_SERIAL), gtest cases side by side.
+exec ctest --output-on-failure --timeout 600 -j "$(nproc)" "$@"
