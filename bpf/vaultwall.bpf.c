@@ -259,6 +259,7 @@ struct packet {
 	__u8 daddr[4];
 	__u32 endpoint_kind; /* VW_ENDPOINT_*, 0 when not listed */
 	__u32 endpoint_vnet; /* a private endpoint's virtual network, 0 = any */
+	__u8 has_options;    /* IPv4 options: the destination may not be where it goes */
 };
 
 struct verdict {
@@ -476,7 +477,12 @@ static __always_inline int is_protected_destination(struct packet *p, int probe,
 			return 1;
 		}
 	}
-	if (s->flags & VW_SETTINGS_ALL_DESTINATIONS)
+	/* A packet with IPv4 options may carry a source route, which Linux
+	 * (accepting source routes) follows to deliver it to any local address
+	 * on the route: its header's destination proves nothing. Options are
+	 * all but unused on the data plane, so rather than parse them as the
+	 * kernel does, any packet with options counts as protected. */
+	if ((s->flags & VW_SETTINGS_ALL_DESTINATIONS) || p->has_options)
 		return 1;
 	if (!(s->flags & VW_SETTINGS_LOCAL_DESTINATIONS))
 		return 0;
@@ -935,6 +941,7 @@ static __always_inline struct verdict classify_ipv4(struct cursor *c, struct pac
 		return make_verdict(VW_CLASS_UNPROTECTED);
 	if (skip_ipv4_header(c, ip) < 0)
 		return unreadable(p, ip);
+	p->has_options = ip->ihl > 5;
 
 	/* A later fragment has no port: fail closed if its destination is protected. */
 	if (ipv4_is_later_fragment(ip)) {
@@ -1055,6 +1062,7 @@ static __always_inline int filter_frame(struct xdp_md *ctx, int framing)
 	int proto;
 
 	p.ctx = ctx;
+	p.has_options = 0;
 	p.settings = active_settings(&p.slot);
 	if (!p.settings) { /* cannot happen: an array always has its slots */
 		hold_every_map();

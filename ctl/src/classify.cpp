@@ -105,6 +105,11 @@ class Classifier {
   // socket bound to the wildcard address (the weak host model).
   bool protected_destination(Probe probe) {
     if (is_private_endpoint_or_listed() || policy_.host.addresses.empty()) return true;
+    if (packet_.ip_options) {
+      step("IPv4 options (a source route may be among them): the host may deliver it to any "
+           "address on the route, so it is decided as to a protected address");
+      return true;
+    }
     if (policy_.host.listen == Listen::kAddresses) return false;
     if (broadcast_or_multicast(packet_.destination)) {
       step("destination " + format_ipv4(packet_.destination) +

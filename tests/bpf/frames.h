@@ -40,6 +40,23 @@ inline PacketBuilder icmp4(Ipv4 src, Ipv4 dst = kVault) {
   return b;
 }
 
+inline constexpr uint8_t kIpoptRecordRoute = 0x07;
+inline constexpr uint8_t kIpoptLsrr = 0x83;  // loose source route
+inline constexpr uint8_t kIpoptSsrr = 0x89;  // strict source route
+
+// TCP to `port` with a route option (source route or record route) naming
+// `via`: Linux, when it accepts source routes, delivers a source-routed
+// packet to `via`.
+inline PacketBuilder tcp4_route_option(uint8_t option, Ipv4 src, Ipv4 dst, Ipv4 via,
+                                       uint16_t port = kHttpsPort) {
+  PacketBuilder b;
+  // NOP, then type, length 7, pointer 4, one address: 8 bytes, ihl 7.
+  std::vector<uint8_t> options = {1, option, 7, 4};
+  options.insert(options.end(), via.begin(), via.end());
+  b.ethernet().ipv4(src, dst, kProtoTcp, 7).ipv4_options(options).tcp(kClientPort, port);
+  return b;
+}
+
 // TCP to the vault's HTTPS port with an IPv4 header of `ihl` words.
 inline PacketBuilder tcp4_with_ihl(uint8_t ihl, Ipv4 src, Ipv4 dst = kVault) {
   PacketBuilder b;

@@ -95,6 +95,16 @@ PacketBuilder& PacketBuilder::ipv4(Ipv4 src, Ipv4 dst, uint8_t proto, uint8_t ih
   return *this;
 }
 
+PacketBuilder& PacketBuilder::ipv4_options(const std::vector<uint8_t>& options) {
+  if (fixups_.empty() || fixups_.back().kind != Fixup::kIpv4)
+    throw std::logic_error("ipv4_options() must follow ipv4()");
+  const size_t start = fixups_.back().offset;
+  const size_t room = static_cast<size_t>(buf_[start] & 0x0f) * 4 - 20;
+  if (options.size() > room) throw std::logic_error("ipv4_options(): ihl leaves no room");
+  std::copy(options.begin(), options.end(), buf_.begin() + static_cast<ptrdiff_t>(start + 20));
+  return *this;
+}
+
 PacketBuilder& PacketBuilder::ipv6(Ipv6 src, Ipv6 dst, uint8_t next_header) {
   begin_header(kEthIpv6);
   size_t start = buf_.size();

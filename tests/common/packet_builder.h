@@ -38,6 +38,9 @@ class PacketBuilder {
   // zero-filled (NOPs would be 1s; zero is End-of-Options, fine for parsing).
   PacketBuilder& ipv4(Ipv4 src, Ipv4 dst, uint8_t proto, uint8_t ihl = 5,
                       uint16_t frag_offset_units = 0, bool more_fragments = false);
+  // Writes IPv4 options into the option space of the IPv4 header just
+  // added (ihl must leave room for them; the rest stays End-of-Options).
+  PacketBuilder& ipv4_options(const std::vector<uint8_t>& options);
   PacketBuilder& ipv6(Ipv6 src, Ipv6 dst, uint8_t next_header);
   // IPv6 extension header (hop-by-hop 0, routing 43, destination 60) of
   // 8 bytes, or a fragment header (44) with the given offset in 8-byte units.

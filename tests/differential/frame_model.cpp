@@ -129,6 +129,32 @@ class FrameGenerator {
                     : 132;  // SCTP: no tunnel
   }
 
+  // Options of `room` bytes: NOPs, source routes, record route, timestamps,
+  // lengths the kernel refuses, and End of List.
+  std::vector<uint8_t> ipv4_options(size_t room) {
+    std::vector<uint8_t> out;
+    while (out.size() < room) {
+      uint32_t r = uniform(0, 99);
+      if (r < 30) {
+        out.push_back(1);  // NOP
+      } else if (r < 75) {
+        static constexpr uint8_t kTypes[] = {0x83, 0x89, 0x07, 0x44, 0x94};  // LSRR SSRR RR TS RA
+        uint8_t type = kTypes[uniform(0, std::size(kTypes) - 1)];
+        uint8_t len = static_cast<uint8_t>(std::min<size_t>(room - out.size(), uniform(2, 11)));
+        if (len < 2) break;
+        out.push_back(type);
+        out.push_back(chance(0.1) ? static_cast<uint8_t>(uniform(0, 1)) : len);
+        for (size_t i = 2; i < len; i++) out.push_back(static_cast<uint8_t>(rng_()));
+      } else if (r < 85) {
+        out.push_back(0);  // End of List
+      } else {
+        out.push_back(static_cast<uint8_t>(rng_()));
+      }
+    }
+    out.resize(std::min(out.size(), room));
+    return out;
+  }
+
   void add_ipv4(PacketBuilder& b, std::optional<uint32_t> from) {
     // Most frames go to a data-plane port, so the decision is exercised.
     std::optional<PortSpec> data_plane;
@@ -146,6 +172,7 @@ class FrameGenerator {
     else if (f < 15)
       more = true;  // a first fragment: its port is there
     b.ipv4(bytes_of(from ? *from : source()), bytes_of(destination()), proto, ihl, offset, more);
+    if (ihl > 5 && chance(0.5)) b.ipv4_options(ipv4_options(static_cast<size_t>(ihl - 5) * 4));
     add_transport(b, proto, data_plane ? std::optional(data_plane->port) : std::nullopt);
   }
 
@@ -217,6 +244,7 @@ void describe_ipv4(const std::vector<uint8_t>& f, size_t at, PacketDescription& 
     d.port_unreadable = true;
     return;
   }
+  d.ip_options = header > 20;
   if ((read16(f, at + 6) & 0x1fff) != 0) {  // a later fragment carries no port
     d.later_fragment = true;
     return;

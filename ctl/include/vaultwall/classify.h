@@ -31,6 +31,11 @@ struct PacketDescription {
   // be read: malformed when the destination alone proves it is protected
   // (listed, broadcast, multicast), else outside the data plane.
   bool port_unreadable = false;
+  // IPv4 options present (IHL above 5): they may carry a source route,
+  // which Linux (accepting source routes) follows to any local address on
+  // the route, so the header's destination proves nothing; decided as to a
+  // protected address.
+  bool ip_options = false;
   // IPv6 only: the transport could not be identified (unknown extension
   // header chain) — fail closed, treated as data plane.
   bool transport_unknown = false;
