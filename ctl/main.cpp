@@ -35,6 +35,7 @@ int run(int argc, char** argv) {
   add_metrics_commands(app, g, commands);
   add_history_commands(app, g, commands);
   add_host_commands(app, g, commands);
+  add_fleet_commands(app, g, commands);
   add_global_options(app, g, commands);
 
   auto parsed = parse_command_line(app, argc, argv, [&] {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -158,6 +159,24 @@ class Agent {
 
   // STATUS= for systemctl status: how many are covered, and the others by state.
   std::string status_line() const {
+    std::string text = coverage_line();
+    if (fleet_summary_) text += (text.empty() ? "" : "; ") + fleet_summary_();
+    return text;
+  }
+
+  // The fleet activity's summary joins the status line.
+  void set_fleet_summary(std::function<std::string()> summary) {
+    fleet_summary_ = std::move(summary);
+  }
+  void status_changed() {
+    status_changed_ = true;
+    after_checks();
+  }
+
+ private:
+  std::string coverage_line() const {
+    if (interfaces_.empty())
+      return policy_generation_ == 0 ? "no policy applied (everything passes)" : "";
     size_t covered = 0;
     std::map<std::string, std::vector<std::string>> others;
     for (const InterfaceState& state : interfaces_) {
@@ -176,7 +195,6 @@ class Agent {
     return text;
   }
 
- private:
   void reconcile(InterfaceState& state, Clock::time_point since) {
     state.needs_retry = false;
     Observation seen = observe_interface(config_.pin_dir, state.name);
@@ -299,6 +317,7 @@ class Agent {
   // Every interface missing at the start usually means the wrong network
   // namespace: names are resolved in the agent's own.
   void hint_if_all_missing() const {
+    if (interfaces_.empty()) return;
     for (const InterfaceState& state : interfaces_)
       if (state.last.coverage != Coverage::kMissing) return;
     spdlog::warn(
@@ -336,6 +355,7 @@ class Agent {
   bool status_changed_ = false;
   bool first_check_ = true;
   std::optional<uint64_t> policy_generation_;  // of the active slot; nullopt: unreadable
+  std::function<std::string()> fleet_summary_;
 };
 
 std::string joined(const std::vector<std::string>& names) {
@@ -358,6 +378,7 @@ Result<void> run_agent(const AgentConfig& config) {
   Timer watchdog = VW_TRY(Timer::create());
 
   Agent agent(config, retry);
+  std::unique_ptr<FleetActivity> fleet;
   VW_TRY(loop.watch(links.fd(), [&] { agent.on_link_events(links); }));
   VW_TRY(loop.watch(check.fd(), [&] {
     check.acknowledge();
@@ -370,8 +391,10 @@ Result<void> run_agent(const AgentConfig& config) {
   VW_TRY(loop.watch(signals.fd(), [&] {
     while (std::optional<int> signal = signals.next()) {
       if (*signal == SIGHUP) {
-        spdlog::info("SIGHUP: re-checking every interface");
+        spdlog::info("SIGHUP: re-checking every interface{}",
+                     fleet ? ", the fleet policy and the host facts" : "");
         agent.check_all(Clock::now());
+        if (fleet) fleet->recheck();
         continue;
       }
       spdlog::info("{}: stopping; nothing is detached (the links are pinned and keep filtering)",
@@ -387,10 +410,22 @@ Result<void> run_agent(const AgentConfig& config) {
     }));
   }
 
-  spdlog::info(
-      "vaultwall-agent {}: keeping {} covered (pin dir {}, mode {}, checked every {} ms; lock {})",
-      VAULTWALL_VERSION, joined(config.interfaces), config.pin_dir, mode_text(config.mode),
-      config.check_interval.count(), instance.path());
+  if (config.fleet) {
+    FleetHost host{.pin_dir = config.pin_dir,
+                   .journal = config.journal,
+                   .argv = config.argv,
+                   .status_changed = [&agent] { agent.status_changed(); }};
+    fleet = VW_TRY(FleetActivity::start(*config.fleet, std::move(host), loop));
+    agent.set_fleet_summary([&fleet] { return fleet->summary(); });
+  }
+  if (config.interfaces.empty())
+    spdlog::info("vaultwall-agent {}: no interfaces to keep covered (pin dir {}; lock {})",
+                 VAULTWALL_VERSION, config.pin_dir, instance.path());
+  else
+    spdlog::info(
+        "vaultwall-agent {}: keeping {} covered (pin dir {}, mode {}, checked every {} ms; lock {})",
+        VAULTWALL_VERSION, joined(config.interfaces), config.pin_dir, mode_text(config.mode),
+        config.check_interval.count(), instance.path());
   agent.check_all(Clock::now());
   VW_TRY(check.arm_every(config.check_interval));
   // Every interface is now covered or its problem reported.

@@ -3,6 +3,12 @@
 #include "vaultwall/agent/options.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
 
 namespace vaultwall {
 namespace {
@@ -68,6 +74,74 @@ TEST(Options, ABadNameIsRefusedWithItsSource) {
   ASSERT_FALSE(from_env);
   EXPECT_NE(from_env.error().message().find("VAULTWALL_INTERFACES 'a/b'"), std::string::npos)
       << from_env.error().message();
+}
+
+TEST(Options, FleetModeIsOffWithoutAVault) {
+  auto config = fleet_config(FleetOptions{});
+  ASSERT_TRUE(config) << config.error().message();
+  EXPECT_FALSE(config->has_value());
+  auto names = interfaces_to_cover({}, "", /*fleet_mode=*/true);
+  ASSERT_TRUE(names);
+  EXPECT_TRUE(names->empty());  // fleet mode needs no interfaces
+}
+
+TEST(Options, FleetSettingsAreCheckedWithTheirOption) {
+  FleetOptions good{.vault = "kv-prod-1", .host_name = "vault-host-1"};
+  good.etcd.endpoints = "http://127.0.0.1:2379,http://127.0.0.1:2380";
+  auto config = fleet_config(good);
+  ASSERT_TRUE(config) << config.error().message();
+  ASSERT_TRUE(config->has_value());
+  EXPECT_EQ((*config)->host, "vault-host-1");
+  EXPECT_EQ((*config)->etcd.endpoints.size(), 2u);
+  auto refused = [](FleetOptions options, const std::string& wanted) {
+    auto config = fleet_config(options);
+    if (config) return ::testing::AssertionFailure() << "accepted";
+    if (config.error().message().find(wanted) == std::string::npos)
+      return ::testing::AssertionFailure() << config.error().message();
+    return ::testing::AssertionSuccess();
+  };
+  FleetOptions bad = good;
+  bad.vault = "kv_prod";
+  EXPECT_TRUE(refused(bad, "--vault 'kv_prod'"));
+  bad = good;
+  bad.host_name = "host/1";
+  EXPECT_TRUE(refused(bad, "--host-name 'host/1'"));
+  bad = good;
+  bad.etcd.endpoints = "";
+  EXPECT_TRUE(refused(bad, "--endpoints"));
+  bad = good;
+  bad.etcd.user = "h1";
+  EXPECT_TRUE(refused(bad, "--user is set without --password-file"));
+  bad = good;
+  bad.status_ttl_seconds = 1;
+  EXPECT_TRUE(refused(bad, "--status-ttl"));
+}
+
+TEST(Options, APasswordFileOthersCanReadIsRefused) {
+  std::string path = ::testing::TempDir() + "/vw-options-password";
+  std::ofstream(path) << "secret\n";
+  ::chmod(path.c_str(), 0644);
+  auto open = fleet::read_password_file(path);
+  ASSERT_FALSE(open);
+  EXPECT_EQ(open.error().code, EACCES);
+  EXPECT_NE(open.error().message().find("chmod 600 " + path), std::string::npos);
+  ::chmod(path.c_str(), 0600);
+  auto closed = fleet::read_password_file(path);
+  ASSERT_TRUE(closed) << closed.error().message();
+  EXPECT_EQ(*closed, "secret");
+  ::unlink(path.c_str());
+}
+
+TEST(Options, EachHostStartsAtItsOwnMember) {
+  std::vector<std::string> members{"a", "b", "c"};
+  std::set<std::string> first;
+  for (int i = 0; i < 30; ++i)
+    first.insert(fleet::spread_endpoints(members, "host" + std::to_string(i)).front());
+  EXPECT_EQ(first.size(), 3u);  // the fleet spreads over all of them
+  EXPECT_EQ(fleet::spread_endpoints(members, "h1"), fleet::spread_endpoints(members, "h1"));
+  auto rotated = fleet::spread_endpoints(members, "h1");
+  std::sort(rotated.begin(), rotated.end());
+  EXPECT_EQ(rotated, members);  // the same members, in an order of its own
 }
 
 }  // namespace

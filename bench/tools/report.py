@@ -5,9 +5,16 @@ from the combined JSON, so any result file can be re-rendered:
 
   report.py combine OUT.json DATAPATH.json APPLY.json E2E.json
   report.py render RESULT.json REPO_DIR     (plots next to RESULT, BENCHMARKS.md)
+  report.py fleet FLEET.json REPO_DIR       (scripts/bench-fleet.sh's result: its plot,
+                                             and BENCHMARKS.md again with its section)
+
+BENCHMARKS.md always carries the newest bench/results/*-fleet.json as its
+fleet section, whichever command regenerates it.
 """
+import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -255,7 +262,160 @@ def md_e2e(e2e):
     return out
 
 
-def render(result, repo):
+# ---- fleet ---------------------------------------------------------------------
+
+def percentile(values, p):
+    """Nearest rank: with 20 samples p99 is the largest."""
+    values = sorted(v for v in values if v is not None and v >= 0)
+    if not values:
+        return None
+    rank = max(1, int(-(-p * len(values) // 100)))
+    return values[min(rank, len(values)) - 1]
+
+
+def fleet_rows(fleet):
+    """One row per fleet size: convergence p50/p99 over rounds (the slowest
+    host of each round), per-host p50/p99, and etcd's cost per host."""
+    rows = []
+    for r in fleet.get("real", []):
+        rounds = r["rounds"]
+        fleet_ms = [x["all_ms"] for x in rounds]
+        per_host = [l for x in rounds for l in x["latency_ms"]]
+        changes = max(1, len(rounds))
+        rows.append({
+            "kind": "real agents", "hosts": r["hosts"], "rounds": len(rounds),
+            "complete": sum(1 for x in rounds if x["all_ms"] >= 0),
+            "p50": percentile(fleet_ms, 50), "p99": percentile(fleet_ms, 99),
+            "host_p50": percentile(per_host, 50), "host_p99": percentile(per_host, 99),
+            "put_ms": percentile([x["command_ms"] for x in rounds], 50),
+            "seen": "kernel (BPF_PROG_TEST_RUN)",
+            "rss_kib_per_host": (r["etcd_connected"]["rss_kib"] - r["etcd_before"]["rss_kib"]) / r["hosts"],
+            "cpu_ms_per_change_per_host": 1000 * (r["etcd_after_rounds"]["cpu_s"] - r["etcd_connected"]["cpu_s"]) / changes / r["hosts"],
+            "startup_ms": r.get("startup_ms"),
+            "apply_p50": percentile(r.get("apply_ms", []), 50),
+        })
+    for s in fleet.get("simulated", []):
+        rounds = s["rounds_detail"]
+        applied = [max(x["applied_ms"]) if min(x["applied_ms"]) >= 0 else -1 for x in rounds]
+        reported = [max(x["reported_ms"]) if min(x["reported_ms"]) >= 0 else -1 for x in rounds]
+        per_host = [l for x in rounds for l in x["applied_ms"]]
+        idle = s.get("idle", {})
+        rows.append({
+            "kind": "simulated agents", "hosts": s["hosts"], "rounds": len(rounds),
+            "complete": sum(1 for x in rounds if x["complete"]),
+            "p50": percentile(applied, 50), "p99": percentile(applied, 99),
+            "reported_p50": percentile(reported, 50), "reported_p99": percentile(reported, 99),
+            "host_p50": percentile(per_host, 50), "host_p99": percentile(per_host, 99),
+            "seen": "modelled apply done",
+            "rss_kib_per_host": (s["etcd_connected"]["rss_kib"] - s["etcd_before"]["rss_kib"]) / s["hosts"],
+            "cpu_ms_per_change_per_host": 1000 * (s["etcd_after_rounds"]["cpu_s"] - s["etcd_connected"]["cpu_s"]) / max(1, len(rounds)) / s["hosts"],
+            "startup_ms": s.get("startup_ms"),
+            "idle_writes_per_s_per_host": idle.get("revisions", 0) / max(1e-9, idle.get("seconds", 1)) / s["hosts"],
+            "idle_cpu_pct_per_host": 100 * idle.get("cpu_s", 0) / max(1e-9, idle.get("seconds", 1)) / s["hosts"],
+        })
+    return sorted(rows, key=lambda row: (row["hosts"], row["kind"]))
+
+
+FLEET_TARGETS = {100: 500.0, 1000: 2000.0}  # p99 ms
+
+
+def plot_fleet(fleet, png, tmp):
+    rows = fleet_rows(fleet)
+    data = os.path.join(tmp, "fleet.dat")
+    with open(data, "w") as f:
+        for kind in ("real agents", "simulated agents"):
+            for row in rows:
+                if row["kind"] == kind and row["p99"] is not None:
+                    f.write(f"{row['hosts']} {row['p50']} {row['p99']}\n")
+            f.write("\n\n")
+        for hosts, target in FLEET_TARGETS.items():
+            f.write(f"{hosts} {target}\n")
+    gnuplot(f"""set terminal pngcairo size 900,520
+set output '{png}'
+set title 'fleet put to every host enforcing (the slowest host of each change)'
+set logscale x
+set xlabel 'hosts'
+set ylabel 'ms'
+set key top left
+set grid
+plot '{data}' index 0 using 1:2 with linespoints lw 2 title 'real agents p50', \
+     '{data}' index 0 using 1:3 with linespoints lw 2 dt 2 title 'real agents p99', \
+     '{data}' index 1 using 1:2 with linespoints lw 2 title 'simulated p50', \
+     '{data}' index 1 using 1:3 with linespoints lw 2 dt 2 title 'simulated p99', \
+     '{data}' index 2 using 1:2 with points pt 7 ps 2 title 'target p99'
+""")
+
+
+def fmt_ms(x):
+    return "-" if x is None else f"{x:.0f}"
+
+
+def md_fleet(fleet, rel_result, rel_png):
+    ctx = fleet.get("context", {})
+    rows = fleet_rows(fleet)
+    out = ["## 4. Fleet: fleet put to every host enforcing", "",
+           f"From `{rel_result}` (scripts/bench-fleet.sh): a 3-member etcd {ctx.get('etcd_version')} on "
+           f"127.0.0.1 (progress notify {ctx.get('progress_notify_interval')}), commit `{ctx.get('commit')}`, "
+           f"{ctx.get('cpus_online')} CPUs shared by etcd, every agent and the probe: upper bounds. "
+           "Real agents: each host a pin directory with its own vaultwall-agent; a host enforces when a packet "
+           "through its pinned program (BPF_PROG_TEST_RUN) gets the new verdict, timed from the start of "
+           "`vaultwallctl fleet put` (the command's own start-up and validation included). "
+           f"Simulated agents: the agent's sync code per host (reader, decisions, status writer, its own "
+           f"connections), the kernel apply modelled as {fleet.get('apply_model_ms', 0):.0f} ms ±30% (the "
+           "median apply of a real agent alone here), timed from the put. Per change, the slowest host counts; "
+           "p50/p99 over the changes (nearest rank: with 20 changes p99 is the slowest).", "",
+           "| agents | hosts | changes | p50 ms | p99 ms | target p99 | per host p50 / p99 ms | status seen p99 ms | etcd RSS per host | etcd CPU per change per host |",
+           "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
+    for row in rows:
+        target = FLEET_TARGETS.get(row["hosts"])
+        verdict = "-" if target is None else (f"≤ {target:.0f}: " + ("met" if row["p99"] is not None and row["p99"] <= target else "**missed**"))
+        out.append(f"| {row['kind']} | {row['hosts']} | {row['complete']}/{row['rounds']} | {fmt_ms(row['p50'])} | "
+                   f"{fmt_ms(row['p99'])} | {verdict} | {fmt_ms(row['host_p50'])} / {fmt_ms(row['host_p99'])} | "
+                   f"{fmt_ms(row.get('reported_p99'))} | {row['rss_kib_per_host']:.0f} KiB | "
+                   f"{row['cpu_ms_per_change_per_host']:.2f} ms |")
+    out.append("")
+    real = [r for r in rows if r["kind"] == "real agents"]
+    if real:
+        out.append("Real agents: `fleet put` itself took " + ", ".join(
+            f"{fmt_ms(r['put_ms'])} ms ({r['hosts']} host{'s' if r['hosts'] > 1 else ''})" for r in real) +
+            " (median); an agent's apply (decide, compile, write the idle slot, flip, verify) took " +
+            ", ".join(f"{fmt_ms(r['apply_p50'])} ms" for r in real) + " (median, same order). "
+            "Real agents on one machine share its 2 CPUs: their applies queue (50 applies of "
+            f"{fmt_ms(real[0]['apply_p50'])} ms each are over a second of CPU for 2 cores), which is what the "
+            "larger real rows measure; a fleet's hosts apply in parallel on their own CPUs, which the "
+            "simulated rows model. etcd's RSS per host is only meaningful for the larger fleets (its own "
+            "footprint dominates a fleet of one).")
+    sims = [r for r in rows if r["kind"] == "simulated agents"]
+    for r in sims:
+        out.append(f"Idle fleet of {r['hosts']}: {r['idle_writes_per_s_per_host'] * 60:.2f} status writes per host per "
+                   f"minute (heartbeats; lease keep-alives make no revisions), etcd CPU "
+                   f"{r['idle_cpu_pct_per_host']:.3f}% of a core per host; all {r['hosts']} started, "
+                   f"listed, applied and reported in {fmt_ms(r['startup_ms'])} ms.")
+    out += ["",
+            "Azure publishes no propagation time for Key Vault firewall changes; the one figure it gives is for "
+            'enabling a subnet\'s service endpoint: "It might take up to 15 minutes to take effect" (and Cosmos DB: '
+            'firewall changes "may take up to 15min to propagate"). Each host\'s flip is atomic (DESIGN §1.6), '
+            "so during those milliseconds only *which* hosts run the new policy differs, never *part of* a policy.",
+            "", f"![fleet convergence]({rel_png})", ""]
+    return out
+
+
+def latest_fleet(repo):
+    found = sorted(glob.glob(os.path.join(repo, "bench", "results", "*-fleet.json")))
+    return found[-1] if found else None
+
+
+def fleet_section(fleet_result, repo, tmp):
+    doc = load(fleet_result)
+    if not doc or not doc.get("fleet"):
+        return []
+    png = os.path.splitext(fleet_result)[0] + ".png"
+    plot_fleet(doc["fleet"], png, tmp)
+    rel = lambda p: os.path.relpath(p, repo)
+    return md_fleet(doc["fleet"], rel(fleet_result), rel(png))
+
+
+def render(result, repo, fleet_result=None):
     doc = load(result)
     base = os.path.splitext(result)[0]
     rel = lambda p: os.path.relpath(p, repo)
@@ -282,6 +442,9 @@ def render(result, repo):
             png = base + "-apply.png"
             plot_apply(doc["apply"], png, tmp)
             md += md_apply(doc["apply"]) + ["", f"![apply time vs prefixes]({rel(png)})", ""]
+        fleet_result = fleet_result or latest_fleet(repo)
+        if fleet_result:
+            md += fleet_section(fleet_result, repo, tmp)
     with open(os.path.join(repo, "BENCHMARKS.md"), "w") as f:
         f.write("\n".join(md) + "\n")
 
@@ -291,5 +454,11 @@ if __name__ == "__main__":
         combine(*sys.argv[2:6])
     elif sys.argv[1] == "render":
         render(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "fleet":
+        # The main sections stay those of the result BENCHMARKS.md names.
+        repo = sys.argv[3]
+        with open(os.path.join(repo, "BENCHMARKS.md")) as f:
+            named = re.search(r"from `([^`]+\.json)`", f.read())
+        render(os.path.join(repo, named.group(1)), repo, sys.argv[2])
     else:
         sys.exit(__doc__)

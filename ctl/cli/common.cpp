@@ -102,6 +102,21 @@ json diagnostics_json(const std::vector<Diagnostic>& diagnostics) {
   return out;
 }
 
+void print_diff(const PolicyDiff& diff) {
+  for (const std::string& r : diff.rules_added) std::cout << "  + rule " << printable(r) << "\n";
+  for (const std::string& r : diff.rules_removed) std::cout << "  - rule " << printable(r) << "\n";
+  for (const std::string& s : diff.settings_changed) std::cout << "  ~ " << printable(s) << "\n";
+  if (diff.host_changed) std::cout << "  ~ vaultwall host section changed\n";
+}
+
+json diff_json(const PolicyDiff& diff) {
+  return {{"rulesAdded", diff.rules_added},
+          {"rulesRemoved", diff.rules_removed},
+          {"settingsChanged", diff.settings_changed},
+          {"hostSectionChanged", diff.host_changed},
+          {"same", diff.empty()}};
+}
+
 // Pinned maps, after the privilege and bpffs checks that explain failures.
 Result<PinnedMaps> open_maps(const Globals& g) {
   if (auto r = check_privileges_and_bpffs(g.pin_dir); !r) return std::unexpected(r.error());

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "vaultwall/apply.h"
 #include "vaultwall/diagnostics.h"
 #include "vaultwall/error.h"
 #include "vaultwall/journal.h"
@@ -84,6 +85,11 @@ void warn(const std::string& message);
 void print_diagnostics(const std::vector<Diagnostic>& diagnostics);
 json diagnostics_json(const std::vector<Diagnostic>& diagnostics);
 
+// A policy diff as "  + rule ..." lines on stdout, and as JSON (rulesAdded,
+// rulesRemoved, settingsChanged, hostSectionChanged, same).
+void print_diff(const PolicyDiff& diff);
+json diff_json(const PolicyDiff& diff);
+
 // Pinned maps, after the privilege and bpffs checks that explain failures.
 Result<PinnedMaps> open_maps(const Globals& g);
 
@@ -94,5 +100,6 @@ void add_log_commands(CLI::App& app, Globals& g, Commands& commands);
 void add_metrics_commands(CLI::App& app, Globals& g, Commands& commands);
 void add_history_commands(CLI::App& app, Globals& g, Commands& commands);
 void add_host_commands(CLI::App& app, Globals& g, Commands& commands);
+void add_fleet_commands(CLI::App& app, Globals& g, Commands& commands);
 
 }  // namespace vaultwall::cli

@@ -79,6 +79,12 @@ void print_history_table(const std::vector<json>& entries) {
     for (const std::string& r : text_list(e, "rulesAdded")) change += " +" + r;
     for (const std::string& r : text_list(e, "rulesRemoved")) change += " -" + r;
     for (const std::string& i : text_list(e, "interfaces")) change += " " + i;
+    // A fleet apply names where the policy came from.
+    if (e.contains("source") && e["source"].is_object()) {
+      const json& source = e["source"];
+      change += " [" + text_field(source, "kind") + " " + text_field(source, "vault") + " revision " +
+                text_field(source, "revision") + " by " + text_field(source, "author") + "]";
+    }
     if (std::string reason = text_field(e, "reason"); !reason.empty()) change += ": " + reason;
     std::printf("%-27s %-5s %-18s %-12s %s\n", printable(text_field(e, "time")).c_str(),
                 printable(text_field(e, "uid")).c_str(),

@@ -180,21 +180,6 @@ int cmd_validate(const Globals& g, const std::string& file, const LimitOptions& 
 
 // ---- apply / diff / read-modify-apply --------------------------------------------
 
-void print_diff(const PolicyDiff& diff) {
-  for (const std::string& r : diff.rules_added) std::cout << "  + rule " << printable(r) << "\n";
-  for (const std::string& r : diff.rules_removed) std::cout << "  - rule " << printable(r) << "\n";
-  for (const std::string& s : diff.settings_changed) std::cout << "  ~ " << printable(s) << "\n";
-  if (diff.host_changed) std::cout << "  ~ vaultwall host section changed\n";
-}
-
-json diff_json(const PolicyDiff& diff) {
-  return {{"rulesAdded", diff.rules_added},
-          {"rulesRemoved", diff.rules_removed},
-          {"settingsChanged", diff.settings_changed},
-          {"hostSectionChanged", diff.host_changed},
-          {"same", diff.empty()}};
-}
-
 // The same diagnostic can come from two stages (e.g. trusted services are
 // resolved when loading and again when compiling): show each once.
 std::vector<Diagnostic> unique(std::vector<Diagnostic> diagnostics) {

@@ -368,9 +368,12 @@ std::optional<Error> FakeEtcd::serve_stream(Lock& lock, const WatchRequest& requ
     ~Close() { --open; }
   } close{open_watches_};
 
-  if (!deliver(lock, handler, WatchCreated{header(), 1, start}, stop)) return std::nullopt;
+  // Both taken before the handler runs (without the lock): an interrupt or a
+  // progress request while it handles the created message still reaches this
+  // stream, as it would once the stream counts as open.
   const uint64_t interrupt_epoch = interrupt_epoch_;
   uint64_t progress_epoch = progress_epoch_;
+  if (!deliver(lock, handler, WatchCreated{header(), 1, start}, stop)) return std::nullopt;
   while (true) {
     if (next < compact_revision_) {
       deliver(lock, handler, WatchCompacted{header(), compact_revision_}, stop);

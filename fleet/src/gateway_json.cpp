@@ -340,10 +340,23 @@ json encode_watch_create(const WatchRequest& request, int64_t start_revision) {
 
 // ---- responses ------------------------------------------------------------------
 
+// The next thing to try, for the refusals whose cause etcd's message names.
+std::string refusal_hint(int code, const std::string& message) {
+  if (message.find("user name is empty") != std::string::npos)
+    return "this cluster has auth enabled: give an etcd user and its password file (--user, "
+           "--password-file)";
+  if (message.find("authentication failed") != std::string::npos)
+    return "check the user name and the password in its file";
+  if (message.find("CommonName") != std::string::npos)
+    return "use a client certificate without a CN (subject alternative names only), plus --user "
+           "and --password-file";
+  return hint_for(code);
+}
+
 Error error_from_grpc(int grpc_code, const std::string& message) {
   int code = errno_for_grpc(grpc_code, message);
   return Error{code, "etcd: " + message + " (gRPC code " + std::to_string(grpc_code) + ")",
-               hint_for(code)};
+               refusal_hint(code, message)};
 }
 
 std::optional<Error> decode_error(const json& body, int http_status) {

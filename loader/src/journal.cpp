@@ -106,6 +106,13 @@ json entry_json(const JournalEntry& e) {
       {"settingsChanged", bounded_list(e.settings_changed)},
   };
   if (!e.interfaces.empty()) line["interfaces"] = bounded_list(e.interfaces);
+  if (e.source)
+    line["source"] = {{"kind", e.source->kind},
+                      {"vault", e.source->vault},
+                      {"revision", e.source->revision},
+                      {"author", e.source->author},
+                      {"sharedDigest", e.source->shared_digest},
+                      {"superseded", e.source->superseded}};
   return line;
 }
 

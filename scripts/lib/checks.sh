@@ -20,6 +20,17 @@ check() {
 	fi
 }
 
+# quietly COMMAND...: COMMAND with its output discarded, for use under check
+# (a redirect after check itself would swallow the PASS/FAIL line too).
+quietly() {
+	"$@" >/dev/null 2>&1
+}
+
+# fails COMMAND...: succeeds when COMMAND fails (its output discarded).
+fails() {
+	! "$@" >/dev/null 2>&1
+}
+
 # fatal MESSAGE: a failure that makes the rest meaningless; ends the script.
 fatal() {
 	echo "FAIL: $*"

@@ -122,14 +122,14 @@ start_order() {
 	lines=$(exec_lines ExecStart)
 	[ "$(wc -l <<<"$lines")" -eq 3 ] &&
 		grep -q 'vaultwall-loader .* load$' <<<"$(sed -n 1p <<<"$lines")" &&
-		grep -q 'vaultwallctl .* apply -f ' <<<"$(sed -n 2p <<<"$lines")" &&
+		grep -q 'vaultwall-service apply$' <<<"$(sed -n 2p <<<"$lines")" &&
 		grep -q 'vaultwall-service attach$' <<<"$(sed -n 3p <<<"$lines")" ||
 		{ echo "  (ExecStart lines:"; sed 's/^/  |   /' <<<"$lines"; echo "  )"; return 1; }
 }
 check "vaultwall.service starts load -> apply -> attach" start_order
 check "vaultwall.service: oneshot, RemainAfterExit" \
 	bash -c "grep -qx 'Type=oneshot' '$UNIT' && grep -qx 'RemainAfterExit=yes' '$UNIT'"
-check "vaultwall.service: reload re-applies the policy" contains "$UNIT" "ExecReload=$PREFIX/sbin/vaultwallctl --pin-dir \${VAULTWALL_PIN_DIR} apply -f \${VAULTWALL_POLICY}"
+check "vaultwall.service: reload re-applies the policy" contains "$UNIT" "ExecReload=$PREFIX/libexec/vaultwall/vaultwall-service apply"
 check "vaultwall.service: bpffs mount dependency" contains "$UNIT" "RequiresMountsFor=/sys/fs/bpf"
 check "vaultwall.service: up before the network (network-pre.target)" contains "$UNIT" "Before=network-pre.target"
 check "vaultwall.service: capabilities bounded to CAP_BPF CAP_NET_ADMIN CAP_PERFMON" \
@@ -315,7 +315,24 @@ else
 	agent_status=$?
 	check "... and stops on SIGTERM with status 0, nothing detached" \
 		test "$agent_status $(attached_ifaces)" = "0 eth0 eth1 eth2"
+	# Fleet mode: the apply step boots with the last policy the agent applied.
+	mkdir -p "$TMP/fleet-state"
+	sed 's|"198.51.100.0/24"|"203.0.113.0/24"|' "$X$ETC/vault.json" \
+		>"$TMP/fleet-state/applied.json"
+	fleet_boot_apply() {
+		(
+			set -a
+			# shellcheck disable=SC1090
+			source "$TMP/unit.env"
+			VAULTWALL_FLEET_VAULT=kv-package VAULTWALL_FLEET_STATE_DIR=$TMP/fleet-state
+			set +a
+			vw_in_ns "$NS" timeout 30 "$X$PREFIX/libexec/vaultwall/vaultwall-service" apply
+		) >>"$TMP/unit.out" 2>&1 || { sed 's/^/  | /' "$TMP/unit.out" | tail -5; return 1; }
+	}
+	check "fleet mode: the apply step applies the agent's last policy (STATE_DIR/applied.json)" fleet_boot_apply
+	check "[fleet boot] 203.0.113.9 connects: the fleet policy, not vault.json, is enforced" tcp_from 203.0.113.9
 	check "systemctl reload (ExecReload) succeeds: policy re-applied, interfaces already attached" unit_run ExecReload
+	check "[reloaded, not in fleet mode] vault.json again: 203.0.113.9 dropped" tcp_blocked 203.0.113.9
 	check "systemctl stop with VAULTWALL_ON_STOP=keep leaves the filter attached" unit_run ExecStop
 	check "[stopped, keep] still attached to eth0 eth1 eth2" test "$(attached_ifaces)" = "eth0 eth1 eth2"
 	check "[stopped, keep] 203.0.113.9 still dropped" tcp_blocked 203.0.113.9
@@ -374,7 +391,7 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
 	check "completion: vaultwallctl n<TAB> -> network-rule" offers "network-rule" vaultwallctl n
 	check "completion: vaultwallctl network-rule <TAB>" offers "add remove list" vaultwallctl network-rule ""
 	check "completion: vaultwallctl update --default-action <TAB>" offers "Allow Deny" vaultwallctl update --default-action ""
-	check "completion: vaultwallctl --pin-dir /x update --m<TAB>" offers "--mode" vaultwallctl --pin-dir /x update --m
+	check "completion: vaultwallctl --pin-dir /x update --m<TAB>" offers "--max-input-size --mode" vaultwallctl --pin-dir /x update --m
 	check "completion: vaultwallctl explain 1.2.3.4 --proto <TAB>" offers "tcp udp" vaultwallctl explain 1.2.3.4 --proto ""
 	check "completion: vaultwall-loader <TAB>" offers "load attach detach status" vaultwall-loader ""
 	check "completion: vaultwall-loader attach --mode <TAB>" offers "auto native generic" vaultwall-loader attach --mode ""

@@ -229,6 +229,17 @@ TEST(DecodeError, BothShapesAndTheErrnoOfEachKind) {
     EXPECT_EQ(error->code, c.expected) << c.message;
   }
 
+  // Refusals whose cause the message names say what to give.
+  for (const auto& [message, wanted] :
+       {std::pair{"etcdserver: user name is empty", "--user, --password-file"},
+        std::pair{"etcdserver: authentication failed, invalid user ID or password",
+                  "check the user name and the password in its file"}}) {
+    json body{{"error", message}, {"message", message}, {"code", 3}};
+    auto error = decode_error(body, 400);
+    ASSERT_TRUE(error);
+    EXPECT_NE(error->hint.find(wanted), std::string::npos) << error->message();
+  }
+
   EXPECT_FALSE(decode_error(parse(R"({"header":{}})"), 200));
   auto text = decode_error(json("Method Not Allowed"), 405);
   ASSERT_TRUE(text);

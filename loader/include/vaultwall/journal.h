@@ -53,6 +53,19 @@ inline constexpr const char* kResultOk = "ok";
 inline constexpr const char* kResultFailed = "failed";
 inline constexpr const char* kResultInterrupted = "interrupted";
 
+// Where a change came from when no operator typed it: the fleet policy
+// an agent applied (journaled as "source").
+struct ChangeSource {
+  std::string kind = "fleet";
+  std::string vault;
+  int64_t revision = 0;  // etcd mod_revision of the policy applied
+  std::string author;
+  std::string shared_digest;
+  // Revisions seen since the previous apply and replaced by this newer one
+  // before they were applied (the agent coalesces to the newest value).
+  std::vector<int64_t> superseded;
+};
+
 struct JournalEntry {
   uint64_t started_ns = 0;   // filled by begin_change
   uint64_t finished_ns = 0;  // filled when the line is written
@@ -64,6 +77,7 @@ struct JournalEntry {
   std::optional<PolicyVersion> from, to;  // unknown when the change failed early
   std::vector<std::string> rules_added, rules_removed, settings_changed;
   std::vector<std::string> interfaces;  // attach / detach
+  std::optional<ChangeSource> source;   // none: typed by an operator
   std::string result = kResultOk;       // kResultOk, kResultFailed, kResultInterrupted
   std::string reason;                   // why it failed or was interrupted
 

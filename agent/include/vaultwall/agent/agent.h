@@ -8,13 +8,17 @@
 //   watchdog timer           -> WATCHDOG=1 to systemd, when it asks
 //   signals                  -> SIGTERM/SIGINT stop the loop, SIGHUP
 //                               re-checks everything
+//   fleet sync (fleet mode)  -> apply the vault's policy from etcd, report
+//                               the host's status there (fleet_activity.h)
 // Stopping never detaches: the links are pinned and outlive the agent.
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "vaultwall/agent/fleet_activity.h"
 #include "vaultwall/attach.h"
 #include "vaultwall/error.h"
 
@@ -22,12 +26,14 @@ namespace vaultwall {
 
 struct AgentConfig {
   std::string pin_dir;
-  std::vector<std::string> interfaces;  // names, in this network namespace
+  std::vector<std::string>
+      interfaces;  // names, in this network namespace; may be empty in fleet mode
   AttachMode mode = AttachMode::kAuto;
   std::string journal;            // change journal path (journal_path() resolved)
   std::vector<std::string> argv;  // the command line, for journal entries
   std::chrono::milliseconds check_interval{2000};
-  std::string run_dir;  // where the one-agent-per-pin-dir lock lives
+  std::string run_dir;               // where the one-agent-per-pin-dir lock lives
+  std::optional<FleetConfig> fleet;  // fleet mode: sync the vault's policy from etcd
 };
 
 // Runs until SIGTERM or SIGINT (then returns, nothing detached). An error

@@ -8,13 +8,21 @@
 #include <string_view>
 #include <vector>
 
+#include "vaultwall/agent/fleet_activity.h"
 #include "vaultwall/attach.h"
 #include "vaultwall/error.h"
+#include "vaultwall/fleet/connection.h"
 
 namespace vaultwall {
 
 inline constexpr const char* kInterfacesEnv = "VAULTWALL_INTERFACES";
 inline constexpr const char* kAttachModeEnv = "VAULTWALL_ATTACH_MODE";
+inline constexpr const char* kFleetVaultEnv = "VAULTWALL_FLEET_VAULT";
+inline constexpr const char* kFleetHostNameEnv = "VAULTWALL_FLEET_HOST_NAME";
+inline constexpr const char* kHostFactsEnv = "VAULTWALL_HOST_FACTS";
+inline constexpr const char* kFleetStateDirEnv = "VAULTWALL_FLEET_STATE_DIR";
+inline constexpr const char* kMetricsTextfileEnv = "VAULTWALL_METRICS_TEXTFILE_DIR";
+inline constexpr const char* kHostFactsDefault = "/etc/vaultwall/host.json";
 
 // Interface names from a list separated by spaces, tabs or commas
 // ("eth0 eth1", "eth0,eth1"), duplicates dropped, order kept.
@@ -31,8 +39,28 @@ Result<AttachMode> parse_attach_mode(std::string_view text, std::string_view sou
 
 // The interfaces to cover: those given on the command line, else those of
 // VAULTWALL_INTERFACES. EINVAL naming the bad name and where it came from,
-// or saying where to list them when there are none.
+// or saying where to list them when there are none (none is fine in fleet
+// mode: the agent then only syncs the policy).
 Result<std::vector<std::string>> interfaces_to_cover(
-    const std::vector<std::string>& from_command_line, std::string_view from_environment);
+    const std::vector<std::string>& from_command_line, std::string_view from_environment,
+    bool fleet_mode = false);
+
+// Fleet mode's settings as typed (defaults from the env file already in).
+struct FleetOptions {
+  std::string vault;      // empty: fleet mode off
+  std::string host_name;  // empty: this host's name (gethostname)
+  std::string host_facts = kHostFactsDefault;
+  std::string state_dir;
+  std::string metrics_dir;
+  fleet::EtcdSettings etcd;
+  double status_ttl_seconds = 30;
+  double anti_entropy_seconds = 300;
+  double heartbeat_seconds = 60;
+  double watch_timeout_seconds = 30;
+};
+
+// The fleet configuration, or nullopt when no vault is named. EINVAL naming
+// the option (--vault, --host-name, --endpoints, ...) that cannot work.
+Result<std::optional<FleetConfig>> fleet_config(const FleetOptions& options);
 
 }  // namespace vaultwall
