@@ -1,4 +1,4 @@
-// parse_document: the shape of a rule document (DESIGN §3.2). Values are
+// parse_document: the shape of a rule document (vaultwall.json(5)). Values are
 // kept as written with their paths; validate.cpp decides what they mean.
 // Shapes other than Azure's three forms are recognised first
 // (document_shapes.h); host-facts files are read with the same readers as
@@ -61,6 +61,7 @@ class DocumentReader {
     std::string path = name + ":";
     document_.host_facts_origin = path;
     if (!walk_.expect_object(root, path)) return document_;
+    if (refuse_document_in_host_facts(root, path)) return document_;
     walk_.refuse_placeholders(true);
     walk_.reject_unknown_fields(root, path, kHostFactsFields, "a host-facts file");
     read_host_fields(root, path);
@@ -71,6 +72,28 @@ class DocumentReader {
   }
 
  private:
+  // A host-facts file written as a rule document (host facts inside a
+  // vaultwall section, or the vault's own fields): one error that says what
+  // the file holds instead of one per unknown field.
+  bool refuse_document_in_host_facts(const Json& root, const std::string& path) {
+    for (const auto& [key, value] : root.items()) {
+      if (json_strict::same_name("vaultwall", key)) {
+        walk_.diagnostics().error(
+            join_path(path, key),
+            "host facts sit at the top level of a host-facts file, not in a vaultwall section: move dataPlane, privateEndpoints, virtualNetworks and serviceTags out of it (see vaultwall-host.json(5), or vaultwallctl host init)");
+        return true;
+      }
+      for (std::string_view policy : {"properties", "networkAcls", "publicNetworkAccess"})
+        if (json_strict::same_name(policy, key)) {
+          walk_.diagnostics().error(
+              join_path(path, key),
+              "is the vault's policy, not a host fact: a host-facts file holds only dataPlane, privateEndpoints, virtualNetworks and serviceTags; give the policy as the rule document");
+          return true;
+        }
+    }
+    return false;
+  }
+
   // `az keyvault show` output: everything but properties.networkAcls,
   // properties.publicNetworkAccess and vaultwall is the vault's business.
   void read_vault_resource(const Json& root) {
@@ -643,6 +666,15 @@ void merge_host_facts(Document& document, const HostFactsText& host, Diagnostics
   if (facts.service_tags_path) document.service_tags_path = std::move(facts.service_tags_path);
 }
 
+// Fleet mode resolves the trusted services from the prefixes stored with
+// the vault's policy: a file named anywhere else is not what is enforced.
+void use_service_tags_file(Document& document, const std::string& file, Diagnostics& diagnostics) {
+  if (document.service_tags_path && document.service_tags_path->value != file)
+    diagnostics.warning(document.service_tags_path->path,
+                        "ignored: the trusted services are resolved from the prefixes stored with the vault's policy");
+  document.service_tags_path = Located<std::string>{file, "serviceTags"};
+}
+
 // The document as far as it could be read (nullopt for a syntax error or a
 // shape that names no one vault), so validation can still report problems
 // in the well-formed parts.
@@ -654,6 +686,7 @@ std::optional<Document> read_document(std::string_view text, const ParseOptions&
   if (!recognised) return std::nullopt;
   Document document = DocumentReader(diagnostics, options, paths).read(*recognised);
   if (options.host_facts) merge_host_facts(document, *options.host_facts, diagnostics, paths);
+  if (options.service_tags_file) use_service_tags_file(document, *options.service_tags_file, diagnostics);
   return document;
 }
 

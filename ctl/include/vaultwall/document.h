@@ -147,6 +147,10 @@ struct ParseOptions {
   // file (which is then not read, with a warning); given explicitly too,
   // they are an error: nobody can tell which were meant.
   std::optional<HostFactsText> host_facts;
+  // Fleet mode: the Service Tags file the trusted services are resolved
+  // from (the vault's record carries the prefixes), in place of any the
+  // document or the host facts name (which is then ignored, with a warning).
+  std::optional<std::string> service_tags_file;
 };
 
 // Syntax (with line and column), duplicate keys, unknown fields inside
