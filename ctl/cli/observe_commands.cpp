@@ -337,8 +337,10 @@ void check_journal(const KernelPolicy& current, const Result<JournalView>& journ
 
 void check_policy(const PinnedMaps& maps, const KernelPolicy& current, Verification& v) {
   auto compilation = compile_against_kernel(*current.policy, current);
+  // The document's warnings were printed once, when it was applied: verify
+  // reports drift, not them again.
   for (const Diagnostic& d : compilation.diagnostics)
-    (d.is_error() ? v.differences : v.warnings).push_back(d.text());
+    if (d.is_error()) v.differences.push_back(d.text());
   if (!compilation.ok()) {
     v.differences.push_back("the stored policy does not compile, so it cannot be compared");
     return;
