@@ -38,7 +38,7 @@ void add_fleet_options(CLI::App* command, FleetOptions& o) {
                           " or the system's host name)");
   command->add_option("--host", o.host_facts,
                       std::string("the host facts file merged with the vault's policy (default $") +
-                          kHostFactsEnv + " or " + kHostFactsDefault + ")");
+                          kHostFactsEnv + " or " + kHostFactsDefaultPath + ")");
   command->add_option("--state-dir", o.state_dir,
                       std::string("where the applied document and trusted prefixes are kept "
                                   "(default $") +
@@ -84,7 +84,7 @@ int run(int argc, char** argv) {
   bool verbose = false;
   FleetOptions fleet_options{.vault = env_or(kFleetVaultEnv, ""),
                              .host_name = env_or(kFleetHostNameEnv, ""),
-                             .host_facts = env_or(kHostFactsEnv, kHostFactsDefault),
+                             .host_facts = env_or(kHostFactsEnv, kHostFactsDefaultPath),
                              .state_dir = env_or(kFleetStateDirEnv, fleet::kStateDirDefault),
                              .metrics_dir = env_or(kMetricsTextfileEnv, ""),
                              .etcd = fleet::etcd_settings_from_environment()};

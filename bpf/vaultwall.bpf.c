@@ -528,6 +528,8 @@ static __always_inline __u32 lookup_rule(const struct packet *p, __u32 vnet_id)
 	return rule ? rule->rule_id : VW_RULE_NONE;
 }
 
+static __always_inline int class_denies(__u32 class);
+
 /* What the source index said about a service, when it has not said it. */
 #define SERVICE_ASK_INDEX 0xffffffffu /* the index was not read yet */
 #define SERVICE_ASK_TRIE 0xfffffffeu  /* the index left this source to the trie */
@@ -584,36 +586,74 @@ static __always_inline int private_endpoint_admits(const struct packet *p, __u32
 
 #define VNET_UNKNOWN 0xffffffffu /* the segment was not looked up yet */
 
-/* The decision for an IPv4 data-plane packet, before audit mode. */
-static __always_inline struct verdict decide_ipv4(const struct packet *p)
+/* Steps 2-5: public access, rules, trusted services, default action. Under
+ * an enforced perimeter the rules are the perimeter's (the compiler wrote
+ * only those, and bypass off, default deny): only the classes differ.
+ * Sets *vnet_id when it looked the segment up. */
+static __always_inline struct verdict decide_rules(const struct packet *p, __u32 *vnet_id)
 {
 	const struct vw_settings *s = p->settings;
-	__u32 vnet_id = VNET_UNKNOWN, entry, service = SERVICE_ASK_INDEX;
+	int enforced = s->flags & VW_SETTINGS_PERIMETER_ENFORCED;
+	__u32 entry, service = SERVICE_ASK_INDEX;
 	struct verdict v;
-
-	if (private_endpoint_admits(p, &vnet_id))
-		return make_verdict(VW_CLASS_PRIVATE_ENDPOINT);
 
 	if (s->public_access == VW_PUBLIC_ACCESS_DISABLED)
 		return trusted_or(p, SERVICE_ASK_INDEX, VW_CLASS_PUBLIC_DISABLED);
 
-	if (vnet_id == VNET_UNKNOWN)
-		vnet_id = lookup_vnet(p);
-	if (vnet_id == VW_VNET_PUBLIC) {
-		v = make_verdict(VW_CLASS_IP_RULE);
+	if (*vnet_id == VNET_UNKNOWN)
+		*vnet_id = lookup_vnet(p);
+	if (*vnet_id == VW_VNET_PUBLIC) {
+		v = make_verdict(enforced ? VW_CLASS_PERIMETER_RULE : VW_CLASS_IP_RULE);
 		entry = index_lookup(p);
 		service = index_service(entry);
 		v.rule_id = entry == VW_INDEX_TRIE ? lookup_rule(p, VW_VNET_PUBLIC)
 						   : VW_INDEX_RULE(entry);
 	} else {
 		v = make_verdict(VW_CLASS_VNET_RULE);
-		v.rule_id = lookup_rule(p, vnet_id);
+		v.rule_id = lookup_rule(p, *vnet_id);
 	}
 	if (v.rule_id != VW_RULE_NONE)
 		return v;
 
+	if (enforced)
+		return make_verdict(VW_CLASS_PERIMETER_DENY);
 	return trusted_or(p, service, s->default_action == VW_ACTION_DENY ? VW_CLASS_DEFAULT_DENY
 									  : VW_CLASS_DEFAULT_ALLOW);
+}
+
+/* A perimeter in Transition mode: its address rules admit internet sources
+ * too (credited to them); what only the vault's rules admit passes as
+ * PERIMETER_WOULD_DENY, still credited to the vault's rule or service, and
+ * is logged. One trie lookup, only when the flag says Transition. */
+static __always_inline struct verdict perimeter_transition(const struct packet *p, __u32 vnet_id,
+							   struct verdict v)
+{
+	struct verdict admitted = make_verdict(VW_CLASS_PERIMETER_RULE);
+
+	if (vnet_id == VNET_UNKNOWN)
+		vnet_id = lookup_vnet(p);
+	if (vnet_id == VW_VNET_PUBLIC)
+		admitted.rule_id = lookup_rule(p, VW_VNET_PERIMETER);
+	if (admitted.rule_id != VW_RULE_NONE)
+		return admitted;
+	if (!class_denies(v.class))
+		v.class = VW_CLASS_PERIMETER_WOULD_DENY;
+	return v;
+}
+
+/* The decision for an IPv4 data-plane packet, before audit mode. */
+static __always_inline struct verdict decide_ipv4(const struct packet *p)
+{
+	__u32 vnet_id = VNET_UNKNOWN;
+	struct verdict v;
+
+	/* Private endpoints are never subject to a perimeter. */
+	if (private_endpoint_admits(p, &vnet_id))
+		return make_verdict(VW_CLASS_PRIVATE_ENDPOINT);
+	v = decide_rules(p, &vnet_id);
+	if (p->settings->flags & VW_SETTINGS_PERIMETER_TRANSITION)
+		v = perimeter_transition(p, vnet_id, v);
+	return v;
 }
 
 /* IPv6 to a protected port: no rule can admit it (Azure rules are IPv4), so
@@ -629,7 +669,7 @@ static __always_inline int class_denies(__u32 class)
 {
 	return class == VW_CLASS_DEFAULT_DENY || class == VW_CLASS_PUBLIC_DISABLED ||
 	       class == VW_CLASS_IPV6_DENY || class == VW_CLASS_FRAGMENT_DENY ||
-	       class == VW_CLASS_MALFORMED;
+	       class == VW_CLASS_MALFORMED || class == VW_CLASS_PERIMETER_DENY;
 }
 
 /* A non-first fragment carries no port; it is decided by its source like
@@ -684,7 +724,8 @@ static __always_inline int finish(struct verdict v, __u64 bytes)
 static __always_inline int class_logs(__u32 class)
 {
 	return class == VW_CLASS_DEFAULT_DENY || class == VW_CLASS_PUBLIC_DISABLED ||
-	       class == VW_CLASS_IPV6_DENY || class == VW_CLASS_FRAGMENT_DENY;
+	       class == VW_CLASS_IPV6_DENY || class == VW_CLASS_FRAGMENT_DENY ||
+	       class == VW_CLASS_PERIMETER_DENY || class == VW_CLASS_PERIMETER_WOULD_DENY;
 }
 
 static __always_inline void count_event_stat(__u32 index)
@@ -895,7 +936,8 @@ static __always_inline void log_event(struct xdp_md *ctx, int framing, const str
 	e.ifindex = ctx->ingress_ifindex;
 	e.vnet_id = lookup_vnet(p);
 	e.verdict_class = v.class;
-	e.rule_id = overridden_rule(p, v.class, e.vnet_id);
+	e.rule_id = v.class == VW_CLASS_PERIMETER_WOULD_DENY ? v.rule_id
+							      : overridden_rule(p, v.class, e.vnet_id);
 	e.packet_bytes = bytes;
 	e.mode = p->settings->mode == VW_MODE_AUDIT ? VW_EVENT_MODE_AUDIT : VW_EVENT_MODE_ENFORCE;
 	if (bpf_ringbuf_output(&vw_events, &e, sizeof(e), 0) != 0)

@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define VW_ABI_VERSION 3
+#define VW_ABI_VERSION 4
 
 /* ---- Map names (tokens shared by the BPF C and the C++) ---------------- */
 #define VW_MAP_ACTIVE      "vw_active"      /* the live slot + both slots' settings */
@@ -118,6 +118,11 @@
 #define VW_SERVICE_NONE 0
 /* Virtual network 0 is the public internet (traffic from no known segment). */
 #define VW_VNET_PUBLIC 0
+/* Not a virtual network: the key space of vw_rules_N that holds a network
+ * security perimeter's address rules while it is in Transition mode, kept
+ * apart from the vault's own rules (DESIGN §1.2). Under Enforced they are
+ * the public rules themselves (vnet 0), and the vault's are not written. */
+#define VW_VNET_PERIMETER 0xffffffffu
 
 /* ---- Settings values ------------------------------------------------------ */
 /* Zero values are Azure's defaults for a vault with no firewall: allow. */
@@ -144,6 +149,16 @@
 					       destination is protected when a
 					       local wildcard socket would get
 					       it (weak host, DESIGN §1.1) */
+#define VW_SETTINGS_PERIMETER_ENFORCED 0x40 /* the rules under vnet 0 are a
+					       perimeter's: a match is
+					       PERIMETER_RULE, no match
+					       PERIMETER_DENY */
+#define VW_SETTINGS_PERIMETER_TRANSITION 0x80 /* after the vault's decision, the
+					       perimeter's rules (under
+					       VW_VNET_PERIMETER) are looked
+					       up: they admit too, and what
+					       only the vault admits is
+					       PERIMETER_WOULD_DENY */
 /* HAS_*, *_PORTS and port_filter are set by the slot writer from what it
  * writes, so they always describe the slot: the program can rule most
  * packets out with one test instead of a walk of the port list. */
@@ -198,6 +213,7 @@
 #define VW_RULE_KIND_UNUSED 0
 #define VW_RULE_KIND_IP 1
 #define VW_RULE_KIND_VNET 2
+#define VW_RULE_KIND_PERIMETER 3 /* a perimeter inbound access rule's prefixes */
 
 /* ---- Verdict classes -------------------------------------------------------
  * Every packet the program sees is counted in exactly one class, so the
@@ -221,7 +237,11 @@
 #define VW_CLASS_FRAGMENT_ALLOW 12   /* allow: non-first fragment, source allowed */
 #define VW_CLASS_FRAGMENT_DENY 13    /* drop: non-first fragment, source denied */
 #define VW_CLASS_MALFORMED 14        /* drop: cannot prove it is outside the data plane */
-#define VW_CLASS_COUNT 15
+#define VW_CLASS_PERIMETER_RULE 15   /* allow: a perimeter inbound access rule matched */
+#define VW_CLASS_PERIMETER_DENY 16   /* drop: perimeter enforced, no access rule admits */
+#define VW_CLASS_PERIMETER_WOULD_DENY 17 /* pass: perimeter in Transition; the vault's
+					    rules admit, the perimeter's would not */
+#define VW_CLASS_COUNT 18
 
 /* ---- Map keys and values -------------------------------------------------- */
 
@@ -385,7 +405,10 @@ struct vw_service_info {
 	char name[VW_SERVICE_NAME_LEN];
 };
 
-/* vw_policy_info[slot]: what is in a slot. */
+/* vw_policy_info[slot]: what is in a slot. Two digests: `digest` of all
+ * that was compiled (the policy and this host's facts), `policy_digest`
+ * of the policy alone with its trusted prefixes, equal on every host of a
+ * vault (DESIGN §1.9). */
 struct vw_policy_info {
 	__u64 generation;       /* 0 = never written */
 	__u64 applied_at_unix_ns;
@@ -393,6 +416,7 @@ struct vw_policy_info {
 	char profile[VW_PROFILE_LEN];
 	__u32 rule_prefixes;    /* entries written to vw_rules_N */
 	__u32 trusted_prefixes; /* entries written to vw_trusted_N */
+	__u8 policy_digest[VW_DIGEST_LEN];
 };
 
 /* vw_policy_doc[slot * VW_DOC_CHUNKS + i]: chunk i of the slot's document;
@@ -413,7 +437,9 @@ struct vw_abi_info {
  * bytes so IPv6 fits; an IPv4 address is stored IPv4-mapped
  * (::ffff:a.b.c.d), the same form as the rate limiter's key.
  * Which packets log: the policy denies (VW_CLASS_DEFAULT_DENY,
- * _PUBLIC_DISABLED, _IPV6_DENY, _FRAGMENT_DENY), in both modes. Not
+ * _PUBLIC_DISABLED, _IPV6_DENY, _FRAGMENT_DENY, _PERIMETER_DENY), in both
+ * modes, and a perimeter's would-be denies (_PERIMETER_WOULD_DENY, passed;
+ * rule_id is then the vault's rule that admitted the packet). Not
  * VW_CLASS_MALFORMED: it is no policy decision, and its source address may
  * not even be in the packet; its class counter tells the story. */
 #define VW_EVENT_MODE_ENFORCE VW_MODE_ENFORCE /* dropped               */
@@ -530,7 +556,8 @@ VW_STATIC_ASSERT((VW_TUNNELS_IP & VW_TUNNELS_UDP) == 0 && VW_TUNNELS_ALL == 0x3f
 VW_STATIC_ASSERT(sizeof(struct vw_counters) == 24, "vw_counters");
 VW_STATIC_ASSERT(sizeof(struct vw_rule_info) == 8 + VW_RULE_TEXT_LEN, "vw_rule_info");
 VW_STATIC_ASSERT(sizeof(struct vw_service_info) == 8 + VW_SERVICE_NAME_LEN, "vw_service_info");
-VW_STATIC_ASSERT(sizeof(struct vw_policy_info) == 16 + VW_DIGEST_LEN + VW_PROFILE_LEN + 8, "vw_policy_info");
+VW_STATIC_ASSERT(sizeof(struct vw_policy_info) == 16 + 2 * VW_DIGEST_LEN + VW_PROFILE_LEN + 8,
+		 "vw_policy_info");
 VW_STATIC_ASSERT(sizeof(struct vw_doc_chunk) == 4096, "vw_doc_chunk");
 VW_STATIC_ASSERT(sizeof(struct vw_abi_info) == 8, "vw_abi_info");
 VW_STATIC_ASSERT(sizeof(struct vw_event) == 88, "vw_event");

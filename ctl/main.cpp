@@ -34,6 +34,7 @@ int run(int argc, char** argv) {
   add_log_commands(app, g, commands);
   add_metrics_commands(app, g, commands);
   add_history_commands(app, g, commands);
+  add_host_commands(app, g, commands);
   add_fleet_commands(app, g, commands);
   add_global_options(app, g, commands);
 

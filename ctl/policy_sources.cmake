@@ -5,6 +5,8 @@ set(VAULTWALL_POLICY_SOURCES
   src/policy.cpp
   src/json_strict.cpp
   src/document.cpp
+  src/document_shapes.cpp
+  src/host_facts.cpp
   src/to_json.cpp
   src/json_changes.cpp
   src/validate.cpp

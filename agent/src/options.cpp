@@ -113,7 +113,7 @@ Result<std::optional<FleetConfig>> fleet_config(const FleetOptions& options) {
   config.heartbeat_interval = to_ms(options.heartbeat_seconds);
   if (config.anti_entropy_interval.count() < 100 || config.heartbeat_interval.count() < 100)
     return fail(EINVAL, "--anti-entropy-interval and --heartbeat-interval are at least 0.1 s");
-  config.host_facts = options.host_facts.empty() ? kHostFactsDefault : options.host_facts;
+  config.host_facts = options.host_facts.empty() ? kHostFactsDefaultPath : options.host_facts;
   config.state_dir = options.state_dir.empty() ? fleet::kStateDirDefault : options.state_dir;
   config.metrics_dir = options.metrics_dir;
   return config;

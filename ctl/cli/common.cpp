@@ -16,6 +16,8 @@ void add_output_option(Commands& commands, CLI::App* command, std::vector<std::s
 
 namespace {
 
+bool show_warnings = true;  // -q/--only-show-errors clears it
+
 const std::vector<std::string>* formats_of(const Commands& commands, const CLI::App* command) {
   for (const auto& [cmd, formats] : commands.output_formats)
     if (cmd == command) return &formats;
@@ -49,12 +51,15 @@ void add_global_options(CLI::App& app, Globals& g, Commands& commands) {
                         "largest rule document or Service Tags file read, e.g. 16M (default " +
                             format_size(kDocumentSizeCap) + " and " +
                             format_size(kServiceTagsSizeCap) + ")");
+    command->add_flag("-q,--only-show-errors", g.quiet,
+                      "print errors only, not the warnings about documents (as az --only-show-errors)");
     const std::vector<std::string>* formats = command == &app ? &every_format
                                                               : formats_of(commands, command);
     if (formats)
       command->add_option("-o,--output", g.output, joined(*formats, " or "))
           ->check(CLI::IsMember(*formats));
   });
+  commands.checks.push_back([&g] { show_warnings = !g.quiet; });
   commands.checks.push_back([&g] {
     if (g.max_input_size.empty()) return;
     auto bytes = parse_size(g.max_input_size);
@@ -84,7 +89,8 @@ void warn(const std::string& message) {
 
 void print_diagnostics(const std::vector<Diagnostic>& diagnostics) {
   for (const Diagnostic& d : diagnostics)
-    std::cerr << (d.is_error() ? "error: " : "warning: ")
+    if (d.is_error() || show_warnings)
+      std::cerr << (d.is_error() ? "error: " : "warning: ")
               << printable(truncated(d.text(), kMaxMessageBytes)) << "\n";
 }
 

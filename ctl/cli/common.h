@@ -32,6 +32,7 @@ struct Globals {
   bool json() const { return output == "json"; }
   std::string journal;             // --journal; empty: $VAULTWALL_JOURNAL or the default
   std::string max_input_size;      // --max-input-size; empty: the defaults (input_file.h)
+  bool quiet = false;              // -q/--only-show-errors: no warnings about documents
   std::vector<std::string> argv;   // the command line, for the journal
   // The journal entry of the state change in progress (run_journaled), for
   // the commands to fill in; null when the command is not a change.
@@ -66,18 +67,21 @@ struct Commands {
 void add_output_option(Commands& commands, CLI::App* command,
                        std::vector<std::string> formats = {"table", "json"});
 
-// --pin-dir, --journal, --max-input-size and -o on the top level and on
+// --pin-dir, --journal, --max-input-size, -q and -o on the top level and on
 // every subcommand, so they may be typed before or after it; checks after
 // parsing that the command run takes the -o format given and applies the
-// input size cap. Call once every group is added.
+// input size cap and -q. Call once every group is added.
 void add_global_options(CLI::App& app, Globals& g, Commands& commands);
 
 // Prints "vaultwallctl: <message>" to stderr; returns kExitError. Messages
 // and diagnostics are printed escaped (control characters as \u001b) and
 // cut at kMaxMessageBytes: they quote documents, which may hold anything.
 int report(const Error& error);
-// Prints "vaultwallctl: warning: <message>" to stderr, the same way.
+// Prints "vaultwallctl: warning: <message>" to stderr, the same way (what
+// the host's state warns of: -q does not silence it).
 void warn(const std::string& message);
+// "error: path: message" and "warning: ..." lines on stderr; -q leaves the
+// warnings out.
 void print_diagnostics(const std::vector<Diagnostic>& diagnostics);
 json diagnostics_json(const std::vector<Diagnostic>& diagnostics);
 
@@ -95,6 +99,7 @@ void add_observe_commands(CLI::App& app, Globals& g, Commands& commands);
 void add_log_commands(CLI::App& app, Globals& g, Commands& commands);
 void add_metrics_commands(CLI::App& app, Globals& g, Commands& commands);
 void add_history_commands(CLI::App& app, Globals& g, Commands& commands);
+void add_host_commands(CLI::App& app, Globals& g, Commands& commands);
 void add_fleet_commands(CLI::App& app, Globals& g, Commands& commands);
 
 }  // namespace vaultwall::cli

@@ -39,6 +39,19 @@ std::string short_rule_text(const std::string& text) {
          text.substr(subnets + std::strlen("/subnets/"));
 }
 
+const char* rule_kind_name(uint32_t kind) {
+  switch (kind) {
+    case VW_RULE_KIND_IP:
+      return "ip";
+    case VW_RULE_KIND_VNET:
+      return "vnet";
+    case VW_RULE_KIND_PERIMETER:
+      return "perimeter";
+    default:
+      return "?";
+  }
+}
+
 // A counter's last hit as UTC text: "-" when never hit, "?" when the
 // jiffies clock cannot be read (said once on stderr by cmd_stats).
 std::string last_hit_text(const Result<JiffiesClock>& clock, uint64_t jiffies) {
@@ -65,7 +78,7 @@ int cmd_stats(const Globals& g) {
       classes[std::string(verdict_class_name(c))] = {{"packets", stats->classes[c].packets},
                                                      {"bytes", stats->classes[c].bytes}};
     for (const RuleCounters& r : stats->rules) {
-      json row = {{"id", r.id}, {"kind", r.kind == VW_RULE_KIND_IP ? "ip" : "vnet"}, {"value", r.text}};
+      json row = {{"id", r.id}, {"kind", rule_kind_name(r.kind)}, {"value", r.text}};
       row.update(counters_json(r.counters, clock));
       rules.push_back(row);
     }
@@ -75,21 +88,25 @@ int cmd_stats(const Globals& g) {
       services.push_back(row);
     }
     std::cout << json{{"schemaVersion", kSchemaVersion}, {"generation", stats->generation},
+                      {"digest", stats->digest.empty() ? json() : json(stats->digest)},
+                      {"policyDigest", stats->policy_digest.empty() ? json() : json(stats->policy_digest)},
                       {"classes", classes}, {"rules", rules}, {"trustedServices", services}}
                      .dump(2)
               << "\n";
     return kExitOk;
   }
-  std::printf("policy generation %llu\n\n%-20s %12s %14s\n",
-              static_cast<unsigned long long>(stats->generation), "CLASS", "PACKETS", "BYTES");
+  std::printf("policy generation %llu", static_cast<unsigned long long>(stats->generation));
+  if (!stats->digest.empty())
+    std::printf(" (digest %s, policy digest %s)", stats->digest.substr(0, 12).c_str(),
+                stats->policy_digest.substr(0, 12).c_str());
+  std::printf("\n\n%-20s %12s %14s\n", "CLASS", "PACKETS", "BYTES");
   for (uint32_t c = 0; c < stats->classes.size(); c++)
     std::printf("%-20s %12llu %14llu\n", std::string(verdict_class_name(c)).c_str(),
                 static_cast<unsigned long long>(stats->classes[c].packets),
                 static_cast<unsigned long long>(stats->classes[c].bytes));
   std::printf("\n%-5s %-5s %-40s %12s %14s  %s\n", "ID", "KIND", "RULE", "PACKETS", "BYTES", "LAST HIT");
   for (const RuleCounters& r : stats->rules)
-    std::printf("%-5u %-5s %-40s %12llu %14llu  %s\n", r.id,
-                r.kind == VW_RULE_KIND_IP ? "ip" : "vnet",
+    std::printf("%-5u %-5s %-40s %12llu %14llu  %s\n", r.id, rule_kind_name(r.kind),
                 printable(short_rule_text(r.text)).c_str(),
                 static_cast<unsigned long long>(r.counters.packets),
                 static_cast<unsigned long long>(r.counters.bytes),
@@ -320,8 +337,10 @@ void check_journal(const KernelPolicy& current, const Result<JournalView>& journ
 
 void check_policy(const PinnedMaps& maps, const KernelPolicy& current, Verification& v) {
   auto compilation = compile_against_kernel(*current.policy, current);
+  // The document's warnings were printed once, when it was applied: verify
+  // reports drift, not them again.
   for (const Diagnostic& d : compilation.diagnostics)
-    (d.is_error() ? v.differences : v.warnings).push_back(d.text());
+    if (d.is_error()) v.differences.push_back(d.text());
   if (!compilation.ok()) {
     v.differences.push_back("the stored policy does not compile, so it cannot be compared");
     return;

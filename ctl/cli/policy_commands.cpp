@@ -16,6 +16,7 @@
 #include "vaultwall/classify.h"
 #include "vaultwall/clock.h"
 #include "vaultwall/document.h"
+#include "vaultwall/host_facts.h"
 #include "vaultwall/host_network.h"
 #include "vaultwall/lock.h"
 #include "vaultwall/program.h"
@@ -71,10 +72,29 @@ struct LimitOptions {
 };
 
 void add_limit_options(CLI::App* cmd, LimitOptions& limits) {
-  cmd->add_option("--profile", limits.profile, "validation profile (overrides the document's)")
-      ->check(CLI::IsMember({"akv-2018", "akv-current"}));
+  cmd->add_option("--profile", limits.profile,
+                  "validation profile (overrides the document's; default akv-current)")
+      ->check(CLI::IsMember({"akv-current", "akv-2018"}, CLI::ignore_case));
   cmd->add_option("--max-ip-rules", limits.max_ip_rules, "raise or lower the IP rule limit");
   cmd->add_option("--max-vnet-rules", limits.max_vnet_rules, "raise or lower the VNET rule limit");
+}
+
+// What the commands that compile a document take besides it: the host
+// facts (--host) and which vault of a list, template or Terraform state
+// (--vault); validate also --policy-only.
+struct DocumentFlags {
+  std::string host;   // empty: $VAULTWALL_HOST_FACTS, or the default file when it exists
+  std::string vault;  // empty: the document is one vault
+  bool policy_only = false;
+};
+
+void add_document_options(CLI::App* cmd, DocumentFlags& flags) {
+  cmd->add_option("--host", flags.host,
+                  std::string("host facts: this host's virtual networks, segments, addresses "
+                              "(default $") +
+                      kHostFactsEnv + ", or " + kHostFactsDefaultPath + " when it exists)");
+  cmd->add_option("--vault", flags.vault,
+                  "the vault to read from a list of vaults, an ARM template or Terraform state");
 }
 
 // Loads and validates a file and resolves its trusted services. Prints
@@ -82,19 +102,30 @@ void add_limit_options(CLI::App* cmd, LimitOptions& limits) {
 struct Loaded {
   std::optional<Policy> policy;
   std::vector<Diagnostic> diagnostics;
+  std::string policy_digest;  // the shared policy digest, once the trusted set is known
 };
 
-Loaded load_file(const std::string& file, const LimitOptions& limits) {
+Loaded load_file(const std::string& file, const LimitOptions& limits,
+                 const DocumentFlags& flags) {
   Loaded out;
-  auto loaded = load_policy_file(file, limits.to_validate_options());
+  ValidateOptions validate = limits.to_validate_options();
+  validate.policy_only = flags.policy_only;
+  auto loaded = load_policy_file(file, validate,
+                                 flags.vault.empty() ? std::nullopt : std::optional(flags.vault),
+                                 host_facts_source(flags.host));
   out.diagnostics = loaded.diagnostics;
-  if (!loaded.ok()) return out;
+  if (!loaded.ok() || flags.policy_only) {  // the Azure side needs no file of this host
+    out.policy = std::move(loaded.value);
+    return out;
+  }
   auto trusted = resolve_trusted_services(*loaded.value);
   out.diagnostics.insert(out.diagnostics.end(), trusted.diagnostics.begin(),
                          trusted.diagnostics.end());
   auto storage = storage_diagnostics(*loaded.value);
   out.diagnostics.insert(out.diagnostics.end(), storage.begin(), storage.end());
-  if (trusted.ok() && storage.empty()) out.policy = std::move(loaded.value);
+  if (!trusted.ok() || !storage.empty()) return out;
+  out.policy_digest = shared_policy_digest_hex(*loaded.value, *trusted.value);
+  out.policy = std::move(loaded.value);
   return out;
 }
 
@@ -117,26 +148,29 @@ void check_segment_interfaces(const Globals& g, Loaded& loaded) {
 }
 
 int cmd_validate(const Globals& g, const std::string& file, const LimitOptions& limits,
-                 bool strict_interfaces) {
-  Loaded loaded = load_file(file, limits);
-  if (loaded.policy && strict_interfaces) check_segment_interfaces(g, loaded);
-  if (loaded.policy)
+                 const DocumentFlags& flags, bool strict_interfaces) {
+  Loaded loaded = load_file(file, limits, flags);
+  if (loaded.policy && strict_interfaces && !flags.policy_only) check_segment_interfaces(g, loaded);
+  if (loaded.policy && !flags.policy_only)
     if (auto host = read_host_network()) {
       auto warnings = host_diagnostics(*loaded.policy, *host);
       loaded.diagnostics.insert(loaded.diagnostics.end(), warnings.begin(), warnings.end());
     }
   if (g.json()) {
-    std::cout << json{{"schemaVersion", kSchemaVersion}, {"file", file},
-                      {"valid", loaded.policy.has_value()},
-                      {"diagnostics", diagnostics_json(loaded.diagnostics)}}
-                     .dump(2)
-              << "\n";
+    json out = {{"schemaVersion", kSchemaVersion}, {"file", file},
+                {"valid", loaded.policy.has_value()}, {"policyOnly", flags.policy_only}};
+    if (!loaded.policy_digest.empty()) out["policyDigest"] = loaded.policy_digest;
+    out["diagnostics"] = diagnostics_json(loaded.diagnostics);
+    std::cout << out.dump(2) << "\n";
   } else {
     print_diagnostics(loaded.diagnostics);
     if (loaded.policy)
-      std::cout << printable(file) << ": valid (" << loaded.policy->ip_rules.size() << " IP rules, "
+      std::cout << printable(file) << (flags.policy_only ? ": valid on the Azure side (" : ": valid (")
+                << loaded.policy->ip_rules.size() << " IP rules, "
                 << loaded.policy->vnet_rules.size() << " virtual-network rules, profile "
-                << to_string(loaded.policy->host.profile) << ")\n";
+                << to_string(loaded.policy->host.profile)
+                << (loaded.policy_digest.empty() ? "" : ", policy digest " + loaded.policy_digest.substr(0, 12))
+                << ")\n";
     else
       std::cerr << printable(file) << ": invalid; nothing was applied\n";
   }
@@ -186,16 +220,19 @@ int apply_policy(const Globals& g, const PinnedMaps& maps, const KernelPolicy& c
     if (!same_segments) return report_change(g, same_segments.error());
     unchanged = *same_segments;
   }
+  const std::string& policy_digest = compilation.value->compiled.policy_digest_hex;
   if (unchanged && !force) {
     journal_change(g, current, version_of(current), nullptr);
     if (g.json())
       std::cout << json{{"schemaVersion", kSchemaVersion}, {"applied", false}, {"unchanged", true},
-                        {"generation", current.info.generation}, {"digest", digest}}
+                        {"generation", current.info.generation}, {"digest", digest},
+                        {"policyDigest", policy_digest}}
                        .dump(2)
                 << "\n";
     else
       std::cout << "no change: generation " << current.info.generation << " (digest "
-                << digest.substr(0, 12) << ") already enforces this policy\n";
+                << digest.substr(0, 12) << ", policy digest " << policy_digest.substr(0, 12)
+                << ") already enforces this policy\n";
     return kExitOk;
   }
   if (dry_run) {
@@ -203,12 +240,14 @@ int apply_policy(const Globals& g, const PinnedMaps& maps, const KernelPolicy& c
       std::cout << json{{"schemaVersion", kSchemaVersion}, {"dryRun", true},
                         {"generation", current.info.generation},
                         {"digest", compilation.value->compiled.digest_hex},
+                        {"policyDigest", policy_digest},
                         {"changes", diff_json(diff)}}
                        .dump(2)
                 << "\n";
     else {
       std::cout << "dry run: would apply generation " << current.info.generation + 1 << " (digest "
-                << compilation.value->compiled.digest_hex.substr(0, 12) << ")"
+                << compilation.value->compiled.digest_hex.substr(0, 12) << ", policy digest "
+                << policy_digest.substr(0, 12) << ")"
                 << (diff.empty() ? ", no changes" : ":") << "\n";
       print_diff(diff);
     }
@@ -221,12 +260,14 @@ int apply_policy(const Globals& g, const PinnedMaps& maps, const KernelPolicy& c
     std::cout << json{{"schemaVersion", kSchemaVersion},   {"applied", true},
                       {"generation", outcome->new_generation}, {"previousGeneration", outcome->old_generation},
                       {"slot", outcome->slot},             {"digest", outcome->new_digest},
+                      {"policyDigest", outcome->new_policy_digest},
                       {"changes", diff_json(diff)},        {"diagnostics", diagnostics_json(diagnostics)}}
                      .dump(2)
               << "\n";
   } else {
     std::cout << "applied generation " << outcome->new_generation << " (slot " << outcome->slot
-              << ", digest " << outcome->new_digest.substr(0, 12) << ")"
+              << ", digest " << outcome->new_digest.substr(0, 12) << ", policy digest "
+              << outcome->new_policy_digest.substr(0, 12) << ")"
               << (diff.empty() ? ", no changes" : ":") << "\n";
     print_diff(diff);
   }
@@ -255,9 +296,9 @@ Result<Session> begin_change(const Globals& g, StoredDocument stored = StoredDoc
   return s;
 }
 
-int cmd_apply(const Globals& g, const std::string& file, const LimitOptions& limits, bool dry_run,
-              bool force, bool strict_interfaces) {
-  Loaded loaded = load_file(file, limits);
+int cmd_apply(const Globals& g, const std::string& file, const LimitOptions& limits,
+              const DocumentFlags& flags, bool dry_run, bool force, bool strict_interfaces) {
+  Loaded loaded = load_file(file, limits, flags);
   if (!loaded.policy) {
     journal_failure(g, file + " is invalid: " + errors_text(loaded.diagnostics));
     if (g.json())
@@ -282,8 +323,9 @@ int cmd_apply(const Globals& g, const std::string& file, const LimitOptions& lim
 }
 
 // diff(1) convention: 0 same, 1 different, 2 trouble.
-int cmd_diff(const Globals& g, const std::string& file, const LimitOptions& limits) {
-  Loaded loaded = load_file(file, limits);
+int cmd_diff(const Globals& g, const std::string& file, const LimitOptions& limits,
+             const DocumentFlags& flags) {
+  Loaded loaded = load_file(file, limits, flags);
   if (!loaded.policy) {
     print_diagnostics(loaded.diagnostics);
     return kExitUsage;
@@ -495,10 +537,14 @@ int cmd_show(const Globals& g) {
               << " (firewall off: all networks allowed); apply one with vaultwallctl apply -f FILE\n";
   }
   // The document itself is the output (JSON either way, like az keyvault
-  // show). schemaVersion sits at the top, where a vault resource's other
-  // fields are ignored, so the output applies again as is.
+  // show). schemaVersion and the digests sit at the top, where a vault
+  // resource's other fields are ignored, so the output applies again as is.
   json document = json::parse(to_azure_json(current_or_default(*current)));
   json out = {{"schemaVersion", kSchemaVersion}};
+  if (current->applied()) {
+    out["compiledDigest"] = to_hex(current->info.digest, VW_DIGEST_LEN);
+    out["policyDigest"] = to_hex(current->info.policy_digest, VW_DIGEST_LEN);
+  }
   out.update(document);
   std::cout << out.dump(2) << "\n";
   return kExitOk;
@@ -510,6 +556,7 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   struct Options {
     std::string file;
     LimitOptions limits;
+    DocumentFlags document;
     bool dry_run = false;
     bool force = false;
     bool strict_interfaces = false;
@@ -522,6 +569,10 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   auto* validate = app.add_subcommand("validate", "check a rule document (no kernel, no root needed)");
   validate->add_option("-f,--file", o->file, "rule document (JSON)")->required();
   add_limit_options(validate, o->limits);
+  add_document_options(validate, o->document);
+  validate->add_flag("--policy-only", o->document.policy_only,
+                     "check the Azure side only (networkAcls, publicNetworkAccess, the vaultwall "
+                     "policy section), as Azure would: no host facts, no Service Tags file");
   auto strict_flag = [o](CLI::App* command) {
     command->add_flag("--strict-interfaces", o->strict_interfaces,
                       "refuse a segment whose interface vaultwall does not filter (default: it "
@@ -529,7 +580,9 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   };
   strict_flag(validate);
   add_output_option(commands, validate);
-  commands.add(validate, [&g, o] { return cmd_validate(g, o->file, o->limits, o->strict_interfaces); });
+  commands.add(validate, [&g, o] {
+    return cmd_validate(g, o->file, o->limits, o->document, o->strict_interfaces);
+  });
 
   auto* apply = app.add_subcommand("apply", "validate, compile and apply a rule document atomically");
   apply->add_option("-f,--file", o->file, "rule document (JSON)")->required();
@@ -537,11 +590,13 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   apply->add_flag("--force", o->force,
                   "rewrite the maps even when the policy is unchanged (repairs drift)");
   add_limit_options(apply, o->limits);
+  add_document_options(apply, o->document);
   strict_flag(apply);
   add_output_option(commands, apply);
   commands.add(apply, [&g, o] {
     auto run = [&] {
-      return cmd_apply(g, o->file, o->limits, o->dry_run, o->force, o->strict_interfaces);
+      return cmd_apply(g, o->file, o->limits, o->document, o->dry_run, o->force,
+                       o->strict_interfaces);
     };
     return o->dry_run ? run() : run_journaled(g, "apply", run);  // a dry run changes nothing
   });
@@ -550,8 +605,9 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
                                           "(exit 0 same, 1 different, 2 trouble)");
   diff->add_option("-f,--file", o->file, "rule document (JSON)")->required();
   add_limit_options(diff, o->limits);
+  add_document_options(diff, o->document);
   add_output_option(commands, diff);
-  commands.add(diff, [&g, o] { return cmd_diff(g, o->file, o->limits); });
+  commands.add(diff, [&g, o] { return cmd_diff(g, o->file, o->limits, o->document); });
 
   auto* show = app.add_subcommand(
       "show", "print the applied policy as a normalised Azure document (JSON; apply it again as is)");

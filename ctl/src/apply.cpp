@@ -250,7 +250,8 @@ Result<ApplyOutcome> apply_compiled(const PinnedMaps& maps, const KernelPolicy& 
                        .old_digest = current.applied()
                                          ? to_hex(current.info.digest, VW_DIGEST_LEN)
                                          : std::string(),
-                       .new_digest = compiled.digest_hex};
+                       .new_digest = compiled.digest_hex,
+                       .new_policy_digest = compiled.policy_digest_hex};
   SlotImage& image = compiled.image;
   image.info.generation = outcome.new_generation;
   image.info.applied_at_unix_ns = now_unix_ns();
@@ -335,6 +336,10 @@ Result<std::vector<std::string>> image_differences(const PinnedMaps& maps, const
     problems.push_back("digest differs: kernel " + to_hex(kernel.info.digest, VW_DIGEST_LEN) +
                        ", compiled " + compiled.digest_hex +
                        " (the service-tags file may have changed since the apply)");
+  else if (std::memcmp(want.info.policy_digest, kernel.info.policy_digest, VW_DIGEST_LEN) != 0)
+    problems.push_back("policy digest differs: kernel " +
+                       to_hex(kernel.info.policy_digest, VW_DIGEST_LEN) + ", compiled " +
+                       compiled.policy_digest_hex);
   return problems;
 }
 
@@ -370,6 +375,10 @@ Result<Stats> read_stats(const PinnedMaps& maps) {
   Stats stats;
   KernelPolicy current = VW_TRY(read_kernel_state(maps));
   stats.generation = current.info.generation;
+  if (current.applied()) {
+    stats.digest = to_hex(current.info.digest, VW_DIGEST_LEN);
+    stats.policy_digest = to_hex(current.info.policy_digest, VW_DIGEST_LEN);
+  }
   stats.classes =
       VW_TRY(read_all_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, VW_CLASS_COUNT));
   auto rule_info = VW_TRY(maps.rule_info().array_values(VW_MAX_RULES));

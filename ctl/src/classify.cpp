@@ -195,9 +195,11 @@ class Classifier {
     } else {
       step("IPv6 transport unknown: treated as data plane (fail closed)");
     }
-    // No rule can admit IPv6 (Azure rules are IPv4 only).
+    // No rule can admit IPv6 (Azure rules are IPv4 only); an enforced
+    // perimeter denies whatever its rules do not admit.
     bool deny = policy_.public_network_access == PublicNetworkAccess::kDisabled ||
-                policy_.default_action == DefaultAction::kDeny;
+                policy_.default_action == DefaultAction::kDeny ||
+                policy_.perimeter_effect() == PerimeterEffect::kEnforced;
     return finish(deny ? VW_CLASS_IPV6_DENY : VW_CLASS_IPV6_ALLOW,
                   "IPv6: no rule can match, default action applies");
   }
@@ -220,6 +222,22 @@ class Classifier {
            (endpoint->virtual_network.empty() ? "a virtual network" : endpoint->virtual_network) +
            ", so the rules decide");
     }
+    switch (policy_.perimeter_effect()) {
+      case PerimeterEffect::kEnforced:
+        decide_enforced_perimeter();
+        return;
+      case PerimeterEffect::kTransition:
+        decide_vault_rules();
+        decide_transition_perimeter();
+        return;
+      case PerimeterEffect::kNone:
+        decide_vault_rules();
+        return;
+    }
+  }
+
+  // Steps 2-5 under the vault's own rules.
+  void decide_vault_rules() {
     auto rules = matching_rules();
     if (policy_.public_network_access == PublicNetworkAccess::kDisabled) {
       step("2. publicNetworkAccess Disabled: rules do not apply");
@@ -243,6 +261,63 @@ class Classifier {
     trusted_or(deny ? VW_CLASS_DEFAULT_DENY : VW_CLASS_DEFAULT_ALLOW,
                deny ? "5. defaultAction Deny: denied" : "5. defaultAction Allow: allowed");
   }
+
+  // An enforced perimeter (Enforced, or SecuredByPerimeter): only its
+  // address rules admit internet sources; the vault's rules, the trusted
+  // services and every virtual network are overridden.
+  void decide_enforced_perimeter() {
+    if (!result_.vnet.empty()) {
+      set_class(VW_CLASS_PERIMETER_DENY,
+                "2. perimeter enforced: it admits internet sources by address only, not virtual network " +
+                    result_.vnet + ": denied");
+      return;
+    }
+    if (auto best = most_specific(matching_perimeter_rules(),
+                                  [](const RuleMatch& m) { return m.rule_id; })) {
+      result_.rule_id = best->rule_id;
+      set_class(VW_CLASS_PERIMETER_RULE, "2. perimeter enforced: access rule " +
+                                             best->text.substr(kPerimeterPrefix.size()) + " (id " +
+                                             std::to_string(best->rule_id) + ") admits " +
+                                             best->prefix.cidr() + ": allowed");
+      return;
+    }
+    set_class(VW_CLASS_PERIMETER_DENY,
+              "2. perimeter enforced: no access rule admits the source (the vault's rules and the trusted-services bypass are overridden): denied");
+  }
+
+  // A perimeter in Transition: its address rules admit internet sources
+  // as well; what only the vault's rules admit is a would-be deny.
+  void decide_transition_perimeter() {
+    if (result_.vnet.empty())
+      if (auto best = most_specific(matching_perimeter_rules(),
+                                    [](const RuleMatch& m) { return m.rule_id; })) {
+        result_.rule_id = best->rule_id;
+        result_.service_id = VW_SERVICE_NONE;
+        set_class(VW_CLASS_PERIMETER_RULE, "perimeter (Transition): access rule " +
+                                               best->text.substr(kPerimeterPrefix.size()) +
+                                               " admits " + best->prefix.cidr() + ": allowed");
+        return;
+      }
+    if (verdict_class_drops(result_.verdict_class)) {
+      step("perimeter (Transition): no access rule admits the source either");
+      return;
+    }
+    set_class(VW_CLASS_PERIMETER_WOULD_DENY,
+              "perimeter (Transition): no access rule admits the source; allowed by the vault's rules, would be denied once the perimeter is enforced (logged)");
+  }
+
+  std::vector<RuleMatch> matching_perimeter_rules() const {
+    std::vector<RuleMatch> out;
+    for (const PerimeterRule& rule : policy_.host.perimeter->inbound) {
+      std::string identity = std::string(kPerimeterPrefix) + rule.name;
+      for (const Ipv4Prefix& prefix : rule.prefixes)
+        if (prefix.contains(packet_.source))
+          out.push_back({rule_id(identity), identity, VW_RULE_KIND_PERIMETER, prefix});
+    }
+    return out;
+  }
+
+  static constexpr std::string_view kPerimeterPrefix = "perimeter:";
 
   // Step 4, then `fallback`.
   void trusted_or(uint32_t fallback, const std::string& fallback_step) {
@@ -411,6 +486,12 @@ std::string_view verdict_class_name(uint32_t verdict_class) {
       return "fragment_deny";
     case VW_CLASS_MALFORMED:
       return "malformed";
+    case VW_CLASS_PERIMETER_RULE:
+      return "perimeter_rule";
+    case VW_CLASS_PERIMETER_DENY:
+      return "perimeter_deny";
+    case VW_CLASS_PERIMETER_WOULD_DENY:
+      return "perimeter_would_deny";
     default:
       return "unknown";
   }
@@ -419,7 +500,7 @@ std::string_view verdict_class_name(uint32_t verdict_class) {
 bool verdict_class_drops(uint32_t verdict_class) {
   return verdict_class == VW_CLASS_DEFAULT_DENY || verdict_class == VW_CLASS_PUBLIC_DISABLED ||
          verdict_class == VW_CLASS_IPV6_DENY || verdict_class == VW_CLASS_FRAGMENT_DENY ||
-         verdict_class == VW_CLASS_MALFORMED;
+         verdict_class == VW_CLASS_MALFORMED || verdict_class == VW_CLASS_PERIMETER_DENY;
 }
 
 }  // namespace vaultwall

@@ -53,6 +53,22 @@ vw_settings settings_for(const Policy& policy) {
   settings.public_access = policy.public_network_access == PublicNetworkAccess::kDisabled
                                ? VW_PUBLIC_ACCESS_DISABLED
                                : VW_PUBLIC_ACCESS_ENABLED;
+  switch (policy.perimeter_effect()) {
+    case PerimeterEffect::kEnforced:
+      // Only the perimeter's rules admit (they are the public rules of the
+      // slot): public access is the perimeter's to decide, no bypass,
+      // everything else denied. IPv6 is denied too (no rule can admit it).
+      settings.flags |= VW_SETTINGS_PERIMETER_ENFORCED;
+      settings.public_access = VW_PUBLIC_ACCESS_ENABLED;
+      settings.bypass = VW_BYPASS_NONE;
+      settings.default_action = VW_ACTION_DENY;
+      break;
+    case PerimeterEffect::kTransition:
+      settings.flags |= VW_SETTINGS_PERIMETER_TRANSITION;
+      break;
+    case PerimeterEffect::kNone:
+      break;
+  }
   settings.mode = policy.host.mode == Mode::kAudit ? VW_MODE_AUDIT : VW_MODE_ENFORCE;
   if (policy.host.addresses.empty()) settings.flags |= VW_SETTINGS_ALL_DESTINATIONS;
   if (policy.host.listen == Listen::kAny) settings.flags |= VW_SETTINGS_LOCAL_DESTINATIONS;
@@ -70,9 +86,9 @@ vw_settings settings_for(const Policy& policy) {
   return settings;
 }
 
-// What the digest covers: the canonical policy and the trusted prefixes it
-// enforces (a new Service Tags file changes what is loaded, so the digest).
-std::string digest_input(const Policy& policy, const TrustedSet& trusted) {
+// What a digest covers: a canonical serialisation and the trusted prefixes
+// enforced (a new Service Tags file changes what is loaded, so the digest).
+std::string digest_input(const std::string& canonical, const TrustedSet& trusted) {
   std::vector<std::string> lines;
   for (const TrustedService& service : trusted.services) {
     std::string line = service.name + (service.custom ? " custom:" : ":");
@@ -80,10 +96,14 @@ std::string digest_input(const Policy& policy, const TrustedSet& trusted) {
     lines.push_back(line);
   }
   std::sort(lines.begin(), lines.end());
-  std::string out = canonical_serialisation(policy) + "\n";
+  std::string out = canonical + "\n";
   for (const std::string& line : lines) out += line + "\n";
   return out;
 }
+
+// Identity of a perimeter access rule among the rule ids (IP rules are
+// CIDRs, VNET rules subnet ids: neither starts like this).
+std::string perimeter_identity(const PerimeterRule& rule) { return "perimeter:" + rule.name; }
 
 class Compiler {
  public:
@@ -160,10 +180,27 @@ class Compiler {
     }
   }
 
+  // The perimeter's address rules that are compiled; under Enforced the
+  // vault's own rules are overridden and not compiled at all.
+  std::vector<const PerimeterRule*> perimeter_rules() const {
+    std::vector<const PerimeterRule*> out;
+    if (policy_.perimeter_effect() == PerimeterEffect::kNone) return out;
+    for (const PerimeterRule& rule : policy_.host.perimeter->inbound)
+      if (!rule.prefixes.empty()) out.push_back(&rule);
+    return out;
+  }
+  bool vault_rules_compiled() const {
+    return policy_.perimeter_effect() != PerimeterEffect::kEnforced;
+  }
+
   void compile_rules() {
     std::vector<std::string> identities;
-    for (const IpRule& rule : policy_.ip_rules) identities.push_back(rule.canonical());
-    for (const VnetRule& rule : policy_.vnet_rules) identities.push_back(rule.subnet_id);
+    if (vault_rules_compiled()) {
+      for (const IpRule& rule : policy_.ip_rules) identities.push_back(rule.canonical());
+      for (const VnetRule& rule : policy_.vnet_rules) identities.push_back(rule.subnet_id);
+    }
+    for (const PerimeterRule* rule : perimeter_rules())
+      identities.push_back(perimeter_identity(*rule));
     auto allocation = allocate_ids(identities, options_.previous_rule_ids, VW_MAX_RULES - 1);
     if (!allocation) {
       diagnostics_.error("", "no free rule ids: " + std::to_string(identities.size()) +
@@ -174,25 +211,13 @@ class Compiler {
     out_.freed_rule_ids = allocation->freed;
 
     std::set<std::pair<uint32_t, Ipv4Prefix>> written;  // (vnet, prefix) already in the trie
-    for (const IpRule& rule : policy_.ip_rules) {
-      CompiledRule compiled{id_of(rule.canonical()),
-                            VW_RULE_KIND_IP,
-                            VW_VNET_PUBLIC,
-                            rule.canonical(),
-                            true,
-                            {rule.prefix}};
-      add_prefixes(compiled, written);
-      out_.rules.push_back(std::move(compiled));
-    }
-    for (const VnetRule& rule : policy_.vnet_rules) {
-      uint32_t vnet_id = out_.vnet_ids.at(rule.vnet_id());
-      CompiledRule compiled{id_of(rule.subnet_id), VW_RULE_KIND_VNET, vnet_id,
-                            rule.subnet_id,        rule.active,       {}};
-      if (rule.active) {
-        const Subnet* subnet =
-            policy_.find_virtual_network(rule.vnet_id())->find_subnet(rule.subnet_name());
-        compiled.prefixes = subnet->prefixes;
-      }
+    compile_vault_rules(written);
+    // Enforced: the perimeter's rules are the public rules (the source
+    // index serves them); Transition: a key space of their own.
+    uint32_t perimeter_vnet = vault_rules_compiled() ? VW_VNET_PERIMETER : VW_VNET_PUBLIC;
+    for (const PerimeterRule* rule : perimeter_rules()) {
+      CompiledRule compiled{id_of(perimeter_identity(*rule)), VW_RULE_KIND_PERIMETER,
+                            perimeter_vnet, perimeter_identity(*rule), true, rule->prefixes};
       add_prefixes(compiled, written);
       out_.rules.push_back(std::move(compiled));
     }
@@ -204,6 +229,35 @@ class Compiler {
       info.vnet_id = rule.vnet_id;
       copy_text(info.text, rule_info_text(rule.text));
       out_.rule_info.emplace_back(rule.id, info);
+    }
+  }
+
+  void compile_vault_rules(std::set<std::pair<uint32_t, Ipv4Prefix>>& written) {
+    if (!vault_rules_compiled()) return;
+    for (const IpRule& rule : policy_.ip_rules) {
+      CompiledRule compiled{id_of(rule.canonical()),
+                            VW_RULE_KIND_IP,
+                            VW_VNET_PUBLIC,
+                            rule.canonical(),
+                            true,
+                            {rule.prefix}};
+      add_prefixes(compiled, written);
+      out_.rules.push_back(std::move(compiled));
+    }
+    for (const VnetRule& rule : policy_.vnet_rules) {
+      const VirtualNetwork* vnet = policy_.find_virtual_network(rule.vnet_id());
+      const Subnet* subnet = vnet ? vnet->find_subnet(rule.subnet_name()) : nullptr;
+      if (!subnet) {  // only a policy read with validate --policy-only lacks them
+        diagnostics_.error("", "virtual network rule " + rule.subnet_id +
+                                   " has no host facts (segment, subnet prefixes); a policy checked with --policy-only cannot be compiled");
+        continue;
+      }
+      uint32_t vnet_id = out_.vnet_ids.at(rule.vnet_id());
+      CompiledRule compiled{id_of(rule.subnet_id), VW_RULE_KIND_VNET, vnet_id,
+                            rule.subnet_id,        rule.active,       {}};
+      if (rule.active) compiled.prefixes = subnet->prefixes;
+      add_prefixes(compiled, written);
+      out_.rules.push_back(std::move(compiled));
     }
   }
 
@@ -262,10 +316,13 @@ class Compiler {
       diagnostics_.error("", std::to_string(out_.image.rules.size()) +
                                  " rule prefixes exceed the datapath's capacity of " +
                                  std::to_string(VW_MAX_RULE_PREFIXES));
-    auto digest = sha256(digest_input(policy_, trusted_));
+    auto digest = sha256(digest_input(canonical_serialisation(policy_), trusted_));
     out_.digest_hex = to_hex(digest.data(), digest.size());
+    auto shared = sha256(digest_input(canonical_policy_serialisation(policy_), trusted_));
+    out_.policy_digest_hex = to_hex(shared.data(), shared.size());
     vw_policy_info& info = out_.image.info;
     std::memcpy(info.digest, digest.data(), VW_DIGEST_LEN);
+    std::memcpy(info.policy_digest, shared.data(), VW_DIGEST_LEN);
     copy_text(info.profile, to_string(policy_.host.profile));
     info.rule_prefixes = static_cast<uint32_t>(out_.image.rules.size());
     info.trusted_prefixes = static_cast<uint32_t>(out_.image.trusted.size());
@@ -350,7 +407,11 @@ IdAssignment service_ids_from_info(const std::vector<std::pair<uint32_t, vw_serv
 }
 
 std::string policy_digest_hex(const Policy& policy, const TrustedSet& trusted) {
-  return sha256_hex(digest_input(policy, trusted));
+  return sha256_hex(digest_input(canonical_serialisation(policy), trusted));
+}
+
+std::string shared_policy_digest_hex(const Policy& policy, const TrustedSet& trusted) {
+  return sha256_hex(digest_input(canonical_policy_serialisation(policy), trusted));
 }
 
 Checked<CompiledPolicy> compile_policy(const Policy& policy, const TrustedSet& trusted,

@@ -177,7 +177,58 @@ std::optional<Json> parse_strict_json(std::string_view text, Diagnostics& diagno
 }
 
 std::string join_path(std::string_view path, std::string_view key) {
-  return path.empty() ? std::string(key) : std::string(path) + "." + std::string(key);
+  if (path.empty() || path.back() == ':') return std::string(path) + std::string(key);
+  return std::string(path) + "." + std::string(key);
+}
+
+bool same_name(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool is_template_expression(std::string_view text) {
+  return text.size() >= 2 && text.front() == '[' && text.back() == ']' &&
+         !(text.size() > 1 && text[1] == '[');
+}
+
+bool is_placeholder_text(std::string_view text) {
+  return text.size() >= 2 && text.front() == '<' && text.back() == '>';
+}
+
+void WrittenPaths::add(const std::string& canonical, const std::string& written) {
+  if (canonical != written) map_[canonical] = written;
+}
+
+std::string WrittenPaths::written(std::string_view canonical) const {
+  if (map_.empty()) return std::string(canonical);
+  // "file:..." paths belong to another file (host facts): the document's
+  // root never moves them.
+  size_t colon = canonical.find(':');
+  bool other_file = colon != std::string_view::npos &&
+                    canonical.find_first_of(".[") > colon;
+  // Prefixes end where a segment ends: before '.' or '[', after ':', or at
+  // the end; the longest mapped one wins.
+  for (size_t end = canonical.size() + 1; end-- > 0;) {
+    bool boundary = end == 0 || end == canonical.size() || canonical[end] == '.' ||
+                    canonical[end] == '[' || canonical[end - 1] == ':';
+    if (!boundary || (end == 0 && other_file)) continue;
+    auto it = map_.find(canonical.substr(0, end));
+    if (it == map_.end()) continue;
+    std::string_view rest = canonical.substr(end);
+    if (it->second.empty() && !rest.empty() && rest.front() == '.') rest.remove_prefix(1);
+    if (end == 0 && !rest.empty() && rest.front() != '[' && !it->second.empty() &&
+        it->second.back() != ':')
+      return it->second + "." + std::string(rest);
+    return it->second + std::string(rest);
+  }
+  return std::string(canonical);
+}
+
+void WrittenPaths::translate(std::vector<Diagnostic>& diagnostics) const {
+  if (map_.empty()) return;
+  for (Diagnostic& d : diagnostics) d.path = written(d.path);
 }
 
 std::string index_path(std::string_view path, size_t index) {
@@ -235,8 +286,24 @@ bool JsonWalker::expect_array(const Json& value, const std::string& path) {
 void JsonWalker::reject_unknown_fields(const Json& object, const std::string& path,
                                        std::initializer_list<std::string_view> known,
                                        std::string_view where) {
+  std::map<std::string_view, std::string> seen;  // known field -> the key that named it
   for (const auto& [key, value] : object.items()) {
-    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    auto field = std::find_if(known.begin(), known.end(),
+                              [&](std::string_view k) { return same_name(k, key); });
+    if (field != known.end()) {
+      auto [first, inserted] = seen.emplace(*field, key);
+      if (!inserted) {
+        // Name the spelling that is not the field's own (the object's key
+        // order is lost in parsing).
+        bool first_is_other = first->second != *field && key == *field;
+        const std::string& odd = first_is_other ? first->second : key;
+        const std::string& other = first_is_other ? key : first->second;
+        diagnostics_.error(join_path(path, odd),
+                           "duplicate key \"" + odd + "\": field names are case-insensitive, and \"" +
+                               other + "\" names the same field; keep one");
+      }
+      continue;
+    }
     std::string message = "unknown field \"" + key + "\" in " + std::string(where);
     if (auto suggestion = closest_name(key, known))
       message += " (did you mean \"" + *suggestion + "\"?)";
@@ -249,13 +316,33 @@ void JsonWalker::reject_unknown_fields(const Json& object, const std::string& pa
   }
 }
 
-const Json* JsonWalker::member(const Json& object, std::string_view key) {
+const Json* JsonWalker::member(const Json& object, const std::string& path, std::string_view key) {
+  if (!object.is_object()) return nullptr;
   auto it = object.find(key);
+  if (it == object.end()) {
+    for (auto other = object.begin(); other != object.end(); ++other)
+      if (same_name(other.key(), key)) {
+        it = other;
+        if (paths_)
+          paths_->add(join_path(path, key), join_path(paths_->written(path), other.key()));
+        break;
+      }
+  }
   if (it == object.end() || it->is_null()) return nullptr;
   return &*it;
 }
 
+bool JsonWalker::is_placeholder(const Json& value, const std::string& path) {
+  if (!refuse_placeholders_ || !value.is_string() || !is_placeholder_text(value.get<std::string>()))
+    return false;
+  diagnostics_.error(path, value.dump() +
+                               " is a placeholder of vaultwallctl host init: fill it in (its "
+                               "description says what it is) or remove the field");
+  return true;
+}
+
 std::optional<std::string> JsonWalker::string_value(const Json& value, const std::string& path) {
+  if (is_placeholder(value, path)) return std::nullopt;
   if (value.is_string()) return value.get<std::string>();
   diagnostics_.error(path, "expected a string, got " + describe(value));
   return std::nullopt;
@@ -268,6 +355,7 @@ std::optional<bool> JsonWalker::bool_value(const Json& value, const std::string&
 }
 
 std::optional<int64_t> JsonWalker::integer_value(const Json& value, const std::string& path) {
+  if (is_placeholder(value, path)) return std::nullopt;
   if (value.is_number_unsigned()) {
     auto number = value.get<uint64_t>();
     if (number <= static_cast<uint64_t>(INT64_MAX)) return static_cast<int64_t>(number);

@@ -64,6 +64,12 @@ std::string event_rule_text(const vw_event& e, const std::string& rule_text) {
       return "IPv6: no rule can admit it (rules are IPv4); defaultAction Deny or publicNetworkAccess Disabled";
     case VW_CLASS_FRAGMENT_DENY:
       return "later IPv4 fragment from a source that is not allowed";
+    case VW_CLASS_PERIMETER_DENY:
+      return "network security perimeter: no access rule admits the source";
+    case VW_CLASS_PERIMETER_WOULD_DENY:
+      return "network security perimeter (Transition): allowed by " +
+             (rule_text.empty() ? std::string("the vault's rules") : "rule " + rule_text) +
+             ", would be denied when enforced";
     default:
       return std::string(verdict_class_name(e.verdict_class));
   }
@@ -71,6 +77,7 @@ std::string event_rule_text(const vw_event& e, const std::string& rule_text) {
 
 json event_json(const vw_event& e, uint64_t time_unix_ns, const EventNames& names) {
   bool audit = e.mode == VW_EVENT_MODE_AUDIT;
+  bool passed = audit || e.verdict_class == VW_CLASS_PERIMETER_WOULD_DENY;
   json line = {
       {"time", format_utc_time(time_unix_ns)},
       {"category", "AuditEvent"},
@@ -93,8 +100,9 @@ json event_json(const vw_event& e, uint64_t time_unix_ns, const EventNames& name
       {"rule", event_rule_text(e, names.rule)},
       {"ruleId", e.rule_id == VW_RULE_NONE ? json(nullptr) : json(e.rule_id)},
       {"mode", audit ? "audit" : "enforce"},
-      // In audit mode the packet passed: the log says what would have happened.
-      {"action", audit ? "allowed" : "denied"},
+      // In audit mode (and for a perimeter's would-be deny) the packet
+      // passed: the log says what would have happened.
+      {"action", passed ? "allowed" : "denied"},
       {"generation", e.generation},
       {"packetBytes", e.packet_bytes},
       {"suppressed", e.suppressed},
@@ -112,6 +120,7 @@ std::string event_table_header() {
 
 std::string event_table_row(const vw_event& e, uint64_t time_unix_ns, const EventNames& names) {
   bool audit = e.mode == VW_EVENT_MODE_AUDIT;
+  bool passed = audit || e.verdict_class == VW_CLASS_PERIMETER_WOULD_DENY;
   std::string caller = event_address_text(e.saddr, e.ip_version) + ":" + std::to_string(e.sport);
   std::string cause = std::string(verdict_class_name(e.verdict_class)) + " / " +
                       event_rule_text(e, names.rule);
@@ -119,7 +128,7 @@ std::string event_table_row(const vw_event& e, uint64_t time_unix_ns, const Even
   char row[768];
   std::snprintf(row, sizeof(row), "%-27s %-7s %-8s %-39s %-6u %-5s %-10s %-4u %s",
                 format_utc_time(time_unix_ns).c_str(), audit ? "audit" : "enforce",
-                audit ? "allowed" : "denied", caller.c_str(), e.dport,
+                passed ? "allowed" : "denied", caller.c_str(), e.dport,
                 protocol_name(e.proto).c_str(),
                 names.interface.empty() ? std::to_string(e.ifindex).c_str() : names.interface.c_str(),
                 e.vlan, cause.c_str());

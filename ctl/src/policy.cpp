@@ -34,7 +34,18 @@ std::string_view to_string(Bypass value) {
   return value == Bypass::kAzureServices ? "AzureServices" : "None";
 }
 std::string_view to_string(PublicNetworkAccess value) {
-  return value == PublicNetworkAccess::kEnabled ? "Enabled" : "Disabled";
+  switch (value) {
+    case PublicNetworkAccess::kEnabled:
+      return "Enabled";
+    case PublicNetworkAccess::kDisabled:
+      return "Disabled";
+    case PublicNetworkAccess::kSecuredByPerimeter:
+      return "SecuredByPerimeter";
+  }
+  return "Enabled";
+}
+std::string_view to_string(PerimeterMode value) {
+  return value == PerimeterMode::kEnforced ? "Enforced" : "Transition";
 }
 std::string_view to_string(Mode value) { return value == Mode::kEnforce ? "enforce" : "audit"; }
 std::string_view to_string(Profile value) {
@@ -53,7 +64,13 @@ std::optional<Bypass> parse_bypass(std::string_view text) {
 }
 std::optional<PublicNetworkAccess> parse_public_network_access(std::string_view text) {
   constexpr PublicNetworkAccess kValues[] = {PublicNetworkAccess::kEnabled,
-                                             PublicNetworkAccess::kDisabled};
+                                             PublicNetworkAccess::kDisabled,
+                                             PublicNetworkAccess::kSecuredByPerimeter};
+  return parse_enum(text, kValues);
+}
+std::optional<PerimeterMode> parse_perimeter_mode(std::string_view text) {
+  if (equals_ignore_case(text, "Learning")) return PerimeterMode::kTransition;
+  constexpr PerimeterMode kValues[] = {PerimeterMode::kTransition, PerimeterMode::kEnforced};
   return parse_enum(text, kValues);
 }
 std::optional<Mode> parse_mode(std::string_view text) {
@@ -111,6 +128,14 @@ const TunnelKind* find_tunnel(uint8_t proto, uint16_t port) {
 ProfileLimits profile_limits(Profile profile) {
   if (profile == Profile::kAkvCurrent) return {1000, 200, false};
   return {127, 127, true};
+}
+
+PerimeterEffect Policy::perimeter_effect() const {
+  if (!host.perimeter) return PerimeterEffect::kNone;
+  if (host.perimeter->mode == PerimeterMode::kEnforced ||
+      public_network_access == PublicNetworkAccess::kSecuredByPerimeter)
+    return PerimeterEffect::kEnforced;
+  return PerimeterEffect::kTransition;
 }
 
 std::string VnetRule::vnet_id() const {

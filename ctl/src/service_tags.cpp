@@ -72,6 +72,60 @@ bool check_published_tag(const ServiceTagFile& file, const ServiceTag& tag,
 
 }  // namespace
 
+const std::vector<TrustedServiceEntry>& trusted_service_catalog() {
+  // Key Vault's "Trusted services" table (overview-vnet-service-endpoints,
+  // 2026-05-19), each with the tag Azure publishes its addresses under.
+  // Tags are an approximation: they hold a service's addresses, Azure
+  // admits its callers by identity.
+  static const std::vector<TrustedServiceEntry> kCatalog = {
+      {"Azure API Management", "ApiManagement"},
+      {"Azure App Service", "AppService"},
+      {"Azure Application Gateway", ""},
+      {"Azure Backup", "AzureBackup"},
+      {"Azure Batch", "BatchNodeManagement"},
+      {"Azure Bot Service", "AzureBotService"},
+      {"Azure CDN", ""},
+      {"Azure Container Registry", "AzureContainerRegistry"},
+      {"Azure Data Factory", "DataFactory"},
+      {"Azure Data Lake Store", "AzureDataLake"},
+      {"Azure Data Manager for Agriculture", ""},
+      {"Azure Database for MySQL Single server", "Sql"},
+      {"Azure Database for MySQL Flexible server", "Sql"},
+      {"Azure Database for PostgreSQL Single server", "Sql"},
+      {"Azure Database for PostgreSQL Flexible server", "Sql"},
+      {"Azure Databricks", "AzureDatabricks"},
+      {"Azure Disk Encryption volume encryption service", ""},
+      {"Azure Disk Storage", ""},
+      {"Azure Event Hubs", "EventHub"},
+      {"Azure ExpressRoute", ""},
+      {"Azure Firewall Premium", ""},
+      {"Azure Front Door Classic", "AzureFrontDoor.Backend"},
+      {"Azure Front Door Standard/Premium", "AzureFrontDoor.Backend"},
+      {"Azure Import/Export", ""},
+      {"Azure Information Protection", "AzureInformationProtection"},
+      {"Azure Machine Learning", "AzureMachineLearning"},
+      {"Azure Monitor", "AzureMonitor"},
+      {"Azure NetApp Files", ""},
+      {"Azure Policy Scan", ""},
+      {"Azure Resource Manager template deployment service", "AzureResourceManager"},
+      {"Azure Service Bus", "ServiceBus"},
+      {"Azure SQL Database", "Sql"},
+      {"Azure Storage", "Storage"},
+      {"Azure Synapse Analytics", "Sql"},
+      {"Azure Virtual Machines deployment service", ""},
+      {"Exchange Online, SharePoint Online, M365DataAtRestEncryption", ""},
+      {"Microsoft PowerPlatform", "PowerPlatformInfra"},
+      {"Microsoft Purview", ""},
+  };
+  return kCatalog;
+}
+
+const TrustedServiceEntry* find_trusted_service(std::string_view name) {
+  for (const TrustedServiceEntry& entry : trusted_service_catalog())
+    if (equals_ignore_case(entry.name, name)) return &entry;
+  return nullptr;
+}
+
 const ServiceTag* ServiceTagFile::find(std::string_view name) const {
   if (auto it = tags.find(std::string(name)); it != tags.end()) return &it->second;
   for (const auto& [tag_name, tag] : tags)
@@ -149,10 +203,29 @@ size_t TrustedSet::ipv6_prefix_count() const {
   return n;
 }
 
+namespace {
+
+// Whether the policy lets trusted services in at all: bypass on, and no
+// enforced perimeter (which overrides the bypass).
+bool bypass_applies(const Policy& policy) {
+  return policy.bypass == Bypass::kAzureServices &&
+         policy.perimeter_effect() != PerimeterEffect::kEnforced;
+}
+
+// The tag a listed name stands for: an entry of Key Vault's list names its
+// tag ("" when it has none); anything else is a tag's name.
+std::string tag_of(const std::string& name) {
+  const TrustedServiceEntry* entry = find_trusted_service(name);
+  return entry ? std::string(entry->service_tag) : name;
+}
+
+}  // namespace
+
 Checked<TrustedSet> resolve_trusted_services(const Policy& policy) {
   const TrustedServices& trusted = policy.host.trusted;
-  if (policy.bypass == Bypass::kNone || trusted.services.empty())
-    return resolve_trusted_services(policy, nullptr);
+  bool tags_named = std::any_of(trusted.services.begin(), trusted.services.end(),
+                                [](const std::string& name) { return !tag_of(name).empty(); });
+  if (!bypass_applies(policy) || !tags_named) return resolve_trusted_services(policy, nullptr);
   auto file = load_service_tags(trusted.service_tags_path);
   if (!file) {
     Checked<TrustedSet> result;
@@ -167,10 +240,17 @@ Checked<TrustedSet> resolve_trusted_services(const Policy& policy, const Service
   Diagnostics diagnostics;
   TrustedSet set;
   const TrustedServices& trusted = policy.host.trusted;
-  // Bypass None: Azure trusts no service, so nothing is enforced.
-  if (policy.bypass == Bypass::kNone) return {set, {}};
+  // Bypass None: Azure trusts no service, so nothing is enforced; nor when
+  // an enforced perimeter overrides the bypass.
+  if (!bypass_applies(policy)) return {set, {}};
+  std::vector<std::string> resolved;  // tag names already in the set
+  std::string ipv6_note;              // "Storage 120, Sql 4"
+  size_t ipv6_total = 0, ipv4_total = 0;
   for (size_t i = 0; i < trusted.services.size(); ++i) {
-    const std::string& name = trusted.services[i];
+    const std::string name = tag_of(trusted.services[i]);
+    if (name.empty()) continue;  // no published tag: validation said so once
+    if (std::find(resolved.begin(), resolved.end(), name) != resolved.end()) continue;
+    resolved.push_back(name);
     std::string path = "vaultwall.trustedServices.services[" + std::to_string(i) + "]";
     const ServiceTag* tag = tags ? tags->find(name) : nullptr;
     if (!tags) {
@@ -187,11 +267,17 @@ Checked<TrustedSet> resolve_trusted_services(const Policy& policy, const Service
     }
     if (!check_published_tag(*tags, *tag, path, trusted.service_tags_path, diagnostics)) continue;
     if (tag->ipv6_count > 0)
-      diagnostics.warning(path, name + ": " + std::to_string(tag->ipv6_count) +
-                                    " IPv6 prefixes are not enforceable yet (IPv4 rules only); " +
-                                    std::to_string(tag->ipv4.size()) + " IPv4 prefixes enforced");
+      ipv6_note += (ipv6_note.empty() ? "" : ", ") + tag->name + " " + std::to_string(tag->ipv6_count);
+    ipv6_total += tag->ipv6_count;
+    ipv4_total += tag->ipv4.size();
     set.services.push_back({tag->name, tag->ipv4, tag->ipv6_count, false});
   }
+  if (ipv6_total > 0)  // one line for every tag: it is the same story each time
+    diagnostics.warning("vaultwall.trustedServices.services",
+                        std::to_string(ipv6_total) +
+                            " IPv6 prefixes of trusted services are not enforceable yet (IPv4 rules only; " +
+                            ipv6_note + "); " + std::to_string(ipv4_total) +
+                            " IPv4 prefixes enforced");
   for (const CustomTrustedService& custom : trusted.custom) {
     TrustedService service{custom.name, custom.prefixes, 0, true};
     sort_unique(service.ipv4);

@@ -49,9 +49,30 @@ OrderedJson prefixes(const std::vector<Ipv4Prefix>& list_of) {
   return list(list_of, [](const Ipv4Prefix& p) { return p.cidr(); });
 }
 
-OrderedJson host_section(const HostSection& host, bool sort_lists) {
+OrderedJson ids(const std::vector<std::string>& values) {
+  return list(values, [](const std::string& id) { return OrderedJson{{"id", id}}; });
+}
+
+OrderedJson perimeter_json(const Perimeter& perimeter, bool sort_lists) {
+  std::vector<PerimeterRule> rules = perimeter.inbound;
+  if (sort_lists)
+    std::sort(rules.begin(), rules.end(),
+              [](const auto& a, const auto& b) { return a.name < b.name; });
+  return {{"accessMode", to_string(perimeter.mode)},
+          {"accessRules", list(rules, [&](const PerimeterRule& rule) {
+             OrderedJson out = {{"name", rule.name},
+                                {"direction", "Inbound"},
+                                {"addressPrefixes", prefixes(sort_lists ? sorted(rule.prefixes)
+                                                                        : rule.prefixes)}};
+             if (!rule.subscriptions.empty()) out["subscriptions"] = ids(rule.subscriptions);
+             if (!rule.perimeters.empty()) out["networkSecurityPerimeters"] = ids(rule.perimeters);
+             return out;
+           })}};
+}
+
+// vaultwall's extensions of the vault's policy: the same on every host.
+void add_policy_extensions(OrderedJson& out, const HostSection& host, bool sort_lists) {
   auto maybe_sorted = [&](auto items) { return sort_lists ? sorted(std::move(items)) : items; };
-  OrderedJson out;
   out["profile"] = to_string(host.profile);
   if (host.max_ip_rules || host.max_vnet_rules) {
     OrderedJson limits = OrderedJson::object();
@@ -59,6 +80,26 @@ OrderedJson host_section(const HostSection& host, bool sort_lists) {
     if (host.max_vnet_rules) limits["maxVirtualNetworkRules"] = *host.max_vnet_rules;
     out["limits"] = limits;
   }
+  const TrustedServices& trusted = host.trusted;
+  OrderedJson trusted_json = OrderedJson::object();
+  trusted_json["services"] = maybe_sorted(trusted.services);
+  std::vector<CustomTrustedService> custom = trusted.custom;
+  if (sort_lists)
+    std::sort(custom.begin(), custom.end(),
+              [](const auto& a, const auto& b) { return a.name < b.name; });
+  trusted_json["custom"] = list(custom, [&](const CustomTrustedService& service) {
+    return OrderedJson{{"name", service.name},
+                       {"addressPrefixes", prefixes(maybe_sorted(service.prefixes))}};
+  });
+  out["trustedServices"] = trusted_json;
+  out["mode"] = to_string(host.mode);
+  if (host.perimeter) out["perimeter"] = perimeter_json(*host.perimeter, sort_lists);
+}
+
+OrderedJson host_section(const HostSection& host, bool sort_lists) {
+  auto maybe_sorted = [&](auto items) { return sort_lists ? sorted(std::move(items)) : items; };
+  OrderedJson out;
+  add_policy_extensions(out, host, sort_lists);
   out["dataPlane"] = {
       {"ports", list(maybe_sorted(host.ports), [](const PortSpec& p) { return p.text(); })},
       {"addresses", list(maybe_sorted(host.addresses), [](uint32_t a) { return format_ipv4(a); })},
@@ -91,20 +132,9 @@ OrderedJson host_section(const HostSection& host, bool sort_lists) {
                         })}};
   });
 
-  const TrustedServices& trusted = host.trusted;
-  OrderedJson trusted_json = OrderedJson::object();
-  if (!trusted.service_tags_path.empty()) trusted_json["serviceTags"] = trusted.service_tags_path;
-  trusted_json["services"] = maybe_sorted(trusted.services);
-  std::vector<CustomTrustedService> custom = trusted.custom;
-  if (sort_lists)
-    std::sort(custom.begin(), custom.end(),
-              [](const auto& a, const auto& b) { return a.name < b.name; });
-  trusted_json["custom"] = list(custom, [&](const CustomTrustedService& service) {
-    return OrderedJson{{"name", service.name},
-                       {"addressPrefixes", prefixes(maybe_sorted(service.prefixes))}};
-  });
-  out["trustedServices"] = trusted_json;
-  out["mode"] = to_string(host.mode);
+  // Where the Service Tags file is on this host: a host fact.
+  if (!host.trusted.service_tags_path.empty())
+    out["trustedServices"]["serviceTags"] = host.trusted.service_tags_path;
   return out;
 }
 
@@ -125,6 +155,16 @@ std::string canonical_serialisation(const Policy& policy) {
   document["networkAcls"] = network_acls(policy, true);
   document["publicNetworkAccess"] = to_string(policy.public_network_access);
   document["vaultwall"] = host_section(policy.host, true);
+  return document.dump();
+}
+
+std::string canonical_policy_serialisation(const Policy& policy) {
+  OrderedJson document;
+  document["networkAcls"] = network_acls(policy, true);
+  document["publicNetworkAccess"] = to_string(policy.public_network_access);
+  OrderedJson extensions;
+  add_policy_extensions(extensions, policy.host, true);
+  document["vaultwall"] = extensions;
   return document.dump();
 }
 

@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include "vaultwall/host_facts.h"
+#include "vaultwall/service_tags.h"
 #include "vaultwall_abi.h"
 
 namespace vaultwall {
@@ -171,13 +173,16 @@ class Validator {
   Policy run() {
     read_settings();
     read_profile_and_limits();
-    read_ports();
-    read_endpoints();
-    read_virtual_networks();
-    bind_private_endpoints();
+    if (!options_.policy_only) {  // the host facts
+      read_ports();
+      read_endpoints();
+      read_virtual_networks();
+      bind_private_endpoints();
+    }
     read_trusted_services();
     read_ip_rules();
     read_vnet_rules();
+    read_perimeter();
     check_rule_counts();
     warn_rules_without_effect();
     return policy_;
@@ -187,6 +192,12 @@ class Validator {
   std::string acls_path(std::string_view field) const {
     return document_.acls_path.empty() ? std::string(field)
                                        : document_.acls_path + "." + std::string(field);
+  }
+
+  // A host fact's path where the host facts are: "vaultwall.virtualNetworks"
+  // or "host.json:virtualNetworks".
+  std::string host_path(std::string_view field) const {
+    return document_.host_facts_origin + std::string(field);
   }
 
   void read_settings() {
@@ -250,9 +261,11 @@ class Validator {
                                         ipv4_syntax_problem(text));
       return std::nullopt;
     }
+    // A /32 is the individual address rule in every profile (Azure's own
+    // form in its responses); a /31 is refused where the profile says.
     bool written_as_range = text.find('/') != std::string::npos;
-    if (written_as_range && prefix->length >= 31 && policy_.limits().small_ranges_rejected) {
-      diagnostics_.error(rule.path, text + ": /31 and /32 ranges are not supported by profile " +
+    if (written_as_range && prefix->length == 31 && policy_.limits().slash31_rejected) {
+      diagnostics_.error(rule.path, text + ": /31 ranges are not supported by profile " +
                                         std::string(to_string(policy_.host.profile)) +
                                         "; configure individual IP address rules instead (" +
                                         individual_addresses(*prefix) + ")");
@@ -319,6 +332,17 @@ class Validator {
 
   void read_vnet_rules() {
     std::map<std::string, std::string> first_path;
+    // Without any host facts every rule would fail the same way: say it once.
+    bool no_host_facts = !options_.policy_only && !document_.vnet_rules.empty() &&
+                         document_.virtual_networks.empty();
+    if (no_host_facts)
+      diagnostics_.error(
+          acls_path("virtualNetworkRules"),
+          std::to_string(document_.vnet_rules.size()) +
+              " virtual network rule(s), but no host facts say where their virtual networks reach this host and what their subnets' prefixes are: write them with vaultwallctl host init -f DOCUMENT > " +
+              kHostFactsDefaultPath + ", fill in its placeholders, then pass --host FILE (or check the Azure side alone with validate --policy-only)");
+    size_t inactive = 0;
+    std::string first_inactive;
     for (const Document::VnetRuleText& rule : document_.vnet_rules) {
       const std::string& text = rule.id.value;
       std::string id = lower(text);
@@ -336,9 +360,16 @@ class Validator {
         continue;
       }
       VnetRule normalised{id, rule.ignore_missing_vnet_service_endpoint, true};
-      if (!resolve_subnet(rule, normalised)) continue;
+      if (no_host_facts) continue;
+      if (!options_.policy_only && !resolve_subnet(rule, normalised)) continue;
+      if (!normalised.active && inactive++ == 0) first_inactive = rule.id.path;
       policy_.vnet_rules.push_back(normalised);
     }
+    if (inactive > 0)
+      diagnostics_.warning(
+          first_inactive,
+          std::to_string(inactive) +
+              " virtual network rule(s) kept but inactive (ignoreMissingVnetServiceEndpoint): their subnets have no Microsoft.KeyVault service endpoint, so no traffic matches them until the endpoint is added to the subnets' serviceEndpoints");
   }
 
   // Finds the rule's subnet in the vaultwall section and decides whether the
@@ -349,10 +380,9 @@ class Validator {
     std::string written_vnet_id = text.substr(0, vnet_id.size());
     auto vnet = vnet_paths_.find(vnet_id);
     if (vnet == vnet_paths_.end()) {
-      diagnostics_.error(
-          rule.id.path,
-          "virtual network " + written_vnet_id + " of subnet " + text +
-              " is not described in vaultwall.virtualNetworks; add it with its segment and subnets");
+      diagnostics_.error(rule.id.path, "virtual network " + written_vnet_id + " of subnet " + text +
+                                           " is not described in " + host_path("virtualNetworks") +
+                                           "; add it with its segment and subnets");
       return false;
     }
     const VirtualNetwork* described = policy_.find_virtual_network(vnet_id);
@@ -372,11 +402,7 @@ class Validator {
                          missing_service_endpoint_message(written_subnet, written_vnet_id));
       return false;
     }
-    normalised.active = false;
-    diagnostics_.warning(
-        rule.id.path,
-        "subnet " + written_subnet + " of virtual network " + written_vnet_id +
-            " has no Microsoft.KeyVault service endpoint; the rule is kept but inactive (ignoreMissingVnetServiceEndpoint) until the endpoint is added to its serviceEndpoints");
+    normalised.active = false;  // one warning for all of them (read_vnet_rules)
     return true;
   }
 
@@ -398,17 +424,22 @@ class Validator {
               " virtual network rules exceed the limit of " +
               std::to_string(limits.max_vnet_rules) + " " + source +
               "; remove rules or raise the limit (vaultwall.limits.maxVirtualNetworkRules or --max-vnet-rules)");
-    if (policy_.ip_rules.size() + policy_.vnet_rules.size() > VW_MAX_RULES - 1)
+    size_t perimeter_rules = 0;
+    if (policy_.host.perimeter)
+      for (const PerimeterRule& rule : policy_.host.perimeter->inbound)
+        perimeter_rules += rule.prefixes.empty() ? 0 : 1;
+    size_t all_rules = policy_.ip_rules.size() + policy_.vnet_rules.size() + perimeter_rules;
+    if (all_rules > VW_MAX_RULES - 1)
       diagnostics_.error(acls_path("ipRules"),
-                         std::to_string(policy_.ip_rules.size() + policy_.vnet_rules.size()) +
-                             " rules exceed the datapath's capacity of " +
+                         std::to_string(all_rules) + " rules exceed the datapath's capacity of " +
                              std::to_string(VW_MAX_RULES - 1) + " rule ids");
   }
 
   void warn_rules_without_effect() {
     size_t rules = policy_.ip_rules.size() + policy_.vnet_rules.size();
     if (rules > 0 && policy_.default_action == DefaultAction::kAllow &&
-        policy_.public_network_access == PublicNetworkAccess::kEnabled)
+        policy_.public_network_access == PublicNetworkAccess::kEnabled &&
+        policy_.perimeter_effect() != PerimeterEffect::kEnforced)
       diagnostics_.warning(
           document_.default_action ? document_.default_action->path : acls_path("defaultAction"),
           "defaultAction is Allow: every source is allowed and the " + std::to_string(rules) +
@@ -432,7 +463,7 @@ class Validator {
       }
       policy_.host.ports.push_back(*port);
     }
-    std::string path = "vaultwall.dataPlane.ports";
+    std::string path = host_path("dataPlane.ports");
     if (policy_.host.ports.size() > VW_MAX_PORTS)
       diagnostics_.error(path, std::to_string(policy_.host.ports.size()) +
                                    " ports exceed the datapath's limit of " +
@@ -530,7 +561,7 @@ class Validator {
       policy_.host.private_endpoints.push_back(endpoint);
     }
     if (seen.size() > VW_MAX_ENDPOINTS)
-      diagnostics_.error("vaultwall.dataPlane.addresses",
+      diagnostics_.error(host_path("dataPlane.addresses"),
                          std::to_string(seen.size()) +
                              " addresses and private endpoints exceed the datapath's limit of " +
                              std::to_string(VW_MAX_ENDPOINTS));
@@ -595,13 +626,14 @@ class Validator {
       if (!policy_.find_virtual_network(id))
         diagnostics_.error(
             written->path,
-            written->value +
-                " is not a virtual network of vaultwall.virtualNetworks; describe it there (id and segment) or leave virtualNetwork out to admit the private endpoint from any of them");
+            written->value + " is not a virtual network of " + host_path("virtualNetworks") +
+                "; describe it there (id and segment) or leave virtualNetwork out to admit the private endpoint from any of them");
     }
     if (!policy_.host.private_endpoints.empty() && policy_.host.virtual_networks.empty())
       diagnostics_.warning(
-          "vaultwall.privateEndpoints",
-          "no virtual network is described, so no packet can come from one: traffic to the private endpoints gets the decision of any protected address (a private endpoint is reached only through a virtual network; describe it in vaultwall.virtualNetworks with its segment)");
+          host_path("privateEndpoints"),
+          "no virtual network is described, so no packet can come from one: traffic to the private endpoints gets the decision of any protected address (a private endpoint is reached only through a virtual network; describe it in " +
+              host_path("virtualNetworks") + " with its segment)");
   }
 
   // A CIDR prefix of a subnet or custom service: any IPv4 space (private is
@@ -647,7 +679,7 @@ class Validator {
       policy_.host.virtual_networks.push_back(std::move(vnet));
     }
     if (segments.size() > VW_MAX_SEGMENTS)
-      diagnostics_.error("vaultwall.virtualNetworks",
+      diagnostics_.error(host_path("virtualNetworks"),
                          std::to_string(segments.size()) +
                              " segments exceed the datapath's limit of " +
                              std::to_string(VW_MAX_SEGMENTS));
@@ -768,12 +800,28 @@ class Validator {
       }
       trusted.services.push_back(service.value);
     }
-    if (!trusted.services.empty() && !document_.service_tags_path)
+    // Trusted services of Key Vault's list that Azure publishes no tag for
+    // cannot be admitted at L3: said once, and they need no file.
+    std::vector<std::string> tagged, untagged;
+    for (const std::string& name : trusted.services) {
+      const TrustedServiceEntry* entry = find_trusted_service(name);
+      (entry && entry->service_tag.empty() ? untagged : tagged).push_back(name);
+    }
+    if (!tagged.empty() && !document_.service_tags_path && !options_.policy_only)
       diagnostics_.error(
           path + ".services",
-          "service tags " + trusted.services.front() +
-              (trusted.services.size() > 1 ? ", ..." : "") +
-              " need a Service Tags file: set vaultwall.trustedServices.serviceTags to Azure's ServiceTags_Public JSON");
+          "service tags " + tagged.front() + (tagged.size() > 1 ? ", ..." : "") +
+              " need a Service Tags file: set vaultwall.trustedServices.serviceTags (or serviceTags in the host facts) to Azure's ServiceTags_Public JSON");
+    if (!untagged.empty()) {
+      std::string names_text;
+      for (const std::string& name : untagged) names_text += (names_text.empty() ? "" : ", ") + name;
+      diagnostics_.warning(
+          path + ".services",
+          std::to_string(untagged.size()) +
+              " trusted service(s) have no published service tag, so vaultwall cannot admit them at L3 (Azure admits them by identity): " +
+              names_text +
+              "; give their prefixes as trustedServices.custom entries if you know them");
+    }
     for (const Document::CustomServiceText& custom : document_.custom_services)
       read_custom(custom, names);
     size_t count = trusted.services.size() + trusted.custom.size();
@@ -786,6 +834,137 @@ class Validator {
           path,
           "bypass is None: the " + std::to_string(count) +
               " trusted service(s) are not enforced; set bypass to AzureServices to trust them");
+    bool firewall_on = policy_.default_action == DefaultAction::kDeny ||
+                       policy_.public_network_access != PublicNetworkAccess::kEnabled;
+    if (count == 0 && policy_.bypass == Bypass::kAzureServices && firewall_on &&
+        policy_.public_network_access != PublicNetworkAccess::kSecuredByPerimeter)
+      diagnostics_.warning(
+          document_.bypass ? document_.bypass->path : acls_path("bypass"),
+          "bypass is AzureServices, but no trusted service is chosen: Azure admits its trusted services by identity, vaultwall only by address, so none is admitted here; list the ones this vault needs in vaultwall.trustedServices.services (names of Key Vault's list or service tags)");
+  }
+
+  // ---- vaultwall.perimeter (network security perimeter) ----
+
+  void read_perimeter() {
+    bool secured = policy_.public_network_access == PublicNetworkAccess::kSecuredByPerimeter;
+    if (!document_.perimeter) {
+      if (secured)
+        diagnostics_.error(
+            document_.public_network_access->path,
+            "SecuredByPerimeter: the network security perimeter's access rules decide, and they are not in this document; give the perimeter profile the vault is associated with as vaultwall.perimeter ({\"accessMode\": \"Enforced\", \"accessRules\": [...]}, e.g. from az network perimeter profile access-rule list), or {\"accessRules\": []} when no perimeter rule admits anyone");
+      return;
+    }
+    const Document::PerimeterText& text = *document_.perimeter;
+    Perimeter perimeter;
+    if (text.access_mode) {
+      if (auto mode = parse_perimeter_mode(text.access_mode->value))
+        perimeter.mode = *mode;
+      else
+        diagnostics_.error(text.access_mode->path,
+                           in_quotes(text.access_mode->value) +
+                               " is not an access mode vaultwall enforces; expected Transition (formerly Learning) or Enforced");
+    }
+    std::map<std::string, std::string> names;    // lower-cased -> path
+    std::map<Ipv4Prefix, std::string> prefixes;  // -> where first seen
+    std::vector<std::string> outbound;
+    size_t ipv6 = 0;
+    for (const Document::AccessRuleText& rule : text.rules) {
+      if (rule.name.value.empty()) continue;  // reported by the parser
+      auto [other, inserted] = names.emplace(lower(rule.name.value), rule.name.path);
+      if (!inserted) {
+        diagnostics_.error(rule.name.path, in_quotes(rule.name.value) + " is already the name of " +
+                                               other->second + "; access rules have unique names");
+        continue;
+      }
+      if (rule.direction && !parse_direction(*rule.direction)) continue;
+      if (rule.direction && lower(rule.direction->value) == "outbound") {
+        outbound.push_back(rule.name.value);
+        continue;
+      }
+      PerimeterRule enforced{rule.name.value, {}, {}, {}};
+      for (const Located<std::string>& id : rule.subscriptions) enforced.subscriptions.push_back(id.value);
+      for (const Located<std::string>& id : rule.perimeters) enforced.perimeters.push_back(id.value);
+      for (const Located<std::string>& written : rule.address_prefixes) {
+        if (looks_like_ipv6(written.value)) {
+          ++ipv6;
+          continue;
+        }
+        auto prefix = check_admitting_prefix(written, "a perimeter rule");
+        if (!prefix) continue;
+        auto [first, fresh] = prefixes.emplace(*prefix, written.path);
+        if (!fresh) {
+          diagnostics_.warning(written.path, written.value + " is already admitted at " +
+                                                 first->second + "; kept once");
+          continue;
+        }
+        enforced.prefixes.push_back(*prefix);
+      }
+      perimeter.inbound.push_back(std::move(enforced));
+    }
+    warn_perimeter(text, perimeter, outbound, ipv6);
+    policy_.host.perimeter = std::move(perimeter);
+  }
+
+  bool parse_direction(const Located<std::string>& direction) {
+    std::string value = lower(direction.value);
+    if (value == "inbound" || value == "outbound") return true;
+    diagnostics_.error(direction.path, in_quotes(direction.value) +
+                                           " is not a direction; expected Inbound or Outbound");
+    return false;
+  }
+
+  // A prefix that admits sources as an IP rule does: public, no host bits.
+  std::optional<Ipv4Prefix> check_admitting_prefix(const Located<std::string>& written,
+                                                   std::string_view what) {
+    auto prefix = parse_network(written);
+    if (!prefix) return std::nullopt;
+    if (auto reason = forbidden_range_reason(*prefix)) {
+      diagnostics_.error(written.path, written.value + " " + *reason + " (" + std::string(what) +
+                                           " admits sources as an IP rule does)");
+      return std::nullopt;
+    }
+    return prefix;
+  }
+
+  // What the perimeter cannot do at L3, and what it overrides, said once each.
+  void warn_perimeter(const Document::PerimeterText& text, const Perimeter& perimeter,
+                      const std::vector<std::string>& outbound, size_t ipv6) {
+    auto joined = [](const std::vector<std::string>& names) {
+      std::string out;
+      for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
+      return out;
+    };
+    std::string rules_path = text.path + ".accessRules";
+    std::vector<std::string> identity;
+    for (const PerimeterRule& rule : perimeter.inbound)
+      if (rule.admits_by_identity()) identity.push_back(rule.name);
+    if (!identity.empty())
+      diagnostics_.warning(
+          rules_path, std::to_string(identity.size()) +
+                          " inbound rule(s) admit by subscription or by perimeter, which is identity: vaultwall decides by address and cannot enforce them (callers they admit are denied here unless an address rule admits them): " +
+                          joined(identity));
+    if (!outbound.empty())
+      diagnostics_.warning(rules_path, std::to_string(outbound.size()) +
+                                           " outbound rule(s) ignored (Key Vault makes no outbound calls to filter): " +
+                                           joined(outbound));
+    if (ipv6 > 0)
+      diagnostics_.warning(rules_path,
+                           std::to_string(ipv6) +
+                               " IPv6 prefix(es) of inbound rules are not enforceable yet (only IPv4 addresses are supported); skipped");
+    Policy probe;
+    probe.public_network_access = policy_.public_network_access;
+    probe.host.perimeter = perimeter;
+    if (probe.perimeter_effect() != PerimeterEffect::kEnforced) return;
+    size_t overridden = policy_.ip_rules.size() + policy_.vnet_rules.size();
+    if (overridden > 0)
+      diagnostics_.warning(text.path,
+                           "the perimeter is enforced: the vault's " + std::to_string(overridden) +
+                               " IP and virtual-network rule(s) are overridden (kept in the document, not enforced)");
+    size_t trusted = policy_.host.trusted.services.size() + policy_.host.trusted.custom.size();
+    if (trusted > 0 && policy_.bypass == Bypass::kAzureServices)
+      diagnostics_.warning(text.path,
+                           "the perimeter is enforced: the trusted-services bypass is overridden, so the " +
+                               std::to_string(trusted) + " trusted service(s) are not admitted");
   }
 
   void read_custom(const Document::CustomServiceText& custom,

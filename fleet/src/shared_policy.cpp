@@ -1,12 +1,11 @@
 #include "vaultwall/fleet/shared_policy.h"
 
 #include <algorithm>
-#include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 
+#include "vaultwall/compile.h"
 #include "vaultwall/document.h"
+#include "vaultwall/fleet/state_dir.h"
 #include "vaultwall/service_tags.h"
 #include "vaultwall/sha256.h"
 
@@ -147,15 +146,16 @@ bool has_services(const Json& document) {
 
 }  // namespace
 
-std::string shared_digest(const Policy& shared, const Tags& tags) {
-  Json sorted_tags = Json::object();
-  for (const auto& [name, prefixes] : tags) {
-    std::vector<std::string> sorted = prefixes;
-    std::sort(sorted.begin(), sorted.end());
-    sorted_tags[name] = sorted;
-  }
-  return sha256_hex("vaultwall shared policy 1\n" + canonical_serialisation(shared) + "\n" +
-                    sorted_tags.dump());
+Result<std::string> shared_digest(const Policy& shared, const Tags& tags) {
+  // Resolved from the file every host is given (write_service_tags_file), so
+  // the digest is the one the hosts' kernels hold as their policy digest.
+  Result<ServiceTagFile> file = parse_service_tags(service_tags_document(tags));
+  if (!file) return std::unexpected(file.error());
+  Checked<TrustedSet> trusted = resolve_trusted_services(shared, &*file);
+  if (!trusted.ok())
+    return fail(EINVAL, "the policy's service tags",
+                trusted.errors().empty() ? "" : trusted.errors().front().text());
+  return shared_policy_digest_hex(shared, *trusted.value);
 }
 
 Checked<SharedPolicy> make_shared_policy(std::string_view text,
@@ -192,7 +192,12 @@ Checked<SharedPolicy> make_shared_policy(std::string_view text,
   }
   shared.policy = without_host_facts(std::move(*loaded.value));
   shared.document = shared_document(shared.policy);
-  shared.digest = shared_digest(shared.policy, shared.service_tags);
+  Result<std::string> digest = shared_digest(shared.policy, shared.service_tags);
+  if (!digest) {
+    diagnostics.push_back({Severity::kError, "", digest.error().message()});
+    return refused<SharedPolicy>(std::move(diagnostics));
+  }
+  shared.digest = std::move(*digest);
   Checked<SharedPolicy> out;
   out.value = std::move(shared);
   out.diagnostics = std::move(diagnostics);
@@ -237,8 +242,11 @@ Checked<SharedPolicy> shared_policy_from_record(const PolicyRecord& record) {
       problems.push_back({Severity::kError, "serviceTags",
                           "no prefixes for service tag " + service + ", which the policy trusts"});
   if (problems.empty()) {
-    std::string digest = shared_digest(shared, record.service_tags);
-    if (digest != record.shared_digest)
+    Result<std::string> computed = shared_digest(shared, record.service_tags);
+    std::string digest = computed ? *computed : std::string();
+    if (!computed)
+      problems.push_back({Severity::kError, "serviceTags", computed.error().message()});
+    else if (digest != record.shared_digest)
       problems.push_back({Severity::kError, "sharedDigest",
                           record.shared_digest.substr(0, 12) +
                               " is not the digest of this policy (" + digest.substr(0, 12) +
@@ -264,96 +272,42 @@ PolicyRecord make_record(const SharedPolicy& shared, std::string vault, std::str
                       .service_tags = shared.service_tags};
 }
 
-// ---- host facts ---------------------------------------------------------------------
+// ---- this host's part ----------------------------------------------------------------
 
-Checked<HostFacts> parse_host_facts(std::string_view text, std::string path) {
-  Checked<HostFacts> out;
-  auto refuse = [&](std::string where, std::string why) {
-    out.diagnostics.push_back({Severity::kError, std::move(where), std::move(why)});
-    return std::move(out);
-  };
-  Json parsed;
-  try {
-    parsed = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    return refuse("", path + " is not JSON: " + e.what());
+Result<HostFactsText> read_fleet_host_facts(const fs::path& path) {
+  auto facts = read_host_facts(HostFactsSource{path, true});
+  if (!facts) {
+    Error error = facts.error();
+    if (error.code == ENOENT)
+      error.hint =
+          "write this host's facts there (vaultwall-host.json(5); {} for none: every destination "
+          "on tcp/443 protected, no virtual networks), or name another file with vaultwall-agent "
+          "--host";
+    return std::unexpected(error);
   }
-  if (!parsed.is_object()) return refuse("", path + " is not a JSON object");
-  HostFacts facts{.path = path};
-  for (const auto& [key, value] : parsed.items()) {
-    if (key != "vaultwall") {
-      out.diagnostics.push_back(
-          {Severity::kError, key,
-           "is not a host fact: the policy (networkAcls, publicNetworkAccess) comes from the "
-           "vault's shared policy in fleet mode; remove it from " +
-               path});
-      continue;
-    }
-    if (!value.is_object()) return refuse("vaultwall", "is not an object");
-    for (const auto& [fact, fact_value] : value.items()) {
-      if (is_host_fact_key(fact)) {
-        facts.vaultwall[fact] = fact_value;
-      } else if (fact == "trustedServices" && fact_value.is_object() && fact_value.size() == 1 &&
-                 fact_value.contains("serviceTags")) {
-        out.diagnostics.push_back(
-            {Severity::kWarning, "vaultwall.trustedServices.serviceTags",
-             "ignored in fleet mode: the vault's policy carries its trusted prefixes resolved"});
-      } else {
-        out.diagnostics.push_back(
-            {Severity::kError, "vaultwall." + fact,
-             "is part of the vault's shared policy (set it with vaultwallctl fleet put), not a "
-             "host fact; host facts are dataPlane, privateEndpoints and virtualNetworks"});
-      }
-    }
-  }
-  if (std::any_of(out.diagnostics.begin(), out.diagnostics.end(),
-                  [](const Diagnostic& d) { return d.is_error(); }))
-    return out;
-  out.value = std::move(facts);
-  return out;
-}
-
-Checked<HostFacts> read_host_facts(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    Checked<HostFacts> out;
-    out.diagnostics.push_back(
-        {Severity::kError, "",
-         "cannot read host facts file " + path.string() + ": " + std::strerror(errno) +
-             " (create it with this host's vaultwall.dataPlane, privateEndpoints and "
-             "virtualNetworks, or {} for none; vaultwall-agent --host names another)"});
-    return out;
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return parse_host_facts(buffer.str(), path.string());
+  return std::move(**facts);  // an explicit path is read or refused, never skipped
 }
 
 namespace {
 
 // Every virtual network and subnet the vault's VNET rules name must be in
 // the host's facts: without its segment the host cannot tell its traffic.
-std::vector<Diagnostic> undescribed_subnets(const Policy& shared, const HostFacts& facts) {
+std::vector<Diagnostic> undescribed_subnets(const Policy& shared, const Document& facts,
+                                            const std::string& facts_name) {
   std::map<std::string, std::set<std::string>> described;  // vnet id -> subnet names
-  auto vnets = facts.vaultwall.find("virtualNetworks");
-  if (vnets != facts.vaultwall.end() && vnets->is_array())
-    for (const Json& vnet : *vnets) {
-      if (!vnet.is_object() || !vnet.contains("id") || !vnet["id"].is_string()) continue;
-      std::set<std::string>& names = described[lower(vnet["id"].get<std::string>())];
-      if (vnet.contains("subnets") && vnet["subnets"].is_array())
-        for (const Json& subnet : vnet["subnets"])
-          if (subnet.is_object() && subnet.contains("name") && subnet["name"].is_string())
-            names.insert(lower(subnet["name"].get<std::string>()));
-    }
+  for (const Document::VirtualNetworkText& vnet : facts.virtual_networks) {
+    std::set<std::string>& names = described[lower(vnet.id.value)];
+    for (const Document::SubnetText& subnet : vnet.subnets) names.insert(lower(subnet.name.value));
+  }
   std::vector<Diagnostic> out;
   for (const VnetRule& rule : shared.vnet_rules) {
     auto vnet = described.find(rule.vnet_id());
     if (vnet != described.end() && vnet->second.contains(rule.subnet_name())) continue;
     out.push_back(
-        {Severity::kError, "vaultwall.virtualNetworks",
+        {Severity::kError, facts_name + ":virtualNetworks",
          (vnet == described.end() ? "virtual network " + rule.vnet_id()
                                   : "subnet " + rule.subnet_name() + " of " + rule.vnet_id()) +
-             " is not described in " + (facts.path.empty() ? "the host facts" : facts.path) +
+             " is not described in " + facts_name +
              ", and the vault's policy has a rule for subnet " + rule.subnet_id +
              "; add it with this host's segment and subnet prefixes"});
   }
@@ -362,28 +316,32 @@ std::vector<Diagnostic> undescribed_subnets(const Policy& shared, const HostFact
 
 }  // namespace
 
-Checked<HostPolicy> compile_for_host(const SharedPolicy& shared, const HostFacts& facts,
+Checked<HostPolicy> compile_for_host(const SharedPolicy& shared, const HostFactsText& facts,
                                      const std::string& service_tags_file) {
-  if (auto missing = undescribed_subnets(shared.policy, facts); !missing.empty())
+  std::string document = shared.document.dump(2);
+  ParseOptions options;
+  options.host_facts = facts;
+  options.host_facts->explicit_path = true;
+  if (!shared.policy.host.trusted.services.empty()) options.service_tags_file = service_tags_file;
+  Checked<Document> parsed = parse_document(document, options);
+  if (!parsed.ok()) return refused<HostPolicy>(std::move(parsed.diagnostics));
+  if (auto missing = undescribed_subnets(shared.policy, *parsed.value, facts.name);
+      !missing.empty())
     return refused<HostPolicy>(std::move(missing));
-  Json merged = shared.document;
-  Json& section = merged["vaultwall"];
-  if (!section.is_object()) section = Json::object();
-  for (const auto& [key, value] : facts.vaultwall.items()) section[key] = value;
-  if (!shared.policy.host.trusted.services.empty())
-    section["trustedServices"]["serviceTags"] = service_tags_file;
-  std::string document = merged.dump(2);
-  Checked<Policy> loaded = load_policy(document);
+  Checked<Policy> loaded = load_policy(document, options);
   Checked<HostPolicy> out;
   out.diagnostics = std::move(loaded.diagnostics);
-  if (loaded.ok()) out.value = HostPolicy{std::move(*loaded.value), std::move(document)};
+  if (loaded.ok()) {
+    std::string self_contained = to_azure_json(*loaded.value);
+    out.value = HostPolicy{std::move(*loaded.value), std::move(self_contained)};
+  }
   return out;
 }
 
-std::string diagnostic_source(const Diagnostic& diagnostic) {
-  for (const char* key : kHostFactKeys)
-    if (diagnostic.path.starts_with(std::string("vaultwall.") + key)) return "host-facts";
-  return "policy";
+std::string diagnostic_source(const Diagnostic& diagnostic, const std::string& facts_name) {
+  bool in_facts = !facts_name.empty() && (diagnostic.path == facts_name ||
+                                          diagnostic.path.starts_with(facts_name + ":"));
+  return in_facts ? "host-facts" : "policy";
 }
 
 }  // namespace vaultwall::fleet

@@ -43,16 +43,18 @@ Result<void> ensure_state_dir(const fs::path& dir) {
   return {};
 }
 
-Result<std::string> write_service_tags_file(
-    const fs::path& dir, const std::map<std::string, std::vector<std::string>>& tags) {
+std::string service_tags_document(const std::map<std::string, std::vector<std::string>>& tags) {
   nlohmann::ordered_json values = nlohmann::ordered_json::array();
   for (const auto& [name, prefixes] : tags)
     values.push_back(
         {{"name", name}, {"id", name}, {"properties", {{"addressPrefixes", prefixes}}}});
-  std::string content = nlohmann::ordered_json{
-      {"changeNumber", 0},
-      {"cloud", "vaultwall fleet policy"},
-      {"values", values}}.dump(1);
+  return nlohmann::ordered_json{
+      {"changeNumber", 0}, {"cloud", "vaultwall fleet policy"}, {"values", values}}.dump(1);
+}
+
+Result<std::string> write_service_tags_file(
+    const fs::path& dir, const std::map<std::string, std::vector<std::string>>& tags) {
+  std::string content = service_tags_document(tags);
   fs::path path = dir / (std::string(kTagFilePrefix) + sha256_hex(content).substr(0, 16) + ".json");
   VW_TRY(ensure_state_dir(dir));
   std::error_code error;

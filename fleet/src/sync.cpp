@@ -36,8 +36,11 @@ std::vector<Diagnostic> errors_of(const std::vector<Diagnostic>& diagnostics) {
 }
 
 // A document path as found in the policy record (its document is under "policy").
-Diagnostic in_record(Diagnostic d) {
-  if (diagnostic_source(d) == "policy") d.path = d.path.empty() ? "policy" : "policy." + d.path;
+// The record's paths for the shared policy's diagnostics; the host facts'
+// keep their file's.
+Diagnostic in_record(Diagnostic d, const std::string& facts_name) {
+  if (diagnostic_source(d, facts_name) == "policy")
+    d.path = d.path.empty() ? "policy" : "policy." + d.path;
   return d;
 }
 
@@ -152,8 +155,10 @@ void SyncCore::decide(const KeyValue& kv) {
   Checked<SharedPolicy> shared = shared_policy_from_record(*record.value);
   if (!shared.ok())
     return reject(kv, "policy", shared.errors(), author, record.value->shared_digest);
-  Checked<HostFacts> facts = read_host_facts(settings_.host_facts_path);
-  if (!facts.ok()) return reject(kv, "host-facts", facts.errors(), author, shared.value->digest);
+  Result<HostFactsText> facts = read_fleet_host_facts(settings_.host_facts_path);
+  if (!facts)
+    return reject(kv, "host-facts", {{Severity::kError, "", facts.error().message()}}, author,
+                  shared.value->digest);
 
   std::string tags_file;
   if (!shared.value->service_tags.empty()) {
@@ -165,11 +170,11 @@ void SyncCore::decide(const KeyValue& kv) {
     }
     tags_file = *written;
   }
-  Checked<HostPolicy> host_policy = compile_for_host(*shared.value, *facts.value, tags_file);
+  Checked<HostPolicy> host_policy = compile_for_host(*shared.value, *facts, tags_file);
   if (!host_policy.ok()) {
     std::vector<Diagnostic> errors = errors_of(host_policy.diagnostics);
-    std::string source = errors.empty() ? "policy" : diagnostic_source(errors.front());
-    for (Diagnostic& d : errors) d = in_record(d);
+    std::string source = errors.empty() ? "policy" : diagnostic_source(errors.front(), facts->name);
+    for (Diagnostic& d : errors) d = in_record(d, facts->name);
     return reject(kv, source, errors, author, shared.value->digest);
   }
 
@@ -198,8 +203,8 @@ void SyncCore::decide(const KeyValue& kv) {
   }
   if (!errors_of(applied->diagnostics).empty()) {
     std::vector<Diagnostic> errors = errors_of(applied->diagnostics);
-    std::string source = diagnostic_source(errors.front());
-    for (Diagnostic& d : errors) d = in_record(d);
+    std::string source = diagnostic_source(errors.front(), facts->name);
+    for (Diagnostic& d : errors) d = in_record(d, facts->name);
     return reject(kv, source, errors, author, shared.value->digest);
   }
   take_superseded(kv.mod_revision);

@@ -90,7 +90,7 @@ vw_fleet_host_add() {
 	VW_FLEET_SERVER_PID[$i]=$VW_LAST_PID
 	vw_wait_tcp_listen "$ns" "$port" 10 || return 1
 	# Host facts: what only this host knows.
-	printf '{"vaultwall": {"dataPlane": {"ports": ["tcp/%s"], "addresses": ["%s"]}}}\n' \
+	printf '{"dataPlane": {"ports": ["tcp/%s"], "addresses": ["%s"]}}\n' \
 		"$port" "$VW_FLEET_VAULT_IP" >"$VW_FLEET_TMP/host-h$i.json"
 }
 

@@ -14,7 +14,9 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <set>
 #include <functional>
 #include <map>
 #include <cstdlib>
@@ -28,6 +30,7 @@
 #include "vaultwall/compile.h"
 #include "vaultwall/document.h"
 #include "vaultwall/lock.h"
+#include "vaultwall/sha256.h"
 #include "xdp_test_fixture.h"
 
 namespace vaultwall::testing {
@@ -198,8 +201,8 @@ class ApplyPath : public XdpProgramTest {
   }
 
   // vaultwallctl apply's path, lock included.
-  Applied apply_document(const std::string& text) {
-    Checked<Policy> loaded = load_policy(text);
+  Applied apply_document(const std::string& text, const ParseOptions& options = {}) {
+    Checked<Policy> loaded = load_policy(text, options);
     if (!loaded.ok())
       throw std::runtime_error("the document does not load:" + diagnostics_text(loaded.diagnostics));
     PinDirLock lock = must(PinDirLock::acquire(maps().pin_dir()));
@@ -417,6 +420,165 @@ TEST_F(ApplyPath, BareAclsUnderAkvCurrentTreatASlash32AsTheAddress) {
        drops(VW_CLASS_DEFAULT_DENY)},
   };
   expect_rows(rows);
+}
+
+// ---- Network security perimeter ---------------------------------------------
+
+// The vault document associated with a perimeter: `office` admits the /25
+// that is also an IP rule of the vault, `partners` a block of strangers.
+std::string perimeter_document(const std::string& public_access, const std::string& mode) {
+  return edited_vault_document([&](json& d) {
+    d["properties"]["publicNetworkAccess"] = public_access;
+    d["vaultwall"]["perimeter"] = {
+        {"accessMode", mode},
+        {"accessRules",
+         {{{"name", "office"}, {"direction", "Inbound"}, {"addressPrefixes", {"203.0.113.128/25"}}},
+          {{"name", "partners"},
+           {"properties", {{"direction", "Inbound"}, {"addressPrefixes", {"198.51.100.48/29"}}}}},
+          {{"name", "ops"},
+           {"properties",
+            {{"direction", "Inbound"},
+             {"subscriptions", {{{"id", "/subscriptions/00000000-0000-0000-0000-000000000000"}}}}}}}}}};
+  });
+}
+
+const std::string kOffice = "perimeter:office";
+const std::string kPartners = "perimeter:partners";
+
+TEST_F(ApplyPath, PerimeterEnforcedAdmitsOnlyItsAccessRulesAndPrivateEndpoints) {
+  apply_document(perimeter_document("SecuredByPerimeter", "Enforced"));
+
+  EXPECT_EQ(rule_info_in_kernel(rule_id(kOffice)).kind, VW_RULE_KIND_PERIMETER);
+  EXPECT_EQ(rule_info_in_kernel(rule_id(kOffice)).vnet_id, uint32_t{VW_VNET_PUBLIC});
+  EXPECT_TRUE(last().compiled.service_ids.empty()) << "the bypass is overridden";
+  EXPECT_EQ(std::count_if(last().compiled.rules.begin(), last().compiled.rules.end(),
+                          [](const CompiledRule& r) { return r.kind != VW_RULE_KIND_PERIMETER; }),
+            0)
+      << "the vault's own rules are overridden, not compiled";
+  const std::vector<Row> rows = {
+      {"access rule office admits its /25", tcp4(kFromRule25).bytes(),
+       passes(VW_CLASS_PERIMETER_RULE).crediting_rule(rule_id(kOffice))},
+      {"access rule partners admits a stranger of its /29", tcp4(kStranger).bytes(),
+       passes(VW_CLASS_PERIMETER_RULE).crediting_rule(rule_id(kPartners))},
+      {"the vault's own IP rule is overridden", tcp4(kFromRule24).bytes(),
+       drops(VW_CLASS_PERIMETER_DENY)},
+      {"a trusted service is overridden", tcp4(kFromStorage).bytes(),
+       drops(VW_CLASS_PERIMETER_DENY)},
+      {"a vnet rule's subnet on its segment is overridden", tcp4(kFromAppSubnet).bytes(),
+       drops(VW_CLASS_PERIMETER_DENY), app_ifindex()},
+      {"a private endpoint is never subject to the perimeter",
+       tcp4(kNextToRuleHost, kPrivateEndpoint).bytes(), passes(VW_CLASS_PRIVATE_ENDPOINT),
+       app_ifindex()},
+      {"nobody else", tcp4(kNextToRuleHost).bytes(), drops(VW_CLASS_PERIMETER_DENY)},
+      {"IPv6 is denied", frames::tcp6().bytes(), drops(VW_CLASS_IPV6_DENY)},
+  };
+  expect_rows(rows);
+}
+
+TEST_F(ApplyPath, PerimeterEnforcedModeOverridesPublicNetworkAccessEnabled) {
+  apply_document(perimeter_document("Enabled", "Enforced"));
+  expect_verdict(tcp4(kFromRule24).bytes(), drops(VW_CLASS_PERIMETER_DENY));
+  expect_verdict(tcp4(kFromRule25).bytes(),
+                 passes(VW_CLASS_PERIMETER_RULE).crediting_rule(rule_id(kOffice)));
+}
+
+TEST_F(ApplyPath, PerimeterTransitionAdmitsBothAndCountsWhatOnlyTheVaultAdmits) {
+  apply_document(perimeter_document("Enabled", "Transition"));
+
+  EXPECT_EQ(rule_info_in_kernel(rule_id(kOffice)).vnet_id, uint32_t{VW_VNET_PERIMETER});
+  const std::vector<Row> rows = {
+      {"both admit: the perimeter's rule is credited", tcp4(kFromRule25).bytes(),
+       passes(VW_CLASS_PERIMETER_RULE).crediting_rule(rule_id(kOffice))},
+      {"the perimeter admits what the vault denies", tcp4(kStranger).bytes(),
+       passes(VW_CLASS_PERIMETER_RULE).crediting_rule(rule_id(kPartners))},
+      {"only the vault's IP rule admits: a would-be deny, still credited",
+       tcp4(kFromRule24).bytes(),
+       passes(VW_CLASS_PERIMETER_WOULD_DENY).crediting_rule(rule_id(kRule24))},
+      {"only the trusted-services bypass admits", tcp4(kFromStorage).bytes(),
+       passes(VW_CLASS_PERIMETER_WOULD_DENY).crediting_service(service_id("Storage"))},
+      {"only a vnet rule admits", tcp4(kFromAppSubnet).bytes(),
+       passes(VW_CLASS_PERIMETER_WOULD_DENY).crediting_rule(rule_id(kAppSubnet)), app_ifindex()},
+      {"a perimeter prefix arriving over a vnet segment is not the perimeter's",
+       tcp4(kStranger).bytes(), drops(VW_CLASS_DEFAULT_DENY), app_ifindex()},
+      {"neither admits", tcp4(kNextToRuleHost).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"a private endpoint is never subject to the perimeter",
+       tcp4(kNextToRuleHost, kPrivateEndpoint).bytes(), passes(VW_CLASS_PRIVATE_ENDPOINT),
+       app_ifindex()},
+  };
+  expect_rows(rows);
+}
+
+TEST_F(ApplyPath, PerimeterTransitionWithPublicAccessDisabledAdmitsItsRules) {
+  apply_document(perimeter_document("Disabled", "Learning"));
+  const std::vector<Row> rows = {
+      {"the perimeter's rule admits", tcp4(kFromRule25).bytes(),
+       passes(VW_CLASS_PERIMETER_RULE).crediting_rule(rule_id(kOffice))},
+      {"public access disabled: the vault's IP rule does not", tcp4(kFromRule24).bytes(),
+       drops(VW_CLASS_PUBLIC_DISABLED)},
+      {"the bypass still admits, and enforced would not", tcp4(kFromStorage).bytes(),
+       passes(VW_CLASS_PERIMETER_WOULD_DENY).crediting_service(service_id("Storage"))},
+  };
+  expect_rows(rows);
+}
+
+// ---- One policy, many hosts -----------------------------------------------------
+
+// The vault document without its host facts, and two hosts' facts for it.
+std::string shared_policy() {
+  return edited_vault_document([](json& d) {
+    d["vaultwall"].erase("dataPlane");
+    d["vaultwall"].erase("privateEndpoints");
+    d["vaultwall"].erase("virtualNetworks");
+    d["vaultwall"]["trustedServices"].erase("serviceTags");
+  });
+}
+
+HostFactsText host_facts(const std::string& app_segment, const std::string& address) {
+  json vaultwall = json::parse(vault_document())["vaultwall"];
+  json facts = {{"dataPlane", vaultwall["dataPlane"]},
+                {"privateEndpoints", vaultwall["privateEndpoints"]},
+                {"virtualNetworks", vaultwall["virtualNetworks"]},
+                {"serviceTags", VW_SERVICE_TAGS_FILE}};
+  facts["virtualNetworks"][0]["segment"] = json::parse(app_segment);
+  facts["dataPlane"]["addresses"] = {address};
+  return {facts.dump(2), "host.json", "/", true};
+}
+
+TEST_F(ApplyPath, OnePolicyWithTwoHostsFactsCompilesToTheirSegmentsAndOnePolicyDigest) {
+  auto segments_of_live_slot = [&] {
+    KernelPolicy current = must(read_kernel_policy(maps()));
+    auto entries = must(maps().segments(current.slot).entries());
+    std::set<std::pair<uint32_t, uint16_t>> out;
+    for (const auto& [key, value] : entries) out.insert({key.ifindex, key.vlan});
+    return std::pair(current.info, out);
+  };
+  ParseOptions first_host, second_host;
+  first_host.host_facts = host_facts(R"({"interface": "vwcapp"})", "192.0.2.10");
+  second_host.host_facts = host_facts(R"({"vlan": 300})", "192.0.2.11");
+
+  apply_document(shared_policy(), first_host);
+  auto [first_info, first_segments] = segments_of_live_slot();
+  expect_verdict(tcp4(kFromAppSubnet).bytes(),
+                 passes(VW_CLASS_VNET_RULE).crediting_rule(rule_id(kAppSubnet)), app_ifindex());
+  apply_document(shared_policy(), second_host);
+  auto [second_info, second_segments] = segments_of_live_slot();
+  expect_verdict(frames::tcp4_tagged({{300, 0x8100}}, kFromAppSubnet, ipv4("192.0.2.11")).bytes(),
+                 passes(VW_CLASS_VNET_RULE).crediting_rule(rule_id(kAppSubnet)));
+
+  EXPECT_TRUE(first_segments.contains({app_ifindex(), 0}));
+  EXPECT_TRUE(second_segments.contains({0, 300}));
+  EXPECT_NE(first_segments, second_segments);
+  std::string first_policy = to_hex(first_info.policy_digest, VW_DIGEST_LEN);
+  std::string second_policy = to_hex(second_info.policy_digest, VW_DIGEST_LEN);
+  std::string first_compiled = to_hex(first_info.digest, VW_DIGEST_LEN);
+  std::string second_compiled = to_hex(second_info.digest, VW_DIGEST_LEN);
+  std::printf("host 1: policy digest %s, compiled digest %s\n", first_policy.c_str(),
+              first_compiled.c_str());
+  std::printf("host 2: policy digest %s, compiled digest %s\n", second_policy.c_str(),
+              second_compiled.c_str());
+  EXPECT_EQ(first_policy, second_policy) << "the policy is the same on both hosts";
+  EXPECT_NE(first_compiled, second_compiled) << "their host facts differ";
+  EXPECT_EQ(second_policy, last().compiled.policy_digest_hex);
 }
 
 // ---- Stable ids and counters across applies -------------------------------

@@ -151,6 +151,30 @@ TEST_F(EventsTest, FragmentDenyEventHasNoPorts) {
 
 // ---- What does not log --------------------------------------------------------
 
+TEST_F(EventsTest, PerimeterTransitionLogsWhatOnlyTheVaultAdmitsWithItsRule) {
+  apply(policy(kPerimeterTransition, 0));
+  auto events = events_of(tcp4(kFromRule24).bytes(), XDP_PASS);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].verdict_class, VW_CLASS_PERIMETER_WOULD_DENY);
+  EXPECT_EQ(events[0].mode, VW_EVENT_MODE_ENFORCE);
+  EXPECT_EQ(events[0].rule_id, kRule24) << "the vault's rule that admitted it";
+  EXPECT_EQ(as_array(events[0].saddr), mapped(kFromRule24));
+
+  EXPECT_TRUE(events_of(tcp4(kStranger).bytes(), XDP_PASS).empty())
+      << "admitted by the perimeter's rule: nothing to log";
+  events = events_of(tcp4(kNextToRuleHost).bytes(), XDP_DROP);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].verdict_class, VW_CLASS_DEFAULT_DENY);
+}
+
+TEST_F(EventsTest, PerimeterEnforcedDenyIsLogged) {
+  apply(policy(kPerimeterEnforced, 0));
+  auto events = events_of(tcp4(kFromRule24).bytes(), XDP_DROP);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].verdict_class, VW_CLASS_PERIMETER_DENY);
+  EXPECT_EQ(events[0].rule_id, VW_RULE_NONE);
+}
+
 TEST_F(EventsTest, AllowedUnprotectedAndMalformedPacketsDoNotLog) {
   apply(policy(kDenyByDefault, 0));
   EXPECT_TRUE(events_of(tcp4(kFromRule24).bytes(), XDP_PASS).empty());

@@ -608,10 +608,63 @@ std::vector<PacketCase> weak_host_cases() {
   };
 }
 
+// A network security perimeter (DESIGN §1.2): Transition admits what its
+// rule or the vault's admit, and marks what only the vault admits;
+// Enforced admits only its rule (and private endpoints).
+std::vector<PacketCase> perimeter_cases() {
+  return {
+      {"perimeter_transition_rule_admits_a_stranger", kPerimeterTransition,
+       tcp4(kStranger).bytes(), passes(VW_CLASS_PERIMETER_RULE).crediting_rule(kRulePerimeter)},
+      {"perimeter_transition_only_the_ip_rule_admits", kPerimeterTransition,
+       tcp4(kFromRule24).bytes(), passes(VW_CLASS_PERIMETER_WOULD_DENY).crediting_rule(kRule24)},
+      {"perimeter_transition_only_the_trusted_service_admits", kPerimeterTransition,
+       tcp4(kFromTrusted).bytes(),
+       passes(VW_CLASS_PERIMETER_WOULD_DENY).crediting_service(kServiceStorage)},
+      {"perimeter_transition_only_the_vnet_rule_admits", kPerimeterTransition,
+       tcp4_vlan(kAppVlan, kFromAppVnet).bytes(),
+       passes(VW_CLASS_PERIMETER_WOULD_DENY).crediting_rule(kRuleAppVnet)},
+      {"perimeter_transition_rule_does_not_admit_vnet_traffic", kPerimeterTransition,
+       tcp4_vlan(kAppVlan, kStranger).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"perimeter_transition_neither_admits", kPerimeterTransition,
+       tcp4(kNextToRuleHost).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"perimeter_transition_private_endpoint_not_subject", kPerimeterTransition,
+       tcp4_tagged({{kAppVlan, kEth8021Q}}, kNextToRuleHost, kPrivateEndpoint).bytes(),
+       passes(VW_CLASS_PRIVATE_ENDPOINT)},
+      {"perimeter_transition_public_disabled_rule_admits", kPerimeterTransitionPublicDisabled,
+       tcp4(kStranger).bytes(), passes(VW_CLASS_PERIMETER_RULE).crediting_rule(kRulePerimeter)},
+      {"perimeter_transition_public_disabled_ip_rule_does_not", kPerimeterTransitionPublicDisabled,
+       tcp4(kFromRule24).bytes(), drops(VW_CLASS_PUBLIC_DISABLED)},
+      {"perimeter_transition_fragment_follows_its_source", kPerimeterTransition,
+       later_fragment(kStranger).bytes(), passes(VW_CLASS_FRAGMENT_ALLOW)},
+      {"perimeter_enforced_rule_admits", kPerimeterEnforced, tcp4(kStranger).bytes(),
+       passes(VW_CLASS_PERIMETER_RULE).crediting_rule(kRulePerimeter)},
+      {"perimeter_enforced_udp_port_too", kPerimeterEnforced, udp4(kStranger).bytes(),
+       passes(VW_CLASS_PERIMETER_RULE).crediting_rule(kRulePerimeter)},
+      {"perimeter_enforced_ip_rule_overridden", kPerimeterEnforced, tcp4(kFromRule24).bytes(),
+       drops(VW_CLASS_PERIMETER_DENY)},
+      {"perimeter_enforced_trusted_overridden", kPerimeterEnforced, tcp4(kFromTrusted).bytes(),
+       drops(VW_CLASS_PERIMETER_DENY)},
+      {"perimeter_enforced_vnet_rule_overridden", kPerimeterEnforced,
+       tcp4_vlan(kAppVlan, kFromAppVnet).bytes(), drops(VW_CLASS_PERIMETER_DENY)},
+      {"perimeter_enforced_private_endpoint_not_subject", kPerimeterEnforced,
+       tcp4_tagged({{kAppVlan, kEth8021Q}}, kNextToRuleHost, kPrivateEndpoint).bytes(),
+       passes(VW_CLASS_PRIVATE_ENDPOINT)},
+      {"perimeter_enforced_fragment_denied", kPerimeterEnforced,
+       later_fragment(kFromRule24).bytes(), drops(VW_CLASS_FRAGMENT_DENY)},
+      {"perimeter_enforced_ipv6_denied", kPerimeterEnforced, tcp6().bytes(),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"perimeter_enforced_audit_passes_would_be_denies", kPerimeterEnforcedAudit,
+       tcp4(kFromRule24).bytes(), passes(VW_CLASS_AUDIT_DENY)},
+      {"perimeter_enforced_ssh_untouched", kPerimeterEnforced,
+       tcp4(kFromRule24, kVault, kSshPort).bytes(), passes(VW_CLASS_UNPROTECTED)},
+  };
+}
+
 std::vector<PacketCase> all_cases() {
   std::vector<PacketCase> all;
   for (auto group : {not_data_plane_cases, decision_cases, fragment_cases, ihl_cases,
-                     truncation_cases, vlan_cases, ipv6_cases, tunnel_cases, weak_host_cases}) {
+                     truncation_cases, vlan_cases, ipv6_cases, tunnel_cases, weak_host_cases,
+                     perimeter_cases}) {
     for (PacketCase& c : group()) all.push_back(std::move(c));
   }
   return all;

@@ -89,6 +89,17 @@ SlotImage policy(const Knobs& knobs, uint32_t second_ifindex, uint64_t generatio
                      {endpoint(kBoundPrivateEndpoint), {VW_ENDPOINT_PRIVATE, kAnyIfVnet}}};
   if (!knobs.every_destination)
     image.endpoints.push_back({endpoint(kVault), {VW_ENDPOINT_PUBLIC, 0}});
+  if (knobs.perimeter == VW_SETTINGS_PERIMETER_TRANSITION)
+    image.rules.push_back({rule_key(VW_VNET_PERIMETER, "198.51.100.48/29"), {kRulePerimeter}});
+  if (knobs.perimeter == VW_SETTINGS_PERIMETER_ENFORCED) {
+    // The vault's rules and trusted services are overridden: not written.
+    image.rules = {{rule_key(VW_VNET_PUBLIC, "198.51.100.48/29"), {kRulePerimeter}}};
+    image.trusted.clear();
+    s.bypass = VW_BYPASS_NONE;
+    s.default_action = VW_ACTION_DENY;
+    s.public_access = VW_PUBLIC_ACCESS_ENABLED;
+  }
+  s.flags |= knobs.perimeter;
   image.info.rule_prefixes = static_cast<uint32_t>(image.rules.size());
   image.info.trusted_prefixes = static_cast<uint32_t>(image.trusted.size());
   return image;

@@ -16,6 +16,9 @@
 //   rule 12  VNET  10.3.0.0/24 in vnet 9     segment: the second interface, untagged
 //   service 4 trusted 198.51.100.128/25
 //   service 5 trusted 203.0.113.0/28         (inside rule 1: rules credit first)
+//   rule 20  PERIMETER  198.51.100.48/29     (only with a perimeter knob: under
+//                                             VW_VNET_PERIMETER in Transition; the
+//                                             only rule, public, when Enforced)
 #pragma once
 
 #include <cstdint>
@@ -65,6 +68,7 @@ constexpr uint32_t kRuleAnyIfVnet = 11;
 constexpr uint32_t kRuleIfaceVnet = 12;
 constexpr uint32_t kServiceStorage = 4;
 constexpr uint32_t kServiceArm = 5;
+constexpr uint32_t kRulePerimeter = 20;
 
 constexpr uint16_t kAppVlan = 100;
 constexpr uint16_t kAnyIfVlan = 200;
@@ -80,6 +84,9 @@ struct Knobs {
   bool every_destination = false;         // no data-plane address listed
   uint32_t declared_tunnels = 0;          // VW_TUNNEL_*: their devices carry the filter
   bool listen_on_addresses_only = false;  // dataPlane.listen "addresses"
+  // VW_SETTINGS_PERIMETER_TRANSITION or _ENFORCED; Enforced is written as
+  // the compiler writes it (only the perimeter's rule, no bypass, deny).
+  uint32_t perimeter = 0;
 };
 
 inline constexpr Knobs kDenyByDefault{};
@@ -98,6 +105,12 @@ inline constexpr Knobs kAuditPublicDisabled{.public_access = VW_PUBLIC_ACCESS_DI
 inline constexpr Knobs kEveryDestination{.every_destination = true};
 inline constexpr Knobs kVxlanAndGreDeclared{.declared_tunnels = VW_TUNNEL_VXLAN | VW_TUNNEL_GRE};
 inline constexpr Knobs kListenOnAddresses{.listen_on_addresses_only = true};
+inline constexpr Knobs kPerimeterTransition{.perimeter = VW_SETTINGS_PERIMETER_TRANSITION};
+inline constexpr Knobs kPerimeterTransitionPublicDisabled{
+    .public_access = VW_PUBLIC_ACCESS_DISABLED, .perimeter = VW_SETTINGS_PERIMETER_TRANSITION};
+inline constexpr Knobs kPerimeterEnforced{.perimeter = VW_SETTINGS_PERIMETER_ENFORCED};
+inline constexpr Knobs kPerimeterEnforcedAudit{.mode = VW_MODE_AUDIT,
+                                               .perimeter = VW_SETTINGS_PERIMETER_ENFORCED};
 
 // The world's policy with the given knobs, as the compiler would emit it.
 // second_ifindex binds vnet 9; 0 leaves that segment out.

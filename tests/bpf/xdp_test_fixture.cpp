@@ -64,6 +64,9 @@ std::string class_name(uint32_t verdict_class) {
       "FRAGMENT_ALLOW",
       "FRAGMENT_DENY",
       "MALFORMED",
+      "PERIMETER_RULE",
+      "PERIMETER_DENY",
+      "PERIMETER_WOULD_DENY",
   });
   static_assert(kNames.size() == VW_CLASS_COUNT, "a verdict class has no name here");
   static_assert(VW_CLASS_MALFORMED == 14 && VW_CLASS_NOT_IP == 0, "verdict classes renumbered");

@@ -342,7 +342,7 @@ expect_out "198.51.100.7" "stats lists the rules"
 ctl stats -o json
 expect_exit 0 "stats -o json"
 expect_json "stats -o json"
-expect_json_value 'len(d["classes"])' 15 "stats -o json has every verdict class"
+expect_json_value 'len(d["classes"])' 18 "stats -o json has every verdict class"
 expect_json_value 'sorted(r["kind"] + " " + r["value"] for r in d["rules"])' \
 	"[\"ip 198.51.100.7\", \"ip 203.0.113.0/24\", \"vnet $SUBNET_CANONICAL\"]" \
 	"stats -o json has every rule with kind and value"
@@ -447,14 +447,16 @@ expect_exit 0 "the active slot is intact after the crash"
 
 # ---- profile akv-2018 ------------------------------------------------------
 
-echo "== akv-2018: a /32 is not the address"
+echo "== akv-2018: a /31 is refused, a /32 is the address"
 ctl apply -f "$DOC_2018"
 expect_exit 0 "apply under akv-2018"
 GEN=$(generation)
-ctl network-rule add --ip-address 198.51.100.7/32
-expect_exit 1 "network-rule add 198.51.100.7/32 under akv-2018"
+ctl network-rule add --ip-address 198.51.100.6/31
+expect_exit 1 "network-rule add 198.51.100.6/31 under akv-2018"
 expect_err "configure individual IP address rules" "akv-2018 says to configure individual IP address rules"
-expect_generation "$GEN" "the refused /32 applies nothing"
+expect_generation "$GEN" "the refused /31 applies nothing"
+ctl network-rule add --ip-address 198.51.100.7/32
+expect_out "no change" "under akv-2018 too, the /32 is the existing address rule"
 ctl network-rule add --ip-address 198.51.100.7
 expect_out "no change" "the bare address is the existing rule"
 

@@ -52,7 +52,7 @@ covers() {
 	done
 }
 
-for page in vaultwallctl.8 vaultwall-loader.8 vaultwall-agent.8 vaultwall.json.5; do
+for page in vaultwallctl.8 vaultwall-loader.8 vaultwall-agent.8 vaultwall.json.5 vaultwall-host.json.5; do
 	check "$page is built" test -s "$MAN_DIR/$page.gz"
 	run man -l "$MAN_DIR/$page.gz"
 	expect_exit 0 "man -l $page renders"
@@ -64,8 +64,16 @@ covers vaultwall-loader.8 "$(rendered vaultwall-loader.8)" "$LOADER"
 covers vaultwall-agent.8 "$(rendered vaultwall-agent.8)" "$AGENT"
 json_page=$(rendered vaultwall.json.5)
 for field in defaultAction bypass ipRules virtualNetworkRules ignoreMissingVnetServiceEndpoint \
-	publicNetworkAccess profile dataPlane privateEndpoints virtualNetworks trustedServices mode; do
+	publicNetworkAccess profile dataPlane privateEndpoints virtualNetworks trustedServices mode \
+	SecuredByPerimeter perimeter accessMode accessRules addressPrefixes Transition Enforced \
+	"ARM template" Get-AzKeyVault Get-AzResource "--network-acls" "terraform show" nextLink; do
 	check "vaultwall.json.5 documents $field" grep -qF -- "$field" <<<"$json_page"
+done
+host_page=$(rendered vaultwall-host.json.5)
+for field in dataPlane.ports dataPlane.addresses dataPlane.listen dataPlane.tunnels privateEndpoints \
+	virtualNetworks[].segment virtualNetworks[].subnets serviceTags description VAULTWALL_HOST_FACTS \
+	"host init"; do
+	check "vaultwall-host.json.5 documents $field" grep -qF -- "$field" <<<"$host_page"
 done
 
 finish

@@ -133,14 +133,20 @@ ctl validate -f "$TMP/does-not-exist.json"
 expect_exit 1 "validate of a missing file"
 expect_err "cannot read $TMP/does-not-exist.json" "a missing file is named"
 
-echo "== profiles decide what a /32 means"
+echo "== profiles: /32 is the address under both, /31 a range akv-2018 refuses"
 echo '{"defaultAction": "Deny", "ipRules": [{"value": "198.51.100.7/32"}]}' >"$TMP/slash32.json"
 ctl validate -f "$TMP/slash32.json"
-expect_exit 1 "akv-2018 (the default) refuses a /32 range"
-expect_err "ipRules[0].value: 198.51.100.7/32: /31 and /32 ranges are not supported by profile akv-2018; configure individual IP address rules" \
+expect_exit 0 "akv-current (the default) accepts Azure's /32 form as the address"
+expect_out "profile akv-current" "akv-current is the default profile"
+ctl validate -f "$TMP/slash32.json" --profile akv-2018
+expect_exit 0 "akv-2018 accepts the /32 form too"
+echo '{"defaultAction": "Deny", "ipRules": [{"value": "198.51.100.6/31"}]}' >"$TMP/slash31.json"
+ctl validate -f "$TMP/slash31.json" --profile akv-2018
+expect_exit 1 "akv-2018 refuses a /31 range"
+expect_err "ipRules[0].value: 198.51.100.6/31: /31 ranges are not supported by profile akv-2018; configure individual IP address rules" \
 	"akv-2018 says to configure individual IP address rules"
-ctl validate -f "$TMP/slash32.json" --profile akv-current
-expect_exit 0 "akv-current accepts a /32 as the address"
+ctl validate -f "$TMP/slash31.json"
+expect_exit 0 "akv-current accepts a /31 range"
 
 echo "== validate needs no root"
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then

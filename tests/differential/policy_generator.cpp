@@ -27,9 +27,11 @@ class PolicyGenerator {
     add_private_endpoints(host);
     add_ip_rules(acls);
     add_trusted_services(host);
-    json doc = {{"properties",
-                 {{"publicNetworkAccess", pick<std::string>({"Enabled", "Disabled"})},
-                  {"networkAcls", acls}}},
+    bool perimeter = chance(0.25);
+    if (perimeter) add_perimeter(host);
+    std::string access = perimeter && chance(0.3) ? "SecuredByPerimeter"
+                                                  : pick<std::string>({"Enabled", "Disabled"});
+    json doc = {{"properties", {{"publicNetworkAccess", access}, {"networkAcls", acls}}},
                 {"vaultwall", host}};
     return doc;
   }
@@ -258,6 +260,25 @@ class PolicyGenerator {
            {"addressPrefixes", std::vector<std::string>(prefixes.begin(), prefixes.end())}});
     }
     if (!custom.empty()) host["trustedServices"] = {{"custom", custom}};
+  }
+
+  // A network security perimeter: a few inbound address rules nesting with
+  // the vault's (shared anchors), in either access mode.
+  void add_perimeter(json& host) {
+    json rules = json::array();
+    for (uint32_t r = 0, n = uniform(0, 3); r < n; r++) {
+      std::set<std::string> prefixes;
+      for (uint32_t k = 0, m = uniform(1, 4); k < m; k++) {
+        Ipv4Prefix p = chance(0.6) ? Ipv4Prefix{anchor(), edge_biased_length(8)}
+                                   : Ipv4Prefix{random_public_address(), edge_biased_length(8)};
+        if (!forbidden_range_reason(p.network())) prefixes.insert(p.network().cidr());
+      }
+      rules.push_back({{"name", "rule" + std::to_string(r)},
+                       {"direction", "Inbound"},
+                       {"addressPrefixes", std::vector<std::string>(prefixes.begin(), prefixes.end())}});
+    }
+    host["perimeter"] = {{"accessMode", pick<std::string>({"Transition", "Learning", "Enforced"})},
+                         {"accessRules", rules}};
   }
 
   // A prefix a trusted service may have: public, /8 or longer (shared

@@ -84,6 +84,7 @@ LAYOUT=(
 	"$PREFIX/share/man/man8/vaultwall-loader.8.gz:f"
 	"$PREFIX/share/man/man8/vaultwall-agent.8.gz:f"
 	"$PREFIX/share/man/man5/vaultwall.json.5.gz:f"
+	"$PREFIX/share/man/man5/vaultwall-host.json.5.gz:f"
 )
 in_layout() { # in_layout ROOT: every file of LAYOUT is there, executables executable
 	local root=$1 entry path kind ok=0

@@ -35,9 +35,10 @@ constexpr const char* kClassNames[VW_CLASS_COUNT] = {
     "not_ip",        "unprotected",     "private_endpoint", "ip_rule",
     "vnet_rule",     "trusted",         "default_allow",    "default_deny",
     "public_disabled", "audit_deny",    "ipv6_allow",       "ipv6_deny",
-    "fragment_allow", "fragment_deny",  "malformed",
+    "fragment_allow", "fragment_deny",  "malformed",        "perimeter_rule",
+    "perimeter_deny", "perimeter_would_deny",
 };
-static_assert(VW_CLASS_MALFORMED == 14 && VW_CLASS_COUNT == 15,
+static_assert(VW_CLASS_PERIMETER_WOULD_DENY == 17 && VW_CLASS_COUNT == 18,
               "verdict classes changed: update kClassNames");
 
 int report(const std::string& message) {

@@ -183,7 +183,7 @@ start=$SECONDS
 refused=$(put -f "$TMP/vnet.json" --wait --timeout 30 2>&1)
 rc=$?
 check "a VNET rule no host describes: put --wait exits 1 at once, each host rejecting it from its facts" \
-	bash -c "[ $rc = 1 ] && [ $((SECONDS - start)) -lt 15 ] && grep -q 'rejected revision .*vaultwall.virtualNetworks: virtual network .*far-vnet' <<<$(printf '%q' "$refused")"
+	bash -c "[ $rc = 1 ] && [ $((SECONDS - start)) -lt 15 ] && grep -q 'rejected revision .*host-h[0-9].json:virtualNetworks: virtual network .*far-vnet' <<<$(printf '%q' "$refused")"
 check "... the status names the host facts as the source" \
 	test "$(vw_fleet_host_field 1 .error.source)" = host-facts
 check "... and traffic is unchanged" all_hosts expect_enforcing

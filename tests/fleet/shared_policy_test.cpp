@@ -11,6 +11,8 @@
 #include "vaultwall/fleet/layout.h"
 #include "vaultwall/fleet/records.h"
 #include "vaultwall/fleet/state_dir.h"
+#include "vaultwall/compile.h"
+#include "vaultwall/service_tags.h"
 
 #ifndef VW_SOURCE_DIR
 #error "VW_SOURCE_DIR must point at the source tree"
@@ -33,6 +35,15 @@ std::string shared_document(const std::string& ip_rules = R"([{"value": "198.51.
     "vaultwall": {"profile": "akv-current", "mode": "enforce",
       "trustedServices": {"serviceTags": ")" +
          kTags + R"(", "services": ["AzureKeyVault"]}}})";
+}
+
+const std::string kVnet =
+    "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/app-vnet";
+
+// A host facts file as the reader gives it to compile_for_host.
+HostFactsText facts_text(std::string text, std::string name = "host.json") {
+  return HostFactsText{.text = std::move(text), .name = std::move(name), .base_dir = {},
+                       .explicit_path = true};
 }
 
 std::string paths(const std::vector<Diagnostic>& diagnostics) {
@@ -100,7 +111,30 @@ TEST(SharedPolicy, DigestIgnoresOrderButNotContent) {
   EXPECT_NE(a.digest, c.digest);
   auto tags = a.service_tags;
   tags["AzureKeyVault"].pop_back();
-  EXPECT_NE(shared_digest(a.policy, tags), a.digest);
+  EXPECT_NE(*shared_digest(a.policy, tags), a.digest);
+}
+
+// One definition: the digest fleet stores is the policy digest the host
+// prints (apply, show, stats) once it enforces the policy with its facts.
+TEST(SharedPolicy, StoredDigestIsTheHostsPolicyDigest) {
+  SharedPolicy shared = made(shared_document());
+  fs::path dir = fs::temp_directory_path() / ("vw-shared-digest-" + std::to_string(::getpid()));
+  auto tags = write_service_tags_file(dir, shared.service_tags);
+  ASSERT_TRUE(tags) << tags.error().message();
+  for (const char* segment : {R"({"vlan": 100})", R"({"interface": "eth7"})"}) {
+    auto host = compile_for_host(shared, facts_text(std::string(R"({"virtualNetworks": [{"id": ")") +
+                                                       kVnet + R"(", "segment": )" + segment +
+                                                       R"(, "subnets": [{"name": "web", "addressPrefix": "10.1.0.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]}]})"),
+                                 *tags);
+    ASSERT_TRUE(host.ok()) << host.diagnostics[0].text();
+    auto trusted = resolve_trusted_services(host.value->policy);
+    ASSERT_TRUE(trusted.ok());
+    CompileOptions options{.resolve_interface = [](const std::string&) { return std::optional<uint32_t>(7); }};
+    auto compiled = compile_policy(host.value->policy, *trusted.value, options);
+    ASSERT_TRUE(compiled.ok());
+    EXPECT_EQ(compiled.value->policy_digest_hex, shared.digest) << segment;
+  }
+  fs::remove_all(dir);
 }
 
 TEST(SharedPolicy, RecordRoundTrip) {
@@ -150,19 +184,36 @@ TEST(SharedPolicy, RecordsEditedByHandAreRefusedWithTheirPath) {
 }
 
 TEST(SharedPolicy, HostFactsFileHoldsOnlyHostFacts) {
-  auto ok = parse_host_facts(R"({"vaultwall": {"dataPlane": {"addresses": ["192.0.2.10"]},
-    "trustedServices": {"serviceTags": "/x.json"}}})",
-                             "host.json");
-  ASSERT_TRUE(ok.ok());
-  EXPECT_EQ(ok.warnings().size(), 1u);  // the tags path is ignored, and it says so
-  EXPECT_TRUE(parse_host_facts("{}", "host.json").ok());
-  auto shared_keys = parse_host_facts(
-      R"({"properties": {}, "vaultwall": {"mode": "audit", "privateEndpoints": []}})", "host.json");
-  ASSERT_FALSE(shared_keys.ok());
-  EXPECT_EQ(paths(shared_keys.diagnostics), "properties|vaultwall.mode|");
-  auto missing = read_host_facts("/nonexistent/host.json");
-  ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.diagnostics[0].message.find("/nonexistent/host.json"), std::string::npos);
+  SharedPolicy shared = made(shared_document());
+  auto compile = [&](const std::string& text) { return compile_for_host(shared, facts_text(text), "/x.json"); };
+  const std::string vnet = R"("virtualNetworks": [{"id": ")" + kVnet +
+                           R"(", "segment": {"vlan": 100}, "subnets": [{"name": "web", "addressPrefix": "10.1.0.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]}])";
+  // A Service Tags path of its own is ignored (the record's prefixes are
+  // enforced), and it says so.
+  auto tags = compile(R"({"serviceTags": "/elsewhere.json", )" + vnet + "}");
+  ASSERT_TRUE(tags.ok()) << tags.diagnostics[0].text();
+  ASSERT_EQ(tags.warnings().size(), 1u);
+  EXPECT_EQ(tags.warnings()[0].path, "host.json:serviceTags");
+  EXPECT_EQ(tags.value->policy.host.trusted.service_tags_path, "/x.json");
+  // The vault's policy in the host facts: one error naming what it is.
+  auto policy = compile(R"({"properties": {}, )" + vnet + "}");
+  ASSERT_FALSE(policy.ok());
+  EXPECT_EQ(paths(policy.diagnostics), "host.json:properties|");
+  // The form of a document's vaultwall section: one error saying where host facts go.
+  auto wrapped = compile(R"({"vaultwall": {)" + vnet + "}}");
+  ASSERT_FALSE(wrapped.ok());
+  EXPECT_EQ(paths(wrapped.diagnostics), "host.json:vaultwall|");
+  EXPECT_NE(wrapped.errors()[0].message.find("top level"), std::string::npos);
+  EXPECT_EQ(diagnostic_source(wrapped.errors()[0], "host.json"), "host-facts");
+  // Placeholders of vaultwallctl host init are refused until filled.
+  auto skeleton = compile(R"({"dataPlane": {"addresses": ["<a.b.c.d>"]}, )" + vnet + "}");
+  ASSERT_FALSE(skeleton.ok());
+  EXPECT_EQ(paths(skeleton.diagnostics), "host.json:dataPlane.addresses[0]|");
+
+  auto missing = read_fleet_host_facts("/nonexistent/host.json");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message().find("/nonexistent/host.json"), std::string::npos);
+  EXPECT_NE(missing.error().message().find("{} for none"), std::string::npos);
 }
 
 TEST(SharedPolicy, CompileForHostMergesTheHostsFacts) {
@@ -170,32 +221,33 @@ TEST(SharedPolicy, CompileForHostMergesTheHostsFacts) {
   fs::path dir = fs::temp_directory_path() / ("vw-shared-test-" + std::to_string(::getpid()));
   auto tags = write_service_tags_file(dir, shared.service_tags);
   ASSERT_TRUE(tags) << tags.error().message();
-  auto facts = parse_host_facts(R"({"vaultwall": {"dataPlane": {"addresses": ["192.0.2.10"]},
-    "virtualNetworks": [{"id": "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/app-vnet",
+  auto host = compile_for_host(shared, facts_text(R"({"dataPlane": {"addresses": ["192.0.2.10"]},
+    "virtualNetworks": [{"id": ")" + kVnet + R"(",
       "segment": {"vlan": 100},
-      "subnets": [{"name": "web", "addressPrefix": "10.1.0.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]}]}})",
-                                "host.json");
-  ASSERT_TRUE(facts.ok());
-  auto host = compile_for_host(shared, *facts.value, *tags);
+      "subnets": [{"name": "web", "addressPrefix": "10.1.0.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]}]})"),
+                               *tags);
   ASSERT_TRUE(host.ok()) << host.diagnostics[0].text();
   EXPECT_EQ(host.value->policy.host.addresses.size(), 1u);
   EXPECT_EQ(host.value->policy.host.trusted.service_tags_path, *tags);
   EXPECT_EQ(host.value->policy.ip_rules, shared.policy.ip_rules);
+  // The document kept for boot is self-contained: it loads to the same policy alone.
+  auto reloaded = load_policy(host.value->document);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.diagnostics[0].text();
+  EXPECT_EQ(*reloaded.value, host.value->policy);
 
   // A host that does not describe the vault's virtual network: its facts' fault.
-  auto bare = compile_for_host(shared, HostFacts{.path = "host.json"}, *tags);
+  auto bare = compile_for_host(shared, facts_text("{}"), *tags);
   ASSERT_FALSE(bare.ok());
-  EXPECT_EQ(bare.errors()[0].path, "vaultwall.virtualNetworks");
-  EXPECT_EQ(diagnostic_source(bare.errors()[0]), "host-facts");
+  EXPECT_EQ(bare.errors()[0].path, "host.json:virtualNetworks");
+  EXPECT_EQ(diagnostic_source(bare.errors()[0], "host.json"), "host-facts");
   EXPECT_NE(bare.errors()[0].message.find("host.json"), std::string::npos);
-  auto wrong_segment = parse_host_facts(
-      R"({"vaultwall": {"virtualNetworks": [{"id": "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/app-vnet",
-      "segment": {"vlan": 5000}, "subnets": [{"name": "web", "addressPrefix": "10.1.0.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]}]}})",
-      "host.json");
-  auto refused = compile_for_host(shared, *wrong_segment.value, *tags);
+  auto refused = compile_for_host(shared, facts_text(R"({"virtualNetworks": [{"id": ")" + kVnet + R"(",
+      "segment": {"vlan": 5000}, "subnets": [{"name": "web", "addressPrefix": "10.1.0.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]}]})"),
+                                  *tags);
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.errors()[0].path, "vaultwall.virtualNetworks[0].segment.vlan");
-  EXPECT_EQ(diagnostic_source(refused.errors()[0]), "host-facts");
+  EXPECT_EQ(refused.errors()[0].path, "host.json:virtualNetworks[0].segment.vlan");
+  EXPECT_EQ(diagnostic_source(refused.errors()[0], "host.json"), "host-facts");
+  EXPECT_EQ(diagnostic_source(Diagnostic{Severity::kError, "properties.networkAcls", "x"}, "host.json"), "policy");
 
   // Same content, same file; pruning keeps the one named.
   auto again = write_service_tags_file(dir, shared.service_tags);

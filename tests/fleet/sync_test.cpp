@@ -88,7 +88,7 @@ class SyncTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("vw-sync-test-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     std::ofstream(dir_ / "host.json")
-        << R"({"vaultwall": {"dataPlane": {"addresses": ["192.0.2.10"]}}})";
+        << R"({"dataPlane": {"addresses": ["192.0.2.10"]}})";
     core_.emplace(SyncSettings{.vault = "kv-1",
                                .host = "h1",
                                .host_facts_path = (dir_ / "host.json").string(),
@@ -167,13 +167,13 @@ TEST_F(SyncTest, InvalidValuesAreRejectedWithTheirPathAndNeverApplied) {
 }
 
 TEST_F(SyncTest, HostFactsThatDoNotFitAreTheHostsRejection) {
-  std::ofstream(dir_ / "host.json") << R"({"vaultwall": {"dataPlane": {"ports": ["tcp/0"]}}})";
+  std::ofstream(dir_ / "host.json") << R"({"dataPlane": {"ports": ["tcp/0"]}})";
   core_->receive(PolicyListed{kv(3, record_value("198.51.100.0/24")), 3});
   core_->reconcile();
   HostStatus status = core_->report();
   EXPECT_EQ(status.state, SyncState::kRejected);
   EXPECT_EQ(status.error->source, "host-facts");
-  EXPECT_EQ(status.error->path, "vaultwall.dataPlane.ports[0]");
+  EXPECT_EQ(status.error->path, (dir_ / "host.json").string() + ":dataPlane.ports[0]");
   EXPECT_TRUE(applier_.requests.empty());
   // Fixed, and picked up by the next re-check (anti-entropy or SIGHUP).
   std::ofstream(dir_ / "host.json") << "{}";

@@ -204,7 +204,7 @@ for path, example in FIELDS:
             put(path, wrong), dotted(path))
 
 # ---- IP rule values: bad syntax, out of range, /33, host bits, IPv6,
-#      private and other non-public ranges, /31 /32 as ranges (akv-2018) ----
+#      private and other non-public ranges, /31 as a range (akv-2018; /32 is the address under every profile) ----
 IP_RULE = ["networkAcls", "ipRules", 1, "value"]
 bad_values = {
     "three-octets": "203.0.113", "five-octets": "203.0.113.1.5", "octet-256": "256.1.2.3",
@@ -228,7 +228,6 @@ bad_values = {
     "multicast-net": "224.0.0.0/4", "reserved": "240.0.0.0/4", "broadcast": "255.255.255.255",
     "contains-private": "8.0.0.0/5", "contains-everything-half": "128.0.0.0/1",
     "contains-loopback": "96.0.0.0/3", "slash-31-range": "203.0.113.4/31",
-    "slash-32-range": "203.0.113.4/32",
 }
 for name, value in bad_values.items():
     add("ip-rule-" + name, put(IP_RULE, value), dotted(IP_RULE))
@@ -331,12 +330,15 @@ for path in [[], ["networkAcls"], ["networkAcls", "ipRules", 0], ["networkAcls",
         if not path and key in ("Value",):
             continue
         doc = base()
+        # Field names are case-insensitive (as Azure's): "Value" beside
+        # "value" names the same field twice.
+        clash = any(k.lower() == key.lower() for k in get(doc, path))
         get(doc, path)[key] = 1
         name = "unknown-%s-%s" % (dotted(path).replace(".", "-").replace("[", "-").replace("]", "") or "top",
                                   key[:10].encode("ascii", "replace").decode().replace("?", "u") or "emptykey")
-        add(name, doc, dotted(path + [key]) if path else key, "unknown field")
-doc = base(); doc["vaultwall"]["limits"] = {"maxIPRules": 5}
-add("unknown-limits-typo", doc, "vaultwall.limits.maxIPRules", "unknown field")
+        add(name, doc, dotted(path + [key]) if path else key, "duplicate key" if clash else "unknown field")
+doc = base(); doc["vaultwall"]["limits"] = {"maxIpRule": 5}
+add("unknown-limits-typo", doc, "vaultwall.limits.maxIpRule", "unknown field")
 
 # ---- duplicate keys at every level ----
 def with_duplicate(path, key):

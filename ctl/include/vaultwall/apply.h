@@ -115,6 +115,7 @@ struct ApplyOutcome {
   uint64_t new_generation = 0;
   std::string old_digest;
   std::string new_digest;
+  std::string new_policy_digest;  // the shared policy digest of what was applied
   uint32_t slot = 0;
 };
 
@@ -156,6 +157,8 @@ struct ServiceCounters {
 };
 struct Stats {
   uint64_t generation = 0;
+  std::string digest;         // compiled digest (policy + host facts), hex; "" when none
+  std::string policy_digest;  // shared policy digest, hex
   std::vector<vw_counters> classes;  // indexed by VW_CLASS_*
   std::vector<RuleCounters> rules;   // rules of the live slot, by id
   std::vector<ServiceCounters> services;

@@ -44,7 +44,7 @@ struct CompileOptions {
 
 struct CompiledRule {
   uint32_t id = 0;
-  uint32_t kind = VW_RULE_KIND_UNUSED;  // VW_RULE_KIND_IP | VW_RULE_KIND_VNET
+  uint32_t kind = VW_RULE_KIND_UNUSED;  // VW_RULE_KIND_IP | _VNET | _PERIMETER
   uint32_t vnet_id = VW_VNET_PUBLIC;
   std::string text;                  // canonical identity
   bool active = true;                // inactive VNET rules keep an id, no prefixes
@@ -71,7 +71,8 @@ struct CompiledPolicy {
   std::vector<uint32_t> freed_rule_ids;      // in previous, gone now: zero counters
   std::vector<uint32_t> freed_service_ids;   // same for services
   std::map<std::string, uint32_t> vnet_ids;  // lower-cased vnet id -> vnet id (1..)
-  std::string digest_hex;                    // = image.info.digest as hex
+  std::string digest_hex;                    // = image.info.digest as hex: policy + host facts
+  std::string policy_digest_hex;             // = image.info.policy_digest: the shared policy
 };
 
 // Compiles a validated policy. Errors (with paths) for ids exhausted, too
@@ -102,8 +103,12 @@ std::string rule_info_text(std::string_view identity);
 IdAssignment rule_ids_from_info(const std::vector<std::pair<uint32_t, vw_rule_info>>& info);
 IdAssignment service_ids_from_info(const std::vector<std::pair<uint32_t, vw_service_info>>& info);
 
-// SHA-256 digest (hex) of the canonical serialisation of the policy and the
-// trusted prefixes it enforces: equal for documents that mean the same.
+// SHA-256 digest (hex) of the canonical serialisation of the policy with its
+// host facts and the trusted prefixes it enforces: equal for documents that
+// mean the same on this host (the compiled digest).
 std::string policy_digest_hex(const Policy& policy, const TrustedSet& trusted);
+// The same without the host facts: equal on every host of a vault whose
+// trusted prefixes are the same (the shared policy digest).
+std::string shared_policy_digest_hex(const Policy& policy, const TrustedSet& trusted);
 
 }  // namespace vaultwall

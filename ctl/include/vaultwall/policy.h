@@ -16,7 +16,9 @@ namespace vaultwall {
 
 enum class DefaultAction { kAllow, kDeny };
 enum class Bypass { kAzureServices, kNone };
-enum class PublicNetworkAccess { kEnabled, kDisabled };
+// SecuredByPerimeter: the network security perimeter's access rules decide
+// (vaultwall.perimeter), as if associated in Enforced mode.
+enum class PublicNetworkAccess { kEnabled, kDisabled, kSecuredByPerimeter };
 enum class Mode { kEnforce, kAudit };
 // How the vault's data-plane sockets are bound (DESIGN §1.1, weak host):
 // to the wildcard address ("any": whatever a local wildcard socket would
@@ -25,15 +27,20 @@ enum class Mode { kEnforce, kAudit };
 enum class Listen { kAny, kAddresses };
 // Which set of Azure limits validation follows (DESIGN §1.5).
 enum class Profile { kAkv2018, kAkvCurrent };
+// A network security perimeter association's access mode (Azure's
+// accessMode; "Learning" is Transition's former name).
+enum class PerimeterMode { kTransition, kEnforced };
 
 // Azure's spelling: "Allow", "Deny", "AzureServices", "None", "Enabled",
-// "Disabled"; ours: "enforce", "audit", "akv-2018", "akv-current".
+// "Disabled", "SecuredByPerimeter", "Transition", "Enforced"; ours:
+// "enforce", "audit", "akv-2018", "akv-current".
 std::string_view to_string(DefaultAction value);
 std::string_view to_string(Bypass value);
 std::string_view to_string(PublicNetworkAccess value);
 std::string_view to_string(Mode value);
 std::string_view to_string(Profile value);
 std::string_view to_string(Listen value);
+std::string_view to_string(PerimeterMode value);
 // Case-insensitive; nullopt for anything else.
 std::optional<DefaultAction> parse_default_action(std::string_view text);
 std::optional<Bypass> parse_bypass(std::string_view text);
@@ -41,6 +48,7 @@ std::optional<PublicNetworkAccess> parse_public_network_access(std::string_view 
 std::optional<Mode> parse_mode(std::string_view text);
 std::optional<Profile> parse_profile(std::string_view text);
 std::optional<Listen> parse_listen(std::string_view text);
+std::optional<PerimeterMode> parse_perimeter_mode(std::string_view text);  // also "Learning"
 
 // A tunnel the kernel opens by itself (DESIGN §1.1): its packets to a
 // protected address are data plane unless the operator declares it
@@ -59,10 +67,12 @@ const std::vector<TunnelKind>& tunnel_kinds();
 const TunnelKind* find_tunnel(std::string_view text);
 const TunnelKind* find_tunnel(uint8_t proto, uint16_t port);
 
+// A /32 is the individual address rule under every profile: Azure returns
+// every single-address rule as "a.b.c.d/32" since it normalised addresses.
 struct ProfileLimits {
-  uint32_t max_ip_rules = 127;
-  uint32_t max_vnet_rules = 127;
-  bool small_ranges_rejected = true;  // /31 and /32 written as ranges
+  uint32_t max_ip_rules = 1000;
+  uint32_t max_vnet_rules = 200;
+  bool slash31_rejected = false;  // /31 ranges: "configure individual IP address rules"
   friend bool operator==(const ProfileLimits&, const ProfileLimits&) = default;
 };
 ProfileLimits profile_limits(Profile profile);
@@ -137,9 +147,41 @@ struct TrustedServices {
   friend bool operator==(const TrustedServices&, const TrustedServices&) = default;
 };
 
-// The `vaultwall` host section: what Azure knows but a host must be told.
+// A perimeter inbound access rule. Its address prefixes are enforced; its
+// subscriptions and perimeters admit by identity, which an L3 filter cannot
+// see: kept and reported, never enforced.
+struct PerimeterRule {
+  std::string name;                        // as Azure names it (its identity)
+  std::vector<Ipv4Prefix> prefixes;        // IPv4, deduplicated across rules
+  std::vector<std::string> subscriptions;  // subscription ids, as written
+  std::vector<std::string> perimeters;     // networkSecurityPerimeters ids, as written
+  bool admits_by_identity() const { return !subscriptions.empty() || !perimeters.empty(); }
+  friend bool operator==(const PerimeterRule&, const PerimeterRule&) = default;
+};
+
+// vaultwall.perimeter: the profile of the network security perimeter the
+// vault is associated with (DESIGN §1.2, operations.md "Network security
+// perimeter"). Outbound rules are not kept: Key Vault makes no outbound calls.
+struct Perimeter {
+  PerimeterMode mode = PerimeterMode::kTransition;  // Azure's default
+  std::vector<PerimeterRule> inbound;
+  friend bool operator==(const Perimeter&, const Perimeter&) = default;
+};
+
+// How a perimeter acts on this policy's data plane.
+enum class PerimeterEffect {
+  kNone,        // no perimeter: the vault's own rules decide
+  kTransition,  // the vault's rules and the perimeter's admit; perimeter would-denies logged
+  kEnforced,    // only the perimeter's rules (and private endpoints) admit
+};
+
+// The `vaultwall` section: vaultwall's extensions of the vault's policy
+// (profile, limits, mode, trusted services, perimeter: the same on every
+// host) and the host facts (ports, addresses, private endpoints, virtual
+// networks and their segments, where the Service Tags file is: what only
+// a host knows).
 struct HostSection {
-  Profile profile = Profile::kAkv2018;
+  Profile profile = Profile::kAkvCurrent;
   std::optional<uint32_t> max_ip_rules;     // limits.maxIpRules override
   std::optional<uint32_t> max_vnet_rules;   // limits.maxVirtualNetworkRules override
   std::vector<PortSpec> ports{PortSpec{}};  // default tcp/443
@@ -150,6 +192,7 @@ struct HostSection {
   std::vector<VirtualNetwork> virtual_networks;
   TrustedServices trusted;
   Mode mode = Mode::kEnforce;
+  std::optional<Perimeter> perimeter;
   friend bool operator==(const HostSection&, const HostSection&) = default;
 };
 
@@ -166,6 +209,9 @@ struct Policy {
 
   // The limits in force: the profile's, raised or lowered by overrides.
   ProfileLimits limits() const;
+  // Enforced when the perimeter's access mode is Enforced or
+  // publicNetworkAccess is SecuredByPerimeter; Transition otherwise.
+  PerimeterEffect perimeter_effect() const;
   const VirtualNetwork* find_virtual_network(std::string_view lower_id) const;
   friend bool operator==(const Policy&, const Policy&) = default;
 };

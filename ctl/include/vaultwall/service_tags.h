@@ -32,6 +32,20 @@ struct ServiceTag {
   size_t ipv6_count = 0;                   // published but not enforceable yet
 };
 
+// A trusted service of Key Vault's firewall ("Allow trusted Microsoft
+// services"): its name in Key Vault's list and the service tag Azure
+// publishes its addresses under, "" when there is none (then vaultwall
+// cannot admit it at L3; data/service-tags/README.md has the table).
+struct TrustedServiceEntry {
+  std::string_view name;
+  std::string_view service_tag;
+};
+// Key Vault's list of trusted services, in its order.
+const std::vector<TrustedServiceEntry>& trusted_service_catalog();
+// The entry named `name` (any case), or nullptr: a service tag's name is not
+// an entry (it is used as it is).
+const TrustedServiceEntry* find_trusted_service(std::string_view name);
+
 // Tags by name (exact spelling of the file).
 struct ServiceTagFile {
   std::map<std::string, ServiceTag> tags;
@@ -61,13 +75,15 @@ struct TrustedSet {
 };
 
 // The policy's trusted services: reads policy.host.trusted.service_tags_path
-// when tags are named. Errors (with vaultwall.trustedServices... paths) for a
-// missing/unreadable file or an unknown tag; errors at
+// when tags are named (directly, or through an entry of Key Vault's list;
+// entries without a tag are left out). Errors (with vaultwall.trustedServices...
+// paths) for a missing/unreadable file or an unknown tag; errors at
 // "<file>:values[i].properties.addressPrefixes[j]" for a trusted tag's
 // prefix that validation would refuse in a custom entry (broader than /8,
 // non-public, host bits), and at "<file>:values[i].name" for a trusted tag
-// named twice (case-insensitively); a warning when IPv6 prefixes are
-// skipped. Empty set when bypass is None or nothing is listed.
+// named twice (case-insensitively); one warning for all IPv6 prefixes
+// skipped. Empty set when bypass is None, an enforced perimeter overrides
+// the bypass, or nothing is listed.
 Checked<TrustedSet> resolve_trusted_services(const Policy& policy);
 // Same, with the tag file already loaded (tests, or a cached file).
 Checked<TrustedSet> resolve_trusted_services(const Policy& policy, const ServiceTagFile* tags);

@@ -12,6 +12,7 @@
 #include "vaultwall/attach.h"
 #include "vaultwall/error.h"
 #include "vaultwall/fleet/connection.h"
+#include "vaultwall/host_facts.h"  // kHostFactsEnv, kHostFactsDefaultPath: as vaultwallctl --host
 
 namespace vaultwall {
 
@@ -19,10 +20,8 @@ inline constexpr const char* kInterfacesEnv = "VAULTWALL_INTERFACES";
 inline constexpr const char* kAttachModeEnv = "VAULTWALL_ATTACH_MODE";
 inline constexpr const char* kFleetVaultEnv = "VAULTWALL_FLEET_VAULT";
 inline constexpr const char* kFleetHostNameEnv = "VAULTWALL_FLEET_HOST_NAME";
-inline constexpr const char* kHostFactsEnv = "VAULTWALL_HOST_FACTS";
 inline constexpr const char* kFleetStateDirEnv = "VAULTWALL_FLEET_STATE_DIR";
 inline constexpr const char* kMetricsTextfileEnv = "VAULTWALL_METRICS_TEXTFILE_DIR";
-inline constexpr const char* kHostFactsDefault = "/etc/vaultwall/host.json";
 
 // Interface names from a list separated by spaces, tabs or commas
 // ("eth0 eth1", "eth0,eth1"), duplicates dropped, order kept.
@@ -49,7 +48,7 @@ Result<std::vector<std::string>> interfaces_to_cover(
 struct FleetOptions {
   std::string vault;      // empty: fleet mode off
   std::string host_name;  // empty: this host's name (gethostname)
-  std::string host_facts = kHostFactsDefault;
+  std::string host_facts = kHostFactsDefaultPath;
   std::string state_dir;
   std::string metrics_dir;
   fleet::EtcdSettings etcd;

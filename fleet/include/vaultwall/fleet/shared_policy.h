@@ -6,11 +6,8 @@
 //   protected addresses and ports, private endpoints, the segments and
 //   subnet prefixes of each virtual network) are what only a host knows and
 //   stay in its host facts file.
-// compile_for_host() puts the two together into the policy a host enforces.
-// Host facts are written today in the document's own `vaultwall` section
-// (the embedded form), so merging is a JSON merge loaded by the ordinary
-// validator: compile_for_host() is the one place that changes when host
-// facts get a loader of their own.
+// compile_for_host() puts the two together into the policy a host enforces,
+// through the same reader as `vaultwallctl --host` (one host facts format).
 #pragma once
 
 #include <filesystem>
@@ -22,6 +19,7 @@
 #include "vaultwall/diagnostics.h"
 #include "vaultwall/error.h"
 #include "vaultwall/fleet/records.h"
+#include "vaultwall/host_facts.h"
 #include "vaultwall/policy.h"
 
 namespace vaultwall::fleet {
@@ -62,37 +60,38 @@ Checked<SharedPolicy> shared_policy_from_record(const PolicyRecord& record);
 PolicyRecord make_record(const SharedPolicy& shared, std::string vault, std::string author,
                          std::string comment, std::string created_at);
 
-// hex SHA-256 over the canonical (order-insensitive) serialisation of the
-// shared policy and the sorted resolved prefixes of its service tags.
-std::string shared_digest(const Policy& shared,
-                          const std::map<std::string, std::vector<std::string>>& tags);
+// The shared policy digest (compile.h shared_policy_digest_hex) of `shared`
+// with its trusted services resolved from `tags`: what apply, show and stats
+// print as the policy digest on every host that enforces it. Errors: the
+// tags do not resolve (shared_policy_from_record checks them first).
+Result<std::string> shared_digest(const Policy& shared,
+                                  const std::map<std::string, std::vector<std::string>>& tags);
 
 // ---- this host's part ------------------------------------------------------------
 
-// A host facts file: a JSON object whose only key is `vaultwall`, holding
-// only host fact keys. An empty object is valid (every destination on
-// tcp/443 protected, no virtual networks). Errors carry paths in the file.
-struct HostFacts {
-  std::string path;
-  Json vaultwall = Json::object();
-};
-Checked<HostFacts> read_host_facts(const std::filesystem::path& path);
-Checked<HostFacts> parse_host_facts(std::string_view text, std::string path);
+// The host facts file: the same file and reader as vaultwallctl --host
+// (host_facts.h, vaultwall-host.json(5)). In fleet mode it must exist ({}
+// for none): a mistyped path is refused, not taken for "no facts".
+Result<HostFactsText> read_fleet_host_facts(const std::filesystem::path& path);
 
 struct HostPolicy {
   Policy policy;
-  std::string document;  // the merged rule document (what `vaultwallctl apply -f` would take)
+  // The policy with the host facts embedded (to_azure_json): self-contained,
+  // what `vaultwallctl apply -f` takes at boot.
+  std::string document;
 };
 
-// Shared policy + host facts -> the policy this host enforces. The trusted
+// Shared policy + host facts -> the policy this host enforces, read as
+// `vaultwallctl apply -f POLICY --host FACTS` reads them. The trusted
 // services are resolved from service_tags_file (see write_service_tags_file),
 // so every host trusts exactly the prefixes stored with the policy.
-// Diagnostics keep the document's paths: those under the host fact keys are
-// the host facts file's, the others the shared policy's (diagnostic_source).
-Checked<HostPolicy> compile_for_host(const SharedPolicy& shared, const HostFacts& facts,
+// Diagnostics keep their paths: "<facts file>:..." for the host facts, the
+// shared document's otherwise (diagnostic_source tells them apart).
+Checked<HostPolicy> compile_for_host(const SharedPolicy& shared, const HostFactsText& facts,
                                      const std::string& service_tags_file);
 
-// "host-facts" for a diagnostic about a host fact key, else "policy".
-std::string diagnostic_source(const Diagnostic& diagnostic);
+// "host-facts" for a diagnostic about the host facts file `facts_name`
+// (its paths start with "<facts_name>:"), else "policy".
+std::string diagnostic_source(const Diagnostic& diagnostic, const std::string& facts_name);
 
 }  // namespace vaultwall::fleet

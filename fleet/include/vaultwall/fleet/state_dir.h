@@ -27,6 +27,10 @@ Result<void> write_file_atomically(const std::filesystem::path& path, const std:
 // Creates dir (0700) when missing.
 Result<void> ensure_state_dir(const std::filesystem::path& dir);
 
+// Azure's Service Tags JSON holding exactly `tags` (tag -> IPv4 prefixes):
+// what write_service_tags_file writes, and what the shared digest resolves.
+std::string service_tags_document(const std::map<std::string, std::vector<std::string>>& tags);
+
 // Writes `tags` as a Service Tags file in dir, named after its content (an
 // existing file of the same content is reused); returns its path.
 Result<std::string> write_service_tags_file(

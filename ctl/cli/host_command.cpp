@@ -1,0 +1,47 @@
+// vaultwallctl host init: the host-facts skeleton of a rule document (what
+// only this host knows, to fill in before the document can be applied).
+#include <iostream>
+
+#include "cli/common.h"
+#include "vaultwall/host_facts.h"
+#include "vaultwall/input_file.h"
+#include "vaultwall/text.h"
+
+namespace vaultwall::cli {
+namespace {
+
+int cmd_host_init(const std::string& file, const std::string& vault) {
+  auto text = read_input_file(file, document_size_cap(), "rule document");
+  if (!text) return report(text.error());
+  ParseOptions options;
+  if (!vault.empty()) options.vault = vault;
+  auto skeleton = host_facts_skeleton(*text, options, file);
+  print_diagnostics(skeleton.diagnostics);
+  if (!skeleton.ok()) {
+    std::cerr << printable(file) << ": cannot be read; no skeleton written\n";
+    return kExitError;
+  }
+  std::cout << *skeleton.value;
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_host_commands(CLI::App& app, Globals& /*g*/, Commands& commands) {
+  struct Options {
+    std::string file, vault;
+  };
+  auto o = std::make_shared<Options>();
+  auto* host = app.add_subcommand("host", "this host's facts: what a vault's policy needs of it");
+  host->require_subcommand(1);
+  auto* init = host->add_subcommand(
+      "init",
+      "print a host-facts skeleton for a rule document: one entry per virtual network and "
+      "subnet it names, with placeholders to fill in (redirect it to /etc/vaultwall/host.json)");
+  init->add_option("-f,--file", o->file, "rule document (JSON; - for standard input)")->required();
+  init->add_option("--vault", o->vault,
+                   "the vault to read from a list of vaults, an ARM template or Terraform state");
+  commands.add(init, [o] { return cmd_host_init(o->file, o->vault); });
+}
+
+}  // namespace vaultwall::cli

@@ -1,0 +1,137 @@
+// Documents as Azure and its tools produce them (tests/data/azure/): each
+// row of expected.tsv loads one with its options (host facts, --vault,
+// --profile, --policy-only) and names the outcome and one diagnostic the
+// result must carry, with its path as written in the file.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "test_support.h"
+#include "vaultwall/host_facts.h"
+
+namespace vaultwall::test {
+namespace {
+
+std::filesystem::path azure_dir() { return data_dir() / "azure"; }
+
+struct AzureCase {
+  size_t row = 0;
+  std::string file;
+  std::string options;
+  bool valid = false;
+  std::string path;  // "-": no diagnostic checked; "(root)": the empty path
+  std::string text;
+};
+
+std::vector<std::string> fields_of(const std::string& line) {
+  std::vector<std::string> fields;
+  std::stringstream in(line);
+  std::string field;
+  while (std::getline(in, field, '\t')) fields.push_back(field);
+  return fields;
+}
+
+std::vector<AzureCase> load_cases() {
+  std::vector<AzureCase> cases;
+  std::ifstream table(azure_dir() / "expected.tsv");
+  std::string line;
+  size_t row = 0;
+  while (std::getline(table, line)) {
+    ++row;
+    if (line.empty() || line[0] == '#') continue;
+    auto f = fields_of(line);
+    if (f.size() != 5) {
+      ADD_FAILURE() << "expected.tsv line " << row << " has " << f.size() << " fields, not 5";
+      continue;
+    }
+    cases.push_back({row, f[0], f[1], f[2] == "valid", f[3], f[4]});
+  }
+  return cases;
+}
+
+void PrintTo(const AzureCase& c, std::ostream* out) { *out << c.file << " " << c.options; }
+
+struct Options {
+  ValidateOptions validate;
+  std::optional<std::string> vault;
+  HostFactsSource host;
+};
+
+Options options_of(const std::string& text) {
+  Options out;
+  std::stringstream in(text);
+  std::string word;
+  while (in >> word) {
+    if (word == "-") continue;
+    if (word == "policy-only") {
+      out.validate.policy_only = true;
+    } else if (word.starts_with("host=")) {
+      out.host = {word.substr(5), true};
+    } else if (word.starts_with("vault=")) {
+      out.vault = word.substr(6);
+    } else if (word.starts_with("profile=")) {
+      out.validate.profile = parse_profile(word.substr(8));
+    } else {
+      ADD_FAILURE() << "unknown option " << word;
+    }
+  }
+  return out;
+}
+
+class AzureDocument : public ::testing::TestWithParam<AzureCase> {
+ protected:
+  // Host-facts paths in the table are relative to tests/data/azure, and
+  // diagnostics name them as given.
+  void SetUp() override {
+    previous_ = std::filesystem::current_path();
+    std::filesystem::current_path(azure_dir());
+  }
+  void TearDown() override { std::filesystem::current_path(previous_); }
+  std::filesystem::path previous_;
+};
+
+TEST_P(AzureDocument, HasItsOutcomeAndDiagnostic) {
+  const AzureCase& c = GetParam();
+  Options options = options_of(c.options);
+  auto loaded = load_policy_file(c.file, options.validate, options.vault, options.host);
+  std::vector<Diagnostic> diagnostics = loaded.diagnostics;
+  bool valid = loaded.ok();
+  if (valid && !options.validate.policy_only) {
+    auto trusted = resolve_trusted_services(*loaded.value);
+    diagnostics.insert(diagnostics.end(), trusted.diagnostics.begin(), trusted.diagnostics.end());
+    valid = trusted.ok();
+  }
+  EXPECT_EQ(valid, c.valid) << c.file << " (" << c.options << ")\n" << describe(diagnostics);
+  if (c.path == "-") return;
+  std::string path = c.path == "(root)" ? "" : c.path;
+  Severity severity = c.valid ? Severity::kWarning : Severity::kError;
+  EXPECT_TRUE(has_diagnostic(diagnostics, severity, path, c.text))
+      << c.file << " (" << c.options << "): expected " << (c.valid ? "a warning" : "an error")
+      << " at \"" << path << "\" containing \"" << c.text << "\"; got\n"
+      << describe(diagnostics);
+}
+
+std::string case_name(const ::testing::TestParamInfo<AzureCase>& info) {
+  std::string name = "row" + std::to_string(info.param.row) + "_" + info.param.file;
+  name = name.substr(0, name.size() - 5);
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, AzureDocument, ::testing::ValuesIn(load_cases()), case_name);
+
+TEST(AzureDocuments, EveryDocumentHasARowAndThereAreAtLeastThirty) {
+  std::set<std::string> listed;
+  for (const AzureCase& c : load_cases()) listed.insert(c.file);
+  std::set<std::string> present;
+  for (const auto& entry : std::filesystem::directory_iterator(azure_dir()))
+    if (entry.path().extension() == ".json") present.insert(entry.path().filename().string());
+  EXPECT_EQ(listed, present);
+  EXPECT_GE(present.size(), 30u);
+}
+
+}  // namespace
+}  // namespace vaultwall::test
