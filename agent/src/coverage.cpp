@@ -6,8 +6,8 @@
 
 #include <cstring>
 
-#include "vaultwall/attach.h"
-#include "vaultwall/maps.h"
+#include "vaultwall/kernel/attach.h"
+#include "vaultwall/kernel/maps.h"
 
 namespace vaultwall {
 

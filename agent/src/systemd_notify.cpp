@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "vaultwall/fd.h"
+#include "vaultwall/common/fd.h"
 
 namespace vaultwall {
 

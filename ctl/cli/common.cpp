@@ -1,12 +1,14 @@
 #include "cli/common.h"
 
-#include <algorithm>
-#include <iostream>
+#include <spdlog/spdlog.h>
 
-#include "vaultwall/command_line.h"
-#include "vaultwall/input_file.h"
-#include "vaultwall/program.h"
-#include "vaultwall/text.h"
+#include <algorithm>
+
+#include "vaultwall/common/command_line.h"
+#include "vaultwall/common/text.h"
+#include "vaultwall/kernel/program.h"
+#include "vaultwall/kernel/slots.h"
+#include "vaultwall/policy/input_file.h"
 
 namespace vaultwall::cli {
 
@@ -49,6 +51,7 @@ void add_global_options(CLI::App& app, Globals& g, Commands& commands) {
                         "largest rule document or Service Tags file read, e.g. 16M (default " +
                             format_size(kDocumentSizeCap) + " and " +
                             format_size(kServiceTagsSizeCap) + ")");
+    command->add_flag("-v,--verbose", g.verbose, "print debug messages (libbpf's included)");
     const std::vector<std::string>* formats = command == &app ? &every_format
                                                               : formats_of(commands, command);
     if (formats)
@@ -73,33 +76,43 @@ void add_global_options(CLI::App& app, Globals& g, Commands& commands) {
   });
 }
 
-int report(const Error& error) {
-  std::cerr << "vaultwallctl: " << printable(truncated(error.message(), kMaxMessageBytes)) << "\n";
-  return kExitError;
+Report journaled(const Globals& g, const std::string& command,
+                 const std::function<Report()>& change) {
+  JournaledChange journal{.journal = journal_path(g.journal),
+                          .command = command,
+                          .argv = g.argv,
+                          .pin_dir = g.pin_dir,
+                          .policy_version = [&g] { return active_policy_version(g.pin_dir); }};
+  return run_journaled(journal, change);
 }
 
-void warn(const std::string& message) {
-  std::cerr << "vaultwallctl: warning: " << printable(truncated(message, kMaxMessageBytes)) << "\n";
-}
-
-void print_diagnostics(const std::vector<Diagnostic>& diagnostics) {
+void add_diagnostic_notes(Report& report, const std::vector<Diagnostic>& diagnostics) {
   for (const Diagnostic& d : diagnostics)
-    std::cerr << (d.is_error() ? "error: " : "warning: ")
-              << printable(truncated(d.text(), kMaxMessageBytes)) << "\n";
+    report.notes.push_back((d.is_error() ? "error: " : "warning: ") + d.text());
 }
 
-json diagnostics_json(const std::vector<Diagnostic>& diagnostics) {
-  json out = json::array();
+Json diagnostics_json(const std::vector<Diagnostic>& diagnostics) {
+  Json out = Json::array();
   for (const Diagnostic& d : diagnostics)
     out.push_back({{"severity", d.is_error() ? "error" : "warning"}, {"path", d.path},
                    {"message", d.message}});
   return out;
 }
 
-// Pinned maps, after the privilege and bpffs checks that explain failures.
+std::string errors_text(const std::vector<Diagnostic>& diagnostics) {
+  std::string text;
+  for (const Diagnostic& d : diagnostics)
+    if (d.is_error()) text += (text.empty() ? "" : "; ") + d.text();
+  return text.empty() ? "invalid document" : text;
+}
+
 Result<PinnedMaps> open_maps(const Globals& g) {
-  if (auto r = check_privileges_and_bpffs(g.pin_dir); !r) return std::unexpected(r.error());
+  VW_TRY(check_privileges_and_bpffs(g.pin_dir));
   return PinnedMaps::open(g.pin_dir);
+}
+
+void warn_now(const std::string& message) {
+  spdlog::warn("{}", printable(truncated(message, kMaxMessageBytes)));
 }
 
 }  // namespace vaultwall::cli

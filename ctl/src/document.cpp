@@ -1,10 +1,10 @@
 // parse_document: the shape of a rule document (DESIGN §3.2). Values are
 // kept as written with their paths; validate.cpp decides what they mean.
-#include "vaultwall/document.h"
+#include "vaultwall/policy/document.h"
 
 #include "json_strict.h"
-#include "vaultwall/input_file.h"
-#include "vaultwall/validate.h"
+#include "vaultwall/policy/input_file.h"
+#include "vaultwall/policy/validate.h"
 
 namespace vaultwall {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "vaultwall/diagnostics.h"
+#include "vaultwall/policy/diagnostics.h"
 
 namespace vaultwall::json_strict {
 

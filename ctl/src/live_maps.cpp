@@ -1,4 +1,4 @@
-#include "vaultwall/live_maps.h"
+#include "vaultwall/apply/live_maps.h"
 
 #include <bpf/bpf.h>
 

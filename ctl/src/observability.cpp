@@ -1,4 +1,4 @@
-#include "vaultwall/observability.h"
+#include "vaultwall/apply/observability.h"
 
 #include <arpa/inet.h>
 
@@ -6,9 +6,9 @@
 #include <cstring>
 #include <sstream>
 
-#include "vaultwall/classify.h"
-#include "vaultwall/journal.h"
-#include "vaultwall/links.h"
+#include "vaultwall/policy/classify.h"
+#include "vaultwall/common/time.h"
+#include "vaultwall/kernel/links.h"
 
 namespace vaultwall {
 
@@ -72,7 +72,7 @@ std::string event_rule_text(const vw_event& e, const std::string& rule_text) {
 json event_json(const vw_event& e, uint64_t time_unix_ns, const EventNames& names) {
   bool audit = e.mode == VW_EVENT_MODE_AUDIT;
   json line = {
-      {"time", format_utc_time(time_unix_ns)},
+      {"time", format_utc(time_unix_ns)},
       {"category", "AuditEvent"},
       {"operationName", "VaultFirewall"},
       {"resultType", kResultTypeForbidden},
@@ -118,7 +118,7 @@ std::string event_table_row(const vw_event& e, uint64_t time_unix_ns, const Even
   if (e.suppressed) cause += " (+" + std::to_string(e.suppressed) + " suppressed)";
   char row[768];
   std::snprintf(row, sizeof(row), "%-27s %-7s %-8s %-39s %-6u %-5s %-10s %-4u %s",
-                format_utc_time(time_unix_ns).c_str(), audit ? "audit" : "enforce",
+                format_utc(time_unix_ns).c_str(), audit ? "audit" : "enforce",
                 audit ? "allowed" : "denied", caller.c_str(), e.dport,
                 protocol_name(e.proto).c_str(),
                 names.interface.empty() ? std::to_string(e.ifindex).c_str() : names.interface.c_str(),

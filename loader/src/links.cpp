@@ -1,4 +1,4 @@
-#include "vaultwall/links.h"
+#include "vaultwall/kernel/links.h"
 
 #include <bpf/bpf.h>
 #include <linux/if_arp.h>
@@ -15,9 +15,9 @@
 #include <map>
 #include <set>
 
-#include "vaultwall/attach.h"
-#include "vaultwall/fd.h"
-#include "vaultwall/maps.h"
+#include "vaultwall/kernel/attach.h"
+#include "vaultwall/common/fd.h"
+#include "vaultwall/kernel/maps.h"
 
 namespace vaultwall {
 
@@ -172,8 +172,8 @@ namespace {
 
 Result<TypedMap<vw_link_key, vw_link_info>> open_links_map(const std::string& pin_dir,
                                                            UniqueFd& holder) {
-  holder = VW_TRY(open_pinned(pin_dir + "/" VW_MAP_LINKS));
-  return TypedMap<vw_link_key, vw_link_info>(holder.get(), VW_MAP_LINKS);
+  holder = VW_TRY(open_pinned(pin_dir + "/" VW_NAME(VW_MAP_LINKS)));
+  return TypedMap<vw_link_key, vw_link_info>(holder.get(), VW_NAME(VW_MAP_LINKS));
 }
 
 Result<vw_link_key> link_key(const std::string& interface) {

@@ -47,11 +47,11 @@
 #include "rule_sets.h"
 #include "run_context.h"
 #include "test_run.h"
-#include "vaultwall/apply.h"
-#include "vaultwall/document.h"
-#include "vaultwall/maps.h"
-#include "vaultwall/program.h"
-#include "vaultwall/slots.h"
+#include "vaultwall/apply/apply.h"
+#include "vaultwall/policy/document.h"
+#include "vaultwall/kernel/maps.h"
+#include "vaultwall/kernel/program.h"
+#include "vaultwall/kernel/slots.h"
 #include "vaultwall_abi.h"
 
 extern char** environ;

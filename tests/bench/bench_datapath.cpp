@@ -43,9 +43,9 @@
 #include "rule_sets.h"
 #include "run_context.h"
 #include "test_run.h"
-#include "vaultwall/maps.h"
-#include "vaultwall/program.h"
-#include "vaultwall/slots.h"
+#include "vaultwall/kernel/maps.h"
+#include "vaultwall/kernel/program.h"
+#include "vaultwall/kernel/slots.h"
 #include "vaultwall_abi.h"
 
 namespace vaultwall::bench {
@@ -383,11 +383,10 @@ uint32_t cold_pool_size(size_t rules) {
 Result<ColdSkeleton> load_cold(const RuleSet& set, const PinnedMaps& maps) {
   ColdSkeleton skel(bench_cold__open());
   if (!skel) return fail_errno("open the cold-lookup program");
-  auto slot = active_slot(maps);
-  if (!slot) return std::unexpected(slot.error());
-  if (bpf_map__reuse_fd(skel->maps.cold_rules, maps.rules(*slot).fd()) != 0 ||
-      bpf_map__reuse_fd(skel->maps.cold_index, maps.index_fd(*slot)) != 0 ||
-      bpf_map__reuse_fd(skel->maps.cold_chunks, maps.chunks_fd(*slot)) != 0)
+  const uint32_t slot = VW_TRY(active_slot(maps));
+  if (bpf_map__reuse_fd(skel->maps.cold_rules, maps.rules(slot).fd()) != 0 ||
+      bpf_map__reuse_fd(skel->maps.cold_index, maps.fd(maps.index(slot))) != 0 ||
+      bpf_map__reuse_fd(skel->maps.cold_chunks, maps.fd(maps.chunks(slot))) != 0)
     return fail_errno("share vaultwall's source index and rule trie with the cold-lookup program");
   if (bench_cold__load(skel.get()) != 0) return fail_errno("load the cold-lookup program");
 
@@ -516,10 +515,10 @@ Result<void> check_vaultwall_paths(const std::vector<Cell>& cells) {
   for (const Cell& cell : cells) {
     const PinnedMaps& maps = cell.set->maps;
     uint32_t cls = cell.packet->vaultwall_class;
-    auto before = read_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, cls);
+    auto before = read_counters(maps.class_stats_fd(), VW_NAME(VW_MAP_CLASS_STATS), cls);
     if (!before) return std::unexpected(before.error());
     if (auto r = timed_run(cell, kVaultwall, 1); !r) return std::unexpected(r.error());
-    auto after = read_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, cls);
+    auto after = read_counters(maps.class_stats_fd(), VW_NAME(VW_MAP_CLASS_STATS), cls);
     if (!after) return std::unexpected(after.error());
     if (after->packets != before->packets + 1)
       return fail(EPROTO, "the " + cell.packet->name + " packet with rule set " +

@@ -27,9 +27,9 @@
 #include "packet_builder.h"
 #include "run_context.h"
 #include "test_run.h"
-#include "vaultwall/maps.h"
-#include "vaultwall/program.h"
-#include "vaultwall/slots.h"
+#include "vaultwall/kernel/maps.h"
+#include "vaultwall/kernel/program.h"
+#include "vaultwall/kernel/slots.h"
 
 namespace vaultwall::bench {
 namespace {

@@ -8,6 +8,8 @@
 #include <random>
 #include <unordered_set>
 
+#include "vaultwall/abi/keys.h"
+
 namespace vaultwall::bench {
 
 namespace {
@@ -137,12 +139,10 @@ std::vector<std::pair<vw_rule_key, vw_rule_value>> to_rule_entries(
   std::vector<std::pair<vw_rule_key, vw_rule_value>> entries;
   entries.reserve(prefixes.size());
   for (size_t i = 0; i < prefixes.size(); i++) {
-    vw_rule_key key{};
-    key.prefixlen = VW_RULE_KEY_VNET_BITS + prefixes[i].length;
-    key.vnet_id = VW_VNET_PUBLIC;
-    std::copy(prefixes[i].addr.begin(), prefixes[i].addr.end(), key.addr);
+    const auto& a = prefixes[i].addr;
+    const uint32_t address = uint32_t{a[0]} << 24 | uint32_t{a[1]} << 16 | uint32_t{a[2]} << 8 | a[3];
     vw_rule_value value{static_cast<__u32>(1 + i % (VW_MAX_RULES - 1))};
-    entries.emplace_back(key, value);
+    entries.emplace_back(make_rule_key(VW_VNET_PUBLIC, address, prefixes[i].length), value);
   }
   return entries;
 }

@@ -14,10 +14,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "vaultwall/apply.h"
-#include "vaultwall/document.h"
-#include "vaultwall/program.h"
-#include "vaultwall/sha256.h"
+#include "vaultwall/apply/apply.h"
+#include "vaultwall/policy/document.h"
+#include "vaultwall/kernel/program.h"
+#include "vaultwall/policy/sha256.h"
 
 namespace vaultwall {
 namespace {

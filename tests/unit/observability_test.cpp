@@ -9,8 +9,8 @@
 #include <set>
 #include <sstream>
 
-#include "vaultwall/clock.h"
-#include "vaultwall/observability.h"
+#include "vaultwall/common/clock.h"
+#include "vaultwall/apply/observability.h"
 
 namespace vaultwall {
 namespace {

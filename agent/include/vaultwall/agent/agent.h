@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "vaultwall/attach.h"
-#include "vaultwall/error.h"
+#include "vaultwall/kernel/attach.h"
+#include "vaultwall/common/error.h"
 
 namespace vaultwall {
 

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "vaultwall/attach.h"
-#include "vaultwall/error.h"
+#include "vaultwall/kernel/attach.h"
+#include "vaultwall/common/error.h"
 
 namespace vaultwall {
 
