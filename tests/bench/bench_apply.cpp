@@ -366,7 +366,7 @@ Result<Json> source_index_memory(const std::string& pin_dir) {
     if (!maps) return std::unexpected(maps.error());
     double total = 0;
     for (uint32_t slot = 0; slot < VW_SLOTS; slot++)
-      total += memlock_bytes(maps->index_fd(slot)) + memlock_bytes(maps->chunks_fd(slot));
+      total += memlock_bytes(maps->fd(maps->index(slot))) + memlock_bytes(maps->fd(maps->chunks(slot)));
     out = Json{{"bytes_both_slots", total},
                {"chunks_per_slot", VW_INDEX_CHUNKS},
                {"chunk_bytes", sizeof(vw_index_chunk)}};
@@ -530,7 +530,8 @@ Result<Json> run_workload(const Workload& w, const Options& options, int index) 
     if (auto r = maps->active().put(0, vw_active{*slot}); !r) return std::unexpected(r.error());
     flip.push_back(ms_since(start));
   }
-  run_process({"/usr/sbin/nft", "delete", "table", "ip", "vwbapply"}, journal);
+  // Clean-up of the comparison table: a failure leaves only an nft table behind.
+  (void)run_process({"/usr/sbin/nft", "delete", "table", "ip", "vwbapply"}, journal);
 
   Json out{{"workload", w.name},
            {"kind", w.kind},

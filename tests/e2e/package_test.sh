@@ -374,7 +374,7 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
 	check "completion: vaultwallctl n<TAB> -> network-rule" offers "network-rule" vaultwallctl n
 	check "completion: vaultwallctl network-rule <TAB>" offers "add remove list" vaultwallctl network-rule ""
 	check "completion: vaultwallctl update --default-action <TAB>" offers "Allow Deny" vaultwallctl update --default-action ""
-	check "completion: vaultwallctl --pin-dir /x update --m<TAB>" offers "--mode" vaultwallctl --pin-dir /x update --m
+	check "completion: vaultwallctl --pin-dir /x update --m<TAB>" offers "--max-input-size --mode" vaultwallctl --pin-dir /x update --m
 	check "completion: vaultwallctl explain 1.2.3.4 --proto <TAB>" offers "tcp udp" vaultwallctl explain 1.2.3.4 --proto ""
 	check "completion: vaultwall-loader <TAB>" offers "load attach detach status" vaultwall-loader ""
 	check "completion: vaultwall-loader attach --mode <TAB>" offers "auto native generic" vaultwall-loader attach --mode ""
