@@ -101,9 +101,8 @@ Result<std::vector<Ipv4Prefix>> load_service_tag_prefixes(const std::string& pat
     for (const auto& text : prefixes) {
       if (!text.is_string() || text.get<std::string>().find(':') != std::string::npos)
         continue;  // IPv6: Azure IP rules are IPv4 only
-      auto prefix = parse_ipv4_prefix(text.get<std::string>());
-      if (!prefix) return std::unexpected(prefix.error());
-      if (seen.insert(identity(*prefix)).second) out.push_back(*prefix);
+      auto prefix = VW_TRY(parse_ipv4_prefix(text.get<std::string>()));
+      if (seen.insert(identity(prefix)).second) out.push_back(prefix);
     }
   }
   return out;

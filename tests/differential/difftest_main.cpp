@@ -11,6 +11,7 @@
 // what the program asks the kernel about a packet is known to the reference.
 //
 // Exit codes: 0 no mismatch, 1 mismatch or error, 77 skipped (not root).
+#include <charconv>
 #include <net/if.h>
 #include <unistd.h>
 
@@ -57,8 +58,11 @@ std::string hex(const std::vector<uint8_t>& bytes) {
 
 std::vector<uint8_t> unhex(const std::string& text) {
   std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < text.size(); i += 2)
-    out.push_back(static_cast<uint8_t>(std::stoi(text.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i + 1 < text.size(); i += 2) {
+    uint8_t byte = 0;
+    std::from_chars(text.data() + i, text.data() + i + 2, byte, 16);
+    out.push_back(byte);
+  }
   return out;
 }
 
