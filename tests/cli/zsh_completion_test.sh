@@ -15,9 +15,8 @@ fi
 CTL=$1
 LOADER=$2
 COMPLETION=$3
-# shellcheck source=lib.sh
-source "$(dirname "$0")/lib.sh"
-trap _cli_remove_err_file EXIT
+# shellcheck source=../../scripts/lib/checks.sh
+source "$(dirname "$0")/../../scripts/lib/checks.sh"
 command -v zsh >/dev/null || { echo "SKIP: zsh is missing (apt-get install zsh)"; exit 77; }
 
 check "the completion file is valid zsh" zsh -n "$COMPLETION"
