@@ -86,7 +86,7 @@ double ms_since(Clock::time_point start) {
 // ---- Workloads -------------------------------------------------------------
 
 // tags:N      N IP rules + every service of the service-tags file trusted
-//             (bypass AzureServices): issue 3's "254 + ~4k" deployment.
+//             (bypass AzureServices): the "254 + ~4k" deployment.
 // ip:N        N IP rules (limits.maxIpRules raised).
 // trusted:N   254 IP rules + a custom trusted service holding N-254
 //             prefixes: N prefixes through the full ctl path, since rule ids

@@ -157,7 +157,7 @@ std::vector<PacketKind> packet_kinds(const std::string& trusted_source) {
   return kinds;
 }
 
-// Targets from issue 7 (reported, not asserted): a median ratio of
+// Targets (reported, not asserted): a median ratio of
 // vaultwall to another program of the same cell. set "" means every set.
 struct Target {
   const char* packet;
@@ -183,7 +183,7 @@ constexpr Target kTargets[] = {
 // prefixes as IP rules, padded with random /32 and /24. "dense:N": the two
 // fixed rules, then random /32 only. "tags:N": N IP rules (fixed + random)
 // and, as trusted prefixes, every IPv4 prefix of the service-tags file with
-// bypass AzureServices: the deployment of issue 7 ("254 + 4k trusted").
+// bypass AzureServices: the "254 + 4k trusted" deployment.
 struct RuleSetSpec {
   std::string name;  // as given: "tags:254"
   std::string kind;  // realistic | dense | tags
