@@ -33,7 +33,7 @@ CTL=$2
 source "$3"
 
 vw_require_root || exit 77
-vw_require_commands ip nsenter curl python3 timeout ss promtool || exit 1
+vw_require_commands ip nsenter curl python3 jq timeout ss promtool || exit 1
 vw_require_executables "$LOADER" "$CTL" || exit 1
 vw_require_bpffs || exit 1
 
@@ -88,17 +88,10 @@ knock() {
 # has_event FILE SOURCE MODE: FILE has an event line from SOURCE to the data
 # port with the given mode and its AuditEvent fields.
 has_event() {
-	python3 - "$@" <<'PY'
-import json, sys
-path, source, mode = sys.argv[1:4]
-for line in open(path):
-    e = json.loads(line)
-    if (e["callerIpAddress"] == source and e["port"] == 8443 and e["mode"] == mode
-            and e["resultType"] == "ForbiddenByFirewall" and e["resultSignature"] == "Forbidden"
-            and e["protocol"] == "tcp" and e["destinationIpAddress"] == "192.0.2.10"):
-        sys.exit(0)
-sys.exit(1)
-PY
+	jq -en --arg source "$2" --arg mode "$3" 'any(inputs;
+		.callerIpAddress == $source and .port == 8443 and .mode == $mode and
+		.resultType == "ForbiddenByFirewall" and .resultSignature == "Forbidden" and
+		.protocol == "tcp" and .destinationIpAddress == "192.0.2.10")' "$1" >/dev/null 2>&1
 }
 # wait_for_event FILE SOURCE MODE SECONDS [COLLECT]: bounded wait; with
 # COLLECT, runs `vaultwallctl log -o jsonl` each round and appends to FILE.

@@ -272,7 +272,7 @@ else
 		done < <(sed -n "s/^$key=//p" "$UNIT_X")
 	}
 	status_json() { vw_in_ns "$NS" "$X$PREFIX/sbin/vaultwall-loader" --pin-dir "$PIN_DIR" status -o json; }
-	attached_ifaces() { status_json | python3 -c 'import json,sys; print(" ".join(sorted(i["interface"] for i in json.load(sys.stdin)["interfaces"])))'; }
+	attached_ifaces() { status_json | jq -r '[.interfaces[].interface] | sort | join(" ")'; }
 	tcp_from() { vw_in_ns "$NS_C" timeout 4 nc -z -w 2 -s "$1" 192.0.2.10 443; }
 	tcp_blocked() { ! tcp_from "$1"; }
 

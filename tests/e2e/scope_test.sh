@@ -41,7 +41,7 @@ DATA=$4
 PEER=$5
 
 vw_require_root || exit 77
-vw_require_commands ip nsenter python3 timeout mountpoint || exit 1
+vw_require_commands ip nsenter python3 jq timeout mountpoint || exit 1
 vw_require_executables "$LOADER" "$CTL" || exit 1
 vw_require_bpffs || exit 1
 
@@ -159,15 +159,11 @@ for dst in 192.0.2.255 255.255.255.255 224.0.0.1; do
 	check "UDP/443 from the allowed source to $dst: delivered" delivered "$ALLOWED_IP" "$dst" "$IF_CLI"
 done
 ctl stats -o json >"$TMP/s1.json"
-check "the denied packets were counted as default_deny" python3 -c '
-import json, sys
-a, b = (json.load(open(f))["classes"] for f in sys.argv[1:3])
-sys.exit(0 if b["default_deny"]["packets"] - a["default_deny"]["packets"] >= 17 else 1)' "$TMP/s0.json" "$TMP/s1.json"
+check "the denied packets were counted as default_deny" jq -en --slurpfile a "$TMP/s0.json" --slurpfile b "$TMP/s1.json" \
+	'$b[0].classes.default_deny.packets - $a[0].classes.default_deny.packets >= 17'
 
 # ---- a declared tunnel: its own device must carry the filter ---------------------------
-python3 -c 'import json, sys
-d = json.load(open(sys.argv[1])); d["vaultwall"]["dataPlane"]["tunnels"] = ["vxlan"]
-json.dump(d, open(sys.argv[2], "w"))' "$DATA/scope-vault.json" "$TMP/declared.json"
+jq '.vaultwall.dataPlane.tunnels = ["vxlan"]' "$DATA/scope-vault.json" >"$TMP/declared.json"
 essential "apply with dataPlane.tunnels [\"vxlan\"]" ctl apply -f "$TMP/declared.json"
 check "[declared] VXLAN from the denied outer source passes: the tunnel device decides now" \
 	connects "$INNER_DENIED" "$VAULT_IP" 443
@@ -176,9 +172,7 @@ check "[declared, device filtered] its inner source (no rule) gets no handshake"
 	no_connection "$INNER_DENIED" "$VAULT_IP" 443
 
 # ---- listen "addresses": the vault binds only its listed address -----------------------
-python3 -c 'import json, sys
-d = json.load(open(sys.argv[1])); d["vaultwall"]["dataPlane"]["listen"] = "addresses"
-json.dump(d, open(sys.argv[2], "w"))' "$DATA/scope-vault.json" "$TMP/listed.json"
+jq '.vaultwall.dataPlane.listen = "addresses"' "$DATA/scope-vault.json" >"$TMP/listed.json"
 essential "apply with dataPlane.listen \"addresses\"" ctl apply -f "$TMP/listed.json"
 check "[listen addresses] TCP/443 to another local address is left alone" \
 	connects "$DENIED_IP" "$OTHER_IP" 443
