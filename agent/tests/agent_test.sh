@@ -34,22 +34,13 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 6 ]; then
-	echo "usage: $0 AGENT LOADER VAULTWALLCTL NETNS_LIB DATA_DIR UDP_FLOOD" >&2
-	exit 2
-fi
-AGENT=$1
-LOADER=$2
-CTL=$3
+[ $# -eq 6 ] || { echo "usage: $0 AGENT LOADER VAULTWALLCTL NETNS_LIB DATA_DIR UDP_FLOOD" >&2; exit 2; }
+AGENT=$1 LOADER=$2 CTL=$3
 # shellcheck source=../../scripts/lib/netns.sh
 source "$4"
-DATA=$5
-FLOOD=$6
+DATA=$5 FLOOD=$6
 
-vw_require_root || exit 77
-vw_require_commands ip nft nsenter python3 timeout mountpoint || exit 1
-vw_require_executables "$AGENT" "$LOADER" "$CTL" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip nft nsenter python3 timeout mountpoint -- "$AGENT" "$LOADER" "$CTL" || exit $?
 
 VW_PREFIX=vwa$$
 NS_VAULT=${VW_PREFIX}vault NS_CLI=${VW_PREFIX}cli

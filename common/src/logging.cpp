@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -21,25 +22,12 @@ class SyslogPriorityFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    const char* prefix = "<6>";  // info
-    switch (msg.level) {
-      case spdlog::level::trace:
-      case spdlog::level::debug:
-        prefix = "<7>";
-        break;
-      case spdlog::level::warn:
-        prefix = "<4>";
-        break;
-      case spdlog::level::err:
-        prefix = "<3>";
-        break;
-      case spdlog::level::critical:
-        prefix = "<2>";
-        break;
-      default:
-        break;
-    }
-    dest.append(prefix, prefix + 3);
+    // syslog priorities by spdlog level: trace and debug 7, info 6, warn
+    // 4, err 3, critical 2 (off, never logged, as info).
+    static constexpr std::string_view kPrefixes[] = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>", "<6>"};
+    static_assert(spdlog::level::trace == 0 && spdlog::level::critical == 5 && spdlog::level::off == 6);
+    std::string_view prefix = kPrefixes[std::min<size_t>(msg.level, std::size(kPrefixes) - 1)];
+    dest.append(prefix.data(), prefix.data() + prefix.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
     return std::make_unique<SyslogPriorityFlag>();

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 
 #include "vaultwall/common/fd.h"
@@ -23,19 +24,13 @@ namespace fs = std::filesystem;
 namespace {
 constexpr std::string_view kLinkPrefix = "link_";
 
+// What ip(8) would call an IFLA_XDP_ATTACHED value.
 const char* mode_name(uint8_t attach_mode) {
-  switch (attach_mode) {
-    case XDP_ATTACHED_DRV:
-      return "native";
-    case XDP_ATTACHED_SKB:
-      return "generic";
-    case XDP_ATTACHED_HW:
-      return "offload";
-    case XDP_ATTACHED_MULTI:
-      return "multi";
-    default:
-      return "none";
-  }
+  static constexpr std::array<const char*, 5> kNames = {"none", "native", "generic", "offload",
+                                                        "multi"};
+  static_assert(XDP_ATTACHED_NONE == 0 && XDP_ATTACHED_DRV == 1 && XDP_ATTACHED_SKB == 2 &&
+                XDP_ATTACHED_HW == 3 && XDP_ATTACHED_MULTI == 4);
+  return attach_mode < kNames.size() ? kNames[attach_mode] : "none";
 }
 
 Result<UniqueFd> create_link(int prog_fd, uint32_t ifindex, uint32_t flags) {

@@ -31,6 +31,12 @@ void for_each_attribute(const rtattr* attr, int length, Visit visit) {
   for (; RTA_OK(attr, length); attr = RTA_NEXT(attr, length)) visit(attr);
 }
 
+// Walks the attributes nested in `attr`.
+template <class Visit>
+void for_each_nested(const rtattr* attr, Visit visit) {
+  for_each_attribute(static_cast<const rtattr*>(RTA_DATA(attr)), RTA_PAYLOAD(attr), visit);
+}
+
 std::string attribute_string(const rtattr* attr) {
   const char* data = static_cast<const char*>(RTA_DATA(attr));
   return std::string(data, strnlen(data, RTA_PAYLOAD(attr)));
@@ -48,20 +54,17 @@ NetDevice parse_link_message(const nlmsghdr* header) {
         device.name = attribute_string(attr);
         break;
       case IFLA_LINKINFO:
-        for_each_attribute(static_cast<const rtattr*>(RTA_DATA(attr)), RTA_PAYLOAD(attr),
-                           [&](const rtattr* nested) {
-                             if (nested->rta_type == IFLA_INFO_KIND)
-                               device.kind = attribute_string(nested);
-                           });
+        for_each_nested(attr, [&](const rtattr* nested) {
+          if (nested->rta_type == IFLA_INFO_KIND) device.kind = attribute_string(nested);
+        });
         break;
       case IFLA_XDP:
-        for_each_attribute(static_cast<const rtattr*>(RTA_DATA(attr)), RTA_PAYLOAD(attr),
-                           [&](const rtattr* nested) {
-                             if (nested->rta_type == IFLA_XDP_ATTACHED)
-                               device.xdp_mode = *static_cast<const uint8_t*>(RTA_DATA(nested));
-                             else if (nested->rta_type == IFLA_XDP_PROG_ID)
-                               device.xdp_prog_id = *static_cast<const uint32_t*>(RTA_DATA(nested));
-                           });
+        for_each_nested(attr, [&](const rtattr* nested) {
+          if (nested->rta_type == IFLA_XDP_ATTACHED)
+            device.xdp_mode = *static_cast<const uint8_t*>(RTA_DATA(nested));
+          else if (nested->rta_type == IFLA_XDP_PROG_ID)
+            device.xdp_prog_id = *static_cast<const uint32_t*>(RTA_DATA(nested));
+        });
         break;
       default:
         break;
@@ -229,19 +232,12 @@ Result<void> forget_expected_link(const std::string& pin_dir, const std::string&
 // ---- health -------------------------------------------------------------------------
 
 const char* link_state_name(LinkState state) {
-  switch (state) {
-    case LinkState::kFiltered:
-      return "filtered";
-    case LinkState::kSevered:
-      return "severed";
-    case LinkState::kPinMissing:
-      return "pin-missing";
-    case LinkState::kStaleProgram:
-      return "stale-program";
-    case LinkState::kOtherProgram:
-      return "other-program";
-  }
-  return "unknown";
+  // In LinkState's order.
+  static constexpr std::array<const char*, 5> kNames = {"filtered", "severed", "pin-missing",
+                                                        "stale-program", "other-program"};
+  static_assert(static_cast<size_t>(LinkState::kOtherProgram) + 1 == kNames.size());
+  auto index = static_cast<size_t>(state);
+  return index < kNames.size() ? kNames[index] : "unknown";
 }
 
 namespace {

@@ -72,6 +72,21 @@ vw_require_executables() {
 	done
 }
 
+# vw_preflight COMMAND... [-- EXECUTABLE...]: what a test needs before it
+# starts: root (else returns 77, the skip code), the commands and the
+# binaries under test (else 1), bpffs (mounted when missing). Use:
+#   vw_preflight ip nsenter jq -- "$LOADER" "$CTL" || exit $?
+vw_preflight() {
+	local commands=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		commands+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	vw_require_root || return 77
+	vw_require_commands "${commands[@]}" && vw_require_executables "$@" && vw_require_bpffs || return 1
+}
+
 # Interface names are limited to 15 characters (IFNAMSIZ - 1).
 vw_check_ifname() {
 	if [ ${#1} -gt 15 ] || [ -z "$1" ]; then

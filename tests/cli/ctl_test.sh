@@ -10,24 +10,11 @@
 # VNET segment is VLAN 100 on loopback, which exists everywhere.
 set -uo pipefail
 
-if [ $# -ne 3 ]; then
-	echo "usage: $0 VAULTWALLCTL VAULTWALL_LOADER SERVICE_TAGS_JSON" >&2
-	exit 2
-fi
-CTL=$1
-LOADER=$2
-TAGS=$3
-# shellcheck source=../../scripts/lib/checks.sh
-source "$(dirname "$0")/../../scripts/lib/checks.sh"
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: needs root (loads the XDP program and pins maps under /sys/fs/bpf)"
-	exit 77
-fi
-for tool in bpftool jq setpriv timeout ip nsenter; do
-	command -v "$tool" >/dev/null || { echo "missing $tool (run scripts/setup.sh)"; exit 1; }
-done
-if ! mountpoint -q /sys/fs/bpf; then mount -t bpf bpf /sys/fs/bpf || exit 1; fi
+[ $# -eq 3 ] || { echo "usage: $0 VAULTWALLCTL VAULTWALL_LOADER SERVICE_TAGS_JSON" >&2; exit 2; }
+CTL=$1 LOADER=$2 TAGS=$3
+# shellcheck source=../../scripts/lib/netns.sh
+source "$(dirname "$0")/../../scripts/lib/netns.sh"
+vw_preflight bpftool jq setpriv timeout ip nsenter mountpoint -- "$CTL" "$LOADER" || exit $?
 
 PIN=/sys/fs/bpf/vwtest-cli-$$
 TMP=$(mktemp -d "/tmp/vwcc$$.XXXXXX")

@@ -14,18 +14,12 @@
 # Root only: exits 77 (ctest: skipped) otherwise.
 set -uo pipefail
 
-if [ $# -ne 3 ]; then
-	echo "usage: $0 VAULTWALL_LOADER VAULTWALLCTL NETNS_LIB" >&2
-	exit 2
-fi
-LOADER=$1
-CTL=$2
+[ $# -eq 3 ] || { echo "usage: $0 VAULTWALL_LOADER VAULTWALLCTL NETNS_LIB" >&2; exit 2; }
+LOADER=$1 CTL=$2
 # shellcheck source=../../scripts/lib/netns.sh
 source "$3"
 
-vw_require_root || exit 77
-vw_require_commands ip nsenter python3 jq setpriv timeout mountpoint || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip nsenter python3 jq setpriv timeout mountpoint || exit $?
 
 VW_PREFIX=vwc$$
 NS_VAULT=${VW_PREFIX}vault

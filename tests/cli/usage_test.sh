@@ -6,13 +6,8 @@
 #   usage_test.sh VAULTWALLCTL VAULTWALL_LOADER SOURCE_DIR
 set -uo pipefail
 
-if [ $# -ne 3 ]; then
-	echo "usage: $0 VAULTWALLCTL VAULTWALL_LOADER SOURCE_DIR" >&2
-	exit 2
-fi
-CTL=$1
-LOADER=$2
-SRC=$3
+[ $# -eq 3 ] || { echo "usage: $0 VAULTWALLCTL VAULTWALL_LOADER SOURCE_DIR" >&2; exit 2; }
+CTL=$1 LOADER=$2 SRC=$3
 # shellcheck source=../../scripts/lib/checks.sh
 source "$(dirname "$0")/../../scripts/lib/checks.sh"
 

@@ -18,20 +18,13 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 4 ]; then
-	echo "usage: $0 LOADER CTL NETNS_LIB TUN_PROBE" >&2
-	exit 2
-fi
-LOADER=$1
-CTL=$2
+[ $# -eq 4 ] || { echo "usage: $0 LOADER CTL NETNS_LIB TUN_PROBE" >&2; exit 2; }
+LOADER=$1 CTL=$2
 # shellcheck source=../../scripts/lib/netns.sh
 source "$3"
 TUN_PROBE=$4
 
-vw_require_root || exit 77
-vw_require_commands ip nsenter curl python3 jq timeout ss bpftool || exit 1
-vw_require_executables "$LOADER" "$CTL" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip nsenter curl python3 jq timeout ss bpftool -- "$LOADER" "$CTL" || exit $?
 
 VW_PREFIX=vwl$$
 vw_client_vault_names

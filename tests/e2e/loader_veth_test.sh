@@ -22,19 +22,12 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 3 ]; then
-	echo "usage: $0 LOADER CTL NETNS_LIB" >&2
-	exit 2
-fi
-LOADER=$1
-CTL=$2
+[ $# -eq 3 ] || { echo "usage: $0 LOADER CTL NETNS_LIB" >&2; exit 2; }
+LOADER=$1 CTL=$2
 # shellcheck source=../../scripts/lib/netns.sh
 source "$3"
 
-vw_require_root || exit 77
-vw_require_commands ip nsenter curl ping ss python3 jq timeout mountpoint || exit 1
-vw_require_executables "$LOADER" "$CTL" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip nsenter curl ping ss python3 jq timeout mountpoint -- "$LOADER" "$CTL" || exit $?
 
 VW_PREFIX=vwe$$
 vw_client_vault_names

@@ -23,19 +23,12 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 3 ]; then
-	echo "usage: $0 LOADER CTL NETNS_LIB" >&2
-	exit 2
-fi
-LOADER=$1
-CTL=$2
+[ $# -eq 3 ] || { echo "usage: $0 LOADER CTL NETNS_LIB" >&2; exit 2; }
+LOADER=$1 CTL=$2
 # shellcheck source=../../scripts/lib/netns.sh
 source "$3"
 
-vw_require_root || exit 77
-vw_require_commands ip nsenter curl python3 jq timeout ss promtool || exit 1
-vw_require_executables "$LOADER" "$CTL" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip nsenter curl python3 jq timeout ss promtool -- "$LOADER" "$CTL" || exit $?
 
 VW_PREFIX=vwo$$
 vw_client_vault_names

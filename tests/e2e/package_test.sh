@@ -29,10 +29,7 @@
 # missing. Without root, part 4 is skipped (and said so).
 set -uo pipefail
 
-if [ $# -ne 3 ]; then
-	echo "usage: $0 SOURCE_DIR BUILD_DIR NETNS_LIB" >&2
-	exit 2
-fi
+[ $# -eq 3 ] || { echo "usage: $0 SOURCE_DIR BUILD_DIR NETNS_LIB" >&2; exit 2; }
 SRC=$(cd "$1" && pwd)
 BUILD=$(cd "$2" && pwd)
 # shellcheck source=../../scripts/lib/netns.sh

@@ -29,21 +29,13 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 5 ]; then
-	echo "usage: $0 LOADER VAULTWALLCTL NETNS_LIB DATA_DIR PEER" >&2
-	exit 2
-fi
-LOADER=$1
-CTL=$2
+[ $# -eq 5 ] || { echo "usage: $0 LOADER VAULTWALLCTL NETNS_LIB DATA_DIR PEER" >&2; exit 2; }
+LOADER=$1 CTL=$2
 # shellcheck source=../../scripts/lib/netns.sh
 source "$3"
-DATA=$4
-PEER=$5
+DATA=$4 PEER=$5
 
-vw_require_root || exit 77
-vw_require_commands ip nsenter python3 jq timeout mountpoint || exit 1
-vw_require_executables "$LOADER" "$CTL" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip nsenter python3 jq timeout mountpoint -- "$LOADER" "$CTL" || exit $?
 
 VW_PREFIX=vws$$
 vw_client_vault_names

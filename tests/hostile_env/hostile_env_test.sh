@@ -27,17 +27,11 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 4 ]; then
-	echo "usage: $0 GROUP CTL LOADER SOURCE_DIR" >&2
-	exit 2
-fi
+[ $# -eq 4 ] || { echo "usage: $0 GROUP CTL LOADER SOURCE_DIR" >&2; exit 2; }
 GROUP=$1 CTL=$2 LOADER=$3 SRC=$4
 # shellcheck source=../../scripts/lib/netns.sh
 source "$SRC/scripts/lib/netns.sh"
-vw_require_root || exit 77
-vw_require_commands python3 bpftool setpriv timeout mkfifo curl ss /usr/bin/time || exit 1
-vw_require_executables "$CTL" "$LOADER" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight python3 bpftool setpriv timeout mkfifo curl ss /usr/bin/time -- "$CTL" "$LOADER" || exit $?
 
 VW_PREFIX=vwh$$
 PIN=/sys/fs/bpf/vwtest-hostile-$$
