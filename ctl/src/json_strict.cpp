@@ -180,24 +180,13 @@ std::string index_path(std::string_view path, size_t index) {
 }
 
 std::string describe(const Json& value) {
-  switch (value.type()) {
-    case Json::value_t::null:
-      return "null";
-    case Json::value_t::boolean:
-      return value.get<bool>() ? "true" : "false";
-    case Json::value_t::string:
-      return "string " + value.dump();
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned:
-    case Json::value_t::number_float:
-      return "number " + value.dump();
-    case Json::value_t::array:
-      return "an array";
-    case Json::value_t::object:
-      return "an object";
-    default:
-      return "a value of unsupported type";
-  }
+  if (value.is_null()) return "null";
+  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
+  if (value.is_string()) return "string " + value.dump();
+  if (value.is_number()) return "number " + value.dump();
+  if (value.is_array()) return "an array";
+  if (value.is_object()) return "an object";
+  return "a value of unsupported type";
 }
 
 std::optional<std::string> closest_name(std::string_view name,

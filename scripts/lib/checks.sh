@@ -52,6 +52,36 @@ check() {
 	if "$@"; then _pass "$what"; else _fail "$what"; fi
 }
 
+# quietly COMMAND...: COMMAND with its output discarded, for use under check
+# (a redirect after check itself would swallow the PASS/FAIL line too).
+quietly() {
+	"$@" >/dev/null 2>&1
+}
+
+# fails COMMAND...: succeeds when COMMAND fails (its output discarded).
+fails() {
+	! "$@" >/dev/null 2>&1
+}
+
+# quiet COMMAND...: COMMAND's output is shown (indented) only when it fails.
+# COMMAND runs in this shell (a function may set variables).
+quiet() {
+	local out_file rc=0
+	out_file=$(mktemp "${TMPDIR:-/tmp}/vw-quiet.$$.XXXXXX") || return 1
+	"$@" >"$out_file" 2>&1 || rc=1
+	[ "$rc" -eq 0 ] || sed 's/^/  | /' "$out_file"
+	rm -f "$out_file"
+	return "$rc"
+}
+
+# essential DESCRIPTION COMMAND...: a check everything after depends on; a
+# failure ends the script.
+essential() {
+	local what=$1
+	shift
+	check "$what" quiet "$@" || fatal "$what (nothing after it can be judged)"
+}
+
 # fatal MESSAGE: a failure that makes the rest meaningless; ends the script.
 fatal() {
 	echo "FAIL: $*"

@@ -58,7 +58,6 @@ vw_install_cleanup_trap
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
-quiet() { "$@" >"$TMP/last-command.out" 2>&1 || { sed 's/^/  | /' "$TMP/last-command.out"; return 1; }; }
 
 # ---- topology ----------------------------------------------------------------
 # add_client NS VAULT_IF PRIMARY_IP [MORE_IPS...]: a client namespace joined to
@@ -209,11 +208,6 @@ vw_wait_tcp_listen "$NS_VAULT" 22 10 || fatal "management listener on tcp/22"
 check "baseline (no firewall): $BAD_IP completes TLS and gets HTTP 200" gets_in "$NS_BAD" "$VAULT_IP"
 
 # ---- load -> apply -> attach ---------------------------------------------------------
-essential() { # essential DESCRIPTION COMMAND...: a step everything after depends on
-	local what=$1
-	shift
-	check "$what" quiet "$@" || fatal "$what (nothing after it can be judged)"
-}
 essential "vaultwall-loader load" loader load
 essential "vaultwallctl validate data/https-vault.json (no kernel)" "$CTL" validate -f "$DATA/https-vault.json"
 essential "vaultwallctl apply data/https-vault.json" ctl apply -f "$DATA/https-vault.json"

@@ -48,7 +48,6 @@ VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
 vw_register_pin_dir "$PIN_DIR"
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
-fails() { ! "$@" >/dev/null 2>&1; }
 # out_has TEXT COMMAND...: COMMAND's stdout and stderr contain TEXT.
 out_has() {
 	local text=$1 out

@@ -70,12 +70,6 @@ vw_install_cleanup_trap
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
-quiet() { "$@" >"$TMP/last-command.out" 2>&1 || { sed 's/^/  | /' "$TMP/last-command.out"; return 1; }; }
-essential() { # a step everything after depends on
-	local what=$1
-	shift
-	check "$what" quiet "$@" || fatal "$what (nothing after it can be judged)"
-}
 # jqf FILTER FILES...: the jq FILTER's result with $j[0], $j[1], ... = the
 # parsed files (strings raw, the rest compact).
 jqf() {

@@ -72,7 +72,6 @@ connect() {
 	vw_in_ns "$NS_CLI" timeout $((${2:-2} + 2)) curl -s -o /dev/null --interface "$1" \
 		--connect-timeout "${2:-2}" "http://$VAULT_IP:$DATA_PORT/"
 }
-fails() { ! "$@" >/dev/null 2>&1; }
 # Starts a denied connection attempt in the background (its SYNs are dropped).
 knock() {
 	vw_in_ns_bg "$NS_CLI" timeout 4 curl -s -o /dev/null --interface "$DENIED_IP" \

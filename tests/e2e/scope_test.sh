@@ -54,13 +54,6 @@ vw_install_cleanup_trap
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
-quiet() { "$@" >"$TMP/last-command.out" 2>&1 || { sed 's/^/  | /' "$TMP/last-command.out"; return 1; }; }
-essential() { # essential DESCRIPTION COMMAND...: a step everything after depends on
-	local what=$1
-	shift
-	quiet "$@" || fatal "$what (nothing after it can be judged)"
-	check "$what" true
-}
 
 # ---- traffic ---------------------------------------------------------------
 # connects SRC DST PORT / no_connection SRC DST PORT: a TCP handshake from the
