@@ -185,6 +185,15 @@ vw_route_add() {
 	_vw_ns_ip "$ns" route add "$@"
 }
 
+# vw_workspace: a temporary directory TMP, this run's change journal in it
+# (never the host's /var/lib/vaultwall), and PIN_DIR registered: both
+# removed by vw_cleanup.
+vw_workspace() {
+	vw_mktemp_dir TMP || return 1
+	export VAULTWALL_JOURNAL=$TMP/journal.jsonl
+	vw_register_pin_dir "$PIN_DIR"
+}
+
 # Records a pin directory for removal by vw_cleanup.
 vw_register_pin_dir() { VW_CREATED_PINS+=("$1"); }
 

@@ -22,13 +22,8 @@ source "$3"
 vw_preflight ip nsenter python3 jq setpriv timeout mountpoint || exit $?
 
 VW_PREFIX=vwc$$
-NS_VAULT=${VW_PREFIX}vault
-NS_CLI=${VW_PREFIX}cli
-IF_VAULT=${VW_PREFIX}v
-IF_CLI=${VW_PREFIX}c
-VAULT_IP=192.0.2.10
-ALLOWED_IP=203.0.113.20
-DENIED_IP=198.51.100.50
+NS_VAULT=${VW_PREFIX}vault NS_CLI=${VW_PREFIX}cli IF_VAULT=${VW_PREFIX}v IF_CLI=${VW_PREFIX}c
+VAULT_IP=192.0.2.10 ALLOWED_IP=203.0.113.20 DENIED_IP=198.51.100.50
 PIN=/sys/fs/bpf/vwtest-cli-$$
 
 vw_sweep_stale vwc vwtest-cli-

@@ -36,12 +36,8 @@ DATA=$4
 vw_preflight ip nsenter curl openssl nc ping ss python3 jq timeout mountpoint -- "$LOADER" "$CTL" || exit $?
 
 VW_PREFIX=vwh$$
-NS_VAULT=${VW_PREFIX}vault
-NS_OK=${VW_PREFIX}ok
-NS_BAD=${VW_PREFIX}bad
-NS_APP=${VW_PREFIX}app
-VAULT_IP=192.0.2.10
-PE_IP=10.20.0.5
+NS_VAULT=${VW_PREFIX}vault NS_OK=${VW_PREFIX}ok NS_BAD=${VW_PREFIX}bad NS_APP=${VW_PREFIX}app
+VAULT_IP=192.0.2.10 PE_IP=10.20.0.5
 OK_IP=198.51.100.7     # inside IP rule 198.51.100.0/24
 BAD_IP=203.0.113.9     # matched by no rule
 WEB_IP=10.1.0.5        # app-vnet/web: has the VNET rule
@@ -185,10 +181,7 @@ logged() { # logged SOURCE RESULT_CLASS: a log event names SOURCE with that clas
 }
 
 # ---- setup ---------------------------------------------------------------------------
-vw_mktemp_dir TMP || fatal "create a temporary directory"
-# The change journal of this run, not the host's /var/lib/vaultwall.
-export VAULTWALL_JOURNAL=$TMP/journal.jsonl
-vw_register_pin_dir "$PIN_DIR"
+vw_workspace || fatal "create a temporary directory"
 CLIENT_NS=()
 vw_ns_add "$NS_VAULT" || fatal "create namespace $NS_VAULT"
 add_client "$NS_OK" vwh-ok "$OK_IP" || fatal "client $NS_OK"

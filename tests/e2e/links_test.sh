@@ -28,13 +28,8 @@ vw_preflight ip nsenter curl python3 jq timeout ss bpftool -- "$LOADER" "$CTL" |
 
 VW_PREFIX=vwl$$
 vw_client_vault_names
-NS_APP=${VW_PREFIX}app
-IF_SEG=${VW_PREFIX}s
-IF_TUN=${VW_PREFIX}t
-IF_VXLAN=${VW_PREFIX}x
-APP_IP=10.1.0.5
-TUN_ALLOWED=198.51.100.77
-TUN_DENIED=203.0.113.77
+NS_APP=${VW_PREFIX}app IF_SEG=${VW_PREFIX}s IF_TUN=${VW_PREFIX}t IF_VXLAN=${VW_PREFIX}x
+APP_IP=10.1.0.5 TUN_ALLOWED=198.51.100.77 TUN_DENIED=203.0.113.77
 DATA_PORT=8443
 PIN_DIR=/sys/fs/bpf/vwl-e2e-$$
 VNETS=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/e2e-rg/providers/Microsoft.Network/virtualNetworks
@@ -42,10 +37,8 @@ VNETS=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/e2e-rg/
 vw_sweep_stale vwl vwl-e2e-
 vw_install_cleanup_trap
 
-vw_mktemp_dir TMP || fatal "temporary directory"
-export VAULTWALL_JOURNAL=$TMP/journal.jsonl  # never the host's journal
+vw_workspace || fatal "temporary directory"
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
-vw_register_pin_dir "$PIN_DIR"
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
 # out_has TEXT COMMAND...: COMMAND's stdout and stderr contain TEXT.

@@ -45,15 +45,9 @@ DATA=$4 FLOOD=$5
 vw_preflight ip tc nft nsenter python3 jq timeout mountpoint -- "$LOADER" "$CTL" || exit $?
 
 VW_PREFIX=vwg$$
-NS_VAULT=${VW_PREFIX}vault
-NS_CLI=${VW_PREFIX}cli
-IF_VAULT=${VW_PREFIX}v
-VAULT_IP=192.0.2.10
-CLI_IP=192.0.2.20
-SRC_A=198.51.100.1
-SRC_B=198.51.100.2
-SRC_AB=198.51.100.3
-SRC_N=203.0.113.4
+NS_VAULT=${VW_PREFIX}vault NS_CLI=${VW_PREFIX}cli IF_VAULT=${VW_PREFIX}v
+VAULT_IP=192.0.2.10 CLI_IP=192.0.2.20
+SRC_A=198.51.100.1 SRC_B=198.51.100.2 SRC_AB=198.51.100.3 SRC_N=203.0.113.4
 SOURCES=("$SRC_A" "$SRC_B" "$SRC_AB" "$SRC_N")
 PORT=443
 RATE=${VW_NOGAP_RATE:-8000}     # datagrams per second, all sources together
@@ -139,10 +133,7 @@ wait_flowing() {
 }
 
 # ---- setup ---------------------------------------------------------------------------
-vw_mktemp_dir TMP || fatal "create a temporary directory"
-# The change journal of this run, not the host's /var/lib/vaultwall.
-export VAULTWALL_JOURNAL=$TMP/journal.jsonl
-vw_register_pin_dir "$PIN_DIR"
+vw_workspace || fatal "create a temporary directory"
 vw_ns_add "$NS_VAULT" || fatal "create namespace $NS_VAULT"
 vw_ns_add "$NS_CLI" || fatal "create namespace $NS_CLI"
 vw_veth_add "$NS_VAULT" "$IF_VAULT" "$VAULT_IP/24" "$NS_CLI" "${VW_PREFIX}c" "$CLI_IP/24" ||

@@ -41,10 +41,8 @@ vw_install_cleanup_trap
 
 # check and fatal come from scripts/lib/checks.sh (sourced by netns.sh).
 
-vw_mktemp_dir TMP || fatal "temporary directory"
-export VAULTWALL_JOURNAL=$TMP/journal.jsonl  # never the host's journal
+vw_workspace || fatal "temporary directory"
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
-vw_register_pin_dir "$PIN_DIR"
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
 

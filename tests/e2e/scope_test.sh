@@ -85,9 +85,7 @@ not_delivered() { # not_delivered SRC DST [DEVICE]
 }
 
 # ---- topology -------------------------------------------------------------
-vw_mktemp_dir TMP || fatal "create a temporary directory"
-export VAULTWALL_JOURNAL=$TMP/journal.jsonl
-vw_register_pin_dir "$PIN_DIR"
+vw_workspace || fatal "create a temporary directory"
 vw_client_vault_up || fatal "client and vault namespaces"
 ip -n "$NS_VAULT" addr add "$OTHER_IP/32" dev lo || fatal "other local address"
 ip -n "$NS_VAULT" addr add "$SERVICE_IP/32" dev lo || fatal "service address"
