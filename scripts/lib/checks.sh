@@ -144,6 +144,14 @@ expect_json_value() {
 	if [ "$got" = "$2" ]; then _pass "$3"; else _fail "$3" "$1: expected '$2', got '$got'"; fi
 }
 
+# jqf FILTER FILES...: the jq FILTER's result with $j[0], $j[1], ... = the
+# parsed files (strings raw, the rest compact); /dev/stdin reads a pipe.
+jqf() {
+	local filter=$1
+	shift
+	jq -rcn "[inputs] as \$j | $filter" "$@"
+}
+
 # finish: prints the summary; exits 1 when any check failed, else 0.
 finish() {
 	echo "$passed passed, $failed failed"

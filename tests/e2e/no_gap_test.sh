@@ -64,13 +64,6 @@ vw_install_cleanup_trap
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
-# jqf FILTER FILES...: the jq FILTER's result with $j[0], $j[1], ... = the
-# parsed files (strings raw, the rest compact).
-jqf() {
-	local filter=$1
-	shift
-	jq -rcn "[inputs] as \$j | $filter" "$@"
-}
 
 # ---- receiver-side counts (nftables in the vault namespace) ---------------------
 install_counters() {
