@@ -31,7 +31,7 @@ set -uo pipefail
 GROUP=$1 CTL=$2 LOADER=$3 SRC=$4
 # shellcheck source=../../scripts/lib/netns.sh
 source "$SRC/scripts/lib/netns.sh"
-vw_preflight python3 bpftool setpriv timeout mkfifo curl ss /usr/bin/time -- "$CTL" "$LOADER" || exit $?
+vw_preflight python3 jq bpftool setpriv timeout mkfifo curl ss /usr/bin/time -- "$CTL" "$LOADER" || exit $?
 
 VW_PREFIX=vwh$$
 PIN=/sys/fs/bpf/vwtest-hostile-$$
@@ -250,7 +250,7 @@ json.dump(d, open(sys.argv[2], "w"))' "$OLD" "$TMP/huge-value.json"
 # Writes a chunk of LEN bytes of "x" as chunk INDEX of the live slot's document.
 damage_stored_document() {
 	local slot key value
-	slot=$(loader status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["activeSlot"])')
+	slot=$(loader status -o json | jq -r '.activeSlot')
 	key=$(python3 -c "import struct,sys; print(' '.join(str(b) for b in struct.pack('<I', $slot * 256)))")
 	value=$(python3 -c "import struct; print(' '.join(str(b) for b in struct.pack('<II', 5, 0) + b'xxxxx' + bytes(4096 - 13)))")
 	# shellcheck disable=SC2086
@@ -311,7 +311,7 @@ PY
 	check "... verify is in sync" rc_is 0
 	# The stored document gone altogether (a chunk of length 0).
 	local slot key
-	slot=$(loader status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["activeSlot"])')
+	slot=$(loader status -o json | jq -r '.activeSlot')
 	key=$(python3 -c "import struct; print(' '.join(str(b) for b in struct.pack('<I', $slot * 256)))")
 	# shellcheck disable=SC2086
 	bpftool map update pinned "$PIN/vw_policy_doc" key $key value $(python3 -c "print(' '.join(['0'] * 4096))")
