@@ -65,8 +65,15 @@ Assessment assess_coverage(const std::string& name, const Observation& seen) {
 std::string_view coverage_name(Coverage coverage) {
   // In Coverage's order.
   static constexpr std::array<std::string_view, 8> kNames = {
-      "covered", "missing", "not loaded", "unattached", "severed", "moved", "foreign program",
-      "unknown"};
+      "covered",
+      "missing",
+      "not loaded",
+      "unattached",
+      "severed",
+      "moved",
+      "foreign program",
+      "unknown",
+  };
   static_assert(static_cast<size_t>(Coverage::kUnknown) + 1 == kNames.size());
   auto index = static_cast<size_t>(coverage);
   return index < kNames.size() ? kNames[index] : "unknown";

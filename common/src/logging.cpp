@@ -24,8 +24,10 @@ class SyslogPriorityFlag : public spdlog::custom_flag_formatter {
               spdlog::memory_buf_t& dest) override {
     // syslog priorities by spdlog level: trace and debug 7, info 6, warn
     // 4, err 3, critical 2 (off, never logged, as info).
-    static constexpr std::string_view kPrefixes[] = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>", "<6>"};
-    static_assert(spdlog::level::trace == 0 && spdlog::level::critical == 5 && spdlog::level::off == 6);
+    static constexpr std::string_view kPrefixes[] = {"<7>", "<7>", "<6>", "<4>",
+                                                     "<3>", "<2>", "<6>"};
+    static_assert(spdlog::level::trace == 0 && spdlog::level::critical == 5 &&
+                  spdlog::level::off == 6);
     std::string_view prefix = kPrefixes[std::min<size_t>(msg.level, std::size(kPrefixes) - 1)];
     dest.append(prefix.data(), prefix.data() + prefix.size());
   }

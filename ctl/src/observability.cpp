@@ -6,10 +6,10 @@
 #include <cstring>
 #include <sstream>
 
-#include "vaultwall/policy/classify.h"
 #include "vaultwall/common/output.h"
 #include "vaultwall/common/time.h"
 #include "vaultwall/kernel/links.h"
+#include "vaultwall/policy/classify.h"
 
 namespace vaultwall {
 
@@ -127,7 +127,9 @@ std::string without_newline(std::string line) {
 
 }  // namespace
 
-std::string event_table_header() { return without_newline(event_table().render({.headers = true})); }
+std::string event_table_header() {
+  return without_newline(event_table().render({.headers = true}));
+}
 
 std::string event_table_row(const vw_event& e, uint64_t time_unix_ns, const EventNames& names) {
   bool audit = e.mode == VW_EVENT_MODE_AUDIT;
@@ -136,8 +138,9 @@ std::string event_table_row(const vw_event& e, uint64_t time_unix_ns, const Even
                       event_rule_text(e, names.rule);
   if (e.suppressed) cause += " (+" + std::to_string(e.suppressed) + " suppressed)";
   TextTable table = event_table();
-  table.add_row({format_utc(time_unix_ns), audit ? "audit" : "enforce", audit ? "allowed" : "denied",
-                 caller, std::to_string(e.dport), protocol_name(e.proto),
+  table.add_row({format_utc(time_unix_ns), audit ? "audit" : "enforce",
+                 audit ? "allowed" : "denied", caller, std::to_string(e.dport),
+                 protocol_name(e.proto),
                  names.interface.empty() ? std::to_string(e.ifindex) : names.interface,
                  std::to_string(e.vlan), cause});
   return without_newline(table.render({.headers = false}));

@@ -315,8 +315,8 @@ Result<LibraryTiming> apply_library(const Workload& w, int round, const fs::path
       return fail(EINVAL, doc.string() + " does not compile: " + first);
     }
     t.compile_ms = ms_since(start) - t.parse_ms - t.read_ms;
-    auto outcome = VW_TRY(apply_compiled(maps, current, *policy.value,
-                                  std::move(compilation.value->compiled)));
+    auto outcome = VW_TRY(
+        apply_compiled(maps, current, *policy.value, std::move(compilation.value->compiled)));
     t.write_ms = ms_since(start) - t.parse_ms - t.read_ms - t.compile_ms;
   }
   VW_TRY(check_visible(prog_fd, round, "library"));
@@ -489,8 +489,7 @@ Result<Json> run_workload(const Workload& w, const Options& options, int index) 
     };
     std::vector<std::function<Result<void>()>> steps{do_library, do_ctl, do_nft};
     if (round % 2 == 1) std::reverse(steps.begin(), steps.end());
-    for (auto& step : steps)
-      VW_TRY(step());
+    for (auto& step : steps) VW_TRY(step());
     fmt::print(stderr, "  {} round {}/{}: library {:.1f} ms{} nft {:.1f} ms\n", w.name, round + 1,
                options.rounds, lib_total.back(),
                ctl_total.empty() ? std::string(",") : fmt::format(", ctl {:.1f} ms,", ctl_total.back()),
@@ -548,8 +547,7 @@ Result<void> enter_netns(const std::string& name) {
 }
 
 Result<Json> run_benchmark(const Options& options) {
-  if (!options.netns.empty())
-    VW_TRY(enter_netns(options.netns));
+  if (!options.netns.empty()) VW_TRY(enter_netns(options.netns));
   auto tags = VW_TRY(load_service_tag_prefixes(options.service_tags));
   Json doc;
   doc["schema"] = "vaultwall-bench-apply/1";

@@ -423,7 +423,8 @@ Result<RuleSetUnderTest> load_rule_set(const std::string& pin_dir, const RuleSet
   if (auto r = write_idle_slot_and_flip(maps, bench_policy(set)); !r)
     return std::unexpected(r.error());
   auto lower_bound = VW_TRY(load_lower_bound(set));
-  RuleSetUnderTest out{&set, std::move(program), std::move(maps), std::move(lower_bound), {}, -1, {}};
+  RuleSetUnderTest out{&set, std::move(program), std::move(maps), std::move(lower_bound), {}, -1,
+                       {}};
   if (options.xdp_filter) {
     auto obj = VW_TRY(load_xdp_filter(set, out.xdp_filter_fd));
     out.xdp_filter = std::move(obj);
@@ -495,10 +496,9 @@ Result<uint32_t> timed_run(const Cell& cell, Contender who, int repeat) {
   auto run = VW_TRY(test_run_xdp(cell.prog_fds[who], cell.packet->frame, repeat));
   uint32_t expected = expected_action(cell, who);
   if (run.action != expected)
-    return fail(EPROTO, std::string(kContenderNames[who]) + " returned " +
-                            action_name(run.action) + " for the " + cell.packet->name +
-                            " packet with rule set " + cell.set->set->spec.name + ", expected " +
-                            action_name(expected));
+    return fail(EPROTO, std::string(kContenderNames[who]) + " returned " + action_name(run.action) +
+                            " for the " + cell.packet->name + " packet with rule set " +
+                            cell.set->set->spec.name + ", expected " + action_name(expected));
   return run.ns_per_packet;
 }
 
@@ -905,8 +905,7 @@ Result<Json> run_benchmark(const Options& options) {
     fmt::print(stderr,
                "warning: kernel.bpf_stats_enabled=1 adds tens of ns per run; results "
                "are not comparable (sysctl -w kernel.bpf_stats_enabled=0)\n");
-  if (options.cpu >= 0)
-    VW_TRY(pin_to_cpu(options.cpu));
+  if (options.cpu >= 0) VW_TRY(pin_to_cpu(options.cpu));
 
   auto tags = VW_TRY(load_service_tag_prefixes(options.service_tags));
   std::vector<RuleSet> rule_sets;
@@ -922,7 +921,8 @@ Result<Json> run_benchmark(const Options& options) {
   for (size_t i = 0; i < rule_sets.size(); i++) {
     fmt::print(stderr, "loading rule set {} ({} rules, {} trusted)...\n", rule_sets[i].spec.name,
                rule_sets[i].rules.size(), rule_sets[i].trusted.size());
-    auto set = VW_TRY(load_rule_set(options.pin_dir + "/set-" + std::to_string(i), rule_sets[i], options));
+    auto set =
+        VW_TRY(load_rule_set(options.pin_dir + "/set-" + std::to_string(i), rule_sets[i], options));
     sets.push_back(std::move(set));
     if (g_interrupted) return fail(EINTR, "benchmark interrupted");
   }

@@ -11,10 +11,10 @@
 // what the program asks the kernel about a packet is known to the reference.
 //
 // Exit codes: 0 no mismatch, 1 mismatch or error, 77 skipped (not root).
-#include <charconv>
 #include <net/if.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -27,9 +27,9 @@
 #include "policy_generator.h"
 #include "private_network.h"
 #include "vaultwall/apply/apply.h"
-#include "vaultwall/policy/document.h"
 #include "vaultwall/kernel/maps.h"
 #include "vaultwall/kernel/program.h"
+#include "vaultwall/policy/document.h"
 #include "xdp_test_fixture.h"
 
 namespace vaultwall::difftest {

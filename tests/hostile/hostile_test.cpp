@@ -3,8 +3,8 @@
 // it expects, and the kernel's generation and digest do not move. One load
 // of the program; a good policy first, then every hostile one through the
 // library's apply path, and a sample through the vaultwallctl binary.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -18,8 +18,8 @@
 #include <sstream>
 
 #include "vaultwall/apply/apply.h"
-#include "vaultwall/policy/document.h"
 #include "vaultwall/kernel/program.h"
+#include "vaultwall/policy/document.h"
 #include "vaultwall/policy/sha256.h"
 
 namespace vaultwall {

@@ -239,9 +239,6 @@ class PinnedMaps {
   }
   TypedArray<vw_doc_chunk> policy_doc() const { return array<vw_doc_chunk>(MapId::VW_MAP_POLICY_DOC); }
   TypedArray<vw_abi_info> abi() const { return array<vw_abi_info>(MapId::VW_MAP_ABI); }
-  TypedMap<vw_rate_key, vw_rate_state> event_rate() const {
-    return map<vw_rate_key, vw_rate_state>(MapId::VW_MAP_EVENT_RATE);
-  }
   TypedMap<vw_link_key, vw_link_info> links() const {
     return map<vw_link_key, vw_link_info>(MapId::VW_MAP_LINKS);
   }
