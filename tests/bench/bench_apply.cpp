@@ -456,8 +456,8 @@ Result<Json> run_workload(const Workload& w, const Options& options, int index) 
   };
   // Warm-up: both slots hold a policy of this size; nft has the table.
   for (int r = first; r < 0; r++) {
-    auto l = VW_TRY(apply_library(w, r, doc_path(r), maps, program.prog_fd()));
-    auto n = VW_TRY(nft(r));
+    VW_TRY(apply_library(w, r, doc_path(r), maps, program.prog_fd()));
+    VW_TRY(nft(r));
   }
 
   std::vector<double> lib_total, lib_parse, lib_read, lib_compile, lib_write, ctl_total, nft_total;
