@@ -225,23 +225,10 @@ vw_wait_tcp_listen() {
 # table in NS that matches `ip saddr` and has a counter (receiver-side
 # counts per source): vw_nft_counts_by_source NS TABLE   (family ip)
 vw_nft_counts_by_source() {
-	vw_in_ns "$1" nft -j list table ip "$2" | python3 -c '
-import json, sys
-out = {}
-for item in json.load(sys.stdin)["nftables"]:
-    rule = item.get("rule")
-    if not rule:
-        continue
-    saddr = counter = None
-    for e in rule["expr"]:
-        m = e.get("match")
-        if m and m["left"].get("payload", {}).get("field") == "saddr":
-            saddr = m["right"]
-        if "counter" in e:
-            counter = e["counter"]["packets"]
-    if saddr is not None and counter is not None:
-        out[saddr] = counter
-json.dump(out, sys.stdout)'
+	vw_in_ns "$1" nft -j list table ip "$2" | jq -c '[.nftables[].rule // empty
+		| ([.expr[].match // empty | select(.left.payload.field? == "saddr") | .right] | last) as $saddr
+		| ([.expr[].counter // empty | .packets] | last) as $packets
+		| select($saddr != null and $packets != null) | {($saddr): $packets}] | add // {}'
 }
 
 # Removes leftovers of earlier runs that were killed before their trap ran
