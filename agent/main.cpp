@@ -7,13 +7,13 @@
 
 #include "vaultwall/agent/agent.h"
 #include "vaultwall/agent/instance_lock.h"
-#include "vaultwall/agent/logging.h"
+#include "vaultwall/common/logging.h"
 #include "vaultwall/agent/options.h"
-#include "vaultwall/command_line.h"
+#include "vaultwall/common/command_line.h"
+#include "vaultwall/common/journal.h"
 #include "vaultwall/fleet/connection_cli.h"
 #include "vaultwall/fleet/state_dir.h"
-#include "vaultwall/journal.h"
-#include "vaultwall/program.h"
+#include "vaultwall/kernel/program.h"
 #include "vaultwall_abi.h"
 
 namespace vaultwall {
@@ -117,7 +117,8 @@ int run(int argc, char** argv) {
 
   auto parsed = parse_command_line(app, argc, argv, [] {});
   if (parsed) return *parsed;
-  setup_agent_logging(verbose);
+  setup_logging("vaultwall-agent", LogStyle::kDaemon, verbose);
+  route_libbpf_messages();
 
   bool mode_from_command_line = app.count("--mode") > 0;
   auto attach_mode = parse_attach_mode(mode.empty() ? "auto" : mode,

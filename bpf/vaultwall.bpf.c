@@ -2,8 +2,10 @@
 /*
  * vaultwall.bpf.c - the key vault's network firewall, per packet.
  *
- * Reads top to bottom as the decision in docs/DESIGN.md:
+ * The decision of docs/DESIGN.md, one small function per step:
  *   parse -> scope (is it data plane?) -> decide -> log -> count -> verdict.
+ * C wants each step defined before its caller, so the entry points are at
+ * the end (vaultwall_xdp, vaultwall_xdp_l3): read them first.
  * Everything outside the data plane passes untouched. Policy lives in two
  * slots; a packet reads the active slot once and sees only that policy.
  */
@@ -25,7 +27,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vw_active);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_active SEC(".maps");
+} VW_MAP_ACTIVE SEC(".maps");
 
 /*
  * Never read by the program. Updating a map-in-map makes the kernel wait
@@ -46,7 +48,7 @@ struct {
 	__type(key, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__array(values, struct vw_sync_inner);
-} vw_sync SEC(".maps");
+} VW_MAP_SYNC SEC(".maps");
 
 struct vw_rules_map {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -56,8 +58,8 @@ struct vw_rules_map {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 };
-struct vw_rules_map vw_rules_0 SEC(".maps");
-struct vw_rules_map vw_rules_1 SEC(".maps");
+struct vw_rules_map VW_MAP_RULES_0 SEC(".maps");
+struct vw_rules_map VW_MAP_RULES_1 SEC(".maps");
 
 struct vw_trusted_map {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -67,8 +69,8 @@ struct vw_trusted_map {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 };
-struct vw_trusted_map vw_trusted_0 SEC(".maps");
-struct vw_trusted_map vw_trusted_1 SEC(".maps");
+struct vw_trusted_map VW_MAP_TRUSTED_0 SEC(".maps");
+struct vw_trusted_map VW_MAP_TRUSTED_1 SEC(".maps");
 
 /* The public source index (see vaultwall_abi.h): written by mmap. */
 struct vw_index_map {
@@ -79,8 +81,8 @@ struct vw_index_map {
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 };
-struct vw_index_map vw_index_0 SEC(".maps");
-struct vw_index_map vw_index_1 SEC(".maps");
+struct vw_index_map VW_MAP_INDEX_0 SEC(".maps");
+struct vw_index_map VW_MAP_INDEX_1 SEC(".maps");
 
 struct vw_chunks_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -90,8 +92,8 @@ struct vw_chunks_map {
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 };
-struct vw_chunks_map vw_chunks_0 SEC(".maps");
-struct vw_chunks_map vw_chunks_1 SEC(".maps");
+struct vw_chunks_map VW_MAP_CHUNKS_0 SEC(".maps");
+struct vw_chunks_map VW_MAP_CHUNKS_1 SEC(".maps");
 
 struct vw_segments_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -100,8 +102,8 @@ struct vw_segments_map {
 	__type(value, struct vw_segment_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 };
-struct vw_segments_map vw_segments_0 SEC(".maps");
-struct vw_segments_map vw_segments_1 SEC(".maps");
+struct vw_segments_map VW_MAP_SEGMENTS_0 SEC(".maps");
+struct vw_segments_map VW_MAP_SEGMENTS_1 SEC(".maps");
 
 struct vw_endpoints_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -110,8 +112,8 @@ struct vw_endpoints_map {
 	__type(value, struct vw_endpoint_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 };
-struct vw_endpoints_map vw_endpoints_0 SEC(".maps");
-struct vw_endpoints_map vw_endpoints_1 SEC(".maps");
+struct vw_endpoints_map VW_MAP_ENDPOINTS_0 SEC(".maps");
+struct vw_endpoints_map VW_MAP_ENDPOINTS_1 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -119,7 +121,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vw_counters);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_rule_stats SEC(".maps");
+} VW_MAP_RULE_STATS SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -127,7 +129,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vw_counters);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_class_stats SEC(".maps");
+} VW_MAP_CLASS_STATS SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -135,7 +137,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vw_counters);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_svc_stats SEC(".maps");
+} VW_MAP_SVC_STATS SEC(".maps");
 
 /* Written by the controller only; here so they are created and pinned with
  * the rest and bpftool can show what each id means. */
@@ -145,7 +147,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vw_rule_info);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_rule_info SEC(".maps");
+} VW_MAP_RULE_INFO SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -153,7 +155,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vw_service_info);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_svc_info SEC(".maps");
+} VW_MAP_SVC_INFO SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -161,7 +163,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vw_policy_info);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_policy_info SEC(".maps");
+} VW_MAP_POLICY_INFO SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -169,7 +171,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vw_doc_chunk);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_policy_doc SEC(".maps");
+} VW_MAP_POLICY_DOC SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -177,14 +179,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vw_abi_info);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_abi SEC(".maps");
+} VW_MAP_ABI SEC(".maps");
 
 /* Deny and audit events; the limits are explained in vaultwall_abi.h. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, VW_EVENT_RING_BYTES);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_events SEC(".maps");
+} VW_MAP_EVENTS SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -192,7 +194,7 @@ struct {
 	__type(key, struct vw_rate_key);
 	__type(value, struct vw_rate_state);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_event_rate SEC(".maps");
+} VW_MAP_EVENT_RATE SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -200,7 +202,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vw_event_budget);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_event_cpu SEC(".maps");
+} VW_MAP_EVENT_CPU SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -208,7 +210,7 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_event_stats SEC(".maps");
+} VW_MAP_EVENT_STATS SEC(".maps");
 
 /* The interfaces vaultwall is expected to filter (written by attach). */
 struct {
@@ -217,7 +219,7 @@ struct {
 	__type(key, struct vw_link_key);
 	__type(value, struct vw_link_info);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} vw_links SEC(".maps");
+} VW_MAP_LINKS SEC(".maps");
 
 /*
  * Look a key up in slot 0's or slot 1's map of a kind. Each call must stay
@@ -227,14 +229,14 @@ struct {
  * after the slot-1 call makes the two branches end differently, so they
  * are not merged.
  */
-#define SLOT_LOOKUP(slot, kind, key)                                                              \
+#define SLOT_LOOKUP(slot, map_0, map_1, key)                                                      \
 	({                                                                                         \
 		void *_value;                                                                      \
 		if (slot) {                                                                        \
-			_value = bpf_map_lookup_elem(&kind##_1, (key));                            \
+			_value = bpf_map_lookup_elem(&map_1, (key));                               \
 			barrier_var(_value);                                                       \
 		} else {                                                                           \
-			_value = bpf_map_lookup_elem(&kind##_0, (key));                            \
+			_value = bpf_map_lookup_elem(&map_0, (key));                               \
 		}                                                                                  \
 		_value;                                                                            \
 	})
@@ -470,7 +472,7 @@ static __always_inline int is_protected_destination(struct packet *p, int probe,
 	p->endpoint_kind = 0;
 	if (s->flags & VW_SETTINGS_HAS_ENDPOINTS) {
 		__builtin_memcpy(key.addr, p->daddr, 4);
-		ep = SLOT_LOOKUP(p->slot, vw_endpoints, &key);
+		ep = SLOT_LOOKUP(p->slot, VW_MAP_ENDPOINTS_0, VW_MAP_ENDPOINTS_1, &key);
 		if (ep) {
 			p->endpoint_kind = ep->kind;
 			p->endpoint_vnet = ep->vnet_id;
@@ -500,10 +502,10 @@ static __always_inline __u32 lookup_vnet(const struct packet *p)
 		return VW_VNET_PUBLIC;
 	key.ifindex = p->ctx->ingress_ifindex;
 	key.vlan = p->vlan;
-	seg = SLOT_LOOKUP(p->slot, vw_segments, &key);
+	seg = SLOT_LOOKUP(p->slot, VW_MAP_SEGMENTS_0, VW_MAP_SEGMENTS_1, &key);
 	if (!seg && p->vlan) {
 		key.ifindex = 0; /* a VLAN segment on any interface */
-		seg = SLOT_LOOKUP(p->slot, vw_segments, &key);
+		seg = SLOT_LOOKUP(p->slot, VW_MAP_SEGMENTS_0, VW_MAP_SEGMENTS_1, &key);
 	}
 	return seg ? seg->vnet_id : VW_VNET_PUBLIC;
 }
@@ -514,7 +516,7 @@ static __always_inline __u32 lookup_trusted(const struct packet *p)
 	struct vw_trusted_value *svc;
 
 	__builtin_memcpy(key.addr, p->saddr, 4);
-	svc = SLOT_LOOKUP(p->slot, vw_trusted, &key);
+	svc = SLOT_LOOKUP(p->slot, VW_MAP_TRUSTED_0, VW_MAP_TRUSTED_1, &key);
 	return svc ? svc->service_id : VW_SERVICE_NONE;
 }
 
@@ -524,7 +526,7 @@ static __always_inline __u32 lookup_rule(const struct packet *p, __u32 vnet_id)
 	struct vw_rule_value *rule;
 
 	__builtin_memcpy(key.addr, p->saddr, 4);
-	rule = SLOT_LOOKUP(p->slot, vw_rules, &key);
+	rule = SLOT_LOOKUP(p->slot, VW_MAP_RULES_0, VW_MAP_RULES_1, &key);
 	return rule ? rule->rule_id : VW_RULE_NONE;
 }
 
@@ -534,13 +536,15 @@ static __always_inline int class_denies(__u32 class);
 #define SERVICE_ASK_INDEX 0xffffffffu /* the index was not read yet */
 #define SERVICE_ASK_TRIE 0xfffffffeu  /* the index left this source to the trie */
 
-#define LOOKUP_INDEX_TOP(key) SLOT_LOOKUP(p->slot, vw_index, key)
-#define LOOKUP_INDEX_CHUNK(key) SLOT_LOOKUP(p->slot, vw_chunks, key)
-
-/* The source index's entry for the source: a result or VW_INDEX_TRIE. */
+/* The source index's entry for the source: a result or VW_INDEX_TRIE.
+ * The walk's two lookups are bound to this packet's slot. */
 static __always_inline __u32 index_lookup(const struct packet *p)
 {
+#define LOOKUP_INDEX_TOP(key) SLOT_LOOKUP(p->slot, VW_MAP_INDEX_0, VW_MAP_INDEX_1, key)
+#define LOOKUP_INDEX_CHUNK(key) SLOT_LOOKUP(p->slot, VW_MAP_CHUNKS_0, VW_MAP_CHUNKS_1, key)
 	return VW_INDEX_WALK(p->source, LOOKUP_INDEX_TOP, LOOKUP_INDEX_CHUNK);
+#undef LOOKUP_INDEX_TOP
+#undef LOOKUP_INDEX_CHUNK
 }
 
 static __always_inline __u32 index_service(__u32 entry)
@@ -665,11 +669,10 @@ static __always_inline struct verdict decide_ipv6(const struct vw_settings *s)
 	return make_verdict(VW_CLASS_IPV6_ALLOW);
 }
 
+/* Classes are compile-time constants below VW_CLASS_COUNT (VW_CLASSES). */
 static __always_inline int class_denies(__u32 class)
 {
-	return class == VW_CLASS_DEFAULT_DENY || class == VW_CLASS_PUBLIC_DISABLED ||
-	       class == VW_CLASS_IPV6_DENY || class == VW_CLASS_FRAGMENT_DENY ||
-	       class == VW_CLASS_MALFORMED || class == VW_CLASS_PERIMETER_DENY;
+	return VW_CLASS_DROPS(class);
 }
 
 /* A non-first fragment carries no port; it is decided by its source like
@@ -681,10 +684,16 @@ static __always_inline struct verdict as_fragment(struct verdict v)
 	return f;
 }
 
+/* A policy deny or a perimeter's would-deny: it logs an event. */
+static __always_inline int class_logs(__u32 class)
+{
+	return VW_CLASS_LOGS(class);
+}
+
 /* Audit mode: a policy deny passes and is counted as such. */
 static __always_inline struct verdict apply_mode(const struct vw_settings *s, struct verdict v)
 {
-	if (s->mode == VW_MODE_AUDIT && v.class != VW_CLASS_MALFORMED && class_denies(v.class))
+	if (s->mode == VW_MODE_AUDIT && VW_CLASS_POLICY_DENIES(v.class))
 		v.class = VW_CLASS_AUDIT_DENY;
 	return v;
 }
@@ -720,13 +729,6 @@ static __always_inline int finish(struct verdict v, __u64 bytes)
  * test of their class and nothing else. Everything below runs on the deny
  * path only, so it may re-parse the packet and read the clock.
  */
-
-static __always_inline int class_logs(__u32 class)
-{
-	return class == VW_CLASS_DEFAULT_DENY || class == VW_CLASS_PUBLIC_DISABLED ||
-	       class == VW_CLASS_IPV6_DENY || class == VW_CLASS_FRAGMENT_DENY ||
-	       class == VW_CLASS_PERIMETER_DENY || class == VW_CLASS_PERIMETER_WOULD_DENY;
-}
 
 static __always_inline void count_event_stat(__u32 index)
 {

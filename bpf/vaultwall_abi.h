@@ -18,34 +18,83 @@
 
 #define VW_ABI_VERSION 4
 
-/* ---- Map names (tokens shared by the BPF C and the C++) ---------------- */
-#define VW_MAP_ACTIVE      "vw_active"      /* the live slot + both slots' settings */
-#define VW_MAP_SYNC        "vw_sync"        /* grace-period barrier, see below */
-#define VW_MAP_RULES_0     "vw_rules_0"     /* LPM (vnet, src) -> rule id    */
-#define VW_MAP_RULES_1     "vw_rules_1"
-#define VW_MAP_TRUSTED_0   "vw_trusted_0"   /* LPM src -> trusted service id */
-#define VW_MAP_TRUSTED_1   "vw_trusted_1"
-#define VW_MAP_INDEX_0     "vw_index_0"     /* source index, top: src /16 -> entry */
-#define VW_MAP_INDEX_1     "vw_index_1"
-#define VW_MAP_CHUNKS_0    "vw_chunks_0"    /* source index, 16-entry chunks */
-#define VW_MAP_CHUNKS_1    "vw_chunks_1"
-#define VW_MAP_SEGMENTS_0  "vw_segments_0"  /* (ifindex, vlan) -> vnet id    */
-#define VW_MAP_SEGMENTS_1  "vw_segments_1"
-#define VW_MAP_ENDPOINTS_0 "vw_endpoints_0" /* dst address -> endpoint kind  */
-#define VW_MAP_ENDPOINTS_1 "vw_endpoints_1"
-#define VW_MAP_RULE_STATS  "vw_rule_stats"  /* per-CPU, rule id -> counters  */
-#define VW_MAP_CLASS_STATS "vw_class_stats" /* per-CPU, class -> counters    */
-#define VW_MAP_SVC_STATS   "vw_svc_stats"   /* per-CPU, service id -> counters */
-#define VW_MAP_RULE_INFO   "vw_rule_info"   /* rule id -> kind + canonical text */
-#define VW_MAP_SVC_INFO    "vw_svc_info"    /* service id -> name            */
-#define VW_MAP_POLICY_INFO "vw_policy_info" /* slot -> generation, digest... */
-#define VW_MAP_POLICY_DOC  "vw_policy_doc"  /* slot's normalised document, in chunks */
-#define VW_MAP_ABI         "vw_abi"         /* one struct vw_abi_info        */
-#define VW_MAP_EVENTS      "vw_events"      /* ring buffer of struct vw_event */
-#define VW_MAP_EVENT_RATE  "vw_event_rate"  /* LRU: source -> vw_rate_state  */
-#define VW_MAP_EVENT_BUDGET "vw_event_cpu"  /* per-CPU: vw_event_budget      */
-#define VW_MAP_EVENT_STATS "vw_event_stats" /* per-CPU, VW_EVENT_STAT_* -> u64 */
-#define VW_MAP_LINKS       "vw_links"       /* interface name -> vw_link_info */
+/* ---- Map names ---------------------------------------------------------
+ * Each name is a token, used as the map's identifier in the BPF C and, as
+ * VW_NAME(token), as the string userspace opens its pin by (the xdp-tools
+ * pattern): one spelling on both sides, nothing to drift. */
+#define VW_MAP_ACTIVE      vw_active      /* the live slot + both slots' settings */
+#define VW_MAP_SYNC        vw_sync        /* grace-period barrier, see below */
+#define VW_MAP_RULES_0     vw_rules_0     /* LPM (vnet, src) -> rule id    */
+#define VW_MAP_RULES_1     vw_rules_1
+#define VW_MAP_TRUSTED_0   vw_trusted_0   /* LPM src -> trusted service id */
+#define VW_MAP_TRUSTED_1   vw_trusted_1
+#define VW_MAP_INDEX_0     vw_index_0     /* source index, top: src /16 -> entry */
+#define VW_MAP_INDEX_1     vw_index_1
+#define VW_MAP_CHUNKS_0    vw_chunks_0    /* source index, 16-entry chunks */
+#define VW_MAP_CHUNKS_1    vw_chunks_1
+#define VW_MAP_SEGMENTS_0  vw_segments_0  /* (ifindex, vlan) -> vnet id    */
+#define VW_MAP_SEGMENTS_1  vw_segments_1
+#define VW_MAP_ENDPOINTS_0 vw_endpoints_0 /* dst address -> endpoint kind  */
+#define VW_MAP_ENDPOINTS_1 vw_endpoints_1
+#define VW_MAP_RULE_STATS  vw_rule_stats  /* per-CPU, rule id -> counters  */
+#define VW_MAP_CLASS_STATS vw_class_stats /* per-CPU, class -> counters    */
+#define VW_MAP_SVC_STATS   vw_svc_stats   /* per-CPU, service id -> counters */
+#define VW_MAP_RULE_INFO   vw_rule_info   /* rule id -> kind + canonical text */
+#define VW_MAP_SVC_INFO    vw_svc_info    /* service id -> name            */
+#define VW_MAP_POLICY_INFO vw_policy_info /* slot -> generation, digest... */
+#define VW_MAP_POLICY_DOC  vw_policy_doc  /* slot's normalised document, in chunks */
+#define VW_MAP_ABI         vw_abi         /* one struct vw_abi_info        */
+#define VW_MAP_EVENTS      vw_events      /* ring buffer of struct vw_event */
+#define VW_MAP_EVENT_RATE  vw_event_rate  /* LRU: source -> vw_rate_state  */
+#define VW_MAP_EVENT_CPU   vw_event_cpu   /* per-CPU: vw_event_budget      */
+#define VW_MAP_EVENT_STATS vw_event_stats /* per-CPU, VW_EVENT_STAT_* -> u64 */
+#define VW_MAP_LINKS       vw_links       /* interface name -> vw_link_info */
+
+#define VW_STRINGIFY_(token) #token
+#define VW_NAME(token) VW_STRINGIFY_(token) /* VW_NAME(VW_MAP_ABI) is "vw_abi" */
+
+/* Every map, as X(name token, key size, value size, max entries): what
+ * userspace opens (PinnedMaps) and what tests/unit/abi_test.cpp checks the
+ * compiled object against, row by row. The BPF declarations in
+ * vaultwall.bpf.c stay written out, where grep finds them. */
+#define VW_MAPS(X)                                                                         \
+	X(VW_MAP_ABI, 4, sizeof(struct vw_abi_info), 1)                                    \
+	X(VW_MAP_ACTIVE, 4, sizeof(struct vw_active), 1)                                   \
+	X(VW_MAP_SYNC, 4, 4 /* an inner map fd */, 1)                                      \
+	X(VW_MAP_POLICY_INFO, 4, sizeof(struct vw_policy_info), VW_SLOTS)                  \
+	X(VW_MAP_RULES_0, sizeof(struct vw_rule_key), sizeof(struct vw_rule_value),        \
+	  VW_MAX_RULE_PREFIXES)                                                            \
+	X(VW_MAP_RULES_1, sizeof(struct vw_rule_key), sizeof(struct vw_rule_value),        \
+	  VW_MAX_RULE_PREFIXES)                                                            \
+	X(VW_MAP_TRUSTED_0, sizeof(struct vw_trusted_key), sizeof(struct vw_trusted_value), \
+	  VW_MAX_TRUSTED_PREFIXES)                                                         \
+	X(VW_MAP_TRUSTED_1, sizeof(struct vw_trusted_key), sizeof(struct vw_trusted_value), \
+	  VW_MAX_TRUSTED_PREFIXES)                                                         \
+	X(VW_MAP_INDEX_0, 4, sizeof(struct vw_index_chunk), VW_INDEX_TOP_CHUNKS)           \
+	X(VW_MAP_INDEX_1, 4, sizeof(struct vw_index_chunk), VW_INDEX_TOP_CHUNKS)           \
+	X(VW_MAP_CHUNKS_0, 4, sizeof(struct vw_index_chunk), VW_INDEX_CHUNKS)              \
+	X(VW_MAP_CHUNKS_1, 4, sizeof(struct vw_index_chunk), VW_INDEX_CHUNKS)              \
+	X(VW_MAP_SEGMENTS_0, sizeof(struct vw_segment_key), sizeof(struct vw_segment_value), \
+	  VW_MAX_SEGMENTS)                                                                 \
+	X(VW_MAP_SEGMENTS_1, sizeof(struct vw_segment_key), sizeof(struct vw_segment_value), \
+	  VW_MAX_SEGMENTS)                                                                 \
+	X(VW_MAP_ENDPOINTS_0, sizeof(struct vw_endpoint_key),                              \
+	  sizeof(struct vw_endpoint_value), VW_MAX_ENDPOINTS)                              \
+	X(VW_MAP_ENDPOINTS_1, sizeof(struct vw_endpoint_key),                              \
+	  sizeof(struct vw_endpoint_value), VW_MAX_ENDPOINTS)                              \
+	X(VW_MAP_RULE_STATS, 4, sizeof(struct vw_counters), VW_MAX_RULES)                  \
+	X(VW_MAP_CLASS_STATS, 4, sizeof(struct vw_counters), VW_CLASS_COUNT)               \
+	X(VW_MAP_SVC_STATS, 4, sizeof(struct vw_counters), VW_MAX_SERVICES)                \
+	X(VW_MAP_RULE_INFO, 4, sizeof(struct vw_rule_info), VW_MAX_RULES)                  \
+	X(VW_MAP_SVC_INFO, 4, sizeof(struct vw_service_info), VW_MAX_SERVICES)             \
+	X(VW_MAP_POLICY_DOC, 4, sizeof(struct vw_doc_chunk), VW_SLOTS * VW_DOC_CHUNKS)     \
+	X(VW_MAP_EVENTS, 0, 0 /* a ring buffer: its size is in bytes */,                   \
+	  VW_EVENT_RING_BYTES)                                                             \
+	X(VW_MAP_EVENT_RATE, sizeof(struct vw_rate_key), sizeof(struct vw_rate_state),     \
+	  VW_EVENT_SOURCES)                                                                \
+	X(VW_MAP_EVENT_CPU, 4, sizeof(struct vw_event_budget), 1)                          \
+	X(VW_MAP_EVENT_STATS, 4, 8, VW_EVENT_STAT_COUNT)                                   \
+	X(VW_MAP_LINKS, sizeof(struct vw_link_key), sizeof(struct vw_link_info), VW_MAX_LINKS)
 
 #define VW_PROG_NAME "vaultwall_xdp" /* the XDP program (function name)   */
 #define VW_PROG_L3_NAME "vaultwall_xdp_l3" /* the same, for frames that start at the IP header */
@@ -217,31 +266,51 @@
 
 /* ---- Verdict classes -------------------------------------------------------
  * Every packet the program sees is counted in exactly one class, so the
- * per-class counters sum to the packets seen. The class decides the action,
- * except that in audit mode every policy deny becomes VW_CLASS_AUDIT_DENY
- * (passed). VW_CLASS_MALFORMED is not a policy decision and drops in both
- * modes: such packets are dropped by the kernel's own stack anyway.
- */
-#define VW_CLASS_NOT_IP 0            /* ARP, LLDP, ...: passed untouched     */
-#define VW_CLASS_UNPROTECTED 1       /* IP, not to a protected port/address  */
-#define VW_CLASS_PRIVATE_ENDPOINT 2  /* allow: destination is a private EP   */
-#define VW_CLASS_IP_RULE 3           /* allow: an IP rule matched            */
-#define VW_CLASS_VNET_RULE 4         /* allow: a virtual-network rule matched */
-#define VW_CLASS_TRUSTED 5           /* allow: trusted-service prefix        */
-#define VW_CLASS_DEFAULT_ALLOW 6     /* allow: defaultAction Allow           */
-#define VW_CLASS_DEFAULT_DENY 7      /* drop: defaultAction Deny             */
-#define VW_CLASS_PUBLIC_DISABLED 8   /* drop: publicNetworkAccess Disabled   */
-#define VW_CLASS_AUDIT_DENY 9        /* pass: audit mode, would be denied    */
-#define VW_CLASS_IPV6_ALLOW 10       /* allow: IPv6 to a protected port, default Allow */
-#define VW_CLASS_IPV6_DENY 11        /* drop: IPv6 to a protected port, denied */
-#define VW_CLASS_FRAGMENT_ALLOW 12   /* allow: non-first fragment, source allowed */
-#define VW_CLASS_FRAGMENT_DENY 13    /* drop: non-first fragment, source denied */
-#define VW_CLASS_MALFORMED 14        /* drop: cannot prove it is outside the data plane */
-#define VW_CLASS_PERIMETER_RULE 15   /* allow: a perimeter inbound access rule matched */
-#define VW_CLASS_PERIMETER_DENY 16   /* drop: perimeter enforced, no access rule admits */
-#define VW_CLASS_PERIMETER_WOULD_DENY 17 /* pass: perimeter in Transition; the vault's
-					    rules admit, the perimeter's would not */
-#define VW_CLASS_COUNT 18
+ * per-class counters sum to the packets seen. The class decides the action
+ * (`drops`); the policy denies (`logs`) write a deny event and, in audit
+ * mode, pass as VW_CLASS_AUDIT_DENY instead. VW_CLASS_MALFORMED is not a
+ * policy decision: it drops in both modes (the kernel's own stack would
+ * drop such packets anyway) and logs nothing (its source may not even be
+ * in the packet; its counter tells the story). VW_CLASS_PERIMETER_WOULD_DENY
+ * logs but passes: a perimeter in Transition admits what the vault's own
+ * rules admit and records what it would deny once enforced. A policy deny
+ * (drops and logs) is what audit mode passes as VW_CLASS_AUDIT_DENY.
+ * One row per class, X(token, value, name, drops, logs); the constants,
+ * the names (ctl, tests) and the drop and log predicates (the program and
+ * the reference classifier) are all generated from it. */
+#define VW_CLASSES(X)                                                                     \
+	X(NOT_IP, 0, "not_ip", 0, 0)                      /* ARP, LLDP, ...: passed untouched */ \
+	X(UNPROTECTED, 1, "unprotected", 0, 0)            /* IP, not to a protected port/address */ \
+	X(PRIVATE_ENDPOINT, 2, "private_endpoint", 0, 0)  /* allow: destination is a private EP */ \
+	X(IP_RULE, 3, "ip_rule", 0, 0)                    /* allow: an IP rule matched */ \
+	X(VNET_RULE, 4, "vnet_rule", 0, 0)                /* allow: a virtual-network rule matched */ \
+	X(TRUSTED, 5, "trusted_service", 0, 0)            /* allow: trusted-service prefix */ \
+	X(DEFAULT_ALLOW, 6, "default_allow", 0, 0)        /* allow: defaultAction Allow */ \
+	X(DEFAULT_DENY, 7, "default_deny", 1, 1)          /* drop: defaultAction Deny */ \
+	X(PUBLIC_DISABLED, 8, "public_disabled", 1, 1)    /* drop: publicNetworkAccess Disabled */ \
+	X(AUDIT_DENY, 9, "audit_would_deny", 0, 0)        /* pass: audit mode, would be denied */ \
+	X(IPV6_ALLOW, 10, "ipv6_allow", 0, 0)             /* allow: IPv6 to a protected port, default Allow */ \
+	X(IPV6_DENY, 11, "ipv6_deny", 1, 1)               /* drop: IPv6 to a protected port, denied */ \
+	X(FRAGMENT_ALLOW, 12, "fragment_allow", 0, 0)     /* allow: non-first fragment, source allowed */ \
+	X(FRAGMENT_DENY, 13, "fragment_deny", 1, 1)       /* drop: non-first fragment, source denied */ \
+	X(MALFORMED, 14, "malformed", 1, 0)               /* drop: cannot prove it is outside the data plane */ \
+	X(PERIMETER_RULE, 15, "perimeter_rule", 0, 0)     /* allow: a perimeter inbound access rule matched */ \
+	X(PERIMETER_DENY, 16, "perimeter_deny", 1, 1)     /* drop: perimeter enforced, no access rule admits */ \
+	X(PERIMETER_WOULD_DENY, 17, "perimeter_would_deny", 0, 1) /* pass, logged: only the vault's rules admit */
+
+#define VW_CLASS_CONSTANT_(token, value, name, drops, logs) VW_CLASS_##token = value,
+#define VW_CLASS_ONE_(token, value, name, drops, logs) +1
+#define VW_CLASS_BIT_(token, value, name, drops, logs) | (1u << (value))
+#define VW_CLASS_DROP_BIT_(token, value, name, drops, logs) | ((drops##u) << (value))
+#define VW_CLASS_LOG_BIT_(token, value, name, drops, logs) | ((logs##u) << (value))
+enum { VW_CLASSES(VW_CLASS_CONSTANT_) VW_CLASS_COUNT = 0 VW_CLASSES(VW_CLASS_ONE_) };
+#define VW_CLASSES_DROPPING (0u VW_CLASSES(VW_CLASS_DROP_BIT_))
+#define VW_CLASSES_LOGGING (0u VW_CLASSES(VW_CLASS_LOG_BIT_))
+/* For a class below VW_CLASS_COUNT: 1 when it drops / when it is a policy deny. */
+#define VW_CLASS_DROPS(class) ((VW_CLASSES_DROPPING >> (class)) & 1u)
+#define VW_CLASS_LOGS(class) ((VW_CLASSES_LOGGING >> (class)) & 1u)
+/* A policy deny: what audit mode passes as VW_CLASS_AUDIT_DENY. */
+#define VW_CLASS_POLICY_DENIES(class) (VW_CLASS_DROPS(class) & VW_CLASS_LOGS(class))
 
 /* ---- Map keys and values -------------------------------------------------- */
 
@@ -566,5 +635,21 @@ VW_STATIC_ASSERT(sizeof(struct vw_rate_state) == 24, "vw_rate_state");
 VW_STATIC_ASSERT(sizeof(struct vw_event_budget) == 40, "vw_event_budget");
 VW_STATIC_ASSERT(sizeof(struct vw_link_key) == 16, "vw_link_key");
 VW_STATIC_ASSERT(sizeof(struct vw_link_info) == 16, "vw_link_info");
+
+/* What the code relies on besides the sizes. */
+VW_STATIC_ASSERT((0u VW_CLASSES(VW_CLASS_BIT_)) == (1u << VW_CLASS_COUNT) - 1,
+		 "verdict classes are 0 .. VW_CLASS_COUNT - 1, each once");
+VW_STATIC_ASSERT(VW_CLASS_COUNT <= 32, "the class predicates are bits of a __u32");
+VW_STATIC_ASSERT((VW_CLASSES_LOGGING & ~VW_CLASSES_DROPPING) == (1u << VW_CLASS_PERIMETER_WOULD_DENY),
+                 "every class that logs drops, but the perimeter's would-deny");
+VW_STATIC_ASSERT(VW_RULE_NONE == 0 && VW_SERVICE_NONE == 0 && VW_VNET_PUBLIC == 0,
+		 "id 0 means none: zeroed maps name no rule, service or network");
+VW_STATIC_ASSERT(VW_ACTION_ALLOW == 0 && VW_PUBLIC_ACCESS_ENABLED == 0 && VW_MODE_ENFORCE == 0,
+		 "a fresh slot (all zeros) reads as Azure's default: allow everything");
+/* An IP rule /24 is a 56-bit prefix: 32 bits of vnet id, then 24 of address. */
+VW_STATIC_ASSERT(VW_RULE_KEY_VNET_BITS == 32 && __builtin_offsetof(struct vw_rule_key, vnet_id) == 4 &&
+			 __builtin_offsetof(struct vw_rule_key, addr) == 8,
+		 "rule key: the vnet bits come first");
+VW_STATIC_ASSERT(__builtin_offsetof(struct vw_trusted_key, addr) == 4, "trusted key");
 
 #endif /* VAULTWALL_ABI_H */

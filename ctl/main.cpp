@@ -1,22 +1,16 @@
 // vaultwallctl: Azure networkAcls documents in, validated, compiled and
 // applied atomically to the pinned maps; counters, explanations and drift
-// checks out. Each command group lives in ctl/cli/.
-#include <bpf/libbpf.h>
-
+// checks out. Each command group lives in ctl/cli/; every command returns a
+// Report, printed (and journaled) here.
 #include <CLI/CLI.hpp>
-#include <cstdarg>
-#include <cstdio>
 
 #include "cli/common.h"
-#include "vaultwall/command_line.h"
+#include "vaultwall/common/command_line.h"
+#include "vaultwall/common/logging.h"
+#include "vaultwall/kernel/program.h"
 
 namespace vaultwall::cli {
 namespace {
-
-int libbpf_quiet(enum libbpf_print_level level, const char* format, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  return std::vfprintf(stderr, format, args);
-}
 
 int run(int argc, char** argv) {
   CLI::App app{"vaultwallctl: apply Azure Key Vault networkAcls documents to the vaultwall XDP "
@@ -42,9 +36,16 @@ int run(int argc, char** argv) {
     for (const auto& check : commands.checks) check();
   });
   if (parsed) return *parsed;
-  libbpf_set_print(libbpf_quiet);
-  for (const auto& [command, action] : commands.actions)
-    if (command->parsed()) return action();
+  setup_logging("vaultwallctl", LogStyle::kCommand, g.verbose);
+  route_libbpf_messages();
+  for (const Commands::Action& action : commands.actions) {
+    if (!action.command->parsed()) continue;
+    using Output = Commands::Output;
+    const Report report = action.run();
+    return emit(report, {.json = action.output == Output::kDocument ||
+                                 (action.output == Output::kReport && g.json()),
+                         .notes = !g.json()});
+  }
   return kExitUsage;
 }
 

@@ -1,160 +1,144 @@
 // vaultwall-loader: loads the XDP program with pinned maps, attaches it to
 // interfaces, detaches it, and reports status.
-#include <bpf/libbpf.h>
-
 #include <CLI/CLI.hpp>
-#include <cstdarg>
-#include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <functional>
-#include <iostream>
-#include <nlohmann/json.hpp>
 
-#include "vaultwall/apply.h"
-#include "vaultwall/attach.h"
-#include "vaultwall/links.h"
-#include "vaultwall/maps.h"
-#include "vaultwall/command_line.h"
-#include "vaultwall/journal.h"
-#include "vaultwall/lock.h"
-#include "vaultwall/program.h"
+#include "vaultwall/apply/apply.h"
+#include "vaultwall/kernel/attach.h"
+#include "vaultwall/kernel/links.h"
+#include "vaultwall/kernel/maps.h"
+#include "vaultwall/common/command_line.h"
+#include "vaultwall/common/journal.h"
+#include "vaultwall/common/lock.h"
+#include "vaultwall/common/logging.h"
+#include "vaultwall/common/output.h"
+#include "vaultwall/kernel/program.h"
 #include "vaultwall_abi.h"
 
 namespace vaultwall {
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
-
-bool verbose = false;
-
-// The last error reported, so the journal can say why a change failed.
-std::string last_error;
-
-int libbpf_print(enum libbpf_print_level level, const char* format, va_list args) {
-  if (level == LIBBPF_DEBUG && !verbose) return 0;
-  return std::vfprintf(stderr, format, args);
-}
-
-int report(const Error& error) {
-  std::cerr << "vaultwall-loader: " << error.message() << "\n";
-  if (last_error.empty()) last_error = error.message();
-  return kExitError;
-}
 
 // A stored policy whose segments name an interface binds to it only once
 // the interface is attached: recompile it against the links and apply it
 // when that changes what the kernel holds. The attach itself is done
 // either way, so a stored policy that cannot be re-applied is a warning
 // (verify reports it too), not a failed attach.
-void reapply_after_attach(const std::string& pin_dir) {
+void reapply_after_attach(const std::string& pin_dir, Report& report) {
   auto maps = PinnedMaps::open(pin_dir);
   auto reapplied = maps ? reapply_stored_policy(*maps) : Result<ReapplyOutcome>(std::unexpected(maps.error()));
   if (!reapplied) {
-    std::cerr << "vaultwall-loader: warning: segments may not be bound to the attached "
-                 "interfaces: cannot re-apply the stored policy: "
-              << reapplied.error().message() << "\n";
+    report.warn("segments may not be bound to the attached interfaces: cannot re-apply the "
+                "stored policy: " + reapplied.error().message());
     return;
   }
   // Only what attaching is about: the policy's other warnings came with its apply.
   for (const Diagnostic& d : reapplied->diagnostics)
-    if (d.path.ends_with("segment.interface"))
-      std::cerr << "vaultwall-loader: warning: " << d.text() << "\n";
+    if (d.path.ends_with("segment.interface")) report.warn(d.text());
   if (reapplied->applied)
-    std::cout << "re-applied the stored policy against the attached interfaces: generation "
-              << reapplied->outcome.new_generation << " (slot " << reapplied->outcome.slot << ")\n";
+    report.line("re-applied the stored policy against the attached interfaces: generation " +
+                std::to_string(reapplied->outcome.new_generation) + " (slot " +
+                std::to_string(reapplied->outcome.slot) + ")");
 }
 
-void print_unfiltered(const std::vector<std::string>& unfiltered) {
+void warn_unfiltered(Report& report, const std::vector<std::string>& unfiltered) {
   for (const std::string& line : unfiltered)
-    std::cerr << "vaultwall-loader: warning: still unfiltered: " << line
-              << " (see vaultwall-loader status)\n";
+    report.warn("still unfiltered: " + line + " (see vaultwall-loader status)");
 }
 
-int cmd_load(const std::string& pin_dir, bool repair) {
-  if (auto r = check_privileges_and_bpffs(pin_dir); !r) return report(r.error());
+Report cmd_load(const std::string& pin_dir, bool repair) {
+  if (auto r = check_privileges_and_bpffs(pin_dir); !r) return failed_report(r.error());
   // The directory first, so the whole load (pin checks, repair, link moves)
   // runs under the lock.
   std::error_code ec;
   std::filesystem::create_directories(pin_dir, ec);
-  if (ec) return report(Error{ec.value(), "create pin directory " + pin_dir, {}});
+  if (ec) return failed_report(Error{ec.value(), "create pin directory " + pin_dir, {}});
   auto lock = PinDirLock::acquire(pin_dir);
-  if (!lock) return report(lock.error());
+  if (!lock) return failed_report(lock.error());
   auto program = Program::load(pin_dir, repair);
-  if (!program) return report(program.error());
+  if (!program) return failed_report(program.error());
   auto moves = program->pin_and_update_links(pin_dir);
-  if (!moves) return report(moves.error());
-  std::cout << "loaded vaultwall (ABI " << VW_ABI_VERSION << ") with maps pinned at " << pin_dir;
-  if (moves->moved > 0) std::cout << "; " << moves->moved << " attached interface(s) moved to it";
-  std::cout << "\n";
+  if (!moves) return failed_report(moves.error());
+  Report report;
+  report.line("loaded vaultwall (ABI " + std::to_string(VW_ABI_VERSION) + ") with maps pinned at " +
+              pin_dir +
+              (moves->moved > 0
+                   ? "; " + std::to_string(moves->moved) + " attached interface(s) moved to it"
+                   : ""));
   for (const std::string& ifname : moves->reattached)
-    std::cout << ifname << ": its link was severed or unpinned; attached again\n";
+    report.line(ifname + ": its link was severed or unpinned; attached again");
   // Loaded and moved: the job is done. An interface it could not attach
   // again stays red in status, verify and the metrics, and is said here;
   // failing would stop a unit from applying and attaching the rest.
-  print_unfiltered(moves->unfiltered);
-  if (!moves->reattached.empty()) reapply_after_attach(pin_dir);
-  return kExitOk;
+  warn_unfiltered(report, moves->unfiltered);
+  if (!moves->reattached.empty()) reapply_after_attach(pin_dir, report);
+  return report;
 }
 
-int cmd_attach(const std::string& pin_dir, const std::vector<std::string>& interfaces,
-               const std::string& mode_text) {
-  if (auto r = check_privileges_and_bpffs(pin_dir); !r) return report(r.error());
-  AttachMode mode = mode_text == "native"    ? AttachMode::kNative
-                    : mode_text == "generic" ? AttachMode::kGeneric
-                                             : AttachMode::kAuto;
+AttachMode attach_mode(const std::string& text) {
+  return text == "native" ? AttachMode::kNative : text == "generic" ? AttachMode::kGeneric
+                                                                     : AttachMode::kAuto;
+}
+
+std::string attached_line(const AttachResult& result) {
+  std::string how = result.framing == "ip" ? " (no Ethernet header: IP entry point)" : "";
+  if (result.replaced) how += "; replaced its severed or unpinned link";
+  if (result.fell_back)
+    return result.interface + ": native XDP unavailable (" + result.native_error +
+           "), attached in generic mode" + how;
+  return result.interface + ": attached in " + result.mode + " mode" + how;
+}
+
+// Attaches every interface it can; each failure is reported, the first is the cause.
+Report cmd_attach(const std::string& pin_dir, const std::vector<std::string>& interfaces,
+                  const std::string& mode) {
+  if (auto r = check_privileges_and_bpffs(pin_dir); !r) return failed_report(r.error());
   auto lock = PinDirLock::acquire(pin_dir);
-  if (!lock) return report(lock.error());
-  int status = kExitOk;
+  if (!lock) return failed_report(lock.error());
+  Report report;
   int attached = 0;
   for (const std::string& ifname : interfaces) {
-    auto result = attach_interface(pin_dir, ifname, mode);
+    auto result = attach_interface(pin_dir, ifname, attach_mode(mode));
     if (!result) {
-      status = report(result.error());
+      report.fail(result.error());
       continue;
     }
-    std::string how = result->framing == "ip" ? " (no Ethernet header: IP entry point)" : "";
-    if (result->replaced) how += "; replaced its severed or unpinned link";
-    if (result->fell_back)
-      std::cout << ifname << ": native XDP unavailable (" << result->native_error
-                << "), attached in generic mode" << how << "\n";
-    else
-      std::cout << ifname << ": attached in " << result->mode << " mode" << how << "\n";
+    report.line(attached_line(*result));
     attached++;
   }
-  if (attached > 0) reapply_after_attach(pin_dir);
-  return status;
+  if (attached > 0) reapply_after_attach(pin_dir, report);
+  return report;
 }
 
-int cmd_detach(const std::string& pin_dir, std::vector<std::string> interfaces, bool all,
-               bool purge) {
-  if (auto r = check_privileges_and_bpffs(pin_dir); !r) return report(r.error());
+Report cmd_detach(const std::string& pin_dir, std::vector<std::string> interfaces, bool all,
+                  bool purge) {
+  if (auto r = check_privileges_and_bpffs(pin_dir); !r) return failed_report(r.error());
   if (all) {
     auto expected = expected_interfaces(pin_dir);
-    if (!expected) return report(expected.error());
+    if (!expected) return failed_report(expected.error());
     interfaces = *expected;
   }
-  int status = kExitOk;
+  Report report;
   {
     auto lock = PinDirLock::acquire(pin_dir);
-    if (!lock && !(all && lock.error().code == ENOENT)) return report(lock.error());
+    if (!lock && !(all && lock.error().code == ENOENT)) return failed_report(lock.error());
     for (const std::string& ifname : interfaces) {
       if (auto r = detach_interface(pin_dir, ifname); !r)
-        status = report(r.error());
+        report.fail(r.error());
       else
-        std::cout << ifname << ": detached\n";
+        report.line(ifname + ": detached");
     }
   }
-  if (purge && status == kExitOk) {
-    if (auto r = purge_pins(pin_dir); !r) return report(r.error());
-    std::cout << "removed " << pin_dir << " (program, maps, rules and counters)\n";
-  }
-  return status;
+  if (!purge || report.failed()) return report;
+  if (auto r = purge_pins(pin_dir); !r) return report.fail(r.error());
+  report.line("removed " + pin_dir + " (program, maps, rules and counters)");
+  return report;
 }
 
-nlohmann::json links_json(const std::vector<InterfaceHealth>& links) {
-  nlohmann::json out = nlohmann::json::array();
+Json links_json(const std::vector<InterfaceHealth>& links) {
+  auto or_null = [](const std::string& text) { return text.empty() ? Json() : Json(text); };
+  Json out = Json::array();
   for (const InterfaceHealth& h : links)
     out.push_back({{"interface", h.interface},
                    {"state", link_state_name(h.state)},
@@ -164,10 +148,10 @@ nlohmann::json links_json(const std::vector<InterfaceHealth>& links) {
                    {"framing", h.framing},
                    {"linkId", h.link_id},
                    {"programId", h.prog_id},
-                   {"netns", h.netns_inode ? nlohmann::json(netns_text(h.netns_inode)) : nlohmann::json()},
+                   {"netns", h.netns_inode ? Json(netns_text(h.netns_inode)) : Json()},
                    {"otherNamespace", h.other_namespace},
-                   {"problem", h.problem.empty() ? nlohmann::json() : nlohmann::json(h.problem)},
-                   {"hint", h.hint.empty() ? nlohmann::json() : nlohmann::json(h.hint)}});
+                   {"problem", or_null(h.problem)},
+                   {"hint", or_null(h.hint)}});
   return out;
 }
 
@@ -177,20 +161,18 @@ std::string tunnel_warning(const NetDevice& d) {
          d.name + ") or take it down";
 }
 
-// One shape in every outcome: an error fills "error", the rest keeps its
-// empty values.
-nlohmann::json status_json(const Status& s, const std::string& error) {
-  nlohmann::json maps = nlohmann::json::object();
+// One shape in every outcome: an error leaves the empty values.
+Json status_json(const Status& s, bool failed) {
+  Json maps = Json::object();
   for (const MapStatus& m : s.maps) maps[m.name] = m.id;
-  nlohmann::json warnings = nlohmann::json::array(), tunnels = nlohmann::json::array();
+  Json warnings = Json::array(), tunnels = Json::array();
   for (const NetDevice& d : s.unfiltered_tunnels) {
     tunnels.push_back({{"interface", d.name}, {"kind", d.kind}, {"ifindex", d.ifindex}});
     warnings.push_back(tunnel_warning(d));
   }
-  return {{"schemaVersion", 1},
-          {"pinDir", s.pin_dir},
+  return {{"pinDir", s.pin_dir},
           {"loaded", s.loaded},
-          {"healthy", error.empty() && s.healthy()},
+          {"healthy", !failed && s.healthy()},
           {"programId", s.prog_id},
           {"programTag", s.prog_tag},
           {"ipProgramId", s.ip_prog_id},
@@ -200,82 +182,68 @@ nlohmann::json status_json(const Status& s, const std::string& error) {
           {"interfaces", links_json(s.links)},
           {"unfilteredTunnels", tunnels},
           {"warnings", warnings},
-          {"maps", maps},
-          {"error", error.empty() ? nlohmann::json() : nlohmann::json(error)}};
+          {"maps", maps}};
 }
 
-void print_link(const InterfaceHealth& h) {
-  std::string where = h.other_namespace ? " (in network namespace " + netns_text(h.netns_inode) + ")" : "";
-  std::printf("interface   %-16s ifindex %-4u %-8s %-14s link %u prog %u%s\n", h.interface.c_str(),
-              h.ifindex, h.mode.empty() ? "-" : h.mode.c_str(), link_state_name(h.state), h.link_id,
-              h.prog_id, where.c_str());
-  if (!h.filtered()) std::printf("  UNFILTERED: %s\n  fix: %s\n", h.problem.c_str(), h.hint.c_str());
-}
-
-void print_status_table(const Status& s) {
+void add_status_text(Report& report, const Status& s) {
   if (!s.loaded) {
-    std::cout << "vaultwall is not loaded at " << s.pin_dir
-              << ": nothing is filtered (run vaultwall-loader load, vaultwallctl apply, then vaultwall-loader attach)\n";
+    report.line("vaultwall is not loaded at " + s.pin_dir +
+                ": nothing is filtered (run vaultwall-loader load, vaultwallctl apply, then "
+                "vaultwall-loader attach)");
     return;
   }
-  std::printf("pin dir     %s\nprogram     id %u tag %s (ABI %u); IP entry point id %u\npolicy      slot %u, generation %llu\n",
-              s.pin_dir.c_str(), s.prog_id, s.prog_tag.c_str(), s.abi_version, s.ip_prog_id,
-              s.active_slot, static_cast<unsigned long long>(s.generation));
-  if (s.links.empty()) std::printf("interfaces  none attached\n");
-  for (const InterfaceHealth& h : s.links) print_link(h);
-  std::printf("maps       ");
-  for (const MapStatus& m : s.maps) std::printf(" %s=%u", m.name.c_str(), m.id);
-  std::printf("\n");
-  for (const NetDevice& d : s.unfiltered_tunnels)
-    std::cerr << "vaultwall-loader: warning: " << tunnel_warning(d) << "\n";
+  TextTable summary({{"", Align::kLeft, 11}, {""}});
+  summary.add_row({"pin dir", s.pin_dir});
+  summary.add_row({"program", "id " + std::to_string(s.prog_id) + " tag " + s.prog_tag + " (ABI " +
+                                  std::to_string(s.abi_version) + "); IP entry point id " +
+                                  std::to_string(s.ip_prog_id)});
+  summary.add_row({"policy", "slot " + std::to_string(s.active_slot) + ", generation " +
+                                 std::to_string(s.generation)});
+  report.table(std::move(summary));
+  if (s.links.empty()) {
+    report.line("interfaces  none attached");
+  } else {
+    TextTable links({{"INTERFACE", Align::kLeft, 16},
+                     {"IFINDEX", Align::kLeft, 4},
+                     {"MODE", Align::kLeft, 8},
+                     {"STATE", Align::kLeft, 14},
+                     {"LINK"},
+                     {"PROG"},
+                     {"NAMESPACE"}});
+    for (const InterfaceHealth& h : s.links)
+      links.add_row({h.interface, std::to_string(h.ifindex), h.mode.empty() ? "-" : h.mode,
+                     link_state_name(h.state), std::to_string(h.link_id), std::to_string(h.prog_id),
+                     h.other_namespace ? netns_text(h.netns_inode) : "this one"});
+    report.table(std::move(links));
+    for (const InterfaceHealth& h : s.links) {
+      if (h.filtered()) continue;
+      report.line("UNFILTERED " + h.interface + ": " + h.problem);
+      report.line("  fix: " + h.hint);
+    }
+  }
+  std::string maps = "maps       ";
+  for (const MapStatus& m : s.maps) maps += " " + m.name + "=" + std::to_string(m.id);
+  report.line(maps);
+  for (const NetDevice& d : s.unfiltered_tunnels) report.warn(tunnel_warning(d));
   size_t unfiltered = std::count_if(s.links.begin(), s.links.end(),
                                     [](const InterfaceHealth& h) { return !h.filtered(); });
   if (unfiltered > 0)
-    std::printf("UNHEALTHY: %zu expected interface(s) unfiltered\n", unfiltered);
+    report.line("UNHEALTHY: " + std::to_string(unfiltered) + " expected interface(s) unfiltered");
 }
 
-int cmd_status(const std::string& pin_dir, const std::string& output) {
+// Exit 1 when anything expected is unfiltered, or nothing is loaded.
+Report cmd_status(const std::string& pin_dir) {
+  Report report;
   auto checked = check_privileges_and_bpffs(pin_dir);
   Result<Status> status = checked ? read_status(pin_dir) : Result<Status>(std::unexpected(checked.error()));
-  if (output == "json") {
-    Status empty{.pin_dir = pin_dir};
-    std::cout << status_json(status ? *status : empty, status ? "" : status.error().message()).dump(2) << "\n";
-    if (!status) last_error = status.error().message();
-  } else {
-    if (!status) return report(status.error());
-    print_status_table(*status);
+  if (!status) {
+    report.json = status_json(Status{.pin_dir = pin_dir}, true);
+    return report.fail(status.error());
   }
-  return status && status->healthy() ? kExitOk : kExitError;
-}
-
-// Runs attach or detach with its journal entry (see vaultwall/journal.h).
-// A journal that cannot be written is reported but does not block the
-// change: an emergency detach must not wait for a full disk.
-int journaled(const std::string& journal, const std::string& pin_dir, const std::string& command,
-              std::vector<std::string> argv, std::vector<std::string> interfaces,
-              const std::function<int()>& change) {
-  JournalEntry entry;
-  entry.command = command;
-  entry.argv = std::move(argv);
-  entry.pin_dir = pin_dir;
-  entry.interfaces = std::move(interfaces);
-  entry.from = active_policy_version(pin_dir);
-  auto warn = [](const std::string& message) {
-    std::cerr << "vaultwall-loader: warning: " << message << "\n";
-  };
-  auto pending = PendingChange::begin(journal, std::move(entry));
-  if (!pending) {
-    warn("this change is not journaled: " + pending.error().message());
-    return change();
-  }
-  for (const std::string& w : pending->take_warnings()) warn(w);
-  int status = change();
-  JournalEntry& done = pending->entry();
-  done.to = active_policy_version(pin_dir);
-  if (status != kExitOk) done.fail(last_error.empty() ? "exit status " + std::to_string(status) : last_error);
-  if (auto r = pending->finish(); !r) warn("cannot journal this change: " + r.error().message());
-  for (const std::string& w : pending->take_warnings()) warn(w);
-  return status;
+  report.json = status_json(*status, false);
+  add_status_text(report, *status);
+  report.exit_code = status->healthy() ? kExitOk : kExitError;
+  return report;
 }
 
 int run(int argc, char** argv) {
@@ -322,12 +290,13 @@ int run(int argc, char** argv) {
       "status", "show program, interfaces, active slot, generation (exit 1 when nothing is "
                 "loaded or an expected interface is unfiltered)");
 
+  bool verbose = false;
   // Options that may come before or after the subcommand.
   add_everywhere(app, [&](CLI::App* command) {
     command->add_option("--pin-dir", pin_dir,
                         std::string("where program, maps and links are pinned (default $") +
                             kPinDirEnv + " or " VW_PIN_DIR_DEFAULT ")");
-    command->add_flag("-v,--verbose", verbose, "print libbpf's debug messages");
+    command->add_flag("-v,--verbose", verbose, "print debug messages (libbpf's included)");
     command->add_option("--journal", journal,
                         std::string("change journal (default $") + kJournalPathEnv + " or " +
                             kJournalDefaultPath + ")");
@@ -343,17 +312,30 @@ int run(int argc, char** argv) {
       throw CLI::ValidationError("-o", parsed_leaf(app)->get_name() + " takes no -o/--output");
   });
   if (parsed) return *parsed;
-  libbpf_set_print(libbpf_print);
+  setup_logging("vaultwall-loader", LogStyle::kCommand, verbose);
+  route_libbpf_messages();
 
-  if (load->parsed()) return cmd_load(pin_dir, repair);
-  std::vector<std::string> command_line(argv, argv + argc);
+  auto journaled = [&](const std::string& command, const std::vector<std::string>& interfaces,
+                       const std::function<Report()>& change) {
+    JournaledChange journal_entry{.journal = journal_path(journal),
+                                  .command = command,
+                                  .argv = std::vector<std::string>(argv, argv + argc),
+                                  .pin_dir = pin_dir,
+                                  .interfaces = interfaces,
+                                  .policy_version = [&] { return active_policy_version(pin_dir); }};
+    return run_journaled(journal_entry, change);
+  };
+  const OutputFormat format{.json = output == "json", .notes = output != "json"};
+  if (load->parsed()) return emit(cmd_load(pin_dir, repair), format);
   if (attach->parsed())
-    return journaled(journal_path(journal), pin_dir, "attach", command_line, attach_ifaces,
-                     [&] { return cmd_attach(pin_dir, attach_ifaces, mode); });
+    return emit(journaled("attach", attach_ifaces,
+                          [&] { return cmd_attach(pin_dir, attach_ifaces, mode); }),
+                format);
   if (detach->parsed())
-    return journaled(journal_path(journal), pin_dir, "detach", command_line, detach_ifaces,
-                     [&] { return cmd_detach(pin_dir, detach_ifaces, all, purge); });
-  if (status->parsed()) return cmd_status(pin_dir, output);
+    return emit(journaled("detach", detach_ifaces,
+                          [&] { return cmd_detach(pin_dir, detach_ifaces, all, purge); }),
+                format);
+  if (status->parsed()) return emit(cmd_status(pin_dir), format);
   return kExitUsage;
 }
 

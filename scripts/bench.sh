@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every benchmark of issue 7, one run: the datapath (BPF_PROG_TEST_RUN vs an
+# Every benchmark, one run: the datapath (BPF_PROG_TEST_RUN vs an
 # empty program, a minimal LPM program and xdp-filter; cold-cache lookups),
 # the control plane (apply time vs nft -f, flip, memory per prefix) and the
 # veth end-to-end flood (vaultwall native/generic vs XDP drop vs nftables).

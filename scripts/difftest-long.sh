@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Long differential run (issue 6): random policies x random frames through
+# Long differential run: random policies x random frames through
 # the production XDP program vs the reference classifier, 10M+ verdicts by
 # default, bounded in time. Needs root. Prints the seed; a mismatch prints
 # a minimal replayable case.

@@ -41,10 +41,7 @@ done
 
 # shellcheck source=lib/netns.sh
 source "$SRC/scripts/lib/netns.sh"
-vw_require_root || exit 77
-vw_require_commands ip nsenter nft python3 curl bpftool timeout || exit 1
-vw_require_executables "$CTL" "$LOADER" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip nsenter nft python3 curl bpftool timeout -- "$CTL" "$LOADER" || exit $?
 
 VW_PREFIX=vws$$
 vw_client_vault_names

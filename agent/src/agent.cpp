@@ -18,8 +18,9 @@
 #include "vaultwall/agent/link_events.h"
 #include "vaultwall/agent/reapply.h"
 #include "vaultwall/agent/systemd_notify.h"
-#include "vaultwall/journal.h"
-#include "vaultwall/lock.h"
+#include "vaultwall/common/journal.h"
+#include "vaultwall/kernel/slots.h"
+#include "vaultwall/common/lock.h"
 
 namespace vaultwall {
 
@@ -269,7 +270,7 @@ class Agent {
   void journal_after_the_fact(const std::string& name, const std::string& cause,
                               const Result<std::string>& outcome) {
     JournalEntry entry = repair_entry(config_, name);
-    entry.started_ns = unix_now_ns();
+    entry.started_ns = now_unix_ns();
     conclude(entry, config_.pin_dir, cause, outcome);
     if (auto r = append_journal(config_.journal, std::move(entry)); !r)
       spdlog::warn("{}: cannot journal this repair: {}", name, r.error().message());

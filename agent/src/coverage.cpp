@@ -4,10 +4,11 @@
 #include <bpf/libbpf.h>
 #include <net/if.h>
 
+#include <array>
 #include <cstring>
 
-#include "vaultwall/attach.h"
-#include "vaultwall/maps.h"
+#include "vaultwall/kernel/attach.h"
+#include "vaultwall/kernel/maps.h"
 
 namespace vaultwall {
 
@@ -62,25 +63,20 @@ Assessment assess_coverage(const std::string& name, const Observation& seen) {
 }
 
 std::string_view coverage_name(Coverage coverage) {
-  switch (coverage) {
-    case Coverage::kCovered:
-      return "covered";
-    case Coverage::kMissing:
-      return "missing";
-    case Coverage::kNotLoaded:
-      return "not loaded";
-    case Coverage::kUnattached:
-      return "unattached";
-    case Coverage::kSevered:
-      return "severed";
-    case Coverage::kMoved:
-      return "moved";
-    case Coverage::kForeign:
-      return "foreign program";
-    case Coverage::kUnknown:
-      break;
-  }
-  return "unknown";
+  // In Coverage's order.
+  static constexpr std::array<std::string_view, 8> kNames = {
+      "covered",
+      "missing",
+      "not loaded",
+      "unattached",
+      "severed",
+      "moved",
+      "foreign program",
+      "unknown",
+  };
+  static_assert(static_cast<size_t>(Coverage::kUnknown) + 1 == kNames.size());
+  auto index = static_cast<size_t>(coverage);
+  return index < kNames.size() ? kNames[index] : "unknown";
 }
 
 namespace {

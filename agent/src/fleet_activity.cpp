@@ -9,7 +9,7 @@
 #include <mutex>
 #include <thread>
 
-#include "vaultwall/fd.h"
+#include "vaultwall/common/fd.h"
 #include "vaultwall/fleet/etcd_io.h"
 #include "vaultwall/fleet/kernel_applier.h"
 #include "vaultwall/fleet/layout.h"

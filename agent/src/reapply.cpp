@@ -2,8 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "vaultwall/apply.h"
-#include "vaultwall/journal.h"
+#include "vaultwall/apply/apply.h"
+#include "vaultwall/common/journal.h"
+#include "vaultwall/kernel/slots.h"
 
 namespace vaultwall {
 
@@ -25,7 +26,7 @@ void journal_reapply(const std::string& pin_dir, const std::string& interface,
   entry.interfaces = {interface};
   entry.from = from;
   entry.to = active_policy_version(pin_dir);
-  entry.started_ns = unix_now_ns();
+  entry.started_ns = now_unix_ns();
   if (outcome)
     entry.reason = interface + " was attached again: its segments bound to the new link";
   else

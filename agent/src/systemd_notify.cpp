@@ -7,7 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "vaultwall/fd.h"
+#include "vaultwall/common/fd.h"
+#include "vaultwall/common/text.h"
 
 namespace vaultwall {
 
@@ -33,11 +34,14 @@ Result<void> notify_systemd(std::string_view state) {
 std::optional<std::chrono::microseconds> watchdog_interval() {
   const char* usec = std::getenv("WATCHDOG_USEC");
   if (!usec || !*usec) return std::nullopt;
-  if (const char* pid = std::getenv("WATCHDOG_PID"); pid && *pid && std::atol(pid) != ::getpid())
-    return std::nullopt;
-  long long value = std::atoll(usec);
-  if (value <= 0) return std::nullopt;
-  return std::chrono::microseconds(value);
+  // WATCHDOG_PID names the process meant (a child inherits the variables).
+  if (const char* pid = std::getenv("WATCHDOG_PID"); pid && *pid) {
+    auto watched = parse_decimal<pid_t>(pid);
+    if (!watched || *watched != ::getpid()) return std::nullopt;
+  }
+  auto value = parse_decimal<long long>(usec);
+  if (!value || *value <= 0) return std::nullopt;
+  return std::chrono::microseconds(*value);
 }
 
 }  // namespace vaultwall

@@ -34,22 +34,13 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 6 ]; then
-	echo "usage: $0 AGENT LOADER VAULTWALLCTL NETNS_LIB DATA_DIR UDP_FLOOD" >&2
-	exit 2
-fi
-AGENT=$1
-LOADER=$2
-CTL=$3
+[ $# -eq 6 ] || { echo "usage: $0 AGENT LOADER VAULTWALLCTL NETNS_LIB DATA_DIR UDP_FLOOD" >&2; exit 2; }
+AGENT=$1 LOADER=$2 CTL=$3
 # shellcheck source=../../scripts/lib/netns.sh
 source "$4"
-DATA=$5
-FLOOD=$6
+DATA=$5 FLOOD=$6
 
-vw_require_root || exit 77
-vw_require_commands ip nft nsenter python3 timeout mountpoint || exit 1
-vw_require_executables "$AGENT" "$LOADER" "$CTL" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip nft nsenter python3 jq timeout mountpoint -- "$AGENT" "$LOADER" "$CTL" || exit $?
 
 VW_PREFIX=vwa$$
 NS_VAULT=${VW_PREFIX}vault NS_CLI=${VW_PREFIX}cli
@@ -72,17 +63,6 @@ trap 'vw_cleanup; rm -f "$AGENT_LOCK"' EXIT
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
-quiet() { "$@" >"$TMP/last-command.out" 2>&1 || { sed 's/^/  | /' "$TMP/last-command.out"; return 1; }; }
-essential() { # a step everything after depends on
-	local what=$1
-	shift
-	check "$what" quiet "$@" || fatal "$what (nothing after it can be judged)"
-}
-py() { # py EXPR FILES...: EXPR over j[0], j[1], ... = the parsed JSON files
-	local expr=$1
-	shift
-	python3 -c 'import json,sys; j=[json.load(open(f)) for f in sys.argv[2:]]; print(eval(sys.argv[1]))' "$expr" "$@"
-}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # ---- what the kernel runs, and what the agent did ------------------------------------
@@ -91,9 +71,9 @@ xdp_prog_on() { # the XDP program id on an interface of the vault namespace, or 
 	id=$(ip -n "$NS_VAULT" link show dev "$1" 2>/dev/null | sed -n 's/.*prog\/xdp id \([0-9]*\).*/\1/p')
 	echo "${id:-0}"
 }
-pinned_prog_id() { loader status -o json | py 'j[0]["programId"]' /dev/stdin; }
+pinned_prog_id() { loader status -o json | jqf '$j[0].programId' /dev/stdin; }
 link_id_of() { # the pinned link's id for an interface (status), or 0
-	loader status -o json | py "([i['linkId'] for i in j[0]['interfaces'] if i['interface'] == '$1'] or [0])[0]" /dev/stdin
+	loader status -o json | jqf "[\$j[0].interfaces[] | select(.interface == \"$1\") | .linkId][0] // 0" /dev/stdin
 }
 covered() { [ "$(xdp_prog_on "$1")" = "$PROG_ID" ]; }
 # wait_covered IF LIMIT_MS [SINCE_MS]: waits (bounded) until vaultwall runs on
@@ -157,9 +137,9 @@ table ip vwa_count {
 EOF
 }
 delivered_from() { # datagrams from a source that got past XDP so far
-	vw_nft_counts_by_source "$NS_VAULT" vwa_count | py "j[0].get('$1', 0)" /dev/stdin
+	vw_nft_counts_by_source "$NS_VAULT" vwa_count | jqf "\$j[0][\"$1\"] // 0" /dev/stdin
 }
-default_denies() { ctl stats -o json | py "j[0]['classes']['default_deny']['packets']" /dev/stdin; }
+default_denies() { ctl stats -o json | jqf '$j[0].classes.default_deny.packets' /dev/stdin; }
 
 # ---- topology -----------------------------------------------------------------------------
 # The vault end of the client link: fixed MAC, address, routes back to the
@@ -203,7 +183,7 @@ stop_flood() {
 		sleep 0.1
 	done
 	wait "$FLOOD_PID" 2>/dev/null
-	py 'j[0]["sent"]' "$TMP/flood.json" >/dev/null 2>&1 || { sed 's/^/  | /' "$TMP/flood.json"; return 1; }
+	jqf '$j[0].sent' "$TMP/flood.json" >/dev/null 2>&1 || { sed 's/^/  | /' "$TMP/flood.json"; return 1; }
 }
 # A datagram socket standing in for systemd's: every message it gets is a
 # line in $TMP/notify.log (bounded: it ends after 180 s or on its stop file).
@@ -332,7 +312,7 @@ allowed_after=$(($(delivered_from "$SRC_ALLOWED") - allowed_at_back))
 denied_after=$(($(delivered_from "$SRC_DENIED") - denied_at_back))
 denied_gap=$((denied_at_back - denied_before))
 denies_after=$(($(default_denies) - denies_at_back))
-echo "  generator: $(py 'j[0]["sent"]' "$TMP/flood.json") sent in $(py 'j[0]["seconds"]' "$TMP/flood.json") s"
+echo "  generator: $(jqf '$j[0].sent' "$TMP/flood.json") sent in $(jqf '$j[0].seconds' "$TMP/flood.json") s"
 echo "  since the program came back: $allowed_after allowed delivered, $denied_after denied delivered, $denies_after default_deny counted"
 echo "  denied delivered between the deletion and the repair: $denied_gap"
 check "from then on 0 denied datagrams delivered" test "$denied_after" -eq 0
@@ -341,7 +321,7 @@ check "... and the denied ones are dropped by the program (default_deny grew)" t
 check "the re-creation is journaled as a repair of the severed link" \
 	grep -q '"reason":"[^"]*severed[^"]*: severed link removed; attached in native mode"' "$VAULTWALL_JOURNAL"
 check "loader status: $IF_VAULT attached natively on its new ifindex" \
-	test "$(loader status -o json | py "[i['mode'] for i in j[0]['interfaces'] if i['interface'] == '$IF_VAULT']" /dev/stdin)" = "['native']"
+	test "$(loader status -o json | jqf "[\$j[0].interfaces[] | select(.interface == \"$IF_VAULT\") | .mode]" /dev/stdin)" = '["native"]'
 
 # =========== a deleted link pin ===========================================================
 echo "--- the link pin of $IF_LATE removed (detaches it)"

@@ -13,7 +13,7 @@
 #include "vaultwall/agent/event_loop.h"
 #include "vaultwall/agent/instance_lock.h"
 #include "vaultwall/agent/systemd_notify.h"
-#include "vaultwall/fd.h"
+#include "vaultwall/common/fd.h"
 
 namespace vaultwall {
 namespace {

@@ -1,12 +1,15 @@
 #include "cli/common.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <iostream>
 
-#include "vaultwall/command_line.h"
-#include "vaultwall/input_file.h"
-#include "vaultwall/program.h"
-#include "vaultwall/text.h"
+#include "vaultwall/common/command_line.h"
+#include "vaultwall/common/text.h"
+#include "vaultwall/kernel/program.h"
+#include "vaultwall/kernel/slots.h"
+#include "vaultwall/policy/input_file.h"
 
 namespace vaultwall::cli {
 
@@ -53,6 +56,7 @@ void add_global_options(CLI::App& app, Globals& g, Commands& commands) {
                             format_size(kServiceTagsSizeCap) + ")");
     command->add_flag("-q,--only-show-errors", g.quiet,
                       "print errors only, not the warnings about documents (as az --only-show-errors)");
+    command->add_flag("-v,--verbose", g.verbose, "print debug messages (libbpf's included)");
     const std::vector<std::string>* formats = command == &app ? &every_format
                                                               : formats_of(commands, command);
     if (formats)
@@ -78,39 +82,33 @@ void add_global_options(CLI::App& app, Globals& g, Commands& commands) {
   });
 }
 
-int report(const Error& error) {
-  std::cerr << "vaultwallctl: " << printable(truncated(error.message(), kMaxMessageBytes)) << "\n";
-  return kExitError;
+Report journaled(const Globals& g, const std::string& command,
+                 const std::function<Report()>& change) {
+  JournaledChange journal{.journal = journal_path(g.journal),
+                          .command = command,
+                          .argv = g.argv,
+                          .pin_dir = g.pin_dir,
+                          .policy_version = [&g] { return active_policy_version(g.pin_dir); }};
+  return run_journaled(journal, change);
 }
 
-void warn(const std::string& message) {
-  std::cerr << "vaultwallctl: warning: " << printable(truncated(message, kMaxMessageBytes)) << "\n";
-}
-
-void print_diagnostics(const std::vector<Diagnostic>& diagnostics) {
+void add_diagnostic_notes(Report& report, const std::vector<Diagnostic>& diagnostics) {
   for (const Diagnostic& d : diagnostics)
     if (d.is_error() || show_warnings)
-      std::cerr << (d.is_error() ? "error: " : "warning: ")
-              << printable(truncated(d.text(), kMaxMessageBytes)) << "\n";
+      report.notes.push_back((d.is_error() ? "error: " : "warning: ") + d.text());
 }
 
-json diagnostics_json(const std::vector<Diagnostic>& diagnostics) {
-  json out = json::array();
-  for (const Diagnostic& d : diagnostics)
-    out.push_back({{"severity", d.is_error() ? "error" : "warning"}, {"path", d.path},
-                   {"message", d.message}});
+std::vector<std::string> diff_lines(const PolicyDiff& diff) {
+  std::vector<std::string> out;
+  for (const std::string& r : diff.rules_added) out.push_back("  + rule " + r);
+  for (const std::string& r : diff.rules_removed) out.push_back("  - rule " + r);
+  for (const std::string& s : diff.settings_changed) out.push_back("  ~ " + s);
+  for (const std::string& h : diff.host_changes) out.push_back("  ~ " + h);
+  if (diff.host_changed && diff.host_changes.empty()) out.push_back("  ~ vaultwall host section set");
   return out;
 }
 
-void print_diff(const PolicyDiff& diff) {
-  for (const std::string& r : diff.rules_added) std::cout << "  + rule " << printable(r) << "\n";
-  for (const std::string& r : diff.rules_removed) std::cout << "  - rule " << printable(r) << "\n";
-  for (const std::string& s : diff.settings_changed) std::cout << "  ~ " << printable(s) << "\n";
-  for (const std::string& h : diff.host_changes) std::cout << "  ~ " << printable(h) << "\n";
-  if (diff.host_changed && diff.host_changes.empty()) std::cout << "  ~ vaultwall host section set\n";
-}
-
-json diff_json(const PolicyDiff& diff) {
+Json diff_json(const PolicyDiff& diff) {
   return {{"rulesAdded", diff.rules_added},
           {"rulesRemoved", diff.rules_removed},
           {"settingsChanged", diff.settings_changed},
@@ -119,10 +117,46 @@ json diff_json(const PolicyDiff& diff) {
           {"same", diff.empty()}};
 }
 
-// Pinned maps, after the privilege and bpffs checks that explain failures.
+Report exit_code_report(int code) {
+  Report report;
+  report.exit_code = code;
+  return report;
+}
+
+int report(const Error& error) { return emit(failed_report(error), OutputFormat{}); }
+
+void print_diagnostics(const std::vector<Diagnostic>& diagnostics) {
+  Report notes;
+  add_diagnostic_notes(notes, diagnostics);
+  emit(notes, OutputFormat{});
+}
+
+void print_diff(const PolicyDiff& diff) {
+  for (const std::string& line : diff_lines(diff)) std::cout << printable(line) << "\n";
+}
+
+Json diagnostics_json(const std::vector<Diagnostic>& diagnostics) {
+  Json out = Json::array();
+  for (const Diagnostic& d : diagnostics)
+    out.push_back({{"severity", d.is_error() ? "error" : "warning"}, {"path", d.path},
+                   {"message", d.message}});
+  return out;
+}
+
+std::string errors_text(const std::vector<Diagnostic>& diagnostics) {
+  std::string text;
+  for (const Diagnostic& d : diagnostics)
+    if (d.is_error()) text += (text.empty() ? "" : "; ") + d.text();
+  return text.empty() ? "invalid document" : text;
+}
+
 Result<PinnedMaps> open_maps(const Globals& g) {
-  if (auto r = check_privileges_and_bpffs(g.pin_dir); !r) return std::unexpected(r.error());
+  VW_TRY(check_privileges_and_bpffs(g.pin_dir));
   return PinnedMaps::open(g.pin_dir);
+}
+
+void warn_now(const std::string& message) {
+  spdlog::warn("{}", printable(truncated(message, kMaxMessageBytes)));
 }
 
 }  // namespace vaultwall::cli

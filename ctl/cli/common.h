@@ -1,30 +1,24 @@
-// Shared by vaultwallctl's command groups: global options, exit codes,
-// error and diagnostic output, and the registry every group adds its
-// subcommands to.
+// Shared by vaultwallctl's command groups: global options, the registry
+// every group adds its subcommands to, and the pieces of output several
+// commands share. Commands return a Report; main() emits it (see
+// vaultwall/common/output.h).
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "vaultwall/apply.h"
-#include "vaultwall/diagnostics.h"
-#include "vaultwall/error.h"
-#include "vaultwall/journal.h"
-#include "vaultwall/maps.h"
+#include "vaultwall/apply/apply.h"
+#include "vaultwall/common/error.h"
+#include "vaultwall/common/journal.h"
+#include "vaultwall/common/output.h"
+#include "vaultwall/kernel/maps.h"
+#include "vaultwall/policy/diagnostics.h"
 #include "vaultwall_abi.h"
 
 namespace vaultwall::cli {
-
-using json = nlohmann::ordered_json;
-
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
-constexpr int kSchemaVersion = 1;
 
 struct Globals {
   std::string pin_dir = VW_PIN_DIR_DEFAULT;  // $VAULTWALL_PIN_DIR, then --pin-dir
@@ -33,32 +27,31 @@ struct Globals {
   std::string journal;             // --journal; empty: $VAULTWALL_JOURNAL or the default
   std::string max_input_size;      // --max-input-size; empty: the defaults (input_file.h)
   bool quiet = false;              // -q/--only-show-errors: no warnings about documents
+  bool verbose = false;            // -v: debug messages (libbpf's included)
   std::vector<std::string> argv;   // the command line, for the journal
-  // The journal entry of the state change in progress (run_journaled), for
-  // the commands to fill in; null when the command is not a change.
-  JournalEntry* change = nullptr;
 };
-
-// Runs a state-changing command with its journal entry: a pending marker
-// before, one line with the result after (see vaultwall/journal.h). The
-// command fills g.change; a non-zero exit without a reason is recorded as
-// failed with the exit status. A journal that cannot be written is reported
-// on stderr but does not block the change.
-int run_journaled(Globals& g, const std::string& command, const std::function<int()>& change);
-
-// Records why the change in progress failed (no-op outside run_journaled).
-void journal_failure(const Globals& g, const std::string& reason);
 
 // Subcommands and what each runs once parsed. A group registers its
 // subcommands with add(); checks run after parsing (throw CLI errors).
 struct Commands {
-  std::vector<std::pair<CLI::App*, std::function<int()>>> actions;
+  // What a command prints on stdout.
+  enum class Output {
+    kReport,    // its Report, as a table or as JSON (-o)
+    kDocument,  // its Report's JSON whatever -o says (show: the document)
+    kStream,    // what it writes as it runs (log, metrics): the Report only ends it
+  };
+  struct Action {
+    CLI::App* command;
+    std::function<Report()> run;
+    Output output = Output::kReport;
+  };
+  std::vector<Action> actions;
   std::vector<std::function<void()>> checks;
   // The -o formats each subcommand accepts (the first is its default);
   // subcommands not listed take no -o.
   std::vector<std::pair<CLI::App*, std::vector<std::string>>> output_formats;
-  void add(CLI::App* command, std::function<int()> action) {
-    actions.emplace_back(command, std::move(action));
+  void add(CLI::App* command, std::function<Report()> run, Output output = Output::kReport) {
+    actions.push_back({command, std::move(run), output});
   }
 };
 
@@ -68,30 +61,42 @@ void add_output_option(Commands& commands, CLI::App* command,
                        std::vector<std::string> formats = {"table", "json"});
 
 // --pin-dir, --journal, --max-input-size, -q and -o on the top level and on
+// --pin-dir, --journal, --max-input-size, -v and -o on the top level and on
 // every subcommand, so they may be typed before or after it; checks after
 // parsing that the command run takes the -o format given and applies the
 // input size cap and -q. Call once every group is added.
 void add_global_options(CLI::App& app, Globals& g, Commands& commands);
 
-// Prints "vaultwallctl: <message>" to stderr; returns kExitError. Messages
-// and diagnostics are printed escaped (control characters as \u001b) and
-// cut at kMaxMessageBytes: they quote documents, which may hold anything.
-int report(const Error& error);
-// Prints "vaultwallctl: warning: <message>" to stderr, the same way (what
-// the host's state warns of: -q does not silence it).
-void warn(const std::string& message);
-// "error: path: message" and "warning: ..." lines on stderr; -q leaves the
-// warnings out.
-void print_diagnostics(const std::vector<Diagnostic>& diagnostics);
-json diagnostics_json(const std::vector<Diagnostic>& diagnostics);
+// A state-changing command, journaled (see run_journaled in output.h).
+Report journaled(const Globals& g, const std::string& command, const std::function<Report()>& change);
 
-// A policy diff as "  + rule ..." lines on stdout, and as JSON (rulesAdded,
-// rulesRemoved, settingsChanged, hostSectionChanged, same).
+// Diagnostics for the table output (stderr) and the JSON output.
+void add_diagnostic_notes(Report& report, const std::vector<Diagnostic>& diagnostics);
+Json diagnostics_json(const std::vector<Diagnostic>& diagnostics);
+// "error1; error2" of the errors among diagnostics, for journal reasons.
+std::string errors_text(const std::vector<Diagnostic>& diagnostics);
+
+// A policy diff as "  + rule ..." lines, and as JSON (rulesAdded,
+// rulesRemoved, settingsChanged, hostSectionChanged, hostChanges, same).
+std::vector<std::string> diff_lines(const PolicyDiff& diff);
+Json diff_json(const PolicyDiff& diff);
+
+// Commands that print as they go rather than return a Report (fleet, host
+// init): they run under Output::kStream and end with their exit code.
+Report exit_code_report(int code);
+// For those: the error on stderr as emit() prints it; returns kExitError.
+int report(const Error& error);
+// For those: diagnostics on stderr ("error: ...", "warning: ..."; -q drops
+// the warnings), and a diff on stdout.
+void print_diagnostics(const std::vector<Diagnostic>& diagnostics);
 void print_diff(const PolicyDiff& diff);
-json diff_json(const PolicyDiff& diff);
 
 // Pinned maps, after the privilege and bpffs checks that explain failures.
 Result<PinnedMaps> open_maps(const Globals& g);
+
+// Prints "vaultwallctl: warning: <message>" on stderr now, for commands
+// that run for days (a Report speaks only at the end).
+void warn_now(const std::string& message);
 
 // The command groups (one file each).
 void add_policy_commands(CLI::App& app, Globals& g, Commands& commands);

@@ -19,14 +19,17 @@
 #include <thread>
 
 #include "cli/common.h"
-#include "vaultwall/command_line.h"
+#include "vaultwall/common/time.h"
+#include "vaultwall/common/command_line.h"
 #include "vaultwall/fleet/connection_cli.h"
 #include "vaultwall/fleet/layout.h"
 #include "vaultwall/fleet/records.h"
 #include "vaultwall/fleet/shared_policy.h"
-#include "vaultwall/journal.h"
+#include "vaultwall/common/journal.h"
 
 namespace vaultwall::cli {
+
+using json = nlohmann::json;
 namespace {
 
 using namespace std::chrono_literals;
@@ -527,7 +530,7 @@ int cmd_put(const Globals& g, const FleetFlags& flags) {
   if (!g.json()) print_warnings(shared.diagnostics);
   PolicyRecord record = fleet::make_record(*shared.value, flags.vault,
                                            flags.author.empty() ? default_author() : flags.author,
-                                           flags.comment, format_utc_time(unix_now_ns()));
+                                           flags.comment, format_utc(now_unix_ns()));
   std::string value = fleet::to_json(record).dump();
   if (value.size() > fleet::kMaxPolicyRecordBytes)
     return report(Error{
@@ -745,7 +748,7 @@ int cmd_status(const Globals& g, const FleetFlags& flags) {
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
   while (!interrupted) {
-    if (!g.json()) std::cout << "\n--- " << format_utc_time(unix_now_ns()) << "\n";
+    if (!g.json()) std::cout << "\n--- " << format_utc(now_unix_ns()) << "\n";
     auto shown = render();
     int64_t after = shown ? shown->second : 0;
     // Redrawn on every change, and every 5 s for the ages.
@@ -794,7 +797,7 @@ void add_fleet_commands(CLI::App& app, Globals& g, Commands& commands) {
   put->add_option("--author", flags->author, "recorded with the policy (default user@host)");
   put->add_option("--comment", flags->comment, "recorded with the policy: why it changed");
   add_output_option(commands, put);
-  commands.add(put, [&g, flags] { return cmd_put(g, *flags); });
+  commands.add(put, [&g, flags] { return exit_code_report(cmd_put(g, *flags)); }, Commands::Output::kStream);
   commands.checks.push_back([put, flags] {
     if (put->parsed() && put->count("--timeout") && !flags->wait)
       throw CLI::ValidationError("--timeout", "--timeout goes with --wait");
@@ -805,7 +808,7 @@ void add_fleet_commands(CLI::App& app, Globals& g, Commands& commands) {
   auto* get = fleet_app->add_subcommand("get", "show a vault's stored policy");
   add_vault(get, true);
   add_output_option(commands, get, {"table", "json", "document"});
-  commands.add(get, [&g, flags] { return cmd_get(g, *flags); });
+  commands.add(get, [&g, flags] { return exit_code_report(cmd_get(g, *flags)); }, Commands::Output::kStream);
 
   auto* diff = fleet_app->add_subcommand(
       "diff",
@@ -813,7 +816,7 @@ void add_fleet_commands(CLI::App& app, Globals& g, Commands& commands) {
   add_vault(diff, true);
   add_document(diff);
   add_output_option(commands, diff);
-  commands.add(diff, [&g, flags] { return cmd_diff(g, *flags); });
+  commands.add(diff, [&g, flags] { return exit_code_report(cmd_diff(g, *flags)); }, Commands::Output::kStream);
 
   auto* status = fleet_app->add_subcommand(
       "status",
@@ -826,7 +829,7 @@ void add_fleet_commands(CLI::App& app, Globals& g, Commands& commands) {
                    "seconds without a status refresh after which a host shows as stale")
       ->capture_default_str();
   add_output_option(commands, status);
-  commands.add(status, [&g, flags] { return cmd_status(g, *flags); });
+  commands.add(status, [&g, flags] { return exit_code_report(cmd_status(g, *flags)); }, Commands::Output::kStream);
 
   // Before or after the subcommand, like the rest of the CLI.
   add_everywhere(*fleet_app,

@@ -1,76 +1,44 @@
 // vaultwallctl history: the change journal (who changed what, when, with
-// what result), and run_journaled, which every state-changing command of
-// vaultwallctl goes through.
+// what result).
 #include <time.h>
 
 #include <charconv>
-#include <cstdio>
 #include <ctime>
-#include <iostream>
 #include <map>
 #include <memory>
 
 #include "cli/common.h"
-#include "vaultwall/journal.h"
-#include "vaultwall/text.h"
+#include "vaultwall/common/journal.h"
+#include "vaultwall/common/text.h"
+#include "vaultwall/common/time.h"
 
 namespace vaultwall::cli {
-
-int run_journaled(Globals& g, const std::string& command, const std::function<int()>& change) {
-  JournalEntry entry;
-  entry.command = command;
-  entry.argv = g.argv;
-  entry.pin_dir = g.pin_dir;
-  // A first look; the command replaces it with what it read under the lock.
-  entry.from = active_policy_version(g.pin_dir);
-  std::string path = journal_path(g.journal);
-  auto pending = PendingChange::begin(path, std::move(entry));
-  if (!pending) {
-    warn("this change is not journaled: " + pending.error().message());
-    return change();
-  }
-  for (const std::string& w : pending->take_warnings()) warn(w);
-  g.change = &pending->entry();
-  int status = change();
-  g.change = nullptr;
-  JournalEntry& done = pending->entry();
-  if (!done.to) done.to = active_policy_version(g.pin_dir);  // failed: what stayed in force
-  if (status != kExitOk && done.result == kResultOk)
-    done.fail("exit status " + std::to_string(status) + " (see the command's error output)");
-  if (auto r = pending->finish(); !r) warn("cannot journal this change: " + r.error().message());
-  for (const std::string& w : pending->take_warnings()) warn(w);
-  return status;
-}
-
-void journal_failure(const Globals& g, const std::string& reason) {
-  if (g.change) g.change->fail(reason);
-}
 
 namespace {
 
 // Journal lines are read as written: any field may be missing or of another
 // type (an older version, a hand edit, a damaged disk). These read what
 // they can and give "?" or nothing for the rest; they never throw.
-std::string text_field(const json& e, const char* key) {
+std::string text_field(const Json& e, const char* key) {
   if (!e.contains(key)) return "";
-  const json& v = e[key];
+  const Json& v = e[key];
   if (v.is_string()) return v.get<std::string>();
   if (v.is_null()) return "";
-  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+  return v.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-std::vector<std::string> text_list(const json& e, const char* key) {
+std::vector<std::string> text_list(const Json& e, const char* key) {
   std::vector<std::string> out;
   if (!e.contains(key) || !e[key].is_array()) return out;
-  for (const json& item : e[key])
+  for (const Json& item : e[key])
     out.push_back(item.is_string() ? item.get<std::string>()
-                                   : item.dump(-1, ' ', false, json::error_handler_t::replace));
+                                   : item.dump(-1, ' ', false, Json::error_handler_t::replace));
   return out;
 }
 
-std::string version_text(const json& e, const char* key) {
+std::string version_text(const Json& e, const char* key) {
   if (!e.contains(key) || !e[key].is_object()) return "?";
-  const json& v = e[key];
+  const Json& v = e[key];
   std::string generation = v.contains("generation") && v["generation"].is_number_unsigned()
                                ? std::to_string(v["generation"].get<uint64_t>())
                                : "?";
@@ -80,31 +48,28 @@ std::string version_text(const json& e, const char* key) {
 
 // Who made the change: the person (journals from before the "user" field
 // have only the uid).
-std::string who(const json& e) {
+std::string who(const Json& e) {
   std::string user = text_field(e, "user");
   return user.empty() ? "uid " + text_field(e, "uid") : user;
 }
 
-void print_history_table(const std::vector<json>& entries) {
-  std::printf("%-27s %-10s %-18s %-12s %s\n", "TIME", "USER", "COMMAND", "RESULT", "CHANGE");
-  for (const json& e : entries) {
+TextTable history_table(const std::vector<Json>& entries) {
+  TextTable table({{"TIME", Align::kLeft, 27},
+                   {"USER", Align::kLeft, 10},
+                   {"COMMAND", Align::kLeft, 18},
+                   {"RESULT", Align::kLeft, 12},
+                   {"CHANGE"}});
+  for (const Json& e : entries) {
     std::string change = version_text(e, "from") + " -> " + version_text(e, "to");
     for (const std::string& r : text_list(e, "rulesAdded")) change += " +" + r;
     for (const std::string& r : text_list(e, "rulesRemoved")) change += " -" + r;
     for (const std::string& s : text_list(e, "settingsChanged")) change += "; ~" + s;
     for (const std::string& i : text_list(e, "interfaces")) change += " " + i;
-    // A fleet apply names where the policy came from.
-    if (e.contains("source") && e["source"].is_object()) {
-      const json& source = e["source"];
-      change += " [" + text_field(source, "kind") + " " + text_field(source, "vault") + " revision " +
-                text_field(source, "revision") + " by " + text_field(source, "author") + "]";
-    }
     if (std::string reason = text_field(e, "reason"); !reason.empty()) change += ": " + reason;
-    std::printf("%-27s %-10s %-18s %-12s %s\n", printable(text_field(e, "time")).c_str(),
-                printable(who(e)).c_str(),
-                printable(text_field(e, "command")).c_str(),
-                printable(text_field(e, "result")).c_str(), printable(change).c_str());
+    table.add_row({text_field(e, "time"), who(e), text_field(e, "command"),
+                   text_field(e, "result"), change});
   }
+  return table;
 }
 
 struct HistoryOptions {
@@ -122,35 +87,36 @@ Result<std::string> since_time_text(const std::string& since) {
       {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}};
   if (ec == std::errc() && end != since.data() && kSeconds.contains(unit)) {
     uint64_t back_ns = value * kSeconds.at(unit) * 1'000'000'000ull;
-    uint64_t now = unix_now_ns();
-    return format_utc_time(back_ns < now ? now - back_ns : 0);
+    uint64_t now = now_unix_ns();
+    return format_utc(back_ns < now ? now - back_ns : 0);
   }
-  std::tm tm{};
   for (const char* format : {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"}) {
-    tm = {};
+    std::tm tm{};
     const char* parsed = ::strptime(since.c_str(), format, &tm);
-    if (parsed && *parsed == '\0') return format_utc_time(uint64_t(::timegm(&tm)) * 1'000'000'000ull);
+    if (parsed && *parsed == '\0') return format_utc(uint64_t(::timegm(&tm)) * 1'000'000'000ull);
   }
   return fail(EINVAL, "--since " + printable(since) + " is neither a duration nor a UTC time",
               "give e.g. 90m, 2h, 7d, 2026-12-01 or 2026-12-01T08:00:00Z");
 }
 
-int cmd_history(const Globals& g, const HistoryOptions& options) {
+Report cmd_history(const Globals& g, const HistoryOptions& options) {
+  const std::string path = journal_path(g.journal);
+  Report report;
+  report.json = {{"journal", path}, {"entries", Json::array()}};
   std::string since;
   if (!options.since.empty()) {
     auto parsed = since_time_text(options.since);
-    if (!parsed) return report(parsed.error());
+    if (!parsed) return report.fail(parsed.error());
     since = *parsed;
   }
-  std::string path = journal_path(g.journal);
   std::vector<std::string> warnings;
   auto lines = read_journal(path, warnings);
-  if (!lines) return report(lines.error());
-  for (const std::string& w : warnings) warn(w);
-  std::vector<json> entries;
+  if (!lines) return report.fail(lines.error());
+  report.warnings = std::move(warnings);
+  std::vector<Json> entries;
   size_t damaged = 0;
   for (const std::string& line : *lines) {
-    json parsed = json::parse(line, nullptr, false);
+    Json parsed = Json::parse(line, nullptr, false);
     if (parsed.is_discarded() || !parsed.is_object()) {
       damaged++;
       continue;
@@ -161,18 +127,14 @@ int cmd_history(const Globals& g, const HistoryOptions& options) {
   if (options.last && entries.size() > options.last)
     entries.erase(entries.begin(), entries.end() - static_cast<ptrdiff_t>(options.last));
   if (damaged)
-    warn("skipped " + std::to_string(damaged) + " journal line(s) of " + path +
-         " that are not entries (damaged or written by something else)");
-  if (g.json())
-    std::cout << json{{"schemaVersion", kSchemaVersion}, {"journal", path}, {"entries", entries}}
-                     .dump(2)
-              << "\n";
-  else if (entries.empty())
-    std::cout << "no changes recorded in " << path
-              << (options.since.empty() ? "" : " since " + since) << "\n";
+    report.warn("skipped " + std::to_string(damaged) + " journal line(s) of " + path +
+                " that are not entries (damaged or written by something else)");
+  report.json["entries"] = entries;
+  if (entries.empty())
+    report.line("no changes recorded in " + path + (since.empty() ? "" : " since " + since));
   else
-    print_history_table(entries);
-  return kExitOk;
+    report.table(history_table(entries));
+  return report;
 }
 
 }  // namespace

@@ -3,11 +3,13 @@
 #include <iostream>
 
 #include "cli/common.h"
-#include "vaultwall/host_facts.h"
-#include "vaultwall/input_file.h"
-#include "vaultwall/text.h"
+#include "vaultwall/policy/host_facts.h"
+#include "vaultwall/policy/input_file.h"
+#include "vaultwall/common/text.h"
 
 namespace vaultwall::cli {
+
+using json = nlohmann::json;
 namespace {
 
 int cmd_host_init(const std::string& file, const std::string& vault) {
@@ -41,7 +43,8 @@ void add_host_commands(CLI::App& app, Globals& /*g*/, Commands& commands) {
   init->add_option("-f,--file", o->file, "rule document (JSON; - for standard input)")->required();
   init->add_option("--vault", o->vault,
                    "the vault to read from a list of vaults, an ARM template or Terraform state");
-  commands.add(init, [o] { return cmd_host_init(o->file, o->vault); });
+  commands.add(init, [o] { return exit_code_report(cmd_host_init(o->file, o->vault)); },
+               Commands::Output::kStream);
 }
 
 }  // namespace vaultwall::cli

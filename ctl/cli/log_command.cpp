@@ -21,51 +21,28 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cctype>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
 #include <map>
 #include <memory>
 #include <thread>
 
 #include "cli/common.h"
-#include "vaultwall/attach.h"
-#include "vaultwall/live_maps.h"
-#include "vaultwall/observability.h"
-#include "vaultwall/program.h"
-#include "vaultwall/text.h"
+#include "vaultwall/apply/live_maps.h"
+#include "vaultwall/apply/observability.h"
+#include "vaultwall/common/signals.h"
+#include "vaultwall/common/text.h"
+#include "vaultwall/common/time.h"
+#include "vaultwall/kernel/attach.h"
+#include "vaultwall/kernel/program.h"
 
 namespace vaultwall::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::atomic<bool> stop_requested{false};
-std::atomic<bool> reopen_requested{false};
-
-void on_stop(int) { stop_requested = true; }
-void on_hangup(int) { reopen_requested = true; }
-
-void install_signal_handlers() {
-  struct sigaction stop {};
-  stop.sa_handler = on_stop;
-  sigaction(SIGINT, &stop, nullptr);
-  sigaction(SIGTERM, &stop, nullptr);
-  struct sigaction hangup {};
-  hangup.sa_handler = on_hangup;
-  sigaction(SIGHUP, &hangup, nullptr);
-}
-
-uint64_t clock_ns(clockid_t clock) {
-  timespec ts{};
-  clock_gettime(clock, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 struct LogOptions {
   bool follow = false;
@@ -102,7 +79,7 @@ Result<UniqueFd> lock_event_reader(const std::string& pin_dir) {
   ::mkdir(run_dir().c_str(), 0700);
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) {
-    warn("cannot take the event reader lock " + path + " (" + std::strerror(errno) +
+    warn_now("cannot take the event reader lock " + path + " (" + std::strerror(errno) +
          "): make sure no other vaultwallctl log reads " + pin_dir);
     return UniqueFd();
   }
@@ -201,7 +178,7 @@ class EventWriter {
   void write(const vw_event& e) {
     // Event times are CLOCK_MONOTONIC; the offset to wall-clock time is read
     // per event, so a clock step (NTP) shows up from the next event on.
-    uint64_t wall_ns = e.time_ns + (clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
+    uint64_t wall_ns = e.time_ns + (now_unix_ns() - now_monotonic_ns());
     EventNames names{interfaces_.name(e.ifindex), rule_text(e.rule_id)};
     if (options_.format == "table") {
       names = {printable(names.interface), printable(names.rule)};
@@ -209,7 +186,7 @@ class EventWriter {
     } else {
       std::fprintf(out_, "%s\n",
                    event_json(e, wall_ns, names)
-                       .dump(-1, ' ', false, json::error_handler_t::replace)
+                       .dump(-1, ' ', false, Json::error_handler_t::replace)
                        .c_str());
     }
     std::fflush(out_);
@@ -221,10 +198,8 @@ class EventWriter {
   std::string rule_text(uint32_t rule_id) {
     if (rule_id == VW_RULE_NONE || !maps_) return "";
     if (auto it = rule_texts_.find(rule_id); it != rule_texts_.end()) return it->second;
-    auto info = maps_->rule_info().get(rule_id);
-    std::string text =
-        (info && *info) ? std::string((*info)->text, strnlen((*info)->text, VW_RULE_TEXT_LEN)) : "";
-    return rule_texts_[rule_id] = text;
+    auto info = maps_->rule_info().at(rule_id);
+    return rule_texts_[rule_id] = info ? fixed_text(info->text) : "";
   }
 
   const PinnedMaps* maps_ = nullptr;
@@ -250,22 +225,22 @@ using RingBuffer = std::unique_ptr<ring_buffer, RingBufferDeleter>;
 
 Result<RingBuffer> open_ring_buffer(const PinnedMaps& maps, EventWriter& writer) {
   RingBuffer rb(ring_buffer__new(maps.events_fd(), on_event, &writer, nullptr));
-  if (!rb) return fail_errno("open the event ring buffer " VW_MAP_EVENTS);
+  if (!rb) return fail_errno("open the event ring buffer " VW_NAME(VW_MAP_EVENTS));
   return rb;
 }
 
 // Follows the live maps: every second it checks that the pins still name
 // the maps it reads; when they were replaced it drains the old ring buffer
 // and moves to the new one; while they are gone it waits for them.
-int follow(const Globals& g, EventWriter& writer) {
-  install_signal_handlers();
+Report follow(const Globals& g, EventWriter& writer) {
+  stop_on_signals(/*catch_hangup=*/true);
   LiveMaps live(g.pin_dir);
   RingBuffer rb;
   uint64_t epoch = 0;
   bool gone = false;
   auto next_check = Clock::now();
   constexpr int kPollMs = 250;  // how soon a signal is noticed when idle
-  while (!stop_requested) {
+  while (!stop_requested()) {
     if (Clock::now() >= next_check) {
       next_check = Clock::now() + std::chrono::seconds(1);
       auto maps = live.current();
@@ -274,47 +249,49 @@ int follow(const Globals& g, EventWriter& writer) {
         rb.reset();
       }
       if (!maps) {
-        if (!gone) warn("log: " + maps.error().message() + "; waiting for the maps to come back");
+        if (!gone) warn_now("log: " + maps.error().message() + "; waiting for the maps to come back");
         gone = true;
       } else if (live.epoch() != epoch) {
         writer.use(**maps);
         auto opened = open_ring_buffer(**maps, writer);
-        if (!opened) return report(opened.error());
+        if (!opened) return failed_report(opened.error());
         rb = std::move(*opened);
-        if (epoch != 0 || gone) warn("log: reading the new maps at " + g.pin_dir);
+        if (epoch != 0 || gone) warn_now("log: reading the new maps at " + g.pin_dir);
         epoch = live.epoch();
         gone = false;
       }
     }
     if (rb) {
       int n = ring_buffer__poll(rb.get(), kPollMs);
-      if (n < 0 && n != -EINTR) return report(Error{-n, "read " VW_MAP_EVENTS, ""});
+      if (n < 0 && n != -EINTR) return failed_report(Error{-n, "read " VW_NAME(VW_MAP_EVENTS), ""});
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
     }
-    if (reopen_requested.exchange(false))
-      if (auto r = writer.open(); !r) return report(r.error());
+    if (take_hangup())
+      if (auto r = writer.open(); !r) return failed_report(r.error());
   }
   if (rb) ring_buffer__consume(rb.get());  // what arrived while stopping
-  return kExitOk;
+  return {};
 }
 
-int cmd_log(const Globals& g, const LogOptions& options) {
-  if (auto r = check_privileges_and_bpffs(g.pin_dir); !r) return report(r.error());
+// The events are a stream, written as they come; the report says how the
+// reading ended.
+Report cmd_log(const Globals& g, const LogOptions& options) {
+  if (auto r = check_privileges_and_bpffs(g.pin_dir); !r) return failed_report(r.error());
   auto lock = lock_event_reader(g.pin_dir);
-  if (!lock) return report(lock.error());
+  if (!lock) return failed_report(lock.error());
   EventWriter writer(g.pin_dir, options);
-  if (auto r = writer.open(); !r) return report(r.error());
+  if (auto r = writer.open(); !r) return failed_report(r.error());
   if (options.follow) return follow(g, writer);
   // What is waiting now, then exit.
   auto maps = open_maps(g);
-  if (!maps) return report(maps.error());
+  if (!maps) return failed_report(maps.error());
   writer.use(*maps);
   auto rb = open_ring_buffer(*maps, writer);
-  if (!rb) return report(rb.error());
+  if (!rb) return failed_report(rb.error());
   int n = ring_buffer__consume(rb->get());
-  if (n < 0) return report(Error{-n, "read " VW_MAP_EVENTS, ""});
-  return kExitOk;
+  if (n < 0) return failed_report(Error{-n, "read " VW_NAME(VW_MAP_EVENTS), ""});
+  return {};
 }
 
 }  // namespace
@@ -334,7 +311,7 @@ void add_log_commands(CLI::App& app, Globals& g, Commands& commands) {
   commands.add(log, [&g, options] {
     options->format = g.output == "table" ? "table" : "jsonl";
     return cmd_log(g, *options);
-  });
+  }, Commands::Output::kStream);
 }
 
 }  // namespace vaultwall::cli

@@ -8,46 +8,42 @@
 // a new load they read the new pins within a scrape or an interval, and
 // while nothing is pinned a scrape fails (500) and the textfile is removed,
 // so no dashboard shows frozen counters as current.
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
-#include <csignal>
-#include <cstdio>
-#include <cstring>
 #include <iostream>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "cli/common.h"
-#include "vaultwall/apply.h"
-#include "vaultwall/live_maps.h"
-#include "vaultwall/metrics_server.h"
-#include "vaultwall/observability.h"
-#include "vaultwall/program.h"
-#include "vaultwall/sha256.h"
+#include "vaultwall/apply/apply.h"
+#include "vaultwall/apply/live_maps.h"
+#include "vaultwall/apply/metrics_server.h"
+#include "vaultwall/apply/observability.h"
+#include "vaultwall/common/io.h"
+#include "vaultwall/common/signals.h"
+#include "vaultwall/common/text.h"
+#include "vaultwall/kernel/program.h"
 
 namespace vaultwall::cli {
 namespace {
 
 constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
+// One read of the live slot: its policy info and settings come with the
+// ids the counters are listed by.
 Result<MetricsSnapshot> read_snapshot(const PinnedMaps& maps) {
+  const KernelPolicy current = VW_TRY(read_kernel_state(maps));
   MetricsSnapshot m;
-  m.stats = VW_TRY(read_stats(maps));
+  m.stats = VW_TRY(read_stats(maps, current));
   m.events = VW_TRY(maps.read_event_stats());
-  const vw_active live = VW_TRY(maps.active().get(0)).value_or(vw_active{});
-  const uint32_t slot = live.slot & 1;
-  if (auto info = VW_TRY(maps.policy_info().get(slot))) {
-    m.generation = info->generation;
-    m.applied_at_unix_ns = info->applied_at_unix_ns;
-    if (m.generation != 0) m.digest = to_hex(info->digest, VW_DIGEST_LEN);
-    m.profile = std::string(info->profile, strnlen(info->profile, VW_PROFILE_LEN));
-  }
-  m.mode = live.settings[slot].mode;
-  auto interfaces = read_interface_attachments(maps.pin_dir());
-  if (!interfaces) return std::unexpected(interfaces.error());
-  m.interfaces = std::move(*interfaces);
+  m.generation = current.info.generation;
+  m.applied_at_unix_ns = current.info.applied_at_unix_ns;
+  m.digest = current.version().digest;
+  m.profile = fixed_text(current.info.profile);
+  m.mode = current.settings.mode;
+  m.interfaces = VW_TRY(read_interface_attachments(maps.pin_dir()));
   return m;
 }
 
@@ -64,13 +60,13 @@ class LiveMetrics {
   Result<std::string> read() {
     auto maps = live_.current();
     if (!maps) {
-      if (!gone_) warn("metrics: " + maps.error().message());
+      if (!gone_) warn_now("metrics: " + maps.error().message());
       gone_ = true;
       return std::unexpected(maps.error());
     }
     if (live_.epoch() != epoch_ && epoch_ != 0)
-      warn("metrics: the maps at " + live_.pin_dir() +
-           " were replaced (a purge and a new load); reading the new ones");
+      warn_now("metrics: the maps at " + live_.pin_dir() +
+               " were replaced (a purge and a new load); reading the new ones");
     epoch_ = live_.epoch();
     gone_ = false;
     return metrics_text(**maps);
@@ -82,52 +78,18 @@ class LiveMetrics {
   bool gone_ = false;
 };
 
-// Writes DIR/vaultwall.prom through a temporary file (created fresh, never
-// through a symlink) and rename(2), so the collector never reads half a
-// file and a full disk leaves the previous file whole.
+// DIR/vaultwall.prom, replaced atomically: the collector never reads half
+// a file, and a full disk leaves the previous file whole.
 Result<void> write_textfile(const std::string& dir, const std::string& text) {
-  std::string final_path = dir + "/vaultwall.prom";
-  std::string temp_path = dir + "/.vaultwall.prom." + std::to_string(::getpid()) + ".tmp";
-  const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-  int fd = ::open(temp_path.c_str(), flags, 0644);
-  if (fd < 0 && errno == EEXIST && ::unlink(temp_path.c_str()) == 0)
-    fd = ::open(temp_path.c_str(), flags, 0644);
-  if (fd < 0) return fail_errno("create " + temp_path, "does the directory exist?");
-  UniqueFd owned(fd);
-  for (size_t done = 0; done < text.size();) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int saved = n < 0 ? errno : ENOSPC;
-      ::unlink(temp_path.c_str());
-      return fail(saved, "write " + temp_path);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-    int saved = errno;
-    ::unlink(temp_path.c_str());
-    return fail(saved, "replace " + final_path);
-  }
-  return {};
+  return replace_file(dir + "/vaultwall.prom", text);
 }
 
-std::atomic<bool> stop_requested{false};
-void on_stop(int) { stop_requested = true; }
-
-void stop_on_signals() {
-  struct sigaction stop {};
-  stop.sa_handler = on_stop;  // no SA_RESTART: poll and sleep return at once
-  sigaction(SIGINT, &stop, nullptr);
-  sigaction(SIGTERM, &stop, nullptr);
-}
-
-int serve(const std::string& pin_dir, const std::string& address) {
+Report serve(const std::string& pin_dir, const std::string& address) {
   auto server = MetricsServer::listen(address);
-  if (!server) return report(server.error());
+  if (!server) return failed_report(server.error());
   stop_on_signals();
   LiveMetrics metrics(pin_dir);
-  std::cerr << "vaultwallctl: serving metrics on http://" << address << "/metrics\n";
+  spdlog::info("serving metrics on http://{}/metrics", address);
   auto served = server->serve(
       [&metrics] {
         auto text = metrics.read();
@@ -136,37 +98,36 @@ int serve(const std::string& pin_dir, const std::string& address) {
           return HttpReply{500, "text/plain; charset=utf-8", text.error().message() + "\n"};
         return HttpReply{200, kContentType, std::move(*text)};
       },
-      [] { return stop_requested.load(); });
-  if (!served) return report(served.error());
+      [] { return stop_requested(); });
+  if (!served) return failed_report(served.error());
   const auto& c = server->counts();
-  std::cerr << "vaultwallctl: metrics server stopped: " << c.replied << " replies, " << c.timed_out
-            << " connections timed out, " << c.dropped_for_room + c.refused
-            << " dropped when full\n";
-  return kExitOk;
+  spdlog::info("metrics server stopped: {} replies, {} connections timed out, {} dropped when full",
+               c.replied, c.timed_out, c.dropped_for_room + c.refused);
+  return {};
 }
 
 // Rewrites the textfile every `interval` until SIGINT/SIGTERM. While the
 // maps cannot be read the file is removed: node_exporter then exports no
 // vaultwall series (alert on their absence) instead of stale ones.
-int textfile_loop(const std::string& pin_dir, const std::string& dir,
-                  std::chrono::seconds interval) {
+Report textfile_loop(const std::string& pin_dir, const std::string& dir,
+                     std::chrono::seconds interval) {
   stop_on_signals();
   LiveMetrics metrics(pin_dir);
   bool failing = false;
-  while (!stop_requested) {
+  while (!stop_requested()) {
     auto text = metrics.read();
     Result<void> written = text ? write_textfile(dir, *text) : std::unexpected(text.error());
     if (!written && !failing) {
-      warn("metrics: " + written.error().message() + "; " + dir +
-           "/vaultwall.prom removed until it can be written");
+      warn_now("metrics: " + written.error().message() + "; " + dir +
+               "/vaultwall.prom removed until it can be written");
       ::unlink((dir + "/vaultwall.prom").c_str());
     }
     failing = !written;
     const auto next = std::chrono::steady_clock::now() + interval;
-    while (!stop_requested && std::chrono::steady_clock::now() < next)
+    while (!stop_requested() && std::chrono::steady_clock::now() < next)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return kExitOk;
+  return {};
 }
 
 struct MetricsOptions {
@@ -175,25 +136,27 @@ struct MetricsOptions {
   unsigned interval_seconds = 0;
 };
 
-int cmd_metrics(const Globals& g, const MetricsOptions& options) {
+// The exposition is a stream format of its own: written to stdout as is,
+// not through a Report.
+Report cmd_metrics(const Globals& g, const MetricsOptions& options) {
   if (!options.listen.empty() || options.interval_seconds > 0) {
     // The pins may come later (purge, then load): only what cannot change is checked now.
-    if (auto r = check_privileges_and_bpffs(g.pin_dir); !r) return report(r.error());
+    if (auto r = check_privileges_and_bpffs(g.pin_dir); !r) return failed_report(r.error());
   }
   if (!options.listen.empty()) return serve(g.pin_dir, options.listen);
   if (options.interval_seconds > 0)
     return textfile_loop(g.pin_dir, options.textfile_dir,
                          std::chrono::seconds(options.interval_seconds));
   auto maps = open_maps(g);
-  if (!maps) return report(maps.error());
+  if (!maps) return failed_report(maps.error());
   auto text = metrics_text(*maps);
-  if (!text) return report(text.error());
+  if (!text) return failed_report(text.error());
   if (!options.textfile_dir.empty()) {
-    if (auto r = write_textfile(options.textfile_dir, *text); !r) return report(r.error());
-    return kExitOk;
+    if (auto r = write_textfile(options.textfile_dir, *text); !r) return failed_report(r.error());
+    return {};
   }
   std::cout << *text;
-  return kExitOk;
+  return {};
 }
 
 }  // namespace
@@ -213,7 +176,8 @@ void add_metrics_commands(CLI::App& app, Globals& g, Commands& commands) {
       "with --textfile: rewrite it every SECONDS until SIGINT/SIGTERM (default: once)");
   interval->needs(textfile)->check(CLI::Range(1u, 86400u));
   listen->excludes(textfile);
-  commands.add(metrics, [&g, options] { return cmd_metrics(g, *options); });
+  commands.add(metrics, [&g, options] { return cmd_metrics(g, *options); },
+               Commands::Output::kStream);
 }
 
 }  // namespace vaultwall::cli

@@ -1,42 +1,33 @@
 // vaultwallctl commands that read back what the kernel does: stats,
 // explain, verify.
-#include <bpf/libbpf.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cstdio>
-#include <cstring>
-#include <iostream>
 #include <map>
-#include <set>
+#include <memory>
 
 #include "cli/common.h"
-#include "vaultwall/apply.h"
-#include "vaultwall/classify.h"
-#include "vaultwall/clock.h"
-#include "vaultwall/document.h"
-#include "vaultwall/host_network.h"
-#include "vaultwall/journal.h"
-#include "vaultwall/links.h"
-#include "vaultwall/lock.h"
-#include "vaultwall/program.h"
-#include "vaultwall/service_tags.h"
-#include "vaultwall/sha256.h"
-#include "vaultwall/text.h"
-#include "vaultwall/validate.h"
+#include "vaultwall/apply/apply.h"
+#include "vaultwall/common/clock.h"
+#include "vaultwall/common/journal.h"
+#include "vaultwall/common/time.h"
+#include "vaultwall/kernel/links.h"
+#include "vaultwall/policy/classify.h"
+#include "vaultwall/policy/host_network.h"
+#include "vaultwall/policy/service_tags.h"
 
 namespace vaultwall::cli {
 namespace {
+
+// ---- stats ---------------------------------------------------------------------
 
 // "app-vnet/web" for a subnet resource id (tables are narrow; JSON has it all).
 std::string short_rule_text(const std::string& text) {
   auto subnets = text.rfind("/subnets/");
   auto vnets = text.rfind("/virtualnetworks/");
   if (subnets == std::string::npos || vnets == std::string::npos || vnets > subnets) return text;
-  size_t vnet_start = vnets + std::strlen("/virtualnetworks/");
+  size_t vnet_start = vnets + std::string_view("/virtualnetworks/").size();
   return text.substr(vnet_start, subnets - vnet_start) + "/" +
-         text.substr(subnets + std::strlen("/subnets/"));
+         text.substr(subnets + std::string_view("/subnets/").size());
 }
 
 const char* rule_kind_name(uint32_t kind) {
@@ -53,85 +44,109 @@ const char* rule_kind_name(uint32_t kind) {
 }
 
 // A counter's last hit as UTC text: "-" when never hit, "?" when the
-// jiffies clock cannot be read (said once on stderr by cmd_stats).
+// jiffies clock cannot be read (said once in the report's warnings).
 std::string last_hit_text(const Result<JiffiesClock>& clock, uint64_t jiffies) {
   if (jiffies == 0) return "-";
   if (!clock) return "?";
-  return format_time(clock->to_unix_ns(jiffies));
+  return format_utc(clock->to_unix_ns(jiffies), TimePrecision::kSeconds);
 }
 
-json counters_json(const vw_counters& c, const Result<JiffiesClock>& clock) {
-  json last_hit = c.last_hit_jiffies && clock ? json(last_hit_text(clock, c.last_hit_jiffies)) : json();
+Json counters_json(const vw_counters& c, const Result<JiffiesClock>& clock) {
+  Json last_hit = c.last_hit_jiffies && clock ? Json(last_hit_text(clock, c.last_hit_jiffies)) : Json();
   return {{"packets", c.packets}, {"bytes", c.bytes}, {"lastHit", last_hit}};
 }
 
-int cmd_stats(const Globals& g) {
-  auto maps = open_maps(g);
-  if (!maps) return report(maps.error());
-  auto stats = read_stats(*maps);
-  if (!stats) return report(stats.error());
-  const Result<JiffiesClock> clock = JiffiesClock::read();
-  if (!clock) std::cerr << "vaultwallctl: warning: " << clock.error().message() << "\n";
-  if (g.json()) {
-    json classes = json::object(), rules = json::array(), services = json::array();
-    for (uint32_t c = 0; c < stats->classes.size(); c++)
-      classes[std::string(verdict_class_name(c))] = {{"packets", stats->classes[c].packets},
-                                                     {"bytes", stats->classes[c].bytes}};
-    for (const RuleCounters& r : stats->rules) {
-      json row = {{"id", r.id}, {"kind", rule_kind_name(r.kind)}, {"value", r.text}};
-      row.update(counters_json(r.counters, clock));
-      rules.push_back(row);
-    }
-    for (const ServiceCounters& s : stats->services) {
-      json row = {{"id", s.id}, {"service", s.name}};
-      row.update(counters_json(s.counters, clock));
-      services.push_back(row);
-    }
-    std::cout << json{{"schemaVersion", kSchemaVersion}, {"generation", stats->generation},
-                      {"digest", stats->digest.empty() ? json() : json(stats->digest)},
-                      {"policyDigest", stats->policy_digest.empty() ? json() : json(stats->policy_digest)},
-                      {"classes", classes}, {"rules", rules}, {"trustedServices", services}}
-                     .dump(2)
-              << "\n";
-    return kExitOk;
+Json stats_json(const Stats& stats, const Result<JiffiesClock>& clock) {
+  Json classes = Json::object(), rules = Json::array(), services = Json::array();
+  for (uint32_t c = 0; c < stats.classes.size(); c++)
+    classes[std::string(verdict_class_name(c))] = {{"packets", stats.classes[c].packets},
+                                                   {"bytes", stats.classes[c].bytes}};
+  for (const RuleCounters& r : stats.rules) {
+    Json row = {{"id", r.id}, {"kind", rule_kind_name(r.kind)}, {"value", r.text}};
+    row.update(counters_json(r.counters, clock));
+    rules.push_back(row);
   }
-  std::printf("policy generation %llu", static_cast<unsigned long long>(stats->generation));
-  if (!stats->digest.empty())
-    std::printf(" (digest %s, policy digest %s)", stats->digest.substr(0, 12).c_str(),
-                stats->policy_digest.substr(0, 12).c_str());
-  std::printf("\n\n%-20s %12s %14s\n", "CLASS", "PACKETS", "BYTES");
-  for (uint32_t c = 0; c < stats->classes.size(); c++)
-    std::printf("%-20s %12llu %14llu\n", std::string(verdict_class_name(c)).c_str(),
-                static_cast<unsigned long long>(stats->classes[c].packets),
-                static_cast<unsigned long long>(stats->classes[c].bytes));
-  std::printf("\n%-5s %-5s %-40s %12s %14s  %s\n", "ID", "KIND", "RULE", "PACKETS", "BYTES", "LAST HIT");
-  for (const RuleCounters& r : stats->rules)
-    std::printf("%-5u %-5s %-40s %12llu %14llu  %s\n", r.id, rule_kind_name(r.kind),
-                printable(short_rule_text(r.text)).c_str(),
-                static_cast<unsigned long long>(r.counters.packets),
-                static_cast<unsigned long long>(r.counters.bytes),
-                last_hit_text(clock, r.counters.last_hit_jiffies).c_str());
-  if (!stats->services.empty()) {
-    std::printf("\n%-5s %-40s %12s %14s  %s\n", "ID", "TRUSTED SERVICE", "PACKETS", "BYTES", "LAST HIT");
-    for (const ServiceCounters& s : stats->services)
-      std::printf("%-5u %-40s %12llu %14llu  %s\n", s.id, printable(s.name).c_str(),
-                  static_cast<unsigned long long>(s.counters.packets),
-                  static_cast<unsigned long long>(s.counters.bytes),
-                  last_hit_text(clock, s.counters.last_hit_jiffies).c_str());
+  for (const ServiceCounters& s : stats.services) {
+    Json row = {{"id", s.id}, {"service", s.name}};
+    row.update(counters_json(s.counters, clock));
+    services.push_back(row);
   }
-  return kExitOk;
+  return {{"generation", stats.generation},
+          {"digest", stats.digest.empty() ? Json() : Json(stats.digest)},
+          {"policyDigest", stats.policy_digest.empty() ? Json() : Json(stats.policy_digest)},
+          {"classes", classes},
+          {"rules", rules},
+          {"trustedServices", services}};
 }
 
-// The trusted set the kernel enforces, rebuilt from the active trusted trie
-// (not from today's service-tags file, which may have changed since).
-Result<TrustedSet> kernel_trusted_set(const PinnedMaps& maps, const KernelPolicy& current) {
-  auto entries = maps.trusted(current.slot).entries();
-  if (!entries) return std::unexpected(entries.error());
+void add_stats_tables(Report& report, const Stats& stats, const Result<JiffiesClock>& clock) {
+  report.line("policy generation " + std::to_string(stats.generation) +
+              (stats.digest.empty() ? "" : " (digest " + stats.digest.substr(0, 12) +
+                                               ", policy digest " +
+                                               stats.policy_digest.substr(0, 12) + ")"));
+  report.line("");
+  TextTable classes({{"CLASS", Align::kLeft, 20},
+                     {"PACKETS", Align::kRight, 12},
+                     {"BYTES", Align::kRight, 14}});
+  for (uint32_t c = 0; c < stats.classes.size(); c++)
+    classes.add_row({std::string(verdict_class_name(c)), std::to_string(stats.classes[c].packets),
+                     std::to_string(stats.classes[c].bytes)});
+  report.table(std::move(classes));
+  report.line("");
+  TextTable rules({{"ID", Align::kLeft, 5},
+                   {"KIND", Align::kLeft, 5},
+                   {"RULE", Align::kLeft, 40},
+                   {"PACKETS", Align::kRight, 12},
+                   {"BYTES", Align::kRight, 14},
+                   {"LAST HIT"}});
+  for (const RuleCounters& r : stats.rules)
+    rules.add_row({std::to_string(r.id), rule_kind_name(r.kind), short_rule_text(r.text),
+                   std::to_string(r.counters.packets), std::to_string(r.counters.bytes),
+                   last_hit_text(clock, r.counters.last_hit_jiffies)});
+  report.table(std::move(rules));
+  if (stats.services.empty()) return;
+  report.line("");
+  TextTable services({{"ID", Align::kLeft, 5},
+                      {"TRUSTED SERVICE", Align::kLeft, 40},
+                      {"PACKETS", Align::kRight, 12},
+                      {"BYTES", Align::kRight, 14},
+                      {"LAST HIT"}});
+  for (const ServiceCounters& s : stats.services)
+    services.add_row({std::to_string(s.id), s.name, std::to_string(s.counters.packets),
+                      std::to_string(s.counters.bytes),
+                      last_hit_text(clock, s.counters.last_hit_jiffies)});
+  report.table(std::move(services));
+}
+
+Report cmd_stats(const Globals& g) {
+  Report report;
+  report.json = stats_json(Stats{}, fail(EIO, "no clock"));
+  auto maps = open_maps(g);
+  if (!maps) return report.fail(maps.error());
+  auto stats = read_stats(*maps);
+  if (!stats) return report.fail(stats.error());
+  const Result<JiffiesClock> clock = JiffiesClock::read();
+  if (!clock) report.warn(clock.error().message());
+  report.json = stats_json(*stats, clock);
+  add_stats_tables(report, *stats, clock);
+  return report;
+}
+
+// ---- explain ---------------------------------------------------------------------
+
+// The trusted set the kernel enforces for `source`: every service the
+// active slot describes, with those of its trusted prefixes (from the
+// trie, not today's Service Tags file, which may have changed since) that
+// hold the source; the others cannot change its verdict.
+Result<TrustedSet> kernel_trusted_set(const PinnedMaps& maps, const KernelPolicy& current,
+                                      uint32_t source) {
+  const auto entries = VW_TRY(maps.trusted(current.slot).entries());
   std::map<uint32_t, TrustedService> by_id;
   for (const auto& [name, id] : current.service_ids) by_id[id].name = name;
-  for (const auto& [key, value] : *entries)
-    by_id[value.service_id].ipv4.push_back(
-        Ipv4Prefix{ipv4_from_bytes(key.addr), static_cast<uint8_t>(key.prefixlen)});
+  for (const auto& [key, value] : entries) {
+    Ipv4Prefix prefix{ipv4_from_bytes(key.addr), static_cast<uint8_t>(key.prefixlen)};
+    if (prefix.contains(source)) by_id[value.service_id].ipv4.push_back(prefix);
+  }
   TrustedSet set;
   for (auto& [id, service] : by_id) {
     std::sort(service.ipv4.begin(), service.ipv4.end());
@@ -155,52 +170,115 @@ std::vector<std::string> explain_protocols() {
   return names;
 }
 
+// Refuses anything but a dotted quad while parsing (a usage error).
+const CLI::Validator kIpv4Address(
+    [](const std::string& text) {
+      return parse_ipv4(text) ? std::string() : text + " is not an IPv4 address";
+    },
+    "IPv4");
+
 struct ExplainFlags {
   std::string source, interface, destination, proto = "tcp";
   uint16_t vlan = 0;
   uint16_t port = 443;
 };
 
-int cmd_explain(const Globals& g, const ExplainFlags& flags) {
-  auto source = parse_ipv4(flags.source);
-  if (!source) return report(Error{EINVAL, flags.source + " is not an IPv4 address", {}});
+std::string text_of_rule(const CompiledPolicy& compiled, uint32_t id) {
+  for (const auto& r : compiled.rules)
+    if (r.id == id) return r.text;
+  return "";
+}
+
+std::string name_of_service(const CompiledPolicy& compiled, uint32_t id) {
+  for (const auto& s : compiled.services)
+    if (s.id == id) return s.name;
+  return "";
+}
+
+Json explain_json(const ExplainFlags& flags, const PacketDescription& packet, uint64_t generation,
+                  const Classification& result, const CompiledPolicy& compiled) {
+  Json others = Json::array();
+  for (const RuleMatch& m : result.other_rules)
+    others.push_back({{"id", m.rule_id}, {"rule", m.text}, {"prefix", m.prefix.cidr()}});
+  return {{"source", flags.source},
+          {"destination", packet.destination ? Json(format_ipv4(packet.destination)) : Json()},
+          {"generation", generation},
+          {"verdict", result.passes ? "pass" : "drop"},
+          {"class", verdict_class_name(result.verdict_class)},
+          {"rule", result.rule_id ? Json{{"id", result.rule_id},
+                                         {"value", text_of_rule(compiled, result.rule_id)}}
+                                  : Json()},
+          {"trustedService",
+           result.service_id ? Json{{"id", result.service_id},
+                                    {"name", name_of_service(compiled, result.service_id)}}
+                             : Json()},
+          {"vnet", result.vnet},
+          {"otherMatchingRules", others},
+          {"steps", result.steps}};
+}
+
+void add_explain_lines(Report& report, const ExplainFlags& flags, const PacketDescription& packet,
+                       const Classification& result, const CompiledPolicy& compiled) {
+  report.line(flags.source + " -> " +
+              (packet.destination ? format_ipv4(packet.destination) + " " : std::string()) +
+              flags.proto +
+              (packet.proto == 6 || packet.proto == 17 ? "/" + std::to_string(flags.port) : "") +
+              ": " + (result.passes ? "PASS" : "DROP") + " (" +
+              std::string(verdict_class_name(result.verdict_class)) + ")");
+  if (result.rule_id)
+    report.line("  credited rule " + std::to_string(result.rule_id) + ": " +
+                text_of_rule(compiled, result.rule_id));
+  if (result.service_id)
+    report.line("  credited trusted service " + std::to_string(result.service_id) + ": " +
+                name_of_service(compiled, result.service_id));
+  if (!result.vnet.empty()) report.line("  virtual network " + result.vnet);
+  for (const RuleMatch& m : result.other_rules)
+    report.line("  also matches rule " + std::to_string(m.rule_id) + ": " + m.text +
+                " (not credited: a longer prefix wins)");
+  for (const std::string& step : result.steps) report.line("  - " + step);
+}
+
+// explain_json's shape when explain could not run.
+Json explain_blank(const ExplainFlags& flags) {
+  return {{"source", flags.source}, {"destination", Json()}, {"generation", Json()},
+          {"verdict", Json()},      {"class", Json()},       {"rule", Json()},
+          {"trustedService", Json()}, {"vnet", ""},        {"otherMatchingRules", Json::array()},
+          {"steps", Json::array()}};
+}
+
+Report cmd_explain(const Globals& g, const ExplainFlags& flags) {
+  const uint32_t source = *parse_ipv4(flags.source);  // checked while parsing
+  Report report;
+  report.json = explain_blank(flags);
   auto maps = open_maps(g);
-  if (!maps) return report(maps.error());
+  if (!maps) return report.fail(maps.error());
   auto current = read_kernel_policy(*maps);
-  if (!current) return report(current.error());
-  Policy policy = current_or_default(*current);
-  auto trusted = kernel_trusted_set(*maps, *current);
-  if (!trusted) return report(trusted.error());
+  if (!current) return report.fail(current.error());
+  const Policy policy = current_or_default(*current);
+  auto trusted = kernel_trusted_set(*maps, *current, source);
+  if (!trusted) return report.fail(trusted.error());
   InterfaceResolver through_links = attached_interface_resolver(g.pin_dir);
   auto compiled = compile_policy(policy, *trusted,
                                  {.resolve_interface = through_links,
                                   .previous_rule_ids = current->rule_ids,
                                   .previous_service_ids = current->service_ids,
                                   .unresolved_interface_text = unattached_interface_text(g.pin_dir)});
-  if (!compiled.ok()) {
-    print_diagnostics(compiled.diagnostics);
-    return kExitError;
-  }
-  if (!g.json()) print_diagnostics(compiled.diagnostics);
-  std::optional<uint32_t> destination;
-  if (!flags.destination.empty()) {
-    destination = parse_ipv4(flags.destination);
-    if (!destination)
-      return report(Error{EINVAL, flags.destination + " is not an IPv4 address", {}});
-  }
-  PacketDescription packet{.source = *source,
-                           .destination = destination.value_or(0),
+  add_diagnostic_notes(report, compiled.diagnostics);
+  if (!compiled.ok())
+    return report.fail(Error{0, "the stored policy does not compile; nothing to explain", {}});
+  PacketDescription packet{.source = source,
+                           .destination = flags.destination.empty() ? 0 : *parse_ipv4(flags.destination),
                            .proto = protocol_number(flags.proto),
                            .destination_port = flags.port,
                            .vlan = flags.vlan};
   if (!flags.interface.empty()) {
     auto ifindex = through_links(flags.interface);
     if (!ifindex)
-      return report(Error{ENODEV, flags.interface + " is not an interface vaultwall filters (no live link under " + g.pin_dir + ")",
-                          "see vaultwall-loader status; attach it with vaultwall-loader attach " + flags.interface});
+      return report.fail(Error{ENODEV, flags.interface + " is not an interface vaultwall filters (no live link under " + g.pin_dir + ")",
+                               "see vaultwall-loader status; attach it with vaultwall-loader attach " + flags.interface});
     packet.ifindex = *ifindex;
   }
-  if (!destination && !policy.host.addresses.empty())
+  if (flags.destination.empty() && !policy.host.addresses.empty())
     packet.destination = policy.host.addresses.front();
   // What the datapath would ask the kernel about an unlisted destination.
   if (auto host = read_host_network()) {
@@ -208,46 +286,14 @@ int cmd_explain(const Globals& g, const ExplainFlags& flags) {
         host->wildcard_socket_owns(packet.proto, packet.destination, packet.destination_port);
     packet.forwarded = host->forwards(flags.interface, packet.destination);
   }
-  Classification result = classify(policy, context_for(*compiled.value, *trusted, through_links), packet);
-  std::string rule_text;
-  for (const auto& r : compiled.value->rules)
-    if (r.id == result.rule_id) rule_text = r.text;
-  std::string service_text;
-  for (const auto& s : compiled.value->services)
-    if (s.id == result.service_id) service_text = s.name;
-  if (g.json()) {
-    json others = json::array();
-    for (const RuleMatch& m : result.other_rules)
-      others.push_back({{"id", m.rule_id}, {"rule", m.text}, {"prefix", m.prefix.cidr()}});
-    std::cout << json{{"schemaVersion", kSchemaVersion}, {"source", flags.source},
-                      {"destination", packet.destination ? json(format_ipv4(packet.destination)) : json()},
-                      {"generation", current->info.generation},
-                      {"verdict", result.passes ? "pass" : "drop"},
-                      {"class", verdict_class_name(result.verdict_class)},
-                      {"rule", result.rule_id ? json{{"id", result.rule_id}, {"value", rule_text}} : json()},
-                      {"trustedService", result.service_id ? json{{"id", result.service_id}, {"name", service_text}} : json()},
-                      {"vnet", result.vnet},
-                      {"otherMatchingRules", others},
-                      {"steps", result.steps}}
-                     .dump(2)
-              << "\n";
-    return kExitOk;
-  }
-  std::cout << flags.source << " -> "
-            << (packet.destination ? format_ipv4(packet.destination) + " " : std::string())
-            << flags.proto
-            << (packet.proto == 6 || packet.proto == 17 ? "/" + std::to_string(flags.port) : "")
-            << ": " << (result.passes ? "PASS" : "DROP") << " ("
-            << verdict_class_name(result.verdict_class) << ")\n";
-  if (result.rule_id) std::cout << "  credited rule " << result.rule_id << ": " << rule_text << "\n";
-  if (result.service_id)
-    std::cout << "  credited trusted service " << result.service_id << ": " << service_text << "\n";
-  if (!result.vnet.empty()) std::cout << "  virtual network " << result.vnet << "\n";
-  for (const RuleMatch& m : result.other_rules)
-    std::cout << "  also matches rule " << m.rule_id << ": " << m.text << " (not credited: a longer prefix wins)\n";
-  for (const std::string& step : result.steps) std::cout << "  - " << step << "\n";
-  return kExitOk;
+  const Classification result =
+      classify(policy, context_for(*compiled.value, *trusted, through_links), packet);
+  report.json = explain_json(flags, packet, current->info.generation, result, *compiled.value);
+  add_explain_lines(report, flags, packet, result, *compiled.value);
+  return report;
 }
+
+// ---- verify ----------------------------------------------------------------------
 
 // What the change journal says about the generation under this pin dir.
 struct JournalView {
@@ -260,14 +306,14 @@ Result<JournalView> read_journal_view(const Globals& g) {
   auto lines = VW_TRY(read_journal(journal_path(g.journal)));
   JournalView view;
   for (const std::string& line : lines) {
-    auto entry = nlohmann::json::parse(line, nullptr, false);
-    if (!entry.is_object() || entry.value("pinDir", json()) != g.pin_dir) continue;
-    auto result = entry.value("result", json());
+    auto entry = Json::parse(line, nullptr, false);
+    if (!entry.is_object() || entry.value("pinDir", Json()) != g.pin_dir) continue;
+    auto result = entry.value("result", Json());
     if (result != kResultOk) {
       if (result != kResultFailed) view.interrupted_after = true;
       continue;
     }
-    const auto to = entry.value("to", nlohmann::json());
+    const auto to = entry.value("to", Json());
     if (to.is_object() && to.contains("generation") && to["generation"].is_number_unsigned())
       view.last_ok = to["generation"].get<uint64_t>();
     else
@@ -283,7 +329,7 @@ struct Verification {
   std::vector<std::string> differences;  // red: drift or an unfiltered interface
   std::vector<std::string> warnings;     // cannot tell
   std::vector<InterfaceHealth> interfaces;
-  std::string error;                     // why verify could not run
+  std::optional<Error> error;            // why verify could not run
 };
 
 void check_interfaces(const Globals& g, Verification& v) {
@@ -304,13 +350,13 @@ void check_interfaces(const Globals& g, Verification& v) {
 // flipped back to an older policy (the journal's last apply is the idle one).
 void check_slot_generations(const PinnedMaps& maps, const KernelPolicy& current,
                             const Result<JournalView>& journal, Verification& v) {
-  auto other = maps.policy_info().get(current.slot ^ 1);
+  auto other = maps.policy_info().at(current.slot ^ 1);
   if (!other) {
     v.differences.push_back("cannot read the idle slot's policy info: " + other.error().message());
     return;
   }
-  if (!*other || (*other)->generation <= current.info.generation) return;
-  uint64_t newer = (*other)->generation;
+  if (other->generation <= current.info.generation) return;
+  uint64_t newer = other->generation;
   std::string what = "active slot " + std::to_string(current.slot) + " holds generation " +
                      std::to_string(current.info.generation) + " but slot " +
                      std::to_string(current.slot ^ 1) + " holds the newer generation " +
@@ -347,7 +393,7 @@ void check_policy(const PinnedMaps& maps, const KernelPolicy& current, Verificat
   }
   auto differences = image_differences(maps, current, compilation.value->compiled);
   if (!differences) {
-    v.error = differences.error().message();
+    v.error = differences.error();
     return;
   }
   v.differences.insert(v.differences.end(), differences->begin(), differences->end());
@@ -357,12 +403,12 @@ Verification run_verify(const Globals& g) {
   Verification v;
   auto maps = open_maps(g);
   if (!maps) {
-    v.error = maps.error().message();
+    v.error = maps.error();
     return v;
   }
   auto current = read_kernel_policy(*maps);
   if (!current) {
-    v.error = current.error().message();
+    v.error = current.error();
     return v;
   }
   v.generation = current->info.generation;
@@ -375,51 +421,42 @@ Verification run_verify(const Globals& g) {
   return v;
 }
 
-json interfaces_json(const std::vector<InterfaceHealth>& interfaces) {
-  json out = json::array();
+Json interfaces_json(const std::vector<InterfaceHealth>& interfaces) {
+  Json out = Json::array();
   for (const InterfaceHealth& h : interfaces)
     out.push_back({{"interface", h.interface}, {"state", link_state_name(h.state)},
                    {"filtered", h.filtered()}, {"mode", h.mode}, {"ifindex", h.ifindex}});
   return out;
 }
 
-int cmd_verify(const Globals& g) {
-  Verification v = run_verify(g);
-  bool in_sync = v.error.empty() && v.differences.empty();
-  if (g.json()) {
-    std::cout << json{{"schemaVersion", kSchemaVersion},
-                      {"generation", v.generation ? json(*v.generation) : json()},
-                      {"inSync", in_sync},
-                      {"differences", v.differences},
-                      {"warnings", v.warnings},
-                      {"interfaces", interfaces_json(v.interfaces)},
-                      {"error", v.error.empty() ? json() : json(v.error)}}
-                     .dump(2)
-              << "\n";
-    return in_sync ? kExitOk : kExitError;
-  }
-  for (const std::string& w : v.warnings) std::cerr << "warning: " << w << "\n";
-  if (!v.error.empty()) {
-    std::cerr << "vaultwallctl: " << v.error << "\n";
-    return kExitError;
-  }
+Report cmd_verify(const Globals& g) {
+  const Verification v = run_verify(g);
+  const bool in_sync = !v.error && v.differences.empty();
+  Report report;
+  report.json = {{"generation", v.generation ? Json(*v.generation) : Json()},
+                 {"inSync", in_sync},
+                 {"differences", v.differences},
+                 {"warnings", v.warnings},
+                 {"interfaces", interfaces_json(v.interfaces)}};
+  for (const std::string& w : v.warnings) report.notes.push_back("warning: " + w);
+  if (v.error) return report.fail(*v.error);
+  const std::string attached = std::to_string(v.interfaces.size()) + " interface(s) attached";
   if (in_sync) {
-    if (*v.generation == 0)
-      std::cout << "nothing applied (firewall off); " << v.interfaces.size()
-                << " interface(s) attached, all filtered\n";
-    else
-      std::cout << "in sync: generation " << *v.generation << " (slot " << v.slot
-                << ") matches its compiled policy; " << v.interfaces.size()
-                << " interface(s) attached, all filtered\n";
-    return kExitOk;
+    report.line(*v.generation == 0
+                    ? "nothing applied (firewall off); " + attached + ", all filtered"
+                    : "in sync: generation " + std::to_string(*v.generation) + " (slot " +
+                          std::to_string(v.slot) + ") matches its compiled policy; " + attached +
+                          ", all filtered");
+    return report;
   }
-  std::cout << "DRIFT: generation " << *v.generation << " is not what should be enforced:\n";
-  for (const std::string& p : v.differences) std::cout << "  " << p << "\n";
-  std::cout << "repair the links with vaultwall-loader attach IFACE; repair the maps by re-applying the policy "
-               "(vaultwallctl --pin-dir "
-            << g.pin_dir << " show > p.json && vaultwallctl --pin-dir " << g.pin_dir
-            << " apply --force -f p.json)\n";
-  return kExitError;
+  report.exit_code = kExitError;
+  report.line("DRIFT: generation " + std::to_string(*v.generation) +
+              " is not what should be enforced:");
+  for (const std::string& p : v.differences) report.line("  " + p);
+  report.line("repair the links with vaultwall-loader attach IFACE; repair the maps by re-applying "
+              "the policy (vaultwallctl --pin-dir " + g.pin_dir + " show > p.json && vaultwallctl "
+              "--pin-dir " + g.pin_dir + " apply --force -f p.json)");
+  return report;
 }
 
 }  // namespace
@@ -431,7 +468,7 @@ void add_observe_commands(CLI::App& app, Globals& g, Commands& commands) {
 
   auto flags = std::make_shared<ExplainFlags>();
   auto* explain = app.add_subcommand("explain", "which verdict a source gets, and why");
-  explain->add_option("source", flags->source, "source IPv4 address")->required();
+  explain->add_option("source", flags->source, "source IPv4 address")->required()->check(kIpv4Address);
   explain->add_option("--interface", flags->interface,
                       "ingress interface (default: none, i.e. no virtual-network segment)");
   explain->add_option("--vlan", flags->vlan, "VLAN ID (0: untagged)");
@@ -441,8 +478,10 @@ void add_observe_commands(CLI::App& app, Globals& g, Commands& commands) {
                    "tcp, udp, or an IP tunnel: gre, ipip, 6in4, esp, ah, l2tp, mpls-in-ip")
       ->check(CLI::IsMember(explain_protocols()))
       ->capture_default_str();
-  explain->add_option("--destination", flags->destination,
-                      "destination IPv4 address (default: the first data-plane address)");
+  explain
+      ->add_option("--destination", flags->destination,
+                   "destination IPv4 address (default: the first data-plane address)")
+      ->check(kIpv4Address);
   add_output_option(commands, explain);
   commands.add(explain, [&g, flags] { return cmd_explain(g, *flags); });
 

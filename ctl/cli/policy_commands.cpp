@@ -1,64 +1,24 @@
 // vaultwallctl commands that change or compare policy: validate, apply,
 // diff, show, network-rule, update.
-#include <bpf/libbpf.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cstdio>
-#include <cstring>
-#include <iostream>
-#include <map>
-#include <set>
+#include <memory>
 
 #include "cli/common.h"
-#include "vaultwall/apply.h"
-#include "vaultwall/classify.h"
-#include "vaultwall/clock.h"
-#include "vaultwall/document.h"
-#include "vaultwall/host_facts.h"
-#include "vaultwall/host_network.h"
-#include "vaultwall/lock.h"
-#include "vaultwall/program.h"
-#include "vaultwall/service_tags.h"
-#include "vaultwall/sha256.h"
-#include "vaultwall/text.h"
-#include "vaultwall/validate.h"
+#include "vaultwall/apply/apply.h"
+#include "vaultwall/common/lock.h"
+#include "vaultwall/common/text.h"
+#include "vaultwall/kernel/program.h"
+#include "vaultwall/policy/document.h"
+#include "vaultwall/policy/host_facts.h"
+#include "vaultwall/policy/host_network.h"
+#include "vaultwall/policy/service_tags.h"
+#include "vaultwall/policy/validate.h"
 
 namespace vaultwall::cli {
 namespace {
 
-// ---- journal hooks (the entry is g.change; see run_journaled) -----------------
-
-std::string errors_text(const std::vector<Diagnostic>& diagnostics) {
-  std::string text;
-  for (const Diagnostic& d : diagnostics)
-    if (d.is_error()) text += (text.empty() ? "" : "; ") + d.text();
-  return text.empty() ? "invalid document" : text;
-}
-
-int report_change(const Globals& g, const Error& error) {
-  journal_failure(g, error.message());
-  return report(error);
-}
-
-PolicyVersion version_of(const KernelPolicy& policy) {
-  return {policy.info.generation,
-          policy.applied() ? to_hex(policy.info.digest, VW_DIGEST_LEN) : std::string()};
-}
-
-void journal_change(const Globals& g, const KernelPolicy& current, const PolicyVersion& to,
-                    const PolicyDiff* diff) {
-  if (!g.change) return;
-  g.change->from = version_of(current);
-  g.change->to = to;
-  if (!diff) return;
-  g.change->rules_added = diff->rules_added;
-  g.change->rules_removed = diff->rules_removed;
-  g.change->settings_changed = diff->settings_and_host_changes();
-}
-
-// ---- validate ------------------------------------------------------------------
+// ---- loading a document ----------------------------------------------------------
 
 struct LimitOptions {
   std::string profile;
@@ -97,10 +57,11 @@ void add_document_options(CLI::App* cmd, DocumentFlags& flags) {
                   "the vault to read from a list of vaults, an ARM template or Terraform state");
 }
 
-// Loads and validates a file and resolves its trusted services. Prints
-// diagnostics (unless json output) and returns the policy or nullopt.
+// A file loaded, validated and with its trusted services resolved (once:
+// the apply compiles against this set).
 struct Loaded {
   std::optional<Policy> policy;
+  std::optional<TrustedSet> trusted;
   std::vector<Diagnostic> diagnostics;
   std::string policy_digest;  // the shared policy digest, once the trusted set is known
 };
@@ -123,11 +84,20 @@ Loaded load_file(const std::string& file, const LimitOptions& limits,
                          trusted.diagnostics.end());
   auto storage = storage_diagnostics(*loaded.value);
   out.diagnostics.insert(out.diagnostics.end(), storage.begin(), storage.end());
-  if (!trusted.ok() || !storage.empty()) return out;
-  out.policy_digest = shared_policy_digest_hex(*loaded.value, *trusted.value);
-  out.policy = std::move(loaded.value);
+  if (trusted.ok() && storage.empty()) {
+    out.policy_digest = shared_policy_digest_hex(*loaded.value, *trusted.value);
+    out.policy = std::move(loaded.value);
+    out.trusted = std::move(trusted.value);
+  }
   return out;
 }
+
+// The failure of a document that did not load: its diagnostics tell why.
+Error invalid_document(const std::string& file, const char* consequence = "nothing was applied") {
+  return Error{0, file + ": invalid; " + consequence, {}};
+}
+
+// ---- validate ------------------------------------------------------------------
 
 // --strict-interfaces on validate: every segment interface must be one
 // vaultwall filters (resolved through its links under the pin dir).
@@ -141,14 +111,15 @@ void check_segment_interfaces(const Globals& g, Loaded& loaded) {
     loaded.policy.reset();
     return;
   }
-  auto compilation = compile_against_kernel(*loaded.policy, *current, {.strict = true});
+  auto compilation = compile_against_kernel(*loaded.policy, *current, {.strict = true},
+                                            &*loaded.trusted);
   for (const Diagnostic& d : compilation.diagnostics)
     if (d.is_error()) loaded.diagnostics.push_back(d);
   if (!compilation.ok()) loaded.policy.reset();
 }
 
-int cmd_validate(const Globals& g, const std::string& file, const LimitOptions& limits,
-                 const DocumentFlags& flags, bool strict_interfaces) {
+Report cmd_validate(const Globals& g, const std::string& file, const LimitOptions& limits,
+                    const DocumentFlags& flags, bool strict_interfaces) {
   Loaded loaded = load_file(file, limits, flags);
   if (loaded.policy && strict_interfaces && !flags.policy_only) check_segment_interfaces(g, loaded);
   if (loaded.policy && !flags.policy_only)
@@ -156,122 +127,142 @@ int cmd_validate(const Globals& g, const std::string& file, const LimitOptions& 
       auto warnings = host_diagnostics(*loaded.policy, *host);
       loaded.diagnostics.insert(loaded.diagnostics.end(), warnings.begin(), warnings.end());
     }
-  if (g.json()) {
-    json out = {{"schemaVersion", kSchemaVersion}, {"file", file},
-                {"valid", loaded.policy.has_value()}, {"policyOnly", flags.policy_only}};
-    if (!loaded.policy_digest.empty()) out["policyDigest"] = loaded.policy_digest;
-    out["diagnostics"] = diagnostics_json(loaded.diagnostics);
-    std::cout << out.dump(2) << "\n";
-  } else {
-    print_diagnostics(loaded.diagnostics);
-    if (loaded.policy)
-      std::cout << printable(file) << (flags.policy_only ? ": valid on the Azure side (" : ": valid (")
-                << loaded.policy->ip_rules.size() << " IP rules, "
-                << loaded.policy->vnet_rules.size() << " virtual-network rules, profile "
-                << to_string(loaded.policy->host.profile)
-                << (loaded.policy_digest.empty() ? "" : ", policy digest " + loaded.policy_digest.substr(0, 12))
-                << ")\n";
-    else
-      std::cerr << printable(file) << ": invalid; nothing was applied\n";
-  }
-  return loaded.policy ? kExitOk : kExitError;
+  Report report;
+  report.json = {{"file", file},
+                 {"valid", loaded.policy.has_value()},
+                 {"policyOnly", flags.policy_only},
+                 {"policyDigest", loaded.policy_digest.empty() ? Json() : Json(loaded.policy_digest)},
+                 {"diagnostics", diagnostics_json(loaded.diagnostics)}};
+  add_diagnostic_notes(report, loaded.diagnostics);
+  if (!loaded.policy) return report.fail(invalid_document(file));
+  report.line(file + (flags.policy_only ? ": valid on the Azure side (" : ": valid (") +
+              std::to_string(loaded.policy->ip_rules.size()) + " IP rules, " +
+              std::to_string(loaded.policy->vnet_rules.size()) +
+              " virtual-network rules, profile " + std::string(to_string(loaded.policy->host.profile)) +
+              (loaded.policy_digest.empty() ? "" : ", policy digest " + loaded.policy_digest.substr(0, 12)) +
+              ")");
+  return report;
 }
 
 // ---- apply / diff / read-modify-apply --------------------------------------------
 
-// The same diagnostic can come from two stages (e.g. trusted services are
-// resolved when loading and again when compiling): show each once.
-std::vector<Diagnostic> unique(std::vector<Diagnostic> diagnostics) {
-  std::vector<Diagnostic> out;
-  for (Diagnostic& d : diagnostics)
-    if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(std::move(d));
-  return out;
+void add_diff_lines(Report& report, const PolicyDiff& diff) {
+  for (const std::string& line : diff_lines(diff)) report.line(line);
 }
 
-// Compiles `policy` against the kernel state and applies it (unless dry_run).
-// The caller holds the lock.
-int apply_policy(const Globals& g, const PinnedMaps& maps, const KernelPolicy& current,
-                 const Policy& policy, bool dry_run, std::vector<Diagnostic> diagnostics = {},
-                 bool force = false, bool strict_interfaces = false) {
-  auto compilation = compile_against_kernel(policy, current, {.strict = strict_interfaces});
+ChangeRecord change_record(const KernelPolicy& current, const PolicyVersion& to,
+                           const PolicyDiff* diff) {
+  ChangeRecord record{.from = current.version(), .to = to};
+  if (!diff) return record;
+  record.rules_added = diff->rules_added;
+  record.rules_removed = diff->rules_removed;
+  record.settings_changed = diff->settings_and_host_changes();
+  return record;
+}
+
+// What an apply did, in the one JSON shape every outcome of apply has.
+struct ApplyResult {
+  bool applied = false, unchanged = false, dry_run = false;
+  std::optional<uint64_t> generation, previous_generation;
+  std::optional<uint32_t> slot;
+  std::string digest, policy_digest;
+  std::optional<PolicyDiff> changes;
+  std::vector<Diagnostic> diagnostics;
+};
+
+Json apply_json(const ApplyResult& r) {
+  auto or_null = [](const auto& v) { return v ? Json(*v) : Json(); };
+  return {{"applied", r.applied},
+          {"unchanged", r.unchanged},
+          {"dryRun", r.dry_run},
+          {"generation", or_null(r.generation)},
+          {"previousGeneration", or_null(r.previous_generation)},
+          {"slot", or_null(r.slot)},
+          {"digest", r.digest.empty() ? Json() : Json(r.digest)},
+          {"policyDigest", r.policy_digest.empty() ? Json() : Json(r.policy_digest)},
+          {"changes", r.changes ? diff_json(*r.changes) : Json()},
+          {"diagnostics", diagnostics_json(r.diagnostics)}};
+}
+
+Report apply_report(const ApplyResult& result) {
+  Report report;
+  report.json = apply_json(result);
+  add_diagnostic_notes(report, result.diagnostics);
+  return report;
+}
+
+struct ApplyRequest {
+  bool dry_run = false;
+  bool force = false;
+  bool strict_interfaces = false;
+};
+
+// Compiles `policy` against the kernel state and applies it (unless a dry
+// run). The caller holds the lock.
+Report apply_policy(const PinnedMaps& maps, const KernelPolicy& current, const Policy& policy,
+                    const TrustedSet* trusted, std::vector<Diagnostic> diagnostics,
+                    const ApplyRequest& request) {
+  ApplyResult result{.dry_run = request.dry_run};
+  auto compilation =
+      compile_against_kernel(policy, current, {.strict = request.strict_interfaces}, trusted);
   diagnostics.insert(diagnostics.end(), compilation.diagnostics.begin(),
                      compilation.diagnostics.end());
   auto storage = storage_diagnostics(policy);  // imperative edits can outgrow the slot too
   diagnostics.insert(diagnostics.end(), storage.begin(), storage.end());
-  diagnostics = unique(std::move(diagnostics));
-  if (!g.json()) print_diagnostics(diagnostics);
+  result.diagnostics = diagnostics;
   if (!compilation.ok() || !storage.empty()) {
-    journal_failure(g, "does not compile: " + errors_text(diagnostics));
-    if (g.json())
-      std::cout << json{{"schemaVersion", kSchemaVersion}, {"applied", false},
-                        {"diagnostics", diagnostics_json(diagnostics)}}
-                       .dump(2)
-                << "\n";
-    else
-      std::cerr << "vaultwallctl: the policy does not compile; nothing was applied\n";
-    return kExitError;
+    Report report = apply_report(result);
+    report.change = ChangeRecord{.reason = "does not compile: " + errors_text(diagnostics)};
+    return report.fail(Error{0, "the policy does not compile; nothing was applied", {}});
   }
+  const CompiledPolicy& compiled = compilation.value->compiled;
   PolicyDiff diff = diff_policies(current.policy, policy);
-  const std::string& digest = compilation.value->compiled.digest_hex;
+  result.digest = compiled.digest_hex;
+  result.policy_digest = compiled.policy_digest_hex;
+  const std::string policy_digest_text = ", policy digest " + compiled.policy_digest_hex.substr(0, 12);
   bool unchanged = current.applied() && current.policy == policy &&
-                   to_hex(current.info.digest, VW_DIGEST_LEN) == digest;
+                   current.version().digest == compiled.digest_hex;
   if (unchanged) {  // the same document, but its segments may bind differently now
-    auto same_segments = segments_match(maps, current, compilation.value->compiled);
-    if (!same_segments) return report_change(g, same_segments.error());
+    auto same_segments = segments_match(maps, current, compiled);
+    if (!same_segments) return apply_report(result).fail(same_segments.error());
     unchanged = *same_segments;
   }
-  const std::string& policy_digest = compilation.value->compiled.policy_digest_hex;
-  if (unchanged && !force) {
-    journal_change(g, current, version_of(current), nullptr);
-    if (g.json())
-      std::cout << json{{"schemaVersion", kSchemaVersion}, {"applied", false}, {"unchanged", true},
-                        {"generation", current.info.generation}, {"digest", digest},
-                        {"policyDigest", policy_digest}}
-                       .dump(2)
-                << "\n";
-    else
-      std::cout << "no change: generation " << current.info.generation << " (digest "
-                << digest.substr(0, 12) << ", policy digest " << policy_digest.substr(0, 12)
-                << ") already enforces this policy\n";
-    return kExitOk;
+  if (unchanged && !request.force) {
+    result.unchanged = true;
+    result.generation = current.info.generation;
+    Report report = apply_report(result);
+    report.change = change_record(current, current.version(), nullptr);
+    report.line("no change: generation " + std::to_string(current.info.generation) + " (digest " +
+                compiled.digest_hex.substr(0, 12) + policy_digest_text +
+                ") already enforces this policy");
+    return report;
   }
-  if (dry_run) {
-    if (g.json())
-      std::cout << json{{"schemaVersion", kSchemaVersion}, {"dryRun", true},
-                        {"generation", current.info.generation},
-                        {"digest", compilation.value->compiled.digest_hex},
-                        {"policyDigest", policy_digest},
-                        {"changes", diff_json(diff)}}
-                       .dump(2)
-                << "\n";
-    else {
-      std::cout << "dry run: would apply generation " << current.info.generation + 1 << " (digest "
-                << compilation.value->compiled.digest_hex.substr(0, 12) << ", policy digest "
-                << policy_digest.substr(0, 12) << ")"
-                << (diff.empty() ? ", no changes" : ":") << "\n";
-      print_diff(diff);
-    }
-    return kExitOk;
+  result.changes = diff;
+  if (request.dry_run) {
+    result.generation = current.info.generation;
+    Report report = apply_report(result);
+    report.line("dry run: would apply generation " + std::to_string(current.info.generation + 1) +
+                " (digest " + compiled.digest_hex.substr(0, 12) + policy_digest_text + ")" +
+                (diff.empty() ? ", no changes" : ":"));
+    add_diff_lines(report, diff);
+    return report;
   }
   auto outcome = apply_compiled(maps, current, policy, std::move(compilation.value->compiled));
-  if (!outcome) return report_change(g, outcome.error());
-  journal_change(g, current, {outcome->new_generation, outcome->new_digest}, &diff);
-  if (g.json()) {
-    std::cout << json{{"schemaVersion", kSchemaVersion},   {"applied", true},
-                      {"generation", outcome->new_generation}, {"previousGeneration", outcome->old_generation},
-                      {"slot", outcome->slot},             {"digest", outcome->new_digest},
-                      {"policyDigest", outcome->new_policy_digest},
-                      {"changes", diff_json(diff)},        {"diagnostics", diagnostics_json(diagnostics)}}
-                     .dump(2)
-              << "\n";
-  } else {
-    std::cout << "applied generation " << outcome->new_generation << " (slot " << outcome->slot
-              << ", digest " << outcome->new_digest.substr(0, 12) << ", policy digest "
-              << outcome->new_policy_digest.substr(0, 12) << ")"
-              << (diff.empty() ? ", no changes" : ":") << "\n";
-    print_diff(diff);
-  }
-  return kExitOk;
+  if (!outcome) return apply_report(result).fail(outcome.error());
+  result.applied = true;
+  result.generation = outcome->new_generation;
+  result.previous_generation = outcome->old_generation;
+  result.slot = outcome->slot;
+  result.digest = outcome->new_digest;
+  result.policy_digest = outcome->new_policy_digest;
+  Report report = apply_report(result);
+  report.change = change_record(current, {outcome->new_generation, outcome->new_digest}, &diff);
+  report.line("applied generation " + std::to_string(outcome->new_generation) + " (slot " +
+              std::to_string(outcome->slot) + ", digest " + outcome->new_digest.substr(0, 12) +
+              ", policy digest " + outcome->new_policy_digest.substr(0, 12) + ")" +
+              (diff.empty() ? ", no changes" : ":"));
+  add_diff_lines(report, diff);
+  return report;
 }
 
 // Lock, open maps and read the kernel's policy: the start of every change.
@@ -283,108 +274,89 @@ struct Session {
 
 Result<Session> begin_change(const Globals& g, StoredDocument stored = StoredDocument::kMustLoad) {
   Session s;
-  if (auto r = check_privileges_and_bpffs(g.pin_dir); !r) return std::unexpected(r.error());
-  auto lock = PinDirLock::acquire(g.pin_dir);
-  if (!lock) return std::unexpected(lock.error());
-  s.lock.emplace(std::move(*lock));
-  auto maps = PinnedMaps::open(g.pin_dir);
-  if (!maps) return std::unexpected(maps.error());
-  s.maps.emplace(std::move(*maps));
-  auto current = read_kernel_policy(*s.maps, stored);
-  if (!current) return std::unexpected(current.error());
-  s.current = std::move(*current);
+  VW_TRY(check_privileges_and_bpffs(g.pin_dir));
+  s.lock.emplace(VW_TRY(PinDirLock::acquire(g.pin_dir)));
+  s.maps.emplace(VW_TRY(PinnedMaps::open(g.pin_dir)));
+  s.current = VW_TRY(read_kernel_policy(*s.maps, stored));
   return s;
 }
 
-int cmd_apply(const Globals& g, const std::string& file, const LimitOptions& limits,
-              const DocumentFlags& flags, bool dry_run, bool force, bool strict_interfaces) {
+Report cmd_apply(const Globals& g, const std::string& file, const LimitOptions& limits,
+                 const DocumentFlags& flags, const ApplyRequest& request) {
   Loaded loaded = load_file(file, limits, flags);
   if (!loaded.policy) {
-    journal_failure(g, file + " is invalid: " + errors_text(loaded.diagnostics));
-    if (g.json())
-      std::cout << json{{"schemaVersion", kSchemaVersion}, {"applied", false},
-                        {"diagnostics", diagnostics_json(loaded.diagnostics)}}
-                       .dump(2)
-                << "\n";
-    else {
-      print_diagnostics(loaded.diagnostics);
-      std::cerr << printable(file) << ": invalid; nothing was applied\n";
-    }
-    return kExitError;
+    Report report = apply_report({.dry_run = request.dry_run, .diagnostics = loaded.diagnostics});
+    report.change = ChangeRecord{.reason = file + " is invalid: " + errors_text(loaded.diagnostics)};
+    return report.fail(invalid_document(file));
   }
   // A whole document needs nothing from the stored one (ids come from
   // vw_rule_info): it replaces a stored document that no longer loads.
   auto session = begin_change(g, StoredDocument::kMayBeDamaged);
-  if (!session) return report_change(g, session.error());
+  if (!session) return apply_report({.dry_run = request.dry_run}).fail(session.error());
+  std::vector<std::string> warnings;
   if (const auto& damaged = session->current.document_error)
-    warn(damaged->context + "; " + file + " replaces it");
-  return apply_policy(g, *session->maps, session->current, *loaded.policy, dry_run,
-                      loaded.diagnostics, force, strict_interfaces);
+    warnings.push_back(damaged->context + "; " + file + " replaces it");
+  Report report = apply_policy(*session->maps, session->current, *loaded.policy,
+                               &*loaded.trusted, loaded.diagnostics, request);
+  report.warnings.insert(report.warnings.begin(), warnings.begin(), warnings.end());
+  return report;
 }
 
 // diff(1) convention: 0 same, 1 different, 2 trouble.
-int cmd_diff(const Globals& g, const std::string& file, const LimitOptions& limits,
-             const DocumentFlags& flags) {
+Report cmd_diff(const Globals& g, const std::string& file, const LimitOptions& limits,
+                const DocumentFlags& flags) {
+  Report report;
+  report.json = {{"generation", Json()}, {"changes", Json()}};
+  report.exit_code = kExitUsage;  // until the policies were compared
   Loaded loaded = load_file(file, limits, flags);
-  if (!loaded.policy) {
-    print_diagnostics(loaded.diagnostics);
-    return kExitUsage;
-  }
+  add_diagnostic_notes(report, loaded.diagnostics);
+  if (!loaded.policy) return report.fail(invalid_document(file, "nothing to compare"));
   auto maps = open_maps(g);
-  if (!maps) return report(maps.error()), kExitUsage;
+  if (!maps) return report.fail(maps.error());
   auto current = read_kernel_policy(*maps);
-  if (!current) return report(current.error()), kExitUsage;
+  if (!current) return report.fail(current.error());
   PolicyDiff diff = diff_policies(current->policy, *loaded.policy);
-  if (g.json())
-    std::cout << json{{"schemaVersion", kSchemaVersion}, {"generation", current->info.generation},
-                      {"changes", diff_json(diff)}}
-                     .dump(2)
-              << "\n";
-  else if (diff.empty())
-    std::cout << "no differences: generation " << current->info.generation << " already enforces "
-              << printable(file) << "\n";
-  else {
-    std::cout << "differences between generation " << current->info.generation << " and "
-              << printable(file) << ":\n";
-    print_diff(diff);
+  report.json = {{"generation", current->info.generation}, {"changes", diff_json(diff)}};
+  report.exit_code = diff.empty() ? kExitOk : kExitError;
+  const std::string generation = std::to_string(current->info.generation);
+  if (diff.empty()) {
+    report.line("no differences: generation " + generation + " already enforces " + file);
+  } else {
+    report.line("differences between generation " + generation + " and " + file + ":");
+    add_diff_lines(report, diff);
   }
-  return diff.empty() ? kExitOk : kExitError;
+  return report;
 }
 
-// Re-loads an edited document through the full validator, so imperative
-// commands get exactly the checks and messages of a document.
-Checked<Policy> reload(const json& document, const LimitOptions& limits = {}) {
-  return load_policy(document.dump(), {}, limits.to_validate_options());
+// ---- imperative edits: the stored document as written, edited -------------------
+
+// The document to edit: the stored one as written, or (nothing applied)
+// Azure's defaults, firewall off, as show prints them.
+Document document_to_edit(const KernelPolicy& current) {
+  if (current.written) return *current.written;
+  return parse_document(to_azure_json(Policy{})).value.value_or(Document{});
 }
 
-json& acls_of(json& document) { return document["properties"]["networkAcls"]; }
-
-// Applies an edited document if it changes anything. Prints the outcome.
-int apply_edit(const Globals& g, Session& s, const json& edited,
-               const std::vector<std::pair<std::string, std::string>>& path_labels) {
-  auto policy = reload(edited);
-  // Errors about values the user just typed are named by the flag they came from.
-  for (Diagnostic& d : policy.diagnostics)
-    for (const auto& [path, label] : path_labels)
-      if (d.path.starts_with(path)) d.path = label;
+// Validates an edited document as a whole (values the user typed carry
+// their flag as path, so the messages name it) and applies it if it
+// changes anything.
+Report apply_edit(Session& s, const Document& edited) {
+  Checked<Policy> policy = validate_document(edited);
   if (!policy.ok()) {
-    journal_failure(g, errors_text(policy.diagnostics));
-    print_diagnostics(policy.diagnostics);
-    std::cerr << "vaultwallctl: nothing was applied\n";
-    return kExitError;
+    Report report;
+    add_diagnostic_notes(report, policy.diagnostics);
+    report.change = ChangeRecord{.reason = errors_text(policy.diagnostics)};
+    return report.fail(Error{0, "nothing was applied", {}});
   }
   if (s.current.policy && *s.current.policy == *policy.value) {
-    journal_change(g, s.current, version_of(s.current), nullptr);
-    print_diagnostics(policy.diagnostics);
-    std::cout << "no change: generation " << s.current.info.generation
-              << " already has this (rules compared in canonical form)\n";
-    return kExitOk;
+    Report report;
+    add_diagnostic_notes(report, policy.diagnostics);
+    report.change = change_record(s.current, s.current.version(), nullptr);
+    report.line("no change: generation " + std::to_string(s.current.info.generation) +
+                " already has this (rules compared in canonical form)");
+    return report;
   }
-  return apply_policy(g, *s.maps, s.current, *policy.value, false, policy.diagnostics);
-}
-
-json current_document(const Session& s) {
-  return json::parse(to_azure_json(current_or_default(s.current)));
+  return apply_policy(*s.maps, s.current, *policy.value, nullptr, policy.diagnostics, {});
 }
 
 // The full subnet id for --subnet ID or --vnet-name V --subnet S.
@@ -396,17 +368,11 @@ Result<std::string> subnet_id_from_flags(const Policy& policy, const std::string
                   "give the full id, or the subnet name with --vnet-name");
     return subnet;
   }
-  std::string wanted = "/virtualnetworks/" + vnet_name;
-  std::transform(wanted.begin(), wanted.end(), wanted.begin(), ::tolower);
+  const std::string wanted = to_lower("/virtualnetworks/" + vnet_name);
   for (const VirtualNetwork& vnet : policy.host.virtual_networks)
     if (vnet.id.ends_with(wanted)) return vnet.id + "/subnets/" + subnet;
   return fail(EINVAL, "--vnet-name " + vnet_name + " is not a virtual network of the vaultwall section",
               "describe it under vaultwall.virtualNetworks and apply that document first");
-}
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), ::tolower);
-  return text;
 }
 
 // Canonical identity of an --ip-address value, or the text itself if it
@@ -416,138 +382,126 @@ std::string ip_identity(const std::string& text) {
   return prefix ? prefix->network().canonical() : text;
 }
 
-int cmd_rule_add(const Globals& g, const std::vector<std::string>& ips, const std::string& subnet,
-                 const std::string& vnet_name) {
+struct RuleFlags {
+  std::vector<std::string> ips;
+  std::string subnet, vnet_name;
+};
+
+Report cmd_rule_add(const Globals& g, const RuleFlags& flags) {
   auto s = begin_change(g);
-  if (!s) return report_change(g, s.error());
-  json document = current_document(*s);
-  json& acls = acls_of(document);
-  std::vector<std::pair<std::string, std::string>> labels;
-  for (const std::string& ip : ips) {
-    size_t index = acls["ipRules"].size();
-    acls["ipRules"].push_back({{"value", ip}});
-    labels.emplace_back("properties.networkAcls.ipRules[" + std::to_string(index) + "]",
-                        "--ip-address " + ip);
+  if (!s) return failed_report(s.error());
+  Document document = document_to_edit(s->current);
+  for (const std::string& ip : flags.ips)
+    document.ip_rules.push_back({ip, "--ip-address " + ip});
+  if (!flags.subnet.empty()) {
+    auto id = subnet_id_from_flags(current_or_default(s->current), flags.subnet, flags.vnet_name);
+    if (!id) return failed_report(id.error());
+    document.vnet_rules.push_back({.id = {*id, "--subnet " + *id}});
   }
-  if (!subnet.empty()) {
-    auto id = subnet_id_from_flags(current_or_default(s->current), subnet, vnet_name);
-    if (!id) return report_change(g, id.error());
-    size_t index = acls["virtualNetworkRules"].size();
-    acls["virtualNetworkRules"].push_back({{"id", *id}, {"ignoreMissingVnetServiceEndpoint", false}});
-    labels.emplace_back("properties.networkAcls.virtualNetworkRules[" + std::to_string(index) + "]",
-                        "--subnet " + *id);
-  }
-  return apply_edit(g, *s, document, labels);
+  return apply_edit(*s, document);
 }
 
-int cmd_rule_remove(const Globals& g, const std::vector<std::string>& ips,
-                    const std::string& subnet, const std::string& vnet_name) {
-  auto s = begin_change(g);
-  if (!s) return report_change(g, s.error());
-  json document = current_document(*s);
-  json& acls = acls_of(document);
-  auto erase_if = [](json& list, auto matches) {
-    json kept = json::array();
-    for (const json& item : list)
-      if (!matches(item)) kept.push_back(item);
-    bool removed = kept.size() != list.size();
-    list = kept;
-    return removed;
-  };
-  for (const std::string& ip : ips) {
-    std::string identity = ip_identity(ip);
-    bool removed = erase_if(acls["ipRules"], [&](const json& rule) {
-      return ip_identity(rule.value("value", "")) == identity;
-    });
-    if (!removed) std::cout << "IP rule " << printable(identity) << " is not present\n";
-  }
-  if (!subnet.empty()) {
-    auto id = subnet_id_from_flags(current_or_default(s->current), subnet, vnet_name);
-    if (!id) return report_change(g, id.error());
-    bool removed = erase_if(acls["virtualNetworkRules"], [&](const json& rule) {
-      return lower(rule.value("id", "")) == lower(*id);
-    });
-    if (!removed)
-      std::cout << "virtual-network rule " << printable(lower(*id)) << " is not present\n";
-  }
-  return apply_edit(g, *s, document, {});
+template <class T, class Matches>
+bool erase_matching(std::vector<T>& items, Matches matches) {
+  return std::erase_if(items, matches) > 0;
 }
 
-int cmd_rule_list(const Globals& g) {
+Report cmd_rule_remove(const Globals& g, const RuleFlags& flags) {
+  auto s = begin_change(g);
+  if (!s) return failed_report(s.error());
+  Document document = document_to_edit(s->current);
+  std::vector<std::string> absent;
+  for (const std::string& ip : flags.ips) {
+    const std::string identity = ip_identity(ip);
+    if (!erase_matching(document.ip_rules, [&](const Located<std::string>& rule) {
+          return ip_identity(rule.value) == identity;
+        }))
+      absent.push_back("IP rule " + identity + " is not present");
+  }
+  if (!flags.subnet.empty()) {
+    auto id = subnet_id_from_flags(current_or_default(s->current), flags.subnet, flags.vnet_name);
+    if (!id) return failed_report(id.error());
+    if (!erase_matching(document.vnet_rules, [&](const Document::VnetRuleText& rule) {
+          return equals_ignore_case(rule.id.value, *id);
+        }))
+      absent.push_back("virtual-network rule " + to_lower(*id) + " is not present");
+  }
+  Report report = apply_edit(*s, document);
+  report.text.insert(report.text.begin(), absent.begin(), absent.end());
+  return report;
+}
+
+Report cmd_rule_list(const Globals& g) {
+  Report report;
+  report.json = {{"ipRules", Json::array()}, {"virtualNetworkRules", Json::array()}};
   auto maps = open_maps(g);
-  if (!maps) return report(maps.error());
+  if (!maps) return report.fail(maps.error());
   auto current = read_kernel_policy(*maps);
-  if (!current) return report(current.error());
-  Policy policy = current_or_default(*current);
-  if (g.json()) {
-    json doc = json::parse(to_azure_json(policy));
-    std::cout << json{{"schemaVersion", kSchemaVersion},
-                      {"ipRules", doc["properties"]["networkAcls"]["ipRules"]},
-                      {"virtualNetworkRules", doc["properties"]["networkAcls"]["virtualNetworkRules"]}}
-                     .dump(2)
-              << "\n";
-    return kExitOk;
-  }
-  std::printf("%-6s %-5s %s\n", "ID", "KIND", "RULE");
-  for (const IpRule& rule : policy.ip_rules) {
-    auto id = current->rule_ids.find(rule.canonical());
-    std::printf("%-6s %-5s %s\n",
-                id == current->rule_ids.end() ? "-" : std::to_string(id->second).c_str(), "ip",
-                printable(rule.canonical()).c_str());
-  }
-  for (const VnetRule& rule : policy.vnet_rules) {
-    auto id = current->rule_ids.find(rule.subnet_id);
-    std::printf("%-6s %-5s %s%s\n",
-                id == current->rule_ids.end() ? "-" : std::to_string(id->second).c_str(), "vnet",
-                printable(rule.subnet_id).c_str(),
-                rule.active ? "" : " (inactive: no Microsoft.KeyVault endpoint)");
-  }
-  return kExitOk;
+  if (!current) return report.fail(current.error());
+  const Policy policy = current_or_default(*current);
+  Json document = Json::parse(to_azure_json(policy));
+  report.json = {{"ipRules", document["properties"]["networkAcls"]["ipRules"]},
+                 {"virtualNetworkRules", document["properties"]["networkAcls"]["virtualNetworkRules"]}};
+  auto id_text = [&](const std::string& identity) {
+    auto id = current->rule_ids.find(identity);
+    return id == current->rule_ids.end() ? std::string("-") : std::to_string(id->second);
+  };
+  TextTable table({{"ID", Align::kLeft, 6}, {"KIND", Align::kLeft, 5}, {"RULE"}});
+  for (const IpRule& rule : policy.ip_rules)
+    table.add_row({id_text(rule.canonical()), "ip", rule.canonical()});
+  for (const VnetRule& rule : policy.vnet_rules)
+    table.add_row({id_text(rule.subnet_id), "vnet",
+                   rule.subnet_id + (rule.active ? "" : " (inactive: no Microsoft.KeyVault endpoint)")});
+  report.table(std::move(table));
+  return report;
 }
 
 struct UpdateFlags {
   std::string default_action, bypass, public_network_access, mode;
 };
 
-int cmd_update(const Globals& g, const UpdateFlags& flags) {
+Report cmd_update(const Globals& g, const UpdateFlags& flags) {
   auto s = begin_change(g);
-  if (!s) return report_change(g, s.error());
-  json document = current_document(*s);
-  if (!flags.default_action.empty()) acls_of(document)["defaultAction"] = flags.default_action;
-  if (!flags.bypass.empty()) acls_of(document)["bypass"] = flags.bypass;
-  if (!flags.public_network_access.empty())
-    document["properties"]["publicNetworkAccess"] = flags.public_network_access;
-  if (!flags.mode.empty()) document["vaultwall"]["mode"] = flags.mode;
-  return apply_edit(g, *s, document,
-                    {{"properties.networkAcls.defaultAction", "--default-action"},
-                     {"properties.networkAcls.bypass", "--bypass"},
-                     {"properties.publicNetworkAccess", "--public-network-access"},
-                     {"vaultwall.mode", "--mode"}});
+  if (!s) return failed_report(s.error());
+  Document document = document_to_edit(s->current);
+  // The flags were checked against these spellings when parsed.
+  if (auto v = parse_default_action(flags.default_action))
+    document.default_action = {*v, "--default-action"};
+  if (auto v = parse_bypass(flags.bypass)) document.bypass = {*v, "--bypass"};
+  if (auto v = parse_public_network_access(flags.public_network_access))
+    document.public_network_access = {*v, "--public-network-access"};
+  if (auto v = parse_mode(flags.mode)) {
+    document.mode = {*v, "--mode"};
+    document.has_host_section = true;
+  }
+  return apply_edit(*s, document);
 }
 
-// ---- show / stats / explain / verify ---------------------------------------------
+// ---- show ----------------------------------------------------------------------
 
-int cmd_show(const Globals& g) {
+Report cmd_show(const Globals& g) {
   auto maps = open_maps(g);
-  if (!maps) return report(maps.error());
+  if (!maps) return failed_report(maps.error());
   auto current = read_kernel_policy(*maps);
-  if (!current) return report(current.error());
-  if (!current->applied() && !g.json()) {
-    std::cerr << "no policy applied at " << g.pin_dir
-              << " (firewall off: all networks allowed); apply one with vaultwallctl apply -f FILE\n";
-  }
+  if (!current) return failed_report(current.error());
+  Report report;
+  if (!current->applied())
+    report.notes.push_back("no policy applied at " + g.pin_dir +
+                           " (firewall off: all networks allowed); apply one with vaultwallctl "
+                           "apply -f FILE");
   // The document itself is the output (JSON either way, like az keyvault
-  // show). schemaVersion and the digests sit at the top, where a vault
+  // show). schemaVersion sits at the top and error at the end, where a vault
   // resource's other fields are ignored, so the output applies again as is.
-  json document = json::parse(to_azure_json(current_or_default(*current)));
-  json out = {{"schemaVersion", kSchemaVersion}};
-  if (current->applied()) {
-    out["compiledDigest"] = to_hex(current->info.digest, VW_DIGEST_LEN);
-    out["policyDigest"] = to_hex(current->info.policy_digest, VW_DIGEST_LEN);
+  // (When show fails there is no document: the JSON is schemaVersion and
+  // error alone.)
+  Json document = Json::parse(to_azure_json(current_or_default(*current)));
+  report.json = Json::object();
+  if (current->applied()) {  // beside schemaVersion, where a vault's other fields are ignored
+    report.json["compiledDigest"] = to_hex(current->info.digest, VW_DIGEST_LEN);
+    report.json["policyDigest"] = to_hex(current->info.policy_digest, VW_DIGEST_LEN);
   }
-  out.update(document);
-  std::cout << out.dump(2) << "\n";
-  return kExitOk;
+  report.json.update(document);
+  return report;
 }
 
 }  // namespace
@@ -557,11 +511,8 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
     std::string file;
     LimitOptions limits;
     DocumentFlags document;
-    bool dry_run = false;
-    bool force = false;
-    bool strict_interfaces = false;
-    std::vector<std::string> ips;
-    std::string subnet, vnet_name;
+    ApplyRequest apply;
+    RuleFlags rules;
     UpdateFlags update;
   };
   auto o = std::make_shared<Options>();
@@ -574,31 +525,28 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
                      "check the Azure side only (networkAcls, publicNetworkAccess, the vaultwall "
                      "policy section), as Azure would: no host facts, no Service Tags file");
   auto strict_flag = [o](CLI::App* command) {
-    command->add_flag("--strict-interfaces", o->strict_interfaces,
+    command->add_flag("--strict-interfaces", o->apply.strict_interfaces,
                       "refuse a segment whose interface vaultwall does not filter (default: it "
                       "matches nothing, with a warning; validate then needs the pins)");
   };
   strict_flag(validate);
   add_output_option(commands, validate);
   commands.add(validate, [&g, o] {
-    return cmd_validate(g, o->file, o->limits, o->document, o->strict_interfaces);
+    return cmd_validate(g, o->file, o->limits, o->document, o->apply.strict_interfaces);
   });
 
   auto* apply = app.add_subcommand("apply", "validate, compile and apply a rule document atomically");
   apply->add_option("-f,--file", o->file, "rule document (JSON)")->required();
-  apply->add_flag("--dry-run", o->dry_run, "show what would change, change nothing");
-  apply->add_flag("--force", o->force,
+  apply->add_flag("--dry-run", o->apply.dry_run, "show what would change, change nothing");
+  apply->add_flag("--force", o->apply.force,
                   "rewrite the maps even when the policy is unchanged (repairs drift)");
   add_limit_options(apply, o->limits);
   add_document_options(apply, o->document);
   strict_flag(apply);
   add_output_option(commands, apply);
   commands.add(apply, [&g, o] {
-    auto run = [&] {
-      return cmd_apply(g, o->file, o->limits, o->document, o->dry_run, o->force,
-                       o->strict_interfaces);
-    };
-    return o->dry_run ? run() : run_journaled(g, "apply", run);  // a dry run changes nothing
+    auto run = [&] { return cmd_apply(g, o->file, o->limits, o->document, o->apply); };
+    return o->apply.dry_run ? run() : journaled(g, "apply", run);  // a dry run changes nothing
   });
 
   auto* diff = app.add_subcommand("diff", "compare a rule document with the applied policy "
@@ -612,32 +560,32 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   auto* show = app.add_subcommand(
       "show", "print the applied policy as a normalised Azure document (JSON; apply it again as is)");
   add_output_option(commands, show);
-  commands.add(show, [&g] { return cmd_show(g); });
+  commands.add(show, [&g] { return cmd_show(g); }, Commands::Output::kDocument);
 
   auto* rule = app.add_subcommand("network-rule", "add, remove or list rules (az keyvault network-rule)");
   rule->require_subcommand(1);
   auto add_rule_flags = [o](CLI::App* cmd) {
-    cmd->add_option("--ip-address", o->ips, "IPv4 address or CIDR range (several allowed)");
-    cmd->add_option("--subnet", o->subnet, "subnet resource id, or subnet name with --vnet-name");
-    cmd->add_option("--vnet-name", o->vnet_name, "virtual network name (with --subnet NAME)");
+    cmd->add_option("--ip-address", o->rules.ips, "IPv4 address or CIDR range (several allowed)");
+    cmd->add_option("--subnet", o->rules.subnet,
+                    "subnet resource id, or subnet name with --vnet-name");
+    cmd->add_option("--vnet-name", o->rules.vnet_name, "virtual network name (with --subnet NAME)");
   };
   auto* rule_add = rule->add_subcommand("add", "add rules (idempotent: existing rules are kept once)");
   add_rule_flags(rule_add);
   commands.add(rule_add, [&g, o] {
-    return run_journaled(g, "network-rule add",
-                         [&] { return cmd_rule_add(g, o->ips, o->subnet, o->vnet_name); });
+    return journaled(g, "network-rule add", [&] { return cmd_rule_add(g, o->rules); });
   });
   auto* rule_remove = rule->add_subcommand("remove", "remove rules (idempotent)");
   add_rule_flags(rule_remove);
   commands.add(rule_remove, [&g, o] {
-    return run_journaled(g, "network-rule remove",
-                         [&] { return cmd_rule_remove(g, o->ips, o->subnet, o->vnet_name); });
+    return journaled(g, "network-rule remove", [&] { return cmd_rule_remove(g, o->rules); });
   });
   auto* rule_list = rule->add_subcommand("list", "list the applied rules with their ids");
   add_output_option(commands, rule_list);
   commands.add(rule_list, [&g] { return cmd_rule_list(g); });
   commands.checks.push_back([o, rule_add, rule_remove] {
-    if ((rule_add->parsed() || rule_remove->parsed()) && o->ips.empty() && o->subnet.empty())
+    if ((rule_add->parsed() || rule_remove->parsed()) && o->rules.ips.empty() &&
+        o->rules.subnet.empty())
       throw CLI::ValidationError("network-rule", "give --ip-address and/or --subnet");
   });
 
@@ -652,7 +600,9 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
       ->check(CLI::IsMember({"Enabled", "Disabled"}, CLI::ignore_case));
   update->add_option("--mode", o->update.mode, "enforce or audit")
       ->check(CLI::IsMember({"enforce", "audit"}, CLI::ignore_case));
-  commands.add(update, [&g, o] { return run_journaled(g, "update", [&] { return cmd_update(g, o->update); }); });
+  commands.add(update, [&g, o] {
+    return journaled(g, "update", [&] { return cmd_update(g, o->update); });
+  });
   commands.checks.push_back([o, update] {
     const UpdateFlags& u = o->update;
     if (update->parsed() && u.default_action.empty() && u.bypass.empty() &&

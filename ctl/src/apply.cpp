@@ -1,37 +1,25 @@
-#include "vaultwall/apply.h"
+#include "vaultwall/apply/apply.h"
 
 #include <net/if.h>
-#include <time.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <set>
 
+#include "vaultwall/common/text.h"
+#include "vaultwall/common/time.h"
+#include "vaultwall/kernel/links.h"
+#include "vaultwall/policy/document.h"
+#include "vaultwall/policy/host_network.h"
+#include "vaultwall/policy/json_changes.h"
+#include "vaultwall/policy/service_tags.h"
+#include "vaultwall/policy/validate.h"
+#include "vaultwall/policy/sha256.h"
 #include <nlohmann/json.hpp>
-
-#include "vaultwall/document.h"
-#include "vaultwall/host_network.h"
-#include "vaultwall/json_changes.h"
-#include "vaultwall/links.h"
-#include "vaultwall/service_tags.h"
-#include "vaultwall/sha256.h"
-#include "vaultwall/text.h"
 
 namespace vaultwall {
 
 namespace {
-
-template <class T>
-std::unexpected<Error> propagate(const Result<T>& r) {
-  return std::unexpected(r.error());
-}
-
-uint64_t now_unix_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::set<std::string> rule_identities(const Policy& policy) {
   std::set<std::string> out;
@@ -52,8 +40,11 @@ bool same_identity(const vw_service_info& a, const vw_service_info& b) {
 // the same rule), and every other id loses the idle slot's bit. So at any
 // point of the apply, the ids with the live slot's bit are exactly the live
 // slot's. New ids get zeroed counters. Unchanged entries are not rewritten.
+constexpr const char* kRuleStats = VW_NAME(VW_MAP_RULE_STATS);
+constexpr const char* kServiceStats = VW_NAME(VW_MAP_SVC_STATS);
+
 template <class Info>
-Result<void> describe_ids_for_slot(const TypedMap<uint32_t, Info>& map, uint32_t count,
+Result<void> describe_ids_for_slot(const TypedArray<Info>& map, uint32_t count,
                                    uint32_t idle,
                                    const std::vector<std::pair<uint32_t, Info>>& wanted,
                                    const std::set<uint32_t>& previous_ids, int stats_fd,
@@ -74,6 +65,22 @@ Result<void> describe_ids_for_slot(const TypedMap<uint32_t, Info>& map, uint32_t
     Info entry = existing[id];
     entry.slots = static_cast<decltype(entry.slots)>(entry.slots & ~idle_bit);
     VW_TRY(map.put(id, entry));
+  }
+  return {};
+}
+
+// After the flip and a grace period: ids this policy freed lose their
+// description and counters, unless it reused them at once (ids were full).
+template <class Info>
+Result<void> forget_ids(const TypedArray<Info>& map,
+                        const std::vector<std::pair<uint32_t, Info>>& in_policy,
+                        const std::vector<uint32_t>& freed, int stats_fd, const char* stats_map) {
+  std::set<uint32_t> used;
+  for (const auto& [id, info] : in_policy) used.insert(id);
+  for (uint32_t id : freed) {
+    if (used.contains(id)) continue;
+    VW_TRY(map.put(id, Info{}));
+    VW_TRY(zero_counters(stats_fd, stats_map, id));
   }
   return {};
 }
@@ -128,25 +135,33 @@ UnresolvedInterfaceText unattached_interface_text(const std::string& pin_dir) {
   };
 }
 
+PolicyVersion KernelPolicy::version() const {
+  return {info.generation, applied() ? to_hex(info.digest) : std::string()};
+}
+
 Result<KernelPolicy> read_kernel_state(const PinnedMaps& maps) {
   KernelPolicy current;
   current.pin_dir = maps.pin_dir();
-  current.slot = VW_TRY(active_slot(maps));
-  if (auto info = VW_TRY(maps.policy_info().get(current.slot))) current.info = *info;
+  const ActivePolicy active = VW_TRY(read_active_policy(maps));
+  current.slot = active.slot;
+  current.info = active.info;
+  current.settings = active.settings();
   const uint32_t live_bit = VW_SLOT_BIT(current.slot);
 
-  auto rule_info = VW_TRY(maps.rule_info().array_values(VW_MAX_RULES));
+  const auto rule_info = VW_TRY(maps.rule_info().array_values(VW_MAX_RULES));
   for (uint32_t id = 1; id < VW_MAX_RULES; id++) {
     const vw_rule_info& entry = rule_info[id];
     if (entry.kind == VW_RULE_KIND_UNUSED) continue;
-    current.rule_ids[std::string(entry.text, strnlen(entry.text, VW_RULE_TEXT_LEN))] = id;
-    if (entry.slots & live_bit) current.live_rule_ids.insert(id);
+    current.rule_ids[fixed_text(entry.text)] = id;
+    if (!(entry.slots & live_bit)) continue;
+    current.live_rule_ids.insert(id);
+    current.live_rules[id] = entry;
   }
-  auto svc_info = VW_TRY(maps.service_info().array_values(VW_MAX_SERVICES));
+  const auto svc_info = VW_TRY(maps.service_info().array_values(VW_MAX_SERVICES));
   for (uint32_t id = 1; id < VW_MAX_SERVICES; id++) {
     const vw_service_info& entry = svc_info[id];
     if (entry.name[0] == '\0') continue;
-    current.service_ids[std::string(entry.name, strnlen(entry.name, VW_SERVICE_NAME_LEN))] = id;
+    current.service_ids[fixed_text(entry.name)] = id;
     if (entry.slots & live_bit) current.live_service_ids.insert(id);
   }
   return current;
@@ -156,8 +171,13 @@ Result<KernelPolicy> read_kernel_policy(const PinnedMaps& maps, StoredDocument s
   KernelPolicy current = VW_TRY(read_kernel_state(maps));
   if (!current.applied()) return current;
   current.document = VW_TRY(read_slot_document(maps, current.slot));
-  auto loaded = load_policy(current.document);
+  // Parsed and validated in two steps (load_policy's), so edits can start
+  // from the document as written.
+  auto written = parse_document(current.document);
+  Checked<Policy> loaded = written.ok() ? validate_document(*written.value)
+                                        : Checked<Policy>{std::nullopt, written.diagnostics};
   if (loaded.ok()) {
+    current.written = std::move(*written.value);
     current.policy = std::move(*loaded.value);
     return current;
   }
@@ -217,11 +237,17 @@ PolicyDiff diff_policies(const std::optional<Policy>& before, const Policy& afte
 }
 
 Checked<Compilation> compile_against_kernel(const Policy& policy, const KernelPolicy& current,
-                                            const InterfaceOptions& interfaces) {
+                                            const InterfaceOptions& interfaces,
+                                            const TrustedSet* resolved) {
   Checked<Compilation> out;
-  auto trusted = resolve_trusted_services(policy);
-  out.diagnostics = trusted.diagnostics;
-  if (!trusted.ok()) return out;
+  Checked<TrustedSet> trusted;
+  if (resolved) {
+    trusted.value = *resolved;
+  } else {
+    trusted = resolve_trusted_services(policy);
+    out.diagnostics = trusted.diagnostics;
+    if (!trusted.ok()) return out;
+  }
   CompileOptions options{.resolve_interface = interfaces.resolve,
                          .previous_rule_ids = current.rule_ids,
                          .previous_service_ids = current.service_ids,
@@ -247,9 +273,7 @@ Result<ApplyOutcome> apply_compiled(const PinnedMaps& maps, const KernelPolicy& 
                                     const Policy& policy, CompiledPolicy compiled) {
   ApplyOutcome outcome{.old_generation = current.info.generation,
                        .new_generation = current.info.generation + 1,
-                       .old_digest = current.applied()
-                                         ? to_hex(current.info.digest, VW_DIGEST_LEN)
-                                         : std::string(),
+                       .old_digest = current.version().digest,
                        .new_digest = compiled.digest_hex,
                        .new_policy_digest = compiled.policy_digest_hex};
   SlotImage& image = compiled.image;
@@ -266,31 +290,19 @@ Result<ApplyOutcome> apply_compiled(const PinnedMaps& maps, const KernelPolicy& 
   for (const auto& [name, id] : current.service_ids) old_service_ids.insert(id);
   const uint32_t idle = VW_TRY(active_slot(maps)) ^ 1u;
   VW_TRY(describe_ids_for_slot(maps.rule_info(), VW_MAX_RULES, idle, compiled.rule_info,
-                               old_rule_ids, maps.rule_stats_fd(), VW_MAP_RULE_STATS));
+                               old_rule_ids, maps.rule_stats_fd(), kRuleStats));
   VW_TRY(describe_ids_for_slot(maps.service_info(), VW_MAX_SERVICES, idle, compiled.service_info,
-                               old_service_ids, maps.service_stats_fd(), VW_MAP_SVC_STATS));
+                               old_service_ids, maps.service_stats_fd(), kServiceStats));
 
-  auto slot = write_idle_slot_and_flip(maps, image);
-  if (!slot) return propagate(slot);
-  outcome.slot = *slot;
+  outcome.slot = VW_TRY(write_idle_slot_and_flip(maps, image));
 
   // Freed ids: once no packet can still use the old slot, forget them.
   if (!compiled.freed_rule_ids.empty() || !compiled.freed_service_ids.empty())
-    if (auto r = wait_for_readers(maps); !r) return propagate(r);
-  std::set<uint32_t> new_rule_ids;
-  for (const auto& [id, info] : compiled.rule_info) new_rule_ids.insert(id);
-  for (uint32_t id : compiled.freed_rule_ids) {
-    if (new_rule_ids.contains(id)) continue;  // reused at once (ids were full)
-    if (auto r = maps.rule_info().put(id, vw_rule_info{}); !r) return propagate(r);
-    if (auto r = zero_counters(maps.rule_stats_fd(), VW_MAP_RULE_STATS, id); !r) return propagate(r);
-  }
-  std::set<uint32_t> new_service_ids;
-  for (const auto& [id, info] : compiled.service_info) new_service_ids.insert(id);
-  for (uint32_t id : compiled.freed_service_ids) {
-    if (new_service_ids.contains(id)) continue;
-    if (auto r = maps.service_info().put(id, vw_service_info{}); !r) return propagate(r);
-    if (auto r = zero_counters(maps.service_stats_fd(), VW_MAP_SVC_STATS, id); !r) return propagate(r);
-  }
+    VW_TRY(wait_for_readers(maps));
+  VW_TRY(forget_ids(maps.rule_info(), compiled.rule_info, compiled.freed_rule_ids,
+                    maps.rule_stats_fd(), kRuleStats));
+  VW_TRY(forget_ids(maps.service_info(), compiled.service_info, compiled.freed_service_ids,
+                    maps.service_stats_fd(), kServiceStats));
   return outcome;
 }
 
@@ -333,7 +345,7 @@ Result<std::vector<std::string>> image_differences(const PinnedMaps& maps, const
   if (std::memcmp(&want_settings, &have_settings, sizeof(vw_settings)) != 0)
     problems.push_back("settings differ from the compiled policy");
   if (std::memcmp(want.info.digest, kernel.info.digest, VW_DIGEST_LEN) != 0)
-    problems.push_back("digest differs: kernel " + to_hex(kernel.info.digest, VW_DIGEST_LEN) +
+    problems.push_back("digest differs: kernel " + to_hex(kernel.info.digest) +
                        ", compiled " + compiled.digest_hex +
                        " (the service-tags file may have changed since the apply)");
   else if (std::memcmp(want.info.policy_digest, kernel.info.policy_digest, VW_DIGEST_LEN) != 0)
@@ -372,40 +384,29 @@ Result<ReapplyOutcome> reapply_stored_policy(const PinnedMaps& maps) {
 }
 
 Result<Stats> read_stats(const PinnedMaps& maps) {
+  return read_stats(maps, VW_TRY(read_kernel_state(maps)));
+}
+
+Result<Stats> read_stats(const PinnedMaps& maps, const KernelPolicy& current) {
   Stats stats;
-  KernelPolicy current = VW_TRY(read_kernel_state(maps));
   stats.generation = current.info.generation;
   if (current.applied()) {
     stats.digest = to_hex(current.info.digest, VW_DIGEST_LEN);
     stats.policy_digest = to_hex(current.info.policy_digest, VW_DIGEST_LEN);
   }
   stats.classes =
-      VW_TRY(read_all_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, VW_CLASS_COUNT));
-  auto rule_info = VW_TRY(maps.rule_info().array_values(VW_MAX_RULES));
-  for (uint32_t id : current.live_rule_ids) {
-    const vw_rule_info& info = rule_info[id];
-    vw_counters counters = VW_TRY(read_counters(maps.rule_stats_fd(), VW_MAP_RULE_STATS, id));
-    stats.rules.push_back(
-        {id, info.kind, std::string(info.text, strnlen(info.text, VW_RULE_TEXT_LEN)), counters});
-  }
+      VW_TRY(read_all_counters(maps.class_stats_fd(), VW_NAME(VW_MAP_CLASS_STATS), VW_CLASS_COUNT));
+  for (const auto& [id, info] : current.live_rules)
+    stats.rules.push_back({id, info.kind, fixed_text(info.text),
+                           VW_TRY(read_counters(maps.rule_stats_fd(), kRuleStats, id))});
   for (const auto& [name, id] : current.service_ids) {
     if (!current.live_service_ids.contains(id)) continue;
-    vw_counters counters = VW_TRY(read_counters(maps.service_stats_fd(), VW_MAP_SVC_STATS, id));
-    stats.services.push_back({id, name, counters});
+    stats.services.push_back(
+        {id, name, VW_TRY(read_counters(maps.service_stats_fd(), kServiceStats, id))});
   }
   std::sort(stats.services.begin(), stats.services.end(),
             [](const auto& a, const auto& b) { return a.id < b.id; });
   return stats;
-}
-
-std::string format_time(uint64_t unix_ns) {
-  if (unix_ns == 0) return "-";
-  time_t seconds = static_cast<time_t>(unix_ns / 1000000000ull);
-  tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
 }
 
 }  // namespace vaultwall

@@ -2,7 +2,7 @@
 // straight off the normalised policy with linear scans. Deliberately shares
 // nothing with the compiler or the XDP program but the verdict classes, so
 // a differential test between them means something.
-#include "vaultwall/classify.h"
+#include "vaultwall/policy/classify.h"
 
 #include <algorithm>
 #include <optional>
@@ -420,8 +420,8 @@ class Classifier {
   Classification finish(uint32_t verdict_class, const std::string& why) {
     result_.verdict_class = verdict_class;
     step(why);
-    if (policy_.host.mode == Mode::kAudit && verdict_class != VW_CLASS_MALFORMED &&
-        verdict_class_drops(verdict_class)) {
+    if (policy_.host.mode == Mode::kAudit && verdict_class < VW_CLASS_COUNT &&
+        VW_CLASS_POLICY_DENIES(verdict_class)) {
       result_.verdict_class = VW_CLASS_AUDIT_DENY;
       step("6. audit mode: would be denied, passed and logged");
     }
@@ -456,51 +456,22 @@ Classification classify(const Policy& policy, const ClassifierContext& context,
 
 std::string_view verdict_class_name(uint32_t verdict_class) {
   switch (verdict_class) {
-    case VW_CLASS_NOT_IP:
-      return "not_ip";
-    case VW_CLASS_UNPROTECTED:
-      return "unprotected";
-    case VW_CLASS_PRIVATE_ENDPOINT:
-      return "private_endpoint";
-    case VW_CLASS_IP_RULE:
-      return "ip_rule";
-    case VW_CLASS_VNET_RULE:
-      return "vnet_rule";
-    case VW_CLASS_TRUSTED:
-      return "trusted_service";
-    case VW_CLASS_DEFAULT_ALLOW:
-      return "default_allow";
-    case VW_CLASS_DEFAULT_DENY:
-      return "default_deny";
-    case VW_CLASS_PUBLIC_DISABLED:
-      return "public_disabled";
-    case VW_CLASS_AUDIT_DENY:
-      return "audit_would_deny";
-    case VW_CLASS_IPV6_ALLOW:
-      return "ipv6_allow";
-    case VW_CLASS_IPV6_DENY:
-      return "ipv6_deny";
-    case VW_CLASS_FRAGMENT_ALLOW:
-      return "fragment_allow";
-    case VW_CLASS_FRAGMENT_DENY:
-      return "fragment_deny";
-    case VW_CLASS_MALFORMED:
-      return "malformed";
-    case VW_CLASS_PERIMETER_RULE:
-      return "perimeter_rule";
-    case VW_CLASS_PERIMETER_DENY:
-      return "perimeter_deny";
-    case VW_CLASS_PERIMETER_WOULD_DENY:
-      return "perimeter_would_deny";
+#define VW_CLASS_NAME_CASE_(token, value, name, drops, logs) \
+  case value:                                                \
+    return name;
+    VW_CLASSES(VW_CLASS_NAME_CASE_)
+#undef VW_CLASS_NAME_CASE_
     default:
       return "unknown";
   }
 }
 
 bool verdict_class_drops(uint32_t verdict_class) {
-  return verdict_class == VW_CLASS_DEFAULT_DENY || verdict_class == VW_CLASS_PUBLIC_DISABLED ||
-         verdict_class == VW_CLASS_IPV6_DENY || verdict_class == VW_CLASS_FRAGMENT_DENY ||
-         verdict_class == VW_CLASS_MALFORMED || verdict_class == VW_CLASS_PERIMETER_DENY;
+  return verdict_class < VW_CLASS_COUNT && VW_CLASS_DROPS(verdict_class);
+}
+
+bool verdict_class_logs(uint32_t verdict_class) {
+  return verdict_class < VW_CLASS_COUNT && VW_CLASS_LOGS(verdict_class);
 }
 
 }  // namespace vaultwall

@@ -1,13 +1,14 @@
 // compile_policy: a validated policy becomes the contents of one slot
 // (DESIGN §2.1) plus the rule and service tables.
-#include "vaultwall/compile.h"
+#include "vaultwall/policy/compile.h"
 
 #include <algorithm>
 #include <cstring>
 #include <set>
 
-#include "vaultwall/document.h"
-#include "vaultwall/sha256.h"
+#include "vaultwall/abi/keys.h"
+#include "vaultwall/policy/document.h"
+#include "vaultwall/policy/sha256.h"
 
 namespace vaultwall {
 namespace {
@@ -21,27 +22,11 @@ void copy_text(char (&out)[N], std::string_view text) {
 }
 
 vw_rule_key rule_key(uint32_t vnet_id, const Ipv4Prefix& prefix) {
-  vw_rule_key key{};
-  key.prefixlen = VW_RULE_KEY_VNET_BITS + prefix.length;
-  key.vnet_id = vnet_id;
-  auto bytes = ipv4_bytes(prefix.first());
-  std::memcpy(key.addr, bytes.data(), 4);
-  return key;
+  return make_rule_key(vnet_id, prefix.address, prefix.length);
 }
 
 vw_trusted_key trusted_key(const Ipv4Prefix& prefix) {
-  vw_trusted_key key{};
-  key.prefixlen = prefix.length;
-  auto bytes = ipv4_bytes(prefix.first());
-  std::memcpy(key.addr, bytes.data(), 4);
-  return key;
-}
-
-vw_endpoint_key endpoint_key(uint32_t address) {
-  vw_endpoint_key key{};
-  auto bytes = ipv4_bytes(address);
-  std::memcpy(key.addr, bytes.data(), 4);
-  return key;
+  return make_trusted_key(prefix.address, prefix.length);
 }
 
 vw_settings settings_for(const Policy& policy) {
@@ -171,12 +156,12 @@ class Compiler {
   void compile_endpoints() {
     for (uint32_t address : policy_.host.addresses)
       out_.image.endpoints.push_back(
-          {endpoint_key(address), vw_endpoint_value{VW_ENDPOINT_PUBLIC, 0}});
+          {make_endpoint_key(address), vw_endpoint_value{VW_ENDPOINT_PUBLIC, 0}});
     for (const PrivateEndpoint& endpoint : policy_.host.private_endpoints) {
       uint32_t vnet_id = 0;  // any virtual network
       if (!endpoint.virtual_network.empty()) vnet_id = out_.vnet_ids.at(endpoint.virtual_network);
       out_.image.endpoints.push_back(
-          {endpoint_key(endpoint.address), vw_endpoint_value{VW_ENDPOINT_PRIVATE, vnet_id}});
+          {make_endpoint_key(endpoint.address), vw_endpoint_value{VW_ENDPOINT_PRIVATE, vnet_id}});
     }
   }
 

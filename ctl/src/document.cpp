@@ -1,15 +1,15 @@
 // parse_document: the shape of a rule document (vaultwall.json(5)). Values are
 // kept as written with their paths; validate.cpp decides what they mean.
-// Shapes other than Azure's three forms are recognised first
+#include "vaultwall/policy/document.h"
 // (document_shapes.h); host-facts files are read with the same readers as
+// Shapes other than Azure's three forms are recognised first
 // the vaultwall section's embedded host facts.
-#include "vaultwall/document.h"
 
 #include "document_shapes.h"
 #include "json_strict.h"
-#include "vaultwall/host_facts.h"
-#include "vaultwall/input_file.h"
-#include "vaultwall/validate.h"
+#include "vaultwall/policy/host_facts.h"
+#include "vaultwall/policy/input_file.h"
+#include "vaultwall/policy/validate.h"
 
 namespace vaultwall {
 namespace {

@@ -1,14 +1,14 @@
 // Host facts files: where they are, reading them, and the skeleton
 // `vaultwallctl host init` prints. Their fields are read by the document
 // reader (document.cpp), the same code that reads them embedded.
-#include "vaultwall/host_facts.h"
+#include "vaultwall/policy/host_facts.h"
 
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <system_error>
 
-#include "vaultwall/input_file.h"
+#include "vaultwall/policy/input_file.h"
 
 namespace vaultwall {
 namespace {

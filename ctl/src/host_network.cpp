@@ -1,6 +1,6 @@
 // The pure half of host_network.h: parsing /proc text and the checks of a
 // policy against a HostNetwork.
-#include "vaultwall/host_network.h"
+#include "vaultwall/policy/host_network.h"
 
 #include <algorithm>
 #include <array>

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <tuple>
 
-#include "vaultwall/host_network.h"
+#include "vaultwall/policy/host_network.h"
 
 namespace vaultwall {
 namespace {

@@ -1,10 +1,12 @@
-#include "vaultwall/input_file.h"
+#include "vaultwall/policy/input_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vaultwall/fd.h"
+#include "vaultwall/common/fd.h"
+#include "vaultwall/common/io.h"
+#include "vaultwall/common/text.h"
 
 namespace vaultwall {
 namespace {
@@ -75,11 +77,11 @@ Result<size_t> parse_size(std::string_view text) {
         break;
     }
   std::string_view digits = shift ? text.substr(0, text.size() - 1) : text;
-  if (digits.empty() || digits.size() > 12 ||
-      digits.find_first_not_of("0123456789") != std::string_view::npos)
+  const auto number = digits.size() > 12 ? std::nullopt : parse_decimal<size_t>(digits);
+  if (!number)
     return fail(EINVAL, "\"" + std::string(text) + "\" is not a size",
                 "give bytes, or a number with K, M or G, e.g. 16M");
-  size_t value = std::stoull(std::string(digits)) << shift;
+  size_t value = *number << shift;
   if (value == 0) return fail(EINVAL, "a size of 0", "give at least 1 byte");
   return value;
 }

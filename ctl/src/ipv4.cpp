@@ -1,4 +1,4 @@
-#include "vaultwall/ipv4.h"
+#include "vaultwall/policy/ipv4.h"
 
 #include <charconv>
 

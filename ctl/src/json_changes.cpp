@@ -1,4 +1,4 @@
-#include "vaultwall/json_changes.h"
+#include "vaultwall/policy/json_changes.h"
 
 #include <algorithm>
 #include <array>

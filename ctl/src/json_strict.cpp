@@ -33,14 +33,7 @@ class StrictSax {
   bool string(Json::string_t& v) { return put(std::move(v)); }
   bool binary(Json::binary_t& v) { return put(Json::binary(std::move(v))); }
 
-  bool start_object(std::size_t) {
-    if (too_deep()) return false;
-    std::string path = value_path();
-    Json* object = place(Json::object());
-    frames_.push_back({false, 0, {}, std::move(path), {}});
-    open_.push_back(object);
-    return true;
-  }
+  bool start_object(std::size_t) { return open(false); }
   bool key(Json::string_t& key) {
     Frame& frame = frames_.back();
     frame.current_key = key;
@@ -50,14 +43,7 @@ class StrictSax {
     return true;
   }
   bool end_object() { return close(); }
-  bool start_array(std::size_t) {
-    if (too_deep()) return false;
-    std::string path = value_path();
-    Json* array = place(Json::array());
-    frames_.push_back({true, 0, {}, std::move(path), {}});
-    open_.push_back(array);
-    return true;
-  }
+  bool start_array(std::size_t) { return open(true); }
   bool end_array() { return close(); }
 
   bool parse_error(std::size_t position, const std::string& /*token*/,
@@ -133,6 +119,15 @@ class StrictSax {
   bool put(Json value) {
     place(std::move(value));
     return value_seen();
+  }
+  // An object or an array starts: it is placed, then filled while open.
+  bool open(bool is_array) {
+    if (too_deep()) return false;
+    std::string path = value_path();
+    Json* container = place(is_array ? Json::array() : Json::object());
+    frames_.push_back({is_array, 0, {}, std::move(path), {}});
+    open_.push_back(container);
+    return true;
   }
   bool close() {
     frames_.pop_back();
@@ -236,24 +231,13 @@ std::string index_path(std::string_view path, size_t index) {
 }
 
 std::string describe(const Json& value) {
-  switch (value.type()) {
-    case Json::value_t::null:
-      return "null";
-    case Json::value_t::boolean:
-      return value.get<bool>() ? "true" : "false";
-    case Json::value_t::string:
-      return "string " + value.dump();
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned:
-    case Json::value_t::number_float:
-      return "number " + value.dump();
-    case Json::value_t::array:
-      return "an array";
-    case Json::value_t::object:
-      return "an object";
-    default:
-      return "a value of unsupported type";
-  }
+  if (value.is_null()) return "null";
+  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
+  if (value.is_string()) return "string " + value.dump();
+  if (value.is_number()) return "number " + value.dump();
+  if (value.is_array()) return "an array";
+  if (value.is_object()) return "an object";
+  return "a value of unsupported type";
 }
 
 std::optional<std::string> closest_name(std::string_view name,

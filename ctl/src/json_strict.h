@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "vaultwall/diagnostics.h"
+#include "vaultwall/policy/diagnostics.h"
 
 namespace vaultwall::json_strict {
 

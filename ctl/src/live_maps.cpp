@@ -1,4 +1,4 @@
-#include "vaultwall/live_maps.h"
+#include "vaultwall/apply/live_maps.h"
 
 #include <bpf/bpf.h>
 
@@ -23,9 +23,7 @@ Result<const PinnedMaps*> LiveMaps::current() {
   if (maps_ && pins_still_name_held_maps()) return &*maps_;
   maps_.reset();
   ids_.clear();
-  auto opened = PinnedMaps::open(pin_dir_);
-  if (!opened) return std::unexpected(opened.error());
-  maps_.emplace(std::move(*opened));
+  maps_.emplace(VW_TRY(PinnedMaps::open(pin_dir_)));
   for (const auto& [name, fd] : maps_->all()) ids_.emplace_back(name, bpf_object_id(fd));
   epoch_++;
   return &*maps_;

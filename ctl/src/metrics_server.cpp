@@ -1,4 +1,4 @@
-#include "vaultwall/metrics_server.h"
+#include "vaultwall/apply/metrics_server.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -12,6 +12,8 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+
+#include "vaultwall/common/text.h"
 
 namespace vaultwall {
 namespace {
@@ -46,16 +48,9 @@ const char* reason_phrase(int status) {
   }
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
 // The value of a header in a request head ("" when absent), name lower-case.
 std::string header_value(std::string_view head, std::string_view name) {
-  const std::string lowered = lower(head);
+  const std::string lowered = to_lower(head);
   const std::string key = "\r\n" + std::string(name) + ":";
   size_t at = lowered.find(key);
   if (at == std::string::npos) return "";
@@ -174,8 +169,8 @@ Result<std::pair<std::string, std::string>> split_listen_address(const std::stri
   std::string host = address.substr(0, colon), port = address.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
-  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port) == 0 || std::stoul(port) > 65535)
+  const auto number = parse_decimal<uint16_t>(port);
+  if (!number || *number == 0)
     return fail(EINVAL, "--listen " + address + ": bad port",
                 "give 1-65535, e.g. --listen 127.0.0.1:9465");
   return std::pair{host.empty() ? std::string("127.0.0.1") : host, port};

@@ -1,4 +1,4 @@
-#include "vaultwall/observability.h"
+#include "vaultwall/apply/observability.h"
 
 #include <arpa/inet.h>
 
@@ -6,9 +6,10 @@
 #include <cstring>
 #include <sstream>
 
-#include "vaultwall/classify.h"
-#include "vaultwall/journal.h"
-#include "vaultwall/links.h"
+#include "vaultwall/common/output.h"
+#include "vaultwall/common/time.h"
+#include "vaultwall/kernel/links.h"
+#include "vaultwall/policy/classify.h"
 
 namespace vaultwall {
 
@@ -79,7 +80,7 @@ json event_json(const vw_event& e, uint64_t time_unix_ns, const EventNames& name
   bool audit = e.mode == VW_EVENT_MODE_AUDIT;
   bool passed = audit || e.verdict_class == VW_CLASS_PERIMETER_WOULD_DENY;
   json line = {
-      {"time", format_utc_time(time_unix_ns)},
+      {"time", format_utc(time_unix_ns)},
       {"category", "AuditEvent"},
       {"operationName", "VaultFirewall"},
       {"resultType", kResultTypeForbidden},
@@ -111,11 +112,31 @@ json event_json(const vw_event& e, uint64_t time_unix_ns, const EventNames& name
   return line;
 }
 
+namespace {
+
+// The log's table has fixed widths: rows are printed one at a time, as the
+// events come, and stay aligned with the header printed first.
+TextTable event_table() {
+  return TextTable({{"TIME", Align::kLeft, 27},
+                    {"MODE", Align::kLeft, 7},
+                    {"ACTION", Align::kLeft, 8},
+                    {"CALLER", Align::kLeft, 39},
+                    {"PORT", Align::kLeft, 6},
+                    {"PROTO", Align::kLeft, 5},
+                    {"INTERFACE", Align::kLeft, 10},
+                    {"VLAN", Align::kLeft, 4},
+                    {"CLASS / RULE"}});
+}
+
+std::string without_newline(std::string line) {
+  if (!line.empty() && line.back() == '\n') line.pop_back();
+  return line;
+}
+
+}  // namespace
+
 std::string event_table_header() {
-  char row[256];
-  std::snprintf(row, sizeof(row), "%-27s %-7s %-8s %-39s %-6s %-5s %-10s %-4s %s", "TIME", "MODE",
-                "ACTION", "CALLER", "PORT", "PROTO", "INTERFACE", "VLAN", "CLASS / RULE");
-  return row;
+  return without_newline(event_table().render({.headers = true}));
 }
 
 std::string event_table_row(const vw_event& e, uint64_t time_unix_ns, const EventNames& names) {
@@ -125,14 +146,13 @@ std::string event_table_row(const vw_event& e, uint64_t time_unix_ns, const Even
   std::string cause = std::string(verdict_class_name(e.verdict_class)) + " / " +
                       event_rule_text(e, names.rule);
   if (e.suppressed) cause += " (+" + std::to_string(e.suppressed) + " suppressed)";
-  char row[768];
-  std::snprintf(row, sizeof(row), "%-27s %-7s %-8s %-39s %-6u %-5s %-10s %-4u %s",
-                format_utc_time(time_unix_ns).c_str(), audit ? "audit" : "enforce",
-                passed ? "allowed" : "denied", caller.c_str(), e.dport,
-                protocol_name(e.proto).c_str(),
-                names.interface.empty() ? std::to_string(e.ifindex).c_str() : names.interface.c_str(),
-                e.vlan, cause.c_str());
-  return row;
+  TextTable table = event_table();
+  table.add_row({format_utc(time_unix_ns), audit ? "audit" : "enforce",
+                 passed ? "allowed" : "denied", caller, std::to_string(e.dport),
+                 protocol_name(e.proto),
+                 names.interface.empty() ? std::to_string(e.ifindex) : names.interface,
+                 std::to_string(e.vlan), cause});
+  return without_newline(table.render({.headers = false}));
 }
 
 // ---- Prometheus ------------------------------------------------------------------

@@ -1,19 +1,13 @@
-#include "vaultwall/policy.h"
+#include "vaultwall/policy/policy.h"
 
 #include <algorithm>
 #include <cctype>
 
+#include "vaultwall/common/text.h"
 #include "vaultwall_abi.h"
 
 namespace vaultwall {
 namespace {
-
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // The enum value whose canonical spelling equals `text` in any case.
 template <class Enum, size_t N>

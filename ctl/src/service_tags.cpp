@@ -1,5 +1,5 @@
 // Azure's Service Tags file and the trusted set a policy enforces.
-#include "vaultwall/service_tags.h"
+#include "vaultwall/policy/service_tags.h"
 
 #include <algorithm>
 #include <cctype>
@@ -7,25 +7,12 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "vaultwall/input_file.h"
-
-#include "vaultwall/validate.h"
+#include "vaultwall/common/text.h"
+#include "vaultwall/policy/input_file.h"
+#include "vaultwall/policy/validate.h"
 
 namespace vaultwall {
 namespace {
-
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 void sort_unique(std::vector<Ipv4Prefix>& prefixes) {
   std::sort(prefixes.begin(), prefixes.end());
@@ -43,7 +30,7 @@ bool check_published_tag(const ServiceTagFile& file, const ServiceTag& tag,
       " (trusted at " + used_at +
       "): Azure's file as published has none; download it again, or stop trusting the tag";
   bool ok = true;
-  const std::vector<size_t>& same_name = file.indexes_by_name.at(lower(tag.name));
+  const std::vector<size_t>& same_name = file.indexes_by_name.at(to_lower(tag.name));
   if (same_name.size() > 1) {
     std::string where;
     for (size_t index : same_name) where += (where.empty() ? "" : ", ") + std::to_string(index);
@@ -167,7 +154,7 @@ Result<ServiceTagFile> parse_service_tags(std::string_view text) {
       }
     }
     sort_unique(tag.ipv4);
-    file.indexes_by_name[lower(tag.name)].push_back(index);
+    file.indexes_by_name[to_lower(tag.name)].push_back(index);
     file.tags[tag.name] = std::move(tag);
   }
   return file;

@@ -1,6 +1,6 @@
 // SHA-256 through OpenSSL's EVP interface (libcrypto, which cpp-httplib
 // already brings in): no hand-written hash to review.
-#include "vaultwall/sha256.h"
+#include "vaultwall/policy/sha256.h"
 
 #include <openssl/evp.h>
 
@@ -17,17 +17,6 @@ std::array<uint8_t, 32> sha256(std::string_view data) {
       size != digest.size())
     throw std::runtime_error("libcrypto could not compute a SHA-256 digest");
   return digest;
-}
-
-std::string to_hex(const uint8_t* bytes, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    out += kDigits[bytes[i] >> 4];
-    out += kDigits[bytes[i] & 0xf];
-  }
-  return out;
 }
 
 }  // namespace vaultwall

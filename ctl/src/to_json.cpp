@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "vaultwall/document.h"
+#include "vaultwall/policy/document.h"
 
 namespace vaultwall {
 namespace {

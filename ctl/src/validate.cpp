@@ -1,37 +1,23 @@
 // validate_document: DESIGN §1.5. Each check names the path and the value;
 // the messages are part of the interface (tests assert them, people grep).
-#include "vaultwall/validate.h"
+#include "vaultwall/policy/validate.h"
 
 #include <algorithm>
 #include <cctype>
 #include <map>
 #include <set>
 
-#include "vaultwall/host_facts.h"
-#include "vaultwall/service_tags.h"
+#include "vaultwall/common/text.h"
+#include "vaultwall/policy/host_facts.h"
+#include "vaultwall/policy/service_tags.h"
 #include "vaultwall_abi.h"
 
 namespace vaultwall {
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+std::string lower(std::string_view text) { return to_lower(text); }
 
 std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
-
-std::vector<std::string> split(std::string_view text, char separator) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t at = text.find(separator, start);
-    parts.emplace_back(text.substr(start, at - start));
-    if (at == std::string_view::npos) return parts;
-    start = at + 1;
-  }
-}
 
 // ---- IPv4 text ----------------------------------------------------------------
 

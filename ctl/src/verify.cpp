@@ -1,6 +1,6 @@
-#include "vaultwall/verify.h"
+#include "vaultwall/apply/verify.h"
 
-#include "vaultwall/apply.h"
+#include "vaultwall/apply/apply.h"
 
 namespace vaultwall {
 

@@ -1,3 +1,4 @@
+#include "vaultwall/common/time.h"
 #include "vaultwall/fleet/kernel_applier.h"
 
 #include <spdlog/spdlog.h>
@@ -5,11 +6,11 @@
 
 #include <filesystem>
 
-#include "vaultwall/apply.h"
+#include "vaultwall/apply/apply.h"
 #include "vaultwall/fleet/state_dir.h"
-#include "vaultwall/lock.h"
-#include "vaultwall/sha256.h"
-#include "vaultwall/verify.h"
+#include "vaultwall/common/lock.h"
+#include "vaultwall/policy/sha256.h"
+#include "vaultwall/apply/verify.h"
 
 namespace vaultwall::fleet {
 namespace {
@@ -23,7 +24,7 @@ PolicyVersion version_of(const KernelPolicy& policy) {
 
 VerifyReport verify_report(const Result<DriftReport>& drift) {
   VerifyReport report;
-  report.at = format_utc_time(unix_now_ns());
+  report.at = format_utc(now_unix_ns());
   if (!drift) {
     report.result = "error";
     report.differences = {drift.error().message()};
@@ -128,9 +129,9 @@ Result<KernelCheck> KernelApplier::check() {
 Result<CounterSummary> KernelApplier::counters() {
   PinnedMaps maps = VW_TRY(PinnedMaps::open(settings_.pin_dir));
   std::vector<vw_counters> classes =
-      VW_TRY(read_all_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, VW_CLASS_COUNT));
+      VW_TRY(read_all_counters(maps.class_stats_fd(), VW_NAME(VW_MAP_CLASS_STATS), VW_CLASS_COUNT));
   CounterSummary summary;
-  summary.at = format_utc_time(unix_now_ns());
+  summary.at = format_utc(now_unix_ns());
   for (uint32_t c = 0; c < classes.size(); ++c) {
     if (c == VW_CLASS_NOT_IP || c == VW_CLASS_UNPROTECTED) continue;
     summary.data_plane += classes[c].packets;
@@ -145,7 +146,7 @@ Result<CounterSummary> KernelApplier::counters() {
 
 void KernelApplier::journal_rejection(const ChangeSource& source, const std::string& reason) {
   JournalEntry entry = fleet_entry(settings_, source);
-  entry.started_ns = unix_now_ns();
+  entry.started_ns = now_unix_ns();
   entry.uid = ::getuid();
   entry.pid = ::getpid();
   entry.from = entry.to = active_policy_version(settings_.pin_dir);

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "vaultwall/observability.h"
+#include "vaultwall/apply/observability.h"
 
 namespace vaultwall::fleet {
 

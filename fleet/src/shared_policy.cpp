@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <set>
 
-#include "vaultwall/compile.h"
-#include "vaultwall/document.h"
+#include "vaultwall/policy/compile.h"
+#include "vaultwall/policy/document.h"
 #include "vaultwall/fleet/state_dir.h"
-#include "vaultwall/service_tags.h"
-#include "vaultwall/sha256.h"
+#include "vaultwall/policy/service_tags.h"
+#include "vaultwall/policy/sha256.h"
 
 namespace vaultwall::fleet {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "vaultwall/sha256.h"
+#include "vaultwall/policy/sha256.h"
 
 namespace vaultwall::fleet {
 namespace {

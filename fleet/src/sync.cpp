@@ -1,3 +1,4 @@
+#include "vaultwall/common/time.h"
 #include "vaultwall/fleet/sync.h"
 
 #include <algorithm>
@@ -14,7 +15,7 @@ constexpr milliseconds kLockBusyRetry{500};
 constexpr milliseconds kFirstFailureRetry{1000};
 constexpr milliseconds kMaxFailureRetry{30000};
 
-std::string now_text() { return format_utc_time(unix_now_ns()); }
+std::string now_text() { return format_utc(now_unix_ns()); }
 
 std::string hex_member(uint64_t id) {
   char text[17];
@@ -60,7 +61,7 @@ void SyncCore::note_seen(int64_t revision) {
 }
 
 void SyncCore::receive(const ReaderReport& report) {
-  uint64_t now = unix_now_ns();
+  uint64_t now = now_unix_ns();
   if (const auto* listed = std::get_if<PolicyListed>(&report)) {
     listed_ = true;
     metrics_.last_sync_unix_ns = now;

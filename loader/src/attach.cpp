@@ -1,18 +1,21 @@
-#include "vaultwall/attach.h"
+#include "vaultwall/kernel/attach.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
-#include <sys/stat.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 
-#include "vaultwall/fd.h"
-#include "vaultwall/maps.h"
-#include "vaultwall/slots.h"
+#include "vaultwall/common/fd.h"
+#include "vaultwall/common/io.h"
+#include "vaultwall/common/text.h"
+#include "vaultwall/kernel/maps.h"
+#include "vaultwall/kernel/slots.h"
 
 namespace vaultwall {
 
@@ -21,19 +24,13 @@ namespace fs = std::filesystem;
 namespace {
 constexpr std::string_view kLinkPrefix = "link_";
 
+// What ip(8) would call an IFLA_XDP_ATTACHED value.
 const char* mode_name(uint8_t attach_mode) {
-  switch (attach_mode) {
-    case XDP_ATTACHED_DRV:
-      return "native";
-    case XDP_ATTACHED_SKB:
-      return "generic";
-    case XDP_ATTACHED_HW:
-      return "offload";
-    case XDP_ATTACHED_MULTI:
-      return "multi";
-    default:
-      return "none";
-  }
+  static constexpr std::array<const char*, 5> kNames = {"none", "native", "generic", "offload",
+                                                        "multi"};
+  static_assert(XDP_ATTACHED_NONE == 0 && XDP_ATTACHED_DRV == 1 && XDP_ATTACHED_SKB == 2 &&
+                XDP_ATTACHED_HW == 3 && XDP_ATTACHED_MULTI == 4);
+  return attach_mode < kNames.size() ? kNames[attach_mode] : "none";
 }
 
 Result<UniqueFd> create_link(int prog_fd, uint32_t ifindex, uint32_t flags) {
@@ -43,12 +40,6 @@ Result<UniqueFd> create_link(int prog_fd, uint32_t ifindex, uint32_t flags) {
   return UniqueFd(fd);
 }
 
-// Pins are a security property (they hold the policy): a pin that cannot
-// be made root-only is an error, not a warning.
-Result<void> restrict_pin(const std::string& path) {
-  if (::chmod(path.c_str(), 0600) != 0) return fail_errno("restrict " + path + " to root (chmod 0600)");
-  return {};
-}
 
 Result<UniqueFd> open_program(const std::string& pin_dir, uint8_t framing) {
   auto prog = open_pinned(program_pin_path_for(pin_dir, framing));
@@ -77,8 +68,7 @@ Result<AttachResult> attach_device(const std::string& pin_dir, const NetDevice& 
     result.mode = "generic";
   }
   if (!link) {
-    Error e = link.error();
-    e.context = "attach to " + device.name + " in " + result.mode + " mode: " + e.context;
+    Error e = with_context(link.error(), "attach to " + device.name + " in " + result.mode + " mode");
     if (mode == AttachMode::kNative) e.hint = "the driver may lack native XDP; try --mode generic";
     return std::unexpected(e);
   }
@@ -89,7 +79,9 @@ Result<AttachResult> attach_device(const std::string& pin_dir, const NetDevice& 
     ::unlink(pin.c_str());
     return std::unexpected(e);
   };
-  if (auto r = restrict_pin(pin); !r) return unpin_on_error(r.error());
+  // Pins are a security property (they hold the policy): a pin that cannot
+  // be made root-only is an error, not a warning.
+  if (auto r = restrict_mode(pin, 0600); !r) return unpin_on_error(r.error());
   auto netns = current_netns_inode();
   if (!netns) return unpin_on_error(netns.error());
   vw_link_info info{.netns_inode = *netns,
@@ -280,11 +272,7 @@ Result<uint32_t> program_id(int prog_fd, std::string* tag) {
   bpf_prog_info info{};
   __u32 len = sizeof(info);
   if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return fail_errno("inspect pinned program");
-  if (tag) {
-    char text[2 * BPF_TAG_SIZE + 1] = {};
-    for (int i = 0; i < BPF_TAG_SIZE; i++) snprintf(text + 2 * i, 3, "%02x", info.tag[i]);
-    *tag = text;
-  }
+  if (tag) *tag = to_hex(info.tag);
   return info.id;
 }
 
@@ -316,18 +304,13 @@ Result<Status> read_status(const std::string& pin_dir) {
   if (auto ip_prog = open_pinned(program_pin_path_for(pin_dir, VW_FRAMING_IP)))
     status.ip_prog_id = VW_TRY(program_id(ip_prog->get(), nullptr));
 
-  auto maps = PinnedMaps::open(pin_dir);
-  if (!maps) return std::unexpected(maps.error());
+  const PinnedMaps maps = VW_TRY(PinnedMaps::open(pin_dir));
   status.abi_version = VW_ABI_VERSION;
-  auto slot = active_slot(*maps);
-  if (!slot) return std::unexpected(slot.error());
-  status.active_slot = *slot;
-  auto policy = maps->policy_info().get(*slot);
-  if (!policy) return std::unexpected(policy.error());
-  status.generation = *policy ? (*policy)->generation : 0;
-  auto other = VW_TRY(maps->policy_info().get(*slot ^ 1));
-  status.other_slot_generation = other ? other->generation : 0;
-  for (const auto& [name, fd] : maps->all()) {
+  const ActivePolicy active = VW_TRY(read_active_policy(maps));
+  status.active_slot = active.slot;
+  status.generation = active.info.generation;
+  status.other_slot_generation = active.idle_info.generation;
+  for (const auto& [name, fd] : maps.all()) {
     bpf_map_info map_info{};
     __u32 map_len = sizeof(map_info);
     if (bpf_obj_get_info_by_fd(fd, &map_info, &map_len) != 0) return fail_errno("inspect " + name);

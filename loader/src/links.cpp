@@ -1,4 +1,4 @@
-#include "vaultwall/links.h"
+#include "vaultwall/kernel/links.h"
 
 #include <bpf/bpf.h>
 #include <linux/if_arp.h>
@@ -15,9 +15,9 @@
 #include <map>
 #include <set>
 
-#include "vaultwall/attach.h"
-#include "vaultwall/fd.h"
-#include "vaultwall/maps.h"
+#include "vaultwall/kernel/attach.h"
+#include "vaultwall/common/fd.h"
+#include "vaultwall/kernel/maps.h"
 
 namespace vaultwall {
 
@@ -29,6 +29,12 @@ namespace {
 template <class Visit>
 void for_each_attribute(const rtattr* attr, int length, Visit visit) {
   for (; RTA_OK(attr, length); attr = RTA_NEXT(attr, length)) visit(attr);
+}
+
+// Walks the attributes nested in `attr`.
+template <class Visit>
+void for_each_nested(const rtattr* attr, Visit visit) {
+  for_each_attribute(static_cast<const rtattr*>(RTA_DATA(attr)), RTA_PAYLOAD(attr), visit);
 }
 
 std::string attribute_string(const rtattr* attr) {
@@ -48,20 +54,17 @@ NetDevice parse_link_message(const nlmsghdr* header) {
         device.name = attribute_string(attr);
         break;
       case IFLA_LINKINFO:
-        for_each_attribute(static_cast<const rtattr*>(RTA_DATA(attr)), RTA_PAYLOAD(attr),
-                           [&](const rtattr* nested) {
-                             if (nested->rta_type == IFLA_INFO_KIND)
-                               device.kind = attribute_string(nested);
-                           });
+        for_each_nested(attr, [&](const rtattr* nested) {
+          if (nested->rta_type == IFLA_INFO_KIND) device.kind = attribute_string(nested);
+        });
         break;
       case IFLA_XDP:
-        for_each_attribute(static_cast<const rtattr*>(RTA_DATA(attr)), RTA_PAYLOAD(attr),
-                           [&](const rtattr* nested) {
-                             if (nested->rta_type == IFLA_XDP_ATTACHED)
-                               device.xdp_mode = *static_cast<const uint8_t*>(RTA_DATA(nested));
-                             else if (nested->rta_type == IFLA_XDP_PROG_ID)
-                               device.xdp_prog_id = *static_cast<const uint32_t*>(RTA_DATA(nested));
-                           });
+        for_each_nested(attr, [&](const rtattr* nested) {
+          if (nested->rta_type == IFLA_XDP_ATTACHED)
+            device.xdp_mode = *static_cast<const uint8_t*>(RTA_DATA(nested));
+          else if (nested->rta_type == IFLA_XDP_PROG_ID)
+            device.xdp_prog_id = *static_cast<const uint32_t*>(RTA_DATA(nested));
+        });
         break;
       default:
         break;
@@ -172,8 +175,8 @@ namespace {
 
 Result<TypedMap<vw_link_key, vw_link_info>> open_links_map(const std::string& pin_dir,
                                                            UniqueFd& holder) {
-  holder = VW_TRY(open_pinned(pin_dir + "/" VW_MAP_LINKS));
-  return TypedMap<vw_link_key, vw_link_info>(holder.get(), VW_MAP_LINKS);
+  holder = VW_TRY(open_pinned(pin_dir + "/" VW_NAME(VW_MAP_LINKS)));
+  return TypedMap<vw_link_key, vw_link_info>(holder.get(), VW_NAME(VW_MAP_LINKS));
 }
 
 Result<vw_link_key> link_key(const std::string& interface) {
@@ -229,19 +232,12 @@ Result<void> forget_expected_link(const std::string& pin_dir, const std::string&
 // ---- health -------------------------------------------------------------------------
 
 const char* link_state_name(LinkState state) {
-  switch (state) {
-    case LinkState::kFiltered:
-      return "filtered";
-    case LinkState::kSevered:
-      return "severed";
-    case LinkState::kPinMissing:
-      return "pin-missing";
-    case LinkState::kStaleProgram:
-      return "stale-program";
-    case LinkState::kOtherProgram:
-      return "other-program";
-  }
-  return "unknown";
+  // In LinkState's order.
+  static constexpr std::array<const char*, 5> kNames = {"filtered", "severed", "pin-missing",
+                                                        "stale-program", "other-program"};
+  static_assert(static_cast<size_t>(LinkState::kOtherProgram) + 1 == kNames.size());
+  auto index = static_cast<size_t>(state);
+  return index < kNames.size() ? kNames[index] : "unknown";
 }
 
 namespace {

@@ -1,4 +1,4 @@
-#include "vaultwall/maps.h"
+#include "vaultwall/kernel/maps.h"
 
 #include <bpf/libbpf.h>
 
@@ -7,6 +7,18 @@
 #include <algorithm>
 
 namespace vaultwall {
+
+// PinnedMaps::of_slot: each per-slot pair is listed _0 then _1 in VW_MAPS.
+#define VW_SLOT_PAIR_(map_0, map_1)                                                      \
+  static_assert(static_cast<size_t>(MapId::map_1) == static_cast<size_t>(MapId::map_0) + 1, \
+                #map_1 " must follow " #map_0 " in VW_MAPS")
+VW_SLOT_PAIR_(VW_MAP_RULES_0, VW_MAP_RULES_1);
+VW_SLOT_PAIR_(VW_MAP_TRUSTED_0, VW_MAP_TRUSTED_1);
+VW_SLOT_PAIR_(VW_MAP_INDEX_0, VW_MAP_INDEX_1);
+VW_SLOT_PAIR_(VW_MAP_CHUNKS_0, VW_MAP_CHUNKS_1);
+VW_SLOT_PAIR_(VW_MAP_SEGMENTS_0, VW_MAP_SEGMENTS_1);
+VW_SLOT_PAIR_(VW_MAP_ENDPOINTS_0, VW_MAP_ENDPOINTS_1);
+#undef VW_SLOT_PAIR_
 
 int possible_cpus() {
   static const int cpus = libbpf_num_possible_cpus();
@@ -30,11 +42,7 @@ Result<std::vector<vw_counters>> read_all_counters(int map_fd, const std::string
                                                    uint32_t count) {
   std::vector<vw_counters> out;
   out.reserve(count);
-  for (uint32_t i = 0; i < count; i++) {
-    auto c = read_counters(map_fd, map_name, i);
-    if (!c) return std::unexpected(c.error());
-    out.push_back(*c);
-  }
+  for (uint32_t i = 0; i < count; i++) out.push_back(VW_TRY(read_counters(map_fd, map_name, i)));
   return out;
 }
 
@@ -65,18 +73,15 @@ Result<UniqueFd> open_pinned(const std::string& path) {
 
 namespace {
 
-Result<void> open_into(const std::string& pin_dir, const char* name, UniqueFd& out) {
+Result<UniqueFd> open_map_pin(const std::string& pin_dir, const char* name) {
   auto fd = open_pinned(pin_dir + "/" + name);
-  if (!fd) {
-    Error e = fd.error();
-    if (e.code == ENOENT)
-      e.hint = "no pinned maps at " + pin_dir + "; run vaultwall-loader load first";
-    else if (e.code == EPERM || e.code == EACCES)
-      e.hint = "run as root (vaultwall pins are readable by root only)";
-    return std::unexpected(e);
-  }
-  out = std::move(*fd);
-  return {};
+  if (fd) return fd;
+  Error e = fd.error();
+  if (e.code == ENOENT)
+    e.hint = "no pinned maps at " + pin_dir + "; run vaultwall-loader load first";
+  else if (e.code == EPERM || e.code == EACCES)
+    e.hint = "run as root (vaultwall pins are readable by root only)";
+  return std::unexpected(e);
 }
 
 }  // namespace
@@ -85,47 +90,38 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
   PinnedMaps m;
   m.pin_dir_ = pin_dir;
   // The ABI map first: a version mismatch explains any other failure.
-  if (auto r = open_into(pin_dir, VW_MAP_ABI, m.abi_); !r) return std::unexpected(r.error());
-  auto abi = m.abi().get(0);
-  if (!abi) return std::unexpected(abi.error());
-  uint32_t version = *abi ? (*abi)->abi_version : 0;
+  auto& abi_fd = m.fds_[static_cast<size_t>(MapId::VW_MAP_ABI)];
+  abi_fd = VW_TRY(open_map_pin(pin_dir, name(MapId::VW_MAP_ABI)));
+  const uint32_t version = VW_TRY(m.abi().at(0)).abi_version;
   if (version != VW_ABI_VERSION)
     return fail(EPROTO,
                 "pins at " + pin_dir + " have ABI version " + std::to_string(version) +
                     ", this build uses " + std::to_string(VW_ABI_VERSION),
                 "run vaultwall-loader load with this build to upgrade them (or detach --all --purge)");
-  for (const auto& [name, fd] : fields(m)) {
-    if (fd->valid()) continue;
-    if (auto r = open_into(pin_dir, name, *fd); !r) return std::unexpected(r.error());
-  }
+  for (size_t i = 0; i < kMapCount; i++)
+    if (!m.fds_[i].valid()) m.fds_[i] = VW_TRY(open_map_pin(pin_dir, kMapNames[i]));
   return m;
 }
 
 Result<EventStats> PinnedMaps::read_event_stats() const {
+  const int stats_fd = fd(MapId::VW_MAP_EVENT_STATS);
   auto sum = [&](uint32_t index) -> Result<uint64_t> {
     std::vector<uint64_t> per_cpu(possible_cpus());
-    if (bpf_map_lookup_elem(event_stats_.get(), &index, per_cpu.data()) != 0)
-      return fail_errno(std::string("read ") + VW_MAP_EVENT_STATS + "[" + std::to_string(index) + "]");
+    if (bpf_map_lookup_elem(stats_fd, &index, per_cpu.data()) != 0)
+      return fail_errno(std::string("read ") + name(MapId::VW_MAP_EVENT_STATS) + "[" +
+                        std::to_string(index) + "]");
     uint64_t total = 0;
     for (uint64_t n : per_cpu) total += n;
     return total;
   };
-  EventStats stats;
-  auto emitted = sum(VW_EVENT_STAT_EMITTED);
-  if (!emitted) return std::unexpected(emitted.error());
-  auto suppressed = sum(VW_EVENT_STAT_SUPPRESSED);
-  if (!suppressed) return std::unexpected(suppressed.error());
-  auto lost = sum(VW_EVENT_STAT_LOST);
-  if (!lost) return std::unexpected(lost.error());
-  stats.emitted = *emitted;
-  stats.suppressed = *suppressed;
-  stats.lost = *lost;
-  return stats;
+  return EventStats{.emitted = VW_TRY(sum(VW_EVENT_STAT_EMITTED)),
+                    .suppressed = VW_TRY(sum(VW_EVENT_STAT_SUPPRESSED)),
+                    .lost = VW_TRY(sum(VW_EVENT_STAT_LOST))};
 }
 
 std::vector<std::pair<std::string, int>> PinnedMaps::all() const {
   std::vector<std::pair<std::string, int>> out;
-  for (const auto& [name, fd] : fields(*this)) out.emplace_back(name, fd->get());
+  for (size_t i = 0; i < kMapCount; i++) out.emplace_back(kMapNames[i], fds_[i].get());
   return out;
 }
 

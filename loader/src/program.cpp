@@ -1,4 +1,4 @@
-#include "vaultwall/program.h"
+#include "vaultwall/kernel/program.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -7,17 +7,41 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 
-#include "vaultwall/attach.h"
-#include "vaultwall/fd.h"
-#include "vaultwall/maps.h"
+#include "vaultwall/kernel/attach.h"
+#include "vaultwall/common/fd.h"
+#include "vaultwall/common/io.h"
+#include "vaultwall/kernel/maps.h"
 #include "vaultwall_bpf.skel.h"
 
 namespace vaultwall {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+int libbpf_to_log(enum libbpf_print_level level, const char* format, va_list args) {
+  spdlog::level::level_enum ours = level == LIBBPF_WARN   ? spdlog::level::warn
+                                   : level == LIBBPF_INFO ? spdlog::level::info
+                                                          : spdlog::level::debug;
+  if (!spdlog::should_log(ours)) return 0;
+  char text[1024];
+  int n = std::vsnprintf(text, sizeof(text), format, args);
+  std::string line(text, n < 0 ? 0 : std::min<size_t>(static_cast<size_t>(n), sizeof(text) - 1));
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  spdlog::log(ours, "libbpf: {}", line);
+  return n;
+}
+
+}  // namespace
+
+void route_libbpf_messages() { libbpf_set_print(libbpf_to_log); }
 
 Result<void> check_privileges_and_bpffs(const std::string& pin_dir) {
   if (geteuid() != 0)
@@ -76,12 +100,10 @@ Result<void> check_pinned_map(const std::string& pin_dir, const bpf_map* map) {
 }
 
 Result<void> check_pinned_abi(const std::string& pin_dir) {
-  auto fd = open_pinned(pin_dir + "/" VW_MAP_ABI);
+  auto fd = open_pinned(pin_dir + "/" VW_NAME(VW_MAP_ABI));
   if (!fd) return fd.error().code == ENOENT ? Result<void>{} : std::unexpected(fd.error());
-  TypedMap<uint32_t, vw_abi_info> abi(fd->get(), VW_MAP_ABI);
-  auto info = abi.get(0);
-  if (!info) return std::unexpected(info.error());
-  uint32_t version = *info ? (*info)->abi_version : 0;
+  const TypedArray<vw_abi_info> abi(fd->get(), VW_NAME(VW_MAP_ABI));
+  const uint32_t version = VW_TRY(abi.at(0)).abi_version;
   if (version != 0 && version != VW_ABI_VERSION)
     return fail(EPROTO,
                 "pins at " + pin_dir + " are from vaultwall ABI version " +
@@ -148,8 +170,7 @@ Result<std::vector<std::string>> repin_from_running_program(
     if (it == lost.end()) continue;
     std::string path = pin_dir + "/" + *it;
     if (bpf_obj_pin(map.get(), path.c_str()) != 0) return fail_errno("pin " + path + " again");
-    if (::chmod(path.c_str(), 0600) != 0)
-      return fail_errno("restrict " + path + " to root (chmod 0600)");
+    VW_TRY(restrict_mode(path, 0600));
     lost.erase(it);
   }
   return lost;
@@ -193,19 +214,19 @@ Result<void> check_pin_set(const std::string& pin_dir, bpf_object* obj, bool rep
 // reader opening the pins in between would see ABI 0 and refuse them.
 // Returns whether the pin is left to this function (it did not exist yet).
 Result<bool> defer_fresh_abi_pin(const std::string& pin_dir, vaultwall_bpf* skel) {
-  if (pin_exists(pin_dir + "/" VW_MAP_ABI)) return false;  // reused, version already there
-  if (int err = bpf_map__set_pin_path(skel->maps.vw_abi, nullptr); err != 0)
-    return fail(-err, "prepare the " VW_MAP_ABI " map");
+  if (pin_exists(pin_dir + "/" VW_NAME(VW_MAP_ABI))) return false;  // reused: it has its version
+  if (int err = bpf_map__set_pin_path(skel->maps.VW_MAP_ABI, nullptr); err != 0)
+    return fail(-err, "prepare the " VW_NAME(VW_MAP_ABI) " map");
   return true;
 }
 
 Result<void> record_abi_version(const std::string& pin_dir, const vaultwall_bpf* skel,
                                 bool pin_after) {
-  TypedMap<uint32_t, vw_abi_info> abi(bpf_map__fd(skel->maps.vw_abi), VW_MAP_ABI);
+  const TypedArray<vw_abi_info> abi(bpf_map__fd(skel->maps.VW_MAP_ABI), VW_NAME(VW_MAP_ABI));
   VW_TRY(abi.put(0, vw_abi_info{VW_ABI_VERSION, 0}));
   if (!pin_after) return {};
-  const std::string path = pin_dir + "/" VW_MAP_ABI;
-  if (bpf_obj_pin(bpf_map__fd(skel->maps.vw_abi), path.c_str()) != 0)
+  const std::string path = pin_dir + "/" VW_NAME(VW_MAP_ABI);
+  if (bpf_obj_pin(bpf_map__fd(skel->maps.VW_MAP_ABI), path.c_str()) != 0)
     return fail_errno("pin " + path);
   return {};
 }
@@ -216,8 +237,7 @@ Result<Program> Program::load(const std::string& pin_dir, bool repair) {
   std::error_code ec;
   fs::create_directories(pin_dir, ec);
   if (ec) return fail(ec.value(), "create pin directory " + pin_dir);
-  if (::chmod(pin_dir.c_str(), 0700) != 0)
-    return fail_errno("restrict " + pin_dir + " to root (chmod 0700)");
+  VW_TRY(restrict_mode(pin_dir, 0700));
 
   LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
   vaultwall_bpf* raw = vaultwall_bpf__open_opts(&opts);
@@ -225,19 +245,16 @@ Result<Program> Program::load(const std::string& pin_dir, bool repair) {
   Program program(raw);
 
   VW_TRY(check_pin_set(pin_dir, raw->obj, repair));
-  if (auto r = check_pinned_abi(pin_dir); !r) return std::unexpected(r.error());
+  VW_TRY(check_pinned_abi(pin_dir));
   bpf_map* map;
-  bpf_object__for_each_map(map, raw->obj) {
-    if (auto r = check_pinned_map(pin_dir, map); !r) return std::unexpected(r.error());
-  }
+  bpf_object__for_each_map(map, raw->obj) { VW_TRY(check_pinned_map(pin_dir, map)); }
   const bool pin_abi_after = VW_TRY(defer_fresh_abi_pin(pin_dir, raw));
   if (int err = vaultwall_bpf__load(raw); err != 0)
     return fail(-err, "load the XDP program (see libbpf's messages above)");
   VW_TRY(record_abi_version(pin_dir, raw, pin_abi_after));
   // Pins hold policy and the journal of what passed: root only.
   for (const auto& entry : fs::directory_iterator(pin_dir, ec))
-    if (::chmod(entry.path().c_str(), 0600) != 0)
-      return fail_errno("restrict " + entry.path().string() + " to root (chmod 0600)");
+    VW_TRY(restrict_mode(entry.path().string(), 0600));
   if (ec) return fail(ec.value(), "list " + pin_dir);
   return program;
 }
@@ -264,8 +281,7 @@ Result<LinkMoves> Program::pin_and_update_links(const std::string& pin_dir) cons
   for (const Pin& pin : pins) {
     if (::rename(pin.staged.c_str(), pin.path.c_str()) != 0)
       return fail_errno("rename " + pin.staged);
-    if (::chmod(pin.path.c_str(), 0600) != 0)
-      return fail_errno("restrict " + pin.path + " to root (chmod 0600)");
+    VW_TRY(restrict_mode(pin.path, 0600));
   }
   return moves;
 }

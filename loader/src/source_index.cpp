@@ -1,4 +1,4 @@
-#include "vaultwall/source_index.h"
+#include "vaultwall/kernel/source_index.h"
 
 #include <algorithm>
 #include <optional>

@@ -72,6 +72,21 @@ vw_require_executables() {
 	done
 }
 
+# vw_preflight COMMAND... [-- EXECUTABLE...]: what a test needs before it
+# starts: root (else returns 77, the skip code), the commands and the
+# binaries under test (else 1), bpffs (mounted when missing). Use:
+#   vw_preflight ip nsenter jq -- "$LOADER" "$CTL" || exit $?
+vw_preflight() {
+	local commands=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		commands+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	vw_require_root || return 77
+	vw_require_commands "${commands[@]}" && vw_require_executables "$@" && vw_require_bpffs || return 1
+}
+
 # Interface names are limited to 15 characters (IFNAMSIZ - 1).
 vw_check_ifname() {
 	if [ ${#1} -gt 15 ] || [ -z "$1" ]; then
@@ -170,6 +185,15 @@ vw_route_add() {
 	_vw_ns_ip "$ns" route add "$@"
 }
 
+# vw_workspace: a temporary directory TMP, this run's change journal in it
+# (never the host's /var/lib/vaultwall), and PIN_DIR registered: both
+# removed by vw_cleanup.
+vw_workspace() {
+	vw_mktemp_dir TMP || return 1
+	export VAULTWALL_JOURNAL=$TMP/journal.jsonl
+	vw_register_pin_dir "$PIN_DIR"
+}
+
 # Records a pin directory for removal by vw_cleanup.
 vw_register_pin_dir() { VW_CREATED_PINS+=("$1"); }
 
@@ -201,23 +225,10 @@ vw_wait_tcp_listen() {
 # table in NS that matches `ip saddr` and has a counter (receiver-side
 # counts per source): vw_nft_counts_by_source NS TABLE   (family ip)
 vw_nft_counts_by_source() {
-	vw_in_ns "$1" nft -j list table ip "$2" | python3 -c '
-import json, sys
-out = {}
-for item in json.load(sys.stdin)["nftables"]:
-    rule = item.get("rule")
-    if not rule:
-        continue
-    saddr = counter = None
-    for e in rule["expr"]:
-        m = e.get("match")
-        if m and m["left"].get("payload", {}).get("field") == "saddr":
-            saddr = m["right"]
-        if "counter" in e:
-            counter = e["counter"]["packets"]
-    if saddr is not None and counter is not None:
-        out[saddr] = counter
-json.dump(out, sys.stdout)'
+	vw_in_ns "$1" nft -j list table ip "$2" | jq -c '[.nftables[].rule // empty
+		| ([.expr[].match // empty | select(.left.payload.field? == "saddr") | .right] | last) as $saddr
+		| ([.expr[].counter // empty | .packets] | last) as $packets
+		| select($saddr != null and $packets != null) | {($saddr): $packets}] | add // {}'
 }
 
 # Removes leftovers of earlier runs that were killed before their trap ran

@@ -47,11 +47,11 @@
 #include "rule_sets.h"
 #include "run_context.h"
 #include "test_run.h"
-#include "vaultwall/apply.h"
-#include "vaultwall/document.h"
-#include "vaultwall/maps.h"
-#include "vaultwall/program.h"
-#include "vaultwall/slots.h"
+#include "vaultwall/apply/apply.h"
+#include "vaultwall/policy/document.h"
+#include "vaultwall/kernel/maps.h"
+#include "vaultwall/kernel/program.h"
+#include "vaultwall/kernel/slots.h"
 #include "vaultwall_abi.h"
 
 extern char** environ;
@@ -86,7 +86,7 @@ double ms_since(Clock::time_point start) {
 // ---- Workloads -------------------------------------------------------------
 
 // tags:N      N IP rules + every service of the service-tags file trusted
-//             (bypass AzureServices): issue 3's "254 + ~4k" deployment.
+//             (bypass AzureServices): the "254 + ~4k" deployment.
 // ip:N        N IP rules (limits.maxIpRules raised).
 // trusted:N   254 IP rules + a custom trusted service holding N-254
 //             prefixes: N prefixes through the full ctl path, since rule ids
@@ -137,25 +137,21 @@ Result<Workload> make_workload(const std::string& text, const Options& options,
   auto first = parse_ipv4_prefix("203.0.113.7/32");
   RuleSetRecipe recipe{*first, denied->addr, {}, kSeed};
   if (w.kind == "tags") {
-    auto rules = build_rule_set(n, recipe);
-    if (!rules) return std::unexpected(rules.error());
-    w.ip_rules = std::move(*rules);
+    auto rules = VW_TRY(build_rule_set(n, recipe));
+    w.ip_rules = std::move(rules);
     w.tag_prefixes = tags;
-    auto names = service_names(options.service_tags);
-    if (!names) return std::unexpected(names.error());
-    w.tag_names = std::move(*names);
+    auto names = VW_TRY(service_names(options.service_tags));
+    w.tag_names = std::move(names);
     w.prefixes = n + tags.size();
   } else if (w.kind == "ip" || w.kind == "library") {
-    auto rules = build_rule_set(n, recipe);
-    if (!rules) return std::unexpected(rules.error());
-    w.ip_rules = std::move(*rules);
+    auto rules = VW_TRY(build_rule_set(n, recipe));
+    w.ip_rules = std::move(rules);
     w.prefixes = n;
   } else if (w.kind == "trusted") {
     if (n <= 254) return fail(EINVAL, "trusted:N needs N > 254");
-    auto all = build_rule_set(n, recipe);
-    if (!all) return std::unexpected(all.error());
-    w.ip_rules.assign(all->begin(), all->begin() + 254);
-    w.custom_trusted.assign(all->begin() + 254, all->end());
+    auto all = VW_TRY(build_rule_set(n, recipe));
+    w.ip_rules.assign(all.begin(), all.begin() + 254);
+    w.custom_trusted.assign(all.begin() + 254, all.end());
     w.prefixes = n;
   } else {
     return fail(EINVAL, "workload '" + text + "': KIND is tags, ip, trusted or library");
@@ -281,9 +277,8 @@ std::vector<uint8_t> probe_frame(const Ipv4Prefix& source) {
 
 // One packet from the round's sentinel: PASS means the new policy is live.
 Result<void> check_visible(int prog_fd, int round, const std::string& who) {
-  auto run = test_run_xdp(prog_fd, probe_frame(sentinel(round)), 1);
-  if (!run) return std::unexpected(run.error());
-  if (run->action != XDP_PASS)
+  auto run = VW_TRY(test_run_xdp(prog_fd, probe_frame(sentinel(round)), 1));
+  if (run.action != XDP_PASS)
     return fail(EPROTO, who + " apply of round " + std::to_string(round) +
                             " returned but its sentinel is still dropped");
   return {};
@@ -298,13 +293,11 @@ Result<LibraryTiming> apply_library(const Workload& w, int round, const fs::path
   LibraryTiming t;
   auto start = Clock::now();
   if (!w.ctl_path()) {
-    auto slot = active_slot(maps);
-    if (!slot) return std::unexpected(slot.error());
-    auto info = maps.policy_info().get(*slot);
-    if (!info) return std::unexpected(info.error());
-    SlotImage image = image_for(w, round, (*info ? (*info)->generation : 0) + 1);
+    auto slot = VW_TRY(active_slot(maps));
+    auto info = VW_TRY(maps.policy_info().get(slot));
+    SlotImage image = image_for(w, round, (info ? (info)->generation : 0) + 1);
     t.compile_ms = ms_since(start);
-    if (auto r = write_idle_slot_and_flip(maps, image); !r) return std::unexpected(r.error());
+    VW_TRY(write_idle_slot_and_flip(maps, image));
     t.write_ms = ms_since(start) - t.compile_ms;
   } else {
     auto policy = load_policy_file(doc);
@@ -314,21 +307,19 @@ Result<LibraryTiming> apply_library(const Workload& w, int round, const fs::path
       return fail(EINVAL, doc.string() + " does not validate: " + first);
     }
     t.parse_ms = ms_since(start);
-    auto current = read_kernel_policy(maps);
-    if (!current) return std::unexpected(current.error());
+    auto current = VW_TRY(read_kernel_policy(maps));
     t.read_ms = ms_since(start) - t.parse_ms;
-    auto compilation = compile_against_kernel(*policy.value, *current);
+    auto compilation = compile_against_kernel(*policy.value, current);
     if (!compilation.ok()) {
       std::string first = compilation.errors().empty() ? "" : compilation.errors().front().message;
       return fail(EINVAL, doc.string() + " does not compile: " + first);
     }
     t.compile_ms = ms_since(start) - t.parse_ms - t.read_ms;
-    auto outcome = apply_compiled(maps, *current, *policy.value,
-                                  std::move(compilation.value->compiled));
-    if (!outcome) return std::unexpected(outcome.error());
+    auto outcome = VW_TRY(
+        apply_compiled(maps, current, *policy.value, std::move(compilation.value->compiled)));
     t.write_ms = ms_since(start) - t.parse_ms - t.read_ms - t.compile_ms;
   }
-  if (auto r = check_visible(prog_fd, round, "library"); !r) return std::unexpected(r.error());
+  VW_TRY(check_visible(prog_fd, round, "library"));
   t.visible_ms = ms_since(start);
   return t;
 }
@@ -360,13 +351,11 @@ Result<Json> source_index_memory(const std::string& pin_dir) {
   const std::string dir = pin_dir + "-index";
   Json out;
   {
-    auto program = Program::load(dir);
-    if (!program) return std::unexpected(program.error());
-    auto maps = PinnedMaps::open(dir);
-    if (!maps) return std::unexpected(maps.error());
+    auto program = VW_TRY(Program::load(dir));
+    auto maps = VW_TRY(PinnedMaps::open(dir));
     double total = 0;
     for (uint32_t slot = 0; slot < VW_SLOTS; slot++)
-      total += memlock_bytes(maps->index_fd(slot)) + memlock_bytes(maps->chunks_fd(slot));
+      total += memlock_bytes(maps.fd(maps.index(slot))) + memlock_bytes(maps.fd(maps.chunks(slot)));
     out = Json{{"bytes_both_slots", total},
                {"chunks_per_slot", VW_INDEX_CHUNKS},
                {"chunk_bytes", sizeof(vw_index_chunk)}};
@@ -385,27 +374,23 @@ Result<Json> memory_per_prefix(const std::string& pin_dir, size_t prefixes, int 
   Workload w{"memory", "library", prefixes};
   auto first = parse_ipv4_prefix("203.0.113.7/32");
   auto denied = parse_ipv4_prefix("198.51.100.20");
-  auto rules = build_rule_set(prefixes, RuleSetRecipe{*first, denied->addr, {}, kSeed + 7});
-  if (!rules) return std::unexpected(rules.error());
-  w.ip_rules = std::move(*rules);
+  auto rules = VW_TRY(build_rule_set(prefixes, RuleSetRecipe{*first, denied->addr, {}, kSeed + 7}));
+  w.ip_rules = std::move(rules);
   for (int i = 0; i < tries; i++) {
     std::string dir = pin_dir + "-mem" + std::to_string(i);
     {
-      auto program = Program::load(dir);
-      if (!program) return std::unexpected(program.error());
-      auto maps = PinnedMaps::open(dir);
-      if (!maps) return std::unexpected(maps.error());
+      auto program = VW_TRY(Program::load(dir));
+      auto maps = VW_TRY(PinnedMaps::open(dir));
       SlotImage image = image_for(w, 0, 1);
-      auto before = slab_kib();
-      if (!before) return std::unexpected(before.error());
-      TypedMap<vw_rule_key, vw_rule_value> trie = maps->rules(1);
-      if (auto r = trie.put_all(image.rules); !r) return std::unexpected(r.error());
+      auto before = VW_TRY(slab_kib());
+      TypedMap<vw_rule_key, vw_rule_value> trie = maps.rules(1);
+      VW_TRY(trie.put_all(image.rules));
       // Allocations are per element, but the bpf memory allocator refills
       // its per-CPU caches asynchronously: let it settle.
       usleep(200'000);
       auto after = slab_kib();
       if (!after) return std::unexpected(after.error());
-      per_prefix.push_back(1024.0 * static_cast<double>(*after - *before) / image.rules.size());
+      per_prefix.push_back(1024.0 * static_cast<double>(*after - before) / image.rules.size());
       std::ifstream fdinfo("/proc/self/fdinfo/" + std::to_string(trie.fd()));
       std::string line;
       while (std::getline(fdinfo, line))
@@ -448,10 +433,8 @@ Result<Json> run_workload(const Workload& w, const Options& options, int index) 
   const fs::path dir = fs::path(options.work_dir) / ("w" + std::to_string(index));
   fs::create_directories(dir);
   const std::string journal = (dir / "journal").string();
-  auto program = Program::load(pin_dir);
-  if (!program) return std::unexpected(program.error());
-  auto maps = PinnedMaps::open(pin_dir);
-  if (!maps) return std::unexpected(maps.error());
+  auto program = VW_TRY(Program::load(pin_dir));
+  auto maps = VW_TRY(PinnedMaps::open(pin_dir));
 
   // Files first: writing them is not part of any apply. Round -2 and -1 are
   // the warm-up applies (sentinels 98 and 99 never collide with a round's).
@@ -473,10 +456,8 @@ Result<Json> run_workload(const Workload& w, const Options& options, int index) 
   };
   // Warm-up: both slots hold a policy of this size; nft has the table.
   for (int r = first; r < 0; r++) {
-    auto l = apply_library(w, r, doc_path(r), *maps, program->prog_fd());
-    if (!l) return std::unexpected(l.error());
-    auto n = nft(r);
-    if (!n) return std::unexpected(n.error());
+    VW_TRY(apply_library(w, r, doc_path(r), maps, program.prog_fd()));
+    VW_TRY(nft(r));
   }
 
   std::vector<double> lib_total, lib_parse, lib_read, lib_compile, lib_write, ctl_total, nft_total;
@@ -484,34 +465,31 @@ Result<Json> run_workload(const Workload& w, const Options& options, int index) 
     // Two sentinels per round: one for the library apply, one for ctl.
     const int lib_round = 2 * round, ctl_round = 2 * round + 1;
     auto do_library = [&]() -> Result<void> {
-      auto t = apply_library(w, lib_round, doc_path(lib_round), *maps, program->prog_fd());
-      if (!t) return std::unexpected(t.error());
-      lib_total.push_back(t->visible_ms);
-      lib_parse.push_back(t->parse_ms);
-      lib_read.push_back(t->read_ms);
-      lib_compile.push_back(t->compile_ms);
-      lib_write.push_back(t->write_ms);
+      auto t = VW_TRY(apply_library(w, lib_round, doc_path(lib_round), maps, program.prog_fd()));
+      lib_total.push_back(t.visible_ms);
+      lib_parse.push_back(t.parse_ms);
+      lib_read.push_back(t.read_ms);
+      lib_compile.push_back(t.compile_ms);
+      lib_write.push_back(t.write_ms);
       return {};
     };
     auto do_ctl = [&]() -> Result<void> {
       if (!w.ctl_path()) return {};
       auto start = Clock::now();
-      if (auto t = ctl(ctl_round); !t) return std::unexpected(t.error());
-      if (auto r = check_visible(program->prog_fd(), ctl_round, "vaultwallctl"); !r)
+      VW_TRY(ctl(ctl_round));
+      if (auto r = check_visible(program.prog_fd(), ctl_round, "vaultwallctl"); !r)
         return std::unexpected(r.error());
       ctl_total.push_back(ms_since(start));
       return {};
     };
     auto do_nft = [&]() -> Result<void> {
-      auto t = nft(lib_round);
-      if (!t) return std::unexpected(t.error());
-      nft_total.push_back(*t);
+      auto t = VW_TRY(nft(lib_round));
+      nft_total.push_back(t);
       return {};
     };
     std::vector<std::function<Result<void>()>> steps{do_library, do_ctl, do_nft};
     if (round % 2 == 1) std::reverse(steps.begin(), steps.end());
-    for (auto& step : steps)
-      if (auto r = step(); !r) return std::unexpected(r.error());
+    for (auto& step : steps) VW_TRY(step());
     fmt::print(stderr, "  {} round {}/{}: library {:.1f} ms{} nft {:.1f} ms\n", w.name, round + 1,
                options.rounds, lib_total.back(),
                ctl_total.empty() ? std::string(",") : fmt::format(", ctl {:.1f} ms,", ctl_total.back()),
@@ -522,15 +500,15 @@ Result<Json> run_workload(const Workload& w, const Options& options, int index) 
   std::vector<double> grace, flip;
   for (int i = 0; i < std::max(5, options.rounds); i++) {
     auto start = Clock::now();
-    if (auto r = wait_for_readers(*maps); !r) return std::unexpected(r.error());
+    VW_TRY(wait_for_readers(maps));
     grace.push_back(ms_since(start));
-    auto slot = active_slot(*maps);
-    if (!slot) return std::unexpected(slot.error());
+    auto slot = VW_TRY(active_slot(maps));
     start = Clock::now();
-    if (auto r = maps->active().put(0, vw_active{*slot}); !r) return std::unexpected(r.error());
+    VW_TRY(maps.active().put(0, vw_active{slot}));
     flip.push_back(ms_since(start));
   }
-  run_process({"/usr/sbin/nft", "delete", "table", "ip", "vwbapply"}, journal);
+  // Clean-up of the comparison table: a failure leaves only an nft table behind.
+  (void)run_process({"/usr/sbin/nft", "delete", "table", "ip", "vwbapply"}, journal);
 
   Json out{{"workload", w.name},
            {"kind", w.kind},
@@ -569,10 +547,8 @@ Result<void> enter_netns(const std::string& name) {
 }
 
 Result<Json> run_benchmark(const Options& options) {
-  if (!options.netns.empty())
-    if (auto r = enter_netns(options.netns); !r) return std::unexpected(r.error());
-  auto tags = load_service_tag_prefixes(options.service_tags);
-  if (!tags) return std::unexpected(tags.error());
+  if (!options.netns.empty()) VW_TRY(enter_netns(options.netns));
+  auto tags = VW_TRY(load_service_tag_prefixes(options.service_tags));
   Json doc;
   doc["schema"] = "vaultwall-bench-apply/1";
   doc["context"] = collect_run_context(options.commit);
@@ -587,36 +563,30 @@ Result<Json> run_benchmark(const Options& options) {
               "prefixes and a prerouting rule using it, in network namespace " +
                   (options.netns.empty() ? std::string("(caller's)") : options.netns)},
       {"memory", "Slab delta (/proc/meminfo) around a batch write into an empty rule trie"}};
-  auto start_times = read_cpu_times();
-  if (!start_times) return std::unexpected(start_times.error());
+  auto start_times = VW_TRY(read_cpu_times());
   Json results = Json::array();
   for (size_t i = 0; i < options.workloads.size(); i++) {
-    auto w = make_workload(options.workloads[i], options, *tags);
-    if (!w) return std::unexpected(w.error());
-    fmt::print(stderr, "workload {} ({} prefixes)\n", w->name, w->prefixes);
-    auto r = run_workload(*w, options, static_cast<int>(i));
-    if (!r) return std::unexpected(r.error());
-    results.push_back(*r);
+    auto w = VW_TRY(make_workload(options.workloads[i], options, tags));
+    fmt::print(stderr, "workload {} ({} prefixes)\n", w.name, w.prefixes);
+    auto r = VW_TRY(run_workload(w, options, static_cast<int>(i)));
+    results.push_back(r);
   }
   doc["results"] = results;
   if (options.memory) {
     Json memory = Json::array();
     for (size_t n : {size_t{100'000}, size_t{1'000'000}}) {
-      auto m = memory_per_prefix(options.pin_dir + "/mem", n, 3);
-      if (!m) return std::unexpected(m.error());
+      auto m = VW_TRY(memory_per_prefix(options.pin_dir + "/mem", n, 3));
       fmt::print(stderr, "memory: {} prefixes, {:.0f} B of slab per prefix\n", n,
-                 (*m)["slab_bytes_per_prefix"]["median"].get<double>());
-      memory.push_back(*m);
+                 (m)["slab_bytes_per_prefix"]["median"].get<double>());
+      memory.push_back(m);
     }
     doc["memory"] = memory;
-    auto index = source_index_memory(options.pin_dir + "/mem");
-    if (!index) return std::unexpected(index.error());
-    doc["source_index_memory"] = *index;
+    auto index = VW_TRY(source_index_memory(options.pin_dir + "/mem"));
+    doc["source_index_memory"] = index;
   }
-  auto end_times = read_cpu_times();
-  if (!end_times) return std::unexpected(end_times.error());
+  auto end_times = VW_TRY(read_cpu_times());
   doc["context"]["loadavg_at_end"] = load_average();
-  doc["steal_percent"] = {{"total", steal_percent(*start_times, *end_times)}};
+  doc["steal_percent"] = {{"total", steal_percent(start_times, end_times)}};
   return doc;
 }
 

@@ -43,9 +43,9 @@
 #include "rule_sets.h"
 #include "run_context.h"
 #include "test_run.h"
-#include "vaultwall/maps.h"
-#include "vaultwall/program.h"
-#include "vaultwall/slots.h"
+#include "vaultwall/kernel/maps.h"
+#include "vaultwall/kernel/program.h"
+#include "vaultwall/kernel/slots.h"
 #include "vaultwall_abi.h"
 
 namespace vaultwall::bench {
@@ -157,7 +157,7 @@ std::vector<PacketKind> packet_kinds(const std::string& trusted_source) {
   return kinds;
 }
 
-// Targets from issue 7 (reported, not asserted): a median ratio of
+// Targets (reported, not asserted): a median ratio of
 // vaultwall to another program of the same cell. set "" means every set.
 struct Target {
   const char* packet;
@@ -183,7 +183,7 @@ constexpr Target kTargets[] = {
 // prefixes as IP rules, padded with random /32 and /24. "dense:N": the two
 // fixed rules, then random /32 only. "tags:N": N IP rules (fixed + random)
 // and, as trusted prefixes, every IPv4 prefix of the service-tags file with
-// bypass AzureServices: the deployment of issue 7 ("254 + 4k trusted").
+// bypass AzureServices: the "254 + 4k trusted" deployment.
 struct RuleSetSpec {
   std::string name;  // as given: "tags:254"
   std::string kind;  // realistic | dense | tags
@@ -225,9 +225,8 @@ Result<RuleSet> build_set(const RuleSetSpec& spec, const std::vector<Ipv4Prefix>
   RuleSetRecipe recipe{*allowed_rule, denied->addr, {*short_rule}, kRuleSetSeed};
   recipe.dense = spec.kind == "dense";
   if (spec.kind == "realistic") recipe.realistic.insert(recipe.realistic.end(), tags.begin(), tags.end());
-  auto rules = build_rule_set(spec.rules, recipe);
-  if (!rules) return std::unexpected(rules.error());
-  RuleSet set{spec, std::move(*rules), {}};
+  auto rules = VW_TRY(build_rule_set(spec.rules, recipe));
+  RuleSet set{spec, std::move(rules), {}};
   if (spec.kind == "tags")
     for (const Ipv4Prefix& p : tags)
       if (!covers(p, denied->addr)) set.trusted.push_back(p);
@@ -326,7 +325,7 @@ Result<LpmSkeleton> load_lower_bound(const RuleSet& set) {
   });
   all.erase(std::unique(all.begin(), all.end()), all.end());
   TypedMap<vw_rule_key, vw_rule_value> rules(bpf_map__fd(skel->maps.lb_rules), "lb_rules");
-  if (auto r = rules.put_all(to_rule_entries(all)); !r) return std::unexpected(r.error());
+  VW_TRY(rules.put_all(to_rule_entries(all)));
   return skel;
 }
 
@@ -383,11 +382,10 @@ uint32_t cold_pool_size(size_t rules) {
 Result<ColdSkeleton> load_cold(const RuleSet& set, const PinnedMaps& maps) {
   ColdSkeleton skel(bench_cold__open());
   if (!skel) return fail_errno("open the cold-lookup program");
-  auto slot = active_slot(maps);
-  if (!slot) return std::unexpected(slot.error());
-  if (bpf_map__reuse_fd(skel->maps.cold_rules, maps.rules(*slot).fd()) != 0 ||
-      bpf_map__reuse_fd(skel->maps.cold_index, maps.index_fd(*slot)) != 0 ||
-      bpf_map__reuse_fd(skel->maps.cold_chunks, maps.chunks_fd(*slot)) != 0)
+  const uint32_t slot = VW_TRY(active_slot(maps));
+  if (bpf_map__reuse_fd(skel->maps.cold_rules, maps.rules(slot).fd()) != 0 ||
+      bpf_map__reuse_fd(skel->maps.cold_index, maps.fd(maps.index(slot))) != 0 ||
+      bpf_map__reuse_fd(skel->maps.cold_chunks, maps.fd(maps.chunks(slot))) != 0)
     return fail_errno("share vaultwall's source index and rule trie with the cold-lookup program");
   if (bench_cold__load(skel.get()) != 0) return fail_errno("load the cold-lookup program");
 
@@ -420,24 +418,20 @@ Result<ColdSkeleton> load_cold(const RuleSet& set, const PinnedMaps& maps) {
 
 Result<RuleSetUnderTest> load_rule_set(const std::string& pin_dir, const RuleSet& set,
                                        const Options& options) {
-  auto program = Program::load(pin_dir);
-  if (!program) return std::unexpected(program.error());
-  auto maps = PinnedMaps::open(pin_dir);
-  if (!maps) return std::unexpected(maps.error());
-  if (auto r = write_idle_slot_and_flip(*maps, bench_policy(set)); !r)
+  auto program = VW_TRY(Program::load(pin_dir));
+  auto maps = VW_TRY(PinnedMaps::open(pin_dir));
+  if (auto r = write_idle_slot_and_flip(maps, bench_policy(set)); !r)
     return std::unexpected(r.error());
-  auto lower_bound = load_lower_bound(set);
-  if (!lower_bound) return std::unexpected(lower_bound.error());
-  RuleSetUnderTest out{&set, std::move(*program), std::move(*maps), std::move(*lower_bound), {}, -1, {}};
+  auto lower_bound = VW_TRY(load_lower_bound(set));
+  RuleSetUnderTest out{&set, std::move(program), std::move(maps), std::move(lower_bound), {}, -1,
+                       {}};
   if (options.xdp_filter) {
-    auto obj = load_xdp_filter(set, out.xdp_filter_fd);
-    if (!obj) return std::unexpected(obj.error());
-    out.xdp_filter = std::move(*obj);
+    auto obj = VW_TRY(load_xdp_filter(set, out.xdp_filter_fd));
+    out.xdp_filter = std::move(obj);
   }
   if (options.cold) {
-    auto cold = load_cold(set, out.maps);
-    if (!cold) return std::unexpected(cold.error());
-    out.cold = std::move(*cold);
+    auto cold = VW_TRY(load_cold(set, out.maps));
+    out.cold = std::move(cold);
   }
   return out;
 }
@@ -499,15 +493,13 @@ uint32_t expected_action(const Cell& cell, Contender who) {
 // A timing of the wrong path is worse than none: every run's verdict is
 // checked against what the packet must get.
 Result<uint32_t> timed_run(const Cell& cell, Contender who, int repeat) {
-  auto run = test_run_xdp(cell.prog_fds[who], cell.packet->frame, repeat);
-  if (!run) return std::unexpected(run.error());
+  auto run = VW_TRY(test_run_xdp(cell.prog_fds[who], cell.packet->frame, repeat));
   uint32_t expected = expected_action(cell, who);
-  if (run->action != expected)
-    return fail(EPROTO, std::string(kContenderNames[who]) + " returned " +
-                            action_name(run->action) + " for the " + cell.packet->name +
-                            " packet with rule set " + cell.set->set->spec.name + ", expected " +
-                            action_name(expected));
-  return run->ns_per_packet;
+  if (run.action != expected)
+    return fail(EPROTO, std::string(kContenderNames[who]) + " returned " + action_name(run.action) +
+                            " for the " + cell.packet->name + " packet with rule set " +
+                            cell.set->set->spec.name + ", expected " + action_name(expected));
+  return run.ns_per_packet;
 }
 
 // Before timing: one run of each vaultwall cell must move exactly its class
@@ -516,12 +508,10 @@ Result<void> check_vaultwall_paths(const std::vector<Cell>& cells) {
   for (const Cell& cell : cells) {
     const PinnedMaps& maps = cell.set->maps;
     uint32_t cls = cell.packet->vaultwall_class;
-    auto before = read_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, cls);
-    if (!before) return std::unexpected(before.error());
-    if (auto r = timed_run(cell, kVaultwall, 1); !r) return std::unexpected(r.error());
-    auto after = read_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, cls);
-    if (!after) return std::unexpected(after.error());
-    if (after->packets != before->packets + 1)
+    auto before = VW_TRY(read_counters(maps.class_stats_fd(), VW_NAME(VW_MAP_CLASS_STATS), cls));
+    VW_TRY(timed_run(cell, kVaultwall, 1));
+    auto after = VW_TRY(read_counters(maps.class_stats_fd(), VW_NAME(VW_MAP_CLASS_STATS), cls));
+    if (after.packets != before.packets + 1)
       return fail(EPROTO, "the " + cell.packet->name + " packet with rule set " +
                               cell.set->set->spec.name + " was not counted in class " +
                               std::to_string(cls) +
@@ -560,37 +550,33 @@ Result<void> run_cold_cell(ColdCell& cell, bool reversed) {
     auto which = static_cast<ColdProgram>(reversed ? kColdPrograms - 1 - i : i);
     // Hot: one probe (index 0) every time, so the trie path stays cached.
     skel->bss->probe_mask = which == kHot || which == kHotBase ? 0 : pool_mask;
-    auto run = test_run_xdp(cold_prog_fd(skel, which), kFrame, kColdRepeat);
-    if (!run) return std::unexpected(run.error());
-    cell.ns[which].push_back(run->ns_per_packet);
+    auto run = VW_TRY(test_run_xdp(cold_prog_fd(skel, which), kFrame, kColdRepeat));
+    cell.ns[which].push_back(run.ns_per_packet);
   }
   return {};
 }
 
 Result<RoundInfo> run_round(std::vector<Cell>& cells, std::vector<ColdCell>& cold_cells,
                             int round, int repeat) {
-  auto before = read_cpu_times();
-  if (!before) return std::unexpected(before.error());
+  auto before = VW_TRY(read_cpu_times());
   auto start = std::chrono::steady_clock::now();
   const bool reversed = round % 2 == 1;
   for (Cell& cell : cells) {
     for (int i = 0; i < kContenders; i++) {
       auto who = static_cast<Contender>(reversed ? kContenders - 1 - i : i);
       if (cell.prog_fds[who] < 0) continue;
-      auto ns = timed_run(cell, who, repeat);
-      if (!ns) return std::unexpected(ns.error());
-      cell.ns[who].push_back(*ns);
+      auto ns = VW_TRY(timed_run(cell, who, repeat));
+      cell.ns[who].push_back(ns);
     }
     if (g_interrupted) return fail(EINTR, "benchmark interrupted");
   }
   for (ColdCell& cell : cold_cells) {
-    if (auto r = run_cold_cell(cell, reversed); !r) return std::unexpected(r.error());
+    VW_TRY(run_cold_cell(cell, reversed));
     if (g_interrupted) return fail(EINTR, "benchmark interrupted");
   }
-  auto after = read_cpu_times();
-  if (!after) return std::unexpected(after.error());
+  auto after = VW_TRY(read_cpu_times());
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  return RoundInfo{elapsed.count(), steal_percent(*before, *after)};
+  return RoundInfo{elapsed.count(), steal_percent(before, after)};
 }
 
 // ---- Results ---------------------------------------------------------------
@@ -882,9 +868,8 @@ Result<Json> programs_json(const std::vector<Cell>& cells) {
   for (const Cell& cell : cells)
     for (int who = 0; who < kContenders; who++) {
       if (cell.prog_fds[who] < 0 || out.contains(kContenderNames[who])) continue;
-      auto identity = program_identity(cell.prog_fds[who]);
-      if (!identity) return std::unexpected(identity.error());
-      out[kContenderNames[who]] = *identity;
+      auto identity = VW_TRY(program_identity(cell.prog_fds[who]));
+      out[kContenderNames[who]] = identity;
     }
   return out;
 }
@@ -920,36 +905,31 @@ Result<Json> run_benchmark(const Options& options) {
     fmt::print(stderr,
                "warning: kernel.bpf_stats_enabled=1 adds tens of ns per run; results "
                "are not comparable (sysctl -w kernel.bpf_stats_enabled=0)\n");
-  if (options.cpu >= 0)
-    if (auto r = pin_to_cpu(options.cpu); !r) return std::unexpected(r.error());
+  if (options.cpu >= 0) VW_TRY(pin_to_cpu(options.cpu));
 
-  auto tags = load_service_tag_prefixes(options.service_tags);
-  if (!tags) return std::unexpected(tags.error());
+  auto tags = VW_TRY(load_service_tag_prefixes(options.service_tags));
   std::vector<RuleSet> rule_sets;
   for (const std::string& text : options.sets) {
-    auto spec = parse_set_spec(text);
-    if (!spec) return std::unexpected(spec.error());
-    auto set = build_set(*spec, *tags);
-    if (!set) return std::unexpected(set.error());
-    rule_sets.push_back(std::move(*set));
+    auto spec = VW_TRY(parse_set_spec(text));
+    auto set = VW_TRY(build_set(spec, tags));
+    rule_sets.push_back(std::move(set));
   }
-  const std::vector<PacketKind> packets = packet_kinds(trusted_source_for(rule_sets, *tags));
+  const std::vector<PacketKind> packets = packet_kinds(trusted_source_for(rule_sets, tags));
 
-  auto empty = load_empty();
-  if (!empty) return std::unexpected(empty.error());
+  auto empty = VW_TRY(load_empty());
   std::vector<RuleSetUnderTest> sets;
   for (size_t i = 0; i < rule_sets.size(); i++) {
     fmt::print(stderr, "loading rule set {} ({} rules, {} trusted)...\n", rule_sets[i].spec.name,
                rule_sets[i].rules.size(), rule_sets[i].trusted.size());
-    auto set = load_rule_set(options.pin_dir + "/set-" + std::to_string(i), rule_sets[i], options);
-    if (!set) return std::unexpected(set.error());
-    sets.push_back(std::move(*set));
+    auto set =
+        VW_TRY(load_rule_set(options.pin_dir + "/set-" + std::to_string(i), rule_sets[i], options));
+    sets.push_back(std::move(set));
     if (g_interrupted) return fail(EINTR, "benchmark interrupted");
   }
 
   std::vector<Cell> cells =
-      make_cells(packets, sets, bpf_program__fd(empty->get()->progs.bench_empty));
-  if (auto r = check_vaultwall_paths(cells); !r) return std::unexpected(r.error());
+      make_cells(packets, sets, bpf_program__fd(empty.get()->progs.bench_empty));
+  VW_TRY(check_vaultwall_paths(cells));
   std::vector<ColdCell> cold_cells;
   if (options.cold)
     for (const RuleSetUnderTest& set : sets)
@@ -959,12 +939,10 @@ Result<Json> run_benchmark(const Options& options) {
   doc["schema"] = "vaultwall-bench-datapath/2";
   doc["context"] = collect_run_context(options.commit);
   doc["method"] = method_json(options, packets, rule_sets);
-  auto programs = programs_json(cells);
-  if (!programs) return std::unexpected(programs.error());
-  doc["programs"] = *programs;
+  auto programs = VW_TRY(programs_json(cells));
+  doc["programs"] = programs;
 
-  auto start_times = read_cpu_times();
-  if (!start_times) return std::unexpected(start_times.error());
+  auto start_times = VW_TRY(read_cpu_times());
   Json rounds = Json::array();
   double max_steal = 0;
   for (int round = 0; round < options.rounds; round++) {
@@ -979,7 +957,7 @@ Result<Json> run_benchmark(const Options& options) {
   if (!end_times) return std::unexpected(end_times.error());
 
   doc["context"]["loadavg_at_end"] = load_average();
-  doc["steal_percent"] = {{"total", steal_percent(*start_times, *end_times)},
+  doc["steal_percent"] = {{"total", steal_percent(start_times, *end_times)},
                           {"max_round", max_steal}};
   doc["rounds"] = rounds;
   Json results = Json::array();

@@ -238,7 +238,10 @@ int run(int argc, char** argv) {
 
   Round round;
   std::string digest;
-  (*admin)->put({policy_key("kv-bench"), policy_value(0, &digest)});
+  if (auto put = (*admin)->put({policy_key("kv-bench"), policy_value(0, &digest)}); !put) {
+    std::cerr << "bench-fleet-sim: put the first policy: " << put.error().message() << "\n";
+    return 1;
+  }
   round.start(digest, hosts);
   std::vector<std::unique_ptr<SimHost>> fleet;
   auto started = Clock::now();
@@ -255,7 +258,8 @@ int run(int argc, char** argv) {
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < hosts; ++i) index["sim" + std::to_string(i)] = i;
   std::jthread observer([&](std::stop_token stop) {
-    (*admin)->watch(
+    // Ends when stopped; a broken watch only leaves the round short, which it reports.
+    (void)(*admin)->watch(
         WatchRequest::prefix(hosts_prefix()),
         [&](const WatchMessage& m) {
           if (const auto* events = std::get_if<WatchEvents>(&m))

@@ -27,9 +27,9 @@
 #include "packet_builder.h"
 #include "run_context.h"
 #include "test_run.h"
-#include "vaultwall/maps.h"
-#include "vaultwall/program.h"
-#include "vaultwall/slots.h"
+#include "vaultwall/kernel/maps.h"
+#include "vaultwall/kernel/program.h"
+#include "vaultwall/kernel/slots.h"
 
 namespace vaultwall::bench {
 namespace {
@@ -96,9 +96,8 @@ Result<Round> run_round(int floor_fd, int on_fd, int off_fd, int packets, std::m
     auto frame = flood_frame(rng);
     for (int k = 0; k < 3; k++) {
       int which = (i + k) % 3;  // rotate the order packet by packet
-      auto run = test_run_xdp(fds[which], frame, 1);
-      if (!run) return std::unexpected(run.error());
-      out[which]->push_back(run->ns_per_packet);
+      auto run = VW_TRY(test_run_xdp(fds[which], frame, 1));
+      out[which]->push_back(run.ns_per_packet);
     }
   }
   return Round{trimmed_mean(floor), trimmed_mean(on), trimmed_mean(off)};

@@ -8,6 +8,8 @@
 #include <random>
 #include <unordered_set>
 
+#include "vaultwall/abi/keys.h"
+
 namespace vaultwall::bench {
 
 namespace {
@@ -99,9 +101,8 @@ Result<std::vector<Ipv4Prefix>> load_service_tag_prefixes(const std::string& pat
     for (const auto& text : prefixes) {
       if (!text.is_string() || text.get<std::string>().find(':') != std::string::npos)
         continue;  // IPv6: Azure IP rules are IPv4 only
-      auto prefix = parse_ipv4_prefix(text.get<std::string>());
-      if (!prefix) return std::unexpected(prefix.error());
-      if (seen.insert(identity(*prefix)).second) out.push_back(*prefix);
+      auto prefix = VW_TRY(parse_ipv4_prefix(text.get<std::string>()));
+      if (seen.insert(identity(prefix)).second) out.push_back(prefix);
     }
   }
   return out;
@@ -137,12 +138,10 @@ std::vector<std::pair<vw_rule_key, vw_rule_value>> to_rule_entries(
   std::vector<std::pair<vw_rule_key, vw_rule_value>> entries;
   entries.reserve(prefixes.size());
   for (size_t i = 0; i < prefixes.size(); i++) {
-    vw_rule_key key{};
-    key.prefixlen = VW_RULE_KEY_VNET_BITS + prefixes[i].length;
-    key.vnet_id = VW_VNET_PUBLIC;
-    std::copy(prefixes[i].addr.begin(), prefixes[i].addr.end(), key.addr);
+    const auto& a = prefixes[i].addr;
+    const uint32_t address = uint32_t{a[0]} << 24 | uint32_t{a[1]} << 16 | uint32_t{a[2]} << 8 | a[3];
     vw_rule_value value{static_cast<__u32>(1 + i % (VW_MAX_RULES - 1))};
-    entries.emplace_back(key, value);
+    entries.emplace_back(make_rule_key(VW_VNET_PUBLIC, address, prefixes[i].length), value);
   }
   return entries;
 }

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "vaultwall/error.h"
+#include "vaultwall/common/error.h"
 #include "vaultwall_abi.h"
 
 namespace vaultwall::bench {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <span>
 
-#include "vaultwall/error.h"
+#include "vaultwall/common/error.h"
 
 namespace vaultwall::bench {
 

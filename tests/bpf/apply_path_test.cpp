@@ -26,11 +26,11 @@
 
 #include "frames.h"
 #include "packet_builder.h"
-#include "vaultwall/apply.h"
-#include "vaultwall/compile.h"
-#include "vaultwall/document.h"
-#include "vaultwall/lock.h"
-#include "vaultwall/sha256.h"
+#include "vaultwall/apply/apply.h"
+#include "vaultwall/common/lock.h"
+#include "vaultwall/policy/compile.h"
+#include "vaultwall/policy/document.h"
+#include "vaultwall/policy/sha256.h"
 #include "xdp_test_fixture.h"
 
 namespace vaultwall::testing {
@@ -252,7 +252,7 @@ class ApplyPath : public XdpProgramTest {
     return must(maps().rule_info().get(id)).value_or(vw_rule_info{});
   }
   vw_counters rule_counters(uint32_t id) const {
-    return must(read_counters(maps().rule_stats_fd(), VW_MAP_RULE_STATS, id));
+    return must(read_counters(maps().rule_stats_fd(), VW_NAME(VW_MAP_RULE_STATS), id));
   }
 
   // Every row through expect_verdict, each failure named by its row.

@@ -3,6 +3,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "vaultwall/abi/keys.h"
+#include "vaultwall/policy/ipv4.h"
+
 namespace vaultwall::testing::world {
 
 namespace {
@@ -11,11 +14,11 @@ constexpr uint32_t kAppVnet = 7;
 constexpr uint32_t kAnyIfVnet = 8;
 constexpr uint32_t kIfaceVnet = 9;
 
-// "203.0.113.0/24" -> address bytes and prefix length.
-std::pair<Ipv4, uint32_t> parse_cidr(const std::string& cidr) {
-  const size_t slash = cidr.find('/');
-  if (slash == std::string::npos) return {ipv4(cidr), 32};
-  return {ipv4(cidr.substr(0, slash)), static_cast<uint32_t>(std::stoul(cidr.substr(slash + 1)))};
+// "203.0.113.0/24" as the policy library parses it.
+Ipv4Prefix parse_cidr(const std::string& cidr) {
+  auto prefix = parse_ipv4_prefix(cidr);
+  if (!prefix) throw std::invalid_argument("test policy: bad CIDR " + cidr);
+  return *prefix;
 }
 
 vw_segment_key segment(uint32_t ifindex, uint16_t vlan) {
@@ -34,20 +37,13 @@ vw_endpoint_key endpoint(const Ipv4& address) {
 }  // namespace
 
 vw_rule_key rule_key(uint32_t vnet_id, const std::string& cidr) {
-  auto [address, bits] = parse_cidr(cidr);
-  vw_rule_key key{};
-  key.prefixlen = VW_RULE_KEY_VNET_BITS + bits;
-  key.vnet_id = vnet_id;
-  std::memcpy(key.addr, address.data(), 4);
-  return key;
+  const Ipv4Prefix prefix = parse_cidr(cidr);
+  return make_rule_key(vnet_id, prefix.address, prefix.length);
 }
 
 vw_trusted_key trusted_key(const std::string& cidr) {
-  auto [address, bits] = parse_cidr(cidr);
-  vw_trusted_key key{};
-  key.prefixlen = bits;
-  std::memcpy(key.addr, address.data(), 4);
-  return key;
+  const Ipv4Prefix prefix = parse_cidr(cidr);
+  return make_trusted_key(prefix.address, prefix.length);
 }
 
 SlotImage policy(const Knobs& knobs, uint32_t second_ifindex, uint64_t generation) {

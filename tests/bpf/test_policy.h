@@ -24,7 +24,7 @@
 #include <cstdint>
 
 #include "packet_builder.h"
-#include "vaultwall/slots.h"
+#include "vaultwall/kernel/slots.h"
 #include "vaultwall_abi.h"
 #include "xdp_test_fixture.h"
 

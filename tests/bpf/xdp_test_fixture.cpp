@@ -34,44 +34,24 @@ Result<XdpRun> run_xdp(int prog_fd, const std::vector<uint8_t>& frame, uint32_t 
 
 Result<CounterSnapshot> snapshot_counters(const PinnedMaps& maps) {
   CounterSnapshot s;
-  auto classes = read_all_counters(maps.class_stats_fd(), VW_MAP_CLASS_STATS, VW_CLASS_COUNT);
-  if (!classes) return std::unexpected(classes.error());
-  auto rules = read_all_counters(maps.rule_stats_fd(), VW_MAP_RULE_STATS, VW_MAX_RULES);
-  if (!rules) return std::unexpected(rules.error());
-  auto services = read_all_counters(maps.service_stats_fd(), VW_MAP_SVC_STATS, VW_MAX_SERVICES);
-  if (!services) return std::unexpected(services.error());
-  s.classes = std::move(*classes);
-  s.rules = std::move(*rules);
-  s.services = std::move(*services);
+  s.classes = VW_TRY(
+      read_all_counters(maps.class_stats_fd(), VW_NAME(VW_MAP_CLASS_STATS), VW_CLASS_COUNT));
+  s.rules = VW_TRY(read_all_counters(maps.rule_stats_fd(), VW_NAME(VW_MAP_RULE_STATS), VW_MAX_RULES));
+  s.services =
+      VW_TRY(read_all_counters(maps.service_stats_fd(), VW_NAME(VW_MAP_SVC_STATS), VW_MAX_SERVICES));
   return s;
 }
 
 std::string class_name(uint32_t verdict_class) {
-  // In VW_CLASS_* order; the assert catches a class added to the ABI.
-  static constexpr auto kNames = std::to_array<const char*>({
-      "NOT_IP",
-      "UNPROTECTED",
-      "PRIVATE_ENDPOINT",
-      "IP_RULE",
-      "VNET_RULE",
-      "TRUSTED",
-      "DEFAULT_ALLOW",
-      "DEFAULT_DENY",
-      "PUBLIC_DISABLED",
-      "AUDIT_DENY",
-      "IPV6_ALLOW",
-      "IPV6_DENY",
-      "FRAGMENT_ALLOW",
-      "FRAGMENT_DENY",
-      "MALFORMED",
-      "PERIMETER_RULE",
-      "PERIMETER_DENY",
-      "PERIMETER_WOULD_DENY",
-  });
-  static_assert(kNames.size() == VW_CLASS_COUNT, "a verdict class has no name here");
-  static_assert(VW_CLASS_MALFORMED == 14 && VW_CLASS_NOT_IP == 0, "verdict classes renumbered");
-  std::string name = verdict_class < kNames.size() ? kNames[verdict_class] : "?";
-  return "VW_CLASS_" + name + " (" + std::to_string(verdict_class) + ")";
+  switch (verdict_class) {
+#define VW_CLASS_NAME_CASE_(token, value, name, drops, logs) \
+  case value:                                                \
+    return "VW_CLASS_" #token " (" #value ")";
+    VW_CLASSES(VW_CLASS_NAME_CASE_)
+#undef VW_CLASS_NAME_CASE_
+    default:
+      return "VW_CLASS_? (" + std::to_string(verdict_class) + ")";
+  }
 }
 
 
@@ -109,17 +89,17 @@ void expect_only_counted(const CounterSnapshot& before, const CounterSnapshot& a
                          const Expected& expected, size_t frame_bytes) {
   {
     SCOPED_TRACE("class counters, expected " + class_name(expected.verdict_class));
-    expect_array_moved(VW_MAP_CLASS_STATS, before.classes, after.classes, expected.verdict_class,
+    expect_array_moved(VW_NAME(VW_MAP_CLASS_STATS), before.classes, after.classes, expected.verdict_class,
                        frame_bytes, false);
   }
   {
     SCOPED_TRACE("rule counters, expected rule " + std::to_string(expected.rule_id));
-    expect_array_moved(VW_MAP_RULE_STATS, before.rules, after.rules, credited_id(expected.rule_id),
+    expect_array_moved(VW_NAME(VW_MAP_RULE_STATS), before.rules, after.rules, credited_id(expected.rule_id),
                        frame_bytes, true);
   }
   {
     SCOPED_TRACE("service counters, expected service " + std::to_string(expected.service_id));
-    expect_array_moved(VW_MAP_SVC_STATS, before.services, after.services,
+    expect_array_moved(VW_NAME(VW_MAP_SVC_STATS), before.services, after.services,
                        credited_id(expected.service_id), frame_bytes, true);
   }
 }

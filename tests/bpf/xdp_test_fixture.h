@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "vaultwall/error.h"
-#include "vaultwall/maps.h"
-#include "vaultwall/program.h"
-#include "vaultwall/slots.h"
+#include "vaultwall/common/error.h"
+#include "vaultwall/kernel/maps.h"
+#include "vaultwall/kernel/program.h"
+#include "vaultwall/kernel/slots.h"
 #include "vaultwall_abi.h"
 
 namespace vaultwall::testing {

@@ -10,25 +10,11 @@
 # VNET segment is VLAN 100 on loopback, which exists everywhere.
 set -uo pipefail
 
-if [ $# -ne 3 ]; then
-	echo "usage: $0 VAULTWALLCTL VAULTWALL_LOADER SERVICE_TAGS_JSON" >&2
-	exit 2
-fi
-CTL=$1
-LOADER=$2
-TAGS=$3
-# shellcheck source=lib.sh
-source "$(dirname "$0")/lib.sh"
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: needs root (loads the XDP program and pins maps under /sys/fs/bpf)"
-	_cli_remove_err_file
-	exit 77
-fi
-for tool in bpftool python3 setpriv timeout ip nsenter; do
-	command -v "$tool" >/dev/null || { echo "missing $tool (run scripts/setup.sh)"; exit 1; }
-done
-if ! mountpoint -q /sys/fs/bpf; then mount -t bpf bpf /sys/fs/bpf || exit 1; fi
+[ $# -eq 3 ] || { echo "usage: $0 VAULTWALLCTL VAULTWALL_LOADER SERVICE_TAGS_JSON" >&2; exit 2; }
+CTL=$1 LOADER=$2 TAGS=$3
+# shellcheck source=../../scripts/lib/netns.sh
+source "$(dirname "$0")/../../scripts/lib/netns.sh"
+vw_preflight bpftool jq setpriv timeout ip nsenter mountpoint -- "$CTL" "$LOADER" || exit $?
 
 PIN=/sys/fs/bpf/vwtest-cli-$$
 TMP=$(mktemp -d "/tmp/vwcc$$.XXXXXX")
@@ -38,7 +24,6 @@ SEGMENT_NS=vwcc$$
 cleanup() {
 	rm -rf "$PIN" "$TMP"
 	ip netns del "$SEGMENT_NS" 2>/dev/null
-	_cli_remove_err_file
 }
 trap cleanup EXIT
 trap 'cleanup; trap - EXIT; exit 130' INT
@@ -56,14 +41,13 @@ ctl() { run "$CTL" --pin-dir "$PIN" "$@"; }
 # read with bpftool, not with the tool under test.
 policy_state() {
 	local slot
-	slot=$(bpftool -j map lookup pinned "$PIN/vw_active" key 0 0 0 0 |
-		python3 -c 'import json, sys; print(json.load(sys.stdin)["formatted"]["value"]["slot"])')
-	bpftool -j map lookup pinned "$PIN/vw_policy_info" key "$slot" 0 0 0 |
-		python3 -c 'import json, sys; print(sys.argv[1], json.dumps(json.load(sys.stdin)["formatted"]["value"], sort_keys=True))' "$slot"
+	slot=$(bpftool -j map lookup pinned "$PIN/vw_active" key 0 0 0 0 | jq -r '.formatted.value.slot')
+	printf '%s %s\n' "$slot" \
+		"$(bpftool -j map lookup pinned "$PIN/vw_policy_info" key "$slot" 0 0 0 | jq -cS '.formatted.value')"
 }
 active_slot() { policy_state | cut -d' ' -f1; }
 generation() {
-	"$LOADER" --pin-dir "$PIN" status -o json | python3 -c 'import json, sys; print(json.load(sys.stdin)["generation"])'
+	"$LOADER" --pin-dir "$PIN" status -o json | jq -r '.generation'
 }
 # expect_generation N DESCRIPTION
 expect_generation() {
@@ -146,7 +130,7 @@ echo "== fresh install"
 ctl show
 expect_exit 0 "show before any apply"
 expect_err "no policy applied" "show says no policy is applied"
-run python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(d["properties"]["networkAcls"]["defaultAction"] != "Allow")' <<<"$OUT"
+run jq -e '.properties.networkAcls.defaultAction == "Allow"' <<<"$OUT"
 expect_exit 0 "show before any apply: Azure's default (firewall off, defaultAction Allow)"
 ctl verify
 expect_exit 0 "verify with nothing applied"
@@ -165,7 +149,7 @@ expect_out "~ defaultAction: Allow -> Deny" "diff lists the changed setting"
 ctl diff -f "$DOC" -o json
 expect_exit 1 "diff -o json: different"
 expect_json "diff -o json"
-expect_json_value 'd["changes"]["same"]' False "diff -o json says not the same"
+expect_json_value '.changes.same' false "diff -o json says not the same"
 ctl diff -f "$DOC_INVALID"
 expect_exit 2 "diff with an invalid document is trouble"
 ctl diff -f "$TMP/absent.json"
@@ -177,15 +161,15 @@ expect_out "dry run: would apply generation 1" "apply --dry-run says what it wou
 expect_generation 0 "apply --dry-run changes nothing"
 ctl apply -f "$DOC" --dry-run -o json
 expect_json "apply --dry-run -o json"
-expect_json_value 'd["dryRun"]' True "apply --dry-run -o json says dryRun"
+expect_json_value '.dryRun' true "apply --dry-run -o json says dryRun"
 expect_generation 0 "apply --dry-run -o json changes nothing"
 
 ctl apply -f "$DOC" -o json
 expect_exit 0 "apply"
 expect_json "apply -o json"
-expect_json_value 'd["applied"]' True "apply -o json says applied"
-expect_json_value 'd["generation"]' 1 "apply -o json gives the new generation"
-DIGEST=$(json_value 'd["digest"]')
+expect_json_value '.applied' true "apply -o json says applied"
+expect_json_value '.generation' 1 "apply -o json gives the new generation"
+DIGEST=$(json_value '.digest')
 expect_generation 1 "apply makes generation 1"
 ctl diff -f "$DOC"
 expect_exit 0 "diff after apply: same"
@@ -200,7 +184,7 @@ expect_out "~ vaultwall.virtualNetworks[app-vnet].subnets[web].addressPrefixes: 
 expect_out "~ vaultwall.virtualNetworks[app-vnet].subnets[web].addressPrefixes: - 10.1.0.0/24" \
 	"diff names a changed subnet prefix at its path (removed)"
 ctl diff -f "$TMP/vault-host-edit.json" -o json
-expect_json_value '"vaultwall.dataPlane.ports: + tcp/8443" in d["changes"]["hostChanges"]' True \
+expect_json_value '.changes.hostChanges | index("vaultwall.dataPlane.ports: + tcp/8443") != null' true \
 	"diff -o json lists the host changes"
 
 ctl apply -f "$DOC"
@@ -209,8 +193,8 @@ expect_out "no change" "apply of the same document: no change"
 expect_generation 1 "apply of the same document keeps the generation"
 ctl apply -f "$DOC" --force -o json
 expect_exit 0 "apply --force"
-expect_json_value 'd["generation"]' 2 "apply --force rewrites the maps"
-expect_json_value 'd["digest"]' "$DIGEST" "apply --force keeps the digest"
+expect_json_value '.generation' 2 "apply --force rewrites the maps"
+expect_json_value '.digest' "$DIGEST" "apply --force keeps the digest"
 
 # ---- show -> apply is a no-op ---------------------------------------------
 
@@ -220,7 +204,7 @@ expect_exit 0 "show"
 printf '%s\n' "$OUT" >"$TMP/shown.json"
 ctl show -o json
 expect_exit 0 "show -o json"
-run python3 -c 'import json, sys; json.load(sys.stdin)' <<<"$OUT"
+run jq empty <<<"$OUT"
 expect_exit 0 "show -o json parses"
 ctl show -o json
 check "show -o json has a schemaVersion" is_json_with_schema_version <<<"$OUT"
@@ -231,7 +215,7 @@ expect_out "no change" "apply of show's output: no change"
 check "apply of show's output leaves generation and digest as they were" \
 	test "$(policy_state)" = "$BEFORE"
 ctl apply -f "$TMP/shown.json" -o json
-expect_json_value 'd["unchanged"]' True "apply -o json of show's output: unchanged"
+expect_json_value '.unchanged' true "apply -o json of show's output: unchanged"
 ctl diff -f "$TMP/shown.json"
 expect_exit 0 "diff of show's output: same"
 
@@ -244,12 +228,13 @@ check "network-rule list shows each rule with its id" \
 	grep -Eq '^[0-9]+ +ip +198\.51\.100\.7$' <<<"$OUT"
 ctl network-rule list -o json
 expect_json "network-rule list -o json"
-expect_json_value '[r["value"] for r in d["ipRules"]]' '["203.0.113.0/24", "198.51.100.7"]' \
+expect_json_value '[.ipRules[].value]' '["203.0.113.0/24","198.51.100.7"]' \
 	"network-rule list -o json lists the IP rules in document order"
-expect_json_value '[r["id"] for r in d["virtualNetworkRules"]]' "[\"$SUBNET_CANONICAL\"]" \
+expect_json_value '[.virtualNetworkRules[].id]' "[\"$SUBNET_CANONICAL\"]" \
 	"network-rule list -o json lists the VNET rule lower-cased"
 
-rule_ids() { "$CTL" --pin-dir "$PIN" stats -o json | python3 -c 'import json, sys; print(sorted((r["value"], r["id"]) for r in json.load(sys.stdin)["rules"]))'; }
+# rule_ids: {"rule value": id, ...} from stats -o json.
+rule_ids() { "$CTL" --pin-dir "$PIN" stats -o json | jq -c '[.rules[] | {(.value): .id}] | add // {}'; }
 IDS=$(rule_ids)
 GEN=$(generation)
 ctl network-rule add --ip-address 198.51.100.7/32
@@ -265,9 +250,8 @@ expect_exit 0 "network-rule add of two addresses"
 expect_out "+ rule 192.0.2.77" "the first address is added"
 expect_out "+ rule 192.0.2.78" "the second address is added"
 expect_generation $((GEN + 1)) "one apply for both addresses"
-run python3 -c 'import ast, sys
-before, after = (dict(ast.literal_eval(x)) for x in sys.argv[1:3])
-sys.exit(any(after.get(k) != v for k, v in before.items()))' "$IDS" "$(rule_ids)"
+run jq -en --argjson before "$IDS" --argjson after "$(rule_ids)" \
+	'$before | to_entries | all(.value == $after[.key])'
 expect_exit 0 "existing rules keep their ids across network-rule add"
 ctl network-rule remove --ip-address 192.0.2.77/32 192.0.2.78
 expect_exit 0 "network-rule remove (one written as /32)"
@@ -320,9 +304,7 @@ expect_out "no change" "update to the current value (any case): no change"
 ctl update --public-network-access Disabled --mode audit
 expect_exit 0 "update --public-network-access Disabled --mode audit"
 ctl show
-run python3 -c 'import json, sys
-d = json.load(sys.stdin)
-sys.exit(not (d["properties"]["publicNetworkAccess"] == "Disabled" and d["vaultwall"]["mode"] == "audit"))' <<<"$OUT"
+run jq -e '.properties.publicNetworkAccess == "Disabled" and .vaultwall.mode == "audit"' <<<"$OUT"
 expect_exit 0 "show reflects the updated settings"
 GEN=$(generation)
 ctl update --default-action Maybe
@@ -342,13 +324,13 @@ expect_out "198.51.100.7" "stats lists the rules"
 ctl stats -o json
 expect_exit 0 "stats -o json"
 expect_json "stats -o json"
-expect_json_value 'len(d["classes"])' 18 "stats -o json has every verdict class"
-expect_json_value 'sorted(r["kind"] + " " + r["value"] for r in d["rules"])' \
-	"[\"ip 198.51.100.7\", \"ip 203.0.113.0/24\", \"vnet $SUBNET_CANONICAL\"]" \
+expect_json_value '.classes | length' 18 "stats -o json has every verdict class"
+expect_json_value '[.rules[] | .kind + " " + .value] | sort' \
+	"[\"ip 198.51.100.7\",\"ip 203.0.113.0/24\",\"vnet $SUBNET_CANONICAL\"]" \
 	"stats -o json has every rule with kind and value"
-expect_json_value '[s["service"] for s in d["trustedServices"]]' '["Storage"]' \
+expect_json_value '[.trustedServices[].service]' '["Storage"]' \
 	"stats -o json has the trusted service"
-expect_json_value 'd["generation"]' "$(generation)" "stats -o json has the generation"
+expect_json_value '.generation' "$(generation)" "stats -o json has the generation"
 
 # explain_json SOURCE ARGS... -> prints "verdict class rule-or-service"
 explain_expect() { # explain_expect WANT DESCRIPTION SOURCE [ARGS...]
@@ -357,7 +339,7 @@ explain_expect() { # explain_expect WANT DESCRIPTION SOURCE [ARGS...]
 	ctl explain "$@" -o json
 	expect_exit 0 "explain $*"
 	expect_json "explain $* -o json"
-	expect_json_value 'd["verdict"] + " " + d["class"] + " " + ((d["rule"] or {}).get("value") or (d["trustedService"] or {}).get("name") or "-")' \
+	expect_json_value '.verdict + " " + .class + " " + (.rule.value // .trustedService.name // "-")' \
 		"$want" "explain: $what"
 }
 explain_expect "pass ip_rule 203.0.113.0/24" "an IP rule source" 203.0.113.9
@@ -386,7 +368,7 @@ expect_exit 0 "verify in sync"
 expect_out "in sync" "verify says in sync"
 ctl verify -o json
 expect_json "verify -o json"
-expect_json_value 'd["inSync"]' True "verify -o json says in sync"
+expect_json_value '.inSync' true "verify -o json says in sync"
 
 SLOT=$(active_slot)
 # 192.0.2.99/32 (vnet 0) -> rule 1, written behind vaultwallctl's back into
@@ -402,7 +384,7 @@ expect_out "apply --force" "verify says how to repair"
 ctl verify -o json
 expect_exit 1 "verify -o json after tampering"
 expect_json "verify -o json after tampering"
-expect_json_value 'd["inSync"]' False "verify -o json says not in sync"
+expect_json_value '.inSync' false "verify -o json says not in sync"
 ctl apply -f "$DOC" --force
 expect_exit 0 "apply --force repairs drift"
 ctl verify
@@ -437,7 +419,7 @@ expect_err "vwcnosuch0" "the missing interface is named"
 check "a document that does not compile changes nothing" test "$(policy_state)" = "$BEFORE"
 ctl apply -f "$DOC_INVALID" -o json
 expect_json "apply -o json of an invalid document"
-expect_json_value 'd["applied"]' False "apply -o json says not applied"
+expect_json_value '.applied' false "apply -o json says not applied"
 # A crash in the middle of writing the idle slot (test hook of slots.h).
 run env VAULTWALL_TEST_ABORT_AFTER_WRITES=3 "$CTL" --pin-dir "$PIN" apply -f "$DOC_2018" --force
 check "apply killed after 3 map writes did not succeed (exit $RC)" test "$RC" -ne 0

@@ -17,15 +17,14 @@ if [ $# -ne 2 ]; then
 fi
 CTL=$1
 LOADER=$2
-# shellcheck source=lib.sh
-source "$(dirname "$0")/lib.sh"
+# shellcheck source=../../scripts/lib/checks.sh
+source "$(dirname "$0")/../../scripts/lib/checks.sh"
 command -v python3 >/dev/null || { echo "missing python3 (run scripts/setup.sh)"; exit 1; }
 
 PIN=/sys/fs/bpf/vwtest-hostinit-$$
 TMP=$(mktemp -d "/tmp/vwhi$$.XXXXXX")
 cleanup() {
 	rm -rf "$PIN" "$TMP"
-	_cli_remove_err_file
 }
 trap cleanup EXIT
 trap 'cleanup; trap - EXIT; exit 130' INT

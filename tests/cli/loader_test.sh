@@ -14,34 +14,21 @@
 # Root only: exits 77 (ctest: skipped) otherwise.
 set -uo pipefail
 
-if [ $# -ne 3 ]; then
-	echo "usage: $0 VAULTWALL_LOADER VAULTWALLCTL NETNS_LIB" >&2
-	exit 2
-fi
-LOADER=$1
-CTL=$2
+[ $# -eq 3 ] || { echo "usage: $0 VAULTWALL_LOADER VAULTWALLCTL NETNS_LIB" >&2; exit 2; }
+LOADER=$1 CTL=$2
 # shellcheck source=../../scripts/lib/netns.sh
 source "$3"
-# shellcheck source=lib.sh
-source "$(dirname "$0")/lib.sh"
 
-vw_require_root || { _cli_remove_err_file; exit 77; }
-vw_require_commands ip nsenter python3 setpriv timeout mountpoint || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip nsenter python3 jq setpriv timeout mountpoint || exit $?
 
 VW_PREFIX=vwc$$
-NS_VAULT=${VW_PREFIX}vault
-NS_CLI=${VW_PREFIX}cli
-IF_VAULT=${VW_PREFIX}v
-IF_CLI=${VW_PREFIX}c
-VAULT_IP=192.0.2.10
-ALLOWED_IP=203.0.113.20
-DENIED_IP=198.51.100.50
+NS_VAULT=${VW_PREFIX}vault NS_CLI=${VW_PREFIX}cli IF_VAULT=${VW_PREFIX}v IF_CLI=${VW_PREFIX}c
+VAULT_IP=192.0.2.10 ALLOWED_IP=203.0.113.20 DENIED_IP=198.51.100.50
 PIN=/sys/fs/bpf/vwtest-cli-$$
 
 vw_sweep_stale vwc vwtest-cli-
 vw_install_cleanup_trap
-trap 'vw_cleanup; _cli_remove_err_file' EXIT
+trap vw_cleanup EXIT
 vw_register_pin_dir "$PIN"
 vw_mktemp_dir TMP || exit 1
 
@@ -68,14 +55,14 @@ except OSError:
     pass' "$VAULT_IP" "$1"
 }
 
-# stat_value EXPRESSION: evaluates EXPRESSION over `vaultwallctl stats -o json`.
+# stat_value FILTER: the jq FILTER's result over `vaultwallctl stats -o json`.
 stat_value() {
 	ctl stats -o json
 	json_value "$1"
 }
-ip_rule_packets() { stat_value 'd["classes"]["ip_rule"]["packets"]'; }
-denied_packets() { stat_value 'd["classes"]["default_deny"]["packets"]'; }
-rule_packets() { stat_value '[r["packets"] for r in d["rules"] if r["value"] == "203.0.113.0/24"][0]'; }
+ip_rule_packets() { stat_value '.classes.ip_rule.packets'; }
+denied_packets() { stat_value '.classes.default_deny.packets'; }
+rule_packets() { stat_value '[.rules[] | select(.value == "203.0.113.0/24") | .packets][0]'; }
 
 # xdp_on_vault_interface: what ip(8) says is attached (none, native, generic).
 xdp_on_vault_interface() {
@@ -106,7 +93,7 @@ expect_exit 1 "status of a pin dir where nothing is loaded: red (nothing is filt
 expect_out "run vaultwall-loader load" "status says to load"
 loader status -o json
 expect_json "status -o json (nothing loaded)"
-expect_json_value 'd["loaded"]' False "status -o json says not loaded"
+expect_json_value '.loaded' false "status -o json says not loaded"
 loader attach "$IF_VAULT"
 expect_exit 1 "attach before load"
 expect_err_ends_with "run vaultwall-loader load first" "attach before load: hint"
@@ -118,10 +105,10 @@ expect_out "maps pinned at $PIN" "load says where the maps are"
 loader status -o json
 expect_exit 0 "status -o json"
 expect_json "status -o json"
-expect_json_value 'd["loaded"]' True "status -o json says loaded"
-expect_json_value 'd["interfaces"]' "[]" "nothing attached yet"
-expect_json_value 'd["generation"]' 0 "no policy yet"
-expect_json_value 'all(m in d["maps"] for m in ("vw_active", "vw_rules_0", "vw_rules_1", "vw_rule_stats"))' True \
+expect_json_value '.loaded' true "status -o json says loaded"
+expect_json_value '.interfaces' "[]" "nothing attached yet"
+expect_json_value '.generation' 0 "no policy yet"
+expect_json_value '.maps | [has("vw_active", "vw_rules_0", "vw_rules_1", "vw_rule_stats")] | all' true \
 	"status -o json lists the pinned maps"
 ctl apply -f "$TMP/policy.json"
 expect_exit 0 "apply before attach (no open window)"
@@ -130,9 +117,9 @@ expect_exit 0 "attach $IF_VAULT"
 expect_out "$IF_VAULT: attached in native mode" "attach (auto) uses native XDP on a veth"
 expect_xdp native "the program is attached"
 loader status -o json
-expect_json_value '[(i["interface"], i["mode"]) for i in d["interfaces"]]' "[[\"$IF_VAULT\", \"native\"]]" \
+expect_json_value '[.interfaces[] | [.interface, .mode]]' "[[\"$IF_VAULT\",\"native\"]]" \
 	"status -o json lists the attached interface and its mode"
-expect_json_value 'd["generation"]' 1 "status -o json has the applied generation"
+expect_json_value '.generation' 1 "status -o json has the applied generation"
 loader status
 expect_exit 0 "status (table)"
 expect_out "$IF_VAULT" "status lists the interface"
@@ -148,7 +135,7 @@ check "the allowed source is credited to ip_rule" test "$(ip_rule_packets)" -ge 
 check "the allowed source is credited to rule 203.0.113.0/24" test "$(rule_packets)" -ge 1
 check "the denied source is counted as default_deny" test "$(denied_packets)" -ge 1
 ctl stats -o json
-expect_json_value '[r["lastHit"] is not None for r in d["rules"]]' "[true]" "the rule has a last-hit time"
+expect_json_value '[.rules[] | .lastHit != null]' "[true]" "the rule has a last-hit time"
 
 echo "== load again: an upgrade keeps pins, policy, counters and the attachment"
 RULE_PACKETS=$(rule_packets)
@@ -156,8 +143,8 @@ loader load
 expect_exit 0 "load again"
 expect_out "1 attached interface(s) moved to it" "load again moves the attached interface"
 loader status -o json
-expect_json_value 'd["generation"]' 1 "the policy survives the reload"
-expect_json_value 'len(d["interfaces"])' 1 "still attached after the reload"
+expect_json_value '.generation' 1 "the policy survives the reload"
+expect_json_value '.interfaces | length' 1 "still attached after the reload"
 check "rule counters survive the reload" test "$(rule_packets)" -ge "$RULE_PACKETS"
 knock "$ALLOWED_IP"
 check "the reloaded program enforces and counts" test "$(rule_packets)" -gt "$RULE_PACKETS"
@@ -168,7 +155,7 @@ expect_exit 0 "detach $IF_VAULT"
 expect_out "$IF_VAULT: detached" "detach says so"
 expect_xdp none "nothing attached after detach"
 loader status -o json
-expect_json_value 'd["interfaces"]' "[]" "status -o json lists no interface after detach"
+expect_json_value '.interfaces' "[]" "status -o json lists no interface after detach"
 DENIED=$(denied_packets)
 knock "$DENIED_IP"
 check "a detached program counts nothing" test "$(denied_packets)" -eq "$DENIED"
@@ -182,7 +169,7 @@ expect_exit 0 "attach --mode generic"
 expect_out "$IF_VAULT: attached in generic mode" "attach says generic"
 expect_xdp generic "the program is attached in generic mode"
 loader status -o json
-expect_json_value '[i["mode"] for i in d["interfaces"]]' '["generic"]' "status -o json says generic"
+expect_json_value '[.interfaces[].mode]' '["generic"]' "status -o json says generic"
 loader detach --all --purge
 expect_exit 0 "detach --all --purge"
 expect_out "$IF_VAULT: detached" "purge detaches first"
@@ -191,7 +178,7 @@ expect_xdp none "nothing attached after purge"
 check "the pin directory is gone" test ! -e "$PIN"
 loader status -o json
 expect_exit 1 "status -o json after purge: red"
-expect_json_value 'd["loaded"]' False "status -o json says not loaded after purge"
+expect_json_value '.loaded' false "status -o json says not loaded after purge"
 ctl show
 expect_exit 1 "vaultwallctl show after purge"
 expect_err_ends_with "run vaultwall-loader load first" "vaultwallctl after purge: hint"

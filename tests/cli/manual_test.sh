@@ -9,17 +9,10 @@
 # when man(1) is missing.
 set -uo pipefail
 
-if [ $# -ne 4 ]; then
-	echo "usage: $0 VAULTWALLCTL VAULTWALL_LOADER VAULTWALL_AGENT MAN_DIR" >&2
-	exit 2
-fi
-CTL=$1
-LOADER=$2
-AGENT=$3
-MAN_DIR=$4
-# shellcheck source=lib.sh
-source "$(dirname "$0")/lib.sh"
-trap _cli_remove_err_file EXIT
+[ $# -eq 4 ] || { echo "usage: $0 VAULTWALLCTL VAULTWALL_LOADER VAULTWALL_AGENT MAN_DIR" >&2; exit 2; }
+CTL=$1 LOADER=$2 AGENT=$3 MAN_DIR=$4
+# shellcheck source=../../scripts/lib/checks.sh
+source "$(dirname "$0")/../../scripts/lib/checks.sh"
 command -v man >/dev/null || { echo "SKIP: man is missing (apt-get install man-db)"; exit 77; }
 
 # The page as plain text, wide enough that no option is hyphenated away.

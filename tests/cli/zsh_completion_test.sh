@@ -8,16 +8,10 @@
 #   zsh_completion_test.sh VAULTWALLCTL VAULTWALL_LOADER COMPLETION_FILE
 set -uo pipefail
 
-if [ $# -ne 3 ]; then
-	echo "usage: $0 VAULTWALLCTL VAULTWALL_LOADER COMPLETION_FILE" >&2
-	exit 2
-fi
-CTL=$1
-LOADER=$2
-COMPLETION=$3
-# shellcheck source=lib.sh
-source "$(dirname "$0")/lib.sh"
-trap _cli_remove_err_file EXIT
+[ $# -eq 3 ] || { echo "usage: $0 VAULTWALLCTL VAULTWALL_LOADER COMPLETION_FILE" >&2; exit 2; }
+CTL=$1 LOADER=$2 COMPLETION=$3
+# shellcheck source=../../scripts/lib/checks.sh
+source "$(dirname "$0")/../../scripts/lib/checks.sh"
 command -v zsh >/dev/null || { echo "SKIP: zsh is missing (apt-get install zsh)"; exit 77; }
 
 check "the completion file is valid zsh" zsh -n "$COMPLETION"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Crash safety of vaultwallctl apply (issue 6).
+# Crash safety of vaultwallctl apply.
 #  1. Kill points: with the old policy applied, `vaultwallctl apply -f NEW` is
 #     aborted after k map writes (VAULTWALL_TEST_ABORT_AFTER_WRITES=k) for
 #     k = 0, 1, 2, ... until an apply completes. After each kill the kernel

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "test_support.h"
-#include "vaultwall/host_facts.h"
+#include "vaultwall/policy/host_facts.h"
 
 namespace vaultwall::test {
 namespace {

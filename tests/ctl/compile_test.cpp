@@ -5,7 +5,7 @@
 #include <set>
 
 #include "test_support.h"
-#include "vaultwall/sha256.h"
+#include "vaultwall/policy/sha256.h"
 
 namespace vaultwall::test {
 namespace {
@@ -37,14 +37,6 @@ CompiledPolicy compile(const Policy& policy, const CompileOptions& options = {})
   return result.compiled.value_or(CompiledPolicy{});
 }
 
-vw_rule_key rule_key(uint32_t prefixlen, uint32_t vnet, std::array<uint8_t, 4> addr) {
-  vw_rule_key key{};
-  key.prefixlen = prefixlen;
-  key.vnet_id = vnet;
-  std::memcpy(key.addr, addr.data(), 4);
-  return key;
-}
-
 bool same_key(const vw_rule_key& a, const vw_rule_key& b) {
   return std::memcmp(&a, &b, sizeof a) == 0;
 }
@@ -70,13 +62,13 @@ TEST(Compile, ExactSlotImage) {
   EXPECT_EQ(image.settings.generation, 0u);  // the applier's
 
   ASSERT_EQ(image.rules.size(), 4u);
-  EXPECT_TRUE(same_key(image.rules[0].first, rule_key(56, 0, {203, 0, 113, 0})));
+  EXPECT_TRUE(same_key(image.rules[0].first, vw_rule_key{56, 0, {203, 0, 113, 0}}));
   EXPECT_EQ(image.rules[0].second.rule_id, 1u);
-  EXPECT_TRUE(same_key(image.rules[1].first, rule_key(64, 0, {198, 51, 100, 7})));
+  EXPECT_TRUE(same_key(image.rules[1].first, vw_rule_key{64, 0, {198, 51, 100, 7}}));
   EXPECT_EQ(image.rules[1].second.rule_id, 2u);
-  EXPECT_TRUE(same_key(image.rules[2].first, rule_key(56, 1, {10, 1, 0, 0})));
+  EXPECT_TRUE(same_key(image.rules[2].first, vw_rule_key{56, 1, {10, 1, 0, 0}}));
   EXPECT_EQ(image.rules[2].second.rule_id, 3u);
-  EXPECT_TRUE(same_key(image.rules[3].first, rule_key(56, 1, {10, 2, 0, 0})));
+  EXPECT_TRUE(same_key(image.rules[3].first, vw_rule_key{56, 1, {10, 2, 0, 0}}));
   EXPECT_EQ(image.rules[3].second.rule_id, 3u);  // a VNET rule's prefixes share its id
 
   ASSERT_EQ(image.segments.size(), 1u);

@@ -1,6 +1,6 @@
 // host_network.h: /proc parsing, and the warnings a policy gets from the
 // network namespace it is applied in (no kernel: the host is a value here).
-#include "vaultwall/host_network.h"
+#include "vaultwall/policy/host_network.h"
 
 #include <gtest/gtest.h>
 

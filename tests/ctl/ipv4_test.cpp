@@ -1,8 +1,8 @@
-#include "vaultwall/ipv4.h"
+#include "vaultwall/policy/ipv4.h"
 
 #include <gtest/gtest.h>
 
-#include "vaultwall/sha256.h"
+#include "vaultwall/policy/sha256.h"
 
 namespace vaultwall {
 namespace {

@@ -1,6 +1,6 @@
 // Field-by-field changes between two documents, as diff, apply --dry-run
 // and the journal show them.
-#include "vaultwall/json_changes.h"
+#include "vaultwall/policy/json_changes.h"
 
 #include <gtest/gtest.h>
 

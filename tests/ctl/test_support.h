@@ -7,12 +7,12 @@
 #include <string_view>
 #include <vector>
 
-#include "vaultwall/classify.h"
-#include "vaultwall/compile.h"
-#include "vaultwall/diagnostics.h"
-#include "vaultwall/document.h"
-#include "vaultwall/service_tags.h"
-#include "vaultwall/validate.h"
+#include "vaultwall/policy/classify.h"
+#include "vaultwall/policy/compile.h"
+#include "vaultwall/policy/diagnostics.h"
+#include "vaultwall/policy/document.h"
+#include "vaultwall/policy/service_tags.h"
+#include "vaultwall/policy/validate.h"
 
 namespace vaultwall::test {
 

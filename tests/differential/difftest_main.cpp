@@ -14,6 +14,7 @@
 #include <net/if.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -25,10 +26,10 @@
 #include "frame_model.h"
 #include "policy_generator.h"
 #include "private_network.h"
-#include "vaultwall/apply.h"
-#include "vaultwall/document.h"
-#include "vaultwall/maps.h"
-#include "vaultwall/program.h"
+#include "vaultwall/apply/apply.h"
+#include "vaultwall/kernel/maps.h"
+#include "vaultwall/kernel/program.h"
+#include "vaultwall/policy/document.h"
 #include "xdp_test_fixture.h"
 
 namespace vaultwall::difftest {
@@ -57,8 +58,11 @@ std::string hex(const std::vector<uint8_t>& bytes) {
 
 std::vector<uint8_t> unhex(const std::string& text) {
   std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < text.size(); i += 2)
-    out.push_back(static_cast<uint8_t>(std::stoi(text.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i + 1 < text.size(); i += 2) {
+    uint8_t byte = 0;
+    std::from_chars(text.data() + i, text.data() + i + 2, byte, 16);
+    out.push_back(byte);
+  }
   return out;
 }
 
@@ -179,25 +183,25 @@ uint64_t packets_of(const PinnedMaps&, int fd, const char* name, uint32_t index)
 Outcome observed_outcome(const Datapath& dp, const TestFrame& frame, const Outcome& expected) {
   const PinnedMaps& maps = dp.maps();
   uint64_t class_before =
-      packets_of(maps, maps.class_stats_fd(), VW_MAP_CLASS_STATS, expected.verdict_class);
+      packets_of(maps, maps.class_stats_fd(), VW_NAME(VW_MAP_CLASS_STATS), expected.verdict_class);
   uint64_t rule_before =
-      expected.rule_id ? packets_of(maps, maps.rule_stats_fd(), VW_MAP_RULE_STATS, expected.rule_id)
+      expected.rule_id ? packets_of(maps, maps.rule_stats_fd(), VW_NAME(VW_MAP_RULE_STATS), expected.rule_id)
                        : 0;
   uint64_t svc_before = expected.service_id ? packets_of(maps, maps.service_stats_fd(),
-                                                         VW_MAP_SVC_STATS, expected.service_id)
+                                                         VW_NAME(VW_MAP_SVC_STATS), expected.service_id)
                                             : 0;
   testing::XdpRun run = must(testing::run_xdp(dp.prog_fd(), frame.bytes, frame.ifindex));
   Outcome got = expected;
   got.action = run.action;
   // A counter that did not move by exactly one means the program credited
   // something else; the replay below (snapshot_counters) says what.
-  if (packets_of(maps, maps.class_stats_fd(), VW_MAP_CLASS_STATS, expected.verdict_class) !=
+  if (packets_of(maps, maps.class_stats_fd(), VW_NAME(VW_MAP_CLASS_STATS), expected.verdict_class) !=
       class_before + 1)
     got.verdict_class = UINT32_MAX;
-  if (expected.rule_id && packets_of(maps, maps.rule_stats_fd(), VW_MAP_RULE_STATS,
+  if (expected.rule_id && packets_of(maps, maps.rule_stats_fd(), VW_NAME(VW_MAP_RULE_STATS),
                                      expected.rule_id) != rule_before + 1)
     got.rule_id = UINT32_MAX;
-  if (expected.service_id && packets_of(maps, maps.service_stats_fd(), VW_MAP_SVC_STATS,
+  if (expected.service_id && packets_of(maps, maps.service_stats_fd(), VW_NAME(VW_MAP_SVC_STATS),
                                         expected.service_id) != svc_before + 1)
     got.service_id = UINT32_MAX;
   if (run.output != frame.bytes) got.action = UINT32_MAX - 1;  // the program must not rewrite
@@ -353,9 +357,9 @@ bool counters_match(const testing::CounterSnapshot& before, const testing::Count
       }
     }
   };
-  compare(VW_MAP_CLASS_STATS, before.classes, after.classes, classes);
-  compare(VW_MAP_RULE_STATS, before.rules, after.rules, rules);
-  compare(VW_MAP_SVC_STATS, before.services, after.services, services);
+  compare(VW_NAME(VW_MAP_CLASS_STATS), before.classes, after.classes, classes);
+  compare(VW_NAME(VW_MAP_RULE_STATS), before.rules, after.rules, rules);
+  compare(VW_NAME(VW_MAP_SVC_STATS), before.services, after.services, services);
   return why.empty();
 }
 

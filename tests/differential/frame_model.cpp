@@ -7,7 +7,7 @@
 #include <set>
 
 #include "packet_builder.h"
-#include "vaultwall/ipv4.h"
+#include "vaultwall/policy/ipv4.h"
 
 namespace vaultwall::difftest {
 namespace {

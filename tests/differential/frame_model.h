@@ -7,8 +7,8 @@
 #include <random>
 #include <vector>
 
-#include "vaultwall/classify.h"
-#include "vaultwall/policy.h"
+#include "vaultwall/policy/classify.h"
+#include "vaultwall/policy/policy.h"
 
 namespace vaultwall::difftest {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <set>
 
-#include "vaultwall/ipv4.h"
-#include "vaultwall/validate.h"
+#include "vaultwall/policy/ipv4.h"
+#include "vaultwall/policy/validate.h"
 
 namespace vaultwall::difftest {
 namespace {

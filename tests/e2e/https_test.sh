@@ -27,28 +27,17 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 4 ]; then
-	echo "usage: $0 LOADER VAULTWALLCTL NETNS_LIB DATA_DIR" >&2
-	exit 2
-fi
-LOADER=$1
-CTL=$2
+[ $# -eq 4 ] || { echo "usage: $0 LOADER VAULTWALLCTL NETNS_LIB DATA_DIR" >&2; exit 2; }
+LOADER=$1 CTL=$2
 # shellcheck source=../../scripts/lib/netns.sh
 source "$3"
 DATA=$4
 
-vw_require_root || exit 77
-vw_require_commands ip nsenter curl openssl nc ping ss python3 timeout mountpoint || exit 1
-vw_require_executables "$LOADER" "$CTL" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip nsenter curl openssl nc ping ss python3 jq timeout mountpoint -- "$LOADER" "$CTL" || exit $?
 
 VW_PREFIX=vwh$$
-NS_VAULT=${VW_PREFIX}vault
-NS_OK=${VW_PREFIX}ok
-NS_BAD=${VW_PREFIX}bad
-NS_APP=${VW_PREFIX}app
-VAULT_IP=192.0.2.10
-PE_IP=10.20.0.5
+NS_VAULT=${VW_PREFIX}vault NS_OK=${VW_PREFIX}ok NS_BAD=${VW_PREFIX}bad NS_APP=${VW_PREFIX}app
+VAULT_IP=192.0.2.10 PE_IP=10.20.0.5
 OK_IP=198.51.100.7     # inside IP rule 198.51.100.0/24
 BAD_IP=203.0.113.9     # matched by no rule
 WEB_IP=10.1.0.5        # app-vnet/web: has the VNET rule
@@ -65,7 +54,6 @@ vw_install_cleanup_trap
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
-quiet() { "$@" >"$TMP/last-command.out" 2>&1 || { sed 's/^/  | /' "$TMP/last-command.out"; return 1; }; }
 
 # ---- topology ----------------------------------------------------------------
 # add_client NS VAULT_IF PRIMARY_IP [MORE_IPS...]: a client namespace joined to
@@ -159,9 +147,8 @@ lists_rule() { ctl network-rule list | grep -qF "$1"; }
 snapshot() { ctl stats -o json >"$1"; }
 # delta BEFORE AFTER CLASS: packets counted in CLASS between two snapshots.
 delta() {
-	python3 -c 'import json,sys
-a, b = (json.load(open(f))["classes"][sys.argv[3]]["packets"] for f in sys.argv[1:3])
-print(b - a)' "$1" "$2" "$3"
+	jq -n --slurpfile a "$1" --slurpfile b "$2" --arg class "$3" \
+		'$b[0].classes[$class].packets - $a[0].classes[$class].packets'
 }
 moved() { # moved BEFORE AFTER CLASS MIN
 	local d
@@ -173,12 +160,12 @@ still() { # still BEFORE AFTER CLASS
 	d=$(delta "$1" "$2" "$3")
 	[ "$d" -eq 0 ] || { echo "  ($3 moved by $d, expected 0)"; return 1; }
 }
-# json FILE EXPR: evaluates EXPR on the parsed document `d`.
-json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+# json FILE FILTER: the jq FILTER's result on FILE (strings raw, the rest compact).
+json() { jq -rc "$2" "$1"; }
 explains() { # explains SOURCE INTERFACE CLASS
 	ctl explain "$1" --interface "$2" -o json >"$TMP/explain.json" || return 1
 	local got
-	got=$(json "$TMP/explain.json" 'd["class"]')
+	got=$(json "$TMP/explain.json" '.class')
 	[ "$got" = "$3" ] || { echo "  (explain says $got, expected $3)"; return 1; }
 }
 # The deny/audit log is another part of vaultwallctl; checked when present.
@@ -187,26 +174,14 @@ HAVE_LOG=0
 logged() { # logged SOURCE RESULT_CLASS: a log event names SOURCE with that class
 	vw_in_ns "$NS_VAULT" timeout 10 "$CTL" --pin-dir "$PIN_DIR" log -o jsonl >"$TMP/log.jsonl" 2>"$TMP/log.err" ||
 		{ sed 's/^/  | /' "$TMP/log.err"; return 1; }
-	python3 - "$TMP/log.jsonl" "$1" "$2" <<'EOF'
-import json, sys
-path, source, cls = sys.argv[1:4]
-for line in open(path):
-    line = line.strip()
-    if not line:
-        continue
-    e = json.loads(line)
-    if e.get("callerIpAddress") == source and cls in json.dumps(e):
-        sys.exit(0)
-print(f"  (no log event for {source} with {cls}; {sum(1 for _ in open(path))} lines)")
-sys.exit(1)
-EOF
+	jq -en --arg source "$1" --arg class "$2" \
+		'any(inputs; .callerIpAddress == $source and (tostring | contains($class)))' \
+		"$TMP/log.jsonl" >/dev/null ||
+		{ echo "  (no log event for $1 with $2; $(wc -l <"$TMP/log.jsonl") lines)"; return 1; }
 }
 
 # ---- setup ---------------------------------------------------------------------------
-vw_mktemp_dir TMP || fatal "create a temporary directory"
-# The change journal of this run, not the host's /var/lib/vaultwall.
-export VAULTWALL_JOURNAL=$TMP/journal.jsonl
-vw_register_pin_dir "$PIN_DIR"
+vw_workspace || fatal "create a temporary directory"
 CLIENT_NS=()
 vw_ns_add "$NS_VAULT" || fatal "create namespace $NS_VAULT"
 add_client "$NS_OK" vwh-ok "$OK_IP" || fatal "client $NS_OK"
@@ -226,17 +201,12 @@ vw_wait_tcp_listen "$NS_VAULT" 22 10 || fatal "management listener on tcp/22"
 check "baseline (no firewall): $BAD_IP completes TLS and gets HTTP 200" gets_in "$NS_BAD" "$VAULT_IP"
 
 # ---- load -> apply -> attach ---------------------------------------------------------
-essential() { # essential DESCRIPTION COMMAND...: a step everything after depends on
-	local what=$1
-	shift
-	check "$what" quiet "$@" || fatal "$what (nothing after it can be judged)"
-}
 essential "vaultwall-loader load" loader load
 essential "vaultwallctl validate data/https-vault.json (no kernel)" "$CTL" validate -f "$DATA/https-vault.json"
 essential "vaultwallctl apply data/https-vault.json" ctl apply -f "$DATA/https-vault.json"
 essential "vaultwall-loader attach vwh-ok vwh-bad vwh-app" loader attach vwh-ok vwh-bad vwh-app
 loader status -o json >"$TMP/status0.json" || fatal "vaultwall-loader status -o json"
-check "status: three interfaces attached" test "$(json "$TMP/status0.json" 'len(d["interfaces"])')" = 3
+check "status: three interfaces attached" test "$(json "$TMP/status0.json" '.interfaces | length')" = 3
 
 # ---- allowed and denied internet clients --------------------------------------------
 snapshot "$TMP/s0.json"
@@ -347,12 +317,12 @@ check "[default Deny] $BAD_IP dropped" kept_out "$NS_BAD" "$VAULT_IP"
 check "[default Deny] allowed $OK_IP still gets in" gets_in "$NS_OK" "$VAULT_IP"
 loader status -o json >"$TMP/status2.json" || fatal "vaultwall-loader status -o json"
 check "no reload: same program id before and after the imperative commands" \
-	test "$(json "$TMP/status1.json" 'd["programId"]')" = "$(json "$TMP/status2.json" 'd["programId"]')"
+	test "$(json "$TMP/status1.json" '.programId')" = "$(json "$TMP/status2.json" '.programId')"
 check "no reload: same XDP links" \
-	test "$(json "$TMP/status1.json" 'sorted(i["linkId"] for i in d["interfaces"])')" = \
-	"$(json "$TMP/status2.json" 'sorted(i["linkId"] for i in d["interfaces"])')"
+	test "$(json "$TMP/status1.json" '[.interfaces[].linkId] | sort')" = \
+	"$(json "$TMP/status2.json" '[.interfaces[].linkId] | sort')"
 check "four imperative changes advanced the generation by 4" \
-	test $(($(json "$TMP/status2.json" 'd["generation"]') - $(json "$TMP/status1.json" 'd["generation"]'))) -eq 4
+	test $(($(json "$TMP/status2.json" '.generation') - $(json "$TMP/status1.json" '.generation'))) -eq 4
 check "vaultwallctl diff: back to data/https-vault.json" quiet ctl diff -f "$DATA/https-vault.json"
 check "vaultwallctl verify: kernel maps equal the compiled policy" quiet ctl verify
 

@@ -18,30 +18,18 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 4 ]; then
-	echo "usage: $0 LOADER CTL NETNS_LIB TUN_PROBE" >&2
-	exit 2
-fi
-LOADER=$1
-CTL=$2
+[ $# -eq 4 ] || { echo "usage: $0 LOADER CTL NETNS_LIB TUN_PROBE" >&2; exit 2; }
+LOADER=$1 CTL=$2
 # shellcheck source=../../scripts/lib/netns.sh
 source "$3"
 TUN_PROBE=$4
 
-vw_require_root || exit 77
-vw_require_commands ip nsenter curl python3 timeout ss bpftool || exit 1
-vw_require_executables "$LOADER" "$CTL" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip nsenter curl python3 jq timeout ss bpftool -- "$LOADER" "$CTL" || exit $?
 
 VW_PREFIX=vwl$$
 vw_client_vault_names
-NS_APP=${VW_PREFIX}app
-IF_SEG=${VW_PREFIX}s
-IF_TUN=${VW_PREFIX}t
-IF_VXLAN=${VW_PREFIX}x
-APP_IP=10.1.0.5
-TUN_ALLOWED=198.51.100.77
-TUN_DENIED=203.0.113.77
+NS_APP=${VW_PREFIX}app IF_SEG=${VW_PREFIX}s IF_TUN=${VW_PREFIX}t IF_VXLAN=${VW_PREFIX}x
+APP_IP=10.1.0.5 TUN_ALLOWED=198.51.100.77 TUN_DENIED=203.0.113.77
 DATA_PORT=8443
 PIN_DIR=/sys/fs/bpf/vwl-e2e-$$
 VNETS=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/e2e-rg/providers/Microsoft.Network/virtualNetworks
@@ -49,13 +37,10 @@ VNETS=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/e2e-rg/
 vw_sweep_stale vwl vwl-e2e-
 vw_install_cleanup_trap
 
-vw_mktemp_dir TMP || fatal "temporary directory"
-export VAULTWALL_JOURNAL=$TMP/journal.jsonl  # never the host's journal
+vw_workspace || fatal "temporary directory"
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
-vw_register_pin_dir "$PIN_DIR"
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
-fails() { ! "$@" >/dev/null 2>&1; }
 # out_has TEXT COMMAND...: COMMAND's stdout and stderr contain TEXT.
 out_has() {
 	local text=$1 out
@@ -63,18 +48,15 @@ out_has() {
 	out=$("$@" 2>&1)
 	[[ $out == *"$text"* ]] || { echo "  (no '$text' in: $(head -c 900 <<<"$out"))"; return 1; }
 }
-# json_true EXPR COMMAND...: COMMAND prints one JSON object d for which the
-# Python expression EXPR holds (vault, tun and vxlan name the interfaces).
+# json_true FILTER COMMAND...: COMMAND prints one JSON object for which the
+# jq FILTER is true ($vault, $tun and $vxlan name the interfaces).
 json_true() {
-	local expr=$1 out
+	local filter=$1 out
 	shift
 	out=$("$@" 2>/dev/null)
-	python3 -c '
-import json, sys
-d = json.loads(sys.argv[2])
-vault, tun, vxlan = sys.argv[3:6]
-sys.exit(0 if eval(sys.argv[1]) else 1)' "$expr" "$out" "$IF_VAULT" "$IF_TUN" "$IF_VXLAN" ||
-		{ echo "  ($expr is false for: $(head -c 900 <<<"$out"))"; return 1; }
+	jq -e --arg vault "$IF_VAULT" --arg tun "$IF_TUN" --arg vxlan "$IF_VXLAN" "$filter" \
+		<<<"$out" >/dev/null 2>&1 ||
+		{ echo "  ($filter is false for: $(head -c 900 <<<"$out"))"; return 1; }
 }
 
 # ---- topology ------------------------------------------------------------------
@@ -113,12 +95,7 @@ cat >"$TMP/policy.json" <<EOF
   }
 }
 EOF
-python3 - "$TMP/policy.json" "$TMP/open.json" <<'PY'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-doc["properties"]["networkAcls"]["ipRules"].append({"value": "203.0.113.0/24"})
-json.dump(doc, open(sys.argv[2], "w"))
-PY
+jq '.properties.networkAcls.ipRules += [{value: "203.0.113.0/24"}]' "$TMP/policy.json" >"$TMP/open.json"
 
 # ---- traffic -----------------------------------------------------------------------
 # connects NS SOURCE: an HTTP GET to the vault's data port got a reply.
@@ -138,10 +115,10 @@ metric_is() {
 attached_metric() { echo "vaultwall_interface_attached{interface=\"$1\",mode=\"$2\"}"; }
 segments_empty() {
 	local slot
-	slot=$(loader status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["activeSlot"])')
+	slot=$(loader status -o json | jq -r '.activeSlot')
 	[ "$(bpftool -j map dump pinned "$PIN_DIR/vw_segments_$slot")" = "[]" ]
 }
-link_prog_id() { bpftool -j link show pinned "$PIN_DIR/link_$IF_VAULT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["prog_id"])'; }
+link_prog_id() { bpftool -j link show pinned "$PIN_DIR/link_$IF_VAULT" | jq -r '.prog_id'; }
 
 # ---- start: load, apply, attach ------------------------------------------------------
 loader load >/dev/null || fatal "vaultwall-loader load"
@@ -169,7 +146,7 @@ check "explain --interface from the host namespace: the segment's vnet rule" \
 	out_has "PASS (vnet_rule)" "$CTL" --pin-dir "$PIN_DIR" explain "$APP_IP" --port "$DATA_PORT" --interface "$IF_SEG"
 check "metric vaultwall_interface_attached is 1" metric_is "$(attached_metric "$IF_VAULT" native)" 1
 check "status from the host namespace: the link is filtered, in another namespace, mode native" \
-	json_true '[(i["state"], i["otherNamespace"], i["mode"]) for i in d["interfaces"] if i["interface"] == vault] == [("filtered", True, "native")]' \
+	json_true '[.interfaces[] | select(.interface == $vault) | [.state, .otherNamespace, .mode]] == [["filtered", true, "native"]]' \
 	"$LOADER" --pin-dir "$PIN_DIR" status -o json
 check "status under 'ip netns exec' points to nsenter" \
 	out_has "nsenter --net=/run/netns/NAME" ip netns exec "$NS_VAULT" "$LOADER" --pin-dir "$PIN_DIR" status
@@ -180,11 +157,11 @@ check "the re-created interface is unfiltered: the denied source connects" conne
 check "status is red (exit 1)" fails loader status
 check "status says the link is severed and what to do" out_has "vaultwall-loader attach $IF_VAULT" loader status
 check "status -o json: severed, not healthy" \
-	json_true 'not d["healthy"] and [i["state"] for i in d["interfaces"] if i["interface"] == vault] == ["severed"]' \
+	json_true '(.healthy | not) and [.interfaces[] | select(.interface == $vault) | .state] == ["severed"]' \
 	loader status -o json
 check "verify is red (exit 1)" fails ctl verify
 check "verify names the interface" out_has "interface $IF_VAULT is unfiltered" ctl verify
-check "verify -o json: not in sync" json_true 'd["inSync"] is False' ctl verify -o json
+check "verify -o json: not in sync" json_true '.inSync == false' ctl verify -o json
 check "metric vaultwall_interface_attached is 0" metric_is "$(attached_metric "$IF_VAULT" native)" 0
 check "attach replaces the severed link" out_has "replaced its severed" loader attach "$IF_VAULT" --mode native
 check "status is green again" loader status
@@ -203,7 +180,7 @@ rm "$PIN_DIR/link_$IF_VAULT"
 check "deleted link pin: the denied source connects (the program is detached)" connects "$NS_CLI" "$DENIED_IP"
 check "status is red" fails loader status
 check "status -o json says pin-missing" \
-	json_true '[i["state"] for i in d["interfaces"] if i["interface"] == vault] == ["pin-missing"]' \
+	json_true '[.interfaces[] | select(.interface == $vault) | .state] == ["pin-missing"]' \
 	loader status -o json
 check "verify is red" fails ctl verify
 check "metric is 0" metric_is "$(attached_metric "$IF_VAULT" native)" 0
@@ -249,7 +226,7 @@ check "attach the TUN device: the IP entry point, generic mode" out_has "IP entr
 check "TUN: 0 of 5 denied SYNs answered" test "$(tun_answers "$TUN_DENIED")" = 0
 check "TUN: the allowed source is answered" test "$(tun_answers "$TUN_ALLOWED")" -gt 0
 check "status no longer warns about it" \
-	json_true 'tun not in [t["interface"] for t in d["unfilteredTunnels"]]' loader status -o json
+	json_true 'all(.unfilteredTunnels[]; .interface != $tun)' loader status -o json
 check "load moves the TUN link to the new IP entry point" loader load
 check "... still 0 of 5 denied SYNs answered" test "$(tun_answers "$TUN_DENIED")" = 0
 check "... and the allowed source answered" test "$(tun_answers "$TUN_ALLOWED")" -gt 0
@@ -258,7 +235,7 @@ check "... and the allowed source answered" test "$(tun_answers "$TUN_ALLOWED")"
 ip -n "$NS_VAULT" link add "$IF_VXLAN" type vxlan id 42 dstport 4789 local "$VAULT_IP" dev "$IF_VAULT" &&
 	ip -n "$NS_VAULT" link set "$IF_VXLAN" up || fatal "vxlan device"
 check "status lists an unfiltered vxlan device in -o json" \
-	json_true '[t["kind"] for t in d["unfilteredTunnels"] if t["interface"] == vxlan] == ["vxlan"]' \
+	json_true '[.unfilteredTunnels[] | select(.interface == $vxlan) | .kind] == ["vxlan"]' \
 	loader status -o json
 check "... as a warning, not a failure (exit 0)" loader status
 check "attach the vxlan device (Ethernet frames)" loader attach "$IF_VXLAN"
@@ -272,10 +249,10 @@ EMPTY_PIN=$PIN_DIR-empty
 vw_register_pin_dir "$EMPTY_PIN"
 check "status with nothing loaded is red" fails "$LOADER" --pin-dir "$EMPTY_PIN" status
 check "status -o json with nothing loaded: the same shape" \
-	json_true 'd["loaded"] is False and not d["healthy"] and d["interfaces"] == [] and "error" in d' \
+	json_true '.loaded == false and (.healthy | not) and .interfaces == [] and has("error")' \
 	"$LOADER" --pin-dir "$EMPTY_PIN" status -o json
 check "verify -o json with nothing loaded: one JSON object with the error" \
-	json_true 'd["inSync"] is False and d["error"]' "$CTL" --pin-dir "$EMPTY_PIN" verify -o json
+	json_true '.inSync == false and (.error | type == "string" and length > 0)' "$CTL" --pin-dir "$EMPTY_PIN" verify -o json
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -2,7 +2,7 @@
 # loader_veth_test.sh - vaultwall-loader end to end on a veth pair, with real
 # traffic, in namespaces this test creates and removes.
 #
-#   loader_veth_test.sh LOADER VW_TEST_POLICY NETNS_LIB
+#   loader_veth_test.sh LOADER CTL NETNS_LIB
 #
 # Topology (documentation addresses only; traffic never leaves the namespaces):
 #
@@ -22,19 +22,12 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 3 ]; then
-	echo "usage: $0 LOADER VW_TEST_POLICY NETNS_LIB" >&2
-	exit 2
-fi
-LOADER=$1
-POLICY=$2
+[ $# -eq 3 ] || { echo "usage: $0 LOADER CTL NETNS_LIB" >&2; exit 2; }
+LOADER=$1 CTL=$2
 # shellcheck source=../../scripts/lib/netns.sh
 source "$3"
 
-vw_require_root || exit 77
-vw_require_commands ip nsenter curl ping ss python3 timeout mountpoint || exit 1
-vw_require_executables "$LOADER" "$POLICY" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip nsenter curl ping ss python3 jq timeout mountpoint -- "$LOADER" "$CTL" || exit $?
 
 VW_PREFIX=vwe$$
 vw_client_vault_names
@@ -116,19 +109,19 @@ flush_arp() {
 }
 
 # ---- counters and status ---------------------------------------------------
-snapshot() { vw_in_ns "$NS_VAULT" "$POLICY" --pin-dir "$PIN_DIR" --counters >"$1"; }
+ctl() { vw_in_ns "$NS_VAULT" "$CTL" --pin-dir "$PIN_DIR" "$@"; }
+snapshot() { ctl stats -o json >"$1"; }
 # delta BEFORE AFTER CLASS [FIELD]: packets (or bytes) counted in CLASS
 # between two snapshots.
 delta() {
-	python3 -c 'import json,sys
-a, b = (json.load(open(f))["classes"][sys.argv[3]][sys.argv[4]] for f in sys.argv[1:3])
-print(b - a)' "$1" "$2" "$3" "${4:-packets}"
+	jq -n --slurpfile a "$1" --slurpfile b "$2" --arg class "$3" --arg field "${4:-packets}" \
+		'$b[0].classes[$class][$field] - $a[0].classes[$class][$field]'
 }
 delta_at_least() { local d; d=$(delta "$1" "$2" "$3"); [ "$d" -ge "$4" ] || { echo "  ($3 moved by $d, expected >= $4)"; return 1; }; }
 delta_bytes_at_least() { local d; d=$(delta "$1" "$2" "$3" bytes); [ "$d" -ge "$4" ] || { echo "  ($3 bytes moved by $d, expected >= $4)"; return 1; }; }
 delta_is() { local d; d=$(delta "$1" "$2" "$3"); [ "$d" -eq "$4" ] || { echo "  ($3 moved by $d, expected $4)"; return 1; }; }
-# json FILE EXPR: evaluates EXPR on the parsed document `d`, prints the result.
-json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+# json FILE FILTER: the jq FILTER's result on FILE, compact.
+json() { jq -c "$2" "$1"; }
 status_json() { loader status -o json >"$1"; }
 attached_mode() { # prints the XDP mode ip(8) reports for the vault interface
 	local line
@@ -201,13 +194,15 @@ check "baseline (nothing attached): denied source reaches tcp/$DATA_PORT" connec
 # ---- load, policy, attach native ---------------------------------------------
 check "vaultwall-loader load" loader load
 [ -d "$PIN_DIR" ] || fatal "pin directory $PIN_DIR was not created"
-check "policy: default deny, allow $ALLOWED_IP/32, protect tcp/$DATA_PORT and tcp/$SINK_PORT" \
-	vw_in_ns "$NS_VAULT" "$POLICY" --pin-dir "$PIN_DIR" --default deny \
-	--allow "$ALLOWED_IP/32" --port "tcp/$DATA_PORT" --port "tcp/$SINK_PORT"
+jq -n --arg allowed "$ALLOWED_IP" --arg data "tcp/$DATA_PORT" --arg sink "tcp/$SINK_PORT" '{
+	networkAcls: {defaultAction: "Deny", bypass: "None", ipRules: [{value: $allowed}]},
+	vaultwall: {dataPlane: {ports: [$data, $sink]}}}' >"$TMP/vault.json"
+check "policy: default deny, allow $ALLOWED_IP, protect tcp/$DATA_PORT and tcp/$SINK_PORT" \
+	ctl apply -f "$TMP/vault.json"
 check "attach $IF_VAULT --mode native" loader attach "$IF_VAULT" --mode native
 status_json "$TMP/status.native.json" || fatal "status -o json"
 check "status reports $IF_VAULT attached in native mode" \
-	test "$(json "$TMP/status.native.json" 'd["interfaces"][0]["mode"]')" = native
+	test "$(json "$TMP/status.native.json" '.interfaces[0].mode')" = '"native"'
 check "ip link shows native XDP on $IF_VAULT" test "$(attached_mode)" = native
 check "attaching again is refused (already attached)" refused loader attach "$IF_VAULT" --mode native
 
@@ -220,7 +215,7 @@ check "after detach: denied source reaches tcp/$DATA_PORT again" connects "$DENI
 check "attach $IF_VAULT --mode generic" loader attach "$IF_VAULT" --mode generic
 status_json "$TMP/status.generic.json" || fatal "status -o json"
 check "status reports $IF_VAULT attached in generic mode" \
-	test "$(json "$TMP/status.generic.json" 'd["interfaces"][0]["mode"]')" = generic
+	test "$(json "$TMP/status.generic.json" '.interfaces[0].mode')" = '"generic"'
 check "ip link shows generic XDP on $IF_VAULT" test "$(attached_mode)" = generic
 
 traffic_checks generic
@@ -240,17 +235,17 @@ snapshot "$TMP/after-reload.json"
 status_json "$TMP/status.after-reload.json" || fatal "status -o json"
 B=$TMP/status.before-reload.json A=$TMP/status.after-reload.json
 check "reload reuses every pinned map (same map ids)" \
-	test "$(json "$B" 'sorted(d["maps"].items())')" = "$(json "$A" 'sorted(d["maps"].items())')"
+	test "$(json "$B" '.maps | to_entries | sort')" = "$(json "$A" '.maps | to_entries | sort')"
 check "reload loaded a new program (program id changed)" \
-	test "$(json "$B" 'd["programId"]')" != "$(json "$A" 'd["programId"]')"
+	test "$(json "$B" '.programId')" != "$(json "$A" '.programId')"
 check "the interface stayed attached: same link, now running the new program" \
-	test "$(json "$A" '(d["interfaces"][0]["linkId"], d["interfaces"][0]["programId"], d["interfaces"][0]["mode"])')" = \
-	"($(json "$B" 'd["interfaces"][0]["linkId"]'), $(json "$A" 'd["programId"]'), 'generic')"
+	test "$(json "$A" '[.interfaces[0].linkId, .interfaces[0].programId, .interfaces[0].mode]')" = \
+	"[$(json "$B" '.interfaces[0].linkId'),$(json "$A" '.programId'),\"generic\"]"
 check "policy survived the reload (same generation)" \
-	test "$(json "$B" '(d["activeSlot"], d["generation"])')" = "$(json "$A" '(d["activeSlot"], d["generation"])')"
+	test "$(json "$B" '[.activeSlot, .generation]')" = "$(json "$A" '[.activeSlot, .generation]')"
 check "counters survived the reload (ip_rule not reset)" delta_at_least "$TMP/before-reload.json" "$TMP/after-reload.json" ip_rule 0
 check "counters survived the reload (ip_rule > 0)" \
-	test "$(json "$TMP/after-reload.json" 'd["classes"]["ip_rule"]["packets"] > 0')" = True
+	test "$(json "$TMP/after-reload.json" '.classes.ip_rule.packets > 0')" = true
 check "counters survived the reload (default_deny kept and grew)" \
 	delta_at_least "$TMP/before-reload.json" "$TMP/after-reload.json" default_deny 1
 check "after reload: allowed source reaches tcp/$DATA_PORT" connects "$ALLOWED_IP" "$DATA_PORT"

@@ -36,32 +36,18 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 5 ]; then
-	echo "usage: $0 LOADER VAULTWALLCTL NETNS_LIB DATA_DIR UDP_FLOOD" >&2
-	exit 2
-fi
-LOADER=$1
-CTL=$2
+[ $# -eq 5 ] || { echo "usage: $0 LOADER VAULTWALLCTL NETNS_LIB DATA_DIR UDP_FLOOD" >&2; exit 2; }
+LOADER=$1 CTL=$2
 # shellcheck source=../../scripts/lib/netns.sh
 source "$3"
-DATA=$4
-FLOOD=$5
+DATA=$4 FLOOD=$5
 
-vw_require_root || exit 77
-vw_require_commands ip tc nft nsenter python3 timeout mountpoint || exit 1
-vw_require_executables "$LOADER" "$CTL" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip tc nft nsenter python3 jq timeout mountpoint -- "$LOADER" "$CTL" || exit $?
 
 VW_PREFIX=vwg$$
-NS_VAULT=${VW_PREFIX}vault
-NS_CLI=${VW_PREFIX}cli
-IF_VAULT=${VW_PREFIX}v
-VAULT_IP=192.0.2.10
-CLI_IP=192.0.2.20
-SRC_A=198.51.100.1
-SRC_B=198.51.100.2
-SRC_AB=198.51.100.3
-SRC_N=203.0.113.4
+NS_VAULT=${VW_PREFIX}vault NS_CLI=${VW_PREFIX}cli IF_VAULT=${VW_PREFIX}v
+VAULT_IP=192.0.2.10 CLI_IP=192.0.2.20
+SRC_A=198.51.100.1 SRC_B=198.51.100.2 SRC_AB=198.51.100.3 SRC_N=203.0.113.4
 SOURCES=("$SRC_A" "$SRC_B" "$SRC_AB" "$SRC_N")
 PORT=443
 RATE=${VW_NOGAP_RATE:-8000}     # datagrams per second, all sources together
@@ -78,18 +64,6 @@ vw_install_cleanup_trap
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
-quiet() { "$@" >"$TMP/last-command.out" 2>&1 || { sed 's/^/  | /' "$TMP/last-command.out"; return 1; }; }
-essential() { # a step everything after depends on
-	local what=$1
-	shift
-	check "$what" quiet "$@" || fatal "$what (nothing after it can be judged)"
-}
-# py EXPR FILES...: evaluates EXPR with j[0], j[1], ... = the parsed files.
-py() {
-	local expr=$1
-	shift
-	python3 -c 'import json,sys; j=[json.load(open(f)) for f in sys.argv[2:]]; print(eval(sys.argv[1]))' "$expr" "$@"
-}
 
 # ---- receiver-side counts (nftables in the vault namespace) ---------------------
 install_counters() {
@@ -113,8 +87,8 @@ stats() { ctl stats -o json >"$1"; }
 # RX drops on the vault side. Must stay 0 for the counts to be exact.
 link_drops() {
 	local tx rx
-	tx=$(ip -n "$NS_CLI" -j -s link show dev eth0 | py 'j[0][0]["stats64"]["tx"]["dropped"]' /dev/stdin)
-	rx=$(ip -n "$NS_VAULT" -j -s link show dev "$IF_VAULT" | py 'j[0][0]["stats64"]["rx"]["dropped"]' /dev/stdin)
+	tx=$(ip -n "$NS_CLI" -j -s link show dev eth0 | jqf '$j[0][0].stats64.tx.dropped' /dev/stdin)
+	rx=$(ip -n "$NS_VAULT" -j -s link show dev "$IF_VAULT" | jqf '$j[0][0].stats64.rx.dropped' /dev/stdin)
 	echo $((tx + rx))
 }
 
@@ -137,7 +111,7 @@ stop_flood() {
 		sleep 0.1
 	done
 	wait "$FLOOD_PID" 2>/dev/null
-	py 'j[0]["sent"]' "$TMP/$name.json" >/dev/null 2>&1 || { sed 's/^/  | /' "$TMP/$name.json"; return 1; }
+	jqf '$j[0].sent' "$TMP/$name.json" >/dev/null 2>&1 || { sed 's/^/  | /' "$TMP/$name.json"; return 1; }
 	sleep 0.3 # the last datagrams reach the vault
 }
 # Waits (bounded) until the counters show datagrams from SOURCE arriving.
@@ -145,17 +119,14 @@ wait_flowing() {
 	local source=$1 i
 	for ((i = 0; i < 50; i++)); do
 		delivered "$TMP/probe.json"
-		[ "$(py "j[0].get('$source', 0)" "$TMP/probe.json")" -gt 0 ] && return 0
+		[ "$(jqf "\$j[0][\"$source\"] // 0" "$TMP/probe.json")" -gt 0 ] && return 0
 		sleep 0.1
 	done
 	return 1
 }
 
 # ---- setup ---------------------------------------------------------------------------
-vw_mktemp_dir TMP || fatal "create a temporary directory"
-# The change journal of this run, not the host's /var/lib/vaultwall.
-export VAULTWALL_JOURNAL=$TMP/journal.jsonl
-vw_register_pin_dir "$PIN_DIR"
+vw_workspace || fatal "create a temporary directory"
 vw_ns_add "$NS_VAULT" || fatal "create namespace $NS_VAULT"
 vw_ns_add "$NS_CLI" || fatal "create namespace $NS_CLI"
 vw_veth_add "$NS_VAULT" "$IF_VAULT" "$VAULT_IP/24" "$NS_CLI" "${VW_PREFIX}c" "$CLI_IP/24" ||
@@ -208,13 +179,13 @@ drops=$(($(link_drops) - drops0))
 
 # Figures: sent and delivered per source, and the class counters.
 SENT=$TMP/flood-a.json D0=$TMP/a.d0.json D1=$TMP/a.d1.json S0=$TMP/a.s0.json S1=$TMP/a.s1.json
-sent_of() { py "j[0]['sent']['$1']" "$SENT"; }
-got_of() { py "j[1].get('$1', 0) - j[0].get('$1', 0)" "$D0" "$D1"; }
-class_of() { py "j[1]['classes']['$1']['packets'] - j[0]['classes']['$1']['packets']" "$S0" "$S1"; }
+sent_of() { jqf "\$j[0].sent[\"$1\"]" "$SENT"; }
+got_of() { jqf "(\$j[1][\"$1\"] // 0) - (\$j[0][\"$1\"] // 0)" "$D0" "$D1"; }
+class_of() { jqf "\$j[1].classes[\"$1\"].packets - \$j[0].classes[\"$1\"].packets" "$S0" "$S1"; }
 rule_of() { # packets credited to the rule whose value is $1 (0 when absent)
-	py "sum(r['packets'] for r in j[1]['rules'] if r['value'] == '$1') - sum(r['packets'] for r in j[0]['rules'] if r['value'] == '$1')" "$S0" "$S1"
+	jqf "([\$j[1].rules[] | select(.value == \"$1\") | .packets] | add // 0) - ([\$j[0].rules[] | select(.value == \"$1\") | .packets] | add // 0)" "$S0" "$S1"
 }
-echo "  applies done: $applies (failed: $apply_failures) in ${swap_seconds}s; generator ran $(py 'j[0]["seconds"]' "$SENT")s, send errors (ENOBUFS, retried as not sent): $(py 'sum(j[0]["errors"].values())' "$SENT"); link drops: $drops"
+echo "  applies done: $applies (failed: $apply_failures) in ${swap_seconds}s; generator ran $(jqf '$j[0].seconds' "$SENT")s, send errors (ENOBUFS, retried as not sent): $(jqf '[$j[0].errors[]] | add // 0' "$SENT"); link drops: $drops"
 printf '  %-14s %-22s %10s %10s %10s\n' SOURCE ALLOWED-IN SENT DELIVERED DROPPED
 total_sent=0 total_got=0
 for s in "${SOURCES[@]}"; do
@@ -233,7 +204,7 @@ v() { local n=${1//./_}; eval "echo \$$2_$n"; }
 
 check "(a) at least 200 applies done, none failed" test "$applies" -ge 200 -a "$apply_failures" -eq 0
 check "(a) policy generation advanced by the number of applies" \
-	test $(($(py 'j[0]["generation"]' "$TMP/a.status1.json") - $(py 'j[0]["generation"]' "$TMP/a.status0.json"))) -eq "$applies"
+	test $(($(jqf '$j[0].generation' "$TMP/a.status1.json") - $(jqf '$j[0].generation' "$TMP/a.status0.json"))) -eq "$applies"
 check "(a) no datagram lost on the wire (veth drops)" test "$drops" -eq 0
 check "(a) the generator sent from every source" test "$(v "$SRC_N" SENT)" -gt 1000 -a "$(v "$SRC_AB" SENT)" -gt 1000
 check "(a) 0 datagrams delivered from $SRC_N (allowed in neither)" test "$(v "$SRC_N" GOT)" -eq 0
@@ -248,7 +219,7 @@ check "(a) ip_rule = datagrams delivered ($total_got): every delivered datagram 
 check "(a) default_deny = datagrams dropped ($((total_sent - total_got)))" \
 	test "$default_deny" -eq $((total_sent - total_got))
 check "(a) no other verdict class moved (no default_allow, public_disabled, audit, malformed)" \
-	test "$(py "sum(j[1]['classes'][c]['packets'] - j[0]['classes'][c]['packets'] for c in j[1]['classes'] if c not in ('ip_rule', 'default_deny', 'not_ip', 'unprotected'))" "$S0" "$S1")" -eq 0
+	test "$(jqf '[$j[1].classes | keys[] | select(IN("ip_rule", "default_deny", "not_ip", "unprotected") | not) as $c | $j[1].classes[$c].packets - $j[0].classes[$c].packets] | add // 0' "$S0" "$S1")" -eq 0
 check "(a) rule $SRC_AB credited with exactly its datagrams sent" test "$(rule_of "$SRC_AB")" -eq "$(v "$SRC_AB" SENT)"
 check "(a) verify after the swaps" quiet ctl verify
 
@@ -286,7 +257,7 @@ for ((k = 0; k < KILLS; k++)); do
 	fi
 	sleep 0.1
 	delivered "$TMP/b.round.json"
-	now_a=$(py "j[0].get('$SRC_A', 0)" "$TMP/b.round.json") now_ab=$(py "j[0].get('$SRC_AB', 0)" "$TMP/b.round.json")
+	now_a=$(jqf "\$j[0][\"$SRC_A\"] // 0" "$TMP/b.round.json") now_ab=$(jqf "\$j[0][\"$SRC_AB\"] // 0" "$TMP/b.round.json")
 	if [ "$now_a" -le "$prev_a" ] || [ "$now_ab" -le "$prev_ab" ]; then
 		stalled=$((stalled + 1))
 		echo "  round $k: allowed traffic did not advance ($SRC_A $prev_a -> $now_a, $SRC_AB $prev_ab -> $now_ab)"
@@ -321,11 +292,11 @@ check "(b) default_deny = datagrams sent from $SRC_N" test "$(class_of default_d
 check "(b) ip_rule = datagrams delivered from the allowed sources" \
 	test "$(class_of ip_rule)" -eq $(($(got_of "$SRC_A") + $(got_of "$SRC_AB")))
 check "(b) still attached to $IF_VAULT after the kills (status)" \
-	test "$(py "[i['interface'] for i in j[0]['interfaces']]" "$TMP/b.status1.json")" = "['$IF_VAULT']"
+	test "$(jqf '[$j[0].interfaces[].interface]' "$TMP/b.status1.json")" = "[\"$IF_VAULT\"]"
 check "(b) policy kept: same generation as before the kills" \
-	test "$(py 'j[0]["generation"]' "$TMP/b.status0.json")" = "$(py 'j[0]["generation"]' "$TMP/b.status1.json")"
+	test "$(jqf '$j[0].generation' "$TMP/b.status0.json")" = "$(jqf '$j[0].generation' "$TMP/b.status1.json")"
 check "(b) the interface runs the pinned program" \
-	test "$(py "j[0]['interfaces'][0]['programId'] == j[0]['programId']" "$TMP/b.status1.json")" = True
+	test "$(jqf '$j[0].interfaces[0].programId == $j[0].programId' "$TMP/b.status1.json")" = true
 check "(b) verify: kernel maps equal policy A" quiet ctl verify
 check "(b) diff: the applied policy is data/swap-a.json" quiet ctl diff -f "$DATA/swap-a.json"
 

@@ -23,19 +23,12 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 3 ]; then
-	echo "usage: $0 LOADER CTL NETNS_LIB" >&2
-	exit 2
-fi
-LOADER=$1
-CTL=$2
+[ $# -eq 3 ] || { echo "usage: $0 LOADER CTL NETNS_LIB" >&2; exit 2; }
+LOADER=$1 CTL=$2
 # shellcheck source=../../scripts/lib/netns.sh
 source "$3"
 
-vw_require_root || exit 77
-vw_require_commands ip nsenter curl python3 timeout ss promtool || exit 1
-vw_require_executables "$LOADER" "$CTL" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip nsenter curl python3 jq timeout ss promtool -- "$LOADER" "$CTL" || exit $?
 
 VW_PREFIX=vwo$$
 vw_client_vault_names
@@ -48,10 +41,8 @@ vw_install_cleanup_trap
 
 # check and fatal come from scripts/lib/checks.sh (sourced by netns.sh).
 
-vw_mktemp_dir TMP || fatal "temporary directory"
-export VAULTWALL_JOURNAL=$TMP/journal.jsonl  # never the host's journal
+vw_workspace || fatal "temporary directory"
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
-vw_register_pin_dir "$PIN_DIR"
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
 
@@ -79,7 +70,6 @@ connect() {
 	vw_in_ns "$NS_CLI" timeout $((${2:-2} + 2)) curl -s -o /dev/null --interface "$1" \
 		--connect-timeout "${2:-2}" "http://$VAULT_IP:$DATA_PORT/"
 }
-fails() { ! "$@" >/dev/null 2>&1; }
 # Starts a denied connection attempt in the background (its SYNs are dropped).
 knock() {
 	vw_in_ns_bg "$NS_CLI" timeout 4 curl -s -o /dev/null --interface "$DENIED_IP" \
@@ -88,17 +78,10 @@ knock() {
 # has_event FILE SOURCE MODE: FILE has an event line from SOURCE to the data
 # port with the given mode and its AuditEvent fields.
 has_event() {
-	python3 - "$@" <<'PY'
-import json, sys
-path, source, mode = sys.argv[1:4]
-for line in open(path):
-    e = json.loads(line)
-    if (e["callerIpAddress"] == source and e["port"] == 8443 and e["mode"] == mode
-            and e["resultType"] == "ForbiddenByFirewall" and e["resultSignature"] == "Forbidden"
-            and e["protocol"] == "tcp" and e["destinationIpAddress"] == "192.0.2.10"):
-        sys.exit(0)
-sys.exit(1)
-PY
+	jq -en --arg source "$2" --arg mode "$3" 'any(inputs;
+		.callerIpAddress == $source and .port == 8443 and .mode == $mode and
+		.resultType == "ForbiddenByFirewall" and .resultSignature == "Forbidden" and
+		.protocol == "tcp" and .destinationIpAddress == "192.0.2.10")' "$1" >/dev/null 2>&1
 }
 # wait_for_event FILE SOURCE MODE SECONDS [COLLECT]: bounded wait; with
 # COLLECT, runs `vaultwallctl log -o jsonl` each round and appends to FILE.

@@ -29,21 +29,13 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 5 ]; then
-	echo "usage: $0 LOADER VAULTWALLCTL NETNS_LIB DATA_DIR PEER" >&2
-	exit 2
-fi
-LOADER=$1
-CTL=$2
+[ $# -eq 5 ] || { echo "usage: $0 LOADER VAULTWALLCTL NETNS_LIB DATA_DIR PEER" >&2; exit 2; }
+LOADER=$1 CTL=$2
 # shellcheck source=../../scripts/lib/netns.sh
 source "$3"
-DATA=$4
-PEER=$5
+DATA=$4 PEER=$5
 
-vw_require_root || exit 77
-vw_require_commands ip nsenter python3 timeout mountpoint || exit 1
-vw_require_executables "$LOADER" "$CTL" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight ip nsenter python3 jq timeout mountpoint -- "$LOADER" "$CTL" || exit $?
 
 VW_PREFIX=vws$$
 vw_client_vault_names
@@ -62,13 +54,6 @@ vw_install_cleanup_trap
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
-quiet() { "$@" >"$TMP/last-command.out" 2>&1 || { sed 's/^/  | /' "$TMP/last-command.out"; return 1; }; }
-essential() { # essential DESCRIPTION COMMAND...: a step everything after depends on
-	local what=$1
-	shift
-	quiet "$@" || fatal "$what (nothing after it can be judged)"
-	check "$what" true
-}
 
 # ---- traffic ---------------------------------------------------------------
 # connects SRC DST PORT / no_connection SRC DST PORT: a TCP handshake from the
@@ -100,9 +85,7 @@ not_delivered() { # not_delivered SRC DST [DEVICE]
 }
 
 # ---- topology -------------------------------------------------------------
-vw_mktemp_dir TMP || fatal "create a temporary directory"
-export VAULTWALL_JOURNAL=$TMP/journal.jsonl
-vw_register_pin_dir "$PIN_DIR"
+vw_workspace || fatal "create a temporary directory"
 vw_client_vault_up || fatal "client and vault namespaces"
 ip -n "$NS_VAULT" addr add "$OTHER_IP/32" dev lo || fatal "other local address"
 ip -n "$NS_VAULT" addr add "$SERVICE_IP/32" dev lo || fatal "service address"
@@ -159,15 +142,11 @@ for dst in 192.0.2.255 255.255.255.255 224.0.0.1; do
 	check "UDP/443 from the allowed source to $dst: delivered" delivered "$ALLOWED_IP" "$dst" "$IF_CLI"
 done
 ctl stats -o json >"$TMP/s1.json"
-check "the denied packets were counted as default_deny" python3 -c '
-import json, sys
-a, b = (json.load(open(f))["classes"] for f in sys.argv[1:3])
-sys.exit(0 if b["default_deny"]["packets"] - a["default_deny"]["packets"] >= 17 else 1)' "$TMP/s0.json" "$TMP/s1.json"
+check "the denied packets were counted as default_deny" jq -en --slurpfile a "$TMP/s0.json" --slurpfile b "$TMP/s1.json" \
+	'$b[0].classes.default_deny.packets - $a[0].classes.default_deny.packets >= 17'
 
 # ---- a declared tunnel: its own device must carry the filter ---------------------------
-python3 -c 'import json, sys
-d = json.load(open(sys.argv[1])); d["vaultwall"]["dataPlane"]["tunnels"] = ["vxlan"]
-json.dump(d, open(sys.argv[2], "w"))' "$DATA/scope-vault.json" "$TMP/declared.json"
+jq '.vaultwall.dataPlane.tunnels = ["vxlan"]' "$DATA/scope-vault.json" >"$TMP/declared.json"
 essential "apply with dataPlane.tunnels [\"vxlan\"]" ctl apply -f "$TMP/declared.json"
 check "[declared] VXLAN from the denied outer source passes: the tunnel device decides now" \
 	connects "$INNER_DENIED" "$VAULT_IP" 443
@@ -176,9 +155,7 @@ check "[declared, device filtered] its inner source (no rule) gets no handshake"
 	no_connection "$INNER_DENIED" "$VAULT_IP" 443
 
 # ---- listen "addresses": the vault binds only its listed address -----------------------
-python3 -c 'import json, sys
-d = json.load(open(sys.argv[1])); d["vaultwall"]["dataPlane"]["listen"] = "addresses"
-json.dump(d, open(sys.argv[2], "w"))' "$DATA/scope-vault.json" "$TMP/listed.json"
+jq '.vaultwall.dataPlane.listen = "addresses"' "$DATA/scope-vault.json" >"$TMP/listed.json"
 essential "apply with dataPlane.listen \"addresses\"" ctl apply -f "$TMP/listed.json"
 check "[listen addresses] TCP/443 to another local address is left alone" \
 	connects "$DENIED_IP" "$OTHER_IP" 443

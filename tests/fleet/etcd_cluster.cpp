@@ -15,6 +15,8 @@
 #include <sstream>
 #include <thread>
 
+#include "vaultwall/common/text.h"
+
 #ifndef VW_TEST_ETCD_DIR
 #error "VW_TEST_ETCD_DIR (a directory in the build tree) must be defined"
 #endif
@@ -123,7 +125,7 @@ void sweep_stale_clusters() {
     std::string name = entry.path().filename().string();
     size_t dash = name.rfind('-');
     if (dash == std::string::npos) continue;
-    pid_t owner = std::atoi(name.c_str() + dash + 1);
+    pid_t owner = parse_decimal<pid_t>(std::string_view(name).substr(dash + 1)).value_or(0);
     if (owner > 0 && ::kill(owner, 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ignored);
   }
 }

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "vaultwall/error.h"
+#include "vaultwall/common/error.h"
 #include "vaultwall/fleet/gateway_client.h"
 
 namespace vaultwall::fleet::testing {

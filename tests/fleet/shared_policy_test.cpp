@@ -11,8 +11,8 @@
 #include "vaultwall/fleet/layout.h"
 #include "vaultwall/fleet/records.h"
 #include "vaultwall/fleet/state_dir.h"
-#include "vaultwall/compile.h"
-#include "vaultwall/service_tags.h"
+#include "vaultwall/policy/compile.h"
+#include "vaultwall/policy/service_tags.h"
 
 #ifndef VW_SOURCE_DIR
 #error "VW_SOURCE_DIR must point at the source tree"

@@ -13,12 +13,12 @@
 #include <future>
 #include <thread>
 
-#include "vaultwall/document.h"
+#include "vaultwall/policy/document.h"
 #include "vaultwall/fleet/etcd_io.h"
 #include "vaultwall/fleet/fake_etcd.h"
 #include "vaultwall/fleet/layout.h"
 #include "vaultwall/fleet/metrics.h"
-#include "vaultwall/sha256.h"
+#include "vaultwall/policy/sha256.h"
 
 namespace vaultwall::fleet {
 namespace {

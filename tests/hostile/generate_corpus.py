@@ -3,7 +3,7 @@
 path its error must name and a fragment of the message, in expected.tsv.
 
 Deterministic (no randomness): re-running it rewrites the same files.
-Categories follow issue 6: syntax errors, wrong types, bad and out-of-range
+Categories: syntax errors, wrong types, bad and out-of-range
 CIDRs, /33, host bits, IPv6, private and other non-public ranges, limits + 1,
 unknown fields, duplicate keys, empty files, invalid UTF-8, deep nesting.
 Huge files are made at test time (tests/hostile/hostile_test.cpp) so the

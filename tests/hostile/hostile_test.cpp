@@ -3,21 +3,24 @@
 // it expects, and the kernel's generation and digest do not move. One load
 // of the program; a good policy first, then every hostile one through the
 // library's apply path, and a sample through the vaultwallctl binary.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "vaultwall/apply.h"
-#include "vaultwall/document.h"
-#include "vaultwall/program.h"
-#include "vaultwall/sha256.h"
+#include "vaultwall/apply/apply.h"
+#include "vaultwall/kernel/program.h"
+#include "vaultwall/policy/document.h"
+#include "vaultwall/policy/sha256.h"
 
 namespace vaultwall {
 namespace {
@@ -136,15 +139,33 @@ class HostileDocuments : public ::testing::Test {
   std::optional<PinnedMaps> maps_;
 };
 
-// Runs vaultwallctl; returns (exit code, stdout + stderr).
-std::pair<int, std::string> run_ctl(const std::string& arguments) {
-  std::string command = std::string(VW_CTL_BINARY) + " " + arguments + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
+// Runs vaultwallctl with `arguments` (no shell between); returns (exit
+// code, stdout + stderr).
+std::pair<int, std::string> run_ctl(std::vector<std::string> arguments) {
+  arguments.insert(arguments.begin(), VW_CTL_BINARY);
+  std::vector<char*> argv;
+  for (std::string& a : arguments) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return {-1, "pipe: " + std::string(std::strerror(errno))};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[1]);
   std::string output;
   std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
-  int status = pclose(pipe);
+  ssize_t n;
+  while ((n = ::read(pipe_fds[0], buffer.data(), buffer.size())) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) output.append(buffer.data(), static_cast<size_t>(n));
+  ::close(pipe_fds[0]);
+  if (rc != 0) return {-1, "spawn " + arguments[0] + ": " + std::strerror(rc)};
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
@@ -179,11 +200,10 @@ TEST_F(HostileDocuments, EveryOneIsRefusedWithItsPathAndTheKernelKeepsItsPolicy)
 }
 
 TEST_F(HostileDocuments, ASampleIsRefusedByTheBinaryAndShowIsUnchanged) {
-  const std::string pin = "--pin-dir " + pin_dir_;
   auto [applied, apply_output] =
-      run_ctl(pin + " apply -f " VW_SOURCE_DIR "/tests/hostile/good.json");
+      run_ctl({"--pin-dir", pin_dir_, "apply", "-f", VW_SOURCE_DIR "/tests/hostile/good.json"});
   ASSERT_EQ(applied, 0) << apply_output;
-  auto [shown, show_before] = run_ctl(pin + " show -o json");
+  auto [shown, show_before] = run_ctl({"--pin-dir", pin_dir_, "show", "-o", "json"});
   ASSERT_EQ(shown, 0) << show_before;
   const KernelState good = state();
 
@@ -193,7 +213,7 @@ TEST_F(HostileDocuments, ASampleIsRefusedByTheBinaryAndShowIsUnchanged) {
   for (size_t i = 0; i < cases.size(); i += 12) {  // every 12th: about 45 runs
     const HostileCase& c = cases[i];
     sampled++;
-    auto [code, output] = run_ctl(pin + " apply -f '" + (dir / c.name).string() + "'");
+    auto [code, output] = run_ctl({"--pin-dir", pin_dir_, "apply", "-f", (dir / c.name).string()});
     EXPECT_EQ(code, 1) << c.name << ":\n" << output;
     std::string wanted = c.path.empty() ? c.fragment : c.path;
     EXPECT_NE(output.find(wanted), std::string::npos)
@@ -203,7 +223,7 @@ TEST_F(HostileDocuments, ASampleIsRefusedByTheBinaryAndShowIsUnchanged) {
     EXPECT_EQ(state(), good) << c.name;
     rejected += code == 1;
   }
-  auto [shown_after, show_after] = run_ctl(pin + " show -o json");
+  auto [shown_after, show_after] = run_ctl({"--pin-dir", pin_dir_, "show", "-o", "json"});
   EXPECT_EQ(shown_after, 0);
   EXPECT_EQ(show_after, show_before) << "vaultwallctl show changed after hostile applies";
   std::cout << "hostile: " << rejected << " of " << sampled

@@ -27,17 +27,11 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 4 ]; then
-	echo "usage: $0 GROUP CTL LOADER SOURCE_DIR" >&2
-	exit 2
-fi
+[ $# -eq 4 ] || { echo "usage: $0 GROUP CTL LOADER SOURCE_DIR" >&2; exit 2; }
 GROUP=$1 CTL=$2 LOADER=$3 SRC=$4
 # shellcheck source=../../scripts/lib/netns.sh
 source "$SRC/scripts/lib/netns.sh"
-vw_require_root || exit 77
-vw_require_commands python3 bpftool setpriv timeout mkfifo curl ss /usr/bin/time || exit 1
-vw_require_executables "$CTL" "$LOADER" || exit 1
-vw_require_bpffs || exit 1
+vw_preflight python3 jq bpftool setpriv timeout mkfifo curl ss /usr/bin/time -- "$CTL" "$LOADER" || exit $?
 
 VW_PREFIX=vwh$$
 PIN=/sys/fs/bpf/vwtest-hostile-$$
@@ -256,7 +250,7 @@ json.dump(d, open(sys.argv[2], "w"))' "$OLD" "$TMP/huge-value.json"
 # Writes a chunk of LEN bytes of "x" as chunk INDEX of the live slot's document.
 damage_stored_document() {
 	local slot key value
-	slot=$(loader status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["activeSlot"])')
+	slot=$(loader status -o json | jq -r '.activeSlot')
 	key=$(python3 -c "import struct,sys; print(' '.join(str(b) for b in struct.pack('<I', $slot * 256)))")
 	value=$(python3 -c "import struct; print(' '.join(str(b) for b in struct.pack('<II', 5, 0) + b'xxxxx' + bytes(4096 - 13)))")
 	# shellcheck disable=SC2086
@@ -317,7 +311,7 @@ PY
 	check "... verify is in sync" rc_is 0
 	# The stored document gone altogether (a chunk of length 0).
 	local slot key
-	slot=$(loader status -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["activeSlot"])')
+	slot=$(loader status -o json | jq -r '.activeSlot')
 	key=$(python3 -c "import struct; print(' '.join(str(b) for b in struct.pack('<I', $slot * 256)))")
 	# shellcheck disable=SC2086
 	bpftool map update pinned "$PIN/vw_policy_doc" key $key value $(python3 -c "print(' '.join(['0'] * 4096))")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Permissions (issue 6): pins are 0600 and the pin directory 0700; an
+# Permissions: pins are 0600 and the pin directory 0700; an
 # unprivileged user can neither change the maps, nor detach the program,
 # nor read the journal, and is told why.
 #   permissions_test.sh CTL LOADER SOURCE_DIR

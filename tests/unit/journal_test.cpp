@@ -1,6 +1,7 @@
 // The change journal writer: one JSON line per change, file 0600 in a
 // directory it creates, and interrupted changes recorded from their markers.
-#include "vaultwall/journal.h"
+#include "vaultwall/common/journal.h"
+#include "vaultwall/common/time.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -316,8 +317,8 @@ TEST_F(JournalTest, PathComesFromFlagThenEnvironmentThenDefault) {
 }
 
 TEST(JournalTime, FormatsUtcWithMicroseconds) {
-  EXPECT_EQ(format_utc_time(1'764'322'548'123'456'789ull), "2025-11-28T09:35:48.123456Z");
-  EXPECT_EQ(format_utc_time(0), "1970-01-01T00:00:00.000000Z");
+  EXPECT_EQ(format_utc(1'764'322'548'123'456'789ull), "2025-11-28T09:35:48.123456Z");
+  EXPECT_EQ(format_utc(0), "1970-01-01T00:00:00.000000Z");
 }
 
 }  // namespace

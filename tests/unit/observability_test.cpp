@@ -9,8 +9,8 @@
 #include <set>
 #include <sstream>
 
-#include "vaultwall/clock.h"
-#include "vaultwall/observability.h"
+#include "vaultwall/common/clock.h"
+#include "vaultwall/apply/observability.h"
 
 namespace vaultwall {
 namespace {
@@ -99,6 +99,25 @@ MetricsSnapshot sample_snapshot() {
   m.mode = VW_MODE_AUDIT;
   m.interfaces = {{"eth0", "native", true}, {"eth1", "generic", false}};
   return m;
+}
+
+// The table of `vaultwallctl log -o table`: fixed-width columns, so rows
+// printed one by one line up under the header; the last column is not padded.
+TEST(EventTable, HeaderAndRowsHaveFixedColumns) {
+  EXPECT_EQ(event_table_header(),
+            "TIME                        MODE    ACTION   CALLER                                  "
+            "PORT   PROTO INTERFACE  VLAN CLASS / RULE");
+  vw_event e = denied_ipv4_syn();
+  e.vlan = 100;
+  EXPECT_EQ(event_table_row(e, 1'764'322'548'123'456'000ull, {"eth0", ""}),
+            "2025-11-28T09:35:48.123456Z enforce denied   203.0.113.9:51234                       "
+            "443    tcp   eth0       100  default_deny / defaultAction: Deny");
+  e.mode = VW_EVENT_MODE_AUDIT;
+  e.suppressed = 3;
+  const std::string audit = event_table_row(e, 0, {"", "203.0.113.0/24"});
+  EXPECT_EQ(audit.substr(28, 17), "audit   allowed  ");
+  EXPECT_EQ(audit.find("4          100 "), 98u) << audit;  // no name: the ifindex
+  EXPECT_TRUE(audit.ends_with("(+3 suppressed)")) << audit;
 }
 
 TEST(Metrics, FollowsPrometheusNamingAndFormat) {

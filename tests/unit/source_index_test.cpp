@@ -7,7 +7,8 @@
 #include <set>
 #include <tuple>
 
-#include "vaultwall/source_index.h"
+#include "vaultwall/abi/keys.h"
+#include "vaultwall/kernel/source_index.h"
 
 namespace vaultwall {
 namespace {
@@ -20,25 +21,15 @@ struct TestPrefix {
 
 uint32_t mask_of(int len) { return len == 0 ? 0 : ~uint32_t{0} << (32 - len); }
 
-void set_addr(__u8 out[4], uint32_t addr) {
-  for (int i = 0; i < 4; i++) out[i] = static_cast<__u8>(addr >> (24 - 8 * i));
-}
 
 class Image {
  public:
   void rule(uint32_t addr, int len, uint32_t id, uint32_t vnet = VW_VNET_PUBLIC) {
-    vw_rule_key key{};
-    key.prefixlen = VW_RULE_KEY_VNET_BITS + len;
-    key.vnet_id = vnet;
-    set_addr(key.addr, addr & mask_of(len));
-    image_.rules.push_back({key, vw_rule_value{id}});
+    image_.rules.push_back({make_rule_key(vnet, addr, static_cast<uint8_t>(len)), vw_rule_value{id}});
     if (vnet == VW_VNET_PUBLIC) rules_.push_back({addr & mask_of(len), len, id});
   }
   void trusted(uint32_t addr, int len, uint32_t id) {
-    vw_trusted_key key{};
-    key.prefixlen = len;
-    set_addr(key.addr, addr & mask_of(len));
-    image_.trusted.push_back({key, vw_trusted_value{id}});
+    image_.trusted.push_back({make_trusted_key(addr, static_cast<uint8_t>(len)), vw_trusted_value{id}});
     trusted_.push_back({addr & mask_of(len), len, id});
   }
   const SlotImage& image() const { return image_; }

@@ -1,10 +1,10 @@
 // Text from outside on its way to a terminal or the journal, and the
 // metrics server's address parsing (pure functions).
-#include "vaultwall/text.h"
+#include "vaultwall/common/text.h"
 
 #include <gtest/gtest.h>
 
-#include "vaultwall/metrics_server.h"
+#include "vaultwall/apply/metrics_server.h"
 
 namespace vaultwall {
 namespace {

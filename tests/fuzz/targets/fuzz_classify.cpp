@@ -12,8 +12,8 @@
 
 #include "frame_model.h"
 #include "packet_builder.h"
-#include "vaultwall/compile.h"
-#include "vaultwall/document.h"
+#include "vaultwall/policy/compile.h"
+#include "vaultwall/policy/document.h"
 
 using namespace vaultwall;
 

@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "vaultwall/compile.h"
-#include "vaultwall/document.h"
-#include "vaultwall/service_tags.h"
+#include "vaultwall/policy/compile.h"
+#include "vaultwall/policy/document.h"
+#include "vaultwall/policy/service_tags.h"
 
 using namespace vaultwall;
 

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "vaultwall/agent/fleet_activity.h"
-#include "vaultwall/attach.h"
-#include "vaultwall/error.h"
+#include "vaultwall/common/error.h"
+#include "vaultwall/kernel/attach.h"
 
 namespace vaultwall {
 

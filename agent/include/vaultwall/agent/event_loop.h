@@ -10,8 +10,8 @@
 #include <map>
 #include <optional>
 
-#include "vaultwall/error.h"
-#include "vaultwall/fd.h"
+#include "vaultwall/common/error.h"
+#include "vaultwall/common/fd.h"
 
 namespace vaultwall {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "vaultwall/agent/event_loop.h"
-#include "vaultwall/error.h"
+#include "vaultwall/common/error.h"
 #include "vaultwall/fleet/gateway_client.h"
 
 namespace vaultwall {

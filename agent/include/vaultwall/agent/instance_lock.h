@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include "vaultwall/error.h"
-#include "vaultwall/fd.h"
+#include "vaultwall/common/error.h"
+#include "vaultwall/common/fd.h"
 
 namespace vaultwall {
 

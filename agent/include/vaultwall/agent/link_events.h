@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "vaultwall/error.h"
-#include "vaultwall/fd.h"
+#include "vaultwall/common/error.h"
+#include "vaultwall/common/fd.h"
 
 namespace vaultwall {
 

@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "vaultwall/agent/fleet_activity.h"
-#include "vaultwall/attach.h"
-#include "vaultwall/error.h"
+#include "vaultwall/common/error.h"
 #include "vaultwall/fleet/connection.h"
-#include "vaultwall/host_facts.h"  // kHostFactsEnv, kHostFactsDefaultPath: as vaultwallctl --host
+#include "vaultwall/kernel/attach.h"
+#include "vaultwall/policy/host_facts.h"  // kHostFactsEnv, kHostFactsDefaultPath: as vaultwallctl --host
 
 namespace vaultwall {
 

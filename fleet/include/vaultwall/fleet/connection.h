@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "vaultwall/error.h"
+#include "vaultwall/common/error.h"
 #include "vaultwall/fleet/gateway_client.h"
 
 namespace vaultwall::fleet {

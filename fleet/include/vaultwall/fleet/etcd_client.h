@@ -38,7 +38,7 @@
 #include <variant>
 #include <vector>
 
-#include "vaultwall/error.h"
+#include "vaultwall/common/error.h"
 
 namespace vaultwall::fleet {
 

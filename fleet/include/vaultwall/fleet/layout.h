@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "vaultwall/error.h"
+#include "vaultwall/common/error.h"
 
 namespace vaultwall::fleet {
 

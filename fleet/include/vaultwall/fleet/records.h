@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "vaultwall/diagnostics.h"
-#include "vaultwall/error.h"
+#include "vaultwall/policy/diagnostics.h"
+#include "vaultwall/common/error.h"
 
 namespace vaultwall::fleet {
 

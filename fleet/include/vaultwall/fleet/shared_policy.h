@@ -16,11 +16,11 @@
 #include <string_view>
 #include <vector>
 
-#include "vaultwall/diagnostics.h"
-#include "vaultwall/error.h"
+#include "vaultwall/policy/diagnostics.h"
+#include "vaultwall/common/error.h"
 #include "vaultwall/fleet/records.h"
-#include "vaultwall/host_facts.h"
-#include "vaultwall/policy.h"
+#include "vaultwall/policy/host_facts.h"
+#include "vaultwall/policy/policy.h"
 
 namespace vaultwall::fleet {
 

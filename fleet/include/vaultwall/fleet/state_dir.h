@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "vaultwall/error.h"
+#include "vaultwall/common/error.h"
 
 namespace vaultwall::fleet {
 

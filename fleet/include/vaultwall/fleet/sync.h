@@ -22,12 +22,12 @@
 #include <variant>
 #include <vector>
 
-#include "vaultwall/diagnostics.h"
-#include "vaultwall/error.h"
+#include "vaultwall/policy/diagnostics.h"
+#include "vaultwall/common/error.h"
 #include "vaultwall/fleet/etcd_client.h"
 #include "vaultwall/fleet/records.h"
 #include "vaultwall/fleet/shared_policy.h"
-#include "vaultwall/journal.h"
+#include "vaultwall/common/journal.h"
 
 namespace vaultwall::fleet {
 

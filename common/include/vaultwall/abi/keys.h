@@ -1,0 +1,45 @@
+// The map keys of bpf/vaultwall_abi.h built from host-order addresses, in
+// one place: the compiler, the tests and the benchmarks all key the tries
+// this way.
+#pragma once
+
+#include <cstdint>
+
+#include "vaultwall_abi.h"
+
+namespace vaultwall {
+
+// Network byte order, as the keys store addresses.
+inline void store_ipv4(uint8_t (&out)[4], uint32_t address) {
+  out[0] = static_cast<uint8_t>(address >> 24);
+  out[1] = static_cast<uint8_t>(address >> 16);
+  out[2] = static_cast<uint8_t>(address >> 8);
+  out[3] = static_cast<uint8_t>(address);
+}
+
+// vw_rules_N key of `address`/`length` under virtual network vnet_id
+// (VW_VNET_PUBLIC for IP rules); host bits of `address` are dropped.
+inline vw_rule_key make_rule_key(uint32_t vnet_id, uint32_t address, uint8_t length) {
+  vw_rule_key key{};
+  key.prefixlen = VW_RULE_KEY_VNET_BITS + length;
+  key.vnet_id = vnet_id;
+  store_ipv4(key.addr, length == 0 ? 0 : address & ~uint32_t{0} << (32 - length));
+  return key;
+}
+
+// vw_trusted_N key of `address`/`length`.
+inline vw_trusted_key make_trusted_key(uint32_t address, uint8_t length) {
+  vw_trusted_key key{};
+  key.prefixlen = length;
+  store_ipv4(key.addr, length == 0 ? 0 : address & ~uint32_t{0} << (32 - length));
+  return key;
+}
+
+// vw_endpoints_N key of a destination address.
+inline vw_endpoint_key make_endpoint_key(uint32_t address) {
+  vw_endpoint_key key{};
+  store_ipv4(key.addr, address);
+  return key;
+}
+
+}  // namespace vaultwall

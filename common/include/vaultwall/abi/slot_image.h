@@ -1,0 +1,24 @@
+// Everything one slot holds: what the compiler produces, the slot writer
+// writes and verify reads back. Only the ABI structs, no libbpf: the policy
+// library builds it without touching a kernel.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vaultwall_abi.h"
+
+namespace vaultwall {
+
+struct SlotImage {
+  vw_settings settings{};
+  vw_policy_info info{};
+  std::vector<std::pair<vw_rule_key, vw_rule_value>> rules;
+  std::vector<std::pair<vw_trusted_key, vw_trusted_value>> trusted;
+  std::vector<std::pair<vw_segment_key, vw_segment_value>> segments;
+  std::vector<std::pair<vw_endpoint_key, vw_endpoint_value>> endpoints;
+  std::string document;  // normalised rule document (JSON), kept with the slot
+};
+
+}  // namespace vaultwall

@@ -1,0 +1,98 @@
+// Attaching the pinned program to interfaces through pinned XDP links, and
+// reporting what is attached where.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vaultwall/common/error.h"
+#include "vaultwall/kernel/links.h"
+
+namespace vaultwall {
+
+enum class AttachMode { kAuto, kNative, kGeneric };
+
+struct AttachResult {
+  std::string interface;
+  std::string mode;       // "native" or "generic"
+  std::string framing;    // "ethernet" or "ip" (the entry point it runs)
+  bool fell_back = false; // auto mode: native failed, generic used
+  std::string native_error;
+  bool replaced = false;  // a severed or unpinned link of this name was replaced
+};
+
+// Path of the pinned program (Ethernet entry point; program_pin_path_for
+// names either) and of the link pin for an interface.
+std::string program_pin_path(const std::string& pin_dir);
+std::string program_pin_path_for(const std::string& pin_dir, uint8_t framing);
+std::string link_pin_path(const std::string& pin_dir, const std::string& interface);
+
+// Attaches pin_dir's program to `interface` (named in the caller's network
+// namespace) with a pinned bpf_link, and records it in vw_links. Devices
+// without an Ethernet header (TUN, WireGuard) get the IP entry point in
+// generic mode. A severed link of that name, or an expected interface whose
+// pin was deleted, is replaced. ENODEV: unknown interface; EEXIST: attached
+// and live, another XDP program on it, or expected in another namespace;
+// EOPNOTSUPP: a device whose frames vaultwall cannot parse; ENOENT: nothing
+// loaded (hint: vaultwall-loader load).
+Result<AttachResult> attach_interface(const std::string& pin_dir, const std::string& interface,
+                                      AttachMode mode);
+
+// Detaches vaultwall from `interface` and stops expecting it (ENOENT when it
+// is neither attached nor expected).
+Result<void> detach_interface(const std::string& pin_dir, const std::string& interface);
+
+// Interfaces with a pinned vaultwall link under pin_dir.
+Result<std::vector<std::string>> attached_interfaces(const std::string& pin_dir);
+
+// Interfaces vaultwall is expected to filter: with a link pin or recorded
+// in vw_links (a deleted pin leaves the record), in name order.
+Result<std::vector<std::string>> expected_interfaces(const std::string& pin_dir);
+
+// What load did to the expected interfaces.
+struct LinkMoves {
+  int moved = 0;                         // live links moved to the new program
+  std::vector<std::string> reattached;   // severed or unpinned, attached again
+  std::vector<std::string> unfiltered;   // "IF: why" for those it could not attach
+};
+
+// Moves every live link to the program of its framing (bpf_link_update: no
+// gap), and attaches again each expected interface whose link is severed or
+// whose pin is gone when an interface of that name exists in the caller's
+// namespace. An interface it cannot attach is reported, not an error.
+Result<LinkMoves> move_links(const std::string& pin_dir, int ethernet_prog_fd, int ip_prog_fd);
+
+// Removes every pin and the pin directory (after detaching everything).
+Result<void> purge_pins(const std::string& pin_dir);
+
+
+struct MapStatus {
+  std::string name;
+  uint32_t id = 0;
+};
+
+struct Status {
+  std::string pin_dir;
+  bool loaded = false;
+  uint32_t prog_id = 0;
+  std::string prog_tag;
+  uint32_t ip_prog_id = 0;  // the IP-framing entry point (0: not pinned)
+  uint32_t abi_version = 0;
+  uint32_t active_slot = 0;
+  uint64_t generation = 0;
+  uint64_t other_slot_generation = 0;
+  std::vector<InterfaceHealth> links;
+  std::vector<MapStatus> maps;
+  // Decapsulating devices (vxlan, geneve, tun, wireguard, ...) of the
+  // caller's namespace that are up and not filtered by vaultwall.
+  std::vector<NetDevice> unfiltered_tunnels;
+  // Nothing unfiltered that vaultwall is expected to filter.
+  bool healthy() const;
+};
+
+// What is loaded, attached and active under pin_dir. loaded=false (not an
+// error) when nothing is pinned there.
+Result<Status> read_status(const std::string& pin_dir);
+
+}  // namespace vaultwall

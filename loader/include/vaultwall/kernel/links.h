@@ -1,0 +1,102 @@
+// Which interfaces vaultwall is expected to filter, and whether each one
+// really is: the vw_links record (written by attach, cleared by detach)
+// compared with the pinned XDP links and the kernel's devices.
+//
+// A pinned link can stop filtering without any command noticing: its
+// interface is deleted (the link is "severed", ifindex 0, and stays severed
+// when an interface of the same name comes back), or its pin is deleted
+// (which detaches it). Every health signal (status, verify, metrics) reads
+// interface_health() so they agree on what is unfiltered.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vaultwall/common/error.h"
+#include "vaultwall_abi.h"
+
+namespace vaultwall {
+
+// A network device of the caller's network namespace, from rtnetlink.
+struct NetDevice {
+  uint32_t ifindex = 0;
+  std::string name;
+  uint16_t type = 0;  // ARPHRD_*
+  bool up = false;    // IFF_UP
+  std::string kind;   // IFLA_INFO_KIND: "veth", "vxlan", "tun", ... (empty for physical NICs)
+  uint32_t xdp_prog_id = 0;
+  uint8_t xdp_mode = 0;  // XDP_ATTACHED_*
+};
+
+// Every device of the caller's network namespace (RTM_GETLINK dump).
+Result<std::vector<NetDevice>> list_net_devices();
+// The device named `name` in the caller's namespace; nullopt when none.
+Result<std::optional<NetDevice>> find_net_device(const std::string& name);
+
+// Inode of the caller's network namespace (as in `ls -l /proc/self/ns/net`).
+Result<uint64_t> current_netns_inode();
+// "net:[4026531840]"
+std::string netns_text(uint64_t inode);
+
+// Which entry point can parse the device's frames (VW_FRAMING_*), or an
+// error naming the device type when none can: tunnels whose generic XDP
+// view starts at the outer header (ipip, gre, sit, ip6tnl) are refused.
+Result<uint8_t> framing_for(const NetDevice& device);
+// "ethernet" or "ip"
+const char* framing_name(uint8_t framing);
+// Pin name of the program for a framing (VW_PROG_NAME or VW_PROG_L3_NAME).
+const char* program_name_for(uint8_t framing);
+
+// Device kinds that decapsulate traffic: what arrives through them was
+// inside a packet the outer interface's filter passed as "unprotected".
+bool is_decapsulating_kind(const std::string& kind);
+
+// The vw_links record.
+struct ExpectedLink {
+  std::string interface;
+  vw_link_info info{};
+};
+Result<std::vector<ExpectedLink>> read_expected_links(const std::string& pin_dir);
+Result<std::optional<vw_link_info>> read_expected_link(const std::string& pin_dir,
+                                                       const std::string& interface);
+Result<void> record_expected_link(const std::string& pin_dir, const std::string& interface,
+                                  const vw_link_info& info);
+Result<void> forget_expected_link(const std::string& pin_dir, const std::string& interface);
+
+enum class LinkState {
+  kFiltered,      // a live link runs vaultwall's loaded program
+  kSevered,       // the link's interface was deleted (it may exist again)
+  kPinMissing,    // the link pin was deleted: the XDP program is detached
+  kStaleProgram,  // the link runs a program that is not the loaded one
+  kOtherProgram,  // no vaultwall link; another XDP program is on the interface
+};
+// "filtered", "severed", "pin-missing", "stale-program", "other-program"
+const char* link_state_name(LinkState state);
+
+struct InterfaceHealth {
+  std::string interface;
+  LinkState state = LinkState::kPinMissing;
+  uint32_t ifindex = 0;  // the link's (0 when severed), else the recorded one
+  std::string mode;      // "native" / "generic" (recorded at attach), "" when unknown
+  std::string framing;   // "ethernet" / "ip"
+  uint32_t link_id = 0;
+  uint32_t prog_id = 0;
+  uint64_t netns_inode = 0;      // 0 when not recorded
+  bool other_namespace = false;  // recorded in a namespace other than the caller's
+  std::string problem;           // what is wrong, for humans ("" when filtered)
+  std::string hint;              // what to do about it
+  bool filtered() const { return state == LinkState::kFiltered; }
+};
+
+// Every expected interface (the vw_links record and every link pin), in
+// name order. Errors only when the pins cannot be read at all.
+Result<std::vector<InterfaceHealth>> interface_health(const std::string& pin_dir);
+
+// The ifindex the XDP program sees for `interface` (its live link's), or
+// nullopt when vaultwall does not filter it.
+Result<std::optional<uint32_t>> filtered_ifindex(const std::string& pin_dir,
+                                                 const std::string& interface);
+
+}  // namespace vaultwall

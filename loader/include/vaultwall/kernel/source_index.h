@@ -1,0 +1,31 @@
+// The public source index: the IP rules and trusted prefixes of one slot,
+// compiled into the arrays the XDP program walks (vw_index_N, vw_chunks_N;
+// layout and entry format in bpf/vaultwall_abi.h). Derived from the slot's
+// tries, so it never holds anything they do not.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "vaultwall/abi/slot_image.h"
+#include "vaultwall_abi.h"
+
+namespace vaultwall {
+
+struct SourceIndex {
+  std::vector<uint32_t> top;           // VW_INDEX_TOP_ENTRIES entries, one per /16
+  std::vector<vw_index_chunk> chunks;  // chunk n is vw_chunks_N[n]; only the used ones
+  uint32_t trie_regions = 0;           // /16s left to the tries (chunk budget spent)
+};
+
+// Builds the index of `image`'s public IP rules (vnet VW_VNET_PUBLIC) and
+// trusted prefixes. A /16 whose chunks do not fit in `chunk_budget` gets
+// VW_INDEX_TRIE; /16s are filled in address order, so the result is
+// deterministic.
+SourceIndex build_source_index(const SlotImage& image, uint32_t chunk_budget = VW_INDEX_CHUNKS);
+
+// The entry the XDP program reaches for `source` (host byte order): a
+// result or VW_INDEX_TRIE. The same walk as index_lookup() in the program.
+uint32_t source_index_entry(const SourceIndex& index, uint32_t source);
+
+}  // namespace vaultwall
