@@ -35,6 +35,7 @@
 
 #include "cli/common.h"
 #include "vaultwall/attach.h"
+#include "vaultwall/deny_log.h"
 #include "vaultwall/live_maps.h"
 #include "vaultwall/observability.h"
 #include "vaultwall/program.h"
@@ -169,7 +170,7 @@ class InterfaceNames {
 class EventWriter {
  public:
   EventWriter(const std::string& pin_dir, const LogOptions& options)
-      : options_(options), interfaces_(pin_dir) {}
+      : options_(options), interfaces_(pin_dir), correlator_(host_name()), host_(host_name()) {}
 
   Result<void> open() {
     if (options_.output_file.empty()) {
@@ -192,6 +193,7 @@ class EventWriter {
     maps_ = &maps;
     rule_texts_.clear();
     interfaces_.reload();
+    reload_policy_names();
   }
 
   ~EventWriter() {
@@ -203,6 +205,7 @@ class EventWriter {
     // per event, so a clock step (NTP) shows up from the next event on.
     uint64_t wall_ns = e.time_ns + (clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
     EventNames names{interfaces_.name(e.ifindex), rule_text(e.rule_id)};
+    add_policy_names(e, names);
     if (options_.format == "table") {
       names = {printable(names.interface), printable(names.rule)};
       std::fprintf(out_, "%s\n", event_table_row(e, wall_ns, names).c_str());
@@ -216,6 +219,37 @@ class EventWriter {
   }
 
  private:
+  // The vault and vnet names of the policy that decided the event. An event
+  // of another generation than the names' (an apply since) reloads them at
+  // most once a second; a vnet is named only by its own generation's document.
+  void add_policy_names(const vw_event& e, EventNames& names) {
+    if (e.generation != policy_names_.generation &&
+        Clock::now() - policy_names_loaded_at_ >= std::chrono::seconds(1))
+      reload_policy_names();
+    names.host = host_;
+    names.correlation_id = correlator_.correlation_id(e);
+    names.resource_id = policy_names_.resource_id;
+    if (e.generation != policy_names_.generation) return;
+    if (auto it = policy_names_.virtual_networks.find(e.vnet_id);
+        it != policy_names_.virtual_networks.end())
+      names.virtual_network = it->second;
+  }
+
+  void reload_policy_names() {
+    policy_names_loaded_at_ = Clock::now();
+    if (!maps_) return;
+    auto current = read_kernel_policy(*maps_, StoredDocument::kMayBeDamaged);
+    if (!current) {
+      if (!names_warned_)
+        warn("log: cannot read the stored policy, so events carry no resourceId or virtual "
+             "network names: " + current.error().message());
+      names_warned_ = true;
+      return;
+    }
+    names_warned_ = false;
+    policy_names_ = event_policy_names(*current);
+  }
+
   // Rule texts are cached per id; an id that a later apply reuses would keep
   // its old text until the maps change, which is why events carry the generation.
   std::string rule_text(uint32_t rule_id) {
@@ -233,6 +267,11 @@ class EventWriter {
   std::FILE* out_ = nullptr;
   bool header_written_ = false;
   std::map<uint32_t, std::string> rule_texts_;
+  ConnectionCorrelator correlator_;
+  std::string host_;
+  EventPolicyNames policy_names_;
+  Clock::time_point policy_names_loaded_at_{};
+  bool names_warned_ = false;
 };
 
 int on_event(void* writer, void* data, size_t size) {

@@ -17,10 +17,13 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "cli/common.h"
 #include "vaultwall/apply.h"
+#include "vaultwall/clock.h"
+#include "vaultwall/journal.h"
 #include "vaultwall/live_maps.h"
 #include "vaultwall/metrics_server.h"
 #include "vaultwall/observability.h"
@@ -32,8 +35,28 @@ namespace {
 
 constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-Result<MetricsSnapshot> read_snapshot(const PinnedMaps& maps) {
+struct MetricsOptions {
+  std::string listen;
+  std::string textfile_dir;
+  unsigned interval_seconds = 0;
+  bool no_rule_metrics = false;
+  unsigned verify_interval_seconds = 60;
+};
+
+// Per-rule last hits in wall time; none when the kernel clock cannot be read.
+std::map<uint32_t, uint64_t> rule_last_hits(const std::vector<RuleCounters>& rules) {
+  std::map<uint32_t, uint64_t> out;
+  auto clock = JiffiesClock::read();
+  if (!clock) return out;
+  for (const RuleCounters& r : rules)
+    if (r.counters.last_hit_jiffies) out[r.id] = clock->to_unix_ns(r.counters.last_hit_jiffies);
+  return out;
+}
+
+Result<MetricsSnapshot> read_snapshot(const PinnedMaps& maps, const MetricsOptions& options,
+                                      MetricsFactsReader& facts) {
   MetricsSnapshot m;
+  m.per_rule = !options.no_rule_metrics;
   m.stats = VW_TRY(read_stats(maps));
   m.events = VW_TRY(maps.read_event_stats());
   const vw_active live = VW_TRY(maps.active().get(0)).value_or(vw_active{});
@@ -48,18 +71,27 @@ Result<MetricsSnapshot> read_snapshot(const PinnedMaps& maps) {
   auto interfaces = read_interface_attachments(maps.pin_dir());
   if (!interfaces) return std::unexpected(interfaces.error());
   m.interfaces = std::move(*interfaces);
+  if (m.per_rule) m.rule_last_hit_unix_ns = rule_last_hits(m.stats.rules);
+  m.facts = VW_TRY(facts.read(maps));
   return m;
 }
 
-Result<std::string> metrics_text(const PinnedMaps& maps) {
-  return render_metrics(VW_TRY(read_snapshot(maps)));
+Result<std::string> metrics_text(const PinnedMaps& maps, const MetricsOptions& options,
+                                 MetricsFactsReader& facts) {
+  return render_metrics(VW_TRY(read_snapshot(maps, options, facts)));
+}
+
+MetricsFactsReader facts_reader(const Globals& g, const MetricsOptions& options) {
+  return MetricsFactsReader(journal_path(g.journal),
+                            std::chrono::seconds(options.verify_interval_seconds));
 }
 
 // The metrics of the maps pinned now. Says on stderr, once each time, when
 // the maps were replaced or are gone.
 class LiveMetrics {
  public:
-  explicit LiveMetrics(const std::string& pin_dir) : live_(pin_dir) {}
+  LiveMetrics(const Globals& g, const MetricsOptions& options)
+      : live_(g.pin_dir), options_(options), facts_(facts_reader(g, options)) {}
 
   Result<std::string> read() {
     auto maps = live_.current();
@@ -73,11 +105,13 @@ class LiveMetrics {
            " were replaced (a purge and a new load); reading the new ones");
     epoch_ = live_.epoch();
     gone_ = false;
-    return metrics_text(**maps);
+    return metrics_text(**maps, options_, facts_);
   }
 
  private:
   LiveMaps live_;
+  const MetricsOptions& options_;
+  MetricsFactsReader facts_;
   uint64_t epoch_ = 0;
   bool gone_ = false;
 };
@@ -122,11 +156,12 @@ void stop_on_signals() {
   sigaction(SIGTERM, &stop, nullptr);
 }
 
-int serve(const std::string& pin_dir, const std::string& address) {
+int serve(const Globals& g, const MetricsOptions& options) {
+  const std::string& address = options.listen;
   auto server = MetricsServer::listen(address);
   if (!server) return report(server.error());
   stop_on_signals();
-  LiveMetrics metrics(pin_dir);
+  LiveMetrics metrics(g, options);
   std::cerr << "vaultwallctl: serving metrics on http://" << address << "/metrics\n";
   auto served = server->serve(
       [&metrics] {
@@ -148,10 +183,11 @@ int serve(const std::string& pin_dir, const std::string& address) {
 // Rewrites the textfile every `interval` until SIGINT/SIGTERM. While the
 // maps cannot be read the file is removed: node_exporter then exports no
 // vaultwall series (alert on their absence) instead of stale ones.
-int textfile_loop(const std::string& pin_dir, const std::string& dir,
-                  std::chrono::seconds interval) {
+int textfile_loop(const Globals& g, const MetricsOptions& options) {
+  const std::string& dir = options.textfile_dir;
+  const std::chrono::seconds interval(options.interval_seconds);
   stop_on_signals();
-  LiveMetrics metrics(pin_dir);
+  LiveMetrics metrics(g, options);
   bool failing = false;
   while (!stop_requested) {
     auto text = metrics.read();
@@ -169,24 +205,17 @@ int textfile_loop(const std::string& pin_dir, const std::string& dir,
   return kExitOk;
 }
 
-struct MetricsOptions {
-  std::string listen;
-  std::string textfile_dir;
-  unsigned interval_seconds = 0;
-};
-
 int cmd_metrics(const Globals& g, const MetricsOptions& options) {
   if (!options.listen.empty() || options.interval_seconds > 0) {
     // The pins may come later (purge, then load): only what cannot change is checked now.
     if (auto r = check_privileges_and_bpffs(g.pin_dir); !r) return report(r.error());
   }
-  if (!options.listen.empty()) return serve(g.pin_dir, options.listen);
-  if (options.interval_seconds > 0)
-    return textfile_loop(g.pin_dir, options.textfile_dir,
-                         std::chrono::seconds(options.interval_seconds));
+  if (!options.listen.empty()) return serve(g, options);
+  if (options.interval_seconds > 0) return textfile_loop(g, options);
   auto maps = open_maps(g);
   if (!maps) return report(maps.error());
-  auto text = metrics_text(*maps);
+  MetricsFactsReader facts = facts_reader(g, options);
+  auto text = metrics_text(*maps, options, facts);
   if (!text) return report(text.error());
   if (!options.textfile_dir.empty()) {
     if (auto r = write_textfile(options.textfile_dir, *text); !r) return report(r.error());
@@ -212,6 +241,13 @@ void add_metrics_commands(CLI::App& app, Globals& g, Commands& commands) {
       "--interval", options->interval_seconds,
       "with --textfile: rewrite it every SECONDS until SIGINT/SIGTERM (default: once)");
   interval->needs(textfile)->check(CLI::Range(1u, 86400u));
+  metrics->add_flag("--no-rule-metrics", options->no_rule_metrics,
+                    "leave out the series per rule (a rule label can be a 345-character subnet id, "
+                    "and there can be 16k rules)");
+  metrics->add_option("--verify-interval", options->verify_interval_seconds,
+                      "run the drift check behind vaultwall_policy_in_sync at most every SECONDS "
+                      "(default 60; at once after an apply)")
+      ->check(CLI::Range(1u, 86400u));
   listen->excludes(textfile);
   commands.add(metrics, [&g, options] { return cmd_metrics(g, *options); });
 }

@@ -31,6 +31,7 @@ struct Document {
   // Path prefix of the ACLs as the user wrote them: "networkAcls",
   // "properties.networkAcls", or "" for a bare networkAcls object.
   std::string acls_path;
+  std::string resource_id;  // a vault resource's "id" (ARM id), "" when none
   std::optional<Located<DefaultAction>> default_action;
   std::optional<Located<Bypass>> bypass;
   std::optional<Located<PublicNetworkAccess>> public_network_access;
