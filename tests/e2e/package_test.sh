@@ -72,7 +72,12 @@ LAYOUT=(
 	"$UNITDIR/vaultwall.service:f"
 	"$UNITDIR/vaultwall-log.service:f"
 	"$UNITDIR/vaultwall-agent.service:f"
+	"$UNITDIR/vaultwall-metrics.service:f"
+	"$UNITDIR/vaultwall-metrics-textfile.service:f"
+	"$UNITDIR/vaultwall-metrics-textfile.timer:f"
 	"$PREFIX/share/vaultwall/service-tags/ServiceTags_Public_subset.json:f"
+	"$PREFIX/share/vaultwall/prometheus/vaultwall.rules.yml:f"
+	"$PREFIX/share/vaultwall/schema/deny-log.schema.json:f"
 	"$COMPDIR/vaultwall-loader:f"
 	"$COMPDIR/vaultwallctl:f"
 	"$COMPDIR/vaultwall-agent:f"
@@ -136,6 +141,15 @@ check "vaultwall.service: capabilities bounded to CAP_BPF CAP_NET_ADMIN CAP_PERF
 	contains "$UNIT" "CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_PERFMON"
 check "vaultwall-log.service follows the log as JSON lines" \
 	contains "$ROOT$UNITDIR/vaultwall-log.service" "log --follow -o jsonl"
+METRICS_UNIT=$ROOT$UNITDIR/vaultwall-metrics.service
+check "vaultwall-metrics.service serves --listen on VAULTWALL_METRICS_LISTEN, sandboxed" bash -c "
+	grep -q 'metrics --listen \${VAULTWALL_METRICS_LISTEN} \$VAULTWALL_METRICS_ARGS' '$METRICS_UNIT' &&
+	grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_PERFMON' '$METRICS_UNIT' && grep -qx 'ProtectSystem=strict' '$METRICS_UNIT'"
+check "vaultwall-metrics-textfile: a timer every minute runs metrics --textfile" bash -c "
+	grep -qx 'OnUnitActiveSec=1min' '$ROOT$UNITDIR/vaultwall-metrics-textfile.timer' &&
+	grep -q 'metrics --textfile \${VAULTWALL_METRICS_TEXTFILE_DIR}' '$ROOT$UNITDIR/vaultwall-metrics-textfile.service'"
+check "the installed alerting rules pass promtool check rules" \
+	quiet promtool check rules "$ROOT$PREFIX/share/vaultwall/prometheus/vaultwall.rules.yml"
 AGENT_UNIT=$ROOT$UNITDIR/vaultwall-agent.service
 check "vaultwall-agent.service: Type=notify with a watchdog, restarted always (not after a usage error)" \
 	bash -c "grep -qx 'Type=notify' '$AGENT_UNIT' && grep -qx 'WatchdogSec=30s' '$AGENT_UNIT' && grep -qx 'Restart=always' '$AGENT_UNIT' && grep -qx 'RestartPreventExitStatus=2' '$AGENT_UNIT'"
@@ -149,18 +163,20 @@ if command -v systemd-analyze >/dev/null; then
 	# Checked against the host's systemd (its targets and mounts), with the
 	# units' commands pointed at the DESTDIR, where the binaries are.
 	mkdir -p "$TMP/units"
-	for u in vaultwall.service vaultwall-log.service vaultwall-agent.service; do
+	METRICS_UNITS="vaultwall-metrics.service vaultwall-metrics-textfile.service vaultwall-metrics-textfile.timer"
+	for u in vaultwall.service vaultwall-log.service vaultwall-agent.service $METRICS_UNITS; do
 		sed -e "s|$PREFIX/sbin/|$ROOT$PREFIX/sbin/|g" -e "s|$PREFIX/libexec/|$ROOT$PREFIX/libexec/|g" \
 			"$ROOT$UNITDIR/$u" >"$TMP/units/$u"
 	done
 	verify_units() {
 		local out
+		# shellcheck disable=SC2046 # one word per unit
 		out=$(systemd-analyze verify --man=no "$TMP/units/vaultwall.service" "$TMP/units/vaultwall-log.service" \
-			"$TMP/units/vaultwall-agent.service" 2>&1)
+			"$TMP/units/vaultwall-agent.service" $(printf "$TMP/units/%s " $METRICS_UNITS) 2>&1)
 		out=$(grep -E 'vaultwall' <<<"$out" || true)
 		[ -z "$out" ] || { sed 's/^/  | /' <<<"$out"; return 1; }
 	}
-	check "systemd-analyze verify: the three units clean" verify_units
+	check "systemd-analyze verify: the units clean (with the metrics service, textfile service and timer)" verify_units
 	systemd-analyze security --offline=yes --root="$ROOT" "$UNIT" 2>/dev/null |
 		tail -1 | sed 's/^/  vaultwall.service exposure: /'
 else
