@@ -95,6 +95,42 @@ std::string reader_lock_path(const std::string& pin_dir) {
   return run_dir() + "/log-" + key + ".lock";
 }
 
+// Where a reader keeps the connections it saw, for the next reader's
+// correlationIds (next to its lock, so only the lock holder writes it).
+std::string connections_path(const std::string& pin_dir) {
+  std::string path = reader_lock_path(pin_dir);
+  return path.substr(0, path.size() - 5) + ".connections";
+}
+
+std::string read_small_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  std::string text;
+  struct stat st {};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return text;
+  char buffer[65536];
+  for (ssize_t n; (n = ::read(fd.get(), buffer, sizeof(buffer))) > 0 && text.size() < (64u << 20);)
+    text.append(buffer, static_cast<size_t>(n));
+  return text;
+}
+
+// Replaces path through a temporary file; a failure costs only the grouping
+// of retransmits across readers, so it is a warning.
+void write_small_file(const std::string& path, const std::string& text) {
+  const std::string temp = path + ".tmp";
+  ::unlink(temp.c_str());
+  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  bool ok = fd.valid();
+  for (size_t done = 0; ok && done < text.size();) {
+    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  if (ok && ::rename(temp.c_str(), path.c_str()) == 0) return;
+  ::unlink(temp.c_str());
+  warn("log: cannot write " + path + " (" + std::strerror(errno ? errno : EIO) +
+       "): the next reader gives this run's connections new correlationIds");
+}
+
 // Holds the reader lock of pin_dir for the process's lifetime. EBUSY when
 // another reader holds it. When the lock file cannot be made at all (a
 // read-only /run), a warning, and the reader goes on unguarded.
@@ -186,6 +222,12 @@ class EventWriter {
       header_written_ = true;
     }
     return {};
+  }
+
+  // The connections an earlier reader saw (correlationIds continue).
+  void load_connections(const std::string& path) { correlator_.load(read_small_file(path)); }
+  void save_connections(const std::string& path) {
+    if (correlator_.size() > 0) write_small_file(path, correlator_.save());
   }
 
   // The maps the events now come from: names are looked up afresh.
@@ -344,6 +386,16 @@ int cmd_log(const Globals& g, const LogOptions& options) {
   if (!lock) return report(lock.error());
   EventWriter writer(g.pin_dir, options);
   if (auto r = writer.open(); !r) return report(r.error());
+  // Unguarded (no lock file), the connections file is not ours to write either.
+  const std::string connections = lock->valid() ? connections_path(g.pin_dir) : "";
+  if (!connections.empty()) writer.load_connections(connections);
+  struct SaveAtExit {
+    EventWriter& writer;
+    const std::string& path;
+    ~SaveAtExit() {
+      if (!path.empty()) writer.save_connections(path);
+    }
+  } save_at_exit{writer, connections};
   if (options.follow) return follow(g, writer);
   // What is waiting now, then exit.
   auto maps = open_maps(g);

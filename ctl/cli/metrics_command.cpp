@@ -105,10 +105,24 @@ class LiveMetrics {
            " were replaced (a purge and a new load); reading the new ones");
     epoch_ = live_.epoch();
     gone_ = false;
-    return metrics_text(**maps, options_, facts_);
+    auto text = metrics_text(**maps, options_, facts_);
+    say_when_out_of_sync(facts_.last().sync);
+    return text;
   }
 
  private:
+  // Once per change: the metric says that it drifted, the service's log says how.
+  void say_when_out_of_sync(const SyncFacts& sync) {
+    const bool drifted = sync.checked && !sync.in_sync;
+    if (drifted && !drifted_)
+      warn("metrics: vaultwall_policy_in_sync is 0: " + sync.problem +
+           "; vaultwallctl verify shows every difference, apply --force -f FILE repairs them");
+    else if (!drifted && drifted_ && sync.checked)
+      warn("metrics: vaultwall_policy_in_sync is 1 again");
+    drifted_ = drifted;
+  }
+
+  bool drifted_ = false;
   LiveMaps live_;
   const MetricsOptions& options_;
   MetricsFactsReader facts_;

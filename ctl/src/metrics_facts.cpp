@@ -96,7 +96,13 @@ void MetricsFactsReader::refresh_sync(const PinnedMaps& maps, uint64_t generatio
   synced_at_ = now;
   auto report = check_drift(maps);
   // A check that cannot run is not a green one.
-  facts_.sync = {true, report && report->in_sync(), unix_now_ns()};
+  facts_.sync = {true, report && report->in_sync(), unix_now_ns(), ""};
+  if (!report)
+    facts_.sync.problem = "the drift check failed: " + report.error().message();
+  else if (!report->compile_errors.empty())
+    facts_.sync.problem = "the stored document does not compile: " + report->compile_errors[0].text();
+  else if (!report->differences.empty())
+    facts_.sync.problem = report->differences[0];
 }
 
 void MetricsFactsReader::refresh_applies(const std::string& pin_dir) {

@@ -20,49 +20,54 @@ void render_sync(Exposition& x, const SyncFacts& s) {
   x.family("vaultwall_policy_in_sync", "gauge",
            "1 when the kernel's active slot holds exactly what its stored document compiles to "
            "(vaultwallctl verify's drift check), 0 on drift or when the check cannot run.");
+  if (s.checked) x.sample("vaultwall_policy_in_sync", {}, s.in_sync ? 1 : 0);
   x.family("vaultwall_policy_in_sync_checked_timestamp_seconds", "gauge",
            "Unix time of the drift check behind vaultwall_policy_in_sync.");
-  if (!s.checked) return;
-  x.sample("vaultwall_policy_in_sync", {}, s.in_sync ? 1 : 0);
-  x.sample("vaultwall_policy_in_sync_checked_timestamp_seconds", {},
-           seconds_text(s.checked_at_unix_ns));
+  if (s.checked)
+    x.sample("vaultwall_policy_in_sync_checked_timestamp_seconds", {},
+             seconds_text(s.checked_at_unix_ns));
 }
 
 void render_applies(Exposition& x, const ApplyFacts& a) {
   x.family("vaultwall_apply_failures_total", "counter",
            "Policy changes (apply, update, network-rule) that failed or were interrupted, per "
            "the change journal.");
+  if (a.known) x.sample("vaultwall_apply_failures_total", {}, a.failures);
   x.family("vaultwall_apply_last_attempt_timestamp_seconds", "gauge",
            "Unix time of the last policy change attempted, per the change journal (0: none).");
+  if (a.known)
+    x.sample("vaultwall_apply_last_attempt_timestamp_seconds", {},
+             seconds_text(a.last_attempt_unix_ns));
   x.family("vaultwall_apply_last_success_timestamp_seconds", "gauge",
            "Unix time of the last policy change that succeeded, per the change journal (0: none).");
-  if (!a.known) return;
-  x.sample("vaultwall_apply_failures_total", {}, a.failures);
-  x.sample("vaultwall_apply_last_attempt_timestamp_seconds", {},
-           seconds_text(a.last_attempt_unix_ns));
-  x.sample("vaultwall_apply_last_success_timestamp_seconds", {},
-           seconds_text(a.last_success_unix_ns));
+  if (a.known)
+    x.sample("vaultwall_apply_last_success_timestamp_seconds", {},
+             seconds_text(a.last_success_unix_ns));
 }
 
 void render_limits(Exposition& x, const PolicyFacts& p) {
   x.family("vaultwall_rules", "gauge", "Network rules in the applied document, by kind.");
+  if (p.known) {
+    x.sample("vaultwall_rules", {{"kind", "ip"}}, p.ip_rules);
+    x.sample("vaultwall_rules", {{"kind", "vnet"}}, p.vnet_rules);
+  }
   x.family("vaultwall_rules_limit", "gauge",
            "The most rules of a kind the profile (and its limits overrides) allows.");
-  if (!p.known) return;
-  x.sample("vaultwall_rules", {{"kind", "ip"}}, p.ip_rules);
-  x.sample("vaultwall_rules", {{"kind", "vnet"}}, p.vnet_rules);
-  x.sample("vaultwall_rules_limit", {{"kind", "ip"}}, p.max_ip_rules);
-  x.sample("vaultwall_rules_limit", {{"kind", "vnet"}}, p.max_vnet_rules);
+  if (p.known) {
+    x.sample("vaultwall_rules_limit", {{"kind", "ip"}}, p.max_ip_rules);
+    x.sample("vaultwall_rules_limit", {{"kind", "vnet"}}, p.max_vnet_rules);
+  }
 }
 
 void render_service_tags(Exposition& x, const ServiceTagsFacts& t) {
   x.family("vaultwall_service_tags_change_number", "gauge",
            "changeNumber of the Service Tags file the applied policy reads (absent: none used).");
+  if (t.known)
+    x.sample("vaultwall_service_tags_change_number", {}, std::to_string(t.change_number));
   x.family("vaultwall_service_tags_file_timestamp_seconds", "gauge",
            "Modification time of that Service Tags file (Azure republishes weekly).");
-  if (!t.known) return;
-  x.sample("vaultwall_service_tags_change_number", {}, std::to_string(t.change_number));
-  x.sample("vaultwall_service_tags_file_timestamp_seconds", {}, seconds_text(t.modified_unix_ns));
+  if (t.known)
+    x.sample("vaultwall_service_tags_file_timestamp_seconds", {}, seconds_text(t.modified_unix_ns));
 }
 
 void render_rule_last_hits(Exposition& x, const MetricsSnapshot& m) {

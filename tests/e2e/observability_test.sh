@@ -173,9 +173,10 @@ assert len(set(ids)) == len(ids), "two connections share a correlationId: " + st
 print(f"  ({len(mine)} lines from {source}, {len(by_port)} connections)")
 PY
 }
+sleep 4  # let the background attempt give up, so it does not log again below
+ctl log -o jsonl >>"$TMP/log.jsonl"  # its retransmits
 check "the denied connection's lines validate against the published schema and carry resourceId, 403, correlationId, host" \
 	validate_lines "$TMP/log.jsonl" "$DENIED_IP"
-sleep 4  # let the background attempt give up, so it does not log again below
 
 # --follow with --output-file, reopened on SIGHUP (logrotate's way).
 VW_BG_LOG=$TMP/follow.stderr vw_in_ns_bg "$NS_VAULT" "$CTL" --pin-dir "$PIN_DIR" log --follow -o jsonl \
@@ -315,6 +316,8 @@ check "the denied connection from the virtual network is logged" \
 	wait_for_event "$TMP/vnet.jsonl" "$DENIED_IP" enforce 2 collect
 check "its line validates and names the virtual network" validate_lines "$TMP/vnet.jsonl" "$DENIED_IP" "$VNET_ID"
 check "detach at the end" loader detach "$IF_VAULT"
+# The reader's lock and connections files of this run's pin directory.
+rm -f "${VAULTWALL_RUN_DIR:-/run/vaultwall}/log-sys-fs-bpf-vwo_e2e_$$".*
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

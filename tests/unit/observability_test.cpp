@@ -166,6 +166,27 @@ TEST(DenyLog, CorrelationIdGroupsOneConnectionsRetransmits) {
   EXPECT_NE(elsewhere.correlation_id(syn), first);
 }
 
+// `vaultwallctl log` run again and again (one reader at a time) continues
+// the ids of the previous run; ended connections are not carried over.
+TEST(DenyLog, CorrelationIdsSurviveTheNextReader) {
+  ConnectionCorrelator first("vault-01");
+  vw_event syn = denied_ipv4_syn(), old = syn;
+  old.sport = 1;
+  old.time_ns = 1;
+  syn.time_ns = 100'000'000'000ull;
+  first.correlation_id(old);
+  std::string id = first.correlation_id(syn);
+  std::string saved = first.save();
+  EXPECT_EQ(std::count(saved.begin(), saved.end(), '\n'), 1) << saved;  // `old` is over
+  ConnectionCorrelator next("vault-01");
+  next.load(saved);
+  next.load("zz 12 x\n\nnot a line at all\n");  // malformed lines are skipped
+  EXPECT_EQ(next.size(), 1u);
+  vw_event retransmit = syn;
+  retransmit.time_ns += 1'000'000'000;
+  EXPECT_EQ(next.correlation_id(retransmit), id);
+}
+
 TEST(DenyLog, CorrelatorForgetsTheLeastRecentConnectionWhenFull) {
   ConnectionCorrelator correlator("h", 65'000'000'000ull, 2);
   vw_event a = denied_ipv4_syn(), b = a, c = a;
@@ -323,6 +344,23 @@ TEST(Metrics, NoRuleMetricsLeavesOutEverySeriesPerRule) {
   EXPECT_TRUE(has_line(text, "vaultwall_rules{kind=\"ip\"} 3"));  // counts stay
   EXPECT_NE(text.find("vaultwall_trusted_service_packets_total{service=\"Storage\"}"),
             std::string::npos);
+}
+
+// The text format groups a family's samples right after its TYPE line.
+TEST(Metrics, EverySampleFollowsItsOwnFamily) {
+  for (const MetricsSnapshot& m : {sample_snapshot(), snapshot_with_facts()}) {
+    std::istringstream in(render_metrics(m));
+    std::string family;
+    std::set<std::string> seen;
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with("# TYPE ")) {
+        family = line.substr(7, line.find(' ', 7) - 7);
+        EXPECT_TRUE(seen.insert(family).second) << "family twice: " << family;
+      } else if (!line.starts_with("#")) {
+        EXPECT_EQ(line.substr(0, line.find_first_of("{ ")), family) << line;
+      }
+    }
+  }
 }
 
 TEST(MetricsFacts, ParsesTheJournalsTimes) {

@@ -8,6 +8,7 @@
 #include <list>
 #include <map>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "vaultwall/apply.h"
@@ -43,6 +44,13 @@ class ConnectionCorrelator {
 
   std::string correlation_id(const vw_event& e);
   size_t size() const { return by_key_.size(); }
+
+  // The connections as text (one "key-hex last-seen-ns id" line each, least
+  // recent first), so one-shot readers (`vaultwallctl log` run again and
+  // again) keep giving a connection's retransmits its first event's id.
+  std::string save() const;
+  // Adds the connections of save()'s text; malformed lines are skipped.
+  void load(std::string_view text);
 
  private:
   struct Connection {

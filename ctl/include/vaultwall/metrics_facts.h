@@ -46,6 +46,7 @@ struct SyncFacts {
   bool checked = false;
   bool in_sync = false;
   uint64_t checked_at_unix_ns = 0;
+  std::string problem;  // when not in sync: the first difference, or why the check failed
 };
 
 // Policy changes (apply, update, network-rule) of this pin directory in the
@@ -74,6 +75,7 @@ class MetricsFactsReader {
       : journal_(std::move(journal)), verify_interval_(verify_interval) {}
 
   Result<OperatorFacts> read(const PinnedMaps& maps);
+  const OperatorFacts& last() const { return facts_; }
 
  private:
   struct FileStamp {
