@@ -283,8 +283,10 @@ class EventWriter {
     auto current = read_kernel_policy(*maps_, StoredDocument::kMayBeDamaged);
     if (!current) {
       if (!names_warned_)
-        warn("log: cannot read the stored policy, so events carry no resourceId or virtual "
-             "network names: " + current.error().message());
+        warn(
+            "log: cannot read the stored policy, so events carry no resourceId or virtual "
+            "network names: " +
+            current.error().message());
       names_warned_ = true;
       return;
     }

@@ -258,9 +258,10 @@ void add_metrics_commands(CLI::App& app, Globals& g, Commands& commands) {
   metrics->add_flag("--no-rule-metrics", options->no_rule_metrics,
                     "leave out the series per rule (a rule label can be a 345-character subnet id, "
                     "and there can be 16k rules)");
-  metrics->add_option("--verify-interval", options->verify_interval_seconds,
-                      "run the drift check behind vaultwall_policy_in_sync at most every SECONDS "
-                      "(default 60; at once after an apply)")
+  metrics
+      ->add_option("--verify-interval", options->verify_interval_seconds,
+                   "run the drift check behind vaultwall_policy_in_sync at most every SECONDS "
+                   "(default 60; at once after an apply)")
       ->check(CLI::Range(1u, 86400u));
   listen->excludes(textfile);
   commands.add(metrics, [&g, options] { return cmd_metrics(g, *options); });

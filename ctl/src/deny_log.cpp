@@ -75,7 +75,7 @@ std::string ConnectionCorrelator::save() const {
   for (auto it = recent_.rbegin(); it != recent_.rend(); ++it)
     if (newest - it->last_seen_ns < idle_ns_)
       out += to_hex(reinterpret_cast<const uint8_t*>(it->key.data()), it->key.size()) + " " +
-           std::to_string(it->last_seen_ns) + " " + it->id + "\n";
+             std::to_string(it->last_seen_ns) + " " + it->id + "\n";
   return out;
 }
 

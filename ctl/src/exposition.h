@@ -20,8 +20,7 @@ class Exposition {
   void family(const std::string& name, const std::string& type, const std::string& help) {
     out_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
   }
-  void sample(const std::string& name, const std::vector<std::pair<std::string, std::string>>& labels,
-              const std::string& value) {
+  void sample(const std::string& name, const Labels& labels, const std::string& value) {
     out_ << name;
     if (!labels.empty()) {
       out_ << "{";
@@ -32,8 +31,7 @@ class Exposition {
     }
     out_ << " " << value << "\n";
   }
-  void sample(const std::string& name, const std::vector<std::pair<std::string, std::string>>& labels,
-              uint64_t value) {
+  void sample(const std::string& name, const Labels& labels, uint64_t value) {
     sample(name, labels, std::to_string(value));
   }
   std::string text() const { return out_.str(); }

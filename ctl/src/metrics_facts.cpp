@@ -100,7 +100,8 @@ void MetricsFactsReader::refresh_sync(const PinnedMaps& maps, uint64_t generatio
   if (!report)
     facts_.sync.problem = "the drift check failed: " + report.error().message();
   else if (!report->compile_errors.empty())
-    facts_.sync.problem = "the stored document does not compile: " + report->compile_errors[0].text();
+    facts_.sync.problem =
+        "the stored document does not compile: " + report->compile_errors[0].text();
   else if (!report->differences.empty())
     facts_.sync.problem = report->differences[0];
 }

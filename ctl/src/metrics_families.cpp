@@ -11,7 +11,9 @@ void render_build(Exposition& x, const BuildFacts& b) {
   x.family("vaultwall_build_info", "gauge",
            "Always 1: the version, ABI, commit and libbpf of the vaultwallctl that serves.");
   x.sample("vaultwall_build_info",
-           {{"version", b.version}, {"abi", std::to_string(b.abi)}, {"commit", b.commit},
+           {{"version", b.version},
+            {"abi", std::to_string(b.abi)},
+            {"commit", b.commit},
             {"libbpf", b.libbpf}},
            1);
 }
@@ -77,7 +79,8 @@ void render_rule_last_hits(Exposition& x, const MetricsSnapshot& m) {
   if (!m.per_rule) return;
   for (const RuleCounters& r : m.stats.rules)
     if (auto it = m.rule_last_hit_unix_ns.find(r.id); it != m.rule_last_hit_unix_ns.end())
-      x.sample("vaultwall_rule_last_hit_timestamp_seconds", rule_labels(r), seconds_text(it->second));
+      x.sample("vaultwall_rule_last_hit_timestamp_seconds", rule_labels(r),
+               seconds_text(it->second));
 }
 
 }  // namespace

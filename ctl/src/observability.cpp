@@ -6,11 +6,11 @@
 #include <cstring>
 #include <sstream>
 
+#include "exposition.h"
 #include "vaultwall/classify.h"
 #include "vaultwall/deny_log.h"
 #include "vaultwall/journal.h"
 #include "vaultwall/links.h"
-#include "exposition.h"
 
 namespace vaultwall {
 
@@ -83,13 +83,17 @@ json event_json(const vw_event& e, uint64_t time_unix_ns, const EventNames& name
       {"category", "AuditEvent"},
       {"resultType", audit ? kResultTypeAuditWouldForbid : kResultTypeForbidden},
       {"resultSignature", audit ? json(nullptr) : json(kResultSignatureForbidden)},
-      {"resultDescription", audit ? kResultDescriptionAuditWouldForbid : kResultDescriptionForbidden},
+      {"resultDescription",
+       audit ? kResultDescriptionAuditWouldForbid : kResultDescriptionForbidden},
       {"durationMs", nullptr},
       {"callerIpAddress", event_address_text(e.saddr, e.ip_version)},
       {"correlationId", or_null(names.correlation_id)},
       {"identity", nullptr},
       {"properties",
-       {{"clientInfo", nullptr}, {"requestUri", nullptr}, {"id", nullptr}, {"httpStatusCode", status}}},
+       {{"clientInfo", nullptr},
+        {"requestUri", nullptr},
+        {"id", nullptr},
+        {"httpStatusCode", status}}},
       {"isAddressAuthorized", false},
       {"addrAuthType", nullptr},
       {"host", or_null(names.host)},
@@ -157,7 +161,6 @@ std::string escape_label_value(const std::string& value) {
   }
   return out;
 }
-
 
 std::string seconds_text(uint64_t unix_ns) {
   char text[32];

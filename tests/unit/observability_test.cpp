@@ -1,5 +1,7 @@
 // The log record (AuditEvent-shaped JSON) and the Prometheus exposition,
 // from fixed inputs: no kernel needed.
+#include "vaultwall/observability.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -13,7 +15,6 @@
 #include "vaultwall/clock.h"
 #include "vaultwall/deny_log.h"
 #include "vaultwall/document.h"
-#include "vaultwall/observability.h"
 
 namespace vaultwall {
 namespace {
@@ -97,7 +98,8 @@ constexpr const char* kVnetA =
     "microsoft.network/virtualnetworks/vnet-a";
 
 TEST(EventJson, CarriesTheFieldsASiemJoinsOn) {
-  EventNames names{"eth0", "", kVnetA, kVaultId, "vault-01", "0a1b2c3d-0000-1111-2222-333344445555"};
+  EventNames names{"eth0",   "",         kVnetA,
+                   kVaultId, "vault-01", "0a1b2c3d-0000-1111-2222-333344445555"};
   auto line = event_json(denied_ipv4_syn(), 0, names);
   EXPECT_EQ(line["resourceId"], kVaultId);
   EXPECT_EQ(line["properties"]["httpStatusCode"], 403);
@@ -116,18 +118,22 @@ TEST(EventJson, CarriesTheFieldsASiemJoinsOn) {
 
 TEST(EventJson, UnknownNamesAreNull) {
   auto line = event_json(denied_ipv4_syn(), 0, {});
-  for (const char* field : {"resourceId", "host", "correlationId", "virtualNetwork", "virtualNetworkId"})
+  for (const char* field :
+       {"resourceId", "host", "correlationId", "virtualNetwork", "virtualNetworkId"})
     EXPECT_TRUE(line[field].is_null()) << field;
 }
 
 TEST(DenyLog, PolicyNamesComeFromTheStoredDocument) {
   std::string document = std::string(R"({"id": ")") + kVaultId + R"(", "properties": {
     "networkAcls": {"defaultAction": "Deny", "bypass": "None", "ipRules": [],
-      "virtualNetworkRules": [{"id": ")" + kVnetA + R"(/subnets/web"}]}},
+      "virtualNetworkRules": [{"id": ")" +
+                         kVnetA + R"(/subnets/web"}]}},
     "vaultwall": {"virtualNetworks": [
-      {"id": ")" + kVnetA + R"(", "segment": {"vlan": 20},
+      {"id": ")" + kVnetA +
+                         R"(", "segment": {"vlan": 20},
        "subnets": [{"name": "web", "addressPrefix": "10.1.0.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]},
-      {"id": ")" + std::string(kVnetA) + R"(0", "segment": {"vlan": 10}, "subnets": []}]}})";
+      {"id": ")" + std::string(kVnetA) +
+                         R"(0", "segment": {"vlan": 10}, "subnets": []}]}})";
   auto policy = load_policy(document);
   ASSERT_TRUE(policy.ok()) << (policy.diagnostics.empty() ? "" : policy.diagnostics[0].text());
   // The stored (normalised) document keeps the id, so a fresh reader has it.
@@ -245,8 +251,10 @@ TEST(Metrics, FollowsPrometheusNamingAndFormat) {
       EXPECT_TRUE(helped.contains(m[1])) << "no HELP before " << line;
     }
   }
-  EXPECT_NE(text.find("vaultwall_packets_total{class=\"default_deny\",verdict=\"drop\"} 10\n"), std::string::npos);
-  EXPECT_NE(text.find("vaultwall_bytes_total{class=\"default_deny\",verdict=\"drop\"} 740\n"), std::string::npos);
+  EXPECT_NE(text.find("vaultwall_packets_total{class=\"default_deny\",verdict=\"drop\"} 10\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("vaultwall_bytes_total{class=\"default_deny\",verdict=\"drop\"} 740\n"),
+            std::string::npos);
   EXPECT_NE(text.find("vaultwall_rule_packets_total{rule=\"203.0.113.0/24\",kind=\"ip\"} 3\n"),
             std::string::npos);
   EXPECT_NE(text.find("vaultwall_trusted_service_bytes_total{service=\"Storage\"} 120\n"),
@@ -281,8 +289,12 @@ MetricsSnapshot snapshot_with_facts() {
   MetricsSnapshot m = sample_snapshot();
   m.rule_last_hit_unix_ns[1] = 1'764'322'000'500'000'000ull;
   m.facts.build = {"0.1.0", "abc123def456", "1.1", VW_ABI_VERSION};
-  m.facts.policy = {true,  "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv",
-                    "Deny", "AzureServices", "Enabled", 3, 1, 1000, 200, "/usr/share/tags.json"};
+  m.facts.policy = {
+      true,      "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv",
+      "Deny",    "AzureServices",
+      "Enabled", 3,
+      1,         1000,
+      200,       "/usr/share/tags.json"};
   m.facts.service_tags = {true, 412, 1'764'000'000'000'000'000ull};
   m.facts.sync = {true, false, 1'764'322'600'000'000'000ull};
   m.facts.applies = {true, 2, 1'764'322'700'000'000'000ull, 1'764'322'548'250'000'000ull};
@@ -307,12 +319,14 @@ TEST(Metrics, OperatorFamiliesCarryTheFacts) {
   EXPECT_TRUE(has_line(text, "vaultwall_rules_limit{kind=\"vnet\"} 200"));
   EXPECT_TRUE(has_line(text, "vaultwall_service_tags_change_number 412"));
   EXPECT_TRUE(has_line(text, "vaultwall_service_tags_file_timestamp_seconds 1764000000.000"));
-  EXPECT_TRUE(has_line(text, "vaultwall_rule_last_hit_timestamp_seconds{rule=\"203.0.113.0/24\","
-                             "kind=\"ip\"} 1764322000.500"));
-  EXPECT_TRUE(has_line(text, "vaultwall_policy_info{digest=\"abc\",profile=\"akv-2018\",mode=\"audit\","
-                             "default_action=\"Deny\",bypass=\"AzureServices\","
-                             "public_network_access=\"Enabled\",vault=\"/subscriptions/s/"
-                             "resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv\"} 1"));
+  EXPECT_TRUE(has_line(text,
+                       "vaultwall_rule_last_hit_timestamp_seconds{rule=\"203.0.113.0/24\","
+                       "kind=\"ip\"} 1764322000.500"));
+  EXPECT_TRUE(has_line(text,
+                       "vaultwall_policy_info{digest=\"abc\",profile=\"akv-2018\",mode=\"audit\","
+                       "default_action=\"Deny\",bypass=\"AzureServices\","
+                       "public_network_access=\"Enabled\",vault=\"/subscriptions/s/"
+                       "resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv\"} 1"));
 }
 
 // The verdict label comes from the classes' own drop/pass, for every class.

@@ -52,7 +52,7 @@ struct SyncFacts {
 // Policy changes (apply, update, network-rule) of this pin directory in the
 // change journal.
 struct ApplyFacts {
-  bool known = false;  // the journal was read
+  bool known = false;     // the journal was read
   uint64_t failures = 0;  // failed or interrupted
   uint64_t last_attempt_unix_ns = 0, last_success_unix_ns = 0;
 };
