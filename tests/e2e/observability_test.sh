@@ -3,7 +3,7 @@
 # journal end to end, with real connections, in namespaces this test creates
 # and removes.
 #
-#   observability_test.sh LOADER CTL NETNS_LIB
+#   observability_test.sh LOADER CTL NETNS_LIB SCHEMA SERVICE_TAGS
 #
 # Topology (documentation addresses only; traffic never leaves the namespaces):
 #
@@ -27,8 +27,8 @@
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-if [ $# -ne 4 ]; then
-	echo "usage: $0 LOADER CTL NETNS_LIB SCHEMA" >&2
+if [ $# -ne 5 ]; then
+	echo "usage: $0 LOADER CTL NETNS_LIB SCHEMA SERVICE_TAGS" >&2
 	exit 2
 fi
 LOADER=$1
@@ -36,6 +36,7 @@ CTL=$2
 # shellcheck source=../../scripts/lib/netns.sh
 source "$3"
 SCHEMA=$4
+SERVICE_TAGS=$5
 
 vw_require_root || exit 77
 vw_require_commands ip nsenter curl python3 timeout ss promtool || exit 1
@@ -316,6 +317,22 @@ check "the denied connection from the virtual network is logged" \
 	wait_for_event "$TMP/vnet.jsonl" "$DENIED_IP" enforce 2 collect
 check "its line validates and names the virtual network" validate_lines "$TMP/vnet.jsonl" "$DENIED_IP" "$VNET_ID"
 check "detach at the end" loader detach "$IF_VAULT"
+# ---- the Service Tags file's changeNumber and age ------------------------------------
+cp "$SERVICE_TAGS" "$TMP/tags.json" && touch -d '2026-01-02 03:04:05 UTC' "$TMP/tags.json"
+python3 - "$TMP/policy.json" "$TMP/tags.json" >"$TMP/trusted.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+doc["properties"]["networkAcls"]["bypass"] = "AzureServices"
+doc["vaultwall"]["trustedServices"] = {"serviceTags": sys.argv[2], "services": ["Storage"]}
+print(json.dumps(doc))
+PY
+check "apply a document that trusts a service tag" ctl apply -f "$TMP/trusted.json"
+check "metrics once" ctl_to "$TMP/tags.prom" metrics
+check "the Service Tags file's changeNumber and mtime" bash -c "
+	grep -qx \"vaultwall_service_tags_change_number \$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"changeNumber\"])' '$TMP/tags.json')\" '$TMP/tags.prom' &&
+	grep -qx 'vaultwall_service_tags_file_timestamp_seconds 1767323045.000' '$TMP/tags.prom'"
+check "policy_info says bypass AzureServices" grep -q 'bypass="AzureServices"' "$TMP/tags.prom"
+
 # The reader's lock and connections files of this run's pin directory.
 rm -f "${VAULTWALL_RUN_DIR:-/run/vaultwall}/log-sys-fs-bpf-vwo_e2e_$$".*
 
