@@ -113,9 +113,8 @@ std::string read_small_file(const std::string& path) {
   return text;
 }
 
-// Replaces path through a temporary file; a failure costs only the grouping
-// of retransmits across readers, so it is a warning.
-void write_small_file(const std::string& path, const std::string& text) {
+// Replaces path through a temporary file; false (errno set) when it could not.
+bool write_small_file(const std::string& path, const std::string& text) {
   const std::string temp = path + ".tmp";
   ::unlink(temp.c_str());
   UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -125,10 +124,11 @@ void write_small_file(const std::string& path, const std::string& text) {
     ok = n > 0;
     if (ok) done += static_cast<size_t>(n);
   }
-  if (ok && ::rename(temp.c_str(), path.c_str()) == 0) return;
+  if (ok && ::rename(temp.c_str(), path.c_str()) == 0) return true;
+  int saved = errno ? errno : EIO;
   ::unlink(temp.c_str());
-  warn("log: cannot write " + path + " (" + std::strerror(errno ? errno : EIO) +
-       "): the next reader gives this run's connections new correlationIds");
+  errno = saved;
+  return false;
 }
 
 // Holds the reader lock of pin_dir for the process's lifetime. EBUSY when
@@ -226,8 +226,13 @@ class EventWriter {
 
   // The connections an earlier reader saw (correlationIds continue).
   void load_connections(const std::string& path) { correlator_.load(read_small_file(path)); }
+  // A failure costs only the grouping of retransmits across readers: said once.
   void save_connections(const std::string& path) {
-    if (correlator_.size() > 0) write_small_file(path, correlator_.save());
+    if (correlator_.size() == 0 || write_small_file(path, correlator_.save())) return;
+    if (!save_warned_)
+      warn("log: cannot write " + path + " (" + std::strerror(errno) +
+           "): the next reader gives these connections new correlationIds");
+    save_warned_ = true;
   }
 
   // The maps the events now come from: names are looked up afresh.
@@ -316,6 +321,7 @@ class EventWriter {
   EventPolicyNames policy_names_;
   Clock::time_point policy_names_loaded_at_{};
   bool names_warned_ = false;
+  bool save_warned_ = false;
 };
 
 int on_event(void* writer, void* data, size_t size) {
@@ -339,14 +345,17 @@ Result<RingBuffer> open_ring_buffer(const PinnedMaps& maps, EventWriter& writer)
 
 // Follows the live maps: every second it checks that the pins still name
 // the maps it reads; when they were replaced it drains the old ring buffer
-// and moves to the new one; while they are gone it waits for them.
-int follow(const Globals& g, EventWriter& writer) {
+// and moves to the new one; while they are gone it waits for them. Every
+// 30 s it saves the connections it saw (connections_path: "" for none), so
+// a restart after a crash keeps their correlationIds too.
+int follow(const Globals& g, EventWriter& writer, const std::string& connections) {
   install_signal_handlers();
   LiveMaps live(g.pin_dir);
   RingBuffer rb;
   uint64_t epoch = 0;
   bool gone = false;
   auto next_check = Clock::now();
+  auto next_save = Clock::now() + std::chrono::seconds(30);
   constexpr int kPollMs = 250;  // how soon a signal is noticed when idle
   while (!stop_requested) {
     if (Clock::now() >= next_check) {
@@ -377,6 +386,10 @@ int follow(const Globals& g, EventWriter& writer) {
     }
     if (reopen_requested.exchange(false))
       if (auto r = writer.open(); !r) return report(r.error());
+    if (!connections.empty() && Clock::now() >= next_save) {
+      next_save = Clock::now() + std::chrono::seconds(30);
+      writer.save_connections(connections);
+    }
   }
   if (rb) ring_buffer__consume(rb.get());  // what arrived while stopping
   return kExitOk;
@@ -398,7 +411,7 @@ int cmd_log(const Globals& g, const LogOptions& options) {
       if (!path.empty()) writer.save_connections(path);
     }
   } save_at_exit{writer, connections};
-  if (options.follow) return follow(g, writer);
+  if (options.follow) return follow(g, writer, connections);
   // What is waiting now, then exit.
   auto maps = open_maps(g);
   if (!maps) return report(maps.error());

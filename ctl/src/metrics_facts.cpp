@@ -27,9 +27,11 @@ std::optional<uint64_t> stat_mtime_ns(const std::string& path, uint64_t* size = 
          static_cast<uint64_t>(st.st_mtim.tv_nsec);
 }
 
-// Journal commands that change the policy (attach and detach change links).
+// Journal commands that change the policy: apply, update, network-rule
+// add/remove, the agent's fleet apply and reapply (attach and detach change
+// links, not the policy).
 bool is_policy_change(const std::string& command) {
-  return command == "apply" || command == "update" || command.starts_with("network-rule");
+  return command.ends_with("apply") || command == "update" || command.starts_with("network-rule");
 }
 
 }  // namespace
@@ -53,6 +55,29 @@ std::optional<uint64_t> parse_utc_time(const std::string& text) {
   time_t seconds = ::timegm(&tm);
   if (seconds < 0) return std::nullopt;
   return static_cast<uint64_t>(seconds) * 1'000'000'000ull + uint64_t{micros} * 1000ull;
+}
+
+ApplyFacts apply_facts(const std::vector<std::string>& journal_lines, const std::string& pin_dir) {
+  ApplyFacts applies{.known = true};
+  for (const std::string& line : journal_lines) {
+    auto entry = nlohmann::json::parse(line, nullptr, false);
+    if (!entry.is_object() || entry.value("pinDir", nlohmann::json()) != pin_dir) continue;
+    auto command = entry.value("command", nlohmann::json());
+    if (!command.is_string() || !is_policy_change(command.get<std::string>())) continue;
+    auto result = entry.value("result", nlohmann::json());
+    auto time = entry.value("time", nlohmann::json());
+    std::optional<uint64_t> at;
+    if (time.is_string()) at = parse_utc_time(time.get<std::string>());
+    if (result == kResultOk) {
+      if (at) applies.last_success_unix_ns = std::max(applies.last_success_unix_ns, *at);
+    } else if (result == kResultFailed || result == kResultInterrupted) {
+      applies.failures++;
+    } else {
+      continue;  // still in progress
+    }
+    if (at) applies.last_attempt_unix_ns = std::max(applies.last_attempt_unix_ns, *at);
+  }
+  return applies;
 }
 
 Result<OperatorFacts> MetricsFactsReader::read(const PinnedMaps& maps) {
@@ -118,25 +143,7 @@ void MetricsFactsReader::refresh_applies(const std::string& pin_dir) {
     return;
   }
   journal_stamp_ = stamp;
-  ApplyFacts applies{.known = true};
-  for (const std::string& line : *lines) {
-    auto entry = nlohmann::json::parse(line, nullptr, false);
-    if (!entry.is_object() || entry.value("pinDir", nlohmann::json()) != pin_dir) continue;
-    auto command = entry.value("command", nlohmann::json());
-    if (!command.is_string() || !is_policy_change(command.get<std::string>())) continue;
-    auto result = entry.value("result", nlohmann::json());
-    auto time = entry.value("time", nlohmann::json());
-    auto at = time.is_string() ? parse_utc_time(time.get<std::string>()) : std::nullopt;
-    if (result == kResultOk) {
-      if (at) applies.last_success_unix_ns = std::max(applies.last_success_unix_ns, *at);
-    } else if (result == kResultFailed || result == kResultInterrupted) {
-      applies.failures++;
-    } else {
-      continue;  // still in progress
-    }
-    if (at) applies.last_attempt_unix_ns = std::max(applies.last_attempt_unix_ns, *at);
-  }
-  facts_.applies = applies;
+  facts_.applies = apply_facts(*lines, pin_dir);
 }
 
 void MetricsFactsReader::refresh_service_tags() {

@@ -32,8 +32,8 @@ void render_sync(Exposition& x, const SyncFacts& s) {
 
 void render_applies(Exposition& x, const ApplyFacts& a) {
   x.family("vaultwall_apply_failures_total", "counter",
-           "Policy changes (apply, update, network-rule) that failed or were interrupted, per "
-           "the change journal.");
+           "Policy changes (apply, update, network-rule, the agent's fleet apply and reapply) "
+           "that failed or were interrupted, per the change journal.");
   if (a.known) x.sample("vaultwall_apply_failures_total", {}, a.failures);
   x.family("vaultwall_apply_last_attempt_timestamp_seconds", "gauge",
            "Unix time of the last policy change attempted, per the change journal (0: none).");

@@ -296,6 +296,35 @@ else
 	check "the filter is attached to eth0 eth1 eth2" test "$(attached_ifaces)" = "eth0 eth1 eth2"
 	check "[started] 198.51.100.7 (sample IP rule 198.51.100.0/24) connects to tcp/443" tcp_from 198.51.100.7
 	check "[started] 203.0.113.9 (no rule) is dropped on tcp/443" tcp_blocked 203.0.113.9
+	# vaultwall-metrics-textfile.service's commands (what its timer starts),
+	# with the unit's environment and a test directory for the file.
+	TEXTFILE_UNIT_X=$X$UNITDIR/vaultwall-metrics-textfile.service
+	mkdir -p "$TMP/textfile"
+	{
+		sed -n 's/^Environment=//p' "$TEXTFILE_UNIT_X"
+		grep -E '^[A-Z_]+=' "$X$ETC/vaultwall.env"
+		echo "VAULTWALL_PIN_DIR=$PIN_DIR"
+		echo "VAULTWALL_METRICS_TEXTFILE_DIR=$TMP/textfile"
+	} >"$TMP/textfile.env"
+	textfile_run() {
+		local key line
+		for key in ExecCondition ExecStart; do
+			line=$(sed -n "s/^$key=//p" "$TEXTFILE_UNIT_X")
+			line=${line//$PREFIX\/sbin\//$X$PREFIX/sbin/}
+			(
+				set -a
+				# shellcheck disable=SC1090
+				source "$TMP/textfile.env"
+				set +a
+				eval "vw_in_ns \"\$NS\" timeout 30 $line"
+			) >>"$TMP/textfile.out" 2>&1 || { sed 's/^/  | /' "$TMP/textfile.out" | tail -5; return 1; }
+		done
+	}
+	check "vaultwall-metrics-textfile.service's commands write vaultwall.prom" textfile_run
+	check "... promtool-clean, in sync, eth0 attached" bash -c "
+		promtool check metrics <'$TMP/textfile/vaultwall.prom' &&
+		grep -qx 'vaultwall_policy_in_sync 1' '$TMP/textfile/vaultwall.prom' &&
+		grep -qE '^vaultwall_interface_attached\{interface=\"eth0\",mode=\"[a-z]+\"\} 1$' '$TMP/textfile/vaultwall.prom'"
 	# vaultwall-agent.service's command line with its environment, started as
 	# systemd would after vaultwall.service, and stopped before its stop step.
 	AGENT_UNIT_X=$X$UNITDIR/vaultwall-agent.service

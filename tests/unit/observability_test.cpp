@@ -377,6 +377,28 @@ TEST(Metrics, EverySampleFollowsItsOwnFamily) {
   }
 }
 
+TEST(MetricsFacts, AppliesComeFromThisPinDirectorysPolicyChanges) {
+  auto line = [](const char* command, const char* result, const char* time, const char* pin) {
+    return nlohmann::json{{"command", command}, {"result", result}, {"time", time}, {"pinDir", pin}}
+        .dump();
+  };
+  std::vector<std::string> journal = {
+      line("apply", "ok", "2025-11-28T09:00:00.000000Z", "/p"),
+      line("fleet apply", "failed", "2025-11-28T09:01:00.000000Z", "/p"),
+      line("attach", "failed", "2025-11-28T09:02:00.000000Z", "/p"),  // links, not policy
+      line("network-rule add", "failed", "2025-11-28T09:03:00.000000Z", "/other"),
+      line("agent reapply", "interrupted", "2025-11-28T09:04:00.000000Z", "/p"),
+      line("update", "in-progress", "2025-11-28T09:05:00.000000Z", "/p"),  // not over yet
+      "not json",
+      "[1]",
+  };
+  ApplyFacts a = apply_facts(journal, "/p");
+  EXPECT_TRUE(a.known);
+  EXPECT_EQ(a.failures, 2u);
+  EXPECT_EQ(a.last_success_unix_ns, *parse_utc_time("2025-11-28T09:00:00.000000Z"));
+  EXPECT_EQ(a.last_attempt_unix_ns, *parse_utc_time("2025-11-28T09:04:00.000000Z"));
+}
+
 TEST(MetricsFacts, ParsesTheJournalsTimes) {
   EXPECT_EQ(parse_utc_time("2025-11-28T09:35:48.123456Z"), 1'764'322'548'123'456'000ull);
   EXPECT_EQ(parse_utc_time("2025-11-28T09:35:48Z"), std::nullopt);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "vaultwall/error.h"
 #include "vaultwall/maps.h"
@@ -49,8 +50,8 @@ struct SyncFacts {
   std::string problem;  // when not in sync: the first difference, or why the check failed
 };
 
-// Policy changes (apply, update, network-rule) of this pin directory in the
-// change journal.
+// Policy changes (apply, update, network-rule, fleet apply, agent reapply)
+// of this pin directory in the change journal.
 struct ApplyFacts {
   bool known = false;     // the journal was read
   uint64_t failures = 0;  // failed or interrupted
@@ -95,6 +96,9 @@ class MetricsFactsReader {
   std::optional<FileStamp> journal_stamp_, tags_stamp_;
   std::string tags_path_;
 };
+
+// The policy changes of pin_dir among the journal's lines (any JSON, or none).
+ApplyFacts apply_facts(const std::vector<std::string>& journal_lines, const std::string& pin_dir);
 
 // "2026-11-28T08:35:48.123456Z" -> Unix ns; nullopt when not that form.
 std::optional<uint64_t> parse_utc_time(const std::string& text);
