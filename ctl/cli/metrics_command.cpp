@@ -100,9 +100,11 @@ class LiveMetrics {
       gone_ = true;
       return std::unexpected(maps.error());
     }
-    if (live_.epoch() != epoch_ && epoch_ != 0)
+    if (live_.epoch() != epoch_ && epoch_ != 0) {
       warn("metrics: the maps at " + live_.pin_dir() +
            " were replaced (a purge and a new load); reading the new ones");
+      facts_.forget_policy();
+    }
     epoch_ = live_.epoch();
     gone_ = false;
     auto text = metrics_text(**maps, options_, facts_);

@@ -77,6 +77,12 @@ class MetricsFactsReader {
 
   Result<OperatorFacts> read(const PinnedMaps& maps);
   const OperatorFacts& last() const { return facts_; }
+  // New maps (a purge and a new load): their generations start again, so
+  // nothing cached by generation may be kept.
+  void forget_policy() {
+    policy_generation_.reset();
+    sync_generation_.reset();
+  }
 
  private:
   struct FileStamp {
