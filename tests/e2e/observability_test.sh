@@ -197,6 +197,14 @@ check "the audit event says the request was allowed" python3 -c '
 import json, sys
 e = [json.loads(l) for l in open(sys.argv[1]) if "\"audit\"" in l][0]
 assert e["action"] == "allowed" and e["class"] == "default_deny", e' "$TMP/follow.jsonl"
+check "every line of log --follow, audit passes included, validates against the schema" python3 -c '
+import json, sys, jsonschema
+validator = jsonschema.Draft202012Validator(json.load(open(sys.argv[1])))
+lines = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+assert any(e["mode"] == "audit" for e in lines), lines
+for e in lines:
+    errors = [f"{list(x.path)}: {x.message}" for x in validator.iter_errors(e)]
+    assert not errors, errors' "$SCHEMA" "$TMP/follow.jsonl"
 check "update --mode enforce" ctl update --mode enforce
 check "in enforce mode the denied source is dropped again" fails connect "$DENIED_IP" 1
 kill -TERM "$FOLLOW_PID" 2>/dev/null
