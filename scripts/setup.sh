@@ -17,6 +17,8 @@ packages=(
 	# tests, demo and benchmarks
 	iproute2 curl openssl iputils-ping netcat-openbsd python3
 	netsniff-ng xdp-tools nftables gnuplot-nox procps util-linux ethtool jq linux-perf
+	# the deny-log line against its published JSON Schema (tests/e2e/observability_test.sh)
+	python3-jsonschema
 	# packaging test: dpkg-deb/dpkg-shlibdeps (cpack), systemd-analyze, completions
 	dpkg-dev systemd bash-completion zsh lintian scdoc man-db
 	# promtool, to check the metrics exposition (tests/e2e/observability_test.sh)

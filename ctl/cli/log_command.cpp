@@ -31,6 +31,7 @@
 #include <thread>
 
 #include "cli/common.h"
+#include "vaultwall/apply/deny_log.h"
 #include "vaultwall/apply/live_maps.h"
 #include "vaultwall/apply/observability.h"
 #include "vaultwall/common/signals.h"
@@ -69,6 +70,42 @@ std::string reader_lock_path(const std::string& pin_dir) {
   }
   while (!key.empty() && key.back() == '-') key.pop_back();
   return run_dir() + "/log-" + key + ".lock";
+}
+
+// Where a reader keeps the connections it saw, for the next reader's
+// correlationIds (next to its lock, so only the lock holder writes it).
+std::string connections_path(const std::string& pin_dir) {
+  std::string path = reader_lock_path(pin_dir);
+  return path.substr(0, path.size() - 5) + ".connections";
+}
+
+std::string read_small_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  std::string text;
+  struct stat st {};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return text;
+  char buffer[65536];
+  for (ssize_t n; (n = ::read(fd.get(), buffer, sizeof(buffer))) > 0 && text.size() < (64u << 20);)
+    text.append(buffer, static_cast<size_t>(n));
+  return text;
+}
+
+// Replaces path through a temporary file; false (errno set) when it could not.
+bool write_small_file(const std::string& path, const std::string& text) {
+  const std::string temp = path + ".tmp";
+  ::unlink(temp.c_str());
+  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  bool ok = fd.valid();
+  for (size_t done = 0; ok && done < text.size();) {
+    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  if (ok && ::rename(temp.c_str(), path.c_str()) == 0) return true;
+  int saved = errno ? errno : EIO;
+  ::unlink(temp.c_str());
+  errno = saved;
+  return false;
 }
 
 // Holds the reader lock of pin_dir for the process's lifetime. EBUSY when
@@ -146,7 +183,7 @@ class InterfaceNames {
 class EventWriter {
  public:
   EventWriter(const std::string& pin_dir, const LogOptions& options)
-      : options_(options), interfaces_(pin_dir) {}
+      : options_(options), interfaces_(pin_dir), correlator_(host_name()), host_(host_name()) {}
 
   Result<void> open() {
     if (options_.output_file.empty()) {
@@ -164,11 +201,23 @@ class EventWriter {
     return {};
   }
 
+  // The connections an earlier reader saw (correlationIds continue).
+  void load_connections(const std::string& path) { correlator_.load(read_small_file(path)); }
+  // A failure costs only the grouping of retransmits across readers: said once.
+  void save_connections(const std::string& path) {
+    if (correlator_.size() == 0 || write_small_file(path, correlator_.save())) return;
+    if (!save_warned_)
+      warn_now("log: cannot write " + path + " (" + std::strerror(errno) +
+           "): the next reader gives these connections new correlationIds");
+    save_warned_ = true;
+  }
+
   // The maps the events now come from: names are looked up afresh.
   void use(const PinnedMaps& maps) {
     maps_ = &maps;
     rule_texts_.clear();
     interfaces_.reload();
+    reload_policy_names();
   }
 
   ~EventWriter() {
@@ -180,6 +229,7 @@ class EventWriter {
     // per event, so a clock step (NTP) shows up from the next event on.
     uint64_t wall_ns = e.time_ns + (now_unix_ns() - now_monotonic_ns());
     EventNames names{interfaces_.name(e.ifindex), rule_text(e.rule_id)};
+    add_policy_names(e, names);
     if (options_.format == "table") {
       names = {printable(names.interface), printable(names.rule)};
       std::fprintf(out_, "%s\n", event_table_row(e, wall_ns, names).c_str());
@@ -193,6 +243,39 @@ class EventWriter {
   }
 
  private:
+  // The vault and vnet names of the policy that decided the event. An event
+  // of another generation than the names' (an apply since) reloads them at
+  // most once a second; a vnet is named only by its own generation's document.
+  void add_policy_names(const vw_event& e, EventNames& names) {
+    if (e.generation != policy_names_.generation &&
+        Clock::now() - policy_names_loaded_at_ >= std::chrono::seconds(1))
+      reload_policy_names();
+    names.host = host_;
+    names.correlation_id = correlator_.correlation_id(e);
+    names.resource_id = policy_names_.resource_id;
+    if (e.generation != policy_names_.generation) return;
+    if (auto it = policy_names_.virtual_networks.find(e.vnet_id);
+        it != policy_names_.virtual_networks.end())
+      names.virtual_network = it->second;
+  }
+
+  void reload_policy_names() {
+    policy_names_loaded_at_ = Clock::now();
+    if (!maps_) return;
+    auto current = read_kernel_policy(*maps_, StoredDocument::kMayBeDamaged);
+    if (!current) {
+      if (!names_warned_)
+        warn_now(
+            "log: cannot read the stored policy, so events carry no resourceId or virtual "
+            "network names: " +
+            current.error().message());
+      names_warned_ = true;
+      return;
+    }
+    names_warned_ = false;
+    policy_names_ = event_policy_names(*current);
+  }
+
   // Rule texts are cached per id; an id that a later apply reuses would keep
   // its old text until the maps change, which is why events carry the generation.
   std::string rule_text(uint32_t rule_id) {
@@ -208,6 +291,12 @@ class EventWriter {
   std::FILE* out_ = nullptr;
   bool header_written_ = false;
   std::map<uint32_t, std::string> rule_texts_;
+  ConnectionCorrelator correlator_;
+  std::string host_;
+  EventPolicyNames policy_names_;
+  Clock::time_point policy_names_loaded_at_{};
+  bool names_warned_ = false;
+  bool save_warned_ = false;
 };
 
 int on_event(void* writer, void* data, size_t size) {
@@ -231,14 +320,17 @@ Result<RingBuffer> open_ring_buffer(const PinnedMaps& maps, EventWriter& writer)
 
 // Follows the live maps: every second it checks that the pins still name
 // the maps it reads; when they were replaced it drains the old ring buffer
-// and moves to the new one; while they are gone it waits for them.
-Report follow(const Globals& g, EventWriter& writer) {
+// and moves to the new one; while they are gone it waits for them. Every
+// 30 s it saves the connections it saw (connections_path: "" for none), so
+// a restart after a crash keeps their correlationIds too.
+Report follow(const Globals& g, EventWriter& writer, const std::string& connections) {
   stop_on_signals(/*catch_hangup=*/true);
   LiveMaps live(g.pin_dir);
   RingBuffer rb;
   uint64_t epoch = 0;
   bool gone = false;
   auto next_check = Clock::now();
+  auto next_save = Clock::now() + std::chrono::seconds(30);
   constexpr int kPollMs = 250;  // how soon a signal is noticed when idle
   while (!stop_requested()) {
     if (Clock::now() >= next_check) {
@@ -269,6 +361,10 @@ Report follow(const Globals& g, EventWriter& writer) {
     }
     if (take_hangup())
       if (auto r = writer.open(); !r) return failed_report(r.error());
+    if (!connections.empty() && Clock::now() >= next_save) {
+      next_save = Clock::now() + std::chrono::seconds(30);
+      writer.save_connections(connections);
+    }
   }
   if (rb) ring_buffer__consume(rb.get());  // what arrived while stopping
   return {};
@@ -282,7 +378,17 @@ Report cmd_log(const Globals& g, const LogOptions& options) {
   if (!lock) return failed_report(lock.error());
   EventWriter writer(g.pin_dir, options);
   if (auto r = writer.open(); !r) return failed_report(r.error());
-  if (options.follow) return follow(g, writer);
+  // Unguarded (no lock file), the connections file is not ours to write either.
+  const std::string connections = lock->valid() ? connections_path(g.pin_dir) : "";
+  if (!connections.empty()) writer.load_connections(connections);
+  struct SaveAtExit {
+    EventWriter& writer;
+    const std::string& path;
+    ~SaveAtExit() {
+      if (!path.empty()) writer.save_connections(path);
+    }
+  } save_at_exit{writer, connections};
+  if (options.follow) return follow(g, writer, connections);
   // What is waiting now, then exit.
   auto maps = open_maps(g);
   if (!maps) return failed_report(maps.error());

@@ -111,12 +111,7 @@ class Compiler {
   // Vnet ids follow the sorted resource ids: independent of document order.
   // They only live inside one slot (and vw_rule_info), so they need no
   // history the way rule ids do.
-  void assign_vnet_ids() {
-    std::vector<std::string> ids;
-    for (const VirtualNetwork& vnet : policy_.host.virtual_networks) ids.push_back(vnet.id);
-    std::sort(ids.begin(), ids.end());
-    for (size_t i = 0; i < ids.size(); ++i) out_.vnet_ids[ids[i]] = static_cast<uint32_t>(i + 1);
-  }
+  void assign_vnet_ids() { out_.vnet_ids = virtual_network_ids(policy_); }
 
   void compile_segments() {
     const auto& vnets = policy_.host.virtual_networks;
@@ -397,6 +392,15 @@ std::string policy_digest_hex(const Policy& policy, const TrustedSet& trusted) {
 
 std::string shared_policy_digest_hex(const Policy& policy, const TrustedSet& trusted) {
   return sha256_hex(digest_input(canonical_policy_serialisation(policy), trusted));
+}
+
+std::map<std::string, uint32_t> virtual_network_ids(const Policy& policy) {
+  std::vector<std::string> ids;
+  for (const VirtualNetwork& vnet : policy.host.virtual_networks) ids.push_back(vnet.id);
+  std::sort(ids.begin(), ids.end());
+  std::map<std::string, uint32_t> out;
+  for (size_t i = 0; i < ids.size(); ++i) out[ids[i]] = static_cast<uint32_t>(i + 1);
+  return out;
 }
 
 Checked<CompiledPolicy> compile_policy(const Policy& policy, const TrustedSet& trusted,

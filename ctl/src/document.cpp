@@ -100,6 +100,9 @@ class DocumentReader {
     const Json& properties = *walk_.member(root, "", "properties");
     if (!walk_.expect_object(properties, "properties")) return;
     document_.acls_path = "properties.networkAcls";
+    // Kept for the deny log's resourceId; its form is Azure's business.
+    if (const Json* id = walk_.member(root, "", "id"); id && id->is_string())
+      document_.resource_id = id->get<std::string>();
     if (walk_.member(root, "", "networkAcls"))
       walk_.diagnostics().error(
           "networkAcls", "networkAcls given both at the top level and in properties; keep one");

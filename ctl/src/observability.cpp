@@ -6,6 +6,9 @@
 #include <cstring>
 #include <sstream>
 
+#include "exposition.h"
+#include "vaultwall/apply/deny_log.h"
+#include "vaultwall/common/journal.h"
 #include "vaultwall/common/output.h"
 #include "vaultwall/common/time.h"
 #include "vaultwall/kernel/links.h"
@@ -78,16 +81,32 @@ std::string event_rule_text(const vw_event& e, const std::string& rule_text) {
 
 json event_json(const vw_event& e, uint64_t time_unix_ns, const EventNames& names) {
   bool audit = e.mode == VW_EVENT_MODE_AUDIT;
+  // An audit pass or a perimeter's would-be deny reached the vault: its
+  // HTTP status is the vault's, unknown here.
   bool passed = audit || e.verdict_class == VW_CLASS_PERIMETER_WOULD_DENY;
+  json status = passed ? json(nullptr) : json(403);
   json line = {
       {"time", format_utc(time_unix_ns)},
-      {"category", "AuditEvent"},
+      {"resourceId", or_null(names.resource_id)},
       {"operationName", "VaultFirewall"},
-      {"resultType", kResultTypeForbidden},
-      {"resultSignature", kResultSignatureForbidden},
-      {"resultDescription", kResultDescriptionForbidden},
+      {"operationVersion", nullptr},
+      {"category", "AuditEvent"},
+      {"resultType", passed ? kResultTypeAuditWouldForbid : kResultTypeForbidden},
+      {"resultSignature", passed ? json(nullptr) : json(kResultSignatureForbidden)},
+      {"resultDescription",
+       passed ? kResultDescriptionAuditWouldForbid : kResultDescriptionForbidden},
+      {"durationMs", nullptr},
       {"callerIpAddress", event_address_text(e.saddr, e.ip_version)},
+      {"correlationId", or_null(names.correlation_id)},
+      {"identity", nullptr},
+      {"properties",
+       {{"clientInfo", nullptr},
+        {"requestUri", nullptr},
+        {"id", nullptr},
+        {"httpStatusCode", status}}},
       {"isAddressAuthorized", false},
+      {"addrAuthType", nullptr},
+      {"host", or_null(names.host)},
       {"callerPort", e.sport},
       {"destinationIpAddress", event_address_text(e.daddr, e.ip_version)},
       {"port", e.dport},
@@ -96,7 +115,8 @@ json event_json(const vw_event& e, uint64_t time_unix_ns, const EventNames& name
       {"interface", or_null(names.interface)},
       {"ifindex", e.ifindex},
       {"vlan", e.vlan},
-      {"vnetId", e.vnet_id},
+      {"virtualNetwork", or_null(resource_name(names.virtual_network))},
+      {"virtualNetworkId", or_null(names.virtual_network)},
       {"class", std::string(verdict_class_name(e.verdict_class))},
       {"rule", event_rule_text(e, names.rule)},
       {"ruleId", e.rule_id == VW_RULE_NONE ? json(nullptr) : json(e.rule_id)},
@@ -107,7 +127,7 @@ json event_json(const vw_event& e, uint64_t time_unix_ns, const EventNames& name
       {"generation", e.generation},
       {"packetBytes", e.packet_bytes},
       {"suppressed", e.suppressed},
-      {"schemaVersion", 1},
+      {"schemaVersion", kEventSchemaVersion},
   };
   return line;
 }
@@ -173,36 +193,6 @@ std::string escape_label_value(const std::string& value) {
   return out;
 }
 
-namespace {
-
-class Exposition {
- public:
-  // Starts a metric family; every family has HELP and TYPE.
-  void family(const std::string& name, const std::string& type, const std::string& help) {
-    out_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
-  }
-  void sample(const std::string& name, const std::vector<std::pair<std::string, std::string>>& labels,
-              const std::string& value) {
-    out_ << name;
-    if (!labels.empty()) {
-      out_ << "{";
-      for (size_t i = 0; i < labels.size(); i++)
-        out_ << (i ? "," : "") << labels[i].first << "=\"" << escape_label_value(labels[i].second)
-             << "\"";
-      out_ << "}";
-    }
-    out_ << " " << value << "\n";
-  }
-  void sample(const std::string& name, const std::vector<std::pair<std::string, std::string>>& labels,
-              uint64_t value) {
-    sample(name, labels, std::to_string(value));
-  }
-  std::string text() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-};
-
 std::string seconds_text(uint64_t unix_ns) {
   char text[32];
   std::snprintf(text, sizeof(text), "%llu.%03llu",
@@ -210,8 +200,6 @@ std::string seconds_text(uint64_t unix_ns) {
                 static_cast<unsigned long long>(unix_ns % 1'000'000'000ull / 1'000'000ull));
   return text;
 }
-
-}  // namespace
 
 Result<std::vector<InterfaceAttachment>> read_interface_attachments(const std::string& pin_dir) {
   auto health = VW_TRY(interface_health(pin_dir));
@@ -224,25 +212,27 @@ std::string render_metrics(const MetricsSnapshot& m) {
   Exposition x;
   const Stats& s = m.stats;
 
+  // verdict: what happened to the packet (drop or pass), so an alert on
+  // denies needs no list of classes.
+  auto class_labels = [](uint32_t c) -> Labels {
+    return {{"class", std::string(verdict_class_name(c))},
+            {"verdict", verdict_class_drops(c) ? "drop" : "pass"}};
+  };
   x.family("vaultwall_packets_total", "counter",
-           "Packets seen by the XDP program, by verdict class (classes sum to all packets).");
+           "Packets seen by the XDP program, by verdict class and verdict (drop, pass); classes "
+           "sum to all packets.");
   for (uint32_t c = 0; c < s.classes.size(); c++)
-    x.sample("vaultwall_packets_total", {{"class", std::string(verdict_class_name(c))}},
-             s.classes[c].packets);
+    x.sample("vaultwall_packets_total", class_labels(c), s.classes[c].packets);
   x.family("vaultwall_bytes_total", "counter", "Bytes of the packets, by verdict class.");
   for (uint32_t c = 0; c < s.classes.size(); c++)
-    x.sample("vaultwall_bytes_total", {{"class", std::string(verdict_class_name(c))}},
-             s.classes[c].bytes);
+    x.sample("vaultwall_bytes_total", class_labels(c), s.classes[c].bytes);
 
-  auto rule_labels = [](const RuleCounters& r) -> std::vector<std::pair<std::string, std::string>> {
-    return {{"rule", r.text}, {"kind", r.kind == VW_RULE_KIND_IP ? "ip" : "vnet"}};
-  };
   x.family("vaultwall_rule_packets_total", "counter",
            "Packets admitted by each rule, labelled with the rule's canonical value.");
-  for (const RuleCounters& r : s.rules)
+  for (const RuleCounters& r : m.per_rule ? s.rules : std::vector<RuleCounters>{})
     x.sample("vaultwall_rule_packets_total", rule_labels(r), r.counters.packets);
   x.family("vaultwall_rule_bytes_total", "counter", "Bytes admitted by each rule.");
-  for (const RuleCounters& r : s.rules)
+  for (const RuleCounters& r : m.per_rule ? s.rules : std::vector<RuleCounters>{})
     x.sample("vaultwall_rule_bytes_total", rule_labels(r), r.counters.bytes);
 
   x.family("vaultwall_trusted_service_packets_total", "counter",
@@ -271,18 +261,17 @@ std::string render_metrics(const MetricsSnapshot& m) {
   x.family("vaultwall_policy_last_apply_timestamp_seconds", "gauge",
            "Unix time of the last apply (0: never).");
   x.sample("vaultwall_policy_last_apply_timestamp_seconds", {}, seconds_text(m.applied_at_unix_ns));
-  x.family("vaultwall_policy_info", "gauge", "The active policy: digest, profile and mode.");
-  x.sample("vaultwall_policy_info",
-           {{"digest", m.digest},
-            {"profile", m.profile},
-            {"mode", m.mode == VW_MODE_AUDIT ? "audit" : "enforce"}},
-           1);
+  x.family("vaultwall_policy_info", "gauge",
+           "The active policy: digest, profile, mode, defaultAction, bypass, publicNetworkAccess "
+           "and the vault's resource id (empty when unknown).");
+  x.sample("vaultwall_policy_info", policy_info_labels(m), 1);
   x.family("vaultwall_interface_attached", "gauge",
            "1 when an interface vaultwall is expected to filter has a live link to its program, "
            "0 when it is unfiltered (link severed, pin deleted, another program).");
   for (const InterfaceAttachment& i : m.interfaces)
     x.sample("vaultwall_interface_attached", {{"interface", i.interface}, {"mode", i.mode}},
              i.attached ? 1 : 0);
+  render_operator_metrics(x, m);
   return x.text();
 }
 

@@ -142,6 +142,7 @@ OrderedJson host_section(const HostSection& host, bool sort_lists) {
 
 std::string to_azure_json(const Policy& policy, int indent) {
   OrderedJson document;
+  if (!policy.resource_id.empty()) document["id"] = policy.resource_id;
   document["properties"] = {{"networkAcls", network_acls(policy, false)},
                             {"publicNetworkAccess", to_string(policy.public_network_access)}};
   document["vaultwall"] = host_section(policy.host, false);

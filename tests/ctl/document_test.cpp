@@ -60,12 +60,31 @@ TEST(Document, BareNetworkAclsObject) {
 TEST(Document, VaultWithoutFirewallIsAzureDefaultAllowAll) {
   auto result = load_policy_file(data_dir() / "good/no-firewall.json");
   ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
-  EXPECT_EQ(*result.value, Policy{});
+  // The vault's id is kept (the deny log's resourceId); everything else is Azure's default.
+  Policy expected;
+  expected.resource_id =
+      "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-dev";
+  EXPECT_EQ(*result.value, expected);
   EXPECT_EQ(result.value->default_action, DefaultAction::kAllow);
   EXPECT_EQ(result.value->host.ports, (std::vector<PortSpec>{PortSpec{6, 443}}));
 }
 
 TEST(Document, EmptyObjectIsTheDefaultPolicy) { EXPECT_EQ(must_load("{}"), Policy{}); }
+
+// The stored (normalised) document keeps the vault's id, and the digest ignores it.
+TEST(Document, VaultIdSurvivesTheRoundTripButNotTheDigest) {
+  Policy policy = must_load(
+      R"({"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv",
+                               "properties": {"networkAcls": {"defaultAction": "Deny"}}})");
+  EXPECT_EQ(policy.resource_id,
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv");
+  EXPECT_EQ(must_load(to_azure_json(policy)), policy);
+  Policy without_id = policy;
+  without_id.resource_id.clear();
+  EXPECT_EQ(canonical_serialisation(policy), canonical_serialisation(without_id));
+  // A bare networkAcls document has no id to keep.
+  EXPECT_EQ(must_load(R"({"networkAcls": {"defaultAction": "Deny"}})").resource_id, "");
+}
 
 TEST(Document, EnumValuesAreCaseInsensitiveAndNormalised) {
   Policy policy = must_load(R"({"networkAcls": {"defaultAction": "deny", "bypass": "azureservices"},

@@ -3,7 +3,7 @@
 # journal end to end, with real connections, in namespaces this test creates
 # and removes.
 #
-#   observability_test.sh LOADER CTL NETNS_LIB
+#   observability_test.sh LOADER CTL NETNS_LIB SCHEMA SERVICE_TAGS
 #
 # Topology (documentation addresses only; traffic never leaves the namespaces):
 #
@@ -19,16 +19,30 @@
 # --output-file` reopens its file on SIGHUP; audit mode lets the denied
 # source in and logs it as such; `metrics --listen` answers over HTTP and
 # passes promtool, as does `metrics --textfile`; the journal has one entry
-# per command run, including a failed apply.
+# per command run, including a failed apply. Then: a denied connection's
+# line validates against docs/schema/deny-log.schema.json and carries what a
+# SIEM joins on (resourceId, httpStatusCode 403, correlationId, host, the
+# virtual network by name); vaultwall_policy_in_sync turns 0 on drift and 1
+# after apply --force; --no-rule-metrics drops every series per rule.
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
-[ $# -eq 3 ] || { echo "usage: $0 LOADER CTL NETNS_LIB" >&2; exit 2; }
-LOADER=$1 CTL=$2
+if [ $# -ne 5 ]; then
+	echo "usage: $0 LOADER CTL NETNS_LIB SCHEMA SERVICE_TAGS" >&2
+	exit 2
+fi
+LOADER=$1
+CTL=$2
 # shellcheck source=../../scripts/lib/netns.sh
 source "$3"
+SCHEMA=$4
+SERVICE_TAGS=$5
 
 vw_preflight ip nsenter curl python3 jq timeout ss promtool -- "$LOADER" "$CTL" || exit $?
+python3 -c 'import jsonschema' 2>/dev/null || {
+	echo "python3 jsonschema is missing: run scripts/setup.sh (it installs python3-jsonschema)" >&2
+	exit 1
+}
 
 VW_PREFIX=vwo$$
 vw_client_vault_names
@@ -51,8 +65,10 @@ vw_client_vault_up || fatal "namespaces $NS_VAULT and $NS_CLI, veth pair, client
 vw_in_ns_bg "$NS_VAULT" python3 -m http.server "$DATA_PORT" --bind "$VAULT_IP" --directory "$TMP"
 vw_wait_tcp_listen "$NS_VAULT" "$DATA_PORT" || fatal "HTTP server"
 
+VAULT_ID=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-e2e/providers/Microsoft.KeyVault/vaults/kv-e2e
 cat >"$TMP/policy.json" <<EOF
 {
+  "id": "$VAULT_ID",
   "properties": {
     "publicNetworkAccess": "Enabled",
     "networkAcls": {"defaultAction": "Deny", "bypass": "None",
@@ -78,10 +94,19 @@ knock() {
 # has_event FILE SOURCE MODE: FILE has an event line from SOURCE to the data
 # port with the given mode and its AuditEvent fields.
 has_event() {
-	jq -en --arg source "$2" --arg mode "$3" 'any(inputs;
-		.callerIpAddress == $source and .port == 8443 and .mode == $mode and
-		.resultType == "ForbiddenByFirewall" and .resultSignature == "Forbidden" and
-		.protocol == "tcp" and .destinationIpAddress == "192.0.2.10")' "$1" >/dev/null 2>&1
+	python3 - "$@" <<'PY'
+import json, sys
+path, source, mode = sys.argv[1:4]
+# An audit pass is no refusal: its own resultType, no HTTP status.
+result = {"enforce": ("ForbiddenByFirewall", "Forbidden"), "audit": ("WouldBeForbiddenByFirewall", None)}[mode]
+for line in open(path):
+    e = json.loads(line)
+    if (e["callerIpAddress"] == source and e["port"] == 8443 and e["mode"] == mode
+            and (e["resultType"], e["resultSignature"]) == result
+            and e["protocol"] == "tcp" and e["destinationIpAddress"] == "192.0.2.10"):
+        sys.exit(0)
+sys.exit(1)
+PY
 }
 # wait_for_event FILE SOURCE MODE SECONDS [COLLECT]: bounded wait; with
 # COLLECT, runs `vaultwallctl log -o jsonl` each round and appends to FILE.
@@ -115,7 +140,38 @@ assert e["action"] == "denied" and e["class"] == "default_deny" and e["rule"] ==
 assert e["interface"] == sys.argv[2] and e["callerPort"] > 0 and e["time"].endswith("Z"), e
 assert e["resultDescription"] == "Client address is not authorized and caller is not a trusted service.", e
 ' "$TMP/log.jsonl" "$IF_VAULT"
+# validate_lines FILE SOURCE [VNET]: every line from SOURCE validates against
+# the published schema and carries what a SIEM joins on; the lines of one
+# connection (its SYN retransmits) share one correlationId.
+validate_lines() {
+	python3 - "$SCHEMA" "$1" "$2" "$VAULT_ID" "$(hostname)" "${3:-}" <<'PY'
+import json, sys, jsonschema
+schema_path, path, source, vault_id, host, vnet = sys.argv[1:7]
+validator = jsonschema.Draft202012Validator(json.load(open(schema_path)))
+lines = [json.loads(l) for l in open(path) if l.strip()]
+mine = [e for e in lines if e["callerIpAddress"] == source and e["mode"] == "enforce"]
+assert mine, "no line from " + source
+for e in mine:
+    errors = sorted(validator.iter_errors(e), key=str)
+    assert not errors, "schema: " + "; ".join(f"{list(x.path)}: {x.message}" for x in errors)
+    assert e["resourceId"] == vault_id, e["resourceId"]
+    assert e["properties"]["httpStatusCode"] == 403, e["properties"]
+    assert e["host"] == host, (e["host"], host)
+    assert e["virtualNetwork"] == (vnet.rsplit("/", 1)[-1] if vnet else None), e["virtualNetwork"]
+    assert e["virtualNetworkId"] == (vnet.lower() if vnet else None), e["virtualNetworkId"]
+by_port = {}
+for e in mine:
+    by_port.setdefault(e["callerPort"], set()).add(e["correlationId"])
+assert all(len(ids) == 1 for ids in by_port.values()), by_port
+ids = [next(iter(i)) for i in by_port.values()]
+assert len(set(ids)) == len(ids), "two connections share a correlationId: " + str(by_port)
+print(f"  ({len(mine)} lines from {source}, {len(by_port)} connections)")
+PY
+}
 sleep 4  # let the background attempt give up, so it does not log again below
+ctl log -o jsonl >>"$TMP/log.jsonl"  # its retransmits
+check "the denied connection's lines validate against the published schema and carry resourceId, 403, correlationId, host" \
+	validate_lines "$TMP/log.jsonl" "$DENIED_IP"
 
 # --follow with --output-file, reopened on SIGHUP (logrotate's way).
 VW_BG_LOG=$TMP/follow.stderr vw_in_ns_bg "$NS_VAULT" "$CTL" --pin-dir "$PIN_DIR" log --follow -o jsonl \
@@ -135,6 +191,14 @@ check "the audit event says the request was allowed" python3 -c '
 import json, sys
 e = [json.loads(l) for l in open(sys.argv[1]) if "\"audit\"" in l][0]
 assert e["action"] == "allowed" and e["class"] == "default_deny", e' "$TMP/follow.jsonl"
+check "every line of log --follow, audit passes included, validates against the schema" python3 -c '
+import json, sys, jsonschema
+validator = jsonschema.Draft202012Validator(json.load(open(sys.argv[1])))
+lines = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+assert any(e["mode"] == "audit" for e in lines), lines
+for e in lines:
+    errors = [f"{list(x.path)}: {x.message}" for x in validator.iter_errors(e)]
+    assert not errors, errors' "$SCHEMA" "$TMP/follow.jsonl"
 check "update --mode enforce" ctl update --mode enforce
 check "in enforce mode the denied source is dropped again" fails connect "$DENIED_IP" 1
 kill -TERM "$FOLLOW_PID" 2>/dev/null
@@ -148,8 +212,8 @@ vw_wait_tcp_listen "$NS_VAULT" "$METRICS_PORT" || echo "  (metrics server: $(cat
 check "metrics endpoint answers over HTTP" vw_in_ns "$NS_VAULT" curl -sf --max-time 5 -o "$TMP/scrape.prom" \
 	"http://127.0.0.1:$METRICS_PORT/metrics"
 check "scraped metrics pass promtool check metrics" bash -c "promtool check metrics <'$TMP/scrape.prom'"
-check "metrics count the denied packets" grep -Eq '^vaultwall_packets_total\{class="default_deny"\} [1-9]' "$TMP/scrape.prom"
-check "metrics count audit packets" grep -Eq '^vaultwall_packets_total\{class="audit_would_deny"\} [1-9]' "$TMP/scrape.prom"
+check "metrics count the denied packets" grep -Eq '^vaultwall_packets_total\{class="default_deny",verdict="drop"\} [1-9]' "$TMP/scrape.prom"
+check "metrics count audit packets" grep -Eq '^vaultwall_packets_total\{class="audit_would_deny",verdict="pass"\} [1-9]' "$TMP/scrape.prom"
 check "metrics credit the IP rule" grep -Eq "^vaultwall_rule_packets_total\{rule=\"$ALLOWED_IP\",kind=\"ip\"\} [1-9]" "$TMP/scrape.prom"
 check "metrics count emitted events" grep -Eq '^vaultwall_events_emitted_total [1-9]' "$TMP/scrape.prom"
 check "metrics report the generation" grep -Eq '^vaultwall_policy_generation [1-9]' "$TMP/scrape.prom"
@@ -179,6 +243,100 @@ assert h[2]["interfaces"] == [sys.argv[3]], h[2]
 assert all(e["uid"] == 0 and e["argv"] for e in h)
 assert stat.S_IMODE(os.stat(sys.argv[2]).st_mode) == 0o600
 ' "$TMP/history.json" "$VAULTWALL_JOURNAL" "$IF_VAULT"
+
+# ---- alerting metrics: in sync, drift, apply --force, the per-rule switch --------
+# Drift is checked at most every --verify-interval: the server, asked often.
+VW_BG_LOG=$TMP/metrics2.stderr vw_in_ns_bg "$NS_VAULT" "$CTL" --pin-dir "$PIN_DIR" metrics \
+	--listen "127.0.0.1:$METRICS_PORT" --verify-interval 1
+METRICS_PID=$VW_LAST_PID
+vw_wait_tcp_listen "$NS_VAULT" "$METRICS_PORT" || echo "  (metrics server: $(cat "$TMP/metrics2.stderr"))"
+get_metrics() { vw_in_ns "$NS_VAULT" curl -sf --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics"; }
+# wait_metric REGEX SECONDS: a scrape has a line matching REGEX within SECONDS.
+wait_metric() {
+	local i
+	for ((i = 0; i < $2 * 4; i++)); do
+		get_metrics >"$TMP/scrape2.prom" && grep -Eq "$1" "$TMP/scrape2.prom" && return 0
+		sleep 0.25
+	done
+	echo "  (no line matches $1; last scrape: $(grep -E "${1%% *}" "$TMP/scrape2.prom" | head -3))"
+	return 1
+}
+check "vaultwall_policy_in_sync is 1 while the maps match" wait_metric '^vaultwall_policy_in_sync 1$' 5
+check "the scrape passes promtool check metrics" bash -c "promtool check metrics <'$TMP/scrape2.prom'"
+check "build_info names version, ABI, commit and libbpf" \
+	grep -Eq '^vaultwall_build_info\{version="[^"]+",abi="[0-9]+",commit="[^"]+",libbpf="[0-9]+\.[0-9]+"\} 1$' "$TMP/scrape2.prom"
+check "the failed apply is counted from the journal" grep -Eq '^vaultwall_apply_failures_total 1$' "$TMP/scrape2.prom"
+check "the last apply attempt has a time" grep -Eq '^vaultwall_apply_last_attempt_timestamp_seconds [1-9][0-9]{9}\.' "$TMP/scrape2.prom"
+check "rules against the profile's limits" bash -c "grep -Eq '^vaultwall_rules\{kind=\"ip\"\} 1$' '$TMP/scrape2.prom' &&
+	grep -Eq '^vaultwall_rules_limit\{kind=\"ip\"\} [1-9]' '$TMP/scrape2.prom'"
+check "policy_info has defaultAction, bypass, publicNetworkAccess and the vault" \
+	grep -Fq "default_action=\"Deny\",bypass=\"None\",public_network_access=\"Enabled\",vault=\"$VAULT_ID\"} 1" "$TMP/scrape2.prom"
+check "the allowed IP rule has a last hit" \
+	grep -Eq "^vaultwall_rule_last_hit_timestamp_seconds\{rule=\"$ALLOWED_IP\",kind=\"ip\"\} [1-9]" "$TMP/scrape2.prom"
+# 192.0.2.99/32 (vnet 0) -> rule 1, behind vaultwallctl's back, into the
+# ACTIVE slot's trie: vw_rule_key {prefixlen 64, vnet_id 0, addr}.
+SLOT=$(bpftool -j map lookup pinned "$PIN_DIR/vw_active" key 0 0 0 0 |
+	python3 -c 'import json, sys; print(json.load(sys.stdin)["formatted"]["value"]["slot"])')
+check "tamper with vw_rules_$SLOT using bpftool" bpftool map update pinned "$PIN_DIR/vw_rules_$SLOT" \
+	key hex 40 00 00 00 00 00 00 00 c0 00 02 63 value hex 01 00 00 00
+check "vaultwall_policy_in_sync turns 0 on drift" wait_metric '^vaultwall_policy_in_sync 0$' 5
+check "apply --force repairs the drift" ctl apply --force -f "$TMP/policy.json"
+check "vaultwall_policy_in_sync is 1 again after apply --force" wait_metric '^vaultwall_policy_in_sync 1$' 5
+kill -TERM "$METRICS_PID" 2>/dev/null
+for ((i = 0; i < 30; i++)); do kill -0 "$METRICS_PID" 2>/dev/null || break; sleep 0.1; done
+# ctl_to FILE ARGS...: vaultwallctl ARGS with stdout to FILE.
+ctl_to() { local out=$1; shift; ctl "$@" >"$out"; }
+check "metrics --no-rule-metrics" ctl_to "$TMP/norules.prom" metrics --no-rule-metrics
+check "... has no series per rule, and keeps the rule counts" bash -c "! grep -q 'rule=\"' '$TMP/norules.prom' &&
+	grep -Eq '^vaultwall_rules\{kind=\"ip\"\} 1$' '$TMP/norules.prom' && grep -q 'rule=\"' '$TMP/scrape2.prom'"
+check "... and passes promtool check metrics" bash -c "promtool check metrics <'$TMP/norules.prom'"
+
+# ---- a denied connection from a virtual network --------------------------------------
+# The vault's interface is the segment of one virtual network: a source not
+# in its subnet is denied, and its line names the network.
+VNET_ID=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-e2e/providers/Microsoft.Network/virtualNetworks/vnet-e2e
+cat >"$TMP/vnet.json" <<JSON
+{
+  "id": "$VAULT_ID",
+  "properties": {
+    "publicNetworkAccess": "Enabled",
+    "networkAcls": {"defaultAction": "Deny", "bypass": "None", "ipRules": [],
+                    "virtualNetworkRules": [{"id": "$VNET_ID/subnets/app"}]}
+  },
+  "vaultwall": {
+    "dataPlane": {"ports": ["tcp/$DATA_PORT"], "addresses": ["$VAULT_IP"]},
+    "virtualNetworks": [{"id": "$VNET_ID", "segment": {"interface": "$IF_VAULT"},
+      "subnets": [{"name": "app", "addressPrefix": "198.51.100.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]}]
+  }
+}
+JSON
+check "apply a document with a virtual network on the vault's interface" ctl apply -f "$TMP/vnet.json"
+check "attach again" loader attach "$IF_VAULT" --mode native
+check "the subnet's source connects (VNET rule)" connect "$ALLOWED_IP"
+: >"$TMP/vnet.jsonl"
+knock
+check "the denied connection from the virtual network is logged" \
+	wait_for_event "$TMP/vnet.jsonl" "$DENIED_IP" enforce 2 collect
+check "its line validates and names the virtual network" validate_lines "$TMP/vnet.jsonl" "$DENIED_IP" "$VNET_ID"
+check "detach at the end" loader detach "$IF_VAULT"
+# ---- the Service Tags file's changeNumber and age ------------------------------------
+cp "$SERVICE_TAGS" "$TMP/tags.json" && touch -d '2026-01-02 03:04:05 UTC' "$TMP/tags.json"
+python3 - "$TMP/policy.json" "$TMP/tags.json" >"$TMP/trusted.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+doc["properties"]["networkAcls"]["bypass"] = "AzureServices"
+doc["vaultwall"]["trustedServices"] = {"serviceTags": sys.argv[2], "services": ["Storage"]}
+print(json.dumps(doc))
+PY
+check "apply a document that trusts a service tag" ctl apply -f "$TMP/trusted.json"
+check "metrics once" ctl_to "$TMP/tags.prom" metrics
+check "the Service Tags file's changeNumber and mtime" bash -c "
+	grep -qx \"vaultwall_service_tags_change_number \$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"changeNumber\"])' '$TMP/tags.json')\" '$TMP/tags.prom' &&
+	grep -qx 'vaultwall_service_tags_file_timestamp_seconds 1767323045.000' '$TMP/tags.prom'"
+check "policy_info says bypass AzureServices" grep -q 'bypass="AzureServices"' "$TMP/tags.prom"
+
+# The reader's lock and connections files of this run's pin directory.
+rm -f "${VAULTWALL_RUN_DIR:-/run/vaultwall}/log-sys-fs-bpf-vwo_e2e_$$".*
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

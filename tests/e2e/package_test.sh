@@ -69,7 +69,12 @@ LAYOUT=(
 	"$UNITDIR/vaultwall.service:f"
 	"$UNITDIR/vaultwall-log.service:f"
 	"$UNITDIR/vaultwall-agent.service:f"
+	"$UNITDIR/vaultwall-metrics.service:f"
+	"$UNITDIR/vaultwall-metrics-textfile.service:f"
+	"$UNITDIR/vaultwall-metrics-textfile.timer:f"
 	"$PREFIX/share/vaultwall/service-tags/ServiceTags_Public_subset.json:f"
+	"$PREFIX/share/vaultwall/prometheus/vaultwall.rules.yml:f"
+	"$PREFIX/share/vaultwall/schema/deny-log.schema.json:f"
 	"$COMPDIR/vaultwall-loader:f"
 	"$COMPDIR/vaultwallctl:f"
 	"$COMPDIR/vaultwall-agent:f"
@@ -134,6 +139,15 @@ check "vaultwall.service: capabilities bounded to CAP_BPF CAP_NET_ADMIN CAP_PERF
 	contains "$UNIT" "CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_PERFMON"
 check "vaultwall-log.service follows the log as JSON lines" \
 	contains "$ROOT$UNITDIR/vaultwall-log.service" "log --follow -o jsonl"
+METRICS_UNIT=$ROOT$UNITDIR/vaultwall-metrics.service
+check "vaultwall-metrics.service serves --listen on VAULTWALL_METRICS_LISTEN, sandboxed" bash -c "
+	grep -q 'metrics --listen \${VAULTWALL_METRICS_LISTEN} \$VAULTWALL_METRICS_ARGS' '$METRICS_UNIT' &&
+	grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_PERFMON' '$METRICS_UNIT' && grep -qx 'ProtectSystem=strict' '$METRICS_UNIT'"
+check "vaultwall-metrics-textfile: a timer every minute runs metrics --textfile" bash -c "
+	grep -qx 'OnUnitActiveSec=1min' '$ROOT$UNITDIR/vaultwall-metrics-textfile.timer' &&
+	grep -q 'metrics --textfile \${VAULTWALL_METRICS_TEXTFILE_DIR}' '$ROOT$UNITDIR/vaultwall-metrics-textfile.service'"
+check "the installed alerting rules pass promtool check rules" \
+	quiet promtool check rules "$ROOT$PREFIX/share/vaultwall/prometheus/vaultwall.rules.yml"
 AGENT_UNIT=$ROOT$UNITDIR/vaultwall-agent.service
 check "vaultwall-agent.service: Type=notify with a watchdog, restarted always (not after a usage error)" \
 	bash -c "grep -qx 'Type=notify' '$AGENT_UNIT' && grep -qx 'WatchdogSec=30s' '$AGENT_UNIT' && grep -qx 'Restart=always' '$AGENT_UNIT' && grep -qx 'RestartPreventExitStatus=2' '$AGENT_UNIT'"
@@ -147,18 +161,20 @@ if command -v systemd-analyze >/dev/null; then
 	# Checked against the host's systemd (its targets and mounts), with the
 	# units' commands pointed at the DESTDIR, where the binaries are.
 	mkdir -p "$TMP/units"
-	for u in vaultwall.service vaultwall-log.service vaultwall-agent.service; do
+	METRICS_UNITS="vaultwall-metrics.service vaultwall-metrics-textfile.service vaultwall-metrics-textfile.timer"
+	for u in vaultwall.service vaultwall-log.service vaultwall-agent.service $METRICS_UNITS; do
 		sed -e "s|$PREFIX/sbin/|$ROOT$PREFIX/sbin/|g" -e "s|$PREFIX/libexec/|$ROOT$PREFIX/libexec/|g" \
 			"$ROOT$UNITDIR/$u" >"$TMP/units/$u"
 	done
 	verify_units() {
 		local out
+		# shellcheck disable=SC2046 # one word per unit
 		out=$(systemd-analyze verify --man=no "$TMP/units/vaultwall.service" "$TMP/units/vaultwall-log.service" \
-			"$TMP/units/vaultwall-agent.service" 2>&1)
+			"$TMP/units/vaultwall-agent.service" $(printf "$TMP/units/%s " $METRICS_UNITS) 2>&1)
 		out=$(grep -E 'vaultwall' <<<"$out" || true)
 		[ -z "$out" ] || { sed 's/^/  | /' <<<"$out"; return 1; }
 	}
-	check "systemd-analyze verify: the three units clean" verify_units
+	check "systemd-analyze verify: the units clean (with the metrics service, textfile service and timer)" verify_units
 	systemd-analyze security --offline=yes --root="$ROOT" "$UNIT" 2>/dev/null |
 		tail -1 | sed 's/^/  vaultwall.service exposure: /'
 else
@@ -278,6 +294,35 @@ else
 	check "the filter is attached to eth0 eth1 eth2" test "$(attached_ifaces)" = "eth0 eth1 eth2"
 	check "[started] 198.51.100.7 (sample IP rule 198.51.100.0/24) connects to tcp/443" tcp_from 198.51.100.7
 	check "[started] 203.0.113.9 (no rule) is dropped on tcp/443" tcp_blocked 203.0.113.9
+	# vaultwall-metrics-textfile.service's commands (what its timer starts),
+	# with the unit's environment and a test directory for the file.
+	TEXTFILE_UNIT_X=$X$UNITDIR/vaultwall-metrics-textfile.service
+	mkdir -p "$TMP/textfile"
+	{
+		sed -n 's/^Environment=//p' "$TEXTFILE_UNIT_X"
+		grep -E '^[A-Z_]+=' "$X$ETC/vaultwall.env"
+		echo "VAULTWALL_PIN_DIR=$PIN_DIR"
+		echo "VAULTWALL_METRICS_TEXTFILE_DIR=$TMP/textfile"
+	} >"$TMP/textfile.env"
+	textfile_run() {
+		local key line
+		for key in ExecCondition ExecStart; do
+			line=$(sed -n "s/^$key=//p" "$TEXTFILE_UNIT_X")
+			line=${line//$PREFIX\/sbin\//$X$PREFIX/sbin/}
+			(
+				set -a
+				# shellcheck disable=SC1090
+				source "$TMP/textfile.env"
+				set +a
+				eval "vw_in_ns \"\$NS\" timeout 30 $line"
+			) >>"$TMP/textfile.out" 2>&1 || { sed 's/^/  | /' "$TMP/textfile.out" | tail -5; return 1; }
+		done
+	}
+	check "vaultwall-metrics-textfile.service's commands write vaultwall.prom" textfile_run
+	check "... promtool-clean, in sync, eth0 attached" bash -c "
+		promtool check metrics <'$TMP/textfile/vaultwall.prom' &&
+		grep -qx 'vaultwall_policy_in_sync 1' '$TMP/textfile/vaultwall.prom' &&
+		grep -qE '^vaultwall_interface_attached\{interface=\"eth0\",mode=\"[a-z]+\"\} 1$' '$TMP/textfile/vaultwall.prom'"
 	# vaultwall-agent.service's command line with its environment, started as
 	# systemd would after vaultwall.service, and stopped before its stop step.
 	AGENT_UNIT_X=$X$UNITDIR/vaultwall-agent.service

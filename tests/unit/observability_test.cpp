@@ -1,5 +1,7 @@
 // The log record (AuditEvent-shaped JSON) and the Prometheus exposition,
 // from fixed inputs: no kernel needed.
+#include "vaultwall/apply/observability.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -9,8 +11,11 @@
 #include <set>
 #include <sstream>
 
-#include "vaultwall/common/clock.h"
+#include "vaultwall/apply/deny_log.h"
 #include "vaultwall/apply/observability.h"
+#include "vaultwall/common/clock.h"
+#include "vaultwall/policy/classify.h"
+#include "vaultwall/policy/document.h"
 
 namespace vaultwall {
 namespace {
@@ -65,7 +70,10 @@ TEST(EventJson, AuditEventSaysTheRequestWasAllowedAndWhichRuleWasOverridden) {
   e.verdict_class = VW_CLASS_PUBLIC_DISABLED;
   e.rule_id = 3;
   auto line = event_json(e, 0, {"", "203.0.113.0/24"});
-  EXPECT_EQ(line["resultType"], "ForbiddenByFirewall");
+  // A pass is no refusal: a query on resultType or httpStatusCode must not count it.
+  EXPECT_EQ(line["resultType"], "WouldBeForbiddenByFirewall");
+  EXPECT_TRUE(line["resultSignature"].is_null());
+  EXPECT_TRUE(line["properties"]["httpStatusCode"].is_null());
   EXPECT_EQ(line["mode"], "audit");
   EXPECT_EQ(line["action"], "allowed");
   EXPECT_EQ(line["class"], "public_disabled");
@@ -81,6 +89,122 @@ TEST(EventJson, Ipv6CallerIsPrintedAsIpv6) {
   e.ip_version = 6;
   e.verdict_class = VW_CLASS_IPV6_DENY;
   EXPECT_EQ(event_json(e, 0, {})["callerIpAddress"], "2001:db8::50");
+}
+
+constexpr const char* kVaultId =
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+    "Microsoft.KeyVault/vaults/kv-one";
+constexpr const char* kVnetA =
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg/providers/"
+    "microsoft.network/virtualnetworks/vnet-a";
+
+TEST(EventJson, CarriesTheFieldsASiemJoinsOn) {
+  EventNames names{"eth0",   "",         kVnetA,
+                   kVaultId, "vault-01", "0a1b2c3d-0000-1111-2222-333344445555"};
+  auto line = event_json(denied_ipv4_syn(), 0, names);
+  EXPECT_EQ(line["resourceId"], kVaultId);
+  EXPECT_EQ(line["properties"]["httpStatusCode"], 403);
+  EXPECT_EQ(line["correlationId"], "0a1b2c3d-0000-1111-2222-333344445555");
+  EXPECT_EQ(line["host"], "vault-01");
+  EXPECT_EQ(line["virtualNetwork"], "vnet-a");
+  EXPECT_EQ(line["virtualNetworkId"], kVnetA);
+  EXPECT_EQ(line["schemaVersion"], 2);
+  // AuditEvent's fields a packet cannot know are there, as null.
+  for (const char* unknowable : {"operationVersion", "durationMs", "identity", "addrAuthType"}) {
+    ASSERT_TRUE(line.contains(unknowable)) << unknowable;
+    EXPECT_TRUE(line[unknowable].is_null()) << unknowable;
+  }
+  EXPECT_FALSE(line.contains("vnetId"));  // slot-local: meaningless after the next apply
+}
+
+TEST(EventJson, UnknownNamesAreNull) {
+  auto line = event_json(denied_ipv4_syn(), 0, {});
+  for (const char* field :
+       {"resourceId", "host", "correlationId", "virtualNetwork", "virtualNetworkId"})
+    EXPECT_TRUE(line[field].is_null()) << field;
+}
+
+TEST(DenyLog, PolicyNamesComeFromTheStoredDocument) {
+  std::string document = std::string(R"({"id": ")") + kVaultId + R"(", "properties": {
+    "networkAcls": {"defaultAction": "Deny", "bypass": "None", "ipRules": [],
+      "virtualNetworkRules": [{"id": ")" +
+                         kVnetA + R"(/subnets/web"}]}},
+    "vaultwall": {"virtualNetworks": [
+      {"id": ")" + kVnetA +
+                         R"(", "segment": {"vlan": 20},
+       "subnets": [{"name": "web", "addressPrefix": "10.1.0.0/24", "serviceEndpoints": ["Microsoft.KeyVault"]}]},
+      {"id": ")" + std::string(kVnetA) +
+                         R"(0", "segment": {"vlan": 10}, "subnets": []}]}})";
+  auto policy = load_policy(document);
+  ASSERT_TRUE(policy.ok()) << (policy.diagnostics.empty() ? "" : policy.diagnostics[0].text());
+  // The stored (normalised) document keeps the id, so a fresh reader has it.
+  auto stored = load_policy(to_azure_json(*policy.value));
+  ASSERT_TRUE(stored.ok());
+  KernelPolicy current;
+  current.info.generation = 4;
+  current.policy = *stored.value;
+  EventPolicyNames names = event_policy_names(current);
+  EXPECT_EQ(names.generation, 4u);
+  EXPECT_EQ(names.resource_id, kVaultId);
+  // Sorted resource ids get vnet ids 1, 2 (as the compiler numbers them).
+  ASSERT_EQ(names.virtual_networks.size(), 2u);
+  EXPECT_EQ(names.virtual_networks.at(1), kVnetA);
+  EXPECT_EQ(names.virtual_networks.at(2), std::string(kVnetA) + "0");
+  EXPECT_EQ(resource_name(names.virtual_networks.at(1)), "vnet-a");
+}
+
+TEST(DenyLog, CorrelationIdGroupsOneConnectionsRetransmits) {
+  ConnectionCorrelator correlator("vault-01");
+  vw_event syn = denied_ipv4_syn();
+  syn.time_ns = 1'000'000'000;
+  std::string first = correlator.correlation_id(syn);
+  EXPECT_TRUE(std::regex_match(first, std::regex("[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")));
+  vw_event retransmit = syn;
+  retransmit.time_ns += 3'000'000'000;  // the kernel's second SYN retransmit
+  EXPECT_EQ(correlator.correlation_id(retransmit), first);
+  vw_event other_port = syn;
+  other_port.sport = 51235;
+  EXPECT_NE(correlator.correlation_id(other_port), first);
+  vw_event much_later = retransmit;
+  much_later.time_ns += 120'000'000'000ull;  // idle for two minutes: a new connection
+  EXPECT_NE(correlator.correlation_id(much_later), first);
+  // Another host's identical connection is another connection.
+  ConnectionCorrelator elsewhere("vault-02");
+  EXPECT_NE(elsewhere.correlation_id(syn), first);
+}
+
+// `vaultwallctl log` run again and again (one reader at a time) continues
+// the ids of the previous run; ended connections are not carried over.
+TEST(DenyLog, CorrelationIdsSurviveTheNextReader) {
+  ConnectionCorrelator first("vault-01");
+  vw_event syn = denied_ipv4_syn(), old = syn;
+  old.sport = 1;
+  old.time_ns = 1;
+  syn.time_ns = 100'000'000'000ull;
+  first.correlation_id(old);
+  std::string id = first.correlation_id(syn);
+  std::string saved = first.save();
+  EXPECT_EQ(std::count(saved.begin(), saved.end(), '\n'), 1) << saved;  // `old` is over
+  ConnectionCorrelator next("vault-01");
+  next.load(saved);
+  next.load("zz 12 x\n\nnot a line at all\n");  // malformed lines are skipped
+  EXPECT_EQ(next.size(), 1u);
+  vw_event retransmit = syn;
+  retransmit.time_ns += 1'000'000'000;
+  EXPECT_EQ(next.correlation_id(retransmit), id);
+}
+
+TEST(DenyLog, CorrelatorForgetsTheLeastRecentConnectionWhenFull) {
+  ConnectionCorrelator correlator("h", 65'000'000'000ull, 2);
+  vw_event a = denied_ipv4_syn(), b = a, c = a;
+  b.sport = 2;
+  c.sport = 3;
+  std::string a_id = correlator.correlation_id(a);
+  correlator.correlation_id(b);
+  EXPECT_EQ(correlator.correlation_id(a), a_id);  // a is now the most recent
+  correlator.correlation_id(c);                   // b goes
+  EXPECT_EQ(correlator.size(), 2u);
+  EXPECT_EQ(correlator.correlation_id(a), a_id);
 }
 
 MetricsSnapshot sample_snapshot() {
@@ -147,8 +271,10 @@ TEST(Metrics, FollowsPrometheusNamingAndFormat) {
       EXPECT_TRUE(helped.contains(m[1])) << "no HELP before " << line;
     }
   }
-  EXPECT_NE(text.find("vaultwall_packets_total{class=\"default_deny\"} 10\n"), std::string::npos);
-  EXPECT_NE(text.find("vaultwall_bytes_total{class=\"default_deny\"} 740\n"), std::string::npos);
+  EXPECT_NE(text.find("vaultwall_packets_total{class=\"default_deny\",verdict=\"drop\"} 10\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("vaultwall_bytes_total{class=\"default_deny\",verdict=\"drop\"} 740\n"),
+            std::string::npos);
   EXPECT_NE(text.find("vaultwall_rule_packets_total{rule=\"203.0.113.0/24\",kind=\"ip\"} 3\n"),
             std::string::npos);
   EXPECT_NE(text.find("vaultwall_trusted_service_bytes_total{service=\"Storage\"} 120\n"),
@@ -177,6 +303,126 @@ TEST(Metrics, EscapesLabelValues) {
   EXPECT_EQ(escape_label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
   std::string text = render_metrics(sample_snapshot());
   EXPECT_NE(text.find("rule=\"/subscriptions/0/x\\\"y\\\\z\",kind=\"vnet\""), std::string::npos);
+}
+
+MetricsSnapshot snapshot_with_facts() {
+  MetricsSnapshot m = sample_snapshot();
+  m.rule_last_hit_unix_ns[1] = 1'764'322'000'500'000'000ull;
+  m.facts.build = {"0.1.0", "abc123def456", "1.1", VW_ABI_VERSION};
+  m.facts.policy = {
+      true,      "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv",
+      "Deny",    "AzureServices",
+      "Enabled", 3,
+      1,         1000,
+      200,       "/usr/share/tags.json"};
+  m.facts.service_tags = {true, 412, 1'764'000'000'000'000'000ull};
+  m.facts.sync = {true, false, 1'764'322'600'000'000'000ull};
+  m.facts.applies = {true, 2, 1'764'322'700'000'000'000ull, 1'764'322'548'250'000'000ull};
+  return m;
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos;
+}
+
+TEST(Metrics, OperatorFamiliesCarryTheFacts) {
+  std::string text = render_metrics(snapshot_with_facts());
+  EXPECT_TRUE(has_line(text, "vaultwall_build_info{version=\"0.1.0\",abi=\"" +
+                                 std::to_string(VW_ABI_VERSION) +
+                                 "\",commit=\"abc123def456\",libbpf=\"1.1\"} 1"));
+  EXPECT_TRUE(has_line(text, "vaultwall_policy_in_sync 0"));
+  EXPECT_TRUE(has_line(text, "vaultwall_policy_in_sync_checked_timestamp_seconds 1764322600.000"));
+  EXPECT_TRUE(has_line(text, "vaultwall_apply_failures_total 2"));
+  EXPECT_TRUE(has_line(text, "vaultwall_apply_last_attempt_timestamp_seconds 1764322700.000"));
+  EXPECT_TRUE(has_line(text, "vaultwall_apply_last_success_timestamp_seconds 1764322548.250"));
+  EXPECT_TRUE(has_line(text, "vaultwall_rules{kind=\"ip\"} 3"));
+  EXPECT_TRUE(has_line(text, "vaultwall_rules_limit{kind=\"vnet\"} 200"));
+  EXPECT_TRUE(has_line(text, "vaultwall_service_tags_change_number 412"));
+  EXPECT_TRUE(has_line(text, "vaultwall_service_tags_file_timestamp_seconds 1764000000.000"));
+  EXPECT_TRUE(has_line(text,
+                       "vaultwall_rule_last_hit_timestamp_seconds{rule=\"203.0.113.0/24\","
+                       "kind=\"ip\"} 1764322000.500"));
+  EXPECT_TRUE(has_line(text,
+                       "vaultwall_policy_info{digest=\"abc\",profile=\"akv-2018\",mode=\"audit\","
+                       "default_action=\"Deny\",bypass=\"AzureServices\","
+                       "public_network_access=\"Enabled\",vault=\"/subscriptions/s/"
+                       "resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv\"} 1"));
+}
+
+// The verdict label comes from the classes' own drop/pass, for every class.
+TEST(Metrics, EveryClassHasItsVerdict) {
+  std::string text = render_metrics(sample_snapshot());
+  for (uint32_t c = 0; c < VW_CLASS_COUNT; c++) {
+    std::string labels = "{class=\"" + std::string(verdict_class_name(c)) + "\",verdict=\"" +
+                         (verdict_class_drops(c) ? "drop" : "pass") + "\"}";
+    EXPECT_NE(text.find("\nvaultwall_packets_total" + labels + " "), std::string::npos) << labels;
+    EXPECT_NE(text.find("\nvaultwall_bytes_total" + labels + " "), std::string::npos) << labels;
+  }
+}
+
+// Unknown facts are absent, never zero (a zero in_sync or limit would lie).
+TEST(Metrics, UnknownFactsHaveNoSeries) {
+  std::string text = render_metrics(sample_snapshot());
+  for (const char* name :
+       {"vaultwall_policy_in_sync ", "vaultwall_apply_failures_total ", "vaultwall_rules{",
+        "vaultwall_service_tags_change_number ", "vaultwall_rule_last_hit_timestamp_seconds{"})
+    EXPECT_EQ(text.find(std::string("\n") + name), std::string::npos) << name;
+  EXPECT_NE(text.find("# TYPE vaultwall_policy_in_sync gauge\n"), std::string::npos);
+}
+
+TEST(Metrics, NoRuleMetricsLeavesOutEverySeriesPerRule) {
+  MetricsSnapshot m = snapshot_with_facts();
+  m.per_rule = false;
+  std::string text = render_metrics(m);
+  EXPECT_EQ(text.find("rule=\""), std::string::npos);
+  EXPECT_TRUE(has_line(text, "vaultwall_rules{kind=\"ip\"} 3"));  // counts stay
+  EXPECT_NE(text.find("vaultwall_trusted_service_packets_total{service=\"Storage\"}"),
+            std::string::npos);
+}
+
+// The text format groups a family's samples right after its TYPE line.
+TEST(Metrics, EverySampleFollowsItsOwnFamily) {
+  for (const MetricsSnapshot& m : {sample_snapshot(), snapshot_with_facts()}) {
+    std::istringstream in(render_metrics(m));
+    std::string family;
+    std::set<std::string> seen;
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with("# TYPE ")) {
+        family = line.substr(7, line.find(' ', 7) - 7);
+        EXPECT_TRUE(seen.insert(family).second) << "family twice: " << family;
+      } else if (!line.starts_with("#")) {
+        EXPECT_EQ(line.substr(0, line.find_first_of("{ ")), family) << line;
+      }
+    }
+  }
+}
+
+TEST(MetricsFacts, AppliesComeFromThisPinDirectorysPolicyChanges) {
+  auto line = [](const char* command, const char* result, const char* time, const char* pin) {
+    return nlohmann::json{{"command", command}, {"result", result}, {"time", time}, {"pinDir", pin}}
+        .dump();
+  };
+  std::vector<std::string> journal = {
+      line("apply", "ok", "2025-11-28T09:00:00.000000Z", "/p"),
+      line("fleet apply", "failed", "2025-11-28T09:01:00.000000Z", "/p"),
+      line("attach", "failed", "2025-11-28T09:02:00.000000Z", "/p"),  // links, not policy
+      line("network-rule add", "failed", "2025-11-28T09:03:00.000000Z", "/other"),
+      line("agent reapply", "interrupted", "2025-11-28T09:04:00.000000Z", "/p"),
+      line("update", "in-progress", "2025-11-28T09:05:00.000000Z", "/p"),  // not over yet
+      "not json",
+      "[1]",
+  };
+  ApplyFacts a = apply_facts(journal, "/p");
+  EXPECT_TRUE(a.known);
+  EXPECT_EQ(a.failures, 2u);
+  EXPECT_EQ(a.last_success_unix_ns, *parse_utc_time("2025-11-28T09:00:00.000000Z"));
+  EXPECT_EQ(a.last_attempt_unix_ns, *parse_utc_time("2025-11-28T09:04:00.000000Z"));
+}
+
+TEST(MetricsFacts, ParsesTheJournalsTimes) {
+  EXPECT_EQ(parse_utc_time("2025-11-28T09:35:48.123456Z"), 1'764'322'548'123'456'000ull);
+  EXPECT_EQ(parse_utc_time("2025-11-28T09:35:48Z"), std::nullopt);
+  EXPECT_EQ(parse_utc_time("2025-11-28T09:35:48.123456Zjunk"), std::nullopt);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "vaultwall/apply/apply.h"
+#include "vaultwall/apply/metrics_facts.h"
 #include "vaultwall/kernel/maps.h"
 #include "vaultwall_abi.h"
 
@@ -20,6 +21,14 @@ inline constexpr const char* kResultTypeForbidden = "ForbiddenByFirewall";
 inline constexpr const char* kResultSignatureForbidden = "Forbidden";
 inline constexpr const char* kResultDescriptionForbidden =
     "Client address is not authorized and caller is not a trusted service.";
+// An audit-mode pass: Key Vault has no word for it, and it must not count
+// as a refusal in a query on resultType or httpStatusCode.
+inline constexpr const char* kResultTypeAuditWouldForbid = "WouldBeForbiddenByFirewall";
+inline constexpr const char* kResultDescriptionAuditWouldForbid =
+    "Audit mode: the request was let through; in enforce mode it is refused because the client "
+    "address is not authorized and caller is not a trusted service.";
+// The version of the deny-log line (docs/schema/deny-log.schema.json).
+inline constexpr int kEventSchemaVersion = 2;
 
 // "203.0.113.7" for an IPv4-mapped address, RFC 5952 text for IPv6.
 std::string event_address_text(const uint8_t (&addr)[16], uint8_t ip_version);
@@ -33,12 +42,19 @@ std::string event_rule_text(const vw_event& e, const std::string& rule_text);
 struct EventNames {
   std::string interface;  // from ifindex; empty when the interface is gone
   std::string rule;       // vw_rule_info text of rule_id; empty for none
+  std::string virtual_network;  // resource id of the event's vnet; empty: internet or unknown
+  std::string resource_id;      // the vault's ARM id; empty when the document has none
+  std::string host;             // this host's name
+  std::string correlation_id;   // the connection's (ConnectionCorrelator); empty: none
 };
 
-// One log record: AuditEvent fields (time, category, operationName,
-// resultType, resultSignature, resultDescription, callerIpAddress) plus
-// what Azure lacks (ports, destination, protocol, interface, vlan, vnet,
-// class, rule, mode, action). time_unix_ns is the event's wall-clock time.
+// One log record (schema: docs/schema/deny-log.schema.json): every field of
+// Key Vault's AuditEvent (time, resourceId, operationName, operationVersion,
+// category, resultType, resultSignature, resultDescription, durationMs,
+// callerIpAddress, correlationId, identity, properties.httpStatusCode, ...;
+// null where a packet cannot know it) plus what Azure lacks (host, ports,
+// destination, protocol, interface, vlan, virtual network, class, rule,
+// mode, action). time_unix_ns is the event's wall-clock time.
 nlohmann::ordered_json event_json(const vw_event& e, uint64_t time_unix_ns,
                                   const EventNames& names);
 
@@ -66,6 +82,9 @@ struct MetricsSnapshot {
   std::string profile;
   uint8_t mode = VW_MODE_ENFORCE;
   std::vector<InterfaceAttachment> interfaces;
+  bool per_rule = true;  // false (--no-rule-metrics): no series per rule (up to 16k of them)
+  std::map<uint32_t, uint64_t> rule_last_hit_unix_ns;  // by rule id; absent: never or unknown
+  OperatorFacts facts;
 };
 
 // Prometheus text exposition format 0.0.4: HELP and TYPE for every family,

@@ -82,6 +82,11 @@ struct CompiledPolicy {
 Checked<CompiledPolicy> compile_policy(const Policy& policy, const TrustedSet& trusted,
                                        const CompileOptions& options);
 
+// The slot-local vnet ids (vw_segment_value, vw_event.vnet_id) of a
+// policy's virtual networks: 1.. in the order of their sorted resource ids,
+// so a reader of the stored document can name an event's vnet.
+std::map<std::string, uint32_t> virtual_network_ids(const Policy& policy);
+
 // Stable id assignment: keeps previous ids of identities still present,
 // gives new identities the lowest free id in [1, max_id]; nullopt when full.
 struct IdAllocation {

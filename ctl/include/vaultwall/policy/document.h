@@ -37,6 +37,7 @@ struct Document {
   // "properties.networkAcls", or "" for a bare networkAcls object
   // (diagnostics are translated to the paths of the file at the end).
   std::string acls_path;
+  std::string resource_id;  // a vault resource's "id" (ARM id), "" when none
   // What the document is, for notes and `host init`: "vault resource",
   // "ARM template", "PowerShell Get-AzKeyVault", ...; the vault's name when
   // it has one; its private endpoint connections (names), whose addresses

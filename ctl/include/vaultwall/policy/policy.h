@@ -206,6 +206,9 @@ struct Policy {
   std::vector<IpRule> ip_rules;
   std::vector<VnetRule> vnet_rules;
   HostSection host;
+  // The vault's ARM resource id when the document was a vault resource;
+  // not part of the digest (it changes nothing enforced).
+  std::string resource_id;
 
   // The limits in force: the profile's, raised or lowered by overrides.
   ProfileLimits limits() const;
