@@ -229,6 +229,10 @@ void add_status_text(Report& report, const Status& s) {
                                     [](const InterfaceHealth& h) { return !h.filtered(); });
   if (unfiltered > 0)
     report.line("UNHEALTHY: " + std::to_string(unfiltered) + " expected interface(s) unfiltered");
+  if (s.generation > 0 && s.links.empty())
+    report.line("UNHEALTHY: policy generation " + std::to_string(s.generation) +
+                " is applied but no interface is attached: nothing is filtered (vaultwall-loader "
+                "attach IFACE)");
 }
 
 // Exit 1 when anything expected is unfiltered, or nothing is loaded.

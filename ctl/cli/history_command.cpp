@@ -65,6 +65,12 @@ TextTable history_table(const std::vector<Json>& entries) {
     for (const std::string& r : text_list(e, "rulesRemoved")) change += " -" + r;
     for (const std::string& s : text_list(e, "settingsChanged")) change += "; ~" + s;
     for (const std::string& i : text_list(e, "interfaces")) change += " " + i;
+    // A fleet apply names where the policy came from.
+    if (e.contains("source") && e["source"].is_object()) {
+      const Json& source = e["source"];
+      change += " [" + text_field(source, "kind") + " " + text_field(source, "vault") + " revision " +
+                text_field(source, "revision") + " by " + text_field(source, "author") + "]";
+    }
     if (std::string reason = text_field(e, "reason"); !reason.empty()) change += ": " + reason;
     table.add_row({text_field(e, "time"), who(e), text_field(e, "command"),
                    text_field(e, "result"), change});

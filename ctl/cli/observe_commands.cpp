@@ -414,6 +414,10 @@ Verification run_verify(const Globals& g) {
   v.generation = current->info.generation;
   v.slot = current->slot;
   check_interfaces(g, v);
+  if (current->applied() && v.interfaces.empty())
+    v.differences.push_back("no interface is attached: generation " +
+                            std::to_string(current->info.generation) +
+                            " filters nothing (vaultwall-loader attach IFACE)");
   Result<JournalView> journal = read_journal_view(g);
   check_slot_generations(*maps, *current, journal, v);
   check_journal(*current, journal, v);

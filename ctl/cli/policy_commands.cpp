@@ -342,15 +342,17 @@ Document document_to_edit(const KernelPolicy& current) {
 // changes anything.
 Report apply_edit(Session& s, const Document& edited) {
   Checked<Policy> policy = validate_document(edited);
+  // The JSON of every outcome is apply's.
   if (!policy.ok()) {
-    Report report;
-    add_diagnostic_notes(report, policy.diagnostics);
+    Report report = apply_report({.diagnostics = policy.diagnostics});
     report.change = ChangeRecord{.reason = errors_text(policy.diagnostics)};
     return report.fail(Error{0, "nothing was applied", {}});
   }
   if (s.current.policy && *s.current.policy == *policy.value) {
-    Report report;
-    add_diagnostic_notes(report, policy.diagnostics);
+    Report report = apply_report({.unchanged = true,
+                                  .generation = s.current.info.generation,
+                                  .digest = s.current.version().digest,
+                                  .diagnostics = policy.diagnostics});
     report.change = change_record(s.current, s.current.version(), nullptr);
     report.line("no change: generation " + std::to_string(s.current.info.generation) +
                 " already has this (rules compared in canonical form)");
@@ -572,11 +574,13 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   };
   auto* rule_add = rule->add_subcommand("add", "add rules (idempotent: existing rules are kept once)");
   add_rule_flags(rule_add);
+  add_output_option(commands, rule_add);
   commands.add(rule_add, [&g, o] {
     return journaled(g, "network-rule add", [&] { return cmd_rule_add(g, o->rules); });
   });
   auto* rule_remove = rule->add_subcommand("remove", "remove rules (idempotent)");
   add_rule_flags(rule_remove);
+  add_output_option(commands, rule_remove);
   commands.add(rule_remove, [&g, o] {
     return journaled(g, "network-rule remove", [&] { return cmd_rule_remove(g, o->rules); });
   });
@@ -600,6 +604,7 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
       ->check(CLI::IsMember({"Enabled", "Disabled"}, CLI::ignore_case));
   update->add_option("--mode", o->update.mode, "enforce or audit")
       ->check(CLI::IsMember({"enforce", "audit"}, CLI::ignore_case));
+  add_output_option(commands, update);
   commands.add(update, [&g, o] {
     return journaled(g, "update", [&] { return cmd_update(g, o->update); });
   });

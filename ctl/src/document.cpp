@@ -1,9 +1,11 @@
 // parse_document: the shape of a rule document (vaultwall.json(5)). Values are
 // kept as written with their paths; validate.cpp decides what they mean.
-#include "vaultwall/policy/document.h"
-// (document_shapes.h); host-facts files are read with the same readers as
 // Shapes other than Azure's three forms are recognised first
+// (document_shapes.h); host-facts files are read with the same readers as
 // the vaultwall section's embedded host facts.
+#include "vaultwall/policy/document.h"
+
+#include <cctype>
 
 #include "document_shapes.h"
 #include "json_strict.h"
@@ -106,10 +108,39 @@ class DocumentReader {
     if (walk_.member(root, "", "networkAcls"))
       walk_.diagnostics().error(
           "networkAcls", "networkAcls given both at the top level and in properties; keep one");
+    if (walk_.member(root, "", "publicNetworkAccess"))
+      walk_.diagnostics().error("publicNetworkAccess",
+                                "publicNetworkAccess beside properties is ignored by Azure; move it "
+                                "into properties (properties.publicNetworkAccess)");
+    refuse_near_misses(properties);
     if (const Json* access = walk_.member(properties, "properties", "publicNetworkAccess"))
       read_public_access(*access, "properties.publicNetworkAccess");
     if (const Json* acls = walk_.member(properties, "properties", "networkAcls"))
       read_acls(*acls, document_.acls_path, kNetworkAclsFields, "networkAcls");
+  }
+
+  // A vault's other properties are its own business, but one that looks
+  // like the firewall's (networkAcl, network_acls, publicAccess...) is a
+  // typo that would leave the firewall off: refused, naming the field.
+  void refuse_near_misses(const Json& properties) {
+    for (const auto& [key, value] : properties.items()) {
+      std::string folded;
+      for (char c : key)
+        if (std::isalnum(static_cast<unsigned char>(c)))
+          folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string lowered;
+      for (char c : key) lowered += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      // The right names in any case are Azure's; anything else that looks like them is not.
+      const bool acls_like = folded.find("acl") != std::string::npos && lowered != "networkacls";
+      const bool access_like = (folded.find("publicaccess") != std::string::npos ||
+                                folded.find("networkaccess") != std::string::npos) &&
+                               lowered != "publicnetworkaccess";
+      if (acls_like || access_like)
+        walk_.diagnostics().error(
+            "properties." + key,
+            std::string("not a field of a vault, and the firewall would be left off: did you mean ") +
+                (acls_like ? "properties.networkAcls" : "properties.publicNetworkAccess") + "?");
+    }
   }
 
   // {"networkAcls": {...}, "publicNetworkAccess": ..., "vaultwall": {...}}

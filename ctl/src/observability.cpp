@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
@@ -271,6 +272,14 @@ std::string render_metrics(const MetricsSnapshot& m) {
   for (const InterfaceAttachment& i : m.interfaces)
     x.sample("vaultwall_interface_attached", {{"interface", i.interface}, {"mode", i.mode}},
              i.attached ? 1 : 0);
+  // Always exported: with no interface attached there is no series above
+  // to alert on, yet a policy in force filters nothing.
+  x.family("vaultwall_interfaces_filtered", "gauge",
+           "How many interfaces have a live link to vaultwall's program (0 with a policy "
+           "applied: nothing is filtered).");
+  x.sample("vaultwall_interfaces_filtered", {},
+           std::count_if(m.interfaces.begin(), m.interfaces.end(),
+                         [](const InterfaceAttachment& i) { return i.attached; }));
   render_operator_metrics(x, m);
   return x.text();
 }

@@ -257,6 +257,12 @@ ctl network-rule remove --ip-address 192.0.2.77/32 192.0.2.78
 expect_exit 0 "network-rule remove (one written as /32)"
 expect_out "- rule 192.0.2.77" "the /32 form removes the address rule"
 expect_out "- rule 192.0.2.78" "the second address is removed"
+ctl network-rule add --ip-address 192.0.2.79 -o json
+expect_exit 0 "network-rule add -o json"
+expect_json "network-rule add -o json"
+expect_json_value '.changes.rulesAdded' '["192.0.2.79"]' "network-rule add -o json names the rule added"
+ctl network-rule remove -o json --ip-address 192.0.2.79
+expect_json_value '.changes.rulesRemoved' '["192.0.2.79"]' "network-rule remove -o json names the rule removed"
 ctl network-rule remove --ip-address 192.0.2.99
 expect_exit 0 "network-rule remove of an absent rule"
 expect_out "IP rule 192.0.2.99 is not present" "remove says the rule is absent"
@@ -301,6 +307,9 @@ expect_out "~ bypass: AzureServices -> None" "update reports the bypass change"
 expect_generation $((GEN + 1)) "update applies once"
 ctl update --default-action allow
 expect_out "no change" "update to the current value (any case): no change"
+ctl update --default-action allow -o json
+expect_json "update -o json"
+expect_json_value '.unchanged' true "update -o json says unchanged"
 ctl update --public-network-access Disabled --mode audit
 expect_exit 0 "update --public-network-access Disabled --mode audit"
 ctl show

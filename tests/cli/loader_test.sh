@@ -112,6 +112,12 @@ expect_json_value '.maps | [has("vw_active", "vw_rules_0", "vw_rules_1", "vw_rul
 	"status -o json lists the pinned maps"
 ctl apply -f "$TMP/policy.json"
 expect_exit 0 "apply before attach (no open window)"
+loader status
+expect_exit 1 "status with a policy and no interface attached: red (it filters nothing)"
+expect_out "no interface is attached" "status says nothing is filtered"
+ctl verify
+expect_exit 1 "verify with a policy and no interface attached: red"
+expect_out "no interface is attached" "verify says nothing is filtered"
 loader attach "$IF_VAULT"
 expect_exit 0 "attach $IF_VAULT"
 expect_out "$IF_VAULT: attached in native mode" "attach (auto) uses native XDP on a veth"

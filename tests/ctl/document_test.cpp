@@ -69,6 +69,29 @@ TEST(Document, VaultWithoutFirewallIsAzureDefaultAllowAll) {
   EXPECT_EQ(result.value->host.ports, (std::vector<PortSpec>{PortSpec{6, 443}}));
 }
 
+// A typo in the firewall's field of a vault resource would leave the
+// firewall off (Azure's default for a vault without networkAcls): refused.
+TEST(Document, NearMissesOfTheFirewallFieldsAreRefusedInAVaultResource) {
+  auto errors = errors_of(R"({"name": "kv", "properties": {"networkAcl":
+      {"defaultAction": "Deny", "ipRules": [{"value": "198.51.100.0/24"}]}}})");
+  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "properties.networkAcl",
+                             "did you mean properties.networkAcls"))
+      << describe(errors);
+  errors = errors_of(R"({"properties": {"network_acls": {"defaultAction": "Deny"}}})");
+  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "properties.network_acls", "networkAcls"))
+      << describe(errors);
+  errors = errors_of(R"({"properties": {"publicAccess": "Disabled"}})");
+  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "properties.publicAccess",
+                             "properties.publicNetworkAccess"))
+      << describe(errors);
+  errors = errors_of(R"({"publicNetworkAccess": "Disabled", "properties": {}})");
+  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "publicNetworkAccess", "into properties"))
+      << describe(errors);
+  // Any case of the right names is Azure's.
+  EXPECT_EQ(must_load(R"({"properties": {"NetworkAcls": {"defaultAction": "Deny"}}})").default_action,
+            DefaultAction::kDeny);
+}
+
 TEST(Document, EmptyObjectIsTheDefaultPolicy) { EXPECT_EQ(must_load("{}"), Policy{}); }
 
 // The stored (normalised) document keeps the vault's id, and the digest ignores it.

@@ -87,7 +87,8 @@ struct Status {
   // Decapsulating devices (vxlan, geneve, tun, wireguard, ...) of the
   // caller's namespace that are up and not filtered by vaultwall.
   std::vector<NetDevice> unfiltered_tunnels;
-  // Nothing unfiltered that vaultwall is expected to filter.
+  // Nothing unfiltered that vaultwall is expected to filter, and, with a
+  // policy applied, at least one interface attached (else it filters nothing).
   bool healthy() const;
 };
 
