@@ -22,6 +22,8 @@ trap 'rm -rf "$pin" "$work"' EXIT
 old=$src/tests/crash/policy_old.json
 new=$src/tests/crash/policy_new.json
 vw() { "$ctl" --pin-dir "$pin" "$@"; }
+# shellcheck source=../../scripts/lib/checks.sh
+source "$src/scripts/lib/checks.sh"
 
 "$loader" --pin-dir "$pin" load >/dev/null
 
@@ -73,7 +75,7 @@ for k in $(seq 0 500); do
 	code=$?
 	set -e
 	held=$(held_policy)
-	vw verify >"$work/verify" 2>&1 || fail "k=$k: verify after the kill failed: $(cat "$work/verify")"
+	maps_in_sync vw >"$work/verify" 2>&1 || fail "k=$k: verify after the kill failed: $(cat "$work/verify")"
 	case $held in
 	old) outcomes_old=$((outcomes_old + 1)) ;;
 	new) outcomes_new=$((outcomes_new + 1)) ;;
@@ -89,7 +91,7 @@ for k in $(seq 0 500); do
 	# The next apply converges.
 	vw apply -f "$new" >/dev/null || fail "k=$k: the apply after the kill failed"
 	[ "$(held_policy)" = new ] || fail "k=$k: the apply after the kill did not converge"
-	vw verify >/dev/null 2>&1 || fail "k=$k: verify after the converging apply failed"
+	maps_in_sync vw >/dev/null 2>&1 || fail "k=$k: verify after the converging apply failed"
 done
 [ "$kill_points" -ge 3 ] || fail "only $kill_points kill points: the abort hook does not cover the apply"
 
@@ -107,7 +109,7 @@ for i in $(seq 1 "$races"); do
 	new) race_new=$((race_new + 1)) ;;
 	*) fail "race $i: the final state is a mix" ;;
 	esac
-	vw verify >/dev/null 2>&1 || fail "race $i: verify failed"
+	maps_in_sync vw >/dev/null 2>&1 || fail "race $i: verify failed"
 done
 echo "crash: $races races of two applies: final state old $race_old times, new $race_new times, mixed 0"
 [ "$failures" -eq 0 ] && echo "crash: 0 failures" || { echo "crash: $failures failures"; exit 1; }
