@@ -9,6 +9,7 @@
 
 #include "document_shapes.h"
 #include "json_strict.h"
+#include "vaultwall/common/text.h"
 #include "vaultwall/policy/host_facts.h"
 #include "vaultwall/policy/input_file.h"
 #include "vaultwall/policy/validate.h"
@@ -128,8 +129,7 @@ class DocumentReader {
       for (char c : key)
         if (std::isalnum(static_cast<unsigned char>(c)))
           folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      std::string lowered;
-      for (char c : key) lowered += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const std::string lowered = to_lower(key);
       // The right names in any case are Azure's; anything else that looks like them is not.
       const bool acls_like = folded.find("acl") != std::string::npos && lowered != "networkacls";
       const bool access_like = (folded.find("publicaccess") != std::string::npos ||

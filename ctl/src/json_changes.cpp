@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <optional>
+
+#include "vaultwall/common/text.h"
 
 namespace vaultwall {
 namespace {
@@ -13,12 +14,6 @@ using nlohmann::json;
 // The keys that name an element of a list, most specific first.
 constexpr std::array<const char*, 5> kIdentityKeys = {"id", "name", "value", "addressPrefix",
                                                       "interface"};
-
-std::string lowered(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
 
 // The identity key and value of an object in a list, when it has one.
 std::optional<std::pair<std::string, std::string>> identity_of(const json& element) {
@@ -67,7 +62,7 @@ void compare_arrays(const json& before, const json& after, const std::string& pa
   auto find_by_identity = [](const json& list, const std::string& key, const std::string& value) {
     return std::find_if(list.begin(), list.end(), [&](const json& element) {
       auto id = identity_of(element);
-      return id && id->first == key && lowered(id->second) == lowered(value);
+      return id && id->first == key && equals_ignore_case(id->second, value);
     });
   };
   for (const json& element : before) {
