@@ -29,9 +29,8 @@ const std::initializer_list<std::string_view> kNetworkAclsFields = {
 const std::initializer_list<std::string_view> kWrapperFields = {"networkAcls",
                                                                 "publicNetworkAccess", "vaultwall"};
 const std::initializer_list<std::string_view> kVaultwallFields = {
-    "profile",         "limits",          "dataPlane", "privateEndpoints",
-    "virtualNetworks", "trustedServices", "mode",      "perimeter",
-    "description"};
+    "profile",         "limits", "dataPlane", "privateEndpoints", "virtualNetworks",
+    "trustedServices", "mode",   "perimeter", "description"};
 // A host-facts file: the host facts the vaultwall section can embed.
 const std::initializer_list<std::string_view> kHostFactsFields = {
     "dataPlane", "privateEndpoints", "virtualNetworks", "serviceTags", "description"};
@@ -110,9 +109,10 @@ class DocumentReader {
       walk_.diagnostics().error(
           "networkAcls", "networkAcls given both at the top level and in properties; keep one");
     if (walk_.member(root, "", "publicNetworkAccess"))
-      walk_.diagnostics().error("publicNetworkAccess",
-                                "publicNetworkAccess beside properties is ignored by Azure; move it "
-                                "into properties (properties.publicNetworkAccess)");
+      walk_.diagnostics().error(
+          "publicNetworkAccess",
+          "publicNetworkAccess beside properties is ignored by Azure; move it "
+          "into properties (properties.publicNetworkAccess)");
     refuse_near_misses(properties);
     if (const Json* access = walk_.member(properties, "properties", "publicNetworkAccess"))
       read_public_access(*access, "properties.publicNetworkAccess");
@@ -138,7 +138,8 @@ class DocumentReader {
       if (acls_like || access_like)
         walk_.diagnostics().error(
             "properties." + key,
-            std::string("not a field of a vault, and the firewall would be left off: did you mean ") +
+            std::string(
+                "not a field of a vault, and the firewall would be left off: did you mean ") +
                 (acls_like ? "properties.networkAcls" : "properties.publicNetworkAccess") + "?");
     }
   }
@@ -166,40 +167,41 @@ class DocumentReader {
   }
 
   void read_public_access(const Json& value, const std::string& path) {
+    read_choice(
+        value, path, parse_public_network_access, document_.public_network_access,
+        "is not a valid publicNetworkAccess; expected Enabled, Disabled or SecuredByPerimeter");
+  }
+
+  // A string field naming one value of an enum: parsed into `into` with its
+  // path, or an error that quotes the text and says what was expected.
+  template <class Enum>
+  void read_choice(const Json& value, const std::string& path,
+                   std::optional<Enum> (*parse)(std::string_view),
+                   std::optional<Located<Enum>>& into, std::string_view refusal) {
     auto text = walk_.string_value(value, path);
     if (!text) return;
-    if (auto parsed = parse_public_network_access(*text))
-      document_.public_network_access = Located<PublicNetworkAccess>{*parsed, path};
+    if (auto parsed = parse(*text))
+      into = Located<Enum>{*parsed, path};
     else
-      walk_.diagnostics().error(
-          path, "\"" + *text +
-                    "\" is not a valid publicNetworkAccess; expected Enabled, Disabled or SecuredByPerimeter");
+      walk_.diagnostics().error(path, "\"" + *text + "\" " + std::string(refusal));
+  }
+
+  template <class Enum>
+  void read_member_choice(const Json& object, const std::string& path, std::string_view field,
+                          std::optional<Enum> (*parse)(std::string_view),
+                          std::optional<Located<Enum>>& into, std::string_view refusal) {
+    if (const Json* value = walk_.member(object, path, field))
+      read_choice(*value, join_path(path, field), parse, into, refusal);
   }
 
   void read_acls(const Json& acls, const std::string& path,
                  std::initializer_list<std::string_view> known, std::string_view where) {
     if (!walk_.expect_object(acls, path.empty() ? "networkAcls" : path)) return;
     walk_.reject_unknown_fields(acls, path, known, where);
-    if (const Json* value = walk_.member(acls, path, "defaultAction")) {
-      std::string at = join_path(path, "defaultAction");
-      if (auto text = walk_.string_value(*value, at)) {
-        if (auto parsed = parse_default_action(*text))
-          document_.default_action = Located<DefaultAction>{*parsed, at};
-        else
-          walk_.diagnostics().error(
-              at, "\"" + *text + "\" is not a valid defaultAction; expected Allow or Deny");
-      }
-    }
-    if (const Json* value = walk_.member(acls, path, "bypass")) {
-      std::string at = join_path(path, "bypass");
-      if (auto text = walk_.string_value(*value, at)) {
-        if (auto parsed = parse_bypass(*text))
-          document_.bypass = Located<Bypass>{*parsed, at};
-        else
-          walk_.diagnostics().error(
-              at, "\"" + *text + "\" is not a valid bypass; expected AzureServices or None");
-      }
-    }
+    read_member_choice(acls, path, "defaultAction", parse_default_action, document_.default_action,
+                       "is not a valid defaultAction; expected Allow or Deny");
+    read_member_choice(acls, path, "bypass", parse_bypass, document_.bypass,
+                       "is not a valid bypass; expected AzureServices or None");
     if (const Json* rules = walk_.member(acls, path, "ipRules"))
       read_ip_rules(*rules, join_path(path, "ipRules"));
     if (const Json* rules = walk_.member(acls, path, "virtualNetworkRules"))
@@ -278,26 +280,10 @@ class DocumentReader {
     if (!walk_.expect_object(host, path)) return;
     document_.has_host_section = true;
     walk_.reject_unknown_fields(host, path, kVaultwallFields, "the vaultwall section");
-    if (const Json* value = walk_.member(host, path, "profile")) {
-      std::string at = join_path(path, "profile");
-      if (auto text = walk_.string_value(*value, at)) {
-        if (auto parsed = parse_profile(*text))
-          document_.profile = Located<Profile>{*parsed, at};
-        else
-          walk_.diagnostics().error(
-              at, "\"" + *text + "\" is not a known profile; expected akv-current or akv-2018");
-      }
-    }
-    if (const Json* value = walk_.member(host, path, "mode")) {
-      std::string at = join_path(path, "mode");
-      if (auto text = walk_.string_value(*value, at)) {
-        if (auto parsed = parse_mode(*text))
-          document_.mode = Located<Mode>{*parsed, at};
-        else
-          walk_.diagnostics().error(
-              at, "\"" + *text + "\" is not a valid mode; expected enforce or audit");
-      }
-    }
+    read_member_choice(host, path, "profile", parse_profile, document_.profile,
+                       "is not a known profile; expected akv-current or akv-2018");
+    read_member_choice(host, path, "mode", parse_mode, document_.mode,
+                       "is not a valid mode; expected enforce or audit");
     if (const Json* limits = walk_.member(host, path, "limits"))
       read_limits(*limits, join_path(path, "limits"));
     for (std::string_view fact : {"dataPlane", "privateEndpoints", "virtualNetworks"})
@@ -342,9 +328,8 @@ class DocumentReader {
 
   void read_data_plane(const Json& plane, const std::string& path) {
     if (!walk_.expect_object(plane, path)) return;
-    walk_.reject_unknown_fields(plane, path,
-                                {"ports", "addresses", "listen", "tunnels", "description"},
-                                "dataPlane");
+    walk_.reject_unknown_fields(
+        plane, path, {"ports", "addresses", "listen", "tunnels", "description"}, "dataPlane");
     if (const Json* ports = walk_.member(plane, path, "ports")) {
       if (walk_.expect_array(*ports, join_path(path, "ports"))) {
         document_.ports = read_strings(*ports, join_path(path, "ports"));
@@ -538,7 +523,8 @@ class DocumentReader {
     Document::PerimeterText text;
     text.path = path;
     auto read_mode = [&](const Json& value, const std::string& at) {
-      if (auto mode = walk_.string_value(value, at)) text.access_mode = Located<std::string>{*mode, at};
+      if (auto mode = walk_.string_value(value, at))
+        text.access_mode = Located<std::string>{*mode, at};
     };
     if (const Json* mode = walk_.member(perimeter, path, "accessMode"))
       read_mode(*mode, join_path(path, "accessMode"));
@@ -560,7 +546,8 @@ class DocumentReader {
   // Each rule flat ({"name", "direction", "addressPrefixes", ...}) or as
   // Azure's access-rule resource ({"name", "properties": {...}}), so
   // `az network perimeter profile access-rule list` output pastes in.
-  void read_access_rules(const Json& rules, const std::string& path, Document::PerimeterText& into) {
+  void read_access_rules(const Json& rules, const std::string& path,
+                         Document::PerimeterText& into) {
     if (!walk_.expect_array(rules, path)) return;
     for (size_t i = 0; i < rules.size(); ++i) {
       std::string at = index_path(path, i);
@@ -580,13 +567,17 @@ class DocumentReader {
           *fields, fields_path,
           fields == &rule
               ? std::initializer_list<std::string_view>{"name", "direction", "addressPrefixes",
-                                                        "subscriptions", "networkSecurityPerimeters",
-                                                        "fullyQualifiedDomainNames", "emailAddresses",
-                                                        "phoneNumbers", "description"}
+                                                        "subscriptions",
+                                                        "networkSecurityPerimeters",
+                                                        "fullyQualifiedDomainNames",
+                                                        "emailAddresses", "phoneNumbers",
+                                                        "description"}
               : std::initializer_list<std::string_view>{"direction", "addressPrefixes",
-                                                        "subscriptions", "networkSecurityPerimeters",
-                                                        "fullyQualifiedDomainNames", "emailAddresses",
-                                                        "phoneNumbers", "provisioningState"},
+                                                        "subscriptions",
+                                                        "networkSecurityPerimeters",
+                                                        "fullyQualifiedDomainNames",
+                                                        "emailAddresses", "phoneNumbers",
+                                                        "provisioningState"},
           "an access rule");
       if (fields != &rule)
         walk_.reject_unknown_fields(rule, at, {"name", "properties", "id", "type", "description"},
@@ -689,7 +680,8 @@ void merge_host_facts(Document& document, const HostFactsText& host, Diagnostics
   if (!root) return;
   ParseOptions host_options;
   host_options.base_dir = host.base_dir;
-  Document facts = DocumentReader(diagnostics, host_options, paths).read_host_facts(*root, host.name);
+  Document facts =
+      DocumentReader(diagnostics, host_options, paths).read_host_facts(*root, host.name);
   document.host_facts_origin = facts.host_facts_origin;
   document.ports = std::move(facts.ports);
   document.addresses = std::move(facts.addresses);
@@ -704,8 +696,9 @@ void merge_host_facts(Document& document, const HostFactsText& host, Diagnostics
 // the vault's policy: a file named anywhere else is not what is enforced.
 void use_service_tags_file(Document& document, const std::string& file, Diagnostics& diagnostics) {
   if (document.service_tags_path && document.service_tags_path->value != file)
-    diagnostics.warning(document.service_tags_path->path,
-                        "ignored: the trusted services are resolved from the prefixes stored with the vault's policy");
+    diagnostics.warning(
+        document.service_tags_path->path,
+        "ignored: the trusted services are resolved from the prefixes stored with the vault's policy");
   document.service_tags_path = Located<std::string>{file, "serviceTags"};
 }
 
@@ -720,7 +713,8 @@ std::optional<Document> read_document(std::string_view text, const ParseOptions&
   if (!recognised) return std::nullopt;
   Document document = DocumentReader(diagnostics, options, paths).read(*recognised);
   if (options.host_facts) merge_host_facts(document, *options.host_facts, diagnostics, paths);
-  if (options.service_tags_file) use_service_tags_file(document, *options.service_tags_file, diagnostics);
+  if (options.service_tags_file)
+    use_service_tags_file(document, *options.service_tags_file, diagnostics);
   return document;
 }
 

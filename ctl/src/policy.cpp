@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <initializer_list>
 
 #include "vaultwall/common/text.h"
 #include "vaultwall_abi.h"
@@ -10,8 +11,8 @@ namespace vaultwall {
 namespace {
 
 // The enum value whose canonical spelling equals `text` in any case.
-template <class Enum, size_t N>
-std::optional<Enum> parse_enum(std::string_view text, const Enum (&values)[N]) {
+template <class Enum>
+std::optional<Enum> parse_enum(std::string_view text, std::initializer_list<Enum> values) {
   for (Enum value : values)
     if (equals_ignore_case(text, to_string(value))) return value;
   return std::nullopt;
@@ -49,36 +50,28 @@ std::string_view to_string(Profile value) {
 std::string_view to_string(Listen value) { return value == Listen::kAny ? "any" : "addresses"; }
 
 std::optional<DefaultAction> parse_default_action(std::string_view text) {
-  constexpr DefaultAction kValues[] = {DefaultAction::kAllow, DefaultAction::kDeny};
-  return parse_enum(text, kValues);
+  return parse_enum(text, {DefaultAction::kAllow, DefaultAction::kDeny});
 }
 std::optional<Bypass> parse_bypass(std::string_view text) {
-  constexpr Bypass kValues[] = {Bypass::kAzureServices, Bypass::kNone};
-  return parse_enum(text, kValues);
+  return parse_enum(text, {Bypass::kAzureServices, Bypass::kNone});
 }
 std::optional<PublicNetworkAccess> parse_public_network_access(std::string_view text) {
-  constexpr PublicNetworkAccess kValues[] = {PublicNetworkAccess::kEnabled,
-                                             PublicNetworkAccess::kDisabled,
-                                             PublicNetworkAccess::kSecuredByPerimeter};
-  return parse_enum(text, kValues);
+  return parse_enum(text, {PublicNetworkAccess::kEnabled, PublicNetworkAccess::kDisabled,
+                           PublicNetworkAccess::kSecuredByPerimeter});
 }
 std::optional<PerimeterMode> parse_perimeter_mode(std::string_view text) {
   if (equals_ignore_case(text, "Learning")) return PerimeterMode::kTransition;
-  constexpr PerimeterMode kValues[] = {PerimeterMode::kTransition, PerimeterMode::kEnforced};
-  return parse_enum(text, kValues);
+  return parse_enum(text, {PerimeterMode::kTransition, PerimeterMode::kEnforced});
 }
 std::optional<Mode> parse_mode(std::string_view text) {
-  constexpr Mode kValues[] = {Mode::kEnforce, Mode::kAudit};
-  return parse_enum(text, kValues);
+  return parse_enum(text, {Mode::kEnforce, Mode::kAudit});
 }
 std::optional<Profile> parse_profile(std::string_view text) {
-  constexpr Profile kValues[] = {Profile::kAkv2018, Profile::kAkvCurrent};
-  return parse_enum(text, kValues);
+  return parse_enum(text, {Profile::kAkv2018, Profile::kAkvCurrent});
 }
 
 std::optional<Listen> parse_listen(std::string_view text) {
-  constexpr Listen kValues[] = {Listen::kAny, Listen::kAddresses};
-  return parse_enum(text, kValues);
+  return parse_enum(text, {Listen::kAny, Listen::kAddresses});
 }
 
 const std::vector<TunnelKind>& tunnel_kinds() {
