@@ -212,14 +212,21 @@ class Recogniser {
 
   // ---- lists ----
 
+  // Which of the vaults named `names` the document means: the one --vault
+  // names, or the only one when no name was given.
+  std::optional<size_t> chosen_vault(const std::vector<std::string>& names) const {
+    if (!vault_) return names.size() == 1 ? std::optional<size_t>(0) : std::nullopt;
+    for (size_t i = 0; i < names.size(); ++i)
+      if (same_name(names[i], *vault_)) return i;
+    return std::nullopt;
+  }
+
   std::optional<Recognised> pick_from_list(const Json& items, const std::string& at, bool continues,
                                            const std::string& what) {
     std::vector<std::string> names;
     for (const Json& item : items) names.push_back(item.is_object() ? vault_name_of(item) : "");
-    std::optional<size_t> chosen;
+    std::optional<size_t> chosen = chosen_vault(names);
     if (vault_) {
-      for (size_t i = 0; i < names.size(); ++i)
-        if (same_name(names[i], *vault_)) chosen = i;
       if (!chosen) {
         diagnostics_.error(
             at,
@@ -231,9 +238,7 @@ class Recogniser {
                      : "; pick one of them with --vault NAME"));
         return std::nullopt;
       }
-    } else if (items.size() == 1) {
-      chosen = 0;
-    } else {
+    } else if (!chosen) {
       diagnostics_.error(
           at, items.empty()
                   ? "this " + what + " is empty; pass one vault (az keyvault show --name NAME)"
@@ -285,13 +290,8 @@ class Recogniser {
     }
     std::vector<std::string> names;
     for (const Candidate& c : vaults) names.push_back(c.name);
-    const Candidate* chosen = nullptr;
-    if (vault_) {
-      for (const Candidate& c : vaults)
-        if (same_name(c.name, *vault_)) chosen = &c;
-    } else if (vaults.size() == 1) {
-      chosen = &vaults.front();
-    }
+    std::optional<size_t> index = chosen_vault(names);
+    const Candidate* chosen = index ? &vaults[*index] : nullptr;
     if (!chosen) {
       std::string problem =
           vaults.empty() ? "no Microsoft.KeyVault/vaults resource; pass"
@@ -458,13 +458,8 @@ class Recogniser {
       collect_terraform(*module.value, under(at, values.key + "." + module.key), vaults);
     std::vector<std::string> names;
     for (const TerraformVault& v : vaults) names.push_back(v.name);
-    const TerraformVault* chosen = nullptr;
-    if (vault_) {
-      for (const TerraformVault& v : vaults)
-        if (same_name(v.name, *vault_)) chosen = &v;
-    } else if (vaults.size() == 1) {
-      chosen = &vaults.front();
-    }
+    std::optional<size_t> index = chosen_vault(names);
+    const TerraformVault* chosen = index ? &vaults[*index] : nullptr;
     if (!chosen) {
       diagnostics_.error(
           at,
