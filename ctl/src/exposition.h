@@ -34,6 +34,17 @@ class Exposition {
   void sample(const std::string& name, const Labels& labels, uint64_t value) {
     sample(name, labels, std::to_string(value));
   }
+  // A family of one unlabelled sample, written without its sample when the
+  // fact behind it is not known (absent, never a made-up zero).
+  void single(const std::string& name, const std::string& type, const std::string& help, bool known,
+              const std::string& value) {
+    family(name, type, help);
+    if (known) sample(name, {}, value);
+  }
+  void single(const std::string& name, const std::string& type, const std::string& help, bool known,
+              uint64_t value) {
+    single(name, type, help, known, std::to_string(value));
+  }
   std::string text() const { return out_.str(); }
 
  private:

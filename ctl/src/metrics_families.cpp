@@ -19,32 +19,26 @@ void render_build(Exposition& x, const BuildFacts& b) {
 }
 
 void render_sync(Exposition& x, const SyncFacts& s) {
-  x.family("vaultwall_policy_in_sync", "gauge",
+  x.single("vaultwall_policy_in_sync", "gauge",
            "1 when the kernel's active slot holds exactly what its stored document compiles to "
-           "(vaultwallctl verify's drift check), 0 on drift or when the check cannot run.");
-  if (s.checked) x.sample("vaultwall_policy_in_sync", {}, s.in_sync ? 1 : 0);
-  x.family("vaultwall_policy_in_sync_checked_timestamp_seconds", "gauge",
-           "Unix time of the drift check behind vaultwall_policy_in_sync.");
-  if (s.checked)
-    x.sample("vaultwall_policy_in_sync_checked_timestamp_seconds", {},
-             seconds_text(s.checked_at_unix_ns));
+           "(vaultwallctl verify's drift check), 0 on drift or when the check cannot run.",
+           s.checked, s.in_sync ? 1 : 0);
+  x.single("vaultwall_policy_in_sync_checked_timestamp_seconds", "gauge",
+           "Unix time of the drift check behind vaultwall_policy_in_sync.", s.checked,
+           seconds_text(s.checked_at_unix_ns));
 }
 
 void render_applies(Exposition& x, const ApplyFacts& a) {
-  x.family("vaultwall_apply_failures_total", "counter",
+  x.single("vaultwall_apply_failures_total", "counter",
            "Policy changes (apply, update, network-rule, the agent's fleet apply and reapply) "
-           "that failed or were interrupted, per the change journal.");
-  if (a.known) x.sample("vaultwall_apply_failures_total", {}, a.failures);
-  x.family("vaultwall_apply_last_attempt_timestamp_seconds", "gauge",
-           "Unix time of the last policy change attempted, per the change journal (0: none).");
-  if (a.known)
-    x.sample("vaultwall_apply_last_attempt_timestamp_seconds", {},
-             seconds_text(a.last_attempt_unix_ns));
-  x.family("vaultwall_apply_last_success_timestamp_seconds", "gauge",
-           "Unix time of the last policy change that succeeded, per the change journal (0: none).");
-  if (a.known)
-    x.sample("vaultwall_apply_last_success_timestamp_seconds", {},
-             seconds_text(a.last_success_unix_ns));
+           "that failed or were interrupted, per the change journal.",
+           a.known, a.failures);
+  x.single("vaultwall_apply_last_attempt_timestamp_seconds", "gauge",
+           "Unix time of the last policy change attempted, per the change journal (0: none).",
+           a.known, seconds_text(a.last_attempt_unix_ns));
+  x.single("vaultwall_apply_last_success_timestamp_seconds", "gauge",
+           "Unix time of the last policy change that succeeded, per the change journal (0: none).",
+           a.known, seconds_text(a.last_success_unix_ns));
 }
 
 void render_limits(Exposition& x, const PolicyFacts& p) {
@@ -62,14 +56,12 @@ void render_limits(Exposition& x, const PolicyFacts& p) {
 }
 
 void render_service_tags(Exposition& x, const ServiceTagsFacts& t) {
-  x.family("vaultwall_service_tags_change_number", "gauge",
-           "changeNumber of the Service Tags file the applied policy reads (absent: none used).");
-  if (t.known)
-    x.sample("vaultwall_service_tags_change_number", {}, std::to_string(t.change_number));
-  x.family("vaultwall_service_tags_file_timestamp_seconds", "gauge",
-           "Modification time of that Service Tags file (Azure republishes weekly).");
-  if (t.known)
-    x.sample("vaultwall_service_tags_file_timestamp_seconds", {}, seconds_text(t.modified_unix_ns));
+  x.single("vaultwall_service_tags_change_number", "gauge",
+           "changeNumber of the Service Tags file the applied policy reads (absent: none used).",
+           t.known, std::to_string(t.change_number));
+  x.single("vaultwall_service_tags_file_timestamp_seconds", "gauge",
+           "Modification time of that Service Tags file (Azure republishes weekly).", t.known,
+           seconds_text(t.modified_unix_ns));
 }
 
 void render_rule_last_hits(Exposition& x, const MetricsSnapshot& m) {
