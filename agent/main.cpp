@@ -7,10 +7,10 @@
 
 #include "vaultwall/agent/agent.h"
 #include "vaultwall/agent/instance_lock.h"
-#include "vaultwall/common/logging.h"
 #include "vaultwall/agent/options.h"
 #include "vaultwall/common/command_line.h"
 #include "vaultwall/common/journal.h"
+#include "vaultwall/common/logging.h"
 #include "vaultwall/fleet/connection_cli.h"
 #include "vaultwall/fleet/state_dir.h"
 #include "vaultwall/kernel/program.h"
@@ -47,23 +47,24 @@ void add_fleet_options(CLI::App* command, FleetOptions& o) {
                       std::string("write DIR/vaultwall_fleet.prom for node_exporter (default $") +
                           kMetricsTextfileEnv + ")");
   fleet::add_etcd_options(command, o.etcd);
-  command
-      ->add_option("--status-ttl", o.status_ttl_seconds,
-                   "seconds the host's status outlives the agent in etcd (its lease)")
-      ->capture_default_str();
-  command
-      ->add_option("--anti-entropy-interval", o.anti_entropy_seconds,
-                   "seconds between full re-reads of the policy and verifies of the kernel")
-      ->capture_default_str();
-  command
-      ->add_option("--heartbeat-interval", o.heartbeat_seconds,
-                   "seconds between status rewrites with fresh counters")
-      ->capture_default_str();
-  command
-      ->add_option("--watch-timeout", o.watch_timeout_seconds,
-                   "seconds of silence after which the etcd watch is taken for dead (keep "
-                   "above 2x etcd's --experimental-watch-progress-notify-interval)")
-      ->capture_default_str();
+  struct Interval {
+    const char* flag;
+    double* seconds;
+    const char* help;
+  };
+  const Interval intervals[] = {
+      {"--status-ttl", &o.status_ttl_seconds,
+       "seconds the host's status outlives the agent in etcd (its lease)"},
+      {"--anti-entropy-interval", &o.anti_entropy_seconds,
+       "seconds between full re-reads of the policy and verifies of the kernel"},
+      {"--heartbeat-interval", &o.heartbeat_seconds,
+       "seconds between status rewrites with fresh counters"},
+      {"--watch-timeout", &o.watch_timeout_seconds,
+       "seconds of silence after which the etcd watch is taken for dead (keep above 2x etcd's "
+       "--experimental-watch-progress-notify-interval)"},
+  };
+  for (const Interval& interval : intervals)
+    command->add_option(interval.flag, *interval.seconds, interval.help)->capture_default_str();
 }
 
 int run(int argc, char** argv) {

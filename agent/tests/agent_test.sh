@@ -56,13 +56,9 @@ AGENT_LOCK=/run/vaultwall/agent.sys-fs-bpf-vwtest_2dagent_2d$$.lock
 FOREIGN_XDP=/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o # xdp-tools: passes everything
 REPAIR_LIMIT_MS=1000
 
-vw_sweep_stale vwa vwtest-agent-
-vw_install_cleanup_trap
+vw_begin_vault_test vwa vwtest-agent-
 trap 'vw_cleanup; rm -f "$AGENT_LOCK"' EXIT
 
-VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
-loader() { vw_loader "$NS_VAULT" "$@"; }
-ctl() { vw_ctl "$NS_VAULT" "$@"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # ---- what the kernel runs, and what the agent did ------------------------------------
@@ -169,22 +165,6 @@ topology_up() {
 }
 
 # ---- generator and notification socket ------------------------------------------------
-start_flood() {
-	rm -f "$TMP/flood.stop"
-	VW_BG_LOG=$TMP/flood.json vw_in_ns_bg "$NS_CLI" python3 "$FLOOD" "$VAULT_IP" "$PORT" "$RATE" 90 \
-		"$TMP/flood.stop" "$SRC_ALLOWED" "$SRC_DENIED"
-	FLOOD_PID=$VW_LAST_PID
-}
-stop_flood() {
-	local i
-	touch "$TMP/flood.stop"
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$FLOOD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	wait "$FLOOD_PID" 2>/dev/null
-	jqf '$j[0].sent' "$TMP/flood.json" >/dev/null 2>&1 || { sed 's/^/  | /' "$TMP/flood.json"; return 1; }
-}
 # A datagram socket standing in for systemd's: every message it gets is a
 # line in $TMP/notify.log (bounded: it ends after 180 s or on its stop file).
 start_notify_socket() {
@@ -286,7 +266,7 @@ check "... and the agent repaired nothing" test "$(repairs_of "$IF_VAULT" ok)" -
 
 # =========== delete and re-create the vault link under a flood ===============================
 echo "--- $IF_VAULT deleted and re-created while $SRC_ALLOWED and $SRC_DENIED send $RATE datagrams/s"
-start_flood
+vw_start_flood flood 90 "$SRC_ALLOWED" "$SRC_DENIED"
 for ((i = 0; i < 50; i++)); do [ "$(delivered_from "$SRC_ALLOWED")" -gt 0 ] && break; sleep 0.1; done
 denied_before=$(delivered_from "$SRC_DENIED")
 check "before: allowed datagrams arrive, 0 denied delivered" \
@@ -306,7 +286,7 @@ check "the program is back on the re-created $IF_VAULT within ${REPAIR_LIMIT_MS}
 # Traffic runs through the new link for a while.
 for ((i = 0; i < 50; i++)); do [ "$(delivered_from "$SRC_ALLOWED")" -gt "$allowed_at_back" ] && break; sleep 0.1; done
 sleep 2
-stop_flood || fatal "the generator did not report"
+vw_stop_flood flood || fatal "the generator did not report"
 sleep 0.3
 allowed_after=$(($(delivered_from "$SRC_ALLOWED") - allowed_at_back))
 denied_after=$(($(delivered_from "$SRC_DENIED") - denied_at_back))

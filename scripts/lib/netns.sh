@@ -312,6 +312,40 @@ vw_install_cleanup_trap() {
 	trap 'vw_cleanup; trap - EXIT; exit 143' TERM
 }
 
+# vw_begin_vault_test NS_PREFIX PIN_PREFIX: how every vault test starts —
+# leftovers of dead runs swept, the cleanup trap installed, and `loader` and
+# `ctl` running $LOADER and $CTL in $NS_VAULT on the test's $PIN_DIR.
+vw_begin_vault_test() {
+	vw_sweep_stale "$1" "$2"
+	vw_install_cleanup_trap
+	VW_LOADER=$LOADER VW_CTL=${CTL:-} VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
+	loader() { vw_loader "$NS_VAULT" "$@"; }
+	ctl() { vw_ctl "$NS_VAULT" "$@"; }
+}
+
+# vw_start_flood NAME MAX_SECONDS SOURCE...: the datagram generator ($FLOOD)
+# in $NS_CLI, sending to $VAULT_IP:$PORT at $RATE/s from the SOURCEs until
+# vw_stop_flood NAME (or MAX_SECONDS); its JSON report lands in $TMP/NAME.json.
+vw_start_flood() {
+	local name=$1 max=$2
+	shift 2
+	rm -f "$TMP/$name.stop"
+	VW_BG_LOG=$TMP/$name.json vw_in_ns_bg "$NS_CLI" python3 "$FLOOD" "$VAULT_IP" "$PORT" "$RATE" "$max" \
+		"$TMP/$name.stop" "$@"
+	FLOOD_PID=$VW_LAST_PID
+}
+# vw_stop_flood NAME: stops it (bounded wait) and fails unless it reported.
+vw_stop_flood() {
+	local name=$1 i
+	touch "$TMP/$name.stop"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$FLOOD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$FLOOD_PID" 2>/dev/null
+	jqf '$j[0].sent' "$TMP/$name.json" >/dev/null 2>&1 || { sed 's/^/  | /' "$TMP/$name.json"; return 1; }
+}
+
 # PASS/FAIL bookkeeping for test scripts.
 # shellcheck source=checks.sh
 source "${BASH_SOURCE[0]%/*}/checks.sh"

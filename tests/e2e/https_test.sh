@@ -46,14 +46,7 @@ PIN_DIR=/sys/fs/bpf/vwh-e2e-$$
 DENY_WAIT=1            # seconds a denied connection attempt is given
 BOUND=$((DENY_WAIT + 2)) # a denied attempt must have given up by then
 
-vw_sweep_stale vwh vwh-e2e-
-vw_install_cleanup_trap
-
-# check and fatal come from scripts/lib/checks.sh (sourced by netns.sh).
-
-VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
-loader() { vw_loader "$NS_VAULT" "$@"; }
-ctl() { vw_ctl "$NS_VAULT" "$@"; }
+vw_begin_vault_test vwh vwh-e2e-
 
 # ---- topology ----------------------------------------------------------------
 # add_client NS VAULT_IF PRIMARY_IP [MORE_IPS...]: a client namespace joined to

@@ -34,13 +34,9 @@ DATA_PORT=8443
 PIN_DIR=/sys/fs/bpf/vwl-e2e-$$
 VNETS=/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/e2e-rg/providers/Microsoft.Network/virtualNetworks
 
-vw_sweep_stale vwl vwl-e2e-
-vw_install_cleanup_trap
+vw_begin_vault_test vwl vwl-e2e-
 
 vw_workspace || fatal "temporary directory"
-VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
-loader() { vw_loader "$NS_VAULT" "$@"; }
-ctl() { vw_ctl "$NS_VAULT" "$@"; }
 # out_has TEXT COMMAND...: COMMAND's stdout and stderr contain TEXT.
 out_has() {
 	local text=$1 out

@@ -56,14 +56,7 @@ SWAP_DEADLINE=90                # seconds (a) may take, at most
 KILLS=${VW_NOGAP_KILLS:-20}     # loader kills in (b)
 PIN_DIR=/sys/fs/bpf/vwg-e2e-$$
 
-vw_sweep_stale vwg vwg-e2e-
-vw_install_cleanup_trap
-
-# check and fatal come from scripts/lib/checks.sh (sourced by netns.sh).
-
-VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
-loader() { vw_loader "$NS_VAULT" "$@"; }
-ctl() { vw_ctl "$NS_VAULT" "$@"; }
+vw_begin_vault_test vwg vwg-e2e-
 
 # ---- receiver-side counts (nftables in the vault namespace) ---------------------
 install_counters() {
@@ -93,25 +86,9 @@ link_drops() {
 }
 
 # ---- generator ---------------------------------------------------------------------
-# start_flood NAME MAX_SECONDS SOURCE...: starts the generator in the client
-# namespace; stop_flood NAME waits for its JSON report in $TMP/NAME.json.
-start_flood() {
-	local name=$1 max=$2
-	shift 2
-	rm -f "$TMP/$name.stop"
-	VW_BG_LOG=$TMP/$name.json vw_in_ns_bg "$NS_CLI" python3 "$FLOOD" "$VAULT_IP" "$PORT" "$RATE" "$max" \
-		"$TMP/$name.stop" "$@"
-	FLOOD_PID=$VW_LAST_PID
-}
+start_flood() { vw_start_flood "$@"; }
 stop_flood() {
-	local name=$1 i
-	touch "$TMP/$name.stop"
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$FLOOD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	wait "$FLOOD_PID" 2>/dev/null
-	jqf '$j[0].sent' "$TMP/$name.json" >/dev/null 2>&1 || { sed 's/^/  | /' "$TMP/$name.json"; return 1; }
+	vw_stop_flood "$1" || return 1
 	sleep 0.3 # the last datagrams reach the vault
 }
 # Waits (bounded) until the counters show datagrams from SOURCE arriving.

@@ -50,15 +50,9 @@ DATA_PORT=8443
 METRICS_PORT=9465
 PIN_DIR=/sys/fs/bpf/vwo-e2e-$$
 
-vw_sweep_stale vwo vwo-e2e-
-vw_install_cleanup_trap
-
-# check and fatal come from scripts/lib/checks.sh (sourced by netns.sh).
+vw_begin_vault_test vwo vwo-e2e-
 
 vw_workspace || fatal "temporary directory"
-VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
-loader() { vw_loader "$NS_VAULT" "$@"; }
-ctl() { vw_ctl "$NS_VAULT" "$@"; }
 
 # ---- topology and server ---------------------------------------------------
 vw_client_vault_up || fatal "namespaces $NS_VAULT and $NS_CLI, veth pair, client addresses"

@@ -48,12 +48,7 @@ VX_ALLOWED=${VW_PREFIX}y
 PIN_DIR=/sys/fs/bpf/vws-e2e-$$
 WAIT=1                    # seconds a connection attempt is given
 
-vw_sweep_stale vws vws-e2e-
-vw_install_cleanup_trap
-
-VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
-loader() { vw_loader "$NS_VAULT" "$@"; }
-ctl() { vw_ctl "$NS_VAULT" "$@"; }
+vw_begin_vault_test vws vws-e2e-
 
 # ---- traffic ---------------------------------------------------------------
 # connects SRC DST PORT / no_connection SRC DST PORT: a TCP handshake from the

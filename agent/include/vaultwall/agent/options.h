@@ -16,8 +16,10 @@
 
 namespace vaultwall {
 
+// What to keep attached, and how.
 inline constexpr const char* kInterfacesEnv = "VAULTWALL_INTERFACES";
 inline constexpr const char* kAttachModeEnv = "VAULTWALL_ATTACH_MODE";
+// Fleet mode: which vault's policy, this host's name and what it keeps.
 inline constexpr const char* kFleetVaultEnv = "VAULTWALL_FLEET_VAULT";
 inline constexpr const char* kFleetHostNameEnv = "VAULTWALL_FLEET_HOST_NAME";
 inline constexpr const char* kFleetStateDirEnv = "VAULTWALL_FLEET_STATE_DIR";
