@@ -51,8 +51,8 @@ doc = {"id": "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.KeyVault
 json.dump(doc, open(sys.argv[1], "w"), indent=2)
 EOF
 }
-# count FILE EXPR: a number from a JSON file.
-count() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+# count FILE FILTER: the jq FILTER over a JSON file (compact, strings raw).
+count() { jq -rc "$2" "$1"; }
 # fill SKELETON OUT: every placeholder filled in, as an operator would.
 fill() {
 	python3 - "$1" "$2" <<'EOF'
@@ -71,8 +71,8 @@ vault "$TMP/none.json"
 run "$CTL" host init -f "$TMP/none.json"
 expect_exit 0 "host init on a vault without VNET rules"
 printf '%s\n' "$OUT" >"$TMP/none-host.json"
-check "... prints JSON with no virtual networks" test "$(count "$TMP/none-host.json" 'len(d["virtualNetworks"])')" = 0
-check "... with the data plane described" test "$(count "$TMP/none-host.json" '"description" in d["dataPlane"]')" = True
+check "... prints JSON with no virtual networks" test "$(count "$TMP/none-host.json" '.virtualNetworks | length')" = 0
+check "... with the data plane described" test "$(count "$TMP/none-host.json" '.dataPlane | has("description")')" = true
 run "$CTL" validate -f "$TMP/none.json" --host "$TMP/none-host.json"
 expect_exit 0 "... its skeleton has nothing to fill in: it validates as printed"
 
@@ -88,10 +88,10 @@ expect_exit 0 "validate --policy-only: the Azure side alone is valid"
 run "$CTL" host init -f "$TMP/one.json"
 expect_exit 0 "host init on a vault with one virtual network"
 printf '%s\n' "$OUT" >"$TMP/one-host.json"
-check "... one virtual network entry" test "$(count "$TMP/one-host.json" 'len(d["virtualNetworks"])')" = 1
-check "... with its subnet" test "$(count "$TMP/one-host.json" 'd["virtualNetworks"][0]["subnets"][0]["name"]')" = web
+check "... one virtual network entry" test "$(count "$TMP/one-host.json" '.virtualNetworks | length')" = 1
+check "... with its subnet" test "$(count "$TMP/one-host.json" '.virtualNetworks[0].subnets[0].name')" = web
 check "... and descriptions saying what each is" \
-	test "$(count "$TMP/one-host.json" '"app-vnet" in d["virtualNetworks"][0]["description"] and "web" in d["virtualNetworks"][0]["subnets"][0]["description"]')" = True
+	test "$(count "$TMP/one-host.json" '.virtualNetworks[0] | (.description | contains("app-vnet")) and (.subnets[0].description | contains("web"))')" = true
 run "$CTL" validate -f "$TMP/one.json" --host "$TMP/one-host.json"
 expect_exit 1 "the skeleton is refused until it is filled in"
 expect_err "one-host.json:virtualNetworks[0].segment.interface" "... naming the placeholder's path in the host facts file"
@@ -109,9 +109,9 @@ run "$CTL" host init -f "$TMP/several.json"
 expect_exit 0 "host init on a vault with several virtual networks"
 printf '%s\n' "$OUT" >"$TMP/several-host.json"
 check "... one entry per virtual network (ids compare case-insensitively)" \
-	test "$(count "$TMP/several-host.json" 'len(d["virtualNetworks"])')" = 2
+	test "$(count "$TMP/several-host.json" '.virtualNetworks | length')" = 2
 check "... one per subnet, each once" \
-	test "$(count "$TMP/several-host.json" '[len(v["subnets"]) for v in d["virtualNetworks"]]')" = "[2, 1]"
+	test "$(count "$TMP/several-host.json" '[.virtualNetworks[].subnets | length]')" = "[2,1]"
 fill "$TMP/several-host.json" "$TMP/several-filled.json"
 run "$CTL" validate -f "$TMP/several.json" --host "$TMP/several-filled.json"
 expect_exit 0 "filled in, it validates"
@@ -140,7 +140,7 @@ ctl show -o json
 expect_exit 0 "show"
 printf '%s\n' "$OUT" >"$TMP/shown.json"
 check "... stores the policy with the host facts it was compiled with" \
-	test "$(count "$TMP/shown.json" 'len(d["vaultwall"]["virtualNetworks"])')" = 2
+	test "$(count "$TMP/shown.json" '.vaultwall.virtualNetworks | length')" = 2
 rm "$TMP/several-filled.json"
 # Nothing is attached here (no traffic), which verify reports; nothing else.
 check "verify needs no host facts file (the stored document is self-contained)" \

@@ -268,15 +268,14 @@ else
 	sed -i "s|\"$TAGS\"|\"$X$TAGS\"|" "$X$ETC/vault.json"
 	sed -i "s|$PREFIX/sbin/|$X$PREFIX/sbin/|" "$X$PREFIX/libexec/vaultwall/vaultwall-service"
 	# with_env FILE COMMAND: evals COMMAND with the variables FILE sets exported,
-	# as systemd's EnvironmentFile= does, in a subshell.
+	# as systemd's EnvironmentFile= does. It changes the shell it runs in: call
+	# it in a subshell, ( with_env ... ) or with_env ... &.
 	with_env() {
-		(
-			set -a
-			# shellcheck disable=SC1090
-			source "$1"
-			set +a
-			eval "$2"
-		)
+		set -a
+		# shellcheck disable=SC1090
+		source "$1"
+		set +a
+		eval "$2"
 	}
 	# unit_run KEY: runs the unit's KEY= command lines (ExecStart, ExecReload,
 	# ExecStop) in order, as systemd would (stop at the first failure), in
@@ -287,7 +286,7 @@ else
 			line=${line//$PREFIX\/sbin\//$X$PREFIX/sbin/}
 			line=${line//$PREFIX\/libexec\//$X$PREFIX/libexec/}
 			echo "  $key: ${line//$X/}"
-			with_env "$TMP/unit.env" "vw_in_ns \"\$NS\" timeout 30 $line" >>"$TMP/unit.out" 2>&1 || { sed 's/^/  | /' "$TMP/unit.out" | tail -15; return 1; }
+			(with_env "$TMP/unit.env" "vw_in_ns \"\$NS\" timeout 30 $line") >>"$TMP/unit.out" 2>&1 || { sed 's/^/  | /' "$TMP/unit.out" | tail -15; return 1; }
 		done < <(sed -n "s/^$key=//p" "$UNIT_X")
 	}
 	status_json() { vw_in_ns "$NS" "$X$PREFIX/sbin/vaultwall-loader" --pin-dir "$PIN_DIR" status -o json; }
@@ -314,7 +313,7 @@ else
 		for key in ExecCondition ExecStart; do
 			line=$(sed -n "s/^$key=//p" "$TEXTFILE_UNIT_X")
 			line=${line//$PREFIX\/sbin\//$X$PREFIX/sbin/}
-			with_env "$TMP/textfile.env" "vw_in_ns \"\$NS\" timeout 30 $line" >>"$TMP/textfile.out" 2>&1 || { sed 's/^/  | /' "$TMP/textfile.out" | tail -5; return 1; }
+			(with_env "$TMP/textfile.env" "vw_in_ns \"\$NS\" timeout 30 $line") >>"$TMP/textfile.out" 2>&1 || { sed 's/^/  | /' "$TMP/textfile.out" | tail -5; return 1; }
 		done
 	}
 	check "vaultwall-metrics-textfile.service's commands write vaultwall.prom" textfile_run
@@ -356,8 +355,8 @@ else
 	sed 's|"198.51.100.0/24"|"203.0.113.0/24"|' "$X$ETC/vault.json" \
 		>"$TMP/fleet-state/applied.json"
 	fleet_boot_apply() {
-		with_env "$TMP/unit.env" 'VAULTWALL_FLEET_VAULT=kv-package VAULTWALL_FLEET_STATE_DIR=$TMP/fleet-state \
-			vw_in_ns "$NS" timeout 30 "$X$PREFIX/libexec/vaultwall/vaultwall-service" apply' >>"$TMP/unit.out" 2>&1 || { sed 's/^/  | /' "$TMP/unit.out" | tail -5; return 1; }
+		(with_env "$TMP/unit.env" 'VAULTWALL_FLEET_VAULT=kv-package VAULTWALL_FLEET_STATE_DIR=$TMP/fleet-state \
+			vw_in_ns "$NS" timeout 30 "$X$PREFIX/libexec/vaultwall/vaultwall-service" apply') >>"$TMP/unit.out" 2>&1 || { sed 's/^/  | /' "$TMP/unit.out" | tail -5; return 1; }
 	}
 	check "fleet mode: the apply step applies the agent's last policy (STATE_DIR/applied.json)" fleet_boot_apply
 	check "[fleet boot] 203.0.113.9 connects: the fleet policy, not vault.json, is enforced" tcp_from 203.0.113.9
