@@ -14,19 +14,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "demo-fleet.sh: run as root (it creates network namespaces and loads XDP programs)" >&2
-	exit 1
-fi
-scripts/setup.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target vaultwall-loader vaultwallctl vaultwall-agent >/dev/null
+# shellcheck source=lib/netns.sh
+source scripts/lib/netns.sh
+vw_demo_prepare demo-fleet.sh vaultwall-loader vaultwallctl vaultwall-agent
 VW_LOADER=$ROOT/build/loader/vaultwall-loader
 VW_CTL=$ROOT/build/ctl/vaultwallctl
 VW_AGENT=$ROOT/build/agent/vaultwall-agent
 
-# shellcheck source=lib/netns.sh
-source scripts/lib/netns.sh
 # shellcheck source=lib/etcd.sh
 source scripts/lib/etcd.sh
 # shellcheck source=lib/fleet.sh

@@ -15,18 +15,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "demo.sh: run as root (it creates network namespaces and loads XDP programs)" >&2
-	exit 1
-fi
-scripts/setup.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target vaultwall-loader vaultwallctl >/dev/null
+# shellcheck source=lib/netns.sh
+source scripts/lib/netns.sh
+vw_demo_prepare demo.sh vaultwall-loader vaultwallctl
 LOADER=$ROOT/build/loader/vaultwall-loader
 CTL=$ROOT/build/ctl/vaultwallctl
 
-# shellcheck source=lib/netns.sh
-source scripts/lib/netns.sh
 VW_PREFIX=vwd$$
 vw_install_cleanup_trap
 vw_require_bpffs

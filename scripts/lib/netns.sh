@@ -346,6 +346,21 @@ vw_stop_flood() {
 	jqf '$j[0].sent' "$TMP/$name.json" >/dev/null 2>&1 || { sed 's/^/  | /' "$TMP/$name.json"; return 1; }
 }
 
+# vw_demo_prepare NAME TARGET...: how a demo starts (from the repository's
+# root) — root or an exit, the project's packages (scripts/setup.sh), and
+# TARGETs built in build/.
+vw_demo_prepare() {
+	local name=$1
+	shift
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "$name: run as root (it creates network namespaces and loads XDP programs)" >&2
+		exit 1
+	fi
+	scripts/setup.sh
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build -j "$(nproc)" --target "$@" >/dev/null
+}
+
 # PASS/FAIL bookkeeping for test scripts.
 # shellcheck source=checks.sh
 source "${BASH_SOURCE[0]%/*}/checks.sh"
