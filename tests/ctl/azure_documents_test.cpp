@@ -114,11 +114,7 @@ TEST_P(AzureDocument, HasItsOutcomeAndDiagnostic) {
 }
 
 std::string case_name(const ::testing::TestParamInfo<AzureCase>& info) {
-  std::string name = "row" + std::to_string(info.param.row) + "_" + info.param.file;
-  name = name.substr(0, name.size() - 5);
-  for (char& c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return name;
+  return corpus_case_name("row" + std::to_string(info.param.row) + "_", info.param.file);
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, AzureDocument, ::testing::ValuesIn(load_cases()), case_name);
@@ -126,9 +122,7 @@ INSTANTIATE_TEST_SUITE_P(Table, AzureDocument, ::testing::ValuesIn(load_cases())
 TEST(AzureDocuments, EveryDocumentHasARowAndThereAreAtLeastThirty) {
   std::set<std::string> listed;
   for (const AzureCase& c : load_cases()) listed.insert(c.file);
-  std::set<std::string> present;
-  for (const auto& entry : std::filesystem::directory_iterator(azure_dir()))
-    if (entry.path().extension() == ".json") present.insert(entry.path().filename().string());
+  std::set<std::string> present = json_files_in(azure_dir());
   EXPECT_EQ(listed, present);
   EXPECT_GE(present.size(), 30u);
 }

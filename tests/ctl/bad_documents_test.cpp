@@ -48,10 +48,7 @@ TEST_P(BadDocument, IsRefusedWithPathAndReason) {
 }
 
 std::string case_name(const ::testing::TestParamInfo<BadCase>& info) {
-  std::string name = info.param.file.substr(0, info.param.file.size() - 5);
-  for (char& c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return name;
+  return corpus_case_name("", info.param.file);
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, BadDocument, ::testing::ValuesIn(load_cases()), case_name);
@@ -59,10 +56,7 @@ INSTANTIATE_TEST_SUITE_P(Table, BadDocument, ::testing::ValuesIn(load_cases()), 
 TEST(BadDocuments, TableCoversEveryFileAndThereAreAtLeastSixty) {
   std::set<std::string> listed;
   for (const BadCase& c : load_cases()) listed.insert(c.file);
-  std::set<std::string> present;
-  for (const auto& entry : std::filesystem::directory_iterator(data_dir() / "bad"))
-    if (entry.path().extension() == ".json") present.insert(entry.path().filename().string());
-  EXPECT_EQ(listed, present);
+  EXPECT_EQ(listed, json_files_in(data_dir() / "bad"));
   EXPECT_GE(listed.size(), 60u);
 }
 

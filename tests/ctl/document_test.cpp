@@ -118,6 +118,10 @@ TEST(Document, EnumValuesAreCaseInsensitiveAndNormalised) {
   EXPECT_EQ(policy.public_network_access, PublicNetworkAccess::kDisabled);
   EXPECT_EQ(policy.host.profile, Profile::kAkvCurrent);
   EXPECT_EQ(policy.host.mode, Mode::kAudit);
+  EXPECT_EQ(must_load(R"({"networkAcls": {"defaultAction": "DENY"},
+                          "vaultwall": {"profile": "AKV-2018"}})")
+                .host.profile,
+            Profile::kAkv2018);
   auto json = nlohmann::json::parse(to_azure_json(policy));
   EXPECT_EQ(json["properties"]["networkAcls"]["defaultAction"], "Deny");
   EXPECT_EQ(json["properties"]["networkAcls"]["bypass"], "AzureServices");

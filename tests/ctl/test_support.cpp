@@ -2,10 +2,25 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
 namespace vaultwall::test {
+
+std::set<std::string> json_files_in(const std::filesystem::path& dir) {
+  std::set<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.path().extension() == ".json") names.insert(entry.path().filename().string());
+  return names;
+}
+
+std::string corpus_case_name(std::string prefix, std::string_view file) {
+  std::string name = prefix + std::string(file.substr(0, file.size() - 5));
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return name;
+}
 
 std::string read_text(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,13 @@ inline std::filesystem::path service_tags_file() {
 }
 
 std::string read_text(const std::filesystem::path& file);
+
+// The names of the .json files in a corpus directory, for the tables that
+// must list every one of them.
+std::set<std::string> json_files_in(const std::filesystem::path& dir);
+// A gtest-safe case name from a corpus file name: "prefix" + the name
+// without ".json", every other character than letters and digits as '_'.
+std::string corpus_case_name(std::string prefix, std::string_view file);
 
 // eth0..eth9 -> ifindex 10..19; anything else is unknown.
 std::optional<uint32_t> fake_interfaces(const std::string& name);

@@ -54,17 +54,6 @@ TEST(Profiles, Slash31IsRefusedUnderAkv2018Only) {
   EXPECT_EQ(must_load(ip_rules({"203.0.113.6/31"}, "akv-current")).ip_rules.size(), 1u);
 }
 
-TEST(Profiles, EnumValuesInAnyCase) {
-  Policy policy = must_load(R"({"properties": {"publicNetworkAccess": "disabled",
-      "networkAcls": {"defaultAction": "DENY", "bypass": "azureservices"}},
-      "vaultwall": {"profile": "AKV-2018", "mode": "Audit"}})");
-  EXPECT_EQ(policy.public_network_access, PublicNetworkAccess::kDisabled);
-  EXPECT_EQ(policy.default_action, DefaultAction::kDeny);
-  EXPECT_EQ(policy.bypass, Bypass::kAzureServices);
-  EXPECT_EQ(policy.host.profile, Profile::kAkv2018);
-  EXPECT_EQ(policy.host.mode, Mode::kAudit);
-}
-
 TEST(Profiles, AkvCurrentTreatsSlash32AsTheBareAddress) {
   auto result = load_policy(ip_rules({"203.0.113.7/32", "203.0.113.7"}, "akv-current"));
   ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
