@@ -29,8 +29,9 @@ const std::initializer_list<std::string_view> kNetworkAclsFields = {
 const std::initializer_list<std::string_view> kWrapperFields = {"networkAcls",
                                                                 "publicNetworkAccess", "vaultwall"};
 const std::initializer_list<std::string_view> kVaultwallFields = {
-    "profile",         "limits", "dataPlane", "privateEndpoints", "virtualNetworks",
-    "trustedServices", "mode",   "perimeter", "description"};
+    "profile",         "limits",          "dataPlane", "privateEndpoints",
+    "virtualNetworks", "trustedServices", "mode",      "perimeter",
+    "description"};
 // A host-facts file: the host facts the vaultwall section can embed.
 const std::initializer_list<std::string_view> kHostFactsFields = {
     "dataPlane", "privateEndpoints", "virtualNetworks", "serviceTags", "description"};
@@ -109,10 +110,9 @@ class DocumentReader {
       walk_.diagnostics().error(
           "networkAcls", "networkAcls given both at the top level and in properties; keep one");
     if (walk_.member(root, "", "publicNetworkAccess"))
-      walk_.diagnostics().error(
-          "publicNetworkAccess",
-          "publicNetworkAccess beside properties is ignored by Azure; move it "
-          "into properties (properties.publicNetworkAccess)");
+      walk_.diagnostics().error("publicNetworkAccess",
+                                "publicNetworkAccess beside properties is ignored by Azure; move it "
+                                "into properties (properties.publicNetworkAccess)");
     refuse_near_misses(properties);
     if (const Json* access = walk_.member(properties, "properties", "publicNetworkAccess"))
       read_public_access(*access, "properties.publicNetworkAccess");
@@ -138,8 +138,7 @@ class DocumentReader {
       if (acls_like || access_like)
         walk_.diagnostics().error(
             "properties." + key,
-            std::string(
-                "not a field of a vault, and the firewall would be left off: did you mean ") +
+            std::string("not a field of a vault, and the firewall would be left off: did you mean ") +
                 (acls_like ? "properties.networkAcls" : "properties.publicNetworkAccess") + "?");
     }
   }
@@ -328,8 +327,9 @@ class DocumentReader {
 
   void read_data_plane(const Json& plane, const std::string& path) {
     if (!walk_.expect_object(plane, path)) return;
-    walk_.reject_unknown_fields(
-        plane, path, {"ports", "addresses", "listen", "tunnels", "description"}, "dataPlane");
+    walk_.reject_unknown_fields(plane, path,
+                                {"ports", "addresses", "listen", "tunnels", "description"},
+                                "dataPlane");
     if (const Json* ports = walk_.member(plane, path, "ports")) {
       if (walk_.expect_array(*ports, join_path(path, "ports"))) {
         document_.ports = read_strings(*ports, join_path(path, "ports"));
@@ -523,8 +523,7 @@ class DocumentReader {
     Document::PerimeterText text;
     text.path = path;
     auto read_mode = [&](const Json& value, const std::string& at) {
-      if (auto mode = walk_.string_value(value, at))
-        text.access_mode = Located<std::string>{*mode, at};
+      if (auto mode = walk_.string_value(value, at)) text.access_mode = Located<std::string>{*mode, at};
     };
     if (const Json* mode = walk_.member(perimeter, path, "accessMode"))
       read_mode(*mode, join_path(path, "accessMode"));
@@ -546,8 +545,7 @@ class DocumentReader {
   // Each rule flat ({"name", "direction", "addressPrefixes", ...}) or as
   // Azure's access-rule resource ({"name", "properties": {...}}), so
   // `az network perimeter profile access-rule list` output pastes in.
-  void read_access_rules(const Json& rules, const std::string& path,
-                         Document::PerimeterText& into) {
+  void read_access_rules(const Json& rules, const std::string& path, Document::PerimeterText& into) {
     if (!walk_.expect_array(rules, path)) return;
     for (size_t i = 0; i < rules.size(); ++i) {
       std::string at = index_path(path, i);
@@ -567,17 +565,13 @@ class DocumentReader {
           *fields, fields_path,
           fields == &rule
               ? std::initializer_list<std::string_view>{"name", "direction", "addressPrefixes",
-                                                        "subscriptions",
-                                                        "networkSecurityPerimeters",
-                                                        "fullyQualifiedDomainNames",
-                                                        "emailAddresses", "phoneNumbers",
-                                                        "description"}
+                                                        "subscriptions", "networkSecurityPerimeters",
+                                                        "fullyQualifiedDomainNames", "emailAddresses",
+                                                        "phoneNumbers", "description"}
               : std::initializer_list<std::string_view>{"direction", "addressPrefixes",
-                                                        "subscriptions",
-                                                        "networkSecurityPerimeters",
-                                                        "fullyQualifiedDomainNames",
-                                                        "emailAddresses", "phoneNumbers",
-                                                        "provisioningState"},
+                                                        "subscriptions", "networkSecurityPerimeters",
+                                                        "fullyQualifiedDomainNames", "emailAddresses",
+                                                        "phoneNumbers", "provisioningState"},
           "an access rule");
       if (fields != &rule)
         walk_.reject_unknown_fields(rule, at, {"name", "properties", "id", "type", "description"},
@@ -680,8 +674,7 @@ void merge_host_facts(Document& document, const HostFactsText& host, Diagnostics
   if (!root) return;
   ParseOptions host_options;
   host_options.base_dir = host.base_dir;
-  Document facts =
-      DocumentReader(diagnostics, host_options, paths).read_host_facts(*root, host.name);
+  Document facts = DocumentReader(diagnostics, host_options, paths).read_host_facts(*root, host.name);
   document.host_facts_origin = facts.host_facts_origin;
   document.ports = std::move(facts.ports);
   document.addresses = std::move(facts.addresses);
@@ -696,9 +689,8 @@ void merge_host_facts(Document& document, const HostFactsText& host, Diagnostics
 // the vault's policy: a file named anywhere else is not what is enforced.
 void use_service_tags_file(Document& document, const std::string& file, Diagnostics& diagnostics) {
   if (document.service_tags_path && document.service_tags_path->value != file)
-    diagnostics.warning(
-        document.service_tags_path->path,
-        "ignored: the trusted services are resolved from the prefixes stored with the vault's policy");
+    diagnostics.warning(document.service_tags_path->path,
+                        "ignored: the trusted services are resolved from the prefixes stored with the vault's policy");
   document.service_tags_path = Located<std::string>{file, "serviceTags"};
 }
 
@@ -713,8 +705,7 @@ std::optional<Document> read_document(std::string_view text, const ParseOptions&
   if (!recognised) return std::nullopt;
   Document document = DocumentReader(diagnostics, options, paths).read(*recognised);
   if (options.host_facts) merge_host_facts(document, *options.host_facts, diagnostics, paths);
-  if (options.service_tags_file)
-    use_service_tags_file(document, *options.service_tags_file, diagnostics);
+  if (options.service_tags_file) use_service_tags_file(document, *options.service_tags_file, diagnostics);
   return document;
 }
 
