@@ -142,7 +142,8 @@ Json links_json(const std::vector<InterfaceHealth>& links) {
   for (const InterfaceHealth& h : links)
     out.push_back({{"interface", h.interface},
                    {"state", link_state_name(h.state)},
-                   {"filtered", h.filtered()},
+                   {"filtered", h.whole()},
+                   {"vlanBypass", h.vlan_bypass},
                    {"ifindex", h.ifindex},
                    {"mode", h.mode},
                    {"framing", h.framing},
@@ -216,7 +217,7 @@ void add_status_text(Report& report, const Status& s) {
                      h.other_namespace ? netns_text(h.netns_inode) : "this one"});
     report.table(std::move(links));
     for (const InterfaceHealth& h : s.links) {
-      if (h.filtered()) continue;
+      if (h.whole()) continue;
       report.line("UNFILTERED " + h.interface + ": " + h.problem);
       report.line("  fix: " + h.hint);
     }
@@ -226,7 +227,7 @@ void add_status_text(Report& report, const Status& s) {
   report.line(maps);
   for (const NetDevice& d : s.unfiltered_tunnels) report.warn(tunnel_warning(d));
   size_t unfiltered = std::count_if(s.links.begin(), s.links.end(),
-                                    [](const InterfaceHealth& h) { return !h.filtered(); });
+                                    [](const InterfaceHealth& h) { return !h.whole(); });
   if (unfiltered > 0)
     report.line("UNHEALTHY: " + std::to_string(unfiltered) + " expected interface(s) unfiltered");
   if (s.generation > 0 && s.links.empty())

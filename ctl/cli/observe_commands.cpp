@@ -340,7 +340,7 @@ void check_interfaces(const Globals& g, Verification& v) {
   }
   v.interfaces = *health;
   for (const InterfaceHealth& h : *health)
-    if (!h.filtered())
+    if (!h.whole())
       v.differences.push_back("interface " + h.interface + " is unfiltered: " + h.problem + "; " + h.hint);
 }
 
@@ -429,7 +429,8 @@ Json interfaces_json(const std::vector<InterfaceHealth>& interfaces) {
   Json out = Json::array();
   for (const InterfaceHealth& h : interfaces)
     out.push_back({{"interface", h.interface}, {"state", link_state_name(h.state)},
-                   {"filtered", h.filtered()}, {"mode", h.mode}, {"ifindex", h.ifindex}});
+                   {"filtered", h.whole()}, {"mode", h.mode}, {"ifindex", h.ifindex},
+                   {"vlanBypass", h.vlan_bypass}});
   return out;
 }
 

@@ -205,7 +205,7 @@ std::string seconds_text(uint64_t unix_ns) {
 Result<std::vector<InterfaceAttachment>> read_interface_attachments(const std::string& pin_dir) {
   auto health = VW_TRY(interface_health(pin_dir));
   std::vector<InterfaceAttachment> out;
-  for (const InterfaceHealth& h : health) out.push_back({h.interface, h.mode, h.filtered()});
+  for (const InterfaceHealth& h : health) out.push_back({h.interface, h.mode, h.whole()});
   return out;
 }
 
@@ -268,7 +268,8 @@ std::string render_metrics(const MetricsSnapshot& m) {
   x.sample("vaultwall_policy_info", policy_info_labels(m), 1);
   x.family("vaultwall_interface_attached", "gauge",
            "1 when an interface vaultwall is expected to filter has a live link to its program, "
-           "0 when it is unfiltered (link severed, pin deleted, another program).");
+           "0 when it is unfiltered (link severed, pin deleted, another program, a VLAN device on "
+           "it without vaultwall).");
   for (const InterfaceAttachment& i : m.interfaces)
     x.sample("vaultwall_interface_attached", {{"interface", i.interface}, {"mode", i.mode}},
              i.attached ? 1 : 0);

@@ -264,7 +264,7 @@ Result<void> purge_pins(const std::string& pin_dir) {
 bool Status::healthy() const {
   if (!loaded) return false;
   if (generation > 0 && links.empty()) return false;  // a policy that filters nothing
-  return std::all_of(links.begin(), links.end(), [](const InterfaceHealth& h) { return h.filtered(); });
+  return std::all_of(links.begin(), links.end(), [](const InterfaceHealth& h) { return h.whole(); });
 }
 
 namespace {

@@ -1,10 +1,16 @@
 #include "vaultwall/kernel/links.h"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <linux/ethtool.h>
 #include <linux/if_arp.h>
+#include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
+#include <linux/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -42,6 +48,16 @@ std::string attribute_string(const rtattr* attr) {
   return std::string(data, strnlen(data, RTA_PAYLOAD(attr)));
 }
 
+// IFLA_INFO_DATA of a VLAN device (IFLA_INFO_KIND comes first in the kernel's
+// messages, so the kind is known here).
+void read_vlan_data(const rtattr* data, NetDevice& device) {
+  if (device.kind != "vlan") return;
+  for_each_nested(data, [&](const rtattr* attr) {
+    if (attr->rta_type == IFLA_VLAN_PROTOCOL && RTA_PAYLOAD(attr) >= sizeof(uint16_t))
+      device.vlan_protocol = ntohs(*static_cast<const uint16_t*>(RTA_DATA(attr)));
+  });
+}
+
 NetDevice parse_link_message(const nlmsghdr* header) {
   const auto* info = static_cast<const ifinfomsg*>(NLMSG_DATA(header));
   NetDevice device{.ifindex = static_cast<uint32_t>(info->ifi_index),
@@ -53,9 +69,13 @@ NetDevice parse_link_message(const nlmsghdr* header) {
       case IFLA_IFNAME:
         device.name = attribute_string(attr);
         break;
+      case IFLA_LINK:
+        device.link = *static_cast<const uint32_t*>(RTA_DATA(attr));
+        break;
       case IFLA_LINKINFO:
         for_each_nested(attr, [&](const rtattr* nested) {
           if (nested->rta_type == IFLA_INFO_KIND) device.kind = attribute_string(nested);
+          if (nested->rta_type == IFLA_INFO_DATA) read_vlan_data(nested, device);
         });
         break;
       case IFLA_XDP:
@@ -159,6 +179,33 @@ const char* framing_name(uint8_t framing) { return framing == VW_FRAMING_IP ? "i
 
 const char* program_name_for(uint8_t framing) {
   return framing == VW_FRAMING_IP ? VW_PROG_L3_NAME : VW_PROG_NAME;
+}
+
+std::vector<std::string> vlan_devices_bypassing(const NetDevice& lower,
+                                                const std::vector<NetDevice>& devices,
+                                                const std::set<uint32_t>& programs,
+                                                bool tags_inline) {
+  std::vector<std::string> out;
+  for (const NetDevice& d : devices) {
+    if (d.kind != "vlan" || d.link != lower.ifindex || d.ifindex == lower.ifindex || !d.up)
+      continue;
+    if (programs.contains(d.xdp_prog_id)) continue;        // filtered where it is untagged
+    if (tags_inline && d.vlan_protocol == ETH_P_8021Q) continue;  // XDP on lower sees the tag
+    out.push_back(d.name);
+  }
+  return out;
+}
+
+bool keeps_vlan_tags_inline(const NetDevice& device) {
+  if (!device.kind.empty()) return false;  // veth & co: the sender decides where the tag is
+  UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock.valid()) return false;
+  ethtool_value flags{.cmd = ETHTOOL_GFLAGS};
+  ifreq request{};
+  std::strncpy(request.ifr_name, device.name.c_str(), IFNAMSIZ - 1);
+  request.ifr_data = reinterpret_cast<char*>(&flags);
+  if (::ioctl(sock.get(), SIOCETHTOOL, &request) != 0) return false;  // cannot tell: not inline
+  return (flags.data & ETH_FLAG_RXVLAN) == 0;
 }
 
 bool is_decapsulating_kind(const std::string& kind) {
@@ -306,6 +353,24 @@ void describe_unattached(InterfaceHealth& h, const Context& context) {
   }
 }
 
+void describe_vlan_bypass(InterfaceHealth& h, const NetDevice& device, const Context& context) {
+  bool has_vlan = std::any_of(context.devices.begin(), context.devices.end(),
+                              [&](const NetDevice& d) { return d.link == device.ifindex; });
+  if (!has_vlan) return;  // no ioctl for the common case
+  h.vlan_bypass = vlan_devices_bypassing(device, context.devices, context.programs,
+                                         keeps_vlan_tags_inline(device));
+  if (h.vlan_bypass.empty()) return;
+  std::string names;
+  for (const std::string& name : h.vlan_bypass) names += (names.empty() ? "" : ", ") + name;
+  h.problem = "VLAN device " + names + " on it is not filtered: a VLAN tag can reach XDP on " +
+              h.interface + " outside the frame (VLAN offload), and the frame then counts as " +
+              h.interface + "'s untagged traffic";
+  h.hint = "attach vaultwall to " + h.vlan_bypass.front() + " as well (vaultwall-loader attach " +
+           h.vlan_bypass.front() +
+           "): its frames are then decided again where they are untagged; on a physical NIC, "
+           "ethtool -K " + h.interface + " rxvlan off keeps the tags in the frame";
+}
+
 InterfaceHealth check_interface(const std::string& interface,
                                 const std::optional<vw_link_info>& recorded,
                                 const Context& context) {
@@ -358,6 +423,7 @@ InterfaceHealth check_interface(const std::string& interface,
     h.mode = device->xdp_mode == XDP_ATTACHED_DRV   ? "native"
              : device->xdp_mode == XDP_ATTACHED_SKB ? "generic"
                                                     : h.mode;
+  if (device && device->ifindex == h.ifindex) describe_vlan_bypass(h, *device, context);
   return h;
 }
 

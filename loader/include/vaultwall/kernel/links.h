@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,9 @@ struct NetDevice {
   bool up = false;    // IFF_UP
   std::string kind;   // IFLA_INFO_KIND: "veth", "vxlan", "tun", ... (empty for physical NICs)
   uint32_t xdp_prog_id = 0;
-  uint8_t xdp_mode = 0;  // XDP_ATTACHED_*
+  uint8_t xdp_mode = 0;        // XDP_ATTACHED_*
+  uint32_t link = 0;           // IFLA_LINK: the device it sits on (a VLAN's parent), 0: none
+  uint16_t vlan_protocol = 0;  // a VLAN device's tag (ETH_P_8021Q or ETH_P_8021AD), host order
 };
 
 // Every device of the caller's network namespace (RTM_GETLINK dump).
@@ -52,6 +55,21 @@ const char* program_name_for(uint8_t framing);
 // Device kinds that decapsulate traffic: what arrives through them was
 // inside a packet the outer interface's filter passed as "unprotected".
 bool is_decapsulating_kind(const std::string& kind);
+
+// VLAN devices that bypass the filter on `lower`. A NIC or veth may hand a
+// received VLAN tag to the stack outside the frame (VLAN offload), where XDP
+// on `lower` does not see it: the frame counts there as untagged traffic of
+// `lower`, while the stack then delivers it on the VLAN device. So every VLAN
+// device that is up on `lower` and does not run one of vaultwall's
+// `programs` itself is named, unless its tags stay in the frame: an 802.1Q
+// device on a physical NIC whose rx VLAN offload is off (`tags_inline`).
+std::vector<std::string> vlan_devices_bypassing(const NetDevice& lower,
+                                                const std::vector<NetDevice>& devices,
+                                                const std::set<uint32_t>& programs,
+                                                bool tags_inline);
+// Whether a physical NIC keeps received 802.1Q tags in the frame (its rx VLAN
+// offload is off: ethtool -K IF rxvlan off). Virtual devices never promise it.
+bool keeps_vlan_tags_inline(const NetDevice& device);
 
 // The vw_links record.
 struct ExpectedLink {
@@ -85,9 +103,14 @@ struct InterfaceHealth {
   uint32_t prog_id = 0;
   uint64_t netns_inode = 0;      // 0 when not recorded
   bool other_namespace = false;  // recorded in a namespace other than the caller's
-  std::string problem;           // what is wrong, for humans ("" when filtered)
+  std::string problem;           // what is wrong, for humans ("" when whole)
   std::string hint;              // what to do about it
+  std::vector<std::string> vlan_bypass;  // vlan_devices_bypassing() of a filtered interface
+  // A live link runs vaultwall's loaded program on it.
   bool filtered() const { return state == LinkState::kFiltered; }
+  // ... and no VLAN device on it bypasses the filter: what every health
+  // signal reports as filtered.
+  bool whole() const { return filtered() && vlan_bypass.empty(); }
 };
 
 // Every expected interface (the vw_links record and every link pin), in
