@@ -154,7 +154,7 @@ void add_history_commands(CLI::App& app, Globals& g, Commands& commands) {
                       "time (2026-12-01, 2026-12-01T08:00:00Z)");
   history->add_option("-n,--last", options->last, "only the last N changes")
       ->check(CLI::PositiveNumber);
-  add_output_option(commands, history);
+  add_output_option(commands, history, kTableFormats);
   commands.add(history, [&g, options] { return cmd_history(g, *options); });
 }
 
