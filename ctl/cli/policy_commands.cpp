@@ -131,6 +131,7 @@ void check_document_vault(const std::string& file, const VaultIdentity& identity
   if (!checked) {
     out.diagnostics.push_back({Severity::kError, "id", checked.error().message()});
     out.policy.reset();
+    out.policy_digest.clear();
   } else if (!checked->empty()) {
     out.diagnostics.push_back({Severity::kWarning, "id", *checked});
   }
@@ -485,7 +486,7 @@ struct RuleFlags {
 
 Report cmd_rule_add(const Globals& g, const RuleFlags& flags, const VaultIdentity& identity) {
   auto s = begin_change(g);
-  if (!s) return failed_report(s.error());
+  if (!s) return apply_report({}).fail(s.error());
   Report checked;
   if (auto ok = check_applied_vault(identity, s->current, checked); !ok)
     return apply_report({}).fail(ok.error());
@@ -494,7 +495,7 @@ Report cmd_rule_add(const Globals& g, const RuleFlags& flags, const VaultIdentit
     document.ip_rules.push_back({ip, "--ip-address " + ip});
   if (!flags.subnet.empty()) {
     auto id = subnet_id_from_flags(current_or_default(s->current), flags.subnet, flags.vnet_name);
-    if (!id) return failed_report(id.error());
+    if (!id) return apply_report({}).fail(id.error());
     document.vnet_rules.push_back({.id = {*id, "--subnet " + *id}});
   }
   return with_warnings(apply_edit(*s, document), checked);
@@ -507,7 +508,7 @@ bool erase_matching(std::vector<T>& items, Matches matches) {
 
 Report cmd_rule_remove(const Globals& g, const RuleFlags& flags, const VaultIdentity& identity) {
   auto s = begin_change(g);
-  if (!s) return failed_report(s.error());
+  if (!s) return apply_report({}).fail(s.error());
   Report checked;
   if (auto ok = check_applied_vault(identity, s->current, checked); !ok)
     return apply_report({}).fail(ok.error());
@@ -522,7 +523,7 @@ Report cmd_rule_remove(const Globals& g, const RuleFlags& flags, const VaultIden
   }
   if (!flags.subnet.empty()) {
     auto id = subnet_id_from_flags(current_or_default(s->current), flags.subnet, flags.vnet_name);
-    if (!id) return failed_report(id.error());
+    if (!id) return apply_report({}).fail(id.error());
     if (!erase_matching(document.vnet_rules, [&](const Document::VnetRuleText& rule) {
           return equals_ignore_case(rule.id.value, *id);
         }))
@@ -565,7 +566,7 @@ struct UpdateFlags {
 
 Report cmd_update(const Globals& g, const UpdateFlags& flags, const VaultIdentity& identity) {
   auto s = begin_change(g);
-  if (!s) return failed_report(s.error());
+  if (!s) return apply_report({}).fail(s.error());
   Report checked;
   if (auto ok = check_applied_vault(identity, s->current, checked); !ok)
     return apply_report({}).fail(ok.error());
