@@ -183,7 +183,7 @@ class JournalTail {
 
 // history --follow, after the entries already there: each new entry as
 // it is appended (a table row, or one JSON object per line with -o json),
-// until SIGINT or SIGTERM.
+// until SIGINT or SIGTERM. The header line comes once, with the first row.
 Report follow_history(const Globals& g, const std::string& path, bool headers_shown) {
   stop_on_signals();
   JournalTail tail(path);
@@ -242,7 +242,7 @@ Report cmd_history(const Globals& g, const HistoryOptions& options) {
   } else {
     emit(report, g.format());
   }
-  return follow_history(g, path, !entries.empty() || !g.table_style().headers);
+  return follow_history(g, path, !entries.empty());
 }
 
 }  // namespace
