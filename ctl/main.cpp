@@ -42,9 +42,10 @@ int run(int argc, char** argv) {
     if (!action.command->parsed()) continue;
     using Output = Commands::Output;
     const Report report = action.run();
-    return emit(report, {.json = action.output == Output::kDocument ||
-                                 (action.output == Output::kReport && g.json()),
-                         .notes = !g.json()});
+    const Output output = action.streams && action.streams() ? Output::kStream : action.output;
+    OutputFormat format = g.format();
+    if (output != Output::kReport) format.json = output == Output::kDocument;
+    return emit(report, format);
   }
   return kExitUsage;
 }

@@ -36,6 +36,7 @@ void reapply_after_attach(const std::string& pin_dir, Report& report) {
   // Only what attaching is about: the policy's other warnings came with its apply.
   for (const Diagnostic& d : reapplied->diagnostics)
     if (d.path.ends_with("segment.interface")) report.warn(d.text());
+  if (reapplied->applied) report.json["reappliedGeneration"] = reapplied->outcome.new_generation;
   if (reapplied->applied)
     report.line("re-applied the stored policy against the attached interfaces: generation " +
                 std::to_string(reapplied->outcome.new_generation) + " (slot " +
@@ -47,20 +48,36 @@ void warn_unfiltered(Report& report, const std::vector<std::string>& unfiltered)
     report.warn("still unfiltered: " + line + " (see vaultwall-loader status)");
 }
 
+// load's JSON in every outcome.
+Json load_json(const std::string& pin_dir) {
+  return {{"pinDir", pin_dir},
+          {"loaded", false},
+          {"abiVersion", VW_ABI_VERSION},
+          {"movedInterfaces", 0},
+          {"reattached", Json::array()},
+          {"unfiltered", Json::array()},
+          {"reappliedGeneration", Json()}};
+}
+
 Report cmd_load(const std::string& pin_dir, bool repair) {
-  if (auto r = check_privileges_and_bpffs(pin_dir); !r) return failed_report(r.error());
+  Report report;
+  report.json = load_json(pin_dir);
+  if (auto r = check_privileges_and_bpffs(pin_dir); !r) return report.fail(r.error());
   // The directory first, so the whole load (pin checks, repair, link moves)
   // runs under the lock.
   std::error_code ec;
   std::filesystem::create_directories(pin_dir, ec);
-  if (ec) return failed_report(Error{ec.value(), "create pin directory " + pin_dir, {}});
+  if (ec) return report.fail(Error{ec.value(), "create pin directory " + pin_dir, {}});
   auto lock = PinDirLock::acquire(pin_dir);
-  if (!lock) return failed_report(lock.error());
+  if (!lock) return report.fail(lock.error());
   auto program = Program::load(pin_dir, repair);
-  if (!program) return failed_report(program.error());
+  if (!program) return report.fail(program.error());
   auto moves = program->pin_and_update_links(pin_dir);
-  if (!moves) return failed_report(moves.error());
-  Report report;
+  if (!moves) return report.fail(moves.error());
+  report.json["loaded"] = true;
+  report.json["movedInterfaces"] = moves->moved;
+  report.json["reattached"] = moves->reattached;
+  report.json["unfiltered"] = moves->unfiltered;
   report.line("loaded vaultwall (ABI " + std::to_string(VW_ABI_VERSION) + ") with maps pinned at " +
               pin_dir +
               (moves->moved > 0
@@ -93,17 +110,31 @@ std::string attached_line(const AttachResult& result) {
 // Attaches every interface it can; each failure is reported, the first is the cause.
 Report cmd_attach(const std::string& pin_dir, const std::vector<std::string>& interfaces,
                   const std::string& mode) {
-  if (auto r = check_privileges_and_bpffs(pin_dir); !r) return failed_report(r.error());
-  auto lock = PinDirLock::acquire(pin_dir);
-  if (!lock) return failed_report(lock.error());
   Report report;
+  report.json = {{"pinDir", pin_dir}, {"interfaces", Json::array()}, {"reappliedGeneration", Json()}};
+  auto interface_json = [](const std::string& ifname, const AttachResult* result,
+                           const Error* error) {
+    auto or_null = [&](auto field) { return result ? Json(field(*result)) : Json(); };
+    return Json{{"interface", ifname},
+                {"attached", result != nullptr},
+                {"mode", or_null([](const AttachResult& r) { return r.mode; })},
+                {"framing", or_null([](const AttachResult& r) { return r.framing; })},
+                {"fellBack", result && result->fell_back},
+                {"replaced", result && result->replaced},
+                {"error", error_json(error)}};
+  };
+  if (auto r = check_privileges_and_bpffs(pin_dir); !r) return report.fail(r.error());
+  auto lock = PinDirLock::acquire(pin_dir);
+  if (!lock) return report.fail(lock.error());
   int attached = 0;
   for (const std::string& ifname : interfaces) {
     auto result = attach_interface(pin_dir, ifname, attach_mode(mode));
     if (!result) {
+      report.json["interfaces"].push_back(interface_json(ifname, nullptr, &result.error()));
       report.fail(result.error());
       continue;
     }
+    report.json["interfaces"].push_back(interface_json(ifname, &*result, nullptr));
     report.line(attached_line(*result));
     attached++;
   }
@@ -113,25 +144,29 @@ Report cmd_attach(const std::string& pin_dir, const std::vector<std::string>& in
 
 Report cmd_detach(const std::string& pin_dir, std::vector<std::string> interfaces, bool all,
                   bool purge) {
-  if (auto r = check_privileges_and_bpffs(pin_dir); !r) return failed_report(r.error());
+  Report report;
+  report.json = {{"pinDir", pin_dir}, {"detached", Json::array()}, {"purged", false}};
+  if (auto r = check_privileges_and_bpffs(pin_dir); !r) return report.fail(r.error());
   if (all) {
     auto expected = expected_interfaces(pin_dir);
-    if (!expected) return failed_report(expected.error());
+    if (!expected) return report.fail(expected.error());
     interfaces = *expected;
   }
-  Report report;
   {
     auto lock = PinDirLock::acquire(pin_dir);
-    if (!lock && !(all && lock.error().code == ENOENT)) return failed_report(lock.error());
+    if (!lock && !(all && lock.error().code == ENOENT)) return report.fail(lock.error());
     for (const std::string& ifname : interfaces) {
-      if (auto r = detach_interface(pin_dir, ifname); !r)
+      if (auto r = detach_interface(pin_dir, ifname); !r) {
         report.fail(r.error());
-      else
+      } else {
+        report.json["detached"].push_back(ifname);
         report.line(ifname + ": detached");
+      }
     }
   }
   if (!purge || report.failed()) return report;
   if (auto r = purge_pins(pin_dir); !r) return report.fail(r.error());
+  report.json["purged"] = true;
   report.line("removed " + pin_dir + " (program, maps, rules and counters)");
   return report;
 }
@@ -295,7 +330,7 @@ int run(int argc, char** argv) {
       "status", "show program, interfaces, active slot, generation (exit 1 when nothing is "
                 "loaded or an expected interface is unfiltered)");
 
-  bool verbose = false;
+  bool verbose = false, no_headers = false;
   // Options that may come before or after the subcommand.
   add_everywhere(app, [&](CLI::App* command) {
     command->add_option("--pin-dir", pin_dir,
@@ -305,16 +340,19 @@ int run(int argc, char** argv) {
     command->add_option("--journal", journal,
                         std::string("change journal (default $") + kJournalPathEnv + " or " +
                             kJournalDefaultPath + ")");
-    if (command == &app || command == status)
-      command->add_option("-o,--output", output, "table or json")
-          ->check(CLI::IsMember({"table", "json"}));
+    command->add_option("-o,--output", output,
+                        command == &app || command == status ? "table, json or tsv"
+                                                             : "table or json")
+        ->check(CLI::IsMember({"table", "json", "tsv"}));
+    command->add_flag("--no-headers", no_headers,
+                      "print tables without their header line (with -o table or tsv)");
   });
 
   auto parsed = parse_command_line(app, argc, argv, [&] {
     if (detach->parsed() && detach_ifaces.empty() && !all)
       throw CLI::ValidationError("detach", "name interfaces or give --all");
-    if (!output.empty() && !status->parsed())
-      throw CLI::ValidationError("-o", parsed_leaf(app)->get_name() + " takes no -o/--output");
+    if (output == "tsv" && !status->parsed())
+      throw CLI::ValidationError("-o", parsed_leaf(app)->get_name() + " -o takes table or json");
   });
   if (parsed) return *parsed;
   setup_logging("vaultwall-loader", LogStyle::kCommand, verbose);
@@ -330,7 +368,9 @@ int run(int argc, char** argv) {
                                   .policy_version = [&] { return active_policy_version(pin_dir); }};
     return run_journaled(journal_entry, change);
   };
-  const OutputFormat format{.json = output == "json", .notes = output != "json"};
+  const OutputFormat format{.json = output == "json",
+                            .notes = output != "json",
+                            .table = {.headers = !no_headers, .tab_separated = output == "tsv"}};
   if (load->parsed()) return emit(cmd_load(pin_dir, repair), format);
   if (attach->parsed())
     return emit(journaled("attach", attach_ifaces,

@@ -126,6 +126,7 @@ json entry_json(const JournalEntry& e) {
       {"settingsChanged", bounded_list(e.settings_changed)},
   };
   if (!e.interfaces.empty()) line["interfaces"] = bounded_list(e.interfaces);
+  if (e.input) line["input"] = {{"path", e.input->path}, {"sha256", e.input->sha256}};
   if (e.source)
     line["source"] = {{"kind", e.source->kind},
                       {"vault", e.source->vault},

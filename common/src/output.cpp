@@ -60,6 +60,11 @@ std::string TextTable::render(const Style& style) const {
   std::string out;
   for (const auto& line : lines) {
     std::string text;
+    if (style.tab_separated) {
+      for (size_t i = 0; i < columns_.size(); i++) text += (i > 0 ? "\t" : "") + line[i];
+      out += text + "\n";
+      continue;
+    }
     for (size_t i = 0; i < columns_.size(); i++) {
       const bool last = i + 1 == columns_.size();
       if (i > 0) text += ' ';
@@ -79,6 +84,13 @@ Report failed_report(Error error) {
   return report;
 }
 
+Json error_json(const Error* error) {
+  if (!error) return Json();
+  return {{"message", error->message()},
+          {"code", error->code != 0 ? Json(error->code) : Json()},
+          {"hint", error->hint.empty() ? Json() : Json(error->hint)}};
+}
+
 int emit(const Report& report, const OutputFormat& format) {
   for (const std::string& w : report.warnings) spdlog::warn("{}", safe_message(w));
   if (format.notes)
@@ -86,12 +98,12 @@ int emit(const Report& report, const OutputFormat& format) {
   if (format.json) {
     Json out = {{"schemaVersion", kSchemaVersion}};
     for (const auto& [key, value] : report.json.items()) out[key] = value;
-    out["error"] = report.failed() ? Json(report.errors.front().message()) : Json();
+    out["error"] = error_json(report.failed() ? &report.errors.front() : nullptr);
     std::cout << out.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   } else {
     for (const auto& block : report.text) {
       if (const auto* text_line = std::get_if<std::string>(&block))
-        std::cout << printable(*text_line) << "\n";
+        (format.table.tab_separated ? std::cerr : std::cout) << printable(*text_line) << "\n";
       else
         std::cout << std::get<TextTable>(block).render(format.table);
     }
@@ -126,6 +138,7 @@ Report run_journaled(const JournaledChange& change, const std::function<Report()
     done.rules_added = record.rules_added;
     done.rules_removed = record.rules_removed;
     done.settings_changed = record.settings_changed;
+    done.input = record.input;
   }
   if (!done.to) done.to = change.policy_version();  // failed: what stayed in force
   if (report.exit() != kExitOk) {

@@ -57,6 +57,8 @@ void add_global_options(CLI::App& app, Globals& g, Commands& commands) {
     command->add_flag("-q,--only-show-errors", g.quiet,
                       "print errors only, not the warnings about documents (as az --only-show-errors)");
     command->add_flag("-v,--verbose", g.verbose, "print debug messages (libbpf's included)");
+    command->add_flag("--no-headers", g.no_headers,
+                      "print tables without their header line (with -o table or tsv)");
     const std::vector<std::string>* formats = command == &app ? &every_format
                                                               : formats_of(commands, command);
     if (formats)
@@ -121,18 +123,6 @@ Report exit_code_report(int code) {
   Report report;
   report.exit_code = code;
   return report;
-}
-
-int report(const Error& error) { return emit(failed_report(error), OutputFormat{}); }
-
-void print_diagnostics(const std::vector<Diagnostic>& diagnostics) {
-  Report notes;
-  add_diagnostic_notes(notes, diagnostics);
-  emit(notes, OutputFormat{});
-}
-
-void print_diff(const PolicyDiff& diff) {
-  for (const std::string& line : diff_lines(diff)) std::cout << printable(line) << "\n";
 }
 
 Json diagnostics_json(const std::vector<Diagnostic>& diagnostics) {

@@ -24,6 +24,13 @@ struct Globals {
   std::string pin_dir = VW_PIN_DIR_DEFAULT;  // $VAULTWALL_PIN_DIR, then --pin-dir
   std::string output;  // -o as given; empty: the command's default format
   bool json() const { return output == "json"; }
+  bool no_headers = false;         // --no-headers: tables without their header line
+  // How tables print: -o tsv and --no-headers.
+  TextTable::Style table_style() const {
+    return {.headers = !no_headers, .tab_separated = output == "tsv"};
+  }
+  // The format main() prints a Report in (Output::kReport).
+  OutputFormat format() const { return {.json = json(), .notes = !json(), .table = table_style()}; }
   std::string journal;             // --journal; empty: $VAULTWALL_JOURNAL or the default
   std::string max_input_size;      // --max-input-size; empty: the defaults (input_file.h)
   bool quiet = false;              // -q/--only-show-errors: no warnings about documents
@@ -44,14 +51,18 @@ struct Commands {
     CLI::App* command;
     std::function<Report()> run;
     Output output = Output::kReport;
+    // When set and true, the command streams this time (status --watch
+    // prints a report per change itself): its Report only ends it.
+    std::function<bool()> streams;
   };
   std::vector<Action> actions;
   std::vector<std::function<void()>> checks;
   // The -o formats each subcommand accepts (the first is its default);
   // subcommands not listed take no -o.
   std::vector<std::pair<CLI::App*, std::vector<std::string>>> output_formats;
-  void add(CLI::App* command, std::function<Report()> run, Output output = Output::kReport) {
-    actions.push_back({command, std::move(run), output});
+  void add(CLI::App* command, std::function<Report()> run, Output output = Output::kReport,
+           std::function<bool()> streams = {}) {
+    actions.push_back({command, std::move(run), output, std::move(streams)});
   }
 };
 
@@ -59,9 +70,10 @@ struct Commands {
 // first is the default); the option itself is added by add_global_options.
 void add_output_option(Commands& commands, CLI::App* command,
                        std::vector<std::string> formats = {"table", "json"});
+// The formats of a command whose table output has tables: tsv besides.
+inline const std::vector<std::string> kTableFormats = {"table", "json", "tsv"};
 
-// --pin-dir, --journal, --max-input-size, -q and -o on the top level and on
-// --pin-dir, --journal, --max-input-size, -v and -o on the top level and on
+// --pin-dir, --journal, --max-input-size, -q, -v, --no-headers and -o on the top level and on
 // every subcommand, so they may be typed before or after it; checks after
 // parsing that the command run takes the -o format given and applies the
 // input size cap and -q. Call once every group is added.
@@ -81,15 +93,8 @@ std::string errors_text(const std::vector<Diagnostic>& diagnostics);
 std::vector<std::string> diff_lines(const PolicyDiff& diff);
 Json diff_json(const PolicyDiff& diff);
 
-// Commands that print as they go rather than return a Report (fleet, host
-// init): they run under Output::kStream and end with their exit code.
+// A report that only ends a command which printed as it ran (Output::kStream).
 Report exit_code_report(int code);
-// For those: the error on stderr as emit() prints it; returns kExitError.
-int report(const Error& error);
-// For those: diagnostics on stderr ("error: ...", "warning: ..."; -q drops
-// the warnings), and a diff on stdout.
-void print_diagnostics(const std::vector<Diagnostic>& diagnostics);
-void print_diff(const PolicyDiff& diff);
 
 // Pinned maps, after the privilege and bpffs checks that explain failures.
 Result<PinnedMaps> open_maps(const Globals& g);

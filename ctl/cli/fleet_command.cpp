@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "cli/common.h"
+#include "vaultwall/common/text.h"
 #include "vaultwall/common/time.h"
 #include "vaultwall/common/command_line.h"
 #include "vaultwall/fleet/connection_cli.h"
@@ -29,7 +30,7 @@
 
 namespace vaultwall::cli {
 
-using json = nlohmann::json;
+using json = Json;  // ordered, as every output
 namespace {
 
 using namespace std::chrono_literals;
@@ -56,17 +57,7 @@ struct FleetFlags {
   double stale_after_seconds = 180;
 };
 
-// ---- output: one JSON result, and its table ------------------------------------
-
-int emit(const Globals& g, const json& result, const std::function<void(const json&)>& table,
-         int exit_code) {
-  if (g.json())
-    std::cout << result.dump(2) << "\n";
-  else
-    table(result);
-  std::cout.flush();
-  return exit_code;
-}
+// ---- output: one Report, its JSON and its lines ---------------------------------
 
 std::string short_digest(const json& digest) {
   return digest.is_string() ? digest.get<std::string>().substr(0, 12) : "-";
@@ -78,24 +69,13 @@ std::string text_or_dash(const json& value) {
   return "-";
 }
 
-void print_warnings(const std::vector<Diagnostic>& diagnostics) {
-  for (const Diagnostic& d : diagnostics)
-    if (!d.is_error()) std::cerr << "warning: " << d.text() << "\n";
-}
-
-int report_invalid(const Globals& g, const std::string& file,
-                   const std::vector<Diagnostic>& diagnostics) {
-  json result{{"schemaVersion", kSchemaVersion},
-              {"file", file},
-              {"valid", false},
-              {"diagnostics", diagnostics_json(diagnostics)}};
-  return emit(
-      g, result,
-      [&](const json&) {
-        print_diagnostics(diagnostics);
-        std::cerr << file << ": not a valid shared policy; nothing was written\n";
-      },
-      kExitError);
+// A document that is not a valid shared policy: its diagnostics say why.
+Report& refuse_invalid(Report& report, const std::string& file,
+                       const std::vector<Diagnostic>& diagnostics, const char* consequence) {
+  report.json["valid"] = false;
+  report.json["diagnostics"] = diagnostics_json(diagnostics);
+  add_diagnostic_notes(report, diagnostics);
+  return report.fail(Error{0, file + ": not a valid shared policy; " + consequence, {}});
 }
 
 // ---- etcd --------------------------------------------------------------------------
@@ -183,17 +163,17 @@ json policy_changes(const std::optional<SharedPolicy>& before, const SharedPolic
   return changes;
 }
 
-void print_changes(const json& changes) {
+void add_changes(Report& report, const json& changes) {
   PolicyDiff diff;
   diff.rules_added = changes["rulesAdded"].get<std::vector<std::string>>();
   diff.rules_removed = changes["rulesRemoved"].get<std::vector<std::string>>();
   diff.settings_changed = changes["settingsChanged"].get<std::vector<std::string>>();
   diff.host_changes = changes["hostChanges"].get<std::vector<std::string>>();
   diff.host_changed = changes["hostSectionChanged"].get<bool>();
-  print_diff(diff);
+  for (std::string& line : diff_lines(diff)) report.line(std::move(line));
   for (const json& tag : changes["serviceTags"])
-    std::cout << "  ~ service tag " << tag["serviceTag"].get<std::string>() << ": +"
-              << tag["prefixesAdded"] << " -" << tag["prefixesRemoved"] << " prefixes\n";
+    report.line("  ~ service tag " + tag["serviceTag"].get<std::string>() + ": +" +
+                tag["prefixesAdded"].dump() + " -" + tag["prefixesRemoved"].dump() + " prefixes");
 }
 
 // The stored policy as a SharedPolicy (for diffs); nullopt when it does not check.
@@ -345,46 +325,55 @@ json fleet_status_json(const FleetView& view, const std::string& only_vault, dou
     all_good = all_good && host["current"].get<bool>();
     hosts.push_back(std::move(host));
   }
-  return {{"schemaVersion", kSchemaVersion},
-          {"revision", view.revision},
+  return {{"revision", view.revision},
           {"vaults", vaults},
           {"hosts", hosts},
           {"allInSync", all_good && !hosts.empty()}};
 }
 
-void print_status_table(const json& result) {
-  std::printf("%-20s %-16s %-10s %-9s %-13s %-7s %-21s %s\n", "HOST", "VAULT", "STATE", "REVISION",
-              "DIGEST", "VERIFY", "APPLIED", "AGE");
+// fleet status's JSON before anything was read: the same keys, empty.
+json empty_status_json() {
+  return {{"revision", nullptr}, {"vaults", json::object()}, {"hosts", json::array()},
+          {"allInSync", false}};
+}
+
+void add_status_text(Report& report, const json& result) {
+  TextTable table({{"HOST", Align::kLeft, 20},
+                   {"VAULT", Align::kLeft, 16},
+                   {"STATE", Align::kLeft, 10},
+                   {"REVISION", Align::kLeft, 9},
+                   {"DIGEST", Align::kLeft, 13},
+                   {"VERIFY", Align::kLeft, 7},
+                   {"APPLIED", Align::kLeft, 21},
+                   {"AGE"}});
   for (const json& h : result["hosts"]) {
     std::string applied = text_or_dash(h["appliedAt"]);
     if (applied.size() > 19) applied = applied.substr(0, 19) + "Z";
-    std::printf(
-        "%-20s %-16s %-10s %-9s %-13s %-7s %-21s %s\n", h["host"].get<std::string>().c_str(),
-        h["vault"].get<std::string>().c_str(), h["state"].get<std::string>().c_str(),
-        text_or_dash(h["policyRevision"]).c_str(), short_digest(h["sharedDigest"]).c_str(),
-        text_or_dash(h["verify"]).c_str(), applied.c_str(),
-        h["ageSeconds"].is_number() ? age_text(h["ageSeconds"].get<int64_t>()).c_str() : "-");
+    table.add_row({h["host"].get<std::string>(), h["vault"].get<std::string>(),
+                   h["state"].get<std::string>(), text_or_dash(h["policyRevision"]),
+                   short_digest(h["sharedDigest"]), text_or_dash(h["verify"]), applied,
+                   h["ageSeconds"].is_number() ? age_text(h["ageSeconds"].get<int64_t>()) : "-"});
   }
+  if (!result["hosts"].empty()) report.table(std::move(table));
   for (const json& h : result["hosts"]) {
     const json& error = h["error"];
     if (!error.is_object()) continue;
     std::string where = error.value("path", "");
-    std::cout << h["host"].get<std::string>() << ": "
-              << (error.value("revision", int64_t{0})
-                      ? "revision " + std::to_string(error["revision"].get<int64_t>()) + ": "
-                      : "")
-              << (where.empty() ? "" : where + ": ") << error.value("message", "") << "\n";
+    report.line(h["host"].get<std::string>() + ": " +
+                (error.value("revision", int64_t{0})
+                     ? "revision " + std::to_string(error["revision"].get<int64_t>()) + ": "
+                     : "") +
+                (where.empty() ? "" : where + ": ") + error.value("message", ""));
   }
   for (const auto& [vault, v] : result["vaults"].items()) {
     if (v.contains("error"))
-      std::cout << "vault " << vault
-                << ": the stored policy is unreadable: " << v["error"].get<std::string>() << "\n";
+      report.line("vault " + vault + ": the stored policy is unreadable: " +
+                  v["error"].get<std::string>());
     else
-      std::cout << "vault " << vault << ": revision " << v["revision"] << ", digest "
-                << short_digest(v["sharedDigest"]) << " by " << v["author"].get<std::string>()
-                << "\n";
+      report.line("vault " + vault + ": revision " + v["revision"].dump() + ", digest " +
+                  short_digest(v["sharedDigest"]) + " by " + v["author"].get<std::string>());
   }
-  if (result["hosts"].empty()) std::cout << "no hosts are enrolled\n";
+  if (result["hosts"].empty()) report.line("no hosts are enrolled");
 }
 
 // ---- waiting for the fleet ----------------------------------------------------------
@@ -450,60 +439,66 @@ std::string joined(const std::vector<std::string>& items) {
 }
 
 // Follows the hosts' statuses until every enrolled host of vault reports
-// digest with verify ok (exit 0), or the timeout (exit 1, laggards named).
-// Progress goes to stderr; the result into `result`.
-int wait_for_fleet(EtcdClient& etcd, const std::string& vault, const std::string& digest,
-                   int64_t revision, double timeout_seconds, json& result) {
+// digest with verify ok, or the timeout (a failure naming the laggards).
+// Progress goes to stderr as it comes; the result into report.json["wait"].
+void wait_for_fleet(EtcdClient& etcd, const std::string& vault, const std::string& digest,
+                    int64_t revision, double timeout_seconds, Report& report) {
   auto started = std::chrono::steady_clock::now();
   auto deadline = started + std::chrono::milliseconds(int64_t(timeout_seconds * 1000));
   std::string last_progress;
+  auto fixed = [](double seconds, int digits) {
+    std::ostringstream text;
+    text << std::fixed << std::setprecision(digits) << seconds;
+    return text.str();
+  };
   while (true) {
     auto view = read_fleet(etcd);
     if (!view) {
-      result["wait"] = {{"done", false}, {"error", view.error().message()}};
-      return report(view.error());
+      report.json["wait"] = {{"done", false}, {"hosts", 0}, {"laggards", json::array()},
+                             {"seconds", 0}};
+      report.fail(view.error());
+      return;
     }
     size_t enrolled = 0, refusing = 0;
     std::vector<std::string> behind =
         laggards(*view, vault, digest, revision, &enrolled, &refusing);
     double waited =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    result["wait"] = {{"done", behind.empty() && enrolled > 0},
-                      {"hosts", enrolled},
-                      {"laggards", behind},
-                      {"seconds", waited}};
+    report.json["wait"] = {{"done", behind.empty() && enrolled > 0},
+                           {"hosts", enrolled},
+                           {"laggards", behind},
+                           {"seconds", waited}};
     bool out_of_time = std::chrono::steady_clock::now() >= deadline || interrupted;
     if (enrolled == 0 && out_of_time) {
-      std::cerr << "vaultwallctl: no host of vault " << vault
-                << " is enrolled: nothing enforces this policy; start vaultwall-agent --vault "
-                << vault << " on its hosts\n";
-      return kExitError;
+      report.fail(Error{0, "no host of vault " + vault + " is enrolled: nothing enforces this policy",
+                        "start vaultwall-agent --vault " + vault + " on its hosts"});
+      return;
     }
     if (behind.empty() && enrolled > 0) {
-      std::cerr << "all " << enrolled << " hosts of " << vault << " enforce "
-                << digest.substr(0, 12) << " (verified) after " << std::fixed
-                << std::setprecision(2) << waited << " s\n";
-      return kExitOk;
+      report.line("all " + std::to_string(enrolled) + " hosts of " + vault + " enforce " +
+                  digest.substr(0, 12) + " (verified) after " + fixed(waited, 2) + " s");
+      return;
     }
     std::string progress = std::to_string(enrolled - behind.size()) + "/" +
                            std::to_string(enrolled) + " hosts on " + digest.substr(0, 12) +
                            "; waiting for " + joined(behind);
     if (enrolled == 0) progress = "no host of " + vault + " is enrolled yet; waiting";
     if (!behind.empty() && refusing == behind.size()) {
-      std::cerr << "vaultwallctl: " << refusing << " of " << enrolled << " hosts of " << vault
-                << " rejected revision " << revision
-                << " and keep their previous policy: " << joined(behind)
-                << "; fix the policy (or those hosts' facts) and put again\n";
-      return kExitError;
+      report.fail(Error{0, std::to_string(refusing) + " of " + std::to_string(enrolled) +
+                               " hosts of " + vault + " rejected revision " +
+                               std::to_string(revision) +
+                               " and keep their previous policy: " + joined(behind),
+                        "fix the policy (or those hosts' facts) and put again"});
+      return;
     }
-    if (progress != last_progress) std::cerr << progress << "\n";
+    if (progress != last_progress) std::cerr << printable(progress) << "\n";
     last_progress = progress;
     if (out_of_time) {
-      std::cerr << "vaultwallctl: after " << std::fixed << std::setprecision(1) << waited << " s, "
-                << behind.size() << " of " << enrolled << " hosts of " << vault
-                << " do not enforce " << digest.substr(0, 12) << ": " << joined(behind)
-                << "; see vaultwallctl fleet status --vault " << vault << "\n";
-      return kExitError;
+      report.fail(Error{0, "after " + fixed(waited, 1) + " s, " + std::to_string(behind.size()) +
+                               " of " + std::to_string(enrolled) + " hosts of " + vault +
+                               " do not enforce " + digest.substr(0, 12) + ": " + joined(behind),
+                        "see vaultwallctl fleet status --vault " + vault});
+      return;
     }
     wait_for_change(etcd, fleet::hosts_prefix(), view->revision, deadline);
   }
@@ -524,16 +519,37 @@ std::string conflict_text(const std::string& vault, int64_t expected,
          (expected ? ", after revision " + std::to_string(expected) : " (it did not exist before)");
 }
 
-int cmd_put(const Globals& g, const FleetFlags& flags) {
+// put's JSON in every outcome: the same keys, null until known.
+json put_json(const FleetFlags& flags) {
+  return {{"vault", flags.vault},
+          {"key", fleet::policy_key(flags.vault)},
+          {"valid", nullptr},
+          {"sharedDigest", nullptr},
+          {"bytes", nullptr},
+          {"previousRevision", nullptr},
+          {"revision", nullptr},
+          {"dryRun", flags.dry_run},
+          {"unchanged", false},
+          {"changes", nullptr},
+          {"wait", nullptr},
+          {"diagnostics", json::array()}};
+}
+
+Report cmd_put(const FleetFlags& flags) {
+  Report report;
+  report.json = put_json(flags);
   Checked<SharedPolicy> shared = load_shared(flags);
-  if (!shared.ok()) return report_invalid(g, flags.file, shared.diagnostics);
-  if (!g.json()) print_warnings(shared.diagnostics);
+  if (!shared.ok())
+    return refuse_invalid(report, flags.file, shared.diagnostics, "nothing was written");
+  report.json["valid"] = true;
+  report.json["diagnostics"] = diagnostics_json(shared.diagnostics);
+  add_diagnostic_notes(report, shared.diagnostics);
   PolicyRecord record = fleet::make_record(*shared.value, flags.vault,
                                            flags.author.empty() ? default_author() : flags.author,
                                            flags.comment, format_utc(now_unix_ns()));
   std::string value = fleet::to_json(record).dump();
   if (value.size() > fleet::kMaxPolicyRecordBytes)
-    return report(Error{
+    return report.fail(Error{
         EMSGSIZE,
         "the shared policy of " + flags.vault + " is " + std::to_string(value.size()) +
             " bytes, above fleet mode's limit of " + std::to_string(fleet::kMaxPolicyRecordBytes) +
@@ -545,57 +561,44 @@ int cmd_put(const Globals& g, const FleetFlags& flags) {
             std::to_string(shared.value->service_tags.size()) + " tags here) or use fewer rules"});
 
   auto etcd = connect(flags);
-  if (!etcd) return report(etcd.error());
+  if (!etcd) return report.fail(etcd.error());
   auto stored = read_stored(**etcd, flags.vault);
-  if (!stored && stored.error().code != EBADMSG) return report(stored.error());
+  if (!stored && stored.error().code != EBADMSG) return report.fail(stored.error());
   int64_t current_revision = 0;
   if (stored && *stored) current_revision = (*stored)->kv.mod_revision;
   if (!stored) {
     // An unreadable value may be replaced, but only deliberately.
-    if (!flags.if_revision) return report(stored.error());
+    if (!flags.if_revision) return report.fail(stored.error());
   }
   int64_t expected = flags.if_revision.value_or(current_revision);
   if (flags.if_revision && stored && *flags.if_revision != current_revision)
-    return report(Error{
+    return report.fail(Error{
         ECANCELED, conflict_text(flags.vault, expected, *stored, nullptr) + "; nothing was written",
         "see what changed with vaultwallctl fleet diff --vault " + flags.vault + " -f " +
             flags.file + ", then put again with --if-revision " +
             std::to_string(current_revision)});
   std::optional<SharedPolicy> before = stored ? stored_shared(*stored) : std::nullopt;
   json changes = policy_changes(before, *shared.value);
-  json result{{"schemaVersion", kSchemaVersion},
-              {"vault", flags.vault},
-              {"key", fleet::policy_key(flags.vault)},
-              {"sharedDigest", shared.value->digest},
-              {"bytes", value.size()},
-              {"previousRevision", current_revision},
-              {"changes", changes}};
-  auto table = [&](const json& r) {
-    if (r.value("dryRun", false))
-      std::cout << "dry run: would write " << r["key"].get<std::string>() << " (digest "
-                << short_digest(r["sharedDigest"]) << ", " << r["bytes"] << " bytes)"
-                << (changes["same"].get<bool>() ? ", no changes" : ":") << "\n";
-    else if (r.value("unchanged", false))
-      std::cout << "no change: revision " << r["revision"] << " of " << r["key"].get<std::string>()
-                << " already holds this policy (digest " << short_digest(r["sharedDigest"])
-                << ")\n";
-    else
-      std::cout << "wrote " << r["key"].get<std::string>() << " at revision " << r["revision"]
-                << " (digest " << short_digest(r["sharedDigest"]) << ")"
-                << (changes["same"].get<bool>() ? "" : ":") << "\n";
-    if (!r.value("unchanged", false)) print_changes(changes);
-  };
-
+  json& result = report.json;
+  result["sharedDigest"] = shared.value->digest;
+  result["bytes"] = value.size();
+  result["previousRevision"] = current_revision;
+  result["changes"] = changes;
+  const std::string key = fleet::policy_key(flags.vault);
+  const std::string digest = short_digest(result["sharedDigest"]);
+  const bool same = changes["same"].get<bool>();
   if (flags.dry_run) {
-    result["dryRun"] = true;
-    return emit(g, result, table, kExitOk);
+    report.line("dry run: would write " + key + " (digest " + digest + ", " +
+                std::to_string(value.size()) + " bytes)" + (same ? ", no changes" : ":"));
+    add_changes(report, changes);
+    return report;
   }
-  int exit_code = kExitOk;
   if (before && before->digest == shared.value->digest) {
     result["unchanged"] = true;
     result["revision"] = current_revision;
+    report.line("no change: revision " + std::to_string(current_revision) + " of " + key +
+                " already holds this policy (digest " + digest + ")");
   } else {
-    std::string key = fleet::policy_key(flags.vault);
     fleet::TxnRequest txn{.compare = {fleet::Compare::mod_revision_is(key, expected)},
                           .success = {fleet::PutRequest{.key = key, .value = value}},
                           .failure = {fleet::RangeRequest{.key = key}}};
@@ -608,7 +611,7 @@ int cmd_put(const Globals& g, const FleetFlags& flags) {
         written = fleet::TxnResponse{.header = {.revision = (*again)->kv.mod_revision},
                                      .succeeded = true};
     }
-    if (!written) return report(written.error());
+    if (!written) return report.fail(written.error());
     if (!written->succeeded) {
       const KeyValue* raw = nullptr;
       if (!written->responses.empty())
@@ -618,145 +621,164 @@ int cmd_put(const Globals& g, const FleetFlags& flags) {
       if (raw)
         if (auto parsed = fleet::parse_policy_record(raw->value); parsed.ok())
           now = StoredPolicy{*raw, *parsed.value};
-      return report(
+      return report.fail(
           Error{ECANCELED, conflict_text(flags.vault, expected, now, raw) + "; nothing was written",
                 "see what changed with vaultwallctl fleet diff --vault " + flags.vault + " -f " +
                     flags.file + ", then put again" +
                     (raw ? " with --if-revision " + std::to_string(raw->mod_revision) : "")});
     }
     result["revision"] = written->header.revision;
+    report.line("wrote " + key + " at revision " + std::to_string(written->header.revision) +
+                " (digest " + digest + ")" + (same ? "" : ":"));
+    add_changes(report, changes);
   }
   if (flags.wait) {
     std::signal(SIGINT, on_interrupt);
-    exit_code = wait_for_fleet(**etcd, flags.vault, shared.value->digest,
-                               result["revision"].get<int64_t>(), flags.timeout_seconds, result);
+    wait_for_fleet(**etcd, flags.vault, shared.value->digest, result["revision"].get<int64_t>(),
+                   flags.timeout_seconds, report);
   }
-  return emit(g, result, table, exit_code);
+  return report;
 }
 
 // ---- get / diff ------------------------------------------------------------------------
 
-int cmd_get(const Globals& g, const FleetFlags& flags) {
+// get's JSON in every outcome: the record's fields, null until read.
+json get_json(const FleetFlags& flags) {
+  return {{"vault", flags.vault},     {"sharedDigest", nullptr}, {"author", nullptr},
+          {"comment", nullptr},       {"createdAt", nullptr},    {"policy", nullptr},
+          {"serviceTags", nullptr},   {"revision", nullptr},     {"createRevision", nullptr},
+          {"version", nullptr},       {"valid", nullptr},        {"diagnostics", json::array()}};
+}
+
+Report cmd_get(const Globals& g, const FleetFlags& flags) {
+  Report report;
+  report.json = get_json(flags);
   auto etcd = connect(flags);
-  if (!etcd) return report(etcd.error());
+  if (!etcd) return report.fail(etcd.error());
   auto stored = read_stored(**etcd, flags.vault);
-  if (!stored) return report(stored.error());
+  if (!stored) return report.fail(stored.error());
   if (!*stored)
-    return report(Error{
+    return report.fail(Error{
         ENOENT,
         "vault " + flags.vault + " has no policy in etcd (" + fleet::policy_key(flags.vault) + ")",
         "write one with vaultwallctl fleet put --vault " + flags.vault + " -f FILE"});
   const StoredPolicy& s = **stored;
-  if (g.output == "document") {
+  if (g.output == "document") {  // the document itself, as stored (streamed: no schemaVersion)
     std::cout << s.record.policy.dump(2) << "\n";
-    return kExitOk;
+    return report;
   }
-  json result = fleet::to_json(s.record);
-  result["revision"] = s.kv.mod_revision;
-  result["createRevision"] = s.kv.create_revision;
-  result["version"] = s.kv.version;
+  json record = fleet::to_json(s.record);
+  record.erase("schemaVersion");  // the record's own, not this output's
+  report.json.update(record);
+  report.json["revision"] = s.kv.mod_revision;
+  report.json["createRevision"] = s.kv.create_revision;
+  report.json["version"] = s.kv.version;
   auto shared = fleet::shared_policy_from_record(s.record);
-  result["valid"] = shared.ok();
-  result["diagnostics"] = diagnostics_json(shared.diagnostics);
-  return emit(
-      g, result,
-      [&](const json& r) {
-        std::cout << "vault " << flags.vault << ": revision " << r["revision"] << " (version "
-                  << r["version"] << "), digest " << r["sharedDigest"].get<std::string>() << "\n"
-                  << "  written by " << r["author"].get<std::string>() << " at "
-                  << r["createdAt"].get<std::string>()
-                  << (s.record.comment.empty() ? "" : ": " + s.record.comment) << "\n";
-        if (shared.ok()) {
-          const Policy& p = shared.value->policy;
-          std::cout << "  " << p.ip_rules.size() << " IP rules, " << p.vnet_rules.size()
-                    << " virtual-network rules; defaultAction " << to_string(p.default_action)
-                    << ", bypass " << to_string(p.bypass) << ", publicNetworkAccess "
-                    << to_string(p.public_network_access) << ", mode " << to_string(p.host.mode)
-                    << "\n";
-          for (const auto& [tag, prefixes] : s.record.service_tags)
-            std::cout << "  trusted service tag " << tag << ": " << prefixes.size()
-                      << " IPv4 prefixes\n";
-        } else {
-          print_diagnostics(shared.diagnostics);
-          std::cout << "  INVALID: hosts reject this value and keep their policy\n";
-        }
-        std::cout << "(the document itself: vaultwallctl fleet get --vault " << flags.vault
-                  << " -o document)\n";
-      },
-      kExitOk);
+  report.json["valid"] = shared.ok();
+  report.json["diagnostics"] = diagnostics_json(shared.diagnostics);
+  report.line("vault " + flags.vault + ": revision " + std::to_string(s.kv.mod_revision) +
+              " (version " + std::to_string(s.kv.version) + "), digest " + s.record.shared_digest);
+  report.line("  written by " + s.record.author + " at " + s.record.created_at +
+              (s.record.comment.empty() ? "" : ": " + s.record.comment));
+  if (shared.ok()) {
+    const Policy& p = shared.value->policy;
+    report.line("  " + std::to_string(p.ip_rules.size()) + " IP rules, " +
+                std::to_string(p.vnet_rules.size()) + " virtual-network rules; defaultAction " +
+                std::string(to_string(p.default_action)) + ", bypass " +
+                std::string(to_string(p.bypass)) + ", publicNetworkAccess " +
+                std::string(to_string(p.public_network_access)) + ", mode " +
+                std::string(to_string(p.host.mode)));
+    for (const auto& [tag, prefixes] : s.record.service_tags)
+      report.line("  trusted service tag " + tag + ": " + std::to_string(prefixes.size()) +
+                  " IPv4 prefixes");
+  } else {
+    add_diagnostic_notes(report, shared.diagnostics);
+    report.line("  INVALID: hosts reject this value and keep their policy");
+  }
+  report.line("(the document itself: vaultwallctl fleet get --vault " + flags.vault +
+              " -o document)");
+  return report;
 }
 
 // diff(1) convention: 0 same, 1 different, 2 trouble.
-int cmd_diff(const Globals& g, const FleetFlags& flags) {
+Report cmd_diff(const FleetFlags& flags) {
+  Report report;
+  report.json = {{"vault", flags.vault},      {"revision", nullptr},
+                 {"storedDigest", nullptr},   {"sharedDigest", nullptr},
+                 {"valid", nullptr},          {"changes", nullptr},
+                 {"diagnostics", json::array()}};
+  report.exit_code = kExitUsage;  // until the policies were compared
   Checked<SharedPolicy> shared = load_shared(flags);
-  if (!shared.ok()) {
-    print_diagnostics(shared.diagnostics);
-    return kExitUsage;
-  }
+  if (!shared.ok()) return refuse_invalid(report, flags.file, shared.diagnostics, "nothing to compare");
+  report.json["valid"] = true;
+  report.json["diagnostics"] = diagnostics_json(shared.diagnostics);
+  add_diagnostic_notes(report, shared.diagnostics);
   auto etcd = connect(flags);
-  if (!etcd) return report(etcd.error()), kExitUsage;
+  if (!etcd) return report.fail(etcd.error());
   auto stored = read_stored(**etcd, flags.vault);
-  if (!stored) return report(stored.error()), kExitUsage;
+  if (!stored) return report.fail(stored.error());
   std::optional<SharedPolicy> before = stored_shared(*stored);
   json changes = policy_changes(before, *shared.value);
   bool same = changes["same"].get<bool>();
-  json result{{"schemaVersion", kSchemaVersion},
-              {"vault", flags.vault},
-              {"revision", *stored ? json((*stored)->kv.mod_revision) : json(nullptr)},
-              {"storedDigest", before ? json(before->digest) : json(nullptr)},
-              {"sharedDigest", shared.value->digest},
-              {"changes", changes}};
-  return emit(
-      g, result,
-      [&](const json&) {
-        if (!*stored)
-          std::cout << "vault " << flags.vault << " has no policy yet; " << flags.file
-                    << " would add:\n";
-        else if (same)
-          std::cout << "no differences: revision " << (*stored)->kv.mod_revision << " holds "
-                    << flags.file << "\n";
-        else
-          std::cout << "differences between revision " << (*stored)->kv.mod_revision << " and "
-                    << flags.file << ":\n";
-        if (!same) print_changes(changes);
-      },
-      same ? kExitOk : kExitError);
+  report.json["revision"] = *stored ? json((*stored)->kv.mod_revision) : json(nullptr);
+  report.json["storedDigest"] = before ? json(before->digest) : json(nullptr);
+  report.json["sharedDigest"] = shared.value->digest;
+  report.json["changes"] = changes;
+  report.exit_code = same ? kExitOk : kExitError;
+  if (!*stored)
+    report.line("vault " + flags.vault + " has no policy yet; " + flags.file + " would add:");
+  else if (same)
+    report.line("no differences: revision " + std::to_string((*stored)->kv.mod_revision) +
+                " holds " + flags.file);
+  else
+    report.line("differences between revision " + std::to_string((*stored)->kv.mod_revision) +
+                " and " + flags.file + ":");
+  if (!same) add_changes(report, changes);
+  return report;
 }
 
 // ---- status ------------------------------------------------------------------------------
 
-int cmd_status(const Globals& g, const FleetFlags& flags) {
+// One picture of the fleet; exit 1 unless every host is in sync.
+Report status_report(EtcdClient& etcd, const FleetFlags& flags, int64_t* revision = nullptr) {
+  Report report;
+  report.json = empty_status_json();
+  auto view = read_fleet(etcd);
+  if (!view) return report.fail(view.error());
+  report.json = fleet_status_json(*view, flags.vault, flags.stale_after_seconds);
+  if (revision) *revision = view->revision;
+  add_status_text(report, report.json);
+  report.exit_code = report.json["allInSync"].get<bool>() ? kExitOk : kExitError;
+  return report;
+}
+
+Report cmd_status(const Globals& g, const FleetFlags& flags) {
   if (!flags.vault.empty())
-    if (auto ok = fleet::check_vault_name(flags.vault, "--vault"); !ok) return report(ok.error());
-  auto etcd = connect(flags);
-  if (!etcd) return report(etcd.error());
-  auto render = [&]() -> std::optional<std::pair<json, int64_t>> {
-    auto view = read_fleet(**etcd);
-    if (!view) {
-      report(view.error());
-      return std::nullopt;
+    if (auto ok = fleet::check_vault_name(flags.vault, "--vault"); !ok) {
+      Report report;
+      report.json = empty_status_json();
+      return report.fail(ok.error());
     }
-    json result = fleet_status_json(*view, flags.vault, flags.stale_after_seconds);
-    emit(g, result, print_status_table, kExitOk);
-    return std::pair{result, view->revision};
-  };
-  if (!flags.watch) {
-    auto shown = render();
-    if (!shown) return kExitError;
-    return shown->first["allInSync"].get<bool>() ? kExitOk : kExitError;
+  auto etcd = connect(flags);
+  if (!etcd) {
+    Report report;
+    report.json = empty_status_json();
+    return report.fail(etcd.error());
   }
+  if (!flags.watch) return status_report(**etcd, flags);
+  // --watch: a report per change (and every 5 s, for the ages), each
+  // printed whole: one JSON document per redraw with -o json.
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
   while (!interrupted) {
     if (!g.json()) std::cout << "\n--- " << format_utc(now_unix_ns()) << "\n";
-    auto shown = render();
-    int64_t after = shown ? shown->second : 0;
-    // Redrawn on every change, and every 5 s for the ages.
+    int64_t after = 0;
+    emit(status_report(**etcd, flags, &after), g.format());
     if (!wait_for_change(**etcd, std::string(fleet::kRoot), after,
                          std::chrono::steady_clock::now() + 5s))
       break;
   }
-  return kExitOk;
+  return exit_code_report(kExitOk);
 }
 
 }  // namespace
@@ -797,7 +819,7 @@ void add_fleet_commands(CLI::App& app, Globals& g, Commands& commands) {
   put->add_option("--author", flags->author, "recorded with the policy (default user@host)");
   put->add_option("--comment", flags->comment, "recorded with the policy: why it changed");
   add_output_option(commands, put);
-  commands.add(put, [&g, flags] { return exit_code_report(cmd_put(g, *flags)); }, Commands::Output::kStream);
+  commands.add(put, [flags] { return cmd_put(*flags); });
   commands.checks.push_back([put, flags] {
     if (put->parsed() && put->count("--timeout") && !flags->wait)
       throw CLI::ValidationError("--timeout", "--timeout goes with --wait");
@@ -808,7 +830,8 @@ void add_fleet_commands(CLI::App& app, Globals& g, Commands& commands) {
   auto* get = fleet_app->add_subcommand("get", "show a vault's stored policy");
   add_vault(get, true);
   add_output_option(commands, get, {"table", "json", "document"});
-  commands.add(get, [&g, flags] { return exit_code_report(cmd_get(g, *flags)); }, Commands::Output::kStream);
+  commands.add(get, [&g, flags] { return cmd_get(g, *flags); }, Commands::Output::kReport,
+               [&g] { return g.output == "document"; });
 
   auto* diff = fleet_app->add_subcommand(
       "diff",
@@ -816,7 +839,7 @@ void add_fleet_commands(CLI::App& app, Globals& g, Commands& commands) {
   add_vault(diff, true);
   add_document(diff);
   add_output_option(commands, diff);
-  commands.add(diff, [&g, flags] { return exit_code_report(cmd_diff(g, *flags)); }, Commands::Output::kStream);
+  commands.add(diff, [flags] { return cmd_diff(*flags); });
 
   auto* status = fleet_app->add_subcommand(
       "status",
@@ -828,8 +851,9 @@ void add_fleet_commands(CLI::App& app, Globals& g, Commands& commands) {
       ->add_option("--stale-after", flags->stale_after_seconds,
                    "seconds without a status refresh after which a host shows as stale")
       ->capture_default_str();
-  add_output_option(commands, status);
-  commands.add(status, [&g, flags] { return exit_code_report(cmd_status(g, *flags)); }, Commands::Output::kStream);
+  add_output_option(commands, status, kTableFormats);
+  commands.add(status, [&g, flags] { return cmd_status(g, *flags); }, Commands::Output::kReport,
+               [flags] { return flags->watch; });
 
   // Before or after the subcommand, like the rest of the CLI.
   add_everywhere(*fleet_app,

@@ -2,13 +2,20 @@
 // what result).
 #include <time.h>
 
+#include <sys/stat.h>
+
 #include <charconv>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <thread>
 #include <ctime>
 #include <map>
 #include <memory>
 
 #include "cli/common.h"
 #include "vaultwall/common/journal.h"
+#include "vaultwall/common/signals.h"
 #include "vaultwall/common/text.h"
 #include "vaultwall/common/time.h"
 
@@ -71,6 +78,10 @@ TextTable history_table(const std::vector<Json>& entries) {
       change += " [" + text_field(source, "kind") + " " + text_field(source, "vault") + " revision " +
                 text_field(source, "revision") + " by " + text_field(source, "author") + "]";
     }
+    // What an apply read: the file and the SHA-256 of its bytes.
+    if (e.contains("input") && e["input"].is_object())
+      change += " [file " + text_field(e["input"], "path") + " sha256 " +
+                text_field(e["input"], "sha256").substr(0, 12) + "]";
     if (std::string reason = text_field(e, "reason"); !reason.empty()) change += ": " + reason;
     table.add_row({text_field(e, "time"), who(e), text_field(e, "command"),
                    text_field(e, "result"), change});
@@ -79,8 +90,9 @@ TextTable history_table(const std::vector<Json>& entries) {
 }
 
 struct HistoryOptions {
-  std::string since;  // empty: from the start
-  size_t last = 0;    // 0: every entry
+  std::string since;    // empty: from the start
+  size_t last = 0;      // 0: every entry
+  bool follow = false;  // then print entries as they are appended
 };
 
 // "--since 2h", "--since 2026-12-01", "--since 2026-12-01T08:00:00Z" as the
@@ -105,6 +117,95 @@ Result<std::string> since_time_text(const std::string& since) {
               "give e.g. 90m, 2h, 7d, 2026-12-01 or 2026-12-01T08:00:00Z");
 }
 
+// The lines that are journal entries (objects) at or after `since`;
+// `damaged` counts the others.
+std::vector<Json> journal_entries(const std::vector<std::string>& lines, const std::string& since,
+                                  size_t& damaged) {
+  std::vector<Json> entries;
+  for (const std::string& line : lines) {
+    Json parsed = Json::parse(line, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+      damaged++;
+      continue;
+    }
+    if (!since.empty() && text_field(parsed, "time") < since) continue;
+    entries.push_back(std::move(parsed));
+  }
+  return entries;
+}
+
+// The journal as --follow sees it: where it is (device, inode) and how
+// far it was read. A journal replaced (rotated, re-created) or cut shorter
+// is read again from its start.
+class JournalTail {
+ public:
+  explicit JournalTail(std::string path) : path_(std::move(path)) {}
+
+  // Skips what is there now (it was printed already).
+  void skip_existing() { (void)read_new(); }
+
+  // The complete lines appended since the last call.
+  std::vector<std::string> read_new() {
+    std::vector<std::string> lines;
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) != 0) {  // gone (rotated away): wait for the new one
+      offset_ = 0;
+      partial_.clear();
+      return lines;
+    }
+    if (st.st_dev != dev_ || st.st_ino != ino_ || static_cast<uint64_t>(st.st_size) < offset_) {
+      dev_ = st.st_dev;
+      ino_ = st.st_ino;
+      offset_ = 0;
+      partial_.clear();
+    }
+    if (static_cast<uint64_t>(st.st_size) == offset_) return lines;
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return lines;
+    in.seekg(static_cast<std::streamoff>(offset_));
+    std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    offset_ += chunk.size();
+    partial_ += chunk;
+    size_t start = 0;
+    for (size_t end; (end = partial_.find('\n', start)) != std::string::npos; start = end + 1)
+      lines.push_back(partial_.substr(start, end - start));
+    partial_.erase(0, start);
+    return lines;
+  }
+
+ private:
+  std::string path_;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  uint64_t offset_ = 0;
+  std::string partial_;  // a line being written
+};
+
+// history --follow, after the entries already there: each new entry as
+// it is appended (a table row, or one JSON object per line with -o json),
+// until SIGINT or SIGTERM. The header line comes once, with the first row.
+Report follow_history(const Globals& g, const std::string& path, bool headers_shown) {
+  stop_on_signals();
+  JournalTail tail(path);
+  tail.skip_existing();
+  TextTable::Style style = g.table_style();
+  style.headers = style.headers && !headers_shown;
+  while (!stop_requested()) {
+    size_t damaged = 0;
+    for (const Json& entry : journal_entries(tail.read_new(), "", damaged)) {
+      if (g.json()) {
+        std::cout << entry.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
+      } else {
+        std::cout << history_table({entry}).render(style);
+        style.headers = false;
+      }
+      std::cout.flush();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return exit_code_report(kExitOk);
+}
+
 Report cmd_history(const Globals& g, const HistoryOptions& options) {
   const std::string path = journal_path(g.journal);
   Report report;
@@ -119,17 +220,8 @@ Report cmd_history(const Globals& g, const HistoryOptions& options) {
   auto lines = read_journal(path, warnings);
   if (!lines) return report.fail(lines.error());
   report.warnings = std::move(warnings);
-  std::vector<Json> entries;
   size_t damaged = 0;
-  for (const std::string& line : *lines) {
-    Json parsed = Json::parse(line, nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object()) {
-      damaged++;
-      continue;
-    }
-    if (!since.empty() && text_field(parsed, "time") < since) continue;
-    entries.push_back(std::move(parsed));
-  }
+  std::vector<Json> entries = journal_entries(*lines, since, damaged);
   if (options.last && entries.size() > options.last)
     entries.erase(entries.begin(), entries.end() - static_cast<ptrdiff_t>(options.last));
   if (damaged)
@@ -140,7 +232,17 @@ Report cmd_history(const Globals& g, const HistoryOptions& options) {
     report.line("no changes recorded in " + path + (since.empty() ? "" : " since " + since));
   else
     report.table(history_table(entries));
-  return report;
+  if (!options.follow) return report;
+  // What is there first (JSON: one entry per line, as the new ones come),
+  // then the entries as they are appended.
+  if (g.json()) {
+    for (const Json& entry : entries)
+      std::cout << entry.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
+    for (const std::string& w : report.warnings) warn_now(w);
+  } else {
+    emit(report, g.format());
+  }
+  return follow_history(g, path, !entries.empty());
 }
 
 }  // namespace
@@ -154,8 +256,12 @@ void add_history_commands(CLI::App& app, Globals& g, Commands& commands) {
                       "time (2026-12-01, 2026-12-01T08:00:00Z)");
   history->add_option("-n,--last", options->last, "only the last N changes")
       ->check(CLI::PositiveNumber);
-  add_output_option(commands, history);
-  commands.add(history, [&g, options] { return cmd_history(g, *options); });
+  history->add_flag("-f,--follow", options->follow,
+                    "then print each change as it is journaled, until interrupted (follows the "
+                    "journal across rotation; -o json: one entry per line)");
+  add_output_option(commands, history, kTableFormats);
+  commands.add(history, [&g, options] { return cmd_history(g, *options); },
+               Commands::Output::kReport, [options] { return options->follow; });
 }
 
 }  // namespace vaultwall::cli

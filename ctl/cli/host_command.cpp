@@ -1,7 +1,5 @@
 // vaultwallctl host init: the host-facts skeleton of a rule document (what
 // only this host knows, to fill in before the document can be applied).
-#include <iostream>
-
 #include "cli/common.h"
 #include "vaultwall/policy/host_facts.h"
 #include "vaultwall/policy/input_file.h"
@@ -9,22 +7,27 @@
 
 namespace vaultwall::cli {
 
-using json = nlohmann::json;
 namespace {
 
-int cmd_host_init(const std::string& file, const std::string& vault) {
+// -o json: {file, skeleton, diagnostics}; the table output is the skeleton
+// itself, ready to redirect into the host-facts file.
+Report cmd_host_init(const std::string& file, const std::string& vault) {
+  Report report;
+  report.json = {{"file", file}, {"skeleton", Json()}, {"diagnostics", Json::array()}};
   auto text = read_input_file(file, document_size_cap(), "rule document");
-  if (!text) return report(text.error());
+  if (!text) return report.fail(text.error());
   ParseOptions options;
   if (!vault.empty()) options.vault = vault;
   auto skeleton = host_facts_skeleton(*text, options, file);
-  print_diagnostics(skeleton.diagnostics);
-  if (!skeleton.ok()) {
-    std::cerr << printable(file) << ": cannot be read; no skeleton written\n";
-    return kExitError;
-  }
-  std::cout << *skeleton.value;
-  return kExitOk;
+  report.json["diagnostics"] = diagnostics_json(skeleton.diagnostics);
+  add_diagnostic_notes(report, skeleton.diagnostics);
+  if (!skeleton.ok())
+    return report.fail(Error{0, file + ": cannot be read; no skeleton written", {}});
+  report.json["skeleton"] = Json::parse(*skeleton.value);
+  std::vector<std::string> lines = split(*skeleton.value, '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  for (std::string& line : lines) report.line(std::move(line));
+  return report;
 }
 
 }  // namespace
@@ -43,8 +46,8 @@ void add_host_commands(CLI::App& app, Globals& /*g*/, Commands& commands) {
   init->add_option("-f,--file", o->file, "rule document (JSON; - for standard input)")->required();
   init->add_option("--vault", o->vault,
                    "the vault to read from a list of vaults, an ARM template or Terraform state");
-  commands.add(init, [o] { return exit_code_report(cmd_host_init(o->file, o->vault)); },
-               Commands::Output::kStream);
+  add_output_option(commands, init);
+  commands.add(init, [o] { return cmd_host_init(o->file, o->vault); });
 }
 
 }  // namespace vaultwall::cli

@@ -468,7 +468,7 @@ Report cmd_verify(const Globals& g) {
 
 void add_observe_commands(CLI::App& app, Globals& g, Commands& commands) {
   auto* stats = app.add_subcommand("stats", "counters per verdict class, rule and trusted service");
-  add_output_option(commands, stats);
+  add_output_option(commands, stats, kTableFormats);
   commands.add(stats, [&g] { return cmd_stats(g); });
 
   auto flags = std::make_shared<ExplainFlags>();

@@ -39,6 +39,61 @@ void add_limit_options(CLI::App* cmd, LimitOptions& limits) {
   cmd->add_option("--max-vnet-rules", limits.max_vnet_rules, "raise or lower the VNET rule limit");
 }
 
+// -n/--name and -g/--resource-group, as az keyvault takes them: the vault
+// the operator means, checked against the vault id of the document or of
+// the stored policy, so a document of another vault is not applied here.
+struct VaultIdentity {
+  std::string name, resource_group;
+  bool given() const { return !name.empty() || !resource_group.empty(); }
+};
+
+void add_vault_identity_options(CLI::App* cmd, VaultIdentity& identity) {
+  cmd->add_option("-n,--name", identity.name,
+                  "the vault's name: refused unless the document's (or the applied policy's) "
+                  "vault id names it");
+  cmd->add_option("-g,--resource-group", identity.resource_group,
+                  "the vault's resource group, checked the same way (in any case, as Azure "
+                  "compares it)");
+}
+
+// The name and resource group of a Key Vault id
+// (/subscriptions/S/resourceGroups/G/providers/Microsoft.KeyVault/vaults/N);
+// nullopt for anything else.
+std::optional<std::pair<std::string, std::string>> vault_name_and_group(const std::string& id) {
+  const std::vector<std::string> parts = split(id, '/');
+  if (parts.size() != 9 || !parts[0].empty() || !equals_ignore_case(parts[1], "subscriptions") ||
+      !equals_ignore_case(parts[3], "resourceGroups") || !equals_ignore_case(parts[5], "providers") ||
+      !equals_ignore_case(parts[6], "Microsoft.KeyVault") || !equals_ignore_case(parts[7], "vaults"))
+    return std::nullopt;
+  return std::pair{parts[8], parts[4]};
+}
+
+// Checks -n/-g against `id`, the vault id of `what`. Names and groups
+// compare in any case (Azure's resource names are case-insensitive).
+// Returns a warning when there is nothing to check against.
+Result<std::string> check_vault_identity(const VaultIdentity& identity, const std::string& id,
+                                         const std::string& what) {
+  if (!identity.given()) return std::string();
+  auto vault = vault_name_and_group(id);
+  if (!vault)
+    return what + " has no Key Vault id" + (id.empty() ? "" : " (its id is " + id + ")") +
+           ": -n/-g are not checked";
+  auto mismatch = [&](const char* option, const std::string& given, const std::string& actual) {
+    return std::unexpected(Error{
+        0,
+        std::string(option) + " " + given + " does not match " + what + ", vault " + id + " (" +
+            (std::string(option) == "--name" ? "name " : "resource group ") + actual +
+            "); nothing was changed",
+        "give the -n/-g of the vault it is for, or the document of the vault you mean"});
+  };
+  if (!identity.name.empty() && !equals_ignore_case(identity.name, vault->first))
+    return mismatch("--name", identity.name, vault->first);
+  if (!identity.resource_group.empty() &&
+      !equals_ignore_case(identity.resource_group, vault->second))
+    return mismatch("--resource-group", identity.resource_group, vault->second);
+  return std::string();
+}
+
 // What the commands that compile a document take besides it: the host
 // facts (--host) and which vault of a list, template or Terraform state
 // (--vault); validate also --policy-only.
@@ -46,6 +101,7 @@ struct DocumentFlags {
   std::string host;   // empty: $VAULTWALL_HOST_FACTS, or the default file when it exists
   std::string vault;  // empty: the document is one vault
   bool policy_only = false;
+  VaultIdentity identity;  // -n/-g
 };
 
 void add_document_options(CLI::App* cmd, DocumentFlags& flags) {
@@ -55,6 +111,7 @@ void add_document_options(CLI::App* cmd, DocumentFlags& flags) {
                       kHostFactsEnv + ", or " + kHostFactsDefaultPath + " when it exists)");
   cmd->add_option("--vault", flags.vault,
                   "the vault to read from a list of vaults, an ARM template or Terraform state");
+  add_vault_identity_options(cmd, flags.identity);
 }
 
 // A file loaded, validated and with its trusted services resolved (once:
@@ -64,7 +121,21 @@ struct Loaded {
   std::optional<TrustedSet> trusted;
   std::vector<Diagnostic> diagnostics;
   std::string policy_digest;  // the shared policy digest, once the trusted set is known
+  InputFile input;            // the file read: absolute path and SHA-256 (empty: not read)
 };
+
+// -n/-g against the document's vault id: a mismatch is an error of the
+// document (path "id"), so every command refuses it as it refuses any.
+void check_document_vault(const std::string& file, const VaultIdentity& identity, Loaded& out) {
+  auto checked = check_vault_identity(identity, out.policy->resource_id, file);
+  if (!checked) {
+    out.diagnostics.push_back({Severity::kError, "id", checked.error().message()});
+    out.policy.reset();
+    out.policy_digest.clear();
+  } else if (!checked->empty()) {
+    out.diagnostics.push_back({Severity::kWarning, "id", *checked});
+  }
+}
 
 Loaded load_file(const std::string& file, const LimitOptions& limits,
                  const DocumentFlags& flags) {
@@ -73,10 +144,11 @@ Loaded load_file(const std::string& file, const LimitOptions& limits,
   validate.policy_only = flags.policy_only;
   auto loaded = load_policy_file(file, validate,
                                  flags.vault.empty() ? std::nullopt : std::optional(flags.vault),
-                                 host_facts_source(flags.host));
+                                 host_facts_source(flags.host), &out.input);
   out.diagnostics = loaded.diagnostics;
   if (!loaded.ok() || flags.policy_only) {  // the Azure side needs no file of this host
     out.policy = std::move(loaded.value);
+    if (out.policy) check_document_vault(file, flags.identity, out);
     return out;
   }
   auto trusted = resolve_trusted_services(*loaded.value);
@@ -88,6 +160,7 @@ Loaded load_file(const std::string& file, const LimitOptions& limits,
     out.policy_digest = shared_policy_digest_hex(*loaded.value, *trusted.value);
     out.policy = std::move(loaded.value);
     out.trusted = std::move(trusted.value);
+    check_document_vault(file, flags.identity, out);
   }
   return out;
 }
@@ -142,6 +215,15 @@ Report cmd_validate(const Globals& g, const std::string& file, const LimitOption
               (loaded.policy_digest.empty() ? "" : ", policy digest " + loaded.policy_digest.substr(0, 12)) +
               ")");
   return report;
+}
+
+// -n/-g against the applied policy's vault id; a warning when it has none.
+Result<void> check_applied_vault(const VaultIdentity& identity, const KernelPolicy& current,
+                                 Report& report) {
+  const std::string id = current.policy ? current.policy->resource_id : "";
+  std::string warning = VW_TRY(check_vault_identity(identity, id, "the applied policy"));
+  if (!warning.empty()) report.warn(warning);
+  return {};
 }
 
 // ---- apply / diff / read-modify-apply --------------------------------------------
@@ -281,12 +363,17 @@ Result<Session> begin_change(const Globals& g, StoredDocument stored = StoredDoc
   return s;
 }
 
+std::optional<InputFile> input_or_none(const InputFile& input) {
+  return input.sha256.empty() ? std::nullopt : std::optional(input);
+}
+
 Report cmd_apply(const Globals& g, const std::string& file, const LimitOptions& limits,
                  const DocumentFlags& flags, const ApplyRequest& request) {
   Loaded loaded = load_file(file, limits, flags);
   if (!loaded.policy) {
     Report report = apply_report({.dry_run = request.dry_run, .diagnostics = loaded.diagnostics});
-    report.change = ChangeRecord{.reason = file + " is invalid: " + errors_text(loaded.diagnostics)};
+    report.change = ChangeRecord{.input = input_or_none(loaded.input),
+                                 .reason = file + " is invalid: " + errors_text(loaded.diagnostics)};
     return report.fail(invalid_document(file));
   }
   // A whole document needs nothing from the stored one (ids come from
@@ -299,6 +386,8 @@ Report cmd_apply(const Globals& g, const std::string& file, const LimitOptions& 
   Report report = apply_policy(*session->maps, session->current, *loaded.policy,
                                &*loaded.trusted, loaded.diagnostics, request);
   report.warnings.insert(report.warnings.begin(), warnings.begin(), warnings.end());
+  if (!report.change) report.change.emplace();
+  report.change->input = input_or_none(loaded.input);
   return report;
 }
 
@@ -361,6 +450,12 @@ Report apply_edit(Session& s, const Document& edited) {
   return apply_policy(*s.maps, s.current, *policy.value, nullptr, policy.diagnostics, {});
 }
 
+// `report` with the warnings of `earlier` first.
+Report with_warnings(Report report, const Report& earlier) {
+  report.warnings.insert(report.warnings.begin(), earlier.warnings.begin(), earlier.warnings.end());
+  return report;
+}
+
 // The full subnet id for --subnet ID or --vnet-name V --subnet S.
 Result<std::string> subnet_id_from_flags(const Policy& policy, const std::string& subnet,
                                          const std::string& vnet_name) {
@@ -389,18 +484,21 @@ struct RuleFlags {
   std::string subnet, vnet_name;
 };
 
-Report cmd_rule_add(const Globals& g, const RuleFlags& flags) {
+Report cmd_rule_add(const Globals& g, const RuleFlags& flags, const VaultIdentity& identity) {
   auto s = begin_change(g);
-  if (!s) return failed_report(s.error());
+  if (!s) return apply_report({}).fail(s.error());
+  Report checked;
+  if (auto ok = check_applied_vault(identity, s->current, checked); !ok)
+    return apply_report({}).fail(ok.error());
   Document document = document_to_edit(s->current);
   for (const std::string& ip : flags.ips)
     document.ip_rules.push_back({ip, "--ip-address " + ip});
   if (!flags.subnet.empty()) {
     auto id = subnet_id_from_flags(current_or_default(s->current), flags.subnet, flags.vnet_name);
-    if (!id) return failed_report(id.error());
+    if (!id) return apply_report({}).fail(id.error());
     document.vnet_rules.push_back({.id = {*id, "--subnet " + *id}});
   }
-  return apply_edit(*s, document);
+  return with_warnings(apply_edit(*s, document), checked);
 }
 
 template <class T, class Matches>
@@ -408,9 +506,12 @@ bool erase_matching(std::vector<T>& items, Matches matches) {
   return std::erase_if(items, matches) > 0;
 }
 
-Report cmd_rule_remove(const Globals& g, const RuleFlags& flags) {
+Report cmd_rule_remove(const Globals& g, const RuleFlags& flags, const VaultIdentity& identity) {
   auto s = begin_change(g);
-  if (!s) return failed_report(s.error());
+  if (!s) return apply_report({}).fail(s.error());
+  Report checked;
+  if (auto ok = check_applied_vault(identity, s->current, checked); !ok)
+    return apply_report({}).fail(ok.error());
   Document document = document_to_edit(s->current);
   std::vector<std::string> absent;
   for (const std::string& ip : flags.ips) {
@@ -422,24 +523,25 @@ Report cmd_rule_remove(const Globals& g, const RuleFlags& flags) {
   }
   if (!flags.subnet.empty()) {
     auto id = subnet_id_from_flags(current_or_default(s->current), flags.subnet, flags.vnet_name);
-    if (!id) return failed_report(id.error());
+    if (!id) return apply_report({}).fail(id.error());
     if (!erase_matching(document.vnet_rules, [&](const Document::VnetRuleText& rule) {
           return equals_ignore_case(rule.id.value, *id);
         }))
       absent.push_back("virtual-network rule " + to_lower(*id) + " is not present");
   }
-  Report report = apply_edit(*s, document);
+  Report report = with_warnings(apply_edit(*s, document), checked);
   report.text.insert(report.text.begin(), absent.begin(), absent.end());
   return report;
 }
 
-Report cmd_rule_list(const Globals& g) {
+Report cmd_rule_list(const Globals& g, const VaultIdentity& identity) {
   Report report;
   report.json = {{"ipRules", Json::array()}, {"virtualNetworkRules", Json::array()}};
   auto maps = open_maps(g);
   if (!maps) return report.fail(maps.error());
   auto current = read_kernel_policy(*maps);
   if (!current) return report.fail(current.error());
+  if (auto ok = check_applied_vault(identity, *current, report); !ok) return report.fail(ok.error());
   const Policy policy = current_or_default(*current);
   Json document = Json::parse(to_azure_json(policy));
   report.json = {{"ipRules", document["properties"]["networkAcls"]["ipRules"]},
@@ -462,9 +564,12 @@ struct UpdateFlags {
   std::string default_action, bypass, public_network_access, mode;
 };
 
-Report cmd_update(const Globals& g, const UpdateFlags& flags) {
+Report cmd_update(const Globals& g, const UpdateFlags& flags, const VaultIdentity& identity) {
   auto s = begin_change(g);
-  if (!s) return failed_report(s.error());
+  if (!s) return apply_report({}).fail(s.error());
+  Report checked;
+  if (auto ok = check_applied_vault(identity, s->current, checked); !ok)
+    return apply_report({}).fail(ok.error());
   Document document = document_to_edit(s->current);
   // The flags were checked against these spellings when parsed.
   if (auto v = parse_default_action(flags.default_action))
@@ -476,17 +581,18 @@ Report cmd_update(const Globals& g, const UpdateFlags& flags) {
     document.mode = {*v, "--mode"};
     document.has_host_section = true;
   }
-  return apply_edit(*s, document);
+  return with_warnings(apply_edit(*s, document), checked);
 }
 
 // ---- show ----------------------------------------------------------------------
 
-Report cmd_show(const Globals& g) {
+Report cmd_show(const Globals& g, const VaultIdentity& identity) {
   auto maps = open_maps(g);
   if (!maps) return failed_report(maps.error());
   auto current = read_kernel_policy(*maps);
   if (!current) return failed_report(current.error());
   Report report;
+  if (auto ok = check_applied_vault(identity, *current, report); !ok) return report.fail(ok.error());
   if (!current->applied())
     report.notes.push_back("no policy applied at " + g.pin_dir +
                            " (firewall off: all networks allowed); apply one with vaultwallctl "
@@ -516,6 +622,7 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
     ApplyRequest apply;
     RuleFlags rules;
     UpdateFlags update;
+    VaultIdentity applied_vault;  // -n/-g of the commands on the applied policy
   };
   auto o = std::make_shared<Options>();
 
@@ -561,8 +668,9 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
 
   auto* show = app.add_subcommand(
       "show", "print the applied policy as a normalised Azure document (JSON; apply it again as is)");
+  add_vault_identity_options(show, o->applied_vault);
   add_output_option(commands, show);
-  commands.add(show, [&g] { return cmd_show(g); }, Commands::Output::kDocument);
+  commands.add(show, [&g, o] { return cmd_show(g, o->applied_vault); }, Commands::Output::kDocument);
 
   auto* rule = app.add_subcommand("network-rule", "add, remove or list rules (az keyvault network-rule)");
   rule->require_subcommand(1);
@@ -571,22 +679,24 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
     cmd->add_option("--subnet", o->rules.subnet,
                     "subnet resource id, or subnet name with --vnet-name");
     cmd->add_option("--vnet-name", o->rules.vnet_name, "virtual network name (with --subnet NAME)");
+    add_vault_identity_options(cmd, o->applied_vault);
   };
   auto* rule_add = rule->add_subcommand("add", "add rules (idempotent: existing rules are kept once)");
   add_rule_flags(rule_add);
   add_output_option(commands, rule_add);
   commands.add(rule_add, [&g, o] {
-    return journaled(g, "network-rule add", [&] { return cmd_rule_add(g, o->rules); });
+    return journaled(g, "network-rule add", [&] { return cmd_rule_add(g, o->rules, o->applied_vault); });
   });
   auto* rule_remove = rule->add_subcommand("remove", "remove rules (idempotent)");
   add_rule_flags(rule_remove);
   add_output_option(commands, rule_remove);
   commands.add(rule_remove, [&g, o] {
-    return journaled(g, "network-rule remove", [&] { return cmd_rule_remove(g, o->rules); });
+    return journaled(g, "network-rule remove", [&] { return cmd_rule_remove(g, o->rules, o->applied_vault); });
   });
   auto* rule_list = rule->add_subcommand("list", "list the applied rules with their ids");
-  add_output_option(commands, rule_list);
-  commands.add(rule_list, [&g] { return cmd_rule_list(g); });
+  add_vault_identity_options(rule_list, o->applied_vault);
+  add_output_option(commands, rule_list, kTableFormats);
+  commands.add(rule_list, [&g, o] { return cmd_rule_list(g, o->applied_vault); });
   commands.checks.push_back([o, rule_add, rule_remove] {
     if ((rule_add->parsed() || rule_remove->parsed()) && o->rules.ips.empty() &&
         o->rules.subnet.empty())
@@ -604,9 +714,10 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
       ->check(CLI::IsMember({"Enabled", "Disabled"}, CLI::ignore_case));
   update->add_option("--mode", o->update.mode, "enforce or audit")
       ->check(CLI::IsMember({"enforce", "audit"}, CLI::ignore_case));
+  add_vault_identity_options(update, o->applied_vault);
   add_output_option(commands, update);
   commands.add(update, [&g, o] {
-    return journaled(g, "update", [&] { return cmd_update(g, o->update); });
+    return journaled(g, "update", [&] { return cmd_update(g, o->update, o->applied_vault); });
   });
   commands.checks.push_back([o, update] {
     const UpdateFlags& u = o->update;

@@ -12,6 +12,7 @@
 #include "vaultwall/common/text.h"
 #include "vaultwall/policy/host_facts.h"
 #include "vaultwall/policy/input_file.h"
+#include "vaultwall/policy/sha256.h"
 #include "vaultwall/policy/validate.h"
 
 namespace vaultwall {
@@ -743,7 +744,7 @@ Checked<Policy> load_policy(std::string_view text, const ParseOptions& parse_opt
 Checked<Policy> load_policy_file(const std::filesystem::path& file,
                                  const ValidateOptions& validate_options,
                                  const std::optional<std::string>& vault,
-                                 const HostFactsSource& host) {
+                                 const HostFactsSource& host, InputFile* read) {
   auto failed = [](Error error) {
     Checked<Policy> result;
     result.diagnostics.push_back({Severity::kError, "", error.message()});
@@ -757,6 +758,10 @@ Checked<Policy> load_policy_file(const std::filesystem::path& file,
   }
   ParseOptions parse_options;
   std::error_code ec;
+  if (read) {
+    const auto absolute = file == "-" ? file : std::filesystem::absolute(file, ec);
+    *read = {.path = (ec ? file : absolute).string(), .sha256 = sha256_hex(*text)};
+  }
   // Standard input: a relative serviceTags path means the current directory.
   parse_options.base_dir = file == "-" ? std::filesystem::current_path(ec)
                                        : std::filesystem::absolute(file, ec).parent_path();

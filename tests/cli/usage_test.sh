@@ -76,8 +76,9 @@ run "$LOADER" status --pin-dir "$NO_PINS" -o json
 check "loader: --pin-dir after the subcommand" grep -qF -- "$NO_PINS" <<<"$OUT$ERR"
 run env VAULTWALL_PIN_DIR="$NO_PINS" "$LOADER" status
 check "loader: VAULTWALL_PIN_DIR is the default pin dir" grep -qF -- "$NO_PINS" <<<"$OUT$ERR"
-loader -o json attach lo
-expect_exit 2 "loader: -o on a subcommand that takes none"
+loader -o tsv attach lo
+expect_exit 2 "loader: -o tsv on a subcommand without a table"
+check "... the error says what attach takes" grep -qF "attach -o takes table or json" <<<"$ERR"
 
 echo "== usage errors exit 2 (vaultwall-loader)"
 loader

@@ -248,7 +248,7 @@ check "status -o json with nothing loaded: the same shape" \
 	json_true '.loaded == false and (.healthy | not) and .interfaces == [] and has("error")' \
 	"$LOADER" --pin-dir "$EMPTY_PIN" status -o json
 check "verify -o json with nothing loaded: one JSON object with the error" \
-	json_true '.inSync == false and (.error | type == "string" and length > 0)' "$CTL" --pin-dir "$EMPTY_PIN" verify -o json
+	json_true '.inSync == false and (.error.message | type == "string" and length > 0)' "$CTL" --pin-dir "$EMPTY_PIN" verify -o json
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

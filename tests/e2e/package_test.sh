@@ -424,7 +424,7 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
 	check "completion: vaultwallctl explain 1.2.3.4 --proto <TAB>" offers "tcp udp" vaultwallctl explain 1.2.3.4 --proto ""
 	check "completion: vaultwall-loader <TAB>" offers "load attach detach status" vaultwall-loader ""
 	check "completion: vaultwall-loader attach --mode <TAB>" offers "auto native generic" vaultwall-loader attach --mode ""
-	check "completion: vaultwall-loader detach --<TAB>" offers "--all --purge --help --pin-dir --journal --verbose --help-all" vaultwall-loader detach --
+	check "completion: vaultwall-loader detach --<TAB>" offers "--all --purge --output --help --pin-dir --journal --verbose --no-headers --help-all" vaultwall-loader detach --
 	check "completion: vaultwall-agent --mode <TAB>" offers "auto native generic" vaultwall-agent --mode ""
 	check "completion: vaultwall-agent --i<TAB>" offers "--interface" vaultwall-agent --i
 else

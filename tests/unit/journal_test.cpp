@@ -116,6 +116,19 @@ TEST_F(JournalTest, FailureKeepsTheFirstReason) {
   EXPECT_EQ(all[0]["reason"], "document invalid: ipRules[0]: private range");
 }
 
+// apply's entry names the file read and the SHA-256 of its bytes.
+TEST_F(JournalTest, RecordsTheInputFileAndItsDigest) {
+  JournalEntry entry = sample_entry();
+  entry.input = InputFile{"/etc/vaultwall/vault.json", std::string(64, 'a')};
+  ASSERT_TRUE(append_journal(path_, entry));
+  auto all = lines();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0]["input"]["path"], "/etc/vaultwall/vault.json");
+  EXPECT_EQ(all[0]["input"]["sha256"], std::string(64, 'a'));
+  ASSERT_TRUE(append_journal(path_, sample_entry()));
+  EXPECT_FALSE(lines()[1].contains("input"));  // no file read: no input
+}
+
 // A failure reason quotes the document, which may not be valid UTF-8.
 TEST_F(JournalTest, InvalidUtf8InAReasonIsReplacedNotFatal) {
   auto pending = PendingChange::begin(path_, sample_entry());

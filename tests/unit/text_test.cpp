@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "vaultwall/apply/metrics_server.h"
+#include "vaultwall/common/output.h"
 
 namespace vaultwall {
 namespace {
@@ -13,6 +14,45 @@ TEST(Printable, EscapesControlCharactersAsJsonDoes) {
   EXPECT_EQ(printable("8.8.8.8\x1b[2K"), "8.8.8.8\\u001b[2K");
   EXPECT_EQ(printable("a\nb\tc\rd"), "a\\nb\\tc\\rd");
   EXPECT_EQ(printable(std::string_view("\0\x07\x7f", 3)), "\\u0000\\u0007\\u007f");
+}
+
+TextTable rules_table() {
+  TextTable table({{"ID", Align::kLeft, 4}, {"KIND"}, {"RULE"}});
+  table.add_row({"1", "ip", "203.0.113.0/24"});
+  table.add_row({"12", "vnet", "a\tb"});
+  return table;
+}
+
+TEST(TextTable, AlignsColumnsUnderHeaders) {
+  EXPECT_EQ(rules_table().render({}),
+            "ID   KIND RULE\n"
+            "1    ip   203.0.113.0/24\n"
+            "12   vnet a\\tb\n");
+}
+
+TEST(TextTable, NoHeadersDropsTheHeaderLineOnly) {
+  EXPECT_EQ(rules_table().render({.headers = false}),
+            "1    ip   203.0.113.0/24\n"
+            "12   vnet a\\tb\n");
+}
+
+// -o tsv: no padding, one tab between cells; a tab inside a cell is escaped
+// so every row keeps its column count.
+TEST(TextTable, TabSeparatedRowsKeepTheirColumns) {
+  EXPECT_EQ(rules_table().render({.tab_separated = true}),
+            "ID\tKIND\tRULE\n1\tip\t203.0.113.0/24\n12\tvnet\ta\\tb\n");
+  EXPECT_EQ(rules_table().render({.headers = false, .tab_separated = true}),
+            "1\tip\t203.0.113.0/24\n12\tvnet\ta\\tb\n");
+}
+
+TEST(ErrorJson, IsNullOrMessageCodeAndHint) {
+  EXPECT_TRUE(error_json(nullptr).is_null());
+  Error refused{0, "doc.json: invalid", {}};
+  EXPECT_EQ(error_json(&refused).dump(),
+            R"({"message":"doc.json: invalid","code":null,"hint":null})");
+  Error missing{ENOENT, "open x", "run load first"};
+  EXPECT_EQ(error_json(&missing).dump(),
+            R"({"message":"open x: No such file or directory; run load first","code":2,"hint":"run load first"})");
 }
 
 TEST(Printable, EscapesC1ControlsAndInvalidUtf8) {

@@ -52,6 +52,14 @@ inline constexpr const char* kResultInterrupted = "interrupted";
 
 // Where a change came from when no operator typed it: the fleet policy
 // an agent applied (journaled as "source").
+// The file a change was read from: its absolute path ("-": standard input)
+// and the SHA-256 of the bytes read, so an entry names exactly what was
+// applied (compare with sha256sum FILE).
+struct InputFile {
+  std::string path;
+  std::string sha256;  // lower-case hex
+};
+
 struct ChangeSource {
   std::string kind = "fleet";
   std::string vault;
@@ -79,6 +87,7 @@ struct JournalEntry {
   std::vector<std::string> rules_added, rules_removed, settings_changed;
   std::vector<std::string> interfaces;  // attach / detach
   std::optional<ChangeSource> source;   // none: typed by an operator
+  std::optional<InputFile> input;       // apply: the document file read
   std::string result = kResultOk;       // kResultOk, kResultFailed, kResultInterrupted
   std::string reason;                   // why it failed or was interrupted
 

@@ -47,11 +47,13 @@ class TextTable {
   bool empty() const { return rows_.empty(); }
 
   struct Style {
-    bool headers = true;
+    bool headers = true;         // --no-headers clears it
+    bool tab_separated = false;  // -o tsv: cells as they are, one tab between them
   };
   // One line per row (after a line of headers, unless every header is
-  // empty), columns separated by one space; the last column is not padded.
-  // Cells are printed escaped (printable()).
+  // empty or style.headers is false), columns separated by one space; the
+  // last column is not padded. Tab-separated: no padding at all. Cells are
+  // printed escaped (printable(): a tab or newline inside a cell is \t, \n).
   std::string render(const Style& style) const;
 
  private:
@@ -63,6 +65,7 @@ class TextTable {
 struct ChangeRecord {
   std::optional<PolicyVersion> from, to;  // unset: run_journaled reads what is in force
   std::vector<std::string> rules_added, rules_removed, settings_changed;
+  std::optional<InputFile> input;  // the document file the change was read from
   // The failure as the journal should give it, when the error alone does
   // not say (a refused document: its errors); empty otherwise.
   std::string reason;
@@ -99,10 +102,15 @@ struct OutputFormat {
   TextTable::Style table;
 };
 
+// "error" of a JSON output: null, or {message, code, hint} of the error
+// (code: its errno, null for a refused document; hint: null when none).
+Json error_json(const Error* error);
+
 // Prints the report (stdout: the JSON or the text; stderr: notes,
 // warnings and errors through the log) and returns its exit code. Every
-// JSON output has schemaVersion and "error" (null, or the first error's
-// message), whatever the outcome.
+// JSON output has schemaVersion and "error" (error_json of the first
+// error), whatever the outcome. With a tab-separated table style only the
+// tables go to stdout (rows for scripts); the report's lines go to stderr.
 int emit(const Report& report, const OutputFormat& format);
 
 // A state change and where its journal entry goes.

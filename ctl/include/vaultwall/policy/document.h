@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vaultwall/common/journal.h"
 #include "vaultwall/policy/diagnostics.h"
 #include "vaultwall/policy/policy.h"
 
@@ -177,10 +178,13 @@ Checked<Policy> load_policy(std::string_view text, const ParseOptions& parse_opt
 // Reads a file and loads it with base_dir = the file's directory, and the
 // host facts of `host` (read_host_facts, host_facts.h; not read under
 // policy_only). A file that cannot be read is one error with an empty path.
+// When `read` is given and the file was read, it gets the file's absolute
+// path and the SHA-256 of the bytes read (what the journal records).
 Checked<Policy> load_policy_file(const std::filesystem::path& file,
                                  const ValidateOptions& validate_options = {},
                                  const std::optional<std::string>& vault = std::nullopt,
-                                 const HostFactsSource& host = {});
+                                 const HostFactsSource& host = {},
+                                 InputFile* read = nullptr);
 
 // The normalised policy as a vault-resource document: properties.networkAcls,
 // properties.publicNetworkAccess and the vaultwall section with the host
