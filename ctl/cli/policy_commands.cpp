@@ -459,7 +459,7 @@ Report cmd_rule_list(const Globals& g) {
 }
 
 struct UpdateFlags {
-  std::string default_action, bypass, public_network_access, mode;
+  std::string default_action, bypass, public_network_access, mode, deny_action;
 };
 
 Report cmd_update(const Globals& g, const UpdateFlags& flags) {
@@ -474,6 +474,10 @@ Report cmd_update(const Globals& g, const UpdateFlags& flags) {
     document.public_network_access = {*v, "--public-network-access"};
   if (auto v = parse_mode(flags.mode)) {
     document.mode = {*v, "--mode"};
+    document.has_host_section = true;
+  }
+  if (auto v = parse_deny_action(flags.deny_action)) {
+    document.deny_action = {*v, "--deny-action"};
     document.has_host_section = true;
   }
   return apply_edit(*s, document);
@@ -604,6 +608,9 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
       ->check(CLI::IsMember({"Enabled", "Disabled"}, CLI::ignore_case));
   update->add_option("--mode", o->update.mode, "enforce or audit")
       ->check(CLI::IsMember({"enforce", "audit"}, CLI::ignore_case));
+  update->add_option("--deny-action", o->update.deny_action,
+                     "drop, or reject: answer denied TCP with a RST")
+      ->check(CLI::IsMember({"drop", "reject"}, CLI::ignore_case));
   add_output_option(commands, update);
   commands.add(update, [&g, o] {
     return journaled(g, "update", [&] { return cmd_update(g, o->update); });

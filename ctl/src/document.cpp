@@ -30,8 +30,8 @@ const std::initializer_list<std::string_view> kWrapperFields = {"networkAcls",
                                                                 "publicNetworkAccess", "vaultwall"};
 const std::initializer_list<std::string_view> kVaultwallFields = {
     "profile",         "limits",          "dataPlane", "privateEndpoints",
-    "virtualNetworks", "trustedServices", "mode",      "perimeter",
-    "description"};
+    "virtualNetworks", "trustedServices", "mode",      "denyAction",
+    "perimeter",       "description"};
 // A host-facts file: the host facts the vaultwall section can embed.
 const std::initializer_list<std::string_view> kHostFactsFields = {
     "dataPlane", "privateEndpoints", "virtualNetworks", "serviceTags", "description"};
@@ -296,6 +296,16 @@ class DocumentReader {
         else
           walk_.diagnostics().error(
               at, "\"" + *text + "\" is not a valid mode; expected enforce or audit");
+      }
+    }
+    if (const Json* value = walk_.member(host, path, "denyAction")) {
+      std::string at = join_path(path, "denyAction");
+      if (auto text = walk_.string_value(*value, at)) {
+        if (auto parsed = parse_deny_action(*text))
+          document_.deny_action = Located<DenyAction>{*parsed, at};
+        else
+          walk_.diagnostics().error(
+              at, "\"" + *text + "\" is not a valid deny action; expected drop or reject");
       }
     }
     if (const Json* limits = walk_.member(host, path, "limits"))
