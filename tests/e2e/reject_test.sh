@@ -32,6 +32,7 @@ vw_register_pin_dir "$PIN_DIR"
 VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
+ctl_cmd=(nsenter --net="/run/netns/$NS_VAULT" -- "$CTL" --pin-dir "$PIN_DIR") # for run
 
 # policy FILE ACTION: default Deny, the allowed source as an IP rule.
 policy() {
@@ -85,17 +86,19 @@ policy "$TMP/bad.json" bounce
 
 essential "vaultwall-loader load" loader load
 essential "vaultwallctl apply (denyAction drop)" ctl apply -f "$TMP/drop.json"
-essential "vaultwall-loader attach $IF_VAULT" loader attach "$IF_VAULT"
+# Generic XDP: a veth in native mode drops what XDP_TX sends back unless
+# its peer runs an XDP program of its own (DESIGN §1.10).
+essential "vaultwall-loader attach $IF_VAULT" loader attach "$IF_VAULT" --mode generic
 
 # ---- drop: the denied client waits for its timeout --------------------------
 check "drop: allowed client gets HTTP 200" allowed_gets_in
 check "drop: denied client times out" denied_times_out
 
 # ---- the setting: validated, shown, diffed ---------------------------------------
-run vw_ctl "$NS_VAULT" apply -f "$TMP/bad.json"
+run "${ctl_cmd[@]}" apply -f "$TMP/bad.json"
 check "apply refuses denyAction bounce" test "$RC" -ne 0
 check "the error names vaultwall.denyAction and the values" grep -q 'vaultwall.denyAction.*expected drop or reject' <<<"$OUT$ERR"
-run vw_ctl "$NS_VAULT" apply --dry-run -f "$TMP/reject.json"
+run "${ctl_cmd[@]}" apply --dry-run -f "$TMP/reject.json"
 check "apply --dry-run shows denyAction: drop -> reject" grep -q 'denyAction: drop -> reject' <<<"$OUT"
 essential "vaultwallctl apply (denyAction reject)" ctl apply -f "$TMP/reject.json"
 ctl show >"$TMP/show.json" || fatal "vaultwallctl show"
@@ -119,8 +122,9 @@ vault_mac=$(ip -n "$NS_VAULT" -j link show "$IF_VAULT" | jq -r '.[0].address')
 rx0=$(rx_packets) j0=$(jiffies)
 vw_in_ns "$NS_CLI" timeout 30 python3 "$FLOOD" "$IF_CLI" "$cli_mac" "$vault_mac" "$VAULT_IP" 443 \
 	"$FLOOD_COUNT" 10 203.0.113.0 >"$TMP/flood.json" || fatal "syn_flood.py"
+j1=$(jiffies)
 sleep 0.2 # replies in flight
-rx1=$(rx_packets) j1=$(jiffies)
+rx1=$(rx_packets)
 ctl stats -o json >"$TMP/stats2.json" || fatal "vaultwallctl stats -o json"
 sent=$(stat_of "$TMP/flood.json" .sent)
 replies=$((rx1 - rx0)) ticks=$((j1 - j0))
