@@ -105,7 +105,8 @@ int run(int argc, char** argv) {
   std::vector<double> drop_floor, reject_floor, reject_drop, suppressed_drop, reject_suppressed;
   Json round_rows = Json::array();
   for (int r = 0; r < rounds; r++) {
-    if (auto w = write_idle_slot_and_flip(*maps, policy_with(VW_DENY_DROP)); !w) return fails(w.error());
+    if (auto w = write_idle_slot_and_flip(*maps, policy_with(VW_DENY_DROP)); !w)
+      return fails(w.error());
     auto drop = interleaved({floor_fd, program->prog_fd()}, {XDP_PASS, XDP_DROP}, packets, rng);
     if (!drop) return fails(drop.error());
     if (auto w = write_idle_slot_and_flip(*maps, policy_with(VW_DENY_REJECT)); !w)
@@ -122,10 +123,10 @@ int run(int argc, char** argv) {
     reject_drop.push_back(reject_ns / drop_ns);
     suppressed_drop.push_back(suppressed_ns / drop_ns);
     reject_suppressed.push_back(reject_ns / suppressed_ns);  // same half, interleaved
-    std::printf("round %d/%d: floor %.1f/%.1f ns, drop %.1f ns, reject %.1f ns, reject past the "
-                "budget %.1f ns, reject/drop %.3f\n",
-                r + 1, rounds, floor_a, floor_b, drop_ns, reject_ns, suppressed_ns,
-                reject_drop.back());
+    std::printf(
+        "round %d/%d: floor %.1f/%.1f ns, drop %.1f ns, reject %.1f ns, reject past the "
+        "budget %.1f ns, reject/drop %.3f\n",
+        r + 1, rounds, floor_a, floor_b, drop_ns, reject_ns, suppressed_ns, reject_drop.back());
     round_rows.push_back(Json{{"floor_ns", {floor_a, floor_b}},
                               {"drop_ns", drop_ns},
                               {"reject_ns", reject_ns},
@@ -137,22 +138,23 @@ int run(int argc, char** argv) {
                 {"min", *std::min_element(v.begin(), v.end())},
                 {"max", *std::max_element(v.begin(), v.end())}};
   };
-  Json result = {{"benchmark", "reject vs drop per denied SYN, random sources"},
-                 {"method", "BPF_PROG_TEST_RUN repeat 1 per packet, programs interleaved"},
-                 {"packets_per_half_round", packets},
-                 {"rounds", round_rows},
-                 {"ratio_drop_vs_floor", summary(drop_floor)},
-                 {"ratio_reject_vs_floor", summary(reject_floor)},
-                 {"ratio_reject_vs_drop", summary(reject_drop)},
-                 {"ratio_reject_suppressed_vs_drop", summary(suppressed_drop)},
-                 {"ratio_reject_vs_reject_suppressed", summary(reject_suppressed)},
-                 {"reject_stats", replies ? Json{{"sent", replies->sent},
-                                                 {"suppressed", replies->suppressed}}
-                                          : Json()}};
-  std::printf("medians: drop/floor %.2f, reject/floor %.2f, reject/drop %.2f, reject past the "
-              "budget/drop %.2f, reject/past the budget %.2f (interleaved)\n",
-              median(drop_floor), median(reject_floor), median(reject_drop),
-              median(suppressed_drop), median(reject_suppressed));
+  Json result = {
+      {"benchmark", "reject vs drop per denied SYN, random sources"},
+      {"method", "BPF_PROG_TEST_RUN repeat 1 per packet, programs interleaved"},
+      {"packets_per_half_round", packets},
+      {"rounds", round_rows},
+      {"ratio_drop_vs_floor", summary(drop_floor)},
+      {"ratio_reject_vs_floor", summary(reject_floor)},
+      {"ratio_reject_vs_drop", summary(reject_drop)},
+      {"ratio_reject_suppressed_vs_drop", summary(suppressed_drop)},
+      {"ratio_reject_vs_reject_suppressed", summary(reject_suppressed)},
+      {"reject_stats",
+       replies ? Json{{"sent", replies->sent}, {"suppressed", replies->suppressed}} : Json()}};
+  std::printf(
+      "medians: drop/floor %.2f, reject/floor %.2f, reject/drop %.2f, reject past the "
+      "budget/drop %.2f, reject/past the budget %.2f (interleaved)\n",
+      median(drop_floor), median(reject_floor), median(reject_drop), median(suppressed_drop),
+      median(reject_suppressed));
   if (!out.empty()) std::ofstream(out) << result.dump(2) << "\n";
   return 0;
 }

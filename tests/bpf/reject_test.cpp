@@ -69,10 +69,10 @@ std::vector<uint8_t> with_segment(PacketBuilder b, const Segment& s) {
 struct RejectCase {
   std::string name;
   std::vector<uint8_t> frame;
-  size_t l3;         // where the IP header starts (after the tags)
-  int ip_version;    // 4 or 6
-  size_t tcp_in;     // where the segment's TCP header is in the frame
-  uint32_t want_seq; // the RST's sequence and acknowledgement numbers
+  size_t l3;          // where the IP header starts (after the tags)
+  int ip_version;     // 4 or 6
+  size_t tcp_in;      // where the segment's TCP header is in the frame
+  uint32_t want_seq;  // the RST's sequence and acknowledgement numbers
   uint32_t want_ack;
   uint8_t want_flags;
   uint32_t verdict_class = VW_CLASS_DEFAULT_DENY;
@@ -81,8 +81,8 @@ struct RejectCase {
 void PrintTo(const RejectCase& c, std::ostream* os) { *os << c.name; }
 
 // MSS 1460, SACK permitted, timestamps, NOP, window scale 7: 20 bytes.
-const std::vector<uint8_t> kSynOptions = {2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1,
-                                          0, 0, 0, 0,    1, 3, 3, 7};
+const std::vector<uint8_t> kSynOptions = {2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0,
+                                          0, 1, 0, 0,    0, 0, 1, 3,  3, 7};
 
 RejectCase ipv4_case(std::string name, PacketBuilder b, size_t l3, size_t ihl_bytes,
                      const Segment& s, uint32_t seq, uint32_t ack, uint8_t flags) {
@@ -106,20 +106,26 @@ std::vector<RejectCase> reject_cases() {
                 {.flags = kSyn, .seq = 0xffffffff}, 0, 0, kRst | kAck),
       // Record route naming the vault: IHL 7 in, IHL 5 out.
       ipv4_case("ipv4_with_ip_options",
-                tcp4_route_option(kIpoptRecordRoute, kStranger, kVault, kVault), kEthLen, 28, {},
-                0, s + 1, kRst | kAck),
+                tcp4_route_option(kIpoptRecordRoute, kStranger, kVault, kVault), kEthLen, 28, {}, 0,
+                s + 1, kRst | kAck),
       ipv4_case("vlan_tagged", tcp4_tagged({{kUnknownVlan, kEth8021Q}}, kStranger),
                 kEthLen + kVlanLen, kIpv4Len, {}, 0, s + 1, kRst | kAck),
       ipv4_case("qinq_tagged",
                 tcp4_tagged({{kUnknownVlan, kEth8021AD}, {kUnknownVlan, kEth8021Q}}, kStranger),
                 kEthLen + 2 * kVlanLen, kIpv4Len, {}, 0, s + 1, kRst | kAck),
   };
-  RejectCase v6{"ipv6_syn", with_segment(tcp6(), {}), kEthLen, 6, kEthLen + kIpv6Len, 0, s + 1,
+  RejectCase v6{"ipv6_syn",  with_segment(tcp6(), {}), kEthLen, 6, kEthLen + kIpv6Len, 0, s + 1,
                 kRst | kAck, VW_CLASS_IPV6_DENY};
   rows.push_back(v6);
   RejectCase v6_ack{"ipv6_ack_with_payload",
                     with_segment(tcp6(), {.flags = kAck, .seq = s, .ack = a, .payload = 64}),
-                    kEthLen, 6, kEthLen + kIpv6Len, a, 0, kRst, VW_CLASS_IPV6_DENY};
+                    kEthLen,
+                    6,
+                    kEthLen + kIpv6Len,
+                    a,
+                    0,
+                    kRst,
+                    VW_CLASS_IPV6_DENY};
   rows.push_back(v6_ack);
   // Ethernet pads a short frame: SEG.LEN comes from the IP header, not
   // from the frame, and the padding is not sent back.
@@ -155,11 +161,14 @@ void expect_rst(const RejectCase& row, const std::vector<uint8_t>& in,
   ASSERT_EQ(out.size(), tcp + 20) << "no IP options, no TCP options, no payload, no padding";
   // Ethernet: addresses swapped, tags and ethertype as they came.
   EXPECT_EQ(std::vector<uint8_t>(out.begin(), out.begin() + 6),
-            std::vector<uint8_t>(in.begin() + 6, in.begin() + 12)) << "destination MAC";
+            std::vector<uint8_t>(in.begin() + 6, in.begin() + 12))
+      << "destination MAC";
   EXPECT_EQ(std::vector<uint8_t>(out.begin() + 6, out.begin() + 12),
-            std::vector<uint8_t>(in.begin(), in.begin() + 6)) << "source MAC";
+            std::vector<uint8_t>(in.begin(), in.begin() + 6))
+      << "source MAC";
   EXPECT_EQ(std::vector<uint8_t>(out.begin() + 12, out.begin() + l3),
-            std::vector<uint8_t>(in.begin() + 12, in.begin() + l3)) << "tags and ethertype";
+            std::vector<uint8_t>(in.begin() + 12, in.begin() + l3))
+      << "tags and ethertype";
 
   uint32_t pseudo = 0;
   if (row.ip_version == 4) {
@@ -180,9 +189,11 @@ void expect_rst(const RejectCase& row, const std::vector<uint8_t>& in,
     EXPECT_EQ(out[l3 + 6], kProtoTcp) << "next header: no extension headers";
     EXPECT_EQ(out[l3 + 7], 64) << "hop limit";
     EXPECT_EQ(std::vector<uint8_t>(out.begin() + l3 + 8, out.begin() + l3 + 24),
-              std::vector<uint8_t>(in.begin() + l3 + 24, in.begin() + l3 + 40)) << "source";
+              std::vector<uint8_t>(in.begin() + l3 + 24, in.begin() + l3 + 40))
+        << "source";
     EXPECT_EQ(std::vector<uint8_t>(out.begin() + l3 + 24, out.begin() + l3 + 40),
-              std::vector<uint8_t>(in.begin() + l3 + 8, in.begin() + l3 + 24)) << "destination";
+              std::vector<uint8_t>(in.begin() + l3 + 8, in.begin() + l3 + 24))
+        << "destination";
     pseudo = ones_sum(out, l3 + 8, 32, kProtoTcp + 20);
   }
   EXPECT_EQ(be16(out, tcp), be16(in, row.tcp_in + 2)) << "source port = the segment's destination";
