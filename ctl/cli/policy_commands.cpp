@@ -618,7 +618,7 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   commands.checks.push_back([o, update] {
     const UpdateFlags& u = o->update;
     if (update->parsed() && u.default_action.empty() && u.bypass.empty() &&
-        u.public_network_access.empty() && u.mode.empty())
+        u.public_network_access.empty() && u.mode.empty() && u.deny_action.empty())
       throw CLI::ValidationError("update", "give at least one setting to change");
   });
 }

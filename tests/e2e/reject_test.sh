@@ -142,4 +142,10 @@ check "flood: vault counted every SYN as sent or suppressed" test $((reject_sent
 check "flood: the sender saw the RSTs the vault sent" test "$replies" -ge "$reject_sent"
 check "after the flood: allowed client still gets HTTP 200" allowed_gets_in
 
+# ---- update --deny-action drop: back to silence -------------------------------
+essential "vaultwallctl update --deny-action drop" ctl update --deny-action drop
+ctl show >"$TMP/show2.json" || fatal "vaultwallctl show"
+check "update: show has denyAction drop" test "$(stat_of "$TMP/show2.json" '.vaultwall.denyAction')" = drop
+check "update: the denied client times out again" denied_times_out
+
 finish
