@@ -16,6 +16,7 @@
 #include "vaultwall_abi.h"
 #include "parsing.h"
 #include "source_index.h"
+#include "reject.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -1129,7 +1130,12 @@ static __always_inline int filter_frame(struct xdp_md *ctx, int framing)
 	if (class_logs(v.class))
 		log_event(ctx, framing, &p, v, bytes);
 #endif
-	return finish(apply_mode(p.settings, v), bytes);
+	v = apply_mode(p.settings, v);
+	if (VW_CLASS_POLICY_DENIES(v.class) && p.settings->deny_action == VW_DENY_REJECT) {
+		finish(v, bytes);
+		return reject(ctx, framing); /* XDP_TX with a RST, or XDP_DROP */
+	}
+	return finish(v, bytes);
 }
 
 /* Ethernet devices (with up to two VLAN tags). */

@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define VW_ABI_VERSION 4
+#define VW_ABI_VERSION 5
 
 /* ---- Map names ---------------------------------------------------------
  * Each name is a token, used as the map's identifier in the BPF C and, as
@@ -49,6 +49,8 @@
 #define VW_MAP_EVENT_CPU   vw_event_cpu   /* per-CPU: vw_event_budget      */
 #define VW_MAP_EVENT_STATS vw_event_stats /* per-CPU, VW_EVENT_STAT_* -> u64 */
 #define VW_MAP_LINKS       vw_links       /* interface name -> vw_link_info */
+#define VW_MAP_REJECT_CPU  vw_reject_cpu  /* per-CPU: vw_reject_budget     */
+#define VW_MAP_REJECT_STATS vw_reject_stats /* per-CPU, VW_REJECT_STAT_* -> u64 */
 
 #define VW_STRINGIFY_(token) #token
 #define VW_NAME(token) VW_STRINGIFY_(token) /* VW_NAME(VW_MAP_ABI) is "vw_abi" */
@@ -94,7 +96,9 @@
 	  VW_EVENT_SOURCES)                                                                \
 	X(VW_MAP_EVENT_CPU, 4, sizeof(struct vw_event_budget), 1)                          \
 	X(VW_MAP_EVENT_STATS, 4, 8, VW_EVENT_STAT_COUNT)                                   \
-	X(VW_MAP_LINKS, sizeof(struct vw_link_key), sizeof(struct vw_link_info), VW_MAX_LINKS)
+	X(VW_MAP_LINKS, sizeof(struct vw_link_key), sizeof(struct vw_link_info), VW_MAX_LINKS) \
+	X(VW_MAP_REJECT_CPU, 4, sizeof(struct vw_reject_budget), 1)                        \
+	X(VW_MAP_REJECT_STATS, 4, 8, VW_REJECT_STAT_COUNT)
 
 #define VW_PROG_NAME "vaultwall_xdp" /* the XDP program (function name)   */
 #define VW_PROG_L3_NAME "vaultwall_xdp_l3" /* the same, for frames that start at the IP header */
@@ -161,6 +165,24 @@
 #define VW_EVENT_STAT_LOST 2       /* ring buffer full (reader too slow)     */
 #define VW_EVENT_STAT_COUNT 3
 
+/* Replies to denied packets (vaultwall.denyAction "reject", DESIGN §1.10).
+ * Under reject, a denied TCP segment is answered with a RST built in place
+ * and sent back (XDP_TX). A flood of spoofed segments must not turn the
+ * host into a reflector, so replies share a per-CPU budget of
+ * VW_REJECT_CPU_BUDGET per kernel tick (250 Hz here: 2000 replies/s per
+ * CPU); past it the packet is dropped. Every denied packet of a reject
+ * policy in enforce mode is counted once in vw_reject_stats: SENT when
+ * answered, SUPPRESSED when dropped instead (budget spent, a RST, not
+ * TCP, a later fragment, broadcast or multicast, a frame without an
+ * Ethernet header), so sent + suppressed = denied packets, exactly. */
+#define VW_REJECT_CPU_BUDGET 8
+#define VW_REJECT_TTL 64 /* TTL / hop limit of a reply */
+
+/* vw_reject_stats indexes */
+#define VW_REJECT_STAT_SENT 0       /* RSTs sent back (XDP_TX)           */
+#define VW_REJECT_STAT_SUPPRESSED 1 /* denied under reject, dropped instead */
+#define VW_REJECT_STAT_COUNT 2
+
 /* Rule id 0 is never a rule: it means "no rule" in events and verdicts. */
 #define VW_RULE_NONE 0
 /* Service id 0 is never a service. */
@@ -186,6 +208,11 @@
 
 #define VW_MODE_ENFORCE 0
 #define VW_MODE_AUDIT 1 /* would-be denies pass, counted and logged */
+
+/* struct vw_settings.deny_action: what a policy deny does to the packet in
+ * enforce mode (audit mode passes it whatever this says). */
+#define VW_DENY_DROP 0   /* dropped: the client waits for its timeout */
+#define VW_DENY_REJECT 1 /* TCP answered with a RST, the rest dropped */
 
 /* struct vw_settings.flags */
 #define VW_SETTINGS_ALL_DESTINATIONS 0x1 /* no data-plane address listed:
@@ -330,7 +357,8 @@ struct vw_settings {
 	__u32 port_count;    /* used entries of ports[] */
 	__u32 port_filter;   /* bit (port % 32) set for every protected port */
 	__u32 tunnels;       /* VW_TUNNEL_* that are data plane (not declared) */
-	__u32 pad;
+	__u8 deny_action;    /* VW_DENY_*          */
+	__u8 pad[3];
 	struct vw_port ports[VW_MAX_PORTS];
 	__u64 generation;    /* copy of vw_policy_info's, for the datapath's view */
 };
@@ -597,6 +625,13 @@ struct vw_link_info {
 	__u8 pad[2];
 };
 
+/* vw_reject_cpu[0], per CPU: replies sent in the current tick. */
+struct vw_reject_budget {
+	__u64 jiffies;
+	__u32 used;
+	__u32 pad;
+};
+
 /* ---- Layout checks (both compilers) ---------------------------------------- */
 #ifdef __cplusplus
 #define VW_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
@@ -635,6 +670,7 @@ VW_STATIC_ASSERT(sizeof(struct vw_rate_state) == 24, "vw_rate_state");
 VW_STATIC_ASSERT(sizeof(struct vw_event_budget) == 40, "vw_event_budget");
 VW_STATIC_ASSERT(sizeof(struct vw_link_key) == 16, "vw_link_key");
 VW_STATIC_ASSERT(sizeof(struct vw_link_info) == 16, "vw_link_info");
+VW_STATIC_ASSERT(sizeof(struct vw_reject_budget) == 16, "vw_reject_budget");
 
 /* What the code relies on besides the sizes. */
 VW_STATIC_ASSERT((0u VW_CLASSES(VW_CLASS_BIT_)) == (1u << VW_CLASS_COUNT) - 1,
@@ -644,7 +680,8 @@ VW_STATIC_ASSERT((VW_CLASSES_LOGGING & ~VW_CLASSES_DROPPING) == (1u << VW_CLASS_
                  "every class that logs drops, but the perimeter's would-deny");
 VW_STATIC_ASSERT(VW_RULE_NONE == 0 && VW_SERVICE_NONE == 0 && VW_VNET_PUBLIC == 0,
 		 "id 0 means none: zeroed maps name no rule, service or network");
-VW_STATIC_ASSERT(VW_ACTION_ALLOW == 0 && VW_PUBLIC_ACCESS_ENABLED == 0 && VW_MODE_ENFORCE == 0,
+VW_STATIC_ASSERT(VW_ACTION_ALLOW == 0 && VW_PUBLIC_ACCESS_ENABLED == 0 && VW_MODE_ENFORCE == 0 &&
+			 VW_DENY_DROP == 0,
 		 "a fresh slot (all zeros) reads as Azure's default: allow everything");
 /* An IP rule /24 is a 56-bit prefix: 32 bits of vnet id, then 24 of address. */
 VW_STATIC_ASSERT(VW_RULE_KEY_VNET_BITS == 32 && __builtin_offsetof(struct vw_rule_key, vnet_id) == 4 &&

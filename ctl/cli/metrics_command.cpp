@@ -71,6 +71,7 @@ Result<MetricsSnapshot> read_snapshot(const PinnedMaps& maps, const MetricsOptio
     m.profile = std::string(info->profile, strnlen(info->profile, VW_PROFILE_LEN));
   }
   m.mode = live.settings[slot].mode;
+  m.deny_action = live.settings[slot].deny_action;
   auto interfaces = read_interface_attachments(maps.pin_dir());
   if (!interfaces) return std::unexpected(interfaces.error());
   m.interfaces = std::move(*interfaces);

@@ -76,7 +76,8 @@ Json stats_json(const Stats& stats, const Result<JiffiesClock>& clock) {
           {"policyDigest", stats.policy_digest.empty() ? Json() : Json(stats.policy_digest)},
           {"classes", classes},
           {"rules", rules},
-          {"trustedServices", services}};
+          {"trustedServices", services},
+          {"reject", {{"sent", stats.replies.sent}, {"suppressed", stats.replies.suppressed}}}};
 }
 
 void add_stats_tables(Report& report, const Stats& stats, const Result<JiffiesClock>& clock) {
@@ -92,6 +93,11 @@ void add_stats_tables(Report& report, const Stats& stats, const Result<JiffiesCl
     classes.add_row({std::string(verdict_class_name(c)), std::to_string(stats.classes[c].packets),
                      std::to_string(stats.classes[c].bytes)});
   report.table(std::move(classes));
+  report.line("");
+  report.line("reject (denyAction): " + std::to_string(stats.replies.sent) + " RST sent, " +
+              std::to_string(stats.replies.suppressed) +
+              " denied packets dropped instead (reply budget spent, RST, not TCP, fragment, "
+              "broadcast or multicast)");
   report.line("");
   TextTable rules({{"ID", Align::kLeft, 5},
                    {"KIND", Align::kLeft, 5},
@@ -203,7 +209,7 @@ Json explain_json(const ExplainFlags& flags, const PacketDescription& packet, ui
   return {{"source", flags.source},
           {"destination", packet.destination ? Json(format_ipv4(packet.destination)) : Json()},
           {"generation", generation},
-          {"verdict", result.passes ? "pass" : "drop"},
+          {"verdict", result.passes ? "pass" : result.rejected ? "reject" : "drop"},
           {"class", verdict_class_name(result.verdict_class)},
           {"rule", result.rule_id ? Json{{"id", result.rule_id},
                                          {"value", text_of_rule(compiled, result.rule_id)}}
@@ -223,7 +229,7 @@ void add_explain_lines(Report& report, const ExplainFlags& flags, const PacketDe
               (packet.destination ? format_ipv4(packet.destination) + " " : std::string()) +
               flags.proto +
               (packet.proto == 6 || packet.proto == 17 ? "/" + std::to_string(flags.port) : "") +
-              ": " + (result.passes ? "PASS" : "DROP") + " (" +
+              ": " + (result.passes ? "PASS" : result.rejected ? "REJECT" : "DROP") + " (" +
               std::string(verdict_class_name(result.verdict_class)) + ")");
   if (result.rule_id)
     report.line("  credited rule " + std::to_string(result.rule_id) + ": " +

@@ -561,7 +561,7 @@ Report cmd_rule_list(const Globals& g, const VaultIdentity& identity) {
 }
 
 struct UpdateFlags {
-  std::string default_action, bypass, public_network_access, mode;
+  std::string default_action, bypass, public_network_access, mode, deny_action;
 };
 
 Report cmd_update(const Globals& g, const UpdateFlags& flags, const VaultIdentity& identity) {
@@ -579,6 +579,10 @@ Report cmd_update(const Globals& g, const UpdateFlags& flags, const VaultIdentit
     document.public_network_access = {*v, "--public-network-access"};
   if (auto v = parse_mode(flags.mode)) {
     document.mode = {*v, "--mode"};
+    document.has_host_section = true;
+  }
+  if (auto v = parse_deny_action(flags.deny_action)) {
+    document.deny_action = {*v, "--deny-action"};
     document.has_host_section = true;
   }
   return with_warnings(apply_edit(*s, document), checked);
@@ -714,6 +718,9 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
       ->check(CLI::IsMember({"Enabled", "Disabled"}, CLI::ignore_case));
   update->add_option("--mode", o->update.mode, "enforce or audit")
       ->check(CLI::IsMember({"enforce", "audit"}, CLI::ignore_case));
+  update->add_option("--deny-action", o->update.deny_action,
+                     "drop, or reject: answer denied TCP with a RST")
+      ->check(CLI::IsMember({"drop", "reject"}, CLI::ignore_case));
   add_vault_identity_options(update, o->applied_vault);
   add_output_option(commands, update);
   commands.add(update, [&g, o] {
@@ -722,7 +729,7 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   commands.checks.push_back([o, update] {
     const UpdateFlags& u = o->update;
     if (update->parsed() && u.default_action.empty() && u.bypass.empty() &&
-        u.public_network_access.empty() && u.mode.empty())
+        u.public_network_access.empty() && u.mode.empty() && u.deny_action.empty())
       throw CLI::ValidationError("update", "give at least one setting to change");
   });
 }

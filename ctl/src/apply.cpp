@@ -97,7 +97,8 @@ void note_change(std::vector<std::string>& out, const char* field, std::string_v
 std::vector<std::string> other_changes(const Policy& before, const Policy& after) {
   static const std::set<std::string> kReportedAsSettings = {
       "properties.networkAcls.defaultAction", "properties.networkAcls.bypass",
-      "properties.publicNetworkAccess", "vaultwall.mode", "vaultwall.profile"};
+      "properties.publicNetworkAccess", "vaultwall.mode", "vaultwall.denyAction",
+      "vaultwall.profile"};
   static const std::set<std::string> kRuleLists = {"properties.networkAcls.ipRules",
                                                    "properties.networkAcls.virtualNetworkRules"};
   std::vector<std::string> out;
@@ -229,6 +230,8 @@ PolicyDiff diff_policies(const std::optional<Policy>& before, const Policy& afte
   note_change(diff.settings_changed, "publicNetworkAccess", to_string(base.public_network_access),
               to_string(after.public_network_access));
   note_change(diff.settings_changed, "mode", to_string(base.host.mode), to_string(after.host.mode));
+  note_change(diff.settings_changed, "denyAction", to_string(base.host.deny_action),
+              to_string(after.host.deny_action));
   note_change(diff.settings_changed, "profile", to_string(base.host.profile),
               to_string(after.host.profile));
   if (before) diff.host_changes = other_changes(*before, after);
@@ -406,6 +409,7 @@ Result<Stats> read_stats(const PinnedMaps& maps, const KernelPolicy& current) {
   }
   std::sort(stats.services.begin(), stats.services.end(),
             [](const auto& a, const auto& b) { return a.id < b.id; });
+  stats.replies = VW_TRY(maps.read_reject_stats());
   return stats;
 }
 

@@ -426,7 +426,25 @@ class Classifier {
       step("6. audit mode: would be denied, passed and logged");
     }
     result_.passes = !verdict_class_drops(result_.verdict_class);
+    if (policy_.host.deny_action == DenyAction::kReject && verdict_class < VW_CLASS_COUNT &&
+        VW_CLASS_POLICY_DENIES(result_.verdict_class))
+      note_reject();
     return result_;
+  }
+
+  // denyAction reject answers a denied TCP segment that is not a RST, to a
+  // unicast address; the RST flag and MACs are not part of a description.
+  void note_reject() {
+    const bool unicast = packet_.family != PacketFamily::kIpv4 ||
+                         ((packet_.destination >> 28) != 0xe && packet_.destination != 0xffffffffu);
+    if (packet_.proto == 6 && !packet_.later_fragment && unicast) {
+      result_.rejected = true;
+      step("7. denyAction reject: would be rejected, answered at once with a TCP RST (within "
+           "the per-CPU reply budget; dropped past it)");
+    } else {
+      step("7. denyAction reject: dropped without a reply (only first TCP segments to a unicast "
+           "address are answered)");
+    }
   }
 
   const Policy& policy_;

@@ -55,6 +55,8 @@ vw_settings settings_for(const Policy& policy) {
       break;
   }
   settings.mode = policy.host.mode == Mode::kAudit ? VW_MODE_AUDIT : VW_MODE_ENFORCE;
+  settings.deny_action =
+      policy.host.deny_action == DenyAction::kReject ? VW_DENY_REJECT : VW_DENY_DROP;
   if (policy.host.addresses.empty()) settings.flags |= VW_SETTINGS_ALL_DESTINATIONS;
   if (policy.host.listen == Listen::kAny) settings.flags |= VW_SETTINGS_LOCAL_DESTINATIONS;
   // Every tunnel is data plane but those declared: their devices filter.

@@ -31,8 +31,8 @@ const std::initializer_list<std::string_view> kWrapperFields = {"networkAcls",
                                                                 "publicNetworkAccess", "vaultwall"};
 const std::initializer_list<std::string_view> kVaultwallFields = {
     "profile",         "limits",          "dataPlane", "privateEndpoints",
-    "virtualNetworks", "trustedServices", "mode",      "perimeter",
-    "description"};
+    "virtualNetworks", "trustedServices", "mode",      "denyAction",
+    "perimeter",       "description"};
 // A host-facts file: the host facts the vaultwall section can embed.
 const std::initializer_list<std::string_view> kHostFactsFields = {
     "dataPlane", "privateEndpoints", "virtualNetworks", "serviceTags", "description"};
@@ -284,6 +284,8 @@ class DocumentReader {
                        "is not a known profile; expected akv-current or akv-2018");
     read_member_choice(host, path, "mode", parse_mode, document_.mode,
                        "is not a valid mode; expected enforce or audit");
+    read_member_choice(host, path, "denyAction", parse_deny_action, document_.deny_action,
+                       "is not a valid deny action; expected drop or reject");
     if (const Json* limits = walk_.member(host, path, "limits"))
       read_limits(*limits, join_path(path, "limits"));
     for (std::string_view fact : {"dataPlane", "privateEndpoints", "virtualNetworks"})

@@ -84,7 +84,8 @@ Labels rule_labels(const RuleCounters& r) {
 Labels policy_info_labels(const MetricsSnapshot& m) {
   Labels labels{{"digest", m.digest},
                 {"profile", m.profile},
-                {"mode", m.mode == VW_MODE_AUDIT ? "audit" : "enforce"}};
+                {"mode", m.mode == VW_MODE_AUDIT ? "audit" : "enforce"},
+                {"deny_action", m.deny_action == VW_DENY_REJECT ? "reject" : "drop"}};
   const PolicyFacts& p = m.facts.policy;
   labels.push_back({"default_action", p.default_action});
   labels.push_back({"bypass", p.bypass});

@@ -256,6 +256,14 @@ std::string render_metrics(const MetricsSnapshot& m) {
            "Deny and audit events lost because the ring buffer was full (reader too slow).");
   x.sample("vaultwall_events_lost_total", {}, m.events.lost);
 
+  x.family("vaultwall_reject_sent_total", "counter",
+           "Denied TCP segments answered with a RST (denyAction reject).");
+  x.sample("vaultwall_reject_sent_total", {}, s.replies.sent);
+  x.family("vaultwall_reject_suppressed_total", "counter",
+           "Packets denied under denyAction reject and dropped without a reply (per-CPU reply "
+           "budget spent, a RST, not TCP, a later fragment, broadcast or multicast).");
+  x.sample("vaultwall_reject_suppressed_total", {}, s.replies.suppressed);
+
   x.family("vaultwall_policy_generation", "gauge",
            "Generation of the active policy (0: none applied, firewall off).");
   x.sample("vaultwall_policy_generation", {}, m.generation);

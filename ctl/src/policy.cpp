@@ -43,6 +43,9 @@ std::string_view to_string(PerimeterMode value) {
   return value == PerimeterMode::kEnforced ? "Enforced" : "Transition";
 }
 std::string_view to_string(Mode value) { return value == Mode::kEnforce ? "enforce" : "audit"; }
+std::string_view to_string(DenyAction value) {
+  return value == DenyAction::kDrop ? "drop" : "reject";
+}
 std::string_view to_string(Profile value) {
   return value == Profile::kAkv2018 ? "akv-2018" : "akv-current";
 }
@@ -65,6 +68,9 @@ std::optional<PerimeterMode> parse_perimeter_mode(std::string_view text) {
 }
 std::optional<Mode> parse_mode(std::string_view text) {
   return parse_enum(text, {Mode::kEnforce, Mode::kAudit});
+}
+std::optional<DenyAction> parse_deny_action(std::string_view text) {
+  return parse_enum(text, {DenyAction::kDrop, DenyAction::kReject});
 }
 std::optional<Profile> parse_profile(std::string_view text) {
   return parse_enum(text, {Profile::kAkv2018, Profile::kAkvCurrent});

@@ -93,6 +93,7 @@ void add_policy_extensions(OrderedJson& out, const HostSection& host, bool sort_
   });
   out["trustedServices"] = trusted_json;
   out["mode"] = to_string(host.mode);
+  out["denyAction"] = to_string(host.deny_action);
   if (host.perimeter) out["perimeter"] = perimeter_json(*host.perimeter, sort_lists);
 }
 

@@ -192,6 +192,7 @@ class Validator {
     if (document_.public_network_access)
       policy_.public_network_access = document_.public_network_access->value;
     if (document_.mode) policy_.host.mode = document_.mode->value;
+    if (document_.deny_action) policy_.host.deny_action = document_.deny_action->value;
     policy_.resource_id = document_.resource_id;
   }
 

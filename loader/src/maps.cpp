@@ -103,20 +103,35 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
   return m;
 }
 
+namespace {
+
+// One u64 slot of a per-CPU array, summed over CPUs.
+Result<uint64_t> sum_per_cpu(int map_fd, const char* map_name, uint32_t index) {
+  std::vector<uint64_t> per_cpu(possible_cpus());
+  if (bpf_map_lookup_elem(map_fd, &index, per_cpu.data()) != 0)
+    return fail_errno(std::string("read ") + map_name + "[" + std::to_string(index) + "]");
+  uint64_t total = 0;
+  for (uint64_t n : per_cpu) total += n;
+  return total;
+}
+
+}  // namespace
+
 Result<EventStats> PinnedMaps::read_event_stats() const {
-  const int stats_fd = fd(MapId::VW_MAP_EVENT_STATS);
-  auto sum = [&](uint32_t index) -> Result<uint64_t> {
-    std::vector<uint64_t> per_cpu(possible_cpus());
-    if (bpf_map_lookup_elem(stats_fd, &index, per_cpu.data()) != 0)
-      return fail_errno(std::string("read ") + name(MapId::VW_MAP_EVENT_STATS) + "[" +
-                        std::to_string(index) + "]");
-    uint64_t total = 0;
-    for (uint64_t n : per_cpu) total += n;
-    return total;
+  auto sum = [&](uint32_t index) {
+    return sum_per_cpu(fd(MapId::VW_MAP_EVENT_STATS), name(MapId::VW_MAP_EVENT_STATS), index);
   };
   return EventStats{.emitted = VW_TRY(sum(VW_EVENT_STAT_EMITTED)),
                     .suppressed = VW_TRY(sum(VW_EVENT_STAT_SUPPRESSED)),
                     .lost = VW_TRY(sum(VW_EVENT_STAT_LOST))};
+}
+
+Result<RejectStats> PinnedMaps::read_reject_stats() const {
+  auto sum = [&](uint32_t index) {
+    return sum_per_cpu(fd(MapId::VW_MAP_REJECT_STATS), name(MapId::VW_MAP_REJECT_STATS), index);
+  };
+  return RejectStats{.sent = VW_TRY(sum(VW_REJECT_STAT_SENT)),
+                     .suppressed = VW_TRY(sum(VW_REJECT_STAT_SUPPRESSED))};
 }
 
 std::vector<std::pair<std::string, int>> PinnedMaps::all() const {

@@ -53,6 +53,7 @@ SlotImage policy(const Knobs& knobs, uint32_t second_ifindex, uint64_t generatio
   s.bypass = knobs.bypass;
   s.public_access = knobs.public_access;
   s.mode = knobs.mode;
+  s.deny_action = knobs.deny_action;
   s.flags = VW_SETTINGS_HAS_SEGMENTS |
             (knobs.every_destination ? VW_SETTINGS_ALL_DESTINATIONS : 0) |
             (knobs.listen_on_addresses_only ? 0 : VW_SETTINGS_LOCAL_DESTINATIONS);

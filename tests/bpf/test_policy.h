@@ -87,6 +87,7 @@ struct Knobs {
   // VW_SETTINGS_PERIMETER_TRANSITION or _ENFORCED; Enforced is written as
   // the compiler writes it (only the perimeter's rule, no bypass, deny).
   uint32_t perimeter = 0;
+  uint8_t deny_action = VW_DENY_DROP;  // vaultwall.denyAction
 };
 
 inline constexpr Knobs kDenyByDefault{};
@@ -109,6 +110,10 @@ inline constexpr Knobs kPerimeterTransition{.perimeter = VW_SETTINGS_PERIMETER_T
 inline constexpr Knobs kPerimeterTransitionPublicDisabled{
     .public_access = VW_PUBLIC_ACCESS_DISABLED, .perimeter = VW_SETTINGS_PERIMETER_TRANSITION};
 inline constexpr Knobs kPerimeterEnforced{.perimeter = VW_SETTINGS_PERIMETER_ENFORCED};
+inline constexpr Knobs kReject{.deny_action = VW_DENY_REJECT};
+inline constexpr Knobs kEveryDestinationReject{.every_destination = true,
+                                               .deny_action = VW_DENY_REJECT};
+inline constexpr Knobs kRejectAudit{.mode = VW_MODE_AUDIT, .deny_action = VW_DENY_REJECT};
 inline constexpr Knobs kPerimeterEnforcedAudit{.mode = VW_MODE_AUDIT,
                                                .perimeter = VW_SETTINGS_PERIMETER_ENFORCED};
 

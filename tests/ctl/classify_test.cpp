@@ -330,6 +330,28 @@ TEST(Classify, Step6_AuditModePassesWouldBeDenies) {
   EXPECT_EQ(f.classify(bad).verdict_class, uint32_t{VW_CLASS_MALFORMED});  // not a policy decision
 }
 
+TEST(Classify, DenyActionRejectAnswersDeniedTcpOnly) {
+  Fixture f(policy_text("", R"(, "denyAction": "reject")"));
+  auto tcp = f.classify(packet("8.8.8.8"));
+  EXPECT_EQ(tcp.verdict_class, uint32_t{VW_CLASS_DEFAULT_DENY});
+  EXPECT_FALSE(tcp.passes);
+  EXPECT_TRUE(tcp.rejected);
+  EXPECT_NE(tcp.steps.back().find("would be rejected"), std::string::npos) << tcp.steps.back();
+  PacketDescription udp = packet("8.8.8.8", "192.0.2.10", 443);
+  udp.proto = 17;
+  auto dropped = f.classify(udp);
+  EXPECT_FALSE(dropped.passes);
+  EXPECT_FALSE(dropped.rejected);
+  EXPECT_FALSE(f.classify(packet("198.51.100.7")).rejected) << "allowed";
+  PacketDescription bad = packet("8.8.8.8");
+  bad.malformed = true;
+  EXPECT_FALSE(f.classify(bad).rejected) << "malformed is no policy decision";
+  Fixture audit(policy_text("", R"(, "denyAction": "reject", "mode": "audit")"));
+  auto passed = audit.classify(packet("8.8.8.8"));
+  EXPECT_TRUE(passed.passes);
+  EXPECT_FALSE(passed.rejected) << "audit mode never rejects";
+}
+
 TEST(Classify, FragmentsAreDecidedBySourceWithoutCredit) {
   Fixture f(policy_text());
   PacketDescription p = packet("198.51.100.7", "192.0.2.10", 0);

@@ -123,6 +123,14 @@ TEST(Compile, NoAddressesProtectsEveryDestinationAndNoSegmentsClearsTheFlag) {
   EXPECT_TRUE(out.image.segments.empty());
 }
 
+TEST(Compile, DenyActionReachesTheSlotSettings) {
+  EXPECT_EQ(compile(must_load(wrap(R"({"defaultAction": "Deny"})", R"({})"))).image.settings.deny_action,
+            VW_DENY_DROP);
+  CompiledPolicy reject =
+      compile(must_load(wrap(R"({"defaultAction": "Deny"})", R"({"denyAction": "reject"})")));
+  EXPECT_EQ(reject.image.settings.deny_action, VW_DENY_REJECT);
+}
+
 TEST(Compile, DeclaredTunnelsAreNotDataPlane) {
   CompiledPolicy out = compile(must_load(wrap(
       R"({"defaultAction": "Deny"})",

@@ -128,6 +128,23 @@ TEST(Document, EnumValuesAreCaseInsensitiveAndNormalised) {
   EXPECT_EQ(json["properties"]["publicNetworkAccess"], "Disabled");
 }
 
+TEST(Document, DenyActionIsDropByDefaultRejectWhenAskedAndNothingElse) {
+  EXPECT_EQ(must_load(R"({"networkAcls": {"defaultAction": "Deny"}})").host.deny_action,
+            DenyAction::kDrop);
+  Policy policy = must_load(
+      R"({"networkAcls": {"defaultAction": "Deny"}, "vaultwall": {"denyAction": "Reject"}})");
+  EXPECT_EQ(policy.host.deny_action, DenyAction::kReject);
+  EXPECT_EQ(nlohmann::json::parse(to_azure_json(policy))["vaultwall"]["denyAction"], "reject");
+  auto errors = errors_of(
+      R"({"networkAcls": {"defaultAction": "Deny"}, "vaultwall": {"denyAction": "bounce"}})");
+  ASSERT_EQ(errors.size(), 1u) << describe(errors);
+  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "vaultwall.denyAction",
+                             "\"bounce\" is not a valid deny action; expected drop or reject"));
+  errors = errors_of(R"({"networkAcls": {"defaultAction": "Deny"}, "vaultwall": {"denyAction": 1}})");
+  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "vaultwall.denyAction", "string"))
+      << describe(errors);
+}
+
 TEST(Document, SubnetIdsAreLowerCasedAndPortsNormalised) {
   Policy policy = must_load(wrap(
       R"({"defaultAction": "Deny", "virtualNetworkRules": [{"id": "/subscriptions/0000/resourceGroups/RG/providers/Microsoft.Network/virtualNetworks/App-VNet/subnets/Web"}]})",

@@ -170,7 +170,8 @@ Outcome expected_outcome(const AppliedPolicy& applied, const TestFrame& frame,
   ClassifierContext context = applied.context;
   context.trusted = &applied.trusted;
   Classification c = classify(applied.policy, context, packet);
-  return {c.passes ? uint32_t{XDP_PASS} : uint32_t{XDP_DROP}, c.verdict_class, c.rule_id,
+  const uint32_t action = c.passes ? XDP_PASS : c.rejected ? XDP_TX : XDP_DROP;
+  return {action, c.verdict_class, c.rule_id,
           c.service_id};
 }
 

@@ -221,6 +221,8 @@ MetricsSnapshot sample_snapshot() {
   m.digest = "abc";
   m.profile = "akv-2018";
   m.mode = VW_MODE_AUDIT;
+  m.deny_action = VW_DENY_REJECT;
+  m.stats.replies = {.sent = 7, .suppressed = 3};
   m.interfaces = {{"eth0", "native", true}, {"eth1", "generic", false}};
   return m;
 }
@@ -336,6 +338,8 @@ TEST(Metrics, OperatorFamiliesCarryTheFacts) {
   EXPECT_TRUE(has_line(text, "vaultwall_apply_last_attempt_timestamp_seconds 1764322700.000"));
   EXPECT_TRUE(has_line(text, "vaultwall_apply_last_success_timestamp_seconds 1764322548.250"));
   EXPECT_TRUE(has_line(text, "vaultwall_rules{kind=\"ip\"} 3"));
+  EXPECT_TRUE(has_line(text, "vaultwall_reject_sent_total 7"));
+  EXPECT_TRUE(has_line(text, "vaultwall_reject_suppressed_total 3"));
   EXPECT_TRUE(has_line(text, "vaultwall_rules_limit{kind=\"vnet\"} 200"));
   EXPECT_TRUE(has_line(text, "vaultwall_service_tags_change_number 412"));
   EXPECT_TRUE(has_line(text, "vaultwall_service_tags_file_timestamp_seconds 1764000000.000"));
@@ -344,6 +348,7 @@ TEST(Metrics, OperatorFamiliesCarryTheFacts) {
                        "kind=\"ip\"} 1764322000.500"));
   EXPECT_TRUE(has_line(text,
                        "vaultwall_policy_info{digest=\"abc\",profile=\"akv-2018\",mode=\"audit\","
+                       "deny_action=\"reject\","
                        "default_action=\"Deny\",bypass=\"AzureServices\","
                        "public_network_access=\"Enabled\",vault=\"/subscriptions/s/"
                        "resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv\"} 1"));

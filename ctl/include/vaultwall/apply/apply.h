@@ -175,6 +175,7 @@ struct Stats {
   std::vector<vw_counters> classes;  // indexed by VW_CLASS_*
   std::vector<RuleCounters> rules;   // rules of the live slot, by id
   std::vector<ServiceCounters> services;
+  RejectStats replies;  // denyAction reject: RSTs sent, denied packets dropped instead
 };
 Result<Stats> read_stats(const PinnedMaps& maps);
 // The same from a KernelPolicy already read (read_kernel_state).

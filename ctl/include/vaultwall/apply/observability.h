@@ -81,6 +81,7 @@ struct MetricsSnapshot {
   std::string digest;          // hex
   std::string profile;
   uint8_t mode = VW_MODE_ENFORCE;
+  uint8_t deny_action = VW_DENY_DROP;
   std::vector<InterfaceAttachment> interfaces;
   bool per_rule = true;  // false (--no-rule-metrics): no series per rule (up to 16k of them)
   std::map<uint32_t, uint64_t> rule_last_hit_unix_ns;  // by rule id; absent: never or unknown

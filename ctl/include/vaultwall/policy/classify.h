@@ -63,6 +63,9 @@ struct Classification {
   uint32_t rule_id = VW_RULE_NONE;           // credited rule
   uint32_t service_id = VW_SERVICE_NONE;     // credited trusted service
   bool passes = true;                        // XDP_PASS vs XDP_DROP
+  // Dropped and answered with a TCP RST (denyAction reject, DESIGN §1.10),
+  // budget permitting: what the program does then is XDP_TX.
+  bool rejected = false;
   uint32_t vnet_id = VW_VNET_PUBLIC;         // where the packet came from
   std::string vnet;                          // its resource id, "" for internet
   std::vector<RuleMatch> other_rules;        // also match, not credited

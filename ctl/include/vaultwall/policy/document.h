@@ -103,6 +103,7 @@ struct Document {
   std::vector<Located<std::string>> trusted_services;
   std::vector<CustomServiceText> custom_services;
   std::optional<Located<Mode>> mode;
+  std::optional<Located<DenyAction>> deny_action;
 
   // vaultwall.perimeter: the network security perimeter profile the vault
   // is associated with (access mode and inbound access rules).

@@ -20,6 +20,9 @@ enum class Bypass { kAzureServices, kNone };
 // (vaultwall.perimeter), as if associated in Enforced mode.
 enum class PublicNetworkAccess { kEnabled, kDisabled, kSecuredByPerimeter };
 enum class Mode { kEnforce, kAudit };
+// What a policy deny does in enforce mode (vaultwall.denyAction, DESIGN
+// §1.10): drop silently, or answer TCP with a RST at once.
+enum class DenyAction { kDrop, kReject };
 // How the vault's data-plane sockets are bound (DESIGN §1.1, weak host):
 // to the wildcard address ("any": whatever a local wildcard socket would
 // receive on a protected port is data plane) or to the listed addresses
@@ -33,11 +36,12 @@ enum class PerimeterMode { kTransition, kEnforced };
 
 // Azure's spelling: "Allow", "Deny", "AzureServices", "None", "Enabled",
 // "Disabled", "SecuredByPerimeter", "Transition", "Enforced"; ours:
-// "enforce", "audit", "akv-2018", "akv-current".
+// "enforce", "audit", "drop", "reject", "akv-2018", "akv-current".
 std::string_view to_string(DefaultAction value);
 std::string_view to_string(Bypass value);
 std::string_view to_string(PublicNetworkAccess value);
 std::string_view to_string(Mode value);
+std::string_view to_string(DenyAction value);
 std::string_view to_string(Profile value);
 std::string_view to_string(Listen value);
 std::string_view to_string(PerimeterMode value);
@@ -46,6 +50,7 @@ std::optional<DefaultAction> parse_default_action(std::string_view text);
 std::optional<Bypass> parse_bypass(std::string_view text);
 std::optional<PublicNetworkAccess> parse_public_network_access(std::string_view text);
 std::optional<Mode> parse_mode(std::string_view text);
+std::optional<DenyAction> parse_deny_action(std::string_view text);
 std::optional<Profile> parse_profile(std::string_view text);
 std::optional<Listen> parse_listen(std::string_view text);
 std::optional<PerimeterMode> parse_perimeter_mode(std::string_view text);  // also "Learning"
@@ -192,6 +197,7 @@ struct HostSection {
   std::vector<VirtualNetwork> virtual_networks;
   TrustedServices trusted;
   Mode mode = Mode::kEnforce;
+  DenyAction deny_action = DenyAction::kDrop;
   std::optional<Perimeter> perimeter;
   friend bool operator==(const HostSection&, const HostSection&) = default;
 };

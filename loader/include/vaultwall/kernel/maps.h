@@ -182,6 +182,12 @@ struct EventStats {
   uint64_t lost = 0;
 };
 
+// What the replies to denied packets did, summed over CPUs (vw_reject_stats).
+struct RejectStats {
+  uint64_t sent = 0;        // RSTs sent back
+  uint64_t suppressed = 0;  // denied under reject, dropped instead
+};
+
 // Every map of VW_MAPS, named by its map name: MapId::VW_MAP_RULES_0 is
 // MapId::vw_rules_0.
 enum class MapId : size_t {
@@ -251,6 +257,8 @@ class PinnedMaps {
 
   // vw_event_stats summed over CPUs; a failed read is an error.
   Result<EventStats> read_event_stats() const;
+  // vw_reject_stats summed over CPUs; a failed read is an error.
+  Result<RejectStats> read_reject_stats() const;
 
   // Name -> fd of every map, for status output.
   std::vector<std::pair<std::string, int>> all() const;
