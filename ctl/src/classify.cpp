@@ -245,13 +245,7 @@ class Classifier {
   };
 
   std::vector<ServiceMatch6> matching_services6() const {
-    std::vector<ServiceMatch6> out;
-    if (!context_.trusted) return out;
-    for (const TrustedService& service : context_.trusted->services)
-      for (const Ipv6Prefix& prefix : service.ipv6)
-        if (prefix.contains(packet_.source6))
-          out.push_back({service_id(service.name), service.name, prefix});
-    return out;
+    return services_holding<ServiceMatch6>(&TrustedService::ipv6, packet_.source6);
   }
 
   // Step 4 for an IPv6 source, then `fallback`.
@@ -462,12 +456,19 @@ class Classifier {
   }
 
   std::vector<ServiceMatch> matching_services() const {
-    std::vector<ServiceMatch> out;
+    return services_holding<ServiceMatch>(&TrustedService::ipv4, packet_.source);
+  }
+
+  // The trusted prefixes of one family (TrustedService::ipv4 or ::ipv6)
+  // that hold `source`.
+  template <class Match, class Prefixes, class Address>
+  std::vector<Match> services_holding(Prefixes TrustedService::*family,
+                                      const Address& source) const {
+    std::vector<Match> out;
     if (!context_.trusted) return out;
     for (const TrustedService& service : context_.trusted->services)
-      for (const Ipv4Prefix& prefix : service.ipv4)
-        if (prefix.contains(packet_.source))
-          out.push_back({service_id(service.name), service.name, prefix});
+      for (const auto& prefix : service.*family)
+        if (prefix.contains(source)) out.push_back({service_id(service.name), service.name, prefix});
     return out;
   }
 
