@@ -34,7 +34,8 @@ const std::vector<std::pair<Ipv6Prefix, std::string>>& non_global_ranges() {
         {"ff00::/8", "multicast (ff00::/8)"},
     };
     std::vector<std::pair<Ipv6Prefix, std::string>> out;
-    for (const NamedRange& range : table) out.emplace_back(*parse_ipv6_prefix(range.text), range.name);
+    for (const NamedRange& range : table)
+      out.emplace_back(*parse_ipv6_prefix(range.text), range.name);
     return out;
   }();
   return ranges;
@@ -90,7 +91,8 @@ std::optional<Ipv6Prefix> parse_ipv6_prefix(std::string_view text) {
     return std::nullopt;
   unsigned length = 0;
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
-  if (ec != std::errc() || end != digits.data() + digits.size() || length > 128) return std::nullopt;
+  if (ec != std::errc() || end != digits.data() + digits.size() || length > 128)
+    return std::nullopt;
   return Ipv6Prefix{*address, static_cast<uint8_t>(length)};
 }
 
