@@ -154,6 +154,7 @@ static __always_inline int parse_dest_port(struct cursor *c)
 #define IPV6_NEXTHDR_FRAGMENT 44
 #define IPV6_NEXTHDR_DEST 60
 #define IPV6_TRANSPORT_UNKNOWN (-3)
+#define IPV6_LATER_FRAGMENT (-4)
 
 struct ipv6_ext {
 	__u8 nexthdr;
@@ -164,8 +165,9 @@ struct ipv6_ext {
 /*
  * The IPv6 header and up to IPV6_MAX_EXT_HEADERS extension headers.
  * Returns the transport protocol with the cursor on its header, or
- * PARSE_TRUNCATED, or IPV6_TRANSPORT_UNKNOWN when the transport header is
- * not reachable (a non-first fragment, or more extension headers).
+ * PARSE_TRUNCATED, or IPV6_LATER_FRAGMENT for a non-first fragment (its
+ * transport header is in an earlier one), or IPV6_TRANSPORT_UNKNOWN when
+ * more extension headers hide the transport header.
  */
 static __always_inline int parse_ipv6(struct cursor *c)
 {
@@ -188,7 +190,7 @@ static __always_inline int parse_ipv6(struct cursor *c)
 			return PARSE_TRUNCATED;
 		if (next == IPV6_NEXTHDR_FRAGMENT) {
 			if (bpf_ntohs(ext->frag_off) & 0xfff8)
-				return IPV6_TRANSPORT_UNKNOWN;
+				return IPV6_LATER_FRAGMENT;
 			c->pos += 8;
 		} else {
 			c->pos += (ext->hdrlen + 1) * 8;

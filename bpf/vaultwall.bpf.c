@@ -73,6 +73,29 @@ struct vw_trusted_map {
 struct vw_trusted_map VW_MAP_TRUSTED_0 SEC(".maps");
 struct vw_trusted_map VW_MAP_TRUSTED_1 SEC(".maps");
 
+/* IPv6 sources: the same two tries, with 16-byte addresses. */
+struct vw_rules6_map {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VW_MAX_RULE6_PREFIXES);
+	__type(key, struct vw_rule6_key);
+	__type(value, struct vw_rule_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+};
+struct vw_rules6_map VW_MAP_RULES6_0 SEC(".maps");
+struct vw_rules6_map VW_MAP_RULES6_1 SEC(".maps");
+
+struct vw_trusted6_map {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VW_MAX_TRUSTED6_PREFIXES);
+	__type(key, struct vw_trusted6_key);
+	__type(value, struct vw_trusted_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+};
+struct vw_trusted6_map VW_MAP_TRUSTED6_0 SEC(".maps");
+struct vw_trusted6_map VW_MAP_TRUSTED6_1 SEC(".maps");
+
 /* The public source index (see vaultwall_abi.h): written by mmap. */
 struct vw_index_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -263,6 +286,7 @@ struct packet {
 	__u32 endpoint_kind; /* VW_ENDPOINT_*, 0 when not listed */
 	__u32 endpoint_vnet; /* a private endpoint's virtual network, 0 = any */
 	__u8 has_options;    /* IPv4 options: the destination may not be where it goes */
+	__u8 saddr6[16];     /* IPv6 packets: the source, for decide_ipv6 */
 };
 
 struct verdict {
@@ -661,13 +685,89 @@ static __always_inline struct verdict decide_ipv4(const struct packet *p)
 	return v;
 }
 
-/* IPv6 to a protected port: no rule can admit it (Azure rules are IPv4), so
- * it gets the default action, and never passes when public access is off. */
-static __always_inline struct verdict decide_ipv6(const struct vw_settings *s)
+/* ---- IPv6 decision ----------------------------------------------------------
+ * The IPv4 decision with 16-byte sources: rules (vw_rules6_N, IP rules under
+ * vnet 0 and VNET subnets under their network) and trusted services
+ * (vw_trusted6_N). No rule or service admitting it, a packet gets the
+ * default action as IPV6_ALLOW or IPV6_DENY, and never passes when public
+ * access is off. An IPv4-mapped source is decided as the IPv4 address it
+ * carries (decide_ipv6). */
+
+static __always_inline __u32 lookup_trusted6(const struct packet *p)
 {
-	if (s->public_access == VW_PUBLIC_ACCESS_DISABLED || s->default_action == VW_ACTION_DENY)
-		return make_verdict(VW_CLASS_IPV6_DENY);
-	return make_verdict(VW_CLASS_IPV6_ALLOW);
+	struct vw_trusted6_key key = { .prefixlen = 128 };
+	struct vw_trusted_value *svc;
+
+	__builtin_memcpy(key.addr, p->saddr6, 16);
+	svc = SLOT_LOOKUP(p->slot, VW_MAP_TRUSTED6_0, VW_MAP_TRUSTED6_1, &key);
+	return svc ? svc->service_id : VW_SERVICE_NONE;
+}
+
+static __always_inline __u32 lookup_rule6(const struct packet *p, __u32 vnet_id)
+{
+	struct vw_rule6_key key = { .prefixlen = VW_RULE_KEY_VNET_BITS + 128, .vnet_id = vnet_id };
+	struct vw_rule_value *rule;
+
+	if (!(p->settings->flags & VW_SETTINGS_HAS_RULES6))
+		return VW_RULE_NONE;
+	__builtin_memcpy(key.addr, p->saddr6, 16);
+	rule = SLOT_LOOKUP(p->slot, VW_MAP_RULES6_0, VW_MAP_RULES6_1, &key);
+	return rule ? rule->rule_id : VW_RULE_NONE;
+}
+
+static __always_inline struct verdict trusted6_or(const struct packet *p, __u32 fallback_class)
+{
+	struct verdict v = make_verdict(fallback_class);
+
+	if (p->settings->bypass != VW_BYPASS_AZURE_SERVICES)
+		return v;
+	v.service_id = lookup_trusted6(p);
+	if (v.service_id != VW_SERVICE_NONE)
+		v.class = VW_CLASS_TRUSTED;
+	return v;
+}
+
+static __always_inline struct verdict decide_rules6(const struct packet *p)
+{
+	const struct vw_settings *s = p->settings;
+	__u32 vnet_id;
+	struct verdict v;
+
+	if (s->public_access == VW_PUBLIC_ACCESS_DISABLED)
+		return trusted6_or(p, VW_CLASS_IPV6_DENY);
+	vnet_id = lookup_vnet(p);
+	v = make_verdict(vnet_id == VW_VNET_PUBLIC ? VW_CLASS_IP_RULE : VW_CLASS_VNET_RULE);
+	v.rule_id = lookup_rule6(p, vnet_id);
+	if (v.rule_id != VW_RULE_NONE)
+		return v;
+	return trusted6_or(p, s->default_action == VW_ACTION_DENY ? VW_CLASS_IPV6_DENY
+								  : VW_CLASS_IPV6_ALLOW);
+}
+
+/* ::ffff:a.b.c.d, the form an IPv6 socket sees an IPv4 peer in. */
+static __always_inline int is_ipv4_mapped(const __u8 *a)
+{
+	const __u32 *w = (const __u32 *)a;
+
+	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0x0000ffff);
+}
+
+/* The decision for an IPv6 data-plane packet, before audit mode. A source
+ * ::ffff:a.b.c.d is decided as a.b.c.d (the rules, services and perimeter
+ * of IPv4): otherwise an IPv4 address written that way would get IPv6's
+ * decision, and a denied IPv4 client could pass under default Allow for
+ * IPv6 or the other way round. The destination is an IPv6 one, so it is
+ * no private endpoint. */
+static __always_inline struct verdict decide_ipv6(struct packet *p, const struct ipv6hdr *ip6)
+{
+	if (is_ipv4_mapped(ip6->saddr.in6_u.u6_addr8)) {
+		__builtin_memcpy(p->saddr, &ip6->saddr.in6_u.u6_addr8[12], 4);
+		p->source = bpf_ntohl(ip6->saddr.in6_u.u6_addr32[3]);
+		p->endpoint_kind = 0;
+		return decide_ipv4(p);
+	}
+	__builtin_memcpy(p->saddr6, &ip6->saddr, 16);
+	return decide_rules6(p);
 }
 
 /* Classes are compile-time constants below VW_CLASS_COUNT (VW_CLASSES). */
@@ -1019,30 +1119,37 @@ static __always_inline struct verdict classify_ipv4(struct cursor *c, struct pac
 	return decide_ipv4(p);
 }
 
-/* IPv6: every destination is protected (data-plane addresses are IPv4). */
-static __always_inline struct verdict classify_ipv6(struct cursor *c, const struct packet *p)
+/* IPv6: every destination is protected (data-plane addresses are IPv4).
+ * A later fragment has no port: it is decided by its source (fail closed),
+ * counted as a fragment. */
+static __always_inline struct verdict classify_ipv6(struct cursor *c, struct packet *p)
 {
 	const struct vw_settings *s = p->settings;
+	struct ipv6hdr *ip6 = c->pos;
 	int proto;
 	int port;
 
 	if (s->port_count == 0) /* no policy */
 		return make_verdict(VW_CLASS_UNPROTECTED);
+	if ((void *)(ip6 + 1) > c->end)
+		return make_verdict(VW_CLASS_MALFORMED);
 	proto = parse_ipv6(c);
 	if (proto == PARSE_TRUNCATED)
 		return make_verdict(VW_CLASS_MALFORMED);
+	if (proto == IPV6_LATER_FRAGMENT) /* no port: decided by its source */
+		return as_fragment(decide_ipv6(p, ip6));
 	if (proto == IPV6_TRANSPORT_UNKNOWN) /* cannot prove it is not data plane */
-		return decide_ipv6(s);
+		return decide_ipv6(p, ip6);
 	if (!is_data_plane_proto(s, proto))
 		return make_verdict(VW_CLASS_UNPROTECTED);
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) /* an undeclared IP tunnel */
-		return decide_ipv6(s);
+		return decide_ipv6(p, ip6);
 	port = parse_dest_port(c);
 	if (port < 0)
 		return make_verdict(VW_CLASS_MALFORMED);
 	if (!is_data_plane_port(s, proto, port))
 		return make_verdict(VW_CLASS_UNPROTECTED);
-	return decide_ipv6(s);
+	return decide_ipv6(p, ip6);
 }
 
 static __always_inline const struct vw_settings *active_settings(__u32 *slot)

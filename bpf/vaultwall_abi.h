@@ -28,6 +28,10 @@
 #define VW_MAP_RULES_1     vw_rules_1
 #define VW_MAP_TRUSTED_0   vw_trusted_0   /* LPM src -> trusted service id */
 #define VW_MAP_TRUSTED_1   vw_trusted_1
+#define VW_MAP_RULES6_0    vw_rules6_0    /* LPM (vnet, IPv6 src) -> rule id */
+#define VW_MAP_RULES6_1    vw_rules6_1
+#define VW_MAP_TRUSTED6_0  vw_trusted6_0  /* LPM IPv6 src -> trusted service id */
+#define VW_MAP_TRUSTED6_1  vw_trusted6_1
 #define VW_MAP_INDEX_0     vw_index_0     /* source index, top: src /16 -> entry */
 #define VW_MAP_INDEX_1     vw_index_1
 #define VW_MAP_CHUNKS_0    vw_chunks_0    /* source index, 16-entry chunks */
@@ -72,6 +76,14 @@
 	  VW_MAX_TRUSTED_PREFIXES)                                                         \
 	X(VW_MAP_TRUSTED_1, sizeof(struct vw_trusted_key), sizeof(struct vw_trusted_value), \
 	  VW_MAX_TRUSTED_PREFIXES)                                                         \
+	X(VW_MAP_RULES6_0, sizeof(struct vw_rule6_key), sizeof(struct vw_rule_value),      \
+	  VW_MAX_RULE6_PREFIXES)                                                           \
+	X(VW_MAP_RULES6_1, sizeof(struct vw_rule6_key), sizeof(struct vw_rule_value),      \
+	  VW_MAX_RULE6_PREFIXES)                                                           \
+	X(VW_MAP_TRUSTED6_0, sizeof(struct vw_trusted6_key), sizeof(struct vw_trusted_value), \
+	  VW_MAX_TRUSTED6_PREFIXES)                                                        \
+	X(VW_MAP_TRUSTED6_1, sizeof(struct vw_trusted6_key), sizeof(struct vw_trusted_value), \
+	  VW_MAX_TRUSTED6_PREFIXES)                                                        \
 	X(VW_MAP_INDEX_0, 4, sizeof(struct vw_index_chunk), VW_INDEX_TOP_CHUNKS)           \
 	X(VW_MAP_INDEX_1, 4, sizeof(struct vw_index_chunk), VW_INDEX_TOP_CHUNKS)           \
 	X(VW_MAP_CHUNKS_0, 4, sizeof(struct vw_index_chunk), VW_INDEX_CHUNKS)              \
@@ -115,6 +127,9 @@
 #define VW_MAX_RULES 16384
 #define VW_MAX_TRUSTED_PREFIXES (1u << 18)
 #define VW_MAX_SERVICES 256
+/* IPv6 sources have tries of their own (a 16-byte address; DESIGN §1.10). */
+#define VW_MAX_RULE6_PREFIXES (1u << 16)
+#define VW_MAX_TRUSTED6_PREFIXES (1u << 16)
 /* The public source index (below): one top entry per /16, and a budget of
  * 64-byte chunks per slot (4 MiB). Both arrays are preallocated. */
 #define VW_INDEX_TOP_BITS 16
@@ -235,6 +250,7 @@
 					       up: they admit too, and what
 					       only the vault admits is
 					       PERIMETER_WOULD_DENY */
+#define VW_SETTINGS_HAS_RULES6 0x100     /* vw_rules6_N is not empty    */
 /* HAS_*, *_PORTS and port_filter are set by the slot writer from what it
  * writes, so they always describe the slot: the program can rule most
  * packets out with one test instead of a walk of the port list. */
@@ -316,8 +332,8 @@
 	X(DEFAULT_DENY, 7, "default_deny", 1, 1)          /* drop: defaultAction Deny */ \
 	X(PUBLIC_DISABLED, 8, "public_disabled", 1, 1)    /* drop: publicNetworkAccess Disabled */ \
 	X(AUDIT_DENY, 9, "audit_would_deny", 0, 0)        /* pass: audit mode, would be denied */ \
-	X(IPV6_ALLOW, 10, "ipv6_allow", 0, 0)             /* allow: IPv6 to a protected port, default Allow */ \
-	X(IPV6_DENY, 11, "ipv6_deny", 1, 1)               /* drop: IPv6 to a protected port, denied */ \
+	X(IPV6_ALLOW, 10, "ipv6_allow", 0, 0)             /* allow: IPv6, no rule or service admits it, default Allow */ \
+	X(IPV6_DENY, 11, "ipv6_deny", 1, 1)               /* drop: IPv6, no rule or service admits it (default Deny, public access Disabled) */ \
 	X(FRAGMENT_ALLOW, 12, "fragment_allow", 0, 0)     /* allow: non-first fragment, source allowed */ \
 	X(FRAGMENT_DENY, 13, "fragment_deny", 1, 1)       /* drop: non-first fragment, source denied */ \
 	X(MALFORMED, 14, "malformed", 1, 0)               /* drop: cannot prove it is outside the data plane */ \
@@ -387,6 +403,21 @@ struct vw_rule_key {
 
 struct vw_rule_value {
 	__u32 rule_id;
+};
+
+/* vw_rules6_N: the IPv6 counterpart of vw_rules_N, the same layout with
+ * a 16-byte address: prefixlen counts the 32 vnet bits plus the address
+ * bits (2001:db8::/32 as an IP rule is {64, 0, 2001:db8::}). */
+struct vw_rule6_key {
+	__u32 prefixlen;
+	__u32 vnet_id; /* host byte order */
+	__u8 addr[16];
+};
+
+/* vw_trusted6_N: LPM trie of trusted-service IPv6 prefixes. */
+struct vw_trusted6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
 };
 
 /* vw_trusted_N: LPM trie of trusted-service prefixes. */
@@ -511,8 +542,8 @@ struct vw_policy_info {
 	__u64 applied_at_unix_ns;
 	__u8 digest[VW_DIGEST_LEN];
 	char profile[VW_PROFILE_LEN];
-	__u32 rule_prefixes;    /* entries written to vw_rules_N */
-	__u32 trusted_prefixes; /* entries written to vw_trusted_N */
+	__u32 rule_prefixes;    /* entries written to vw_rules_N and vw_rules6_N */
+	__u32 trusted_prefixes; /* entries written to vw_trusted_N and vw_trusted6_N */
 	__u8 policy_digest[VW_DIGEST_LEN];
 };
 
@@ -646,6 +677,8 @@ VW_STATIC_ASSERT(sizeof(struct vw_rule_key) == 12, "vw_rule_key");
 VW_STATIC_ASSERT(sizeof(struct vw_rule_value) == 4, "vw_rule_value");
 VW_STATIC_ASSERT(sizeof(struct vw_trusted_key) == 8, "vw_trusted_key");
 VW_STATIC_ASSERT(sizeof(struct vw_trusted_value) == 4, "vw_trusted_value");
+VW_STATIC_ASSERT(sizeof(struct vw_rule6_key) == 24, "vw_rule6_key");
+VW_STATIC_ASSERT(sizeof(struct vw_trusted6_key) == 20, "vw_trusted6_key");
 VW_STATIC_ASSERT(sizeof(struct vw_index_chunk) == 64, "vw_index_chunk: one cache line");
 VW_STATIC_ASSERT(VW_MAX_RULES <= 0x10000, "rule ids fit the low half of an index result");
 VW_STATIC_ASSERT(VW_MAX_SERVICES < 0x4000, "service ids stay below the index's kind bits");

@@ -2,6 +2,7 @@
 # the library from them and tests/fuzz/targets builds them instrumented.
 set(VAULTWALL_POLICY_SOURCES
   src/ipv4.cpp
+  src/ipv6.cpp
   src/policy.cpp
   src/json_strict.cpp
   src/document.cpp

@@ -10,6 +10,9 @@
 #
 #   scripts/bench-datapath.sh            full run (7 rounds, repeat 1e6, up to 100k rules)
 #   scripts/bench-datapath.sh --quick    under a minute (5 rounds, repeat 1e5, up to 10k rules)
+#   scripts/bench-datapath.sh --ipv6     the IPv6 cells only matter here: tags:254 (254 IPv4
+#                                        and 254 IPv6 rules, every service-tag prefix of both
+#                                        families trusted), 7 rounds, repeat 1e6
 #   scripts/bench-datapath.sh -- --cpu 1 anything after -- goes to the binary
 #
 # Environment: BUILD_DIR (default build), NO_BUILD=1 to use the binary as is.
@@ -22,6 +25,7 @@ rounds=7 repeat=1000000 sets=realistic:1,realistic:254,tags:254,realistic:10000,
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) rounds=5 repeat=100000 sets=realistic:1,tags:254,realistic:10000 suffix="-quick" ;;
+    --ipv6) sets=tags:254 suffix="-ipv6" ;;
     --) shift; break ;;
     -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-datapath.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
@@ -31,7 +35,7 @@ done
 
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || { echo "bench-datapath.sh: needs root (BPF_PROG_TEST_RUN, bpffs pins); run it as root" >&2; exit 1; }
-  exec sudo --preserve-env=BUILD_DIR,NO_BUILD "$0" ${suffix:+--quick} -- "$@"
+  exec sudo --preserve-env=BUILD_DIR,NO_BUILD "$0" ${suffix:+--${suffix#-}} -- "$@"
 fi
 
 build_dir=${BUILD_DIR:-build}

@@ -145,17 +145,31 @@ Report cmd_stats(const Globals& g) {
 // trie, not today's Service Tags file, which may have changed since) that
 // hold the source; the others cannot change its verdict.
 Result<TrustedSet> kernel_trusted_set(const PinnedMaps& maps, const KernelPolicy& current,
-                                      uint32_t source) {
-  const auto entries = VW_TRY(maps.trusted(current.slot).entries());
+                                      const PacketDescription& packet) {
   std::map<uint32_t, TrustedService> by_id;
   for (const auto& [name, id] : current.service_ids) by_id[id].name = name;
-  for (const auto& [key, value] : entries) {
-    Ipv4Prefix prefix{ipv4_from_bytes(key.addr), static_cast<uint8_t>(key.prefixlen)};
-    if (prefix.contains(source)) by_id[value.service_id].ipv4.push_back(prefix);
+  if (packet.family == PacketFamily::kIpv6) {
+    for (const auto& [key, value] : VW_TRY(maps.trusted6(current.slot).entries())) {
+      Ipv6Prefix prefix{{}, static_cast<uint8_t>(key.prefixlen)};
+      std::copy(std::begin(key.addr), std::end(key.addr), prefix.address.begin());
+      if (prefix.contains(packet.source6)) by_id[value.service_id].ipv6.push_back(prefix);
+    }
+  }
+  // An IPv4-mapped IPv6 source is decided as its IPv4 address.
+  const bool ipv4_decided = packet.family == PacketFamily::kIpv4 || ipv4_mapped(packet.source6);
+  const uint32_t source = packet.family == PacketFamily::kIpv4
+                              ? packet.source
+                              : ipv4_mapped(packet.source6).value_or(0);
+  if (ipv4_decided) {
+    for (const auto& [key, value] : VW_TRY(maps.trusted(current.slot).entries())) {
+      Ipv4Prefix prefix{ipv4_from_bytes(key.addr), static_cast<uint8_t>(key.prefixlen)};
+      if (prefix.contains(source)) by_id[value.service_id].ipv4.push_back(prefix);
+    }
   }
   TrustedSet set;
   for (auto& [id, service] : by_id) {
     std::sort(service.ipv4.begin(), service.ipv4.end());
+    std::sort(service.ipv6.begin(), service.ipv6.end());
     set.services.push_back(std::move(service));
   }
   return set;
@@ -183,11 +197,35 @@ const CLI::Validator kIpv4Address(
     },
     "IPv4");
 
+// A source: a dotted quad or an IPv6 address.
+const CLI::Validator kIpAddress(
+    [](const std::string& text) {
+      return parse_ipv4(text) || parse_ipv6(text)
+                 ? std::string()
+                 : text + " is not an IPv4 or IPv6 address (203.0.113.7, 2001:db8::7)";
+    },
+    "IP");
+
 struct ExplainFlags {
   std::string source, interface, destination, proto = "tcp";
   uint16_t vlan = 0;
   uint16_t port = 443;
 };
+
+// The packet explain describes: an IPv4 source, or an IPv6 one (checked
+// while parsing).
+PacketDescription explained_packet(const ExplainFlags& flags) {
+  PacketDescription packet{.proto = protocol_number(flags.proto),
+                           .destination_port = flags.port,
+                           .vlan = flags.vlan};
+  if (auto source = parse_ipv4(flags.source)) {
+    packet.source = *source;
+  } else {
+    packet.family = PacketFamily::kIpv6;
+    packet.source6 = *parse_ipv6(flags.source);
+  }
+  return packet;
+}
 
 std::string text_of_rule(const CompiledPolicy& compiled, uint32_t id) {
   for (const auto& r : compiled.rules)
@@ -253,7 +291,7 @@ Json explain_blank(const ExplainFlags& flags) {
 }
 
 Report cmd_explain(const Globals& g, const ExplainFlags& flags) {
-  const uint32_t source = *parse_ipv4(flags.source);  // checked while parsing
+  PacketDescription packet = explained_packet(flags);
   Report report;
   report.json = explain_blank(flags);
   auto maps = open_maps(g);
@@ -261,7 +299,7 @@ Report cmd_explain(const Globals& g, const ExplainFlags& flags) {
   auto current = read_kernel_policy(*maps);
   if (!current) return report.fail(current.error());
   const Policy policy = current_or_default(*current);
-  auto trusted = kernel_trusted_set(*maps, *current, source);
+  auto trusted = kernel_trusted_set(*maps, *current, packet);
   if (!trusted) return report.fail(trusted.error());
   InterfaceResolver through_links = attached_interface_resolver(g.pin_dir);
   auto compiled = compile_policy(policy, *trusted,
@@ -272,11 +310,7 @@ Report cmd_explain(const Globals& g, const ExplainFlags& flags) {
   add_diagnostic_notes(report, compiled.diagnostics);
   if (!compiled.ok())
     return report.fail(Error{0, "the stored policy does not compile; nothing to explain", {}});
-  PacketDescription packet{.source = source,
-                           .destination = flags.destination.empty() ? 0 : *parse_ipv4(flags.destination),
-                           .proto = protocol_number(flags.proto),
-                           .destination_port = flags.port,
-                           .vlan = flags.vlan};
+  if (!flags.destination.empty()) packet.destination = *parse_ipv4(flags.destination);
   if (!flags.interface.empty()) {
     auto ifindex = through_links(flags.interface);
     if (!ifindex)
@@ -284,7 +318,8 @@ Report cmd_explain(const Globals& g, const ExplainFlags& flags) {
                                "see vaultwall-loader status; attach it with vaultwall-loader attach " + flags.interface});
     packet.ifindex = *ifindex;
   }
-  if (flags.destination.empty() && !policy.host.addresses.empty())
+  if (flags.destination.empty() && !policy.host.addresses.empty() &&
+      packet.family == PacketFamily::kIpv4)
     packet.destination = policy.host.addresses.front();
   // What the datapath would ask the kernel about an unlisted destination.
   if (auto host = read_host_network()) {
@@ -479,7 +514,9 @@ void add_observe_commands(CLI::App& app, Globals& g, Commands& commands) {
 
   auto flags = std::make_shared<ExplainFlags>();
   auto* explain = app.add_subcommand("explain", "which verdict a source gets, and why");
-  explain->add_option("source", flags->source, "source IPv4 address")->required()->check(kIpv4Address);
+  explain->add_option("source", flags->source, "source IPv4 or IPv6 address")
+      ->required()
+      ->check(kIpAddress);
   explain->add_option("--interface", flags->interface,
                       "ingress interface (default: none, i.e. no virtual-network segment)");
   explain->add_option("--vlan", flags->vlan, "VLAN ID (0: untagged)");

@@ -340,6 +340,8 @@ Result<std::vector<std::string>> image_differences(const PinnedMaps& maps, const
   auto add = [&](std::vector<std::string> more) { problems.insert(problems.end(), more.begin(), more.end()); };
   add(entry_differences("rule trie", want.rules, kernel.rules));
   add(entry_differences("trusted trie", want.trusted, kernel.trusted));
+  add(entry_differences("IPv6 rule trie", want.rules6, kernel.rules6));
+  add(entry_differences("IPv6 trusted trie", want.trusted6, kernel.trusted6));
   add(entry_differences("segments", want.segments, kernel.segments));
   add(entry_differences("endpoints", want.endpoints, kernel.endpoints));
   add(VW_TRY(source_index_differences(maps, current.slot, want)));

@@ -188,6 +188,16 @@ class Classifier {
   }
 
   Classification classify_ipv6() {
+    if (packet_.later_fragment) {
+      step("IPv6 non-first fragment: port unknown, decided by its source (fail closed)");
+      decide_ipv6();
+      uint32_t fragment_class = verdict_class_drops(result_.verdict_class)
+                                    ? VW_CLASS_FRAGMENT_DENY
+                                    : VW_CLASS_FRAGMENT_ALLOW;
+      result_.rule_id = VW_RULE_NONE;
+      result_.service_id = VW_SERVICE_NONE;
+      return finish(fragment_class, "counted as a fragment");
+    }
     if (!packet_.transport_unknown) {
       if (!data_plane_protocol() || (is_tcp_or_udp() && !protected_port() && !undeclared_tunnel()))
         return finish(VW_CLASS_UNPROTECTED, "not to a data-plane port: passed untouched");
@@ -195,13 +205,63 @@ class Classifier {
     } else {
       step("IPv6 transport unknown: treated as data plane (fail closed)");
     }
-    // No rule can admit IPv6 (Azure rules are IPv4 only); an enforced
-    // perimeter denies whatever its rules do not admit.
-    bool deny = policy_.public_network_access == PublicNetworkAccess::kDisabled ||
-                policy_.default_action == DefaultAction::kDeny ||
-                policy_.perimeter_effect() == PerimeterEffect::kEnforced;
-    return finish(deny ? VW_CLASS_IPV6_DENY : VW_CLASS_IPV6_ALLOW,
-                  "IPv6: no rule can match, default action applies");
+    decide_ipv6();
+    return finish(result_.verdict_class, "");
+  }
+
+  // An IPv4-mapped source (::ffff:a.b.c.d) is decided as a.b.c.d; any other
+  // by the IPv6 prefixes of rules and trusted services, then the default
+  // action (IPV6_ALLOW / IPV6_DENY).
+  void decide_ipv6() {
+    if (auto mapped = ipv4_mapped(packet_.source6)) {
+      step("source " + format_ipv6(packet_.source6) + " is IPv4-mapped: decided as " +
+           format_ipv4(*mapped));
+      packet_.source = *mapped;
+      packet_.destination = 0;  // an IPv6 destination: no private endpoint
+      decide_ipv4();
+      return;
+    }
+    find_vnet();
+    if (policy_.public_network_access == PublicNetworkAccess::kDisabled) {
+      step("2. publicNetworkAccess Disabled: rules do not apply");
+      trusted6_or(VW_CLASS_IPV6_DENY, "denied (public network access disabled)");
+      return;
+    }
+    if (policy_.perimeter_effect() == PerimeterEffect::kEnforced) {
+      set_class(VW_CLASS_IPV6_DENY,
+                "2. perimeter enforced: its IPv6 prefixes are not enforced, nothing admits IPv6: denied");
+      return;
+    }
+    step("3. no rule matches");
+    bool deny = policy_.default_action == DefaultAction::kDeny;
+    trusted6_or(deny ? VW_CLASS_IPV6_DENY : VW_CLASS_IPV6_ALLOW,
+                deny ? "5. defaultAction Deny: denied" : "5. defaultAction Allow: allowed");
+  }
+
+  struct ServiceMatch6 {
+    uint32_t service_id = 0;
+    std::string name;
+    Ipv6Prefix prefix;
+  };
+
+  std::vector<ServiceMatch6> matching_services6() const {
+    return services_holding<ServiceMatch6>(&TrustedService::ipv6, packet_.source6);
+  }
+
+  // Step 4 for an IPv6 source, then `fallback`.
+  void trusted6_or(uint32_t fallback, const std::string& fallback_step) {
+    if (policy_.bypass != Bypass::kAzureServices) {
+      step("4. bypass None: trusted services not considered");
+    } else if (auto best = most_specific(matching_services6(),
+                                         [](const ServiceMatch6& m) { return m.service_id; })) {
+      result_.service_id = best->service_id;
+      set_class(VW_CLASS_TRUSTED,
+                "4. trusted service " + best->name + " (" + best->prefix.cidr() + "): allowed");
+      return;
+    } else {
+      step("4. source is not in a trusted-service prefix");
+    }
+    set_class(fallback, fallback_step);
   }
 
   // ---- §1.2 decision ----
@@ -396,15 +456,25 @@ class Classifier {
   }
 
   std::vector<ServiceMatch> matching_services() const {
-    std::vector<ServiceMatch> out;
+    return services_holding<ServiceMatch>(&TrustedService::ipv4, packet_.source);
+  }
+
+  // The trusted prefixes of one family (TrustedService::ipv4 or ::ipv6)
+  // that hold `source`.
+  template <class Match, class Prefixes, class Address>
+  std::vector<Match> services_holding(Prefixes TrustedService::*family,
+                                      const Address& source) const {
+    std::vector<Match> out;
     if (!context_.trusted) return out;
-    for (const TrustedService& service : context_.trusted->services) {
-      auto id = context_.service_ids.find(service.name);
-      uint32_t service_id = id == context_.service_ids.end() ? VW_SERVICE_NONE : id->second;
-      for (const Ipv4Prefix& prefix : service.ipv4)
-        if (prefix.contains(packet_.source)) out.push_back({service_id, service.name, prefix});
-    }
+    for (const TrustedService& service : context_.trusted->services)
+      for (const auto& prefix : service.*family)
+        if (prefix.contains(source)) out.push_back({service_id(service.name), service.name, prefix});
     return out;
+  }
+
+  uint32_t service_id(const std::string& name) const {
+    auto id = context_.service_ids.find(name);
+    return id == context_.service_ids.end() ? VW_SERVICE_NONE : id->second;
   }
 
   void set_class(uint32_t verdict_class, const std::string& why) {
@@ -449,7 +519,7 @@ class Classifier {
 
   const Policy& policy_;
   const ClassifierContext& context_;
-  const PacketDescription& packet_;
+  PacketDescription packet_;  // a copy: an IPv4-mapped source is decided as IPv4
   Classification result_;
   bool vnet_known_ = false;
 };

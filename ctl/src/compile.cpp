@@ -29,6 +29,13 @@ vw_trusted_key trusted_key(const Ipv4Prefix& prefix) {
   return make_trusted_key(prefix.address, prefix.length);
 }
 
+vw_trusted6_key trusted6_key(const Ipv6Prefix& prefix) {
+  const Ipv6Prefix network = prefix.network();
+  uint8_t bytes[16];
+  std::memcpy(bytes, network.address.data(), 16);
+  return make_trusted6_key(bytes, network.length);
+}
+
 vw_settings settings_for(const Policy& policy) {
   vw_settings settings{};
   settings.default_action =
@@ -42,7 +49,8 @@ vw_settings settings_for(const Policy& policy) {
     case PerimeterEffect::kEnforced:
       // Only the perimeter's rules admit (they are the public rules of the
       // slot): public access is the perimeter's to decide, no bypass,
-      // everything else denied. IPv6 is denied too (no rule can admit it).
+      // everything else denied. IPv6 is denied too (a perimeter's IPv6
+      // prefixes are not enforced).
       settings.flags |= VW_SETTINGS_PERIMETER_ENFORCED;
       settings.public_access = VW_PUBLIC_ACCESS_ENABLED;
       settings.bypass = VW_BYPASS_NONE;
@@ -80,6 +88,7 @@ std::string digest_input(const std::string& canonical, const TrustedSet& trusted
   for (const TrustedService& service : trusted.services) {
     std::string line = service.name + (service.custom ? " custom:" : ":");
     for (const Ipv4Prefix& prefix : service.ipv4) line += " " + prefix.cidr();
+    for (const Ipv6Prefix& prefix : service.ipv6) line += " " + prefix.cidr();
     lines.push_back(line);
   }
   std::sort(lines.begin(), lines.end());
@@ -269,21 +278,23 @@ class Compiler {
     // The same prefix published under two tags goes to the lower service id
     // (the classifier breaks ties the same way).
     std::map<Ipv4Prefix, uint32_t> owner;
+    std::map<Ipv6Prefix, uint32_t> owner6;
+    auto own = [](auto& owners, const auto& prefix, uint32_t id) {
+      auto [it, inserted] = owners.emplace(prefix.network(), id);
+      if (!inserted) it->second = std::min(it->second, id);
+    };
     for (const TrustedService& service : trusted_.services) {
       uint32_t id = out_.service_ids.at(service.name);
-      out_.services.push_back({id, service.name, service.ipv4.size(), service.ipv6_count});
-      for (const Ipv4Prefix& prefix : service.ipv4) {
-        auto [it, inserted] = owner.emplace(prefix.network(), id);
-        if (!inserted) it->second = std::min(it->second, id);
-      }
+      out_.services.push_back({id, service.name, service.ipv4.size(), service.ipv6.size()});
+      for (const Ipv4Prefix& prefix : service.ipv4) own(owner, prefix, id);
+      for (const Ipv6Prefix& prefix : service.ipv6) own(owner6, prefix, id);
     }
-    if (owner.size() > VW_MAX_TRUSTED_PREFIXES)
-      diagnostics_.error("vaultwall.trustedServices",
-                         std::to_string(owner.size()) +
-                             " trusted prefixes exceed the datapath's capacity of " +
-                             std::to_string(VW_MAX_TRUSTED_PREFIXES));
+    check_capacity(owner.size(), VW_MAX_TRUSTED_PREFIXES, "trusted prefixes");
+    check_capacity(owner6.size(), VW_MAX_TRUSTED6_PREFIXES, "trusted IPv6 prefixes");
     for (const auto& [prefix, id] : owner)
       out_.image.trusted.push_back({trusted_key(prefix), vw_trusted_value{id}});
+    for (const auto& [prefix, id] : owner6)
+      out_.image.trusted6.push_back({trusted6_key(prefix), vw_trusted_value{id}});
     std::sort(out_.services.begin(), out_.services.end(),
               [](const auto& a, const auto& b) { return a.id < b.id; });
     for (const CompiledService& service : out_.services) {
@@ -291,6 +302,13 @@ class Compiler {
       copy_text(info.name, service.name);
       out_.service_info.emplace_back(service.id, info);
     }
+  }
+
+  void check_capacity(size_t count, size_t capacity, const std::string& what) {
+    if (count > capacity)
+      diagnostics_.error("vaultwall.trustedServices",
+                         std::to_string(count) + " " + what +
+                             " exceed the datapath's capacity of " + std::to_string(capacity));
   }
 
   void fill_info() {
@@ -306,8 +324,9 @@ class Compiler {
     std::memcpy(info.digest, digest.data(), VW_DIGEST_LEN);
     std::memcpy(info.policy_digest, shared.data(), VW_DIGEST_LEN);
     copy_text(info.profile, to_string(policy_.host.profile));
-    info.rule_prefixes = static_cast<uint32_t>(out_.image.rules.size());
-    info.trusted_prefixes = static_cast<uint32_t>(out_.image.trusted.size());
+    info.rule_prefixes = static_cast<uint32_t>(out_.image.rules.size() + out_.image.rules6.size());
+    info.trusted_prefixes =
+        static_cast<uint32_t>(out_.image.trusted.size() + out_.image.trusted6.size());
   }
 
   const Policy& policy_;

@@ -14,7 +14,8 @@
 namespace vaultwall {
 namespace {
 
-void sort_unique(std::vector<Ipv4Prefix>& prefixes) {
+template <class Prefix>
+void sort_unique(std::vector<Prefix>& prefixes) {
   std::sort(prefixes.begin(), prefixes.end());
   prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
 }
@@ -41,9 +42,24 @@ bool check_published_tag(const ServiceTagFile& file, const ServiceTag& tag,
                           hint);
     ok = false;
   }
+  auto where = [&](size_t position) {
+    return file_path + ":values[" + std::to_string(tag.index) + "].properties.addressPrefixes[" +
+           std::to_string(position) + "]";
+  };
+  for (const PublishedPrefix6& published : tag.published6) {
+    const Ipv6Prefix& prefix = published.prefix;
+    std::optional<std::string> problem;
+    if (prefix.has_host_bits())
+      problem = "has host bits set (the network would be " + prefix.network().cidr() + ")";
+    else if (auto range = ipv6_non_global_range(prefix))
+      problem = *range + "; a trusted service's prefixes must be public addresses";
+    if (!problem) continue;
+    diagnostics.error(where(published.position),
+                      prefix.cidr() + " of service tag " + tag.name + " " + *problem + hint);
+    ok = false;
+  }
   for (const PublishedPrefix& published : tag.published) {
-    std::string at = file_path + ":values[" + std::to_string(tag.index) +
-                     "].properties.addressPrefixes[" + std::to_string(published.position) + "]";
+    std::string at = where(published.position);
     const Ipv4Prefix& prefix = published.prefix;
     std::optional<std::string> problem;
     if (prefix.has_host_bits())
@@ -142,7 +158,12 @@ Result<ServiceTagFile> parse_service_tags(std::string_view text) {
         if (!prefixes[position].is_string()) continue;
         std::string prefix_text = prefixes[position].get<std::string>();
         if (looks_like_ipv6(prefix_text)) {
-          ++tag.ipv6_count;
+          auto prefix6 = parse_ipv6_prefix(prefix_text);
+          if (!prefix6)
+            return fail(EINVAL, "Service Tags file: tag " + tag.name +
+                                    " has an invalid IPv6 prefix \"" + prefix_text + "\"");
+          tag.published6.push_back({*prefix6, position});
+          tag.ipv6.push_back(prefix6->network());
           continue;
         }
         auto prefix = parse_ipv4_prefix(prefix_text);
@@ -154,6 +175,7 @@ Result<ServiceTagFile> parse_service_tags(std::string_view text) {
       }
     }
     sort_unique(tag.ipv4);
+    sort_unique(tag.ipv6);
     file.indexes_by_name[to_lower(tag.name)].push_back(index);
     file.tags[tag.name] = std::move(tag);
   }
@@ -186,7 +208,7 @@ size_t TrustedSet::ipv4_prefix_count() const {
 
 size_t TrustedSet::ipv6_prefix_count() const {
   size_t n = 0;
-  for (const TrustedService& service : services) n += service.ipv6_count;
+  for (const TrustedService& service : services) n += service.ipv6.size();
   return n;
 }
 
@@ -231,8 +253,6 @@ Checked<TrustedSet> resolve_trusted_services(const Policy& policy, const Service
   // an enforced perimeter overrides the bypass.
   if (!bypass_applies(policy)) return {set, {}};
   std::vector<std::string> resolved;  // tag names already in the set
-  std::string ipv6_note;              // "Storage 120, Sql 4"
-  size_t ipv6_total = 0, ipv4_total = 0;
   for (size_t i = 0; i < trusted.services.size(); ++i) {
     const std::string name = tag_of(trusted.services[i]);
     if (name.empty()) continue;  // no published tag: validation said so once
@@ -253,21 +273,12 @@ Checked<TrustedSet> resolve_trusted_services(const Policy& policy, const Service
       continue;
     }
     if (!check_published_tag(*tags, *tag, path, trusted.service_tags_path, diagnostics)) continue;
-    if (tag->ipv6_count > 0)
-      ipv6_note += (ipv6_note.empty() ? "" : ", ") + tag->name + " " + std::to_string(tag->ipv6_count);
-    ipv6_total += tag->ipv6_count;
-    ipv4_total += tag->ipv4.size();
-    set.services.push_back({tag->name, tag->ipv4, tag->ipv6_count, false});
+    set.services.push_back({tag->name, tag->ipv4, tag->ipv6, false});
   }
-  if (ipv6_total > 0)  // one line for every tag: it is the same story each time
-    diagnostics.warning("vaultwall.trustedServices.services",
-                        std::to_string(ipv6_total) +
-                            " IPv6 prefixes of trusted services are not enforceable yet (IPv4 rules only; " +
-                            ipv6_note + "); " + std::to_string(ipv4_total) +
-                            " IPv4 prefixes enforced");
   for (const CustomTrustedService& custom : trusted.custom) {
-    TrustedService service{custom.name, custom.prefixes, 0, true};
+    TrustedService service{custom.name, custom.prefixes, custom.prefixes6, true};
     sort_unique(service.ipv4);
+    sort_unique(service.ipv6);
     set.services.push_back(std::move(service));
   }
   Checked<TrustedSet> result;

@@ -49,6 +49,13 @@ OrderedJson prefixes(const std::vector<Ipv4Prefix>& list_of) {
   return list(list_of, [](const Ipv4Prefix& p) { return p.cidr(); });
 }
 
+// IPv4 then IPv6, as one list (the document's form).
+OrderedJson prefixes(const std::vector<Ipv4Prefix>& ipv4, const std::vector<Ipv6Prefix>& ipv6) {
+  OrderedJson out = prefixes(ipv4);
+  for (const Ipv6Prefix& p : ipv6) out.push_back(p.cidr());
+  return out;
+}
+
 OrderedJson ids(const std::vector<std::string>& values) {
   return list(values, [](const std::string& id) { return OrderedJson{{"id", id}}; });
 }
@@ -89,7 +96,8 @@ void add_policy_extensions(OrderedJson& out, const HostSection& host, bool sort_
               [](const auto& a, const auto& b) { return a.name < b.name; });
   trusted_json["custom"] = list(custom, [&](const CustomTrustedService& service) {
     return OrderedJson{{"name", service.name},
-                       {"addressPrefixes", prefixes(maybe_sorted(service.prefixes))}};
+                       {"addressPrefixes", prefixes(maybe_sorted(service.prefixes),
+                                                    maybe_sorted(service.prefixes6))}};
   });
   out["trustedServices"] = trusted_json;
   out["mode"] = to_string(host.mode);

@@ -972,11 +972,13 @@ class Validator {
                                                "; give each trusted service its own name");
       return;
     }
-    CustomTrustedService service{name, {}};
+    CustomTrustedService service{name, {}, {}};
     std::set<Ipv4Prefix> seen;
+    std::set<Ipv6Prefix> seen6;
     for (const Located<std::string>& written : custom.prefixes) {
-      if (looks_like_ipv6(written.value)) {
-        diagnostics_.error(written.path, written.value + ": only IPv4 addresses are supported");
+      if (looks_like_ipv6(written.value)) {  // a vaultwall entry: both families
+        if (auto prefix6 = trusted_ipv6_prefix(written); prefix6 && seen6.insert(*prefix6).second)
+          service.prefixes6.push_back(*prefix6);
         continue;
       }
       auto prefix = parse_network(written);
@@ -987,8 +989,36 @@ class Validator {
       }
       if (seen.insert(*prefix).second) service.prefixes.push_back(*prefix);
     }
-    if (service.prefixes.empty() && !custom.prefixes.empty()) return;
+    if (service.prefixes.empty() && service.prefixes6.empty() && !custom.prefixes.empty()) return;
     policy_.host.trusted.custom.push_back(std::move(service));
+  }
+
+  // An IPv6 prefix of a custom trusted service, or nullopt after saying why
+  // it cannot be one.
+  std::optional<Ipv6Prefix> trusted_ipv6_prefix(const Located<std::string>& written) {
+    auto prefix = parse_ipv6_prefix(written.value);
+    if (!prefix) {
+      diagnostics_.error(written.path, in_quotes(written.value) +
+                                           " is not a valid IPv6 address or prefix; write it as 2001:db8::/32");
+      return std::nullopt;
+    }
+    if (prefix->has_host_bits()) {
+      diagnostics_.error(written.path, written.value + " has host bits set; the network is " +
+                                           prefix->network().cidr());
+      return std::nullopt;
+    }
+    if (prefix->length < kShortestTrustedPrefix6) {
+      diagnostics_.error(written.path, written.value + " is broader than /" +
+                                           std::to_string(kShortestTrustedPrefix6) +
+                                           "; trusted prefixes are a service's published ranges");
+      return std::nullopt;
+    }
+    if (auto range = ipv6_non_global_range(*prefix)) {
+      diagnostics_.error(written.path, written.value + " " + *range +
+                                           "; a trusted service's prefixes must be public addresses");
+      return std::nullopt;
+    }
+    return prefix;
   }
 
   const Document& document_;

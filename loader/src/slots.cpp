@@ -15,8 +15,9 @@ namespace vaultwall {
 vw_settings settings_as_written(const SlotImage& image) {
   vw_settings settings = image.settings;
   settings.flags &= ~(VW_SETTINGS_HAS_SEGMENTS | VW_SETTINGS_HAS_ENDPOINTS |
-                      VW_SETTINGS_TCP_PORTS | VW_SETTINGS_UDP_PORTS);
+                      VW_SETTINGS_TCP_PORTS | VW_SETTINGS_UDP_PORTS | VW_SETTINGS_HAS_RULES6);
   if (!image.segments.empty()) settings.flags |= VW_SETTINGS_HAS_SEGMENTS;
+  if (!image.rules6.empty()) settings.flags |= VW_SETTINGS_HAS_RULES6;
   if (!image.endpoints.empty()) settings.flags |= VW_SETTINGS_HAS_ENDPOINTS;
   settings.port_filter = 0;
   for (uint32_t i = 0; i < std::min<uint32_t>(settings.port_count, VW_MAX_PORTS); i++) {
@@ -167,6 +168,8 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
 
   VW_TRY(replace_contents(maps.rules(idle), image.rules));
   VW_TRY(replace_contents(maps.trusted(idle), image.trusted));
+  VW_TRY(replace_contents(maps.rules6(idle), image.rules6));
+  VW_TRY(replace_contents(maps.trusted6(idle), image.trusted6));
   VW_TRY(write_source_index(maps, idle, build_source_index(image)));
   VW_TRY(replace_contents(maps.segments(idle), image.segments));
   VW_TRY(replace_contents(maps.endpoints(idle), image.endpoints));
@@ -203,6 +206,8 @@ Result<SlotImage> read_slot(const PinnedMaps& maps, uint32_t slot) {
   image.info = VW_TRY(maps.policy_info().at(slot));
   image.rules = VW_TRY(maps.rules(slot).entries());
   image.trusted = VW_TRY(maps.trusted(slot).entries());
+  image.rules6 = VW_TRY(maps.rules6(slot).entries());
+  image.trusted6 = VW_TRY(maps.trusted6(slot).entries());
   image.segments = VW_TRY(maps.segments(slot).entries());
   image.endpoints = VW_TRY(maps.endpoints(slot).entries());
   image.document = VW_TRY(read_slot_document(maps, slot));

@@ -12,6 +12,7 @@
 // cell's figure is the median of its per-round ratios, with min and max.
 // The same packet every iteration keeps the trie hot: this measures the
 // instruction path and trie depth, not cache misses.
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fmt/core.h>
@@ -31,6 +32,7 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -43,6 +45,7 @@
 #include "rule_sets.h"
 #include "run_context.h"
 #include "test_run.h"
+#include "vaultwall/abi/keys.h"
 #include "vaultwall/kernel/maps.h"
 #include "vaultwall/kernel/program.h"
 #include "vaultwall/kernel/slots.h"
@@ -88,7 +91,7 @@ struct Options {
 
 // ---- Packets ----------------------------------------------------------------
 
-enum class Needs { kNothing, kShortRule, kTrusted };
+enum class Needs { kNothing, kShortRule, kTrusted, kIpv6Trusted };
 
 struct PacketKind {
   std::string name;
@@ -99,7 +102,29 @@ struct PacketKind {
   uint32_t lower_bound_action; // what the minimal program returns (it sees less)
   bool xdp_filter;             // xdp-filter can express this packet's verdict
   Needs needs = Needs::kNothing;
+  bool ipv6 = false;           // measured against the IPv6 lower bound (bench_lpm6)
 };
+
+// IPv6 (documentation space, RFC 3849): an allowed /128 rule, a denied
+// source no rule or service-tag prefix covers.
+constexpr char kAllowedSource6[] = "2001:db8:1::7";
+constexpr char kDeniedSource6[] = "2001:db8:ffff::20";
+constexpr char kDestination6[] = "2001:db8::10";
+
+std::vector<uint8_t> tcp6_frame(const std::string& source) {
+  testing::PacketBuilder b;
+  b.ethernet()
+      .ipv6(testing::ipv6(source), testing::ipv6(kDestination6), testing::kProtoTcp)
+      .tcp(40000, kProtectedPort);
+  b.payload(kFrameBytes + 20 - b.size());
+  return b.bytes();
+}
+
+std::string format_ipv6(const Ipv6Address& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET6, address.data(), text, sizeof(text));
+  return text;
+}
 
 std::vector<uint8_t> tcp_frame(const char* source, uint16_t dport) {
   testing::PacketBuilder builder;
@@ -110,7 +135,8 @@ std::vector<uint8_t> tcp_frame(const char* source, uint16_t dport) {
   return builder.bytes();
 }
 
-std::vector<PacketKind> packet_kinds(const std::string& trusted_source) {
+std::vector<PacketKind> packet_kinds(const std::string& trusted_source,
+                                     const std::string& trusted_source6) {
   std::vector<PacketKind> kinds = {
       {"allowed_32", std::string("TCP ") + kAllowedSource + " -> :443, matches its /32 rule",
        tcp_frame(kAllowedSource, kProtectedPort), XDP_PASS, VW_CLASS_IP_RULE, XDP_PASS, true},
@@ -139,9 +165,21 @@ std::vector<PacketKind> packet_kinds(const std::string& trusted_source) {
         .ipv6(testing::ipv6("2001:db8::7"), testing::ipv6("2001:db8::10"), testing::kProtoTcp)
         .tcp(40000, kProtectedPort);
     b.payload(kFrameBytes + 20 - b.size());
-    kinds.push_back({"ipv6", "TCP over IPv6 -> :443 (no IPv6 rules exist: default deny)",
+    kinds.push_back({"ipv6", "TCP over IPv6 -> :443 (no IPv6 rule or service holds it: default deny)",
                      b.bytes(), XDP_DROP, VW_CLASS_IPV6_DENY, XDP_PASS, false});
   }
+  kinds.push_back({"ipv6_allowed",
+                   std::string("TCP ") + kAllowedSource6 + " -> :443, matches its /128 IPv6 rule",
+                   tcp6_frame(kAllowedSource6), XDP_PASS, VW_CLASS_IP_RULE, XDP_PASS, false,
+                   Needs::kIpv6Trusted, true});
+  kinds.push_back({"ipv6_trusted",
+                   "TCP " + trusted_source6 + " -> :443, in a trusted IPv6 service-tag prefix",
+                   tcp6_frame(trusted_source6), XDP_PASS, VW_CLASS_TRUSTED, XDP_PASS, false,
+                   Needs::kIpv6Trusted, true});
+  kinds.push_back({"ipv6_denied",
+                   std::string("TCP ") + kDeniedSource6 + " -> :443, no rule or service, default deny",
+                   tcp6_frame(kDeniedSource6), XDP_DROP, VW_CLASS_IPV6_DENY, XDP_DROP, false,
+                   Needs::kIpv6Trusted, true});
   {
     testing::PacketBuilder b;
     b.ethernet()
@@ -173,6 +211,12 @@ constexpr Target kTargets[] = {
     {"trusted", "tags:254", "lower_bound", 1.3},
     {"denied", "tags:254", "empty", 2.0},
     {"denied", "tags:254", "lower_bound", 1.3},
+    {"ipv6_allowed", "tags:254", "empty", 2.0},
+    {"ipv6_allowed", "tags:254", "lower_bound", 1.3},
+    {"ipv6_trusted", "tags:254", "empty", 2.0},
+    {"ipv6_trusted", "tags:254", "lower_bound", 1.3},
+    {"ipv6_denied", "tags:254", "empty", 2.0},
+    {"ipv6_denied", "tags:254", "lower_bound", 1.3},
     {"allowed_32", "", "xdp_filter", 1.0},
     {"denied", "", "xdp_filter", 1.0},
 };
@@ -194,7 +238,24 @@ struct RuleSet {
   RuleSetSpec spec;
   std::vector<Ipv4Prefix> rules;
   std::vector<Ipv4Prefix> trusted;
+  // "tags" sets: as many IPv6 rules (the allowed /128, then /48 and /64
+  // under 2001:db8::/32) and every IPv6 prefix of the service-tags file.
+  std::vector<Ipv6Prefix> rules6;
+  std::vector<Ipv6Prefix> trusted6;
 };
+
+std::vector<Ipv6Prefix> ipv6_rules(size_t count) {
+  std::vector<Ipv6Prefix> out = {*parse_ipv6_prefix(std::string(kAllowedSource6) + "/128")};
+  const Ipv6Address denied = testing::ipv6(kDeniedSource6);
+  std::mt19937_64 rng(kRuleSetSeed);
+  while (out.size() < count) {
+    Ipv6Prefix p = *parse_ipv6_prefix("2001:db8::/32");
+    p.length = out.size() % 2 ? 48 : 64;
+    for (size_t i = 4; i < p.length / 8u; i++) p.addr[i] = static_cast<uint8_t>(rng());
+    if (!covers(p, denied) && std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  }
+  return out;
+}
 
 Result<RuleSetSpec> parse_set_spec(const std::string& text) {
   auto colon = text.find(':');
@@ -218,7 +279,8 @@ bool any_covers(const std::vector<Ipv4Prefix>& prefixes, const Ipv4Address& addr
                      [&](const Ipv4Prefix& p) { return covers(p, address); });
 }
 
-Result<RuleSet> build_set(const RuleSetSpec& spec, const std::vector<Ipv4Prefix>& tags) {
+Result<RuleSet> build_set(const RuleSetSpec& spec, const std::vector<Ipv4Prefix>& tags,
+                          const std::vector<Ipv6Prefix>& tags6) {
   auto allowed_rule = parse_ipv4_prefix(std::string(kAllowedSource) + "/32");
   auto short_rule = parse_ipv4_prefix(kShortRule);
   auto denied = parse_ipv4_prefix(kDeniedSource);
@@ -226,10 +288,13 @@ Result<RuleSet> build_set(const RuleSetSpec& spec, const std::vector<Ipv4Prefix>
   recipe.dense = spec.kind == "dense";
   if (spec.kind == "realistic") recipe.realistic.insert(recipe.realistic.end(), tags.begin(), tags.end());
   auto rules = VW_TRY(build_rule_set(spec.rules, recipe));
-  RuleSet set{spec, std::move(rules), {}};
-  if (spec.kind == "tags")
+  RuleSet set{spec, std::move(rules), {}, {}, {}};
+  if (spec.kind == "tags") {
     for (const Ipv4Prefix& p : tags)
       if (!covers(p, denied->addr)) set.trusted.push_back(p);
+    set.rules6 = ipv6_rules(spec.rules);
+    set.trusted6 = tags6;
+  }
   return set;
 }
 
@@ -246,6 +311,15 @@ std::string trusted_source_for(const std::vector<RuleSet>& sets, const std::vect
       return fmt::format("{}.{}.{}.{}", a[0], a[1], a[2], a[3]);
   }
   return "192.0.2.99";  // no tags at all: the trusted cells are skipped anyway
+}
+
+// An address in the first IPv6 service-tag prefix (no IPv6 rule is under
+// Azure's ranges).
+std::string trusted_source6_for(const std::vector<Ipv6Prefix>& tags6) {
+  if (tags6.empty()) return "2001:db8:eeee::1";  // the IPv6 trusted cells then fail loudly
+  Ipv6Address a = tags6.front().addr;
+  a[15] |= 1;
+  return format_ipv6(a);
 }
 
 // ---- Programs under test ---------------------------------------------------
@@ -304,6 +378,19 @@ SlotImage bench_policy(const RuleSet& set) {
   image.info.trusted_prefixes = static_cast<__u32>(set.trusted.size());
   std::snprintf(image.info.profile, sizeof(image.info.profile), "bench");
   image.rules = to_rule_entries(set.rules);
+  for (size_t i = 0; i < set.rules6.size(); i++) {
+    uint8_t addr[16];
+    std::copy(set.rules6[i].addr.begin(), set.rules6[i].addr.end(), addr);
+    image.rules6.emplace_back(make_rule6_key(VW_VNET_PUBLIC, addr, set.rules6[i].length),
+                              vw_rule_value{static_cast<__u32>(1 + i % (VW_MAX_RULES - 1))});
+  }
+  for (const Ipv6Prefix& p : set.trusted6) {
+    uint8_t addr[16];
+    std::copy(p.addr.begin(), p.addr.end(), addr);
+    image.trusted6.emplace_back(make_trusted6_key(addr, p.length), vw_trusted_value{1});
+  }
+  image.info.rule_prefixes += static_cast<__u32>(set.rules6.size());
+  image.info.trusted_prefixes += static_cast<__u32>(set.trusted6.size());
   for (size_t i = 0; i < set.trusted.size(); i++) {
     vw_trusted_key key{};
     key.prefixlen = set.trusted[i].length;
@@ -326,6 +413,19 @@ Result<LpmSkeleton> load_lower_bound(const RuleSet& set) {
   all.erase(std::unique(all.begin(), all.end()), all.end());
   TypedMap<vw_rule_key, vw_rule_value> rules(bpf_map__fd(skel->maps.lb_rules), "lb_rules");
   VW_TRY(rules.put_all(to_rule_entries(all)));
+  // IPv6: rules and trusted prefixes in one trie, as for IPv4.
+  std::vector<std::pair<vw_rule6_key, vw_rule_value>> all6;
+  auto add6 = [&](const Ipv6Prefix& p) {
+    uint8_t addr[16];
+    std::copy(p.addr.begin(), p.addr.end(), addr);
+    all6.emplace_back(make_rule6_key(VW_VNET_PUBLIC, addr, p.length), vw_rule_value{1});
+  };
+  for (const Ipv6Prefix& p : set.rules6) add6(p);
+  for (const Ipv6Prefix& p : set.trusted6) add6(p);
+  if (!all6.empty()) {
+    TypedMap<vw_rule6_key, vw_rule_value> rules6(bpf_map__fd(skel->maps.lb_rules6), "lb_rules6");
+    VW_TRY(rules6.put_all(all6));
+  }
   return skel;
 }
 
@@ -880,6 +980,8 @@ bool applies(const PacketKind& packet, const RuleSet& set) {
       return set.rules.size() >= 2;
     case Needs::kTrusted:
       return !set.trusted.empty();
+    case Needs::kIpv6Trusted:
+      return !set.trusted6.empty();
     default:
       return true;
   }
@@ -893,7 +995,9 @@ std::vector<Cell> make_cells(const std::vector<PacketKind>& packets,
       if (!applies(packet, *set.set)) continue;
       cells.push_back(Cell{&packet,
                            &set,
-                           {floor_fd, bpf_program__fd(set.lower_bound->progs.bench_lpm),
+                           {floor_fd,
+                            bpf_program__fd(packet.ipv6 ? set.lower_bound->progs.bench_lpm6
+                                                        : set.lower_bound->progs.bench_lpm),
                             set.vaultwall.prog_fd(), packet.xdp_filter ? set.xdp_filter_fd : -1},
                            {}});
     }
@@ -908,13 +1012,15 @@ Result<Json> run_benchmark(const Options& options) {
   if (options.cpu >= 0) VW_TRY(pin_to_cpu(options.cpu));
 
   auto tags = VW_TRY(load_service_tag_prefixes(options.service_tags));
+  auto tags6 = VW_TRY(load_service_tag_prefixes6(options.service_tags));
   std::vector<RuleSet> rule_sets;
   for (const std::string& text : options.sets) {
     auto spec = VW_TRY(parse_set_spec(text));
-    auto set = VW_TRY(build_set(spec, tags));
+    auto set = VW_TRY(build_set(spec, tags, tags6));
     rule_sets.push_back(std::move(set));
   }
-  const std::vector<PacketKind> packets = packet_kinds(trusted_source_for(rule_sets, tags));
+  const std::vector<PacketKind> packets =
+      packet_kinds(trusted_source_for(rule_sets, tags), trusted_source6_for(tags6));
 
   auto empty = VW_TRY(load_empty());
   std::vector<RuleSetUnderTest> sets;

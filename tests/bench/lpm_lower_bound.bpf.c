@@ -12,6 +12,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -32,6 +33,15 @@ struct {
 	__type(value, struct vw_rule_value);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } lb_rules SEC(".maps");
+
+/* The same for IPv6 (bench_lpm6): one trie keyed like vw_rules6_N. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VW_MAX_RULE6_PREFIXES);
+	__type(key, struct vw_rule6_key);
+	__type(value, struct vw_rule_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} lb_rules6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -73,6 +83,30 @@ int bench_lpm(struct xdp_md *ctx)
 
 	__builtin_memcpy(key.addr, &ip->saddr, 4);
 	rule = bpf_map_lookup_elem(&lb_rules, &key);
+	count(rule ? rule->rule_id : LB_MISS_INDEX, end - data);
+	return rule ? XDP_PASS : XDP_DROP;
+}
+
+/* IPv6: Ethernet/IPv6/TCP (no extension headers), one LPM lookup of a
+ * 16-byte source, one counter. */
+SEC("xdp")
+int bench_lpm6(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct ipv6hdr *ip6 = (void *)(eth + 1);
+	struct tcphdr *tcp = (void *)(ip6 + 1);
+	struct vw_rule6_key key = { .prefixlen = VW_RULE_KEY_VNET_BITS + 128 };
+	struct vw_rule_value *rule;
+
+	if ((void *)(tcp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IPV6))
+		return XDP_PASS;
+	if (ip6->nexthdr != IPPROTO_TCP || tcp->dest != bpf_htons(LB_PROTECTED_PORT))
+		return XDP_PASS;
+
+	__builtin_memcpy(key.addr, &ip6->saddr, 16);
+	rule = bpf_map_lookup_elem(&lb_rules6, &key);
 	count(rule ? rule->rule_id : LB_MISS_INDEX, end - data);
 	return rule ? XDP_PASS : XDP_DROP;
 }

@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -103,6 +105,52 @@ Result<std::vector<Ipv4Prefix>> load_service_tag_prefixes(const std::string& pat
         continue;  // IPv6: Azure IP rules are IPv4 only
       auto prefix = VW_TRY(parse_ipv4_prefix(text.get<std::string>()));
       if (seen.insert(identity(prefix)).second) out.push_back(prefix);
+    }
+  }
+  return out;
+}
+
+Result<Ipv6Prefix> parse_ipv6_prefix(std::string_view text) {
+  const size_t slash = text.find('/');
+  const std::string address(text.substr(0, slash));
+  Ipv6Prefix out;
+  if (inet_pton(AF_INET6, address.c_str(), out.addr.data()) != 1)
+    return fail(EINVAL, "not an IPv6 prefix: " + std::string(text));
+  if (slash != std::string_view::npos) {
+    const int length = std::atoi(std::string(text.substr(slash + 1)).c_str());
+    if (length < 0 || length > 128) return fail(EINVAL, "bad IPv6 prefix length: " + std::string(text));
+    out.length = static_cast<uint8_t>(length);
+  }
+  for (size_t i = 0; i < 16; i++) {
+    const int bits = out.length - static_cast<int>(i) * 8;
+    out.addr[i] &= bits >= 8 ? 0xff : bits <= 0 ? 0 : static_cast<uint8_t>(0xff << (8 - bits));
+  }
+  return out;
+}
+
+bool covers(const Ipv6Prefix& prefix, const Ipv6Address& address) {
+  for (size_t i = 0; i < 16; i++) {
+    const int bits = prefix.length - static_cast<int>(i) * 8;
+    const uint8_t mask = bits >= 8 ? 0xff : bits <= 0 ? 0 : static_cast<uint8_t>(0xff << (8 - bits));
+    if ((address[i] & mask) != prefix.addr[i]) return false;
+  }
+  return true;
+}
+
+Result<std::vector<Ipv6Prefix>> load_service_tag_prefixes6(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return fail(ENOENT, "open service tags file " + path);
+  nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.contains("values") || !doc["values"].is_array())
+    return fail(EINVAL, path + " is not a ServiceTags JSON file (no \"values\" array)");
+  std::vector<Ipv6Prefix> out;
+  for (const auto& tag : doc["values"]) {
+    const auto& prefixes = tag.value("properties", nlohmann::json::object())
+                               .value("addressPrefixes", nlohmann::json::array());
+    for (const auto& text : prefixes) {
+      if (!text.is_string() || text.get<std::string>().find(':') == std::string::npos) continue;
+      auto prefix = VW_TRY(parse_ipv6_prefix(text.get<std::string>()));
+      if (std::find(out.begin(), out.end(), prefix) == out.end()) out.push_back(prefix);
     }
   }
   return out;

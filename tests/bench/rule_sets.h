@@ -43,6 +43,20 @@ bool covers(const Ipv4Prefix& prefix, const Ipv4Address& address);
 // without duplicates. ENOENT/EINVAL when the file is missing or malformed.
 Result<std::vector<Ipv4Prefix>> load_service_tag_prefixes(const std::string& path);
 
+// IPv6 (the "tags" sets' IPv6 side): an address and a prefix, host bits
+// cleared.
+using Ipv6Address = std::array<uint8_t, 16>;
+struct Ipv6Prefix {
+  Ipv6Address addr{};
+  uint8_t length = 128;
+  bool operator==(const Ipv6Prefix&) const = default;
+};
+// "2603:1000::/40"; EINVAL on anything else.
+Result<Ipv6Prefix> parse_ipv6_prefix(std::string_view text);
+bool covers(const Ipv6Prefix& prefix, const Ipv6Address& address);
+// Every IPv6 prefix of a ServiceTags file, in file order, without duplicates.
+Result<std::vector<Ipv6Prefix>> load_service_tag_prefixes6(const std::string& path);
+
 struct RuleSetRecipe {
   Ipv4Prefix allowed_rule;            // always the first rule (rule id 1)
   Ipv4Address denied_source{};        // no rule may cover it

@@ -103,6 +103,18 @@ inline PacketBuilder tcp6(uint16_t dport = kHttpsPort) {
   return b;
 }
 
+inline PacketBuilder tcp6_from(const Ipv6& src, uint16_t dport = kHttpsPort) {
+  PacketBuilder b;
+  b.ethernet().ipv6(src, kVault6, kProtoTcp).tcp(kClientPort, dport);
+  return b;
+}
+
+inline PacketBuilder tcp6_vlan(uint16_t vlan, const Ipv6& src) {
+  PacketBuilder b;
+  b.ethernet().vlan(vlan).ipv6(src, kVault6, kProtoTcp).tcp(kClientPort, kHttpsPort);
+  return b;
+}
+
 inline PacketBuilder udp6(uint16_t dport = kQuicPort) {
   PacketBuilder b;
   b.ethernet().ipv6(kClient6, kVault6, kProtoUdp).udp(kClientPort, dport);
@@ -117,9 +129,10 @@ inline PacketBuilder icmp6() {
 
 // IPv6 with the given chain of 8-byte extension headers, then TCP to dport.
 constexpr uint8_t kHopByHop = 0, kRouting = 43, kFragment = 44, kDestOpts = 60;
-inline PacketBuilder tcp6_after(std::vector<uint8_t> extensions, uint16_t dport) {
+inline PacketBuilder tcp6_after(std::vector<uint8_t> extensions, uint16_t dport,
+                                const Ipv6& src = kClient6) {
   PacketBuilder b;
-  b.ethernet().ipv6(kClient6, kVault6, extensions.empty() ? kProtoTcp : extensions[0]);
+  b.ethernet().ipv6(src, kVault6, extensions.empty() ? kProtoTcp : extensions[0]);
   for (size_t i = 0; i < extensions.size(); i++) {
     uint8_t next = i + 1 < extensions.size() ? extensions[i + 1] : kProtoTcp;
     b.ipv6_extension(extensions[i], next);
@@ -128,9 +141,9 @@ inline PacketBuilder tcp6_after(std::vector<uint8_t> extensions, uint16_t dport)
   return b;
 }
 
-inline PacketBuilder ipv6_later_fragment() {
+inline PacketBuilder ipv6_later_fragment(const Ipv6& src = kClient6) {
   PacketBuilder b;
-  b.ethernet().ipv6(kClient6, kVault6, kFragment).ipv6_extension(kFragment, kProtoTcp, 100);
+  b.ethernet().ipv6(src, kVault6, kFragment).ipv6_extension(kFragment, kProtoTcp, 100);
   b.payload(64);
   return b;
 }

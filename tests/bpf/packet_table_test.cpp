@@ -355,7 +355,66 @@ std::vector<PacketCase> vlan_cases() {
   };
 }
 
-// DESIGN §1.1: no rule admits IPv6 yet; it gets the default action.
+// DESIGN §1.10: IPv6 sources meet their own rules and trusted prefixes;
+// the default action (IPV6_*) for the rest; an IPv4-mapped source is
+// decided as the IPv4 address it carries.
+std::vector<PacketCase> ipv6_decision_cases() {
+  return {
+      {"ipv6_trusted_service_with_bypass", kDenyByDefault, tcp6_from(kFromTrusted6).bytes(),
+       passes(VW_CLASS_TRUSTED).crediting_service(kServiceStorage)},
+      {"ipv6_longest_trusted_prefix_credited", kDenyByDefault,
+       tcp6_from(kFromLongerTrusted6).bytes(),
+       passes(VW_CLASS_TRUSTED).crediting_service(kServiceArm)},
+      {"ipv6_trusted_without_bypass_denied", kNoBypass, tcp6_from(kFromTrusted6).bytes(),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6_trusted_credited_before_default_allow", kAllowByDefault,
+       tcp6_from(kFromTrusted6).bytes(),
+       passes(VW_CLASS_TRUSTED).crediting_service(kServiceStorage)},
+      {"ipv6_public_disabled_passes_trusted", kPublicDisabled, tcp6_from(kFromTrusted6).bytes(),
+       passes(VW_CLASS_TRUSTED).crediting_service(kServiceStorage)},
+      {"ipv6_public_disabled_denies_rule_source", kPublicDisabled, tcp6_from(kFromRule6).bytes(),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6_trusted_after_hop_by_hop_and_routing", kDenyByDefault,
+       tcp6_after({kHopByHop, kRouting}, kHttpsPort, kFromTrusted6).bytes(),
+       passes(VW_CLASS_TRUSTED).crediting_service(kServiceStorage)},
+      {"ipv6_trusted_first_fragment", kDenyByDefault,
+       tcp6_after({kFragment}, kHttpsPort, kFromTrusted6).bytes(),
+       passes(VW_CLASS_TRUSTED).crediting_service(kServiceStorage)},
+      {"ipv6_later_fragment_from_trusted", kDenyByDefault,
+       ipv6_later_fragment(kFromTrusted6).bytes(), passes(VW_CLASS_FRAGMENT_ALLOW)},
+      {"ipv6_ip_rule", kDenyByDefault, tcp6_from(kFromRule6).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule6)},
+      {"ipv6_ip_rule_after_routing_header", kDenyByDefault,
+       tcp6_after({kRouting}, kHttpsPort, kFromRule6).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule6)},
+      {"ipv6_denied_stranger", kDenyByDefault, tcp6_from(kClient6).bytes(),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6_vnet_rule_on_its_segment", kDenyByDefault, tcp6_vlan(kAppVlan, kFromAppVnet6).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAppVnet)},
+      {"ipv6_vnet_source_from_internet_denied", kDenyByDefault,
+       tcp6_from(kFromAppVnet6).bytes(), drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6_ip_rule_source_on_vnet_segment_denied", kDenyByDefault,
+       tcp6_vlan(kAppVlan, kFromRule6).bytes(), drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6_perimeter_enforced_denies_trusted", kPerimeterEnforced,
+       tcp6_from(kFromTrusted6).bytes(), drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6_audit_would_deny_stranger", kAudit, tcp6_from(kClient6).bytes(),
+       passes(VW_CLASS_AUDIT_DENY)},
+      {"ipv4_mapped_source_meets_ipv4_rule", kDenyByDefault, tcp6_from(kMappedFromRule24).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+      {"ipv4_mapped_source_meets_ipv4_trusted", kDenyByDefault,
+       tcp6_from(kMappedFromTrusted).bytes(),
+       passes(VW_CLASS_TRUSTED).crediting_service(kServiceStorage)},
+      {"ipv4_mapped_stranger_gets_ipv4_default_deny", kDenyByDefault,
+       tcp6_from(kMappedStranger).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"ipv4_mapped_trusted_without_bypass_denied", kNoBypass,
+       tcp6_from(kMappedFromTrusted).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"ipv4_mapped_later_fragment_decided_as_ipv4", kDenyByDefault,
+       ipv6_later_fragment(kMappedStranger).bytes(), drops(VW_CLASS_FRAGMENT_DENY)},
+  };
+}
+
+// DESIGN §1.1: IPv6 scope; sources no rule or service holds get the
+// default action.
 std::vector<PacketCase> ipv6_cases() {
   return {
       {"ipv6_tcp443_default_deny", kDenyByDefault, tcp6().bytes(), drops(VW_CLASS_IPV6_DENY)},
@@ -379,9 +438,9 @@ std::vector<PacketCase> ipv6_cases() {
       {"ipv6_first_fragment_tcp443", kDenyByDefault, tcp6_after({kFragment}, kHttpsPort).bytes(),
        drops(VW_CLASS_IPV6_DENY)},
       {"ipv6_later_fragment_fails_closed", kDenyByDefault, ipv6_later_fragment().bytes(),
-       drops(VW_CLASS_IPV6_DENY)},
+       drops(VW_CLASS_FRAGMENT_DENY)},
       {"ipv6_later_fragment_default_allow", kAllowByDefault, ipv6_later_fragment().bytes(),
-       passes(VW_CLASS_IPV6_ALLOW)},
+       passes(VW_CLASS_FRAGMENT_ALLOW)},
       // Listed data-plane addresses are IPv4 only, so IPv6 is never scoped
       // by destination: any IPv6 host's protected port is decided.
       {"ipv6_tcp443_to_any_destination_is_decided", kDenyByDefault,
@@ -663,7 +722,7 @@ std::vector<PacketCase> perimeter_cases() {
 std::vector<PacketCase> all_cases() {
   std::vector<PacketCase> all;
   for (auto group : {not_data_plane_cases, decision_cases, fragment_cases, ihl_cases,
-                     truncation_cases, vlan_cases, ipv6_cases, tunnel_cases, weak_host_cases,
+                     truncation_cases, vlan_cases, ipv6_cases, ipv6_decision_cases, tunnel_cases, weak_host_cases,
                      perimeter_cases}) {
     for (PacketCase& c : group()) all.push_back(std::move(c));
   }

@@ -5,6 +5,7 @@
 
 #include "vaultwall/abi/keys.h"
 #include "vaultwall/policy/ipv4.h"
+#include "vaultwall/policy/ipv6.h"
 
 namespace vaultwall::testing::world {
 
@@ -34,7 +35,26 @@ vw_endpoint_key endpoint(const Ipv4& address) {
   return key;
 }
 
+Ipv6Prefix parse_cidr6(const std::string& cidr, uint8_t (&bytes)[16]) {
+  auto prefix = parse_ipv6_prefix(cidr);
+  if (!prefix) throw std::invalid_argument("test policy: bad IPv6 CIDR " + cidr);
+  std::memcpy(bytes, prefix->network().address.data(), 16);
+  return *prefix;
+}
+
 }  // namespace
+
+vw_rule6_key rule6_key(uint32_t vnet_id, const std::string& cidr) {
+  uint8_t bytes[16];
+  const Ipv6Prefix prefix = parse_cidr6(cidr, bytes);
+  return make_rule6_key(vnet_id, bytes, prefix.length);
+}
+
+vw_trusted6_key trusted6_key(const std::string& cidr) {
+  uint8_t bytes[16];
+  const Ipv6Prefix prefix = parse_cidr6(cidr, bytes);
+  return make_trusted6_key(bytes, prefix.length);
+}
 
 vw_rule_key rule_key(uint32_t vnet_id, const std::string& cidr) {
   const Ipv4Prefix prefix = parse_cidr(cidr);
@@ -77,6 +97,14 @@ SlotImage policy(const Knobs& knobs, uint32_t second_ifindex, uint64_t generatio
       {trusted_key("198.51.100.128/25"), {kServiceStorage}},
       {trusted_key("203.0.113.0/28"), {kServiceArm}},
   };
+  image.rules6 = {
+      {rule6_key(VW_VNET_PUBLIC, "2001:db8:100::/48"), {kRule6}},
+      {rule6_key(kAppVnet, "2001:db8:a00::/64"), {kRuleAppVnet}},
+  };
+  image.trusted6 = {
+      {trusted6_key("2001:db8:7000::/48"), {kServiceStorage}},
+      {trusted6_key("2001:db8:7000:1::/64"), {kServiceArm}},
+  };
   image.segments = {
       {segment(kLoopbackIfindex, kAppVlan), {kAppVnet}},
       {segment(0, kAnyIfVlan), {kAnyIfVnet}},
@@ -92,13 +120,15 @@ SlotImage policy(const Knobs& knobs, uint32_t second_ifindex, uint64_t generatio
     // The vault's rules and trusted services are overridden: not written.
     image.rules = {{rule_key(VW_VNET_PUBLIC, "198.51.100.48/29"), {kRulePerimeter}}};
     image.trusted.clear();
+    image.rules6.clear();
+    image.trusted6.clear();
     s.bypass = VW_BYPASS_NONE;
     s.default_action = VW_ACTION_DENY;
     s.public_access = VW_PUBLIC_ACCESS_ENABLED;
   }
   s.flags |= knobs.perimeter;
-  image.info.rule_prefixes = static_cast<uint32_t>(image.rules.size());
-  image.info.trusted_prefixes = static_cast<uint32_t>(image.trusted.size());
+  image.info.rule_prefixes = static_cast<uint32_t>(image.rules.size() + image.rules6.size());
+  image.info.trusted_prefixes = static_cast<uint32_t>(image.trusted.size() + image.trusted6.size());
   return image;
 }
 

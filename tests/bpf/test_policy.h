@@ -16,6 +16,10 @@
 //   rule 12  VNET  10.3.0.0/24 in vnet 9     segment: the second interface, untagged
 //   service 4 trusted 198.51.100.128/25
 //   service 5 trusted 203.0.113.0/28         (inside rule 1: rules credit first)
+//   rule 30  IP    2001:db8:100::/48         (IPv6, as a dualstack profile allows)
+//   rule 10  VNET  2001:db8:a00::/64 in vnet 7 (the same subnet's IPv6 prefix)
+//   service 4 trusted 2001:db8:7000::/48      (IPv6 prefixes of the same services)
+//   service 5 trusted 2001:db8:7000:1::/64    (inside service 4's: longer wins)
 //   rule 20  PERIMETER  198.51.100.48/29     (only with a perimeter knob: under
 //                                             VW_VNET_PERIMETER in Transition; the
 //                                             only rule, public, when Enforced)
@@ -64,11 +68,21 @@ constexpr uint32_t kRule24 = 1;
 constexpr uint32_t kRule25 = 2;
 constexpr uint32_t kRuleHost = 3;
 constexpr uint32_t kRuleAppVnet = 10;
+constexpr uint32_t kRule6 = 30;
 constexpr uint32_t kRuleAnyIfVnet = 11;
 constexpr uint32_t kRuleIfaceVnet = 12;
 constexpr uint32_t kServiceStorage = 4;
 constexpr uint32_t kServiceArm = 5;
 constexpr uint32_t kRulePerimeter = 20;
+
+// IPv6 sources (the world's IPv6 tries), and IPv4-mapped ones.
+inline const Ipv6 kFromTrusted6 = ipv6("2001:db8:7000::5");
+inline const Ipv6 kFromLongerTrusted6 = ipv6("2001:db8:7000:1::9");
+inline const Ipv6 kFromRule6 = ipv6("2001:db8:100::77");
+inline const Ipv6 kFromAppVnet6 = ipv6("2001:db8:a00::5");
+inline const Ipv6 kMappedFromRule24 = ipv6("::ffff:203.0.113.77");
+inline const Ipv6 kMappedFromTrusted = ipv6("::ffff:198.51.100.200");
+inline const Ipv6 kMappedStranger = ipv6("::ffff:198.51.100.50");
 
 constexpr uint16_t kAppVlan = 100;
 constexpr uint16_t kAnyIfVlan = 200;
@@ -124,5 +138,7 @@ SlotImage policy(const Knobs& knobs, uint32_t second_ifindex, uint64_t generatio
 // Key helpers, shared with the slot-flip test.
 vw_rule_key rule_key(uint32_t vnet_id, const std::string& cidr);
 vw_trusted_key trusted_key(const std::string& cidr);
+vw_rule6_key rule6_key(uint32_t vnet_id, const std::string& cidr);
+vw_trusted6_key trusted6_key(const std::string& cidr);
 
 }  // namespace vaultwall::testing::world

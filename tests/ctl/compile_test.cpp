@@ -322,16 +322,20 @@ TEST(StableIds, ServiceIdsAreStableToo) {
 
 // ---- Service Tags ----
 
-TEST(ServiceTags, RealFileKeepsIpv4AndCountsIpv6) {
+TEST(ServiceTags, RealFileKeepsIpv4AndIpv6) {
   auto file = load_service_tags(service_tags_file());
   ASSERT_TRUE(file) << file.error().message();
-  size_t ipv4 = 0, ipv6 = 0;
+  size_t ipv4 = 0, ipv6 = 0, ipv6_published = 0;
   for (const auto& [name, tag] : file->tags) {
     ipv4 += tag.ipv4.size();
-    ipv6 += tag.ipv6_count;
+    ipv6 += tag.ipv6.size();
+    ipv6_published += tag.published6.size();
   }
   EXPECT_EQ(file->tags.size(), 9u);
-  EXPECT_EQ(ipv6, 5531u - 4028u);  // data/service-tags/README.md: 4,028 IPv4 of 5,531
+  // data/service-tags/README.md: 4,028 IPv4 of 5,531
+  EXPECT_EQ(ipv6_published, 5531u - 4028u);
+  EXPECT_LE(ipv6, ipv6_published);  // duplicates within a tag are kept once
+  EXPECT_GT(ipv6, 1400u);
   EXPECT_LE(ipv4, 4028u);          // duplicates within a tag are kept once
   EXPECT_GT(ipv4, 3900u);
   EXPECT_NE(file->find("azurebackup"), nullptr);  // tag names match in any case
@@ -340,20 +344,24 @@ TEST(ServiceTags, RealFileKeepsIpv4AndCountsIpv6) {
 TEST(ServiceTags, PipelineOnTheRealDocumentCreditsEachPrefixToOneService) {
   Pipeline result = run_pipeline_file(data_dir() / "good/az-keyvault-show.json");
   ASSERT_TRUE(result.compiled) << describe(result.diagnostics);
-  // One warning for the IPv6 prefixes of every tag, not one per tag.
-  size_t ipv6_warnings = 0;
+  // The IPv6 prefixes are enforced: nothing warns about them.
   for (const Diagnostic& d : result.diagnostics)
-    ipv6_warnings += d.message.find("IPv6 prefixes") != std::string::npos ? 1 : 0;
-  EXPECT_EQ(ipv6_warnings, 1u) << describe(result.diagnostics);
-  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning,
-                             "vaultwall.trustedServices.services",
-                             "IPv6 prefixes of trusted services are not enforceable yet"));
+    EXPECT_EQ(d.message.find("IPv6"), std::string::npos) << describe(result.diagnostics);
   const CompiledPolicy& out = *result.compiled;
   ASSERT_EQ(out.services.size(), 4u);
   EXPECT_EQ(out.service_ids.at("AzureBackup"), 1u);
   EXPECT_EQ(out.service_ids.at("Storage"), 4u);
   EXPECT_GT(out.image.trusted.size(), 1000u);
-  EXPECT_EQ(out.image.info.trusted_prefixes, out.image.trusted.size());
+  EXPECT_GT(out.image.trusted6.size(), 800u);
+  EXPECT_EQ(out.image.info.trusted_prefixes, out.image.trusted.size() + out.image.trusted6.size());
+  std::set<std::string> keys6;
+  for (const auto& [key, value] : out.image.trusted6) {
+    EXPECT_LE(key.prefixlen, 128u);
+    EXPECT_TRUE(keys6.insert(std::string(reinterpret_cast<const char*>(&key), sizeof(key))).second)
+        << "duplicate IPv6 trusted key";
+    EXPECT_GE(value.service_id, 1u);
+    EXPECT_LE(value.service_id, 4u);
+  }
   std::set<std::pair<uint32_t, uint32_t>> keys;
   for (const auto& [key, value] : out.image.trusted) {
     EXPECT_TRUE(keys.emplace(key.prefixlen, ipv4_from_bytes(key.addr)).second)
@@ -467,8 +475,11 @@ TEST(ServiceTags, MalformedFileIsEinval) {
 TEST(Digest, ChangesWithTheTrustedPrefixes) {
   Policy policy = must_load("{}");
   TrustedSet empty, one;
-  one.services.push_back({"x", {*parse_ipv4_prefix("52.96.0.0/14")}, 0, true});
+  one.services.push_back({"x", {*parse_ipv4_prefix("52.96.0.0/14")}, {}, true});
+  TrustedSet with_ipv6 = one;
+  with_ipv6.services[0].ipv6.push_back(*parse_ipv6_prefix("2603:1000::/40"));
   EXPECT_NE(policy_digest_hex(policy, empty), policy_digest_hex(policy, one));
+  EXPECT_NE(policy_digest_hex(policy, one), policy_digest_hex(policy, with_ipv6));
   EXPECT_EQ(policy_digest_hex(policy, one).size(), 64u);
 }
 

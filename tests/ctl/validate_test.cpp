@@ -260,3 +260,55 @@ TEST(ForbiddenRanges, AzureTextForPrivateRanges) {
 
 }  // namespace
 }  // namespace vaultwall::test
+
+namespace vaultwall::test {
+namespace {
+
+// A custom trusted service (a vaultwall entry) may list IPv6 prefixes; each
+// range no internet source comes from is refused at its path, by name.
+std::string custom_trusted(const std::string& prefix) {
+  return wrap(R"({"defaultAction": "Deny", "bypass": "AzureServices"})",
+              R"({"trustedServices": {"custom": [{"name": "svc", "addressPrefixes": [")" + prefix +
+                  R"("]}]}})");
+}
+
+TEST(TrustedIpv6, GlobalPrefixIsAccepted) {
+  Policy policy = must_load(custom_trusted("2603:1000::/40"));
+  ASSERT_EQ(policy.host.trusted.custom.size(), 1u);
+  ASSERT_EQ(policy.host.trusted.custom[0].prefixes6.size(), 1u);
+  EXPECT_EQ(policy.host.trusted.custom[0].prefixes6[0].cidr(), "2603:1000::/40");
+}
+
+TEST(TrustedIpv6, EveryNonGlobalRangeIsRefusedByName) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"fd12:3456::/32", "belongs to unique local (fc00::/7)"},
+      {"fe80::/64", "belongs to link-local (fe80::/10)"},
+      {"::1", "belongs to loopback (::1/128)"},
+      {"::", "belongs to the unspecified address (::/128)"},
+      {"ff02::/32", "belongs to multicast (ff00::/8)"},
+      {"::ffff:203.0.113.0/120", "belongs to IPv4-mapped (::ffff:0:0/96"},
+  };
+  for (const auto& [prefix, reason] : cases) {
+    auto errors = errors_of(custom_trusted(prefix));
+    EXPECT_TRUE(has_diagnostic(errors, Severity::kError,
+                               "vaultwall.trustedServices.custom[0].addressPrefixes[0]", reason))
+        << prefix << ": " << describe(errors);
+  }
+}
+
+TEST(TrustedIpv6, HostBitsBroadRangesAndBadSyntaxAreRefused) {
+  const std::string path = "vaultwall.trustedServices.custom[0].addressPrefixes[0]";
+  auto host_bits = errors_of(custom_trusted("2603:1000::1/40"));
+  EXPECT_TRUE(has_diagnostic(host_bits, Severity::kError, path,
+                             "has host bits set; the network is 2603:1000::/40"))
+      << describe(host_bits);
+  auto broad = errors_of(custom_trusted("2000::/3"));
+  EXPECT_TRUE(has_diagnostic(broad, Severity::kError, path, "is broader than /20"))
+      << describe(broad);
+  auto syntax = errors_of(custom_trusted("2603:1000::g/40"));
+  EXPECT_TRUE(has_diagnostic(syntax, Severity::kError, path, "is not a valid IPv6 address"))
+      << describe(syntax);
+}
+
+}  // namespace
+}  // namespace vaultwall::test

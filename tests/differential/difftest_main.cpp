@@ -304,6 +304,9 @@ struct ScopeCoverage {
   uint64_t unlisted_destinations = 0;  // broadcast, multicast, a wildcard socket's (weak host)
   uint64_t endpoint_from_outside = 0;  // a private endpoint's traffic not from its network
   uint64_t priority_tags = 0;          // a VID 0 tag inside a VLAN tag
+  uint64_t ipv6_decided = 0;           // IPv6 frames decided by their source
+  uint64_t ipv6_trusted = 0;           // ... admitted by an IPv6 trusted prefix
+  uint64_t ipv4_mapped = 0;            // ... with an IPv4-mapped source
 
   void note(const Policy& policy, const PacketDescription& d, const Outcome& o,
             const std::vector<uint8_t>& frame) {
@@ -322,6 +325,12 @@ struct ScopeCoverage {
         std::find(listed.begin(), listed.end(), d.destination) == listed.end())
       unlisted_destinations++;
     if (is_endpoint && o.verdict_class != VW_CLASS_PRIVATE_ENDPOINT) endpoint_from_outside++;
+    if (d.family == PacketFamily::kIpv6) {
+      ipv6_decided++;
+      const bool mapped = vaultwall::ipv4_mapped(d.source6).has_value();
+      ipv4_mapped += mapped ? 1 : 0;
+      ipv6_trusted += !mapped && o.verdict_class == VW_CLASS_TRUSTED ? 1 : 0;
+    }
     // Two tags, the inner with VID 0 (tags start at byte 12 with 0x8100/0x88a8).
     if (frame.size() >= 22 && (frame[12] == 0x81 || frame[12] == 0x88) &&
         (frame[16] == 0x81 || frame[16] == 0x88) && (frame[18] & 0x0f) == 0 && frame[19] == 0)
@@ -466,6 +475,9 @@ int run(const Options& options) {
             << ", to private endpoints from outside their network "
             << totals.scope.endpoint_from_outside << ", with an inner priority tag "
             << totals.scope.priority_tags << std::endl;
+  std::cout << "differential: decided IPv6 frames " << totals.scope.ipv6_decided
+            << ", admitted by an IPv6 trusted prefix " << totals.scope.ipv6_trusted
+            << ", with an IPv4-mapped source " << totals.scope.ipv4_mapped << std::endl;
   return totals.mismatches == 0 ? 0 : 1;
 }
 

@@ -8,6 +8,7 @@
 
 #include "packet_builder.h"
 #include "vaultwall/policy/ipv4.h"
+#include "vaultwall/policy/ipv6.h"
 
 namespace vaultwall::difftest {
 namespace {
@@ -22,6 +23,26 @@ constexpr uint16_t kUdpTunnelPorts[] = {4789, 8472, 4790, 6081, 51820, 4500, 170
 void add_edges(std::set<uint32_t>& out, const Ipv4Prefix& p) {
   for (uint32_t a : {p.first(), p.last()})
     for (int64_t d : {-1, 0, 1}) out.insert(static_cast<uint32_t>(int64_t{a} + d));
+}
+
+// The first and last address of an IPv6 prefix, and one either side.
+void add_edges(std::set<Ipv6Address>& out, const Ipv6Prefix& p) {
+  Ipv6Address first = p.network().address, last = first;
+  for (size_t i = 0; i < 16; i++) {
+    const int bits = static_cast<int>(p.length) - static_cast<int>(i) * 8;
+    const uint8_t host = bits >= 8 ? 0 : bits <= 0 ? 0xff : static_cast<uint8_t>(0xff >> bits);
+    last[i] |= host;
+  }
+  auto step = [](Ipv6Address a, int d) {
+    for (int i = 15; i >= 0; i--) {
+      const uint8_t before = a[i];
+      a[i] = static_cast<uint8_t>(a[i] + d);
+      if ((d > 0 && a[i] > before) || (d < 0 && a[i] < before)) break;  // no carry
+    }
+    return a;
+  };
+  for (const Ipv6Address& a : {first, last})
+    for (int d : {-1, 0, 1}) out.insert(d == 0 ? a : step(a, d));
 }
 
 testing::Ipv4 bytes_of(uint32_t address) { return ipv4_bytes(address); }
@@ -56,9 +77,9 @@ class FrameGenerator {
       add_tags(b);
     }
     uint32_t kind = segment ? 0 : uniform(0, 99);
-    if (kind < 80)
+    if (kind < 65)
       add_ipv4(b, segment && chance(0.8) ? std::optional(pick(segment->sources)) : std::nullopt);
-    else if (kind < 88)
+    else if (kind < 90)
       add_ipv6(b);
     else if (kind < 95)
       b.arp_request(bytes_of(source()), bytes_of(destination()));
@@ -176,9 +197,24 @@ class FrameGenerator {
     add_transport(b, proto, data_plane ? std::optional(data_plane->port) : std::nullopt);
   }
 
-  void add_ipv6(PacketBuilder& b) {
-    testing::Ipv6 src{}, dst{};
+  // An IPv6 source: near a trusted prefix's edge, IPv4-mapped (decided as
+  // the IPv4 address it carries), or anywhere.
+  testing::Ipv6 source6() {
+    testing::Ipv6 src{};
+    uint32_t r = uniform(0, 99);
+    if (r < 45 && !pools_.sources6.empty()) return pick(pools_.sources6);
+    if (r < 65) {
+      src[10] = src[11] = 0xff;
+      const testing::Ipv4 v4 = bytes_of(source());
+      std::copy(v4.begin(), v4.end(), src.begin() + 12);
+      return src;
+    }
     for (auto& x : src) x = static_cast<uint8_t>(rng_());
+    return src;
+  }
+
+  void add_ipv6(PacketBuilder& b) {
+    testing::Ipv6 src = source6(), dst{};
     for (auto& x : dst) x = static_cast<uint8_t>(rng_());
     uint32_t r = uniform(0, 99);
     uint8_t transport = r < 65   ? testing::kProtoTcp
@@ -263,6 +299,8 @@ void describe_ipv6(const std::vector<uint8_t>& f, size_t at, const Scope& scope,
     d.malformed = true;
     return;
   }
+  std::copy(f.begin() + static_cast<std::ptrdiff_t>(at + 8), f.begin() + static_cast<std::ptrdiff_t>(at + 24),
+            d.source6.begin());
   auto is_extension = [](uint8_t h) { return h == 0 || h == 43 || h == 44 || h == 60; };
   uint8_t next = f[at + 6];
   size_t pos = at + 40;
@@ -275,8 +313,8 @@ void describe_ipv6(const std::vector<uint8_t>& f, size_t at, const Scope& scope,
       return;
     }
     if (next == 44) {
-      if (read16(f, pos + 2) & 0xfff8) {
-        d.transport_unknown = true;
+      if (read16(f, pos + 2) & 0xfff8) {  // decided by its source, as a fragment
+        d.later_fragment = true;
         return;
       }
       next = f[pos];
@@ -310,8 +348,12 @@ FramePools pools_for(const Policy& policy, const std::vector<uint32_t>& ifindexe
       for (const Ipv4Prefix& p : subnet.prefixes) add_edges(sources, p);
   for (const CustomTrustedService& service : policy.host.trusted.custom)
     for (const Ipv4Prefix& p : service.prefixes) add_edges(sources, p);
+  std::set<Ipv6Address> sources6;
+  for (const CustomTrustedService& service : policy.host.trusted.custom)
+    for (const Ipv6Prefix& p : service.prefixes6) add_edges(sources6, p);
   FramePools pools;
   pools.sources.assign(sources.begin(), sources.end());
+  pools.sources6.assign(sources6.begin(), sources6.end());
   pools.destinations = policy.host.addresses;
   for (const PrivateEndpoint& endpoint : policy.host.private_endpoints)
     pools.destinations.push_back(endpoint.address);

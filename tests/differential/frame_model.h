@@ -51,6 +51,7 @@ struct FramePools {
   };
   std::vector<Segment> segments;
   std::vector<uint32_t> sources;
+  std::vector<Ipv6Address> sources6;  // edges of the IPv6 trusted prefixes
   std::vector<uint32_t> destinations;
   std::vector<uint16_t> vlans;
   std::vector<uint32_t> ifindexes;

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "vaultwall/policy/ipv4.h"
+#include "vaultwall/policy/ipv6.h"
 #include "vaultwall/policy/validate.h"
 
 namespace vaultwall::difftest {
@@ -255,6 +256,9 @@ class PolicyGenerator {
     for (uint32_t s = 0; s < count; s++) {
       std::set<std::string> prefixes;
       for (uint32_t k = 0, n = uniform(1, 4); k < n; k++) prefixes.insert(trusted_prefix().cidr());
+      // IPv6 prefixes too (custom entries are vaultwall's: both families).
+      for (uint32_t k = 0, n = chance(0.4) ? 0 : uniform(1, 3); k < n; k++)
+        prefixes.insert(trusted_prefix6().cidr());
       custom.push_back(
           {{"name", "Service" + std::to_string(s)},
            {"addressPrefixes", std::vector<std::string>(prefixes.begin(), prefixes.end())}});
@@ -289,6 +293,18 @@ class PolicyGenerator {
                                  : Ipv4Prefix{random_public_address(), edge_biased_length(8)};
       if (!untrustable_prefix_reason(p.network())) return p.network();
     }
+  }
+
+  // An IPv6 prefix under one of a few shared /32s, so prefixes of several
+  // services nest and overlap; lengths at the byte and nibble edges.
+  Ipv6Prefix trusted_prefix6() {
+    Ipv6Prefix p{*parse_ipv6("2001:db8::"), 0};
+    p.address[3] = static_cast<uint8_t>(0xb8 + uniform(0, 2));  // 2001:db8: .. 2001:dba:
+    for (size_t i = 4; i < 16; i++) p.address[i] = static_cast<uint8_t>(rng_());
+    if (chance(0.5)) std::fill(p.address.begin() + 6, p.address.end(), 0);
+    p.length = chance(0.6) ? pick<uint8_t>({32, 33, 47, 48, 56, 63, 64, 96, 127, 128})
+                           : static_cast<uint8_t>(uniform(32, 128));
+    return p.network();
   }
 
   std::mt19937_64& rng_;

@@ -252,7 +252,7 @@ for name, value in [("prefix-33", "10.1.0.0/33"), ("host-bits", "10.1.0.1/24"), 
                     ("no-prefix-garbage", "10.1.0.0/x"), ("empty", "")]:
     add("subnet-" + name, put(SUBNET, value), dotted(SUBNET))
     add("trusted-" + name, put(CUSTOM, value), dotted(CUSTOM))
-add("trusted-ipv6", put(CUSTOM, "2603:1000::/40"), dotted(CUSTOM), "only IPv4")
+add("trusted-ipv6-ula", put(CUSTOM, "fd00:1::/32"), dotted(CUSTOM), "belongs to unique local (fc00::/7)")
 
 # ---- enum values and ranges ----
 for path, value in [(["networkAcls", "defaultAction"], "Block"), (["networkAcls", "defaultAction"], ""),

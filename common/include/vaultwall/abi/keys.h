@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "vaultwall_abi.h"
 
@@ -32,6 +33,23 @@ inline vw_trusted_key make_trusted_key(uint32_t address, uint8_t length) {
   vw_trusted_key key{};
   key.prefixlen = length;
   store_ipv4(key.addr, length == 0 ? 0 : address & ~uint32_t{0} << (32 - length));
+  return key;
+}
+
+// vw_rules6_N / vw_trusted6_N keys of a 16-byte network-order address
+// whose host bits the caller has dropped (Ipv6Prefix::network).
+inline vw_rule6_key make_rule6_key(uint32_t vnet_id, const uint8_t (&address)[16], uint8_t length) {
+  vw_rule6_key key{};
+  key.prefixlen = VW_RULE_KEY_VNET_BITS + length;
+  key.vnet_id = vnet_id;
+  std::memcpy(key.addr, address, 16);
+  return key;
+}
+
+inline vw_trusted6_key make_trusted6_key(const uint8_t (&address)[16], uint8_t length) {
+  vw_trusted6_key key{};
+  key.prefixlen = length;
+  std::memcpy(key.addr, address, 16);
   return key;
 }
 

@@ -16,6 +16,8 @@ struct SlotImage {
   vw_policy_info info{};
   std::vector<std::pair<vw_rule_key, vw_rule_value>> rules;
   std::vector<std::pair<vw_trusted_key, vw_trusted_value>> trusted;
+  std::vector<std::pair<vw_rule6_key, vw_rule_value>> rules6;
+  std::vector<std::pair<vw_trusted6_key, vw_trusted_value>> trusted6;
   std::vector<std::pair<vw_segment_key, vw_segment_value>> segments;
   std::vector<std::pair<vw_endpoint_key, vw_endpoint_value>> endpoints;
   std::string document;  // normalised rule document (JSON), kept with the slot

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vaultwall/policy/compile.h"
+#include "vaultwall/policy/ipv6.h"
 #include "vaultwall/policy/policy.h"
 #include "vaultwall/policy/service_tags.h"
 #include "vaultwall_abi.h"
@@ -21,11 +22,12 @@ struct PacketDescription {
   PacketFamily family = PacketFamily::kIpv4;
   uint32_t source = 0;
   uint32_t destination = 0;
+  Ipv6Address source6{};  // IPv6 only (every IPv6 destination is protected)
   uint8_t proto = 6;  // IPPROTO_TCP / IPPROTO_UDP / a tunnel's (GRE 47, ...) / other
   uint16_t destination_port = 443;
   uint32_t ifindex = 0;         // ingress interface
   uint16_t vlan = 0;            // 0 = untagged (inner tag when two)
-  bool later_fragment = false;  // IPv4 non-first fragment (port unknown)
+  bool later_fragment = false;  // non-first fragment (port unknown)
   bool malformed = false;       // cut inside the IP header or a VLAN tag, third VLAN tag
   // IPv4: the options (IHL) or the TCP/UDP header end before the port can
   // be read: malformed when the destination alone proves it is protected

@@ -55,7 +55,7 @@ struct CompiledService {
   uint32_t id = 0;
   std::string name;
   size_t ipv4_prefixes = 0;  // as listed (before cross-service dedupe)
-  size_t ipv6_skipped = 0;
+  size_t ipv6_prefixes = 0;
 };
 
 struct CompiledPolicy {

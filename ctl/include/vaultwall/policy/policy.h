@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "vaultwall/policy/ipv4.h"
+#include "vaultwall/policy/ipv6.h"
 
 namespace vaultwall {
 
@@ -139,7 +140,8 @@ struct PrivateEndpoint {
 
 struct CustomTrustedService {
   std::string name;
-  std::vector<Ipv4Prefix> prefixes;  // deduplicated
+  std::vector<Ipv4Prefix> prefixes;   // deduplicated
+  std::vector<Ipv6Prefix> prefixes6;  // deduplicated
   friend bool operator==(const CustomTrustedService&, const CustomTrustedService&) = default;
 };
 

@@ -13,6 +13,7 @@
 #include "vaultwall/policy/diagnostics.h"
 #include "vaultwall/common/error.h"
 #include "vaultwall/policy/ipv4.h"
+#include "vaultwall/policy/ipv6.h"
 #include "vaultwall/policy/policy.h"
 
 namespace vaultwall {
@@ -23,13 +24,18 @@ struct PublishedPrefix {
   Ipv4Prefix prefix;
   size_t position = 0;
 };
+struct PublishedPrefix6 {
+  Ipv6Prefix prefix;
+  size_t position = 0;
+};
 
 struct ServiceTag {
   std::string name;
   size_t index = 0;                        // values[index]
   std::vector<Ipv4Prefix> ipv4;            // its networks, sorted, deduplicated
+  std::vector<Ipv6Prefix> ipv6;            // the same for IPv6
   std::vector<PublishedPrefix> published;  // as written, for the checks of resolution
-  size_t ipv6_count = 0;                   // published but not enforceable yet
+  std::vector<PublishedPrefix6> published6;
 };
 
 // A trusted service of Key Vault's firewall ("Allow trusted Microsoft
@@ -63,7 +69,7 @@ Result<ServiceTagFile> load_service_tags(const std::filesystem::path& file);
 struct TrustedService {
   std::string name;              // tag name, or the custom entry's name
   std::vector<Ipv4Prefix> ipv4;  // sorted, deduplicated
-  size_t ipv6_count = 0;
+  std::vector<Ipv6Prefix> ipv6;  // sorted, deduplicated
   bool custom = false;
 };
 
@@ -81,8 +87,8 @@ struct TrustedSet {
 // "<file>:values[i].properties.addressPrefixes[j]" for a trusted tag's
 // prefix that validation would refuse in a custom entry (broader than /8,
 // non-public, host bits), and at "<file>:values[i].name" for a trusted tag
-// named twice (case-insensitively); one warning for all IPv6 prefixes
-// skipped. Empty set when bypass is None, an enforced perimeter overrides
+// named twice (case-insensitively). IPv6 prefixes are checked the same
+// way (host bits, ranges no internet source comes from). Empty set when bypass is None, an enforced perimeter overrides
 // the bypass, or nothing is listed.
 Checked<TrustedSet> resolve_trusted_services(const Policy& policy);
 // Same, with the tag file already loaded (tests, or a cached file).

@@ -26,6 +26,9 @@ std::optional<std::string> forbidden_range_reason(const Ipv4Prefix& prefix);
 // /8 (it covers every IPv4 address); ...". Trusted prefixes admit sources
 // the way IP rules do, so the same ranges are refused.
 constexpr uint8_t kShortestTrustedPrefix = 8;
+// IPv6: Regional registries allocate /12s to themselves and /32 and longer
+// to networks; a trusted service is never broader than a /20.
+constexpr uint8_t kShortestTrustedPrefix6 = 20;
 std::optional<std::string> untrustable_prefix_reason(const Ipv4Prefix& prefix);
 
 // The exact Azure error for VNET rules whose subnet lacks the endpoint.

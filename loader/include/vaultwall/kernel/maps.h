@@ -230,6 +230,12 @@ class PinnedMaps {
   TypedMap<vw_trusted_key, vw_trusted_value> trusted(uint32_t slot) const {
     return map<vw_trusted_key, vw_trusted_value>(of_slot(MapId::VW_MAP_TRUSTED_0, slot));
   }
+  TypedMap<vw_rule6_key, vw_rule_value> rules6(uint32_t slot) const {
+    return map<vw_rule6_key, vw_rule_value>(of_slot(MapId::VW_MAP_RULES6_0, slot));
+  }
+  TypedMap<vw_trusted6_key, vw_trusted_value> trusted6(uint32_t slot) const {
+    return map<vw_trusted6_key, vw_trusted_value>(of_slot(MapId::VW_MAP_TRUSTED6_0, slot));
+  }
   // The source index arrays (BPF_F_MMAPABLE), written through MappedArray.
   MapId index(uint32_t slot) const { return of_slot(MapId::VW_MAP_INDEX_0, slot); }
   MapId chunks(uint32_t slot) const { return of_slot(MapId::VW_MAP_CHUNKS_0, slot); }
