@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define VW_ABI_VERSION 4
+#define VW_ABI_VERSION 5
 
 /* ---- Map names ---------------------------------------------------------
  * Each name is a token, used as the map's identifier in the BPF C and, as
@@ -112,12 +112,17 @@
 #define VW_MAX_TRUSTED_PREFIXES (1u << 18)
 #define VW_MAX_SERVICES 256
 /* The public source index (below): one top entry per /16, and a budget of
- * 64-byte chunks per slot (4 MiB). Both arrays are preallocated. */
+ * 64-byte chunks per slot. Both arrays are preallocated. VW_INDEX_CHUNKS is
+ * the budget of the compiled object (4 MiB per slot); `vaultwall-loader load
+ * --index-chunks N` creates vw_chunks_N with N entries instead, and the
+ * pinned map's max_entries is the size every later load reuses. */
 #define VW_INDEX_TOP_BITS 16
 #define VW_INDEX_TOP_ENTRIES (1u << VW_INDEX_TOP_BITS)
 #define VW_INDEX_STRIDE 4
 #define VW_INDEX_CHUNK_ENTRIES (1u << VW_INDEX_STRIDE)
 #define VW_INDEX_CHUNKS 65536
+#define VW_INDEX_CHUNKS_MIN 16
+#define VW_INDEX_CHUNKS_MAX (1u << 24) /* 1 GiB per slot */
 /* The top level is held as chunks too (an array element is 8-byte aligned,
  * so 4-byte elements would waste half; a 64-byte chunk is one cache line):
  * top entry i is vw_index_N[i / 16].entry[i % 16]. */
@@ -486,6 +491,13 @@ struct vw_policy_info {
 	__u32 rule_prefixes;    /* entries written to vw_rules_N */
 	__u32 trusted_prefixes; /* entries written to vw_trusted_N */
 	__u8 policy_digest[VW_DIGEST_LEN];
+	/* The slot's source index: chunks used of the map's capacity, the /16s
+	 * left to the tries because the capacity was spent, and the chunks the
+	 * whole policy needs (the --index-chunks that would index it all). */
+	__u32 index_chunks;
+	__u32 index_capacity;
+	__u32 index_trie_regions;
+	__u32 index_chunks_needed;
 };
 
 /* vw_policy_doc[slot * VW_DOC_CHUNKS + i]: chunk i of the slot's document;
@@ -614,7 +626,8 @@ VW_STATIC_ASSERT(sizeof(struct vw_trusted_value) == 4, "vw_trusted_value");
 VW_STATIC_ASSERT(sizeof(struct vw_index_chunk) == 64, "vw_index_chunk: one cache line");
 VW_STATIC_ASSERT(VW_MAX_RULES <= 0x10000, "rule ids fit the low half of an index result");
 VW_STATIC_ASSERT(VW_MAX_SERVICES < 0x4000, "service ids stay below the index's kind bits");
-VW_STATIC_ASSERT(VW_INDEX_CHUNKS <= VW_INDEX_TRIE, "chunk numbers stay below the index's kind bits");
+VW_STATIC_ASSERT(VW_INDEX_CHUNKS_MAX <= VW_INDEX_TRIE && VW_INDEX_CHUNKS <= VW_INDEX_CHUNKS_MAX,
+		 "chunk numbers stay below the index's kind bits");
 VW_STATIC_ASSERT(VW_INDEX_LIST_RESULT(VW_INDEX_LIST_PREFIXES - 1) < VW_INDEX_CHUNK_ENTRIES,
 		 "a list node fits in a chunk");
 VW_STATIC_ASSERT(sizeof(struct vw_segment_key) == 8, "vw_segment_key");
@@ -625,7 +638,7 @@ VW_STATIC_ASSERT((VW_TUNNELS_IP & VW_TUNNELS_UDP) == 0 && VW_TUNNELS_ALL == 0x3f
 VW_STATIC_ASSERT(sizeof(struct vw_counters) == 24, "vw_counters");
 VW_STATIC_ASSERT(sizeof(struct vw_rule_info) == 8 + VW_RULE_TEXT_LEN, "vw_rule_info");
 VW_STATIC_ASSERT(sizeof(struct vw_service_info) == 8 + VW_SERVICE_NAME_LEN, "vw_service_info");
-VW_STATIC_ASSERT(sizeof(struct vw_policy_info) == 16 + 2 * VW_DIGEST_LEN + VW_PROFILE_LEN + 8,
+VW_STATIC_ASSERT(sizeof(struct vw_policy_info) == 16 + 2 * VW_DIGEST_LEN + VW_PROFILE_LEN + 24,
 		 "vw_policy_info");
 VW_STATIC_ASSERT(sizeof(struct vw_doc_chunk) == 4096, "vw_doc_chunk");
 VW_STATIC_ASSERT(sizeof(struct vw_abi_info) == 8, "vw_abi_info");

@@ -295,6 +295,7 @@ Result<ApplyOutcome> apply_compiled(const PinnedMaps& maps, const KernelPolicy& 
                                old_service_ids, maps.service_stats_fd(), kServiceStats));
 
   outcome.slot = VW_TRY(write_idle_slot_and_flip(maps, image));
+  outcome.index_warning = source_index_warning(VW_TRY(maps.policy_info().at(outcome.slot)));
 
   // Freed ids: once no packet can still use the old slot, forget them.
   if (!compiled.freed_rule_ids.empty() || !compiled.freed_service_ids.empty())

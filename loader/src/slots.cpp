@@ -105,7 +105,6 @@ Result<void> write_document(const PinnedMaps& maps, uint32_t slot, const std::st
 // (an array element is aligned to 8 bytes).
 constexpr size_t kIndexBytes = sizeof(vw_index_chunk) * VW_INDEX_TOP_CHUNKS;
 static_assert(kIndexBytes == sizeof(uint32_t) * VW_INDEX_TOP_ENTRIES);
-constexpr size_t kChunksBytes = sizeof(vw_index_chunk) * VW_INDEX_CHUNKS;
 
 // Shared mappings of one slot's two index arrays.
 struct MappedIndex {
@@ -116,16 +115,19 @@ Result<MappedArray> map_array(const PinnedMaps& maps, MapId id, size_t bytes, bo
   return MappedArray::map(maps.fd(id), PinnedMaps::name(id), bytes, writable);
 }
 
-Result<MappedIndex> map_source_index(const PinnedMaps& maps, uint32_t slot, bool writable) {
-  return MappedIndex{VW_TRY(map_array(maps, maps.index(slot), kIndexBytes, writable)),
-                     VW_TRY(map_array(maps, maps.chunks(slot), kChunksBytes, writable))};
+Result<MappedIndex> map_source_index(const PinnedMaps& maps, uint32_t slot, uint32_t capacity,
+                                     bool writable) {
+  return MappedIndex{
+      VW_TRY(map_array(maps, maps.index(slot), kIndexBytes, writable)),
+      VW_TRY(map_array(maps, maps.chunks(slot), sizeof(vw_index_chunk) * capacity, writable))};
 }
 
 // Writes the slot's source index through shared mappings of its arrays:
 // the used chunks first, then the top level that points into them. Chunks
 // past the used ones keep stale contents nothing points to.
-Result<void> write_source_index(const PinnedMaps& maps, uint32_t slot, const SourceIndex& index) {
-  MappedIndex mapped = VW_TRY(map_source_index(maps, slot, true));
+Result<void> write_source_index(const PinnedMaps& maps, uint32_t slot, uint32_t capacity,
+                                const SourceIndex& index) {
+  MappedIndex mapped = VW_TRY(map_source_index(maps, slot, capacity, true));
   std::memcpy(mapped.chunks.data(), index.chunks.data(),
               index.chunks.size() * sizeof(vw_index_chunk));
   note_map_write();
@@ -134,12 +136,26 @@ Result<void> write_source_index(const PinnedMaps& maps, uint32_t slot, const Sou
   return {};
 }
 
+// What the index of `image` uses of `capacity`; when /16s were left to the
+// tries, the chunks the whole policy needs (built again without a limit).
+void record_index_use(vw_policy_info& info, const SlotImage& image, uint32_t capacity,
+                      const SourceIndex& index) {
+  info.index_chunks = static_cast<uint32_t>(index.chunks.size());
+  info.index_capacity = capacity;
+  info.index_trie_regions = index.trie_regions;
+  info.index_chunks_needed =
+      index.trie_regions == 0
+          ? info.index_chunks
+          : static_cast<uint32_t>(build_source_index(image, VW_INDEX_CHUNKS_MAX).chunks.size());
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps, uint32_t slot,
                                                           const SlotImage& image) {
-  const SourceIndex want = build_source_index(image);
-  const MappedIndex mapped = VW_TRY(map_source_index(maps, slot, false));
+  const uint32_t capacity = VW_TRY(maps.index_capacity());
+  const SourceIndex want = build_source_index(image, capacity);
+  const MappedIndex mapped = VW_TRY(map_source_index(maps, slot, capacity, false));
   const auto* have_top = static_cast<const uint32_t*>(mapped.top.data());
   const auto* have_chunks = static_cast<const vw_index_chunk*>(mapped.chunks.data());
   size_t top_diff = 0, chunk_diff = 0;
@@ -156,6 +172,15 @@ Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps
   return out;
 }
 
+std::optional<std::string> source_index_warning(const vw_policy_info& info) {
+  if (info.index_trie_regions == 0) return std::nullopt;
+  return "the source index holds " + std::to_string(info.index_capacity) + " chunks and this policy needs " +
+         std::to_string(info.index_chunks_needed) + ": " + std::to_string(info.index_trie_regions) +
+         " /16s are decided by the tries (correct, slower); to index them all, purge and load with "
+         "vaultwall-loader load --index-chunks " + std::to_string(info.index_chunks_needed) +
+         " (VAULTWALL_INDEX_CHUNKS), then apply and attach";
+}
+
 Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImage& image) {
   // Read once: under the pin directory's lock nothing else writes vw_active.
   vw_active active = VW_TRY(maps.active().at(0));
@@ -167,7 +192,11 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
 
   VW_TRY(replace_contents(maps.rules(idle), image.rules));
   VW_TRY(replace_contents(maps.trusted(idle), image.trusted));
-  VW_TRY(write_source_index(maps, idle, build_source_index(image)));
+  const uint32_t capacity = VW_TRY(maps.index_capacity());
+  const SourceIndex index = build_source_index(image, capacity);
+  VW_TRY(write_source_index(maps, idle, capacity, index));
+  vw_policy_info info = image.info;
+  record_index_use(info, image, capacity, index);
   VW_TRY(replace_contents(maps.segments(idle), image.segments));
   VW_TRY(replace_contents(maps.endpoints(idle), image.endpoints));
   VW_TRY(write_document(maps, idle, image.document));
@@ -176,7 +205,7 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
   active.settings[idle] = settings_as_written(image);
   VW_TRY(maps.active().put(0, active));
   note_map_write();
-  VW_TRY(maps.policy_info().put(idle, image.info));
+  VW_TRY(maps.policy_info().put(idle, info));
   note_map_write();
 
   // The flip: one word, read once per packet.
