@@ -395,8 +395,10 @@ struct vw_trusted_value {
  *     sparse block (an isolated /32 would otherwise take four chunks);
  *   - VW_INDEX_TRIE: this /16 did not fit in the chunk budget; look the
  *     source up in the tries.
- * The tries stay the readable truth (bpftool map dump) and still decide
- * VNET traffic; the index is derived from them and checked by verify. */
+ * The tries stay the readable truth (bpftool map dump); the index is
+ * derived from them and checked by verify. Each virtual network has an
+ * index of its own in the same chunk array, rooted in its segments' values
+ * (struct vw_segment_value.index). */
 #define VW_INDEX_KIND 0xc0000000u
 #define VW_INDEX_TRIE 0x40000000u
 #define VW_INDEX_CHUNK 0x80000000u
@@ -431,6 +433,13 @@ struct vw_segment_key {
 
 struct vw_segment_value {
 	__u32 vnet_id;
+	/* The root of the virtual network's own source index, an entry as in
+	 * the public one (below) but walked from /0 in 4-bit steps through
+	 * vw_chunks_N: a result (service 0, the VNET rule holding the source),
+	 * a chunk or list node, or VW_INDEX_TRIE (the chunk budget was spent:
+	 * look (vnet_id, source) up in vw_rules_N). Written by the slot writer
+	 * from the vnet's rules, like the rest of the index. */
+	__u32 index;
 };
 
 /* vw_endpoints_N: destination IPv4 -> kind. A private endpoint admits
@@ -631,7 +640,7 @@ VW_STATIC_ASSERT(VW_INDEX_CHUNKS_MAX <= VW_INDEX_TRIE && VW_INDEX_CHUNKS <= VW_I
 VW_STATIC_ASSERT(VW_INDEX_LIST_RESULT(VW_INDEX_LIST_PREFIXES - 1) < VW_INDEX_CHUNK_ENTRIES,
 		 "a list node fits in a chunk");
 VW_STATIC_ASSERT(sizeof(struct vw_segment_key) == 8, "vw_segment_key");
-VW_STATIC_ASSERT(sizeof(struct vw_segment_value) == 4, "vw_segment_value");
+VW_STATIC_ASSERT(sizeof(struct vw_segment_value) == 8, "vw_segment_value");
 VW_STATIC_ASSERT(sizeof(struct vw_endpoint_key) == 4, "vw_endpoint_key");
 VW_STATIC_ASSERT(sizeof(struct vw_endpoint_value) == 8, "vw_endpoint_value");
 VW_STATIC_ASSERT((VW_TUNNELS_IP & VW_TUNNELS_UDP) == 0 && VW_TUNNELS_ALL == 0x3fffu, "tunnel bits");

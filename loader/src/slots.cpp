@@ -162,7 +162,18 @@ Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps
   for (uint32_t i = 0; i < VW_INDEX_TOP_ENTRIES; i++) top_diff += have_top[i] != want.top[i];
   for (size_t i = 0; i < want.chunks.size(); i++)
     chunk_diff += std::memcmp(&have_chunks[i], &want.chunks[i], sizeof(vw_index_chunk)) != 0;
+  size_t root_diff = 0;
+  const auto want_segments = segments_with_index(image, want);
+  for (const auto& [key, value] : VW_TRY(maps.segments(slot).entries())) {
+    auto it = std::find_if(want_segments.begin(), want_segments.end(), [&](const auto& w) {
+      return std::memcmp(&w.first, &key, sizeof(key)) == 0;
+    });
+    root_diff += it != want_segments.end() && it->second.index != value.index;
+  }
   std::vector<std::string> out;
+  if (root_diff)
+    out.push_back(maps.segments(slot).name() + ": " + std::to_string(root_diff) +
+                  " segments point to another virtual-network index than their rules give");
   if (top_diff)
     out.push_back(std::string(PinnedMaps::name(maps.index(slot))) + ": " + std::to_string(top_diff) +
                   " of " + std::to_string(VW_INDEX_TOP_ENTRIES) + " entries differ from the rules");
@@ -197,7 +208,7 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
   VW_TRY(write_source_index(maps, idle, capacity, index));
   vw_policy_info info = image.info;
   record_index_use(info, image, capacity, index);
-  VW_TRY(replace_contents(maps.segments(idle), image.segments));
+  VW_TRY(replace_contents(maps.segments(idle), segments_with_index(image, index)));
   VW_TRY(replace_contents(maps.endpoints(idle), image.endpoints));
   VW_TRY(write_document(maps, idle, image.document));
   // vw_active is written whole: the live slot's word and settings go back

@@ -41,6 +41,7 @@
 #include "bench_lpm.skel.h"
 #include "packet_builder.h"
 #include "rule_sets.h"
+#include "vaultwall/kernel/source_index.h"
 #include "run_context.h"
 #include "test_run.h"
 #include "vaultwall/kernel/maps.h"
@@ -79,6 +80,7 @@ struct Options {
                                 "dense:10000", "realistic:100000"};
   bool xdp_filter = true;
   bool cold = true;
+  bool sized_index = true;  // each set's maps get the index chunks its policy needs
   std::string out;
   std::string pin_dir;
   std::string commit = "unknown";
@@ -416,9 +418,17 @@ Result<ColdSkeleton> load_cold(const RuleSet& set, const PinnedMaps& maps) {
   return skel;
 }
 
+// The index chunks the set's policy needs to be indexed whole (at least the
+// default): what an operator passes to vaultwall-loader load --index-chunks.
+uint32_t index_chunks_for(const RuleSet& set) {
+  const size_t needed = build_source_index(bench_policy(set), VW_INDEX_CHUNKS_MAX).chunks.size();
+  return static_cast<uint32_t>(std::max<size_t>(VW_INDEX_CHUNKS, needed));
+}
+
 Result<RuleSetUnderTest> load_rule_set(const std::string& pin_dir, const RuleSet& set,
                                        const Options& options) {
-  auto program = VW_TRY(Program::load(pin_dir));
+  auto program = VW_TRY(Program::load(
+      pin_dir, false, options.sized_index ? std::optional(index_chunks_for(set)) : std::nullopt));
   auto maps = VW_TRY(PinnedMaps::open(pin_dir));
   if (auto r = write_idle_slot_and_flip(maps, bench_policy(set)); !r)
     return std::unexpected(r.error());
@@ -682,6 +692,7 @@ Json method_json(const Options& options, const std::vector<PacketKind>& packets,
     for (const Ipv4Prefix& p : set.rules) slash32 += p.length == 32;
     sets_json.push_back({{"set", set.spec.name},
                          {"rules", set.rules.size()},
+                         {"index_chunks", options.sized_index ? index_chunks_for(set) : VW_INDEX_CHUNKS},
                          {"slash32", slash32},
                          {"trusted", set.trusted.size()}});
   }
@@ -985,6 +996,9 @@ Result<Options> parse_options(int argc, char** argv) {
       ->delimiter(',');
   app.add_flag("!--no-xdp-filter", options.xdp_filter, "skip xdp-filter's program");
   app.add_flag("!--no-cold", options.cold, "skip the cold-cache lookups");
+  app.add_flag("!--default-index", options.sized_index,
+               "load every set with the default index size (65536 chunks) instead of the chunks "
+               "its policy needs (--index-chunks)");
   app.add_option("--out", options.out,
                  "JSON result file; a Markdown summary goes next to it (.md)");
   app.add_option("--pin-dir", options.pin_dir,

@@ -73,8 +73,21 @@ std::string cidr_of(const Ipv4& a, int len) {
 
 uint32_t crowded_rule(uint32_t block, uint32_t i) { return kFirstCrowdedRule + block * kRulesPerBlock + i; }
 
+// The app network (VLAN 100) gets 40 more subnets: too many for the chunks
+// the public /16s leave, so its decisions fall to the trie, while the
+// any-interface network (VLAN 200, one subnet) still fits in a list node.
+constexpr uint32_t kCrowdedSubnets = 40;
+constexpr uint32_t kFirstSubnetRule = 400;
+Ipv4 crowded_subnet_source(uint32_t i) { return Ipv4{10, 50, static_cast<uint8_t>(i * 5), 7}; }
+
+uint32_t app_vnet(const SlotImage& image) { return image.segments.at(0).second.vnet_id; }
+uint32_t any_if_vnet(const SlotImage& image) { return image.segments.at(1).second.vnet_id; }
+
 SlotImage crowded_policy() {
   SlotImage image = policy(kDenyByDefault, 0);
+  for (uint32_t i = 0; i < kCrowdedSubnets; i++)
+    image.rules.push_back({rule_key(app_vnet(image), cidr_of(Ipv4{10, 50, static_cast<uint8_t>(i * 5), 0}, 24)),
+                           vw_rule_value{kFirstSubnetRule + i}});
   for (uint32_t b = 0; b < kCrowdedBlocks; b++)
     for (uint32_t i = 0; i < kRulesPerBlock; i++)
       image.rules.push_back({rule_key(VW_VNET_PUBLIC, cidr_of(crowded_source(b, i), 32)),
@@ -124,6 +137,19 @@ TEST_F(SizedIndex, APolicyLargerThanTheIndexStillDecidesEverySourceCorrectly) {
       expect_verdict(tcp4(source).bytes(), drops(VW_CLASS_DEFAULT_DENY));
     }
   }
+  // Virtual networks: one on the trie, one in the index.
+  const SlotImage image = crowded_policy();
+  ASSERT_EQ(written.vnet_roots.at(app_vnet(image)), VW_INDEX_TRIE);
+  ASSERT_NE(written.vnet_roots.at(any_if_vnet(image)), VW_INDEX_TRIE);
+  for (uint32_t i : {0u, kCrowdedSubnets - 1})
+    expect_verdict(tcp4_tagged({{kAppVlan, kEth8021Q}}, crowded_subnet_source(i)).bytes(),
+                   passes(VW_CLASS_VNET_RULE).crediting_rule(kFirstSubnetRule + i));
+  expect_verdict(tcp4_tagged({{kAppVlan, kEth8021Q}}, ipv4("10.51.0.7")).bytes(),
+                 drops(VW_CLASS_DEFAULT_DENY));
+  expect_verdict(tcp4_tagged({{kAnyIfVlan, kEth8021Q}}, kFromAnyIfVnet).bytes(),
+                 passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAnyIfVnet));
+  expect_verdict(tcp4_tagged({{kAnyIfVlan, kEth8021Q}}, kFromAppVnet).bytes(),
+                 drops(VW_CLASS_DEFAULT_DENY));
   // The rest of the world's rows, unchanged.
   expect_verdict(tcp4(kFromRule24).bytes(), passes(VW_CLASS_IP_RULE).crediting_rule(kRule24));
   expect_verdict(tcp4(kFromRuleHost).bytes(), passes(VW_CLASS_IP_RULE).crediting_rule(kRuleHost));
