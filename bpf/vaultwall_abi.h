@@ -213,7 +213,11 @@
 					       up: they admit too, and what
 					       only the vault admits is
 					       PERIMETER_WOULD_DENY */
-/* HAS_*, *_PORTS and port_filter are set by the slot writer from what it
+#define VW_SETTINGS_UNTAGGED_SEGMENTS 0x100  /* a segment is an interface's
+					       untagged traffic (vlan 0)  */
+#define VW_SETTINGS_IFACE_VLAN_SEGMENTS 0x200 /* a segment is a VLAN on one
+					       interface (ifindex and vlan) */
+/* HAS_*, *_SEGMENTS, *_PORTS and port_filter are set by the slot writer from what it
  * writes, so they always describe the slot: the program can rule most
  * packets out with one test instead of a walk of the port list. */
 

@@ -15,8 +15,14 @@ namespace vaultwall {
 vw_settings settings_as_written(const SlotImage& image) {
   vw_settings settings = image.settings;
   settings.flags &= ~(VW_SETTINGS_HAS_SEGMENTS | VW_SETTINGS_HAS_ENDPOINTS |
-                      VW_SETTINGS_TCP_PORTS | VW_SETTINGS_UDP_PORTS);
+                      VW_SETTINGS_TCP_PORTS | VW_SETTINGS_UDP_PORTS |
+                      VW_SETTINGS_UNTAGGED_SEGMENTS | VW_SETTINGS_IFACE_VLAN_SEGMENTS);
   if (!image.segments.empty()) settings.flags |= VW_SETTINGS_HAS_SEGMENTS;
+  // Which segment lookups can find anything: the others are skipped.
+  for (const auto& [key, value] : image.segments) {
+    if (key.vlan == 0) settings.flags |= VW_SETTINGS_UNTAGGED_SEGMENTS;
+    if (key.vlan != 0 && key.ifindex != 0) settings.flags |= VW_SETTINGS_IFACE_VLAN_SEGMENTS;
+  }
   if (!image.endpoints.empty()) settings.flags |= VW_SETTINGS_HAS_ENDPOINTS;
   settings.port_filter = 0;
   for (uint32_t i = 0; i < std::min<uint32_t>(settings.port_count, VW_MAX_PORTS); i++) {

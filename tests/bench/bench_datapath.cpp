@@ -61,6 +61,11 @@ using Json = nlohmann::ordered_json;
 constexpr char kAllowedSource[] = "203.0.113.7";
 constexpr char kDeniedSource[] = "198.51.100.20";
 constexpr char kDestination[] = "192.0.2.10";
+// Virtual-network segments of the benchmark policy (see packet_kinds).
+constexpr uint16_t kVnetVlan = 100;
+constexpr uint16_t kTrieVnetVlan = 101;
+constexpr char kVnetSubnet[] = "10.1.0.0";  // /24, in vnets 1 and 2
+constexpr char kVnetSource[] = "10.1.0.7";
 // RFC 2544's benchmarking range: public-looking, never random padding, and
 // one /15 rule covers it: the "allowed by a short prefix" packet.
 constexpr char kShortRule[] = "198.18.0.0/15";
@@ -144,17 +149,31 @@ std::vector<PacketKind> packet_kinds(const std::string& trusted_source) {
     kinds.push_back({"ipv6", "TCP over IPv6 -> :443 (no IPv6 rules exist: default deny)",
                      b.bytes(), XDP_DROP, VW_CLASS_IPV6_DENY, XDP_PASS, false});
   }
-  {
+  // Virtual-network traffic: VLAN 100 is a segment of vnet 1 (its own
+  // index), VLAN 101 of vnet 2, the same subnet, with its index root set to
+  // the trie after the apply (what a spent chunk budget gives): the earlier
+  // path, measured in the same run.
+  auto vlan_frame = [](uint16_t vlan, const char* source) {
     testing::PacketBuilder b;
     b.ethernet()
-        .vlan(100)
-        .ipv4(testing::ipv4(kDeniedSource), testing::ipv4(kDestination), testing::kProtoTcp)
+        .vlan(vlan)
+        .ipv4(testing::ipv4(source), testing::ipv4(kDestination), testing::kProtoTcp)
         .tcp(40000, kProtectedPort);
     b.payload(kFrameBytes + 4 - b.size());
-    kinds.push_back({"vlan_denied",
-                     std::string("802.1Q VLAN 100, TCP ") + kDeniedSource +
-                         " -> :443, default deny (the lower bound does not parse VLANs)",
-                     b.bytes(), XDP_DROP, VW_CLASS_DEFAULT_DENY, XDP_PASS, false});
+    return b.bytes();
+  };
+  for (auto [vlan, suffix] : {std::pair{kVnetVlan, ""}, {kTrieVnetVlan, "_trie"}}) {
+    const std::string how = vlan == kVnetVlan ? "its vnet's index" : "the rule trie";
+    kinds.push_back({std::string("vlan_allowed") + suffix,
+                     "802.1Q VLAN " + std::to_string(vlan) + ", TCP " + kVnetSource +
+                         " -> :443, in the segment's VNET rule (" + how + ")",
+                     vlan_frame(vlan, kVnetSource), XDP_PASS, VW_CLASS_VNET_RULE, XDP_PASS, false});
+    kinds.push_back({std::string("vlan_denied") + suffix,
+                     "802.1Q VLAN " + std::to_string(vlan) + ", TCP " + kDeniedSource +
+                         " -> :443, no VNET rule, default deny (" + how +
+                         "; the lower bound does not parse VLANs)",
+                     vlan_frame(vlan, kDeniedSource), XDP_DROP, VW_CLASS_DEFAULT_DENY, XDP_PASS,
+                     false});
   }
   return kinds;
 }
@@ -306,6 +325,14 @@ SlotImage bench_policy(const RuleSet& set) {
   image.info.trusted_prefixes = static_cast<__u32>(set.trusted.size());
   std::snprintf(image.info.profile, sizeof(image.info.profile), "bench");
   image.rules = to_rule_entries(set.rules);
+  for (uint32_t vnet : {1u, 2u}) {
+    vw_rule_key key{.prefixlen = VW_RULE_KEY_VNET_BITS + 24, .vnet_id = vnet, .addr = {}};
+    const auto subnet = testing::ipv4(kVnetSubnet);
+    std::copy(subnet.begin(), subnet.end(), key.addr);
+    image.rules.emplace_back(key, vw_rule_value{2 + vnet});
+    const uint16_t vlan = vnet == 1 ? kVnetVlan : kTrieVnetVlan;
+    image.segments.push_back({vw_segment_key{0, vlan, 0}, vw_segment_value{vnet, 0}});
+  }
   for (size_t i = 0; i < set.trusted.size(); i++) {
     vw_trusted_key key{};
     key.prefixlen = set.trusted[i].length;
@@ -430,8 +457,10 @@ Result<RuleSetUnderTest> load_rule_set(const std::string& pin_dir, const RuleSet
   auto program = VW_TRY(Program::load(
       pin_dir, false, options.sized_index ? std::optional(index_chunks_for(set)) : std::nullopt));
   auto maps = VW_TRY(PinnedMaps::open(pin_dir));
-  if (auto r = write_idle_slot_and_flip(maps, bench_policy(set)); !r)
-    return std::unexpected(r.error());
+  const uint32_t slot = VW_TRY(write_idle_slot_and_flip(maps, bench_policy(set)));
+  // VLAN 101's network decided by the trie, as before its index existed.
+  const vw_segment_key trie_segment{0, kTrieVnetVlan, 0};
+  VW_TRY(maps.segments(slot).put(trie_segment, vw_segment_value{2, VW_INDEX_TRIE}));
   auto lower_bound = VW_TRY(load_lower_bound(set));
   RuleSetUnderTest out{&set, std::move(program), std::move(maps), std::move(lower_bound), {}, -1,
                        {}};
