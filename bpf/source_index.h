@@ -63,6 +63,24 @@ static __always_inline __u32 vw_index_list(const struct vw_index_chunk *node, __
 		(_entry & VW_INDEX_CHUNK) ? VW_INDEX_TRIE : _entry;                                 \
 	})
 
+/* The same for a virtual network's index, from its root entry (struct
+ * vw_segment_value.index) at /0: at most eight chunk loads, one for a
+ * network of up to VW_INDEX_LIST_PREFIXES subnets (a list node). */
+#define VW_VNET_INDEX_WALK(root, source, LOOKUP_CHUNK)                                              \
+	({                                                                                          \
+		__u32 _src = (source);                                                              \
+		__u32 _entry = (root);                                                              \
+		VW_INDEX_STEP(_entry, _src, 28, LOOKUP_CHUNK); /* /4 */                              \
+		VW_INDEX_STEP(_entry, _src, 24, LOOKUP_CHUNK);                                      \
+		VW_INDEX_STEP(_entry, _src, 20, LOOKUP_CHUNK);                                      \
+		VW_INDEX_STEP(_entry, _src, 16, LOOKUP_CHUNK);                                      \
+		VW_INDEX_STEP(_entry, _src, 12, LOOKUP_CHUNK);                                      \
+		VW_INDEX_STEP(_entry, _src, 8, LOOKUP_CHUNK);                                       \
+		VW_INDEX_STEP(_entry, _src, 4, LOOKUP_CHUNK);                                       \
+		VW_INDEX_STEP(_entry, _src, 0, LOOKUP_CHUNK); /* /32 */                              \
+		(_entry & VW_INDEX_CHUNK) ? VW_INDEX_TRIE : _entry;                                 \
+	})
+
 _Static_assert(VW_INDEX_TOP_BITS == 16 && VW_INDEX_STRIDE == 4, "VW_INDEX_WALK spells out 16-4-4-4-4");
 
 #endif /* VAULTWALL_SOURCE_INDEX_H */

@@ -518,21 +518,38 @@ static __always_inline int is_protected_destination(struct packet *p, int probe,
 
 /* ---- Decide (DESIGN §1.2) ------------------------------------------------------ */
 
-static __always_inline __u32 lookup_vnet(const struct packet *p)
+/* The segment the packet came from: its virtual network and the root of
+ * that network's index; {VW_VNET_PUBLIC, 0} from the internet. */
+static __always_inline struct vw_segment_value lookup_segment(const struct packet *p)
 {
+	struct vw_segment_value none = { .vnet_id = VW_VNET_PUBLIC };
 	struct vw_segment_key key = {};
 	struct vw_segment_value *seg;
 
-	if (!(p->settings->flags & VW_SETTINGS_HAS_SEGMENTS))
-		return VW_VNET_PUBLIC;
-	key.ifindex = p->ctx->ingress_ifindex;
+	/* A hash lookup costs ~15 ns: only those that can find a segment run
+	 * (the slot writer's flags say which kinds of segment exist). */
+	__u32 flags = p->settings->flags;
+
+	if (!(flags & VW_SETTINGS_HAS_SEGMENTS))
+		return none;
 	key.vlan = p->vlan;
-	seg = SLOT_LOOKUP(p->slot, VW_MAP_SEGMENTS_0, VW_MAP_SEGMENTS_1, &key);
-	if (!seg && p->vlan) {
-		key.ifindex = 0; /* a VLAN segment on any interface */
+	if (p->vlan ? (flags & VW_SETTINGS_IFACE_VLAN_SEGMENTS)
+		    : (flags & VW_SETTINGS_UNTAGGED_SEGMENTS)) {
+		key.ifindex = p->ctx->ingress_ifindex;
 		seg = SLOT_LOOKUP(p->slot, VW_MAP_SEGMENTS_0, VW_MAP_SEGMENTS_1, &key);
+		if (seg)
+			return *seg;
 	}
-	return seg ? seg->vnet_id : VW_VNET_PUBLIC;
+	if (!p->vlan)
+		return none;
+	key.ifindex = 0; /* a VLAN segment on any interface */
+	seg = SLOT_LOOKUP(p->slot, VW_MAP_SEGMENTS_0, VW_MAP_SEGMENTS_1, &key);
+	return seg ? *seg : none;
+}
+
+static __always_inline __u32 lookup_vnet(const struct packet *p)
+{
+	return lookup_segment(p).vnet_id;
 }
 
 static __always_inline __u32 lookup_trusted(const struct packet *p)
@@ -572,6 +589,17 @@ static __always_inline __u32 index_lookup(const struct packet *p)
 #undef LOOKUP_INDEX_CHUNK
 }
 
+/* The VNET rule holding the source in the segment's virtual network, from
+ * its own index, or the trie when the index left the network to it. */
+static __always_inline __u32 vnet_rule(const struct packet *p, const struct vw_segment_value *seg)
+{
+#define LOOKUP_INDEX_CHUNK(key) SLOT_LOOKUP(p->slot, VW_MAP_CHUNKS_0, VW_MAP_CHUNKS_1, key)
+	__u32 entry = VW_VNET_INDEX_WALK(seg->index, p->source, LOOKUP_INDEX_CHUNK);
+#undef LOOKUP_INDEX_CHUNK
+
+	return entry == VW_INDEX_TRIE ? lookup_rule(p, seg->vnet_id) : VW_INDEX_RULE(entry);
+}
+
 static __always_inline __u32 index_service(__u32 entry)
 {
 	return entry == VW_INDEX_TRIE ? SERVICE_ASK_TRIE : VW_INDEX_SERVICE(entry);
@@ -603,14 +631,15 @@ static __always_inline struct verdict trusted_or(const struct packet *p, __u32 k
 
 /* Step 1: a private endpoint admits traffic from a virtual network (its
  * own, when bound to one); from the internet it is like any protected
- * address. Sets *vnet_id when it had to look the segment up. */
-static __always_inline int private_endpoint_admits(const struct packet *p, __u32 *vnet_id)
+ * address. Fills *seg when it had to look the segment up. */
+static __always_inline int private_endpoint_admits(const struct packet *p,
+						   struct vw_segment_value *seg)
 {
 	if (p->endpoint_kind != VW_ENDPOINT_PRIVATE)
 		return 0;
-	*vnet_id = lookup_vnet(p);
-	return *vnet_id != VW_VNET_PUBLIC &&
-	       (p->endpoint_vnet == 0 || p->endpoint_vnet == *vnet_id);
+	*seg = lookup_segment(p);
+	return seg->vnet_id != VW_VNET_PUBLIC &&
+	       (p->endpoint_vnet == 0 || p->endpoint_vnet == seg->vnet_id);
 }
 
 #define VNET_UNKNOWN 0xffffffffu /* the segment was not looked up yet */
@@ -618,8 +647,9 @@ static __always_inline int private_endpoint_admits(const struct packet *p, __u32
 /* Steps 2-5: public access, rules, trusted services, default action. Under
  * an enforced perimeter the rules are the perimeter's (the compiler wrote
  * only those, and bypass off, default deny): only the classes differ.
- * Sets *vnet_id when it looked the segment up. */
-static __always_inline struct verdict decide_rules(const struct packet *p, __u32 *vnet_id)
+ * Fills *seg when it looked the segment up. */
+static __always_inline struct verdict decide_rules(const struct packet *p,
+						   struct vw_segment_value *seg)
 {
 	const struct vw_settings *s = p->settings;
 	int enforced = s->flags & VW_SETTINGS_PERIMETER_ENFORCED;
@@ -629,9 +659,9 @@ static __always_inline struct verdict decide_rules(const struct packet *p, __u32
 	if (s->public_access == VW_PUBLIC_ACCESS_DISABLED)
 		return trusted_or(p, SERVICE_ASK_INDEX, VW_CLASS_PUBLIC_DISABLED);
 
-	if (*vnet_id == VNET_UNKNOWN)
-		*vnet_id = lookup_vnet(p);
-	if (*vnet_id == VW_VNET_PUBLIC) {
+	if (seg->vnet_id == VNET_UNKNOWN)
+		*seg = lookup_segment(p);
+	if (seg->vnet_id == VW_VNET_PUBLIC) {
 		v = make_verdict(enforced ? VW_CLASS_PERIMETER_RULE : VW_CLASS_IP_RULE);
 		entry = index_lookup(p);
 		service = index_service(entry);
@@ -639,7 +669,7 @@ static __always_inline struct verdict decide_rules(const struct packet *p, __u32
 						   : VW_INDEX_RULE(entry);
 	} else {
 		v = make_verdict(VW_CLASS_VNET_RULE);
-		v.rule_id = lookup_rule(p, *vnet_id);
+		v.rule_id = vnet_rule(p, seg);
 	}
 	if (v.rule_id != VW_RULE_NONE)
 		return v;
@@ -673,15 +703,15 @@ static __always_inline struct verdict perimeter_transition(const struct packet *
 /* The decision for an IPv4 data-plane packet, before audit mode. */
 static __always_inline struct verdict decide_ipv4(const struct packet *p)
 {
-	__u32 vnet_id = VNET_UNKNOWN;
+	struct vw_segment_value seg = { .vnet_id = VNET_UNKNOWN };
 	struct verdict v;
 
 	/* Private endpoints are never subject to a perimeter. */
-	if (private_endpoint_admits(p, &vnet_id))
+	if (private_endpoint_admits(p, &seg))
 		return make_verdict(VW_CLASS_PRIVATE_ENDPOINT);
-	v = decide_rules(p, &vnet_id);
+	v = decide_rules(p, &seg);
 	if (p->settings->flags & VW_SETTINGS_PERIMETER_TRANSITION)
-		v = perimeter_transition(p, vnet_id, v);
+		v = perimeter_transition(p, seg.vnet_id, v);
 	return v;
 }
 

@@ -131,12 +131,17 @@
 #define VW_MAX_RULE6_PREFIXES (1u << 16)
 #define VW_MAX_TRUSTED6_PREFIXES (1u << 16)
 /* The public source index (below): one top entry per /16, and a budget of
- * 64-byte chunks per slot (4 MiB). Both arrays are preallocated. */
+ * 64-byte chunks per slot. Both arrays are preallocated. VW_INDEX_CHUNKS is
+ * the budget of the compiled object (4 MiB per slot); `vaultwall-loader load
+ * --index-chunks N` creates vw_chunks_N with N entries instead, and the
+ * pinned map's max_entries is the size every later load reuses. */
 #define VW_INDEX_TOP_BITS 16
 #define VW_INDEX_TOP_ENTRIES (1u << VW_INDEX_TOP_BITS)
 #define VW_INDEX_STRIDE 4
 #define VW_INDEX_CHUNK_ENTRIES (1u << VW_INDEX_STRIDE)
 #define VW_INDEX_CHUNKS 65536
+#define VW_INDEX_CHUNKS_MIN 16
+#define VW_INDEX_CHUNKS_MAX (1u << 24) /* 1 GiB per slot */
 /* The top level is held as chunks too (an array element is 8-byte aligned,
  * so 4-byte elements would waste half; a 64-byte chunk is one cache line):
  * top entry i is vw_index_N[i / 16].entry[i % 16]. */
@@ -251,7 +256,11 @@
 					       only the vault admits is
 					       PERIMETER_WOULD_DENY */
 #define VW_SETTINGS_HAS_RULES6 0x100     /* vw_rules6_N is not empty    */
-/* HAS_*, *_PORTS and port_filter are set by the slot writer from what it
+#define VW_SETTINGS_UNTAGGED_SEGMENTS 0x200  /* a segment is an interface's
+					       untagged traffic (vlan 0)  */
+#define VW_SETTINGS_IFACE_VLAN_SEGMENTS 0x400 /* a segment is a VLAN on one
+					       interface (ifindex and vlan) */
+/* HAS_*, *_SEGMENTS, *_PORTS and port_filter are set by the slot writer from what it
  * writes, so they always describe the slot: the program can rule most
  * packets out with one test instead of a walk of the port list. */
 
@@ -449,8 +458,10 @@ struct vw_trusted_value {
  *     sparse block (an isolated /32 would otherwise take four chunks);
  *   - VW_INDEX_TRIE: this /16 did not fit in the chunk budget; look the
  *     source up in the tries.
- * The tries stay the readable truth (bpftool map dump) and still decide
- * VNET traffic; the index is derived from them and checked by verify. */
+ * The tries stay the readable truth (bpftool map dump); the index is
+ * derived from them and checked by verify. Each virtual network has an
+ * index of its own in the same chunk array, rooted in its segments' values
+ * (struct vw_segment_value.index). */
 #define VW_INDEX_KIND 0xc0000000u
 #define VW_INDEX_TRIE 0x40000000u
 #define VW_INDEX_CHUNK 0x80000000u
@@ -485,6 +496,13 @@ struct vw_segment_key {
 
 struct vw_segment_value {
 	__u32 vnet_id;
+	/* The root of the virtual network's own source index, an entry as in
+	 * the public one (below) but walked from /0 in 4-bit steps through
+	 * vw_chunks_N: a result (service 0, the VNET rule holding the source),
+	 * a chunk or list node, or VW_INDEX_TRIE (the chunk budget was spent:
+	 * look (vnet_id, source) up in vw_rules_N). Written by the slot writer
+	 * from the vnet's rules, like the rest of the index. */
+	__u32 index;
 };
 
 /* vw_endpoints_N: destination IPv4 -> kind. A private endpoint admits
@@ -545,6 +563,13 @@ struct vw_policy_info {
 	__u32 rule_prefixes;    /* entries written to vw_rules_N and vw_rules6_N */
 	__u32 trusted_prefixes; /* entries written to vw_trusted_N and vw_trusted6_N */
 	__u8 policy_digest[VW_DIGEST_LEN];
+	/* The slot's source index: chunks used of the map's capacity, the /16s
+	 * left to the tries because the capacity was spent, and the chunks the
+	 * whole policy needs (the --index-chunks that would index it all). */
+	__u32 index_chunks;
+	__u32 index_capacity;
+	__u32 index_trie_regions;
+	__u32 index_chunks_needed;
 };
 
 /* vw_policy_doc[slot * VW_DOC_CHUNKS + i]: chunk i of the slot's document;
@@ -682,18 +707,19 @@ VW_STATIC_ASSERT(sizeof(struct vw_trusted6_key) == 20, "vw_trusted6_key");
 VW_STATIC_ASSERT(sizeof(struct vw_index_chunk) == 64, "vw_index_chunk: one cache line");
 VW_STATIC_ASSERT(VW_MAX_RULES <= 0x10000, "rule ids fit the low half of an index result");
 VW_STATIC_ASSERT(VW_MAX_SERVICES < 0x4000, "service ids stay below the index's kind bits");
-VW_STATIC_ASSERT(VW_INDEX_CHUNKS <= VW_INDEX_TRIE, "chunk numbers stay below the index's kind bits");
+VW_STATIC_ASSERT(VW_INDEX_CHUNKS_MAX <= VW_INDEX_TRIE && VW_INDEX_CHUNKS <= VW_INDEX_CHUNKS_MAX,
+		 "chunk numbers stay below the index's kind bits");
 VW_STATIC_ASSERT(VW_INDEX_LIST_RESULT(VW_INDEX_LIST_PREFIXES - 1) < VW_INDEX_CHUNK_ENTRIES,
 		 "a list node fits in a chunk");
 VW_STATIC_ASSERT(sizeof(struct vw_segment_key) == 8, "vw_segment_key");
-VW_STATIC_ASSERT(sizeof(struct vw_segment_value) == 4, "vw_segment_value");
+VW_STATIC_ASSERT(sizeof(struct vw_segment_value) == 8, "vw_segment_value");
 VW_STATIC_ASSERT(sizeof(struct vw_endpoint_key) == 4, "vw_endpoint_key");
 VW_STATIC_ASSERT(sizeof(struct vw_endpoint_value) == 8, "vw_endpoint_value");
 VW_STATIC_ASSERT((VW_TUNNELS_IP & VW_TUNNELS_UDP) == 0 && VW_TUNNELS_ALL == 0x3fffu, "tunnel bits");
 VW_STATIC_ASSERT(sizeof(struct vw_counters) == 24, "vw_counters");
 VW_STATIC_ASSERT(sizeof(struct vw_rule_info) == 8 + VW_RULE_TEXT_LEN, "vw_rule_info");
 VW_STATIC_ASSERT(sizeof(struct vw_service_info) == 8 + VW_SERVICE_NAME_LEN, "vw_service_info");
-VW_STATIC_ASSERT(sizeof(struct vw_policy_info) == 16 + 2 * VW_DIGEST_LEN + VW_PROFILE_LEN + 8,
+VW_STATIC_ASSERT(sizeof(struct vw_policy_info) == 16 + 2 * VW_DIGEST_LEN + VW_PROFILE_LEN + 24,
 		 "vw_policy_info");
 VW_STATIC_ASSERT(sizeof(struct vw_doc_chunk) == 4096, "vw_doc_chunk");
 VW_STATIC_ASSERT(sizeof(struct vw_abi_info) == 8, "vw_abi_info");

@@ -14,6 +14,7 @@
 #include "vaultwall/common/lock.h"
 #include "vaultwall/common/logging.h"
 #include "vaultwall/common/output.h"
+#include "vaultwall/common/text.h"
 #include "vaultwall/kernel/program.h"
 #include "vaultwall_abi.h"
 
@@ -59,9 +60,22 @@ Json load_json(const std::string& pin_dir) {
           {"reappliedGeneration", Json()}};
 }
 
-Report cmd_load(const std::string& pin_dir, bool repair) {
+// The chunks --index-chunks or $VAULTWALL_INDEX_CHUNKS asks for (empty: none).
+Result<std::optional<uint32_t>> asked_index_chunks(const std::string& text, bool from_env) {
+  if (text.empty()) return std::nullopt;
+  if (auto n = parse_decimal<uint32_t>(text)) return *n;
+  return fail(EINVAL,
+              std::string(from_env ? "$" + std::string(kIndexChunksEnv) : "--index-chunks") + " is \"" +
+                  text + "\", not a number of chunks",
+              "give a whole number such as 1048576 (docs/operations.md, \"Sizing the source index\")");
+}
+
+Report cmd_load(const std::string& pin_dir, bool repair, const std::string& index_chunks_text,
+                bool index_chunks_from_env) {
   Report report;
   report.json = load_json(pin_dir);
+  auto index_chunks = asked_index_chunks(index_chunks_text, index_chunks_from_env);
+  if (!index_chunks) return report.fail(index_chunks.error());
   if (auto r = check_privileges_and_bpffs(pin_dir); !r) return report.fail(r.error());
   // The directory first, so the whole load (pin checks, repair, link moves)
   // runs under the lock.
@@ -70,7 +84,7 @@ Report cmd_load(const std::string& pin_dir, bool repair) {
   if (ec) return report.fail(Error{ec.value(), "create pin directory " + pin_dir, {}});
   auto lock = PinDirLock::acquire(pin_dir);
   if (!lock) return report.fail(lock.error());
-  auto program = Program::load(pin_dir, repair);
+  auto program = Program::load(pin_dir, repair, *index_chunks);
   if (!program) return report.fail(program.error());
   auto moves = program->pin_and_update_links(pin_dir);
   if (!moves) return report.fail(moves.error());
@@ -83,6 +97,8 @@ Report cmd_load(const std::string& pin_dir, bool repair) {
               (moves->moved > 0
                    ? "; " + std::to_string(moves->moved) + " attached interface(s) moved to it"
                    : ""));
+  if (auto maps = PinnedMaps::open(pin_dir))
+    if (auto capacity = maps->index_capacity()) report.line("source index: " + index_size_text(*capacity));
   for (const std::string& ifname : moves->reattached)
     report.line(ifname + ": its link was severed or unpinned; attached again");
   // Loaded and moved: the job is done. An interface it could not attach
@@ -198,6 +214,14 @@ std::string tunnel_warning(const NetDevice& d) {
 }
 
 // One shape in every outcome: an error leaves the empty values.
+Json source_index_json(const SourceIndexUse& u) {
+  return {{"capacityChunks", u.capacity},
+          {"bytesPerSlot", uint64_t{u.capacity} * sizeof(vw_index_chunk)},
+          {"usedChunks", u.used},
+          {"neededChunks", u.needed},
+          {"trieRegions", u.trie_regions}};
+}
+
 Json status_json(const Status& s, bool failed) {
   Json maps = Json::object();
   for (const MapStatus& m : s.maps) maps[m.name] = m.id;
@@ -215,6 +239,7 @@ Json status_json(const Status& s, bool failed) {
           {"abiVersion", s.abi_version},
           {"activeSlot", s.active_slot},
           {"generation", s.generation},
+          {"sourceIndex", source_index_json(s.source_index)},
           {"interfaces", links_json(s.links)},
           {"unfilteredTunnels", tunnels},
           {"warnings", warnings},
@@ -235,7 +260,17 @@ void add_status_text(Report& report, const Status& s) {
                                   std::to_string(s.ip_prog_id)});
   summary.add_row({"policy", "slot " + std::to_string(s.active_slot) + ", generation " +
                                  std::to_string(s.generation)});
+  const SourceIndexUse& index = s.source_index;
+  summary.add_row({"index", index_size_text(index.capacity) + "; the live slot uses " +
+                                std::to_string(index.used) +
+                                (index.trie_regions ? ", " + std::to_string(index.trie_regions) +
+                                                          " /16s left to the tries"
+                                                    : "")});
   report.table(std::move(summary));
+  if (index.trie_regions)
+    report.warn("the live policy needs " + std::to_string(index.needed) +
+                " index chunks: purge and load with --index-chunks " + std::to_string(index.needed) +
+                " to index all of it (see vaultwallctl apply's warning)");
   if (s.links.empty()) {
     report.line("interfaces  none attached");
   } else {
@@ -303,6 +338,14 @@ int run(int argc, char** argv) {
   bool repair = false;
   load->add_flag("--repair", repair,
                  "re-pin maps whose pins were deleted, from the running program, before loading");
+  std::string index_chunks = env_or(kIndexChunksEnv, "");
+  auto* index_chunks_opt = load->add_option(
+      "--index-chunks", index_chunks,
+      std::string("chunks of 64 bytes per slot for the IPv4 source index, fixed when the maps are "
+                  "created (default $") +
+          kIndexChunksEnv + " or " + std::to_string(VW_INDEX_CHUNKS) +
+          "; pinned maps keep theirs; a policy that needs more is decided by the tries for the "
+          "rest, and apply says what to load with)");
 
   std::vector<std::string> attach_ifaces;
   std::string mode = "auto";
@@ -371,7 +414,8 @@ int run(int argc, char** argv) {
   const OutputFormat format{.json = output == "json",
                             .notes = output != "json",
                             .table = {.headers = !no_headers, .tab_separated = output == "tsv"}};
-  if (load->parsed()) return emit(cmd_load(pin_dir, repair), format);
+  if (load->parsed())
+    return emit(cmd_load(pin_dir, repair, index_chunks, index_chunks_opt->count() == 0), format);
   if (attach->parsed())
     return emit(journaled("attach", attach_ifaces,
                           [&] { return cmd_attach(pin_dir, attach_ifaces, mode); }),

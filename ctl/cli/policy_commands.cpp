@@ -344,6 +344,7 @@ Report apply_policy(const PinnedMaps& maps, const KernelPolicy& current, const P
               ", policy digest " + outcome->new_policy_digest.substr(0, 12) + ")" +
               (diff.empty() ? ", no changes" : ":"));
   add_diff_lines(report, diff);
+  if (outcome->index_warning) report.warn(*outcome->index_warning);
   return report;
 }
 

@@ -298,6 +298,7 @@ Result<ApplyOutcome> apply_compiled(const PinnedMaps& maps, const KernelPolicy& 
                                old_service_ids, maps.service_stats_fd(), kServiceStats));
 
   outcome.slot = VW_TRY(write_idle_slot_and_flip(maps, image));
+  outcome.index_warning = source_index_warning(VW_TRY(maps.policy_info().at(outcome.slot)));
 
   // Freed ids: once no packet can still use the old slot, forget them.
   if (!compiled.freed_rule_ids.empty() || !compiled.freed_service_ids.empty())
@@ -330,6 +331,14 @@ std::vector<std::string> entry_differences(const char* what,
   return out;
 }
 
+// The segments as the compiler gives them: the slot writer adds the root of
+// each network's index, which source_index_differences checks.
+std::vector<std::pair<vw_segment_key, vw_segment_value>> without_index_roots(
+    std::vector<std::pair<vw_segment_key, vw_segment_value>> segments) {
+  for (auto& [key, value] : segments) value.index = 0;
+  return segments;
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> image_differences(const PinnedMaps& maps, const KernelPolicy& current,
@@ -342,7 +351,7 @@ Result<std::vector<std::string>> image_differences(const PinnedMaps& maps, const
   add(entry_differences("trusted trie", want.trusted, kernel.trusted));
   add(entry_differences("IPv6 rule trie", want.rules6, kernel.rules6));
   add(entry_differences("IPv6 trusted trie", want.trusted6, kernel.trusted6));
-  add(entry_differences("segments", want.segments, kernel.segments));
+  add(entry_differences("segments", want.segments, without_index_roots(kernel.segments)));
   add(entry_differences("endpoints", want.endpoints, kernel.endpoints));
   add(VW_TRY(source_index_differences(maps, current.slot, want)));
   vw_settings want_settings = settings_as_written(want), have_settings = kernel.settings;
@@ -363,7 +372,7 @@ Result<std::vector<std::string>> image_differences(const PinnedMaps& maps, const
 Result<bool> segments_match(const PinnedMaps& maps, const KernelPolicy& current,
                             const CompiledPolicy& compiled) {
   auto kernel = VW_TRY(maps.segments(current.slot).entries());
-  return entry_differences("segments", compiled.image.segments, kernel).empty();
+  return entry_differences("segments", compiled.image.segments, without_index_roots(kernel)).empty();
 }
 
 Result<ReapplyOutcome> reapply_stored_policy(const PinnedMaps& maps) {

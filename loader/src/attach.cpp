@@ -293,6 +293,13 @@ std::vector<NetDevice> unfiltered_tunnels(const std::vector<NetDevice>& devices,
 
 }  // namespace
 
+std::string index_size_text(uint32_t chunks) {
+  const uint64_t bytes = uint64_t{chunks} * sizeof(vw_index_chunk);
+  const std::string size = bytes >= (1u << 20) ? std::to_string(bytes >> 20) + " MiB"
+                                               : std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(chunks) + " chunks per slot (" + size + " each)";
+}
+
 Result<Status> read_status(const std::string& pin_dir) {
   Status status{.pin_dir = pin_dir};
   auto prog = open_pinned(program_pin_path(pin_dir));
@@ -311,6 +318,10 @@ Result<Status> read_status(const std::string& pin_dir) {
   status.active_slot = active.slot;
   status.generation = active.info.generation;
   status.other_slot_generation = active.idle_info.generation;
+  status.source_index = {.capacity = VW_TRY(maps.index_capacity()),
+                         .used = active.info.index_chunks,
+                         .needed = active.info.index_chunks_needed,
+                         .trie_regions = active.info.index_trie_regions};
   for (const auto& [name, fd] : maps.all()) {
     bpf_map_info map_info{};
     __u32 map_len = sizeof(map_info);

@@ -136,6 +136,15 @@ Result<RejectStats> PinnedMaps::read_reject_stats() const {
                      .suppressed = VW_TRY(sum(VW_REJECT_STAT_SUPPRESSED))};
 }
 
+Result<uint32_t> map_max_entries(int fd, const std::string& name) {
+  bpf_map_info info{};
+  __u32 len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return fail_errno("inspect " + name);
+  return info.max_entries;
+}
+
+Result<uint32_t> PinnedMaps::max_entries(MapId id) const { return map_max_entries(fd(id), name(id)); }
+
 std::vector<std::pair<std::string, int>> PinnedMaps::all() const {
   std::vector<std::pair<std::string, int>> out;
   for (size_t i = 0; i < kMapCount; i++) out.emplace_back(kMapNames[i], fds_[i].get());

@@ -231,9 +231,51 @@ Result<void> record_abi_version(const std::string& pin_dir, const vaultwall_bpf*
   return {};
 }
 
+Result<void> check_index_chunks_range(std::optional<uint32_t> asked) {
+  if (asked && (*asked < VW_INDEX_CHUNKS_MIN || *asked > VW_INDEX_CHUNKS_MAX))
+    return fail(EINVAL,
+                "--index-chunks " + std::to_string(*asked) + " is out of range",
+                "give " + std::to_string(VW_INDEX_CHUNKS_MIN) + " to " +
+                    std::to_string(VW_INDEX_CHUNKS_MAX) + " chunks of 64 bytes per slot (default " +
+                    std::to_string(VW_INDEX_CHUNKS) + "; docs/operations.md, \"Sizing the source index\")");
+  return {};
+}
+
+// The chunks of the source index: the pinned size when the maps exist (a
+// map's size is fixed at creation), else the one asked for, else the
+// compiled default. Asking for another size than the pinned one is refused.
+Result<uint32_t> index_chunks_to_use(const std::string& pin_dir, std::optional<uint32_t> asked) {
+  const std::string path = pin_dir + "/" VW_NAME(VW_MAP_CHUNKS_0);
+  auto pinned = open_pinned(path);
+  if (!pinned) {
+    if (pinned.error().code != ENOENT) return std::unexpected(pinned.error());
+    return asked.value_or(VW_INDEX_CHUNKS);
+  }
+  const uint32_t have = VW_TRY(map_max_entries(pinned->get(), path));
+  if (asked && *asked != have)
+    return fail(EEXIST,
+                "the pinned source index at " + pin_dir + " has " + std::to_string(have) +
+                    " chunks, --index-chunks asks for " + std::to_string(*asked) +
+                    ": its size is fixed when the maps are created, so nothing was loaded",
+                "keep it: load with --index-chunks " + std::to_string(have) +
+                    " (or without the option); resize it: vaultwall-loader detach --all --purge --pin-dir " +
+                    pin_dir + ", then load --index-chunks " + std::to_string(*asked) +
+                    ", apply and attach (interfaces are unfiltered in between)");
+  return have;
+}
+
+Result<void> size_source_index(vaultwall_bpf* skel, uint32_t chunks) {
+  for (bpf_map* map : {skel->maps.VW_MAP_CHUNKS_0, skel->maps.VW_MAP_CHUNKS_1})
+    if (int err = bpf_map__set_max_entries(map, chunks); err != 0)
+      return fail(-err, std::string("size ") + bpf_map__name(map));
+  return {};
+}
+
 }  // namespace
 
-Result<Program> Program::load(const std::string& pin_dir, bool repair) {
+Result<Program> Program::load(const std::string& pin_dir, bool repair,
+                              std::optional<uint32_t> index_chunks) {
+  VW_TRY(check_index_chunks_range(index_chunks));
   std::error_code ec;
   fs::create_directories(pin_dir, ec);
   if (ec) return fail(ec.value(), "create pin directory " + pin_dir);
@@ -246,6 +288,7 @@ Result<Program> Program::load(const std::string& pin_dir, bool repair) {
 
   VW_TRY(check_pin_set(pin_dir, raw->obj, repair));
   VW_TRY(check_pinned_abi(pin_dir));
+  VW_TRY(size_source_index(raw, VW_TRY(index_chunks_to_use(pin_dir, index_chunks))));
   bpf_map* map;
   bpf_object__for_each_map(map, raw->obj) { VW_TRY(check_pinned_map(pin_dir, map)); }
   const bool pin_abi_after = VW_TRY(defer_fresh_abi_pin(pin_dir, raw));

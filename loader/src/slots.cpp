@@ -15,9 +15,15 @@ namespace vaultwall {
 vw_settings settings_as_written(const SlotImage& image) {
   vw_settings settings = image.settings;
   settings.flags &= ~(VW_SETTINGS_HAS_SEGMENTS | VW_SETTINGS_HAS_ENDPOINTS |
-                      VW_SETTINGS_TCP_PORTS | VW_SETTINGS_UDP_PORTS | VW_SETTINGS_HAS_RULES6);
+                      VW_SETTINGS_TCP_PORTS | VW_SETTINGS_UDP_PORTS | VW_SETTINGS_HAS_RULES6 |
+                      VW_SETTINGS_UNTAGGED_SEGMENTS | VW_SETTINGS_IFACE_VLAN_SEGMENTS);
   if (!image.segments.empty()) settings.flags |= VW_SETTINGS_HAS_SEGMENTS;
   if (!image.rules6.empty()) settings.flags |= VW_SETTINGS_HAS_RULES6;
+  // Which segment lookups can find anything: the others are skipped.
+  for (const auto& [key, value] : image.segments) {
+    if (key.vlan == 0) settings.flags |= VW_SETTINGS_UNTAGGED_SEGMENTS;
+    if (key.vlan != 0 && key.ifindex != 0) settings.flags |= VW_SETTINGS_IFACE_VLAN_SEGMENTS;
+  }
   if (!image.endpoints.empty()) settings.flags |= VW_SETTINGS_HAS_ENDPOINTS;
   settings.port_filter = 0;
   for (uint32_t i = 0; i < std::min<uint32_t>(settings.port_count, VW_MAX_PORTS); i++) {
@@ -106,7 +112,6 @@ Result<void> write_document(const PinnedMaps& maps, uint32_t slot, const std::st
 // (an array element is aligned to 8 bytes).
 constexpr size_t kIndexBytes = sizeof(vw_index_chunk) * VW_INDEX_TOP_CHUNKS;
 static_assert(kIndexBytes == sizeof(uint32_t) * VW_INDEX_TOP_ENTRIES);
-constexpr size_t kChunksBytes = sizeof(vw_index_chunk) * VW_INDEX_CHUNKS;
 
 // Shared mappings of one slot's two index arrays.
 struct MappedIndex {
@@ -117,16 +122,19 @@ Result<MappedArray> map_array(const PinnedMaps& maps, MapId id, size_t bytes, bo
   return MappedArray::map(maps.fd(id), PinnedMaps::name(id), bytes, writable);
 }
 
-Result<MappedIndex> map_source_index(const PinnedMaps& maps, uint32_t slot, bool writable) {
-  return MappedIndex{VW_TRY(map_array(maps, maps.index(slot), kIndexBytes, writable)),
-                     VW_TRY(map_array(maps, maps.chunks(slot), kChunksBytes, writable))};
+Result<MappedIndex> map_source_index(const PinnedMaps& maps, uint32_t slot, uint32_t capacity,
+                                     bool writable) {
+  return MappedIndex{
+      VW_TRY(map_array(maps, maps.index(slot), kIndexBytes, writable)),
+      VW_TRY(map_array(maps, maps.chunks(slot), sizeof(vw_index_chunk) * capacity, writable))};
 }
 
 // Writes the slot's source index through shared mappings of its arrays:
 // the used chunks first, then the top level that points into them. Chunks
 // past the used ones keep stale contents nothing points to.
-Result<void> write_source_index(const PinnedMaps& maps, uint32_t slot, const SourceIndex& index) {
-  MappedIndex mapped = VW_TRY(map_source_index(maps, slot, true));
+Result<void> write_source_index(const PinnedMaps& maps, uint32_t slot, uint32_t capacity,
+                                const SourceIndex& index) {
+  MappedIndex mapped = VW_TRY(map_source_index(maps, slot, capacity, true));
   std::memcpy(mapped.chunks.data(), index.chunks.data(),
               index.chunks.size() * sizeof(vw_index_chunk));
   note_map_write();
@@ -135,19 +143,44 @@ Result<void> write_source_index(const PinnedMaps& maps, uint32_t slot, const Sou
   return {};
 }
 
+// What the index of `image` uses of `capacity`; when /16s were left to the
+// tries, the chunks the whole policy needs (built again without a limit).
+void record_index_use(vw_policy_info& info, const SlotImage& image, uint32_t capacity,
+                      const SourceIndex& index) {
+  info.index_chunks = static_cast<uint32_t>(index.chunks.size());
+  info.index_capacity = capacity;
+  info.index_trie_regions = index.trie_regions;
+  info.index_chunks_needed =
+      index.trie_regions == 0
+          ? info.index_chunks
+          : static_cast<uint32_t>(build_source_index(image, VW_INDEX_CHUNKS_MAX).chunks.size());
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps, uint32_t slot,
                                                           const SlotImage& image) {
-  const SourceIndex want = build_source_index(image);
-  const MappedIndex mapped = VW_TRY(map_source_index(maps, slot, false));
+  const uint32_t capacity = VW_TRY(maps.index_capacity());
+  const SourceIndex want = build_source_index(image, capacity);
+  const MappedIndex mapped = VW_TRY(map_source_index(maps, slot, capacity, false));
   const auto* have_top = static_cast<const uint32_t*>(mapped.top.data());
   const auto* have_chunks = static_cast<const vw_index_chunk*>(mapped.chunks.data());
   size_t top_diff = 0, chunk_diff = 0;
   for (uint32_t i = 0; i < VW_INDEX_TOP_ENTRIES; i++) top_diff += have_top[i] != want.top[i];
   for (size_t i = 0; i < want.chunks.size(); i++)
     chunk_diff += std::memcmp(&have_chunks[i], &want.chunks[i], sizeof(vw_index_chunk)) != 0;
+  size_t root_diff = 0;
+  const auto want_segments = segments_with_index(image, want);
+  for (const auto& [key, value] : VW_TRY(maps.segments(slot).entries())) {
+    auto it = std::find_if(want_segments.begin(), want_segments.end(), [&](const auto& w) {
+      return std::memcmp(&w.first, &key, sizeof(key)) == 0;
+    });
+    root_diff += it != want_segments.end() && it->second.index != value.index;
+  }
   std::vector<std::string> out;
+  if (root_diff)
+    out.push_back(maps.segments(slot).name() + ": " + std::to_string(root_diff) +
+                  " segments point to another virtual-network index than their rules give");
   if (top_diff)
     out.push_back(std::string(PinnedMaps::name(maps.index(slot))) + ": " + std::to_string(top_diff) +
                   " of " + std::to_string(VW_INDEX_TOP_ENTRIES) + " entries differ from the rules");
@@ -155,6 +188,15 @@ Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps
     out.push_back(std::string(PinnedMaps::name(maps.chunks(slot))) + ": " + std::to_string(chunk_diff) + " of " +
                   std::to_string(want.chunks.size()) + " chunks differ from the rules");
   return out;
+}
+
+std::optional<std::string> source_index_warning(const vw_policy_info& info) {
+  if (info.index_trie_regions == 0) return std::nullopt;
+  return "the source index holds " + std::to_string(info.index_capacity) + " chunks and this policy needs " +
+         std::to_string(info.index_chunks_needed) + ": " + std::to_string(info.index_trie_regions) +
+         " /16s are decided by the tries (correct, slower); to index them all, purge and load with "
+         "vaultwall-loader load --index-chunks " + std::to_string(info.index_chunks_needed) +
+         " (VAULTWALL_INDEX_CHUNKS), then apply and attach";
 }
 
 Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImage& image) {
@@ -170,8 +212,12 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
   VW_TRY(replace_contents(maps.trusted(idle), image.trusted));
   VW_TRY(replace_contents(maps.rules6(idle), image.rules6));
   VW_TRY(replace_contents(maps.trusted6(idle), image.trusted6));
-  VW_TRY(write_source_index(maps, idle, build_source_index(image)));
-  VW_TRY(replace_contents(maps.segments(idle), image.segments));
+  const uint32_t capacity = VW_TRY(maps.index_capacity());
+  const SourceIndex index = build_source_index(image, capacity);
+  VW_TRY(write_source_index(maps, idle, capacity, index));
+  vw_policy_info info = image.info;
+  record_index_use(info, image, capacity, index);
+  VW_TRY(replace_contents(maps.segments(idle), segments_with_index(image, index)));
   VW_TRY(replace_contents(maps.endpoints(idle), image.endpoints));
   VW_TRY(write_document(maps, idle, image.document));
   // vw_active is written whole: the live slot's word and settings go back
@@ -179,7 +225,7 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
   active.settings[idle] = settings_as_written(image);
   VW_TRY(maps.active().put(0, active));
   note_map_write();
-  VW_TRY(maps.policy_info().put(idle, image.info));
+  VW_TRY(maps.policy_info().put(idle, info));
   note_map_write();
 
   // The flip: one word, read once per packet.

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <span>
+#include <tuple>
 
 namespace vaultwall {
 
@@ -52,6 +54,20 @@ std::vector<Prefix> public_prefixes(const SlotImage& image) {
     int len = static_cast<int>(key.prefixlen);
     out.push_back({host_order(key.addr) & mask_of(len), len, false, value.service_id});
   }
+  return out;
+}
+
+// The rules of one virtual network, as prefixes of the address alone.
+std::vector<Prefix> vnet_prefixes(const SlotImage& image, uint32_t vnet_id) {
+  std::vector<Prefix> out;
+  for (const auto& [key, value] : image.rules) {
+    if (key.vnet_id != vnet_id) continue;
+    int len = static_cast<int>(key.prefixlen) - VW_RULE_KEY_VNET_BITS;
+    out.push_back({host_order(key.addr) & mask_of(len), len, true, value.rule_id});
+  }
+  std::sort(out.begin(), out.end(), [](const Prefix& a, const Prefix& b) {
+    return std::tie(a.addr, a.len) < std::tie(b.addr, b.len);
+  });
   return out;
 }
 
@@ -164,12 +180,39 @@ SourceIndex build_source_index(const SlotImage& image, uint32_t chunk_budget) {
     }
     group = end;
   }
+
+  // Each virtual network a segment names: its own index from /0, in the
+  // chunks left after the public one (whole or not at all).
+  std::set<uint32_t> vnets;
+  for (const auto& [key, value] : image.segments) vnets.insert(value.vnet_id);
+  for (uint32_t vnet_id : vnets) {
+    const std::vector<Prefix> rules = vnet_prefixes(image, vnet_id);
+    const size_t used = index.chunks.size();
+    auto root = builder.block(0, 0, Best{}, rules);
+    if (!root) {
+      index.chunks.resize(used);
+      index.trie_regions++;
+    }
+    index.vnet_roots[vnet_id] = root.value_or(VW_INDEX_TRIE);
+  }
   return index;
 }
 
-uint32_t source_index_entry(const SourceIndex& index, uint32_t source) {
-  uint32_t entry = index.top.at(source >> (32 - kTopBits));
-  for (int shift = 32 - kTopBits - kStride; shift >= 0; shift -= kStride) {
+std::vector<std::pair<vw_segment_key, vw_segment_value>> segments_with_index(
+    const SlotImage& image, const SourceIndex& index) {
+  std::vector<std::pair<vw_segment_key, vw_segment_value>> out = image.segments;
+  for (auto& [key, value] : out) {
+    auto root = index.vnet_roots.find(value.vnet_id);
+    value.index = root == index.vnet_roots.end() ? VW_INDEX_TRIE : root->second;
+  }
+  return out;
+}
+
+namespace {
+
+// The walk of the program from `entry`, whose chunk is indexed at `shift`.
+uint32_t walk(const SourceIndex& index, uint32_t entry, uint32_t source, int shift) {
+  for (; shift >= 0; shift -= kStride) {
     const uint32_t kind = entry & VW_INDEX_KIND;
     if (kind != VW_INDEX_CHUNK && kind != VW_INDEX_LIST) return entry;
     const uint32_t n = entry & ~VW_INDEX_KIND;
@@ -187,6 +230,16 @@ uint32_t source_index_entry(const SourceIndex& index, uint32_t source) {
       }
   }
   return (entry & VW_INDEX_CHUNK) ? VW_INDEX_TRIE : entry;
+}
+
+}  // namespace
+
+uint32_t source_index_entry(const SourceIndex& index, uint32_t source) {
+  return walk(index, index.top.at(source >> (32 - kTopBits)), source, 32 - kTopBits - kStride);
+}
+
+uint32_t vnet_index_entry(const SourceIndex& index, uint32_t root, uint32_t source) {
+  return walk(index, root, source, 32 - kStride);
 }
 
 }  // namespace vaultwall

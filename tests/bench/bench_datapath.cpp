@@ -43,6 +43,7 @@
 #include "bench_lpm.skel.h"
 #include "packet_builder.h"
 #include "rule_sets.h"
+#include "vaultwall/kernel/source_index.h"
 #include "run_context.h"
 #include "test_run.h"
 #include "vaultwall/abi/keys.h"
@@ -63,6 +64,11 @@ using Json = nlohmann::ordered_json;
 constexpr char kAllowedSource[] = "203.0.113.7";
 constexpr char kDeniedSource[] = "198.51.100.20";
 constexpr char kDestination[] = "192.0.2.10";
+// Virtual-network segments of the benchmark policy (see packet_kinds).
+constexpr uint16_t kVnetVlan = 100;
+constexpr uint16_t kTrieVnetVlan = 101;
+constexpr char kVnetSubnet[] = "10.1.0.0";  // /24, in vnets 1 and 2
+constexpr char kVnetSource[] = "10.1.0.7";
 // RFC 2544's benchmarking range: public-looking, never random padding, and
 // one /15 rule covers it: the "allowed by a short prefix" packet.
 constexpr char kShortRule[] = "198.18.0.0/15";
@@ -82,6 +88,7 @@ struct Options {
                                 "dense:10000", "realistic:100000"};
   bool xdp_filter = true;
   bool cold = true;
+  bool sized_index = true;  // each set's maps get the index chunks its policy needs
   std::string out;
   std::string pin_dir;
   std::string commit = "unknown";
@@ -180,17 +187,31 @@ std::vector<PacketKind> packet_kinds(const std::string& trusted_source,
                    std::string("TCP ") + kDeniedSource6 + " -> :443, no rule or service, default deny",
                    tcp6_frame(kDeniedSource6), XDP_DROP, VW_CLASS_IPV6_DENY, XDP_DROP, false,
                    Needs::kIpv6Trusted, true});
-  {
+  // Virtual-network traffic: VLAN 100 is a segment of vnet 1 (its own
+  // index), VLAN 101 of vnet 2, the same subnet, with its index root set to
+  // the trie after the apply (what a spent chunk budget gives): the earlier
+  // path, measured in the same run.
+  auto vlan_frame = [](uint16_t vlan, const char* source) {
     testing::PacketBuilder b;
     b.ethernet()
-        .vlan(100)
-        .ipv4(testing::ipv4(kDeniedSource), testing::ipv4(kDestination), testing::kProtoTcp)
+        .vlan(vlan)
+        .ipv4(testing::ipv4(source), testing::ipv4(kDestination), testing::kProtoTcp)
         .tcp(40000, kProtectedPort);
     b.payload(kFrameBytes + 4 - b.size());
-    kinds.push_back({"vlan_denied",
-                     std::string("802.1Q VLAN 100, TCP ") + kDeniedSource +
-                         " -> :443, default deny (the lower bound does not parse VLANs)",
-                     b.bytes(), XDP_DROP, VW_CLASS_DEFAULT_DENY, XDP_PASS, false});
+    return b.bytes();
+  };
+  for (auto [vlan, suffix] : {std::pair{kVnetVlan, ""}, {kTrieVnetVlan, "_trie"}}) {
+    const std::string how = vlan == kVnetVlan ? "its vnet's index" : "the rule trie";
+    kinds.push_back({std::string("vlan_allowed") + suffix,
+                     "802.1Q VLAN " + std::to_string(vlan) + ", TCP " + kVnetSource +
+                         " -> :443, in the segment's VNET rule (" + how + ")",
+                     vlan_frame(vlan, kVnetSource), XDP_PASS, VW_CLASS_VNET_RULE, XDP_PASS, false});
+    kinds.push_back({std::string("vlan_denied") + suffix,
+                     "802.1Q VLAN " + std::to_string(vlan) + ", TCP " + kDeniedSource +
+                         " -> :443, no VNET rule, default deny (" + how +
+                         "; the lower bound does not parse VLANs)",
+                     vlan_frame(vlan, kDeniedSource), XDP_DROP, VW_CLASS_DEFAULT_DENY, XDP_PASS,
+                     false});
   }
   return kinds;
 }
@@ -391,6 +412,14 @@ SlotImage bench_policy(const RuleSet& set) {
   }
   image.info.rule_prefixes += static_cast<__u32>(set.rules6.size());
   image.info.trusted_prefixes += static_cast<__u32>(set.trusted6.size());
+  for (uint32_t vnet : {1u, 2u}) {
+    vw_rule_key key{.prefixlen = VW_RULE_KEY_VNET_BITS + 24, .vnet_id = vnet, .addr = {}};
+    const auto subnet = testing::ipv4(kVnetSubnet);
+    std::copy(subnet.begin(), subnet.end(), key.addr);
+    image.rules.emplace_back(key, vw_rule_value{2 + vnet});
+    const uint16_t vlan = vnet == 1 ? kVnetVlan : kTrieVnetVlan;
+    image.segments.push_back({vw_segment_key{0, vlan, 0}, vw_segment_value{vnet, 0}});
+  }
   for (size_t i = 0; i < set.trusted.size(); i++) {
     vw_trusted_key key{};
     key.prefixlen = set.trusted[i].length;
@@ -516,12 +545,22 @@ Result<ColdSkeleton> load_cold(const RuleSet& set, const PinnedMaps& maps) {
   return skel;
 }
 
+// The index chunks the set's policy needs to be indexed whole (at least the
+// default): what an operator passes to vaultwall-loader load --index-chunks.
+uint32_t index_chunks_for(const RuleSet& set) {
+  const size_t needed = build_source_index(bench_policy(set), VW_INDEX_CHUNKS_MAX).chunks.size();
+  return static_cast<uint32_t>(std::max<size_t>(VW_INDEX_CHUNKS, needed));
+}
+
 Result<RuleSetUnderTest> load_rule_set(const std::string& pin_dir, const RuleSet& set,
                                        const Options& options) {
-  auto program = VW_TRY(Program::load(pin_dir));
+  auto program = VW_TRY(Program::load(
+      pin_dir, false, options.sized_index ? std::optional(index_chunks_for(set)) : std::nullopt));
   auto maps = VW_TRY(PinnedMaps::open(pin_dir));
-  if (auto r = write_idle_slot_and_flip(maps, bench_policy(set)); !r)
-    return std::unexpected(r.error());
+  const uint32_t slot = VW_TRY(write_idle_slot_and_flip(maps, bench_policy(set)));
+  // VLAN 101's network decided by the trie, as before its index existed.
+  const vw_segment_key trie_segment{0, kTrieVnetVlan, 0};
+  VW_TRY(maps.segments(slot).put(trie_segment, vw_segment_value{2, VW_INDEX_TRIE}));
   auto lower_bound = VW_TRY(load_lower_bound(set));
   RuleSetUnderTest out{&set, std::move(program), std::move(maps), std::move(lower_bound), {}, -1,
                        {}};
@@ -782,6 +821,7 @@ Json method_json(const Options& options, const std::vector<PacketKind>& packets,
     for (const Ipv4Prefix& p : set.rules) slash32 += p.length == 32;
     sets_json.push_back({{"set", set.spec.name},
                          {"rules", set.rules.size()},
+                         {"index_chunks", options.sized_index ? index_chunks_for(set) : VW_INDEX_CHUNKS},
                          {"slash32", slash32},
                          {"trusted", set.trusted.size()}});
   }
@@ -1091,6 +1131,9 @@ Result<Options> parse_options(int argc, char** argv) {
       ->delimiter(',');
   app.add_flag("!--no-xdp-filter", options.xdp_filter, "skip xdp-filter's program");
   app.add_flag("!--no-cold", options.cold, "skip the cold-cache lookups");
+  app.add_flag("!--default-index", options.sized_index,
+               "load every set with the default index size (65536 chunks) instead of the chunks "
+               "its policy needs (--index-chunks)");
   app.add_option("--out", options.out,
                  "JSON result file; a Markdown summary goes next to it (.md)");
   app.add_option("--pin-dir", options.pin_dir,

@@ -9,6 +9,7 @@
 
 #include "frames.h"
 #include "test_policy.h"
+#include "vaultwall/kernel/source_index.h"
 #include "xdp_test_fixture.h"
 
 namespace vaultwall::testing {
@@ -60,10 +61,16 @@ void expect_slot_holds_exactly(const PinnedMaps& maps, uint32_t slot, const Slot
   SlotImage kernel = must(read_slot(maps, slot));
   vw_settings expected = settings_as_written(image);
   EXPECT_EQ(hex(&kernel.settings, sizeof(vw_settings)), hex(&expected, sizeof(vw_settings)));
-  EXPECT_EQ(hex(&kernel.info, sizeof(vw_policy_info)), hex(&image.info, sizeof(vw_policy_info)));
+  // The writer adds what it derived: the source index's use and roots.
+  const uint32_t capacity = must(maps.index_capacity());
+  const SourceIndex index = build_source_index(image, capacity);
+  vw_policy_info info = image.info;
+  info.index_chunks = info.index_chunks_needed = static_cast<uint32_t>(index.chunks.size());
+  info.index_capacity = capacity;
+  EXPECT_EQ(hex(&kernel.info, sizeof(vw_policy_info)), hex(&info, sizeof(vw_policy_info)));
   EXPECT_EQ(canonical(kernel.rules), canonical(image.rules));
   EXPECT_EQ(canonical(kernel.trusted), canonical(image.trusted));
-  EXPECT_EQ(canonical(kernel.segments), canonical(image.segments));
+  EXPECT_EQ(canonical(kernel.segments), canonical(segments_with_index(image, index)));
   EXPECT_EQ(canonical(kernel.endpoints), canonical(image.endpoints));
   EXPECT_EQ(kernel.document, image.document);
 }

@@ -113,7 +113,7 @@ void XdpProgramTest::SetUp() {
   static std::atomic<int> sequence{0};
   pin_dir_ =
       "/sys/fs/bpf/vwtest-bpf-" + std::to_string(getpid()) + "-" + std::to_string(sequence++);
-  program_.emplace(must(Program::load(pin_dir_)));
+  program_.emplace(must(Program::load(pin_dir_, false, index_chunks())));
   maps_.emplace(must(PinnedMaps::open(pin_dir_)));
 }
 

@@ -91,6 +91,8 @@ class XdpProgramTest : public ::testing::Test {
  protected:
   void SetUp() override;
   void TearDown() override;
+  // The --index-chunks the maps are created with (nullopt: the default).
+  virtual std::optional<uint32_t> index_chunks() const { return std::nullopt; }
 
   const PinnedMaps& maps() const { return *maps_; }
   const std::string& pin_dir() const { return pin_dir_; }

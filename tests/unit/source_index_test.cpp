@@ -3,6 +3,7 @@
 // public IP rule and the longest trusted prefix holding the source.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <set>
 #include <tuple>
@@ -153,6 +154,65 @@ TEST(SourceIndex, RandomPrefixSetsMatchALongestPrefixMatch) {
           << "round " << round << " source " << std::hex << source;
     }
   }
+}
+
+// Each virtual network a segment names gets an index of its own rules: the
+// walk from the segment's root must give the longest of that network's
+// rules, never another network's nor a public rule.
+TEST(SourceIndex, EachVirtualNetworkIndexMatchesALongestPrefixMatchOfItsRules) {
+  std::mt19937 rng(11);
+  for (int round = 0; round < 30; round++) {
+    SlotImage image;
+    std::map<uint32_t, std::vector<TestPrefix>> rules;  // vnet -> its rules
+    std::set<std::tuple<uint32_t, uint32_t, int>> seen;
+    const int per_vnet = round % 3 == 0 ? 3 : round % 3 == 1 ? 12 : 80;
+    std::uniform_int_distribution<int> len_of(8, 32);
+    uint32_t id = 1;
+    for (uint32_t vnet : {0u, 7u, 8u, 9u}) {  // 0: public rules, to be ignored
+      for (int i = 0; i < per_vnet; i++) {
+        uint32_t addr = (10u << 24) | (rng() & 0x00ffffffu);
+        int len = len_of(rng);
+        if (!seen.insert({vnet, addr & mask_of(len), len}).second) continue;
+        image.rules.push_back({make_rule_key(vnet, addr, static_cast<uint8_t>(len)), vw_rule_value{id}});
+        rules[vnet].push_back({addr & mask_of(len), len, id++});
+      }
+      if (vnet != 0) image.segments.push_back({vw_segment_key{vnet, 0, 0}, vw_segment_value{vnet, 0}});
+    }
+    image.segments.push_back({vw_segment_key{99, 0, 0}, vw_segment_value{42, 0}});  // no rules
+    const SourceIndex index = build_source_index(image);
+    EXPECT_EQ(index.trie_regions, 0u);
+    const auto segments = segments_with_index(image, index);
+    for (const auto& [key, value] : segments) {
+      ASSERT_EQ(index.vnet_roots.at(value.vnet_id), value.index);
+      for (int probe = 0; probe < 3000; probe++) {
+        uint32_t source = probe % 4 ? (10u << 24) | (rng() & 0x00ffffffu) : rng();
+        int best_len = -1;
+        uint32_t want = 0;
+        for (const TestPrefix& p : rules[value.vnet_id])
+          if ((source & mask_of(p.len)) == p.addr && p.len > best_len) best_len = p.len, want = p.id;
+        ASSERT_EQ(vnet_index_entry(index, value.index, source), VW_INDEX_RESULT(0, want))
+            << "round " << round << " vnet " << value.vnet_id << " source " << std::hex << source;
+      }
+    }
+  }
+}
+
+TEST(SourceIndex, AVirtualNetworkBeyondTheChunkBudgetIsLeftToTheTrie) {
+  SlotImage image;
+  for (int i = 0; i <= VW_INDEX_LIST_PREFIXES; i++)  // six subnets: more than a list node
+    image.rules.push_back({make_rule_key(7, ip(10, 1, 16 * i, 0), 24), vw_rule_value{uint32_t(i + 1)}});
+  image.rules.push_back({make_rule_key(8, ip(10, 2, 0, 0), 24), vw_rule_value{30}});
+  image.segments.push_back({vw_segment_key{0, 100, 0}, vw_segment_value{7, 0}});
+  image.segments.push_back({vw_segment_key{0, 200, 0}, vw_segment_value{8, 0}});
+  const SourceIndex fits = build_source_index(image);
+  EXPECT_EQ(vnet_index_entry(fits, fits.vnet_roots.at(7), ip(10, 1, 32, 9)), VW_INDEX_RESULT(0, 3));
+  EXPECT_EQ(vnet_index_entry(fits, fits.vnet_roots.at(8), ip(10, 2, 0, 9)), VW_INDEX_RESULT(0, 30));
+  EXPECT_EQ(vnet_index_entry(fits, fits.vnet_roots.at(8), ip(10, 1, 32, 9)), VW_INDEX_RESULT(0, 0));
+  const SourceIndex tight = build_source_index(image, static_cast<uint32_t>(fits.chunks.size() - 1));
+  EXPECT_EQ(tight.trie_regions, 1u);
+  EXPECT_EQ(tight.vnet_roots.at(8), VW_INDEX_TRIE) << "vnet 7 took the chunks first";
+  EXPECT_EQ(vnet_index_entry(tight, tight.vnet_roots.at(8), ip(10, 2, 0, 9)), VW_INDEX_TRIE);
+  EXPECT_EQ(vnet_index_entry(tight, tight.vnet_roots.at(7), ip(10, 1, 80, 9)), VW_INDEX_RESULT(0, 6));
 }
 
 }  // namespace

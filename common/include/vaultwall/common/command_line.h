@@ -15,6 +15,8 @@
 namespace vaultwall {
 
 inline constexpr const char* kPinDirEnv = "VAULTWALL_PIN_DIR";
+// vaultwall-loader load --index-chunks, from the environment (the unit's env file).
+inline constexpr const char* kIndexChunksEnv = "VAULTWALL_INDEX_CHUNKS";
 
 // The value of an environment variable, or `fallback` when it is unset or
 // empty (the units' env file sets variables to "" to mean "default").

@@ -130,6 +130,9 @@ struct ApplyOutcome {
   std::string new_digest;
   std::string new_policy_digest;  // the shared policy digest of what was applied
   uint32_t slot = 0;
+  // Set when the source index could not hold the whole policy (see
+  // source_index_warning): applied and correct, part of it on the tries.
+  std::optional<std::string> index_warning;
 };
 
 // Writes the compiled policy into the idle slot and flips to it: new rule

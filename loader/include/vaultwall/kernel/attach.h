@@ -72,6 +72,17 @@ struct MapStatus {
   uint32_t id = 0;
 };
 
+// The source index: its size (chunks per slot) and what the live slot uses.
+struct SourceIndexUse {
+  uint32_t capacity = 0;
+  uint32_t used = 0;
+  uint32_t needed = 0;        // chunks the live policy needs to be indexed whole
+  uint32_t trie_regions = 0;  // /16s the live slot leaves to the tries
+};
+
+// "65536 chunks per slot (4 MiB each)".
+std::string index_size_text(uint32_t chunks);
+
 struct Status {
   std::string pin_dir;
   bool loaded = false;
@@ -82,6 +93,7 @@ struct Status {
   uint32_t active_slot = 0;
   uint64_t generation = 0;
   uint64_t other_slot_generation = 0;
+  SourceIndexUse source_index;
   std::vector<InterfaceHealth> links;
   std::vector<MapStatus> maps;
   // Decapsulating devices (vxlan, geneve, tun, wireguard, ...) of the

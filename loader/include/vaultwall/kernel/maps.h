@@ -266,6 +266,12 @@ class PinnedMaps {
   // vw_reject_stats summed over CPUs; a failed read is an error.
   Result<RejectStats> read_reject_stats() const;
 
+  // The pinned map's max_entries, as the kernel created it.
+  Result<uint32_t> max_entries(MapId id) const;
+  // Chunks per slot of the source index (vw_chunks_N's max_entries, fixed
+  // when the maps were created: vaultwall-loader load --index-chunks).
+  Result<uint32_t> index_capacity() const { return max_entries(chunks(0)); }
+
   // Name -> fd of every map, for status output.
   std::vector<std::pair<std::string, int>> all() const;
 
@@ -309,5 +315,8 @@ class MappedArray {
 
 // Opens one pinned object (map, program or link). ENOENT when absent.
 Result<UniqueFd> open_pinned(const std::string& path);
+
+// The max_entries of the map behind fd (`name` for the error message).
+Result<uint32_t> map_max_entries(int fd, const std::string& name);
 
 }  // namespace vaultwall

@@ -2,7 +2,9 @@
 // existing pins, so rules and counters survive reloads), and pin the program.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "vaultwall/kernel/attach.h"
@@ -30,7 +32,12 @@ class Program {
   // policy at all). With `repair`, each missing map still held by the
   // running program is pinned again first (from its map ids); a map no
   // program holds cannot be recovered (EUCLEAN, hint: purge).
-  static Result<Program> load(const std::string& pin_dir, bool repair = false);
+  // `index_chunks` sizes the source index's chunk arrays (vw_chunks_N) when
+  // they are created; pinned ones keep their size, and asking for another
+  // is refused (EEXIST, hint: load without it, or purge and load).
+  // EINVAL when outside VW_INDEX_CHUNKS_MIN..VW_INDEX_CHUNKS_MAX.
+  static Result<Program> load(const std::string& pin_dir, bool repair = false,
+                              std::optional<uint32_t> index_chunks = std::nullopt);
 
   Program(Program&&) noexcept;
   Program& operator=(Program&&) noexcept;

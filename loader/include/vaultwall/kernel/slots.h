@@ -51,13 +51,18 @@ void note_map_write();
 
 // Writes `image` into the idle slot (after a grace period, so no packet is
 // still reading it) and then makes it active with one map write. Returns
-// the new active slot. On error the active slot is unchanged.
+// the new active slot. On error the active slot is unchanged. The slot's
+// vw_policy_info is image.info with the index_* fields of what was written.
 Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImage& image);
 
 // How the slot's source index (vw_index_N, vw_chunks_N) differs from the
 // one built from `image`: one line per array that differs, empty when equal.
 Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps, uint32_t slot,
                                                           const SlotImage& image);
+
+// When the slot's source index left /16s to the tries (its capacity was
+// spent): a warning naming the --index-chunks that would index them all.
+std::optional<std::string> source_index_warning(const vw_policy_info& info);
 
 // The document a slot keeps (vw_policy_doc), without the rest of the slot.
 Result<std::string> read_slot_document(const PinnedMaps& maps, uint32_t slot);

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <utility>
 #include <vector>
 
 #include "vaultwall/abi/slot_image.h"
@@ -15,17 +17,28 @@ namespace vaultwall {
 struct SourceIndex {
   std::vector<uint32_t> top;           // VW_INDEX_TOP_ENTRIES entries, one per /16
   std::vector<vw_index_chunk> chunks;  // chunk n is vw_chunks_N[n]; only the used ones
-  uint32_t trie_regions = 0;           // /16s left to the tries (chunk budget spent)
+  uint32_t trie_regions = 0;           // /16s and vnets left to the tries (budget spent)
+  std::map<uint32_t, uint32_t> vnet_roots;  // vnet id -> root entry of its own index
 };
 
 // Builds the index of `image`'s public IP rules (vnet VW_VNET_PUBLIC) and
 // trusted prefixes. A /16 whose chunks do not fit in `chunk_budget` gets
 // VW_INDEX_TRIE; /16s are filled in address order, so the result is
-// deterministic.
+// deterministic. Then each virtual network a segment names gets an index of
+// its own rules in the chunks left (VW_INDEX_TRIE as its root when they do
+// not fit).
 SourceIndex build_source_index(const SlotImage& image, uint32_t chunk_budget = VW_INDEX_CHUNKS);
+
+// The image's segments as the slot writer stores them: each value with the
+// root of its virtual network's index (vw_segment_value.index).
+std::vector<std::pair<vw_segment_key, vw_segment_value>> segments_with_index(
+    const SlotImage& image, const SourceIndex& index);
 
 // The entry the XDP program reaches for `source` (host byte order): a
 // result or VW_INDEX_TRIE. The same walk as index_lookup() in the program.
 uint32_t source_index_entry(const SourceIndex& index, uint32_t source);
+
+// The same in a virtual network's index, from its root (vnet_rule()).
+uint32_t vnet_index_entry(const SourceIndex& index, uint32_t root, uint32_t source);
 
 }  // namespace vaultwall
