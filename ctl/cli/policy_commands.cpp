@@ -364,6 +364,14 @@ Result<Session> begin_change(const Globals& g, StoredDocument stored = StoredDoc
   return s;
 }
 
+// An imperative edit's start: the change session, once the applied policy is
+// the vault -n/-g name (a warning in `checked` when it cannot tell).
+Result<Session> begin_edit(const Globals& g, const VaultIdentity& identity, Report& checked) {
+  Session s = VW_TRY(begin_change(g));
+  VW_TRY(check_applied_vault(identity, s.current, checked));
+  return s;
+}
+
 std::optional<InputFile> input_or_none(const InputFile& input) {
   return input.sha256.empty() ? std::nullopt : std::optional(input);
 }
@@ -486,11 +494,9 @@ struct RuleFlags {
 };
 
 Report cmd_rule_add(const Globals& g, const RuleFlags& flags, const VaultIdentity& identity) {
-  auto s = begin_change(g);
-  if (!s) return apply_report({}).fail(s.error());
   Report checked;
-  if (auto ok = check_applied_vault(identity, s->current, checked); !ok)
-    return apply_report({}).fail(ok.error());
+  auto s = begin_edit(g, identity, checked);
+  if (!s) return apply_report({}).fail(s.error());
   Document document = document_to_edit(s->current);
   for (const std::string& ip : flags.ips)
     document.ip_rules.push_back({ip, "--ip-address " + ip});
@@ -508,11 +514,9 @@ bool erase_matching(std::vector<T>& items, Matches matches) {
 }
 
 Report cmd_rule_remove(const Globals& g, const RuleFlags& flags, const VaultIdentity& identity) {
-  auto s = begin_change(g);
-  if (!s) return apply_report({}).fail(s.error());
   Report checked;
-  if (auto ok = check_applied_vault(identity, s->current, checked); !ok)
-    return apply_report({}).fail(ok.error());
+  auto s = begin_edit(g, identity, checked);
+  if (!s) return apply_report({}).fail(s.error());
   Document document = document_to_edit(s->current);
   std::vector<std::string> absent;
   for (const std::string& ip : flags.ips) {
@@ -566,11 +570,9 @@ struct UpdateFlags {
 };
 
 Report cmd_update(const Globals& g, const UpdateFlags& flags, const VaultIdentity& identity) {
-  auto s = begin_change(g);
-  if (!s) return apply_report({}).fail(s.error());
   Report checked;
-  if (auto ok = check_applied_vault(identity, s->current, checked); !ok)
-    return apply_report({}).fail(ok.error());
+  auto s = begin_edit(g, identity, checked);
+  if (!s) return apply_report({}).fail(s.error());
   Document document = document_to_edit(s->current);
   // The flags were checked against these spellings when parsed.
   if (auto v = parse_default_action(flags.default_action))

@@ -157,13 +157,7 @@ class Classifier {
       if (!protected_destination(Probe::kNone)) return unprotected_destination();
       step("non-first fragment: port unknown, decided by its source (fail closed)");
       decide_ipv4();
-      // A fragment carries no port, so no rule or service is credited.
-      uint32_t fragment_class = verdict_class_drops(result_.verdict_class)
-                                    ? VW_CLASS_FRAGMENT_DENY
-                                    : VW_CLASS_FRAGMENT_ALLOW;
-      result_.rule_id = VW_RULE_NONE;
-      result_.service_id = VW_SERVICE_NONE;
-      return finish(fragment_class, "counted as a fragment");
+      return finish_as_fragment();
     }
     if (!is_tcp_or_udp()) {  // an undeclared IP tunnel
       if (!protected_destination(Probe::kRoute)) return unprotected_destination();
@@ -180,6 +174,17 @@ class Classifier {
     return finish(result_.verdict_class, "");
   }
 
+  // A non-first fragment's verdict, decided by its source: a fragment
+  // carries no port, so no rule or service is credited.
+  Classification finish_as_fragment() {
+    uint32_t fragment_class = verdict_class_drops(result_.verdict_class)
+                                  ? VW_CLASS_FRAGMENT_DENY
+                                  : VW_CLASS_FRAGMENT_ALLOW;
+    result_.rule_id = VW_RULE_NONE;
+    result_.service_id = VW_SERVICE_NONE;
+    return finish(fragment_class, "counted as a fragment");
+  }
+
   void note_tunnel() {
     if (const TunnelKind* tunnel = undeclared_tunnel())
       step(
@@ -191,12 +196,7 @@ class Classifier {
     if (packet_.later_fragment) {
       step("IPv6 non-first fragment: port unknown, decided by its source (fail closed)");
       decide_ipv6();
-      uint32_t fragment_class = verdict_class_drops(result_.verdict_class)
-                                    ? VW_CLASS_FRAGMENT_DENY
-                                    : VW_CLASS_FRAGMENT_ALLOW;
-      result_.rule_id = VW_RULE_NONE;
-      result_.service_id = VW_SERVICE_NONE;
-      return finish(fragment_class, "counted as a fragment");
+      return finish_as_fragment();
     }
     if (!packet_.transport_unknown) {
       if (!data_plane_protocol() || (is_tcp_or_udp() && !protected_port() && !undeclared_tunnel()))
