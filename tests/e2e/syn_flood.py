@@ -15,14 +15,7 @@ import struct
 import sys
 import time
 
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
+from inet_checksum import checksum  # beside this script (sys.path[0])
 
 
 def syn_frame(src_mac, dst_mac, src_ip, dst_ip, sport, dport):
