@@ -7,16 +7,6 @@
 # Not a test: it reports.   scripts/bench-reject.sh [--rounds N] [--packets N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" -ne 0 ]; then
-	echo "bench-reject.sh: needs root (BPF_PROG_TEST_RUN, bpffs pins)" >&2
-	exit 1
-fi
-build_dir=${BUILD_DIR:-build}
-[ -f "$build_dir/CMakeCache.txt" ] || cmake -S . -B "$build_dir" >/dev/null
-cmake --build "$build_dir" -j 2 --target vaultwall_bench_reject >/dev/null
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet 2>/dev/null || commit="$commit-dirty"
-mkdir -p bench/results
-out="bench/results/$(date -u +%Y%m%dT%H%M%SZ)-$commit-reject.json"
-"$build_dir/tests/bench/vaultwall_bench_reject" --out "$out" "$@"
-echo "results: $out"
+# shellcheck source=lib/bench-binary.sh
+source scripts/lib/bench-binary.sh
+vw_run_bench_binary reject vaultwall_bench_reject "$@"
