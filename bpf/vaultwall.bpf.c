@@ -17,17 +17,15 @@
 #include "parsing.h"
 #include "source_index.h"
 #include "reject.h"
+#include "map_shapes.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* ---- Maps ---------------------------------------------------------------- */
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct vw_active);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_ARRAY, struct vw_active, 1);
+	VW_PINNED;
 } VW_MAP_ACTIVE SEC(".maps");
 
 /*
@@ -52,157 +50,103 @@ struct {
 } VW_MAP_SYNC SEC(".maps");
 
 struct vw_rules_map {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, VW_MAX_RULE_PREFIXES);
-	__type(key, struct vw_rule_key);
-	__type(value, struct vw_rule_value);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_LPM_TRIE_SHAPE(struct vw_rule_key, struct vw_rule_value, VW_MAX_RULE_PREFIXES);
+	VW_PINNED;
 };
 struct vw_rules_map VW_MAP_RULES_0 SEC(".maps");
 struct vw_rules_map VW_MAP_RULES_1 SEC(".maps");
 
 struct vw_trusted_map {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, VW_MAX_TRUSTED_PREFIXES);
-	__type(key, struct vw_trusted_key);
-	__type(value, struct vw_trusted_value);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_LPM_TRIE_SHAPE(struct vw_trusted_key, struct vw_trusted_value, VW_MAX_TRUSTED_PREFIXES);
+	VW_PINNED;
 };
 struct vw_trusted_map VW_MAP_TRUSTED_0 SEC(".maps");
 struct vw_trusted_map VW_MAP_TRUSTED_1 SEC(".maps");
 
 /* IPv6 sources: the same two tries, with 16-byte addresses. */
 struct vw_rules6_map {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, VW_MAX_RULE6_PREFIXES);
-	__type(key, struct vw_rule6_key);
-	__type(value, struct vw_rule_value);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_LPM_TRIE_SHAPE(struct vw_rule6_key, struct vw_rule_value, VW_MAX_RULE6_PREFIXES);
+	VW_PINNED;
 };
 struct vw_rules6_map VW_MAP_RULES6_0 SEC(".maps");
 struct vw_rules6_map VW_MAP_RULES6_1 SEC(".maps");
 
 struct vw_trusted6_map {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, VW_MAX_TRUSTED6_PREFIXES);
-	__type(key, struct vw_trusted6_key);
-	__type(value, struct vw_trusted_value);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_LPM_TRIE_SHAPE(struct vw_trusted6_key, struct vw_trusted_value, VW_MAX_TRUSTED6_PREFIXES);
+	VW_PINNED;
 };
 struct vw_trusted6_map VW_MAP_TRUSTED6_0 SEC(".maps");
 struct vw_trusted6_map VW_MAP_TRUSTED6_1 SEC(".maps");
 
 /* The public source index (see vaultwall_abi.h): written by mmap. */
 struct vw_index_map {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VW_INDEX_TOP_CHUNKS);
-	__type(key, __u32);
-	__type(value, struct vw_index_chunk);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_INDEX_SHAPE(VW_INDEX_TOP_CHUNKS);
+	VW_PINNED;
 };
 struct vw_index_map VW_MAP_INDEX_0 SEC(".maps");
 struct vw_index_map VW_MAP_INDEX_1 SEC(".maps");
 
 struct vw_chunks_map {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VW_INDEX_CHUNKS);
-	__type(key, __u32);
-	__type(value, struct vw_index_chunk);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_INDEX_SHAPE(VW_INDEX_CHUNKS);
+	VW_PINNED;
 };
 struct vw_chunks_map VW_MAP_CHUNKS_0 SEC(".maps");
 struct vw_chunks_map VW_MAP_CHUNKS_1 SEC(".maps");
 
 struct vw_segments_map {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VW_MAX_SEGMENTS);
-	__type(key, struct vw_segment_key);
-	__type(value, struct vw_segment_value);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_HASH_SHAPE(struct vw_segment_key, struct vw_segment_value, VW_MAX_SEGMENTS);
+	VW_PINNED;
 };
 struct vw_segments_map VW_MAP_SEGMENTS_0 SEC(".maps");
 struct vw_segments_map VW_MAP_SEGMENTS_1 SEC(".maps");
 
 struct vw_endpoints_map {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VW_MAX_ENDPOINTS);
-	__type(key, struct vw_endpoint_key);
-	__type(value, struct vw_endpoint_value);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_HASH_SHAPE(struct vw_endpoint_key, struct vw_endpoint_value, VW_MAX_ENDPOINTS);
+	VW_PINNED;
 };
 struct vw_endpoints_map VW_MAP_ENDPOINTS_0 SEC(".maps");
 struct vw_endpoints_map VW_MAP_ENDPOINTS_1 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VW_MAX_RULES);
-	__type(key, __u32);
-	__type(value, struct vw_counters);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_PERCPU_ARRAY, struct vw_counters, VW_MAX_RULES);
+	VW_PINNED;
 } VW_MAP_RULE_STATS SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VW_CLASS_COUNT);
-	__type(key, __u32);
-	__type(value, struct vw_counters);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_PERCPU_ARRAY, struct vw_counters, VW_CLASS_COUNT);
+	VW_PINNED;
 } VW_MAP_CLASS_STATS SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VW_MAX_SERVICES);
-	__type(key, __u32);
-	__type(value, struct vw_counters);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_PERCPU_ARRAY, struct vw_counters, VW_MAX_SERVICES);
+	VW_PINNED;
 } VW_MAP_SVC_STATS SEC(".maps");
 
 /* Written by the controller only; here so they are created and pinned with
  * the rest and bpftool can show what each id means. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VW_MAX_RULES);
-	__type(key, __u32);
-	__type(value, struct vw_rule_info);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_ARRAY, struct vw_rule_info, VW_MAX_RULES);
+	VW_PINNED;
 } VW_MAP_RULE_INFO SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VW_MAX_SERVICES);
-	__type(key, __u32);
-	__type(value, struct vw_service_info);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_ARRAY, struct vw_service_info, VW_MAX_SERVICES);
+	VW_PINNED;
 } VW_MAP_SVC_INFO SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VW_SLOTS);
-	__type(key, __u32);
-	__type(value, struct vw_policy_info);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_ARRAY, struct vw_policy_info, VW_SLOTS);
+	VW_PINNED;
 } VW_MAP_POLICY_INFO SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VW_SLOTS * VW_DOC_CHUNKS);
-	__type(key, __u32);
-	__type(value, struct vw_doc_chunk);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_ARRAY, struct vw_doc_chunk, VW_SLOTS * VW_DOC_CHUNKS);
+	VW_PINNED;
 } VW_MAP_POLICY_DOC SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct vw_abi_info);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_ARRAY, struct vw_abi_info, 1);
+	VW_PINNED;
 } VW_MAP_ABI SEC(".maps");
 
 /* Deny and audit events; the limits are explained in vaultwall_abi.h. */
@@ -221,28 +165,19 @@ struct {
 } VW_MAP_EVENT_RATE SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct vw_event_budget);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_PERCPU_ARRAY, struct vw_event_budget, 1);
+	VW_PINNED;
 } VW_MAP_EVENT_CPU SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VW_EVENT_STAT_COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_PERCPU_ARRAY, __u64, VW_EVENT_STAT_COUNT);
+	VW_PINNED;
 } VW_MAP_EVENT_STATS SEC(".maps");
 
 /* The interfaces vaultwall is expected to filter (written by attach). */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, VW_MAX_LINKS);
-	__type(key, struct vw_link_key);
-	__type(value, struct vw_link_info);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	VW_HASH_SHAPE(struct vw_link_key, struct vw_link_info, VW_MAX_LINKS);
+	VW_PINNED;
 } VW_MAP_LINKS SEC(".maps");
 
 /*

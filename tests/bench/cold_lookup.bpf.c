@@ -19,6 +19,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "../../bpf/vaultwall_abi.h"
+#include "../../bpf/map_shapes.h"
 #include "../../bpf/source_index.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -26,27 +27,15 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define COLD_MAX_PROBES (1u << 20)
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, VW_MAX_RULE_PREFIXES);
-	__type(key, struct vw_rule_key);
-	__type(value, struct vw_rule_value);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	VW_LPM_TRIE_SHAPE(struct vw_rule_key, struct vw_rule_value, VW_MAX_RULE_PREFIXES);
 } cold_rules SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VW_INDEX_TOP_CHUNKS);
-	__type(key, __u32);
-	__type(value, struct vw_index_chunk);
-	__uint(map_flags, BPF_F_MMAPABLE);
+	VW_INDEX_SHAPE(VW_INDEX_TOP_CHUNKS);
 } cold_index SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VW_INDEX_CHUNKS);
-	__type(key, __u32);
-	__type(value, struct vw_index_chunk);
-	__uint(map_flags, BPF_F_MMAPABLE);
+	VW_INDEX_SHAPE(VW_INDEX_CHUNKS);
 } cold_chunks SEC(".maps");
 
 #define LOOKUP_COLD_TOP(key) bpf_map_lookup_elem(&cold_index, key)
@@ -54,10 +43,7 @@ struct {
 
 /* Source addresses (network order): inside rules, and uniformly random. */
 struct probe_pool {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, COLD_MAX_PROBES);
-	__type(key, __u32);
-	__type(value, __u32);
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_ARRAY, __u32, COLD_MAX_PROBES);
 };
 struct probe_pool cold_hits SEC(".maps");
 struct probe_pool cold_randoms SEC(".maps");
@@ -92,30 +78,17 @@ static long hit_lookup(__u32 i, void *ctx) { return probe(&cold_hits, 1); }
 static long random_base(__u32 i, void *ctx) { return probe(&cold_randoms, 0); }
 static long random_lookup(__u32 i, void *ctx) { return probe(&cold_randoms, 1); }
 
-SEC("xdp")
-int cold_hit_base(struct xdp_md *ctx)
-{
-	bpf_loop(loops, hit_base, NULL, 0);
-	return XDP_PASS;
-}
+/* One program per pool, with and without the lookup; userspace runs them
+ * side by side and subtracts. */
+#define COLD_PROGRAM(name, step)                 \
+	SEC("xdp")                               \
+	int name(struct xdp_md *ctx)             \
+	{                                        \
+		bpf_loop(loops, step, NULL, 0);  \
+		return XDP_PASS;                 \
+	}
 
-SEC("xdp")
-int cold_hit(struct xdp_md *ctx)
-{
-	bpf_loop(loops, hit_lookup, NULL, 0);
-	return XDP_PASS;
-}
-
-SEC("xdp")
-int cold_rand_base(struct xdp_md *ctx)
-{
-	bpf_loop(loops, random_base, NULL, 0);
-	return XDP_PASS;
-}
-
-SEC("xdp")
-int cold_rand(struct xdp_md *ctx)
-{
-	bpf_loop(loops, random_lookup, NULL, 0);
-	return XDP_PASS;
-}
+COLD_PROGRAM(cold_hit_base, hit_base)
+COLD_PROGRAM(cold_hit, hit_lookup)
+COLD_PROGRAM(cold_rand_base, random_base)
+COLD_PROGRAM(cold_rand, random_lookup)

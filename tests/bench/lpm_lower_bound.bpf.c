@@ -20,6 +20,7 @@
 /* Only the key/value/counter layouts, so both programs walk the same trie
  * shape; vaultwall's maps are not used. */
 #include "../../bpf/vaultwall_abi.h"
+#include "../../bpf/map_shapes.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -27,27 +28,16 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define LB_MISS_INDEX 0 /* counter slot for denied packets (rule id 0 is never a rule) */
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, VW_MAX_RULE_PREFIXES);
-	__type(key, struct vw_rule_key);
-	__type(value, struct vw_rule_value);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	VW_LPM_TRIE_SHAPE(struct vw_rule_key, struct vw_rule_value, VW_MAX_RULE_PREFIXES);
 } lb_rules SEC(".maps");
 
 /* The same for IPv6 (bench_lpm6): one trie keyed like vw_rules6_N. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, VW_MAX_RULE6_PREFIXES);
-	__type(key, struct vw_rule6_key);
-	__type(value, struct vw_rule_value);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	VW_LPM_TRIE_SHAPE(struct vw_rule6_key, struct vw_rule_value, VW_MAX_RULE6_PREFIXES);
 } lb_rules6 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, VW_MAX_RULES);
-	__type(key, __u32);
-	__type(value, struct vw_counters);
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_PERCPU_ARRAY, struct vw_counters, VW_MAX_RULES);
 } lb_stats SEC(".maps");
 
 static __always_inline void count(__u32 index, __u64 bytes)
