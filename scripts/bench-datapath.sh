@@ -13,6 +13,10 @@
 #   scripts/bench-datapath.sh --ipv6     the IPv6 cells only matter here: tags:254 (254 IPv4
 #                                        and 254 IPv6 rules, every service-tag prefix of both
 #                                        families trusted), 7 rounds, repeat 1e6
+#   scripts/bench-datapath.sh --flat     flat cost: VNET and public decisions at 1 to 100k rules and
+#                                        1M /32 rules, each set's source index sized to what its
+#                                        policy needs (vaultwall-loader load --index-chunks), 5 rounds
+#   scripts/bench-datapath.sh --flat-default-index   1M /32 rules with the default index size
 #   scripts/bench-datapath.sh -- --cpu 1 anything after -- goes to the binary
 #
 # Environment: BUILD_DIR (default build), NO_BUILD=1 to use the binary as is.
@@ -22,12 +26,15 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
 rounds=7 repeat=1000000 sets=realistic:1,realistic:254,tags:254,realistic:10000,dense:10000,realistic:100000 suffix=""
+extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) rounds=5 repeat=100000 sets=realistic:1,tags:254,realistic:10000 suffix="-quick" ;;
     --ipv6) sets=tags:254 suffix="-ipv6" ;;
+    --flat) rounds=5 sets=realistic:1,realistic:10000,realistic:100000,dense:1000000 suffix="-flat" ;;
+    --flat-default-index) rounds=3 sets=dense:1000000 suffix="-flat-default-index" extra=(--default-index) ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-datapath.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -58,4 +65,4 @@ pin_dir="/sys/fs/bpf/vaultwall-bench-$$"
 trap 'rm -rf "$pin_dir"' EXIT
 
 "$bin" --rounds "$rounds" --repeat "$repeat" --sets "$sets" --commit "$commit" \
-  --pin-dir "$pin_dir" --out "$out" "$@"
+  --pin-dir "$pin_dir" --out "$out" ${extra[@]+"${extra[@]}"} "$@"

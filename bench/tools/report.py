@@ -159,9 +159,11 @@ plot {', '.join(lines)}
 
 # ---- BENCHMARKS.md -------------------------------------------------------------
 
-def md_datapath(dp):
+def md_datapath(dp, title="## 1. Datapath: BPF_PROG_TEST_RUN, ns per packet", source=None):
     ctx = dp["context"]
-    out = ["## 1. Datapath: BPF_PROG_TEST_RUN, ns per packet", ""]
+    out = [title, ""]
+    if source:
+        out.append(f"From {source}, commit `{ctx.get('commit')}`.")
     out.append(f"{dp['method']['rounds']} interleaved rounds × repeat {dp['method']['repeat']}; "
                f"steal {dp['steal_percent']['total']:.2f}% (worst round {dp['steal_percent']['max_round']:.2f}%); "
                f"load average {ctx.get('loadavg_at_start', '?')} → {ctx.get('loadavg_at_end', '?')}.")
@@ -182,7 +184,7 @@ def md_datapath(dp):
                    f"{ns('vaultwall')} | {spread(v.get('ratio_to_floor'))} | {spread(v.get('ratio_to_lower_bound'))} | "
                    f"{spread(v.get('ratio_to_xdp_filter'))} | {tg} |")
     if dp.get("cold_lookups"):
-        out += ["", "### Source lookup with a cold cache", "",
+        out += ["", title.split(" ")[0] + "# Source lookup with a cold cache", "",
                 "ns per source resolved the way vaultwall does (source index walk, then the rule trie "
                 "where the index leaves the /16 to it), in vaultwall's own maps: one key repeated (hot), random addresses "
                 "inside the rules (cold hit), uniformly random addresses (cold random); the bpf_loop "
@@ -400,9 +402,61 @@ def md_fleet(fleet, rel_result, rel_png):
     return out
 
 
-def latest_fleet(repo):
-    found = sorted(glob.glob(os.path.join(repo, "bench", "results", "*-fleet.json")))
+def latest_result(repo, suite):
+    """The newest bench/results file of one suite: <date>-<commit>[-dirty]-<suite>.json."""
+    pattern = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]+(-dirty)?-" + re.escape(suite) + r"\.json$")
+    found = sorted(f for f in glob.glob(os.path.join(repo, "bench", "results", "*.json"))
+                   if pattern.match(os.path.basename(f)))
     return found[-1] if found else None
+
+
+def latest_fleet(repo):
+    return latest_result(repo, "fleet")
+
+
+def md_reject(rj, source):
+    ratio = lambda k: spread(rj.get(k))
+    rounds = rj.get("rounds", [])
+    med = lambda k: sorted(r[k] for r in rounds)[len(rounds) // 2] if rounds else None
+    stats = rj.get("reject_stats", {})
+    return [f"From `{source}` (scripts/bench-reject.sh): {rj.get('benchmark')}; {rj.get('method')}, "
+            f"{rj.get('packets_per_half_round')} packets per half round, {len(rounds)} rounds. "
+            "`reject` answers each denied SYN with a RST built in place (XDP_TX); `reject, suppressed` is the "
+            "same program past its per-CPU reply budget (the packet is dropped and counted).", "",
+            "| path | ns per packet (median round) | ratio |", "|---|---:|---|",
+            f"| drop | {med('drop_ns'):.0f} | x floor {ratio('ratio_drop_vs_floor')} |",
+            f"| reject | {med('reject_ns'):.0f} | x floor {ratio('ratio_reject_vs_floor')}; x drop {ratio('ratio_reject_vs_drop')} |",
+            f"| reject, suppressed | {med('reject_suppressed_ns'):.0f} | x drop {ratio('ratio_reject_suppressed_vs_drop')} |",
+            "", f"Replies sent {stats.get('sent', 0)}, suppressed by the budget {stats.get('suppressed', 0)}.", ""]
+
+
+# The suites run by their own scripts, each shown from its newest result file:
+# (suite suffix, title, how it was run).
+SUITES = [
+    ("ipv6", "### 5.1 IPv6 at 254 rules and every service-tag prefix", "scripts/bench-datapath.sh --ipv6"),
+    ("flat", "### 5.2 Flat cost: VNET decisions, and one million prefixes with the index sized at load",
+     "scripts/bench-datapath.sh --flat"),
+    ("flat-default-index", "### 5.3 One million prefixes with the default index size",
+     "scripts/bench-datapath.sh --flat-default-index"),
+]
+
+
+def suite_sections(repo):
+    rel = lambda p: os.path.relpath(p, repo)
+    out = []
+    for suite, title, how in SUITES:
+        path = latest_result(repo, suite)
+        dp = load(path)
+        dp = dp and dp.get("datapath", dp)
+        if dp and dp.get("results"):
+            out += md_datapath(dp, title, f"`{rel(path)}` ({how})") + [""]
+    path = latest_result(repo, "reject")
+    if load(path):
+        out += ["## 6. Reject instead of drop", ""] + md_reject(load(path), rel(path))
+    if out:
+        out = ["## 5. Suites run on their own", "",
+               "Each from the newest result of its script in bench/results (its own run, its own ratios).", ""] + out
+    return out
 
 
 def fleet_section(fleet_result, repo, tmp):
@@ -445,6 +499,7 @@ def render(result, repo, fleet_result=None):
         fleet_result = fleet_result or latest_fleet(repo)
         if fleet_result:
             md += fleet_section(fleet_result, repo, tmp)
+        md += suite_sections(repo)
     with open(os.path.join(repo, "BENCHMARKS.md"), "w") as f:
         f.write("\n".join(md) + "\n")
 
