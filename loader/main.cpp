@@ -274,13 +274,9 @@ void add_status_text(Report& report, const Status& s) {
   if (s.links.empty()) {
     report.line("interfaces  none attached");
   } else {
-    TextTable links({{"INTERFACE", Align::kLeft, 16},
-                     {"IFINDEX", Align::kLeft, 4},
-                     {"MODE", Align::kLeft, 8},
-                     {"STATE", Align::kLeft, 14},
-                     {"LINK"},
-                     {"PROG"},
-                     {"NAMESPACE"}});
+    TextTable links({left_column("INTERFACE", 16), left_column("IFINDEX", 4),
+                     left_column("MODE", 8), left_column("STATE", 14), left_column("LINK"),
+                     left_column("PROG"), left_column("NAMESPACE")});
     for (const InterfaceHealth& h : s.links)
       links.add_row({h.interface, std::to_string(h.ifindex), h.mode.empty() ? "-" : h.mode,
                      link_state_name(h.state), std::to_string(h.link_id), std::to_string(h.prog_id),

@@ -138,15 +138,10 @@ namespace {
 // The log's table has fixed widths: rows are printed one at a time, as the
 // events come, and stay aligned with the header printed first.
 TextTable event_table() {
-  return TextTable({{"TIME", Align::kLeft, 27},
-                    {"MODE", Align::kLeft, 7},
-                    {"ACTION", Align::kLeft, 8},
-                    {"CALLER", Align::kLeft, 39},
-                    {"PORT", Align::kLeft, 6},
-                    {"PROTO", Align::kLeft, 5},
-                    {"INTERFACE", Align::kLeft, 10},
-                    {"VLAN", Align::kLeft, 4},
-                    {"CLASS / RULE"}});
+  return TextTable({left_column("TIME", 27), left_column("MODE", 7), left_column("ACTION", 8),
+                    left_column("CALLER", 39), left_column("PORT", 6), left_column("PROTO", 5),
+                    left_column("INTERFACE", 10), left_column("VLAN", 4),
+                    left_column("CLASS / RULE")});
 }
 
 std::string without_newline(std::string line) {
