@@ -241,23 +241,21 @@ std::string render_metrics(const MetricsSnapshot& m) {
   for (const ServiceCounters& svc : s.services)
     x.sample("vaultwall_trusted_service_bytes_total", {{"service", svc.name}}, svc.counters.bytes);
 
-  x.single("vaultwall_events_emitted_total", "counter",
-           "Deny and audit events written to the event ring buffer.",
-           true, m.events.emitted);
-  x.single("vaultwall_events_suppressed_total", "counter",
-           "Deny and audit events not written because of the per-source or per-CPU rate limit.",
-           true, m.events.suppressed);
-  x.single("vaultwall_events_lost_total", "counter",
-           "Deny and audit events lost because the ring buffer was full (reader too slow).",
-           true, m.events.lost);
+  x.counter("vaultwall_events_emitted_total",
+            "Deny and audit events written to the event ring buffer.", m.events.emitted);
+  x.counter("vaultwall_events_suppressed_total",
+            "Deny and audit events not written because of the per-source or per-CPU rate limit.",
+            m.events.suppressed);
+  x.counter("vaultwall_events_lost_total",
+            "Deny and audit events lost because the ring buffer was full (reader too slow).",
+            m.events.lost);
 
-  x.single("vaultwall_reject_sent_total", "counter",
-           "Denied TCP segments answered with a RST (denyAction reject).",
-           true, s.replies.sent);
-  x.single("vaultwall_reject_suppressed_total", "counter",
-           "Packets denied under denyAction reject and dropped without a reply (per-CPU reply "
-           "budget spent, a RST, not TCP, a later fragment, broadcast or multicast).",
-           true, s.replies.suppressed);
+  x.counter("vaultwall_reject_sent_total",
+            "Denied TCP segments answered with a RST (denyAction reject).", s.replies.sent);
+  x.counter("vaultwall_reject_suppressed_total",
+            "Packets denied under denyAction reject and dropped without a reply (per-CPU reply "
+            "budget spent, a RST, not TCP, a later fragment, broadcast or multicast).",
+            s.replies.suppressed);
 
   x.family("vaultwall_policy_generation", "gauge",
            "Generation of the active policy (0: none applied, firewall off).");
