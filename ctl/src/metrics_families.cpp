@@ -78,7 +78,7 @@ void render_rule_last_hits(Exposition& x, const MetricsSnapshot& m) {
 }  // namespace
 
 Labels rule_labels(const RuleCounters& r) {
-  return {{"rule", r.text}, {"kind", r.kind == VW_RULE_KIND_IP ? "ip" : "vnet"}};
+  return {{"rule", r.text}, {"kind", rule_kind_name(r.kind)}};
 }
 
 Labels policy_info_labels(const MetricsSnapshot& m) {
