@@ -230,20 +230,15 @@ Json status_json(const Status& s, bool failed) {
     tunnels.push_back({{"interface", d.name}, {"kind", d.kind}, {"ifindex", d.ifindex}});
     warnings.push_back(tunnel_warning(d));
   }
-  return {{"pinDir", s.pin_dir},
-          {"loaded", s.loaded},
-          {"healthy", !failed && s.healthy()},
-          {"programId", s.prog_id},
-          {"programTag", s.prog_tag},
-          {"ipProgramId", s.ip_prog_id},
-          {"abiVersion", s.abi_version},
-          {"activeSlot", s.active_slot},
-          {"generation", s.generation},
-          {"sourceIndex", source_index_json(s.source_index)},
-          {"interfaces", links_json(s.links)},
-          {"unfilteredTunnels", tunnels},
-          {"warnings", warnings},
-          {"maps", maps}};
+  bool healthy = !failed && s.healthy();
+  Json index = source_index_json(s.source_index), interfaces = links_json(s.links);
+  return {{"pinDir", s.pin_dir},         {"loaded", s.loaded},
+          {"healthy", healthy},          {"programId", s.prog_id},
+          {"programTag", s.prog_tag},    {"ipProgramId", s.ip_prog_id},
+          {"abiVersion", s.abi_version}, {"activeSlot", s.active_slot},
+          {"generation", s.generation},  {"sourceIndex", index},
+          {"interfaces", interfaces},    {"unfilteredTunnels", tunnels},
+          {"warnings", warnings},        {"maps", maps}};
 }
 
 void add_status_text(Report& report, const Status& s) {
