@@ -32,20 +32,20 @@ void add_fleet_options(CLI::App* command, FleetOptions& o) {
   command->add_option(
       "--vault", o.vault,
       std::string("fleet mode: the vault whose policy to apply from etcd (default $") +
-          kFleetVaultEnv + ")");
+          fleet::kFleetVaultEnv + ")");
   command->add_option("--host-name", o.host_name,
-                      std::string("this host's name in etcd (default $") + kFleetHostNameEnv +
-                          " or the system's host name)");
+                      std::string("this host's name in etcd (default $") +
+                          fleet::kFleetHostNameEnv + " or the system's host name)");
   command->add_option("--host", o.host_facts,
                       std::string("the host facts file merged with the vault's policy (default $") +
                           kHostFactsEnv + " or " + kHostFactsDefaultPath + ")");
   command->add_option("--state-dir", o.state_dir,
                       std::string("where the applied document and trusted prefixes are kept "
                                   "(default $") +
-                          kFleetStateDirEnv + " or " + fleet::kStateDirDefault + ")");
+                          fleet::kFleetStateDirEnv + " or " + fleet::kStateDirDefault + ")");
   command->add_option("--metrics-textfile", o.metrics_dir,
                       std::string("write DIR/vaultwall_fleet.prom for node_exporter (default $") +
-                          kMetricsTextfileEnv + ")");
+                          fleet::kMetricsTextfileEnv + ")");
   fleet::add_etcd_options(command, o.etcd);
   struct Interval {
     const char* flag;
@@ -83,11 +83,11 @@ int run(int argc, char** argv) {
   std::string journal;
   double check_seconds = 2;
   bool verbose = false;
-  FleetOptions fleet_options{.vault = env_or(kFleetVaultEnv, ""),
-                             .host_name = env_or(kFleetHostNameEnv, ""),
+  FleetOptions fleet_options{.vault = env_or(fleet::kFleetVaultEnv, ""),
+                             .host_name = env_or(fleet::kFleetHostNameEnv, ""),
                              .host_facts = env_or(kHostFactsEnv, kHostFactsDefaultPath),
-                             .state_dir = env_or(kFleetStateDirEnv, fleet::kStateDirDefault),
-                             .metrics_dir = env_or(kMetricsTextfileEnv, ""),
+                             .state_dir = env_or(fleet::kFleetStateDirEnv, fleet::kStateDirDefault),
+                             .metrics_dir = env_or(fleet::kMetricsTextfileEnv, ""),
                              .etcd = fleet::etcd_settings_from_environment()};
 
   add_everywhere(app, [&](CLI::App* command) {

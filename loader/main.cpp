@@ -230,20 +230,15 @@ Json status_json(const Status& s, bool failed) {
     tunnels.push_back({{"interface", d.name}, {"kind", d.kind}, {"ifindex", d.ifindex}});
     warnings.push_back(tunnel_warning(d));
   }
-  return {{"pinDir", s.pin_dir},
-          {"loaded", s.loaded},
-          {"healthy", !failed && s.healthy()},
-          {"programId", s.prog_id},
-          {"programTag", s.prog_tag},
-          {"ipProgramId", s.ip_prog_id},
-          {"abiVersion", s.abi_version},
-          {"activeSlot", s.active_slot},
-          {"generation", s.generation},
-          {"sourceIndex", source_index_json(s.source_index)},
-          {"interfaces", links_json(s.links)},
-          {"unfilteredTunnels", tunnels},
-          {"warnings", warnings},
-          {"maps", maps}};
+  bool healthy = !failed && s.healthy();
+  Json index = source_index_json(s.source_index), interfaces = links_json(s.links);
+  return {{"pinDir", s.pin_dir},         {"loaded", s.loaded},
+          {"healthy", healthy},          {"programId", s.prog_id},
+          {"programTag", s.prog_tag},    {"ipProgramId", s.ip_prog_id},
+          {"abiVersion", s.abi_version}, {"activeSlot", s.active_slot},
+          {"generation", s.generation},  {"sourceIndex", index},
+          {"interfaces", interfaces},    {"unfilteredTunnels", tunnels},
+          {"warnings", warnings},        {"maps", maps}};
 }
 
 void add_status_text(Report& report, const Status& s) {
@@ -274,13 +269,9 @@ void add_status_text(Report& report, const Status& s) {
   if (s.links.empty()) {
     report.line("interfaces  none attached");
   } else {
-    TextTable links({{"INTERFACE", Align::kLeft, 16},
-                     {"IFINDEX", Align::kLeft, 4},
-                     {"MODE", Align::kLeft, 8},
-                     {"STATE", Align::kLeft, 14},
-                     {"LINK"},
-                     {"PROG"},
-                     {"NAMESPACE"}});
+    TextTable links({left_column("INTERFACE", 16), left_column("IFINDEX", 4),
+                     left_column("MODE", 8), left_column("STATE", 14), left_column("LINK"),
+                     left_column("PROG"), left_column("NAMESPACE")});
     for (const InterfaceHealth& h : s.links)
       links.add_row({h.interface, std::to_string(h.ifindex), h.mode.empty() ? "-" : h.mode,
                      link_state_name(h.state), std::to_string(h.link_id), std::to_string(h.prog_id),

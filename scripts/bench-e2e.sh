@@ -34,16 +34,11 @@ cd "$repo"
 # shellcheck source=lib/netns.sh
 source scripts/lib/netns.sh
 
+# shellcheck source=lib/options.sh
+source scripts/lib/options.sh
+
 out="" quick=0
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--quick) quick=1 ;;
-	--out) out=$2; shift ;;
-	-h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) echo "bench-e2e.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
-	esac
-	shift
-done
+vw_parse_options 2,20 --quick quick=1 --out out= -- "$@"
 [ -n "$out" ] || { echo "bench-e2e.sh: --out FILE is required" >&2; exit 2; }
 vw_require_root || exit 1
 vw_require_bpffs

@@ -30,17 +30,11 @@ source scripts/lib/etcd.sh
 # shellcheck source=lib/fleet.sh
 source scripts/lib/fleet.sh
 
+# shellcheck source=lib/options.sh
+source scripts/lib/options.sh
+
 quick=0 out="" render=1
-while [ $# -gt 0 ]; do
-	case $1 in
-	--quick) quick=1 ;;
-	--out) out=$2; shift ;;
-	--no-render) render=0 ;;
-	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) echo "bench-fleet.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
-	esac
-	shift
-done
+vw_parse_options 2,22 --quick quick=1 --out out= --no-render render=0 -- "$@"
 vw_require_root || exit 1
 vw_require_bpffs
 vw_require_commands etcd etcdctl jq python3 gnuplot || exit 1

@@ -17,17 +17,11 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
+# shellcheck source=lib/options.sh
+source scripts/lib/options.sh
+
 rounds=15 sizes=0,4000,25000 bin_dir="" scrapes=5
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--rounds) rounds=$2; shift ;;
-	--sizes) sizes=$2; shift ;;
-	--bin-dir) bin_dir=$2; shift ;;
-	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) echo "bench-readers.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
-	esac
-	shift
-done
+vw_parse_options 2,14 --rounds rounds= --sizes sizes= --bin-dir bin_dir= -- "$@"
 [ "$(id -u)" -eq 0 ] || { echo "bench-readers.sh: needs root (bpffs pins); run it as root" >&2; exit 1; }
 command -v curl >/dev/null && command -v jq >/dev/null ||
 	{ echo "bench-readers.sh: needs curl and jq (scripts/setup.sh installs them)" >&2; exit 1; }

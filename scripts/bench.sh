@@ -18,16 +18,11 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
+# shellcheck source=lib/options.sh
+source scripts/lib/options.sh
+
 quick=0 only=""
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--quick) quick=1 ;;
-	--only) only=$2; shift ;;
-	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) echo "bench.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
-	esac
-	shift
-done
+vw_parse_options 2,16 --quick quick=1 --only only= -- "$@"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench.sh: needs root (BPF_PROG_TEST_RUN, bpffs pins, namespaces, nftables)" >&2
 	exit 1

@@ -338,14 +338,9 @@ json empty_status_json() {
 }
 
 void add_status_text(Report& report, const json& result) {
-  TextTable table({{"HOST", Align::kLeft, 20},
-                   {"VAULT", Align::kLeft, 16},
-                   {"STATE", Align::kLeft, 10},
-                   {"REVISION", Align::kLeft, 9},
-                   {"DIGEST", Align::kLeft, 13},
-                   {"VERIFY", Align::kLeft, 7},
-                   {"APPLIED", Align::kLeft, 21},
-                   {"AGE"}});
+  TextTable table({left_column("HOST", 20), left_column("VAULT", 16), left_column("STATE", 10),
+                   left_column("REVISION", 9), left_column("DIGEST", 13), left_column("VERIFY", 7),
+                   left_column("APPLIED", 21), left_column("AGE")});
   for (const json& h : result["hosts"]) {
     std::string applied = text_or_dash(h["appliedAt"]);
     if (applied.size() > 19) applied = applied.substr(0, 19) + "Z";

@@ -61,11 +61,8 @@ std::string who(const Json& e) {
 }
 
 TextTable history_table(const std::vector<Json>& entries) {
-  TextTable table({{"TIME", Align::kLeft, 27},
-                   {"USER", Align::kLeft, 10},
-                   {"COMMAND", Align::kLeft, 18},
-                   {"RESULT", Align::kLeft, 12},
-                   {"CHANGE"}});
+  TextTable table({left_column("TIME", 27), left_column("USER", 10), left_column("COMMAND", 18),
+                   left_column("RESULT", 12), left_column("CHANGE")});
   for (const Json& e : entries) {
     std::string change = version_text(e, "from") + " -> " + version_text(e, "to");
     for (const std::string& r : text_list(e, "rulesAdded")) change += " +" + r;

@@ -30,19 +30,6 @@ std::string short_rule_text(const std::string& text) {
          text.substr(subnets + std::string_view("/subnets/").size());
 }
 
-const char* rule_kind_name(uint32_t kind) {
-  switch (kind) {
-    case VW_RULE_KIND_IP:
-      return "ip";
-    case VW_RULE_KIND_VNET:
-      return "vnet";
-    case VW_RULE_KIND_PERIMETER:
-      return "perimeter";
-    default:
-      return "?";
-  }
-}
-
 // A counter's last hit as UTC text: "-" when never hit, "?" when the
 // jiffies clock cannot be read (said once in the report's warnings).
 std::string last_hit_text(const Result<JiffiesClock>& clock, uint64_t jiffies) {

@@ -3,6 +3,7 @@
 #include <net/if.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <set>
 
@@ -395,6 +396,13 @@ Result<ReapplyOutcome> reapply_stored_policy(const PinnedMaps& maps) {
                                       std::move(compilation.value->compiled)));
   out.applied = true;
   return out;
+}
+
+const char* rule_kind_name(uint32_t kind) {
+  // By VW_RULE_KIND_*: 0 is an unused id.
+  static constexpr std::array<const char*, 4> kNames{"?", "ip", "vnet", "perimeter"};
+  static_assert(VW_RULE_KIND_IP == 1 && VW_RULE_KIND_VNET == 2 && VW_RULE_KIND_PERIMETER == 3);
+  return kind < kNames.size() ? kNames[kind] : "?";
 }
 
 Result<Stats> read_stats(const PinnedMaps& maps) {

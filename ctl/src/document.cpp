@@ -69,8 +69,7 @@ class DocumentReader {
     walk_.refuse_placeholders(true);
     walk_.reject_unknown_fields(root, path, kHostFactsFields, "a host-facts file");
     read_host_fields(root, path);
-    if (const Json* tags = walk_.member(root, path, "serviceTags"))
-      read_service_tags_path(*tags, join_path(path, "serviceTags"));
+    read_member(root, path, "serviceTags", &DocumentReader::read_service_tags_path);
     walk_.refuse_placeholders(false);
     return document_;
   }
@@ -194,6 +193,14 @@ class DocumentReader {
       read_choice(*value, join_path(path, field), parse, into, refusal);
   }
 
+  // Reads object's member `field`, when it has one, with `read` (given the
+  // member and its path).
+  void read_member(const Json& object, const std::string& path, std::string_view field,
+                   void (DocumentReader::*read)(const Json&, const std::string&)) {
+    if (const Json* value = walk_.member(object, path, field))
+      (this->*read)(*value, join_path(path, field));
+  }
+
   void read_acls(const Json& acls, const std::string& path,
                  std::initializer_list<std::string_view> known, std::string_view where) {
     if (!walk_.expect_object(acls, path.empty() ? "networkAcls" : path)) return;
@@ -202,61 +209,66 @@ class DocumentReader {
                        "is not a valid defaultAction; expected Allow or Deny");
     read_member_choice(acls, path, "bypass", parse_bypass, document_.bypass,
                        "is not a valid bypass; expected AzureServices or None");
-    if (const Json* rules = walk_.member(acls, path, "ipRules"))
-      read_ip_rules(*rules, join_path(path, "ipRules"));
-    if (const Json* rules = walk_.member(acls, path, "virtualNetworkRules"))
-      read_vnet_rules(*rules, join_path(path, "virtualNetworkRules"));
+    read_member(acls, path, "ipRules", &DocumentReader::read_ip_rules);
+    read_member(acls, path, "virtualNetworkRules", &DocumentReader::read_vnet_rules);
+  }
+
+  // read_rule(rule, its path) for each object of a list of rules, once its
+  // fields are checked against `known` (`what`: "an IP rule") and its action
+  // (Storage-style "action": "Allow" is tolerated: Key Vault has no other).
+  void read_rule_list(const Json& rules, const std::string& path,
+                      std::initializer_list<std::string_view> known, std::string_view what,
+                      void (DocumentReader::*read_rule)(const Json&, const std::string&)) {
+    if (!walk_.expect_array(rules, path)) return;
+    for (size_t i = 0; i < rules.size(); ++i) {
+      std::string at = index_path(path, i);
+      const Json& rule = rules[i];
+      if (!walk_.expect_object(rule, at)) continue;
+      walk_.reject_unknown_fields(rule, at, known, what);
+      check_allow_action(rule, at);
+      (this->*read_rule)(rule, at);
+    }
   }
 
   void read_ip_rules(const Json& rules, const std::string& path) {
-    if (!walk_.expect_array(rules, path)) return;
-    for (size_t i = 0; i < rules.size(); ++i) {
-      std::string at = index_path(path, i);
-      const Json& rule = rules[i];
-      if (!walk_.expect_object(rule, at)) continue;
-      // Storage-style "action": "Allow" is tolerated: Key Vault has no other action.
-      walk_.reject_unknown_fields(rule, at, {"value", "action"}, "an IP rule");
-      check_allow_action(rule, at);
-      std::string value_path = join_path(at, "value");
-      const Json* value = walk_.member(rule, at, "value");
-      if (!value) {
-        walk_.diagnostics().error(value_path,
-                                  "missing: an IP rule needs a value such as \"203.0.113.0/24\"");
-        continue;
-      }
-      if (auto text = walk_.string_value(*value, value_path))
-        document_.ip_rules.push_back({*text, value_path});
+    read_rule_list(rules, path, {"value", "action"}, "an IP rule", &DocumentReader::read_ip_rule);
+  }
+
+  void read_ip_rule(const Json& rule, const std::string& at) {
+    std::string value_path = join_path(at, "value");
+    const Json* value = walk_.member(rule, at, "value");
+    if (!value) {
+      walk_.diagnostics().error(value_path,
+                                "missing: an IP rule needs a value such as \"203.0.113.0/24\"");
+      return;
     }
+    if (auto text = walk_.string_value(*value, value_path))
+      document_.ip_rules.push_back({*text, value_path});
   }
 
   void read_vnet_rules(const Json& rules, const std::string& path) {
-    if (!walk_.expect_array(rules, path)) return;
-    for (size_t i = 0; i < rules.size(); ++i) {
-      std::string at = index_path(path, i);
-      const Json& rule = rules[i];
-      if (!walk_.expect_object(rule, at)) continue;
-      walk_.reject_unknown_fields(rule, at,
-                                  {"id", "ignoreMissingVnetServiceEndpoint", "action", "state"},
-                                  "a virtual network rule");
-      check_allow_action(rule, at);
-      Document::VnetRuleText text;
-      text.id.path = join_path(at, "id");
-      const Json* id = walk_.member(rule, at, "id");
-      if (!id) {
-        walk_.diagnostics().error(text.id.path,
-                                  "missing: a virtual network rule needs the subnet's resource id");
-        continue;
-      }
-      auto id_text = walk_.string_value(*id, text.id.path);
-      if (!id_text) continue;
-      text.id.value = *id_text;
-      // Azure's GET returns null here (azure-rest-api-specs #22128): false.
-      if (const Json* ignore = walk_.member(rule, at, "ignoreMissingVnetServiceEndpoint")) {
-        auto flag = walk_.bool_value(*ignore, join_path(at, "ignoreMissingVnetServiceEndpoint"));
-        text.ignore_missing_vnet_service_endpoint = flag.value_or(false);
-      }
-      document_.vnet_rules.push_back(std::move(text));
+    read_rule_list(rules, path, {"id", "ignoreMissingVnetServiceEndpoint", "action", "state"},
+                   "a virtual network rule", &DocumentReader::read_vnet_rule);
+  }
+
+  void read_vnet_rule(const Json& rule, const std::string& at) {
+    Document::VnetRuleText text;
+    text.id.path = join_path(at, "id");
+    const Json* id = walk_.member(rule, at, "id");
+    if (!id) {
+      walk_.diagnostics().error(text.id.path,
+                                "missing: a virtual network rule needs the subnet's resource id");
+      return;
     }
+    auto id_text = walk_.string_value(*id, text.id.path);
+    if (!id_text) return;
+    text.id.value = *id_text;
+    // Azure's GET returns null here (azure-rest-api-specs #22128): false.
+    if (const Json* ignore = walk_.member(rule, at, "ignoreMissingVnetServiceEndpoint")) {
+      auto flag = walk_.bool_value(*ignore, join_path(at, "ignoreMissingVnetServiceEndpoint"));
+      text.ignore_missing_vnet_service_endpoint = flag.value_or(false);
+    }
+    document_.vnet_rules.push_back(std::move(text));
   }
 
   void check_allow_action(const Json& rule, const std::string& at) {
@@ -286,26 +298,20 @@ class DocumentReader {
                        "is not a valid mode; expected enforce or audit");
     read_member_choice(host, path, "denyAction", parse_deny_action, document_.deny_action,
                        "is not a valid deny action; expected drop or reject");
-    if (const Json* limits = walk_.member(host, path, "limits"))
-      read_limits(*limits, join_path(path, "limits"));
+    read_member(host, path, "limits", &DocumentReader::read_limits);
     for (std::string_view fact : {"dataPlane", "privateEndpoints", "virtualNetworks"})
       if (walk_.member(host, path, fact) && !document_.embedded_host_facts)
         document_.embedded_host_facts = join_path(path, fact);
     read_host_fields(host, path);
-    if (const Json* trusted = walk_.member(host, path, "trustedServices"))
-      read_trusted(*trusted, join_path(path, "trustedServices"));
-    if (const Json* perimeter = walk_.member(host, path, "perimeter"))
-      read_perimeter(*perimeter, join_path(path, "perimeter"));
+    read_member(host, path, "trustedServices", &DocumentReader::read_trusted);
+    read_member(host, path, "perimeter", &DocumentReader::read_perimeter);
   }
 
   // The host facts, embedded in the vaultwall section or in a host-facts file.
   void read_host_fields(const Json& object, const std::string& path) {
-    if (const Json* plane = walk_.member(object, path, "dataPlane"))
-      read_data_plane(*plane, join_path(path, "dataPlane"));
-    if (const Json* endpoints = walk_.member(object, path, "privateEndpoints"))
-      read_private_endpoints(*endpoints, join_path(path, "privateEndpoints"));
-    if (const Json* vnets = walk_.member(object, path, "virtualNetworks"))
-      read_virtual_networks(*vnets, join_path(path, "virtualNetworks"));
+    read_member(object, path, "dataPlane", &DocumentReader::read_data_plane);
+    read_member(object, path, "privateEndpoints", &DocumentReader::read_private_endpoints);
+    read_member(object, path, "virtualNetworks", &DocumentReader::read_virtual_networks);
   }
 
   void read_service_tags_path(const Json& value, const std::string& at) {

@@ -45,6 +45,12 @@ class Exposition {
               uint64_t value) {
     single(name, type, help, known, std::to_string(value));
   }
+  // A gauge of a Unix time (seconds_text), absent when not known.
+  void timestamp(const std::string& name, const std::string& help, bool known, uint64_t unix_ns);
+  // A counter the program always keeps (no fact behind it can be missing).
+  void counter(const std::string& name, const std::string& help, uint64_t value) {
+    single(name, "counter", help, true, value);
+  }
   std::string text() const { return out_.str(); }
 
  private:
@@ -53,6 +59,11 @@ class Exposition {
 
 // "1764322548.250": Unix seconds with milliseconds, for a timestamp gauge.
 std::string seconds_text(uint64_t unix_ns);
+
+inline void Exposition::timestamp(const std::string& name, const std::string& help, bool known,
+                                  uint64_t unix_ns) {
+  single(name, "gauge", help, known, seconds_text(unix_ns));
+}
 // {rule, kind} of a rule's series.
 Labels rule_labels(const RuleCounters& r);
 // vaultwall_policy_info's labels: digest, profile, mode and the document's settings.

@@ -18,27 +18,27 @@ void render_build(Exposition& x, const BuildFacts& b) {
            1);
 }
 
-void render_sync(Exposition& x, const SyncFacts& s) {
+// Whether the kernel holds what the stored document compiles to, and how
+// the journal's policy changes went.
+void render_changes(Exposition& x, const SyncFacts& s, const ApplyFacts& a) {
   x.single("vaultwall_policy_in_sync", "gauge",
            "1 when the kernel's active slot holds exactly what its stored document compiles to "
            "(vaultwallctl verify's drift check), 0 on drift or when the check cannot run.",
            s.checked, s.in_sync ? 1 : 0);
-  x.single("vaultwall_policy_in_sync_checked_timestamp_seconds", "gauge",
-           "Unix time of the drift check behind vaultwall_policy_in_sync.", s.checked,
-           seconds_text(s.checked_at_unix_ns));
-}
-
-void render_applies(Exposition& x, const ApplyFacts& a) {
+  x.timestamp("vaultwall_policy_in_sync_checked_timestamp_seconds",
+              "Unix time of the drift check behind vaultwall_policy_in_sync.", s.checked,
+              s.checked_at_unix_ns);
   x.single("vaultwall_apply_failures_total", "counter",
            "Policy changes (apply, update, network-rule, the agent's fleet apply and reapply) "
            "that failed or were interrupted, per the change journal.",
            a.known, a.failures);
-  x.single("vaultwall_apply_last_attempt_timestamp_seconds", "gauge",
-           "Unix time of the last policy change attempted, per the change journal (0: none).",
-           a.known, seconds_text(a.last_attempt_unix_ns));
-  x.single("vaultwall_apply_last_success_timestamp_seconds", "gauge",
-           "Unix time of the last policy change that succeeded, per the change journal (0: none).",
-           a.known, seconds_text(a.last_success_unix_ns));
+  x.timestamp("vaultwall_apply_last_attempt_timestamp_seconds",
+              "Unix time of the last policy change attempted, per the change journal (0: none).",
+              a.known, a.last_attempt_unix_ns);
+  x.timestamp(
+      "vaultwall_apply_last_success_timestamp_seconds",
+      "Unix time of the last policy change that succeeded, per the change journal (0: none).",
+      a.known, a.last_success_unix_ns);
 }
 
 void render_limits(Exposition& x, const PolicyFacts& p) {
@@ -59,9 +59,9 @@ void render_service_tags(Exposition& x, const ServiceTagsFacts& t) {
   x.single("vaultwall_service_tags_change_number", "gauge",
            "changeNumber of the Service Tags file the applied policy reads (absent: none used).",
            t.known, std::to_string(t.change_number));
-  x.single("vaultwall_service_tags_file_timestamp_seconds", "gauge",
-           "Modification time of that Service Tags file (Azure republishes weekly).", t.known,
-           seconds_text(t.modified_unix_ns));
+  x.timestamp("vaultwall_service_tags_file_timestamp_seconds",
+              "Modification time of that Service Tags file (Azure republishes weekly).", t.known,
+              t.modified_unix_ns);
 }
 
 void render_rule_last_hits(Exposition& x, const MetricsSnapshot& m) {
@@ -78,7 +78,7 @@ void render_rule_last_hits(Exposition& x, const MetricsSnapshot& m) {
 }  // namespace
 
 Labels rule_labels(const RuleCounters& r) {
-  return {{"rule", r.text}, {"kind", r.kind == VW_RULE_KIND_IP ? "ip" : "vnet"}};
+  return {{"rule", r.text}, {"kind", rule_kind_name(r.kind)}};
 }
 
 Labels policy_info_labels(const MetricsSnapshot& m) {
@@ -96,8 +96,7 @@ Labels policy_info_labels(const MetricsSnapshot& m) {
 
 void render_operator_metrics(Exposition& x, const MetricsSnapshot& m) {
   render_build(x, m.facts.build);
-  render_sync(x, m.facts.sync);
-  render_applies(x, m.facts.applies);
+  render_changes(x, m.facts.sync, m.facts.applies);
   render_limits(x, m.facts.policy);
   render_service_tags(x, m.facts.service_tags);
   render_rule_last_hits(x, m);

@@ -138,15 +138,10 @@ namespace {
 // The log's table has fixed widths: rows are printed one at a time, as the
 // events come, and stay aligned with the header printed first.
 TextTable event_table() {
-  return TextTable({{"TIME", Align::kLeft, 27},
-                    {"MODE", Align::kLeft, 7},
-                    {"ACTION", Align::kLeft, 8},
-                    {"CALLER", Align::kLeft, 39},
-                    {"PORT", Align::kLeft, 6},
-                    {"PROTO", Align::kLeft, 5},
-                    {"INTERFACE", Align::kLeft, 10},
-                    {"VLAN", Align::kLeft, 4},
-                    {"CLASS / RULE"}});
+  return TextTable({left_column("TIME", 27), left_column("MODE", 7), left_column("ACTION", 8),
+                    left_column("CALLER", 39), left_column("PORT", 6), left_column("PROTO", 5),
+                    left_column("INTERFACE", 10), left_column("VLAN", 4),
+                    left_column("CLASS / RULE")});
 }
 
 std::string without_newline(std::string line) {
@@ -246,23 +241,21 @@ std::string render_metrics(const MetricsSnapshot& m) {
   for (const ServiceCounters& svc : s.services)
     x.sample("vaultwall_trusted_service_bytes_total", {{"service", svc.name}}, svc.counters.bytes);
 
-  x.single("vaultwall_events_emitted_total", "counter",
-           "Deny and audit events written to the event ring buffer.",
-           true, m.events.emitted);
-  x.single("vaultwall_events_suppressed_total", "counter",
-           "Deny and audit events not written because of the per-source or per-CPU rate limit.",
-           true, m.events.suppressed);
-  x.single("vaultwall_events_lost_total", "counter",
-           "Deny and audit events lost because the ring buffer was full (reader too slow).",
-           true, m.events.lost);
+  x.counter("vaultwall_events_emitted_total",
+            "Deny and audit events written to the event ring buffer.", m.events.emitted);
+  x.counter("vaultwall_events_suppressed_total",
+            "Deny and audit events not written because of the per-source or per-CPU rate limit.",
+            m.events.suppressed);
+  x.counter("vaultwall_events_lost_total",
+            "Deny and audit events lost because the ring buffer was full (reader too slow).",
+            m.events.lost);
 
-  x.single("vaultwall_reject_sent_total", "counter",
-           "Denied TCP segments answered with a RST (denyAction reject).",
-           true, s.replies.sent);
-  x.single("vaultwall_reject_suppressed_total", "counter",
-           "Packets denied under denyAction reject and dropped without a reply (per-CPU reply "
-           "budget spent, a RST, not TCP, a later fragment, broadcast or multicast).",
-           true, s.replies.suppressed);
+  x.counter("vaultwall_reject_sent_total",
+            "Denied TCP segments answered with a RST (denyAction reject).", s.replies.sent);
+  x.counter("vaultwall_reject_suppressed_total",
+            "Packets denied under denyAction reject and dropped without a reply (per-CPU reply "
+            "budget spent, a RST, not TCP, a later fragment, broadcast or multicast).",
+            s.replies.suppressed);
 
   x.family("vaultwall_policy_generation", "gauge",
            "Generation of the active policy (0: none applied, firewall off).");

@@ -64,6 +64,14 @@ void put_flag(json& object, const char* field, bool value) {
   if (value) object[field] = true;
 }
 
+// The key a request is about, and the end of the range from it (none: the
+// key alone).
+json key_range(std::string_view key, std::string_view range_end) {
+  json out{{"key", base64_encode(key)}};
+  put_bytes(out, "range_end", range_end);
+  return out;
+}
+
 Result<std::vector<KeyValue>> decode_kvs(const json& body, const char* field) {
   std::vector<KeyValue> kvs;
   const json* list = find(body, field);
@@ -73,58 +81,33 @@ Result<std::vector<KeyValue>> decode_kvs(const json& body, const char* field) {
   return kvs;
 }
 
-const char* compare_target_name(Compare::Target target) {
-  switch (target) {
-    case Compare::Target::kVersion:
-      return "VERSION";
-    case Compare::Target::kCreateRevision:
-      return "CREATE";
-    case Compare::Target::kModRevision:
-      return "MOD";
-    case Compare::Target::kValue:
-      return "VALUE";
-    case Compare::Target::kLease:
-      return "LEASE";
-  }
-  return "MOD";
-}
+// etcd's names for a compare's target and the field its number goes in, by
+// Compare::Target (a value compare sends the value, not a number).
+struct TargetNames {
+  const char* target;
+  const char* number_field;
+};
+constexpr std::array<TargetNames, 5> kTargetNames{{{"VERSION", "version"},
+                                                   {"CREATE", "create_revision"},
+                                                   {"MOD", "mod_revision"},
+                                                   {"VALUE", "mod_revision"},
+                                                   {"LEASE", "lease"}}};
+// By Compare::Op.
+constexpr std::array<const char*, 4> kOpNames{"EQUAL", "GREATER", "LESS", "NOT_EQUAL"};
 
-const char* compare_number_field(Compare::Target target) {
-  switch (target) {
-    case Compare::Target::kVersion:
-      return "version";
-    case Compare::Target::kCreateRevision:
-      return "create_revision";
-    case Compare::Target::kLease:
-      return "lease";
-    default:
-      return "mod_revision";
-  }
-}
-
-const char* compare_op_name(Compare::Op op) {
-  switch (op) {
-    case Compare::Op::kEqual:
-      return "EQUAL";
-    case Compare::Op::kGreater:
-      return "GREATER";
-    case Compare::Op::kLess:
-      return "LESS";
-    case Compare::Op::kNotEqual:
-      return "NOT_EQUAL";
-  }
-  return "EQUAL";
+const TargetNames& names_of(Compare::Target target) {
+  return kTargetNames.at(static_cast<size_t>(target));
 }
 
 json encode_compare(const Compare& compare) {
-  json out{{"target", compare_target_name(compare.target)},
-           {"result", compare_op_name(compare.op)},
+  json out{{"target", names_of(compare.target).target},
+           {"result", kOpNames.at(static_cast<size_t>(compare.op))},
            {"key", base64_encode(compare.key)}};
   if (compare.target == Compare::Target::kValue) {
     out["value"] = base64_encode(compare.value);
   } else {
     // Sent even when 0: comparing with 0 is the create-only CAS.
-    out[compare_number_field(compare.target)] = std::to_string(compare.number);
+    out[names_of(compare.target).number_field] = std::to_string(compare.number);
   }
   return out;
 }
@@ -155,84 +138,45 @@ Result<TxnOpResponse> decode_op_response(const json& response) {
   return malformed("txn response without response_range/put/delete_range");
 }
 
+// The next thing to try, by errno.
+constexpr std::array<std::pair<int, const char*>, 6> kHints{{
+    {EMSGSIZE, "keep values under 1 MiB, or raise etcd's --max-request-bytes"},
+    {ERANGE, "read the current state without a revision and continue from its header.revision + 1"},
+    {EACCES, "check the user's roles and permissions (etcdctl role get ROLE)"},
+    {EAGAIN, "the cluster may have lost quorum: check etcdctl endpoint status --cluster"},
+    {EKEYEXPIRED, "authenticate again (user and password)"},
+    {ENOENT, "grant a new lease and write its keys again"},
+}};
+
 const char* hint_for(int code) {
-  switch (code) {
-    case EMSGSIZE:
-      return "keep values under 1 MiB, or raise etcd's --max-request-bytes";
-    case ERANGE:
-      return "read the current state without a revision and continue from its header.revision + 1";
-    case EACCES:
-      return "check the user's roles and permissions (etcdctl role get ROLE)";
-    case EAGAIN:
-      return "the cluster may have lost quorum: check etcdctl endpoint status --cluster";
-    case EKEYEXPIRED:
-      return "authenticate again (user and password)";
-    case ENOENT:
-      return "grant a new lease and write its keys again";
-    default:
-      return "";
-  }
+  for (const auto& [errno_code, hint] : kHints)
+    if (errno_code == code) return hint;
+  return "";
 }
+
+// errno by gRPC status code: 0 OK is never an error; 2 Unknown, 13 Internal
+// and 15 DataLoss (and any code past 16) are EIO.
+constexpr std::array<int, 17> kErrnoByGrpcCode{
+    EIO,   ECANCELED, EIO,    EINVAL, ETIMEDOUT, ENOENT, EEXIST, EACCES,     ENOSPC,
+    EPERM, EAGAIN,    ERANGE, ENOSYS, EIO,       EAGAIN, EIO,    EKEYEXPIRED};
 
 int errno_for_grpc(int grpc_code, const std::string& message) {
   if (message.find("request is too large") != std::string::npos) return EMSGSIZE;
   if (message.find("authentication failed") != std::string::npos) return EACCES;
   if (message.find("user name is empty") != std::string::npos) return EACCES;
-  switch (grpc_code) {
-    case 1:
-      return ECANCELED;
-    case 3:
-      return EINVAL;
-    case 4:
-      return ETIMEDOUT;
-    case 5:
-      return ENOENT;
-    case 6:
-      return EEXIST;
-    case 7:
-      return EACCES;
-    case 8:
-      return ENOSPC;
-    case 9:
-      return EPERM;
-    case 10:
-      return EAGAIN;
-    case 11:
-      return ERANGE;
-    case 12:
-      return ENOSYS;
-    case 14:
-      return EAGAIN;
-    case 16:
-      return EKEYEXPIRED;
-    default:
-      return EIO;  // 2 Unknown, 13 Internal, 15 DataLoss
-  }
+  if (grpc_code < 0 || size_t(grpc_code) >= kErrnoByGrpcCode.size()) return EIO;
+  return kErrnoByGrpcCode[grpc_code];
 }
 
-// The gRPC code grpc-gateway would have mapped to this HTTP status.
+// The gRPC code grpc-gateway would have mapped to an HTTP status (2 Unknown
+// for any other).
+constexpr std::array<std::pair<int, int>, 9> kGrpcByHttpStatus{
+    {{400, 3}, {401, 16}, {403, 7}, {404, 5}, {408, 4}, {504, 4}, {409, 10}, {429, 8}, {503, 14}}};
+
 int grpc_for_http(int http_status) {
-  switch (http_status) {
-    case 400:
-      return 3;
-    case 401:
-      return 16;
-    case 403:
-      return 7;
-    case 404:
-      return 5;
-    case 408:
-    case 504:
-      return 4;
-    case 409:
-      return 10;
-    case 429:
-      return 8;
-    case 503:
-      return 14;
-    default:
-      return 2;
-  }
+  for (const auto& [http, grpc] : kGrpcByHttpStatus)
+    if (http == http_status) return grpc;
+  return 2;
 }
 
 }  // namespace
@@ -291,8 +235,7 @@ Result<std::string> base64_decode(std::string_view text, std::string_view field)
 // ---- requests -----------------------------------------------------------------
 
 json encode(const RangeRequest& request) {
-  json out{{"key", base64_encode(request.key)}};
-  put_bytes(out, "range_end", request.range_end);
+  json out = key_range(request.key, request.range_end);
   put_int64(out, "limit", request.limit);
   put_int64(out, "revision", request.revision);
   put_flag(out, "serializable", request.serializable);
@@ -310,8 +253,7 @@ json encode(const PutRequest& request) {
 }
 
 json encode(const DeleteRequest& request) {
-  json out{{"key", base64_encode(request.key)}};
-  put_bytes(out, "range_end", request.range_end);
+  json out = key_range(request.key, request.range_end);
   put_flag(out, "prev_kv", request.prev_kv);
   return out;
 }
@@ -330,8 +272,7 @@ json encode(const TxnRequest& request) {
 }
 
 json encode_watch_create(const WatchRequest& request, int64_t start_revision) {
-  json create{{"key", base64_encode(request.key)}};
-  put_bytes(create, "range_end", request.range_end);
+  json create = key_range(request.key, request.range_end);
   put_int64(create, "start_revision", start_revision);
   put_flag(create, "progress_notify", request.progress_notify);
   put_flag(create, "prev_kv", request.prev_kv);
@@ -401,6 +342,27 @@ Result<ResponseHeader> decode_header(const json& body) {
   return header;
 }
 
+namespace {
+
+// An answer with its header read: every answer of etcd's has one.
+template <class Response>
+Result<Response> with_header(const json& body) {
+  Response out;
+  out.header = VW_TRY(decode_header(body));
+  return out;
+}
+
+// The header, ID and TTL every lease answer starts with.
+template <class LeaseResponse>
+Result<LeaseResponse> decode_lease(const json& body) {
+  auto out = VW_TRY(with_header<LeaseResponse>(body));
+  out.id = VW_TRY(get_int64(body, "ID"));
+  out.ttl = VW_TRY(get_int64(body, "TTL"));
+  return out;
+}
+
+}  // namespace
+
 Result<KeyValue> decode_kv(const json& kv) {
   if (!kv.is_object()) return malformed("a key-value is not an object");
   KeyValue out;
@@ -414,8 +376,7 @@ Result<KeyValue> decode_kv(const json& kv) {
 }
 
 Result<RangeResponse> decode_range(const json& body) {
-  RangeResponse out;
-  out.header = VW_TRY(decode_header(body));
+  auto out = VW_TRY(with_header<RangeResponse>(body));
   out.kvs = VW_TRY(decode_kvs(body, "kvs"));
   out.more = get_bool(body, "more");
   out.count = VW_TRY(get_int64(body, "count"));
@@ -423,23 +384,20 @@ Result<RangeResponse> decode_range(const json& body) {
 }
 
 Result<PutResponse> decode_put(const json& body) {
-  PutResponse out;
-  out.header = VW_TRY(decode_header(body));
+  auto out = VW_TRY(with_header<PutResponse>(body));
   if (const json* prev = find(body, "prev_kv")) out.prev_kv = VW_TRY(decode_kv(*prev));
   return out;
 }
 
 Result<DeleteResponse> decode_delete(const json& body) {
-  DeleteResponse out;
-  out.header = VW_TRY(decode_header(body));
+  auto out = VW_TRY(with_header<DeleteResponse>(body));
   out.deleted = VW_TRY(get_int64(body, "deleted"));
   out.prev_kvs = VW_TRY(decode_kvs(body, "prev_kvs"));
   return out;
 }
 
 Result<TxnResponse> decode_txn(const json& body) {
-  TxnResponse out;
-  out.header = VW_TRY(decode_header(body));
+  auto out = VW_TRY(with_header<TxnResponse>(body));
   out.succeeded = get_bool(body, "succeeded");  // absent when false
   if (const json* responses = find(body, "responses")) {
     if (!responses->is_array()) return malformed("txn responses is not a list");
@@ -451,10 +409,7 @@ Result<TxnResponse> decode_txn(const json& body) {
 }
 
 Result<LeaseGrantResponse> decode_lease_grant(const json& body) {
-  LeaseGrantResponse out;
-  out.header = VW_TRY(decode_header(body));
-  out.id = VW_TRY(get_int64(body, "ID"));
-  out.ttl = VW_TRY(get_int64(body, "TTL"));
+  auto out = VW_TRY(decode_lease<LeaseGrantResponse>(body));
   if (std::string error = get_string(body, "error"); !error.empty()) {
     return std::unexpected(error_from_grpc(2, error));
   }
@@ -462,10 +417,7 @@ Result<LeaseGrantResponse> decode_lease_grant(const json& body) {
 }
 
 Result<LeaseKeepAliveResponse> decode_lease_keep_alive(const json& body) {
-  LeaseKeepAliveResponse out;
-  out.header = VW_TRY(decode_header(body));
-  out.id = VW_TRY(get_int64(body, "ID"));
-  out.ttl = VW_TRY(get_int64(body, "TTL"));
+  auto out = VW_TRY(decode_lease<LeaseKeepAliveResponse>(body));
   if (out.ttl <= 0) {
     return fail(ENOENT, "lease " + std::to_string(out.id) + " is gone (expired or revoked)",
                 hint_for(ENOENT));
@@ -474,10 +426,7 @@ Result<LeaseKeepAliveResponse> decode_lease_keep_alive(const json& body) {
 }
 
 Result<LeaseTimeToLiveResponse> decode_lease_time_to_live(const json& body) {
-  LeaseTimeToLiveResponse out;
-  out.header = VW_TRY(decode_header(body));
-  out.id = VW_TRY(get_int64(body, "ID"));
-  out.ttl = VW_TRY(get_int64(body, "TTL"));
+  auto out = VW_TRY(decode_lease<LeaseTimeToLiveResponse>(body));
   out.granted_ttl = VW_TRY(get_int64(body, "grantedTTL"));
   if (const json* keys = find(body, "keys"); keys != nullptr && keys->is_array()) {
     for (const json& key : *keys) {
@@ -489,8 +438,7 @@ Result<LeaseTimeToLiveResponse> decode_lease_time_to_live(const json& body) {
 }
 
 Result<StatusResponse> decode_status(const json& body) {
-  StatusResponse out;
-  out.header = VW_TRY(decode_header(body));
+  auto out = VW_TRY(with_header<StatusResponse>(body));
   out.version = get_string(body, "version");
   out.db_size = VW_TRY(get_int64(body, "dbSize"));
   out.leader = VW_TRY(get_uint64(body, "leader"));

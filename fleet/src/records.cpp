@@ -105,6 +105,31 @@ bool is_hex_digest(const std::string& text) {
 
 Json or_null(const std::string& text) { return text.empty() ? Json(nullptr) : Json(text); }
 
+// A record's text fields, in the order they are written and read: one list
+// for both, so a field cannot be written under one name and read under
+// another.
+template <class Record>
+struct TextField {
+  const char* name;
+  std::string Record::*member;
+  bool required;
+};
+
+// The record's schemaVersion, then its text fields.
+template <class Record, size_t N>
+Json text_fields_json(const Record& record, const std::array<TextField<Record>, N>& fields) {
+  Json out{{"schemaVersion", kRecordSchemaVersion}};
+  for (const TextField<Record>& field : fields) out[field.name] = record.*field.member;
+  return out;
+}
+
+constexpr std::array<TextField<PolicyRecord>, 5> kPolicyTextFields{
+    {{"vault", &PolicyRecord::vault, true},
+     {"sharedDigest", &PolicyRecord::shared_digest, true},
+     {"author", &PolicyRecord::author, false},
+     {"comment", &PolicyRecord::comment, false},
+     {"createdAt", &PolicyRecord::created_at, false}}};
+
 constexpr std::array<std::pair<SyncState, std::string_view>, 6> kStateNames{{
     {SyncState::kStarting, "starting"},
     {SyncState::kApplying, "applying"},
@@ -121,14 +146,10 @@ constexpr std::array<std::pair<SyncState, std::string_view>, 6> kStateNames{{
 Json to_json(const PolicyRecord& record) {
   Json tags = Json::object();
   for (const auto& [name, prefixes] : record.service_tags) tags[name] = prefixes;
-  return Json{{"schemaVersion", kRecordSchemaVersion},
-              {"vault", record.vault},
-              {"sharedDigest", record.shared_digest},
-              {"author", record.author},
-              {"comment", record.comment},
-              {"createdAt", record.created_at},
-              {"policy", record.policy},
-              {"serviceTags", tags}};
+  Json out = text_fields_json(record, kPolicyTextFields);
+  out["policy"] = record.policy;
+  out["serviceTags"] = tags;
+  return out;
 }
 
 Checked<PolicyRecord> parse_policy_record(std::string_view value) {
@@ -143,13 +164,13 @@ Checked<PolicyRecord> parse_policy_record(std::string_view value) {
   std::optional<Error> problem;
   FieldReader fields(parsed, "", problem);
   PolicyRecord record;
-  record.vault = fields.string("vault");
-  record.shared_digest = fields.string("sharedDigest");
-  if (!problem && !is_hex_digest(record.shared_digest))
-    fields.refuse("sharedDigest", "is not a hex SHA-256 digest");
-  record.author = fields.string("author", false);
-  record.comment = fields.string("comment", false);
-  record.created_at = fields.string("createdAt", false);
+  for (const TextField<PolicyRecord>& field : kPolicyTextFields) {
+    record.*field.member = fields.string(field.name, field.required);
+    // Checked as soon as it is read: its refusal comes before a later field's.
+    if (field.member == &PolicyRecord::shared_digest && !problem &&
+        !is_hex_digest(record.shared_digest))
+      fields.refuse("sharedDigest", "is not a hex SHA-256 digest");
+  }
   if (const Json* policy = fields.object("policy")) record.policy = *policy;
   if (const Json* tags = fields.object("serviceTags", false)) {
     FieldReader tag_fields(*tags, "serviceTags", problem);
@@ -169,27 +190,28 @@ Checked<PolicyRecord> parse_policy_record(std::string_view value) {
 
 // ---- host info --------------------------------------------------------------------
 
-Json to_json(const HostInfo& info) {
-  return Json{{"schemaVersion", kRecordSchemaVersion},
-              {"host", info.host},
-              {"vault", info.vault},
-              {"agentVersion", info.agent_version},
-              {"enrolledAt", info.enrolled_at},
-              {"pinDir", info.pin_dir},
-              {"hostFacts", info.host_facts}};
-}
+namespace {
+
+constexpr std::array<TextField<HostInfo>, 6> kHostInfoFields{
+    {{"host", &HostInfo::host, true},
+     {"vault", &HostInfo::vault, true},
+     {"agentVersion", &HostInfo::agent_version, false},
+     {"enrolledAt", &HostInfo::enrolled_at, false},
+     {"pinDir", &HostInfo::pin_dir, false},
+     {"hostFacts", &HostInfo::host_facts, false}}};
+
+}  // namespace
+
+Json to_json(const HostInfo& info) { return text_fields_json(info, kHostInfoFields); }
 
 Result<HostInfo> parse_host_info(std::string_view value) {
+  HostInfo info;
   const char* what = "the host info";
   Json parsed = VW_TRY(parse_object(value, what));
   std::optional<Error> problem;
   FieldReader fields(parsed, "", problem);
-  HostInfo info{.host = fields.string("host"),
-                .vault = fields.string("vault"),
-                .agent_version = fields.string("agentVersion", false),
-                .enrolled_at = fields.string("enrolledAt", false),
-                .pin_dir = fields.string("pinDir", false),
-                .host_facts = fields.string("hostFacts", false)};
+  for (const TextField<HostInfo>& field : kHostInfoFields)
+    info.*field.member = fields.string(field.name, field.required);
   return finish(std::move(info), problem, what);
 }
 
@@ -213,19 +235,29 @@ bool HostStatus::same_report(const HostStatus& other) const {
   return a == b;
 }
 
+namespace {
+
+Json to_json(const StatusError& e) {
+  return Json{
+      {"revision", e.revision}, {"source", e.source}, {"path", e.path}, {"message", e.message}};
+}
+
+Json to_json(const CounterSummary& c) {
+  return Json{{"dataPlane", c.data_plane},
+              {"dropped", c.dropped},
+              {"auditWouldDeny", c.audit_would_deny},
+              {"at", c.at}};
+}
+
+// What the status says of a part it may lack: null when it has none.
+template <class Part>
+Json json_or_null(const std::optional<Part>& part) {
+  return part ? to_json(*part) : Json(nullptr);
+}
+
+}  // namespace
+
 Json to_json(const HostStatus& s) {
-  Json error = nullptr;
-  if (s.error)
-    error = Json{{"revision", s.error->revision},
-                 {"source", s.error->source},
-                 {"path", s.error->path},
-                 {"message", s.error->message}};
-  Json counters = nullptr;
-  if (s.counters)
-    counters = Json{{"dataPlane", s.counters->data_plane},
-                    {"dropped", s.counters->dropped},
-                    {"auditWouldDeny", s.counters->audit_would_deny},
-                    {"at", s.counters->at}};
   return Json{
       {"schemaVersion", kRecordSchemaVersion},
       {"host", s.host},
@@ -235,14 +267,14 @@ Json to_json(const HostStatus& s) {
       {"sharedDigest", or_null(s.shared_digest)},
       {"author", or_null(s.author)},
       {"kernel", {{"generation", s.kernel_generation}, {"digest", or_null(s.kernel_digest)}}},
-      {"error", error},
+      {"error", json_or_null(s.error)},
       {"verify",
        {{"result", s.verify.result}, {"differences", s.verify.differences}, {"at", s.verify.at}}},
       {"appliedAt", or_null(s.applied_at)},
       {"reportedAt", s.reported_at},
       {"connected", s.connected},
       {"watchMember", or_null(s.watch_member)},
-      {"counters", counters},
+      {"counters", json_or_null(s.counters)},
       {"agentVersion", s.agent_version},
   };
 }

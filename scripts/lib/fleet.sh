@@ -155,6 +155,25 @@ vw_fleet_install_cleanup_trap() {
 	trap '_vw_fleet_teardown; trap - EXIT; exit 143' TERM
 }
 
+# vw_fleet_test_start NS_PREFIX PIN_PREFIX COMMAND...: how a fleet test
+# starts. Root and etcd, or exit 77 (skipped); COMMAND..., the three binaries
+# and bpffs, or exit 1. Then VW_PREFIX is NS_PREFIX<pid>, what killed runs
+# left is swept (vw_sweep_stale NS_PREFIX PIN_PREFIX), and TMP (also
+# VW_FLEET_TMP) is a new temporary directory with VW_ETCD_DIR in it.
+vw_fleet_test_start() {
+	local ns_prefix=$1 pin_prefix=$2
+	shift 2
+	vw_require_root || exit 77
+	vw_require_commands etcd etcdctl || exit 77
+	vw_require_commands "$@" || exit 1
+	vw_require_executables "$VW_AGENT" "$VW_LOADER" "$VW_CTL" || exit 1
+	vw_require_bpffs || exit 1
+	VW_PREFIX=$ns_prefix$$
+	vw_sweep_stale "$ns_prefix" "$pin_prefix"
+	vw_mktemp_dir TMP || exit 1
+	VW_FLEET_TMP=$TMP VW_ETCD_DIR=$TMP/etcd
+}
+
 # vw_fleet_ctl ARGS...: vaultwallctl with the etcd endpoints and credentials.
 vw_fleet_ctl() {
 	local sub=$1

@@ -34,13 +34,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-struct EmptyDestroy {
-  void operator()(bench_empty* skel) const { bench_empty__destroy(skel); }
-};
-struct RejectDestroy {
-  void operator()(bench_reject* skel) const { bench_reject__destroy(skel); }
-};
-
 // Trimmed mean ns per packet of each program, the programs interleaved on
 // the same random frames; fails unless each returns its expected action.
 Result<std::vector<double>> interleaved(const std::vector<int>& fds,
@@ -70,33 +63,15 @@ SlotImage policy_with(uint8_t deny_action) {
   return image;
 }
 
-int fails(const Error& e) { return std::fprintf(stderr, "%s\n", e.message().c_str()), 1; }
-
-int run(int argc, char** argv) {
-  CLI::App app{"vaultwall_bench_reject: ns per denied SYN, reject vs drop vs the empty program"};
-  int rounds = 5, packets = 20000;
-  std::string out;
-  app.add_option("--rounds", rounds)->capture_default_str();
-  app.add_option("--packets", packets, "packets per half round")->capture_default_str();
-  app.add_option("--out", out, "write the results as JSON here");
-  CLI11_PARSE(app, argc, argv);
-
-  const std::string pin_dir = "/sys/fs/bpf/vwbench-reject-" + std::to_string(getpid());
-  struct RemovePins {
-    std::string dir;
-    ~RemovePins() { std::filesystem::remove_all(dir); }
-  } remove_pins{pin_dir};
-
-  auto program = Program::load(pin_dir);
-  if (!program) return fails(program.error());
-  auto maps = PinnedMaps::open(pin_dir);
-  if (!maps) return fails(maps.error());
-  // Same source, no reply budget; it reuses the pinned maps, so the same policy.
-  LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir.c_str());
-  std::unique_ptr<bench_reject, RejectDestroy> unbounded(bench_reject__open_opts(&opts));
-  if (!unbounded || bench_reject__load(unbounded.get()) != 0)
-    return std::fprintf(stderr, "cannot load the unbounded-reject build\n"), 1;
-  std::unique_ptr<bench_empty, EmptyDestroy> empty(bench_empty__open_and_load());
+int run(const FloodTarget& target) {
+  const int rounds = target.options.rounds, packets = target.options.packets;
+  Program& program = target.program;
+  PinnedMaps& maps = target.maps;
+  // Same source, no reply budget.
+  auto unbounded = load_on_pins<bench_reject, bench_reject__destroy>(
+      target.pin_dir, bench_reject__open_opts, bench_reject__load);
+  if (!unbounded) return std::fprintf(stderr, "cannot load the unbounded-reject build\n"), 1;
+  EmptyProgram empty(bench_empty__open_and_load());
   if (!empty) return std::fprintf(stderr, "cannot load the empty program\n"), 1;
   const int floor_fd = bpf_program__fd(empty->progs.bench_empty);
   const int reject_fd = bpf_program__fd(unbounded->progs.vaultwall_xdp);
@@ -105,15 +80,15 @@ int run(int argc, char** argv) {
   std::vector<double> drop_floor, reject_floor, reject_drop, suppressed_drop, reject_suppressed;
   Json round_rows = Json::array();
   for (int r = 0; r < rounds; r++) {
-    if (auto w = write_idle_slot_and_flip(*maps, policy_with(VW_DENY_DROP)); !w)
+    if (auto w = write_idle_slot_and_flip(maps, policy_with(VW_DENY_DROP)); !w)
       return fails(w.error());
-    auto drop = interleaved({floor_fd, program->prog_fd()}, {XDP_PASS, XDP_DROP}, packets, rng);
+    auto drop = interleaved({floor_fd, program.prog_fd()}, {XDP_PASS, XDP_DROP}, packets, rng);
     if (!drop) return fails(drop.error());
-    if (auto w = write_idle_slot_and_flip(*maps, policy_with(VW_DENY_REJECT)); !w)
+    if (auto w = write_idle_slot_and_flip(maps, policy_with(VW_DENY_REJECT)); !w)
       return fails(w.error());
     // The production program under reject: XDP_TX while the tick's budget
     // lasts, then XDP_DROP (both accepted), almost always the latter here.
-    auto reject = interleaved({floor_fd, reject_fd, program->prog_fd()},
+    auto reject = interleaved({floor_fd, reject_fd, program.prog_fd()},
                               {XDP_PASS, XDP_TX, XDP_DROP}, packets, rng);
     if (!reject) return fails(reject.error());
     const double floor_a = (*drop)[0], drop_ns = (*drop)[1];
@@ -132,34 +107,29 @@ int run(int argc, char** argv) {
                               {"reject_ns", reject_ns},
                               {"reject_suppressed_ns", suppressed_ns}});
   }
-  auto replies = maps->read_reject_stats();
-  auto summary = [](const std::vector<double>& v) {
-    return Json{{"median", median(v)},
-                {"min", *std::min_element(v.begin(), v.end())},
-                {"max", *std::max_element(v.begin(), v.end())}};
-  };
-  Json result = {
-      {"benchmark", "reject vs drop per denied SYN, random sources"},
-      {"method", "BPF_PROG_TEST_RUN repeat 1 per packet, programs interleaved"},
-      {"packets_per_half_round", packets},
-      {"rounds", round_rows},
-      {"ratio_drop_vs_floor", summary(drop_floor)},
-      {"ratio_reject_vs_floor", summary(reject_floor)},
-      {"ratio_reject_vs_drop", summary(reject_drop)},
-      {"ratio_reject_suppressed_vs_drop", summary(suppressed_drop)},
-      {"ratio_reject_vs_reject_suppressed", summary(reject_suppressed)},
-      {"reject_stats",
-       replies ? Json{{"sent", replies->sent}, {"suppressed", replies->suppressed}} : Json()}};
+  auto replies = maps.read_reject_stats();
+  Json result = flood_result("reject vs drop per denied SYN, random sources",
+                             "packets_per_half_round", packets, round_rows);
+  result["ratio_drop_vs_floor"] = ratio_summary(drop_floor);
+  result["ratio_reject_vs_floor"] = ratio_summary(reject_floor);
+  result["ratio_reject_vs_drop"] = ratio_summary(reject_drop);
+  result["ratio_reject_suppressed_vs_drop"] = ratio_summary(suppressed_drop);
+  result["ratio_reject_vs_reject_suppressed"] = ratio_summary(reject_suppressed);
+  result["reject_stats"] =
+      replies ? Json{{"sent", replies->sent}, {"suppressed", replies->suppressed}} : Json();
   std::printf(
       "medians: drop/floor %.2f, reject/floor %.2f, reject/drop %.2f, reject past the "
       "budget/drop %.2f, reject/past the budget %.2f (interleaved)\n",
       median(drop_floor), median(reject_floor), median(reject_drop), median(suppressed_drop),
       median(reject_suppressed));
-  if (!out.empty()) std::ofstream(out) << result.dump(2) << "\n";
-  return 0;
+  return write_results(target.options, result);
 }
 
 }  // namespace
 }  // namespace vaultwall::bench
 
-int main(int argc, char** argv) { return vaultwall::bench::run(argc, argv); }
+int main(int argc, char** argv) {
+  return vaultwall::bench::run_flood(
+      argc, argv, "vaultwall_bench_reject: ns per denied SYN, reject vs drop vs the empty program",
+      "reject", "packets per half round", vaultwall::bench::run);
+}

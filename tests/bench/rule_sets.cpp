@@ -88,24 +88,37 @@ bool covers(const Ipv4Prefix& prefix, const Ipv4Address& address) {
   return (to_u32(address) & netmask(prefix.length)) == to_u32(prefix.addr);
 }
 
-Result<std::vector<Ipv4Prefix>> load_service_tag_prefixes(const std::string& path) {
+namespace {
+
+// Every address prefix of a ServiceTags file, IPv4 and IPv6, as written.
+Result<std::vector<std::string>> service_tag_prefix_texts(const std::string& path) {
   std::ifstream in(path);
   if (!in) return fail(ENOENT, "open service tags file " + path);
   nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.contains("values") || !doc["values"].is_array())
     return fail(EINVAL, path + " is not a ServiceTags JSON file (no \"values\" array)");
-
-  std::vector<Ipv4Prefix> out;
-  std::unordered_set<uint64_t> seen;
+  std::vector<std::string> texts;
   for (const auto& tag : doc["values"]) {
     const auto& prefixes = tag.value("properties", nlohmann::json::object())
                                .value("addressPrefixes", nlohmann::json::array());
-    for (const auto& text : prefixes) {
-      if (!text.is_string() || text.get<std::string>().find(':') != std::string::npos)
-        continue;  // IPv6: Azure IP rules are IPv4 only
-      auto prefix = VW_TRY(parse_ipv4_prefix(text.get<std::string>()));
-      if (seen.insert(identity(prefix)).second) out.push_back(prefix);
-    }
+    for (const auto& text : prefixes)
+      if (text.is_string()) texts.push_back(text.get<std::string>());
+  }
+  return texts;
+}
+
+bool is_ipv6_text(const std::string& text) { return text.find(':') != std::string::npos; }
+
+}  // namespace
+
+Result<std::vector<Ipv4Prefix>> load_service_tag_prefixes(const std::string& path) {
+  std::vector<Ipv4Prefix> out;
+  std::unordered_set<uint64_t> seen;
+  const std::vector<std::string> texts = VW_TRY(service_tag_prefix_texts(path));
+  for (const std::string& text : texts) {
+    if (is_ipv6_text(text)) continue;  // IPv6: Azure IP rules are IPv4 only
+    auto prefix = VW_TRY(parse_ipv4_prefix(text));
+    if (seen.insert(identity(prefix)).second) out.push_back(prefix);
   }
   return out;
 }
@@ -138,20 +151,12 @@ bool covers(const Ipv6Prefix& prefix, const Ipv6Address& address) {
 }
 
 Result<std::vector<Ipv6Prefix>> load_service_tag_prefixes6(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return fail(ENOENT, "open service tags file " + path);
-  nlohmann::json doc = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.contains("values") || !doc["values"].is_array())
-    return fail(EINVAL, path + " is not a ServiceTags JSON file (no \"values\" array)");
   std::vector<Ipv6Prefix> out;
-  for (const auto& tag : doc["values"]) {
-    const auto& prefixes = tag.value("properties", nlohmann::json::object())
-                               .value("addressPrefixes", nlohmann::json::array());
-    for (const auto& text : prefixes) {
-      if (!text.is_string() || text.get<std::string>().find(':') == std::string::npos) continue;
-      auto prefix = VW_TRY(parse_ipv6_prefix(text.get<std::string>()));
-      if (std::find(out.begin(), out.end(), prefix) == out.end()) out.push_back(prefix);
-    }
+  const std::vector<std::string> texts = VW_TRY(service_tag_prefix_texts(path));
+  for (const std::string& text : texts) {
+    if (!is_ipv6_text(text)) continue;
+    auto prefix = VW_TRY(parse_ipv6_prefix(text));
+    if (std::find(out.begin(), out.end(), prefix) == out.end()) out.push_back(prefix);
   }
   return out;
 }

@@ -13,10 +13,6 @@ namespace vaultwall::testing::frames {
 
 using namespace world;
 
-constexpr size_t kEthLen = 14;
-constexpr size_t kVlanLen = 4;
-constexpr size_t kIpv4Len = 20;
-constexpr size_t kIpv6Len = 40;
 constexpr uint16_t kClientPort = 40000;
 
 inline const Ipv6 kClient6 = ipv6("2001:db8::50");

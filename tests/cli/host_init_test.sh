@@ -15,8 +15,7 @@ if [ $# -ne 2 ]; then
 	echo "usage: $0 VAULTWALLCTL VAULTWALL_LOADER" >&2
 	exit 2
 fi
-CTL=$1
-LOADER=$2
+CTL=$1 LOADER=$2
 # shellcheck source=../../scripts/lib/checks.sh
 source "$(dirname "$0")/../../scripts/lib/checks.sh"
 command -v python3 >/dev/null || { echo "missing python3 (run scripts/setup.sh)"; exit 1; }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -80,5 +81,14 @@ class PacketBuilder {
   size_t last_offset_ = 0;
   long pending_type_slot_ = -1;  // offset of an ethertype field waiting for the next header
 };
+
+// The bytes of each header the builder writes (IPv4 and TCP without options).
+constexpr size_t kEthLen = 14;
+constexpr size_t kVlanLen = 4;
+constexpr size_t kIpv4Len = 20;
+constexpr size_t kIpv6Len = 40;
+constexpr size_t kTcpLen = 20;
+constexpr size_t kUdpLen = 8;
+constexpr size_t kArpLen = 28;
 
 }  // namespace vaultwall::testing

@@ -23,27 +23,16 @@ if [ $# -ne 7 ]; then
 	echo "usage: $0 AGENT LOADER VAULTWALLCTL NETNS_LIB ETCD_LIB FLEET_LIB AUTH_SETUP" >&2
 	exit 2
 fi
-VW_AGENT=$1 VW_LOADER=$2 VW_CTL=$3
+VW_AGENT=$1 VW_LOADER=$2 VW_CTL=$3 AUTH_SETUP=$7
 # shellcheck source=../../scripts/lib/netns.sh
 source "$4"
 # shellcheck source=../../scripts/lib/etcd.sh
 source "$5"
 # shellcheck source=../../scripts/lib/fleet.sh
 source "$6"
-AUTH_SETUP=$7
 
-vw_require_root || exit 77
-vw_require_commands etcd etcdctl || exit 77
-vw_require_commands openssl python3 jq timeout || exit 1
-vw_require_executables "$VW_AGENT" "$VW_LOADER" "$VW_CTL" || exit 1
-vw_require_bpffs || exit 1
-
-VW_PREFIX=vwu$$
 VW_FLEET_PIN_ROOT=/sys/fs/bpf/vwtest-fleetauth-$$
-vw_sweep_stale vwu vwtest-fleetauth-
-vw_mktemp_dir TMP || exit 1
-VW_FLEET_TMP=$TMP
-VW_ETCD_DIR=$TMP/etcd
+vw_fleet_test_start vwu vwtest-fleetauth- openssl python3 jq timeout
 VW_FLEET_VAULT=kv-auth
 VW_FLEET_AGENT_ARGS=(--status-ttl 5 --watch-timeout 3 --heartbeat-interval 1)
 vw_fleet_install_cleanup_trap

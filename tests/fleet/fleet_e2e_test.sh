@@ -40,17 +40,7 @@ source "$5"
 # shellcheck source=../../scripts/lib/fleet.sh
 source "$6"
 
-vw_require_root || exit 77
-vw_require_commands etcd etcdctl || exit 77
-vw_require_commands ip nsenter curl openssl python3 jq timeout bpftool || exit 1
-vw_require_executables "$VW_AGENT" "$VW_LOADER" "$VW_CTL" || exit 1
-vw_require_bpffs || exit 1
-
-VW_PREFIX=vwf$$
-vw_sweep_stale vwf vwtest-fleet-
-vw_mktemp_dir TMP || exit 1
-VW_FLEET_TMP=$TMP
-VW_ETCD_DIR=$TMP/etcd
+vw_fleet_test_start vwf vwtest-fleet- ip nsenter curl openssl python3 jq timeout bpftool
 VW_FLEET_VAULT=kv-e2e
 # Short timings keep the test to a few minutes: etcd sends progress every
 # second (etcd.sh), so a silent watch is dead after 3 s.

@@ -249,5 +249,48 @@ TEST(DecodeError, BothShapesAndTheErrnoOfEachKind) {
   EXPECT_EQ(unavailable->code, EAGAIN);
 }
 
+// Every gRPC code has its errno (0 and codes past 16 too: EIO), so does
+// every HTTP status grpc-gateway maps to a code; the refusals with a next
+// step to take say it.
+TEST(DecodeError, EveryGrpcCodeAndHttpStatusHasItsErrnoAndHint) {
+  const std::vector<int> errno_by_grpc_code = {
+      EIO,   ECANCELED, EIO,    EINVAL, ETIMEDOUT, ENOENT, EEXIST, EACCES,      ENOSPC,
+      EPERM, EAGAIN,    ERANGE, ENOSYS, EIO,       EAGAIN, EIO,    EKEYEXPIRED, EIO};
+  for (int grpc_code = 0; grpc_code < int(errno_by_grpc_code.size()); grpc_code++) {
+    json body{
+        {"error", "etcdserver: refused"}, {"message", "etcdserver: refused"}, {"code", grpc_code}};
+    auto error = decode_error(body, 400);
+    ASSERT_TRUE(error) << grpc_code;
+    EXPECT_EQ(error->code, errno_by_grpc_code[grpc_code]) << "gRPC code " << grpc_code;
+  }
+  for (const auto& [http_status, expected] :
+       {std::pair{400, EINVAL}, std::pair{401, EKEYEXPIRED}, std::pair{403, EACCES},
+        std::pair{404, ENOENT}, std::pair{408, ETIMEDOUT}, std::pair{504, ETIMEDOUT},
+        std::pair{409, EAGAIN}, std::pair{429, ENOSPC}, std::pair{503, EAGAIN}, std::pair{500, EIO},
+        std::pair{418, EIO}}) {
+    auto error = decode_error(json("refused"), http_status);
+    ASSERT_TRUE(error) << http_status;
+    EXPECT_EQ(error->code, expected) << "HTTP " << http_status;
+  }
+  for (const auto& [grpc_code, hint] :
+       {std::pair{11, "continue from its header.revision + 1"},
+        std::pair{7, "etcdctl role get ROLE"}, std::pair{14, "lost quorum"},
+        std::pair{16, "authenticate again"}, std::pair{5, "grant a new lease"}, std::pair{3, ""}}) {
+    json body{
+        {"error", "etcdserver: refused"}, {"message", "etcdserver: refused"}, {"code", grpc_code}};
+    auto error = decode_error(body, 400);
+    ASSERT_TRUE(error);
+    if (*hint == 0) {
+      EXPECT_EQ(error->hint, "") << grpc_code;
+    } else {
+      EXPECT_NE(error->hint.find(hint), std::string::npos) << error->hint;
+    }
+  }
+  json too_large{{"error", "etcdserver: request is too large"},
+                 {"message", "etcdserver: request is too large"},
+                 {"code", 3}};
+  EXPECT_NE(decode_error(too_large, 400)->hint.find("--max-request-bytes"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vaultwall::fleet::gateway

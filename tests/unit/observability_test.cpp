@@ -327,6 +327,22 @@ bool has_line(const std::string& text, const std::string& line) {
   return text.find("\n" + line + "\n") != std::string::npos;
 }
 
+// A network security perimeter's inbound access rule is labelled as
+// vaultwallctl stats names its kind ("perimeter"), on every per-rule series.
+TEST(Metrics, PerimeterRulesAreLabelledPerimeter) {
+  MetricsSnapshot m = sample_snapshot();
+  m.stats.rules.push_back({3, VW_RULE_KIND_PERIMETER, "198.51.100.0/24", {2, 80, 0}});
+  m.rule_last_hit_unix_ns[3] = 1'764'322'000'500'000'000ull;
+  std::string text = render_metrics(m);
+  EXPECT_TRUE(has_line(
+      text, "vaultwall_rule_packets_total{rule=\"198.51.100.0/24\",kind=\"perimeter\"} 2"));
+  EXPECT_TRUE(
+      has_line(text, "vaultwall_rule_bytes_total{rule=\"198.51.100.0/24\",kind=\"perimeter\"} 80"));
+  EXPECT_TRUE(has_line(text,
+                       "vaultwall_rule_last_hit_timestamp_seconds{rule=\"198.51.100.0/24\","
+                       "kind=\"perimeter\"} 1764322000.500"));
+}
+
 TEST(Metrics, OperatorFamiliesCarryTheFacts) {
   std::string text = render_metrics(snapshot_with_facts());
   EXPECT_TRUE(has_line(text, "vaultwall_build_info{version=\"0.1.0\",abi=\"" +

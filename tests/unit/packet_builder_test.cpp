@@ -12,14 +12,6 @@
 namespace vaultwall::testing {
 namespace {
 
-constexpr size_t kEthLen = 14;
-constexpr size_t kVlanLen = 4;
-constexpr size_t kIpv4Len = 20;
-constexpr size_t kIpv6Len = 40;
-constexpr size_t kTcpLen = 20;
-constexpr size_t kUdpLen = 8;
-constexpr size_t kArpLen = 28;
-
 const Ipv4 kSrc = ipv4("203.0.113.9");
 const Ipv4 kDst = ipv4("192.0.2.10");
 

@@ -11,6 +11,7 @@
 #include "vaultwall/agent/fleet_activity.h"
 #include "vaultwall/common/error.h"
 #include "vaultwall/fleet/connection.h"
+#include "vaultwall/fleet/environment.h"
 #include "vaultwall/kernel/attach.h"
 #include "vaultwall/policy/host_facts.h"  // kHostFactsEnv, kHostFactsDefaultPath: as vaultwallctl --host
 
@@ -19,11 +20,8 @@ namespace vaultwall {
 // What to keep attached, and how.
 inline constexpr const char* kInterfacesEnv = "VAULTWALL_INTERFACES";
 inline constexpr const char* kAttachModeEnv = "VAULTWALL_ATTACH_MODE";
-// Fleet mode: which vault's policy, this host's name and what it keeps.
-inline constexpr const char* kFleetVaultEnv = "VAULTWALL_FLEET_VAULT";
-inline constexpr const char* kFleetHostNameEnv = "VAULTWALL_FLEET_HOST_NAME";
-inline constexpr const char* kFleetStateDirEnv = "VAULTWALL_FLEET_STATE_DIR";
-inline constexpr const char* kMetricsTextfileEnv = "VAULTWALL_METRICS_TEXTFILE_DIR";
+// Fleet mode's (fleet::kFleetVaultEnv, ...) are listed with etcd's in
+// vaultwall/fleet/environment.h.
 
 // Interface names from a list separated by spaces, tabs or commas
 // ("eth0 eth1", "eth0,eth1"), duplicates dropped, order kept.

@@ -61,6 +61,12 @@ class TextTable {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// A left-aligned column at least min_width wide: the tables whose rows are
+// printed as they come, or that keep one width, list their columns so.
+inline TextTable::Column left_column(std::string header, size_t min_width = 0) {
+  return {std::move(header), Align::kLeft, min_width};
+}
+
 // What a state-changing command tells the journal (see run_journaled).
 struct ChangeRecord {
   std::optional<PolicyVersion> from, to;  // unset: run_journaled reads what is in force

@@ -166,6 +166,9 @@ struct RuleCounters {
   std::string text;
   vw_counters counters{};
 };
+// "ip", "vnet" or "perimeter" for a VW_RULE_KIND_* ("?" for any other): the
+// kind vaultwallctl stats shows and the metrics' kind label.
+const char* rule_kind_name(uint32_t kind);
 struct ServiceCounters {
   uint32_t id = 0;
   std::string name;

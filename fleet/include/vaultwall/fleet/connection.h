@@ -9,18 +9,10 @@
 #include <vector>
 
 #include "vaultwall/common/error.h"
+#include "vaultwall/fleet/environment.h"  // kEtcd*Env
 #include "vaultwall/fleet/gateway_client.h"
 
 namespace vaultwall::fleet {
-
-// Where the cluster is, and the TLS files that prove who is talking to it.
-inline constexpr const char* kEtcdEndpointsEnv = "VAULTWALL_ETCD_ENDPOINTS";
-inline constexpr const char* kEtcdCaCertEnv = "VAULTWALL_ETCD_CACERT";
-inline constexpr const char* kEtcdCertEnv = "VAULTWALL_ETCD_CERT";
-inline constexpr const char* kEtcdKeyEnv = "VAULTWALL_ETCD_KEY";
-// etcd's own user authentication (the password from a file, never argv).
-inline constexpr const char* kEtcdUserEnv = "VAULTWALL_ETCD_USER";
-inline constexpr const char* kEtcdPasswordFileEnv = "VAULTWALL_ETCD_PASSWORD_FILE";
 
 struct EtcdSettings {
   std::string endpoints;  // "https://10.0.0.1:2379,https://10.0.0.2:2379"
