@@ -50,25 +50,32 @@ std::string ipv4_syntax_problem(std::string_view text) {
   return "not an IPv4 address or CIDR range";
 }
 
+// The special-purpose IPv4 ranges, each with what it means as a rule's
+// source and as the vault's destination (empty: allowed there). Azure refuses
+// RFC 1918 space in rules with "(private IP addresses)"; the other source
+// ranges can never be a public client's either. Private and link-local
+// destinations are fine: a vault may sit behind NAT.
 struct ForbiddenRange {
   Ipv4Prefix prefix;
-  std::string_view why;
-  bool is_private;
+  std::string_view why;              // as a rule's source
+  bool is_private;                   // RFC 1918
+  std::string_view why_destination;  // as a data-plane destination
 };
 
-// Azure refuses RFC 1918 space with "(private IP addresses)"; the other
-// ranges here can never be a public client's source either.
-const std::vector<ForbiddenRange>& forbidden_ranges() {
+const std::vector<ForbiddenRange>& special_ranges() {
   static const std::vector<ForbiddenRange> kRanges = {
-      {{0x00000000, 8}, "\"this network\" addresses", false},
-      {{0x0a000000, 8}, "private IP addresses", true},
-      {{0x64400000, 10}, "shared address space (carrier-grade NAT)", false},
-      {{0x7f000000, 8}, "loopback addresses", false},
-      {{0xa9fe0000, 16}, "link-local addresses", false},
-      {{0xac100000, 12}, "private IP addresses", true},
-      {{0xc0a80000, 16}, "private IP addresses", true},
-      {{0xe0000000, 4}, "multicast addresses", false},
-      {{0xf0000000, 4}, "reserved addresses", false},
+      {{0x00000000, 8}, "\"this network\" addresses", false,
+       "\"this network\"; 0.0.0.0 is the wildcard address"},
+      {{0x0a000000, 8}, "private IP addresses", true, ""},
+      {{0x64400000, 10}, "shared address space (carrier-grade NAT)", false, ""},
+      {{0x7f000000, 8}, "loopback addresses", false,
+       "loopback: never the destination of a packet from the network"},
+      {{0xa9fe0000, 16}, "link-local addresses", false, ""},
+      {{0xac100000, 12}, "private IP addresses", true, ""},
+      {{0xc0a80000, 16}, "private IP addresses", true, ""},
+      {{0xe0000000, 4}, "multicast addresses", false, "multicast"},
+      {{0xf0000000, 4}, "reserved addresses", false,
+       "reserved; 255.255.255.255 is the limited broadcast address"},
   };
   return kRanges;
 }
@@ -84,25 +91,13 @@ struct ForbiddenMatch {
 };
 
 std::optional<ForbiddenMatch> forbidden_match(const Ipv4Prefix& prefix) {
-  for (const ForbiddenRange& range : forbidden_ranges()) {
+  for (const ForbiddenRange& range : special_ranges()) {
     if (!range.prefix.overlaps(prefix)) continue;
     std::string verb = range.prefix.contains(prefix) ? "belongs to" : "contains";
     return ForbiddenMatch{&range, verb + " forbidden range " + range_text(range.prefix) + " (" +
                                       std::string(range.why) + ")"};
   }
   return std::nullopt;
-}
-
-// Destinations no unicast packet to the vault can have. (Private and
-// link-local addresses are fine here: a vault may sit behind NAT.)
-const std::vector<ForbiddenRange>& non_host_ranges() {
-  static const std::vector<ForbiddenRange> kRanges = {
-      {{0x00000000, 8}, "\"this network\"; 0.0.0.0 is the wildcard address", false},
-      {{0x7f000000, 8}, "loopback: never the destination of a packet from the network", false},
-      {{0xe0000000, 4}, "multicast", false},
-      {{0xf0000000, 4}, "reserved; 255.255.255.255 is the limited broadcast address", false},
-  };
-  return kRanges;
 }
 
 // "configure individual IP address rules" lists the addresses a /31 or /32
@@ -506,11 +501,12 @@ class Validator {
                                              std::string_view what) {
     auto address = parse_single_address(written);
     if (!address) return std::nullopt;
-    for (const ForbiddenRange& range : non_host_ranges()) {
-      if (!range.prefix.contains(*address)) continue;
+    for (const ForbiddenRange& range : special_ranges()) {
+      if (range.why_destination.empty() || !range.prefix.contains(*address)) continue;
       diagnostics_.error(written.path, written.value + " is not a unicast host address (" +
                                            range_text(range.prefix) + ": " +
-                                           std::string(range.why) + "); " + std::string(what));
+                                           std::string(range.why_destination) + "); " +
+                                           std::string(what));
       return std::nullopt;
     }
     return address;
