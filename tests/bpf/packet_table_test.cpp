@@ -861,6 +861,19 @@ TEST_F(PacketEdges, ClassCountersSumToThePacketsSeen) {
   EXPECT_EQ(counted_bytes, bytes);
 }
 
+// VID 0 is untagged (or a priority tag): whatever vw_vlans_N[0] holds, it
+// is never a VLAN segment.
+TEST_F(PacketEdges, VlanEntryZeroIsNeverASegment) {
+  const uint32_t slot = apply(policy(kDenyByDefault, 0));
+  const vw_segment_value any_if_vnet = must(maps().vlans(slot).at(kAnyIfVlan));
+  ASSERT_NE(any_if_vnet.vnet_id, VW_VNET_PUBLIC);
+  must(maps().vlans(slot).put(0, any_if_vnet));
+  expect_verdict(tcp4(kFromAnyIfVnet).bytes(), drops(VW_CLASS_DEFAULT_DENY));
+  expect_verdict(tcp4_vlan(0, kFromAnyIfVnet).bytes(), drops(VW_CLASS_DEFAULT_DENY));
+  expect_verdict(tcp4_vlan(kAnyIfVlan, kFromAnyIfVnet).bytes(),
+                 passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAnyIfVnet));
+}
+
 // The transport after the last extension header the parser walks is still
 // found: SSH over IPv6 with four extension headers is not data plane.
 TEST_F(PacketEdges, Ipv6FourExtensionHeadersStillReachTheTransport) {
