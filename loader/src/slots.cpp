@@ -124,8 +124,9 @@ Result<void> write_document(const PinnedMaps& maps, uint32_t slot, const std::st
 // Writes the slot's segments: VLANs on any interface into vw_vlans_N, every
 // one of its entries (zero where no segment is, so none of the replaced
 // policy's is left), the others into vw_segments_N.
-Result<void> write_segments(const PinnedMaps& maps, uint32_t slot,
-                            const std::vector<std::pair<vw_segment_key, vw_segment_value>>& segments) {
+Result<void> write_segments(
+    const PinnedMaps& maps, uint32_t slot,
+    const std::vector<std::pair<vw_segment_key, vw_segment_value>>& segments) {
   std::vector<std::pair<vw_segment_key, vw_segment_value>> hashed;
   std::vector<std::pair<uint32_t, vw_segment_value>> by_vid(VW_VLAN_IDS);
   for (uint32_t vid = 0; vid < VW_VLAN_IDS; vid++) by_vid[vid] = {vid, vw_segment_value{}};

@@ -90,7 +90,7 @@ inline const Ipv6 kMappedStranger = ipv6("::ffff:198.51.100.50");
 constexpr uint16_t kAppVlan = 100;
 constexpr uint16_t kAnyIfVlan = 200;
 constexpr uint16_t kUnknownVlan = 300;
-constexpr uint16_t kLowestVlan = 1;     // segments of vnet 8 on any interface
+constexpr uint16_t kLowestVlan = 1;  // segments of vnet 8 on any interface
 constexpr uint16_t kHighestVlan = 4095;
 
 // The knobs of DESIGN §1.2 that differ between rows; defaults are a
