@@ -100,6 +100,15 @@ struct vw_segments_map {
 struct vw_segments_map VW_MAP_SEGMENTS_0 SEC(".maps");
 struct vw_segments_map VW_MAP_SEGMENTS_1 SEC(".maps");
 
+/* VLANs on any interface, by VID (see vaultwall_abi.h): an array lookup is
+ * inlined by the verifier, a hash lookup is a helper call and a hash. */
+struct vw_vlans_map {
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_ARRAY, struct vw_segment_value, VW_VLAN_IDS);
+	VW_PINNED;
+};
+struct vw_vlans_map VW_MAP_VLANS_0 SEC(".maps");
+struct vw_vlans_map VW_MAP_VLANS_1 SEC(".maps");
+
 struct vw_endpoints_map {
 	VW_HASH_SHAPE(struct vw_endpoint_key, struct vw_endpoint_value, VW_MAX_ENDPOINTS);
 	VW_PINNED;
@@ -222,6 +231,7 @@ struct packet {
 	__u32 endpoint_vnet; /* a private endpoint's virtual network, 0 = any */
 	__u8 has_options;    /* IPv4 options: the destination may not be where it goes */
 	__u8 saddr6[16];     /* IPv6 packets: the source, for decide_ipv6 */
+	__u8 source6;        /* the source is saddr6 (not IPv4, nor IPv4-mapped) */
 };
 
 struct verdict {
@@ -460,6 +470,7 @@ static __always_inline struct vw_segment_value lookup_segment(const struct packe
 	struct vw_segment_value none = { .vnet_id = VW_VNET_PUBLIC };
 	struct vw_segment_key key = {};
 	struct vw_segment_value *seg;
+	__u32 vid;
 
 	/* A hash lookup costs ~15 ns: only those that can find a segment run
 	 * (the slot writer's flags say which kinds of segment exist). */
@@ -475,11 +486,13 @@ static __always_inline struct vw_segment_value lookup_segment(const struct packe
 		if (seg)
 			return *seg;
 	}
-	if (!p->vlan)
+	/* A VLAN segment on any interface: vw_vlans_N[vid], where an entry of
+	 * vnet 0 is none. */
+	if (!p->vlan || !(flags & VW_SETTINGS_VLAN_SEGMENTS))
 		return none;
-	key.ifindex = 0; /* a VLAN segment on any interface */
-	seg = SLOT_LOOKUP(p->slot, VW_MAP_SEGMENTS_0, VW_MAP_SEGMENTS_1, &key);
-	return seg ? *seg : none;
+	vid = p->vlan;
+	seg = SLOT_LOOKUP(p->slot, VW_MAP_VLANS_0, VW_MAP_VLANS_1, &vid);
+	return seg && seg->vnet_id != VW_VNET_PUBLIC ? *seg : none;
 }
 
 static __always_inline __u32 lookup_vnet(const struct packet *p)
@@ -726,12 +739,14 @@ static __always_inline int is_ipv4_mapped(const __u8 *a)
 static __always_inline struct verdict decide_ipv6(struct packet *p, const struct ipv6hdr *ip6)
 {
 	if (is_ipv4_mapped(ip6->saddr.in6_u.u6_addr8)) {
+		p->source6 = 0;
 		__builtin_memcpy(p->saddr, &ip6->saddr.in6_u.u6_addr8[12], 4);
 		p->source = bpf_ntohl(ip6->saddr.in6_u.u6_addr32[3]);
 		p->endpoint_kind = 0;
 		return decide_ipv4(p);
 	}
 	__builtin_memcpy(p->saddr6, &ip6->saddr, 16);
+	p->source6 = 1;
 	return decide_rules6(p);
 }
 
@@ -970,6 +985,17 @@ static __always_inline __u32 overridden_rule(const struct packet *p, __u32 class
 	return lookup_rule(p, vnet_id);
 }
 
+/* The source as events and the rate limits key it, from what the decision
+ * kept: the same bytes read_flow parses (IPv4-mapped for IPv4 and for an
+ * IPv6 source that is IPv4-mapped, whose IPv4 address decide_ipv6 kept). */
+static __always_inline void event_source(const struct packet *p, __u8 *addr)
+{
+	if (p->source6)
+		__builtin_memcpy(addr, p->saddr6, 16);
+	else
+		set_ipv4_mapped(addr, p->saddr);
+}
+
 /* v is the policy's verdict before audit mode turned it into a pass. */
 static __always_inline void log_event(struct xdp_md *ctx, int framing, const struct packet *p,
 				      struct verdict v, __u64 bytes)
@@ -982,12 +1008,15 @@ static __always_inline void log_event(struct xdp_md *ctx, int framing, const str
 		count_event_stat(VW_EVENT_STAT_SUPPRESSED);
 		return;
 	}
-	read_flow(ctx, framing, &e);
+	/* The cheapest test first: a source suppressed earlier in this tick
+	 * needs neither a lookup nor the packet parsed again. */
+	event_source(p, e.saddr);
 	if (budget->quiet_jiffies == budget->jiffies && same_address(budget->quiet_addr, e.saddr)) {
-		budget->pending++; /* suppressed earlier in this tick: no lookup */
+		budget->pending++;
 		count_event_stat(VW_EVENT_STAT_SUPPRESSED);
 		return;
 	}
+	read_flow(ctx, framing, &e);
 	if (!source_may_log(&e, budget->jiffies, &now, &e.suppressed)) {
 		remember_quiet_source(budget, &e, budget->jiffies);
 		count_event_stat(VW_EVENT_STAT_SUPPRESSED);
@@ -1020,6 +1049,7 @@ static __always_inline void log_event(struct xdp_md *ctx, int framing, const str
  * plane: most packets are ruled out by protocol and port first. */
 static __always_inline void note_addresses(struct packet *p, const struct iphdr *ip)
 {
+	p->source6 = 0;
 	__builtin_memcpy(p->saddr, &ip->saddr, 4);
 	__builtin_memcpy(p->daddr, &ip->daddr, 4);
 	p->source = bpf_ntohl(ip->saddr);

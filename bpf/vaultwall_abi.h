@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define VW_ABI_VERSION 5
+#define VW_ABI_VERSION 6
 
 /* ---- Map names ---------------------------------------------------------
  * Each name is a token, used as the map's identifier in the BPF C and, as
@@ -38,6 +38,8 @@
 #define VW_MAP_CHUNKS_1    vw_chunks_1
 #define VW_MAP_SEGMENTS_0  vw_segments_0  /* (ifindex, vlan) -> vnet id    */
 #define VW_MAP_SEGMENTS_1  vw_segments_1
+#define VW_MAP_VLANS_0     vw_vlans_0     /* VLAN id -> vnet id, on any interface */
+#define VW_MAP_VLANS_1     vw_vlans_1
 #define VW_MAP_ENDPOINTS_0 vw_endpoints_0 /* dst address -> endpoint kind  */
 #define VW_MAP_ENDPOINTS_1 vw_endpoints_1
 #define VW_MAP_RULE_STATS  vw_rule_stats  /* per-CPU, rule id -> counters  */
@@ -92,6 +94,8 @@
 	  VW_MAX_SEGMENTS)                                                                 \
 	X(VW_MAP_SEGMENTS_1, sizeof(struct vw_segment_key), sizeof(struct vw_segment_value), \
 	  VW_MAX_SEGMENTS)                                                                 \
+	X(VW_MAP_VLANS_0, 4, sizeof(struct vw_segment_value), VW_VLAN_IDS)                 \
+	X(VW_MAP_VLANS_1, 4, sizeof(struct vw_segment_value), VW_VLAN_IDS)                 \
 	X(VW_MAP_ENDPOINTS_0, sizeof(struct vw_endpoint_key),                              \
 	  sizeof(struct vw_endpoint_value), VW_MAX_ENDPOINTS)                              \
 	X(VW_MAP_ENDPOINTS_1, sizeof(struct vw_endpoint_key),                              \
@@ -147,6 +151,7 @@
  * top entry i is vw_index_N[i / 16].entry[i % 16]. */
 #define VW_INDEX_TOP_CHUNKS (VW_INDEX_TOP_ENTRIES / VW_INDEX_CHUNK_ENTRIES)
 #define VW_MAX_SEGMENTS 4096
+#define VW_VLAN_IDS 4096 /* 12-bit VLAN ids: vw_vlans_N has an entry for each */
 #define VW_MAX_ENDPOINTS 4096
 #define VW_MAX_PORTS 16
 #define VW_RULE_TEXT_LEN 320 /* fits a full subnet resource id */
@@ -263,6 +268,8 @@
 /* HAS_*, *_SEGMENTS, *_PORTS and port_filter are set by the slot writer from what it
  * writes, so they always describe the slot: the program can rule most
  * packets out with one test instead of a walk of the port list. */
+#define VW_SETTINGS_VLAN_SEGMENTS 0x1000 /* a segment is a VLAN on any
+					    interface (in vw_vlans_N) */
 
 /* ---- Tunnels (struct vw_settings.tunnels) ----------------------------------
  * Encapsulations the kernel opens by itself and delivers what they carry as
@@ -484,10 +491,13 @@ struct vw_index_chunk {
 	__u32 entry[VW_INDEX_CHUNK_ENTRIES];
 };
 
-/* vw_segments_N: where a packet came from -> its virtual network. The
- * program looks up {ifindex, vlan} and then {0, vlan} (a VLAN on any
- * interface). vlan 0 means untagged; with two tags the inner one is used,
- * unless its VID is 0 (a priority tag: then the outer one). */
+/* vw_segments_N: where a packet came from -> its virtual network: an
+ * interface's untagged traffic {ifindex, 0} or a VLAN on one interface
+ * {ifindex, vlan}. The program looks up {ifindex, vlan} and then, for a
+ * tagged packet, vw_vlans_N[vlan] (a VLAN on any interface): the
+ * interface's own segment takes precedence. vlan 0 means untagged; with two
+ * tags the inner one is used, unless its VID is 0 (a priority tag: then the
+ * outer one). */
 struct vw_segment_key {
 	__u32 ifindex;
 	__u16 vlan;
@@ -504,6 +514,14 @@ struct vw_segment_value {
 	 * from the vnet's rules, like the rest of the index. */
 	__u32 index;
 };
+
+/* vw_vlans_N[vlan]: the segments that are a VLAN on any interface, an
+ * array indexed by VID (one inlined load, where a hash lookup costs ~15 ns),
+ * holding the value such a segment would have in vw_segments_N. An entry
+ * whose vnet_id is VW_VNET_PUBLIC (0, every entry no segment uses) is no
+ * segment; entry 0 is never one (VID 0 is untagged). The slot writer
+ * writes all VW_VLAN_IDS entries of a slot, so nothing of the policy it
+ * replaces is left. */
 
 /* vw_endpoints_N: destination IPv4 -> kind. A private endpoint admits
  * traffic only from a virtual network (Azure reaches one only through its
@@ -713,6 +731,8 @@ VW_STATIC_ASSERT(VW_INDEX_LIST_RESULT(VW_INDEX_LIST_PREFIXES - 1) < VW_INDEX_CHU
 		 "a list node fits in a chunk");
 VW_STATIC_ASSERT(sizeof(struct vw_segment_key) == 8, "vw_segment_key");
 VW_STATIC_ASSERT(sizeof(struct vw_segment_value) == 8, "vw_segment_value");
+VW_STATIC_ASSERT(VW_VLAN_IDS == 4096 && VW_VNET_PUBLIC == 0,
+		 "vw_vlans_N: every 12-bit VID has an entry, and a zeroed one is no segment");
 VW_STATIC_ASSERT(sizeof(struct vw_endpoint_key) == 4, "vw_endpoint_key");
 VW_STATIC_ASSERT(sizeof(struct vw_endpoint_value) == 8, "vw_endpoint_value");
 VW_STATIC_ASSERT((VW_TUNNELS_IP & VW_TUNNELS_UDP) == 0 && VW_TUNNELS_ALL == 0x3fffu, "tunnel bits");

@@ -372,7 +372,7 @@ Result<std::vector<std::string>> image_differences(const PinnedMaps& maps, const
 
 Result<bool> segments_match(const PinnedMaps& maps, const KernelPolicy& current,
                             const CompiledPolicy& compiled) {
-  auto kernel = VW_TRY(maps.segments(current.slot).entries());
+  auto kernel = VW_TRY(read_segments(maps, current.slot));
   return entry_differences("segments", compiled.image.segments, without_index_roots(kernel)).empty();
 }
 

@@ -12,17 +12,30 @@
 
 namespace vaultwall {
 
+namespace {
+
+// A segment the program finds in vw_vlans_N (by VID) rather than in the
+// hash. A VID past the array (no parsed tag has one) stays in the hash,
+// where, as before, nothing matches it.
+bool is_vlan_on_any_interface(const vw_segment_key& key) {
+  return key.ifindex == 0 && key.vlan != 0 && key.vlan < VW_VLAN_IDS;
+}
+
+}  // namespace
+
 vw_settings settings_as_written(const SlotImage& image) {
   vw_settings settings = image.settings;
   settings.flags &= ~(VW_SETTINGS_HAS_SEGMENTS | VW_SETTINGS_HAS_ENDPOINTS |
                       VW_SETTINGS_TCP_PORTS | VW_SETTINGS_UDP_PORTS | VW_SETTINGS_HAS_RULES6 |
-                      VW_SETTINGS_UNTAGGED_SEGMENTS | VW_SETTINGS_IFACE_VLAN_SEGMENTS);
+                      VW_SETTINGS_UNTAGGED_SEGMENTS | VW_SETTINGS_IFACE_VLAN_SEGMENTS |
+                      VW_SETTINGS_VLAN_SEGMENTS);
   if (!image.segments.empty()) settings.flags |= VW_SETTINGS_HAS_SEGMENTS;
   if (!image.rules6.empty()) settings.flags |= VW_SETTINGS_HAS_RULES6;
   // Which segment lookups can find anything: the others are skipped.
   for (const auto& [key, value] : image.segments) {
     if (key.vlan == 0) settings.flags |= VW_SETTINGS_UNTAGGED_SEGMENTS;
     if (key.vlan != 0 && key.ifindex != 0) settings.flags |= VW_SETTINGS_IFACE_VLAN_SEGMENTS;
+    if (is_vlan_on_any_interface(key)) settings.flags |= VW_SETTINGS_VLAN_SEGMENTS;
   }
   if (!image.endpoints.empty()) settings.flags |= VW_SETTINGS_HAS_ENDPOINTS;
   settings.port_filter = 0;
@@ -108,6 +121,27 @@ Result<void> write_document(const PinnedMaps& maps, uint32_t slot, const std::st
   return {};
 }
 
+// Writes the slot's segments: VLANs on any interface into vw_vlans_N, every
+// one of its entries (zero where no segment is, so none of the replaced
+// policy's is left), the others into vw_segments_N.
+Result<void> write_segments(
+    const PinnedMaps& maps, uint32_t slot,
+    const std::vector<std::pair<vw_segment_key, vw_segment_value>>& segments) {
+  std::vector<std::pair<vw_segment_key, vw_segment_value>> hashed;
+  std::vector<std::pair<uint32_t, vw_segment_value>> by_vid(VW_VLAN_IDS);
+  for (uint32_t vid = 0; vid < VW_VLAN_IDS; vid++) by_vid[vid] = {vid, vw_segment_value{}};
+  for (const auto& [key, value] : segments) {
+    if (is_vlan_on_any_interface(key))
+      by_vid[key.vlan].second = value;
+    else
+      hashed.emplace_back(key, value);
+  }
+  VW_TRY(replace_contents(maps.segments(slot), hashed));
+  VW_TRY(maps.vlans(slot).put_all(by_vid));
+  note_map_write();
+  return {};
+}
+
 // Both arrays hold 64-byte chunks, so elements are contiguous in the mapping
 // (an array element is aligned to 8 bytes).
 constexpr size_t kIndexBytes = sizeof(vw_index_chunk) * VW_INDEX_TOP_CHUNKS;
@@ -171,7 +205,7 @@ Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps
     chunk_diff += std::memcmp(&have_chunks[i], &want.chunks[i], sizeof(vw_index_chunk)) != 0;
   size_t root_diff = 0;
   const auto want_segments = segments_with_index(image, want);
-  for (const auto& [key, value] : VW_TRY(maps.segments(slot).entries())) {
+  for (const auto& [key, value] : VW_TRY(read_segments(maps, slot))) {
     auto it = std::find_if(want_segments.begin(), want_segments.end(), [&](const auto& w) {
       return std::memcmp(&w.first, &key, sizeof(key)) == 0;
     });
@@ -179,7 +213,8 @@ Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps
   }
   std::vector<std::string> out;
   if (root_diff)
-    out.push_back(maps.segments(slot).name() + ": " + std::to_string(root_diff) +
+    out.push_back(maps.segments(slot).name() + " and " + maps.vlans(slot).name() + ": " +
+                  std::to_string(root_diff) +
                   " segments point to another virtual-network index than their rules give");
   if (top_diff)
     out.push_back(std::string(PinnedMaps::name(maps.index(slot))) + ": " + std::to_string(top_diff) +
@@ -217,7 +252,7 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
   VW_TRY(write_source_index(maps, idle, capacity, index));
   vw_policy_info info = image.info;
   record_index_use(info, image, capacity, index);
-  VW_TRY(replace_contents(maps.segments(idle), segments_with_index(image, index)));
+  VW_TRY(write_segments(maps, idle, segments_with_index(image, index)));
   VW_TRY(replace_contents(maps.endpoints(idle), image.endpoints));
   VW_TRY(write_document(maps, idle, image.document));
   // vw_active is written whole: the live slot's word and settings go back
@@ -246,6 +281,22 @@ Result<std::string> read_slot_document(const PinnedMaps& maps, uint32_t slot) {
   return document;
 }
 
+Result<std::vector<std::pair<vw_segment_key, vw_segment_value>>> read_segments(
+    const PinnedMaps& maps, uint32_t slot) {
+  auto segments = VW_TRY(maps.segments(slot).entries());
+  const auto by_vid = VW_TRY(maps.vlans(slot).array_values(VW_VLAN_IDS));
+  for (uint32_t vid = 0; vid < VW_VLAN_IDS; vid++) {
+    const vw_segment_value& value = by_vid[vid];
+    // Anything written there is shown, entry 0 included, so verify sees
+    // an entry no policy wrote (the program reads only vnet_id != 0).
+    if (value.vnet_id == 0 && value.index == 0) continue;
+    vw_segment_key key{};
+    key.vlan = static_cast<uint16_t>(vid);
+    segments.emplace_back(key, value);
+  }
+  return segments;
+}
+
 Result<SlotImage> read_slot(const PinnedMaps& maps, uint32_t slot) {
   SlotImage image;
   image.settings = VW_TRY(maps.active().at(0)).settings[slot & 1u];
@@ -254,7 +305,7 @@ Result<SlotImage> read_slot(const PinnedMaps& maps, uint32_t slot) {
   image.trusted = VW_TRY(maps.trusted(slot).entries());
   image.rules6 = VW_TRY(maps.rules6(slot).entries());
   image.trusted6 = VW_TRY(maps.trusted6(slot).entries());
-  image.segments = VW_TRY(maps.segments(slot).entries());
+  image.segments = VW_TRY(read_segments(maps, slot));
   image.endpoints = VW_TRY(maps.endpoints(slot).entries());
   image.document = VW_TRY(read_slot_document(maps, slot));
   return image;

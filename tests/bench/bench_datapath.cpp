@@ -559,8 +559,7 @@ Result<RuleSetUnderTest> load_rule_set(const std::string& pin_dir, const RuleSet
   auto maps = VW_TRY(PinnedMaps::open(pin_dir));
   const uint32_t slot = VW_TRY(write_idle_slot_and_flip(maps, bench_policy(set)));
   // VLAN 101's network decided by the trie, as before its index existed.
-  const vw_segment_key trie_segment{0, kTrieVnetVlan, 0};
-  VW_TRY(maps.segments(slot).put(trie_segment, vw_segment_value{2, VW_INDEX_TRIE}));
+  VW_TRY(maps.vlans(slot).put(kTrieVnetVlan, vw_segment_value{2, VW_INDEX_TRIE}));
   auto lower_bound = VW_TRY(load_lower_bound(set));
   RuleSetUnderTest out{&set, std::move(program), std::move(maps), std::move(lower_bound), {}, -1,
                        {}};

@@ -544,10 +544,50 @@ HostFactsText host_facts(const std::string& app_segment, const std::string& addr
   return {facts.dump(2), "host.json", "/", true};
 }
 
+// verify's drift check reads VLANs on any interface from their array
+// (vw_vlans_N): an entry that differs from the document is drift, be it a
+// VLAN the document binds to another network or to none, or the root of
+// the network's index.
+TEST_F(ApplyPath, VerifyReportsAVlanEntryThatDiffersFromTheDocument) {
+  const Applied applied = apply_document(vault_document());
+  const KernelPolicy current = must(read_kernel_policy(maps()));
+  auto drift = [&] {
+    std::string out;
+    for (const std::string& line : must(image_differences(maps(), current, applied.compiled)))
+      out += line + "\n";
+    return out;
+  };
+  ASSERT_EQ(drift(), "");
+  const TypedArray<vw_segment_value> vlans = maps().vlans(current.slot);
+  const vw_segment_value legacy = must(vlans.at(kLegacyVlan));
+  ASSERT_NE(legacy.vnet_id, VW_VNET_PUBLIC) << "VLAN 200 on any interface is in the array";
+
+  vw_segment_value tampered = legacy;
+  tampered.vnet_id += 1;
+  must(vlans.put(kLegacyVlan, tampered));
+  EXPECT_EQ(drift(),
+            "segments: 1 entries missing from the kernel\n"
+            "segments: 1 unexpected entries in the kernel\n");
+
+  must(vlans.put(kLegacyVlan, legacy));
+  must(vlans.put(4095, legacy));  // a VLAN the document binds to nothing
+  EXPECT_EQ(drift(), "segments: 1 unexpected entries in the kernel\n");
+
+  must(vlans.put(4095, vw_segment_value{}));
+  tampered = legacy;
+  tampered.index ^= 1;
+  must(vlans.put(kLegacyVlan, tampered));
+  EXPECT_NE(drift().find("1 segments point to another virtual-network index"), std::string::npos)
+      << drift();
+
+  must(vlans.put(kLegacyVlan, legacy));
+  EXPECT_EQ(drift(), "");
+}
+
 TEST_F(ApplyPath, OnePolicyWithTwoHostsFactsCompilesToTheirSegmentsAndOnePolicyDigest) {
   auto segments_of_live_slot = [&] {
     KernelPolicy current = must(read_kernel_policy(maps()));
-    auto entries = must(maps().segments(current.slot).entries());
+    auto entries = must(read_segments(maps(), current.slot));
     std::set<std::pair<uint32_t, uint16_t>> out;
     for (const auto& [key, value] : entries) out.insert({key.ifindex, key.vlan});
     return std::pair(current.info, out);

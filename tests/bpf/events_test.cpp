@@ -246,6 +246,30 @@ TEST_F(EventsTest, OneSourceGetsItsBurstThenIsSuppressedExactly) {
   EXPECT_EQ(events_of(frame, XDP_DROP).size(), 0u);  // and is limited again
 }
 
+// A source suppressed earlier in the tick is recognised before the packet
+// is parsed again, by the source the decision kept: an IPv4-mapped source
+// is its IPv4 address (one rate key), an IPv6 one and another IPv4 one are
+// sources of their own.
+TEST_F(EventsTest, SuppressedSourceIsRecognisedInEitherFamily) {
+  apply(policy(kDenyByDefault, 0));
+  constexpr uint32_t kPackets = 50;
+  const auto mapped = tcp6_from(kMappedStranger).bytes();
+  for (uint32_t i = 0; i < kPackets; i++) ASSERT_EQ(run(mapped).action, XDP_DROP);
+  EXPECT_EQ(drain_events().size(), VW_EVENT_SOURCE_BURST);
+
+  EXPECT_EQ(events_of(tcp4(kStranger).bytes(), XDP_DROP).size(), 0u) << "the same source";
+  auto v6 = events_of(tcp6().bytes(), XDP_DROP);
+  ASSERT_EQ(v6.size(), 1u) << "an IPv6 source is not the suppressed one";
+  EXPECT_EQ(v6[0].ip_version, 6);
+  auto v4 = events_of(tcp4(kNextToRuleHost).bytes(), XDP_DROP);
+  ASSERT_EQ(v4.size(), 1u) << "another IPv4 source is not the suppressed one";
+  EXPECT_EQ(v4[0].ip_version, 4);
+
+  EventStats stats = event_stats();
+  EXPECT_EQ(stats.emitted, VW_EVENT_SOURCE_BURST + 2);
+  EXPECT_EQ(stats.suppressed, kPackets - VW_EVENT_SOURCE_BURST + 1);
+}
+
 TEST_F(EventsTest, ManySourcesAreThinnedByTheCpuBudget) {
   apply(policy(kDenyByDefault, 0));
   constexpr uint32_t kSources = 200;

@@ -345,6 +345,46 @@ std::vector<PacketCase> vlan_cases() {
        passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAppVnet)},
       {"single_priority_tag_is_untagged", kDenyByDefault, tcp4_vlan(0, kFromRule24).bytes(),
        passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+      {"single_priority_tag_is_no_vlan_segment", kDenyByDefault,
+       tcp4_vlan(0, kFromAnyIfVnet).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"untagged_is_no_vlan_segment", kDenyByDefault, tcp4(kFromAnyIfVnet).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      // VLAN segments on any interface at both ends of the VID range.
+      {"vlan_1_on_any_interface", kDenyByDefault, tcp4_vlan(kLowestVlan, kFromAnyIfVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAnyIfVnet)},
+      {"vlan_1_on_any_interface_second_nic", kDenyByDefault,
+       tcp4_vlan(kLowestVlan, kFromAnyIfVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAnyIfVnet), Ingress::kSecondInterface},
+      {"vlan_1_is_not_internet", kDenyByDefault, tcp4_vlan(kLowestVlan, kFromRule24).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"vlan_4095_on_any_interface", kDenyByDefault,
+       tcp4_vlan(kHighestVlan, kFromAnyIfVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAnyIfVnet)},
+      {"vlan_4095_is_not_internet", kDenyByDefault, tcp4_vlan(kHighestVlan, kFromRule24).bytes(),
+       drops(VW_CLASS_DEFAULT_DENY)},
+      {"vlan_4095_other_vnet_source_denied", kDenyByDefault,
+       tcp4_vlan(kHighestVlan, kFromAppVnet).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      // VLAN 100 is loopback's segment (vnet 7) and, on any other
+      // interface, vnet 9's: the interface's own segment takes precedence.
+      {"vlan_on_its_interface_beats_vlan_on_any_interface", kDenyByDefault,
+       tcp4_vlan(kAppVlan, kFromAppVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAppVnet)},
+      {"vlan_on_any_interface_not_used_where_interface_has_it", kDenyByDefault,
+       tcp4_vlan(kAppVlan, kFromIfaceVnet).bytes(), drops(VW_CLASS_DEFAULT_DENY)},
+      {"vlan_on_any_interface_used_on_other_interfaces", kDenyByDefault,
+       tcp4_vlan(kAppVlan, kFromIfaceVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleIfaceVnet), Ingress::kSecondInterface},
+      // QinQ with VLANs on any interface: the inner tag decides, the outer
+      // one only behind a priority tag (as for the interface's segments).
+      {"qinq_8021ad_inner_vlan_on_any_interface", kDenyByDefault,
+       tcp4_qinq(kUnknownVlan, kHighestVlan, kFromAnyIfVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAnyIfVnet)},
+      {"qinq_outer_vlan_on_any_interface_is_not_the_segment", kDenyByDefault,
+       tcp4_qinq(kHighestVlan, kUnknownVlan, kFromRule24).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(kRule24)},
+      {"qinq_inner_priority_tag_keeps_the_outer_vlan_on_any_interface", kDenyByDefault,
+       tcp4_qinq(kLowestVlan, 0, kFromAnyIfVnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAnyIfVnet), Ingress::kSecondInterface},
       {"vlan_tagged_ipv6_to_protected_port", kDenyByDefault,
        [] {
          PacketBuilder b;
@@ -819,6 +859,19 @@ TEST_F(PacketEdges, ClassCountersSumToThePacketsSeen) {
   }
   EXPECT_EQ(counted_packets, frames.size());
   EXPECT_EQ(counted_bytes, bytes);
+}
+
+// VID 0 is untagged (or a priority tag): whatever vw_vlans_N[0] holds, it
+// is never a VLAN segment.
+TEST_F(PacketEdges, VlanEntryZeroIsNeverASegment) {
+  const uint32_t slot = apply(policy(kDenyByDefault, 0));
+  const vw_segment_value any_if_vnet = must(maps().vlans(slot).at(kAnyIfVlan));
+  ASSERT_NE(any_if_vnet.vnet_id, VW_VNET_PUBLIC);
+  must(maps().vlans(slot).put(0, any_if_vnet));
+  expect_verdict(tcp4(kFromAnyIfVnet).bytes(), drops(VW_CLASS_DEFAULT_DENY));
+  expect_verdict(tcp4_vlan(0, kFromAnyIfVnet).bytes(), drops(VW_CLASS_DEFAULT_DENY));
+  expect_verdict(tcp4_vlan(kAnyIfVlan, kFromAnyIfVnet).bytes(),
+                 passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAnyIfVnet));
 }
 
 // The transport after the last extension header the parser walks is still

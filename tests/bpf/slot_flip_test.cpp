@@ -129,6 +129,40 @@ TEST_F(SlotFlip, RewrittenSlotKeepsNothingOfThePolicyItReplaced) {
   expect_verdict(tcp4_vlan(kAppVlan, kFromAppVnet).bytes(), passes(VW_CLASS_DEFAULT_ALLOW));
 }
 
+// VLANs on any interface live in an array per slot (vw_vlans_N): a policy
+// without a VLAN's segment must leave no entry for it in the slot it is
+// written to, so the VID is public again.
+TEST_F(SlotFlip, RemovedVlanSegmentIsPublicAgainInEitherSlot) {
+  const SlotImage with = policy(kDenyByDefault, 0, 1);
+  EXPECT_EQ(apply(with), 1u);
+  expect_verdict(tcp4_vlan(kHighestVlan, kFromAnyIfVnet).bytes(),
+                 passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAnyIfVnet));
+
+  SlotImage without = with;
+  std::erase_if(without.segments, [](const auto& s) { return s.first.vlan == kHighestVlan; });
+  ASSERT_EQ(without.segments.size() + 1, with.segments.size());
+  without.settings.generation = without.info.generation = 2;
+  EXPECT_EQ(apply(without), 0u);
+  expect_verdict(tcp4_vlan(kHighestVlan, kFromAnyIfVnet).bytes(), drops(VW_CLASS_DEFAULT_DENY));
+  expect_verdict(tcp4_vlan(kLowestVlan, kFromAnyIfVnet).bytes(),
+                 passes(VW_CLASS_VNET_RULE).crediting_rule(kRuleAnyIfVnet));
+
+  // Slot 1 held the segment: rewritten, it keeps nothing of it.
+  without.settings.generation = without.info.generation = 3;
+  EXPECT_EQ(apply(without), 1u);
+  expect_slot_holds_exactly(maps(), 1, without);
+  EXPECT_EQ(must(maps().vlans(1).at(kHighestVlan)).vnet_id, VW_VNET_PUBLIC);
+  expect_verdict(tcp4_vlan(kHighestVlan, kFromAnyIfVnet).bytes(), drops(VW_CLASS_DEFAULT_DENY));
+
+  // No segments at all: every entry of the slot's array is zero.
+  EXPECT_EQ(apply(policy_b(4)), 0u);
+  size_t written = 0;
+  for (const vw_segment_value& v : must(maps().vlans(0).array_values(VW_VLAN_IDS)))
+    written += v.vnet_id != 0 || v.index != 0;
+  EXPECT_EQ(written, 0u);
+  expect_verdict(tcp4_vlan(kAnyIfVlan, kFromAnyIfVnet).bytes(), passes(VW_CLASS_DEFAULT_ALLOW));
+}
+
 TEST_F(SlotFlip, EmptyPolicyClearsTheSlotItIsWrittenTo) {
   apply(policy(kDenyByDefault, 0, 1));  // slot 1
   apply(policy(kDenyByDefault, 0, 2));  // slot 0

@@ -110,6 +110,11 @@ SlotImage policy(const Knobs& knobs, uint32_t second_ifindex, uint64_t generatio
       {segment(0, kAnyIfVlan), {kAnyIfVnet}},
   };
   if (second_ifindex != 0) image.segments.push_back({segment(second_ifindex, 0), {kIfaceVnet}});
+  // The VIDs at both ends of the range, on any interface.
+  image.segments.push_back({segment(0, kLowestVlan), {kAnyIfVnet}});
+  image.segments.push_back({segment(0, kHighestVlan), {kAnyIfVnet}});
+  // VLAN 100 on any other interface than loopback's (whose own segment wins).
+  if (second_ifindex != 0) image.segments.push_back({segment(0, kAppVlan), {kIfaceVnet}});
   image.endpoints = {{endpoint(kPrivateEndpoint), {VW_ENDPOINT_PRIVATE, 0}},
                      {endpoint(kBoundPrivateEndpoint), {VW_ENDPOINT_PRIVATE, kAnyIfVnet}}};
   if (!knobs.every_destination)

@@ -14,6 +14,9 @@
 //   rule 10  VNET  10.1.0.0/24 in vnet 7     segment: loopback, VLAN 100
 //   rule 11  VNET  10.2.0.0/24 in vnet 8     segment: VLAN 200 on any interface
 //   rule 12  VNET  10.3.0.0/24 in vnet 9     segment: the second interface, untagged
+//                                            and VLAN 100 on any interface (loopback's
+//                                            own VLAN 100 segment takes precedence)
+//   vnet 8 also has VLANs 1 and 4095 on any interface (the ends of the VID range)
 //   service 4 trusted 198.51.100.128/25
 //   service 5 trusted 203.0.113.0/28         (inside rule 1: rules credit first)
 //   rule 30  IP    2001:db8:100::/48         (IPv6, as a dualstack profile allows)
@@ -87,6 +90,8 @@ inline const Ipv6 kMappedStranger = ipv6("::ffff:198.51.100.50");
 constexpr uint16_t kAppVlan = 100;
 constexpr uint16_t kAnyIfVlan = 200;
 constexpr uint16_t kUnknownVlan = 300;
+constexpr uint16_t kLowestVlan = 1;  // segments of vnet 8 on any interface
+constexpr uint16_t kHighestVlan = 4095;
 
 // The knobs of DESIGN §1.2 that differ between rows; defaults are a
 // typical locked-down vault.
@@ -132,7 +137,8 @@ inline constexpr Knobs kPerimeterEnforcedAudit{.mode = VW_MODE_AUDIT,
                                                .perimeter = VW_SETTINGS_PERIMETER_ENFORCED};
 
 // The world's policy with the given knobs, as the compiler would emit it.
-// second_ifindex binds vnet 9; 0 leaves that segment out.
+// second_ifindex binds vnet 9 (its untagged traffic, and VLAN 100 on any interface);
+// 0 leaves those segments out.
 SlotImage policy(const Knobs& knobs, uint32_t second_ifindex, uint64_t generation = 1);
 
 // Key helpers, shared with the slot-flip test.

@@ -414,6 +414,21 @@ expect_exit 0 "apply --force repairs the source index"
 ctl verify
 expect_exit 0 "verify after repairing the source index"
 
+# VLANs on any interface are an array by VID (vw_vlans_N); an entry written
+# behind vaultwallctl's back would put VLAN 300 into vnet 1 on every
+# interface: vw_vlans_N[300] = {vnet_id 1, index 0}.
+SLOT=$(active_slot)
+run bpftool map update pinned "$PIN/vw_vlans_$SLOT" key hex 2c 01 00 00 \
+	value hex 01 00 00 00 00 00 00 00
+expect_exit 0 "tamper with vw_vlans_$SLOT (the active slot's VLAN segments) using bpftool"
+ctl verify
+expect_exit 1 "verify after tampering with a VLAN segment"
+expect_out "segments: 1 unexpected entries in the kernel" "verify names the VLAN entry"
+ctl apply -f "$DOC" --force
+expect_exit 0 "apply --force repairs the VLAN segments"
+ctl verify
+expect_exit 0 "verify after repairing the VLAN segments"
+
 # ---- failed applies change nothing ----------------------------------------
 
 echo "== failed applies leave generation and digest unchanged"

@@ -105,6 +105,19 @@ TEST_F(AbiTest, StateMapsArePinnedByNameAndTriesAreNotPreallocated) {
   }
 }
 
+// A VLAN on any interface is found with one inlined array load, by VID:
+// a plain array (not mmapable, not a hash) with an entry for every VID.
+TEST_F(AbiTest, VlanSegmentsAreAnArrayWithAnEntryPerVlanId) {
+  for (const bpf_map* vlans : {skel_->maps.vw_vlans_0, skel_->maps.vw_vlans_1}) {
+    SCOPED_TRACE(bpf_map__name(vlans));
+    EXPECT_EQ(bpf_map__type(vlans), BPF_MAP_TYPE_ARRAY);
+    EXPECT_EQ(bpf_map__map_flags(vlans), 0u);
+    EXPECT_EQ(bpf_map__max_entries(vlans), 4096u) << "one entry per 12-bit VID";
+    EXPECT_EQ(bpf_map__key_size(vlans), sizeof(uint32_t));
+    EXPECT_EQ(bpf_map__value_size(vlans), sizeof(vw_segment_value));
+  }
+}
+
 TEST_F(AbiTest, ProgramIsTheNamedXdpProgram) {
   const bpf_program* prog = skel_->progs.vaultwall_xdp;
   ASSERT_NE(prog, nullptr);

@@ -242,6 +242,10 @@ class PinnedMaps {
   TypedMap<vw_segment_key, vw_segment_value> segments(uint32_t slot) const {
     return map<vw_segment_key, vw_segment_value>(of_slot(MapId::VW_MAP_SEGMENTS_0, slot));
   }
+  // VLAN segments on any interface, indexed by VID (vnet_id 0: no segment).
+  TypedArray<vw_segment_value> vlans(uint32_t slot) const {
+    return array<vw_segment_value>(of_slot(MapId::VW_MAP_VLANS_0, slot));
+  }
   TypedMap<vw_endpoint_key, vw_endpoint_value> endpoints(uint32_t slot) const {
     return map<vw_endpoint_key, vw_endpoint_value>(of_slot(MapId::VW_MAP_ENDPOINTS_0, slot));
   }

@@ -67,6 +67,14 @@ std::optional<std::string> source_index_warning(const vw_policy_info& info);
 // The document a slot keeps (vw_policy_doc), without the rest of the slot.
 Result<std::string> read_slot_document(const PinnedMaps& maps, uint32_t slot);
 
+// The slot's segments as one list, as the writer was given them (with the
+// roots of their networks' indexes): vw_segments_N's entries and every
+// vw_vlans_N entry that is not zero, as {0, vid}. Every reader of a slot's
+// segments goes through here, so nothing above the slot writer knows that
+// they are kept in two maps.
+Result<std::vector<std::pair<vw_segment_key, vw_segment_value>>> read_segments(
+    const PinnedMaps& maps, uint32_t slot);
+
 // Reads a slot back from the kernel (for verify and explain).
 Result<SlotImage> read_slot(const PinnedMaps& maps, uint32_t slot);
 
