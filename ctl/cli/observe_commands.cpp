@@ -243,7 +243,7 @@ Json explain_json(const ExplainFlags& flags, const PacketDescription& packet, ui
                   const Classification& result, const CompiledPolicy& compiled) {
   Json others = Json::array();
   for (const RuleMatch& m : result.other_rules)
-    others.push_back({{"id", m.rule_id}, {"rule", m.text}, {"prefix", m.prefix.cidr()}});
+    others.push_back({{"id", m.rule_id}, {"rule", m.text}, {"prefix", m.cidr()}});
   return {{"source", flags.source},
           {"destination", packet.destination ? Json(format_ipv4(packet.destination)) : Json()},
           {"generation", generation},

@@ -136,7 +136,8 @@ OrderedJson host_section(const HostSection& host, bool sort_lists) {
                        {"subnets", list(vnet.subnets, [&](const Subnet& subnet) {
                           return OrderedJson{
                               {"name", subnet.name},
-                              {"addressPrefixes", prefixes(maybe_sorted(subnet.prefixes))},
+                              {"addressPrefixes", prefixes(maybe_sorted(subnet.prefixes),
+                                                           maybe_sorted(subnet.prefixes6))},
                               {"serviceEndpoints", maybe_sorted(subnet.service_endpoints)}};
                         })}};
   });

@@ -42,6 +42,8 @@ using frames::kProtoGre;
 using frames::kProtoIpip;
 using frames::tcp4;
 using frames::tcp4_vlan;
+using frames::tcp6_from;
+using frames::tcp6_vlan;
 using frames::udp4;
 using frames::udp_tunnel4;
 using world::kHttpsPort;
@@ -325,6 +327,74 @@ TEST_F(ApplyPath, VaultDocumentDecidesEveryStepOfTheDecision) {
        passes(VW_CLASS_UNPROTECTED)},
   };
   expect_rows(rows);
+}
+
+// ---- Dual stack: IPv6 IP rules (profile dualstack) and subnets' IPv6 prefixes ----
+
+// The vault document under profile dualstack with IPv6 IP rules, the web
+// subnet dual stack and the db subnet IPv6 only.
+std::string dualstack_document() {
+  return edited_vault_document([](json& document) {
+    document["vaultwall"]["profile"] = "dualstack";
+    json& rules = acls(document)["ipRules"];
+    rules.push_back({{"value", "2001:db8:100::/48"}});
+    rules.push_back({{"value", "2001:db8:100:5::/64"}});
+    rules.push_back({{"value", "2603:1000::7"}});
+    json& vnets = document["vaultwall"]["virtualNetworks"];
+    vnets[0]["subnets"][0].erase("addressPrefix");
+    vnets[0]["subnets"][0]["addressPrefixes"] = {"10.1.0.0/24", "fd00:1::/64"};
+    vnets[1]["subnets"][0]["addressPrefix"] = "fd00:2::/64";
+  });
+}
+
+TEST_F(ApplyPath, DualstackCreditsIpv6RulesAndSubnetsOnTheirSegments) {
+  apply_document(dualstack_document());
+  const std::string kRule48 = "2001:db8:100::/48", kRule64 = "2001:db8:100:5::/64";
+  const std::string kRuleHost6 = "2603:1000::7";
+  EXPECT_TRUE(last().compiled.image.settings.flags & VW_SETTINGS_HAS_RULES6);
+
+  const std::vector<Row> rows = {
+      {"ipv6 ip rule /48", tcp6_from(ipv6("2001:db8:100:1::9")).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(rule_id(kRule48))},
+      {"ipv6 ip rule /64 inside the /48: the longer prefix is credited",
+       tcp6_from(ipv6("2001:db8:100:5::9")).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(rule_id(kRule64))},
+      {"ipv6 ip rule of one address", tcp6_from(ipv6("2603:1000::7")).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(rule_id(kRuleHost6))},
+      {"ipv6 ip rule of one address: its neighbour is denied",
+       tcp6_from(ipv6("2603:1000::8")).bytes(), drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6 stranger is denied", tcp6_from(ipv6("2001:db8:101::1")).bytes(),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"ipv4 ip rule unchanged", tcp4(kFromRule24).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(rule_id(kRule24))},
+      {"ipv6 subnet prefix on its interface segment", tcp6_from(ipv6("fd00:1::5")).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(rule_id(kAppSubnet)), app_ifindex()},
+      {"ipv4 prefix of the same dual-stack subnet", tcp4(kFromAppSubnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(rule_id(kAppSubnet)), app_ifindex()},
+      {"ipv6-only subnet on its VLAN segment", tcp6_vlan(kDataVlan, ipv6("fd00:2::5")).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(rule_id(kDataSubnet))},
+      {"ipv6 subnet source on the other vnet's segment",
+       tcp6_vlan(kDataVlan, ipv6("fd00:1::5")).bytes(), drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6 subnet source from the internet", tcp6_from(ipv6("fd00:1::5")).bytes(),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6 ip rule source over a vnet segment does not match",
+       tcp6_from(ipv6("2001:db8:100:1::9")).bytes(), drops(VW_CLASS_IPV6_DENY), app_ifindex()},
+  };
+  expect_rows(rows);
+}
+
+TEST_F(ApplyPath, Ipv6SubnetPrefixesAreEnforcedUnderAzureProfilesToo) {
+  apply_document(edited_vault_document([](json& document) {
+    json& subnet = document["vaultwall"]["virtualNetworks"][0]["subnets"][0];
+    subnet.erase("addressPrefix");
+    subnet["addressPrefixes"] = {"10.1.0.0/24", "fd00:1::/64"};
+  }));
+  expect_rows({
+      {"ipv6 subnet prefix on its segment (akv-2018)", tcp6_from(ipv6("fd00:1::5")).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(rule_id(kAppSubnet)), app_ifindex()},
+      {"outside it", tcp6_from(ipv6("fd00:3::5")).bytes(), drops(VW_CLASS_IPV6_DENY),
+       app_ifindex()},
+  });
 }
 
 TEST_F(ApplyPath, RuleTableDescribesEveryRuleInTheKernel) {

@@ -342,13 +342,18 @@ void describe_ipv6(const std::vector<uint8_t>& f, size_t at, const Scope& scope,
 
 FramePools pools_for(const Policy& policy, const std::vector<uint32_t>& ifindexes) {
   std::set<uint32_t> sources;
-  for (const IpRule& rule : policy.ip_rules) add_edges(sources, rule.prefix);
+  std::set<Ipv6Address> sources6;
+  for (const IpRule& rule : policy.ip_rules) {
+    if (const Ipv4Prefix* p = rule.ipv4()) add_edges(sources, *p);
+    if (const Ipv6Prefix* p = rule.ipv6()) add_edges(sources6, *p);
+  }
   for (const VirtualNetwork& vnet : policy.host.virtual_networks)
-    for (const Subnet& subnet : vnet.subnets)
+    for (const Subnet& subnet : vnet.subnets) {
       for (const Ipv4Prefix& p : subnet.prefixes) add_edges(sources, p);
+      for (const Ipv6Prefix& p : subnet.prefixes6) add_edges(sources6, p);
+    }
   for (const CustomTrustedService& service : policy.host.trusted.custom)
     for (const Ipv4Prefix& p : service.prefixes) add_edges(sources, p);
-  std::set<Ipv6Address> sources6;
   for (const CustomTrustedService& service : policy.host.trusted.custom)
     for (const Ipv6Prefix& p : service.prefixes6) add_edges(sources6, p);
   FramePools pools;

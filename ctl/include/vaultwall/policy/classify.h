@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,7 +52,9 @@ struct RuleMatch {
   uint32_t rule_id = 0;
   std::string text;  // canonical identity
   uint32_t kind = VW_RULE_KIND_UNUSED;
-  Ipv4Prefix prefix;  // the prefix of the rule that matched
+  Ipv4Prefix prefix;                  // the prefix of the rule that matched (IPv4)
+  std::optional<Ipv6Prefix> prefix6;  // instead, for an IPv6 source
+  std::string cidr() const { return prefix6 ? prefix6->cidr() : prefix.cidr(); }
 };
 
 struct ServiceMatch {
