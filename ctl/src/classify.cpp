@@ -222,6 +222,7 @@ class Classifier {
       return;
     }
     find_vnet();
+    if (private_endpoint6_admits()) return;
     if (policy_.public_network_access == PublicNetworkAccess::kDisabled) {
       step("2. publicNetworkAccess Disabled: rules do not apply");
       trusted6_or(VW_CLASS_IPV6_DENY, "denied (public network access disabled)");
@@ -237,6 +238,25 @@ class Classifier {
     bool deny = policy_.default_action == DefaultAction::kDeny;
     trusted6_or(deny ? VW_CLASS_IPV6_DENY : VW_CLASS_IPV6_ALLOW,
                 deny ? "5. defaultAction Deny: denied" : "5. defaultAction Allow: allowed");
+  }
+
+  // Step 1 for an IPv6 destination, as for IPv4: an IPv6 private endpoint
+  // admits traffic from its virtual network (any, when not bound to one).
+  bool private_endpoint6_admits() {
+    const PrivateEndpoint6* endpoint = nullptr;
+    for (const PrivateEndpoint6& e : policy_.host.private_endpoints6)
+      if (e.address == packet_.destination6) endpoint = &e;
+    if (!endpoint) return false;
+    bool from_its_network = !result_.vnet.empty() && (endpoint->virtual_network.empty() ||
+                                                      endpoint->virtual_network == result_.vnet);
+    if (from_its_network) {
+      set_class(VW_CLASS_PRIVATE_ENDPOINT,
+                "1. destination is a private endpoint reached from its virtual network: allowed");
+      return true;
+    }
+    step("1. destination " + format_ipv6(packet_.destination6) +
+         " is a private endpoint, but the packet does not come from its virtual network, so the rules decide");
+    return false;
   }
 
   struct RuleMatch6 {

@@ -182,6 +182,25 @@ class Compiler {
       out_.image.endpoints.push_back(
           {make_endpoint_key(endpoint.address), vw_endpoint_value{VW_ENDPOINT_PRIVATE, vnet_id}});
     }
+    compile_endpoints6();
+  }
+
+  // IPv6 destinations in vw_endpoints6_N, with the IPv4 map's values.
+  void compile_endpoints6() {
+    auto key = [](const Ipv6Address& address) {
+      uint8_t bytes[16];
+      std::memcpy(bytes, address.data(), 16);
+      return make_endpoint6_key(bytes);
+    };
+    for (const Ipv6Address& address : policy_.host.addresses6)
+      out_.image.endpoints6.push_back({key(address), vw_endpoint_value{VW_ENDPOINT_PUBLIC, 0}});
+    for (const PrivateEndpoint6& endpoint : policy_.host.private_endpoints6) {
+      uint32_t vnet_id = 0;  // any virtual network
+      if (!endpoint.virtual_network.empty()) vnet_id = out_.vnet_ids.at(endpoint.virtual_network);
+      out_.image.endpoints6.push_back(
+          {key(endpoint.address), vw_endpoint_value{VW_ENDPOINT_PRIVATE, vnet_id}});
+    }
+    if (!out_.image.endpoints6.empty()) out_.image.settings.flags |= VW_SETTINGS_HAS_ENDPOINTS6;
   }
 
   // The perimeter's address rules that are compiled; under Enforced the

@@ -536,10 +536,39 @@ class Validator {
     return address;
   }
 
+  // A destination the vault is reached at over IPv6: one unicast address
+  // (any scope: a vault may sit on unique local or link-local space).
+  std::optional<Ipv6Address> parse_host_address6(const Located<std::string>& written,
+                                                 std::string_view what) {
+    auto address = parse_ipv6(written.value);
+    if (!address) {
+      diagnostics_.error(written.path, in_quotes(written.value) + " is not a single IPv6 address" +
+                                           (written.value.find('/') != std::string::npos
+                                                ? std::string(" (list addresses, not ranges)")
+                                                : std::string()));
+      return std::nullopt;
+    }
+    static const std::pair<Ipv6Prefix, const char*> kNotHost[] = {
+        {*parse_ipv6_prefix("::/128"), "the unspecified address"},
+        {*parse_ipv6_prefix("::1/128"), "loopback: never the destination of a packet from the network"},
+        {*parse_ipv6_prefix("ff00::/8"), "multicast"},
+        {*parse_ipv6_prefix("::ffff:0:0/96"),
+         "IPv4-mapped: such packets are decided as IPv4; write the IPv4 address"},
+    };
+    for (const auto& [range, why] : kNotHost) {
+      if (!range.contains(*address)) continue;
+      diagnostics_.error(written.path, written.value + " is not a unicast host address (" +
+                                           range.cidr() + ": " + why + "); " + std::string(what));
+      return std::nullopt;
+    }
+    return address;
+  }
+
   // Records where an address was first listed; false (after a diagnostic)
   // when it was listed before.
-  bool first_listing(const Located<std::string>& entry, uint32_t address,
-                     std::map<uint32_t, std::string>& seen) {
+  template <class Address>
+  bool first_listing(const Located<std::string>& entry, const Address& address,
+                     std::map<Address, std::string>& seen) {
     auto [at, inserted] = seen.emplace(address, entry.path);
     if (inserted) return true;
     if (at->second.rfind(entry.path.substr(0, entry.path.rfind('[')), 0) == 0)
@@ -554,25 +583,41 @@ class Validator {
 
   void read_endpoints() {
     std::map<uint32_t, std::string> seen;
+    std::map<Ipv6Address, std::string> seen6;
+    const std::string_view addresses_what =
+        "list the vault's own addresses, or leave dataPlane.addresses out to protect every destination (broadcast and multicast are protected anyway, see dataPlane.listen)";
+    const std::string_view endpoint_what = "list the private endpoint's own address";
     for (const Located<std::string>& entry : document_.addresses) {
-      auto address = parse_host_address(
-          entry,
-          "list the vault's own addresses, or leave dataPlane.addresses out to protect every destination (broadcast and multicast are protected anyway, see dataPlane.listen)");
+      if (looks_like_ipv6(entry.value)) {
+        auto address6 = parse_host_address6(entry, addresses_what);
+        if (address6 && first_listing(entry, *address6, seen6))
+          policy_.host.addresses6.push_back(*address6);
+        continue;
+      }
+      auto address = parse_host_address(entry, addresses_what);
       if (address && first_listing(entry, *address, seen))
         policy_.host.addresses.push_back(*address);
     }
     for (const Document::PrivateEndpointText& entry : document_.private_endpoints) {
-      auto address = parse_host_address(entry.address, "list the private endpoint's own address");
+      std::string vnet = entry.virtual_network ? lower(entry.virtual_network->value) : "";
+      if (looks_like_ipv6(entry.address.value)) {
+        auto address6 = parse_host_address6(entry.address, endpoint_what);
+        if (address6 && first_listing(entry.address, *address6, seen6))
+          policy_.host.private_endpoints6.push_back({*address6, vnet});
+        continue;
+      }
+      auto address = parse_host_address(entry.address, endpoint_what);
       if (!address || !first_listing(entry.address, *address, seen)) continue;
       PrivateEndpoint endpoint{*address, ""};
       if (entry.virtual_network) endpoint.virtual_network = lower(entry.virtual_network->value);
       policy_.host.private_endpoints.push_back(endpoint);
     }
-    if (seen.size() > VW_MAX_ENDPOINTS)
-      diagnostics_.error(host_path("dataPlane.addresses"),
-                         std::to_string(seen.size()) +
-                             " addresses and private endpoints exceed the datapath's limit of " +
-                             std::to_string(VW_MAX_ENDPOINTS));
+    for (size_t listed : {seen.size(), seen6.size()})
+      if (listed > VW_MAX_ENDPOINTS)
+        diagnostics_.error(host_path("dataPlane.addresses"),
+                           std::to_string(listed) +
+                               " addresses and private endpoints of one family exceed the datapath's limit of " +
+                               std::to_string(VW_MAX_ENDPOINTS));
     read_listen();
     read_tunnels();
   }
@@ -637,7 +682,9 @@ class Validator {
             written->value + " is not a virtual network of " + host_path("virtualNetworks") +
                 "; describe it there (id and segment) or leave virtualNetwork out to admit the private endpoint from any of them");
     }
-    if (!policy_.host.private_endpoints.empty() && policy_.host.virtual_networks.empty())
+    bool any_private_endpoint =
+        !policy_.host.private_endpoints.empty() || !policy_.host.private_endpoints6.empty();
+    if (any_private_endpoint && policy_.host.virtual_networks.empty())
       diagnostics_.warning(
           host_path("privateEndpoints"),
           "no virtual network is described, so no packet can come from one: traffic to the private endpoints gets the decision of any protected address (a private endpoint is reached only through a virtual network; describe it in " +

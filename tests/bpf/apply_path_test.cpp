@@ -397,6 +397,58 @@ TEST_F(ApplyPath, Ipv6SubnetPrefixesAreEnforcedUnderAzureProfilesToo) {
   });
 }
 
+// ---- IPv6 private endpoints (vw_endpoints6_N) ----
+
+// The dualstack document with an IPv6 private endpoint bound to app-vnet
+// and one for any virtual network, and a listed IPv6 data-plane address.
+std::string endpoints6_document() {
+  return edited_vault_document([](json& document) {
+    json& host = document["vaultwall"];
+    host["privateEndpoints"].push_back({{"address", "fd00:20::5"}, {"virtualNetwork", kVnets + "app-vnet"}});
+    host["privateEndpoints"].push_back("fd00:20::6");
+    host["dataPlane"]["addresses"].push_back("2001:db8:10::10");
+  });
+}
+
+TEST_F(ApplyPath, Ipv6PrivateEndpointAdmitsItsVirtualNetworkOnly) {
+  apply_document(endpoints6_document());
+  EXPECT_EQ(last().compiled.image.endpoints6.size(), 3u);
+  const Ipv6 bound = ipv6("fd00:20::5"), any = ipv6("fd00:20::6");
+  auto to = [](const Ipv6& source, const Ipv6& destination, uint16_t vlan = 0) {
+    PacketBuilder b;
+    b.ethernet();
+    if (vlan) b.vlan(vlan);
+    b.ipv6(source, destination, kProtoTcp).tcp(40000, kHttpsPort);
+    return b.bytes();
+  };
+  const Ipv6 stranger = ipv6("2001:db8:eeee::1");
+  expect_rows({
+      {"bound IPv6 private endpoint from its virtual network", to(stranger, bound),
+       passes(VW_CLASS_PRIVATE_ENDPOINT), app_ifindex()},
+      {"bound IPv6 private endpoint from another virtual network", to(stranger, bound, kDataVlan),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"bound IPv6 private endpoint from the internet", to(stranger, bound),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"IPv6 private endpoint of any virtual network, from one", to(stranger, any, kDataVlan),
+       passes(VW_CLASS_PRIVATE_ENDPOINT)},
+      {"listed public IPv6 address: decided as every IPv6 destination",
+       to(stranger, ipv6("2001:db8:10::10")), drops(VW_CLASS_IPV6_DENY)},
+  });
+}
+
+TEST_F(ApplyPath, VerifyFindsATamperedIpv6EndpointMap) {
+  apply_document(endpoints6_document());
+  PinDirLock lock = must(PinDirLock::acquire(maps().pin_dir()));
+  KernelPolicy current = must(read_kernel_policy(maps()));
+  EXPECT_TRUE(must(image_differences(maps(), current, last().compiled)).empty());
+  EXPECT_TRUE(current.settings.flags & VW_SETTINGS_HAS_ENDPOINTS6);
+  const auto& [key, value] = last().compiled.image.endpoints6.front();
+  must(maps().endpoints6(current.slot).erase(key));
+  std::vector<std::string> problems = must(image_differences(maps(), current, last().compiled));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0], "IPv6 endpoints: 1 entries missing from the kernel");
+}
+
 TEST_F(ApplyPath, RuleTableDescribesEveryRuleInTheKernel) {
   apply_document(vault_document());
 

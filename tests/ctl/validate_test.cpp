@@ -2,6 +2,8 @@
 // overlaps (warnings), limit overrides, inactive VNET rules.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "test_support.h"
 #include "vaultwall_abi.h"
 
@@ -405,6 +407,68 @@ TEST(DualstackIpRules, DuplicatesAndOverlapsWarnAsForIpv4) {
                              "networkAcls.ipRules[0].value",
                              "2603:1000::7 overlaps 2603:1000::/40 (networkAcls.ipRules[2].value)"))
       << describe(result.diagnostics);
+}
+
+}  // namespace
+}  // namespace vaultwall::test
+
+namespace vaultwall::test {
+namespace {
+
+// IPv6 data-plane addresses and private endpoints (host facts): unicast
+// addresses, in vw_endpoints6_N.
+std::string endpoints6(const std::string& addresses, const std::string& endpoints) {
+  return wrap(R"({"defaultAction": "Deny"})",
+              R"({"dataPlane": {"addresses": )" + addresses + R"(}, "privateEndpoints": )" +
+                  endpoints +
+                  R"(, "virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "segment": {"vlan": 5}, "subnets": [{"name": "s", "addressPrefix": "10.1.0.0/24"}]}]})");
+}
+
+TEST(Ipv6Endpoints, AddressesAndPrivateEndpointsAreKeptAndCompiled) {
+  Policy policy = must_load(endpoints6(
+      R"(["192.0.2.10", "2001:db8:10::10"])",
+      R"(["fd00:20::6", {"address": "fd00:20::5", "virtualNetwork": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/V"}])"));
+  ASSERT_EQ(policy.host.addresses6.size(), 1u);
+  EXPECT_EQ(format_ipv6(policy.host.addresses6[0]), "2001:db8:10::10");
+  ASSERT_EQ(policy.host.private_endpoints6.size(), 2u);
+  EXPECT_EQ(policy.host.private_endpoints6[1].virtual_network,
+            "/subscriptions/0/resourcegroups/rg/providers/microsoft.network/virtualnetworks/v");
+  std::string shown = to_azure_json(policy, -1);
+  EXPECT_NE(shown.find(R"("addresses":["192.0.2.10","2001:db8:10::10"])"), std::string::npos) << shown;
+  auto again = load_policy(shown);
+  ASSERT_TRUE(again.ok()) << describe(again.diagnostics);
+  EXPECT_EQ(*again.value, policy);
+
+  Pipeline out = run_pipeline(policy, TrustedSet{});
+  ASSERT_TRUE(out.compiled) << describe(out.diagnostics);
+  const SlotImage& image = out.compiled->image;
+  ASSERT_EQ(image.endpoints6.size(), 3u);
+  EXPECT_EQ(image.endpoints6[0].second.kind, uint32_t{VW_ENDPOINT_PUBLIC});
+  EXPECT_EQ(image.endpoints6[1].second.kind, uint32_t{VW_ENDPOINT_PRIVATE});
+  EXPECT_EQ(image.endpoints6[1].second.vnet_id, 0u);
+  EXPECT_EQ(image.endpoints6[2].second.vnet_id, 1u);
+  EXPECT_EQ(std::memcmp(image.endpoints6[2].first.addr, parse_ipv6("fd00:20::5")->data(), 16), 0);
+  EXPECT_TRUE(image.settings.flags & VW_SETTINGS_HAS_ENDPOINTS6);
+  EXPECT_EQ(image.endpoints.size(), 1u);  // the IPv4 address
+}
+
+TEST(Ipv6Endpoints, NonUnicastRangesAndDuplicatesAreRefusedAtTheirPath) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"ff02::1", "ff02::1 is not a unicast host address (ff00::/8: multicast)"},
+      {"::", "(::/128: the unspecified address)"},
+      {"::1", "(::1/128: loopback"},
+      {"::ffff:192.0.2.10", "write the IPv4 address"},
+      {"2001:db8::/64", "is not a single IPv6 address (list addresses, not ranges)"},
+  };
+  for (const auto& [address, reason] : cases) {
+    auto errors = errors_of(endpoints6(std::string("[\"") + address + "\"]", "[]"));
+    EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "vaultwall.dataPlane.addresses[0]", reason))
+        << address << ": " << describe(errors);
+  }
+  auto twice = errors_of(endpoints6(R"(["fd00:20::5"])", R"(["fd00:20::5"])"));
+  EXPECT_TRUE(has_diagnostic(twice, Severity::kError, "vaultwall.privateEndpoints[0]",
+                             "either a data-plane address or a private endpoint"))
+      << describe(twice);
 }
 
 }  // namespace

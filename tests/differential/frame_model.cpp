@@ -216,6 +216,7 @@ class FrameGenerator {
   void add_ipv6(PacketBuilder& b) {
     testing::Ipv6 src = source6(), dst{};
     for (auto& x : dst) x = static_cast<uint8_t>(rng_());
+    if (!pools_.destinations6.empty() && chance(0.4)) dst = pick(pools_.destinations6);
     uint32_t r = uniform(0, 99);
     uint8_t transport = r < 65   ? testing::kProtoTcp
                         : r < 85 ? testing::kProtoUdp
@@ -301,6 +302,8 @@ void describe_ipv6(const std::vector<uint8_t>& f, size_t at, const Scope& scope,
   }
   std::copy(f.begin() + static_cast<std::ptrdiff_t>(at + 8), f.begin() + static_cast<std::ptrdiff_t>(at + 24),
             d.source6.begin());
+  std::copy(f.begin() + static_cast<std::ptrdiff_t>(at + 24),
+            f.begin() + static_cast<std::ptrdiff_t>(at + 40), d.destination6.begin());
   auto is_extension = [](uint8_t h) { return h == 0 || h == 43 || h == 44 || h == 60; };
   uint8_t next = f[at + 6];
   size_t pos = at + 40;
@@ -362,6 +365,9 @@ FramePools pools_for(const Policy& policy, const std::vector<uint32_t>& ifindexe
   pools.destinations = policy.host.addresses;
   for (const PrivateEndpoint& endpoint : policy.host.private_endpoints)
     pools.destinations.push_back(endpoint.address);
+  pools.destinations6 = policy.host.addresses6;
+  for (const PrivateEndpoint6& endpoint : policy.host.private_endpoints6)
+    pools.destinations6.push_back(endpoint.address);
   // Unlisted: an address a socket is bound to, the subnet broadcast, the
   // limited broadcast, two groups, a routed one, another "local" one.
   for (const char* other : {"192.0.2.99", "192.0.2.255", "255.255.255.255", "224.0.0.1",

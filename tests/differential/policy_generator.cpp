@@ -80,6 +80,7 @@ class PolicyGenerator {
     std::shuffle(pool.begin(), pool.end(), rng_);
     uint32_t addresses = chance(0.4) ? 0 : uniform(1, 2);
     std::vector<std::string> a(pool.begin(), pool.begin() + addresses);
+    if (chance(0.2)) a.push_back(pick<std::string>({"2001:db8:10::10", "fd00:10::10"}));
     if (!a.empty()) plane["addresses"] = a;
     if (!a.empty() && chance(0.2))
       plane["listen"] = pick<std::string>({"addresses", "Addresses"});
@@ -116,6 +117,17 @@ class PolicyGenerator {
       std::string vnet = vnet_ids_[uniform(0, static_cast<uint32_t>(vnet_ids_.size() - 1))];
       if (chance(0.2)) std::transform(vnet.begin(), vnet.end(), vnet.begin(), ::toupper);
       endpoints.push_back({{"address", endpoint_pool_[i]}, {"virtualNetwork", vnet}});
+    }
+    // IPv6 private endpoints (vw_endpoints6_N), bound or not.
+    for (const char* address : {"fd00:20::5", "2001:db8:20::6"}) {
+      if (!chance(0.25)) continue;
+      if (vnet_ids_.empty() || chance(0.5)) {
+        endpoints.push_back(address);
+        continue;
+      }
+      endpoints.push_back(
+          {{"address", address},
+           {"virtualNetwork", vnet_ids_[uniform(0, static_cast<uint32_t>(vnet_ids_.size() - 1))]}});
     }
     if (!endpoints.empty()) host["privateEndpoints"] = endpoints;
   }

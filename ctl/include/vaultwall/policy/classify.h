@@ -23,7 +23,8 @@ struct PacketDescription {
   PacketFamily family = PacketFamily::kIpv4;
   uint32_t source = 0;
   uint32_t destination = 0;
-  Ipv6Address source6{};  // IPv6 only (every IPv6 destination is protected)
+  Ipv6Address source6{};       // IPv6 only (every IPv6 destination is protected)
+  Ipv6Address destination6{};  // IPv6 only: an IPv6 private endpoint, or any
   uint8_t proto = 6;  // IPPROTO_TCP / IPPROTO_UDP / a tunnel's (GRE 47, ...) / other
   uint16_t destination_port = 443;
   uint32_t ifindex = 0;         // ingress interface

@@ -149,6 +149,13 @@ struct PrivateEndpoint {
   friend auto operator<=>(const PrivateEndpoint&, const PrivateEndpoint&) = default;
 };
 
+// An IPv6 private endpoint (the same, reached with an IPv6 destination).
+struct PrivateEndpoint6 {
+  Ipv6Address address{};
+  std::string virtual_network;  // lower-cased vnet id it is bound to; "" = any
+  friend auto operator<=>(const PrivateEndpoint6&, const PrivateEndpoint6&) = default;
+};
+
 struct CustomTrustedService {
   std::string name;
   std::vector<Ipv4Prefix> prefixes;   // deduplicated
@@ -204,9 +211,13 @@ struct HostSection {
   std::optional<uint32_t> max_vnet_rules;   // limits.maxVirtualNetworkRules override
   std::vector<PortSpec> ports{PortSpec{}};  // default tcp/443
   std::vector<uint32_t> addresses;          // protected data-plane IPv4
+  // Listed IPv6 ones: every IPv6 destination is protected anyway (DESIGN
+  // §1.11); they are written to vw_endpoints6_N so verify covers them.
+  std::vector<Ipv6Address> addresses6;
   Listen listen = Listen::kAny;
   std::vector<std::string> tunnels;  // declared tunnels, canonical names
   std::vector<PrivateEndpoint> private_endpoints;
+  std::vector<PrivateEndpoint6> private_endpoints6;
   std::vector<VirtualNetwork> virtual_networks;
   TrustedServices trusted;
   Mode mode = Mode::kEnforce;
