@@ -116,6 +116,13 @@ struct vw_endpoints_map {
 struct vw_endpoints_map VW_MAP_ENDPOINTS_0 SEC(".maps");
 struct vw_endpoints_map VW_MAP_ENDPOINTS_1 SEC(".maps");
 
+struct vw_endpoints6_map {
+	VW_HASH_SHAPE(struct vw_endpoint6_key, struct vw_endpoint_value, VW_MAX_ENDPOINTS);
+	VW_PINNED;
+};
+struct vw_endpoints6_map VW_MAP_ENDPOINTS6_0 SEC(".maps");
+struct vw_endpoints6_map VW_MAP_ENDPOINTS6_1 SEC(".maps");
+
 struct {
 	VW_ARRAY_SHAPE(BPF_MAP_TYPE_PERCPU_ARRAY, struct vw_counters, VW_MAX_RULES);
 	VW_PINNED;
@@ -722,6 +729,29 @@ static __always_inline struct verdict decide_rules6(const struct packet *p)
 								  : VW_CLASS_IPV6_ALLOW);
 }
 
+/* Step 1 for an IPv6 destination: an IPv6 private endpoint (vw_endpoints6_N,
+ * looked up only when the slot lists IPv6 addresses) admits traffic from a
+ * virtual network as private_endpoint_admits does for IPv4. A listed
+ * public IPv6 address changes nothing: every IPv6 destination is
+ * protected (DESIGN §1.11). */
+static __always_inline int private_endpoint6_admits(struct packet *p, const struct ipv6hdr *ip6)
+{
+	struct vw_endpoint6_key key;
+	struct vw_endpoint_value *ep;
+	struct vw_segment_value seg;
+
+	p->endpoint_kind = 0;
+	if (!(p->settings->flags & VW_SETTINGS_HAS_ENDPOINTS6))
+		return 0;
+	__builtin_memcpy(key.addr, &ip6->daddr, 16);
+	ep = SLOT_LOOKUP(p->slot, VW_MAP_ENDPOINTS6_0, VW_MAP_ENDPOINTS6_1, &key);
+	if (!ep)
+		return 0;
+	p->endpoint_kind = ep->kind;
+	p->endpoint_vnet = ep->vnet_id;
+	return private_endpoint_admits(p, &seg);
+}
+
 /* ::ffff:a.b.c.d, the form an IPv6 socket sees an IPv4 peer in. */
 static __always_inline int is_ipv4_mapped(const __u8 *a)
 {
@@ -734,8 +764,8 @@ static __always_inline int is_ipv4_mapped(const __u8 *a)
  * ::ffff:a.b.c.d is decided as a.b.c.d (the rules, services and perimeter
  * of IPv4): otherwise an IPv4 address written that way would get IPv6's
  * decision, and a denied IPv4 client could pass under default Allow for
- * IPv6 or the other way round. The destination is an IPv6 one, so it is
- * no private endpoint. */
+ * IPv6 or the other way round. Such a source never reaches an IPv6 private
+ * endpoint (no virtual network reaches one over IPv4-in-IPv6). */
 static __always_inline struct verdict decide_ipv6(struct packet *p, const struct ipv6hdr *ip6)
 {
 	if (is_ipv4_mapped(ip6->saddr.in6_u.u6_addr8)) {
@@ -747,6 +777,8 @@ static __always_inline struct verdict decide_ipv6(struct packet *p, const struct
 	}
 	__builtin_memcpy(p->saddr6, &ip6->saddr, 16);
 	p->source6 = 1;
+	if (private_endpoint6_admits(p, ip6))
+		return make_verdict(VW_CLASS_PRIVATE_ENDPOINT);
 	return decide_rules6(p);
 }
 

@@ -42,6 +42,8 @@
 #define VW_MAP_VLANS_1     vw_vlans_1
 #define VW_MAP_ENDPOINTS_0 vw_endpoints_0 /* dst address -> endpoint kind  */
 #define VW_MAP_ENDPOINTS_1 vw_endpoints_1
+#define VW_MAP_ENDPOINTS6_0 vw_endpoints6_0 /* IPv6 dst address -> endpoint kind */
+#define VW_MAP_ENDPOINTS6_1 vw_endpoints6_1
 #define VW_MAP_RULE_STATS  vw_rule_stats  /* per-CPU, rule id -> counters  */
 #define VW_MAP_CLASS_STATS vw_class_stats /* per-CPU, class -> counters    */
 #define VW_MAP_SVC_STATS   vw_svc_stats   /* per-CPU, service id -> counters */
@@ -99,6 +101,10 @@
 	X(VW_MAP_ENDPOINTS_0, sizeof(struct vw_endpoint_key),                              \
 	  sizeof(struct vw_endpoint_value), VW_MAX_ENDPOINTS)                              \
 	X(VW_MAP_ENDPOINTS_1, sizeof(struct vw_endpoint_key),                              \
+	  sizeof(struct vw_endpoint_value), VW_MAX_ENDPOINTS)                              \
+	X(VW_MAP_ENDPOINTS6_0, sizeof(struct vw_endpoint6_key),                            \
+	  sizeof(struct vw_endpoint_value), VW_MAX_ENDPOINTS)                              \
+	X(VW_MAP_ENDPOINTS6_1, sizeof(struct vw_endpoint6_key),                            \
 	  sizeof(struct vw_endpoint_value), VW_MAX_ENDPOINTS)                              \
 	X(VW_MAP_RULE_STATS, 4, sizeof(struct vw_counters), VW_MAX_RULES)                  \
 	X(VW_MAP_CLASS_STATS, 4, sizeof(struct vw_counters), VW_CLASS_COUNT)               \
@@ -265,6 +271,7 @@
 					       untagged traffic (vlan 0)  */
 #define VW_SETTINGS_IFACE_VLAN_SEGMENTS 0x400 /* a segment is a VLAN on one
 					       interface (ifindex and vlan) */
+#define VW_SETTINGS_HAS_ENDPOINTS6 0x800 /* vw_endpoints6_N is not empty */
 /* HAS_*, *_SEGMENTS, *_PORTS and port_filter are set by the slot writer from what it
  * writes, so they always describe the slot: the program can rule most
  * packets out with one test instead of a walk of the port list. */
@@ -531,6 +538,13 @@ struct vw_endpoint_key {
 	__u8 addr[4];
 };
 
+/* vw_endpoints6_N: an IPv6 destination, the same value. Every IPv6
+ * destination is protected whatever is listed (DESIGN §1.11); the map
+ * makes IPv6 private endpoints step 1 of the IPv6 decision. */
+struct vw_endpoint6_key {
+	__u8 addr[16];
+};
+
 struct vw_endpoint_value {
 	__u32 kind;    /* VW_ENDPOINT_* */
 	__u32 vnet_id; /* private endpoints: its virtual network, 0 = any */
@@ -734,6 +748,7 @@ VW_STATIC_ASSERT(sizeof(struct vw_segment_value) == 8, "vw_segment_value");
 VW_STATIC_ASSERT(VW_VLAN_IDS == 4096 && VW_VNET_PUBLIC == 0,
 		 "vw_vlans_N: every 12-bit VID has an entry, and a zeroed one is no segment");
 VW_STATIC_ASSERT(sizeof(struct vw_endpoint_key) == 4, "vw_endpoint_key");
+VW_STATIC_ASSERT(sizeof(struct vw_endpoint6_key) == 16, "vw_endpoint6_key");
 VW_STATIC_ASSERT(sizeof(struct vw_endpoint_value) == 8, "vw_endpoint_value");
 VW_STATIC_ASSERT((VW_TUNNELS_IP & VW_TUNNELS_UDP) == 0 && VW_TUNNELS_ALL == 0x3fffu, "tunnel bits");
 VW_STATIC_ASSERT(sizeof(struct vw_counters) == 24, "vw_counters");

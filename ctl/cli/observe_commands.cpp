@@ -230,9 +230,11 @@ Json explain_json(const ExplainFlags& flags, const PacketDescription& packet, ui
                   const Classification& result, const CompiledPolicy& compiled) {
   Json others = Json::array();
   for (const RuleMatch& m : result.other_rules)
-    others.push_back({{"id", m.rule_id}, {"rule", m.text}, {"prefix", m.prefix.cidr()}});
+    others.push_back({{"id", m.rule_id}, {"rule", m.text}, {"prefix", m.cidr()}});
   return {{"source", flags.source},
-          {"destination", packet.destination ? Json(format_ipv4(packet.destination)) : Json()},
+          {"destination", !flags.destination.empty() ? Json(flags.destination)
+                          : packet.destination ? Json(format_ipv4(packet.destination))
+                                               : Json()},
           {"generation", generation},
           {"verdict", result.passes ? "pass" : result.rejected ? "reject" : "drop"},
           {"class", verdict_class_name(result.verdict_class)},
@@ -297,7 +299,8 @@ Report cmd_explain(const Globals& g, const ExplainFlags& flags) {
   add_diagnostic_notes(report, compiled.diagnostics);
   if (!compiled.ok())
     return report.fail(Error{0, "the stored policy does not compile; nothing to explain", {}});
-  if (!flags.destination.empty()) packet.destination = *parse_ipv4(flags.destination);
+  if (auto destination = parse_ipv4(flags.destination)) packet.destination = *destination;
+  if (auto destination6 = parse_ipv6(flags.destination)) packet.destination6 = *destination6;
   if (!flags.interface.empty()) {
     auto ifindex = through_links(flags.interface);
     if (!ifindex)
@@ -515,8 +518,9 @@ void add_observe_commands(CLI::App& app, Globals& g, Commands& commands) {
       ->capture_default_str();
   explain
       ->add_option("--destination", flags->destination,
-                   "destination IPv4 address (default: the first data-plane address)")
-      ->check(kIpv4Address);
+                   "destination IPv4 or IPv6 address (default: the first IPv4 data-plane "
+                   "address; an IPv6 one matters for an IPv6 private endpoint)")
+      ->check(kIpAddress);
   add_output_option(commands, explain);
   commands.add(explain, [&g, flags] { return cmd_explain(g, *flags); });
 

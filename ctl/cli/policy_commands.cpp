@@ -33,8 +33,9 @@ struct LimitOptions {
 
 void add_limit_options(CLI::App* cmd, LimitOptions& limits) {
   cmd->add_option("--profile", limits.profile,
-                  "validation profile (overrides the document's; default akv-current)")
-      ->check(CLI::IsMember({"akv-current", "akv-2018"}, CLI::ignore_case));
+                  "validation profile (overrides the document's; default akv-current; dualstack "
+                  "also takes IPv6 IP rules)")
+      ->check(CLI::IsMember({"akv-current", "akv-2018", "dualstack"}, CLI::ignore_case));
   cmd->add_option("--max-ip-rules", limits.max_ip_rules, "raise or lower the IP rule limit");
   cmd->add_option("--max-vnet-rules", limits.max_vnet_rules, "raise or lower the VNET rule limit");
 }
@@ -484,6 +485,10 @@ Result<std::string> subnet_id_from_flags(const Policy& policy, const std::string
 // Canonical identity of an --ip-address value, or the text itself if it
 // does not parse (the validator will then say why).
 std::string ip_identity(const std::string& text) {
+  if (looks_like_ipv6(text)) {
+    auto prefix6 = parse_ipv6_prefix(text);
+    return prefix6 ? prefix6->network().canonical() : text;
+  }
   auto prefix = parse_ipv4_prefix(text);
   return prefix ? prefix->network().canonical() : text;
 }
@@ -682,7 +687,8 @@ void add_policy_commands(CLI::App& app, Globals& g, Commands& commands) {
   auto* rule = app.add_subcommand("network-rule", "add, remove or list rules (az keyvault network-rule)");
   rule->require_subcommand(1);
   auto add_rule_flags = [o](CLI::App* cmd) {
-    cmd->add_option("--ip-address", o->rules.ips, "IPv4 address or CIDR range (several allowed)");
+    cmd->add_option("--ip-address", o->rules.ips,
+                    "IPv4 address or CIDR range; IPv6 under profile dualstack (several allowed)");
     cmd->add_option("--subnet", o->rules.subnet,
                     "subnet resource id, or subnet name with --vnet-name");
     cmd->add_option("--vnet-name", o->rules.vnet_name, "virtual network name (with --subnet NAME)");

@@ -354,6 +354,7 @@ Result<std::vector<std::string>> image_differences(const PinnedMaps& maps, const
   add(entry_differences("IPv6 trusted trie", want.trusted6, kernel.trusted6));
   add(entry_differences("segments", want.segments, without_index_roots(kernel.segments)));
   add(entry_differences("endpoints", want.endpoints, kernel.endpoints));
+  add(entry_differences("IPv6 endpoints", want.endpoints6, kernel.endpoints6));
   add(VW_TRY(source_index_differences(maps, current.slot, want)));
   vw_settings want_settings = settings_as_written(want), have_settings = kernel.settings;
   want_settings.generation = have_settings.generation = 0;

@@ -222,6 +222,7 @@ class Classifier {
       return;
     }
     find_vnet();
+    if (private_endpoint6_admits()) return;
     if (policy_.public_network_access == PublicNetworkAccess::kDisabled) {
       step("2. publicNetworkAccess Disabled: rules do not apply");
       trusted6_or(VW_CLASS_IPV6_DENY, "denied (public network access disabled)");
@@ -232,10 +233,77 @@ class Classifier {
                 "2. perimeter enforced: its IPv6 prefixes are not enforced, nothing admits IPv6: denied");
       return;
     }
+    if (credit_rule6()) return;
     step("3. no rule matches");
     bool deny = policy_.default_action == DefaultAction::kDeny;
     trusted6_or(deny ? VW_CLASS_IPV6_DENY : VW_CLASS_IPV6_ALLOW,
                 deny ? "5. defaultAction Deny: denied" : "5. defaultAction Allow: allowed");
+  }
+
+  // Step 1 for an IPv6 destination, as for IPv4: an IPv6 private endpoint
+  // admits traffic from its virtual network (any, when not bound to one).
+  bool private_endpoint6_admits() {
+    const PrivateEndpoint6* endpoint = nullptr;
+    for (const PrivateEndpoint6& e : policy_.host.private_endpoints6)
+      if (e.address == packet_.destination6) endpoint = &e;
+    if (!endpoint) return false;
+    bool from_its_network = !result_.vnet.empty() && (endpoint->virtual_network.empty() ||
+                                                      endpoint->virtual_network == result_.vnet);
+    if (from_its_network) {
+      set_class(VW_CLASS_PRIVATE_ENDPOINT,
+                "1. destination is a private endpoint reached from its virtual network: allowed");
+      return true;
+    }
+    step("1. destination " + format_ipv6(packet_.destination6) +
+         " is a private endpoint, but the packet does not come from its virtual network, so the rules decide");
+    return false;
+  }
+
+  struct RuleMatch6 {
+    uint32_t rule_id = 0;
+    std::string text;
+    uint32_t kind = VW_RULE_KIND_UNUSED;
+    Ipv6Prefix prefix;
+  };
+
+  // Step 3 for an IPv6 source: the longest IPv6 rule prefix holding it
+  // (IP rules from the internet, subnet prefixes from their virtual
+  // network) is credited; false when none does.
+  bool credit_rule6() {
+    auto rules = matching_rules6();
+    auto best = most_specific(rules, [](const RuleMatch6& m) { return m.rule_id; });
+    if (!best) return false;
+    result_.rule_id = best->rule_id;
+    for (const RuleMatch6& match : rules)
+      if (match.rule_id != best->rule_id)
+        result_.other_rules.push_back({match.rule_id, match.text, match.kind, {}, match.prefix});
+    set_class(result_.vnet_id == VW_VNET_PUBLIC ? VW_CLASS_IP_RULE : VW_CLASS_VNET_RULE,
+              "3. rule " + best->text + " (id " + std::to_string(best->rule_id) + ") matches " +
+                  best->prefix.cidr() + ": allowed");
+    return true;
+  }
+
+  std::vector<RuleMatch6> matching_rules6() const {
+    std::vector<RuleMatch6> out;
+    if (result_.vnet.empty()) {
+      for (const IpRule& rule : policy_.ip_rules)
+        if (const Ipv6Prefix* prefix = rule.ipv6(); prefix && prefix->contains(packet_.source6))
+          out.push_back({rule_id(rule.canonical()), rule.canonical(), VW_RULE_KIND_IP, *prefix});
+      return out;
+    }
+    for (const VnetRule& rule : policy_.vnet_rules)
+      if (const Subnet* subnet = active_subnet_of(rule))
+        for (const Ipv6Prefix& prefix : subnet->prefixes6)
+          if (prefix.contains(packet_.source6))
+            out.push_back({rule_id(rule.subnet_id), rule.subnet_id, VW_RULE_KIND_VNET, prefix});
+    return out;
+  }
+
+  // The subnet of an active VNET rule of the packet's virtual network.
+  const Subnet* active_subnet_of(const VnetRule& rule) const {
+    if (!rule.active || rule.vnet_id() != result_.vnet) return nullptr;
+    const VirtualNetwork* vnet = policy_.find_virtual_network(rule.vnet_id());
+    return vnet ? vnet->find_subnet(rule.subnet_name()) : nullptr;
   }
 
   struct ServiceMatch6 {
@@ -311,7 +379,7 @@ class Classifier {
         if (match.rule_id != best->rule_id) result_.other_rules.push_back(match);
       set_class(result_.vnet_id == VW_VNET_PUBLIC ? VW_CLASS_IP_RULE : VW_CLASS_VNET_RULE,
                 "3. rule " + best->text + " (id " + std::to_string(best->rule_id) + ") matches " +
-                    best->prefix.cidr() + ": allowed");
+                    best->cidr() + ": allowed");
       // Trusted prefixes that also match are worth showing, not crediting.
       result_.other_services = matching_services();
       return;
@@ -438,20 +506,15 @@ class Classifier {
     std::vector<RuleMatch> out;
     if (result_.vnet.empty()) {
       for (const IpRule& rule : policy_.ip_rules)
-        if (rule.prefix.contains(packet_.source))
-          out.push_back(
-              {rule_id(rule.canonical()), rule.canonical(), VW_RULE_KIND_IP, rule.prefix});
+        if (const Ipv4Prefix* prefix = rule.ipv4(); prefix && prefix->contains(packet_.source))
+          out.push_back({rule_id(rule.canonical()), rule.canonical(), VW_RULE_KIND_IP, *prefix});
       return out;
     }
-    for (const VnetRule& rule : policy_.vnet_rules) {
-      if (!rule.active || rule.vnet_id() != result_.vnet) continue;
-      const VirtualNetwork* vnet = policy_.find_virtual_network(rule.vnet_id());
-      const Subnet* subnet = vnet ? vnet->find_subnet(rule.subnet_name()) : nullptr;
-      if (!subnet) continue;
-      for (const Ipv4Prefix& prefix : subnet->prefixes)
-        if (prefix.contains(packet_.source))
-          out.push_back({rule_id(rule.subnet_id), rule.subnet_id, VW_RULE_KIND_VNET, prefix});
-    }
+    for (const VnetRule& rule : policy_.vnet_rules)
+      if (const Subnet* subnet = active_subnet_of(rule))
+        for (const Ipv4Prefix& prefix : subnet->prefixes)
+          if (prefix.contains(packet_.source))
+            out.push_back({rule_id(rule.subnet_id), rule.subnet_id, VW_RULE_KIND_VNET, prefix});
     return out;
   }
 

@@ -29,6 +29,13 @@ vw_trusted_key trusted_key(const Ipv4Prefix& prefix) {
   return make_trusted_key(prefix.address, prefix.length);
 }
 
+vw_rule6_key rule6_key(uint32_t vnet_id, const Ipv6Prefix& prefix) {
+  const Ipv6Prefix network = prefix.network();
+  uint8_t bytes[16];
+  std::memcpy(bytes, network.address.data(), 16);
+  return make_rule6_key(vnet_id, bytes, network.length);
+}
+
 vw_trusted6_key trusted6_key(const Ipv6Prefix& prefix) {
   const Ipv6Prefix network = prefix.network();
   uint8_t bytes[16];
@@ -101,6 +108,12 @@ std::string digest_input(const std::string& canonical, const TrustedSet& trusted
 // CIDRs, VNET rules subnet ids: neither starts like this).
 std::string perimeter_identity(const PerimeterRule& rule) { return "perimeter:" + rule.name; }
 
+// (vnet, network) pairs already in each rule trie.
+struct WrittenPrefixes {
+  std::set<std::pair<uint32_t, Ipv4Prefix>> ipv4;
+  std::set<std::pair<uint32_t, Ipv6Prefix>> ipv6;
+};
+
 class Compiler {
  public:
   Compiler(const Policy& policy, const TrustedSet& trusted, const CompileOptions& options,
@@ -169,6 +182,25 @@ class Compiler {
       out_.image.endpoints.push_back(
           {make_endpoint_key(endpoint.address), vw_endpoint_value{VW_ENDPOINT_PRIVATE, vnet_id}});
     }
+    compile_endpoints6();
+  }
+
+  // IPv6 destinations in vw_endpoints6_N, with the IPv4 map's values.
+  void compile_endpoints6() {
+    auto key = [](const Ipv6Address& address) {
+      uint8_t bytes[16];
+      std::memcpy(bytes, address.data(), 16);
+      return make_endpoint6_key(bytes);
+    };
+    for (const Ipv6Address& address : policy_.host.addresses6)
+      out_.image.endpoints6.push_back({key(address), vw_endpoint_value{VW_ENDPOINT_PUBLIC, 0}});
+    for (const PrivateEndpoint6& endpoint : policy_.host.private_endpoints6) {
+      uint32_t vnet_id = 0;  // any virtual network
+      if (!endpoint.virtual_network.empty()) vnet_id = out_.vnet_ids.at(endpoint.virtual_network);
+      out_.image.endpoints6.push_back(
+          {key(endpoint.address), vw_endpoint_value{VW_ENDPOINT_PRIVATE, vnet_id}});
+    }
+    if (!out_.image.endpoints6.empty()) out_.image.settings.flags |= VW_SETTINGS_HAS_ENDPOINTS6;
   }
 
   // The perimeter's address rules that are compiled; under Enforced the
@@ -201,7 +233,7 @@ class Compiler {
     out_.rule_ids = allocation->ids;
     out_.freed_rule_ids = allocation->freed;
 
-    std::set<std::pair<uint32_t, Ipv4Prefix>> written;  // (vnet, prefix) already in the trie
+    WrittenPrefixes written;
     compile_vault_rules(written);
     // Enforced: the perimeter's rules are the public rules (the source
     // index serves them); Transition: a key space of their own.
@@ -212,6 +244,9 @@ class Compiler {
       add_prefixes(compiled, written);
       out_.rules.push_back(std::move(compiled));
     }
+    // (The slot writer sets it from the entries too; set here so the
+    // compiled image says what it holds.)
+    if (!out_.image.rules6.empty()) out_.image.settings.flags |= VW_SETTINGS_HAS_RULES6;
     std::sort(out_.rules.begin(), out_.rules.end(),
               [](const auto& a, const auto& b) { return a.id < b.id; });
     for (const CompiledRule& rule : out_.rules) {
@@ -223,15 +258,15 @@ class Compiler {
     }
   }
 
-  void compile_vault_rules(std::set<std::pair<uint32_t, Ipv4Prefix>>& written) {
+  // IP rules go under the public network (vnet 0) in the trie of their
+  // family; a VNET rule takes its subnet's prefixes of both families.
+  void compile_vault_rules(WrittenPrefixes& written) {
     if (!vault_rules_compiled()) return;
     for (const IpRule& rule : policy_.ip_rules) {
-      CompiledRule compiled{id_of(rule.canonical()),
-                            VW_RULE_KIND_IP,
-                            VW_VNET_PUBLIC,
-                            rule.canonical(),
-                            true,
-                            {rule.prefix}};
+      CompiledRule compiled{id_of(rule.canonical()), VW_RULE_KIND_IP, VW_VNET_PUBLIC,
+                            rule.canonical(),        true,            {}};
+      if (const Ipv4Prefix* prefix = rule.ipv4()) compiled.prefixes = {*prefix};
+      if (const Ipv6Prefix* prefix = rule.ipv6()) compiled.prefixes6 = {*prefix};
       add_prefixes(compiled, written);
       out_.rules.push_back(std::move(compiled));
     }
@@ -246,7 +281,10 @@ class Compiler {
       uint32_t vnet_id = out_.vnet_ids.at(rule.vnet_id());
       CompiledRule compiled{id_of(rule.subnet_id), VW_RULE_KIND_VNET, vnet_id,
                             rule.subnet_id,        rule.active,       {}};
-      if (rule.active) compiled.prefixes = subnet->prefixes;
+      if (rule.active) {
+        compiled.prefixes = subnet->prefixes;
+        compiled.prefixes6 = subnet->prefixes6;
+      }
       add_prefixes(compiled, written);
       out_.rules.push_back(std::move(compiled));
     }
@@ -254,12 +292,16 @@ class Compiler {
 
   uint32_t id_of(const std::string& identity) const { return out_.rule_ids.at(identity); }
 
-  void add_prefixes(const CompiledRule& rule, std::set<std::pair<uint32_t, Ipv4Prefix>>& written) {
+  void add_prefixes(const CompiledRule& rule, WrittenPrefixes& written) {
+    // Validation forbids duplicates; the guards keep the tries consistent
+    // (first rule wins) if a caller hands in an unvalidated policy.
     for (const Ipv4Prefix& prefix : rule.prefixes) {
-      // Validation forbids duplicates; the guard keeps the trie consistent
-      // (first rule wins) if a caller hands in an unvalidated policy.
-      if (!written.emplace(rule.vnet_id, prefix.network()).second) continue;
+      if (!written.ipv4.emplace(rule.vnet_id, prefix.network()).second) continue;
       out_.image.rules.push_back({rule_key(rule.vnet_id, prefix), vw_rule_value{rule.id}});
+    }
+    for (const Ipv6Prefix& prefix : rule.prefixes6) {
+      if (!written.ipv6.emplace(rule.vnet_id, prefix.network()).second) continue;
+      out_.image.rules6.push_back({rule6_key(rule.vnet_id, prefix), vw_rule_value{rule.id}});
     }
   }
 
@@ -316,6 +358,10 @@ class Compiler {
       diagnostics_.error("", std::to_string(out_.image.rules.size()) +
                                  " rule prefixes exceed the datapath's capacity of " +
                                  std::to_string(VW_MAX_RULE_PREFIXES));
+    if (out_.image.rules6.size() > VW_MAX_RULE6_PREFIXES)
+      diagnostics_.error("", std::to_string(out_.image.rules6.size()) +
+                                 " IPv6 rule prefixes (IPv6 IP rules and subnet prefixes) exceed the datapath's capacity of " +
+                                 std::to_string(VW_MAX_RULE6_PREFIXES));
     auto digest = sha256(digest_input(canonical_serialisation(policy_), trusted_));
     out_.digest_hex = to_hex(digest.data(), digest.size());
     auto shared = sha256(digest_input(canonical_policy_serialisation(policy_), trusted_));

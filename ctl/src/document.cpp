@@ -293,7 +293,7 @@ class DocumentReader {
     document_.has_host_section = true;
     walk_.reject_unknown_fields(host, path, kVaultwallFields, "the vaultwall section");
     read_member_choice(host, path, "profile", parse_profile, document_.profile,
-                       "is not a known profile; expected akv-current or akv-2018");
+                       "is not a known profile; expected akv-current, akv-2018 or dualstack");
     read_member_choice(host, path, "mode", parse_mode, document_.mode,
                        "is not a valid mode; expected enforce or audit");
     read_member_choice(host, path, "denyAction", parse_deny_action, document_.deny_action,

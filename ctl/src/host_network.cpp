@@ -164,11 +164,14 @@ std::string internet_arrival(const Policy& policy, const HostNetwork& host,
   for (const Route& route : host.routes)
     if (route.destination.length == 0 && route.interface == interface)
       return "it holds the default route, so internet traffic arrives on it";
-  for (const IpRule& rule : policy.ip_rules)
-    for (const Route* route : routes_into(host, rule.prefix))
+  for (const IpRule& rule : policy.ip_rules) {
+    const Ipv4Prefix* prefix = rule.ipv4();
+    if (!prefix) continue;  // the host's routes read here are IPv4 ones
+    for (const Route* route : routes_into(host, *prefix))
       if (route->interface == interface)
         return "the route to IP rule " + rule.canonical() + " (" + route->destination.cidr() +
                ") leaves through it, so that rule's clients arrive on it";
+  }
   return "";
 }
 

@@ -47,7 +47,15 @@ std::string_view to_string(DenyAction value) {
   return value == DenyAction::kDrop ? "drop" : "reject";
 }
 std::string_view to_string(Profile value) {
-  return value == Profile::kAkv2018 ? "akv-2018" : "akv-current";
+  switch (value) {
+    case Profile::kAkv2018:
+      return "akv-2018";
+    case Profile::kAkvCurrent:
+      return "akv-current";
+    case Profile::kDualstack:
+      return "dualstack";
+  }
+  return "akv-current";
 }
 
 std::string_view to_string(Listen value) { return value == Listen::kAny ? "any" : "addresses"; }
@@ -73,7 +81,7 @@ std::optional<DenyAction> parse_deny_action(std::string_view text) {
   return parse_enum(text, {DenyAction::kDrop, DenyAction::kReject});
 }
 std::optional<Profile> parse_profile(std::string_view text) {
-  return parse_enum(text, {Profile::kAkv2018, Profile::kAkvCurrent});
+  return parse_enum(text, {Profile::kAkv2018, Profile::kAkvCurrent, Profile::kDualstack});
 }
 
 std::optional<Listen> parse_listen(std::string_view text) {
@@ -119,8 +127,15 @@ const TunnelKind* find_tunnel(uint8_t proto, uint16_t port) {
 }
 
 ProfileLimits profile_limits(Profile profile) {
-  if (profile == Profile::kAkvCurrent) return {1000, 200, false};
-  return {127, 127, true};
+  switch (profile) {
+    case Profile::kAkv2018:
+      return {127, 127, true, false};
+    case Profile::kAkvCurrent:
+      return {1000, 200, false, false};
+    case Profile::kDualstack:  // akv-current's limits
+      return {1000, 200, false, true};
+  }
+  return {1000, 200, false, false};
 }
 
 PerimeterEffect Policy::perimeter_effect() const {

@@ -56,6 +56,13 @@ OrderedJson prefixes(const std::vector<Ipv4Prefix>& ipv4, const std::vector<Ipv6
   return out;
 }
 
+// Data-plane addresses, IPv4 then IPv6, as one list (the document's form).
+OrderedJson addresses(const std::vector<uint32_t>& ipv4, const std::vector<Ipv6Address>& ipv6) {
+  OrderedJson out = list(ipv4, [](uint32_t a) { return format_ipv4(a); });
+  for (const Ipv6Address& a : ipv6) out.push_back(format_ipv6(a));
+  return out;
+}
+
 OrderedJson ids(const std::vector<std::string>& values) {
   return list(values, [](const std::string& id) { return OrderedJson{{"id", id}}; });
 }
@@ -111,7 +118,7 @@ OrderedJson host_section(const HostSection& host, bool sort_lists) {
   add_policy_extensions(out, host, sort_lists);
   out["dataPlane"] = {
       {"ports", list(maybe_sorted(host.ports), [](const PortSpec& p) { return p.text(); })},
-      {"addresses", list(maybe_sorted(host.addresses), [](uint32_t a) { return format_ipv4(a); })},
+      {"addresses", addresses(maybe_sorted(host.addresses), maybe_sorted(host.addresses6))},
       {"listen", to_string(host.listen)},
       {"tunnels", maybe_sorted(host.tunnels)}};
   out["privateEndpoints"] =
@@ -119,6 +126,11 @@ OrderedJson host_section(const HostSection& host, bool sort_lists) {
         if (e.virtual_network.empty()) return format_ipv4(e.address);
         return {{"address", format_ipv4(e.address)}, {"virtualNetwork", e.virtual_network}};
       });
+  for (const PrivateEndpoint6& e : maybe_sorted(host.private_endpoints6))
+    out["privateEndpoints"].push_back(
+        e.virtual_network.empty()
+            ? OrderedJson(format_ipv6(e.address))
+            : OrderedJson{{"address", format_ipv6(e.address)}, {"virtualNetwork", e.virtual_network}});
 
   std::vector<VirtualNetwork> vnets = host.virtual_networks;
   if (sort_lists) {
@@ -136,7 +148,8 @@ OrderedJson host_section(const HostSection& host, bool sort_lists) {
                        {"subnets", list(vnet.subnets, [&](const Subnet& subnet) {
                           return OrderedJson{
                               {"name", subnet.name},
-                              {"addressPrefixes", prefixes(maybe_sorted(subnet.prefixes))},
+                              {"addressPrefixes", prefixes(maybe_sorted(subnet.prefixes),
+                                                           maybe_sorted(subnet.prefixes6))},
                               {"serviceEndpoints", maybe_sorted(subnet.service_endpoints)}};
                         })}};
   });

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "vaultwall/common/text.h"
 #include "vaultwall/policy/host_facts.h"
@@ -224,8 +225,25 @@ class Validator {
 
   // ---- IP rules ----
 
+  // An IPv6 rule's network (profile dualstack; Azure's profiles refuse
+  // IPv6 as Azure does), or nullopt after reporting why it cannot be one.
+  std::optional<IpRule> check_ipv6_ip_rule(const Located<std::string>& rule) {
+    if (!policy_.limits().ipv6_ip_rules) {
+      diagnostics_.error(rule.path, rule.value + ": only IPv4 addresses are supported");
+      return std::nullopt;
+    }
+    auto prefix = parse_network6(rule);
+    if (!prefix) return std::nullopt;
+    if (auto range = ipv6_non_global_range(*prefix)) {
+      diagnostics_.error(rule.path,
+                         rule.value + " " + *range + "; only public addresses are allowed in IP rules");
+      return std::nullopt;
+    }
+    return IpRule{*prefix};
+  }
+
   // The rule's network, or nullopt after reporting why it cannot be one.
-  std::optional<Ipv4Prefix> check_ip_rule(const Located<std::string>& rule) {
+  std::optional<IpRule> check_ip_rule(const Located<std::string>& rule) {
     const std::string& text = rule.value;
     if (text.empty()) {
       diagnostics_.error(
@@ -233,10 +251,7 @@ class Validator {
           "value is empty; expected an IPv4 address such as 203.0.113.7 or a CIDR range such as 203.0.113.0/24");
       return std::nullopt;
     }
-    if (looks_like_ipv6(text)) {
-      diagnostics_.error(rule.path, text + ": only IPv4 addresses are supported");
-      return std::nullopt;
-    }
+    if (looks_like_ipv6(text)) return check_ipv6_ip_rule(rule);
     auto prefix = parse_ipv4_prefix(text);
     if (!prefix) {
       diagnostics_.error(rule.path, in_quotes(text) +
@@ -263,46 +278,51 @@ class Validator {
       diagnostics_.error(rule.path, text + " " + *reason);
       return std::nullopt;
     }
-    return prefix;
+    return IpRule{*prefix};
   }
 
   void read_ip_rules() {
     std::map<std::string, std::string> first_path;         // canonical -> where first seen
-    std::vector<std::pair<Ipv4Prefix, std::string>> kept;  // for the overlap sweep
+    std::vector<std::pair<Ipv4Prefix, std::string>> kept;  // for the overlap sweeps
+    std::vector<std::pair<Ipv6Prefix, std::string>> kept6;
     for (const Located<std::string>& rule : document_.ip_rules) {
-      auto prefix = check_ip_rule(rule);
-      if (!prefix) continue;
-      IpRule normalised{*prefix};
-      auto [seen, inserted] = first_path.emplace(normalised.canonical(), rule.path);
+      auto normalised = check_ip_rule(rule);
+      if (!normalised) continue;
+      auto [seen, inserted] = first_path.emplace(normalised->canonical(), rule.path);
       if (!inserted) {
         diagnostics_.warning(rule.path, rule.value + " is the same rule as " + seen->second + " (" +
                                             seen->first + "); kept once");
         continue;
       }
-      policy_.ip_rules.push_back(normalised);
-      kept.emplace_back(*prefix, rule.path);
+      policy_.ip_rules.push_back(*normalised);
+      if (const Ipv4Prefix* prefix = normalised->ipv4()) kept.emplace_back(*prefix, rule.path);
+      if (const Ipv6Prefix* prefix = normalised->ipv6()) kept6.emplace_back(*prefix, rule.path);
     }
     warn_overlaps(kept, "the longer prefix is credited");
+    warn_overlaps(kept6, "the longer prefix is credited");
   }
 
   // CIDR prefixes either nest or are disjoint: after sorting by (start,
   // length) a stack of the open enclosing prefixes finds, in O(n log n),
   // the nearest prefix that contains each one.
-  template <class Report>
-  void sweep_nested(std::vector<std::pair<Ipv4Prefix, std::string>> prefixes, Report report) {
+  // (Networks of either family: sorted by network address then length, a
+  // prefix follows every prefix that contains it.)
+  template <class Prefix, class Report>
+  void sweep_nested(std::vector<std::pair<Prefix, std::string>> prefixes, Report report) {
+    for (auto& entry : prefixes) entry.first = entry.first.network();
     std::sort(prefixes.begin(), prefixes.end(), [](const auto& a, const auto& b) {
-      return std::pair(a.first.first(), a.first.length) <
-             std::pair(b.first.first(), b.first.length);
+      return std::tie(a.first.address, a.first.length) < std::tie(b.first.address, b.first.length);
     });
-    std::vector<const std::pair<Ipv4Prefix, std::string>*> open;
+    std::vector<const std::pair<Prefix, std::string>*> open;
     for (const auto& entry : prefixes) {
-      while (!open.empty() && open.back()->first.last() < entry.first.first()) open.pop_back();
+      while (!open.empty() && !open.back()->first.contains(entry.first)) open.pop_back();
       if (!open.empty()) report(*open.back(), entry);
       open.push_back(&entry);
     }
   }
 
-  void warn_overlaps(const std::vector<std::pair<Ipv4Prefix, std::string>>& prefixes,
+  template <class Prefix>
+  void warn_overlaps(const std::vector<std::pair<Prefix, std::string>>& prefixes,
                      std::string_view consequence) {
     sweep_nested(prefixes, [&](const auto& outer, const auto& inner) {
       diagnostics_.warning(inner.second, inner.first.canonical() + " overlaps " +
@@ -512,10 +532,39 @@ class Validator {
     return address;
   }
 
+  // A destination the vault is reached at over IPv6: one unicast address
+  // (any scope: a vault may sit on unique local or link-local space).
+  std::optional<Ipv6Address> parse_host_address6(const Located<std::string>& written,
+                                                 std::string_view what) {
+    auto address = parse_ipv6(written.value);
+    if (!address) {
+      diagnostics_.error(written.path, in_quotes(written.value) + " is not a single IPv6 address" +
+                                           (written.value.find('/') != std::string::npos
+                                                ? std::string(" (list addresses, not ranges)")
+                                                : std::string()));
+      return std::nullopt;
+    }
+    static const std::pair<Ipv6Prefix, const char*> kNotHost[] = {
+        {*parse_ipv6_prefix("::/128"), "the unspecified address"},
+        {*parse_ipv6_prefix("::1/128"), "loopback: never the destination of a packet from the network"},
+        {*parse_ipv6_prefix("ff00::/8"), "multicast"},
+        {*parse_ipv6_prefix("::ffff:0:0/96"),
+         "IPv4-mapped: such packets are decided as IPv4; write the IPv4 address"},
+    };
+    for (const auto& [range, why] : kNotHost) {
+      if (!range.contains(*address)) continue;
+      diagnostics_.error(written.path, written.value + " is not a unicast host address (" +
+                                           range.cidr() + ": " + why + "); " + std::string(what));
+      return std::nullopt;
+    }
+    return address;
+  }
+
   // Records where an address was first listed; false (after a diagnostic)
   // when it was listed before.
-  bool first_listing(const Located<std::string>& entry, uint32_t address,
-                     std::map<uint32_t, std::string>& seen) {
+  template <class Address>
+  bool first_listing(const Located<std::string>& entry, const Address& address,
+                     std::map<Address, std::string>& seen) {
     auto [at, inserted] = seen.emplace(address, entry.path);
     if (inserted) return true;
     if (at->second.rfind(entry.path.substr(0, entry.path.rfind('[')), 0) == 0)
@@ -530,25 +579,41 @@ class Validator {
 
   void read_endpoints() {
     std::map<uint32_t, std::string> seen;
+    std::map<Ipv6Address, std::string> seen6;
+    const std::string_view addresses_what =
+        "list the vault's own addresses, or leave dataPlane.addresses out to protect every destination (broadcast and multicast are protected anyway, see dataPlane.listen)";
+    const std::string_view endpoint_what = "list the private endpoint's own address";
     for (const Located<std::string>& entry : document_.addresses) {
-      auto address = parse_host_address(
-          entry,
-          "list the vault's own addresses, or leave dataPlane.addresses out to protect every destination (broadcast and multicast are protected anyway, see dataPlane.listen)");
+      if (looks_like_ipv6(entry.value)) {
+        auto address6 = parse_host_address6(entry, addresses_what);
+        if (address6 && first_listing(entry, *address6, seen6))
+          policy_.host.addresses6.push_back(*address6);
+        continue;
+      }
+      auto address = parse_host_address(entry, addresses_what);
       if (address && first_listing(entry, *address, seen))
         policy_.host.addresses.push_back(*address);
     }
     for (const Document::PrivateEndpointText& entry : document_.private_endpoints) {
-      auto address = parse_host_address(entry.address, "list the private endpoint's own address");
+      std::string vnet = entry.virtual_network ? lower(entry.virtual_network->value) : "";
+      if (looks_like_ipv6(entry.address.value)) {
+        auto address6 = parse_host_address6(entry.address, endpoint_what);
+        if (address6 && first_listing(entry.address, *address6, seen6))
+          policy_.host.private_endpoints6.push_back({*address6, vnet});
+        continue;
+      }
+      auto address = parse_host_address(entry.address, endpoint_what);
       if (!address || !first_listing(entry.address, *address, seen)) continue;
       PrivateEndpoint endpoint{*address, ""};
       if (entry.virtual_network) endpoint.virtual_network = lower(entry.virtual_network->value);
       policy_.host.private_endpoints.push_back(endpoint);
     }
-    if (seen.size() > VW_MAX_ENDPOINTS)
-      diagnostics_.error(host_path("dataPlane.addresses"),
-                         std::to_string(seen.size()) +
-                             " addresses and private endpoints exceed the datapath's limit of " +
-                             std::to_string(VW_MAX_ENDPOINTS));
+    for (size_t listed : {seen.size(), seen6.size()})
+      if (listed > VW_MAX_ENDPOINTS)
+        diagnostics_.error(host_path("dataPlane.addresses"),
+                           std::to_string(listed) +
+                               " addresses and private endpoints of one family exceed the datapath's limit of " +
+                               std::to_string(VW_MAX_ENDPOINTS));
     read_listen();
     read_tunnels();
   }
@@ -613,7 +678,9 @@ class Validator {
             written->value + " is not a virtual network of " + host_path("virtualNetworks") +
                 "; describe it there (id and segment) or leave virtualNetwork out to admit the private endpoint from any of them");
     }
-    if (!policy_.host.private_endpoints.empty() && policy_.host.virtual_networks.empty())
+    bool any_private_endpoint =
+        !policy_.host.private_endpoints.empty() || !policy_.host.private_endpoints6.empty();
+    if (any_private_endpoint && policy_.host.virtual_networks.empty())
       diagnostics_.warning(
           host_path("privateEndpoints"),
           "no virtual network is described, so no packet can come from one: traffic to the private endpoints gets the decision of any protected address (a private endpoint is reached only through a virtual network; describe it in " +
@@ -633,6 +700,24 @@ class Validator {
     if (prefix->has_host_bits()) {
       diagnostics_.error(written.path, written.value +
                                            " has host bits set; use the network address " +
+                                           prefix->network().cidr());
+      return std::nullopt;
+    }
+    return prefix;
+  }
+
+  // An IPv6 network as written anywhere (IP rule, subnet, trusted prefix):
+  // valid syntax, no host bits; nullopt after saying why not. What each
+  // place refuses on top (non-global ranges, ...) is its caller's.
+  std::optional<Ipv6Prefix> parse_network6(const Located<std::string>& written) {
+    auto prefix = parse_ipv6_prefix(written.value);
+    if (!prefix) {
+      diagnostics_.error(written.path, in_quotes(written.value) +
+                                           " is not a valid IPv6 address or prefix; write it as 2001:db8::/32");
+      return std::nullopt;
+    }
+    if (prefix->has_host_bits()) {
+      diagnostics_.error(written.path, written.value + " has host bits set; the network is " +
                                            prefix->network().cidr());
       return std::nullopt;
     }
@@ -699,6 +784,7 @@ class Validator {
   void read_subnets(const Document::VirtualNetworkText& written, VirtualNetwork& vnet) {
     std::map<std::string, std::string> names;
     std::vector<std::pair<Ipv4Prefix, std::string>> all_prefixes;
+    std::vector<std::pair<Ipv6Prefix, std::string>> all_prefixes6;
     for (const Document::SubnetText& subnet_text : written.subnets) {
       Subnet subnet;
       subnet.name = lower(subnet_text.name.value);
@@ -710,29 +796,13 @@ class Validator {
         continue;
       }
       std::set<Ipv4Prefix> seen;
-      // IPv6 prefixes of a dual-stack subnet are skipped with a warning. A
-      // subnet written with IPv6 prefixes only would be left with none: the
-      // policy could not say it (`show` would print a subnet without a
-      // prefix, which is refused), and Azure has no IPv6-only subnets.
-      bool ipv6_only = !subnet_text.prefixes.empty() &&
-                       std::all_of(subnet_text.prefixes.begin(), subnet_text.prefixes.end(),
-                                   [](const Located<std::string>& prefix_text) {
-                                     return looks_like_ipv6(prefix_text.value);
-                                   });
-      if (ipv6_only) {
-        const Located<std::string>& first = subnet_text.prefixes.front();
-        diagnostics_.error(
-            first.path,
-            first.value + ": subnet " + subnet_text.name.value +
-                " has only IPv6 prefixes, and IPv6 subnet prefixes are not enforceable yet (only IPv4 addresses are supported); give its IPv4 addressPrefix too");
-      }
+      std::set<Ipv6Prefix> seen6;
       for (const Located<std::string>& prefix_text : subnet_text.prefixes) {
         if (looks_like_ipv6(prefix_text.value)) {
-          if (!ipv6_only)
-            diagnostics_.warning(
-                prefix_text.path,
-                prefix_text.value +
-                    ": IPv6 subnet prefixes are not enforceable yet (only IPv4 addresses are supported); skipped");
+          auto prefix6 = parse_subnet_prefix6(prefix_text);
+          if (!prefix6 || !seen6.insert(*prefix6).second) continue;
+          subnet.prefixes6.push_back(*prefix6);
+          all_prefixes6.emplace_back(*prefix6, prefix_text.path);
           continue;
         }
         auto prefix = parse_network(prefix_text);
@@ -750,11 +820,28 @@ class Validator {
           subnet.service_endpoints.push_back(endpoint.value);
       vnet.subnets.push_back(std::move(subnet));
     }
-    sweep_nested(all_prefixes, [&](const auto& outer, const auto& inner) {
+    auto refuse_overlap = [&](const auto& outer, const auto& inner) {
       diagnostics_.error(inner.second, inner.first.cidr() + " overlaps " + outer.first.cidr() +
                                            " (" + outer.second +
                                            "); subnets of one virtual network cannot overlap");
-    });
+    };
+    sweep_nested(all_prefixes, refuse_overlap);
+    sweep_nested(all_prefixes6, refuse_overlap);
+  }
+
+  // A subnet's IPv6 prefix: any IPv6 space but IPv4-mapped (a mapped source
+  // is decided as its IPv4 address, so such a prefix would match nothing).
+  std::optional<Ipv6Prefix> parse_subnet_prefix6(const Located<std::string>& written) {
+    auto prefix = parse_network6(written);
+    if (!prefix) return std::nullopt;
+    static const Ipv6Prefix kMapped = *parse_ipv6_prefix("::ffff:0:0/96");
+    if (prefix->overlaps(kMapped)) {
+      diagnostics_.error(written.path,
+                         written.value +
+                             " is IPv4-mapped (::ffff:0:0/96): such sources are decided as their IPv4 address; write the IPv4 address as the subnet's IPv4 prefix");
+      return std::nullopt;
+    }
+    return prefix;
   }
 
   static std::string join(const std::string& path, std::string_view key) {
@@ -992,17 +1079,8 @@ class Validator {
   // An IPv6 prefix of a custom trusted service, or nullopt after saying why
   // it cannot be one.
   std::optional<Ipv6Prefix> trusted_ipv6_prefix(const Located<std::string>& written) {
-    auto prefix = parse_ipv6_prefix(written.value);
-    if (!prefix) {
-      diagnostics_.error(written.path, in_quotes(written.value) +
-                                           " is not a valid IPv6 address or prefix; write it as 2001:db8::/32");
-      return std::nullopt;
-    }
-    if (prefix->has_host_bits()) {
-      diagnostics_.error(written.path, written.value + " has host bits set; the network is " +
-                                           prefix->network().cidr());
-      return std::nullopt;
-    }
+    auto prefix = parse_network6(written);
+    if (!prefix) return std::nullopt;
     if (prefix->length < kShortestTrustedPrefix6) {
       diagnostics_.error(written.path, written.value + " is broader than /" +
                                            std::to_string(kShortestTrustedPrefix6) +

@@ -105,7 +105,9 @@ Policy without_host_facts(Policy policy) {
   HostSection defaults;
   policy.host.ports = defaults.ports;
   policy.host.addresses.clear();
+  policy.host.addresses6.clear();
   policy.host.private_endpoints.clear();
+  policy.host.private_endpoints6.clear();
   policy.host.virtual_networks.clear();
   policy.host.trusted.service_tags_path.clear();
   return policy;

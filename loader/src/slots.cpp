@@ -28,7 +28,7 @@ vw_settings settings_as_written(const SlotImage& image) {
   settings.flags &= ~(VW_SETTINGS_HAS_SEGMENTS | VW_SETTINGS_HAS_ENDPOINTS |
                       VW_SETTINGS_TCP_PORTS | VW_SETTINGS_UDP_PORTS | VW_SETTINGS_HAS_RULES6 |
                       VW_SETTINGS_UNTAGGED_SEGMENTS | VW_SETTINGS_IFACE_VLAN_SEGMENTS |
-                      VW_SETTINGS_VLAN_SEGMENTS);
+                      VW_SETTINGS_VLAN_SEGMENTS | VW_SETTINGS_HAS_ENDPOINTS6);
   if (!image.segments.empty()) settings.flags |= VW_SETTINGS_HAS_SEGMENTS;
   if (!image.rules6.empty()) settings.flags |= VW_SETTINGS_HAS_RULES6;
   // Which segment lookups can find anything: the others are skipped.
@@ -38,6 +38,7 @@ vw_settings settings_as_written(const SlotImage& image) {
     if (is_vlan_on_any_interface(key)) settings.flags |= VW_SETTINGS_VLAN_SEGMENTS;
   }
   if (!image.endpoints.empty()) settings.flags |= VW_SETTINGS_HAS_ENDPOINTS;
+  if (!image.endpoints6.empty()) settings.flags |= VW_SETTINGS_HAS_ENDPOINTS6;
   settings.port_filter = 0;
   for (uint32_t i = 0; i < std::min<uint32_t>(settings.port_count, VW_MAX_PORTS); i++) {
     const vw_port& port = settings.ports[i];
@@ -254,6 +255,7 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
   record_index_use(info, image, capacity, index);
   VW_TRY(write_segments(maps, idle, segments_with_index(image, index)));
   VW_TRY(replace_contents(maps.endpoints(idle), image.endpoints));
+  VW_TRY(replace_contents(maps.endpoints6(idle), image.endpoints6));
   VW_TRY(write_document(maps, idle, image.document));
   // vw_active is written whole: the live slot's word and settings go back
   // unchanged, only settings[idle] differs.
@@ -307,6 +309,7 @@ Result<SlotImage> read_slot(const PinnedMaps& maps, uint32_t slot) {
   image.trusted6 = VW_TRY(maps.trusted6(slot).entries());
   image.segments = VW_TRY(read_segments(maps, slot));
   image.endpoints = VW_TRY(maps.endpoints(slot).entries());
+  image.endpoints6 = VW_TRY(maps.endpoints6(slot).entries());
   image.document = VW_TRY(read_slot_document(maps, slot));
   return image;
 }

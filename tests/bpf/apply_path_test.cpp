@@ -42,6 +42,8 @@ using frames::kProtoGre;
 using frames::kProtoIpip;
 using frames::tcp4;
 using frames::tcp4_vlan;
+using frames::tcp6_from;
+using frames::tcp6_vlan;
 using frames::udp4;
 using frames::udp_tunnel4;
 using world::kHttpsPort;
@@ -325,6 +327,126 @@ TEST_F(ApplyPath, VaultDocumentDecidesEveryStepOfTheDecision) {
        passes(VW_CLASS_UNPROTECTED)},
   };
   expect_rows(rows);
+}
+
+// ---- Dual stack: IPv6 IP rules (profile dualstack) and subnets' IPv6 prefixes ----
+
+// The vault document under profile dualstack with IPv6 IP rules, the web
+// subnet dual stack and the db subnet IPv6 only.
+std::string dualstack_document() {
+  return edited_vault_document([](json& document) {
+    document["vaultwall"]["profile"] = "dualstack";
+    json& rules = acls(document)["ipRules"];
+    rules.push_back({{"value", "2001:db8:100::/48"}});
+    rules.push_back({{"value", "2001:db8:100:5::/64"}});
+    rules.push_back({{"value", "2603:1000::7"}});
+    json& vnets = document["vaultwall"]["virtualNetworks"];
+    vnets[0]["subnets"][0].erase("addressPrefix");
+    vnets[0]["subnets"][0]["addressPrefixes"] = {"10.1.0.0/24", "fd00:1::/64"};
+    vnets[1]["subnets"][0]["addressPrefix"] = "fd00:2::/64";
+  });
+}
+
+TEST_F(ApplyPath, DualstackCreditsIpv6RulesAndSubnetsOnTheirSegments) {
+  apply_document(dualstack_document());
+  const std::string kRule48 = "2001:db8:100::/48", kRule64 = "2001:db8:100:5::/64";
+  const std::string kRuleHost6 = "2603:1000::7";
+  EXPECT_TRUE(last().compiled.image.settings.flags & VW_SETTINGS_HAS_RULES6);
+
+  const std::vector<Row> rows = {
+      {"ipv6 ip rule /48", tcp6_from(ipv6("2001:db8:100:1::9")).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(rule_id(kRule48))},
+      {"ipv6 ip rule /64 inside the /48: the longer prefix is credited",
+       tcp6_from(ipv6("2001:db8:100:5::9")).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(rule_id(kRule64))},
+      {"ipv6 ip rule of one address", tcp6_from(ipv6("2603:1000::7")).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(rule_id(kRuleHost6))},
+      {"ipv6 ip rule of one address: its neighbour is denied",
+       tcp6_from(ipv6("2603:1000::8")).bytes(), drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6 stranger is denied", tcp6_from(ipv6("2001:db8:101::1")).bytes(),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"ipv4 ip rule unchanged", tcp4(kFromRule24).bytes(),
+       passes(VW_CLASS_IP_RULE).crediting_rule(rule_id(kRule24))},
+      {"ipv6 subnet prefix on its interface segment", tcp6_from(ipv6("fd00:1::5")).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(rule_id(kAppSubnet)), app_ifindex()},
+      {"ipv4 prefix of the same dual-stack subnet", tcp4(kFromAppSubnet).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(rule_id(kAppSubnet)), app_ifindex()},
+      {"ipv6-only subnet on its VLAN segment", tcp6_vlan(kDataVlan, ipv6("fd00:2::5")).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(rule_id(kDataSubnet))},
+      {"ipv6 subnet source on the other vnet's segment",
+       tcp6_vlan(kDataVlan, ipv6("fd00:1::5")).bytes(), drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6 subnet source from the internet", tcp6_from(ipv6("fd00:1::5")).bytes(),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"ipv6 ip rule source over a vnet segment does not match",
+       tcp6_from(ipv6("2001:db8:100:1::9")).bytes(), drops(VW_CLASS_IPV6_DENY), app_ifindex()},
+  };
+  expect_rows(rows);
+}
+
+TEST_F(ApplyPath, Ipv6SubnetPrefixesAreEnforcedUnderAzureProfilesToo) {
+  apply_document(edited_vault_document([](json& document) {
+    json& subnet = document["vaultwall"]["virtualNetworks"][0]["subnets"][0];
+    subnet.erase("addressPrefix");
+    subnet["addressPrefixes"] = {"10.1.0.0/24", "fd00:1::/64"};
+  }));
+  expect_rows({
+      {"ipv6 subnet prefix on its segment (akv-2018)", tcp6_from(ipv6("fd00:1::5")).bytes(),
+       passes(VW_CLASS_VNET_RULE).crediting_rule(rule_id(kAppSubnet)), app_ifindex()},
+      {"outside it", tcp6_from(ipv6("fd00:3::5")).bytes(), drops(VW_CLASS_IPV6_DENY),
+       app_ifindex()},
+  });
+}
+
+// ---- IPv6 private endpoints (vw_endpoints6_N) ----
+
+// The dualstack document with an IPv6 private endpoint bound to app-vnet
+// and one for any virtual network, and a listed IPv6 data-plane address.
+std::string endpoints6_document() {
+  return edited_vault_document([](json& document) {
+    json& host = document["vaultwall"];
+    host["privateEndpoints"].push_back({{"address", "fd00:20::5"}, {"virtualNetwork", kVnets + "app-vnet"}});
+    host["privateEndpoints"].push_back("fd00:20::6");
+    host["dataPlane"]["addresses"].push_back("2001:db8:10::10");
+  });
+}
+
+TEST_F(ApplyPath, Ipv6PrivateEndpointAdmitsItsVirtualNetworkOnly) {
+  apply_document(endpoints6_document());
+  EXPECT_EQ(last().compiled.image.endpoints6.size(), 3u);
+  const Ipv6 bound = ipv6("fd00:20::5"), any = ipv6("fd00:20::6");
+  auto to = [](const Ipv6& source, const Ipv6& destination, uint16_t vlan = 0) {
+    PacketBuilder b;
+    b.ethernet();
+    if (vlan) b.vlan(vlan);
+    b.ipv6(source, destination, kProtoTcp).tcp(40000, kHttpsPort);
+    return b.bytes();
+  };
+  const Ipv6 stranger = ipv6("2001:db8:eeee::1");
+  expect_rows({
+      {"bound IPv6 private endpoint from its virtual network", to(stranger, bound),
+       passes(VW_CLASS_PRIVATE_ENDPOINT), app_ifindex()},
+      {"bound IPv6 private endpoint from another virtual network", to(stranger, bound, kDataVlan),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"bound IPv6 private endpoint from the internet", to(stranger, bound),
+       drops(VW_CLASS_IPV6_DENY)},
+      {"IPv6 private endpoint of any virtual network, from one", to(stranger, any, kDataVlan),
+       passes(VW_CLASS_PRIVATE_ENDPOINT)},
+      {"listed public IPv6 address: decided as every IPv6 destination",
+       to(stranger, ipv6("2001:db8:10::10")), drops(VW_CLASS_IPV6_DENY)},
+  });
+}
+
+TEST_F(ApplyPath, VerifyFindsATamperedIpv6EndpointMap) {
+  apply_document(endpoints6_document());
+  PinDirLock lock = must(PinDirLock::acquire(maps().pin_dir()));
+  KernelPolicy current = must(read_kernel_policy(maps()));
+  EXPECT_TRUE(must(image_differences(maps(), current, last().compiled)).empty());
+  EXPECT_TRUE(current.settings.flags & VW_SETTINGS_HAS_ENDPOINTS6);
+  const auto& [key, value] = last().compiled.image.endpoints6.front();
+  must(maps().endpoints6(current.slot).erase(key));
+  std::vector<std::string> problems = must(image_differences(maps(), current, last().compiled));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0], "IPv6 endpoints: 1 entries missing from the kernel");
 }
 
 TEST_F(ApplyPath, RuleTableDescribesEveryRuleInTheKernel) {

@@ -379,6 +379,45 @@ TEST(Classify, Ipv6GetsTheDefaultAction) {
   EXPECT_EQ(deny.classify(p).verdict_class, uint32_t{VW_CLASS_IPV6_DENY});  // fail closed
 }
 
+// Profile dualstack: IPv6 IP rules from the internet, a subnet's IPv6
+// prefix from its virtual network's segment, credited as IPv4 ones are.
+TEST(Classify, Ipv6RulesAndSubnetPrefixesAreCredited) {
+  std::string text = policy_text(
+      R"(, "ipRules": [{"value": "2603:1000::/40"}, {"value": "2603:1000:0:1::/64"}])",
+      R"(, "profile": "dualstack")");
+  // The fixture's subnet s is made dual stack.
+  text.replace(text.find(R"("addressPrefix": "10.1.0.0/24")"), 30,
+               R"("addressPrefixes": ["10.1.0.0/24", "fd00:1::/64"])");
+  // The IPv6 rules replace the fixture's IPv4 ones (one ipRules list).
+  text.replace(text.find(R"("ipRules": [{"value": "203.0.113.0/24"}, {"value": "203.0.113.128/25"}, {"value": "198.51.100.7"}],)"),
+               std::string(R"("ipRules": [{"value": "203.0.113.0/24"}, {"value": "203.0.113.128/25"}, {"value": "198.51.100.7"}],)").size(),
+               "");
+  Fixture f(text);
+  auto six = [](const char* source, uint32_t ifindex = 10, uint16_t vlan = 0) {
+    PacketDescription p;
+    p.family = PacketFamily::kIpv6;
+    p.source6 = *parse_ipv6(source);
+    p.ifindex = ifindex;
+    p.vlan = vlan;
+    return p;
+  };
+  auto wide = f.classify(six("2603:1000:0:2::9"));
+  EXPECT_EQ(wide.verdict_class, uint32_t{VW_CLASS_IP_RULE});
+  EXPECT_EQ(wide.rule_id, f.id("2603:1000::/40"));
+  auto narrow = f.classify(six("2603:1000:0:1::9"));
+  EXPECT_EQ(narrow.rule_id, f.id("2603:1000:0:1::/64"));  // the longer prefix
+  ASSERT_EQ(narrow.other_rules.size(), 1u);
+  EXPECT_EQ(narrow.other_rules[0].cidr(), "2603:1000::/40");
+  EXPECT_EQ(f.classify(six("2603:1001::9")).verdict_class, uint32_t{VW_CLASS_IPV6_DENY});
+  auto subnet = f.classify(six("fd00:1::5", 11, 100));  // eth1, VLAN 100: vnet v
+  EXPECT_EQ(subnet.verdict_class, uint32_t{VW_CLASS_VNET_RULE});
+  EXPECT_EQ(subnet.rule_id, f.id(kSubnet));
+  EXPECT_EQ(f.classify(six("fd00:1::5")).verdict_class, uint32_t{VW_CLASS_IPV6_DENY});
+  EXPECT_EQ(f.classify(six("fd00:1::5", 10, 200)).verdict_class, uint32_t{VW_CLASS_IPV6_DENY});
+  EXPECT_EQ(f.classify(six("2603:1000::9", 11, 100)).verdict_class,
+            uint32_t{VW_CLASS_IPV6_DENY});  // IP rules do not match from a vnet
+}
+
 TEST(Classify, ExplainsEachStep) {
   Fixture f(policy_text());
   auto v = f.classify(packet("8.8.8.8"));

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "test_support.h"
+#include "vaultwall/abi/keys.h"
 #include "vaultwall/policy/sha256.h"
 
 namespace vaultwall::test {
@@ -107,6 +108,74 @@ TEST(Compile, ExactSlotImage) {
   EXPECT_EQ(to_hex(image.info.digest, VW_DIGEST_LEN), out.digest_hex);
   EXPECT_EQ(out.vnet_ids.at(kVnet), 1u);
   EXPECT_TRUE(out.freed_rule_ids.empty());
+}
+
+// Dual stack: IPv6 IP rules under the public network (vnet 0) and a
+// subnet's IPv6 prefixes under its network, in vw_rules6_N.
+bool same_key6(const vw_rule6_key& a, uint32_t vnet_id, const char* cidr) {
+  auto prefix = parse_ipv6_prefix(cidr);
+  uint8_t bytes[16];
+  std::memcpy(bytes, prefix->network().address.data(), 16);
+  vw_rule6_key want = make_rule6_key(vnet_id, bytes, prefix->length);
+  return std::memcmp(&a, &want, sizeof a) == 0;
+}
+
+std::string dualstack_text() {
+  return wrap(
+      R"({"defaultAction": "Deny", "ipRules": [{"value": "203.0.113.0/24"}, {"value": "2603:1000::/40"}, {"value": "2603:1000::7"}], "virtualNetworkRules": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s"}]})",
+      R"({"profile": "dualstack", "virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "segment": {"vlan": 5}, "subnets": [{"name": "s", "addressPrefixes": ["10.1.0.0/24", "fd00:1::/64", "2001:db8:5::/48"], "serviceEndpoints": ["Microsoft.KeyVault"]}]}]})");
+}
+
+TEST(Compile, DualstackIpRulesAndSubnetPrefixesFillTheIpv6RuleTrie) {
+  CompiledPolicy out = compile(must_load(dualstack_text()));
+  const SlotImage& image = out.image;
+  EXPECT_TRUE(image.settings.flags & VW_SETTINGS_HAS_RULES6);
+  ASSERT_EQ(image.rules.size(), 2u);  // the IPv4 rule and the subnet's IPv4 prefix
+  ASSERT_EQ(image.rules6.size(), 4u);
+  EXPECT_TRUE(same_key6(image.rules6[0].first, VW_VNET_PUBLIC, "2603:1000::/40"));
+  EXPECT_EQ(image.rules6[0].second.rule_id, 2u);
+  EXPECT_TRUE(same_key6(image.rules6[1].first, VW_VNET_PUBLIC, "2603:1000::7/128"));
+  EXPECT_EQ(image.rules6[1].second.rule_id, 3u);
+  EXPECT_TRUE(same_key6(image.rules6[2].first, 1, "fd00:1::/64"));
+  EXPECT_EQ(image.rules6[2].second.rule_id, 4u);  // the VNET rule's id, both families
+  EXPECT_TRUE(same_key6(image.rules6[3].first, 1, "2001:db8:5::/48"));
+  EXPECT_EQ(image.rules6[3].second.rule_id, 4u);
+  EXPECT_EQ(image.rules6[0].first.prefixlen, VW_RULE_KEY_VNET_BITS + 40);
+  EXPECT_EQ(image.info.rule_prefixes, 6u);
+  ASSERT_EQ(out.rule_info.size(), 4u);
+  EXPECT_EQ(out.rule_info[1].second.kind, uint32_t{VW_RULE_KIND_IP});
+  EXPECT_STREQ(out.rule_info[1].second.text, "2603:1000::/40");
+  EXPECT_STREQ(out.rule_info[2].second.text, "2603:1000::7");
+  EXPECT_STREQ(image.info.profile, "dualstack");
+  ASSERT_EQ(out.rules.size(), 4u);
+  EXPECT_EQ(out.rules[1].prefixes6.size(), 1u);
+  EXPECT_TRUE(out.rules[1].prefixes.empty());
+  EXPECT_EQ(out.rules[3].prefixes6.size(), 2u);
+}
+
+TEST(Compile, NoIpv6RulesLeavesTheFlagClear) {
+  CompiledPolicy out = compile(must_load(policy_text(R"([{"value": "203.0.113.0/24"}])")));
+  EXPECT_TRUE(out.image.rules6.empty());
+  EXPECT_FALSE(out.image.settings.flags & VW_SETTINGS_HAS_RULES6);
+}
+
+TEST(Compile, InactiveVnetRuleCompilesNoIpv6PrefixEither) {
+  std::string text = dualstack_text();
+  text.replace(text.find(R"(/subnets/s"})"), 12,
+               R"(/subnets/s", "ignoreMissingVnetServiceEndpoint": true})");
+  text.replace(text.find(R"("serviceEndpoints": ["Microsoft.KeyVault"])"), 42,
+               R"("serviceEndpoints": [])");
+  CompiledPolicy out = compile(must_load(text));
+  EXPECT_EQ(out.image.rules6.size(), 2u);  // the two IPv6 IP rules only
+}
+
+TEST(Compile, EnforcedPerimeterCompilesNoIpv6VaultRule) {
+  std::string text = dualstack_text();
+  text.replace(text.find(R"({"profile")"), 1,
+               R"({"perimeter": {"accessMode": "Enforced", "accessRules": []}, )");
+  CompiledPolicy out = compile(must_load(text));
+  EXPECT_TRUE(out.image.rules6.empty());
+  EXPECT_FALSE(out.image.settings.flags & VW_SETTINGS_HAS_RULES6);
 }
 
 TEST(Compile, NoAddressesProtectsEveryDestinationAndNoSegmentsClearsTheFlag) {

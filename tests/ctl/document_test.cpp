@@ -2,6 +2,7 @@
 // to_azure_json.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "test_support.h"
@@ -320,9 +321,8 @@ TEST(RoundTrip, FuzzFoundSubnetLeftWithoutPrefixIsRefused) {
   auto errors = errors_of(kFuzzSubnetOnlyIpv6Like);
   ASSERT_EQ(errors.size(), 1u) << describe(errors);
   EXPECT_EQ(errors[0].path, "vaultwall.virtualNetworks[0].subnets[1].addressPrefix");
-  EXPECT_EQ(
-      errors[0].message,
-      "55:.1.2.0/24: subnet api has only IPv6 prefixes, and IPv6 subnet prefixes are not enforceable yet (only IPv4 addresses are supported); give its IPv4 addressPrefix too");
+  EXPECT_EQ(errors[0].message,
+            "\"55:.1.2.0/24\" is not a valid IPv6 address or prefix; write it as 2001:db8::/32");
 }
 
 constexpr const char* kIpv6Vnet =
@@ -339,33 +339,69 @@ std::string subnet_rule_document(const std::string& prefixes) {
           R"(, "serviceEndpoints": ["Microsoft.KeyVault"]}]}]})");
 }
 
-TEST(RoundTrip, Ipv6OnlySubnetIsRefusedAtItsFirstPrefix) {
-  // A rule on that subnet gets no second error: the subnet is described.
-  std::string text = subnet_rule_document(R"(["2001:db8::/64", "2001:db8:1::/64"])");
-  expect_refused_or_round_trip(text);
-  auto result = load_policy(text);
-  ASSERT_EQ(result.errors().size(), 1u) << describe(result.diagnostics);
-  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kError,
-                             "vaultwall.virtualNetworks[0].subnets[0].addressPrefixes[0]",
-                             "2001:db8::/64: subnet s has only IPv6 prefixes"))
-      << describe(result.diagnostics);
-  EXPECT_FALSE(has_diagnostic(result.diagnostics, Severity::kWarning,
-                              "vaultwall.virtualNetworks[0].subnets[0].addressPrefixes[1]",
-                              "skipped"))
-      << describe(result.diagnostics);  // no "skipped" on top of the error
+// Whether any diagnostic, at any path, says `text`.
+bool any_mentions(const std::vector<Diagnostic>& diagnostics, std::string_view text) {
+  return std::any_of(diagnostics.begin(), diagnostics.end(), [&](const Diagnostic& d) {
+    return d.message.find(text) != std::string::npos;
+  });
 }
 
-TEST(RoundTrip, DualStackSubnetKeepsItsIpv4PrefixesOnly) {
+TEST(RoundTrip, Ipv6OnlySubnetKeepsItsIpv6Prefixes) {
+  std::string text = subnet_rule_document(R"(["2001:db8::/64", "fd00:6::/64"])");
+  auto result = load_policy(text);
+  ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
+  const Subnet& subnet = result.value->host.virtual_networks[0].subnets[0];
+  EXPECT_TRUE(subnet.prefixes.empty());
+  EXPECT_EQ(subnet.prefixes6, (std::vector<Ipv6Prefix>{*parse_ipv6_prefix("2001:db8::/64"),
+                                                       *parse_ipv6_prefix("fd00:6::/64")}));
+  EXPECT_FALSE(any_mentions(result.diagnostics, "not enforceable")) << describe(result.diagnostics);
+  expect_round_trip(*result.value);
+}
+
+TEST(RoundTrip, DualStackSubnetKeepsBothFamilies) {
   std::string text = subnet_rule_document(R"(["2001:db8::/64", "10.6.0.0/24"])");
   auto result = load_policy(text);
   ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
-  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning,
-                             "vaultwall.virtualNetworks[0].subnets[0].addressPrefixes[0]",
-                             "skipped"))
-      << describe(result.diagnostics);
-  EXPECT_EQ(result.value->host.virtual_networks[0].subnets[0].prefixes,
-            std::vector<Ipv4Prefix>{*parse_ipv4_prefix("10.6.0.0/24")});
+  EXPECT_FALSE(any_mentions(result.diagnostics, "not enforceable")) << describe(result.diagnostics);
+  const Subnet& subnet = result.value->host.virtual_networks[0].subnets[0];
+  EXPECT_EQ(subnet.prefixes, std::vector<Ipv4Prefix>{*parse_ipv4_prefix("10.6.0.0/24")});
+  EXPECT_EQ(subnet.prefixes6, std::vector<Ipv6Prefix>{*parse_ipv6_prefix("2001:db8::/64")});
   expect_round_trip(*result.value);
+  // show writes IPv4 then IPv6 under addressPrefixes
+  EXPECT_NE(to_azure_json(*result.value, -1).find(R"("addressPrefixes":["10.6.0.0/24","2001:db8::/64"])"),
+            std::string::npos)
+      << to_azure_json(*result.value);
+}
+
+TEST(SubnetIpv6, HostBitsSyntaxMappedAndOverlapsAreRefusedAtTheirPath) {
+  const std::string path = "vaultwall.virtualNetworks[0].subnets[0].addressPrefixes[";
+  const std::pair<const char*, const char*> cases[] = {
+      {R"(["fd00:6::1/64"])", "fd00:6::1/64 has host bits set; the network is fd00:6::/64"},
+      {R"(["fd00:6::g/64"])", "is not a valid IPv6 address or prefix"},
+      {R"(["::ffff:10.6.0.0/120"])", "write the IPv4 address"},
+  };
+  for (const auto& [prefixes, reason] : cases) {
+    auto errors = errors_of(subnet_rule_document(prefixes));
+    EXPECT_TRUE(has_diagnostic(errors, Severity::kError, path + "0]", reason))
+        << prefixes << ": " << describe(errors);
+  }
+  auto overlap = errors_of(subnet_rule_document(R"(["fd00:6::/48", "fd00:6:0:1::/64"])"));
+  EXPECT_TRUE(has_diagnostic(overlap, Severity::kError, path + "1]",
+                             "fd00:6:0:1::/64 overlaps fd00:6::/48"))
+      << describe(overlap);
+}
+
+TEST(DualstackIpRules, RoundTripThroughShow) {
+  std::string text = wrap(
+      R"({"defaultAction": "Deny", "ipRules": [{"value": "2603:1000::/40"}, {"value": "203.0.113.7"}, {"value": "2603:1000:0:1::7/128"}]})",
+      R"({"profile": "dualstack"})");
+  Policy policy = must_load(text);
+  expect_round_trip(policy);
+  std::string shown = to_azure_json(policy, -1);
+  EXPECT_NE(shown.find(R"("ipRules":[{"value":"2603:1000::/40"},{"value":"203.0.113.7"},{"value":"2603:1000:0:1::7"}])"),
+            std::string::npos)
+      << shown;
+  EXPECT_NE(shown.find(R"("profile":"dualstack")"), std::string::npos) << shown;
 }
 
 TEST(CanonicalSerialisation, IgnoresOrderButNotContent) {

@@ -2,6 +2,8 @@
 // overlaps (warnings), limit overrides, inactive VNET rules.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "test_support.h"
 #include "vaultwall_abi.h"
 
@@ -22,6 +24,7 @@ std::string ip_rules(std::initializer_list<const char*> values, std::string_view
 TEST(Profiles, LimitsPerProfile) {
   EXPECT_EQ(profile_limits(Profile::kAkv2018), (ProfileLimits{127, 127, true}));
   EXPECT_EQ(profile_limits(Profile::kAkvCurrent), (ProfileLimits{1000, 200, false}));
+  EXPECT_EQ(profile_limits(Profile::kDualstack), (ProfileLimits{1000, 200, false, true}));
 }
 
 TEST(Profiles, AkvCurrentIsTheDefault) {
@@ -308,6 +311,164 @@ TEST(TrustedIpv6, HostBitsBroadRangesAndBadSyntaxAreRefused) {
   auto syntax = errors_of(custom_trusted("2603:1000::g/40"));
   EXPECT_TRUE(has_diagnostic(syntax, Severity::kError, path, "is not a valid IPv6 address"))
       << describe(syntax);
+}
+
+}  // namespace
+}  // namespace vaultwall::test
+
+namespace vaultwall::test {
+namespace {
+
+// Profile dualstack (a vaultwall extension): IPv6 ipRules, validated at
+// their path with the checker trusted IPv6 prefixes use.
+std::string ipv6_rules(std::initializer_list<const char*> values,
+                       std::string_view profile = "dualstack") {
+  return ip_rules(values, profile);
+}
+
+TEST(DualstackIpRules, GlobalPrefixesAndAddressesAreAccepted) {
+  Policy policy = must_load(ipv6_rules({"2603:1000::/40", "2603:1000:0:1::7/128", "203.0.113.7"}));
+  EXPECT_EQ(policy.host.profile, Profile::kDualstack);
+  ASSERT_EQ(policy.ip_rules.size(), 3u);
+  ASSERT_TRUE(policy.ip_rules[0].ipv6());
+  EXPECT_EQ(policy.ip_rules[0].canonical(), "2603:1000::/40");
+  EXPECT_EQ(policy.ip_rules[1].canonical(), "2603:1000:0:1::7");  // a /128 is the address
+  ASSERT_TRUE(policy.ip_rules[2].ipv4());                         // IPv4 unchanged
+  EXPECT_EQ(policy.limits().max_ip_rules, 1000u);                  // akv-current's limits
+}
+
+TEST(DualstackIpRules, DocumentationRangeIsAcceptedAsIpv4TestNetIs) {
+  EXPECT_EQ(must_load(ip_rules({"192.0.2.0/24"})).ip_rules.size(), 1u);
+  EXPECT_EQ(must_load(ipv6_rules({"2001:db8::/32"})).ip_rules.size(), 1u);
+}
+
+TEST(DualstackIpRules, EveryNonGlobalRangeIsRefusedAtItsPath) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"fd12:3456::/32", "fd12:3456::/32 belongs to unique local (fc00::/7); only public addresses are allowed in IP rules"},
+      {"fc00::/7", "belongs to unique local (fc00::/7)"},
+      {"fe80::/64", "belongs to link-local (fe80::/10)"},
+      {"::1", "belongs to loopback (::1/128)"},
+      {"::", "belongs to the unspecified address (::/128)"},
+      {"ff02::1", "belongs to multicast (ff00::/8)"},
+      {"::ffff:203.0.113.0/120", "belongs to IPv4-mapped (::ffff:0:0/96; write the IPv4 address"},
+      {"::/0", "contains the unspecified address (::/128)"},
+  };
+  for (const auto& [prefix, reason] : cases) {
+    auto errors = errors_of(ipv6_rules({"203.0.113.7", prefix}));
+    EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "networkAcls.ipRules[1].value", reason))
+        << prefix << ": " << describe(errors);
+  }
+}
+
+TEST(DualstackIpRules, HostBitsAndBadSyntaxAreRefusedAtTheirPath) {
+  auto host_bits = errors_of(ipv6_rules({"2603:1000::1/40"}));
+  EXPECT_TRUE(has_diagnostic(host_bits, Severity::kError, "networkAcls.ipRules[0].value",
+                             "2603:1000::1/40 has host bits set; the network is 2603:1000::/40"))
+      << describe(host_bits);
+  for (const char* bad : {"2603:1000::g/40", "2603:1000::/129", "2603:1000::/040", "2603::1::2"}) {
+    auto syntax = errors_of(ipv6_rules({bad}));
+    EXPECT_TRUE(has_diagnostic(syntax, Severity::kError, "networkAcls.ipRules[0].value",
+                               "is not a valid IPv6 address or prefix"))
+        << bad << ": " << describe(syntax);
+  }
+}
+
+TEST(DualstackIpRules, AzureProfilesRefuseIpv6AsAzureDoes) {
+  for (const char* profile : {"akv-current", "akv-2018"}) {
+    auto errors = errors_of(ipv6_rules({"2001:db8::/32"}, profile));
+    ASSERT_EQ(errors.size(), 1u) << profile << ": " << describe(errors);
+    EXPECT_EQ(errors[0].path, "networkAcls.ipRules[0].value");
+    EXPECT_EQ(errors[0].message, "2001:db8::/32: only IPv4 addresses are supported") << profile;
+  }
+  ValidateOptions options;  // --profile dualstack over the document's
+  options.profile = Profile::kDualstack;
+  EXPECT_EQ(must_load(ipv6_rules({"2001:db8::/32"}, "akv-current"), options).ip_rules.size(), 1u);
+}
+
+TEST(DualstackIpRules, CountInTheIpRuleLimit) {
+  std::string doc = wrap(
+      R"({"defaultAction": "Deny", "ipRules": [{"value": "203.0.113.7"}, {"value": "2603:1000::/40"}, {"value": "2603:1001::/40"}]})",
+      R"({"profile": "dualstack", "limits": {"maxIpRules": 2}})");
+  auto errors = errors_of(doc);
+  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "networkAcls.ipRules",
+                             "3 IP rules exceed the limit of 2 in force"))
+      << describe(errors);
+}
+
+TEST(DualstackIpRules, DuplicatesAndOverlapsWarnAsForIpv4) {
+  auto result = load_policy(ipv6_rules({"2603:1000::7", "2603:1000:0::7/128", "2603:1000::/40"}));
+  ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
+  EXPECT_EQ(result.value->ip_rules.size(), 2u);
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning,
+                             "networkAcls.ipRules[1].value",
+                             "is the same rule as networkAcls.ipRules[0].value (2603:1000::7)"))
+      << describe(result.diagnostics);
+  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning,
+                             "networkAcls.ipRules[0].value",
+                             "2603:1000::7 overlaps 2603:1000::/40 (networkAcls.ipRules[2].value)"))
+      << describe(result.diagnostics);
+}
+
+}  // namespace
+}  // namespace vaultwall::test
+
+namespace vaultwall::test {
+namespace {
+
+// IPv6 data-plane addresses and private endpoints (host facts): unicast
+// addresses, in vw_endpoints6_N.
+std::string endpoints6(const std::string& addresses, const std::string& endpoints) {
+  return wrap(R"({"defaultAction": "Deny"})",
+              R"({"dataPlane": {"addresses": )" + addresses + R"(}, "privateEndpoints": )" +
+                  endpoints +
+                  R"(, "virtualNetworks": [{"id": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "segment": {"vlan": 5}, "subnets": [{"name": "s", "addressPrefix": "10.1.0.0/24"}]}]})");
+}
+
+TEST(Ipv6Endpoints, AddressesAndPrivateEndpointsAreKeptAndCompiled) {
+  Policy policy = must_load(endpoints6(
+      R"(["192.0.2.10", "2001:db8:10::10"])",
+      R"(["fd00:20::6", {"address": "fd00:20::5", "virtualNetwork": "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/V"}])"));
+  ASSERT_EQ(policy.host.addresses6.size(), 1u);
+  EXPECT_EQ(format_ipv6(policy.host.addresses6[0]), "2001:db8:10::10");
+  ASSERT_EQ(policy.host.private_endpoints6.size(), 2u);
+  EXPECT_EQ(policy.host.private_endpoints6[1].virtual_network,
+            "/subscriptions/0/resourcegroups/rg/providers/microsoft.network/virtualnetworks/v");
+  std::string shown = to_azure_json(policy, -1);
+  EXPECT_NE(shown.find(R"("addresses":["192.0.2.10","2001:db8:10::10"])"), std::string::npos) << shown;
+  auto again = load_policy(shown);
+  ASSERT_TRUE(again.ok()) << describe(again.diagnostics);
+  EXPECT_EQ(*again.value, policy);
+
+  Pipeline out = run_pipeline(policy, TrustedSet{});
+  ASSERT_TRUE(out.compiled) << describe(out.diagnostics);
+  const SlotImage& image = out.compiled->image;
+  ASSERT_EQ(image.endpoints6.size(), 3u);
+  EXPECT_EQ(image.endpoints6[0].second.kind, uint32_t{VW_ENDPOINT_PUBLIC});
+  EXPECT_EQ(image.endpoints6[1].second.kind, uint32_t{VW_ENDPOINT_PRIVATE});
+  EXPECT_EQ(image.endpoints6[1].second.vnet_id, 0u);
+  EXPECT_EQ(image.endpoints6[2].second.vnet_id, 1u);
+  EXPECT_EQ(std::memcmp(image.endpoints6[2].first.addr, parse_ipv6("fd00:20::5")->data(), 16), 0);
+  EXPECT_TRUE(image.settings.flags & VW_SETTINGS_HAS_ENDPOINTS6);
+  EXPECT_EQ(image.endpoints.size(), 1u);  // the IPv4 address
+}
+
+TEST(Ipv6Endpoints, NonUnicastRangesAndDuplicatesAreRefusedAtTheirPath) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"ff02::1", "ff02::1 is not a unicast host address (ff00::/8: multicast)"},
+      {"::", "(::/128: the unspecified address)"},
+      {"::1", "(::1/128: loopback"},
+      {"::ffff:192.0.2.10", "write the IPv4 address"},
+      {"2001:db8::/64", "is not a single IPv6 address (list addresses, not ranges)"},
+  };
+  for (const auto& [address, reason] : cases) {
+    auto errors = errors_of(endpoints6(std::string("[\"") + address + "\"]", "[]"));
+    EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "vaultwall.dataPlane.addresses[0]", reason))
+        << address << ": " << describe(errors);
+  }
+  auto twice = errors_of(endpoints6(R"(["fd00:20::5"])", R"(["fd00:20::5"])"));
+  EXPECT_TRUE(has_diagnostic(twice, Severity::kError, "vaultwall.privateEndpoints[0]",
+                             "either a data-plane address or a private endpoint"))
+      << describe(twice);
 }
 
 }  // namespace

@@ -307,6 +307,9 @@ struct ScopeCoverage {
   uint64_t ipv6_decided = 0;           // IPv6 frames decided by their source
   uint64_t ipv6_trusted = 0;           // ... admitted by an IPv6 trusted prefix
   uint64_t ipv4_mapped = 0;            // ... with an IPv4-mapped source
+  uint64_t ipv6_ip_rule = 0;           // ... admitted by an IPv6 IP rule
+  uint64_t ipv6_vnet_rule = 0;         // ... admitted by a subnet's IPv6 prefix
+  uint64_t ipv6_private_endpoint = 0;  // ... to an IPv6 private endpoint, from its network
 
   void note(const Policy& policy, const PacketDescription& d, const Outcome& o,
             const std::vector<uint8_t>& frame) {
@@ -330,6 +333,9 @@ struct ScopeCoverage {
       const bool mapped = vaultwall::ipv4_mapped(d.source6).has_value();
       ipv4_mapped += mapped ? 1 : 0;
       ipv6_trusted += !mapped && o.verdict_class == VW_CLASS_TRUSTED ? 1 : 0;
+      ipv6_ip_rule += !mapped && o.verdict_class == VW_CLASS_IP_RULE ? 1 : 0;
+      ipv6_vnet_rule += !mapped && o.verdict_class == VW_CLASS_VNET_RULE ? 1 : 0;
+      ipv6_private_endpoint += !mapped && o.verdict_class == VW_CLASS_PRIVATE_ENDPOINT ? 1 : 0;
     }
     // Two tags, the inner with VID 0 (tags start at byte 12 with 0x8100/0x88a8).
     if (frame.size() >= 22 && (frame[12] == 0x81 || frame[12] == 0x88) &&
@@ -477,7 +483,10 @@ int run(const Options& options) {
             << totals.scope.priority_tags << std::endl;
   std::cout << "differential: decided IPv6 frames " << totals.scope.ipv6_decided
             << ", admitted by an IPv6 trusted prefix " << totals.scope.ipv6_trusted
-            << ", with an IPv4-mapped source " << totals.scope.ipv4_mapped << std::endl;
+            << ", with an IPv4-mapped source " << totals.scope.ipv4_mapped
+            << ", admitted by an IPv6 IP rule " << totals.scope.ipv6_ip_rule
+            << ", by a subnet's IPv6 prefix " << totals.scope.ipv6_vnet_rule
+            << ", to an IPv6 private endpoint " << totals.scope.ipv6_private_endpoint << std::endl;
   return totals.mismatches == 0 ? 0 : 1;
 }
 

@@ -216,6 +216,7 @@ class FrameGenerator {
   void add_ipv6(PacketBuilder& b) {
     testing::Ipv6 src = source6(), dst{};
     for (auto& x : dst) x = static_cast<uint8_t>(rng_());
+    if (!pools_.destinations6.empty() && chance(0.4)) dst = pick(pools_.destinations6);
     uint32_t r = uniform(0, 99);
     uint8_t transport = r < 65   ? testing::kProtoTcp
                         : r < 85 ? testing::kProtoUdp
@@ -301,6 +302,8 @@ void describe_ipv6(const std::vector<uint8_t>& f, size_t at, const Scope& scope,
   }
   std::copy(f.begin() + static_cast<std::ptrdiff_t>(at + 8), f.begin() + static_cast<std::ptrdiff_t>(at + 24),
             d.source6.begin());
+  std::copy(f.begin() + static_cast<std::ptrdiff_t>(at + 24),
+            f.begin() + static_cast<std::ptrdiff_t>(at + 40), d.destination6.begin());
   auto is_extension = [](uint8_t h) { return h == 0 || h == 43 || h == 44 || h == 60; };
   uint8_t next = f[at + 6];
   size_t pos = at + 40;
@@ -342,13 +345,18 @@ void describe_ipv6(const std::vector<uint8_t>& f, size_t at, const Scope& scope,
 
 FramePools pools_for(const Policy& policy, const std::vector<uint32_t>& ifindexes) {
   std::set<uint32_t> sources;
-  for (const IpRule& rule : policy.ip_rules) add_edges(sources, rule.prefix);
+  std::set<Ipv6Address> sources6;
+  for (const IpRule& rule : policy.ip_rules) {
+    if (const Ipv4Prefix* p = rule.ipv4()) add_edges(sources, *p);
+    if (const Ipv6Prefix* p = rule.ipv6()) add_edges(sources6, *p);
+  }
   for (const VirtualNetwork& vnet : policy.host.virtual_networks)
-    for (const Subnet& subnet : vnet.subnets)
+    for (const Subnet& subnet : vnet.subnets) {
       for (const Ipv4Prefix& p : subnet.prefixes) add_edges(sources, p);
+      for (const Ipv6Prefix& p : subnet.prefixes6) add_edges(sources6, p);
+    }
   for (const CustomTrustedService& service : policy.host.trusted.custom)
     for (const Ipv4Prefix& p : service.prefixes) add_edges(sources, p);
-  std::set<Ipv6Address> sources6;
   for (const CustomTrustedService& service : policy.host.trusted.custom)
     for (const Ipv6Prefix& p : service.prefixes6) add_edges(sources6, p);
   FramePools pools;
@@ -357,6 +365,9 @@ FramePools pools_for(const Policy& policy, const std::vector<uint32_t>& ifindexe
   pools.destinations = policy.host.addresses;
   for (const PrivateEndpoint& endpoint : policy.host.private_endpoints)
     pools.destinations.push_back(endpoint.address);
+  pools.destinations6 = policy.host.addresses6;
+  for (const PrivateEndpoint6& endpoint : policy.host.private_endpoints6)
+    pools.destinations6.push_back(endpoint.address);
   // Unlisted: an address a socket is bound to, the subnet broadcast, the
   // limited broadcast, two groups, a routed one, another "local" one.
   for (const char* other : {"192.0.2.99", "192.0.2.255", "255.255.255.255", "224.0.0.1",

@@ -53,6 +53,7 @@ struct FramePools {
   std::vector<uint32_t> sources;
   std::vector<Ipv6Address> sources6;  // edges of the IPv6 trusted prefixes
   std::vector<uint32_t> destinations;
+  std::vector<Ipv6Address> destinations6;  // listed IPv6 addresses and private endpoints
   std::vector<uint16_t> vlans;
   std::vector<uint32_t> ifindexes;
   std::vector<PortSpec> ports;

@@ -18,10 +18,12 @@ class PolicyGenerator {
       : rng_(rng), interfaces_(interfaces) {}
 
   json run() {
-    current_profile_ = chance(0.5);
+    std::string profile = pick<std::string>({"akv-2018", "akv-current", "dualstack", "DualStack"});
+    current_profile_ = profile != "akv-2018";  // akv-current's limits: no /31 refusal
+    dualstack_ = profile != "akv-2018" && profile != "akv-current";
     json acls = {{"defaultAction", pick<std::string>({"Allow", "Deny", "deny"})},
                  {"bypass", pick<std::string>({"AzureServices", "None"})}};
-    json host = {{"profile", current_profile_ ? "akv-current" : "akv-2018"},
+    json host = {{"profile", profile},
                  {"mode", pick<std::string>({"enforce", "audit"})}};
     add_data_plane(host);
     add_virtual_networks(host, acls);
@@ -78,6 +80,7 @@ class PolicyGenerator {
     std::shuffle(pool.begin(), pool.end(), rng_);
     uint32_t addresses = chance(0.4) ? 0 : uniform(1, 2);
     std::vector<std::string> a(pool.begin(), pool.begin() + addresses);
+    if (chance(0.2)) a.push_back(pick<std::string>({"2001:db8:10::10", "fd00:10::10"}));
     if (!a.empty()) plane["addresses"] = a;
     if (!a.empty() && chance(0.2))
       plane["listen"] = pick<std::string>({"addresses", "Addresses"});
@@ -114,6 +117,17 @@ class PolicyGenerator {
       std::string vnet = vnet_ids_[uniform(0, static_cast<uint32_t>(vnet_ids_.size() - 1))];
       if (chance(0.2)) std::transform(vnet.begin(), vnet.end(), vnet.begin(), ::toupper);
       endpoints.push_back({{"address", endpoint_pool_[i]}, {"virtualNetwork", vnet}});
+    }
+    // IPv6 private endpoints (vw_endpoints6_N), bound or not.
+    for (const char* address : {"fd00:20::5", "2001:db8:20::6"}) {
+      if (!chance(0.25)) continue;
+      if (vnet_ids_.empty() || chance(0.5)) {
+        endpoints.push_back(address);
+        continue;
+      }
+      endpoints.push_back(
+          {{"address", address},
+           {"virtualNetwork", vnet_ids_[uniform(0, static_cast<uint32_t>(vnet_ids_.size() - 1))]}});
     }
     if (!endpoints.empty()) host["privateEndpoints"] = endpoints;
   }
@@ -165,6 +179,24 @@ class PolicyGenerator {
     }
   }
 
+  // A subnet's IPv6 prefix: unique local space of its network mostly, or a
+  // public prefix an IPv6 IP rule or trusted prefix may also cover (they
+  // must never match traffic from a virtual network).
+  Ipv6Prefix subnet_prefix6(int vnet) {
+    if (chance(0.3)) {
+      Ipv6Prefix p = trusted_prefix6();
+      p.length = std::max<uint8_t>(p.length, 48);
+      return p.network();
+    }
+    Ipv6Prefix p{*parse_ipv6("fd00::"), 0};
+    p.address[1] = static_cast<uint8_t>(vnet % 4);
+    for (size_t i = 2; i < 16; i++) p.address[i] = static_cast<uint8_t>(rng_());
+    if (chance(0.5)) std::fill(p.address.begin() + 8, p.address.end(), 0);
+    p.length = chance(0.6) ? pick<uint8_t>({48, 56, 64, 65, 120, 127, 128})
+                           : static_cast<uint8_t>(uniform(16, 128));
+    return p.network();
+  }
+
   // A public address shared by several rules and trusted prefixes, so they nest.
   uint32_t anchor() {
     if (anchors_.empty() || chance(0.3)) anchors_.push_back(random_public_address());
@@ -185,6 +217,7 @@ class PolicyGenerator {
           std::to_string(v);
       json subnets = json::array();
       std::vector<Ipv4Prefix> taken;
+      std::vector<Ipv6Prefix> taken6;
       uint32_t subnet_count = uniform(1, 3);
       for (uint32_t s = 0; s < subnet_count; s++) {
         std::vector<std::string> prefixes;
@@ -196,6 +229,17 @@ class PolicyGenerator {
           taken.push_back(p);
           prefixes.push_back(p.cidr());
         }
+        // IPv6 prefixes (every profile): dual-stack subnets, some IPv6 only.
+        for (uint32_t k = 0, n = chance(0.5) ? 0 : uniform(1, 2); k < n; k++) {
+          Ipv6Prefix p = subnet_prefix6(static_cast<int>(v));
+          bool overlaps = std::any_of(taken6.begin(), taken6.end(),
+                                      [&](const Ipv6Prefix& t) { return t.overlaps(p); });
+          if (overlaps) continue;
+          taken6.push_back(p);
+          prefixes.push_back(p.cidr());
+        }
+        if (chance(0.15))  // IPv6 only
+          std::erase_if(prefixes, [](const std::string& t) { return !looks_like_ipv6(t); });
         if (prefixes.empty()) continue;
         bool endpoint = chance(0.85);
         std::string name = "s" + std::to_string(s);
@@ -246,6 +290,16 @@ class PolicyGenerator {
       if (text.empty()) continue;
       rules.push_back({{"value", text}});
       if (chance(0.03)) rules.push_back({{"value", text}});  // duplicate: kept once
+    }
+    // IPv6 rules under dualstack, nesting with the IPv6 trusted prefixes;
+    // placed among the IPv4 ones (one list, one order).
+    for (uint32_t i = 0, n = dualstack_ && chance(0.8) ? uniform(1, 20) : 0; i < n; i++) {
+      Ipv6Prefix p = trusted_prefix6();
+      if (chance(0.3)) p.length = static_cast<uint8_t>(uniform(16, 31));
+      p = p.network();
+      std::string text = p.length == 128 && chance(0.5) ? format_ipv6(p.address) : p.cidr();
+      rules.insert(rules.begin() + uniform(0, static_cast<uint32_t>(rules.size())),
+                   json{{"value", text}});
     }
     if (!rules.empty()) acls["ipRules"] = rules;
   }
@@ -310,6 +364,7 @@ class PolicyGenerator {
   std::mt19937_64& rng_;
   const HostInterfaces& interfaces_;
   bool current_profile_ = false;
+  bool dualstack_ = false;
   std::vector<uint32_t> anchors_;
   std::vector<std::string> vnet_ids_;
   std::vector<std::string> endpoint_pool_;

@@ -9,12 +9,15 @@
 #         2001:db8:10::10/64  <-- veth -->     2001:db8:10::20/64
 #         routes to the two sources            2001:db8:7000::20 (trusted source)
 #                                              2001:db8:eeee::20 (denied source)
+#                                              2001:db8:5000::20 (IPv6 IP rule source)
 #
 # Policy: default deny, bypass AzureServices with a custom trusted service
 # holding 2001:db8:7000::/48, protected tcp/8443 (an HTTP server on [::]);
 # tcp/22 is a management port, reachable from both. Checks the trusted
 # client connects (credited to its service), the denied one times out
-# (ipv6_deny), tcp/22 is untouched, and explain agrees.
+# (ipv6_deny), tcp/22 is untouched, and explain agrees. Then a dualstack
+# document (profile dualstack, IPv6 ipRules 2001:db8:5000::/48): the rule's
+# client connects, credited to that rule; the denied one is still dropped.
 # Exit 0 when every check passed, 1 otherwise, 77 when not root (skipped).
 set -uo pipefail
 
@@ -28,7 +31,8 @@ vw_preflight ip nsenter curl python3 jq timeout mountpoint -- "$LOADER" "$CTL" |
 VW_PREFIX=vw6$$
 vw_client_vault_names
 VAULT6=2001:db8:10::10 CLI6=2001:db8:10::20
-TRUSTED6=2001:db8:7000::20 DENIED6=2001:db8:eeee::20
+TRUSTED6=2001:db8:7000::20 DENIED6=2001:db8:eeee::20 RULE6=2001:db8:5000::20
+RULE6_PREFIX=2001:db8:5000::/48
 DATA_PORT=8443 MGMT_PORT=22
 PIN_DIR=/sys/fs/bpf/vwtest-ipv6-$$
 DENY_WAIT=2
@@ -74,7 +78,7 @@ done
 # nodad: a new namespace would hold the addresses tentative for a second.
 ip -n "$NS_VAULT" -6 addr add "$VAULT6/64" dev "$IF_VAULT" nodad || fatal "vault IPv6 address"
 ip -n "$NS_CLI" -6 addr add "$CLI6/64" dev "$IF_CLI" nodad || fatal "client IPv6 address"
-for src in "$TRUSTED6" "$DENIED6"; do
+for src in "$TRUSTED6" "$DENIED6" "$RULE6"; do
 	ip -n "$NS_CLI" -6 addr add "$src/128" dev "$IF_CLI" nodad || fatal "client source $src"
 	ip -n "$NS_VAULT" -6 route add "$src/128" dev "$IF_VAULT" || fatal "route to $src"
 done
@@ -119,5 +123,27 @@ check "explain $TRUSTED6: pass, trusted_service v6svc" \
 ctl explain "$DENIED6" --port "$DATA_PORT" -o json >"$TMP/explain.json"
 check "explain $DENIED6: drop, ipv6_deny" \
 	test "$(jq -c '[.verdict, .class]' "$TMP/explain.json")" = '["drop","ipv6_deny"]'
+
+# ---- dual stack: an IPv6 IP rule -------------------------------------------------
+check "before the dualstack policy: the rule's source $RULE6 is dropped" times_out "$RULE6" "$DATA_PORT"
+jq --arg rule "$RULE6_PREFIX" '.vaultwall.profile = "dualstack" | .networkAcls.ipRules = [{value: "203.0.113.0/24"}, {value: $rule}]' \
+	"$TMP/vault.json" >"$TMP/dualstack.json"
+check "policy: profile dualstack, IPv6 ipRules $RULE6_PREFIX" ctl apply -f "$TMP/dualstack.json"
+rule_packets() {
+	ctl stats -o json | jq --arg rule "$RULE6_PREFIX" '[.rules[] | select(.value == $rule) | .packets] | add // 0'
+}
+check "show lists the IPv6 rule" \
+	test "$(ctl show | jq -c '[.properties.networkAcls.ipRules[].value]')" = "[\"203.0.113.0/24\",\"$RULE6_PREFIX\"]"
+snapshot "$TMP/s4.json"
+check "IPv6 IP rule source $RULE6 reaches tcp/$DATA_PORT" connects "$RULE6" "$DATA_PORT"
+snapshot "$TMP/s5.json"
+check "... counted as ip_rule" delta_at_least "$TMP/s4.json" "$TMP/s5.json" ip_rule 3
+check "... credited to rule $RULE6_PREFIX" test "$(rule_packets)" -ge 3
+check "denied IPv6 source $DENIED6 still cannot reach tcp/$DATA_PORT" times_out "$DENIED6" "$DATA_PORT"
+snapshot "$TMP/s6.json"
+check "... counted as ipv6_deny" delta_at_least "$TMP/s5.json" "$TMP/s6.json" ipv6_deny 1
+ctl explain "$RULE6" --port "$DATA_PORT" -o json >"$TMP/explain.json"
+check "explain $RULE6: pass, ip_rule $RULE6_PREFIX" \
+	test "$(jq -c '[.verdict, .class, .rule.value]' "$TMP/explain.json")" = "[\"pass\",\"ip_rule\",\"$RULE6_PREFIX\"]"
 
 finish

@@ -60,4 +60,11 @@ inline vw_endpoint_key make_endpoint_key(uint32_t address) {
   return key;
 }
 
+// vw_endpoints6_N key of a 16-byte network-order destination.
+inline vw_endpoint6_key make_endpoint6_key(const uint8_t (&address)[16]) {
+  vw_endpoint6_key key{};
+  std::memcpy(key.addr, address, 16);
+  return key;
+}
+
 }  // namespace vaultwall

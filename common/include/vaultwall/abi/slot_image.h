@@ -20,6 +20,7 @@ struct SlotImage {
   std::vector<std::pair<vw_trusted6_key, vw_trusted_value>> trusted6;
   std::vector<std::pair<vw_segment_key, vw_segment_value>> segments;
   std::vector<std::pair<vw_endpoint_key, vw_endpoint_value>> endpoints;
+  std::vector<std::pair<vw_endpoint6_key, vw_endpoint_value>> endpoints6;
   std::string document;  // normalised rule document (JSON), kept with the slot
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,8 @@ struct PacketDescription {
   PacketFamily family = PacketFamily::kIpv4;
   uint32_t source = 0;
   uint32_t destination = 0;
-  Ipv6Address source6{};  // IPv6 only (every IPv6 destination is protected)
+  Ipv6Address source6{};       // IPv6 only (every IPv6 destination is protected)
+  Ipv6Address destination6{};  // IPv6 only: an IPv6 private endpoint, or any
   uint8_t proto = 6;  // IPPROTO_TCP / IPPROTO_UDP / a tunnel's (GRE 47, ...) / other
   uint16_t destination_port = 443;
   uint32_t ifindex = 0;         // ingress interface
@@ -51,7 +53,9 @@ struct RuleMatch {
   uint32_t rule_id = 0;
   std::string text;  // canonical identity
   uint32_t kind = VW_RULE_KIND_UNUSED;
-  Ipv4Prefix prefix;  // the prefix of the rule that matched
+  Ipv4Prefix prefix;                  // the prefix of the rule that matched (IPv4)
+  std::optional<Ipv6Prefix> prefix6;  // instead, for an IPv6 source
+  std::string cidr() const { return prefix6 ? prefix6->cidr() : prefix.cidr(); }
 };
 
 struct ServiceMatch {

@@ -48,7 +48,8 @@ struct CompiledRule {
   uint32_t vnet_id = VW_VNET_PUBLIC;
   std::string text;                  // canonical identity
   bool active = true;                // inactive VNET rules keep an id, no prefixes
-  std::vector<Ipv4Prefix> prefixes;  // what went into the rule trie
+  std::vector<Ipv4Prefix> prefixes;   // what went into the rule trie
+  std::vector<Ipv6Prefix> prefixes6;  // what went into the IPv6 rule trie
 };
 
 struct CompiledService {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "vaultwall/policy/ipv4.h"
@@ -29,15 +30,16 @@ enum class DenyAction { kDrop, kReject };
 // receive on a protected port is data plane) or to the listed addresses
 // only ("addresses": nothing else is).
 enum class Listen { kAny, kAddresses };
-// Which set of Azure limits validation follows (DESIGN §1.5).
-enum class Profile { kAkv2018, kAkvCurrent };
+// Which set of limits validation follows (DESIGN §1.5): Azure's, or
+// dualstack (a vaultwall extension: akv-current's limits, IPv6 IP rules).
+enum class Profile { kAkv2018, kAkvCurrent, kDualstack };
 // A network security perimeter association's access mode (Azure's
 // accessMode; "Learning" is Transition's former name).
 enum class PerimeterMode { kTransition, kEnforced };
 
 // Azure's spelling: "Allow", "Deny", "AzureServices", "None", "Enabled",
 // "Disabled", "SecuredByPerimeter", "Transition", "Enforced"; ours:
-// "enforce", "audit", "drop", "reject", "akv-2018", "akv-current".
+// "enforce", "audit", "drop", "reject", "akv-2018", "akv-current", "dualstack".
 std::string_view to_string(DefaultAction value);
 std::string_view to_string(Bypass value);
 std::string_view to_string(PublicNetworkAccess value);
@@ -79,13 +81,21 @@ struct ProfileLimits {
   uint32_t max_ip_rules = 1000;
   uint32_t max_vnet_rules = 200;
   bool slash31_rejected = false;  // /31 ranges: "configure individual IP address rules"
+  bool ipv6_ip_rules = false;     // IPv6 ipRules accepted (dualstack); Azure's are IPv4 only
   friend bool operator==(const ProfileLimits&, const ProfileLimits&) = default;
 };
 ProfileLimits profile_limits(Profile profile);
 
+// An IP rule's network (no host bits): IPv4, or IPv6 under the dualstack
+// profile. Both families share the rule list, its limit and its order.
 struct IpRule {
-  Ipv4Prefix prefix;                                            // network, no host bits
-  std::string canonical() const { return prefix.canonical(); }  // identity
+  std::variant<Ipv4Prefix, Ipv6Prefix> network;
+  const Ipv4Prefix* ipv4() const { return std::get_if<Ipv4Prefix>(&network); }
+  const Ipv6Prefix* ipv6() const { return std::get_if<Ipv6Prefix>(&network); }
+  // Identity: canonical CIDR, the bare address for a /32 or /128.
+  std::string canonical() const {
+    return std::visit([](const auto& prefix) { return prefix.canonical(); }, network);
+  }
   friend bool operator==(const IpRule&, const IpRule&) = default;
 };
 
@@ -117,6 +127,7 @@ struct Segment {
 struct Subnet {
   std::string name;                            // lower-cased
   std::vector<Ipv4Prefix> prefixes;            // addressPrefix, then addressPrefixes
+  std::vector<Ipv6Prefix> prefixes6;           // the IPv6 ones of the same lists
   std::vector<std::string> service_endpoints;  // as written
   bool has_key_vault_endpoint() const;         // "Microsoft.KeyVault" (any case)
   friend bool operator==(const Subnet&, const Subnet&) = default;
@@ -136,6 +147,13 @@ struct PrivateEndpoint {
   uint32_t address = 0;
   std::string virtual_network;  // lower-cased vnet id it is bound to; "" = any
   friend auto operator<=>(const PrivateEndpoint&, const PrivateEndpoint&) = default;
+};
+
+// An IPv6 private endpoint (the same, reached with an IPv6 destination).
+struct PrivateEndpoint6 {
+  Ipv6Address address{};
+  std::string virtual_network;  // lower-cased vnet id it is bound to; "" = any
+  friend auto operator<=>(const PrivateEndpoint6&, const PrivateEndpoint6&) = default;
 };
 
 struct CustomTrustedService {
@@ -193,9 +211,13 @@ struct HostSection {
   std::optional<uint32_t> max_vnet_rules;   // limits.maxVirtualNetworkRules override
   std::vector<PortSpec> ports{PortSpec{}};  // default tcp/443
   std::vector<uint32_t> addresses;          // protected data-plane IPv4
+  // Listed IPv6 ones: every IPv6 destination is protected anyway (DESIGN
+  // §1.11); they are written to vw_endpoints6_N so verify covers them.
+  std::vector<Ipv6Address> addresses6;
   Listen listen = Listen::kAny;
   std::vector<std::string> tunnels;  // declared tunnels, canonical names
   std::vector<PrivateEndpoint> private_endpoints;
+  std::vector<PrivateEndpoint6> private_endpoints6;
   std::vector<VirtualNetwork> virtual_networks;
   TrustedServices trusted;
   Mode mode = Mode::kEnforce;

@@ -249,6 +249,9 @@ class PinnedMaps {
   TypedMap<vw_endpoint_key, vw_endpoint_value> endpoints(uint32_t slot) const {
     return map<vw_endpoint_key, vw_endpoint_value>(of_slot(MapId::VW_MAP_ENDPOINTS_0, slot));
   }
+  TypedMap<vw_endpoint6_key, vw_endpoint_value> endpoints6(uint32_t slot) const {
+    return map<vw_endpoint6_key, vw_endpoint_value>(of_slot(MapId::VW_MAP_ENDPOINTS6_0, slot));
+  }
   TypedArray<vw_rule_info> rule_info() const { return array<vw_rule_info>(MapId::VW_MAP_RULE_INFO); }
   TypedArray<vw_service_info> service_info() const {
     return array<vw_service_info>(MapId::VW_MAP_SVC_INFO);
