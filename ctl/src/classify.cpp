@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
 
 namespace vaultwall {
 namespace {
@@ -21,6 +24,31 @@ std::optional<Match> most_specific(const std::vector<Match>& matches, auto id_of
     if (a.prefix.length != b.prefix.length) return a.prefix.length > b.prefix.length;
     return id_of(a) < id_of(b);
   });
+}
+
+// A rule prefix of one address family that holds the packet's source.
+template <typename Prefix>
+struct FamilyMatch {
+  uint32_t rule_id = 0;
+  std::string text;  // canonical identity
+  uint32_t kind = VW_RULE_KIND_UNUSED;
+  Prefix prefix;
+};
+
+template <typename Prefix>
+const Prefix* family_prefix(const IpRule& rule) {
+  if constexpr (std::is_same_v<Prefix, Ipv4Prefix>)
+    return rule.ipv4();
+  else
+    return rule.ipv6();
+}
+
+template <typename Prefix>
+const std::vector<Prefix>& family_prefixes(const Subnet& subnet) {
+  if constexpr (std::is_same_v<Prefix, Ipv4Prefix>)
+    return subnet.prefixes;
+  else
+    return subnet.prefixes6;
 }
 
 class Classifier {
@@ -259,18 +287,13 @@ class Classifier {
     return false;
   }
 
-  struct RuleMatch6 {
-    uint32_t rule_id = 0;
-    std::string text;
-    uint32_t kind = VW_RULE_KIND_UNUSED;
-    Ipv6Prefix prefix;
-  };
+  using RuleMatch6 = FamilyMatch<Ipv6Prefix>;
 
   // Step 3 for an IPv6 source: the longest IPv6 rule prefix holding it
   // (IP rules from the internet, subnet prefixes from their virtual
   // network) is credited; false when none does.
   bool credit_rule6() {
-    auto rules = matching_rules6();
+    auto rules = matching_rules_of<Ipv6Prefix>(packet_.source6);
     auto best = most_specific(rules, [](const RuleMatch6& m) { return m.rule_id; });
     if (!best) return false;
     result_.rule_id = best->rule_id;
@@ -281,22 +304,6 @@ class Classifier {
               "3. rule " + best->text + " (id " + std::to_string(best->rule_id) + ") matches " +
                   best->prefix.cidr() + ": allowed");
     return true;
-  }
-
-  std::vector<RuleMatch6> matching_rules6() const {
-    std::vector<RuleMatch6> out;
-    if (result_.vnet.empty()) {
-      for (const IpRule& rule : policy_.ip_rules)
-        if (const Ipv6Prefix* prefix = rule.ipv6(); prefix && prefix->contains(packet_.source6))
-          out.push_back({rule_id(rule.canonical()), rule.canonical(), VW_RULE_KIND_IP, *prefix});
-      return out;
-    }
-    for (const VnetRule& rule : policy_.vnet_rules)
-      if (const Subnet* subnet = active_subnet_of(rule))
-        for (const Ipv6Prefix& prefix : subnet->prefixes6)
-          if (prefix.contains(packet_.source6))
-            out.push_back({rule_id(rule.subnet_id), rule.subnet_id, VW_RULE_KIND_VNET, prefix});
-    return out;
   }
 
   // The subnet of an active VNET rule of the packet's virtual network.
@@ -502,19 +509,28 @@ class Classifier {
 
   // IP rules apply to internet traffic; a VNET rule to traffic from its
   // virtual network with a source inside its subnet (and only when active).
-  std::vector<RuleMatch> matching_rules() const {
-    std::vector<RuleMatch> out;
+  // One walk for either family: Prefix is Ipv4Prefix or Ipv6Prefix.
+  template <typename Prefix, typename Address>
+  std::vector<FamilyMatch<Prefix>> matching_rules_of(const Address& source) const {
+    std::vector<FamilyMatch<Prefix>> out;
     if (result_.vnet.empty()) {
       for (const IpRule& rule : policy_.ip_rules)
-        if (const Ipv4Prefix* prefix = rule.ipv4(); prefix && prefix->contains(packet_.source))
+        if (const Prefix* prefix = family_prefix<Prefix>(rule); prefix && prefix->contains(source))
           out.push_back({rule_id(rule.canonical()), rule.canonical(), VW_RULE_KIND_IP, *prefix});
       return out;
     }
     for (const VnetRule& rule : policy_.vnet_rules)
       if (const Subnet* subnet = active_subnet_of(rule))
-        for (const Ipv4Prefix& prefix : subnet->prefixes)
-          if (prefix.contains(packet_.source))
+        for (const Prefix& prefix : family_prefixes<Prefix>(*subnet))
+          if (prefix.contains(source))
             out.push_back({rule_id(rule.subnet_id), rule.subnet_id, VW_RULE_KIND_VNET, prefix});
+    return out;
+  }
+
+  std::vector<RuleMatch> matching_rules() const {
+    std::vector<RuleMatch> out;
+    for (auto& match : matching_rules_of<Ipv4Prefix>(packet_.source))
+      out.push_back({match.rule_id, std::move(match.text), match.kind, match.prefix});
     return out;
   }
 

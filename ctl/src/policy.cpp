@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <initializer_list>
+#include <utility>
 
 #include "vaultwall/common/text.h"
 #include "vaultwall_abi.h"
@@ -20,6 +21,16 @@ std::optional<Enum> parse_enum(std::string_view text, std::initializer_list<Enum
 
 constexpr std::string_view kSubnetsSegment = "/subnets/";
 
+// The name of an enum value with more than two, from its table; the first
+// entry is the default's.
+template <typename Enum>
+std::string_view name_of(Enum value,
+                         std::initializer_list<std::pair<Enum, std::string_view>> names) {
+  for (const auto& [each, name] : names)
+    if (each == value) return name;
+  return names.begin()->second;
+}
+
 }  // namespace
 
 std::string_view to_string(DefaultAction value) {
@@ -29,15 +40,9 @@ std::string_view to_string(Bypass value) {
   return value == Bypass::kAzureServices ? "AzureServices" : "None";
 }
 std::string_view to_string(PublicNetworkAccess value) {
-  switch (value) {
-    case PublicNetworkAccess::kEnabled:
-      return "Enabled";
-    case PublicNetworkAccess::kDisabled:
-      return "Disabled";
-    case PublicNetworkAccess::kSecuredByPerimeter:
-      return "SecuredByPerimeter";
-  }
-  return "Enabled";
+  return name_of(value, {{PublicNetworkAccess::kEnabled, "Enabled"},
+                         {PublicNetworkAccess::kDisabled, "Disabled"},
+                         {PublicNetworkAccess::kSecuredByPerimeter, "SecuredByPerimeter"}});
 }
 std::string_view to_string(PerimeterMode value) {
   return value == PerimeterMode::kEnforced ? "Enforced" : "Transition";
@@ -47,15 +52,9 @@ std::string_view to_string(DenyAction value) {
   return value == DenyAction::kDrop ? "drop" : "reject";
 }
 std::string_view to_string(Profile value) {
-  switch (value) {
-    case Profile::kAkv2018:
-      return "akv-2018";
-    case Profile::kAkvCurrent:
-      return "akv-current";
-    case Profile::kDualstack:
-      return "dualstack";
-  }
-  return "akv-current";
+  return name_of(value, {{Profile::kAkvCurrent, "akv-current"},
+                         {Profile::kAkv2018, "akv-2018"},
+                         {Profile::kDualstack, "dualstack"}});
 }
 
 std::string_view to_string(Listen value) { return value == Listen::kAny ? "any" : "addresses"; }
