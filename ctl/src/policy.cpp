@@ -39,11 +39,6 @@ std::string_view to_string(DefaultAction value) {
 std::string_view to_string(Bypass value) {
   return value == Bypass::kAzureServices ? "AzureServices" : "None";
 }
-std::string_view to_string(PublicNetworkAccess value) {
-  return name_of(value, {{PublicNetworkAccess::kEnabled, "Enabled"},
-                         {PublicNetworkAccess::kDisabled, "Disabled"},
-                         {PublicNetworkAccess::kSecuredByPerimeter, "SecuredByPerimeter"}});
-}
 std::string_view to_string(PerimeterMode value) {
   return value == PerimeterMode::kEnforced ? "Enforced" : "Transition";
 }
@@ -51,13 +46,18 @@ std::string_view to_string(Mode value) { return value == Mode::kEnforce ? "enfor
 std::string_view to_string(DenyAction value) {
   return value == DenyAction::kDrop ? "drop" : "reject";
 }
+std::string_view to_string(Listen value) { return value == Listen::kAny ? "any" : "addresses"; }
+
+std::string_view to_string(PublicNetworkAccess value) {
+  return name_of(value, {{PublicNetworkAccess::kEnabled, "Enabled"},
+                         {PublicNetworkAccess::kDisabled, "Disabled"},
+                         {PublicNetworkAccess::kSecuredByPerimeter, "SecuredByPerimeter"}});
+}
 std::string_view to_string(Profile value) {
   return name_of(value, {{Profile::kAkvCurrent, "akv-current"},
                          {Profile::kAkv2018, "akv-2018"},
                          {Profile::kDualstack, "dualstack"}});
 }
-
-std::string_view to_string(Listen value) { return value == Listen::kAny ? "any" : "addresses"; }
 
 std::optional<DefaultAction> parse_default_action(std::string_view text) {
   return parse_enum(text, {DefaultAction::kAllow, DefaultAction::kDeny});
