@@ -240,7 +240,7 @@ for name in ("prefix-33", "host-bits-24", "ipv6", "private-10", "loopback"):
     add("resource-ip-rule-" + name, resource, "properties.networkAcls.ipRules[2].value")
 
 # ---- addresses, endpoints, subnet and trusted prefixes ----
-for name, value in [("cidr", "192.0.2.0/24"), ("ipv6", "2001:db8::1"), ("bad", "192.0.2.256"),
+for name, value in [("cidr", "192.0.2.0/24"), ("ipv6-multicast", "ff02::1"), ("bad", "192.0.2.256"),
                     ("empty", ""), ("letters", "vault")]:
     add("address-" + name, put(["vaultwall", "dataPlane", "addresses", 0], value),
         "vaultwall.dataPlane.addresses[0]")
