@@ -21,6 +21,9 @@ bool is_vlan_on_any_interface(const vw_segment_key& key) {
   return key.ifindex == 0 && key.vlan != 0 && key.vlan < VW_VLAN_IDS;
 }
 
+// The pad of such a key found in the hash, as read_segments returns it.
+constexpr uint16_t kDeadVlanKeyMark = 0xdead;
+
 }  // namespace
 
 vw_settings settings_as_written(const SlotImage& image) {
@@ -286,6 +289,12 @@ Result<std::string> read_slot_document(const PinnedMaps& maps, uint32_t slot) {
 Result<std::vector<std::pair<vw_segment_key, vw_segment_value>>> read_segments(
     const PinnedMaps& maps, uint32_t slot) {
   auto segments = VW_TRY(maps.segments(slot).entries());
+  // The writer puts a VLAN on any interface only in vw_vlans_N and the
+  // program reads it only there: such a key in the hash is dead. Its pad is
+  // marked so that it can never stand for the array's entry of the same VID
+  // (which may be missing) and every comparison reports it.
+  for (auto& [key, value] : segments)
+    if (is_vlan_on_any_interface(key)) key.pad = kDeadVlanKeyMark;
   const auto by_vid = VW_TRY(maps.vlans(slot).array_values(VW_VLAN_IDS));
   for (uint32_t vid = 0; vid < VW_VLAN_IDS; vid++) {
     const vw_segment_value& value = by_vid[vid];

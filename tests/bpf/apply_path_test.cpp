@@ -704,6 +704,24 @@ TEST_F(ApplyPath, VerifyReportsAVlanEntryThatDiffersFromTheDocument) {
 
   must(vlans.put(kLegacyVlan, legacy));
   EXPECT_EQ(drift(), "");
+
+  // The same VLAN moved from the array into the hash, where the program
+  // never looks for a VLAN on any interface: the VID is no segment any
+  // more, and the hash entry must not pass for the array's.
+  const TypedMap<vw_segment_key, vw_segment_value> hashed = maps().segments(current.slot);
+  vw_segment_key key{};
+  key.vlan = kLegacyVlan;
+  must(hashed.put(key, legacy));
+  must(vlans.put(kLegacyVlan, vw_segment_value{}));
+  EXPECT_EQ(drift(),
+            "segments: 1 entries missing from the kernel\n"
+            "segments: 1 unexpected entries in the kernel\n");
+  EXPECT_FALSE(must(segments_match(maps(), current, applied.compiled)))
+      << "apply must not call the slot unchanged";
+
+  must(hashed.erase(key));
+  must(vlans.put(kLegacyVlan, legacy));
+  EXPECT_EQ(drift(), "");
 }
 
 TEST_F(ApplyPath, OnePolicyWithTwoHostsFactsCompilesToTheirSegmentsAndOnePolicyDigest) {
