@@ -51,8 +51,8 @@ bool check_published_tag(const ServiceTagFile& file, const ServiceTag& tag,
     std::optional<std::string> problem;
     if (prefix.has_host_bits())
       problem = "has host bits set (the network would be " + prefix.network().cidr() + ")";
-    else if (auto range = ipv6_non_global_range(prefix))
-      problem = *range + "; a trusted service's prefixes must be public addresses";
+    else
+      problem = untrustable_prefix6_reason(prefix);
     if (!problem) continue;
     diagnostics.error(where(published.position),
                       prefix.cidr() + " of service tag " + tag.name + " " + *problem + hint);

@@ -1081,15 +1081,8 @@ class Validator {
   std::optional<Ipv6Prefix> trusted_ipv6_prefix(const Located<std::string>& written) {
     auto prefix = parse_network6(written);
     if (!prefix) return std::nullopt;
-    if (prefix->length < kShortestTrustedPrefix6) {
-      diagnostics_.error(written.path, written.value + " is broader than /" +
-                                           std::to_string(kShortestTrustedPrefix6) +
-                                           "; trusted prefixes are a service's published ranges");
-      return std::nullopt;
-    }
-    if (auto range = ipv6_non_global_range(*prefix)) {
-      diagnostics_.error(written.path, written.value + " " + *range +
-                                           "; a trusted service's prefixes must be public addresses");
+    if (auto reason = untrustable_prefix6_reason(*prefix)) {
+      diagnostics_.error(written.path, written.value + " " + *reason);
       return std::nullopt;
     }
     return prefix;
@@ -1121,6 +1114,15 @@ std::optional<std::string> untrustable_prefix_reason(const Ipv4Prefix& prefix) {
            std::to_string(kShortestTrustedPrefix) + " or longer";
   if (auto match = forbidden_match(prefix))
     return match->text + "; a trusted service's prefixes must be public addresses";
+  return std::nullopt;
+}
+
+std::optional<std::string> untrustable_prefix6_reason(const Ipv6Prefix& prefix) {
+  if (prefix.length < kShortestTrustedPrefix6)
+    return "is broader than /" + std::to_string(kShortestTrustedPrefix6) +
+           "; trusted prefixes are a service's published ranges";
+  if (auto range = ipv6_non_global_range(prefix))
+    return *range + "; a trusted service's prefixes must be public addresses";
   return std::nullopt;
 }
 

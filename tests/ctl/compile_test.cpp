@@ -482,6 +482,18 @@ TEST(ServiceTags, TrustedTagCoveringEverythingIsRefusedAtItsPlaceInTheFile) {
       << describe(trusted.diagnostics);
 }
 
+// An IPv6 prefix of a tag has the same bound as a custom entry's: a damaged
+// or hand-edited file cannot trust most of the internet.
+TEST(ServiceTags, TrustedTagCoveringMostOfIpv6IsRefusedAtItsPlaceInTheFile) {
+  auto trusted = trust_tag_of(
+      R"({"values": [{"name": "Evil", "properties": {"addressPrefixes": ["52.96.0.0/14", "2000::/3"]}}]})");
+  EXPECT_FALSE(trusted.ok());
+  EXPECT_TRUE(has_diagnostic(trusted.diagnostics, Severity::kError,
+                             "tags.json:values[0].properties.addressPrefixes[1]",
+                             "2000::/3 of service tag Evil is broader than /20"))
+      << describe(trusted.diagnostics);
+}
+
 TEST(ServiceTags, TrustedTagWithNonPublicRangesIsRefused) {
   for (const char* prefix : {"10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10",
                              "224.0.0.0/8", "240.0.0.0/8"}) {

@@ -30,6 +30,8 @@ constexpr uint8_t kShortestTrustedPrefix = 8;
 // to networks; a trusted service is never broader than a /20.
 constexpr uint8_t kShortestTrustedPrefix6 = 20;
 std::optional<std::string> untrustable_prefix_reason(const Ipv4Prefix& prefix);
+// The same for an IPv6 prefix (custom entries and Service Tags files alike).
+std::optional<std::string> untrustable_prefix6_reason(const Ipv6Prefix& prefix);
 
 // The exact Azure error for VNET rules whose subnet lacks the endpoint.
 std::string missing_service_endpoint_message(std::string_view subnet_names,
