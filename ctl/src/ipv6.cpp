@@ -32,6 +32,10 @@ const std::vector<std::pair<Ipv6Prefix, std::string>>& non_global_ranges() {
         {"fc00::/7", "unique local (fc00::/7)"},
         {"fe80::/10", "link-local (fe80::/10)"},
         {"ff00::/8", "multicast (ff00::/8)"},
+        {"64:ff9b::/96", "NAT64 (64:ff9b::/96; write the IPv4 address as an IPv4 rule)"},
+        {"64:ff9b:1::/48", "local-use NAT64 (64:ff9b:1::/48)"},
+        {"100::/64", "discard-only (100::/64)"},
+        {"fec0::/10", "deprecated site-local (fec0::/10)"},
     };
     std::vector<std::pair<Ipv6Prefix, std::string>> out;
     for (const NamedRange& range : table)
@@ -100,6 +104,11 @@ std::optional<std::string> ipv6_non_global_range(const Ipv6Prefix& prefix) {
   for (const auto& [range, name] : non_global_ranges())
     if (prefix.overlaps(range))
       return (range.contains(prefix) ? "belongs to " : "contains ") + name;
+  // Every internet address is allocated from global unicast (RFC 4291 2.4).
+  static const Ipv6Prefix global_unicast = *parse_ipv6_prefix("2000::/3");
+  if (!global_unicast.contains(prefix.network()))
+    return std::string(prefix.overlaps(global_unicast) ? "reaches beyond" : "is outside") +
+           " global unicast (2000::/3)";
   return std::nullopt;
 }
 

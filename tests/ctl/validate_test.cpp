@@ -290,6 +290,8 @@ TEST(TrustedIpv6, EveryNonGlobalRangeIsRefusedByName) {
       {"::", "belongs to the unspecified address (::/128)"},
       {"ff02::/32", "belongs to multicast (ff00::/8)"},
       {"::ffff:203.0.113.0/120", "belongs to IPv4-mapped (::ffff:0:0/96"},
+      {"64:ff9b::/96", "belongs to NAT64 (64:ff9b::/96"},
+      {"4000::/20", "is outside global unicast (2000::/3)"},
   };
   for (const auto& [prefix, reason] : cases) {
     auto errors = errors_of(custom_trusted(prefix));
@@ -352,6 +354,12 @@ TEST(DualstackIpRules, EveryNonGlobalRangeIsRefusedAtItsPath) {
       {"ff02::1", "belongs to multicast (ff00::/8)"},
       {"::ffff:203.0.113.0/120", "belongs to IPv4-mapped (::ffff:0:0/96; write the IPv4 address"},
       {"::/0", "contains the unspecified address (::/128)"},
+      {"64:ff9b::a00:0/104", "belongs to NAT64 (64:ff9b::/96; write the IPv4 address"},
+      {"64:ff9b:1::/48", "belongs to local-use NAT64 (64:ff9b:1::/48)"},
+      {"100::/64", "belongs to discard-only (100::/64)"},
+      {"fec0::/10", "belongs to deprecated site-local (fec0::/10)"},
+      {"4000::/2", "4000::/2 is outside global unicast (2000::/3); only public addresses"},
+      {"c000::/3", "is outside global unicast (2000::/3)"},
   };
   for (const auto& [prefix, reason] : cases) {
     auto errors = errors_of(ipv6_rules({"203.0.113.7", prefix}));
