@@ -7,6 +7,7 @@
 
 #include "cli/common.h"
 #include "vaultwall/apply/apply.h"
+#include "vaultwall/apply/verify.h"
 #include "vaultwall/common/clock.h"
 #include "vaultwall/common/journal.h"
 #include "vaultwall/common/time.h"
@@ -326,34 +327,6 @@ Report cmd_explain(const Globals& g, const ExplainFlags& flags) {
 
 // ---- verify ----------------------------------------------------------------------
 
-// What the change journal says about the generation under this pin dir.
-struct JournalView {
-  std::optional<uint64_t> last_ok;  // left by the last successful change that knows it
-  bool interrupted_after = false;   // a later change was interrupted (or still runs):
-                                    // it may have flipped to a newer generation
-};
-
-Result<JournalView> read_journal_view(const Globals& g) {
-  auto lines = VW_TRY(read_journal(journal_path(g.journal)));
-  JournalView view;
-  for (const std::string& line : lines) {
-    auto entry = Json::parse(line, nullptr, false);
-    if (!entry.is_object() || entry.value("pinDir", Json()) != g.pin_dir) continue;
-    auto result = entry.value("result", Json());
-    if (result != kResultOk) {
-      if (result != kResultFailed) view.interrupted_after = true;
-      continue;
-    }
-    const auto to = entry.value("to", Json());
-    if (to.is_object() && to.contains("generation") && to["generation"].is_number_unsigned())
-      view.last_ok = to["generation"].get<uint64_t>();
-    else
-      view.last_ok.reset();
-    view.interrupted_after = false;
-  }
-  return view;
-}
-
 struct Verification {
   std::optional<uint64_t> generation;  // nullopt: the pins could not be read
   uint32_t slot = 0;
@@ -373,43 +346,6 @@ void check_interfaces(const Globals& g, Verification& v) {
   for (const InterfaceHealth& h : *health)
     if (!h.whole())
       v.differences.push_back("interface " + h.interface + " is unfiltered: " + h.problem + "; " + h.hint);
-}
-
-// The active word must point at the newest applied slot. The idle slot
-// holding a later generation is either an apply interrupted before its flip
-// (harmless: the journal records it as interrupted) or vw_active.slot
-// flipped back to an older policy (the journal's last apply is the idle one).
-void check_slot_generations(const PinnedMaps& maps, const KernelPolicy& current,
-                            const Result<JournalView>& journal, Verification& v) {
-  auto other = maps.policy_info().at(current.slot ^ 1);
-  if (!other) {
-    v.differences.push_back("cannot read the idle slot's policy info: " + other.error().message());
-    return;
-  }
-  if (other->generation <= current.info.generation) return;
-  uint64_t newer = other->generation;
-  std::string what = "active slot " + std::to_string(current.slot) + " holds generation " +
-                     std::to_string(current.info.generation) + " but slot " +
-                     std::to_string(current.slot ^ 1) + " holds the newer generation " +
-                     std::to_string(newer);
-  if (journal && journal->last_ok == newer)
-    v.differences.push_back(what + ", the last one applied: vw_active.slot was flipped back to an older policy");
-  else if (!journal || !(journal->last_ok == current.info.generation || journal->interrupted_after))
-    v.warnings.push_back(what + ": an apply interrupted before its flip, or vw_active.slot flipped back (the journal cannot tell)");
-}
-
-void check_journal(const KernelPolicy& current, const Result<JournalView>& journal, Verification& v) {
-  if (!journal) {
-    v.warnings.push_back("cannot read the change journal (" + journal.error().message() +
-                         "); the applied generation was not compared with it");
-    return;
-  }
-  if (!journal->last_ok || *journal->last_ok == current.info.generation) return;
-  // An interrupted change may have flipped before it died.
-  if (journal->interrupted_after && current.info.generation > *journal->last_ok) return;
-  v.differences.push_back("the change journal's last successful change left generation " +
-                          std::to_string(*journal->last_ok) + ", the kernel enforces generation " +
-                          std::to_string(current.info.generation));
 }
 
 void check_policy(const PinnedMaps& maps, const KernelPolicy& current, Verification& v) {
@@ -449,9 +385,11 @@ Verification run_verify(const Globals& g) {
     v.differences.push_back("no interface is attached: generation " +
                             std::to_string(current->info.generation) +
                             " filters nothing (vaultwall-loader attach IFACE)");
-  Result<JournalView> journal = read_journal_view(g);
-  check_slot_generations(*maps, *current, journal, v);
-  check_journal(*current, journal, v);
+  SlotHistory history = check_slot_history(
+      *maps, *current, read_journal_view(journal_path(g.journal), g.pin_dir));
+  v.differences.insert(v.differences.end(), history.differences.begin(),
+                       history.differences.end());
+  v.warnings.insert(v.warnings.end(), history.warnings.begin(), history.warnings.end());
   if (current->applied()) check_policy(*maps, *current, v);
   return v;
 }

@@ -130,6 +130,20 @@ void MetricsFactsReader::refresh_sync(const PinnedMaps& maps, uint64_t generatio
         "the stored document does not compile: " + report->compile_errors[0].text();
   else if (!report->differences.empty())
     facts_.sync.problem = report->differences[0];
+  if (!facts_.sync.in_sync || !report->applied) return;
+  // The active slot matches its document; it must also be the newest one
+  // applied, as verify checks (a slot flipped back enforces an older policy).
+  auto current = read_kernel_policy(maps);
+  if (!current) {
+    facts_.sync = {true, false, now_unix_ns(), "cannot read the active slot: " + current.error().message()};
+    return;
+  }
+  SlotHistory history =
+      check_slot_history(maps, *current, read_journal_view(journal_, maps.pin_dir()));
+  if (!history.differences.empty()) {
+    facts_.sync.in_sync = false;
+    facts_.sync.problem = history.differences[0];
+  }
 }
 
 void MetricsFactsReader::refresh_applies(const std::string& pin_dir) {

@@ -369,6 +369,18 @@ source "${BASH_SOURCE[0]%/*}/checks.sh"
 
 # vw_client_vault_names: from VW_PREFIX, sets NS_VAULT NS_CLI IF_VAULT IF_CLI
 # and the addresses VAULT_IP CLI_IP ALLOWED_IP DENIED_IP (TEST-NET ranges).
+# vw_flip_active_slot PIN_DIR: flips vw_active.slot behind vaultwallctl's
+# back with bpftool (what a tampering root or a stray tool could do).
+vw_flip_active_slot() {
+	python3 - "$1/vw_active" <<'PY'
+import json, subprocess, sys
+pin = sys.argv[1]
+value = json.loads(subprocess.check_output(["bpftool", "-j", "map", "lookup", "pinned", pin, "key", "0", "0", "0", "0"]))["value"]
+value[0] = hex(int(value[0], 16) ^ 1)
+subprocess.check_call(["bpftool", "map", "update", "pinned", pin, "key", "0", "0", "0", "0", "value"] + value)
+PY
+}
+
 vw_client_vault_names() {
 	NS_VAULT=${VW_PREFIX}vault NS_CLI=${VW_PREFIX}cli
 	IF_VAULT=${VW_PREFIX}v IF_CLI=${VW_PREFIX}c

@@ -200,13 +200,7 @@ check "... the allowed source connects" connects "$NS_CLI" "$ALLOWED_IP"
 # ---- the active slot flipped back to an older policy ------------------------------------------
 ctl apply -f "$TMP/open.json" >/dev/null || fatal "apply the open policy"
 ctl apply -f "$TMP/policy.json" >/dev/null || fatal "apply the policy again"
-python3 - "$PIN_DIR/vw_active" <<'PY' || fatal "flip vw_active.slot with bpftool"
-import json, subprocess, sys
-pin = sys.argv[1]
-value = json.loads(subprocess.check_output(["bpftool", "-j", "map", "lookup", "pinned", pin, "key", "0", "0", "0", "0"]))["value"]
-value[0] = hex(int(value[0], 16) ^ 1)
-subprocess.check_call(["bpftool", "map", "update", "pinned", pin, "key", "0", "0", "0", "0", "value"] + value)
-PY
+vw_flip_active_slot "$PIN_DIR" || fatal "flip vw_active.slot with bpftool"
 check "flipped slot: the older policy rules (the denied source connects)" connects "$NS_CLI" "$DENIED_IP"
 check "verify is red" fails ctl verify
 check "verify says the slot was flipped back" out_has "flipped back" ctl verify

@@ -72,6 +72,7 @@ cat >"$TMP/policy.json" <<EOF
 }
 EOF
 echo '{"properties": {"networkAcls": {"defaultAction": "Deny", "ipRules": [{"value": "10.0.0.0/8"}]}}}' >"$TMP/invalid.json"
+sed 's/"defaultAction": "Deny"/"defaultAction": "Allow"/' "$TMP/policy.json" >"$TMP/second.json"
 
 # ---- traffic -----------------------------------------------------------------
 # connect SOURCE [SECONDS]: HTTP GET to the vault's data port; true when a
@@ -275,6 +276,13 @@ check "tamper with vw_rules_$SLOT using bpftool" bpftool map update pinned "$PIN
 check "vaultwall_policy_in_sync turns 0 on drift" wait_metric '^vaultwall_policy_in_sync 0$' 5
 check "apply --force repairs the drift" ctl apply --force -f "$TMP/policy.json"
 check "vaultwall_policy_in_sync is 1 again after apply --force" wait_metric '^vaultwall_policy_in_sync 1$' 5
+# Each slot matches its own document, but the active one is the older policy.
+ctl apply -f "$TMP/second.json" >/dev/null || fatal "apply a second policy"
+vw_flip_active_slot "$PIN_DIR" || fatal "flip vw_active.slot with bpftool"
+check "vaultwall_policy_in_sync turns 0 when vw_active.slot is flipped back" \
+	wait_metric '^vaultwall_policy_in_sync 0$' 5
+check "apply --force repairs the flip" ctl apply --force -f "$TMP/policy.json"
+check "vaultwall_policy_in_sync is 1 after the repair" wait_metric '^vaultwall_policy_in_sync 1$' 5
 kill -TERM "$METRICS_PID" 2>/dev/null
 for ((i = 0; i < 30; i++)); do kill -0 "$METRICS_PID" 2>/dev/null || break; sleep 0.1; done
 # ctl_to FILE ARGS...: vaultwallctl ARGS with stdout to FILE.

@@ -42,7 +42,8 @@ struct ServiceTagsFacts {
 };
 
 // The drift check (check_drift: the stored document recompiled and
-// compared with every map).
+// compared with every map), then verify's slot history (the active slot is
+// the newest applied, as the change journal says).
 struct SyncFacts {
   bool checked = false;
   bool in_sync = false;

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "vaultwall/policy/diagnostics.h"
 #include "vaultwall/common/error.h"
 #include "vaultwall/kernel/maps.h"
+#include "vaultwall/apply/apply.h"
 
 namespace vaultwall {
 
@@ -27,5 +29,23 @@ struct DriftReport {
 // (tries, segments, endpoints, source index, settings, digest) with the
 // kernel's. Errors for maps that cannot be read.
 Result<DriftReport> check_drift(const PinnedMaps& maps);
+
+// What the change journal says about the generation under one pin dir.
+struct JournalView {
+  std::optional<uint64_t> last_ok;  // left by the last successful change that knows it
+  bool interrupted_after = false;   // a later change was interrupted (or still runs):
+                                    // it may have flipped to a newer generation
+};
+Result<JournalView> read_journal_view(const std::string& journal, const std::string& pin_dir);
+
+// Whether the active slot is the newest applied one and the journal's last
+// change left it (verify and the in-sync metric): a vw_active.slot flipped
+// back to an older policy enforces what a later apply removed.
+struct SlotHistory {
+  std::vector<std::string> differences;  // red
+  std::vector<std::string> warnings;     // cannot tell
+};
+SlotHistory check_slot_history(const PinnedMaps& maps, const KernelPolicy& current,
+                               const Result<JournalView>& journal);
 
 }  // namespace vaultwall
