@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 
 #include "vaultwall/common/text.h"
@@ -46,30 +47,23 @@ bool check_published_tag(const ServiceTagFile& file, const ServiceTag& tag,
     return file_path + ":values[" + std::to_string(tag.index) + "].properties.addressPrefixes[" +
            std::to_string(position) + "]";
   };
-  for (const PublishedPrefix6& published : tag.published6) {
-    const Ipv6Prefix& prefix = published.prefix;
+  // Either family: host bits, then what no trusted prefix may be.
+  auto check_published = [&](const auto& published) {
+    const auto& prefix = published.prefix;
     std::optional<std::string> problem;
     if (prefix.has_host_bits())
       problem = "has host bits set (the network would be " + prefix.network().cidr() + ")";
-    else
+    else if constexpr (std::is_same_v<std::decay_t<decltype(prefix)>, Ipv6Prefix>)
       problem = untrustable_prefix6_reason(prefix);
-    if (!problem) continue;
-    diagnostics.error(where(published.position),
-                      prefix.cidr() + " of service tag " + tag.name + " " + *problem + hint);
-    ok = false;
-  }
-  for (const PublishedPrefix& published : tag.published) {
-    std::string at = where(published.position);
-    const Ipv4Prefix& prefix = published.prefix;
-    std::optional<std::string> problem;
-    if (prefix.has_host_bits())
-      problem = "has host bits set (the network would be " + prefix.network().cidr() + ")";
     else
       problem = untrustable_prefix_reason(prefix);
-    if (!problem) continue;
-    diagnostics.error(at, prefix.cidr() + " of service tag " + tag.name + " " + *problem + hint);
-    ok = false;
-  }
+    if (!problem) return true;
+    diagnostics.error(where(published.position),
+                      prefix.cidr() + " of service tag " + tag.name + " " + *problem + hint);
+    return false;
+  };
+  for (const PublishedPrefix6& published : tag.published6) ok = check_published(published) && ok;
+  for (const PublishedPrefix& published : tag.published) ok = check_published(published) && ok;
   return ok;
 }
 
