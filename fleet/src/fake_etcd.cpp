@@ -375,6 +375,10 @@ std::optional<Error> FakeEtcd::serve_stream(Lock& lock, const WatchRequest& requ
   uint64_t progress_epoch = progress_epoch_;
   if (!deliver(lock, handler, WatchCreated{header(), 1, start}, stop)) return std::nullopt;
   while (true) {
+    // Checked before reading history: events written after the interrupt
+    // (while the handler ran without the lock) belong to the next stream,
+    // as they would on a real member that died.
+    if (interrupt_epoch != interrupt_epoch_) return interrupt_error_;
     if (next < compact_revision_) {
       deliver(lock, handler, WatchCompacted{header(), compact_revision_}, stop);
       return std::nullopt;
@@ -409,7 +413,6 @@ std::optional<Error> FakeEtcd::serve_stream(Lock& lock, const WatchRequest& requ
     });
     if (stop.stop_requested()) return std::nullopt;
     if (leaderless(request)) return Error{EAGAIN, "etcd: etcdserver: no leader (fake)", ""};
-    if (interrupt_epoch != interrupt_epoch_) return interrupt_error_;
   }
 }
 
