@@ -236,7 +236,8 @@ Json status_json(const Status& s, bool failed) {
           {"healthy", healthy},          {"programId", s.prog_id},
           {"programTag", s.prog_tag},    {"ipProgramId", s.ip_prog_id},
           {"abiVersion", s.abi_version}, {"activeSlot", s.active_slot},
-          {"generation", s.generation},  {"sourceIndex", index},
+          {"generation", s.generation},  {"idleSlotGeneration", s.other_slot_generation},
+          {"sourceIndex", index},
           {"interfaces", interfaces},    {"unfilteredTunnels", tunnels},
           {"warnings", warnings},        {"maps", maps}};
 }
@@ -291,6 +292,13 @@ void add_status_text(Report& report, const Status& s) {
                                     [](const InterfaceHealth& h) { return !h.whole(); });
   if (unfiltered > 0)
     report.line("UNHEALTHY: " + std::to_string(unfiltered) + " expected interface(s) unfiltered");
+  if (s.older_policy_active())
+    report.line("UNHEALTHY: the active slot " + std::to_string(s.active_slot) + " holds generation " +
+                std::to_string(s.generation) + ", an older generation than slot " +
+                std::to_string(s.active_slot ^ 1) + "'s " + std::to_string(s.other_slot_generation) +
+                ": vw_active.slot was flipped back to an older policy, or an apply died before its "
+                "flip (vaultwallctl verify tells which); vaultwallctl apply --force -f DOCUMENT "
+                "enforces the document");
   if (s.generation > 0 && s.links.empty())
     report.line("UNHEALTHY: policy generation " + std::to_string(s.generation) +
                 " is applied but no interface is attached: nothing is filtered (vaultwall-loader "

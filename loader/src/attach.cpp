@@ -264,6 +264,7 @@ Result<void> purge_pins(const std::string& pin_dir) {
 bool Status::healthy() const {
   if (!loaded) return false;
   if (generation > 0 && links.empty()) return false;  // a policy that filters nothing
+  if (older_policy_active()) return false;
   return std::all_of(links.begin(), links.end(), [](const InterfaceHealth& h) { return h.whole(); });
 }
 

@@ -205,8 +205,13 @@ check "flipped slot: the older policy rules (the denied source connects)" connec
 check "verify is red" fails ctl verify
 check "verify says the slot was flipped back" out_has "flipped back" ctl verify
 check "verify compares with the journal" out_has "change journal" ctl verify
+check "loader status is red" fails loader status
+check "... says the active slot holds an older generation" out_has "older generation" loader status
+check "... healthy false in -o json, with the idle slot's generation" \
+	json_true '.healthy == false and .idleSlotGeneration > .generation' loader status -o json
 check "apply --force repairs it" ctl apply --force -f "$TMP/policy.json"
 check "... verify green" ctl verify
+check "... loader status green" loader status
 check "... the denied source is kept out" kept_out "$NS_CLI" "$DENIED_IP"
 
 # ---- a TUN device: no Ethernet header -------------------------------------------------------

@@ -99,8 +99,14 @@ struct Status {
   // Decapsulating devices (vxlan, geneve, tun, wireguard, ...) of the
   // caller's namespace that are up and not filtered by vaultwall.
   std::vector<NetDevice> unfiltered_tunnels;
-  // Nothing unfiltered that vaultwall is expected to filter, and, with a
-  // policy applied, at least one interface attached (else it filters nothing).
+  // The idle slot holds a later policy than the active one: vw_active.slot
+  // was flipped back to an older policy (or an apply died between writing
+  // the idle slot and its flip; vaultwallctl verify tells which from the
+  // journal). Either way the newest policy applied is not the one enforced.
+  bool older_policy_active() const { return other_slot_generation > generation; }
+  // Nothing unfiltered that vaultwall is expected to filter, the newest
+  // policy applied enforced, and, with a policy applied, at least one
+  // interface attached (else it filters nothing).
   bool healthy() const;
 };
 
