@@ -239,8 +239,12 @@ class Compiler {
     // a key space of their own in the same tries.
     uint32_t perimeter_vnet = vault_rules_compiled() ? VW_VNET_PERIMETER : VW_VNET_PUBLIC;
     for (const PerimeterRule* rule : perimeter_rules()) {
-      CompiledRule compiled{id_of(perimeter_identity(*rule)), VW_RULE_KIND_PERIMETER,
-                            perimeter_vnet, perimeter_identity(*rule), true, rule->prefixes,
+      CompiledRule compiled{id_of(perimeter_identity(*rule)),
+                            VW_RULE_KIND_PERIMETER,
+                            perimeter_vnet,
+                            perimeter_identity(*rule),
+                            true,
+                            rule->prefixes,
                             rule->prefixes6};
       add_prefixes(compiled, written);
       out_.rules.push_back(std::move(compiled));

@@ -978,7 +978,8 @@ class Validator {
     auto& of(const Ipv4Prefix&) { return ipv4; }
     auto& of(const Ipv6Prefix&) { return ipv6; }
     template <class Prefix>
-    bool fresh(const Prefix& prefix, const Located<std::string>& written, Diagnostics& diagnostics) {
+    bool fresh(const Prefix& prefix, const Located<std::string>& written,
+               Diagnostics& diagnostics) {
       auto [first, inserted] = of(prefix).emplace(prefix, written.path);
       if (!inserted)
         diagnostics.warning(written.path, written.value + " is already admitted at " +
@@ -1015,9 +1016,10 @@ class Validator {
     auto prefix = parse_network6(written);
     if (!prefix) return std::nullopt;
     if (auto range = ipv6_non_global_range(*prefix)) {
-      diagnostics_.error(written.path,
-                         written.value + " " + *range +
-                             "; only public addresses are allowed (a perimeter rule admits sources as an IP rule does)");
+      diagnostics_.error(
+          written.path,
+          written.value + " " + *range +
+              "; only public addresses are allowed (a perimeter rule admits sources as an IP rule does)");
       return std::nullopt;
     }
     return prefix;

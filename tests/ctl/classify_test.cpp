@@ -423,9 +423,8 @@ TEST(Classify, Ipv6RulesAndSubnetPrefixesAreCredited) {
 // perimeter's access rule office an IPv4 and an IPv6 prefix.
 std::string perimeter6_text(const char* mode, const char* default_action = "Deny") {
   std::string text = policy_text(
-      "",
-      std::string(R"(, "profile": "dualstack", "perimeter": {"accessMode": ")") + mode +
-          R"(", "accessRules": [{"name": "office", "direction": "Inbound",
+      "", std::string(R"(, "profile": "dualstack", "perimeter": {"accessMode": ")") + mode +
+              R"(", "accessRules": [{"name": "office", "direction": "Inbound",
           "addressPrefixes": ["198.51.100.48/29", "2603:3000::/40"]}]})");
   text.replace(text.find(R"({"value": "198.51.100.7"})"), 25,
                R"({"value": "198.51.100.7"}, {"value": "2603:1000::/40"})");

@@ -182,9 +182,10 @@ TEST(Compile, EnforcedPerimeterCompilesNoIpv6VaultRule) {
 // vw_rules6_N under Enforced (the slot's only public IPv6 rules),
 // VW_VNET_PERIMETER under Transition; either sets HAS_RULES6. Any profile.
 std::string perimeter6_text(const char* mode) {
-  return wrap(R"({"defaultAction": "Deny", "ipRules": [{"value": "203.0.113.0/24"}]})",
-              std::string(R"({"perimeter": {"accessMode": ")") + mode +
-                  R"(", "accessRules": [{"name": "six", "direction": "Inbound", "addressPrefixes": ["2603:3000::/40"]}]}})");
+  return wrap(
+      R"({"defaultAction": "Deny", "ipRules": [{"value": "203.0.113.0/24"}]})",
+      std::string(R"({"perimeter": {"accessMode": ")") + mode +
+          R"(", "accessRules": [{"name": "six", "direction": "Inbound", "addressPrefixes": ["2603:3000::/40"]}]}})");
 }
 
 TEST(Compile, EnforcedPerimeterIpv6PrefixesAreThePublicIpv6Rules) {

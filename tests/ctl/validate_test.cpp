@@ -488,10 +488,11 @@ namespace {
 // A perimeter's IPv6 address prefixes are enforced under every profile
 // (Azure's access rules take IPv6), checked as IPv6 IP rules are.
 std::string perimeter_prefixes(const std::string& prefixes, const char* mode = "Enforced") {
-  return wrap(R"({"defaultAction": "Deny"})",
-              std::string(R"({"perimeter": {"accessMode": ")") + mode +
-                  R"(", "accessRules": [{"name": "office", "direction": "Inbound", "addressPrefixes": [)" +
-                  prefixes + "]}]}}");
+  return wrap(
+      R"({"defaultAction": "Deny"})",
+      std::string(R"({"perimeter": {"accessMode": ")") + mode +
+          R"(", "accessRules": [{"name": "office", "direction": "Inbound", "addressPrefixes": [)" +
+          prefixes + "]}]}}");
 }
 
 constexpr const char* kPerimeterPrefix0 = "vaultwall.perimeter.accessRules[0].addressPrefixes[0]";
@@ -542,7 +543,8 @@ TEST(PerimeterIpv6, HostBitsAndBadSyntaxAreRefusedAtTheirPath) {
 }
 
 TEST(PerimeterIpv6, DuplicatesAcrossRulesAreWarnedOnceAndKeptOnce) {
-  std::string doc = wrap(R"({"defaultAction": "Deny"})", R"({"perimeter": {"accessMode": "Transition", "accessRules": [
+  std::string doc = wrap(R"({"defaultAction": "Deny"})",
+                         R"({"perimeter": {"accessMode": "Transition", "accessRules": [
       {"name": "a", "direction": "Inbound", "addressPrefixes": ["2603:1000::/40", "2603:1000:0::/40"]},
       {"name": "b", "direction": "Inbound", "addressPrefixes": ["2603:1000::/40"]}]}})");
   auto result = load_policy(doc);
@@ -554,18 +556,17 @@ TEST(PerimeterIpv6, DuplicatesAcrossRulesAreWarnedOnceAndKeptOnce) {
   for (const Diagnostic& d : result.diagnostics)
     duplicates += d.message.find("is already admitted at") != std::string::npos ? 1 : 0;
   EXPECT_EQ(duplicates, 2u) << describe(result.diagnostics);
-  EXPECT_TRUE(has_diagnostic(result.diagnostics, Severity::kWarning,
-                             "vaultwall.perimeter.accessRules[1].addressPrefixes[0]",
-                             "2603:1000::/40 is already admitted at " +
-                                 std::string(kPerimeterPrefix0) + "; kept once"))
+  EXPECT_TRUE(has_diagnostic(
+      result.diagnostics, Severity::kWarning,
+      "vaultwall.perimeter.accessRules[1].addressPrefixes[0]",
+      "2603:1000::/40 is already admitted at " + std::string(kPerimeterPrefix0) + "; kept once"))
       << describe(result.diagnostics);
 }
 
 TEST(PerimeterIpv6, ARuleWithOnlyIpv6PrefixesTakesARuleId) {
   std::string doc = many_ip_rules(
-      VW_MAX_RULES - 1,
-      R"({"limits": {"maxIpRules": )" + std::to_string(VW_MAX_RULES - 1) +
-          R"(}, "perimeter": {"accessMode": "Transition", "accessRules": [
+      VW_MAX_RULES - 1, R"({"limits": {"maxIpRules": )" + std::to_string(VW_MAX_RULES - 1) +
+                            R"(}, "perimeter": {"accessMode": "Transition", "accessRules": [
       {"name": "six", "direction": "Inbound", "addressPrefixes": ["2603:1000::/40"]}]}})");
   auto errors = errors_of(doc);
   EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "networkAcls.ipRules",
