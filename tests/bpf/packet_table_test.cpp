@@ -440,7 +440,7 @@ std::vector<PacketCase> ipv6_decision_cases() {
       {"ipv6_ip_rule_source_on_vnet_segment_denied", kDenyByDefault,
        tcp6_vlan(kAppVlan, kFromRule6).bytes(), drops(VW_CLASS_IPV6_DENY)},
       {"ipv6_perimeter_enforced_denies_trusted", kPerimeterEnforced,
-       tcp6_from(kFromTrusted6).bytes(), drops(VW_CLASS_IPV6_DENY)},
+       tcp6_from(kFromTrusted6).bytes(), drops(VW_CLASS_PERIMETER_DENY)},
       {"ipv6_audit_would_deny_stranger", kAudit, tcp6_from(kClient6).bytes(),
        passes(VW_CLASS_AUDIT_DENY)},
       {"ipv4_mapped_source_meets_ipv4_rule", kDenyByDefault, tcp6_from(kMappedFromRule24).bytes(),
