@@ -639,20 +639,28 @@ static __always_inline struct verdict decide_rules(const struct packet *p,
  * too (credited to them); what only the vault's rules admit passes as
  * PERIMETER_WOULD_DENY, still credited to the vault's rule or service, and
  * is logged. One trie lookup, only when the flag says Transition. */
-static __always_inline struct verdict perimeter_transition(const struct packet *p, __u32 vnet_id,
-							   struct verdict v)
+static __always_inline struct verdict transition_verdict(struct verdict v, __u32 perimeter_rule)
 {
 	struct verdict admitted = make_verdict(VW_CLASS_PERIMETER_RULE);
 
-	if (vnet_id == VNET_UNKNOWN)
-		vnet_id = lookup_vnet(p);
-	if (vnet_id == VW_VNET_PUBLIC)
-		admitted.rule_id = lookup_rule(p, VW_VNET_PERIMETER);
+	admitted.rule_id = perimeter_rule;
 	if (admitted.rule_id != VW_RULE_NONE)
 		return admitted;
 	if (!class_denies(v.class))
 		v.class = VW_CLASS_PERIMETER_WOULD_DENY;
 	return v;
+}
+
+static __always_inline struct verdict perimeter_transition(const struct packet *p, __u32 vnet_id,
+							   struct verdict v)
+{
+	__u32 perimeter_rule = VW_RULE_NONE;
+
+	if (vnet_id == VNET_UNKNOWN)
+		vnet_id = lookup_vnet(p);
+	if (vnet_id == VW_VNET_PUBLIC)
+		perimeter_rule = lookup_rule(p, VW_VNET_PERIMETER);
+	return transition_verdict(v, perimeter_rule);
 }
 
 /* The decision for an IPv4 data-plane packet, before audit mode. */
@@ -712,21 +720,45 @@ static __always_inline struct verdict trusted6_or(const struct packet *p, __u32 
 	return v;
 }
 
-static __always_inline struct verdict decide_rules6(const struct packet *p)
+/* Steps 2-5 for an IPv6 source. Under an enforced perimeter the public
+ * IPv6 rules are the perimeter's (the compiler wrote only those): as for
+ * IPv4 a match is PERIMETER_RULE and anything else PERIMETER_DENY, the
+ * perimeter's deny, not the IPv6 default action. Sets *vnet_id when it
+ * looked the segment up. */
+static __always_inline struct verdict decide_rules6(const struct packet *p, __u32 *vnet_id)
 {
 	const struct vw_settings *s = p->settings;
-	__u32 vnet_id;
+	int enforced = s->flags & VW_SETTINGS_PERIMETER_ENFORCED;
 	struct verdict v;
 
 	if (s->public_access == VW_PUBLIC_ACCESS_DISABLED)
 		return trusted6_or(p, VW_CLASS_IPV6_DENY);
-	vnet_id = lookup_vnet(p);
-	v = make_verdict(vnet_id == VW_VNET_PUBLIC ? VW_CLASS_IP_RULE : VW_CLASS_VNET_RULE);
-	v.rule_id = lookup_rule6(p, vnet_id);
+	*vnet_id = lookup_vnet(p);
+	if (*vnet_id != VW_VNET_PUBLIC)
+		v = make_verdict(VW_CLASS_VNET_RULE);
+	else
+		v = make_verdict(enforced ? VW_CLASS_PERIMETER_RULE : VW_CLASS_IP_RULE);
+	v.rule_id = lookup_rule6(p, *vnet_id);
 	if (v.rule_id != VW_RULE_NONE)
 		return v;
+	if (enforced)
+		return make_verdict(VW_CLASS_PERIMETER_DENY);
 	return trusted6_or(p, s->default_action == VW_ACTION_DENY ? VW_CLASS_IPV6_DENY
 								  : VW_CLASS_IPV6_ALLOW);
+}
+
+/* perimeter_transition for an IPv6 source: the perimeter's IPv6 prefixes
+ * are under VW_VNET_PERIMETER in vw_rules6_N. */
+static __always_inline struct verdict perimeter_transition6(const struct packet *p,
+							    __u32 vnet_id, struct verdict v)
+{
+	__u32 perimeter_rule = VW_RULE_NONE;
+
+	if (vnet_id == VNET_UNKNOWN)
+		vnet_id = lookup_vnet(p);
+	if (vnet_id == VW_VNET_PUBLIC)
+		perimeter_rule = lookup_rule6(p, VW_VNET_PERIMETER);
+	return transition_verdict(v, perimeter_rule);
 }
 
 /* Step 1 for an IPv6 destination: an IPv6 private endpoint (vw_endpoints6_N,
@@ -768,6 +800,9 @@ static __always_inline int is_ipv4_mapped(const __u8 *a)
  * endpoint (no virtual network reaches one over IPv4-in-IPv6). */
 static __always_inline struct verdict decide_ipv6(struct packet *p, const struct ipv6hdr *ip6)
 {
+	__u32 vnet_id = VNET_UNKNOWN;
+	struct verdict v;
+
 	if (is_ipv4_mapped(ip6->saddr.in6_u.u6_addr8)) {
 		p->source6 = 0;
 		__builtin_memcpy(p->saddr, &ip6->saddr.in6_u.u6_addr8[12], 4);
@@ -779,7 +814,10 @@ static __always_inline struct verdict decide_ipv6(struct packet *p, const struct
 	p->source6 = 1;
 	if (private_endpoint6_admits(p, ip6))
 		return make_verdict(VW_CLASS_PRIVATE_ENDPOINT);
-	return decide_rules6(p);
+	v = decide_rules6(p, &vnet_id);
+	if (p->settings->flags & VW_SETTINGS_PERIMETER_TRANSITION)
+		v = perimeter_transition6(p, vnet_id, v);
+	return v;
 }
 
 /* Classes are compile-time constants below VW_CLASS_COUNT (VW_CLASSES). */

@@ -51,6 +51,14 @@ const std::vector<Prefix>& family_prefixes(const Subnet& subnet) {
     return subnet.prefixes6;
 }
 
+template <typename Prefix>
+const std::vector<Prefix>& family_prefixes(const PerimeterRule& rule) {
+  if constexpr (std::is_same_v<Prefix, Ipv4Prefix>)
+    return rule.prefixes;
+  else
+    return rule.prefixes6;
+}
+
 class Classifier {
  public:
   Classifier(const Policy& policy, const ClassifierContext& context,
@@ -239,7 +247,7 @@ class Classifier {
 
   // An IPv4-mapped source (::ffff:a.b.c.d) is decided as a.b.c.d; any other
   // by the IPv6 prefixes of rules and trusted services, then the default
-  // action (IPV6_ALLOW / IPV6_DENY).
+  // action (IPV6_ALLOW / IPV6_DENY); a perimeter acts as on IPv4.
   void decide_ipv6() {
     if (auto mapped = ipv4_mapped(packet_.source6)) {
       step("source " + format_ipv6(packet_.source6) + " is IPv4-mapped: decided as " +
@@ -251,14 +259,14 @@ class Classifier {
     }
     find_vnet();
     if (private_endpoint6_admits()) return;
+    decide_under_perimeter<Ipv6Prefix>();
+  }
+
+  // Steps 2-5 under the vault's own rules, for an IPv6 source.
+  void decide_vault_rules6() {
     if (policy_.public_network_access == PublicNetworkAccess::kDisabled) {
       step("2. publicNetworkAccess Disabled: rules do not apply");
       trusted6_or(VW_CLASS_IPV6_DENY, "denied (public network access disabled)");
-      return;
-    }
-    if (policy_.perimeter_effect() == PerimeterEffect::kEnforced) {
-      set_class(VW_CLASS_IPV6_DENY,
-                "2. perimeter enforced: its IPv6 prefixes are not enforced, nothing admits IPv6: denied");
       return;
     }
     if (credit_rule6()) return;
@@ -357,16 +365,29 @@ class Classifier {
            (endpoint->virtual_network.empty() ? "a virtual network" : endpoint->virtual_network) +
            ", so the rules decide");
     }
+    decide_under_perimeter<Ipv4Prefix>();
+  }
+
+  // Steps 2-5 for a source of Prefix's family, as the perimeter's access
+  // mode has them.
+  template <typename Prefix>
+  void decide_under_perimeter() {
+    auto vault_rules = [this] {
+      if constexpr (std::is_same_v<Prefix, Ipv4Prefix>)
+        decide_vault_rules();
+      else
+        decide_vault_rules6();
+    };
     switch (policy_.perimeter_effect()) {
       case PerimeterEffect::kEnforced:
-        decide_enforced_perimeter();
+        decide_enforced_perimeter<Prefix>();
         return;
       case PerimeterEffect::kTransition:
-        decide_vault_rules();
-        decide_transition_perimeter();
+        vault_rules();
+        decide_transition_perimeter<Prefix>();
         return;
       case PerimeterEffect::kNone:
-        decide_vault_rules();
+        vault_rules();
         return;
     }
   }
@@ -398,8 +419,11 @@ class Classifier {
   }
 
   // An enforced perimeter (Enforced, or SecuredByPerimeter): only its
-  // address rules admit internet sources; the vault's rules, the trusted
-  // services and every virtual network are overridden.
+  // address rules admit internet sources, of either family; the vault's
+  // rules, the trusted services and every virtual network are overridden,
+  // and what nothing admits is the perimeter's deny (IPv6 too: there is no
+  // default action for it to get).
+  template <typename Prefix>
   void decide_enforced_perimeter() {
     if (!result_.vnet.empty()) {
       set_class(VW_CLASS_PERIMETER_DENY,
@@ -407,8 +431,7 @@ class Classifier {
                     result_.vnet + ": denied");
       return;
     }
-    if (auto best = most_specific(matching_perimeter_rules(),
-                                  [](const RuleMatch& m) { return m.rule_id; })) {
+    if (auto best = best_perimeter_rule<Prefix>()) {
       result_.rule_id = best->rule_id;
       set_class(VW_CLASS_PERIMETER_RULE, "2. perimeter enforced: access rule " +
                                              best->text.substr(kPerimeterPrefix.size()) + " (id " +
@@ -422,10 +445,10 @@ class Classifier {
 
   // A perimeter in Transition: its address rules admit internet sources
   // as well; what only the vault's rules admit is a would-be deny.
+  template <typename Prefix>
   void decide_transition_perimeter() {
     if (result_.vnet.empty())
-      if (auto best = most_specific(matching_perimeter_rules(),
-                                    [](const RuleMatch& m) { return m.rule_id; })) {
+      if (auto best = best_perimeter_rule<Prefix>()) {
         result_.rule_id = best->rule_id;
         result_.service_id = VW_SERVICE_NONE;
         set_class(VW_CLASS_PERIMETER_RULE, "perimeter (Transition): access rule " +
@@ -441,15 +464,25 @@ class Classifier {
               "perimeter (Transition): no access rule admits the source; allowed by the vault's rules, would be denied once the perimeter is enforced (logged)");
   }
 
-  std::vector<RuleMatch> matching_perimeter_rules() const {
-    std::vector<RuleMatch> out;
+  // The longest perimeter prefix of Prefix's family holding the source.
+  template <typename Prefix>
+  std::optional<FamilyMatch<Prefix>> best_perimeter_rule() const {
+    std::vector<FamilyMatch<Prefix>> matches;
     for (const PerimeterRule& rule : policy_.host.perimeter->inbound) {
       std::string identity = std::string(kPerimeterPrefix) + rule.name;
-      for (const Ipv4Prefix& prefix : rule.prefixes)
-        if (prefix.contains(packet_.source))
-          out.push_back({rule_id(identity), identity, VW_RULE_KIND_PERIMETER, prefix});
+      for (const Prefix& prefix : family_prefixes<Prefix>(rule))
+        if (prefix.contains(source_of<Prefix>()))
+          matches.push_back({rule_id(identity), identity, VW_RULE_KIND_PERIMETER, prefix});
     }
-    return out;
+    return most_specific(matches, [](const FamilyMatch<Prefix>& m) { return m.rule_id; });
+  }
+
+  template <typename Prefix>
+  const auto& source_of() const {
+    if constexpr (std::is_same_v<Prefix, Ipv4Prefix>)
+      return packet_.source;
+    else
+      return packet_.source6;
   }
 
   static constexpr std::string_view kPerimeterPrefix = "perimeter:";

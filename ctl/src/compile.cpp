@@ -55,9 +55,8 @@ vw_settings settings_for(const Policy& policy) {
   switch (policy.perimeter_effect()) {
     case PerimeterEffect::kEnforced:
       // Only the perimeter's rules admit (they are the public rules of the
-      // slot): public access is the perimeter's to decide, no bypass,
-      // everything else denied. IPv6 is denied too (a perimeter's IPv6
-      // prefixes are not enforced).
+      // slot, IPv4 and IPv6): public access is the perimeter's to decide,
+      // no bypass, everything else denied.
       settings.flags |= VW_SETTINGS_PERIMETER_ENFORCED;
       settings.public_access = VW_PUBLIC_ACCESS_ENABLED;
       settings.bypass = VW_BYPASS_NONE;
@@ -209,7 +208,7 @@ class Compiler {
     std::vector<const PerimeterRule*> out;
     if (policy_.perimeter_effect() == PerimeterEffect::kNone) return out;
     for (const PerimeterRule& rule : policy_.host.perimeter->inbound)
-      if (!rule.prefixes.empty()) out.push_back(&rule);
+      if (!rule.prefixes.empty() || !rule.prefixes6.empty()) out.push_back(&rule);
     return out;
   }
   bool vault_rules_compiled() const {
@@ -235,12 +234,18 @@ class Compiler {
 
     WrittenPrefixes written;
     compile_vault_rules(written);
-    // Enforced: the perimeter's rules are the public rules (the source
-    // index serves them); Transition: a key space of their own.
+    // Enforced: the perimeter's rules are the public rules (vnet 0 of both
+    // families' tries; the source index serves the IPv4 ones); Transition:
+    // a key space of their own in the same tries.
     uint32_t perimeter_vnet = vault_rules_compiled() ? VW_VNET_PERIMETER : VW_VNET_PUBLIC;
     for (const PerimeterRule* rule : perimeter_rules()) {
-      CompiledRule compiled{id_of(perimeter_identity(*rule)), VW_RULE_KIND_PERIMETER,
-                            perimeter_vnet, perimeter_identity(*rule), true, rule->prefixes};
+      CompiledRule compiled{id_of(perimeter_identity(*rule)),
+                            VW_RULE_KIND_PERIMETER,
+                            perimeter_vnet,
+                            perimeter_identity(*rule),
+                            true,
+                            rule->prefixes,
+                            rule->prefixes6};
       add_prefixes(compiled, written);
       out_.rules.push_back(std::move(compiled));
     }

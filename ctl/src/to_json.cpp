@@ -76,8 +76,9 @@ OrderedJson perimeter_json(const Perimeter& perimeter, bool sort_lists) {
           {"accessRules", list(rules, [&](const PerimeterRule& rule) {
              OrderedJson out = {{"name", rule.name},
                                 {"direction", "Inbound"},
-                                {"addressPrefixes", prefixes(sort_lists ? sorted(rule.prefixes)
-                                                                        : rule.prefixes)}};
+                                {"addressPrefixes",
+                                 prefixes(sort_lists ? sorted(rule.prefixes) : rule.prefixes,
+                                          sort_lists ? sorted(rule.prefixes6) : rule.prefixes6)}};
              if (!rule.subscriptions.empty()) out["subscriptions"] = ids(rule.subscriptions);
              if (!rule.perimeters.empty()) out["networkSecurityPerimeters"] = ids(rule.perimeters);
              return out;

@@ -430,7 +430,7 @@ class Validator {
     size_t perimeter_rules = 0;
     if (policy_.host.perimeter)
       for (const PerimeterRule& rule : policy_.host.perimeter->inbound)
-        perimeter_rules += rule.prefixes.empty() ? 0 : 1;
+        perimeter_rules += rule.prefixes.empty() && rule.prefixes6.empty() ? 0 : 1;
     size_t all_rules = policy_.ip_rules.size() + policy_.vnet_rules.size() + perimeter_rules;
     if (all_rules > VW_MAX_RULES - 1)
       diagnostics_.error(acls_path("ipRules"),
@@ -935,10 +935,9 @@ class Validator {
                            in_quotes(text.access_mode->value) +
                                " is not an access mode vaultwall enforces; expected Transition (formerly Learning) or Enforced");
     }
-    std::map<std::string, std::string> names;    // lower-cased -> path
-    std::map<Ipv4Prefix, std::string> prefixes;  // -> where first seen
+    std::map<std::string, std::string> names;  // lower-cased -> path
+    FirstSeen first_seen;
     std::vector<std::string> outbound;
-    size_t ipv6 = 0;
     for (const Document::AccessRuleText& rule : text.rules) {
       if (rule.name.value.empty()) continue;  // reported by the parser
       auto [other, inserted] = names.emplace(lower(rule.name.value), rule.name.path);
@@ -952,29 +951,42 @@ class Validator {
         outbound.push_back(rule.name.value);
         continue;
       }
-      PerimeterRule enforced{rule.name.value, {}, {}, {}};
+      PerimeterRule enforced{rule.name.value, {}, {}, {}, {}};
       for (const Located<std::string>& id : rule.subscriptions) enforced.subscriptions.push_back(id.value);
       for (const Located<std::string>& id : rule.perimeters) enforced.perimeters.push_back(id.value);
       for (const Located<std::string>& written : rule.address_prefixes) {
         if (looks_like_ipv6(written.value)) {
-          ++ipv6;
-          continue;
+          if (auto prefix = check_admitting_prefix6(written);
+              prefix && first_seen.fresh(*prefix, written, diagnostics_))
+            enforced.prefixes6.push_back(*prefix);
+        } else if (auto prefix = check_admitting_prefix(written, "a perimeter rule");
+                   prefix && first_seen.fresh(*prefix, written, diagnostics_)) {
+          enforced.prefixes.push_back(*prefix);
         }
-        auto prefix = check_admitting_prefix(written, "a perimeter rule");
-        if (!prefix) continue;
-        auto [first, fresh] = prefixes.emplace(*prefix, written.path);
-        if (!fresh) {
-          diagnostics_.warning(written.path, written.value + " is already admitted at " +
-                                                 first->second + "; kept once");
-          continue;
-        }
-        enforced.prefixes.push_back(*prefix);
       }
       perimeter.inbound.push_back(std::move(enforced));
     }
-    warn_perimeter(text, perimeter, outbound, ipv6);
+    warn_perimeter(text, perimeter, outbound);
     policy_.host.perimeter = std::move(perimeter);
   }
+
+  // Where each perimeter prefix was first written: a prefix of either
+  // family admitted by two access rules (or twice by one) is kept once.
+  struct FirstSeen {
+    std::map<Ipv4Prefix, std::string> ipv4;
+    std::map<Ipv6Prefix, std::string> ipv6;
+    auto& of(const Ipv4Prefix&) { return ipv4; }
+    auto& of(const Ipv6Prefix&) { return ipv6; }
+    template <class Prefix>
+    bool fresh(const Prefix& prefix, const Located<std::string>& written,
+               Diagnostics& diagnostics) {
+      auto [first, inserted] = of(prefix).emplace(prefix, written.path);
+      if (!inserted)
+        diagnostics.warning(written.path, written.value + " is already admitted at " +
+                                              first->second + "; kept once");
+      return inserted;
+    }
+  };
 
   bool parse_direction(const Located<std::string>& direction) {
     std::string value = lower(direction.value);
@@ -997,9 +1009,25 @@ class Validator {
     return prefix;
   }
 
+  // An IPv6 prefix that admits sources as an IPv6 IP rule does (the same
+  // checker: syntax, host bits, non-global ranges by name), accepted under
+  // every profile: Azure's perimeter access rules take IPv6 prefixes.
+  std::optional<Ipv6Prefix> check_admitting_prefix6(const Located<std::string>& written) {
+    auto prefix = parse_network6(written);
+    if (!prefix) return std::nullopt;
+    if (auto range = ipv6_non_global_range(*prefix)) {
+      diagnostics_.error(
+          written.path,
+          written.value + " " + *range +
+              "; only public addresses are allowed (a perimeter rule admits sources as an IP rule does)");
+      return std::nullopt;
+    }
+    return prefix;
+  }
+
   // What the perimeter cannot do at L3, and what it overrides, said once each.
   void warn_perimeter(const Document::PerimeterText& text, const Perimeter& perimeter,
-                      const std::vector<std::string>& outbound, size_t ipv6) {
+                      const std::vector<std::string>& outbound) {
     auto joined = [](const std::vector<std::string>& names) {
       std::string out;
       for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
@@ -1018,10 +1046,6 @@ class Validator {
       diagnostics_.warning(rules_path, std::to_string(outbound.size()) +
                                            " outbound rule(s) ignored (Key Vault makes no outbound calls to filter): " +
                                            joined(outbound));
-    if (ipv6 > 0)
-      diagnostics_.warning(rules_path,
-                           std::to_string(ipv6) +
-                               " IPv6 prefix(es) of inbound rules are not enforceable yet (only IPv4 addresses are supported); skipped");
     Policy probe;
     probe.public_network_access = policy_.public_network_access;
     probe.host.perimeter = perimeter;

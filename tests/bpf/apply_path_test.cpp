@@ -556,7 +556,9 @@ std::string perimeter_document(const std::string& public_access, const std::stri
         {"accessRules",
          {{{"name", "office"}, {"direction", "Inbound"}, {"addressPrefixes", {"203.0.113.128/25"}}},
           {{"name", "partners"},
-           {"properties", {{"direction", "Inbound"}, {"addressPrefixes", {"198.51.100.48/29"}}}}},
+           {"properties",
+            {{"direction", "Inbound"},
+             {"addressPrefixes", {"198.51.100.48/29", "2001:db8:4800::/48"}}}}},
           {{"name", "ops"},
            {"properties",
             {{"direction", "Inbound"},
@@ -566,6 +568,7 @@ std::string perimeter_document(const std::string& public_access, const std::stri
 
 const std::string kOffice = "perimeter:office";
 const std::string kPartners = "perimeter:partners";
+const Ipv6 kFromPartners6 = ipv6("2001:db8:4800::9");  // partners' IPv6 prefix (any profile)
 
 TEST_F(ApplyPath, PerimeterEnforcedAdmitsOnlyItsAccessRulesAndPrivateEndpoints) {
   apply_document(perimeter_document("SecuredByPerimeter", "Enforced"));
@@ -592,8 +595,14 @@ TEST_F(ApplyPath, PerimeterEnforcedAdmitsOnlyItsAccessRulesAndPrivateEndpoints) 
        tcp4(kNextToRuleHost, kPrivateEndpoint).bytes(), passes(VW_CLASS_PRIVATE_ENDPOINT),
        app_ifindex()},
       {"nobody else", tcp4(kNextToRuleHost).bytes(), drops(VW_CLASS_PERIMETER_DENY)},
-      {"IPv6 is denied", frames::tcp6().bytes(), drops(VW_CLASS_IPV6_DENY)},
+      {"access rule partners admits its IPv6 prefix", tcp6_from(kFromPartners6).bytes(),
+       passes(VW_CLASS_PERIMETER_RULE).crediting_rule(rule_id(kPartners))},
+      {"any other IPv6 source is the perimeter's deny", frames::tcp6().bytes(),
+       drops(VW_CLASS_PERIMETER_DENY)},
+      {"an IPv6 access-rule prefix over a vnet segment is denied",
+       tcp6_from(kFromPartners6).bytes(), drops(VW_CLASS_PERIMETER_DENY), app_ifindex()},
   };
+  EXPECT_TRUE(last().compiled.image.settings.flags & VW_SETTINGS_HAS_RULES6);
   expect_rows(rows);
 }
 
@@ -626,6 +635,9 @@ TEST_F(ApplyPath, PerimeterTransitionAdmitsBothAndCountsWhatOnlyTheVaultAdmits) 
       {"a private endpoint is never subject to the perimeter",
        tcp4(kNextToRuleHost, kPrivateEndpoint).bytes(), passes(VW_CLASS_PRIVATE_ENDPOINT),
        app_ifindex()},
+      {"the perimeter admits an IPv6 source the vault denies", tcp6_from(kFromPartners6).bytes(),
+       passes(VW_CLASS_PERIMETER_RULE).crediting_rule(rule_id(kPartners))},
+      {"neither admits an IPv6 stranger", frames::tcp6().bytes(), drops(VW_CLASS_IPV6_DENY)},
   };
   expect_rows(rows);
 }

@@ -167,6 +167,17 @@ TEST_F(EventsTest, PerimeterTransitionLogsWhatOnlyTheVaultAdmitsWithItsRule) {
   EXPECT_EQ(events[0].verdict_class, VW_CLASS_DEFAULT_DENY);
 }
 
+TEST_F(EventsTest, PerimeterTransitionLogsIpv6OnlyTheVaultAdmitsWithItsRule) {
+  apply(policy(kPerimeterTransition, 0));
+  auto events = events_of(tcp6_from(kFromRule6).bytes(), XDP_PASS);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].verdict_class, VW_CLASS_PERIMETER_WOULD_DENY);
+  EXPECT_EQ(events[0].rule_id, kRule6) << "the vault's IPv6 rule that admitted it";
+  EXPECT_EQ(as_array(events[0].saddr), kFromRule6);
+  EXPECT_TRUE(events_of(tcp6_from(kFromPerimeter6).bytes(), XDP_PASS).empty())
+      << "admitted by the perimeter's IPv6 prefix: nothing to log";
+}
+
 TEST_F(EventsTest, PerimeterEnforcedDenyIsLogged) {
   apply(policy(kPerimeterEnforced, 0));
   auto events = events_of(tcp4(kFromRule24).bytes(), XDP_DROP);

@@ -119,13 +119,15 @@ SlotImage policy(const Knobs& knobs, uint32_t second_ifindex, uint64_t generatio
                      {endpoint(kBoundPrivateEndpoint), {VW_ENDPOINT_PRIVATE, kAnyIfVnet}}};
   if (!knobs.every_destination)
     image.endpoints.push_back({endpoint(kVault), {VW_ENDPOINT_PUBLIC, 0}});
-  if (knobs.perimeter == VW_SETTINGS_PERIMETER_TRANSITION)
+  if (knobs.perimeter == VW_SETTINGS_PERIMETER_TRANSITION) {
     image.rules.push_back({rule_key(VW_VNET_PERIMETER, "198.51.100.48/29"), {kRulePerimeter}});
+    image.rules6.push_back({rule6_key(VW_VNET_PERIMETER, "2001:db8:4800::/48"), {kRulePerimeter}});
+  }
   if (knobs.perimeter == VW_SETTINGS_PERIMETER_ENFORCED) {
     // The vault's rules and trusted services are overridden: not written.
     image.rules = {{rule_key(VW_VNET_PUBLIC, "198.51.100.48/29"), {kRulePerimeter}}};
     image.trusted.clear();
-    image.rules6.clear();
+    image.rules6 = {{rule6_key(VW_VNET_PUBLIC, "2001:db8:4800::/48"), {kRulePerimeter}}};
     image.trusted6.clear();
     s.bypass = VW_BYPASS_NONE;
     s.default_action = VW_ACTION_DENY;

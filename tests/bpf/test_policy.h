@@ -24,7 +24,7 @@
 //   service 4 trusted 2001:db8:7000::/48      (IPv6 prefixes of the same services)
 //   service 5 trusted 2001:db8:7000:1::/64    (inside service 4's: longer wins)
 //   rule 20  PERIMETER  198.51.100.48/29     (only with a perimeter knob: under
-//                                             VW_VNET_PERIMETER in Transition; the
+//            and 2001:db8:4800::/48           VW_VNET_PERIMETER in Transition; the
 //                                             only rule, public, when Enforced)
 #pragma once
 
@@ -85,7 +85,8 @@ inline const Ipv6 kFromRule6 = ipv6("2001:db8:100::77");
 inline const Ipv6 kFromAppVnet6 = ipv6("2001:db8:a00::5");
 inline const Ipv6 kMappedFromRule24 = ipv6("::ffff:203.0.113.77");
 inline const Ipv6 kMappedFromTrusted = ipv6("::ffff:198.51.100.200");
-inline const Ipv6 kMappedStranger = ipv6("::ffff:198.51.100.50");
+inline const Ipv6 kMappedStranger = ipv6("::ffff:198.51.100.50");  // in the perimeter's /29
+inline const Ipv6 kFromPerimeter6 = ipv6("2001:db8:4800::50");
 
 constexpr uint16_t kAppVlan = 100;
 constexpr uint16_t kAnyIfVlan = 200;
@@ -128,6 +129,8 @@ inline constexpr Knobs kListenOnAddresses{.listen_on_addresses_only = true};
 inline constexpr Knobs kPerimeterTransition{.perimeter = VW_SETTINGS_PERIMETER_TRANSITION};
 inline constexpr Knobs kPerimeterTransitionPublicDisabled{
     .public_access = VW_PUBLIC_ACCESS_DISABLED, .perimeter = VW_SETTINGS_PERIMETER_TRANSITION};
+inline constexpr Knobs kPerimeterTransitionAllowByDefault{
+    .default_action = VW_ACTION_ALLOW, .perimeter = VW_SETTINGS_PERIMETER_TRANSITION};
 inline constexpr Knobs kPerimeterEnforced{.perimeter = VW_SETTINGS_PERIMETER_ENFORCED};
 inline constexpr Knobs kReject{.deny_action = VW_DENY_REJECT};
 inline constexpr Knobs kEveryDestinationReject{.every_destination = true,

@@ -429,6 +429,36 @@ expect_exit 0 "apply --force repairs the VLAN segments"
 ctl verify
 expect_exit 0 "verify after repairing the VLAN segments"
 
+# ---- a perimeter's IPv6 prefixes --------------------------------------------
+
+# A perimeter decides IPv6 as IPv4 (DESIGN §1.2, §1.11), under akv-current
+# too: explain, stats, show and verify see its IPv6 prefix.
+echo "== perimeter: IPv6 prefixes in both access modes"
+DOC_PERIMETER=$TMP/vault-perimeter.json
+for mode in Enforced Transition; do
+	jq --arg mode "$mode" '.vaultwall.perimeter = {accessMode: $mode, accessRules: [{name: "office",
+		direction: "Inbound", addressPrefixes: ["198.51.100.48/29", "2001:db8:4800::/48"]}]}' \
+		"$DOC" >"$DOC_PERIMETER"
+	chmod 644 "$DOC_PERIMETER"
+	ctl apply -f "$DOC_PERIMETER"
+	expect_exit 0 "apply a perimeter with an IPv6 prefix ($mode)"
+	check "no IPv6 prefix is skipped ($mode)" test "${ERR/not enforceable/}" = "$ERR"
+	explain_expect "pass perimeter_rule perimeter:office" "the perimeter's IPv6 prefix ($mode)" 2001:db8:4800::9
+	explain_expect "pass perimeter_rule perimeter:office" "an IPv4-mapped source of its IPv4 prefix ($mode)" ::ffff:198.51.100.50
+	ctl stats -o json
+	expect_json_value '[.rules[] | select(.kind == "perimeter") | .value]' '["perimeter:office"]' \
+		"stats -o json names the perimeter rule ($mode)"
+	ctl show -o json
+	expect_json_value '.vaultwall.perimeter.accessRules[0].addressPrefixes' \
+		'["198.51.100.48/29","2001:db8:4800::/48"]' "show -o json keeps the IPv6 prefix ($mode)"
+	ctl verify
+	expect_exit 0 "verify in sync with a perimeter's IPv6 prefix ($mode)"
+	explain_expect "$([ $mode = Enforced ] && echo "drop perimeter_deny" || echo "drop ipv6_deny") -" \
+		"any other IPv6 source ($mode)" 2001:db8:4801::9
+done
+ctl apply -f "$DOC"
+expect_exit 0 "back to the document without a perimeter"
+
 # ---- failed applies change nothing ----------------------------------------
 
 echo "== failed applies leave generation and digest unchanged"

@@ -418,6 +418,78 @@ TEST(Classify, Ipv6RulesAndSubnetPrefixesAreCredited) {
             uint32_t{VW_CLASS_IPV6_DENY});  // IP rules do not match from a vnet
 }
 
+// A perimeter decides IPv6 as it decides IPv4 (DESIGN §1.2, §1.11): the
+// vault has an IPv6 IP rule (dualstack) and a trusted IPv6 prefix, the
+// perimeter's access rule office an IPv4 and an IPv6 prefix.
+std::string perimeter6_text(const char* mode, const char* default_action = "Deny") {
+  std::string text = policy_text(
+      "", std::string(R"(, "profile": "dualstack", "perimeter": {"accessMode": ")") + mode +
+              R"(", "accessRules": [{"name": "office", "direction": "Inbound",
+          "addressPrefixes": ["198.51.100.48/29", "2603:3000::/40"]}]})");
+  text.replace(text.find(R"({"value": "198.51.100.7"})"), 25,
+               R"({"value": "198.51.100.7"}, {"value": "2603:1000::/40"})");
+  text.replace(text.find(R"("203.0.113.0/26"])"), 17, R"("203.0.113.0/26", "2603:2000::/40"])");
+  text.replace(text.find(R"("defaultAction": "Deny")"), 23,
+               std::string(R"("defaultAction": ")") + default_action + "\"");
+  return text;
+}
+
+PacketDescription six(const char* source, uint32_t ifindex = 10, uint16_t vlan = 0) {
+  PacketDescription p;
+  p.family = PacketFamily::kIpv6;
+  p.source6 = *parse_ipv6(source);
+  p.destination_port = 443;
+  p.ifindex = ifindex;
+  p.vlan = vlan;
+  return p;
+}
+
+TEST(Classify, EnforcedPerimeterAdmitsIpv6OnlyByItsIpv6Prefixes) {
+  Fixture f(perimeter6_text("Enforced"));
+  auto office = f.classify(six("2603:3000::5"));
+  EXPECT_EQ(office.verdict_class, uint32_t{VW_CLASS_PERIMETER_RULE});
+  EXPECT_EQ(office.rule_id, f.id("perimeter:office"));
+  EXPECT_TRUE(office.passes);
+  // The vault's own IPv6 rule and trusted prefix are overridden, as for IPv4.
+  EXPECT_EQ(f.classify(six("2603:1000::5")).verdict_class, uint32_t{VW_CLASS_PERIMETER_DENY});
+  EXPECT_EQ(f.classify(six("2603:2000::5")).verdict_class, uint32_t{VW_CLASS_PERIMETER_DENY});
+  EXPECT_EQ(f.classify(six("2603:4000::5")).verdict_class, uint32_t{VW_CLASS_PERIMETER_DENY});
+  // From a virtual network's segment the perimeter admits nobody.
+  EXPECT_EQ(f.classify(six("2603:3000::5", 11, 100)).verdict_class,
+            uint32_t{VW_CLASS_PERIMETER_DENY});
+  // IPv4-mapped: decided as the IPv4 address, by the perimeter's IPv4 prefix.
+  auto mapped = f.classify(six("::ffff:198.51.100.50"));
+  EXPECT_EQ(mapped.verdict_class, uint32_t{VW_CLASS_PERIMETER_RULE});
+  EXPECT_EQ(mapped.rule_id, f.id("perimeter:office"));
+  EXPECT_EQ(f.classify(six("::ffff:203.0.113.77")).verdict_class,
+            uint32_t{VW_CLASS_PERIMETER_DENY});
+}
+
+TEST(Classify, TransitionPerimeterMarksIpv6OnlyTheVaultAdmits) {
+  Fixture f(perimeter6_text("Transition"));
+  auto office = f.classify(six("2603:3000::5"));
+  EXPECT_EQ(office.verdict_class, uint32_t{VW_CLASS_PERIMETER_RULE});
+  EXPECT_EQ(office.rule_id, f.id("perimeter:office"));
+  auto rule = f.classify(six("2603:1000::5"));
+  EXPECT_EQ(rule.verdict_class, uint32_t{VW_CLASS_PERIMETER_WOULD_DENY});
+  EXPECT_EQ(rule.rule_id, f.id("2603:1000::/40"));  // still credited to the vault's rule
+  EXPECT_TRUE(rule.passes);
+  auto trusted = f.classify(six("2603:2000::5"));
+  EXPECT_EQ(trusted.verdict_class, uint32_t{VW_CLASS_PERIMETER_WOULD_DENY});
+  EXPECT_EQ(trusted.service_id, f.compiled.service_ids.at("svc-a"));
+  EXPECT_EQ(f.classify(six("2603:4000::5")).verdict_class, uint32_t{VW_CLASS_IPV6_DENY});
+  // A perimeter prefix over a virtual network's segment is not the perimeter's.
+  EXPECT_EQ(f.classify(six("2603:3000::5", 11, 100)).verdict_class, uint32_t{VW_CLASS_IPV6_DENY});
+  auto mapped = f.classify(six("::ffff:203.0.113.77"));
+  EXPECT_EQ(mapped.verdict_class, uint32_t{VW_CLASS_PERIMETER_WOULD_DENY});
+  EXPECT_EQ(mapped.rule_id, f.id("203.0.113.0/24"));
+
+  Fixture allow(perimeter6_text("Transition", "Allow"));
+  EXPECT_EQ(allow.classify(six("2603:4000::5")).verdict_class,
+            uint32_t{VW_CLASS_PERIMETER_WOULD_DENY});
+  EXPECT_EQ(allow.classify(six("2603:3000::5")).verdict_class, uint32_t{VW_CLASS_PERIMETER_RULE});
+}
+
 TEST(Classify, ExplainsEachStep) {
   Fixture f(policy_text());
   auto v = f.classify(packet("8.8.8.8"));

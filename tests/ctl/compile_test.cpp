@@ -178,6 +178,39 @@ TEST(Compile, EnforcedPerimeterCompilesNoIpv6VaultRule) {
   EXPECT_FALSE(out.image.settings.flags & VW_SETTINGS_HAS_RULES6);
 }
 
+// A perimeter's IPv6 prefixes go where its IPv4 ones go: vnet 0 of
+// vw_rules6_N under Enforced (the slot's only public IPv6 rules),
+// VW_VNET_PERIMETER under Transition; either sets HAS_RULES6. Any profile.
+std::string perimeter6_text(const char* mode) {
+  return wrap(
+      R"({"defaultAction": "Deny", "ipRules": [{"value": "203.0.113.0/24"}]})",
+      std::string(R"({"perimeter": {"accessMode": ")") + mode +
+          R"(", "accessRules": [{"name": "six", "direction": "Inbound", "addressPrefixes": ["2603:3000::/40"]}]}})");
+}
+
+TEST(Compile, EnforcedPerimeterIpv6PrefixesAreThePublicIpv6Rules) {
+  CompiledPolicy out = compile(must_load(perimeter6_text("Enforced")));
+  EXPECT_TRUE(out.image.settings.flags & VW_SETTINGS_HAS_RULES6);
+  EXPECT_TRUE(out.image.rules.empty());  // the vault's IPv4 rule is overridden
+  ASSERT_EQ(out.image.rules6.size(), 1u);
+  EXPECT_TRUE(same_key6(out.image.rules6[0].first, VW_VNET_PUBLIC, "2603:3000::/40"));
+  uint32_t id = out.rule_ids.at("perimeter:six");
+  EXPECT_EQ(out.image.rules6[0].second.rule_id, id);
+  ASSERT_EQ(out.rules.size(), 1u);
+  EXPECT_EQ(out.rules[0].kind, uint32_t{VW_RULE_KIND_PERIMETER});
+  ASSERT_EQ(out.rules[0].prefixes6.size(), 1u);
+  EXPECT_EQ(out.rule_info.at(0).second.kind, VW_RULE_KIND_PERIMETER);
+  EXPECT_EQ(out.rule_info.at(0).second.vnet_id, uint32_t{VW_VNET_PUBLIC});
+}
+
+TEST(Compile, TransitionPerimeterIpv6PrefixesHaveTheirOwnKeySpace) {
+  CompiledPolicy out = compile(must_load(perimeter6_text("Transition")));
+  EXPECT_TRUE(out.image.settings.flags & VW_SETTINGS_HAS_RULES6);
+  ASSERT_EQ(out.image.rules6.size(), 1u);
+  EXPECT_TRUE(same_key6(out.image.rules6[0].first, VW_VNET_PERIMETER, "2603:3000::/40"));
+  EXPECT_EQ(out.image.rules.size(), 1u);  // the vault's IPv4 rule
+}
+
 TEST(Compile, NoAddressesProtectsEveryDestinationAndNoSegmentsClearsTheFlag) {
   CompiledPolicy out = compile(
       must_load(wrap(R"({"defaultAction": "Deny"})",

@@ -481,3 +481,98 @@ TEST(Ipv6Endpoints, NonUnicastRangesAndDuplicatesAreRefusedAtTheirPath) {
 
 }  // namespace
 }  // namespace vaultwall::test
+
+namespace vaultwall::test {
+namespace {
+
+// A perimeter's IPv6 address prefixes are enforced under every profile
+// (Azure's access rules take IPv6), checked as IPv6 IP rules are.
+std::string perimeter_prefixes(const std::string& prefixes, const char* mode = "Enforced") {
+  return wrap(
+      R"({"defaultAction": "Deny"})",
+      std::string(R"({"perimeter": {"accessMode": ")") + mode +
+          R"(", "accessRules": [{"name": "office", "direction": "Inbound", "addressPrefixes": [)" +
+          prefixes + "]}]}}");
+}
+
+constexpr const char* kPerimeterPrefix0 = "vaultwall.perimeter.accessRules[0].addressPrefixes[0]";
+
+TEST(PerimeterIpv6, GlobalPrefixIsKeptUnderEveryProfileWithoutAWarning) {
+  for (const char* profile : {"akv-2018", "akv-current", "dualstack"}) {
+    std::string doc = perimeter_prefixes(R"("2603:1000::/40", "203.0.113.0/24")");
+    doc.replace(doc.find(R"({"perimeter")"), 1, std::string(R"({"profile": ")") + profile + "\", ");
+    auto result = load_policy(doc);
+    ASSERT_TRUE(result.ok()) << profile << ": " << describe(result.diagnostics);
+    const PerimeterRule& rule = result.value->host.perimeter->inbound.at(0);
+    ASSERT_EQ(rule.prefixes6.size(), 1u) << profile;
+    EXPECT_EQ(rule.prefixes6[0].cidr(), "2603:1000::/40");
+    ASSERT_EQ(rule.prefixes.size(), 1u);
+    for (const Diagnostic& d : result.diagnostics)
+      EXPECT_EQ(d.message.find("not enforceable"), std::string::npos) << d.message;
+  }
+}
+
+TEST(PerimeterIpv6, NonGlobalRangesAreRefusedByNameAtTheirPath) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"fd12:3456::/32", "belongs to unique local (fc00::/7)"},
+      {"fe80::/64", "belongs to link-local (fe80::/10)"},
+      {"::1", "belongs to loopback (::1/128)"},
+      {"ff02::1", "belongs to multicast (ff00::/8)"},
+      {"::ffff:203.0.113.0/120", "belongs to IPv4-mapped (::ffff:0:0/96; write the IPv4 address"},
+      {"64:ff9b::a00:0/104", "belongs to NAT64 (64:ff9b::/96"},
+      {"4000::/2", "is outside global unicast (2000::/3)"},
+  };
+  for (const auto& [prefix, reason] : cases) {
+    auto errors = errors_of(perimeter_prefixes("\"" + std::string(prefix) + "\""));
+    EXPECT_TRUE(has_diagnostic(errors, Severity::kError, kPerimeterPrefix0, reason))
+        << prefix << ": " << describe(errors);
+    EXPECT_TRUE(has_diagnostic(errors, Severity::kError, kPerimeterPrefix0, "a perimeter rule"))
+        << prefix << ": " << describe(errors);
+  }
+}
+
+TEST(PerimeterIpv6, HostBitsAndBadSyntaxAreRefusedAtTheirPath) {
+  auto host_bits = errors_of(perimeter_prefixes(R"("2603:1000::1/40")"));
+  EXPECT_TRUE(has_diagnostic(host_bits, Severity::kError, kPerimeterPrefix0,
+                             "2603:1000::1/40 has host bits set; the network is 2603:1000::/40"))
+      << describe(host_bits);
+  auto syntax = errors_of(perimeter_prefixes(R"("2603:1000::g/40")"));
+  EXPECT_TRUE(has_diagnostic(syntax, Severity::kError, kPerimeterPrefix0,
+                             "is not a valid IPv6 address or prefix"))
+      << describe(syntax);
+}
+
+TEST(PerimeterIpv6, DuplicatesAcrossRulesAreWarnedOnceAndKeptOnce) {
+  std::string doc = wrap(R"({"defaultAction": "Deny"})",
+                         R"({"perimeter": {"accessMode": "Transition", "accessRules": [
+      {"name": "a", "direction": "Inbound", "addressPrefixes": ["2603:1000::/40", "2603:1000:0::/40"]},
+      {"name": "b", "direction": "Inbound", "addressPrefixes": ["2603:1000::/40"]}]}})");
+  auto result = load_policy(doc);
+  ASSERT_TRUE(result.ok()) << describe(result.diagnostics);
+  const auto& inbound = result.value->host.perimeter->inbound;
+  EXPECT_EQ(inbound.at(0).prefixes6.size(), 1u);
+  EXPECT_TRUE(inbound.at(1).prefixes6.empty());
+  size_t duplicates = 0;
+  for (const Diagnostic& d : result.diagnostics)
+    duplicates += d.message.find("is already admitted at") != std::string::npos ? 1 : 0;
+  EXPECT_EQ(duplicates, 2u) << describe(result.diagnostics);
+  EXPECT_TRUE(has_diagnostic(
+      result.diagnostics, Severity::kWarning,
+      "vaultwall.perimeter.accessRules[1].addressPrefixes[0]",
+      "2603:1000::/40 is already admitted at " + std::string(kPerimeterPrefix0) + "; kept once"))
+      << describe(result.diagnostics);
+}
+
+TEST(PerimeterIpv6, ARuleWithOnlyIpv6PrefixesTakesARuleId) {
+  std::string doc = many_ip_rules(
+      VW_MAX_RULES - 1, R"({"limits": {"maxIpRules": )" + std::to_string(VW_MAX_RULES - 1) +
+                            R"(}, "perimeter": {"accessMode": "Transition", "accessRules": [
+      {"name": "six", "direction": "Inbound", "addressPrefixes": ["2603:1000::/40"]}]}})");
+  auto errors = errors_of(doc);
+  EXPECT_TRUE(has_diagnostic(errors, Severity::kError, "networkAcls.ipRules",
+                             "rules exceed the datapath's capacity"))
+      << describe(errors);
+}
+
+}  // namespace
+}  // namespace vaultwall::test

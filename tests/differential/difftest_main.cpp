@@ -310,6 +310,9 @@ struct ScopeCoverage {
   uint64_t ipv6_ip_rule = 0;           // ... admitted by an IPv6 IP rule
   uint64_t ipv6_vnet_rule = 0;         // ... admitted by a subnet's IPv6 prefix
   uint64_t ipv6_private_endpoint = 0;  // ... to an IPv6 private endpoint, from its network
+  uint64_t ipv6_perimeter_rule = 0;    // ... admitted by a perimeter's IPv6 prefix
+  uint64_t ipv6_perimeter_would_deny = 0;  // ... only the vault admits (Transition)
+  uint64_t ipv6_perimeter_deny = 0;        // ... denied by an enforced perimeter
 
   void note(const Policy& policy, const PacketDescription& d, const Outcome& o,
             const std::vector<uint8_t>& frame) {
@@ -336,6 +339,10 @@ struct ScopeCoverage {
       ipv6_ip_rule += !mapped && o.verdict_class == VW_CLASS_IP_RULE ? 1 : 0;
       ipv6_vnet_rule += !mapped && o.verdict_class == VW_CLASS_VNET_RULE ? 1 : 0;
       ipv6_private_endpoint += !mapped && o.verdict_class == VW_CLASS_PRIVATE_ENDPOINT ? 1 : 0;
+      ipv6_perimeter_rule += !mapped && o.verdict_class == VW_CLASS_PERIMETER_RULE ? 1 : 0;
+      ipv6_perimeter_would_deny +=
+          !mapped && o.verdict_class == VW_CLASS_PERIMETER_WOULD_DENY ? 1 : 0;
+      ipv6_perimeter_deny += !mapped && o.verdict_class == VW_CLASS_PERIMETER_DENY ? 1 : 0;
     }
     // Two tags, the inner with VID 0 (tags start at byte 12 with 0x8100/0x88a8).
     if (frame.size() >= 22 && (frame[12] == 0x81 || frame[12] == 0x88) &&
@@ -486,7 +493,10 @@ int run(const Options& options) {
             << ", with an IPv4-mapped source " << totals.scope.ipv4_mapped
             << ", admitted by an IPv6 IP rule " << totals.scope.ipv6_ip_rule
             << ", by a subnet's IPv6 prefix " << totals.scope.ipv6_vnet_rule
-            << ", to an IPv6 private endpoint " << totals.scope.ipv6_private_endpoint << std::endl;
+            << ", to an IPv6 private endpoint " << totals.scope.ipv6_private_endpoint
+            << ", admitted by a perimeter's IPv6 prefix " << totals.scope.ipv6_perimeter_rule
+            << ", perimeter would-deny " << totals.scope.ipv6_perimeter_would_deny
+            << ", perimeter deny " << totals.scope.ipv6_perimeter_deny << std::endl;
   return totals.mismatches == 0 ? 0 : 1;
 }
 

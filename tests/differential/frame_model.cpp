@@ -359,6 +359,11 @@ FramePools pools_for(const Policy& policy, const std::vector<uint32_t>& ifindexe
     for (const Ipv4Prefix& p : service.prefixes) add_edges(sources, p);
   for (const CustomTrustedService& service : policy.host.trusted.custom)
     for (const Ipv6Prefix& p : service.prefixes6) add_edges(sources6, p);
+  if (policy.host.perimeter)
+    for (const PerimeterRule& rule : policy.host.perimeter->inbound) {
+      for (const Ipv4Prefix& p : rule.prefixes) add_edges(sources, p);
+      for (const Ipv6Prefix& p : rule.prefixes6) add_edges(sources6, p);
+    }
   FramePools pools;
   pools.sources.assign(sources.begin(), sources.end());
   pools.sources6.assign(sources6.begin(), sources6.end());

@@ -321,7 +321,8 @@ class PolicyGenerator {
   }
 
   // A network security perimeter: a few inbound address rules nesting with
-  // the vault's (shared anchors), in either access mode.
+  // the vault's (shared anchors; IPv6 under the trusted IPv6 prefixes'
+  // /32s), in either access mode, under every profile.
   void add_perimeter(json& host) {
     json rules = json::array();
     for (uint32_t r = 0, n = uniform(0, 3); r < n; r++) {
@@ -331,6 +332,8 @@ class PolicyGenerator {
                                    : Ipv4Prefix{random_public_address(), edge_biased_length(8)};
         if (!forbidden_range_reason(p.network())) prefixes.insert(p.network().cidr());
       }
+      for (uint32_t k = 0, m = chance(0.4) ? 0 : uniform(1, 3); k < m; k++)
+        prefixes.insert(trusted_prefix6().cidr());
       rules.push_back({{"name", "rule" + std::to_string(r)},
                        {"direction", "Inbound"},
                        {"addressPrefixes", std::vector<std::string>(prefixes.begin(), prefixes.end())}});

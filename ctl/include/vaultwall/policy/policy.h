@@ -172,12 +172,14 @@ struct TrustedServices {
   friend bool operator==(const TrustedServices&, const TrustedServices&) = default;
 };
 
-// A perimeter inbound access rule. Its address prefixes are enforced; its
+// A perimeter inbound access rule. Its address prefixes (both families,
+// under every profile: Azure's access rules take IPv6) are enforced; its
 // subscriptions and perimeters admit by identity, which an L3 filter cannot
 // see: kept and reported, never enforced.
 struct PerimeterRule {
   std::string name;                        // as Azure names it (its identity)
   std::vector<Ipv4Prefix> prefixes;        // IPv4, deduplicated across rules
+  std::vector<Ipv6Prefix> prefixes6;       // IPv6, deduplicated across rules
   std::vector<std::string> subscriptions;  // subscription ids, as written
   std::vector<std::string> perimeters;     // networkSecurityPerimeters ids, as written
   bool admits_by_identity() const { return !subscriptions.empty() || !perimeters.empty(); }
