@@ -68,6 +68,21 @@ std::vector<Route> parse_proc_net_route(std::string_view text) {
   return routes;
 }
 
+std::vector<std::string> parse_ipv6_default_routes(std::string_view text) {
+  constexpr uint32_t kRouteUp = 0x1, kRouteReject = 0x200;
+  std::vector<std::string> interfaces;
+  for_each_line(text, [&](std::string_view line) {
+    auto f = fields_of(line);
+    if (f.size() < 10 || f[0] != std::string_view("00000000000000000000000000000000") ||
+        f[1] != "00")
+      return;
+    auto flags = hex32(f[8]);
+    if (!flags || !(*flags & kRouteUp) || (*flags & kRouteReject)) return;
+    interfaces.emplace_back(f[9]);
+  });
+  return interfaces;
+}
+
 std::vector<BoundSocket> parse_proc_net_sockets(std::string_view text, uint8_t proto, bool ipv6) {
   constexpr std::string_view kTcpListen = "0A", kUdpUnconnected = "07";
   std::vector<BoundSocket> sockets;
@@ -164,6 +179,8 @@ std::string internet_arrival(const Policy& policy, const HostNetwork& host,
   for (const Route& route : host.routes)
     if (route.destination.length == 0 && route.interface == interface)
       return "it holds the default route, so internet traffic arrives on it";
+  for (const std::string& route : host.ipv6_default_route_interfaces)
+    if (route == interface) return "it holds the IPv6 default route, so internet traffic arrives on it";
   for (const IpRule& rule : policy.ip_rules) {
     const Ipv4Prefix* prefix = rule.ipv4();
     if (!prefix) continue;  // the host's routes read here are IPv4 ones

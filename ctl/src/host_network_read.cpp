@@ -62,6 +62,8 @@ Result<HostNetwork> read_host_network() {
   }
   freeifaddrs(list);
   if (auto routes = read_file("/proc/net/route")) host.routes = parse_proc_net_route(*routes);
+  if (auto routes = read_file("/proc/net/ipv6_route"))
+    host.ipv6_default_route_interfaces = parse_ipv6_default_routes(*routes);
   for (auto [file, proto, ipv6] : {std::tuple{"/proc/net/tcp", uint8_t{6}, false},
                                    {"/proc/net/tcp6", uint8_t{6}, true},
                                    {"/proc/net/udp", uint8_t{17}, false},

@@ -68,6 +68,21 @@ HostNetwork vault_host() {
   return host;
 }
 
+TEST(HostNetwork, ParsesTheIpv6DefaultRoutesOfProcNetIpv6Route) {
+  const std::string zeros(32, '0');
+  auto line = [&](const std::string& dest, const char* len, const char* flags, const char* dev) {
+    return dest + " " + len + " " + zeros + " 00 " + zeros + " 00000400 00000002 00000000 " +
+           flags + "     " + dev + "\n";
+  };
+  auto interfaces = parse_ipv6_default_routes(
+      line(zeros, "00", "00000003", "eth3") +                      // the default route
+      line("fd000000000000000000000000000000", "40", "00000001", "eth4") +  // not a default
+      line(zeros, "00", "00200200", "lo") +                        // unreachable (reject)
+      line(zeros, "00", "00000002", "eth5") +                      // not up
+      "garbage\n");
+  EXPECT_EQ(interfaces, std::vector<std::string>{"eth3"});
+}
+
 TEST(HostNetwork, AnswersWhatTheDatapathAsksTheKernel) {
   HostNetwork host = vault_host();
   EXPECT_TRUE(host.wildcard_socket_owns(6, *parse_ipv4("10.1.0.1"), 443));
@@ -114,6 +129,14 @@ TEST(HostNetwork, WarnsAboutAVirtualNetworkOnTheInternetInterface) {
                              "vaultwall.virtualNetworks[0].segment.interface",
                              "eth0 carries internet traffic too (it holds the default route"))
       << describe(on_default);
+  HostNetwork ipv6_internet = vault_host();
+  ipv6_internet.ipv6_default_route_interfaces = {"eth1"};
+  auto on_ipv6_default =
+      host_diagnostics(must_load(document(R"({"interface": "eth1"})")), ipv6_internet);
+  EXPECT_TRUE(has_diagnostic(on_ipv6_default, Severity::kWarning,
+                             "vaultwall.virtualNetworks[0].segment.interface",
+                             "eth1 carries internet traffic too (it holds the IPv6 default route"))
+      << describe(on_ipv6_default);
   auto via_rule = host_diagnostics(
       must_load(document(R"({"interface": "eth2"})", R"([{"value": "198.51.100.0/24"}])")),
       vault_host());

@@ -45,6 +45,7 @@ struct HostNetwork {
   std::vector<Route> routes;
   std::vector<BoundSocket> sockets;
   std::vector<std::string> forwarding_interfaces;  // IPv4 forwarding on; "all" included when global
+  std::vector<std::string> ipv6_default_route_interfaces;  // where an IPv6 default route leaves
 
   bool holds(uint32_t address) const;  // an address of an interface
   bool is_subnet_broadcast(uint32_t address) const;
@@ -61,6 +62,9 @@ struct HostNetwork {
 // /proc/net/route, /proc/net/tcp and /proc/net/udp (and their "6"
 // siblings) as the kernel prints them; malformed lines are skipped.
 std::vector<Route> parse_proc_net_route(std::string_view text);
+// The interfaces of /proc/net/ipv6_route's usable default routes (::/0, up,
+// not a reject route such as the kernel's unreachable one on lo).
+std::vector<std::string> parse_ipv6_default_routes(std::string_view text);
 std::vector<BoundSocket> parse_proc_net_sockets(std::string_view text, uint8_t proto, bool ipv6);
 
 // Reads the caller's network namespace. Errors name what could not be read.
