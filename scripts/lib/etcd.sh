@@ -30,15 +30,24 @@ VW_ETCDCTL_FLAGS=()  # e.g. --cacert/--cert/--key/--user for a TLS or auth clust
 
 _vw_etcd_log() { printf '%s\n' "$*" >&2; }
 
-# N ports nothing listens on now (the kernel's picks for port 0).
+# N distinct ports nothing listens on now, below the kernel's ephemeral
+# range: a port from bind(0) comes from that range, where any outgoing
+# connection on the machine can take it before etcd binds it.
 _vw_free_ports() {
 	python3 - "$1" <<'EOF'
-import socket, sys
+import random, socket, sys
+low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+first, last = (20000, low - 1) if low > 20001 else (high + 1, 65535)
 socks = []
-for _ in range(int(sys.argv[1])):
+for _ in range(200):
+    if len(socks) == int(sys.argv[1]):
+        break
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
+    try:
+        s.bind(("127.0.0.1", random.randint(first, last)))
+        socks.append(s)
+    except OSError:
+        s.close()
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 }
@@ -55,7 +64,7 @@ _vw_etcd_spawn() {
 		--listen-peer-urls "http://127.0.0.1:${VW_ETCD_PEER_PORTS[$i]}" \
 		--initial-advertise-peer-urls "http://127.0.0.1:${VW_ETCD_PEER_PORTS[$i]}" \
 		--initial-cluster "$cluster" --initial-cluster-state "$state" \
-		--initial-cluster-token "vw-$$-${VW_ETCD_DIR##*/}" \
+		--initial-cluster-token "vw-$$-${VW_ETCD_DIR##*/}-${VW_ETCD_ATTEMPT:-1}" \
 		--heartbeat-interval 50 --election-timeout 500 \
 		--experimental-watch-progress-notify-interval "${VW_ETCD_PROGRESS:-1s}" \
 		--logger zap --log-level warn "${VW_ETCD_EXTRA_FLAGS[@]}" \
@@ -64,12 +73,31 @@ _vw_etcd_spawn() {
 }
 
 # vw_etcd_start N: N members; sets VW_ETCD_ENDPOINTS; waits (at most 20 s)
-# until every member is healthy.
+# until every member is healthy. A start that fails (a member lost its port
+# to another process between the pick and its bind, or a loaded machine
+# stalled the first election) is tried again on fresh ports and data dirs,
+# up to 3 times; each attempt's logs are kept as mN.attemptK.log.
 vw_etcd_start() {
-	local n=$1 ports i
+	local n=$1 attempt i
 	[ -n "$VW_ETCD_DIR" ] || { _vw_etcd_log "set VW_ETCD_DIR first"; return 1; }
 	mkdir -p "$VW_ETCD_DIR"
+	for attempt in 1 2 3; do
+		VW_ETCD_ATTEMPT=$attempt
+		_vw_etcd_start_members "$n" && return 0
+		vw_etcd_stop_all
+		for ((i = 0; i < n; i++)); do
+			rm -rf "${VW_ETCD_DIR:?}/m$i"
+			mv -f "$VW_ETCD_DIR/m$i.log" "$VW_ETCD_DIR/m$i.attempt$attempt.log" 2>/dev/null || true
+		done
+	done
+	_vw_etcd_log "etcd cluster in $VW_ETCD_DIR did not start in 3 attempts (logs: $VW_ETCD_DIR/m*.log)"
+	return 1
+}
+
+_vw_etcd_start_members() {
+	local n=$1 ports i
 	read -r -a ports <<<"$(_vw_free_ports $((2 * n)))"
+	[ "${#ports[@]}" -eq $((2 * n)) ] || { _vw_etcd_log "no $((2 * n)) free ports on 127.0.0.1"; return 1; }
 	VW_ETCD_CLIENT_PORTS=() VW_ETCD_PEER_PORTS=() VW_ETCD_PIDS=()
 	for ((i = 0; i < n; i++)); do
 		VW_ETCD_CLIENT_PORTS[i]=${ports[$((2 * i))]}
@@ -98,8 +126,17 @@ vw_etcdctl() {
 # vw_etcd_wait_healthy SECONDS: until every running member answers healthy.
 vw_etcd_wait_healthy() {
 	local limit=$1 i
+	local j
 	for ((i = 0; i < limit * 10; i++)); do
 		if vw_etcdctl endpoint health >/dev/null 2>&1; then return 0; fi
+		for ((j = 0; j < ${#VW_ETCD_PIDS[@]}; j++)); do
+			[ "${VW_ETCD_PIDS[$j]}" -gt 0 ] || continue
+			kill -0 "${VW_ETCD_PIDS[$j]}" 2>/dev/null && continue
+			_vw_etcd_log "etcd member m$j exited: $(tail -n 2 "$VW_ETCD_DIR/m$j.log" 2>/dev/null)"
+			wait "${VW_ETCD_PIDS[$j]}" 2>/dev/null || true
+			VW_ETCD_PIDS[j]=-1
+			return 1
+		done
 		sleep 0.1
 	done
 	_vw_etcd_log "etcd cluster in $VW_ETCD_DIR not healthy after ${limit}s (logs: $VW_ETCD_DIR/m*.log)"

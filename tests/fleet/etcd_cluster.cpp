@@ -9,9 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -35,21 +37,44 @@ bool in_path(const std::string& tool) {
   return false;
 }
 
-// A port nothing listens on now (the kernel's pick for port 0).
-Result<int> free_port() {
+// The kernel's ephemeral range (outgoing connections take their local
+// ports from it), so the ports given to etcd can stay out of it.
+std::pair<int, int> ephemeral_ports() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768, high = 60999;
+  in >> low >> high;
+  return {low, high};
+}
+
+bool port_bindable(int port) {
   int sock = socket(AF_INET, SOCK_STREAM, 0);
-  if (sock < 0) return fail_errno("socket");
+  if (sock < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(sock);
-    return fail_errno("bind 127.0.0.1:0");
-  }
+  addr.sin_port = htons(uint16_t(port));
+  bool ok = bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(sock);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+// A port nothing listens on now, below the ephemeral range and not in
+// `taken`. A port from bind(0) would come from the ephemeral range, where
+// any outgoing connection on the machine (another test's client, say) can
+// take it before etcd binds it: the member then exits "address in use".
+Result<int> free_port(const std::vector<int>& taken) {
+  static std::mt19937 random(std::random_device{}() ^ uint32_t(getpid()));
+  auto [ephemeral_low, ephemeral_high] = ephemeral_ports();
+  int low = 20000, high = ephemeral_low - 1;
+  if (high <= low) low = ephemeral_high + 1, high = 65535;
+  std::uniform_int_distribution<int> pick(low, high);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int port = pick(random);
+    if (std::find(taken.begin(), taken.end(), port) == taken.end() && port_bindable(port))
+      return port;
+  }
+  return fail(EADDRINUSE,
+              "no free port on 127.0.0.1 in " + std::to_string(low) + "-" + std::to_string(high));
 }
 
 std::string read_file(const std::string& path) {
@@ -140,14 +165,48 @@ Result<std::unique_ptr<EtcdCluster>> EtcdCluster::start(const std::string& name,
   fs::remove_all(dir, ignored);
   fs::create_directories(dir);
   std::unique_ptr<EtcdCluster> cluster(new EtcdCluster(dir, options));
-  for (int i = 0; i < options.members; ++i) {
-    cluster->members_.push_back(
-        Member{"m" + std::to_string(i), VW_TRY(free_port()), VW_TRY(free_port()), -1});
-  }
   if (options.tls) VW_TRY(cluster->make_certificates());
-  for (int i = 0; i < options.members; ++i) VW_TRY(cluster->spawn(i, true));
-  VW_TRY(cluster->wait_healthy(std::chrono::seconds(20)));
-  return cluster;
+  // A member can lose its port to another process between the pick and its
+  // bind, or a loaded machine can stall a first election: start again on
+  // fresh ports and data dirs rather than fail the test on the machine's
+  // luck. Each attempt's logs are kept beside the next for diagnosis.
+  constexpr int kAttempts = 3;
+  Error last;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    auto started = cluster->start_members(attempt);
+    if (started) return cluster;
+    last = started.error();
+    cluster->stop_members(attempt);
+  }
+  return fail(last.code, last.context + " (after " + std::to_string(kAttempts) + " starts)",
+              last.hint);
+}
+
+Result<void> EtcdCluster::start_members(int attempt) {
+  members_.clear();
+  std::vector<int> taken;
+  for (int i = 0; i < options_.members; ++i) {
+    Member member{"m" + std::to_string(i), 0, 0, -1};
+    taken.push_back(member.client_port = VW_TRY(free_port(taken)));
+    taken.push_back(member.peer_port = VW_TRY(free_port(taken)));
+    members_.push_back(member);
+  }
+  // Each attempt is a new cluster: its own token, so no member of an
+  // earlier attempt can join it.
+  token_ = fs::path(dir_).filename().string() + "-" + std::to_string(attempt);
+  for (int i = 0; i < options_.members; ++i) VW_TRY(spawn(i, true));
+  return wait_healthy(std::chrono::seconds(30));
+}
+
+// Kills this attempt's members and moves their data and logs aside.
+void EtcdCluster::stop_members(int attempt) {
+  std::error_code ignored;
+  for (int i = 0; i < int(members_.size()); ++i) {
+    kill(i);
+    const std::string base = dir_ + "/" + members_[i].name;
+    fs::remove_all(base, ignored);
+    fs::rename(base + ".log", base + ".attempt" + std::to_string(attempt) + ".log", ignored);
+  }
 }
 
 EtcdCluster::~EtcdCluster() {
@@ -230,7 +289,7 @@ Result<void> EtcdCluster::spawn(int member, bool initial) {
       client_url(member), "--advertise-client-urls", client_url(member), "--listen-peer-urls",
       peer_url(member), "--initial-advertise-peer-urls", peer_url(member), "--initial-cluster",
       cluster, "--initial-cluster-state", initial ? "new" : "existing", "--initial-cluster-token",
-      fs::path(dir_).filename().string(),
+      token_,
       // Fast elections keep failover tests short (etcd: 100 ms / 1 s).
       "--heartbeat-interval", "50", "--election-timeout", "500", "--logger", "zap", "--log-level",
       "warn"};
@@ -269,6 +328,28 @@ Result<void> EtcdCluster::restart(int member) {
 
 namespace {
 
+// "exited N" or "killed by signal N" for a child that ended (not reaped:
+// the owner reaps it), or empty while it runs.
+std::string exit_status(pid_t pid) {
+  siginfo_t info{};
+  if (waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != pid)
+    return "";
+  return info.si_code == CLD_EXITED ? "exited " + std::to_string(info.si_status)
+                                    : "killed by signal " + std::to_string(info.si_status);
+}
+
+std::string last_lines(const std::string& text, int count) {
+  size_t end = text.find_last_not_of('\n');
+  if (end == std::string::npos) return "(empty log)";
+  size_t start = end + 1;
+  for (int seen = 0; seen < count && start > 0; ++seen) {
+    size_t newline = text.rfind('\n', start - 1);
+    start = newline == std::string::npos ? 0 : newline;
+    if (start == 0) break;
+  }
+  return text.substr(start == 0 ? 0 : start + 1, end + 1 - (start == 0 ? 0 : start + 1));
+}
+
 httplib::Client member_client(const std::string& url, const TlsFiles& tls) {
   httplib::Client client(url, tls.cert_file, tls.key_file);
   if (!tls.ca_file.empty()) client.set_ca_cert_path(tls.ca_file);
@@ -286,6 +367,11 @@ Result<void> EtcdCluster::wait_healthy(std::chrono::milliseconds timeout) const 
     bool all = true;
     for (int i = 0; i < int(members_.size()) && all; ++i) {
       if (members_[i].pid <= 0) continue;
+      if (std::string exited = exit_status(members_[i].pid); !exited.empty()) {
+        const std::string log = dir_ + "/" + members_[i].name + ".log";
+        return fail(0, members_[i].name + " " + exited + ": " + last_lines(read_file(log), 3),
+                    "read the members' logs in " + dir_ + " (VW_KEEP_ETCD_DIR=1 keeps them)");
+      }
       auto client = member_client(client_url(i), client_tls());
       auto reply = client.Get("/health");
       all = reply && reply->status == 200 && reply->body.find("\"true\"") != std::string::npos;

@@ -1,5 +1,6 @@
 // A throwaway etcd cluster on 127.0.0.1 for integration tests: N members
-// with free ports picked per cluster, data dirs in the build tree, every
+// with free ports picked per cluster (below the ephemeral range; a start
+// that fails is retried on fresh ports), data dirs in the build tree, every
 // process started, killed and reaped by its PID (and killed with the test
 // process, through PR_SET_PDEATHSIG). Optional TLS with a test CA made by
 // openssl, progress notify and a short auth token TTL.
@@ -69,9 +70,13 @@ class EtcdCluster {
   EtcdCluster(std::string dir, ClusterOptions options) : dir_(std::move(dir)), options_(options) {}
   Result<void> make_certificates();
   Result<void> spawn(int member, bool initial);
+  // One try at a fresh cluster: new ports, members spawned, healthy.
+  Result<void> start_members(int attempt);
+  void stop_members(int attempt);
   std::string peer_url(int member) const;
 
   std::string dir_;
+  std::string token_;  // --initial-cluster-token of the current attempt
   ClusterOptions options_;
   std::vector<Member> members_;
 };
