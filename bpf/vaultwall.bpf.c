@@ -63,7 +63,9 @@ struct vw_trusted_map {
 struct vw_trusted_map VW_MAP_TRUSTED_0 SEC(".maps");
 struct vw_trusted_map VW_MAP_TRUSTED_1 SEC(".maps");
 
-/* IPv6 sources: the same two tries, with 16-byte addresses. */
+/* IPv6 sources: the rules that are not public (VNET subnets, a transition
+ * perimeter) keyed like vw_rules_N, and one trie of the public IP rules
+ * and trusted services together (vw_public6_N). */
 struct vw_rules6_map {
 	VW_LPM_TRIE_SHAPE(struct vw_rule6_key, struct vw_rule_value, VW_MAX_RULE6_PREFIXES);
 	VW_PINNED;
@@ -71,12 +73,12 @@ struct vw_rules6_map {
 struct vw_rules6_map VW_MAP_RULES6_0 SEC(".maps");
 struct vw_rules6_map VW_MAP_RULES6_1 SEC(".maps");
 
-struct vw_trusted6_map {
-	VW_LPM_TRIE_SHAPE(struct vw_trusted6_key, struct vw_trusted_value, VW_MAX_TRUSTED6_PREFIXES);
+struct vw_public6_map {
+	VW_LPM_TRIE_SHAPE(struct vw_public6_key, struct vw_public6_value, VW_MAX_PUBLIC6_PREFIXES);
 	VW_PINNED;
 };
-struct vw_trusted6_map VW_MAP_TRUSTED6_0 SEC(".maps");
-struct vw_trusted6_map VW_MAP_TRUSTED6_1 SEC(".maps");
+struct vw_public6_map VW_MAP_PUBLIC6_0 SEC(".maps");
+struct vw_public6_map VW_MAP_PUBLIC6_1 SEC(".maps");
 
 /* The public source index (see vaultwall_abi.h): written by mmap. */
 struct vw_index_map {
@@ -679,21 +681,24 @@ static __always_inline struct verdict decide_ipv4(const struct packet *p)
 }
 
 /* ---- IPv6 decision ----------------------------------------------------------
- * The IPv4 decision with 16-byte sources: rules (vw_rules6_N, IP rules under
- * vnet 0 and VNET subnets under their network) and trusted services
- * (vw_trusted6_N). No rule or service admitting it, a packet gets the
- * default action as IPV6_ALLOW or IPV6_DENY, and never passes when public
- * access is off. An IPv4-mapped source is decided as the IPv4 address it
- * carries (decide_ipv6). */
+ * The IPv4 decision with 16-byte sources: VNET subnets under their network
+ * (vw_rules6_N), and the public IP rules and trusted services in one trie
+ * (vw_public6_N), so a public source costs one lookup whatever it gets.
+ * No rule or service admitting it, a packet gets the default action as
+ * IPV6_ALLOW or IPV6_DENY, and never passes when public access is off. An
+ * IPv4-mapped source is decided as the IPv4 address it carries
+ * (decide_ipv6). */
 
-static __always_inline __u32 lookup_trusted6(const struct packet *p)
+/* The source's entry in vw_public6_N: its longest public rule and its
+ * longest trusted service (either may be NONE), or NULL. */
+static __always_inline const struct vw_public6_value *lookup_public6(const struct packet *p)
 {
-	struct vw_trusted6_key key = { .prefixlen = 128 };
-	struct vw_trusted_value *svc;
+	struct vw_public6_key key = { .prefixlen = 128 };
 
+	if (!(p->settings->flags & VW_SETTINGS_HAS_PUBLIC6))
+		return NULL;
 	__builtin_memcpy(key.addr, p->saddr6, 16);
-	svc = SLOT_LOOKUP(p->slot, VW_MAP_TRUSTED6_0, VW_MAP_TRUSTED6_1, &key);
-	return svc ? svc->service_id : VW_SERVICE_NONE;
+	return SLOT_LOOKUP(p->slot, VW_MAP_PUBLIC6_0, VW_MAP_PUBLIC6_1, &key);
 }
 
 static __always_inline __u32 lookup_rule6(const struct packet *p, __u32 vnet_id)
@@ -708,15 +713,18 @@ static __always_inline __u32 lookup_rule6(const struct packet *p, __u32 vnet_id)
 	return rule ? rule->rule_id : VW_RULE_NONE;
 }
 
-static __always_inline struct verdict trusted6_or(const struct packet *p, __u32 fallback_class)
+/* Step 4 with the source's public entry (NULL: no trusted prefix holds it). */
+static __always_inline struct verdict trusted6_or(const struct packet *p,
+						  const struct vw_public6_value *pub,
+						  __u32 fallback_class)
 {
 	struct verdict v = make_verdict(fallback_class);
 
-	if (p->settings->bypass != VW_BYPASS_AZURE_SERVICES)
+	if (p->settings->bypass != VW_BYPASS_AZURE_SERVICES || !pub ||
+	    pub->service_id == VW_SERVICE_NONE)
 		return v;
-	v.service_id = lookup_trusted6(p);
-	if (v.service_id != VW_SERVICE_NONE)
-		v.class = VW_CLASS_TRUSTED;
+	v.class = VW_CLASS_TRUSTED;
+	v.service_id = pub->service_id;
 	return v;
 }
 
@@ -729,22 +737,32 @@ static __always_inline struct verdict decide_rules6(const struct packet *p, __u3
 {
 	const struct vw_settings *s = p->settings;
 	int enforced = s->flags & VW_SETTINGS_PERIMETER_ENFORCED;
+	__u32 fallback = s->default_action == VW_ACTION_DENY ? VW_CLASS_IPV6_DENY
+							     : VW_CLASS_IPV6_ALLOW;
+	const struct vw_public6_value *pub;
 	struct verdict v;
 
 	if (s->public_access == VW_PUBLIC_ACCESS_DISABLED)
-		return trusted6_or(p, VW_CLASS_IPV6_DENY);
+		return trusted6_or(p, lookup_public6(p), VW_CLASS_IPV6_DENY);
 	*vnet_id = lookup_vnet(p);
-	if (*vnet_id != VW_VNET_PUBLIC)
+	if (*vnet_id != VW_VNET_PUBLIC) {
 		v = make_verdict(VW_CLASS_VNET_RULE);
-	else
+		v.rule_id = lookup_rule6(p, *vnet_id);
+		if (v.rule_id != VW_RULE_NONE)
+			return v;
+		if (enforced)
+			return make_verdict(VW_CLASS_PERIMETER_DENY);
+		return trusted6_or(p, lookup_public6(p), fallback);
+	}
+	pub = lookup_public6(p);
+	if (pub && pub->rule_id != VW_RULE_NONE) {
 		v = make_verdict(enforced ? VW_CLASS_PERIMETER_RULE : VW_CLASS_IP_RULE);
-	v.rule_id = lookup_rule6(p, *vnet_id);
-	if (v.rule_id != VW_RULE_NONE)
+		v.rule_id = pub->rule_id;
 		return v;
+	}
 	if (enforced)
 		return make_verdict(VW_CLASS_PERIMETER_DENY);
-	return trusted6_or(p, s->default_action == VW_ACTION_DENY ? VW_CLASS_IPV6_DENY
-								  : VW_CLASS_IPV6_ALLOW);
+	return trusted6_or(p, pub, fallback);
 }
 
 /* perimeter_transition for an IPv6 source: the perimeter's IPv6 prefixes

@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define VW_ABI_VERSION 6
+#define VW_ABI_VERSION 7
 
 /* ---- Map names ---------------------------------------------------------
  * Each name is a token, used as the map's identifier in the BPF C and, as
@@ -28,10 +28,10 @@
 #define VW_MAP_RULES_1     vw_rules_1
 #define VW_MAP_TRUSTED_0   vw_trusted_0   /* LPM src -> trusted service id */
 #define VW_MAP_TRUSTED_1   vw_trusted_1
-#define VW_MAP_RULES6_0    vw_rules6_0    /* LPM (vnet, IPv6 src) -> rule id */
+#define VW_MAP_RULES6_0    vw_rules6_0    /* LPM (vnet, IPv6 src) -> rule id: VNET subnets, transition perimeter */
 #define VW_MAP_RULES6_1    vw_rules6_1
-#define VW_MAP_TRUSTED6_0  vw_trusted6_0  /* LPM IPv6 src -> trusted service id */
-#define VW_MAP_TRUSTED6_1  vw_trusted6_1
+#define VW_MAP_PUBLIC6_0   vw_public6_0   /* LPM IPv6 src -> IP rule and trusted service */
+#define VW_MAP_PUBLIC6_1   vw_public6_1
 #define VW_MAP_INDEX_0     vw_index_0     /* source index, top: src /16 -> entry */
 #define VW_MAP_INDEX_1     vw_index_1
 #define VW_MAP_CHUNKS_0    vw_chunks_0    /* source index, 16-entry chunks */
@@ -84,10 +84,10 @@
 	  VW_MAX_RULE6_PREFIXES)                                                           \
 	X(VW_MAP_RULES6_1, sizeof(struct vw_rule6_key), sizeof(struct vw_rule_value),      \
 	  VW_MAX_RULE6_PREFIXES)                                                           \
-	X(VW_MAP_TRUSTED6_0, sizeof(struct vw_trusted6_key), sizeof(struct vw_trusted_value), \
-	  VW_MAX_TRUSTED6_PREFIXES)                                                        \
-	X(VW_MAP_TRUSTED6_1, sizeof(struct vw_trusted6_key), sizeof(struct vw_trusted_value), \
-	  VW_MAX_TRUSTED6_PREFIXES)                                                        \
+	X(VW_MAP_PUBLIC6_0, sizeof(struct vw_public6_key), sizeof(struct vw_public6_value), \
+	  VW_MAX_PUBLIC6_PREFIXES)                                                         \
+	X(VW_MAP_PUBLIC6_1, sizeof(struct vw_public6_key), sizeof(struct vw_public6_value), \
+	  VW_MAX_PUBLIC6_PREFIXES)                                                         \
 	X(VW_MAP_INDEX_0, 4, sizeof(struct vw_index_chunk), VW_INDEX_TOP_CHUNKS)           \
 	X(VW_MAP_INDEX_1, 4, sizeof(struct vw_index_chunk), VW_INDEX_TOP_CHUNKS)           \
 	X(VW_MAP_CHUNKS_0, 4, sizeof(struct vw_index_chunk), VW_INDEX_CHUNKS)              \
@@ -140,6 +140,9 @@
 /* IPv6 sources have tries of their own (a 16-byte address; DESIGN §1.10). */
 #define VW_MAX_RULE6_PREFIXES (1u << 16)
 #define VW_MAX_TRUSTED6_PREFIXES (1u << 16)
+/* vw_public6_N holds both the public IPv6 rule prefixes and the trusted
+ * ones (at most one entry per distinct prefix). */
+#define VW_MAX_PUBLIC6_PREFIXES (VW_MAX_RULE6_PREFIXES + VW_MAX_TRUSTED6_PREFIXES)
 /* The public source index (below): one top entry per /16, and a budget of
  * 64-byte chunks per slot. Both arrays are preallocated. VW_INDEX_CHUNKS is
  * the budget of the compiled object (4 MiB per slot); `vaultwall-loader load
@@ -267,6 +270,7 @@
 					       only the vault admits is
 					       PERIMETER_WOULD_DENY */
 #define VW_SETTINGS_HAS_RULES6 0x100     /* vw_rules6_N is not empty    */
+#define VW_SETTINGS_HAS_PUBLIC6 0x2000   /* vw_public6_N is not empty   */
 #define VW_SETTINGS_UNTAGGED_SEGMENTS 0x200  /* a segment is an interface's
 					       untagged traffic (vlan 0)  */
 #define VW_SETTINGS_IFACE_VLAN_SEGMENTS 0x400 /* a segment is a VLAN on one
@@ -430,17 +434,37 @@ struct vw_rule_value {
 
 /* vw_rules6_N: the IPv6 counterpart of vw_rules_N, the same layout with
  * a 16-byte address: prefixlen counts the 32 vnet bits plus the address
- * bits (2001:db8::/32 as an IP rule is {64, 0, 2001:db8::}). */
+ * bits (fd00:1::/64 of a subnet of network 3 is {96, 3, fd00:1::}). It
+ * holds what is not public: VNET subnets under their network and a
+ * transition perimeter's prefixes under VW_VNET_PERIMETER. The public
+ * ones (IP rules, an enforced perimeter's) are in vw_public6_N. */
 struct vw_rule6_key {
 	__u32 prefixlen;
 	__u32 vnet_id; /* host byte order */
 	__u8 addr[16];
 };
 
-/* vw_trusted6_N: LPM trie of trusted-service IPv6 prefixes. */
-struct vw_trusted6_key {
+/* vw_public6_N: one LPM trie for a public IPv6 source, so that its
+ * decision costs one lookup: every public IPv6 rule prefix (vnet 0 of the
+ * rule keyspace) and every trusted IPv6 prefix, one entry per distinct
+ * prefix. The slot writer fills each entry's value with the longest rule
+ * prefix and the longest trusted prefix that contain it (the prefixes
+ * holding one address nest, so the longest entry matching a source gives
+ * its longest rule and longest service exactly), and records the length
+ * of each so the originals can be read back: an entry is the rule's own
+ * when rule_prefixlen == prefixlen, the service's own when
+ * trusted_prefixlen == prefixlen. */
+struct vw_public6_key {
 	__u32 prefixlen;
 	__u8 addr[16];
+};
+
+struct vw_public6_value {
+	__u32 rule_id;         /* VW_RULE_NONE: no public rule holds it */
+	__u32 service_id;      /* VW_SERVICE_NONE: no trusted prefix holds it */
+	__u8 rule_prefixlen;   /* the length of the rule's prefix */
+	__u8 trusted_prefixlen; /* the length of the service's prefix */
+	__u8 pad[2];
 };
 
 /* vw_trusted_N: LPM trie of trusted-service prefixes. */
@@ -592,8 +616,8 @@ struct vw_policy_info {
 	__u64 applied_at_unix_ns;
 	__u8 digest[VW_DIGEST_LEN];
 	char profile[VW_PROFILE_LEN];
-	__u32 rule_prefixes;    /* entries written to vw_rules_N and vw_rules6_N */
-	__u32 trusted_prefixes; /* entries written to vw_trusted_N and vw_trusted6_N */
+	__u32 rule_prefixes;    /* rule prefixes (IPv4 and IPv6) the slot holds */
+	__u32 trusted_prefixes; /* trusted prefixes (IPv4 and IPv6) the slot holds */
 	__u8 policy_digest[VW_DIGEST_LEN];
 	/* The slot's source index: chunks used of the map's capacity, the /16s
 	 * left to the tries because the capacity was spent, and the chunks the
@@ -735,7 +759,8 @@ VW_STATIC_ASSERT(sizeof(struct vw_rule_value) == 4, "vw_rule_value");
 VW_STATIC_ASSERT(sizeof(struct vw_trusted_key) == 8, "vw_trusted_key");
 VW_STATIC_ASSERT(sizeof(struct vw_trusted_value) == 4, "vw_trusted_value");
 VW_STATIC_ASSERT(sizeof(struct vw_rule6_key) == 24, "vw_rule6_key");
-VW_STATIC_ASSERT(sizeof(struct vw_trusted6_key) == 20, "vw_trusted6_key");
+VW_STATIC_ASSERT(sizeof(struct vw_public6_key) == 20, "vw_public6_key");
+VW_STATIC_ASSERT(sizeof(struct vw_public6_value) == 12, "vw_public6_value");
 VW_STATIC_ASSERT(sizeof(struct vw_index_chunk) == 64, "vw_index_chunk: one cache line");
 VW_STATIC_ASSERT(VW_MAX_RULES <= 0x10000, "rule ids fit the low half of an index result");
 VW_STATIC_ASSERT(VW_MAX_SERVICES < 0x4000, "service ids stay below the index's kind bits");

@@ -12,6 +12,7 @@
 #include "vaultwall/common/journal.h"
 #include "vaultwall/common/time.h"
 #include "vaultwall/kernel/links.h"
+#include "vaultwall/kernel/public6.h"
 #include "vaultwall/policy/classify.h"
 #include "vaultwall/policy/host_network.h"
 #include "vaultwall/policy/service_tags.h"
@@ -137,7 +138,10 @@ Result<TrustedSet> kernel_trusted_set(const PinnedMaps& maps, const KernelPolicy
   std::map<uint32_t, TrustedService> by_id;
   for (const auto& [name, id] : current.service_ids) by_id[id].name = name;
   if (packet.family == PacketFamily::kIpv6) {
-    for (const auto& [key, value] : VW_TRY(maps.trusted6(current.slot).entries())) {
+    std::vector<std::pair<vw_rule6_key, vw_rule_value>> public_rules6;
+    std::vector<std::pair<vw_public6_key, vw_trusted_value>> trusted6;
+    split_public6(VW_TRY(maps.public6(current.slot).entries()), public_rules6, trusted6);
+    for (const auto& [key, value] : trusted6) {
       Ipv6Prefix prefix{{}, static_cast<uint8_t>(key.prefixlen)};
       std::copy(std::begin(key.addr), std::end(key.addr), prefix.address.begin());
       if (prefix.contains(packet.source6)) by_id[value.service_id].ipv6.push_back(prefix);

@@ -10,6 +10,7 @@
 #include "vaultwall/common/text.h"
 #include "vaultwall/common/time.h"
 #include "vaultwall/kernel/links.h"
+#include "vaultwall/kernel/public6.h"
 #include "vaultwall/policy/document.h"
 #include "vaultwall/policy/host_network.h"
 #include "vaultwall/policy/json_changes.h"
@@ -352,6 +353,10 @@ Result<std::vector<std::string>> image_differences(const PinnedMaps& maps, const
   add(entry_differences("trusted trie", want.trusted, kernel.trusted));
   add(entry_differences("IPv6 rule trie", want.rules6, kernel.rules6));
   add(entry_differences("IPv6 trusted trie", want.trusted6, kernel.trusted6));
+  // The originals read back above could hide a wrong inherited value: the
+  // trie's entries are compared whole too.
+  add(entry_differences("IPv6 public trie", build_public6(want),
+                        VW_TRY(maps.public6(current.slot).entries())));
   add(entry_differences("segments", want.segments, without_index_roots(kernel.segments)));
   add(entry_differences("endpoints", want.endpoints, kernel.endpoints));
   add(entry_differences("IPv6 endpoints", want.endpoints6, kernel.endpoints6));

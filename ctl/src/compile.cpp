@@ -36,11 +36,11 @@ vw_rule6_key rule6_key(uint32_t vnet_id, const Ipv6Prefix& prefix) {
   return make_rule6_key(vnet_id, bytes, network.length);
 }
 
-vw_trusted6_key trusted6_key(const Ipv6Prefix& prefix) {
+vw_public6_key trusted6_key(const Ipv6Prefix& prefix) {
   const Ipv6Prefix network = prefix.network();
   uint8_t bytes[16];
   std::memcpy(bytes, network.address.data(), 16);
-  return make_trusted6_key(bytes, network.length);
+  return make_public6_key(bytes, network.length);
 }
 
 vw_settings settings_for(const Policy& policy) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "vaultwall/common/text.h"
+#include "vaultwall/kernel/public6.h"
 #include "vaultwall/kernel/source_index.h"
 
 namespace vaultwall {
@@ -24,16 +25,27 @@ bool is_vlan_on_any_interface(const vw_segment_key& key) {
 // The pad of such a key found in the hash, as read_segments returns it.
 constexpr uint16_t kDeadVlanKeyMark = 0xdead;
 
+// The rules6 vw_rules6_N holds: the public ones go to vw_public6_N.
+std::vector<std::pair<vw_rule6_key, vw_rule_value>> rules6_not_public(const SlotImage& image) {
+  std::vector<std::pair<vw_rule6_key, vw_rule_value>> out;
+  for (const auto& entry : image.rules6)
+    if (!is_public_rule6(entry.first)) out.push_back(entry);
+  return out;
+}
+
 }  // namespace
 
 vw_settings settings_as_written(const SlotImage& image) {
   vw_settings settings = image.settings;
   settings.flags &= ~(VW_SETTINGS_HAS_SEGMENTS | VW_SETTINGS_HAS_ENDPOINTS |
                       VW_SETTINGS_TCP_PORTS | VW_SETTINGS_UDP_PORTS | VW_SETTINGS_HAS_RULES6 |
+                      VW_SETTINGS_HAS_PUBLIC6 |
                       VW_SETTINGS_UNTAGGED_SEGMENTS | VW_SETTINGS_IFACE_VLAN_SEGMENTS |
                       VW_SETTINGS_VLAN_SEGMENTS | VW_SETTINGS_HAS_ENDPOINTS6);
   if (!image.segments.empty()) settings.flags |= VW_SETTINGS_HAS_SEGMENTS;
-  if (!image.rules6.empty()) settings.flags |= VW_SETTINGS_HAS_RULES6;
+  for (const auto& [key, value] : image.rules6)
+    settings.flags |= is_public_rule6(key) ? VW_SETTINGS_HAS_PUBLIC6 : VW_SETTINGS_HAS_RULES6;
+  if (!image.trusted6.empty()) settings.flags |= VW_SETTINGS_HAS_PUBLIC6;
   // Which segment lookups can find anything: the others are skipped.
   for (const auto& [key, value] : image.segments) {
     if (key.vlan == 0) settings.flags |= VW_SETTINGS_UNTAGGED_SEGMENTS;
@@ -249,8 +261,8 @@ Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImag
 
   VW_TRY(replace_contents(maps.rules(idle), image.rules));
   VW_TRY(replace_contents(maps.trusted(idle), image.trusted));
-  VW_TRY(replace_contents(maps.rules6(idle), image.rules6));
-  VW_TRY(replace_contents(maps.trusted6(idle), image.trusted6));
+  VW_TRY(replace_contents(maps.rules6(idle), rules6_not_public(image)));
+  VW_TRY(replace_contents(maps.public6(idle), build_public6(image)));
   const uint32_t capacity = VW_TRY(maps.index_capacity());
   const SourceIndex index = build_source_index(image, capacity);
   VW_TRY(write_source_index(maps, idle, capacity, index));
@@ -315,7 +327,7 @@ Result<SlotImage> read_slot(const PinnedMaps& maps, uint32_t slot) {
   image.rules = VW_TRY(maps.rules(slot).entries());
   image.trusted = VW_TRY(maps.trusted(slot).entries());
   image.rules6 = VW_TRY(maps.rules6(slot).entries());
-  image.trusted6 = VW_TRY(maps.trusted6(slot).entries());
+  split_public6(VW_TRY(maps.public6(slot).entries()), image.rules6, image.trusted6);
   image.segments = VW_TRY(read_segments(maps, slot));
   image.endpoints = VW_TRY(maps.endpoints(slot).entries());
   image.endpoints6 = VW_TRY(maps.endpoints6(slot).entries());

@@ -408,7 +408,7 @@ SlotImage bench_policy(const RuleSet& set) {
   for (const Ipv6Prefix& p : set.trusted6) {
     uint8_t addr[16];
     std::copy(p.addr.begin(), p.addr.end(), addr);
-    image.trusted6.emplace_back(make_trusted6_key(addr, p.length), vw_trusted_value{1});
+    image.trusted6.emplace_back(make_public6_key(addr, p.length), vw_trusted_value{1});
   }
   image.info.rule_prefixes += static_cast<__u32>(set.rules6.size());
   image.info.trusted_prefixes += static_cast<__u32>(set.trusted6.size());

@@ -449,6 +449,26 @@ TEST_F(ApplyPath, VerifyFindsATamperedIpv6EndpointMap) {
   EXPECT_EQ(problems[0], "IPv6 endpoints: 1 entries missing from the kernel");
 }
 
+// vw_public6_N: an entry's inherited service (not its own, so reading the
+// originals back cannot show it) is still checked.
+TEST_F(ApplyPath, VerifyFindsAWrongInheritedValueInTheIpv6PublicTrie) {
+  apply_document(dualstack_document());
+  PinDirLock lock = must(PinDirLock::acquire(maps().pin_dir()));
+  KernelPolicy current = must(read_kernel_policy(maps()));
+  EXPECT_TRUE(must(image_differences(maps(), current, last().compiled)).empty());
+  EXPECT_TRUE(current.settings.flags & VW_SETTINGS_HAS_PUBLIC6);
+  auto entries = must(maps().public6(current.slot).entries());
+  ASSERT_FALSE(entries.empty());
+  auto [key, value] = entries.front();
+  ASSERT_EQ(value.service_id, VW_SERVICE_NONE);
+  value.service_id = 1;  // trusted_prefixlen stays 0: inherited, not its own
+  must(maps().public6(current.slot).put(key, value));
+  std::vector<std::string> problems = must(image_differences(maps(), current, last().compiled));
+  EXPECT_EQ(problems, (std::vector<std::string>{
+                          "IPv6 public trie: 1 entries missing from the kernel",
+                          "IPv6 public trie: 1 unexpected entries in the kernel"}));
+}
+
 TEST_F(ApplyPath, RuleTableDescribesEveryRuleInTheKernel) {
   apply_document(vault_document());
 

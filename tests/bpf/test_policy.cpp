@@ -50,10 +50,10 @@ vw_rule6_key rule6_key(uint32_t vnet_id, const std::string& cidr) {
   return make_rule6_key(vnet_id, bytes, prefix.length);
 }
 
-vw_trusted6_key trusted6_key(const std::string& cidr) {
+vw_public6_key trusted6_key(const std::string& cidr) {
   uint8_t bytes[16];
   const Ipv6Prefix prefix = parse_cidr6(cidr, bytes);
-  return make_trusted6_key(bytes, prefix.length);
+  return make_public6_key(bytes, prefix.length);
 }
 
 vw_rule_key rule_key(uint32_t vnet_id, const std::string& cidr) {

@@ -148,6 +148,6 @@ SlotImage policy(const Knobs& knobs, uint32_t second_ifindex, uint64_t generatio
 vw_rule_key rule_key(uint32_t vnet_id, const std::string& cidr);
 vw_trusted_key trusted_key(const std::string& cidr);
 vw_rule6_key rule6_key(uint32_t vnet_id, const std::string& cidr);
-vw_trusted6_key trusted6_key(const std::string& cidr);
+vw_public6_key trusted6_key(const std::string& cidr);
 
 }  // namespace vaultwall::testing::world

@@ -36,7 +36,7 @@ inline vw_trusted_key make_trusted_key(uint32_t address, uint8_t length) {
   return key;
 }
 
-// vw_rules6_N / vw_trusted6_N keys of a 16-byte network-order address
+// vw_rules6_N / vw_public6_N keys of a 16-byte network-order address
 // whose host bits the caller has dropped (Ipv6Prefix::network).
 inline vw_rule6_key make_rule6_key(uint32_t vnet_id, const uint8_t (&address)[16], uint8_t length) {
   vw_rule6_key key{};
@@ -46,8 +46,8 @@ inline vw_rule6_key make_rule6_key(uint32_t vnet_id, const uint8_t (&address)[16
   return key;
 }
 
-inline vw_trusted6_key make_trusted6_key(const uint8_t (&address)[16], uint8_t length) {
-  vw_trusted6_key key{};
+inline vw_public6_key make_public6_key(const uint8_t (&address)[16], uint8_t length) {
+  vw_public6_key key{};
   key.prefixlen = length;
   std::memcpy(key.addr, address, 16);
   return key;

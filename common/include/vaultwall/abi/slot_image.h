@@ -17,7 +17,9 @@ struct SlotImage {
   std::vector<std::pair<vw_rule_key, vw_rule_value>> rules;
   std::vector<std::pair<vw_trusted_key, vw_trusted_value>> trusted;
   std::vector<std::pair<vw_rule6_key, vw_rule_value>> rules6;
-  std::vector<std::pair<vw_trusted6_key, vw_trusted_value>> trusted6;
+  // Public IPv6 rules (vnet 0) and trusted6 are written together into
+  // vw_public6_N (kernel/public6.h); the other rules6 into vw_rules6_N.
+  std::vector<std::pair<vw_public6_key, vw_trusted_value>> trusted6;
   std::vector<std::pair<vw_segment_key, vw_segment_value>> segments;
   std::vector<std::pair<vw_endpoint_key, vw_endpoint_value>> endpoints;
   std::vector<std::pair<vw_endpoint6_key, vw_endpoint_value>> endpoints6;

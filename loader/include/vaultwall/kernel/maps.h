@@ -233,8 +233,8 @@ class PinnedMaps {
   TypedMap<vw_rule6_key, vw_rule_value> rules6(uint32_t slot) const {
     return map<vw_rule6_key, vw_rule_value>(of_slot(MapId::VW_MAP_RULES6_0, slot));
   }
-  TypedMap<vw_trusted6_key, vw_trusted_value> trusted6(uint32_t slot) const {
-    return map<vw_trusted6_key, vw_trusted_value>(of_slot(MapId::VW_MAP_TRUSTED6_0, slot));
+  TypedMap<vw_public6_key, vw_public6_value> public6(uint32_t slot) const {
+    return map<vw_public6_key, vw_public6_value>(of_slot(MapId::VW_MAP_PUBLIC6_0, slot));
   }
   // The source index arrays (BPF_F_MMAPABLE), written through MappedArray.
   MapId index(uint32_t slot) const { return of_slot(MapId::VW_MAP_INDEX_0, slot); }
