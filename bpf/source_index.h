@@ -81,6 +81,73 @@ static __always_inline __u32 vw_index_list(const struct vw_index_chunk *node, __
 		(_entry & VW_INDEX_CHUNK) ? VW_INDEX_TRIE : _entry;                                 \
 	})
 
+/* ---- IPv6 (vaultwall_abi.h: IPv6 public source index) ---- */
+
+static __always_inline __u32 vw_index6_pick(const struct vw_index_chunk *chunk, __u64 half,
+					    int shift)
+{
+	return chunk ? chunk->entry[(half >> shift) & (VW_INDEX_CHUNK_ENTRIES - 1)] : VW_INDEX_TRIE;
+}
+
+/* The result a 64-bit list node gives one half of the source. */
+static __always_inline __u32 vw_index6_list(const struct vw_index_chunk *node, __u64 half)
+{
+	__u32 high = half >> 32, low = (__u32)half;
+
+	if (!node)
+		return VW_INDEX_TRIE;
+#pragma unroll
+	for (int i = 0; i < VW_INDEX6_LIST_PREFIXES; i++)
+		if ((high & node->entry[VW_INDEX6_LIST_MASK_HI(i)]) ==
+			    node->entry[VW_INDEX6_LIST_ADDR_HI(i)] &&
+		    (low & node->entry[VW_INDEX6_LIST_MASK_LO(i)]) == node->entry[VW_INDEX6_LIST_ADDR_LO(i)])
+			return node->entry[VW_INDEX6_LIST_RESULT(i)];
+	return node->entry[VW_INDEX_LIST_DEFAULT];
+}
+
+/* One level down the upper half; an entry for the lower half
+ * (VW_INDEX6_LOW) waits for the last step. */
+#define VW_INDEX6_STEP(entry, half, shift, LOOKUP_CHUNK)                                            \
+	do {                                                                                        \
+		__u32 _kind = (entry) & VW_INDEX_KIND;                                              \
+		if (_kind == VW_INDEX_CHUNK ||                                                      \
+		    (_kind == VW_INDEX_LIST && !((entry) & VW_INDEX6_LOW))) {                       \
+			__u32 _chunk_key = (entry) & VW_INDEX6_NODE;                                \
+			struct vw_index_chunk *_node = LOOKUP_CHUNK(&_chunk_key);                   \
+			(entry) = _kind == VW_INDEX_LIST ? vw_index6_list(_node, (half))            \
+							 : vw_index6_pick(_node, (half), (shift));  \
+		}                                                                                   \
+	} while (0)
+
+/* VW_INDEX6_WALK(high, low, LOOKUP_TOP, LOOKUP_CHUNK): the entry for the
+ * source whose upper and lower halves are `high` and `low` (host order),
+ * a result or VW_INDEX_TRIE. Top /16, twelve 4-bit steps to /64, then the
+ * lower half's list node when the walk reached one. */
+#define VW_INDEX6_WALK(high, low, LOOKUP_TOP, LOOKUP_CHUNK)                                         \
+	({                                                                                          \
+		__u64 _hi = (high), _lo = (low);                                                    \
+		__u32 _key = _hi >> (64 - VW_INDEX_TOP_BITS + VW_INDEX_STRIDE);                     \
+		__u32 _entry = vw_index6_pick(LOOKUP_TOP(&_key), _hi, 64 - VW_INDEX_TOP_BITS);      \
+		VW_INDEX6_STEP(_entry, _hi, 44, LOOKUP_CHUNK); /* /20 */                             \
+		VW_INDEX6_STEP(_entry, _hi, 40, LOOKUP_CHUNK);                                      \
+		VW_INDEX6_STEP(_entry, _hi, 36, LOOKUP_CHUNK);                                      \
+		VW_INDEX6_STEP(_entry, _hi, 32, LOOKUP_CHUNK); /* /32 */                             \
+		VW_INDEX6_STEP(_entry, _hi, 28, LOOKUP_CHUNK);                                      \
+		VW_INDEX6_STEP(_entry, _hi, 24, LOOKUP_CHUNK);                                      \
+		VW_INDEX6_STEP(_entry, _hi, 20, LOOKUP_CHUNK);                                      \
+		VW_INDEX6_STEP(_entry, _hi, 16, LOOKUP_CHUNK); /* /48 */                             \
+		VW_INDEX6_STEP(_entry, _hi, 12, LOOKUP_CHUNK);                                      \
+		VW_INDEX6_STEP(_entry, _hi, 8, LOOKUP_CHUNK);                                       \
+		VW_INDEX6_STEP(_entry, _hi, 4, LOOKUP_CHUNK);                                       \
+		VW_INDEX6_STEP(_entry, _hi, 0, LOOKUP_CHUNK); /* /64 */                              \
+		if ((_entry & (VW_INDEX_KIND | VW_INDEX6_LOW)) == (VW_INDEX_LIST | VW_INDEX6_LOW)) {  \
+			__u32 _low_key = _entry & VW_INDEX6_NODE;                                   \
+			_entry = vw_index6_list(LOOKUP_CHUNK(&_low_key), _lo);                      \
+		}                                                                                   \
+		/* a pointer left at the end would be corrupt: let the trie decide */              \
+		(_entry & VW_INDEX_CHUNK) ? VW_INDEX_TRIE : _entry;                                 \
+	})
+
 _Static_assert(VW_INDEX_TOP_BITS == 16 && VW_INDEX_STRIDE == 4, "VW_INDEX_WALK spells out 16-4-4-4-4");
 
 #endif /* VAULTWALL_SOURCE_INDEX_H */

@@ -95,6 +95,10 @@ struct vw_chunks_map {
 struct vw_chunks_map VW_MAP_CHUNKS_0 SEC(".maps");
 struct vw_chunks_map VW_MAP_CHUNKS_1 SEC(".maps");
 
+/* The IPv6 public source index's top level (its nodes are in vw_chunks_N). */
+struct vw_index_map VW_MAP_INDEX6_0 SEC(".maps");
+struct vw_index_map VW_MAP_INDEX6_1 SEC(".maps");
+
 struct vw_segments_map {
 	VW_HASH_SHAPE(struct vw_segment_key, struct vw_segment_value, VW_MAX_SEGMENTS);
 	VW_PINNED;
@@ -683,11 +687,11 @@ static __always_inline struct verdict decide_ipv4(const struct packet *p)
 /* ---- IPv6 decision ----------------------------------------------------------
  * The IPv4 decision with 16-byte sources: VNET subnets under their network
  * (vw_rules6_N), and the public IP rules and trusted services in one trie
- * (vw_public6_N), so a public source costs one lookup whatever it gets.
- * No rule or service admitting it, a packet gets the default action as
- * IPV6_ALLOW or IPV6_DENY, and never passes when public access is off. An
- * IPv4-mapped source is decided as the IPv4 address it carries
- * (decide_ipv6). */
+ * (vw_public6_N), compiled into the IPv6 source index (vw_index6_N), so a
+ * public source costs a few array loads whatever it gets. No rule or
+ * service admitting it, a packet gets the default action as IPV6_ALLOW or
+ * IPV6_DENY, and never passes when public access is off. An IPv4-mapped
+ * source is decided as the IPv4 address it carries (decide_ipv6). */
 
 /* The source's entry in vw_public6_N: its longest public rule and its
  * longest trusted service (either may be NONE), or NULL. */
@@ -695,10 +699,44 @@ static __always_inline const struct vw_public6_value *lookup_public6(const struc
 {
 	struct vw_public6_key key = { .prefixlen = 128 };
 
-	if (!(p->settings->flags & VW_SETTINGS_HAS_PUBLIC6))
-		return NULL;
 	__builtin_memcpy(key.addr, p->saddr6, 16);
 	return SLOT_LOOKUP(p->slot, VW_MAP_PUBLIC6_0, VW_MAP_PUBLIC6_1, &key);
+}
+
+/* The IPv6 source index's entry for a source (its halves in host order):
+ * a result or VW_INDEX_TRIE. A global function, so the verifier checks its
+ * twelve levels once, against any slot and source, instead of once per
+ * path to every IPv6 decision (inlined, they took the program past the
+ * verifier's budget of a million instructions). */
+__noinline __u32 vw_index6_walk(__u32 slot, __u64 high, __u64 low)
+{
+#define LOOKUP_INDEX6_TOP(key) SLOT_LOOKUP(slot, VW_MAP_INDEX6_0, VW_MAP_INDEX6_1, key)
+#define LOOKUP_INDEX_CHUNK(key) SLOT_LOOKUP(slot, VW_MAP_CHUNKS_0, VW_MAP_CHUNKS_1, key)
+	return VW_INDEX6_WALK(high, low, LOOKUP_INDEX6_TOP, LOOKUP_INDEX_CHUNK);
+#undef LOOKUP_INDEX6_TOP
+#undef LOOKUP_INDEX_CHUNK
+}
+
+/* What vw_public6_N says of the source, as an index result
+ * VW_INDEX_RESULT(service, rule): from the IPv6 source index, or from the
+ * trie where the index leaves the source to it. */
+static __always_inline __u32 public6_entry(const struct packet *p)
+{
+	const __u32 *w = (const __u32 *)p->saddr6;
+	const struct vw_public6_value *pub;
+	__u64 high, low;
+	__u32 entry;
+
+	if (!(p->settings->flags & VW_SETTINGS_HAS_PUBLIC6))
+		return VW_INDEX_RESULT(VW_SERVICE_NONE, VW_RULE_NONE);
+	high = ((__u64)bpf_ntohl(w[0]) << 32) | bpf_ntohl(w[1]);
+	low = ((__u64)bpf_ntohl(w[2]) << 32) | bpf_ntohl(w[3]);
+	entry = vw_index6_walk(p->slot, high, low);
+	if (entry != VW_INDEX_TRIE)
+		return entry;
+	pub = lookup_public6(p);
+	return pub ? VW_INDEX_RESULT(pub->service_id, pub->rule_id)
+		   : VW_INDEX_RESULT(VW_SERVICE_NONE, VW_RULE_NONE);
 }
 
 static __always_inline __u32 lookup_rule6(const struct packet *p, __u32 vnet_id)
@@ -713,18 +751,21 @@ static __always_inline __u32 lookup_rule6(const struct packet *p, __u32 vnet_id)
 	return rule ? rule->rule_id : VW_RULE_NONE;
 }
 
-/* Step 4 with the source's public entry (NULL: no trusted prefix holds it). */
-static __always_inline struct verdict trusted6_or(const struct packet *p,
-						  const struct vw_public6_value *pub,
+/* Step 4: `entry` is the source's public entry, or SERVICE_ASK_INDEX when
+ * it was not read yet (read only if bypass lets trusted services in). */
+static __always_inline struct verdict trusted6_or(const struct packet *p, __u32 entry,
 						  __u32 fallback_class)
 {
 	struct verdict v = make_verdict(fallback_class);
 
-	if (p->settings->bypass != VW_BYPASS_AZURE_SERVICES || !pub ||
-	    pub->service_id == VW_SERVICE_NONE)
+	if (p->settings->bypass != VW_BYPASS_AZURE_SERVICES)
+		return v;
+	if (entry == SERVICE_ASK_INDEX)
+		entry = public6_entry(p);
+	if (VW_INDEX_SERVICE(entry) == VW_SERVICE_NONE)
 		return v;
 	v.class = VW_CLASS_TRUSTED;
-	v.service_id = pub->service_id;
+	v.service_id = VW_INDEX_SERVICE(entry);
 	return v;
 }
 
@@ -739,11 +780,11 @@ static __always_inline struct verdict decide_rules6(const struct packet *p, __u3
 	int enforced = s->flags & VW_SETTINGS_PERIMETER_ENFORCED;
 	__u32 fallback = s->default_action == VW_ACTION_DENY ? VW_CLASS_IPV6_DENY
 							     : VW_CLASS_IPV6_ALLOW;
-	const struct vw_public6_value *pub;
 	struct verdict v;
+	__u32 entry;
 
 	if (s->public_access == VW_PUBLIC_ACCESS_DISABLED)
-		return trusted6_or(p, lookup_public6(p), VW_CLASS_IPV6_DENY);
+		return trusted6_or(p, SERVICE_ASK_INDEX, VW_CLASS_IPV6_DENY);
 	*vnet_id = lookup_vnet(p);
 	if (*vnet_id != VW_VNET_PUBLIC) {
 		v = make_verdict(VW_CLASS_VNET_RULE);
@@ -752,17 +793,17 @@ static __always_inline struct verdict decide_rules6(const struct packet *p, __u3
 			return v;
 		if (enforced)
 			return make_verdict(VW_CLASS_PERIMETER_DENY);
-		return trusted6_or(p, lookup_public6(p), fallback);
+		return trusted6_or(p, SERVICE_ASK_INDEX, fallback);
 	}
-	pub = lookup_public6(p);
-	if (pub && pub->rule_id != VW_RULE_NONE) {
+	entry = public6_entry(p);
+	if (VW_INDEX_RULE(entry) != VW_RULE_NONE) {
 		v = make_verdict(enforced ? VW_CLASS_PERIMETER_RULE : VW_CLASS_IP_RULE);
-		v.rule_id = pub->rule_id;
+		v.rule_id = VW_INDEX_RULE(entry);
 		return v;
 	}
 	if (enforced)
 		return make_verdict(VW_CLASS_PERIMETER_DENY);
-	return trusted6_or(p, pub, fallback);
+	return trusted6_or(p, entry, fallback);
 }
 
 /* perimeter_transition for an IPv6 source: the perimeter's IPv6 prefixes

@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define VW_ABI_VERSION 7
+#define VW_ABI_VERSION 8
 
 /* ---- Map names ---------------------------------------------------------
  * Each name is a token, used as the map's identifier in the BPF C and, as
@@ -36,6 +36,8 @@
 #define VW_MAP_INDEX_1     vw_index_1
 #define VW_MAP_CHUNKS_0    vw_chunks_0    /* source index, 16-entry chunks */
 #define VW_MAP_CHUNKS_1    vw_chunks_1
+#define VW_MAP_INDEX6_0    vw_index6_0    /* IPv6 source index, top: src /16 -> entry */
+#define VW_MAP_INDEX6_1    vw_index6_1
 #define VW_MAP_SEGMENTS_0  vw_segments_0  /* (ifindex, vlan) -> vnet id    */
 #define VW_MAP_SEGMENTS_1  vw_segments_1
 #define VW_MAP_VLANS_0     vw_vlans_0     /* VLAN id -> vnet id, on any interface */
@@ -92,6 +94,8 @@
 	X(VW_MAP_INDEX_1, 4, sizeof(struct vw_index_chunk), VW_INDEX_TOP_CHUNKS)           \
 	X(VW_MAP_CHUNKS_0, 4, sizeof(struct vw_index_chunk), VW_INDEX_CHUNKS)              \
 	X(VW_MAP_CHUNKS_1, 4, sizeof(struct vw_index_chunk), VW_INDEX_CHUNKS)              \
+	X(VW_MAP_INDEX6_0, 4, sizeof(struct vw_index_chunk), VW_INDEX_TOP_CHUNKS)          \
+	X(VW_MAP_INDEX6_1, 4, sizeof(struct vw_index_chunk), VW_INDEX_TOP_CHUNKS)          \
 	X(VW_MAP_SEGMENTS_0, sizeof(struct vw_segment_key), sizeof(struct vw_segment_value), \
 	  VW_MAX_SEGMENTS)                                                                 \
 	X(VW_MAP_SEGMENTS_1, sizeof(struct vw_segment_key), sizeof(struct vw_segment_value), \
@@ -522,6 +526,36 @@ struct vw_index_chunk {
 	__u32 entry[VW_INDEX_CHUNK_ENTRIES];
 };
 
+/* ---- IPv6 public source index (vw_index6_N, nodes in vw_chunks_N) ----------
+ * vw_public6_N compiled the same way, for a 128-bit source read as two
+ * 64-bit halves (host order): top entry source >> 112 in vw_index6_N (held
+ * as chunks, like vw_index_N), then chunks indexed by the next 4 bits of
+ * the upper half down to /64, then at most one list node on the lower
+ * half: 1 to 14 loads where the trie walks up to ~40 nodes. Its nodes come
+ * from the slot's chunk budget, after the IPv4 and virtual-network ones.
+ * Entries as in the IPv4 index, with list nodes of 64-bit prefixes:
+ *   - VW_INDEX_LIST | n, above /64: vw_chunks_N[n] lists at most
+ *     VW_INDEX6_LIST_PREFIXES prefixes of the upper half, longest first; a
+ *     listed /64 holding longer prefixes has VW_INDEX_LIST | VW_INDEX6_LOW | m
+ *     as its result;
+ *   - VW_INDEX_LIST | VW_INDEX6_LOW | n, at /64: vw_chunks_N[n] lists the
+ *     prefixes longer than /64 of that /64, on the lower half;
+ *   - VW_INDEX_TRIE: the /16 did not fit in the chunk budget, or the /64
+ *     holds more than VW_INDEX6_LIST_PREFIXES longer prefixes: the trie
+ *     decides (vw_public6_N).
+ * A 64-bit list node, in the chunk's 16 words: [0] the default result, then
+ * VW_INDEX6_LIST_PREFIXES quintuples {address high word, address low word,
+ * mask high word, mask low word, result}; an unused one never matches
+ * (mask 0, address ~0). */
+#define VW_INDEX6_LOW 0x20000000u
+#define VW_INDEX6_NODE 0x00ffffffu /* the node number in a pointer entry */
+#define VW_INDEX6_LIST_PREFIXES 3
+#define VW_INDEX6_LIST_ADDR_HI(i) (1 + 5 * (i))
+#define VW_INDEX6_LIST_ADDR_LO(i) (2 + 5 * (i))
+#define VW_INDEX6_LIST_MASK_HI(i) (3 + 5 * (i))
+#define VW_INDEX6_LIST_MASK_LO(i) (4 + 5 * (i))
+#define VW_INDEX6_LIST_RESULT(i) (5 + 5 * (i))
+
 /* vw_segments_N: where a packet came from -> its virtual network: an
  * interface's untagged traffic {ifindex, 0} or a VLAN on one interface
  * {ifindex, vlan}. The program looks up {ifindex, vlan} and then, for a
@@ -768,6 +802,11 @@ VW_STATIC_ASSERT(VW_INDEX_CHUNKS_MAX <= VW_INDEX_TRIE && VW_INDEX_CHUNKS <= VW_I
 		 "chunk numbers stay below the index's kind bits");
 VW_STATIC_ASSERT(VW_INDEX_LIST_RESULT(VW_INDEX_LIST_PREFIXES - 1) < VW_INDEX_CHUNK_ENTRIES,
 		 "a list node fits in a chunk");
+VW_STATIC_ASSERT(VW_INDEX6_LIST_RESULT(VW_INDEX6_LIST_PREFIXES - 1) < VW_INDEX_CHUNK_ENTRIES,
+		 "a 64-bit list node fits in a chunk");
+VW_STATIC_ASSERT(VW_INDEX_CHUNKS_MAX - 1 <= VW_INDEX6_NODE &&
+			 (VW_INDEX6_NODE & (VW_INDEX_KIND | VW_INDEX6_LOW)) == 0,
+		 "node numbers stay below the IPv6 index's low-half flag");
 VW_STATIC_ASSERT(sizeof(struct vw_segment_key) == 8, "vw_segment_key");
 VW_STATIC_ASSERT(sizeof(struct vw_segment_value) == 8, "vw_segment_value");
 VW_STATIC_ASSERT(VW_VLAN_IDS == 4096 && VW_VNET_PUBLIC == 0,

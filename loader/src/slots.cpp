@@ -158,14 +158,14 @@ Result<void> write_segments(
   return {};
 }
 
-// Both arrays hold 64-byte chunks, so elements are contiguous in the mapping
+// The arrays hold 64-byte chunks, so elements are contiguous in the mapping
 // (an array element is aligned to 8 bytes).
 constexpr size_t kIndexBytes = sizeof(vw_index_chunk) * VW_INDEX_TOP_CHUNKS;
 static_assert(kIndexBytes == sizeof(uint32_t) * VW_INDEX_TOP_ENTRIES);
 
-// Shared mappings of one slot's two index arrays.
+// Shared mappings of one slot's three index arrays.
 struct MappedIndex {
-  MappedArray top, chunks;
+  MappedArray top, chunks, top6;
 };
 
 Result<MappedArray> map_array(const PinnedMaps& maps, MapId id, size_t bytes, bool writable) {
@@ -176,11 +176,12 @@ Result<MappedIndex> map_source_index(const PinnedMaps& maps, uint32_t slot, uint
                                      bool writable) {
   return MappedIndex{
       VW_TRY(map_array(maps, maps.index(slot), kIndexBytes, writable)),
-      VW_TRY(map_array(maps, maps.chunks(slot), sizeof(vw_index_chunk) * capacity, writable))};
+      VW_TRY(map_array(maps, maps.chunks(slot), sizeof(vw_index_chunk) * capacity, writable)),
+      VW_TRY(map_array(maps, maps.index6(slot), kIndexBytes, writable))};
 }
 
 // Writes the slot's source index through shared mappings of its arrays:
-// the used chunks first, then the top level that points into them. Chunks
+// the used chunks first, then the top levels that point into them. Chunks
 // past the used ones keep stale contents nothing points to.
 Result<void> write_source_index(const PinnedMaps& maps, uint32_t slot, uint32_t capacity,
                                 const SourceIndex& index) {
@@ -189,6 +190,8 @@ Result<void> write_source_index(const PinnedMaps& maps, uint32_t slot, uint32_t 
               index.chunks.size() * sizeof(vw_index_chunk));
   note_map_write();
   std::memcpy(mapped.top.data(), index.top.data(), kIndexBytes);
+  note_map_write();
+  std::memcpy(mapped.top6.data(), index.top6.data(), kIndexBytes);
   note_map_write();
   return {};
 }
@@ -215,8 +218,10 @@ Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps
   const MappedIndex mapped = VW_TRY(map_source_index(maps, slot, capacity, false));
   const auto* have_top = static_cast<const uint32_t*>(mapped.top.data());
   const auto* have_chunks = static_cast<const vw_index_chunk*>(mapped.chunks.data());
-  size_t top_diff = 0, chunk_diff = 0;
+  const auto* have_top6 = static_cast<const uint32_t*>(mapped.top6.data());
+  size_t top_diff = 0, top6_diff = 0, chunk_diff = 0;
   for (uint32_t i = 0; i < VW_INDEX_TOP_ENTRIES; i++) top_diff += have_top[i] != want.top[i];
+  for (uint32_t i = 0; i < VW_INDEX_TOP_ENTRIES; i++) top6_diff += have_top6[i] != want.top6[i];
   for (size_t i = 0; i < want.chunks.size(); i++)
     chunk_diff += std::memcmp(&have_chunks[i], &want.chunks[i], sizeof(vw_index_chunk)) != 0;
   size_t root_diff = 0;
@@ -234,6 +239,9 @@ Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps
                   " segments point to another virtual-network index than their rules give");
   if (top_diff)
     out.push_back(std::string(PinnedMaps::name(maps.index(slot))) + ": " + std::to_string(top_diff) +
+                  " of " + std::to_string(VW_INDEX_TOP_ENTRIES) + " entries differ from the rules");
+  if (top6_diff)
+    out.push_back(std::string(PinnedMaps::name(maps.index6(slot))) + ": " + std::to_string(top6_diff) +
                   " of " + std::to_string(VW_INDEX_TOP_ENTRIES) + " entries differ from the rules");
   if (chunk_diff)
     out.push_back(std::string(PinnedMaps::name(maps.chunks(slot))) + ": " + std::to_string(chunk_diff) + " of " +

@@ -239,6 +239,7 @@ class PinnedMaps {
   // The source index arrays (BPF_F_MMAPABLE), written through MappedArray.
   MapId index(uint32_t slot) const { return of_slot(MapId::VW_MAP_INDEX_0, slot); }
   MapId chunks(uint32_t slot) const { return of_slot(MapId::VW_MAP_CHUNKS_0, slot); }
+  MapId index6(uint32_t slot) const { return of_slot(MapId::VW_MAP_INDEX6_0, slot); }
   TypedMap<vw_segment_key, vw_segment_value> segments(uint32_t slot) const {
     return map<vw_segment_key, vw_segment_value>(of_slot(MapId::VW_MAP_SEGMENTS_0, slot));
   }

@@ -16,8 +16,9 @@ namespace vaultwall {
 
 struct SourceIndex {
   std::vector<uint32_t> top;           // VW_INDEX_TOP_ENTRIES entries, one per /16
+  std::vector<uint32_t> top6;          // VW_INDEX_TOP_ENTRIES entries, one per IPv6 /16
   std::vector<vw_index_chunk> chunks;  // chunk n is vw_chunks_N[n]; only the used ones
-  uint32_t trie_regions = 0;           // /16s and vnets left to the tries (budget spent)
+  uint32_t trie_regions = 0;           // /16s (of either family) and vnets left to the tries (budget spent)
   std::map<uint32_t, uint32_t> vnet_roots;  // vnet id -> root entry of its own index
 };
 
@@ -26,7 +27,8 @@ struct SourceIndex {
 // VW_INDEX_TRIE; /16s are filled in address order, so the result is
 // deterministic. Then each virtual network a segment names gets an index of
 // its own rules in the chunks left (VW_INDEX_TRIE as its root when they do
-// not fit).
+// not fit). Last the IPv6 index of the image's public IPv6 trie
+// (build_public6), /16 by /16 in the chunks still left.
 SourceIndex build_source_index(const SlotImage& image, uint32_t chunk_budget = VW_INDEX_CHUNKS);
 
 // The image's segments as the slot writer stores them: each value with the
@@ -37,6 +39,14 @@ std::vector<std::pair<vw_segment_key, vw_segment_value>> segments_with_index(
 // The entry the XDP program reaches for `source` (host byte order): a
 // result or VW_INDEX_TRIE. The same walk as index_lookup() in the program.
 uint32_t source_index_entry(const SourceIndex& index, uint32_t source);
+
+// The entry the XDP program reaches for an IPv6 source (network order
+// bytes): the same walk as public6_entry() in the program.
+uint32_t source_index6_entry(const SourceIndex& index, const uint8_t (&source)[16]);
+
+// Fills index.top6, and nodes in index.chunks, from `image`'s public IPv6
+// trie; part of build_source_index (source_index6.cpp).
+void build_source_index6(SourceIndex& index, const SlotImage& image, uint32_t chunk_budget);
 
 // The same in a virtual network's index, from its root (vnet_rule()).
 uint32_t vnet_index_entry(const SourceIndex& index, uint32_t root, uint32_t source);

@@ -1,0 +1,276 @@
+// The IPv6 public source index: vw_public6_N's entries compiled into
+// vw_index6_N and nodes of vw_chunks_N (layout in bpf/vaultwall_abi.h).
+// Each entry of the trie already carries the longest rule and service
+// holding it (public6.cpp), so the answer for a source is the value of the
+// longest entry holding it: the index is that longest match, precomputed.
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <tuple>
+#include <vector>
+
+#include "vaultwall/kernel/public6.h"
+#include "vaultwall/kernel/source_index.h"
+
+namespace vaultwall {
+
+namespace {
+
+constexpr int kTopBits = VW_INDEX_TOP_BITS;
+constexpr int kStride = VW_INDEX_STRIDE;
+constexpr int kHalf = 64;  // the chunks walk the upper half; lists may take the lower
+
+struct Prefix6 {
+  uint64_t high, low;  // host order, host bits zero
+  int len;
+  uint32_t result;     // VW_INDEX_RESULT of the trie entry
+};
+
+constexpr uint64_t mask64(int len) {
+  return len <= 0 ? 0 : len >= 64 ? ~uint64_t{0} : ~uint64_t{0} << (64 - len);
+}
+uint64_t high_mask(int len) { return mask64(len); }
+uint64_t low_mask(int len) { return mask64(len - kHalf); }
+
+uint64_t half_of(const uint8_t* bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = (v << 8) | bytes[i];
+  return v;
+}
+
+bool holds(const Prefix6& outer, const Prefix6& inner) {
+  return outer.len <= inner.len && (inner.high & high_mask(outer.len)) == outer.high &&
+         (inner.low & low_mask(outer.len)) == outer.low;
+}
+
+// The longest entry seen so far holding a block.
+struct Longest {
+  int len = -1;
+  uint32_t result = VW_INDEX_RESULT(VW_SERVICE_NONE, VW_RULE_NONE);
+  void consider(const Prefix6& p) {
+    if (p.len > len) {
+      len = p.len;
+      result = p.result;
+    }
+  }
+};
+
+void put_list_item(vw_index_chunk& node, int i, uint64_t address, uint64_t mask, uint32_t result) {
+  node.entry[VW_INDEX6_LIST_ADDR_HI(i)] = static_cast<uint32_t>(address >> 32);
+  node.entry[VW_INDEX6_LIST_ADDR_LO(i)] = static_cast<uint32_t>(address);
+  node.entry[VW_INDEX6_LIST_MASK_HI(i)] = static_cast<uint32_t>(mask >> 32);
+  node.entry[VW_INDEX6_LIST_MASK_LO(i)] = static_cast<uint32_t>(mask);
+  node.entry[VW_INDEX6_LIST_RESULT(i)] = result;
+}
+
+vw_index_chunk empty_list(uint32_t fallback) {
+  vw_index_chunk node{};
+  node.entry[VW_INDEX_LIST_DEFAULT] = fallback;
+  for (int i = 0; i < VW_INDEX6_LIST_PREFIXES; i++) put_list_item(node, i, ~uint64_t{0}, 0, 0);
+  return node;
+}
+
+class Builder6 {
+ public:
+  Builder6(SourceIndex& index, uint32_t budget) : index_(index), budget_(budget) {}
+
+  // The entry for the block high/len (16 <= len <= 64): `best` holds the
+  // entries of length <= len holding it, `inside` the longer ones within
+  // it, sorted by address then length. nullopt when the budget is spent.
+  std::optional<uint32_t> block(uint64_t high, int len, const Longest& best,
+                                std::span<const Prefix6> inside) {
+    if (inside.empty()) return best.result;
+    if (len == kHalf) {
+      if (inside.size() <= VW_INDEX6_LIST_PREFIXES && index_.chunks.size() >= budget_)
+        return std::nullopt;
+      return low_list(best, inside);
+    }
+    if (auto listed = high_list(best, inside)) return listed;
+    if (index_.chunks.size() >= budget_) return std::nullopt;
+    const size_t chunk = index_.chunks.size();
+    index_.chunks.emplace_back();
+    const int child_len = len + kStride;
+    std::vector<Prefix6> deeper;
+    for (uint64_t i = 0; i < VW_INDEX_CHUNK_ENTRIES; i++) {
+      const uint64_t child = high | (i << (kHalf - child_len));
+      Longest child_best = best;
+      deeper.clear();
+      for (const Prefix6& p : inside) {
+        if (p.len <= child_len) {
+          if ((child & high_mask(p.len)) == p.high) child_best.consider(p);
+        } else if ((p.high & high_mask(child_len)) == child) {
+          deeper.push_back(p);
+        }
+      }
+      auto entry = block(child, child_len, child_best, deeper);
+      if (!entry) return std::nullopt;
+      index_.chunks[chunk].entry[i] = *entry;
+    }
+    return VW_INDEX_CHUNK | static_cast<uint32_t>(chunk);
+  }
+
+ private:
+  // A sparse block as one list node of upper-half prefixes: each entry of
+  // /64 or shorter, and each /64 holding longer ones (its result that /64's
+  // lower-half list). nullopt when they do not fit in one node.
+  std::optional<uint32_t> high_list(const Longest& best, std::span<const Prefix6> inside) {
+    struct Item {
+      uint64_t high;
+      int len;
+      uint32_t result;
+    };
+    std::vector<Item> items;
+    std::vector<Prefix6> short_ones;  // <= /64
+    std::vector<std::vector<Prefix6>> long_groups;  // > /64, by /64
+    for (const Prefix6& p : inside) {
+      if (p.len <= kHalf) {
+        short_ones.push_back(p);
+      } else if (long_groups.empty() || long_groups.back().front().high != p.high) {
+        long_groups.push_back({p});
+      } else {
+        long_groups.back().push_back(p);
+      }
+    }
+    // A /64 entry with longer ones under it is their group's default.
+    std::erase_if(short_ones, [&](const Prefix6& p) {
+      return p.len == kHalf && std::any_of(long_groups.begin(), long_groups.end(),
+                                           [&](const auto& g) { return g.front().high == p.high; });
+    });
+    if (short_ones.size() + long_groups.size() > VW_INDEX6_LIST_PREFIXES) return std::nullopt;
+    // Nodes: this one and a lower-half list per group (at most).
+    if (index_.chunks.size() + 1 + long_groups.size() > budget_) return std::nullopt;
+
+    auto longest_holding = [&](uint64_t high, int len) {
+      Longest within = best;
+      for (const Prefix6& q : inside)
+        if (q.len <= len && (high & high_mask(q.len)) == q.high) within.consider(q);
+      return within;
+    };
+    for (const Prefix6& p : short_ones) items.push_back({p.high, p.len, longest_holding(p.high, p.len).result});
+    for (const auto& group : long_groups) {
+      const uint64_t high = group.front().high;
+      items.push_back({high, kHalf, low_list(longest_holding(high, kHalf), group)});
+    }
+    // Longest first, so the first match is the longest (equal lengths are disjoint).
+    std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.len > b.len; });
+    vw_index_chunk node = empty_list(best.result);
+    for (size_t i = 0; i < items.size(); i++)
+      put_list_item(node, static_cast<int>(i), items[i].high, high_mask(items[i].len), items[i].result);
+    index_.chunks.push_back(node);
+    return VW_INDEX_LIST | static_cast<uint32_t>(index_.chunks.size() - 1);
+  }
+
+  // The entries longer than /64 of one /64, listed on the lower half; more
+  // than a node holds leave the /64 to the trie.
+  uint32_t low_list(const Longest& best, std::span<const Prefix6> inside) {
+    if (inside.size() > VW_INDEX6_LIST_PREFIXES) return VW_INDEX_TRIE;
+    std::vector<Prefix6> sorted(inside.begin(), inside.end());
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const Prefix6& a, const Prefix6& b) { return a.len > b.len; });
+    vw_index_chunk node = empty_list(best.result);
+    for (size_t i = 0; i < sorted.size(); i++) {
+      Longest within = best;
+      for (const Prefix6& q : inside)
+        if (holds(q, sorted[i])) within.consider(q);
+      put_list_item(node, static_cast<int>(i), sorted[i].low, low_mask(sorted[i].len), within.result);
+    }
+    index_.chunks.push_back(node);
+    return VW_INDEX_LIST | VW_INDEX6_LOW | static_cast<uint32_t>(index_.chunks.size() - 1);
+  }
+
+  SourceIndex& index_;
+  uint32_t budget_;
+};
+
+std::vector<Prefix6> public6_prefixes(const SlotImage& image) {
+  std::vector<Prefix6> out;
+  for (const auto& [key, value] : build_public6(image))
+    out.push_back({half_of(key.addr), half_of(key.addr + 8), static_cast<int>(key.prefixlen),
+                   VW_INDEX_RESULT(value.service_id, value.rule_id)});
+  // By /16 (shorter than /16 first), then address, then length.
+  std::sort(out.begin(), out.end(), [](const Prefix6& a, const Prefix6& b) {
+    const bool a_top = a.len <= kTopBits, b_top = b.len <= kTopBits;
+    if (a_top != b_top) return a_top;
+    if (a_top) return a.len < b.len;
+    return std::tie(a.high, a.low, a.len) < std::tie(b.high, b.low, b.len);
+  });
+  return out;
+}
+
+}  // namespace
+
+void build_source_index6(SourceIndex& index, const SlotImage& image, uint32_t chunk_budget) {
+  const std::vector<Prefix6> prefixes = public6_prefixes(image);
+  auto first_long = std::find_if(prefixes.begin(), prefixes.end(),
+                                 [](const Prefix6& p) { return p.len > kTopBits; });
+  constexpr int kTopShift = kHalf - kTopBits;
+
+  // Entries of /16 or shorter cover whole top entries; shorter ones first.
+  std::vector<Longest> top_best(VW_INDEX_TOP_ENTRIES);
+  for (auto it = prefixes.begin(); it != first_long; ++it) {
+    const uint64_t first = it->high >> kTopShift;
+    const uint64_t count = uint64_t{1} << (kTopBits - it->len);
+    for (uint64_t i = first; i < first + count; i++) top_best[i].consider(*it);
+  }
+  index.top6.assign(VW_INDEX_TOP_ENTRIES, 0);
+  for (uint32_t i = 0; i < VW_INDEX_TOP_ENTRIES; i++) index.top6[i] = top_best[i].result;
+
+  // Longer entries, one /16 at a time, each /16 whole or not at all.
+  Builder6 builder(index, chunk_budget);
+  for (auto group = first_long; group != prefixes.end();) {
+    const uint64_t top = group->high >> kTopShift;
+    auto end = std::find_if(group, prefixes.end(),
+                            [&](const Prefix6& p) { return (p.high >> kTopShift) != top; });
+    const size_t used = index.chunks.size();
+    auto entry = builder.block(top << kTopShift, kTopBits, top_best[top],
+                               std::span<const Prefix6>(&*group, static_cast<size_t>(end - group)));
+    if (entry) {
+      index.top6[top] = *entry;
+    } else {
+      index.chunks.resize(used);
+      index.top6[top] = VW_INDEX_TRIE;
+      index.trie_regions++;
+    }
+    group = end;
+  }
+}
+
+namespace {
+
+uint32_t list_result(const vw_index_chunk& node, uint64_t half) {
+  const uint32_t high = static_cast<uint32_t>(half >> 32), low = static_cast<uint32_t>(half);
+  for (int i = 0; i < VW_INDEX6_LIST_PREFIXES; i++)
+    if ((high & node.entry[VW_INDEX6_LIST_MASK_HI(i)]) == node.entry[VW_INDEX6_LIST_ADDR_HI(i)] &&
+        (low & node.entry[VW_INDEX6_LIST_MASK_LO(i)]) == node.entry[VW_INDEX6_LIST_ADDR_LO(i)])
+      return node.entry[VW_INDEX6_LIST_RESULT(i)];
+  return node.entry[VW_INDEX_LIST_DEFAULT];
+}
+
+const vw_index_chunk* node_of(const SourceIndex& index, uint32_t entry) {
+  const uint32_t n = entry & VW_INDEX6_NODE;
+  return n < index.chunks.size() ? &index.chunks[n] : nullptr;
+}
+
+}  // namespace
+
+uint32_t source_index6_entry(const SourceIndex& index, const uint8_t (&source)[16]) {
+  const uint64_t high = half_of(source), low = half_of(source + 8);
+  uint32_t entry = index.top6.at(high >> (kHalf - kTopBits));
+  for (int shift = kHalf - kTopBits - kStride; shift >= 0; shift -= kStride) {
+    const uint32_t kind = entry & VW_INDEX_KIND;
+    if (kind != VW_INDEX_CHUNK && !(kind == VW_INDEX_LIST && !(entry & VW_INDEX6_LOW))) continue;
+    const vw_index_chunk* node = node_of(index, entry);
+    if (!node) return VW_INDEX_TRIE;
+    entry = kind == VW_INDEX_LIST ? list_result(*node, high)
+                                  : node->entry[(high >> shift) & (VW_INDEX_CHUNK_ENTRIES - 1)];
+  }
+  if ((entry & (VW_INDEX_KIND | VW_INDEX6_LOW)) == (VW_INDEX_LIST | VW_INDEX6_LOW)) {
+    const vw_index_chunk* node = node_of(index, entry);
+    if (!node) return VW_INDEX_TRIE;
+    entry = list_result(*node, low);
+  }
+  return (entry & VW_INDEX_CHUNK) ? VW_INDEX_TRIE : entry;
+}
+
+}  // namespace vaultwall

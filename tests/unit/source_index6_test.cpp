@@ -1,0 +1,202 @@
+// The IPv6 source index against the trie it is built from: for every probe
+// the walk (the program's, written again in source_index6_entry) gives the
+// value of the longest vw_public6_N entry holding the source, or leaves it
+// to the trie only where the layout says it may (a /64 holding more longer
+// entries than a list node takes, or a /16 past the chunk budget).
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstring>
+#include <random>
+#include <set>
+
+#include "vaultwall/abi/keys.h"
+#include "vaultwall/kernel/public6.h"
+#include "vaultwall/kernel/source_index.h"
+
+namespace vaultwall {
+namespace {
+
+using Bytes = std::array<uint8_t, 16>;
+
+bool holds(const uint8_t (&net)[16], unsigned len, const uint8_t* a) {
+  for (unsigned bit = 0; bit < len; bit++) {
+    const uint8_t m = static_cast<uint8_t>(0x80u >> (bit % 8));
+    if ((net[bit / 8] & m) != (a[bit / 8] & m)) return false;
+  }
+  return true;
+}
+
+void mask(uint8_t* a, unsigned len) {
+  for (unsigned bit = len; bit < 128; bit++) a[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+}
+
+// What the kernel's LPM lookup in vw_public6_N gives, as an index result.
+uint32_t trie_result(const Public6Entries& entries, const uint8_t (&a)[16]) {
+  const vw_public6_value* best = nullptr;
+  int best_len = -1;
+  for (const auto& [key, value] : entries)
+    if (holds(key.addr, key.prefixlen, a) && static_cast<int>(key.prefixlen) > best_len)
+      best_len = static_cast<int>(key.prefixlen), best = &value;
+  return best ? VW_INDEX_RESULT(best->service_id, best->rule_id)
+              : VW_INDEX_RESULT(VW_SERVICE_NONE, VW_RULE_NONE);
+}
+
+// Entries longer than /64 in the /64 holding `a`.
+size_t long_entries_in_64(const Public6Entries& entries, const uint8_t (&a)[16]) {
+  size_t n = 0;
+  for (const auto& [key, value] : entries)
+    n += key.prefixlen > 64 && std::memcmp(key.addr, a, 8) == 0;
+  return n;
+}
+
+struct Policy6 {
+  SlotImage image;
+  std::vector<std::pair<Bytes, unsigned>> prefixes;  // every prefix added, for probes
+  uint32_t next_rule = 1;
+
+  void add(const Bytes& address, unsigned len, bool is_rule, uint32_t service = 0) {
+    uint8_t net[16];
+    std::memcpy(net, address.data(), 16);
+    mask(net, len);
+    Bytes masked;
+    std::memcpy(masked.data(), net, 16);
+    for (const auto& [p, l] : prefixes)
+      if (p == masked && l == len) return;  // one rule or service per prefix, as validation ensures
+    prefixes.push_back({masked, len});
+    if (is_rule)
+      image.rules6.push_back({make_rule6_key(VW_VNET_PUBLIC, net, len), vw_rule_value{next_rule++}});
+    else
+      image.trusted6.push_back({make_public6_key(net, len), vw_trusted_value{service}});
+  }
+};
+
+Bytes random_under(std::mt19937& rng, const Bytes& net, unsigned len) {
+  Bytes a = net;
+  for (unsigned bit = len; bit < 128; bit++)
+    if (rng() % 2) a[bit / 8] |= static_cast<uint8_t>(0x80u >> (bit % 8));
+  return a;
+}
+
+// Probes: inside each prefix, just outside it (its last bit flipped), and
+// random addresses of the region.
+void expect_index_matches_trie(const Policy6& policy, std::mt19937& rng, const std::string& what,
+                               uint32_t budget = VW_INDEX_CHUNKS) {
+  const Public6Entries entries = build_public6(policy.image);
+  const SourceIndex index = build_source_index(policy.image, budget);
+  size_t on_trie = 0, probes = 0;
+  auto probe = [&](const Bytes& bytes) {
+    uint8_t a[16];
+    std::memcpy(a, bytes.data(), 16);
+    const uint32_t got = source_index6_entry(index, a);
+    probes++;
+    if (got == VW_INDEX_TRIE) {
+      on_trie++;
+      // Only a crowded /64, or a /16 past the budget, is left to the trie.
+      if (budget == VW_INDEX_CHUNKS) {
+        ASSERT_GT(long_entries_in_64(entries, a), static_cast<size_t>(VW_INDEX6_LIST_PREFIXES))
+            << what << ": left to the trie without reason";
+      }
+      return;
+    }
+    ASSERT_EQ(got, trie_result(entries, a)) << what;
+  };
+  for (const auto& [net, len] : policy.prefixes) {
+    for (int i = 0; i < 3; i++) probe(random_under(rng, net, len));
+    if (len > 0) {
+      Bytes outside = random_under(rng, net, len);
+      outside[(len - 1) / 8] ^= static_cast<uint8_t>(0x80u >> ((len - 1) % 8));
+      probe(outside);
+    }
+  }
+  for (int i = 0; i < 500; i++) probe(random_under(rng, policy.prefixes[rng() % policy.prefixes.size()].first, 16));
+  if (budget == VW_INDEX_CHUNKS) {
+    EXPECT_LT(on_trie * 10, probes + 10) << what << ": most probes must be decided by the index";
+  }
+}
+
+TEST(SourceIndex6Test, RandomNestedPrefixesGiveTheTriesLongestMatch) {
+  for (uint32_t seed = 1; seed <= 30; seed++) {
+    std::mt19937 rng(seed);
+    Policy6 policy;
+    // A few /16s, clustered so that blocks are dense (chunks), sparse
+    // (lists) and /64s hold single addresses (lower-half lists).
+    static constexpr uint8_t kLengths[] = {8, 16, 20, 29, 32, 40, 44, 48, 56, 63, 64, 65, 96, 127, 128};
+    const int count = 20 + static_cast<int>(rng() % 200);
+    for (int i = 0; i < count; i++) {
+      Bytes a{0x20, static_cast<uint8_t>(rng() % 3), 0x0d, static_cast<uint8_t>(0xb8 + rng() % 2)};
+      a[4] = static_cast<uint8_t>(rng() % 3);
+      a[5] = static_cast<uint8_t>(rng() % 2);
+      // Odd seeds: few /64s, so that they hold nested longer prefixes.
+      const uint32_t spread = seed % 2 ? 2 : 256;
+      for (size_t k = 6; k < 16; k++) a[k] = static_cast<uint8_t>(rng() % (k < 8 ? spread : 3));
+      const unsigned len = kLengths[rng() % std::size(kLengths)];
+      policy.add(a, len, rng() % 2, 1 + static_cast<uint32_t>(rng() % 40));
+    }
+    expect_index_matches_trie(policy, rng, "seed " + std::to_string(seed));
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST(SourceIndex6Test, ASingleAddressIsFoundInALowerHalfList) {
+  Policy6 policy;
+  Bytes a{0x20, 0x01, 0x0d, 0xb8, 0, 1};
+  a[15] = 7;
+  policy.add(a, 128, true);
+  const SourceIndex index = build_source_index(policy.image);
+  uint8_t source[16];
+  std::memcpy(source, a.data(), 16);
+  EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(0, 1));
+  // One node: a list at the /16 whose /64 item points to the lower-half list.
+  EXPECT_EQ(index.top6[0x2001] & VW_INDEX_KIND, VW_INDEX_LIST);
+  EXPECT_EQ(index.chunks.size(), 2u);
+  source[15] = 8;
+  EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(0, 0));
+  source[15] = 7;
+  source[7] = 1;
+  EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(0, 0));
+}
+
+TEST(SourceIndex6Test, ACrowdedSlash64IsLeftToTheTrieAndTheRestIsIndexed) {
+  Policy6 policy;
+  Bytes a{0x20, 0x01, 0x0d, 0xb8};
+  policy.add(a, 32, false, 4);
+  for (uint8_t host = 1; host <= VW_INDEX6_LIST_PREFIXES + 1; host++) {
+    a[15] = host;
+    policy.add(a, 128, true);
+  }
+  const SourceIndex index = build_source_index(policy.image);
+  uint8_t source[16] = {0x20, 0x01, 0x0d, 0xb8};
+  source[15] = 1;
+  EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_TRIE);
+  source[7] = 1;  // another /64 of the /32
+  EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(4, 0));
+}
+
+TEST(SourceIndex6Test, ASlash16PastTheBudgetIsLeftToTheTrieWhole) {
+  Policy6 policy;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 40; i++) {
+    Bytes a{0x2a, 0x01, static_cast<uint8_t>(rng()), static_cast<uint8_t>(rng()), static_cast<uint8_t>(rng())};
+    policy.add(a, 40, false, 2);
+  }
+  Bytes other{0x26, 0x03, 0x10, 0x20};
+  policy.add(other, 32, false, 3);
+  const SourceIndex full = build_source_index(policy.image);
+  ASSERT_EQ(full.trie_regions, 0u);
+  const SourceIndex tight = build_source_index(policy.image, static_cast<uint32_t>(full.chunks.size() - 1));
+  EXPECT_EQ(tight.trie_regions, 1u);
+  EXPECT_EQ(tight.top6[0x2a01], VW_INDEX_TRIE);  // after 2603::/16, past the budget
+  uint8_t source[16] = {0x26, 0x03, 0x10, 0x20, 0x42};
+  EXPECT_EQ(source_index6_entry(tight, source), VW_INDEX_RESULT(3, 0));
+  expect_index_matches_trie(policy, rng, "tight budget", static_cast<uint32_t>(full.chunks.size() - 1));
+}
+
+TEST(SourceIndex6Test, NoPublicIpv6PrefixesLeaveEveryTopEntryEmpty) {
+  const SourceIndex index = build_source_index(SlotImage{});
+  ASSERT_EQ(index.top6.size(), VW_INDEX_TOP_ENTRIES);
+  for (uint32_t entry : index.top6) ASSERT_EQ(entry, VW_INDEX_RESULT(VW_SERVICE_NONE, VW_RULE_NONE));
+}
+
+}  // namespace
+}  // namespace vaultwall
