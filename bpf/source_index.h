@@ -105,40 +105,38 @@ static __always_inline __u32 vw_index6_list(const struct vw_index_chunk *node, _
 	return node->entry[VW_INDEX_LIST_DEFAULT];
 }
 
-/* One level down the upper half; an entry for the lower half
- * (VW_INDEX6_LOW) waits for the last step. */
-#define VW_INDEX6_STEP(entry, half, shift, LOOKUP_CHUNK)                                            \
+/* One level down the upper half (8 bits: a wide node, or a list node);
+ * an entry for the lower half (VW_INDEX6_LOW) waits for the last step. */
+#define VW_INDEX6_STEP(ent, half, shift, LOOKUP_CHUNK)                                            \
 	do {                                                                                        \
-		__u32 _kind = (entry) & VW_INDEX_KIND;                                              \
+		__u32 _kind = (ent) & VW_INDEX_KIND;                                              \
 		if (_kind == VW_INDEX_CHUNK ||                                                      \
-		    (_kind == VW_INDEX_LIST && !((entry) & VW_INDEX6_LOW))) {                       \
-			__u32 _chunk_key = (entry) & VW_INDEX6_NODE;                                \
+		    (_kind == VW_INDEX_LIST && !((ent) & VW_INDEX6_LOW))) {                       \
+			__u32 _slot = ((half) >> (shift)) & (VW_INDEX6_NODE_ENTRIES - 1);            \
+			__u32 _chunk_key = ((ent) & VW_INDEX6_NODE) +                             \
+					   (_kind == VW_INDEX_LIST ? 0 : _slot / VW_INDEX_CHUNK_ENTRIES); \
 			struct vw_index_chunk *_node = LOOKUP_CHUNK(&_chunk_key);                   \
-			(entry) = _kind == VW_INDEX_LIST ? vw_index6_list(_node, (half))            \
-							 : vw_index6_pick(_node, (half), (shift));  \
+			(ent) = !_node ? VW_INDEX_TRIE                                            \
+				  : _kind == VW_INDEX_LIST                                          \
+				      ? vw_index6_list(_node, (half))                               \
+				      : _node->entry[_slot & (VW_INDEX_CHUNK_ENTRIES - 1)];         \
 		}                                                                                   \
 	} while (0)
 
 /* VW_INDEX6_WALK(high, low, LOOKUP_TOP, LOOKUP_CHUNK): the entry for the
  * source whose upper and lower halves are `high` and `low` (host order),
- * a result or VW_INDEX_TRIE. Top /16, twelve 4-bit steps to /64, then the
+ * a result or VW_INDEX_TRIE. Top /16, six 8-bit steps to /64, then the
  * lower half's list node when the walk reached one. */
 #define VW_INDEX6_WALK(high, low, LOOKUP_TOP, LOOKUP_CHUNK)                                         \
 	({                                                                                          \
 		__u64 _hi = (high), _lo = (low);                                                    \
 		__u32 _key = _hi >> (64 - VW_INDEX_TOP_BITS + VW_INDEX_STRIDE);                     \
 		__u32 _entry = vw_index6_pick(LOOKUP_TOP(&_key), _hi, 64 - VW_INDEX_TOP_BITS);      \
-		VW_INDEX6_STEP(_entry, _hi, 44, LOOKUP_CHUNK); /* /20 */                             \
-		VW_INDEX6_STEP(_entry, _hi, 40, LOOKUP_CHUNK);                                      \
-		VW_INDEX6_STEP(_entry, _hi, 36, LOOKUP_CHUNK);                                      \
+		VW_INDEX6_STEP(_entry, _hi, 40, LOOKUP_CHUNK); /* /24 */                             \
 		VW_INDEX6_STEP(_entry, _hi, 32, LOOKUP_CHUNK); /* /32 */                             \
-		VW_INDEX6_STEP(_entry, _hi, 28, LOOKUP_CHUNK);                                      \
 		VW_INDEX6_STEP(_entry, _hi, 24, LOOKUP_CHUNK);                                      \
-		VW_INDEX6_STEP(_entry, _hi, 20, LOOKUP_CHUNK);                                      \
 		VW_INDEX6_STEP(_entry, _hi, 16, LOOKUP_CHUNK); /* /48 */                             \
-		VW_INDEX6_STEP(_entry, _hi, 12, LOOKUP_CHUNK);                                      \
 		VW_INDEX6_STEP(_entry, _hi, 8, LOOKUP_CHUNK);                                       \
-		VW_INDEX6_STEP(_entry, _hi, 4, LOOKUP_CHUNK);                                       \
 		VW_INDEX6_STEP(_entry, _hi, 0, LOOKUP_CHUNK); /* /64 */                              \
 		if ((_entry & (VW_INDEX_KIND | VW_INDEX6_LOW)) == (VW_INDEX_LIST | VW_INDEX6_LOW)) {  \
 			__u32 _low_key = _entry & VW_INDEX6_NODE;                                   \
@@ -149,5 +147,6 @@ static __always_inline __u32 vw_index6_list(const struct vw_index_chunk *node, _
 	})
 
 _Static_assert(VW_INDEX_TOP_BITS == 16 && VW_INDEX_STRIDE == 4, "VW_INDEX_WALK spells out 16-4-4-4-4");
+_Static_assert(VW_INDEX6_STRIDE == 8, "VW_INDEX6_WALK spells out 16-8-8-8-8-8-8");
 
 #endif /* VAULTWALL_SOURCE_INDEX_H */

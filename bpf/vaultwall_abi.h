@@ -529,11 +529,15 @@ struct vw_index_chunk {
 /* ---- IPv6 public source index (vw_index6_N, nodes in vw_chunks_N) ----------
  * vw_public6_N compiled the same way, for a 128-bit source read as two
  * 64-bit halves (host order): top entry source >> 112 in vw_index6_N (held
- * as chunks, like vw_index_N), then chunks indexed by the next 4 bits of
- * the upper half down to /64, then at most one list node on the lower
- * half: 1 to 14 loads where the trie walks up to ~40 nodes. Its nodes come
- * from the slot's chunk budget, after the IPv4 and virtual-network ones.
- * Entries as in the IPv4 index, with list nodes of 64-bit prefixes:
+ * as chunks, like vw_index_N), then wide nodes indexed by the next 8 bits
+ * of the upper half down to /64, then at most one list node on the lower
+ * half: 1 to 8 loads where the trie walks up to ~40 nodes (every load in
+ * the walk depends on the one before, so the stride is 8 bits, not 4). A
+ * wide node is VW_INDEX6_NODE_CHUNKS consecutive chunks (256 entries:
+ * entry i of node n is vw_chunks_N[n + i / 16].entry[i % 16]). Its nodes
+ * come from the slot's chunk budget, after the IPv4 and virtual-network
+ * ones. Entries as in the IPv4 index (VW_INDEX_CHUNK | n: go on in the wide
+ * node starting at chunk n), with list nodes of 64-bit prefixes:
  *   - VW_INDEX_LIST | n, above /64: vw_chunks_N[n] lists at most
  *     VW_INDEX6_LIST_PREFIXES prefixes of the upper half, longest first; a
  *     listed /64 holding longer prefixes has VW_INDEX_LIST | VW_INDEX6_LOW | m
@@ -547,6 +551,9 @@ struct vw_index_chunk {
  * VW_INDEX6_LIST_PREFIXES quintuples {address high word, address low word,
  * mask high word, mask low word, result}; an unused one never matches
  * (mask 0, address ~0). */
+#define VW_INDEX6_STRIDE 8
+#define VW_INDEX6_NODE_ENTRIES (1u << VW_INDEX6_STRIDE)
+#define VW_INDEX6_NODE_CHUNKS (VW_INDEX6_NODE_ENTRIES / VW_INDEX_CHUNK_ENTRIES)
 #define VW_INDEX6_LOW 0x20000000u
 #define VW_INDEX6_NODE 0x00ffffffu /* the node number in a pointer entry */
 #define VW_INDEX6_LIST_PREFIXES 3

@@ -18,7 +18,7 @@ namespace vaultwall {
 namespace {
 
 constexpr int kTopBits = VW_INDEX_TOP_BITS;
-constexpr int kStride = VW_INDEX_STRIDE;
+constexpr int kStride = VW_INDEX6_STRIDE;  // below the top: wide nodes of 256 entries
 constexpr int kHalf = 64;  // the chunks walk the upper half; lists may take the lower
 
 struct Prefix6 {
@@ -87,12 +87,12 @@ class Builder6 {
       return low_list(best, inside);
     }
     if (auto listed = high_list(best, inside)) return listed;
-    if (index_.chunks.size() >= budget_) return std::nullopt;
-    const size_t chunk = index_.chunks.size();
-    index_.chunks.emplace_back();
+    if (index_.chunks.size() + VW_INDEX6_NODE_CHUNKS > budget_) return std::nullopt;
+    const size_t node = index_.chunks.size();
+    index_.chunks.resize(node + VW_INDEX6_NODE_CHUNKS);
     const int child_len = len + kStride;
     std::vector<Prefix6> deeper;
-    for (uint64_t i = 0; i < VW_INDEX_CHUNK_ENTRIES; i++) {
+    for (uint64_t i = 0; i < VW_INDEX6_NODE_ENTRIES; i++) {
       const uint64_t child = high | (i << (kHalf - child_len));
       Longest child_best = best;
       deeper.clear();
@@ -105,9 +105,9 @@ class Builder6 {
       }
       auto entry = block(child, child_len, child_best, deeper);
       if (!entry) return std::nullopt;
-      index_.chunks[chunk].entry[i] = *entry;
+      index_.chunks[node + i / VW_INDEX_CHUNK_ENTRIES].entry[i % VW_INDEX_CHUNK_ENTRIES] = *entry;
     }
-    return VW_INDEX_CHUNK | static_cast<uint32_t>(chunk);
+    return VW_INDEX_CHUNK | static_cast<uint32_t>(node);
   }
 
  private:
@@ -247,8 +247,9 @@ uint32_t list_result(const vw_index_chunk& node, uint64_t half) {
   return node.entry[VW_INDEX_LIST_DEFAULT];
 }
 
-const vw_index_chunk* node_of(const SourceIndex& index, uint32_t entry) {
-  const uint32_t n = entry & VW_INDEX6_NODE;
+// Chunk `offset` of the node `entry` points to, or null past the chunks.
+const vw_index_chunk* node_of(const SourceIndex& index, uint32_t entry, uint32_t offset) {
+  const uint32_t n = (entry & VW_INDEX6_NODE) + offset;
   return n < index.chunks.size() ? &index.chunks[n] : nullptr;
 }
 
@@ -260,13 +261,15 @@ uint32_t source_index6_entry(const SourceIndex& index, const uint8_t (&source)[1
   for (int shift = kHalf - kTopBits - kStride; shift >= 0; shift -= kStride) {
     const uint32_t kind = entry & VW_INDEX_KIND;
     if (kind != VW_INDEX_CHUNK && !(kind == VW_INDEX_LIST && !(entry & VW_INDEX6_LOW))) continue;
-    const vw_index_chunk* node = node_of(index, entry);
+    const uint32_t slot = static_cast<uint32_t>(high >> shift) & (VW_INDEX6_NODE_ENTRIES - 1);
+    const vw_index_chunk* node =
+        node_of(index, entry, kind == VW_INDEX_LIST ? 0 : slot / VW_INDEX_CHUNK_ENTRIES);
     if (!node) return VW_INDEX_TRIE;
     entry = kind == VW_INDEX_LIST ? list_result(*node, high)
-                                  : node->entry[(high >> shift) & (VW_INDEX_CHUNK_ENTRIES - 1)];
+                                  : node->entry[slot % VW_INDEX_CHUNK_ENTRIES];
   }
   if ((entry & (VW_INDEX_KIND | VW_INDEX6_LOW)) == (VW_INDEX_LIST | VW_INDEX6_LOW)) {
-    const vw_index_chunk* node = node_of(index, entry);
+    const vw_index_chunk* node = node_of(index, entry, 0);
     if (!node) return VW_INDEX_TRIE;
     entry = list_result(*node, low);
   }
