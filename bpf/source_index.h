@@ -123,10 +123,19 @@ static __always_inline __u32 vw_index6_list(const struct vw_index_chunk *node, _
 		}                                                                                   \
 	} while (0)
 
+/* One node of a lower-half list chain, when the walk is at one. */
+#define VW_INDEX6_LOW_STEP(ent, low, LOOKUP_CHUNK)                                                  \
+	do {                                                                                        \
+		if (((ent) & (VW_INDEX_KIND | VW_INDEX6_LOW)) == (VW_INDEX_LIST | VW_INDEX6_LOW)) {   \
+			__u32 _low_key = (ent) & VW_INDEX6_NODE;                                    \
+			(ent) = vw_index6_list(LOOKUP_CHUNK(&_low_key), (low));                     \
+		}                                                                                   \
+	} while (0)
+
 /* VW_INDEX6_WALK(high, low, LOOKUP_TOP, LOOKUP_CHUNK): the entry for the
  * source whose upper and lower halves are `high` and `low` (host order),
  * a result or VW_INDEX_TRIE. Top /16, six 8-bit steps to /64, then the
- * lower half's list node when the walk reached one. */
+ * lower half's list chain when the walk reached one. */
 #define VW_INDEX6_WALK(high, low, LOOKUP_TOP, LOOKUP_CHUNK)                                         \
 	({                                                                                          \
 		__u64 _hi = (high), _lo = (low);                                                    \
@@ -138,15 +147,16 @@ static __always_inline __u32 vw_index6_list(const struct vw_index_chunk *node, _
 		VW_INDEX6_STEP(_entry, _hi, 16, LOOKUP_CHUNK); /* /48 */                             \
 		VW_INDEX6_STEP(_entry, _hi, 8, LOOKUP_CHUNK);                                       \
 		VW_INDEX6_STEP(_entry, _hi, 0, LOOKUP_CHUNK); /* /64 */                              \
-		if ((_entry & (VW_INDEX_KIND | VW_INDEX6_LOW)) == (VW_INDEX_LIST | VW_INDEX6_LOW)) {  \
-			__u32 _low_key = _entry & VW_INDEX6_NODE;                                   \
-			_entry = vw_index6_list(LOOKUP_CHUNK(&_low_key), _lo);                      \
-		}                                                                                   \
+		VW_INDEX6_LOW_STEP(_entry, _lo, LOOKUP_CHUNK);                                      \
+		VW_INDEX6_LOW_STEP(_entry, _lo, LOOKUP_CHUNK);                                      \
+		VW_INDEX6_LOW_STEP(_entry, _lo, LOOKUP_CHUNK);                                      \
+		VW_INDEX6_LOW_STEP(_entry, _lo, LOOKUP_CHUNK);                                      \
 		/* a pointer left at the end would be corrupt: let the trie decide */              \
 		(_entry & VW_INDEX_CHUNK) ? VW_INDEX_TRIE : _entry;                                 \
 	})
 
 _Static_assert(VW_INDEX_TOP_BITS == 16 && VW_INDEX_STRIDE == 4, "VW_INDEX_WALK spells out 16-4-4-4-4");
-_Static_assert(VW_INDEX6_STRIDE == 8, "VW_INDEX6_WALK spells out 16-8-8-8-8-8-8");
+_Static_assert(VW_INDEX6_STRIDE == 8 && VW_INDEX6_LOW_LISTS == 4,
+	       "VW_INDEX6_WALK spells out 16-8-8-8-8-8-8, then four lower-half lists");
 
 #endif /* VAULTWALL_SOURCE_INDEX_H */

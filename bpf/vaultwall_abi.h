@@ -543,10 +543,14 @@ struct vw_index_chunk {
  *     listed /64 holding longer prefixes has VW_INDEX_LIST | VW_INDEX6_LOW | m
  *     as its result;
  *   - VW_INDEX_LIST | VW_INDEX6_LOW | n, at /64: vw_chunks_N[n] lists the
- *     prefixes longer than /64 of that /64, on the lower half;
+ *     prefixes longer than /64 of that /64, on the lower half, longest
+ *     first; when they are more than a node holds, the node's default is
+ *     the next node of the chain (VW_INDEX_LIST | VW_INDEX6_LOW | m), at
+ *     most VW_INDEX6_LOW_LISTS nodes (Azure's IPv6 service tags put up to
+ *     nine /117-/126 prefixes in one /64);
  *   - VW_INDEX_TRIE: the /16 did not fit in the chunk budget, or the /64
- *     holds more than VW_INDEX6_LIST_PREFIXES longer prefixes: the trie
- *     decides (vw_public6_N).
+ *     holds more longer prefixes than a chain lists: the trie decides
+ *     (vw_public6_N).
  * A 64-bit list node, in the chunk's 16 words: [0] the default result, then
  * VW_INDEX6_LIST_PREFIXES quintuples {address high word, address low word,
  * mask high word, mask low word, result}; an unused one never matches
@@ -557,6 +561,7 @@ struct vw_index_chunk {
 #define VW_INDEX6_LOW 0x20000000u
 #define VW_INDEX6_NODE 0x00ffffffu /* the node number in a pointer entry */
 #define VW_INDEX6_LIST_PREFIXES 3
+#define VW_INDEX6_LOW_LISTS 4 /* a chain lists up to 12 prefixes of one /64 */
 #define VW_INDEX6_LIST_ADDR_HI(i) (1 + 5 * (i))
 #define VW_INDEX6_LIST_ADDR_LO(i) (2 + 5 * (i))
 #define VW_INDEX6_LIST_MASK_HI(i) (3 + 5 * (i))

@@ -82,8 +82,7 @@ class Builder6 {
                                 std::span<const Prefix6> inside) {
     if (inside.empty()) return best.result;
     if (len == kHalf) {
-      if (inside.size() <= VW_INDEX6_LIST_PREFIXES && index_.chunks.size() >= budget_)
-        return std::nullopt;
+      if (index_.chunks.size() + low_list_nodes(inside) > budget_) return std::nullopt;
       return low_list(best, inside);
     }
     if (auto listed = high_list(best, inside)) return listed;
@@ -138,8 +137,10 @@ class Builder6 {
                                            [&](const auto& g) { return g.front().high == p.high; });
     });
     if (short_ones.size() + long_groups.size() > VW_INDEX6_LIST_PREFIXES) return std::nullopt;
-    // Nodes: this one and a lower-half list per group (at most).
-    if (index_.chunks.size() + 1 + long_groups.size() > budget_) return std::nullopt;
+    // Nodes: this one and each group's lower-half chain.
+    size_t nodes = 1;
+    for (const auto& group : long_groups) nodes += low_list_nodes(group);
+    if (index_.chunks.size() + nodes > budget_) return std::nullopt;
 
     auto longest_holding = [&](uint64_t high, int len) {
       Longest within = best;
@@ -161,22 +162,37 @@ class Builder6 {
     return VW_INDEX_LIST | static_cast<uint32_t>(index_.chunks.size() - 1);
   }
 
-  // The entries longer than /64 of one /64, listed on the lower half; more
-  // than a node holds leave the /64 to the trie.
+  // The entries longer than /64 of one /64, listed on the lower half,
+  // longest first, in a chain of list nodes (each one's default the next);
+  // more than a chain lists leave the /64 to the trie. The caller has
+  // checked the budget for low_list_nodes(inside).
   uint32_t low_list(const Longest& best, std::span<const Prefix6> inside) {
-    if (inside.size() > VW_INDEX6_LIST_PREFIXES) return VW_INDEX_TRIE;
+    if (low_list_nodes(inside) == 0) return VW_INDEX_TRIE;
     std::vector<Prefix6> sorted(inside.begin(), inside.end());
     std::stable_sort(sorted.begin(), sorted.end(),
                      [](const Prefix6& a, const Prefix6& b) { return a.len > b.len; });
-    vw_index_chunk node = empty_list(best.result);
+    const size_t first = index_.chunks.size();
+    const size_t nodes = low_list_nodes(inside);
+    for (size_t n = 0; n < nodes; n++) {
+      const bool last = n + 1 == nodes;
+      index_.chunks.push_back(empty_list(
+          last ? best.result : VW_INDEX_LIST | VW_INDEX6_LOW | static_cast<uint32_t>(first + n + 1)));
+    }
     for (size_t i = 0; i < sorted.size(); i++) {
       Longest within = best;
       for (const Prefix6& q : inside)
         if (holds(q, sorted[i])) within.consider(q);
-      put_list_item(node, static_cast<int>(i), sorted[i].low, low_mask(sorted[i].len), within.result);
+      put_list_item(index_.chunks[first + i / VW_INDEX6_LIST_PREFIXES],
+                    static_cast<int>(i % VW_INDEX6_LIST_PREFIXES), sorted[i].low,
+                    low_mask(sorted[i].len), within.result);
     }
-    index_.chunks.push_back(node);
-    return VW_INDEX_LIST | VW_INDEX6_LOW | static_cast<uint32_t>(index_.chunks.size() - 1);
+    return VW_INDEX_LIST | VW_INDEX6_LOW | static_cast<uint32_t>(first);
+  }
+
+  // The nodes of the chain listing `inside`, 0 when it cannot.
+  static size_t low_list_nodes(std::span<const Prefix6> inside) {
+    const size_t nodes = (inside.size() + VW_INDEX6_LIST_PREFIXES - 1) / VW_INDEX6_LIST_PREFIXES;
+    return nodes <= VW_INDEX6_LOW_LISTS ? nodes : 0;
   }
 
   SourceIndex& index_;
@@ -268,7 +284,9 @@ uint32_t source_index6_entry(const SourceIndex& index, const uint8_t (&source)[1
     entry = kind == VW_INDEX_LIST ? list_result(*node, high)
                                   : node->entry[slot % VW_INDEX_CHUNK_ENTRIES];
   }
-  if ((entry & (VW_INDEX_KIND | VW_INDEX6_LOW)) == (VW_INDEX_LIST | VW_INDEX6_LOW)) {
+  for (int chained = 0; chained < VW_INDEX6_LOW_LISTS &&
+                        (entry & (VW_INDEX_KIND | VW_INDEX6_LOW)) == (VW_INDEX_LIST | VW_INDEX6_LOW);
+       chained++) {
     const vw_index_chunk* node = node_of(index, entry, 0);
     if (!node) return VW_INDEX_TRIE;
     entry = list_result(*node, low);

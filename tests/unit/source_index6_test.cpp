@@ -2,7 +2,7 @@
 // the walk (the program's, written again in source_index6_entry) gives the
 // value of the longest vw_public6_N entry holding the source, or leaves it
 // to the trie only where the layout says it may (a /64 holding more longer
-// entries than a list node takes, or a /16 past the chunk budget).
+// entries than its chain of list nodes takes, or a /16 past the budget).
 #include <gtest/gtest.h>
 
 #include <array>
@@ -18,6 +18,9 @@ namespace vaultwall {
 namespace {
 
 using Bytes = std::array<uint8_t, 16>;
+
+// What one /64's chain of lower-half list nodes holds.
+constexpr size_t kChainPrefixes = VW_INDEX6_LIST_PREFIXES * VW_INDEX6_LOW_LISTS;
 
 bool holds(const uint8_t (&net)[16], unsigned len, const uint8_t* a) {
   for (unsigned bit = 0; bit < len; bit++) {
@@ -94,7 +97,7 @@ void expect_index_matches_trie(const Policy6& policy, std::mt19937& rng, const s
       on_trie++;
       // Only a crowded /64, or a /16 past the budget, is left to the trie.
       if (budget == VW_INDEX_CHUNKS) {
-        ASSERT_GT(long_entries_in_64(entries, a), static_cast<size_t>(VW_INDEX6_LIST_PREFIXES))
+        ASSERT_GT(long_entries_in_64(entries, a), kChainPrefixes)
             << what << ": left to the trie without reason";
       }
       return;
@@ -157,12 +160,35 @@ TEST(SourceIndex6Test, ASingleAddressIsFoundInALowerHalfList) {
   EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(0, 0));
 }
 
+TEST(SourceIndex6Test, ASlash64OfManyAddressesIsAChainOfLists) {
+  Policy6 policy;
+  Bytes a{0x26, 0x03, 0x10, 0x00, 0, 4, 0, 7};
+  // As in Azure's service tags: nine small prefixes in one /64.
+  static constexpr uint8_t kLengths[] = {121, 123, 125, 122, 126, 121, 120, 124, 123};
+  for (size_t i = 0; i < std::size(kLengths); i++) {
+    a[14] = static_cast<uint8_t>(i + 1);
+    policy.add(a, kLengths[i], false, static_cast<uint32_t>(i + 1));
+  }
+  const SourceIndex index = build_source_index(policy.image);
+  for (size_t i = 0; i < std::size(kLengths); i++) {
+    uint8_t source[16];
+    std::memcpy(source, a.data(), 16);
+    source[14] = static_cast<uint8_t>(i + 1);
+    source[15] = 1;
+    EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(i + 1, 0)) << i;
+  }
+  uint8_t outside[16];
+  std::memcpy(outside, a.data(), 16);
+  outside[14] = 0x40;
+  EXPECT_EQ(source_index6_entry(index, outside), VW_INDEX_RESULT(0, 0));
+}
+
 TEST(SourceIndex6Test, ACrowdedSlash64IsLeftToTheTrieAndTheRestIsIndexed) {
   Policy6 policy;
   Bytes a{0x20, 0x01, 0x0d, 0xb8};
   policy.add(a, 32, false, 4);
-  for (uint8_t host = 1; host <= VW_INDEX6_LIST_PREFIXES + 1; host++) {
-    a[15] = host;
+  for (size_t host = 1; host <= kChainPrefixes + 1; host++) {
+    a[15] = static_cast<uint8_t>(host);
     policy.add(a, 128, true);
   }
   const SourceIndex index = build_source_index(policy.image);
