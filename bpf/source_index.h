@@ -105,21 +105,24 @@ static __always_inline __u32 vw_index6_list(const struct vw_index_chunk *node, _
 	return node->entry[VW_INDEX_LIST_DEFAULT];
 }
 
-/* One level down the upper half (8 bits: a wide node, or a list node);
- * an entry for the lower half (VW_INDEX6_LOW) waits for the last step. */
-#define VW_INDEX6_STEP(ent, half, shift, LOOKUP_CHUNK)                                            \
+/* The step for `depth` of the upper half: a wide node of that depth (8
+ * bits, a constant shift: nothing on the path from one load to the next
+ * waits for a computed shift) or a list node at any depth; a pointer to a
+ * deeper node, or for the lower half (VW_INDEX6_LOW), waits. */
+#define VW_INDEX6_STEP(ent, half, depth, LOOKUP_CHUNK)                                              \
 	do {                                                                                        \
-		__u32 _kind = (ent) & VW_INDEX_KIND;                                              \
-		if (_kind == VW_INDEX_CHUNK ||                                                      \
-		    (_kind == VW_INDEX_LIST && !((ent) & VW_INDEX6_LOW))) {                       \
-			__u32 _slot = ((half) >> (shift)) & (VW_INDEX6_NODE_ENTRIES - 1);            \
-			__u32 _chunk_key = ((ent) & VW_INDEX6_NODE) +                             \
+		__u32 _kind = (ent) & VW_INDEX_KIND;                                                \
+		if ((_kind == VW_INDEX_CHUNK &&                                                     \
+		     ((ent) & VW_INDEX6_DEPTH_MASK) == VW_INDEX6_DEPTH(depth)) ||                   \
+		    (_kind == VW_INDEX_LIST && !((ent) & VW_INDEX6_LOW))) {                         \
+			__u32 _slot = ((half) >> (56 - (depth))) & (VW_INDEX6_NODE_ENTRIES - 1);      \
+			__u32 _chunk_key = ((ent) & VW_INDEX6_NODE) +                               \
 					   (_kind == VW_INDEX_LIST ? 0 : _slot / VW_INDEX_CHUNK_ENTRIES); \
 			struct vw_index_chunk *_node = LOOKUP_CHUNK(&_chunk_key);                   \
-			(ent) = !_node ? VW_INDEX_TRIE                                            \
-				  : _kind == VW_INDEX_LIST                                          \
-				      ? vw_index6_list(_node, (half))                               \
-				      : _node->entry[_slot & (VW_INDEX_CHUNK_ENTRIES - 1)];         \
+			(ent) = !_node ? VW_INDEX_TRIE                                              \
+				: _kind == VW_INDEX_LIST                                            \
+				    ? vw_index6_list(_node, (half))                                 \
+				    : _node->entry[_slot & (VW_INDEX_CHUNK_ENTRIES - 1)];           \
 		}                                                                                   \
 	} while (0)
 
@@ -134,19 +137,20 @@ static __always_inline __u32 vw_index6_list(const struct vw_index_chunk *node, _
 
 /* VW_INDEX6_WALK(high, low, LOOKUP_TOP, LOOKUP_CHUNK): the entry for the
  * source whose upper and lower halves are `high` and `low` (host order),
- * a result or VW_INDEX_TRIE. Top /16, six 8-bit steps to /64, then the
- * lower half's list chain when the walk reached one. */
+ * a result or VW_INDEX_TRIE. Top /16, six steps to /64 (one per depth of
+ * wide node; a list node, which may skip depths, takes the step it is
+ * reached at), then the lower half's list chain when the walk reached one. */
 #define VW_INDEX6_WALK(high, low, LOOKUP_TOP, LOOKUP_CHUNK)                                         \
 	({                                                                                          \
 		__u64 _hi = (high), _lo = (low);                                                    \
 		__u32 _key = _hi >> (64 - VW_INDEX_TOP_BITS + VW_INDEX_STRIDE);                     \
 		__u32 _entry = vw_index6_pick(LOOKUP_TOP(&_key), _hi, 64 - VW_INDEX_TOP_BITS);      \
-		VW_INDEX6_STEP(_entry, _hi, 40, LOOKUP_CHUNK); /* /24 */                             \
-		VW_INDEX6_STEP(_entry, _hi, 32, LOOKUP_CHUNK); /* /32 */                             \
+		VW_INDEX6_STEP(_entry, _hi, 16, LOOKUP_CHUNK);                                      \
 		VW_INDEX6_STEP(_entry, _hi, 24, LOOKUP_CHUNK);                                      \
-		VW_INDEX6_STEP(_entry, _hi, 16, LOOKUP_CHUNK); /* /48 */                             \
-		VW_INDEX6_STEP(_entry, _hi, 8, LOOKUP_CHUNK);                                       \
-		VW_INDEX6_STEP(_entry, _hi, 0, LOOKUP_CHUNK); /* /64 */                              \
+		VW_INDEX6_STEP(_entry, _hi, 32, LOOKUP_CHUNK);                                      \
+		VW_INDEX6_STEP(_entry, _hi, 40, LOOKUP_CHUNK);                                      \
+		VW_INDEX6_STEP(_entry, _hi, 48, LOOKUP_CHUNK);                                      \
+		VW_INDEX6_STEP(_entry, _hi, 56, LOOKUP_CHUNK); /* to /64 */                          \
 		VW_INDEX6_LOW_STEP(_entry, _lo, LOOKUP_CHUNK);                                      \
 		VW_INDEX6_LOW_STEP(_entry, _lo, LOOKUP_CHUNK);                                      \
 		VW_INDEX6_LOW_STEP(_entry, _lo, LOOKUP_CHUNK);                                      \

@@ -536,12 +536,19 @@ struct vw_index_chunk {
  * wide node is VW_INDEX6_NODE_CHUNKS consecutive chunks (256 entries:
  * entry i of node n is vw_chunks_N[n + i / 16].entry[i % 16]). Its nodes
  * come from the slot's chunk budget, after the IPv4 and virtual-network
- * ones. Entries as in the IPv4 index (VW_INDEX_CHUNK | n: go on in the wide
- * node starting at chunk n), with list nodes of 64-bit prefixes:
+ * ones. Entries as in the IPv4 index, except that a pointer to a wide node
+ * carries the node's depth, VW_INDEX_CHUNK | VW_INDEX6_DEPTH(d) | n: the
+ * node starting at chunk n is indexed by bits d to d + 8 of the source and
+ * read by the walk's step for depth d only, so the walk may skip levels
+ * through a list node (the steps between pass its pointer on). List nodes hold 64-bit
+ * prefixes:
  *   - VW_INDEX_LIST | n, above /64: vw_chunks_N[n] lists at most
  *     VW_INDEX6_LIST_PREFIXES prefixes of the upper half, longest first; a
  *     listed /64 holding longer prefixes has VW_INDEX_LIST | VW_INDEX6_LOW | m
- *     as its result;
+ *     as its result; a block whose prefixes all share a longer prefix is a
+ *     list of that one prefix, its result a wide node as deep as it (path
+ *     compression: 2603:1000::/24 to the node of 2603:1000:4::/48 in one
+ *     list instead of three nodes);
  *   - VW_INDEX_LIST | VW_INDEX6_LOW | n, at /64: vw_chunks_N[n] lists the
  *     prefixes longer than /64 of that /64, on the lower half, longest
  *     first; when they are more than a node holds, the node's default is
@@ -560,6 +567,8 @@ struct vw_index_chunk {
 #define VW_INDEX6_NODE_CHUNKS (VW_INDEX6_NODE_ENTRIES / VW_INDEX_CHUNK_ENTRIES)
 #define VW_INDEX6_LOW 0x20000000u
 #define VW_INDEX6_NODE 0x00ffffffu /* the node number in a pointer entry */
+#define VW_INDEX6_DEPTH(d) ((__u32)(d) / 8 << 24) /* a wide node's depth, 16..56 */
+#define VW_INDEX6_DEPTH_MASK 0x07000000u
 #define VW_INDEX6_LIST_PREFIXES 3
 #define VW_INDEX6_LOW_LISTS 4 /* a chain lists up to 12 prefixes of one /64 */
 #define VW_INDEX6_LIST_ADDR_HI(i) (1 + 5 * (i))
@@ -819,6 +828,9 @@ VW_STATIC_ASSERT(VW_INDEX6_LIST_RESULT(VW_INDEX6_LIST_PREFIXES - 1) < VW_INDEX_C
 VW_STATIC_ASSERT(VW_INDEX_CHUNKS_MAX - 1 <= VW_INDEX6_NODE &&
 			 (VW_INDEX6_NODE & (VW_INDEX_KIND | VW_INDEX6_LOW)) == 0,
 		 "node numbers stay below the IPv6 index's low-half flag");
+VW_STATIC_ASSERT((VW_INDEX6_DEPTH(56) & ~VW_INDEX6_DEPTH_MASK) == 0 &&
+			 (VW_INDEX6_DEPTH_MASK & (VW_INDEX6_NODE | VW_INDEX6_LOW | VW_INDEX_KIND)) == 0,
+		 "a wide node's depth fits between its number and the low-half flag");
 VW_STATIC_ASSERT(sizeof(struct vw_segment_key) == 8, "vw_segment_key");
 VW_STATIC_ASSERT(sizeof(struct vw_segment_value) == 8, "vw_segment_value");
 VW_STATIC_ASSERT(VW_VLAN_IDS == 4096 && VW_VNET_PUBLIC == 0,

@@ -4,6 +4,7 @@
 // holding it (public6.cpp), so the answer for a source is the value of the
 // longest entry holding it: the index is that longest match, precomputed.
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -86,6 +87,7 @@ class Builder6 {
       return low_list(best, inside);
     }
     if (auto listed = high_list(best, inside)) return listed;
+    if (auto skipped = skip_list(high, len, best, inside)) return *skipped;
     if (index_.chunks.size() + VW_INDEX6_NODE_CHUNKS > budget_) return std::nullopt;
     const size_t node = index_.chunks.size();
     index_.chunks.resize(node + VW_INDEX6_NODE_CHUNKS);
@@ -106,7 +108,7 @@ class Builder6 {
       if (!entry) return std::nullopt;
       index_.chunks[node + i / VW_INDEX_CHUNK_ENTRIES].entry[i % VW_INDEX_CHUNK_ENTRIES] = *entry;
     }
-    return VW_INDEX_CHUNK | static_cast<uint32_t>(node);
+    return VW_INDEX_CHUNK | VW_INDEX6_DEPTH(len) | static_cast<uint32_t>(node);
   }
 
  private:
@@ -160,6 +162,39 @@ class Builder6 {
       put_list_item(node, static_cast<int>(i), items[i].high, high_mask(items[i].len), items[i].result);
     index_.chunks.push_back(node);
     return VW_INDEX_LIST | static_cast<uint32_t>(index_.chunks.size() - 1);
+  }
+
+  // Path compression: when every prefix inside shares a prefix at least
+  // two levels deeper, a list of that one prefix whose result is the
+  // deeper block (a wide node: it holds more than a list), instead of the
+  // nodes between. nullopt when there is nothing to skip, or no budget;
+  // otherwise the entry, or nullopt inside when the deeper block failed.
+  std::optional<std::optional<uint32_t>> skip_list(uint64_t high, int len, const Longest& best,
+                                                   std::span<const Prefix6> inside) {
+    int common = kHalf;
+    for (const Prefix6& p : inside) {
+      common = std::min(common, p.len);
+      const uint64_t differ = (p.high ^ inside.front().high) & high_mask(common);
+      if (differ) common = std::min(common, std::countl_zero(differ));
+    }
+    const int depth = len + (common - len) / kStride * kStride;
+    if (depth < len + 2 * kStride || depth >= kHalf) return std::nullopt;
+    if (index_.chunks.size() >= budget_) return std::optional<uint32_t>{};
+    const size_t list = index_.chunks.size();
+    index_.chunks.push_back(empty_list(best.result));
+    const uint64_t base = inside.front().high & high_mask(depth);
+    Longest deeper_best = best;
+    std::vector<Prefix6> deeper;
+    for (const Prefix6& p : inside) {
+      if (p.len <= depth)
+        deeper_best.consider(p);
+      else
+        deeper.push_back(p);
+    }
+    auto entry = block(base, depth, deeper_best, deeper);
+    if (!entry) return std::optional<uint32_t>{};
+    put_list_item(index_.chunks[list], 0, base, high_mask(depth), *entry);
+    return std::optional<uint32_t>{VW_INDEX_LIST | static_cast<uint32_t>(list)};
   }
 
   // The entries longer than /64 of one /64, listed on the lower half,
@@ -274,10 +309,13 @@ const vw_index_chunk* node_of(const SourceIndex& index, uint32_t entry, uint32_t
 uint32_t source_index6_entry(const SourceIndex& index, const uint8_t (&source)[16]) {
   const uint64_t high = half_of(source), low = half_of(source + 8);
   uint32_t entry = index.top6.at(high >> (kHalf - kTopBits));
-  for (int shift = kHalf - kTopBits - kStride; shift >= 0; shift -= kStride) {
+  for (int depth = kTopBits; depth < kHalf; depth += kStride) {
     const uint32_t kind = entry & VW_INDEX_KIND;
-    if (kind != VW_INDEX_CHUNK && !(kind == VW_INDEX_LIST && !(entry & VW_INDEX6_LOW))) continue;
-    const uint32_t slot = static_cast<uint32_t>(high >> shift) & (VW_INDEX6_NODE_ENTRIES - 1);
+    const bool node_here =
+        kind == VW_INDEX_CHUNK && (entry & VW_INDEX6_DEPTH_MASK) == VW_INDEX6_DEPTH(depth);
+    if (!node_here && !(kind == VW_INDEX_LIST && !(entry & VW_INDEX6_LOW))) continue;
+    const uint32_t slot =
+        static_cast<uint32_t>(high >> (kHalf - depth - kStride)) & (VW_INDEX6_NODE_ENTRIES - 1);
     const vw_index_chunk* node =
         node_of(index, entry, kind == VW_INDEX_LIST ? 0 : slot / VW_INDEX_CHUNK_ENTRIES);
     if (!node) return VW_INDEX_TRIE;

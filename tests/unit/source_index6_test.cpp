@@ -133,6 +133,8 @@ TEST(SourceIndex6Test, RandomNestedPrefixesGiveTheTriesLongestMatch) {
       // Odd seeds: few /64s, so that they hold nested longer prefixes.
       const uint32_t spread = seed % 2 ? 2 : 256;
       for (size_t k = 6; k < 16; k++) a[k] = static_cast<uint8_t>(rng() % (k < 8 ? spread : 3));
+      // Every third seed: one /48 under the /32s, so that blocks skip levels.
+      if (seed % 3 == 0) a[4] = 0x12, a[5] = 0x34;
       const unsigned len = kLengths[rng() % std::size(kLengths)];
       policy.add(a, len, rng() % 2, 1 + static_cast<uint32_t>(rng() % 40));
     }
@@ -181,6 +183,30 @@ TEST(SourceIndex6Test, ASlash64OfManyAddressesIsAChainOfLists) {
   std::memcpy(outside, a.data(), 16);
   outside[14] = 0x40;
   EXPECT_EQ(source_index6_entry(index, outside), VW_INDEX_RESULT(0, 0));
+}
+
+TEST(SourceIndex6Test, ABlockOfPrefixesUnderOneLongPrefixSkipsTheLevelsBetween) {
+  Policy6 policy;
+  Bytes a{0x26, 0x03, 0x10, 0x00, 0x00, 0x04, 0x00};
+  for (uint8_t i = 1; i <= 5; i++) {
+    a[7] = i;
+    policy.add(a, 64, false, i);
+  }
+  const SourceIndex index = build_source_index(policy.image);
+  // 2603::/16 is a list of 2603:1000:4::/56 pointing to that /56's node.
+  EXPECT_EQ(index.top6[0x2603] & VW_INDEX_KIND, VW_INDEX_LIST);
+  EXPECT_EQ(index.chunks.size(), 1u + VW_INDEX6_NODE_CHUNKS);
+  uint8_t source[16];
+  std::memcpy(source, a.data(), 16);
+  for (uint8_t i = 1; i <= 5; i++) {
+    source[7] = i;
+    EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(i, 0)) << int{i};
+  }
+  source[7] = 6;
+  EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(0, 0));
+  source[7] = 1;
+  source[5] = 5;  // skipped bits differ: outside the listed /56
+  EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(0, 0));
 }
 
 TEST(SourceIndex6Test, ACrowdedSlash64IsLeftToTheTrieAndTheRestIsIndexed) {
