@@ -166,8 +166,8 @@ class Builder6 {
 
   // Path compression: when every prefix inside shares a prefix at least
   // two levels deeper, a list of that one prefix whose result is the
-  // deeper block (a wide node: it holds more than a list), instead of the
-  // nodes between. nullopt when there is nothing to skip, or no budget;
+  // deeper block (a wide node, or a list once the prefixes as long as the
+  // shared one are painted), instead of the nodes between. nullopt when there is nothing to skip, or no budget;
   // otherwise the entry, or nullopt inside when the deeper block failed.
   std::optional<std::optional<uint32_t>> skip_list(uint64_t high, int len, const Longest& best,
                                                    std::span<const Prefix6> inside) {
