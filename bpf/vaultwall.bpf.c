@@ -705,9 +705,9 @@ static __always_inline const struct vw_public6_value *lookup_public6(const struc
 
 /* The IPv6 source index's entry for a source (its halves in host order):
  * a result or VW_INDEX_TRIE. A global function, so the verifier checks its
- * twelve levels once, against any slot and source, instead of once per
- * path to every IPv6 decision (inlined, they took the program past the
- * verifier's budget of a million instructions). */
+ * ten steps once, against any slot and source, instead of once per path to
+ * every IPv6 decision (inlined, they took the program past the verifier's
+ * budget of a million instructions). */
 __noinline __u32 vw_index6_walk(__u32 slot, __u64 high, __u64 low)
 {
 #define LOOKUP_INDEX6_TOP(key) SLOT_LOOKUP(slot, VW_MAP_INDEX6_0, VW_MAP_INDEX6_1, key)

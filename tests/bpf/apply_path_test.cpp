@@ -10,6 +10,7 @@
 // creates: the app-vnet segment is that veth (untagged), the data-vnet
 // segment is VLAN 100 on loopback, and untagged loopback traffic is the
 // public internet.
+#include <bpf/bpf.h>
 #include <net/if.h>
 #include <sched.h>
 
@@ -467,6 +468,44 @@ TEST_F(ApplyPath, VerifyFindsAWrongInheritedValueInTheIpv6PublicTrie) {
   EXPECT_EQ(problems, (std::vector<std::string>{
                           "IPv6 public trie: 1 entries missing from the kernel",
                           "IPv6 public trie: 1 unexpected entries in the kernel"}));
+}
+
+// The IPv6 source index is what the program reads (a wrong entry changes
+// the verdict), VW_INDEX_TRIE sends the source to vw_public6_N (the same
+// verdict as the index gave), and verify names a tampered entry.
+TEST_F(ApplyPath, Ipv6SourcesAreDecidedByTheIndexAndByTheTrieWhereItSaysSo) {
+  apply_document(dualstack_document());
+  const std::string kRule48 = "2001:db8:100::/48";
+  const Row allowed = {"ipv6 ip rule /48", tcp6_from(ipv6("2001:db8:100:1::9")).bytes(),
+                       passes(VW_CLASS_IP_RULE).crediting_rule(rule_id(kRule48))};
+  expect_rows({allowed});
+
+  PinDirLock lock = must(PinDirLock::acquire(maps().pin_dir()));
+  KernelPolicy current = must(read_kernel_policy(maps()));
+  const int top6 = maps().fd(maps().index6(current.slot));
+  const uint32_t top_entry = 0x2001, chunk_key = top_entry / VW_INDEX_CHUNK_ENTRIES;
+  vw_index_chunk original{};
+  ASSERT_EQ(bpf_map_lookup_elem(top6, &chunk_key, &original), 0);
+  ASSERT_NE(original.entry[top_entry % VW_INDEX_CHUNK_ENTRIES] & VW_INDEX_KIND, 0u)
+      << "2001::/16 holds longer prefixes: a node or a list";
+  auto set_top_entry = [&](uint32_t entry) {
+    vw_index_chunk chunk = original;
+    chunk.entry[top_entry % VW_INDEX_CHUNK_ENTRIES] = entry;
+    ASSERT_EQ(bpf_map_update_elem(top6, &chunk_key, &chunk, BPF_ANY), 0);
+  };
+
+  set_top_entry(VW_INDEX_TRIE);
+  expect_rows({allowed});
+  const std::string index6_name = PinnedMaps::name(maps().index6(current.slot));
+  EXPECT_EQ(must(image_differences(maps(), current, last().compiled)),
+            (std::vector<std::string>{index6_name + ": 1 of 65536 entries differ from the rules"}));
+
+  set_top_entry(VW_INDEX_RESULT(VW_SERVICE_NONE, VW_RULE_NONE));
+  expect_rows({{"the same source, its index entry cleared", allowed.frame, drops(VW_CLASS_IPV6_DENY)}});
+
+  ASSERT_EQ(bpf_map_update_elem(top6, &chunk_key, &original, BPF_ANY), 0);
+  expect_rows({allowed});
+  EXPECT_TRUE(must(image_differences(maps(), current, last().compiled)).empty());
 }
 
 TEST_F(ApplyPath, RuleTableDescribesEveryRuleInTheKernel) {
