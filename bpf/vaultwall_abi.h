@@ -530,8 +530,9 @@ struct vw_index_chunk {
  * vw_public6_N compiled the same way, for a 128-bit source read as two
  * 64-bit halves (host order): top entry source >> 112 in vw_index6_N (held
  * as chunks, like vw_index_N), then wide nodes indexed by the next 8 bits
- * of the upper half down to /64, then at most one list node on the lower
- * half: 1 to 8 loads where the trie walks up to ~40 nodes (every load in
+ * of the upper half down to /64 (or list nodes), then a chain of up to
+ * VW_INDEX6_LOW_LISTS list nodes on the lower half: 1 to 11 loads where
+ * the trie walks up to ~40 nodes (every load in
  * the walk depends on the one before, so the stride is 8 bits, not 4). A
  * wide node is VW_INDEX6_NODE_CHUNKS consecutive chunks (256 entries:
  * entry i of node n is vw_chunks_N[n + i / 16].entry[i % 16]). Its nodes
