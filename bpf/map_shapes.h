@@ -35,6 +35,11 @@
 	VW_ARRAY_SHAPE(BPF_MAP_TYPE_ARRAY, struct vw_index_chunk, entries); \
 	__uint(map_flags, BPF_F_MMAPABLE)
 
+/* The IPv6 source index: one element, top level and nodes, written by mmap. */
+#define VW_INDEX6_SHAPE                                            \
+	VW_ARRAY_SHAPE(BPF_MAP_TYPE_ARRAY, struct vw_index6, 1); \
+	__uint(map_flags, BPF_F_MMAPABLE)
+
 #define VW_HASH_SHAPE(key_type, value_type, entries) \
 	VW_MAP_SHAPE(BPF_MAP_TYPE_HASH, key_type, value_type, entries)
 

@@ -83,10 +83,12 @@ static __always_inline __u32 vw_index_list(const struct vw_index_chunk *node, __
 
 /* ---- IPv6 (vaultwall_abi.h: IPv6 public source index) ---- */
 
-static __always_inline __u32 vw_index6_pick(const struct vw_index_chunk *chunk, __u64 half,
-					    int shift)
+/* Chunk `offset` of the node a pointer entry names, in the one element:
+ * masked to the array, so the verifier sees every read in bounds. */
+static __always_inline const struct vw_index_chunk *vw_index6_node(const struct vw_index6 *index,
+								    __u32 entry, __u32 offset)
 {
-	return chunk ? chunk->entry[(half >> shift) & (VW_INDEX_CHUNK_ENTRIES - 1)] : VW_INDEX_TRIE;
+	return &index->node[((entry & VW_INDEX6_NODE) + offset) & (VW_INDEX6_NODES - 1)];
 }
 
 /* The result a 64-bit list node gives one half of the source. */
@@ -94,8 +96,6 @@ static __always_inline __u32 vw_index6_list(const struct vw_index_chunk *node, _
 {
 	__u32 high = half >> 32, low = (__u32)half;
 
-	if (!node)
-		return VW_INDEX_TRIE;
 #pragma unroll
 	for (int i = 0; i < VW_INDEX6_LIST_PREFIXES; i++)
 		if ((high & node->entry[VW_INDEX6_LIST_MASK_HI(i)]) ==
@@ -109,52 +109,46 @@ static __always_inline __u32 vw_index6_list(const struct vw_index_chunk *node, _
  * bits, a constant shift: nothing on the path from one load to the next
  * waits for a computed shift) or a list node at any depth; a pointer to a
  * deeper node, or for the lower half (VW_INDEX6_LOW), waits. */
-#define VW_INDEX6_STEP(ent, half, depth, LOOKUP_CHUNK)                                              \
+#define VW_INDEX6_STEP(index, ent, half, depth)                                                     \
 	do {                                                                                        \
 		__u32 _kind = (ent) & VW_INDEX_KIND;                                                \
-		if ((_kind == VW_INDEX_CHUNK &&                                                     \
-		     ((ent) & VW_INDEX6_DEPTH_MASK) == VW_INDEX6_DEPTH(depth)) ||                   \
-		    (_kind == VW_INDEX_LIST && !((ent) & VW_INDEX6_LOW))) {                         \
+		if (_kind == VW_INDEX_CHUNK &&                                                      \
+		    ((ent) & VW_INDEX6_DEPTH_MASK) == VW_INDEX6_DEPTH(depth)) {                     \
 			__u32 _slot = ((half) >> (56 - (depth))) & (VW_INDEX6_NODE_ENTRIES - 1);      \
-			__u32 _chunk_key = ((ent) & VW_INDEX6_NODE) +                               \
-					   (_kind == VW_INDEX_LIST ? 0 : _slot / VW_INDEX_CHUNK_ENTRIES); \
-			struct vw_index_chunk *_node = LOOKUP_CHUNK(&_chunk_key);                   \
-			(ent) = !_node ? VW_INDEX_TRIE                                              \
-				: _kind == VW_INDEX_LIST                                            \
-				    ? vw_index6_list(_node, (half))                                 \
-				    : _node->entry[_slot & (VW_INDEX_CHUNK_ENTRIES - 1)];           \
+			(ent) = vw_index6_node((index), (ent), _slot / VW_INDEX_CHUNK_ENTRIES)        \
+					->entry[_slot & (VW_INDEX_CHUNK_ENTRIES - 1)];                \
+		} else if (_kind == VW_INDEX_LIST && !((ent) & VW_INDEX6_LOW)) {                    \
+			(ent) = vw_index6_list(vw_index6_node((index), (ent), 0), (half));            \
 		}                                                                                   \
 	} while (0)
 
 /* One node of a lower-half list chain, when the walk is at one. */
-#define VW_INDEX6_LOW_STEP(ent, low, LOOKUP_CHUNK)                                                  \
+#define VW_INDEX6_LOW_STEP(index, ent, low)                                                         \
 	do {                                                                                        \
-		if (((ent) & (VW_INDEX_KIND | VW_INDEX6_LOW)) == (VW_INDEX_LIST | VW_INDEX6_LOW)) {   \
-			__u32 _low_key = (ent) & VW_INDEX6_NODE;                                    \
-			(ent) = vw_index6_list(LOOKUP_CHUNK(&_low_key), (low));                     \
-		}                                                                                   \
+		if (((ent) & (VW_INDEX_KIND | VW_INDEX6_LOW)) == (VW_INDEX_LIST | VW_INDEX6_LOW))     \
+			(ent) = vw_index6_list(vw_index6_node((index), (ent), 0), (low));             \
 	} while (0)
 
-/* VW_INDEX6_WALK(high, low, LOOKUP_TOP, LOOKUP_CHUNK): the entry for the
- * source whose upper and lower halves are `high` and `low` (host order),
- * a result or VW_INDEX_TRIE. Top /16, six steps to /64 (one per depth of
- * wide node; a list node, which may skip depths, takes the step it is
- * reached at), then the lower half's list chain when the walk reached one. */
-#define VW_INDEX6_WALK(high, low, LOOKUP_TOP, LOOKUP_CHUNK)                                         \
+/* VW_INDEX6_WALK(index, high, low): the entry in `index` (a slot's struct
+ * vw_index6) for the source whose upper and lower halves are `high` and
+ * `low` (host order), a result or VW_INDEX_TRIE. Top /16, six steps to /64
+ * (one per depth of wide node; a list node, which may skip depths, takes
+ * the step it is reached at), then the lower half's list chain when the
+ * walk reached one. */
+#define VW_INDEX6_WALK(index, high, low)                                                            \
 	({                                                                                          \
 		__u64 _hi = (high), _lo = (low);                                                    \
-		__u32 _key = _hi >> (64 - VW_INDEX_TOP_BITS + VW_INDEX_STRIDE);                     \
-		__u32 _entry = vw_index6_pick(LOOKUP_TOP(&_key), _hi, 64 - VW_INDEX_TOP_BITS);      \
-		VW_INDEX6_STEP(_entry, _hi, 16, LOOKUP_CHUNK);                                      \
-		VW_INDEX6_STEP(_entry, _hi, 24, LOOKUP_CHUNK);                                      \
-		VW_INDEX6_STEP(_entry, _hi, 32, LOOKUP_CHUNK);                                      \
-		VW_INDEX6_STEP(_entry, _hi, 40, LOOKUP_CHUNK);                                      \
-		VW_INDEX6_STEP(_entry, _hi, 48, LOOKUP_CHUNK);                                      \
-		VW_INDEX6_STEP(_entry, _hi, 56, LOOKUP_CHUNK); /* to /64 */                          \
-		VW_INDEX6_LOW_STEP(_entry, _lo, LOOKUP_CHUNK);                                      \
-		VW_INDEX6_LOW_STEP(_entry, _lo, LOOKUP_CHUNK);                                      \
-		VW_INDEX6_LOW_STEP(_entry, _lo, LOOKUP_CHUNK);                                      \
-		VW_INDEX6_LOW_STEP(_entry, _lo, LOOKUP_CHUNK);                                      \
+		__u32 _entry = (index)->top[_hi >> (64 - VW_INDEX_TOP_BITS)];                       \
+		VW_INDEX6_STEP((index), _entry, _hi, 16);                                           \
+		VW_INDEX6_STEP((index), _entry, _hi, 24);                                           \
+		VW_INDEX6_STEP((index), _entry, _hi, 32);                                           \
+		VW_INDEX6_STEP((index), _entry, _hi, 40);                                           \
+		VW_INDEX6_STEP((index), _entry, _hi, 48);                                           \
+		VW_INDEX6_STEP((index), _entry, _hi, 56); /* to /64 */                               \
+		VW_INDEX6_LOW_STEP((index), _entry, _lo);                                           \
+		VW_INDEX6_LOW_STEP((index), _entry, _lo);                                           \
+		VW_INDEX6_LOW_STEP((index), _entry, _lo);                                           \
+		VW_INDEX6_LOW_STEP((index), _entry, _lo);                                           \
 		/* a pointer left at the end would be corrupt: let the trie decide */              \
 		(_entry & VW_INDEX_CHUNK) ? VW_INDEX_TRIE : _entry;                                 \
 	})

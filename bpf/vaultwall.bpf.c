@@ -95,9 +95,13 @@ struct vw_chunks_map {
 struct vw_chunks_map VW_MAP_CHUNKS_0 SEC(".maps");
 struct vw_chunks_map VW_MAP_CHUNKS_1 SEC(".maps");
 
-/* The IPv6 public source index's top level (its nodes are in vw_chunks_N). */
-struct vw_index_map VW_MAP_INDEX6_0 SEC(".maps");
-struct vw_index_map VW_MAP_INDEX6_1 SEC(".maps");
+/* The IPv6 public source index, one element per slot: written by mmap. */
+struct vw_index6_map {
+	VW_INDEX6_SHAPE;
+	VW_PINNED;
+};
+struct vw_index6_map VW_MAP_INDEX6_0 SEC(".maps");
+struct vw_index6_map VW_MAP_INDEX6_1 SEC(".maps");
 
 struct vw_segments_map {
 	VW_HASH_SHAPE(struct vw_segment_key, struct vw_segment_value, VW_MAX_SEGMENTS);
@@ -710,11 +714,10 @@ static __always_inline const struct vw_public6_value *lookup_public6(const struc
  * budget of a million instructions). */
 __noinline __u32 vw_index6_walk(__u32 slot, __u64 high, __u64 low)
 {
-#define LOOKUP_INDEX6_TOP(key) SLOT_LOOKUP(slot, VW_MAP_INDEX6_0, VW_MAP_INDEX6_1, key)
-#define LOOKUP_INDEX_CHUNK(key) SLOT_LOOKUP(slot, VW_MAP_CHUNKS_0, VW_MAP_CHUNKS_1, key)
-	return VW_INDEX6_WALK(high, low, LOOKUP_INDEX6_TOP, LOOKUP_INDEX_CHUNK);
-#undef LOOKUP_INDEX6_TOP
-#undef LOOKUP_INDEX_CHUNK
+	__u32 zero = 0;
+	const struct vw_index6 *index = SLOT_LOOKUP(slot, VW_MAP_INDEX6_0, VW_MAP_INDEX6_1, &zero);
+
+	return index ? VW_INDEX6_WALK(index, high, low) : VW_INDEX_TRIE;
 }
 
 /* What vw_public6_N says of the source, as an index result

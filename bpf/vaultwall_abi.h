@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define VW_ABI_VERSION 8
+#define VW_ABI_VERSION 9
 
 /* ---- Map names ---------------------------------------------------------
  * Each name is a token, used as the map's identifier in the BPF C and, as
@@ -36,7 +36,7 @@
 #define VW_MAP_INDEX_1     vw_index_1
 #define VW_MAP_CHUNKS_0    vw_chunks_0    /* source index, 16-entry chunks */
 #define VW_MAP_CHUNKS_1    vw_chunks_1
-#define VW_MAP_INDEX6_0    vw_index6_0    /* IPv6 source index, top: src /16 -> entry */
+#define VW_MAP_INDEX6_0    vw_index6_0    /* IPv6 source index: top and nodes, one element */
 #define VW_MAP_INDEX6_1    vw_index6_1
 #define VW_MAP_SEGMENTS_0  vw_segments_0  /* (ifindex, vlan) -> vnet id    */
 #define VW_MAP_SEGMENTS_1  vw_segments_1
@@ -94,8 +94,8 @@
 	X(VW_MAP_INDEX_1, 4, sizeof(struct vw_index_chunk), VW_INDEX_TOP_CHUNKS)           \
 	X(VW_MAP_CHUNKS_0, 4, sizeof(struct vw_index_chunk), VW_INDEX_CHUNKS)              \
 	X(VW_MAP_CHUNKS_1, 4, sizeof(struct vw_index_chunk), VW_INDEX_CHUNKS)              \
-	X(VW_MAP_INDEX6_0, 4, sizeof(struct vw_index_chunk), VW_INDEX_TOP_CHUNKS)          \
-	X(VW_MAP_INDEX6_1, 4, sizeof(struct vw_index_chunk), VW_INDEX_TOP_CHUNKS)          \
+	X(VW_MAP_INDEX6_0, 4, sizeof(struct vw_index6), 1)                                 \
+	X(VW_MAP_INDEX6_1, 4, sizeof(struct vw_index6), 1)                                 \
 	X(VW_MAP_SEGMENTS_0, sizeof(struct vw_segment_key), sizeof(struct vw_segment_value), \
 	  VW_MAX_SEGMENTS)                                                                 \
 	X(VW_MAP_SEGMENTS_1, sizeof(struct vw_segment_key), sizeof(struct vw_segment_value), \
@@ -526,37 +526,40 @@ struct vw_index_chunk {
 	__u32 entry[VW_INDEX_CHUNK_ENTRIES];
 };
 
-/* ---- IPv6 public source index (vw_index6_N, nodes in vw_chunks_N) ----------
+/* ---- IPv6 public source index (vw_index6_N) ----------------------------------
  * vw_public6_N compiled the same way, for a 128-bit source read as two
- * 64-bit halves (host order): top entry source >> 112 in vw_index6_N (held
- * as chunks, like vw_index_N), then wide nodes indexed by the next 8 bits
- * of the upper half down to /64 (or list nodes), then a chain of up to
- * VW_INDEX6_LOW_LISTS list nodes on the lower half: 1 to 11 loads where
- * the trie walks up to ~40 nodes (every load in
- * the walk depends on the one before, so the stride is 8 bits, not 4). A
- * wide node is VW_INDEX6_NODE_CHUNKS consecutive chunks (256 entries:
- * entry i of node n is vw_chunks_N[n + i / 16].entry[i % 16]). Its nodes
- * come from the slot's chunk budget, after the IPv4 and virtual-network
- * ones. Entries as in the IPv4 index, except that a pointer to a wide node
- * carries the node's depth, VW_INDEX_CHUNK | VW_INDEX6_DEPTH(d) | n: the
- * node starting at chunk n is indexed by bits d to d + 8 of the source and
- * read by the walk's step for depth d only, so the walk may skip levels
- * through a list node (the steps between pass its pointer on). List nodes hold 64-bit
- * prefixes:
- *   - VW_INDEX_LIST | n, above /64: vw_chunks_N[n] lists at most
+ * 64-bit halves (host order), into the one element of vw_index6_N (struct
+ * vw_index6): top entry top[source >> 112], then wide nodes indexed by the
+ * next 8 bits of the upper half down to /64 (or list nodes), then a chain
+ * of up to VW_INDEX6_LOW_LISTS list nodes on the lower half: 1 to 11 loads
+ * where the trie walks up to ~40 nodes (every load in the walk depends on
+ * the one before, so the stride is 8 bits, not 4). The walk looks the
+ * element up once and reads each node at an offset in it: no lookup, key
+ * or null test per level. Nodes are VW_INDEX6_NODES 64-byte chunks of
+ * their own (not the slot's IPv4 chunk budget); a wide node is
+ * VW_INDEX6_NODE_CHUNKS consecutive ones (256 entries: entry i of node n
+ * is node[n + i / 16].entry[i % 16]). The walk masks node numbers to the
+ * array (the verifier's bound; the writer never points past the nodes it
+ * wrote, and verify compares them). Entries as in the IPv4 index, except
+ * that a pointer to a wide node carries the node's depth,
+ * VW_INDEX_CHUNK | VW_INDEX6_DEPTH(d) | n: the node starting at chunk n is
+ * indexed by bits d to d + 8 of the source and read by the walk's step for
+ * depth d only, so the walk may skip levels through a list node (the steps
+ * between pass its pointer on). List nodes hold 64-bit prefixes:
+ *   - VW_INDEX_LIST | n, above /64: node[n] lists at most
  *     VW_INDEX6_LIST_PREFIXES prefixes of the upper half, longest first; a
  *     listed /64 holding longer prefixes has VW_INDEX_LIST | VW_INDEX6_LOW | m
  *     as its result; a block whose prefixes all share a longer prefix is a
  *     list of that one prefix, its result a wide node as deep as it (path
  *     compression: 2603:1000::/24 to the node of 2603:1000:4::/48 in one
  *     list instead of three nodes);
- *   - VW_INDEX_LIST | VW_INDEX6_LOW | n, at /64: vw_chunks_N[n] lists the
+ *   - VW_INDEX_LIST | VW_INDEX6_LOW | n, at /64: node[n] lists the
  *     prefixes longer than /64 of that /64, on the lower half, longest
  *     first; when they are more than a node holds, the node's default is
  *     the next node of the chain (VW_INDEX_LIST | VW_INDEX6_LOW | m), at
  *     most VW_INDEX6_LOW_LISTS nodes (Azure's IPv6 service tags put up to
  *     nine /117-/126 prefixes in one /64);
- *   - VW_INDEX_TRIE: the /16 did not fit in the chunk budget, or the /64
+ *   - VW_INDEX_TRIE: the /16 did not fit in the nodes left, or the /64
  *     holds more longer prefixes than a chain lists: the trie decides
  *     (vw_public6_N).
  * A 64-bit list node, in the chunk's 16 words: [0] the default result, then
@@ -577,6 +580,12 @@ struct vw_index_chunk {
 #define VW_INDEX6_LIST_MASK_HI(i) (3 + 5 * (i))
 #define VW_INDEX6_LIST_MASK_LO(i) (4 + 5 * (i))
 #define VW_INDEX6_LIST_RESULT(i) (5 + 5 * (i))
+#define VW_INDEX6_NODES 32768 /* 2 MiB of nodes per slot; a power of two (the walk masks) */
+
+struct vw_index6 {
+	__u32 top[VW_INDEX_TOP_ENTRIES];
+	struct vw_index_chunk node[VW_INDEX6_NODES];
+};
 
 /* vw_segments_N: where a packet came from -> its virtual network: an
  * interface's untagged traffic {ifindex, 0} or a VLAN on one interface
@@ -682,6 +691,11 @@ struct vw_policy_info {
 	__u32 index_capacity;
 	__u32 index_trie_regions;
 	__u32 index_chunks_needed;
+	/* The IPv6 index (vw_index6_N): nodes used of VW_INDEX6_NODES, and the
+	 * IPv6 /16s of index_trie_regions (past the nodes: no loader option
+	 * adds any). */
+	__u32 index6_nodes;
+	__u32 index6_trie_regions;
 };
 
 /* vw_policy_doc[slot * VW_DOC_CHUNKS + i]: chunk i of the slot's document;
@@ -826,9 +840,13 @@ VW_STATIC_ASSERT(VW_INDEX_LIST_RESULT(VW_INDEX_LIST_PREFIXES - 1) < VW_INDEX_CHU
 		 "a list node fits in a chunk");
 VW_STATIC_ASSERT(VW_INDEX6_LIST_RESULT(VW_INDEX6_LIST_PREFIXES - 1) < VW_INDEX_CHUNK_ENTRIES,
 		 "a 64-bit list node fits in a chunk");
-VW_STATIC_ASSERT(VW_INDEX_CHUNKS_MAX - 1 <= VW_INDEX6_NODE &&
+VW_STATIC_ASSERT(VW_INDEX6_NODES - 1 <= VW_INDEX6_NODE &&
 			 (VW_INDEX6_NODE & (VW_INDEX_KIND | VW_INDEX6_LOW)) == 0,
 		 "node numbers stay below the IPv6 index's low-half flag");
+VW_STATIC_ASSERT((VW_INDEX6_NODES & (VW_INDEX6_NODES - 1)) == 0 &&
+			 sizeof(struct vw_index6) <= (4u << 20) && sizeof(struct vw_index6) % 4096 == 0,
+		 "the walk masks node numbers; an array value is at most KMALLOC_MAX_SIZE (4 MiB) "
+		 "and the writer maps whole pages");
 VW_STATIC_ASSERT((VW_INDEX6_DEPTH(56) & ~VW_INDEX6_DEPTH_MASK) == 0 &&
 			 (VW_INDEX6_DEPTH_MASK & (VW_INDEX6_NODE | VW_INDEX6_LOW | VW_INDEX_KIND)) == 0,
 		 "a wide node's depth fits between its number and the low-half flag");
@@ -843,7 +861,7 @@ VW_STATIC_ASSERT((VW_TUNNELS_IP & VW_TUNNELS_UDP) == 0 && VW_TUNNELS_ALL == 0x3f
 VW_STATIC_ASSERT(sizeof(struct vw_counters) == 24, "vw_counters");
 VW_STATIC_ASSERT(sizeof(struct vw_rule_info) == 8 + VW_RULE_TEXT_LEN, "vw_rule_info");
 VW_STATIC_ASSERT(sizeof(struct vw_service_info) == 8 + VW_SERVICE_NAME_LEN, "vw_service_info");
-VW_STATIC_ASSERT(sizeof(struct vw_policy_info) == 16 + 2 * VW_DIGEST_LEN + VW_PROFILE_LEN + 24,
+VW_STATIC_ASSERT(sizeof(struct vw_policy_info) == 16 + 2 * VW_DIGEST_LEN + VW_PROFILE_LEN + 32,
 		 "vw_policy_info");
 VW_STATIC_ASSERT(sizeof(struct vw_doc_chunk) == 4096, "vw_doc_chunk");
 VW_STATIC_ASSERT(sizeof(struct vw_abi_info) == 8, "vw_abi_info");

@@ -219,7 +219,10 @@ Json source_index_json(const SourceIndexUse& u) {
           {"bytesPerSlot", uint64_t{u.capacity} * sizeof(vw_index_chunk)},
           {"usedChunks", u.used},
           {"neededChunks", u.needed},
-          {"trieRegions", u.trie_regions}};
+          {"trieRegions", u.trie_regions},
+          {"ipv6NodesUsed", u.ipv6_nodes},
+          {"ipv6Nodes", VW_INDEX6_NODES},
+          {"ipv6TrieRegions", u.ipv6_trie_regions}};
 }
 
 Json status_json(const Status& s, bool failed) {
@@ -261,12 +264,17 @@ void add_status_text(Report& report, const Status& s) {
                                 std::to_string(index.used) +
                                 (index.trie_regions ? ", " + std::to_string(index.trie_regions) +
                                                           " /16s left to the tries"
-                                                    : "")});
+                                                    : "") +
+                                "; IPv6 nodes " + std::to_string(index.ipv6_nodes) + " of " +
+                                std::to_string(VW_INDEX6_NODES)});
   report.table(std::move(summary));
-  if (index.trie_regions)
+  if (index.trie_regions > index.ipv6_trie_regions)
     report.warn("the live policy needs " + std::to_string(index.needed) +
                 " index chunks: purge and load with --index-chunks " + std::to_string(index.needed) +
                 " to index all of it (see vaultwallctl apply's warning)");
+  if (index.ipv6_trie_regions)
+    report.warn(std::to_string(index.ipv6_trie_regions) + " IPv6 /16s of the live policy are past the IPv6 index's " +
+                std::to_string(VW_INDEX6_NODES) + " nodes: vw_public6 decides them (correct, slower)");
   if (s.links.empty()) {
     report.line("interfaces  none attached");
   } else {

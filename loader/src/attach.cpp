@@ -322,7 +322,9 @@ Result<Status> read_status(const std::string& pin_dir) {
   status.source_index = {.capacity = VW_TRY(maps.index_capacity()),
                          .used = active.info.index_chunks,
                          .needed = active.info.index_chunks_needed,
-                         .trie_regions = active.info.index_trie_regions};
+                         .trie_regions = active.info.index_trie_regions,
+                         .ipv6_nodes = active.info.index6_nodes,
+                         .ipv6_trie_regions = active.info.index6_trie_regions};
   for (const auto& [name, fd] : maps.all()) {
     bpf_map_info map_info{};
     __u32 map_len = sizeof(map_info);

@@ -163,9 +163,10 @@ Result<void> write_segments(
 constexpr size_t kIndexBytes = sizeof(vw_index_chunk) * VW_INDEX_TOP_CHUNKS;
 static_assert(kIndexBytes == sizeof(uint32_t) * VW_INDEX_TOP_ENTRIES);
 
-// Shared mappings of one slot's three index arrays.
+// Shared mappings of one slot's index arrays (vw_index6_N: its one element).
 struct MappedIndex {
-  MappedArray top, chunks, top6;
+  MappedArray top, chunks, index6;
+  vw_index6& ipv6() const { return *static_cast<vw_index6*>(index6.data()); }
 };
 
 Result<MappedArray> map_array(const PinnedMaps& maps, MapId id, size_t bytes, bool writable) {
@@ -177,7 +178,7 @@ Result<MappedIndex> map_source_index(const PinnedMaps& maps, uint32_t slot, uint
   return MappedIndex{
       VW_TRY(map_array(maps, maps.index(slot), kIndexBytes, writable)),
       VW_TRY(map_array(maps, maps.chunks(slot), sizeof(vw_index_chunk) * capacity, writable)),
-      VW_TRY(map_array(maps, maps.index6(slot), kIndexBytes, writable))};
+      VW_TRY(map_array(maps, maps.index6(slot), sizeof(vw_index6), writable))};
 }
 
 // Writes the slot's source index through shared mappings of its arrays:
@@ -191,7 +192,9 @@ Result<void> write_source_index(const PinnedMaps& maps, uint32_t slot, uint32_t 
   note_map_write();
   std::memcpy(mapped.top.data(), index.top.data(), kIndexBytes);
   note_map_write();
-  std::memcpy(mapped.top6.data(), index.top6.data(), kIndexBytes);
+  std::memcpy(mapped.ipv6().node, index.nodes6.data(), index.nodes6.size() * sizeof(vw_index_chunk));
+  note_map_write();
+  std::memcpy(mapped.ipv6().top, index.top6.data(), kIndexBytes);
   note_map_write();
   return {};
 }
@@ -203,8 +206,10 @@ void record_index_use(vw_policy_info& info, const SlotImage& image, uint32_t cap
   info.index_chunks = static_cast<uint32_t>(index.chunks.size());
   info.index_capacity = capacity;
   info.index_trie_regions = index.trie_regions;
+  info.index6_nodes = static_cast<uint32_t>(index.nodes6.size());
+  info.index6_trie_regions = index.trie_regions6;
   info.index_chunks_needed =
-      index.trie_regions == 0
+      index.trie_regions == index.trie_regions6  // the IPv6 nodes do not grow with it
           ? info.index_chunks
           : static_cast<uint32_t>(build_source_index(image, VW_INDEX_CHUNKS_MAX).chunks.size());
 }
@@ -218,10 +223,12 @@ Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps
   const MappedIndex mapped = VW_TRY(map_source_index(maps, slot, capacity, false));
   const auto* have_top = static_cast<const uint32_t*>(mapped.top.data());
   const auto* have_chunks = static_cast<const vw_index_chunk*>(mapped.chunks.data());
-  const auto* have_top6 = static_cast<const uint32_t*>(mapped.top6.data());
-  size_t top_diff = 0, top6_diff = 0, chunk_diff = 0;
+  const vw_index6& have6 = mapped.ipv6();
+  size_t top_diff = 0, top6_diff = 0, chunk_diff = 0, node6_diff = 0;
   for (uint32_t i = 0; i < VW_INDEX_TOP_ENTRIES; i++) top_diff += have_top[i] != want.top[i];
-  for (uint32_t i = 0; i < VW_INDEX_TOP_ENTRIES; i++) top6_diff += have_top6[i] != want.top6[i];
+  for (uint32_t i = 0; i < VW_INDEX_TOP_ENTRIES; i++) top6_diff += have6.top[i] != want.top6[i];
+  for (size_t i = 0; i < want.nodes6.size(); i++)
+    node6_diff += std::memcmp(&have6.node[i], &want.nodes6[i], sizeof(vw_index_chunk)) != 0;
   for (size_t i = 0; i < want.chunks.size(); i++)
     chunk_diff += std::memcmp(&have_chunks[i], &want.chunks[i], sizeof(vw_index_chunk)) != 0;
   size_t root_diff = 0;
@@ -243,6 +250,9 @@ Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps
   if (top6_diff)
     out.push_back(std::string(PinnedMaps::name(maps.index6(slot))) + ": " + std::to_string(top6_diff) +
                   " of " + std::to_string(VW_INDEX_TOP_ENTRIES) + " entries differ from the rules");
+  if (node6_diff)
+    out.push_back(std::string(PinnedMaps::name(maps.index6(slot))) + ": " + std::to_string(node6_diff) +
+                  " of " + std::to_string(want.nodes6.size()) + " nodes differ from the rules");
   if (chunk_diff)
     out.push_back(std::string(PinnedMaps::name(maps.chunks(slot))) + ": " + std::to_string(chunk_diff) + " of " +
                   std::to_string(want.chunks.size()) + " chunks differ from the rules");
@@ -251,11 +261,21 @@ Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps
 
 std::optional<std::string> source_index_warning(const vw_policy_info& info) {
   if (info.index_trie_regions == 0) return std::nullopt;
-  return "the source index holds " + std::to_string(info.index_capacity) + " chunks and this policy needs " +
-         std::to_string(info.index_chunks_needed) + ": " + std::to_string(info.index_trie_regions) +
-         " /16s are decided by the tries (correct, slower); to index them all, purge and load with "
-         "vaultwall-loader load --index-chunks " + std::to_string(info.index_chunks_needed) +
-         " (VAULTWALL_INDEX_CHUNKS), then apply and attach";
+  const uint32_t ipv6 = info.index6_trie_regions, others = info.index_trie_regions - ipv6;
+  std::string warning;
+  if (others)
+    warning = "the source index holds " + std::to_string(info.index_capacity) +
+              " chunks and this policy needs " + std::to_string(info.index_chunks_needed) + ": " +
+              std::to_string(others) +
+              " /16s are decided by the tries (correct, slower); to index them all, purge and load with "
+              "vaultwall-loader load --index-chunks " + std::to_string(info.index_chunks_needed) +
+              " (VAULTWALL_INDEX_CHUNKS), then apply and attach";
+  if (ipv6)
+    warning += std::string(others ? "; " : "") + "the IPv6 source index holds " +
+               std::to_string(VW_INDEX6_NODES) + " nodes and " + std::to_string(info.index6_nodes) +
+               " are used: " + std::to_string(ipv6) +
+               " IPv6 /16s are decided by vw_public6 (correct, slower)";
+  return warning;
 }
 
 Result<uint32_t> write_idle_slot_and_flip(const PinnedMaps& maps, const SlotImage& image) {

@@ -195,7 +195,7 @@ SourceIndex build_source_index(const SlotImage& image, uint32_t chunk_budget) {
     }
     index.vnet_roots[vnet_id] = root.value_or(VW_INDEX_TRIE);
   }
-  build_source_index6(index, image, chunk_budget);
+  build_source_index6(index, image);
   return index;
 }
 

@@ -1,5 +1,5 @@
 // The IPv6 public source index: vw_public6_N's entries compiled into
-// vw_index6_N and nodes of vw_chunks_N (layout in bpf/vaultwall_abi.h).
+// vw_index6_N's top level and nodes (layout in bpf/vaultwall_abi.h).
 // Each entry of the trie already carries the longest rule and service
 // holding it (public6.cpp), so the answer for a source is the value of the
 // longest entry holding it: the index is that longest match, precomputed.
@@ -74,7 +74,7 @@ vw_index_chunk empty_list(uint32_t fallback) {
 
 class Builder6 {
  public:
-  Builder6(SourceIndex& index, uint32_t budget) : index_(index), budget_(budget) {}
+  Builder6(std::vector<vw_index_chunk>& nodes, uint32_t budget) : nodes_(nodes), budget_(budget) {}
 
   // The entry for the block high/len (16 <= len <= 64): `best` holds the
   // entries of length <= len holding it, `inside` the longer ones within
@@ -83,14 +83,14 @@ class Builder6 {
                                 std::span<const Prefix6> inside) {
     if (inside.empty()) return best.result;
     if (len == kHalf) {
-      if (index_.chunks.size() + low_list_nodes(inside) > budget_) return std::nullopt;
+      if (nodes_.size() + low_list_nodes(inside) > budget_) return std::nullopt;
       return low_list(best, inside);
     }
     if (auto listed = high_list(best, inside)) return listed;
-    if (auto skipped = skip_list(high, len, best, inside)) return *skipped;
-    if (index_.chunks.size() + VW_INDEX6_NODE_CHUNKS > budget_) return std::nullopt;
-    const size_t node = index_.chunks.size();
-    index_.chunks.resize(node + VW_INDEX6_NODE_CHUNKS);
+    if (auto skipped = skip_list(len, best, inside)) return *skipped;
+    if (nodes_.size() + VW_INDEX6_NODE_CHUNKS > budget_) return std::nullopt;
+    const size_t node = nodes_.size();
+    nodes_.resize(node + VW_INDEX6_NODE_CHUNKS);
     const int child_len = len + kStride;
     std::vector<Prefix6> deeper;
     for (uint64_t i = 0; i < VW_INDEX6_NODE_ENTRIES; i++) {
@@ -106,7 +106,7 @@ class Builder6 {
       }
       auto entry = block(child, child_len, child_best, deeper);
       if (!entry) return std::nullopt;
-      index_.chunks[node + i / VW_INDEX_CHUNK_ENTRIES].entry[i % VW_INDEX_CHUNK_ENTRIES] = *entry;
+      nodes_[node + i / VW_INDEX_CHUNK_ENTRIES].entry[i % VW_INDEX_CHUNK_ENTRIES] = *entry;
     }
     return VW_INDEX_CHUNK | VW_INDEX6_DEPTH(len) | static_cast<uint32_t>(node);
   }
@@ -142,7 +142,7 @@ class Builder6 {
     // Nodes: this one and each group's lower-half chain.
     size_t nodes = 1;
     for (const auto& group : long_groups) nodes += low_list_nodes(group);
-    if (index_.chunks.size() + nodes > budget_) return std::nullopt;
+    if (nodes_.size() + nodes > budget_) return std::nullopt;
 
     auto longest_holding = [&](uint64_t high, int len) {
       Longest within = best;
@@ -160,8 +160,8 @@ class Builder6 {
     vw_index_chunk node = empty_list(best.result);
     for (size_t i = 0; i < items.size(); i++)
       put_list_item(node, static_cast<int>(i), items[i].high, high_mask(items[i].len), items[i].result);
-    index_.chunks.push_back(node);
-    return VW_INDEX_LIST | static_cast<uint32_t>(index_.chunks.size() - 1);
+    nodes_.push_back(node);
+    return VW_INDEX_LIST | static_cast<uint32_t>(nodes_.size() - 1);
   }
 
   // Path compression: when every prefix inside shares a prefix at least
@@ -169,7 +169,7 @@ class Builder6 {
   // deeper block (a wide node, or a list once the prefixes as long as the
   // shared one are painted), instead of the nodes between. nullopt when there is nothing to skip, or no budget;
   // otherwise the entry, or nullopt inside when the deeper block failed.
-  std::optional<std::optional<uint32_t>> skip_list(uint64_t high, int len, const Longest& best,
+  std::optional<std::optional<uint32_t>> skip_list(int len, const Longest& best,
                                                    std::span<const Prefix6> inside) {
     int common = kHalf;
     for (const Prefix6& p : inside) {
@@ -179,9 +179,9 @@ class Builder6 {
     }
     const int depth = len + (common - len) / kStride * kStride;
     if (depth < len + 2 * kStride || depth >= kHalf) return std::nullopt;
-    if (index_.chunks.size() >= budget_) return std::optional<uint32_t>{};
-    const size_t list = index_.chunks.size();
-    index_.chunks.push_back(empty_list(best.result));
+    if (nodes_.size() >= budget_) return std::optional<uint32_t>{};
+    const size_t list = nodes_.size();
+    nodes_.push_back(empty_list(best.result));
     const uint64_t base = inside.front().high & high_mask(depth);
     Longest deeper_best = best;
     std::vector<Prefix6> deeper;
@@ -193,7 +193,7 @@ class Builder6 {
     }
     auto entry = block(base, depth, deeper_best, deeper);
     if (!entry) return std::optional<uint32_t>{};
-    put_list_item(index_.chunks[list], 0, base, high_mask(depth), *entry);
+    put_list_item(nodes_[list], 0, base, high_mask(depth), *entry);
     return std::optional<uint32_t>{VW_INDEX_LIST | static_cast<uint32_t>(list)};
   }
 
@@ -206,18 +206,18 @@ class Builder6 {
     std::vector<Prefix6> sorted(inside.begin(), inside.end());
     std::stable_sort(sorted.begin(), sorted.end(),
                      [](const Prefix6& a, const Prefix6& b) { return a.len > b.len; });
-    const size_t first = index_.chunks.size();
+    const size_t first = nodes_.size();
     const size_t nodes = low_list_nodes(inside);
     for (size_t n = 0; n < nodes; n++) {
       const bool last = n + 1 == nodes;
-      index_.chunks.push_back(empty_list(
+      nodes_.push_back(empty_list(
           last ? best.result : VW_INDEX_LIST | VW_INDEX6_LOW | static_cast<uint32_t>(first + n + 1)));
     }
     for (size_t i = 0; i < sorted.size(); i++) {
       Longest within = best;
       for (const Prefix6& q : inside)
         if (holds(q, sorted[i])) within.consider(q);
-      put_list_item(index_.chunks[first + i / VW_INDEX6_LIST_PREFIXES],
+      put_list_item(nodes_[first + i / VW_INDEX6_LIST_PREFIXES],
                     static_cast<int>(i % VW_INDEX6_LIST_PREFIXES), sorted[i].low,
                     low_mask(sorted[i].len), within.result);
     }
@@ -230,7 +230,7 @@ class Builder6 {
     return nodes <= VW_INDEX6_LOW_LISTS ? nodes : 0;
   }
 
-  SourceIndex& index_;
+  std::vector<vw_index_chunk>& nodes_;
   uint32_t budget_;
 };
 
@@ -251,7 +251,7 @@ std::vector<Prefix6> public6_prefixes(const SlotImage& image) {
 
 }  // namespace
 
-void build_source_index6(SourceIndex& index, const SlotImage& image, uint32_t chunk_budget) {
+void build_source_index6(SourceIndex& index, const SlotImage& image, uint32_t node_budget) {
   const std::vector<Prefix6> prefixes = public6_prefixes(image);
   auto first_long = std::find_if(prefixes.begin(), prefixes.end(),
                                  [](const Prefix6& p) { return p.len > kTopBits; });
@@ -268,20 +268,25 @@ void build_source_index6(SourceIndex& index, const SlotImage& image, uint32_t ch
   for (uint32_t i = 0; i < VW_INDEX_TOP_ENTRIES; i++) index.top6[i] = top_best[i].result;
 
   // Longer entries, one /16 at a time, each /16 whole or not at all.
-  Builder6 builder(index, chunk_budget);
+  // Built again (a test's smaller budget): the IPv6 part starts afresh.
+  index.nodes6.clear();
+  index.trie_regions -= index.trie_regions6;
+  index.trie_regions6 = 0;
+  Builder6 builder(index.nodes6, std::min<uint32_t>(node_budget, VW_INDEX6_NODES));
   for (auto group = first_long; group != prefixes.end();) {
     const uint64_t top = group->high >> kTopShift;
     auto end = std::find_if(group, prefixes.end(),
                             [&](const Prefix6& p) { return (p.high >> kTopShift) != top; });
-    const size_t used = index.chunks.size();
+    const size_t used = index.nodes6.size();
     auto entry = builder.block(top << kTopShift, kTopBits, top_best[top],
                                std::span<const Prefix6>(&*group, static_cast<size_t>(end - group)));
     if (entry) {
       index.top6[top] = *entry;
     } else {
-      index.chunks.resize(used);
+      index.nodes6.resize(used);
       index.top6[top] = VW_INDEX_TRIE;
       index.trie_regions++;
+      index.trie_regions6++;
     }
     group = end;
   }
@@ -298,10 +303,13 @@ uint32_t list_result(const vw_index_chunk& node, uint64_t half) {
   return node.entry[VW_INDEX_LIST_DEFAULT];
 }
 
-// Chunk `offset` of the node `entry` points to, or null past the chunks.
-const vw_index_chunk* node_of(const SourceIndex& index, uint32_t entry, uint32_t offset) {
-  const uint32_t n = (entry & VW_INDEX6_NODE) + offset;
-  return n < index.chunks.size() ? &index.chunks[n] : nullptr;
+// Chunk `offset` of the node `entry` points to, masked to the array as the
+// program does. Nodes past the used ones read as zeros here (in the map they
+// may hold an earlier policy's nodes; only a corrupt pointer reaches them).
+const vw_index_chunk& node_of(const SourceIndex& index, uint32_t entry, uint32_t offset) {
+  static const vw_index_chunk unused{};
+  const uint32_t n = ((entry & VW_INDEX6_NODE) + offset) & (VW_INDEX6_NODES - 1);
+  return n < index.nodes6.size() ? index.nodes6[n] : unused;
 }
 
 }  // namespace
@@ -316,18 +324,15 @@ uint32_t source_index6_entry(const SourceIndex& index, const uint8_t (&source)[1
     if (!node_here && !(kind == VW_INDEX_LIST && !(entry & VW_INDEX6_LOW))) continue;
     const uint32_t slot =
         static_cast<uint32_t>(high >> (kHalf - depth - kStride)) & (VW_INDEX6_NODE_ENTRIES - 1);
-    const vw_index_chunk* node =
+    const vw_index_chunk& node =
         node_of(index, entry, kind == VW_INDEX_LIST ? 0 : slot / VW_INDEX_CHUNK_ENTRIES);
-    if (!node) return VW_INDEX_TRIE;
-    entry = kind == VW_INDEX_LIST ? list_result(*node, high)
-                                  : node->entry[slot % VW_INDEX_CHUNK_ENTRIES];
+    entry = kind == VW_INDEX_LIST ? list_result(node, high)
+                                  : node.entry[slot % VW_INDEX_CHUNK_ENTRIES];
   }
   for (int chained = 0; chained < VW_INDEX6_LOW_LISTS &&
                         (entry & (VW_INDEX_KIND | VW_INDEX6_LOW)) == (VW_INDEX_LIST | VW_INDEX6_LOW);
        chained++) {
-    const vw_index_chunk* node = node_of(index, entry, 0);
-    if (!node) return VW_INDEX_TRIE;
-    entry = list_result(*node, low);
+    entry = list_result(node_of(index, entry, 0), low);
   }
   return (entry & VW_INDEX_CHUNK) ? VW_INDEX_TRIE : entry;
 }

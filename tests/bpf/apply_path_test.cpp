@@ -20,6 +20,7 @@
 #include <set>
 #include <functional>
 #include <map>
+#include <memory>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -482,28 +483,40 @@ TEST_F(ApplyPath, Ipv6SourcesAreDecidedByTheIndexAndByTheTrieWhereItSaysSo) {
 
   PinDirLock lock = must(PinDirLock::acquire(maps().pin_dir()));
   KernelPolicy current = must(read_kernel_policy(maps()));
-  const int top6 = maps().fd(maps().index6(current.slot));
-  const uint32_t top_entry = 0x2001, chunk_key = top_entry / VW_INDEX_CHUNK_ENTRIES;
-  vw_index_chunk original{};
-  ASSERT_EQ(bpf_map_lookup_elem(top6, &chunk_key, &original), 0);
-  ASSERT_NE(original.entry[top_entry % VW_INDEX_CHUNK_ENTRIES] & VW_INDEX_KIND, 0u)
+  // vw_index6_N's one element: the top level, then the nodes.
+  const int index6 = maps().fd(maps().index6(current.slot));
+  const uint32_t zero = 0, top_entry = 0x2001;
+  const auto original = std::make_unique<vw_index6>();
+  ASSERT_EQ(bpf_map_lookup_elem(index6, &zero, original.get()), 0);
+  ASSERT_NE(original->top[top_entry] & VW_INDEX_KIND, 0u)
       << "2001::/16 holds longer prefixes: a node or a list";
-  auto set_top_entry = [&](uint32_t entry) {
-    vw_index_chunk chunk = original;
-    chunk.entry[top_entry % VW_INDEX_CHUNK_ENTRIES] = entry;
-    ASSERT_EQ(bpf_map_update_elem(top6, &chunk_key, &chunk, BPF_ANY), 0);
+  const auto tampered = std::make_unique<vw_index6>(*original);
+  auto write = [&](const vw_index6& value) {
+    ASSERT_EQ(bpf_map_update_elem(index6, &zero, &value, BPF_ANY), 0);
   };
 
-  set_top_entry(VW_INDEX_TRIE);
+  tampered->top[top_entry] = VW_INDEX_TRIE;
+  write(*tampered);
   expect_rows({allowed});
   const std::string index6_name = PinnedMaps::name(maps().index6(current.slot));
   EXPECT_EQ(must(image_differences(maps(), current, last().compiled)),
             (std::vector<std::string>{index6_name + ": 1 of 65536 entries differ from the rules"}));
 
-  set_top_entry(VW_INDEX_RESULT(VW_SERVICE_NONE, VW_RULE_NONE));
+  tampered->top[top_entry] = VW_INDEX_RESULT(VW_SERVICE_NONE, VW_RULE_NONE);
+  write(*tampered);
   expect_rows({{"the same source, its index entry cleared", allowed.frame, drops(VW_CLASS_IPV6_DENY)}});
 
-  ASSERT_EQ(bpf_map_update_elem(top6, &chunk_key, &original, BPF_ANY), 0);
+  // The node the top entry points to, changed: verify names the nodes.
+  tampered->top[top_entry] = original->top[top_entry];
+  tampered->node[original->top[top_entry] & VW_INDEX6_NODE].entry[0] ^= 1;
+  write(*tampered);
+  const auto node_differences = must(image_differences(maps(), current, last().compiled));
+  ASSERT_EQ(node_differences.size(), 1u);
+  EXPECT_EQ(node_differences[0].rfind(index6_name + ": 1 of ", 0), 0u) << node_differences[0];
+  EXPECT_NE(node_differences[0].find(" nodes differ from the rules"), std::string::npos)
+      << node_differences[0];
+
+  write(*original);
   expect_rows({allowed});
   EXPECT_TRUE(must(image_differences(maps(), current, last().compiled)).empty());
 }

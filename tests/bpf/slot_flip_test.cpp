@@ -67,6 +67,8 @@ void expect_slot_holds_exactly(const PinnedMaps& maps, uint32_t slot, const Slot
   vw_policy_info info = image.info;
   info.index_chunks = info.index_chunks_needed = static_cast<uint32_t>(index.chunks.size());
   info.index_capacity = capacity;
+  info.index6_nodes = static_cast<uint32_t>(index.nodes6.size());
+  info.index6_trie_regions = index.trie_regions6;
   EXPECT_EQ(hex(&kernel.info, sizeof(vw_policy_info)), hex(&info, sizeof(vw_policy_info)));
   EXPECT_EQ(canonical(kernel.rules), canonical(image.rules));
   EXPECT_EQ(canonical(kernel.trusted), canonical(image.trusted));

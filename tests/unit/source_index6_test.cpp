@@ -2,7 +2,7 @@
 // the walk (the program's, written again in source_index6_entry) gives the
 // value of the longest vw_public6_N entry holding the source, or leaves it
 // to the trie only where the layout says it may (a /64 holding more longer
-// entries than its chain of list nodes takes, or a /16 past the budget).
+// entries than its chain of list nodes takes, or a /16 past the nodes).
 #include <gtest/gtest.h>
 
 #include <array>
@@ -12,6 +12,7 @@
 
 #include "vaultwall/abi/keys.h"
 #include "vaultwall/kernel/public6.h"
+#include "vaultwall/kernel/slots.h"
 #include "vaultwall/kernel/source_index.h"
 
 namespace vaultwall {
@@ -84,9 +85,10 @@ Bytes random_under(std::mt19937& rng, const Bytes& net, unsigned len) {
 // Probes: inside each prefix, just outside it (its last bit flipped), and
 // random addresses of the region.
 void expect_index_matches_trie(const Policy6& policy, std::mt19937& rng, const std::string& what,
-                               uint32_t budget = VW_INDEX_CHUNKS) {
+                               uint32_t budget = VW_INDEX6_NODES) {
   const Public6Entries entries = build_public6(policy.image);
-  const SourceIndex index = build_source_index(policy.image, budget);
+  SourceIndex index = build_source_index(policy.image);
+  build_source_index6(index, policy.image, budget);
   size_t on_trie = 0, probes = 0;
   auto probe = [&](const Bytes& bytes) {
     uint8_t a[16];
@@ -96,7 +98,7 @@ void expect_index_matches_trie(const Policy6& policy, std::mt19937& rng, const s
     if (got == VW_INDEX_TRIE) {
       on_trie++;
       // Only a crowded /64, or a /16 past the budget, is left to the trie.
-      if (budget == VW_INDEX_CHUNKS) {
+      if (budget == VW_INDEX6_NODES) {
         ASSERT_GT(long_entries_in_64(entries, a), kChainPrefixes)
             << what << ": left to the trie without reason";
       }
@@ -113,7 +115,7 @@ void expect_index_matches_trie(const Policy6& policy, std::mt19937& rng, const s
     }
   }
   for (int i = 0; i < 500; i++) probe(random_under(rng, policy.prefixes[rng() % policy.prefixes.size()].first, 16));
-  if (budget == VW_INDEX_CHUNKS) {
+  if (budget == VW_INDEX6_NODES) {
     EXPECT_LT(on_trie * 10, probes + 10) << what << ": most probes must be decided by the index";
   }
 }
@@ -154,7 +156,7 @@ TEST(SourceIndex6Test, ASingleAddressIsFoundInALowerHalfList) {
   EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(0, 1));
   // One node: a list at the /16 whose /64 item points to the lower-half list.
   EXPECT_EQ(index.top6[0x2001] & VW_INDEX_KIND, VW_INDEX_LIST);
-  EXPECT_EQ(index.chunks.size(), 2u);
+  EXPECT_EQ(index.nodes6.size(), 2u);
   source[15] = 8;
   EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(0, 0));
   source[15] = 7;
@@ -195,7 +197,7 @@ TEST(SourceIndex6Test, ABlockOfPrefixesUnderOneLongPrefixSkipsTheLevelsBetween) 
   const SourceIndex index = build_source_index(policy.image);
   // 2603::/16 is a list of 2603:1000:4::/56 pointing to that /56's node.
   EXPECT_EQ(index.top6[0x2603] & VW_INDEX_KIND, VW_INDEX_LIST);
-  EXPECT_EQ(index.chunks.size(), 1u + VW_INDEX6_NODE_CHUNKS);
+  EXPECT_EQ(index.nodes6.size(), 1u + VW_INDEX6_NODE_CHUNKS);
   uint8_t source[16];
   std::memcpy(source, a.data(), 16);
   for (uint8_t i = 1; i <= 5; i++) {
@@ -236,18 +238,44 @@ TEST(SourceIndex6Test, ASlash16PastTheBudgetIsLeftToTheTrieWhole) {
   policy.add(other, 32, false, 3);
   const SourceIndex full = build_source_index(policy.image);
   ASSERT_EQ(full.trie_regions, 0u);
-  const SourceIndex tight = build_source_index(policy.image, static_cast<uint32_t>(full.chunks.size() - 1));
+  SourceIndex tight = build_source_index(policy.image);
+  build_source_index6(tight, policy.image, static_cast<uint32_t>(full.nodes6.size() - 1));
   EXPECT_EQ(tight.trie_regions, 1u);
+  EXPECT_EQ(tight.trie_regions6, 1u);
   EXPECT_EQ(tight.top6[0x2a01], VW_INDEX_TRIE);  // after 2603::/16, past the budget
   uint8_t source[16] = {0x26, 0x03, 0x10, 0x20, 0x42};
   EXPECT_EQ(source_index6_entry(tight, source), VW_INDEX_RESULT(3, 0));
-  expect_index_matches_trie(policy, rng, "tight budget", static_cast<uint32_t>(full.chunks.size() - 1));
+  expect_index_matches_trie(policy, rng, "tight budget", static_cast<uint32_t>(full.nodes6.size() - 1));
 }
 
 TEST(SourceIndex6Test, NoPublicIpv6PrefixesLeaveEveryTopEntryEmpty) {
   const SourceIndex index = build_source_index(SlotImage{});
   ASSERT_EQ(index.top6.size(), VW_INDEX_TOP_ENTRIES);
   for (uint32_t entry : index.top6) ASSERT_EQ(entry, VW_INDEX_RESULT(VW_SERVICE_NONE, VW_RULE_NONE));
+}
+
+// IPv6 /16s past the IPv6 nodes are not helped by a larger IPv4 index: the
+// warning says so instead of naming --index-chunks for them.
+TEST(SourceIndex6Test, TheWarningTellsIpv6RegionsFromThoseALargerIndexWouldTake) {
+  vw_policy_info info{};
+  info.index_capacity = 1024;
+  info.index_chunks_needed = 4096;
+  info.index_trie_regions = 3;
+  info.index6_trie_regions = 1;
+  info.index6_nodes = VW_INDEX6_NODES - 5;
+  const std::string both = source_index_warning(info).value();
+  EXPECT_NE(both.find("2 /16s are decided by the tries"), std::string::npos) << both;
+  EXPECT_NE(both.find("--index-chunks 4096"), std::string::npos) << both;
+  EXPECT_NE(both.find("1 IPv6 /16s are decided by vw_public6"), std::string::npos) << both;
+
+  info.index_trie_regions = 1;
+  const std::string ipv6_only = source_index_warning(info).value();
+  EXPECT_EQ(ipv6_only.find("--index-chunks"), std::string::npos) << ipv6_only;
+  EXPECT_NE(ipv6_only.find("IPv6 source index holds " + std::to_string(VW_INDEX6_NODES)),
+            std::string::npos) << ipv6_only;
+
+  info.index_trie_regions = info.index6_trie_regions = 0;
+  EXPECT_FALSE(source_index_warning(info).has_value());
 }
 
 }  // namespace

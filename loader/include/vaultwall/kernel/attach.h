@@ -78,6 +78,8 @@ struct SourceIndexUse {
   uint32_t used = 0;
   uint32_t needed = 0;        // chunks the live policy needs to be indexed whole
   uint32_t trie_regions = 0;  // /16s the live slot leaves to the tries
+  uint32_t ipv6_nodes = 0;    // of VW_INDEX6_NODES in vw_index6_N
+  uint32_t ipv6_trie_regions = 0;  // the IPv6 /16s of trie_regions
 };
 
 // "65536 chunks per slot (4 MiB each)".

@@ -18,7 +18,9 @@ struct SourceIndex {
   std::vector<uint32_t> top;           // VW_INDEX_TOP_ENTRIES entries, one per /16
   std::vector<uint32_t> top6;          // VW_INDEX_TOP_ENTRIES entries, one per IPv6 /16
   std::vector<vw_index_chunk> chunks;  // chunk n is vw_chunks_N[n]; only the used ones
+  std::vector<vw_index_chunk> nodes6;  // node n is vw_index6_N[0].node[n]; only the used ones
   uint32_t trie_regions = 0;           // /16s (of either family) and vnets left to the tries (budget spent)
+  uint32_t trie_regions6 = 0;          // of which IPv6 /16s (past VW_INDEX6_NODES)
   std::map<uint32_t, uint32_t> vnet_roots;  // vnet id -> root entry of its own index
 };
 
@@ -28,7 +30,7 @@ struct SourceIndex {
 // deterministic. Then each virtual network a segment names gets an index of
 // its own rules in the chunks left (VW_INDEX_TRIE as its root when they do
 // not fit). Last the IPv6 index of the image's public IPv6 trie
-// (build_public6), /16 by /16 in the chunks still left.
+// (build_public6), /16 by /16 in nodes of its own (VW_INDEX6_NODES).
 SourceIndex build_source_index(const SlotImage& image, uint32_t chunk_budget = VW_INDEX_CHUNKS);
 
 // The image's segments as the slot writer stores them: each value with the
@@ -44,9 +46,10 @@ uint32_t source_index_entry(const SourceIndex& index, uint32_t source);
 // bytes): the same walk as public6_entry() in the program.
 uint32_t source_index6_entry(const SourceIndex& index, const uint8_t (&source)[16]);
 
-// Fills index.top6, and nodes in index.chunks, from `image`'s public IPv6
-// trie; part of build_source_index (source_index6.cpp).
-void build_source_index6(SourceIndex& index, const SlotImage& image, uint32_t chunk_budget);
+// Fills index.top6 and index.nodes6 (at most `node_budget` nodes) from
+// `image`'s public IPv6 trie; part of build_source_index (source_index6.cpp).
+void build_source_index6(SourceIndex& index, const SlotImage& image,
+                         uint32_t node_budget = VW_INDEX6_NODES);
 
 // The same in a virtual network's index, from its root (vnet_rule()).
 uint32_t vnet_index_entry(const SourceIndex& index, uint32_t root, uint32_t source);
