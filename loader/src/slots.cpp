@@ -224,13 +224,6 @@ Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps
   const auto* have_top = static_cast<const uint32_t*>(mapped.top.data());
   const auto* have_chunks = static_cast<const vw_index_chunk*>(mapped.chunks.data());
   const vw_index6& have6 = mapped.ipv6();
-  size_t top_diff = 0, top6_diff = 0, chunk_diff = 0, node6_diff = 0;
-  for (uint32_t i = 0; i < VW_INDEX_TOP_ENTRIES; i++) top_diff += have_top[i] != want.top[i];
-  for (uint32_t i = 0; i < VW_INDEX_TOP_ENTRIES; i++) top6_diff += have6.top[i] != want.top6[i];
-  for (size_t i = 0; i < want.nodes6.size(); i++)
-    node6_diff += std::memcmp(&have6.node[i], &want.nodes6[i], sizeof(vw_index_chunk)) != 0;
-  for (size_t i = 0; i < want.chunks.size(); i++)
-    chunk_diff += std::memcmp(&have_chunks[i], &want.chunks[i], sizeof(vw_index_chunk)) != 0;
   size_t root_diff = 0;
   const auto want_segments = segments_with_index(image, want);
   for (const auto& [key, value] : VW_TRY(read_segments(maps, slot))) {
@@ -244,18 +237,20 @@ Result<std::vector<std::string>> source_index_differences(const PinnedMaps& maps
     out.push_back(maps.segments(slot).name() + " and " + maps.vlans(slot).name() + ": " +
                   std::to_string(root_diff) +
                   " segments point to another virtual-network index than their rules give");
-  if (top_diff)
-    out.push_back(std::string(PinnedMaps::name(maps.index(slot))) + ": " + std::to_string(top_diff) +
-                  " of " + std::to_string(VW_INDEX_TOP_ENTRIES) + " entries differ from the rules");
-  if (top6_diff)
-    out.push_back(std::string(PinnedMaps::name(maps.index6(slot))) + ": " + std::to_string(top6_diff) +
-                  " of " + std::to_string(VW_INDEX_TOP_ENTRIES) + " entries differ from the rules");
-  if (node6_diff)
-    out.push_back(std::string(PinnedMaps::name(maps.index6(slot))) + ": " + std::to_string(node6_diff) +
-                  " of " + std::to_string(want.nodes6.size()) + " nodes differ from the rules");
-  if (chunk_diff)
-    out.push_back(std::string(PinnedMaps::name(maps.chunks(slot))) + ": " + std::to_string(chunk_diff) + " of " +
-                  std::to_string(want.chunks.size()) + " chunks differ from the rules");
+  // "vw_index_0: 3 of 65536 entries differ from the rules", for each array
+  // part whose items (entries or 64-byte chunks) differ from the rebuilt ones.
+  auto compare = [&](MapId id, const auto* have, const auto& want_items, const char* items) {
+    size_t differ = 0;
+    for (size_t i = 0; i < want_items.size(); i++)
+      differ += std::memcmp(&have[i], &want_items[i], sizeof(have[i])) != 0;
+    if (differ)
+      out.push_back(std::string(PinnedMaps::name(id)) + ": " + std::to_string(differ) + " of " +
+                    std::to_string(want_items.size()) + " " + items + " differ from the rules");
+  };
+  compare(maps.index(slot), have_top, want.top, "entries");
+  compare(maps.index6(slot), have6.top, want.top6, "entries");
+  compare(maps.index6(slot), have6.node, want.nodes6, "nodes");
+  compare(maps.chunks(slot), have_chunks, want.chunks, "chunks");
   return out;
 }
 
