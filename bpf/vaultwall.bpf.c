@@ -1119,13 +1119,37 @@ static __always_inline __u32 overridden_rule(const struct packet *p, __u32 class
 
 /* The source as events and the rate limits key it, from what the decision
  * kept: the same bytes read_flow parses (IPv4-mapped for IPv4 and for an
- * IPv6 source that is IPv4-mapped, whose IPv4 address decide_ipv6 kept). */
-static __always_inline void event_source(const struct packet *p, __u8 *addr)
+ * IPv6 source that is IPv4-mapped, whose IPv4 address decide_ipv6 kept).
+ * Four words, so that the quiet-source test compares registers with the
+ * budget: bytes stored to the stack and read back as wider words cannot be
+ * forwarded from the stores, and wait for them (~5 ns a deny). */
+struct event_addr {
+	__u32 word[4];
+};
+
+static __always_inline struct event_addr event_source(const struct packet *p)
 {
-	if (p->source6)
-		__builtin_memcpy(addr, p->saddr6, 16);
-	else
-		set_ipv4_mapped(addr, p->saddr);
+	struct event_addr a;
+
+	if (p->source6) {
+		__builtin_memcpy(a.word, p->saddr6, 16);
+	} else {
+		a.word[0] = 0;
+		a.word[1] = 0;
+		a.word[2] = bpf_htonl(0x0000ffff);
+		__builtin_memcpy(&a.word[3], p->saddr, 4);
+	}
+	return a;
+}
+
+/* This CPU suppressed the source earlier in this tick (remember_quiet_source). */
+static __always_inline int is_quiet_source(const struct vw_event_budget *b,
+					   const struct event_addr *a)
+{
+	const __u32 *q = (const __u32 *)b->quiet_addr;
+
+	return b->quiet_jiffies == b->jiffies && q[0] == a->word[0] && q[1] == a->word[1] &&
+	       q[2] == a->word[2] && q[3] == a->word[3];
 }
 
 /* v is the policy's verdict before audit mode turned it into a pass. */
@@ -1133,7 +1157,8 @@ static __always_inline void log_event(struct xdp_md *ctx, int framing, const str
 				      struct verdict v, __u64 bytes)
 {
 	struct vw_event_budget *budget = cpu_budget();
-	struct vw_event e = {};
+	struct event_addr source;
+	struct vw_event e;
 	__u64 now = 0;
 
 	if (!budget) {
@@ -1141,13 +1166,16 @@ static __always_inline void log_event(struct xdp_md *ctx, int framing, const str
 		return;
 	}
 	/* The cheapest test first: a source suppressed earlier in this tick
-	 * needs neither a lookup nor the packet parsed again. */
-	event_source(p, e.saddr);
-	if (budget->quiet_jiffies == budget->jiffies && same_address(budget->quiet_addr, e.saddr)) {
+	 * needs neither a lookup nor the packet parsed again, nor the event
+	 * built. */
+	source = event_source(p);
+	if (is_quiet_source(budget, &source)) {
 		budget->pending++;
 		count_event_stat(VW_EVENT_STAT_SUPPRESSED);
 		return;
 	}
+	__builtin_memset(&e, 0, sizeof(e));
+	__builtin_memcpy(e.saddr, source.word, 16);
 	read_flow(ctx, framing, &e);
 	if (!source_may_log(&e, budget->jiffies, &now, &e.suppressed)) {
 		remember_quiet_source(budget, &e, budget->jiffies);

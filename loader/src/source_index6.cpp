@@ -87,7 +87,7 @@ class Builder6 {
       return low_list(best, inside);
     }
     if (auto listed = high_list(best, inside)) return listed;
-    if (auto skipped = skip_list(len, best, inside)) return *skipped;
+    if (auto grouped = group_list(len, best, inside)) return *grouped;
     if (nodes_.size() + VW_INDEX6_NODE_CHUNKS > budget_) return std::nullopt;
     const size_t node = nodes_.size();
     nodes_.resize(node + VW_INDEX6_NODE_CHUNKS);
@@ -164,37 +164,97 @@ class Builder6 {
     return VW_INDEX_LIST | static_cast<uint32_t>(nodes_.size() - 1);
   }
 
-  // Path compression: when every prefix inside shares a prefix at least
-  // two levels deeper, a list of that one prefix whose result is the
-  // deeper block (a wide node, or a list once the prefixes as long as the
-  // shared one are painted), instead of the nodes between. nullopt when there is nothing to skip, or no budget;
-  // otherwise the entry, or nullopt inside when the deeper block failed.
-  std::optional<std::optional<uint32_t>> skip_list(int len, const Longest& best,
-                                                   std::span<const Prefix6> inside) {
-    int common = kHalf;
-    for (const Prefix6& p : inside) {
-      common = std::min(common, p.len);
-      const uint64_t differ = (p.high ^ inside.front().high) & high_mask(common);
-      if (differ) common = std::min(common, std::countl_zero(differ));
+  // Path compression: the prefixes inside, split where neighbours share
+  // the fewest leading bits into at most VW_INDEX6_LIST_PREFIXES groups
+  // whose regions are disjoint, as one list node of those regions instead
+  // of the wide nodes above them. A group's region is what its prefixes
+  // share, cut to a node depth at least a level below this block; its
+  // result is the block there (a wide node, a list, ...), or, for a group
+  // in one /64 or of one prefix, what high_list would give it. Never more
+  // loads than a wide node here: each group's block is at least as deep as
+  // the wide node's child. Azure's regions are a few clusters far apart in
+  // one /16: their sources skip every level between. nullopt when no split
+  // gives such groups; otherwise the entry, or nullopt inside when the
+  // budget ran out.
+  std::optional<std::optional<uint32_t>> group_list(int len, const Longest& best,
+                                                    std::span<const Prefix6> inside) {
+    for (int split = kHalf; split >= len + kStride; split -= kStride) {
+      std::vector<std::span<const Prefix6>> groups;
+      size_t first = 0;
+      for (size_t i = 1; i <= inside.size(); i++) {
+        if (i < inside.size() && shared_bits(inside[i - 1], inside[i]) >= split) continue;
+        groups.push_back(inside.subspan(first, i - first));
+        first = i;
+      }
+      if (groups.size() > VW_INDEX6_LIST_PREFIXES) continue;
+      std::vector<Region> regions;
+      for (auto group : groups) regions.push_back(region_of(group));
+      if (std::any_of(regions.begin(), regions.end(),
+                      [&](const Region& r) { return !r.direct && r.len < len + kStride; }))
+        return std::nullopt;  // a group spans this level's bits: fewer groups only span more
+      if (!disjoint(regions)) continue;
+      return listed_groups(best, inside, groups, regions);
     }
-    const int depth = len + (common - len) / kStride * kStride;
-    if (depth < len + 2 * kStride || depth >= kHalf) return std::nullopt;
+    return std::nullopt;
+  }
+
+  // Where a group of prefixes lies: the bits they share, as a list item.
+  struct Region {
+    uint64_t high;
+    int len;
+    bool direct;  // a /64 or one prefix: its result needs no node above /64
+  };
+
+  static int shared_bits(const Prefix6& a, const Prefix6& b) {
+    int n = std::min({a.len, b.len, kHalf});
+    if (const uint64_t differ = a.high ^ b.high) n = std::min(n, std::countl_zero(differ));
+    return n;
+  }
+
+  // A group in one /64 is that /64; one prefix of /64 or shorter is
+  // itself; otherwise what the group shares, cut to a node depth.
+  static Region region_of(std::span<const Prefix6> group) {
+    int common = std::min(group.front().len, kHalf);
+    for (size_t i = 1; i < group.size(); i++) common = std::min(common, shared_bits(group[i - 1], group[i]));
+    const bool direct = common == kHalf || group.size() == 1;
+    const int len = direct ? common : common / kStride * kStride;
+    return {group.front().high & high_mask(len), len, direct};
+  }
+
+  static bool disjoint(const std::vector<Region>& regions) {
+    for (size_t i = 0; i < regions.size(); i++)
+      for (size_t j = i + 1; j < regions.size(); j++)
+        if (((regions[i].high ^ regions[j].high) &
+             high_mask(std::min(regions[i].len, regions[j].len))) == 0)
+          return false;
+    return true;
+  }
+
+  std::optional<uint32_t> listed_groups(const Longest& best, std::span<const Prefix6> inside,
+                                        const std::vector<std::span<const Prefix6>>& groups,
+                                        const std::vector<Region>& regions) {
     if (nodes_.size() >= budget_) return std::optional<uint32_t>{};
     const size_t list = nodes_.size();
     nodes_.push_back(empty_list(best.result));
-    const uint64_t base = inside.front().high & high_mask(depth);
-    Longest deeper_best = best;
-    std::vector<Prefix6> deeper;
-    for (const Prefix6& p : inside) {
-      if (p.len <= depth)
-        deeper_best.consider(p);
-      else
-        deeper.push_back(p);
+    for (size_t g = 0; g < groups.size(); g++) {
+      auto entry = group_entry(best, inside, groups[g], regions[g]);
+      if (!entry) return std::nullopt;
+      put_list_item(nodes_[list], static_cast<int>(g), regions[g].high, high_mask(regions[g].len), *entry);
     }
-    auto entry = block(base, depth, deeper_best, deeper);
-    if (!entry) return std::optional<uint32_t>{};
-    put_list_item(nodes_[list], 0, base, high_mask(depth), *entry);
-    return std::optional<uint32_t>{VW_INDEX_LIST | static_cast<uint32_t>(list)};
+    return VW_INDEX_LIST | static_cast<uint32_t>(list);
+  }
+
+  // The result for a group's region: the block there (for a group in one
+  // /64, its lower-half list; for one prefix, its value).
+  std::optional<uint32_t> group_entry(const Longest& best, std::span<const Prefix6> inside,
+                                      std::span<const Prefix6> group, const Region& region) {
+    Longest within = best;
+    for (const Prefix6& q : inside)
+      if (q.len <= region.len && (region.high & high_mask(q.len)) == q.high) within.consider(q);
+    std::vector<Prefix6> deeper;
+    for (const Prefix6& p : group)
+      if (p.len > region.len) deeper.push_back(p);
+    return block(region.high, region.len, within, deeper);
   }
 
   // The entries longer than /64 of one /64, listed on the lower half,

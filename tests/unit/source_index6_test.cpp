@@ -211,6 +211,62 @@ TEST(SourceIndex6Test, ABlockOfPrefixesUnderOneLongPrefixSkipsTheLevelsBetween) 
   EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(0, 0));
 }
 
+// As Azure's regions are: a few clusters far apart in one /16. One list
+// names each cluster's block, so a source skips every level between.
+TEST(SourceIndex6Test, DistantClustersOfASlash16AreOneListOfTheirBlocks) {
+  Policy6 policy;
+  const Bytes clusters[] = {{0x26, 0x03, 0x10, 0x00, 0x00, 0x04, 0x00},
+                            {0x26, 0x03, 0x10, 0xe1, 0x01, 0x00, 0x00},
+                            {0x26, 0x03, 0x20, 0x30, 0x00, 0x00, 0x00}};
+  for (size_t c = 0; c < std::size(clusters); c++) {
+    Bytes a = clusters[c];
+    for (uint8_t i = 1; i <= 5; i++) {
+      a[7] = i;
+      policy.add(a, 64, false, static_cast<uint32_t>(10 * c + i));
+    }
+  }
+  const SourceIndex index = build_source_index(policy.image);
+  // 2603::/16 is a list of the three /56s, each pointing to its node.
+  EXPECT_EQ(index.top6[0x2603] & VW_INDEX_KIND, VW_INDEX_LIST);
+  EXPECT_EQ(index.nodes6.size(), 1u + 3 * VW_INDEX6_NODE_CHUNKS);
+  for (size_t c = 0; c < std::size(clusters); c++) {
+    uint8_t source[16];
+    std::memcpy(source, clusters[c].data(), 16);
+    for (uint8_t i = 1; i <= 6; i++) {
+      source[7] = i;
+      EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(i <= 5 ? 10 * c + i : 0, 0))
+          << c << " " << int{i};
+    }
+    source[7] = 1;
+    source[4] ^= 0x80;  // skipped bits differ: outside the listed /56
+    EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(0, 0)) << c;
+  }
+  std::mt19937 rng(3);
+  expect_index_matches_trie(policy, rng, "three clusters");
+}
+
+// A prefix holding a cluster is never split from it: the list's regions
+// must be disjoint, so here the /32 and what it holds are one group.
+TEST(SourceIndex6Test, APrefixAndTheClusterItHoldsStayOneGroup) {
+  Policy6 policy;
+  Bytes outer{0x26, 0x03, 0x10, 0x00};
+  policy.add(outer, 32, false, 9);
+  Bytes a{0x26, 0x03, 0x10, 0x00, 0x00, 0x04, 0x00};
+  for (uint8_t i = 1; i <= 4; i++) {
+    a[7] = i;
+    policy.add(a, 64, false, i);
+  }
+  Bytes other{0x26, 0x03, 0x20, 0x30, 0x00, 0x00, 0x00, 0x01};
+  policy.add(other, 64, false, 8);
+  const SourceIndex index = build_source_index(policy.image);
+  uint8_t source[16] = {0x26, 0x03, 0x10, 0x00, 0x55};  // inside the /32 only
+  EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(9, 0));
+  std::memcpy(source, a.data(), 16);  // in the cluster: its own /64, not the /32
+  EXPECT_EQ(source_index6_entry(index, source), VW_INDEX_RESULT(4, 0));
+  std::mt19937 rng(5);
+  expect_index_matches_trie(policy, rng, "nested cluster");
+}
+
 TEST(SourceIndex6Test, ACrowdedSlash64IsLeftToTheTrieAndTheRestIsIndexed) {
   Policy6 policy;
   Bytes a{0x20, 0x01, 0x0d, 0xb8};
