@@ -83,12 +83,19 @@ static __always_inline __u32 vw_index_list(const struct vw_index_chunk *node, __
 
 /* ---- IPv6 (vaultwall_abi.h: IPv6 public source index) ---- */
 
-/* Chunk `offset` of the node a pointer entry names, in the one element:
- * masked to the array, so the verifier sees every read in bounds. */
+/* The node a pointer entry names (its byte offset in the nodes), and
+ * entry i of a wide node: masked to the nodes, so the verifier sees every
+ * read in bounds. One mask and one add between a load and the next. */
 static __always_inline const struct vw_index_chunk *vw_index6_node(const struct vw_index6 *index,
-								    __u32 entry, __u32 offset)
+								    __u32 entry)
 {
-	return &index->node[((entry & VW_INDEX6_NODE) + offset) & (VW_INDEX6_NODES - 1)];
+	return (const void *)index->node + (entry & VW_INDEX6_NODE);
+}
+
+static __always_inline __u32 vw_index6_wide_entry(const struct vw_index6 *index, __u32 entry,
+						  __u32 i)
+{
+	return *(const __u32 *)((const void *)index->node + ((entry + 4 * i) & VW_INDEX6_NODE_WORD));
 }
 
 /* The result a 64-bit list node gives one half of the source. */
@@ -114,11 +121,10 @@ static __always_inline __u32 vw_index6_list(const struct vw_index_chunk *node, _
 		__u32 _kind = (ent) & VW_INDEX_KIND;                                                \
 		if (_kind == VW_INDEX_CHUNK &&                                                      \
 		    ((ent) & VW_INDEX6_DEPTH_MASK) == VW_INDEX6_DEPTH(depth)) {                     \
-			__u32 _slot = ((half) >> (56 - (depth))) & (VW_INDEX6_NODE_ENTRIES - 1);      \
-			(ent) = vw_index6_node((index), (ent), _slot / VW_INDEX_CHUNK_ENTRIES)        \
-					->entry[_slot & (VW_INDEX_CHUNK_ENTRIES - 1)];                \
+			__u32 _i = ((half) >> (56 - (depth))) & (VW_INDEX6_NODE_ENTRIES - 1);         \
+			(ent) = vw_index6_wide_entry((index), (ent), _i);                             \
 		} else if (_kind == VW_INDEX_LIST && !((ent) & VW_INDEX6_LOW)) {                    \
-			(ent) = vw_index6_list(vw_index6_node((index), (ent), 0), (half));            \
+			(ent) = vw_index6_list(vw_index6_node((index), (ent)), (half));               \
 		}                                                                                   \
 	} while (0)
 
@@ -126,7 +132,7 @@ static __always_inline __u32 vw_index6_list(const struct vw_index_chunk *node, _
 #define VW_INDEX6_LOW_STEP(index, ent, low)                                                         \
 	do {                                                                                        \
 		if (((ent) & (VW_INDEX_KIND | VW_INDEX6_LOW)) == (VW_INDEX_LIST | VW_INDEX6_LOW))     \
-			(ent) = vw_index6_list(vw_index6_node((index), (ent), 0), (low));             \
+			(ent) = vw_index6_list(vw_index6_node((index), (ent)), (low));                \
 	} while (0)
 
 /* VW_INDEX6_WALK(index, high, low): the entry in `index` (a slot's struct

@@ -16,7 +16,7 @@
 
 #include <linux/types.h>
 
-#define VW_ABI_VERSION 9
+#define VW_ABI_VERSION 10
 
 /* ---- Map names ---------------------------------------------------------
  * Each name is a token, used as the map's identifier in the BPF C and, as
@@ -537,26 +537,30 @@ struct vw_index_chunk {
  * element up once and reads each node at an offset in it: no lookup, key
  * or null test per level. Nodes are VW_INDEX6_NODES 64-byte chunks of
  * their own (not the slot's IPv4 chunk budget); a wide node is
- * VW_INDEX6_NODE_CHUNKS consecutive ones (256 entries: entry i of node n
- * is node[n + i / 16].entry[i % 16]). The walk masks node numbers to the
- * array (the verifier's bound; the writer never points past the nodes it
- * wrote, and verify compares them). Entries as in the IPv4 index, except
+ * VW_INDEX6_NODE_CHUNKS consecutive ones (256 entries). A pointer entry
+ * holds its node's byte offset in node[] (VW_INDEX6_NODE), so that from
+ * one load to the next the walk adds and masks, nothing more: entry i of
+ * a wide node at offset o is the word at byte o + 4 * i. The nodes come
+ * first in the element and are a power of two long, so the mask is the
+ * verifier's bound (the writer never points past the nodes it wrote, and
+ * verify compares them). Entries as in the IPv4 index, except
  * that a pointer to a wide node carries the node's depth,
- * VW_INDEX_CHUNK | VW_INDEX6_DEPTH(d) | n: the node starting at chunk n is
+ * VW_INDEX_CHUNK | VW_INDEX6_DEPTH(d) | o: the node at offset o is
  * indexed by bits d to d + 8 of the source and read by the walk's step for
  * depth d only, so the walk may skip levels through a list node (the steps
  * between pass its pointer on). List nodes hold 64-bit prefixes:
- *   - VW_INDEX_LIST | n, above /64: node[n] lists at most
+ *   - VW_INDEX_LIST | o, above /64: the node at o lists at most
  *     VW_INDEX6_LIST_PREFIXES prefixes of the upper half, longest first; a
- *     listed /64 holding longer prefixes has VW_INDEX_LIST | VW_INDEX6_LOW | m
- *     as its result; a block whose prefixes all share a longer prefix is a
- *     list of that one prefix, its result a wide node as deep as it (path
- *     compression: 2603:1000::/24 to the node of 2603:1000:4::/48 in one
- *     list instead of three nodes);
- *   - VW_INDEX_LIST | VW_INDEX6_LOW | n, at /64: node[n] lists the
+ *     listed /64 holding longer prefixes has VW_INDEX_LIST | VW_INDEX6_LOW | o'
+ *     as its result; a block whose prefixes fall into a few clusters far
+ *     apart is a list of the clusters' shared prefixes, each result the
+ *     cluster's block as deep as the prefix (path compression:
+ *     2603:1000::/24 to the node of 2603:1000:4::/48 in one list instead
+ *     of three nodes);
+ *   - VW_INDEX_LIST | VW_INDEX6_LOW | o, at /64: the node at o lists the
  *     prefixes longer than /64 of that /64, on the lower half, longest
  *     first; when they are more than a node holds, the node's default is
- *     the next node of the chain (VW_INDEX_LIST | VW_INDEX6_LOW | m), at
+ *     the next node of the chain (VW_INDEX_LIST | VW_INDEX6_LOW | o'), at
  *     most VW_INDEX6_LOW_LISTS nodes (Azure's IPv6 service tags put up to
  *     nine /117-/126 prefixes in one /64);
  *   - VW_INDEX_TRIE: the /16 did not fit in the nodes left, or the /64
@@ -570,7 +574,8 @@ struct vw_index_chunk {
 #define VW_INDEX6_NODE_ENTRIES (1u << VW_INDEX6_STRIDE)
 #define VW_INDEX6_NODE_CHUNKS (VW_INDEX6_NODE_ENTRIES / VW_INDEX_CHUNK_ENTRIES)
 #define VW_INDEX6_LOW 0x20000000u
-#define VW_INDEX6_NODE 0x00ffffffu /* the node number in a pointer entry */
+#define VW_INDEX6_NODE 0x001fffc0u /* a pointer entry's node: its byte offset in node[] */
+#define VW_INDEX6_NODE_WORD 0x001ffffcu /* a word's byte offset in node[] */
 #define VW_INDEX6_DEPTH(d) ((__u32)(d) / 8 << 24) /* a wide node's depth, 16..56 */
 #define VW_INDEX6_DEPTH_MASK 0x07000000u
 #define VW_INDEX6_LIST_PREFIXES 3
@@ -583,8 +588,8 @@ struct vw_index_chunk {
 #define VW_INDEX6_NODES 32768 /* 2 MiB of nodes per slot; a power of two (the walk masks) */
 
 struct vw_index6 {
+	struct vw_index_chunk node[VW_INDEX6_NODES]; /* first: offsets into it are masked */
 	__u32 top[VW_INDEX_TOP_ENTRIES];
-	struct vw_index_chunk node[VW_INDEX6_NODES];
 };
 
 /* vw_segments_N: where a packet came from -> its virtual network: an
@@ -840,12 +845,13 @@ VW_STATIC_ASSERT(VW_INDEX_LIST_RESULT(VW_INDEX_LIST_PREFIXES - 1) < VW_INDEX_CHU
 		 "a list node fits in a chunk");
 VW_STATIC_ASSERT(VW_INDEX6_LIST_RESULT(VW_INDEX6_LIST_PREFIXES - 1) < VW_INDEX_CHUNK_ENTRIES,
 		 "a 64-bit list node fits in a chunk");
-VW_STATIC_ASSERT(VW_INDEX6_NODES - 1 <= VW_INDEX6_NODE &&
-			 (VW_INDEX6_NODE & (VW_INDEX_KIND | VW_INDEX6_LOW)) == 0,
-		 "node numbers stay below the IPv6 index's low-half flag");
+VW_STATIC_ASSERT(VW_INDEX6_NODES * sizeof(struct vw_index_chunk) == (VW_INDEX6_NODE | 0x3f) + 1 &&
+			 (VW_INDEX6_NODE_WORD | 0x3) == (VW_INDEX6_NODE | 0x3f) &&
+			 (VW_INDEX6_NODE_WORD & (VW_INDEX_KIND | VW_INDEX6_LOW | VW_INDEX6_DEPTH_MASK)) == 0,
+		 "a pointer's node offset spans the nodes exactly, below the entry's flags");
 VW_STATIC_ASSERT((VW_INDEX6_NODES & (VW_INDEX6_NODES - 1)) == 0 &&
 			 sizeof(struct vw_index6) <= (4u << 20) && sizeof(struct vw_index6) % 4096 == 0,
-		 "the walk masks node numbers; an array value is at most KMALLOC_MAX_SIZE (4 MiB) "
+		 "the walk masks node offsets; an array value is at most KMALLOC_MAX_SIZE (4 MiB) "
 		 "and the writer maps whole pages");
 VW_STATIC_ASSERT((VW_INDEX6_DEPTH(56) & ~VW_INDEX6_DEPTH_MASK) == 0 &&
 			 (VW_INDEX6_DEPTH_MASK & (VW_INDEX6_NODE | VW_INDEX6_LOW | VW_INDEX_KIND)) == 0,

@@ -65,6 +65,9 @@ void put_list_item(vw_index_chunk& node, int i, uint64_t address, uint64_t mask,
   node.entry[VW_INDEX6_LIST_RESULT(i)] = result;
 }
 
+// A pointer entry's node field: the node's byte offset in vw_index6.node.
+uint32_t node_field(size_t node) { return static_cast<uint32_t>(node * sizeof(vw_index_chunk)); }
+
 vw_index_chunk empty_list(uint32_t fallback) {
   vw_index_chunk node{};
   node.entry[VW_INDEX_LIST_DEFAULT] = fallback;
@@ -108,7 +111,7 @@ class Builder6 {
       if (!entry) return std::nullopt;
       nodes_[node + i / VW_INDEX_CHUNK_ENTRIES].entry[i % VW_INDEX_CHUNK_ENTRIES] = *entry;
     }
-    return VW_INDEX_CHUNK | VW_INDEX6_DEPTH(len) | static_cast<uint32_t>(node);
+    return VW_INDEX_CHUNK | VW_INDEX6_DEPTH(len) | node_field(node);
   }
 
  private:
@@ -161,7 +164,7 @@ class Builder6 {
     for (size_t i = 0; i < items.size(); i++)
       put_list_item(node, static_cast<int>(i), items[i].high, high_mask(items[i].len), items[i].result);
     nodes_.push_back(node);
-    return VW_INDEX_LIST | static_cast<uint32_t>(nodes_.size() - 1);
+    return VW_INDEX_LIST | node_field(nodes_.size() - 1);
   }
 
   // Path compression: the prefixes inside, split where neighbours share
@@ -241,7 +244,7 @@ class Builder6 {
       if (!entry) return std::nullopt;
       put_list_item(nodes_[list], static_cast<int>(g), regions[g].high, high_mask(regions[g].len), *entry);
     }
-    return VW_INDEX_LIST | static_cast<uint32_t>(list);
+    return VW_INDEX_LIST | node_field(list);
   }
 
   // The result for a group's region: the block there (for a group in one
@@ -271,7 +274,7 @@ class Builder6 {
     for (size_t n = 0; n < nodes; n++) {
       const bool last = n + 1 == nodes;
       nodes_.push_back(empty_list(
-          last ? best.result : VW_INDEX_LIST | VW_INDEX6_LOW | static_cast<uint32_t>(first + n + 1)));
+          last ? best.result : VW_INDEX_LIST | VW_INDEX6_LOW | node_field(first + n + 1)));
     }
     for (size_t i = 0; i < sorted.size(); i++) {
       Longest within = best;
@@ -281,7 +284,7 @@ class Builder6 {
                     static_cast<int>(i % VW_INDEX6_LIST_PREFIXES), sorted[i].low,
                     low_mask(sorted[i].len), within.result);
     }
-    return VW_INDEX_LIST | VW_INDEX6_LOW | static_cast<uint32_t>(first);
+    return VW_INDEX_LIST | VW_INDEX6_LOW | node_field(first);
   }
 
   // The nodes of the chain listing `inside`, 0 when it cannot.
@@ -363,13 +366,21 @@ uint32_t list_result(const vw_index_chunk& node, uint64_t half) {
   return node.entry[VW_INDEX_LIST_DEFAULT];
 }
 
-// Chunk `offset` of the node `entry` points to, masked to the array as the
-// program does. Nodes past the used ones read as zeros here (in the map they
-// may hold an earlier policy's nodes; only a corrupt pointer reaches them).
-const vw_index_chunk& node_of(const SourceIndex& index, uint32_t entry, uint32_t offset) {
-  static const vw_index_chunk unused{};
-  const uint32_t n = ((entry & VW_INDEX6_NODE) + offset) & (VW_INDEX6_NODES - 1);
-  return n < index.nodes6.size() ? index.nodes6[n] : unused;
+// The word at byte `offset` of the nodes, masked to them as the program
+// does. Nodes past the used ones read as zeros here (in the map they may
+// hold an earlier policy's nodes; only a corrupt pointer reaches them).
+uint32_t word_at(const SourceIndex& index, uint32_t offset) {
+  offset &= VW_INDEX6_NODE_WORD;
+  const size_t n = offset / sizeof(vw_index_chunk);
+  return n < index.nodes6.size() ? index.nodes6[n].entry[offset % sizeof(vw_index_chunk) / 4] : 0;
+}
+
+// The node a pointer entry names (list nodes are one chunk).
+vw_index_chunk node_of(const SourceIndex& index, uint32_t entry) {
+  vw_index_chunk node;
+  for (uint32_t i = 0; i < VW_INDEX_CHUNK_ENTRIES; i++)
+    node.entry[i] = word_at(index, (entry & VW_INDEX6_NODE) + 4 * i);
+  return node;
 }
 
 }  // namespace
@@ -382,17 +393,15 @@ uint32_t source_index6_entry(const SourceIndex& index, const uint8_t (&source)[1
     const bool node_here =
         kind == VW_INDEX_CHUNK && (entry & VW_INDEX6_DEPTH_MASK) == VW_INDEX6_DEPTH(depth);
     if (!node_here && !(kind == VW_INDEX_LIST && !(entry & VW_INDEX6_LOW))) continue;
-    const uint32_t slot =
+    const uint32_t i =
         static_cast<uint32_t>(high >> (kHalf - depth - kStride)) & (VW_INDEX6_NODE_ENTRIES - 1);
-    const vw_index_chunk& node =
-        node_of(index, entry, kind == VW_INDEX_LIST ? 0 : slot / VW_INDEX_CHUNK_ENTRIES);
-    entry = kind == VW_INDEX_LIST ? list_result(node, high)
-                                  : node.entry[slot % VW_INDEX_CHUNK_ENTRIES];
+    entry = kind == VW_INDEX_LIST ? list_result(node_of(index, entry), high)
+                                  : word_at(index, entry + 4 * i);
   }
   for (int chained = 0; chained < VW_INDEX6_LOW_LISTS &&
                         (entry & (VW_INDEX_KIND | VW_INDEX6_LOW)) == (VW_INDEX_LIST | VW_INDEX6_LOW);
        chained++) {
-    entry = list_result(node_of(index, entry, 0), low);
+    entry = list_result(node_of(index, entry), low);
   }
   return (entry & VW_INDEX_CHUNK) ? VW_INDEX_TRIE : entry;
 }

@@ -483,7 +483,7 @@ TEST_F(ApplyPath, Ipv6SourcesAreDecidedByTheIndexAndByTheTrieWhereItSaysSo) {
 
   PinDirLock lock = must(PinDirLock::acquire(maps().pin_dir()));
   KernelPolicy current = must(read_kernel_policy(maps()));
-  // vw_index6_N's one element: the top level, then the nodes.
+  // vw_index6_N's one element: the nodes, then the top level.
   const int index6 = maps().fd(maps().index6(current.slot));
   const uint32_t zero = 0, top_entry = 0x2001;
   const auto original = std::make_unique<vw_index6>();
@@ -508,7 +508,7 @@ TEST_F(ApplyPath, Ipv6SourcesAreDecidedByTheIndexAndByTheTrieWhereItSaysSo) {
 
   // The node the top entry points to, changed: verify names the nodes.
   tampered->top[top_entry] = original->top[top_entry];
-  tampered->node[original->top[top_entry] & VW_INDEX6_NODE].entry[0] ^= 1;
+  tampered->node[(original->top[top_entry] & VW_INDEX6_NODE) / sizeof(vw_index_chunk)].entry[0] ^= 1;
   write(*tampered);
   const auto node_differences = must(image_differences(maps(), current, last().compiled));
   ASSERT_EQ(node_differences.size(), 1u);
