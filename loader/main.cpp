@@ -221,7 +221,7 @@ Json source_index_json(const SourceIndexUse& u) {
           {"neededChunks", u.needed},
           {"trieRegions", u.trie_regions},
           {"ipv6NodesUsed", u.ipv6_nodes},
-          {"ipv6Nodes", VW_INDEX6_NODES},
+          {"ipv6Nodes", u.ipv6_capacity},
           {"ipv6TrieRegions", u.ipv6_trie_regions}};
 }
 

@@ -323,6 +323,7 @@ Result<Status> read_status(const std::string& pin_dir) {
                          .used = active.info.index_chunks,
                          .needed = active.info.index_chunks_needed,
                          .trie_regions = active.info.index_trie_regions,
+                         .ipv6_capacity = VW_INDEX6_NODES,
                          .ipv6_nodes = active.info.index6_nodes,
                          .ipv6_trie_regions = active.info.index6_trie_regions};
   for (const auto& [name, fd] : maps.all()) {

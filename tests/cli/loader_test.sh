@@ -94,6 +94,8 @@ expect_out "run vaultwall-loader load" "status says to load"
 loader status -o json
 expect_json "status -o json (nothing loaded)"
 expect_json_value '.loaded' false "status -o json says not loaded"
+expect_json_value '[.sourceIndex.capacityChunks, .sourceIndex.ipv6Nodes]' "[0,0]" \
+  "status -o json: no index sizes when nothing is loaded"
 loader attach "$IF_VAULT"
 expect_exit 1 "attach before load"
 expect_err_ends_with "run vaultwall-loader load first" "attach before load: hint"
@@ -106,6 +108,7 @@ loader status -o json
 expect_exit 0 "status -o json"
 expect_json "status -o json"
 expect_json_value '.loaded' true "status -o json says loaded"
+expect_json_value '.sourceIndex.ipv6Nodes' 32768 "status -o json: the IPv6 index's nodes per slot"
 expect_json_value '.interfaces' "[]" "nothing attached yet"
 expect_json_value '.generation' 0 "no policy yet"
 expect_json_value '.maps | [has("vw_active", "vw_rules_0", "vw_rules_1", "vw_rule_stats")] | all' true \

@@ -78,7 +78,8 @@ struct SourceIndexUse {
   uint32_t used = 0;
   uint32_t needed = 0;        // chunks the live policy needs to be indexed whole
   uint32_t trie_regions = 0;  // /16s the live slot leaves to the tries
-  uint32_t ipv6_nodes = 0;    // of VW_INDEX6_NODES in vw_index6_N
+  uint32_t ipv6_capacity = 0;  // nodes per slot in vw_index6_N (VW_INDEX6_NODES once loaded)
+  uint32_t ipv6_nodes = 0;     // of those, used by the live slot
   uint32_t ipv6_trie_regions = 0;  // the IPv6 /16s of trie_regions
 };
 
