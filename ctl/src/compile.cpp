@@ -249,9 +249,13 @@ class Compiler {
       add_prefixes(compiled, written);
       out_.rules.push_back(std::move(compiled));
     }
-    // (The slot writer sets it from the entries too; set here so the
-    // compiled image says what it holds.)
-    if (!out_.image.rules6.empty()) out_.image.settings.flags |= VW_SETTINGS_HAS_RULES6;
+    // (The slot writer derives these from the entries too; set here so the
+    // compiled image says what it holds: public IPv6 rules go to
+    // vw_public6_N with the trusted services' prefixes, the rest to
+    // vw_rules6_N.)
+    for (const auto& [key, value] : out_.image.rules6)
+      out_.image.settings.flags |=
+          key.vnet_id == VW_VNET_PUBLIC ? VW_SETTINGS_HAS_PUBLIC6 : VW_SETTINGS_HAS_RULES6;
     std::sort(out_.rules.begin(), out_.rules.end(),
               [](const auto& a, const auto& b) { return a.id < b.id; });
     for (const CompiledRule& rule : out_.rules) {
@@ -342,6 +346,7 @@ class Compiler {
       out_.image.trusted.push_back({trusted_key(prefix), vw_trusted_value{id}});
     for (const auto& [prefix, id] : owner6)
       out_.image.trusted6.push_back({trusted6_key(prefix), vw_trusted_value{id}});
+    if (!out_.image.trusted6.empty()) out_.image.settings.flags |= VW_SETTINGS_HAS_PUBLIC6;
     std::sort(out_.services.begin(), out_.services.end(),
               [](const auto& a, const auto& b) { return a.id < b.id; });
     for (const CompiledService& service : out_.services) {

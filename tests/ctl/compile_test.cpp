@@ -129,7 +129,8 @@ std::string dualstack_text() {
 TEST(Compile, DualstackIpRulesAndSubnetPrefixesFillTheIpv6RuleTrie) {
   CompiledPolicy out = compile(must_load(dualstack_text()));
   const SlotImage& image = out.image;
-  EXPECT_TRUE(image.settings.flags & VW_SETTINGS_HAS_RULES6);
+  EXPECT_TRUE(image.settings.flags & VW_SETTINGS_HAS_RULES6);   // the subnet's prefixes
+  EXPECT_TRUE(image.settings.flags & VW_SETTINGS_HAS_PUBLIC6);  // the IP rules
   ASSERT_EQ(image.rules.size(), 2u);  // the IPv4 rule and the subnet's IPv4 prefix
   ASSERT_EQ(image.rules6.size(), 4u);
   EXPECT_TRUE(same_key6(image.rules6[0].first, VW_VNET_PUBLIC, "2603:1000::/40"));
@@ -153,10 +154,22 @@ TEST(Compile, DualstackIpRulesAndSubnetPrefixesFillTheIpv6RuleTrie) {
   EXPECT_EQ(out.rules[3].prefixes6.size(), 2u);
 }
 
+// The flags say which IPv6 maps hold anything, as the slot writer derives
+// them: public IPv6 rules go to vw_public6_N, not to vw_rules6_N.
+TEST(Compile, PublicIpv6RulesAloneSetThePublicFlagOnly) {
+  std::string text = dualstack_text();
+  const std::string subnet6 = R"(, "fd00:1::/64", "2001:db8:5::/48")";
+  text.replace(text.find(subnet6), subnet6.size(), "");
+  CompiledPolicy out = compile(must_load(text));
+  ASSERT_EQ(out.image.rules6.size(), 2u);  // the two IPv6 IP rules, under the public network
+  EXPECT_TRUE(out.image.settings.flags & VW_SETTINGS_HAS_PUBLIC6);
+  EXPECT_FALSE(out.image.settings.flags & VW_SETTINGS_HAS_RULES6);
+}
+
 TEST(Compile, NoIpv6RulesLeavesTheFlagClear) {
   CompiledPolicy out = compile(must_load(policy_text(R"([{"value": "203.0.113.0/24"}])")));
   EXPECT_TRUE(out.image.rules6.empty());
-  EXPECT_FALSE(out.image.settings.flags & VW_SETTINGS_HAS_RULES6);
+  EXPECT_FALSE(out.image.settings.flags & (VW_SETTINGS_HAS_RULES6 | VW_SETTINGS_HAS_PUBLIC6));
 }
 
 TEST(Compile, InactiveVnetRuleCompilesNoIpv6PrefixEither) {
@@ -179,8 +192,9 @@ TEST(Compile, EnforcedPerimeterCompilesNoIpv6VaultRule) {
 }
 
 // A perimeter's IPv6 prefixes go where its IPv4 ones go: vnet 0 of
-// vw_rules6_N under Enforced (the slot's only public IPv6 rules),
-// VW_VNET_PERIMETER under Transition; either sets HAS_RULES6. Any profile.
+// vw_rules6_N under Enforced (the slot's only public IPv6 rules: the slot
+// writer moves them to vw_public6_N, HAS_PUBLIC6), VW_VNET_PERIMETER under
+// Transition (they stay in vw_rules6_N, HAS_RULES6). Any profile.
 std::string perimeter6_text(const char* mode) {
   return wrap(
       R"({"defaultAction": "Deny", "ipRules": [{"value": "203.0.113.0/24"}]})",
@@ -190,7 +204,8 @@ std::string perimeter6_text(const char* mode) {
 
 TEST(Compile, EnforcedPerimeterIpv6PrefixesAreThePublicIpv6Rules) {
   CompiledPolicy out = compile(must_load(perimeter6_text("Enforced")));
-  EXPECT_TRUE(out.image.settings.flags & VW_SETTINGS_HAS_RULES6);
+  EXPECT_TRUE(out.image.settings.flags & VW_SETTINGS_HAS_PUBLIC6);
+  EXPECT_FALSE(out.image.settings.flags & VW_SETTINGS_HAS_RULES6);
   EXPECT_TRUE(out.image.rules.empty());  // the vault's IPv4 rule is overridden
   ASSERT_EQ(out.image.rules6.size(), 1u);
   EXPECT_TRUE(same_key6(out.image.rules6[0].first, VW_VNET_PUBLIC, "2603:3000::/40"));
