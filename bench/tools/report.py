@@ -168,12 +168,13 @@ def md_datapath(dp, title="## 1. Datapath: BPF_PROG_TEST_RUN, ns per packet", so
                f"steal {dp['steal_percent']['total']:.2f}% (worst round {dp['steal_percent']['max_round']:.2f}%); "
                f"load average {ctx.get('loadavg_at_start', '?')} → {ctx.get('loadavg_at_end', '?')}.")
     out.append("Ratios: median of per-round ratios (min–max). `x floor` is against the empty XDP "
-               "program, `x lower bound` against parse + one LPM lookup + one counter, `x xdp-filter` "
+               "program and `added ns` is vaultwall minus the empty program in each round (what a decision "
+               "costs), `x lower bound` against parse + one LPM lookup + one counter, `x xdp-filter` "
                "against xdp-filter's own allowlist program (exact addresses in a hash) at the same "
                "number of entries. Hot cache: the same packet every iteration.")
     out.append("")
-    out.append("| packet | rule set | empty ns | lower bound ns | xdp-filter ns | vaultwall ns | x floor | x lower bound | x xdp-filter | targets |")
-    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    out.append("| packet | rule set | empty ns | lower bound ns | xdp-filter ns | vaultwall ns | added ns | x floor | x lower bound | x xdp-filter | targets |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for c in dp["results"]:
         p = c["programs"]
         v = p["vaultwall"]
@@ -181,7 +182,7 @@ def md_datapath(dp, title="## 1. Datapath: BPF_PROG_TEST_RUN, ns per packet", so
         tg = "; ".join(f"{t['metric'].split(' ')[1].replace('ratio_to_', 'x ')} ≤ {t['max']}: "
                        f"{'met' if t['met'] else '**missed**'}" for t in c.get("targets", []))
         out.append(f"| {c['packet']} | {c['set']} | {ns('empty')} | {ns('lower_bound')} | {ns('xdp_filter')} | "
-                   f"{ns('vaultwall')} | {spread(v.get('ratio_to_floor'))} | {spread(v.get('ratio_to_lower_bound'))} | "
+                   f"{ns('vaultwall')} | {spread(v.get('added_ns'), '{:+.0f}')} | {spread(v.get('ratio_to_floor'))} | {spread(v.get('ratio_to_lower_bound'))} | "
                    f"{spread(v.get('ratio_to_xdp_filter'))} | {tg} |")
     if dp.get("cold_lookups"):
         out += ["", title.split(" ")[0] + "# Source lookup with a cold cache", "",

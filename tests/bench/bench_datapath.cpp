@@ -726,6 +726,13 @@ std::vector<double> ratios(const std::vector<uint32_t>& num, const std::vector<u
   return out;
 }
 
+// Per round: what vaultwall adds to the empty program, in ns.
+std::vector<double> differences(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
+  std::vector<double> out;
+  for (size_t i = 0; i < a.size(); i++) out.push_back(static_cast<double>(a[i]) - b[i]);
+  return out;
+}
+
 Json spread_json(const std::vector<double>& per_round) {
   Spread s = spread_of(per_round);
   return Json{{"median", s.median}, {"min", s.min}, {"max", s.max}, {"per_round", per_round}};
@@ -739,6 +746,7 @@ Json cell_json(const Cell& cell) {
     Json p{{"ns_median", spread_of(ns).median}, {"ns_per_round", cell.ns[who]}};
     if (who != kFloor) p["ratio_to_floor"] = spread_json(ratios(cell.ns[who], cell.ns[kFloor]));
     if (who == kVaultwall) {
+      p["added_ns"] = spread_json(differences(cell.ns[who], cell.ns[kFloor]));
       p["ratio_to_lower_bound"] = spread_json(ratios(cell.ns[who], cell.ns[kLowerBound]));
       if (cell.prog_fds[kXdpFilter] >= 0)
         p["ratio_to_xdp_filter"] = spread_json(ratios(cell.ns[who], cell.ns[kXdpFilter]));
@@ -869,6 +877,13 @@ std::string opt_ratio(const Json& program, const char* key) {
   return program.contains(key) ? fmt_ratio(program[key]) : "-";
 }
 
+std::string opt_added(const Json& program) {
+  if (!program.contains("added_ns")) return "-";
+  const Json& s = program["added_ns"];
+  return fmt::format("{:+.0f} ({:+.0f}-{:+.0f})", s["median"].get<double>(), s["min"].get<double>(),
+                     s["max"].get<double>());
+}
+
 std::string opt_ns(const Json& programs, const char* who) {
   return programs.contains(who) ? fmt::format("{:.0f}", programs[who]["ns_median"].get<double>())
                                 : "-";
@@ -898,17 +913,19 @@ std::string markdown_summary(const Json& doc) {
       doc["steal_percent"]["total"].get<double>(), doc["steal_percent"]["max_round"].get<double>());
   md +=
       "Ratios are medians of per-round ratios measured in the same round (min-max in "
-      "brackets); ns are medians of the kernel's per-iteration average. Hot cache.\n\n";
+      "brackets); ns are medians of the kernel's per-iteration average; added ns is vaultwall "
+      "minus the empty program, per round. Hot cache.\n\n";
   md +=
-      "| packet | set | empty ns | lower bound ns | xdp-filter ns | vaultwall ns | vaultwall x "
-      "floor | vaultwall x lower bound | vaultwall x xdp-filter | targets |\n";
-  md += "|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+      "| packet | set | empty ns | lower bound ns | xdp-filter ns | vaultwall ns | vaultwall "
+      "added ns | vaultwall x floor | vaultwall x lower bound | vaultwall x xdp-filter | targets |\n";
+  md += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
   for (const Json& cell : doc["results"]) {
     const Json& p = cell["programs"];
-    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                       cell["packet"].get<std::string>(), cell["set"].get<std::string>(),
                       opt_ns(p, "empty"), opt_ns(p, "lower_bound"), opt_ns(p, "xdp_filter"),
-                      opt_ns(p, "vaultwall"), opt_ratio(p["vaultwall"], "ratio_to_floor"),
+                      opt_ns(p, "vaultwall"), opt_added(p["vaultwall"]),
+                      opt_ratio(p["vaultwall"], "ratio_to_floor"),
                       opt_ratio(p["vaultwall"], "ratio_to_lower_bound"),
                       opt_ratio(p["vaultwall"], "ratio_to_xdp_filter"), targets_text(cell));
   }
