@@ -1120,9 +1120,9 @@ static __always_inline __u32 overridden_rule(const struct packet *p, __u32 class
 /* The source as events and the rate limits key it, from what the decision
  * kept: the same bytes read_flow parses (IPv4-mapped for IPv4 and for an
  * IPv6 source that is IPv4-mapped, whose IPv4 address decide_ipv6 kept).
- * Four words, so that the quiet-source test compares registers with the
- * budget: bytes stored to the stack and read back as wider words cannot be
- * forwarded from the stores, and wait for them (~5 ns a deny). */
+ * Four words in registers, compared with the budget's as words: built as
+ * bytes on the stack and read back as wider words, a load spanning several
+ * narrower stores would wait for them. */
 struct event_addr {
 	__u32 word[4];
 };

@@ -75,6 +75,15 @@ vw_index_chunk empty_list(uint32_t fallback) {
   return node;
 }
 
+// `best` and the prefixes of `inside` holding the block high/len: what a
+// source in it gets unless a longer prefix holds it.
+Longest longest_holding(const Longest& best, std::span<const Prefix6> inside, uint64_t high, int len) {
+  Longest within = best;
+  for (const Prefix6& q : inside)
+    if (q.len <= len && (high & high_mask(q.len)) == q.high) within.consider(q);
+  return within;
+}
+
 class Builder6 {
  public:
   Builder6(std::vector<vw_index_chunk>& nodes, uint32_t budget) : nodes_(nodes), budget_(budget) {}
@@ -147,16 +156,11 @@ class Builder6 {
     for (const auto& group : long_groups) nodes += low_list_nodes(group);
     if (nodes_.size() + nodes > budget_) return std::nullopt;
 
-    auto longest_holding = [&](uint64_t high, int len) {
-      Longest within = best;
-      for (const Prefix6& q : inside)
-        if (q.len <= len && (high & high_mask(q.len)) == q.high) within.consider(q);
-      return within;
-    };
-    for (const Prefix6& p : short_ones) items.push_back({p.high, p.len, longest_holding(p.high, p.len).result});
+    for (const Prefix6& p : short_ones)
+      items.push_back({p.high, p.len, longest_holding(best, inside, p.high, p.len).result});
     for (const auto& group : long_groups) {
       const uint64_t high = group.front().high;
-      items.push_back({high, kHalf, low_list(longest_holding(high, kHalf), group)});
+      items.push_back({high, kHalf, low_list(longest_holding(best, inside, high, kHalf), group)});
     }
     // Longest first, so the first match is the longest (equal lengths are disjoint).
     std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.len > b.len; });
@@ -251,13 +255,11 @@ class Builder6 {
   // /64, its lower-half list; for one prefix, its value).
   std::optional<uint32_t> group_entry(const Longest& best, std::span<const Prefix6> inside,
                                       std::span<const Prefix6> group, const Region& region) {
-    Longest within = best;
-    for (const Prefix6& q : inside)
-      if (q.len <= region.len && (region.high & high_mask(q.len)) == q.high) within.consider(q);
     std::vector<Prefix6> deeper;
     for (const Prefix6& p : group)
       if (p.len > region.len) deeper.push_back(p);
-    return block(region.high, region.len, within, deeper);
+    return block(region.high, region.len, longest_holding(best, inside, region.high, region.len),
+                 deeper);
   }
 
   // The entries longer than /64 of one /64, listed on the lower half,
