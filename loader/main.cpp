@@ -266,7 +266,7 @@ void add_status_text(Report& report, const Status& s) {
                                                           " /16s left to the tries"
                                                     : "") +
                                 "; IPv6 nodes " + std::to_string(index.ipv6_nodes) + " of " +
-                                std::to_string(VW_INDEX6_NODES)});
+                                std::to_string(index.ipv6_capacity)});
   report.table(std::move(summary));
   if (index.trie_regions > index.ipv6_trie_regions)
     report.warn("the live policy needs " + std::to_string(index.needed) +
@@ -274,7 +274,7 @@ void add_status_text(Report& report, const Status& s) {
                 " to index all of it (see vaultwallctl apply's warning)");
   if (index.ipv6_trie_regions)
     report.warn(std::to_string(index.ipv6_trie_regions) + " IPv6 /16s of the live policy are past the IPv6 index's " +
-                std::to_string(VW_INDEX6_NODES) + " nodes: vw_public6 decides them (correct, slower)");
+                std::to_string(index.ipv6_capacity) + " nodes: vw_public6 decides them (correct, slower)");
   if (s.links.empty()) {
     report.line("interfaces  none attached");
   } else {

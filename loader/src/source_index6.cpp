@@ -194,11 +194,11 @@ class Builder6 {
         first = i;
       }
       if (groups.size() > VW_INDEX6_LIST_PREFIXES) continue;
+      // Neighbours in a group share at least `split` bits, so a group of
+      // several lies at least a level below this block (its block is
+      // deeper: the recursion ends) and one prefix is a region of its own.
       std::vector<Region> regions;
       for (auto group : groups) regions.push_back(region_of(group));
-      if (std::any_of(regions.begin(), regions.end(),
-                      [&](const Region& r) { return !r.direct && r.len < len + kStride; }))
-        return std::nullopt;  // a group spans this level's bits: fewer groups only span more
       if (!disjoint(regions)) continue;
       return listed_groups(best, inside, groups, regions);
     }

@@ -674,7 +674,9 @@ TEST_F(ApplyPath, PerimeterEnforcedAdmitsOnlyItsAccessRulesAndPrivateEndpoints) 
       {"an IPv6 access-rule prefix over a vnet segment is denied",
        tcp6_from(kFromPartners6).bytes(), drops(VW_CLASS_PERIMETER_DENY), app_ifindex()},
   };
-  EXPECT_TRUE(last().compiled.image.settings.flags & VW_SETTINGS_HAS_RULES6);
+  // The access rules' IPv6 prefixes are the slot's public IPv6 rules (vw_public6_N).
+  EXPECT_TRUE(last().compiled.image.settings.flags & VW_SETTINGS_HAS_PUBLIC6);
+  EXPECT_FALSE(last().compiled.image.settings.flags & VW_SETTINGS_HAS_RULES6);
   expect_rows(rows);
 }
 
