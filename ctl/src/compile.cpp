@@ -255,7 +255,7 @@ class Compiler {
     // vw_rules6_N.)
     for (const auto& [key, value] : out_.image.rules6)
       out_.image.settings.flags |=
-          key.vnet_id == VW_VNET_PUBLIC ? VW_SETTINGS_HAS_PUBLIC6 : VW_SETTINGS_HAS_RULES6;
+          is_public_rule6(key) ? VW_SETTINGS_HAS_PUBLIC6 : VW_SETTINGS_HAS_RULES6;
     std::sort(out_.rules.begin(), out_.rules.end(),
               [](const auto& a, const auto& b) { return a.id < b.id; });
     for (const CompiledRule& rule : out_.rules) {

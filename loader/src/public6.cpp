@@ -48,8 +48,6 @@ struct PrefixSet {
 
 }  // namespace
 
-bool is_public_rule6(const vw_rule6_key& key) { return key.vnet_id == VW_VNET_PUBLIC; }
-
 Public6Entries build_public6(const SlotImage& image) {
   PrefixSet<uint32_t> rules, services;
   for (const auto& [key, value] : image.rules6)

@@ -46,6 +46,10 @@ inline vw_rule6_key make_rule6_key(uint32_t vnet_id, const uint8_t (&address)[16
   return key;
 }
 
+// A vw_rules6_N key of the public network: the slot writer moves it to
+// vw_public6_N (with the trusted services' IPv6 prefixes).
+inline bool is_public_rule6(const vw_rule6_key& key) { return key.vnet_id == VW_VNET_PUBLIC; }
+
 inline vw_public6_key make_public6_key(const uint8_t (&address)[16], uint8_t length) {
   vw_public6_key key{};
   key.prefixlen = length;

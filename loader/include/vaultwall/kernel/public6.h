@@ -9,15 +9,13 @@
 #include <utility>
 #include <vector>
 
+#include "vaultwall/abi/keys.h"
 #include "vaultwall/abi/slot_image.h"
 #include "vaultwall_abi.h"
 
 namespace vaultwall {
 
 using Public6Entries = std::vector<std::pair<vw_public6_key, vw_public6_value>>;
-
-// A vw_rules6_N key of the public network: it goes to vw_public6_N.
-bool is_public_rule6(const vw_rule6_key& key);
 
 // The entries of vw_public6_N for `image`, in prefix order. A prefix
 // both a rule and a service name is one entry with both.
