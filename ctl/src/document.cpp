@@ -246,8 +246,11 @@ class DocumentReader {
       document_.ip_rules.push_back({*text, value_path});
   }
 
+  // "resourceGroup" is az's: its output adds the group of every object with
+  // a resource id (here the subnet's), derived from the id and ignored.
   void read_vnet_rules(const Json& rules, const std::string& path) {
-    read_rule_list(rules, path, {"id", "ignoreMissingVnetServiceEndpoint", "action", "state"},
+    read_rule_list(rules, path,
+                   {"id", "ignoreMissingVnetServiceEndpoint", "action", "state", "resourceGroup"},
                    "a virtual network rule", &DocumentReader::read_vnet_rule);
   }
 

@@ -147,6 +147,14 @@ class Recogniser {
     return out;
   }
 
+  // The last segment of a connection's privateEndpoint.id, or "".
+  static std::string endpoint_name(const Json& connection_properties) {
+    auto endpoint = find(connection_properties, "privateEndpoint");
+    if (!endpoint) return "";
+    std::string id = text_of(find(*endpoint.value, "id"));
+    return id.substr(id.rfind('/') + 1);
+  }
+
   std::vector<std::string> private_endpoint_names(const Json& vault) {
     std::vector<std::string> out;
     auto properties = find(vault, "properties");
@@ -154,12 +162,10 @@ class Recogniser {
         properties ? find(*properties.value, "privateEndpointConnections") : Member{};
     if (!connections || !connections.value->is_array()) return out;
     for (const Json& connection : *connections.value) {
-      std::string name;
-      if (auto inner = find(connection, "properties"))
-        if (auto endpoint = find(*inner.value, "privateEndpoint")) {
-          std::string id = text_of(find(*endpoint.value, "id"));
-          name = id.substr(id.rfind('/') + 1);
-        }
+      // The REST shape nests the endpoint under "properties"; az prints the
+      // SDK's model, with the properties flattened into the connection.
+      auto inner = find(connection, "properties");
+      std::string name = endpoint_name(inner ? *inner.value : connection);
       if (name.empty()) name = text_of(find(connection, "name"));
       if (!name.empty()) out.push_back(name);
     }

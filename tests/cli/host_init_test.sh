@@ -30,23 +30,46 @@ trap 'cleanup; trap - EXIT; exit 130' INT
 trap 'cleanup; trap - EXIT; exit 143' TERM
 
 SUB=/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks
-# vault FILE VNET_RULE_IDS...: a vault resource as az keyvault show prints
-# it (read-only fields included), with these virtual network rules.
+# vault FILE [--private-endpoint] VNET_RULE_IDS...: a vault resource as az
+# keyvault show prints it (read-only fields included), with these virtual
+# network rules (and a private endpoint connection). az prints the SDK's
+# models: a connection's properties flattened into it, and "resourceGroup"
+# added to every object that has a resource id (azure-cli's result
+# transform), virtual network rules included.
 vault() {
 	local file=$1
 	shift
 	python3 - "$file" "$@" <<'EOF'
 import json, sys
-rules = [{"id": i, "ignoreMissingVnetServiceEndpoint": False} for i in sys.argv[2:]]
-doc = {"id": "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-prod-1",
-       "name": "kv-prod-1", "type": "Microsoft.KeyVault/vaults", "location": "westeurope",
+args = sys.argv[2:]
+with_endpoint = args[:1] == ["--private-endpoint"]
+rules = [{"id": i, "ignoreMissingVnetServiceEndpoint": False} for i in args[with_endpoint:]]
+vault_id = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-prod-1"
+endpoint = "/subscriptions/0000/resourceGroups/rg-net/providers/Microsoft.Network/privateEndpoints/pe-kv-prod-1"
+connection = {"etag": "", "id": vault_id + "/privateEndpointConnections/pe-kv-prod-1_0a1b",
+              "privateEndpoint": {"id": endpoint},
+              "privateLinkServiceConnectionState": {"status": "Approved", "actionsRequired": "None"},
+              "provisioningState": "Succeeded"}
+doc = {"id": vault_id, "name": "kv-prod-1", "type": "Microsoft.KeyVault/vaults", "location": "westeurope",
        "properties": {"tenantId": "00000000-0000-0000-0000-000000000000",
                       "sku": {"family": "A", "name": "standard"}, "accessPolicies": [],
                       "vaultUri": "https://kv-prod-1.vault.azure.net/", "provisioningState": "Succeeded",
                       "publicNetworkAccess": "Enabled",
                       "networkAcls": {"defaultAction": "Deny", "bypass": "None",
                                       "ipRules": [{"value": "203.0.113.7/32"}],
-                                      "virtualNetworkRules": rules}}}
+                                      "virtualNetworkRules": rules},
+                      "privateEndpointConnections": [connection] if with_endpoint else []}}
+def add_resource_group(obj):
+    if isinstance(obj, list):
+        for item in obj:
+            add_resource_group(item)
+    elif isinstance(obj, dict):
+        parts = str(obj.get("id") or "").split("/")
+        if "resourceGroup" not in obj and len(parts) > 4 and parts[3].lower() == "resourcegroups":
+            obj["resourceGroup"] = parts[4]
+        for value in list(obj.values()):
+            add_resource_group(value)
+add_resource_group(doc)
 json.dump(doc, open(sys.argv[1], "w"), indent=2)
 EOF
 }
@@ -57,6 +80,8 @@ fill() {
 	python3 - "$1" "$2" <<'EOF'
 import json, sys
 facts = json.load(open(sys.argv[1]))
+for n, endpoint in enumerate(facts["privateEndpoints"]):
+    endpoint["address"] = "10.9.0.%d" % (n + 1)
 for n, vnet in enumerate(facts["virtualNetworks"]):
     vnet["segment"] = {"vlan": 100 + n}
     for m, subnet in enumerate(vnet["subnets"]):
@@ -76,7 +101,7 @@ run "$CTL" validate -f "$TMP/none.json" --host "$TMP/none-host.json"
 expect_exit 0 "... its skeleton has nothing to fill in: it validates as printed"
 
 # ---- one virtual network -----------------------------------------------------
-vault "$TMP/one.json" "$SUB/app-vnet/subnets/web"
+vault "$TMP/one.json" --private-endpoint "$SUB/app-vnet/subnets/web"
 run env -u VAULTWALL_HOST_FACTS "$CTL" validate -f "$TMP/one.json"
 expect_exit 1 "a VNET rule without host facts is refused"
 check "... in one error" test "$(grep -c 'error' <<<"$ERR")" = 1
@@ -89,6 +114,8 @@ expect_exit 0 "host init on a vault with one virtual network"
 printf '%s\n' "$OUT" >"$TMP/one-host.json"
 check "... one virtual network entry" test "$(count "$TMP/one-host.json" '.virtualNetworks | length')" = 1
 check "... with its subnet" test "$(count "$TMP/one-host.json" '.virtualNetworks[0].subnets[0].name')" = web
+check "... and the private endpoint of az's flattened connection" \
+	test "$(count "$TMP/one-host.json" '[.privateEndpoints[].description | contains("pe-kv-prod-1:")]')" = "[true]"
 check "... and descriptions saying what each is" \
 	test "$(count "$TMP/one-host.json" '.virtualNetworks[0] | (.description | contains("app-vnet")) and (.subnets[0].description | contains("web"))')" = true
 run "$CTL" validate -f "$TMP/one.json" --host "$TMP/one-host.json"

@@ -136,6 +136,8 @@ PY
 cp "$(dirname "$0")/../../examples/vault.json" "$OUTS/document.example.json"
 cp "$TMP/vault.json" "$OUTS/document.test.json"
 cp "$TMP/bad.json" "$OUTS/document.invalid-input.json"
+# What az keyvault show prints: lower-case subnet ids, null flags, az's resourceGroup.
+cp "$(dirname "$0")/../data/azure/az-keyvault-show.json" "$OUTS/document.az-keyvault-show.json"
 cat >"$OUTS/host-facts.filled.json" <<'DOC'
 {"dataPlane": {"ports": ["tcp/443"], "addresses": ["192.0.2.10"]},
  "privateEndpoints": [],
