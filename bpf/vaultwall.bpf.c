@@ -302,6 +302,8 @@ static __always_inline __u32 ip_tunnel(__u8 proto)
 		return VW_TUNNEL_ESP;
 	case VW_PROTO_AH:
 		return VW_TUNNEL_AH;
+	case VW_PROTO_IPCOMP:
+		return VW_TUNNEL_IPCOMP;
 	case VW_PROTO_L2TP:
 		return VW_TUNNEL_L2TP;
 	case VW_PROTO_MPLS_IN_IP:

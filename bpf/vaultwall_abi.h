@@ -309,7 +309,11 @@
 #define VW_TUNNEL_WIREGUARD (1u << 11)  /* UDP 51820 (its default listen port)  */
 #define VW_TUNNEL_ESP_IN_UDP (1u << 12) /* UDP 4500: IPsec NAT traversal        */
 #define VW_TUNNEL_L2TP_UDP (1u << 13)   /* UDP 1701: L2TP over UDP              */
-#define VW_TUNNELS_IP 0x007fu           /* the IP-protocol tunnels above        */
+/* Added after the others (so a slot applied before it has it clear: the
+ * program passes IPComp there until the next apply, and verify reports the
+ * slot's settings as differing from the compiled policy). */
+#define VW_TUNNEL_IPCOMP (1u << 14)     /* 108: IPComp (xfrm), carries TCP/443  */
+#define VW_TUNNELS_IP 0x407fu           /* the IP-protocol tunnels above        */
 #define VW_TUNNELS_UDP 0x3f80u          /* the UDP-port tunnels above           */
 #define VW_TUNNELS_ALL (VW_TUNNELS_IP | VW_TUNNELS_UDP)
 
@@ -318,6 +322,7 @@
 #define VW_PROTO_GRE 47
 #define VW_PROTO_ESP 50
 #define VW_PROTO_AH 51
+#define VW_PROTO_IPCOMP 108
 #define VW_PROTO_L2TP 115
 #define VW_PROTO_MPLS_IN_IP 137
 #define VW_PORT_VXLAN 4789
@@ -863,7 +868,7 @@ VW_STATIC_ASSERT(VW_VLAN_IDS == 4096 && VW_VNET_PUBLIC == 0,
 VW_STATIC_ASSERT(sizeof(struct vw_endpoint_key) == 4, "vw_endpoint_key");
 VW_STATIC_ASSERT(sizeof(struct vw_endpoint6_key) == 16, "vw_endpoint6_key");
 VW_STATIC_ASSERT(sizeof(struct vw_endpoint_value) == 8, "vw_endpoint_value");
-VW_STATIC_ASSERT((VW_TUNNELS_IP & VW_TUNNELS_UDP) == 0 && VW_TUNNELS_ALL == 0x3fffu, "tunnel bits");
+VW_STATIC_ASSERT((VW_TUNNELS_IP & VW_TUNNELS_UDP) == 0 && VW_TUNNELS_ALL == 0x7fffu, "tunnel bits");
 VW_STATIC_ASSERT(sizeof(struct vw_counters) == 24, "vw_counters");
 VW_STATIC_ASSERT(sizeof(struct vw_rule_info) == 8 + VW_RULE_TEXT_LEN, "vw_rule_info");
 VW_STATIC_ASSERT(sizeof(struct vw_service_info) == 8 + VW_SERVICE_NAME_LEN, "vw_service_info");

@@ -455,7 +455,7 @@ void add_observe_commands(CLI::App& app, Globals& g, Commands& commands) {
   explain->add_option("--port", flags->port, "destination port")->capture_default_str();
   explain
       ->add_option("--proto", flags->proto,
-                   "tcp, udp, or an IP tunnel: gre, ipip, 6in4, esp, ah, l2tp, mpls-in-ip")
+                   "tcp, udp, or an IP tunnel: gre, ipip, 6in4, esp, ah, ipcomp, l2tp, mpls-in-ip")
       ->check(CLI::IsMember(explain_protocols()))
       ->capture_default_str();
   explain

@@ -270,7 +270,7 @@ std::string render_metrics(const MetricsSnapshot& m) {
   x.family("vaultwall_interface_attached", "gauge",
            "1 when an interface vaultwall is expected to filter has a live link to its program, "
            "0 when it is unfiltered (link severed, pin deleted, another program, a VLAN device on "
-           "it without vaultwall).");
+           "it without vaultwall, or a decapsulating device up without it).");
   for (const InterfaceAttachment& i : m.interfaces)
     x.sample("vaultwall_interface_attached", {{"interface", i.interface}, {"mode", i.mode}},
              i.attached ? 1 : 0);

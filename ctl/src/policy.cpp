@@ -106,6 +106,8 @@ const std::vector<TunnelKind>& tunnel_kinds() {
       {"esp-in-udp", "IPsec NAT traversal (UDP 4500)", kUdp, VW_PORT_ESP_IN_UDP,
        VW_TUNNEL_ESP_IN_UDP},
       {"l2tp-udp", "L2TP over UDP (UDP 1701)", kUdp, VW_PORT_L2TP_UDP, VW_TUNNEL_L2TP_UDP},
+      // In bit order (VW_TUNNEL_IPCOMP came later), not grouped with the IP tunnels.
+      {"ipcomp", "IPComp (IP protocol 108)", VW_PROTO_IPCOMP, 0, VW_TUNNEL_IPCOMP},
   };
   return kTunnels;
 }

@@ -235,6 +235,7 @@ Result<LinkMoves> move_links(const std::string& pin_dir, int ethernet_prog_fd, i
   LinkMoves moves;
   auto health = VW_TRY(interface_health(pin_dir));
   for (const InterfaceHealth& h : health) {
+    if (h.state == LinkState::kTunnelUnfiltered) continue;  // never attached: not load's to do
     bool ip = h.framing == framing_name(VW_FRAMING_IP);
     int prog_fd = ip ? ip_prog_fd : ethernet_prog_fd;
     if (h.state == LinkState::kFiltered || h.state == LinkState::kStaleProgram) {

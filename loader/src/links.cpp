@@ -280,9 +280,9 @@ Result<void> forget_expected_link(const std::string& pin_dir, const std::string&
 
 const char* link_state_name(LinkState state) {
   // In LinkState's order.
-  static constexpr std::array<const char*, 5> kNames = {"filtered", "severed", "pin-missing",
-                                                        "stale-program", "other-program"};
-  static_assert(static_cast<size_t>(LinkState::kOtherProgram) + 1 == kNames.size());
+  static constexpr std::array<const char*, 6> kNames = {
+      "filtered", "severed", "pin-missing", "stale-program", "other-program", "tunnel-unfiltered"};
+  static_assert(static_cast<size_t>(LinkState::kTunnelUnfiltered) + 1 == kNames.size());
   auto index = static_cast<size_t>(state);
   return index < kNames.size() ? kNames[index] : "unknown";
 }
@@ -427,6 +427,35 @@ InterfaceHealth check_interface(const std::string& interface,
   return h;
 }
 
+// Whether pin_dir's live slot holds a policy; true (fail closed) when
+// vw_active cannot be read.
+bool policy_applied(const std::string& pin_dir) {
+  auto fd = open_pinned(pin_dir + "/" VW_NAME(VW_MAP_ACTIVE));
+  vw_active active{};
+  uint32_t zero = 0;
+  if (!fd || bpf_map_lookup_elem(fd->get(), &zero, &active) != 0) return true;
+  return active.settings[active.slot & 1].generation != 0;
+}
+
+// A decapsulating device that no expected interface names. The program on
+// the NIC decides a tunnel by its outer packet at most (and a declared one,
+// or a userspace VPN's port, not at all); the inner packets the device
+// delivers are decided only by vaultwall on the device itself.
+InterfaceHealth unfiltered_tunnel(const NetDevice& device) {
+  InterfaceHealth h{.interface = device.name,
+                    .state = LinkState::kTunnelUnfiltered,
+                    .ifindex = device.ifindex};
+  auto framing = framing_for(device);
+  h.framing = framing_name(framing.value_or(VW_FRAMING_ETHERNET));
+  h.problem = "a " + device.kind + " device that is up without vaultwall: the packets it "
+              "decapsulates reach the host decided by nothing";
+  const std::string down = "take it down (ip link set " + device.name + " down)";
+  // An IP tunnel cannot carry the filter (framing_for says why): it must go.
+  h.hint = framing ? attach_hint(device.name) + ", or " + down
+                   : framing.error().context + "; " + framing.error().hint + ", or " + down;
+  return h;
+}
+
 }  // namespace
 
 Result<std::vector<InterfaceHealth>> interface_health(const std::string& pin_dir) {
@@ -441,6 +470,13 @@ Result<std::vector<InterfaceHealth>> interface_health(const std::string& pin_dir
   for (const ExpectedLink& e : expected) all[e.interface] = e.info;
   std::vector<InterfaceHealth> out;
   for (const auto& [name, recorded] : all) out.push_back(check_interface(name, recorded, context));
+  if (!policy_applied(pin_dir)) return out;  // nothing is filtered anywhere: firewall off
+  for (const NetDevice& d : context.devices)
+    if (d.up && is_decapsulating_kind(d.kind) && !all.contains(d.name))
+      out.push_back(unfiltered_tunnel(d));
+  std::sort(out.begin(), out.end(), [](const InterfaceHealth& a, const InterfaceHealth& b) {
+    return a.interface < b.interface;
+  });
   return out;
 }
 

@@ -148,7 +148,7 @@ inline PacketBuilder ipv6_later_fragment(const Ipv6& src = kClient6) {
 // from an address an IP rule admits, so only the outer source can explain
 // a deny.
 constexpr uint8_t kProtoIpip = 4, kProtoIpv6InIp = 41, kProtoGre = 47, kProtoEsp = 50,
-                  kProtoAh = 51, kProtoL2tp = 115, kProtoMplsInIp = 137;
+                  kProtoAh = 51, kProtoIpcomp = 108, kProtoL2tp = 115, kProtoMplsInIp = 137;
 constexpr uint16_t kVxlanPort = 4789;
 
 inline void inner_https_syn(PacketBuilder& b) {
@@ -156,8 +156,9 @@ inline void inner_https_syn(PacketBuilder& b) {
 }
 
 // Outer IPv4 from src carrying IP protocol `proto`: an inner IPv4 packet
-// (IP-in-IP, GRE, MPLS), an inner IPv6 one (6in4), or for ESP, AH and L2TP
-// an opaque payload (encrypted or session data the program never reads).
+// (IP-in-IP, GRE, MPLS), an inner IPv6 one (6in4), or for ESP, AH, IPComp
+// and L2TP an opaque payload (encrypted, compressed or session data the
+// program never reads).
 inline PacketBuilder ip_tunnel4(Ipv4 src, uint8_t proto, Ipv4 dst = kVault) {
   PacketBuilder b;
   b.ethernet().ipv4(src, dst, proto);

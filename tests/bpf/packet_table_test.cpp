@@ -507,8 +507,8 @@ std::vector<PacketCase> tunnel_cases() {
   std::vector<PacketCase> cases;
   const std::pair<const char*, uint8_t> ip_tunnels[] = {
       {"ipip", kProtoIpip}, {"6in4", kProtoIpv6InIp}, {"gre", kProtoGre},
-      {"esp", kProtoEsp},   {"ah", kProtoAh},         {"l2tp", kProtoL2tp},
-      {"mpls_in_ip", kProtoMplsInIp}};
+      {"esp", kProtoEsp},   {"ah", kProtoAh},         {"ipcomp", kProtoIpcomp},
+      {"l2tp", kProtoL2tp}, {"mpls_in_ip", kProtoMplsInIp}};
   for (auto [name, proto] : ip_tunnels) {
     cases.push_back({std::string(name) + "_from_stranger_denied", kDenyByDefault,
                      ip_tunnel4(kStranger, proto).bytes(), drops(VW_CLASS_DEFAULT_DENY)});

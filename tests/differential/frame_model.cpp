@@ -17,7 +17,7 @@ using testing::PacketBuilder;
 
 constexpr uint16_t kEthLldp = 0x88cc;
 constexpr uint8_t kProtoTcp = 6, kProtoUdp = 17;
-constexpr uint8_t kIpTunnels[] = {4, 41, 47, 50, 51, 115, 137};
+constexpr uint8_t kIpTunnels[] = {4, 41, 47, 50, 51, 108, 115, 137};
 constexpr uint16_t kUdpTunnelPorts[] = {4789, 8472, 4790, 6081, 51820, 4500, 1701};
 
 void add_edges(std::set<uint32_t>& out, const Ipv4Prefix& p) {

@@ -95,7 +95,7 @@ class PolicyGenerator {
   json declared_tunnels() {
     std::vector<std::vector<std::string>> spellings = {
         {"ipip", "ip/4"}, {"6in4", "ip/41"},       {"gre", "ip/47", "GRE"},
-        {"esp", "ip/50"}, {"ah", "ip/51"},         {"l2tp", "ip/115"},
+        {"esp", "ip/50"}, {"ah", "ip/51"},         {"ipcomp", "ip/108"}, {"l2tp", "ip/115"},
         {"mpls-in-ip"},   {"vxlan", "udp/4789"},   {"vxlan-linux", "udp/8472"},
         {"vxlan-gpe"},    {"geneve", "udp/6081"},  {"wireguard", "udp/51820"},
         {"esp-in-udp"},   {"l2tp-udp", "udp/1701"}};

@@ -65,13 +65,17 @@ vw_veth_add "$NS_VAULT" "$IF_SEG" "$VAULT_IP/32" "$NS_APP" "${VW_PREFIX}a" "$APP
 	fatal "segment veth"
 vw_route_add "$NS_VAULT" "$APP_IP/32" dev "$IF_SEG" || fatal "route to the app subnet"
 vw_route_add "$NS_APP" "$VAULT_IP/32" dev "${VW_PREFIX}a" || fatal "route to the vault"
-vw_in_ns "$NS_VAULT" python3 "$TUN_PROBE" create "$IF_TUN" || fatal "TUN device"
-ip -n "$NS_VAULT" link set "$IF_TUN" up || fatal "TUN up"
-for src in "$TUN_ALLOWED" "$TUN_DENIED"; do
-	vw_route_add "$NS_VAULT" "$src/32" dev "$IF_TUN" || fatal "route through the TUN device"
-done
-ip netns exec "$NS_VAULT" sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$IF_TUN.rp_filter=0" ||
-	fatal "rp_filter off for the TUN device"
+# tun_up: the TUN device, up and routed (made in its own part below: a
+# decapsulating device up without vaultwall turns every health signal red).
+tun_up() {
+	vw_in_ns "$NS_VAULT" python3 "$TUN_PROBE" create "$IF_TUN" || fatal "TUN device"
+	ip -n "$NS_VAULT" link set "$IF_TUN" up || fatal "TUN up"
+	for src in "$TUN_ALLOWED" "$TUN_DENIED"; do
+		vw_route_add "$NS_VAULT" "$src/32" dev "$IF_TUN" || fatal "route through the TUN device"
+	done
+	ip netns exec "$NS_VAULT" sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$IF_TUN.rp_filter=0" ||
+		fatal "rp_filter off for the TUN device"
+}
 vw_in_ns_bg "$NS_VAULT" python3 -m http.server "$DATA_PORT" --bind 0.0.0.0 --directory "$TMP"
 vw_wait_tcp_listen "$NS_VAULT" "$DATA_PORT" || fatal "HTTP server"
 
@@ -215,8 +219,10 @@ check "... loader status green" loader status
 check "... the denied source is kept out" kept_out "$NS_CLI" "$DENIED_IP"
 
 # ---- a TUN device: no Ethernet header -------------------------------------------------------
+tun_up
 check "before attaching, the TUN device delivers a denied source" test "$(tun_answers "$TUN_DENIED")" -gt 0
 check "status warns about the unfiltered TUN device" out_has "$IF_TUN (tun) is up" loader status
+check "... and is red" fails loader status
 check "attach the TUN device: the IP entry point, generic mode" out_has "IP entry point" loader attach "$IF_TUN"
 check "TUN: 0 of 5 denied SYNs answered" test "$(tun_answers "$TUN_DENIED")" = 0
 check "TUN: the allowed source is answered" test "$(tun_answers "$TUN_ALLOWED")" -gt 0
@@ -232,8 +238,19 @@ ip -n "$NS_VAULT" link add "$IF_VXLAN" type vxlan id 42 dstport 4789 local "$VAU
 check "status lists an unfiltered vxlan device in -o json" \
 	json_true '[.unfilteredTunnels[] | select(.interface == $vxlan) | .kind] == ["vxlan"]' \
 	loader status -o json
-check "... as a warning, not a failure (exit 0)" loader status
+# What it decapsulates reaches the vault decided by nothing: red, not a warning.
+check "... and status is red" fails loader status
+check "... healthy false in -o json, the device listed unfiltered with its fix" \
+	json_true '.healthy == false and ([.interfaces[] | select(.interface == $vxlan) |
+		.filtered == false and .state == "tunnel-unfiltered" and (.hint | contains("attach"))] == [true])' \
+	loader status -o json
+check "... verify is red and names it" out_has "interface $IF_VXLAN is unfiltered" ctl verify
+check "... verify exits 1" fails ctl verify
+check "... vaultwall_interface_attached is 0 for it" \
+	metric_is "$(attached_metric "$IF_VXLAN" "")" 0
 check "attach the vxlan device (Ethernet frames)" loader attach "$IF_VXLAN"
+check "... status green with it attached" loader status
+check "... verify green" ctl verify
 ip -n "$NS_VAULT" link del "$IF_VXLAN" || fatal "delete the vxlan device"
 check "load with an expected interface gone: loads (exit 0)" loader load
 check "... and warns that it is still unfiltered" out_has "still unfiltered: $IF_VXLAN" loader load

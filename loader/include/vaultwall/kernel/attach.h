@@ -100,7 +100,8 @@ struct Status {
   std::vector<InterfaceHealth> links;
   std::vector<MapStatus> maps;
   // Decapsulating devices (vxlan, geneve, tun, wireguard, ...) of the
-  // caller's namespace that are up and not filtered by vaultwall.
+  // caller's namespace that are up and not filtered by vaultwall (with a
+  // policy applied, also in `links` as kTunnelUnfiltered: unhealthy).
   std::vector<NetDevice> unfiltered_tunnels;
   // The idle slot holds a later policy than the active one: vw_active.slot
   // was flipped back to an older policy (or an apply died between writing

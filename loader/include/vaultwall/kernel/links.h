@@ -89,8 +89,13 @@ enum class LinkState {
   kPinMissing,    // the link pin was deleted: the XDP program is detached
   kStaleProgram,  // the link runs a program that is not the loaded one
   kOtherProgram,  // no vaultwall link; another XDP program is on the interface
+  // Never attached: a decapsulating device (vxlan, tun, wireguard, ...) up
+  // without vaultwall while a policy is applied. What it delivers was
+  // decided by nothing: it counts as an expected interface left unfiltered.
+  kTunnelUnfiltered,
 };
-// "filtered", "severed", "pin-missing", "stale-program", "other-program"
+// "filtered", "severed", "pin-missing", "stale-program", "other-program",
+// "tunnel-unfiltered"
 const char* link_state_name(LinkState state);
 
 struct InterfaceHealth {
@@ -113,8 +118,10 @@ struct InterfaceHealth {
   bool whole() const { return filtered() && vlan_bypass.empty(); }
 };
 
-// Every expected interface (the vw_links record and every link pin), in
-// name order. Errors only when the pins cannot be read at all.
+// Every expected interface (the vw_links record and every link pin), and,
+// with a policy applied, every decapsulating device of the caller's
+// namespace that is up without vaultwall (kTunnelUnfiltered), in name
+// order. Errors only when the pins cannot be read at all.
 Result<std::vector<InterfaceHealth>> interface_health(const std::string& pin_dir);
 
 // The ifindex the XDP program sees for `interface` (its live link's), or
