@@ -22,6 +22,25 @@ Result<DriftReport> check_drift(const PinnedMaps& maps) {
   return report;
 }
 
+namespace {
+
+std::optional<uint64_t> generation_of(const Json& version) {
+  if (version.is_object() && version.contains("generation") &&
+      version["generation"].is_number_unsigned())
+    return version["generation"].get<uint64_t>();
+  return std::nullopt;
+}
+
+// A failed change that still moved the generation (attach A B re-applied
+// the stored policy for A, then B failed): it left its "to" in force.
+bool moved_generation(const Json& entry) {
+  auto from = generation_of(entry.value("from", Json()));
+  auto to = generation_of(entry.value("to", Json()));
+  return from && to && *from != *to;
+}
+
+}  // namespace
+
 Result<JournalView> read_journal_view(const std::string& journal, const std::string& pin_dir) {
   auto lines = VW_TRY(read_journal(journal));
   JournalView view;
@@ -29,10 +48,11 @@ Result<JournalView> read_journal_view(const std::string& journal, const std::str
     auto entry = Json::parse(line, nullptr, false);
     if (!entry.is_object() || entry.value("pinDir", Json()) != pin_dir) continue;
     auto result = entry.value("result", Json());
-    if (result != kResultOk) {
-      if (result != kResultFailed) view.interrupted_after = true;
+    if (result != kResultOk && result != kResultFailed) {
+      view.interrupted_after = true;
       continue;
     }
+    if (result == kResultFailed && !moved_generation(entry)) continue;
     const auto to = entry.value("to", Json());
     if (to.is_object() && to.contains("generation") && to["generation"].is_number_unsigned())
       view.last_ok = to["generation"].get<uint64_t>();
@@ -77,7 +97,7 @@ void check_journal(const KernelPolicy& current, const Result<JournalView>& journ
   if (!journal->last_ok || *journal->last_ok == current.info.generation) return;
   // An interrupted change may have flipped before it died.
   if (journal->interrupted_after && current.info.generation > *journal->last_ok) return;
-  h.differences.push_back("the change journal's last successful change left generation " +
+  h.differences.push_back("the change journal's last change left generation " +
                           std::to_string(*journal->last_ok) + ", the kernel enforces generation " +
                           std::to_string(current.info.generation));
 }

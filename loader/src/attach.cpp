@@ -175,7 +175,9 @@ Result<AttachResult> attach_interface(const std::string& pin_dir, const std::str
   if (!severed) {
     if (severed.error().code == EEXIST)
       return fail(EEXIST, "vaultwall is already attached to " + interface,
-                  "see vaultwall-loader status; detach it first to change the mode");
+                  mode == AttachMode::kAuto
+                      ? "nothing to do for it: its link is live (vaultwall-loader status)"
+                      : "see vaultwall-loader status; detach it first to change the mode");
     return std::unexpected(severed.error());
   }
   if (device->xdp_prog_id != 0)

@@ -1,6 +1,7 @@
 // The change journal writer: one JSON line per change, file 0600 in a
 // directory it creates, and interrupted changes recorded from their markers.
 #include "vaultwall/common/journal.h"
+#include "vaultwall/apply/verify.h"
 #include "vaultwall/common/time.h"
 
 #include <gtest/gtest.h>
@@ -114,6 +115,33 @@ TEST_F(JournalTest, FailureKeepsTheFirstReason) {
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0]["result"], "failed");
   EXPECT_EQ(all[0]["reason"], "document invalid: ipRules[0]: private range");
+}
+
+// verify compares the kernel's generation with what the journal's last
+// change left. `attach A B` re-applies for A before B fails: a failed
+// change that moved the generation left what is in force, so it counts; a
+// failed one that moved nothing does not bless the generation it read.
+TEST_F(JournalTest, AFailedChangeThatMovedTheGenerationIsWhatItLeft) {
+  auto record = [&](const char* command, uint64_t from, uint64_t to, bool ok) {
+    JournalEntry e = sample_entry();
+    e.command = command;
+    e.from = PolicyVersion{from, "aa"};
+    e.to = PolicyVersion{to, "aa"};
+    auto pending = PendingChange::begin(path_, e);
+    ASSERT_TRUE(pending) << pending.error().message();
+    if (!ok) pending->entry().fail("vaultwall is already attached to eth0");
+    ASSERT_TRUE(pending->finish());
+  };
+  const std::string pin_dir = sample_entry().pin_dir;
+  record("apply", 13, 14, true);
+  record("attach", 14, 15, false);
+  auto view = read_journal_view(path_, pin_dir);
+  ASSERT_TRUE(view) << view.error().message();
+  EXPECT_EQ(view->last_ok, std::optional<uint64_t>(15));
+  record("apply", 16, 16, false);  // refused, read while something else was in force
+  view = read_journal_view(path_, pin_dir);
+  ASSERT_TRUE(view) << view.error().message();
+  EXPECT_EQ(view->last_ok, std::optional<uint64_t>(15));
 }
 
 // apply's entry names the file read and the SHA-256 of its bytes.

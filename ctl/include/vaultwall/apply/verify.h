@@ -32,7 +32,9 @@ Result<DriftReport> check_drift(const PinnedMaps& maps);
 
 // What the change journal says about the generation under one pin dir.
 struct JournalView {
-  std::optional<uint64_t> last_ok;  // left by the last successful change that knows it
+  // Left by the last change that knows it: a successful one, or a failed
+  // one that still moved the generation (attach A B: A re-applied, B failed).
+  std::optional<uint64_t> last_ok;
   bool interrupted_after = false;   // a later change was interrupted (or still runs):
                                     // it may have flipped to a newer generation
 };
