@@ -145,6 +145,15 @@ Result<PinnedMaps> open_maps(const Globals& g) {
   return PinnedMaps::open(g.pin_dir);
 }
 
+std::optional<std::pair<std::string, std::string>> vault_name_and_group(const std::string& id) {
+  const std::vector<std::string> parts = split(id, '/');
+  if (parts.size() != 9 || !parts[0].empty() || !equals_ignore_case(parts[1], "subscriptions") ||
+      !equals_ignore_case(parts[3], "resourceGroups") || !equals_ignore_case(parts[5], "providers") ||
+      !equals_ignore_case(parts[6], "Microsoft.KeyVault") || !equals_ignore_case(parts[7], "vaults"))
+    return std::nullopt;
+  return std::pair{parts[8], parts[4]};
+}
+
 void warn_now(const std::string& message) {
   spdlog::warn("{}", printable(truncated(message, kMaxMessageBytes)));
 }

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -98,6 +99,11 @@ Report exit_code_report(int code);
 
 // Pinned maps, after the privilege and bpffs checks that explain failures.
 Result<PinnedMaps> open_maps(const Globals& g);
+
+// The name and resource group of a Key Vault id
+// (/subscriptions/S/resourceGroups/G/providers/Microsoft.KeyVault/vaults/N);
+// nullopt for anything else.
+std::optional<std::pair<std::string, std::string>> vault_name_and_group(const std::string& id);
 
 // Prints "vaultwallctl: warning: <message>" on stderr now, for commands
 // that run for days (a Report speaks only at the end).

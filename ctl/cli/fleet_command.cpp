@@ -536,6 +536,14 @@ Report cmd_put(const FleetFlags& flags) {
   Checked<SharedPolicy> shared = load_shared(flags);
   if (!shared.ok())
     return refuse_invalid(report, flags.file, shared.diagnostics, "nothing was written");
+  // One typo would put another vault's firewall on a whole fleet.
+  if (auto vault = vault_name_and_group(shared.value->policy.resource_id);
+      vault && !equals_ignore_case(vault->first, flags.vault))
+    return report.fail(Error{0,
+                             "--vault " + flags.vault + ": " + flags.file + " is vault " +
+                                 vault->first + " (" + shared.value->policy.resource_id +
+                                 "); nothing was written",
+                             "give --vault " + vault->first + ", or the document of " + flags.vault});
   report.json["valid"] = true;
   report.json["diagnostics"] = diagnostics_json(shared.diagnostics);
   add_diagnostic_notes(report, shared.diagnostics);

@@ -57,18 +57,6 @@ void add_vault_identity_options(CLI::App* cmd, VaultIdentity& identity) {
                   "compares it)");
 }
 
-// The name and resource group of a Key Vault id
-// (/subscriptions/S/resourceGroups/G/providers/Microsoft.KeyVault/vaults/N);
-// nullopt for anything else.
-std::optional<std::pair<std::string, std::string>> vault_name_and_group(const std::string& id) {
-  const std::vector<std::string> parts = split(id, '/');
-  if (parts.size() != 9 || !parts[0].empty() || !equals_ignore_case(parts[1], "subscriptions") ||
-      !equals_ignore_case(parts[3], "resourceGroups") || !equals_ignore_case(parts[5], "providers") ||
-      !equals_ignore_case(parts[6], "Microsoft.KeyVault") || !equals_ignore_case(parts[7], "vaults"))
-    return std::nullopt;
-  return std::pair{parts[8], parts[4]};
-}
-
 // Checks -n/-g against `id`, the vault id of `what`. Names and groups
 // compare in any case (Azure's resource names are case-insensitive).
 // Returns a warning when there is nothing to check against.

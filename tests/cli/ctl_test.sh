@@ -104,6 +104,23 @@ vault_document akv-current vwcnosuch0 >"$DOC_NO_SUCH_INTERFACE"
 echo '{"defaultAction": "Deny", "ipRules": [{"value": "10.0.0.0/8"}]}' >"$DOC_INVALID"
 chmod 644 "$TMP"/*.json
 
+# ---- fleet put names the vault it writes -----------------------------------
+
+# A shared policy exported from one vault, put for another: refused before
+# etcd is reached (the endpoint is a closed port), naming both vaults.
+cat >"$TMP/shared.json" <<'EOF'
+{"id": "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/cli-vault",
+ "name": "cli-vault",
+ "properties": {"networkAcls": {"defaultAction": "Deny", "ipRules": [{"value": "203.0.113.0/24"}]}}}
+EOF
+run "$CTL" fleet put --vault kv-other -f "$TMP/shared.json" --endpoints http://127.0.0.1:1 --dry-run
+expect_exit 1 "fleet put --vault of another vault than the document's is refused"
+expect_err "--vault kv-other" "... naming the vault asked for"
+expect_err "cli-vault" "... and the document's vault"
+run "$CTL" fleet put --vault CLI-VAULT -f "$TMP/shared.json" --endpoints http://127.0.0.1:1 --dry-run
+expect_exit 1 "fleet put for the document's own vault (any case) goes on to etcd"
+expect_err "127.0.0.1:1" "... and fails only on reaching it"
+
 # ---- nothing loaded --------------------------------------------------------
 
 echo "== no pinned maps: every kernel command says to load first"
