@@ -367,8 +367,18 @@ class Recogniser {
       paths_.add("properties.publicNetworkAccess", under(at, access.key));
     }
     out.owned = Json{{"properties", properties}};
+    keep_id(*out.owned, root, "resourceId", at);
     if (!vault_matches(out) || !expressions_refused(out, "")) return std::nullopt;
     return out;
+  }
+
+  // The vault's resource id (-n/-g are checked against it, the deny log
+  // names the vault by it) from field `key` of the converted shape.
+  void keep_id(Json& owned, const Json& from, std::string_view key, const std::string& at) {
+    auto id = find(from, key);
+    if (!id || !id.value->is_string()) return;
+    owned["id"] = *id.value;
+    paths_.add("id", under(at, id.key));
   }
 
   // A list of strings `key` of `from` becomes [{field: s}, ...] at `canonical`.
@@ -510,6 +520,7 @@ class Recogniser {
       paths_.add("properties.publicNetworkAccess", join_path(chosen->path, enabled.key));
     }
     out.owned = Json{{"properties", properties}};
+    keep_id(*out.owned, *chosen->values, "id", chosen->path);
     if (!expressions_refused(out, "")) return std::nullopt;
     return out;
   }

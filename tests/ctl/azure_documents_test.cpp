@@ -119,6 +119,26 @@ std::string case_name(const ::testing::TestParamInfo<AzureCase>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Table, AzureDocument, ::testing::ValuesIn(load_cases()), case_name);
 
+// Every export that carries the vault's id keeps it: -n/-g are checked
+// against it and the deny log names the vault by it.
+TEST(AzureDocuments, ExportsKeepTheVaultsId) {
+  const std::string kSubscription = "/subscriptions/8f3c2a10-5b7e-4c1d-9e2f-6a4b3c2d1e0f";
+  const std::pair<const char*, std::string> exports[] = {
+      {"az-keyvault-show.json",
+       kSubscription + "/resourceGroups/rg-secrets-prod/providers/Microsoft.KeyVault/vaults/kv-app-prod"},
+      {"powershell-get-azkeyvault.json",
+       kSubscription + "/resourceGroups/rg-secrets-prod/providers/Microsoft.KeyVault/vaults/kv-app-prod"},
+      {"terraform-show.json",
+       kSubscription + "/resourceGroups/rg-secrets-prod/providers/Microsoft.KeyVault/vaults/kv-tf-prod"}};
+  for (const auto& [file, id] : exports) {
+    ValidateOptions options;
+    options.policy_only = true;
+    auto loaded = load_policy_file(azure_dir() / file, options, std::nullopt, {});
+    ASSERT_TRUE(loaded.ok()) << file << "\n" << describe(loaded.diagnostics);
+    EXPECT_EQ(loaded.value->resource_id, id) << file;
+  }
+}
+
 TEST(AzureDocuments, EveryDocumentHasARowAndThereAreAtLeastThirty) {
   std::set<std::string> listed;
   for (const AzureCase& c : load_cases()) listed.insert(c.file);
