@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <filesystem>
 
 namespace vaultwall {
 
@@ -78,11 +79,22 @@ Result<UniqueFd> open_pinned(const std::string& path) {
 
 namespace {
 
+// Whether pin_dir holds vaultwall's ABI map pin (it was loaded there).
+bool loaded_at(const std::string& pin_dir) {
+  std::error_code ec;
+  return std::filesystem::exists(pin_dir + "/" VW_NAME(VW_MAP_ABI), ec);
+}
+
 Result<UniqueFd> open_map_pin(const std::string& pin_dir, const char* name) {
   auto fd = open_pinned(pin_dir + "/" + name);
   if (fd) return fd;
   Error e = fd.error();
-  if (e.code == ENOENT)
+  // A pin deleted from a loaded set: load refuses the partial set (it
+  // would create that map empty); the running program still holds it.
+  if (e.code == ENOENT && loaded_at(pin_dir) && std::string_view(name) != VW_NAME(VW_MAP_ABI))
+    e.hint = "the pins at " + pin_dir + " are incomplete; pin it again from the running "
+             "program: vaultwall-loader load --repair";
+  else if (e.code == ENOENT)
     e.hint = "no pinned maps at " + pin_dir + "; run vaultwall-loader load first";
   else if (e.code == EPERM || e.code == EACCES)
     e.hint = "run as root (vaultwall pins are readable by root only)";

@@ -193,6 +193,10 @@ rm "$PIN_DIR/vw_active"
 check "load with vw_active missing fails" fails loader load
 check "... naming the missing pin" out_has "missing vw_active" loader load
 check "... and the repair" out_has "load --repair" loader load
+for command in "loader status" "ctl verify" "ctl stats"; do
+	# shellcheck disable=SC2086
+	check "$command names the repair too (not a first load)" out_has "load --repair" $command
+done
 check "... the link stays on the running program" test "$(link_prog_id)" = "$OLD_PROG"
 check "... the denied source is still kept out" kept_out "$NS_CLI" "$DENIED_IP"
 check "load --repair re-pins vw_active from the running program" loader load --repair
