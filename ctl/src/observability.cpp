@@ -66,7 +66,8 @@ std::string event_rule_text(const vw_event& e, const std::string& rule_text) {
       if (rule_text.empty()) return "publicNetworkAccess: Disabled";
       return "publicNetworkAccess: Disabled (overrides rule " + rule_text + ")";
     case VW_CLASS_IPV6_DENY:
-      return "IPv6: no rule can admit it (rules are IPv4); defaultAction Deny or publicNetworkAccess Disabled";
+      return "IPv6: no IPv6 rule, subnet or trusted prefix admits it; defaultAction Deny or "
+             "publicNetworkAccess Disabled";
     case VW_CLASS_FRAGMENT_DENY:
       return "later IPv4 fragment from a source that is not allowed";
     case VW_CLASS_PERIMETER_DENY:

@@ -89,6 +89,11 @@ TEST(EventJson, Ipv6CallerIsPrintedAsIpv6) {
   e.ip_version = 6;
   e.verdict_class = VW_CLASS_IPV6_DENY;
   EXPECT_EQ(event_json(e, 0, {})["callerIpAddress"], "2001:db8::50");
+  // IPv6 rules exist (dualstack, VNET subnets, a perimeter): the text says
+  // none admitted the source, not that there can be none.
+  EXPECT_EQ(event_json(e, 0, {})["rule"],
+            "IPv6: no IPv6 rule, subnet or trusted prefix admits it; defaultAction Deny or "
+            "publicNetworkAccess Disabled");
 }
 
 constexpr const char* kVaultId =
