@@ -116,11 +116,14 @@ static __always_inline int is_multicast_mac(const __u8 *mac)
 	return mac[0] & 1; /* the group bit; broadcast is all ones */
 }
 
+/* An address no reply goes to or comes from: multicast and 240/4 (the
+ * limited broadcast with it), 0/8 ("this network") and loopback. No real
+ * client has one as its source: answering it would answer a spoofer. */
 static __always_inline int ipv4_no_reply_address(__be32 addr)
 {
 	__u32 a = bpf_ntohl(addr);
 
-	return (a >> 28) == 0xe || a == 0xffffffffu || a == 0;
+	return (a >> 28) >= 0xe || (a >> 24) == 0 || (a >> 24) == 127;
 }
 
 /* Reads the TCP header at the cursor; 0 when it may be answered (not a
@@ -222,7 +225,8 @@ static __always_inline int build_rst_ipv4(struct xdp_md *ctx, struct cursor *c)
 
 	if (!ip || ip->protocol != IPPROTO_TCP || ipv4_is_later_fragment(ip))
 		return -1;
-	if (ipv4_no_reply_address(ip->saddr) || ipv4_no_reply_address(ip->daddr))
+	if (ipv4_no_reply_address(ip->saddr) || ipv4_no_reply_address(ip->daddr) ||
+	    ip->saddr == ip->daddr) /* the host itself as the source: spoofed */
 		return -1;
 	tot_len = bpf_ntohs(ip->tot_len);
 	if (skip_ipv4_header(c, ip) < 0 || tot_len < ip->ihl * 4u)
@@ -251,11 +255,40 @@ static __always_inline int build_rst_ipv4(struct xdp_md *ctx, struct cursor *c)
 	return 0;
 }
 
+/* The IPv6 no-reply set: multicast, unspecified, loopback, and an
+ * IPv4-mapped address checked as the IPv4 address it carries (the source
+ * was decided as that address). */
 static __always_inline int ipv6_no_reply_address(const struct in6_addr *a)
 {
 	const __u32 *w = a->in6_u.u6_addr32;
 
-	return a->in6_u.u6_addr8[0] == 0xff || (w[0] | w[1] | w[2] | w[3]) == 0;
+	if (a->in6_u.u6_addr8[0] == 0xff)
+		return 1;
+	if ((w[0] | w[1]) != 0)
+		return 0;
+	if (w[2] == bpf_htonl(0xffff))
+		return ipv4_no_reply_address(w[3]);
+	return w[2] == 0 && (w[3] == 0 || w[3] == bpf_htonl(1));
+}
+
+static __always_inline int ipv6_is_link_local(const struct in6_addr *a)
+{
+	return a->in6_u.u6_addr8[0] == 0xfe && (a->in6_u.u6_addr8[1] & 0xc0) == 0x80;
+}
+
+/* A source the reply must not go to: the no-reply set, the host's own
+ * address, or a link-local source on a packet to a wider-scoped address
+ * (a link-local address is never routed to one). */
+static __always_inline int ipv6_no_reply_source(const struct in6_addr *src,
+						const struct in6_addr *dst)
+{
+	const __u32 *s = src->in6_u.u6_addr32, *d = dst->in6_u.u6_addr32;
+
+	if (ipv6_no_reply_address(src))
+		return 1;
+	if (s[0] == d[0] && s[1] == d[1] && s[2] == d[2] && s[3] == d[3])
+		return 1;
+	return ipv6_is_link_local(src) && !ipv6_is_link_local(dst);
 }
 
 /* The IPv6 reply; 0 when it is ready to be sent. */
@@ -271,7 +304,7 @@ static __always_inline int build_rst_ipv6(struct xdp_md *ctx, struct cursor *c)
 
 	if ((void *)(ip6 + 1) > c->end)
 		return -1;
-	if (ipv6_no_reply_address(&ip6->saddr) || ipv6_no_reply_address(&ip6->daddr))
+	if (ipv6_no_reply_source(&ip6->saddr, &ip6->daddr) || ipv6_no_reply_address(&ip6->daddr))
 		return -1;
 	__builtin_memcpy(&out.saddr, &ip6->daddr, sizeof(out.saddr));
 	__builtin_memcpy(&out.daddr, &ip6->saddr, sizeof(out.daddr));

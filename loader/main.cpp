@@ -213,6 +213,13 @@ std::string tunnel_warning(const NetDevice& d) {
          d.name + ") or take it down";
 }
 
+std::string lost_replies_warning(const std::string& interface) {
+  return "denyAction is reject, but " + interface + " is a veth attached in native mode, which "
+         "does not deliver the RSTs (stats counts them as sent; clients still time out): attach "
+         "it in generic mode (vaultwall-loader detach " + interface +
+         " && vaultwall-loader attach " + interface + " --mode generic)";
+}
+
 // One shape in every outcome: an error leaves the empty values.
 Json source_index_json(const SourceIndexUse& u) {
   return {{"capacityChunks", u.capacity},
@@ -233,6 +240,8 @@ Json status_json(const Status& s, bool failed) {
     tunnels.push_back({{"interface", d.name}, {"kind", d.kind}, {"ifindex", d.ifindex}});
     warnings.push_back(tunnel_warning(d));
   }
+  for (const std::string& interface : s.replies_lost)
+    warnings.push_back(lost_replies_warning(interface));
   bool healthy = !failed && s.healthy();
   Json index = source_index_json(s.source_index), interfaces = links_json(s.links);
   return {{"pinDir", s.pin_dir},         {"loaded", s.loaded},
@@ -260,15 +269,21 @@ void add_status_text(Report& report, const Status& s) {
   summary.add_row({"policy", "slot " + std::to_string(s.active_slot) + ", generation " +
                                  std::to_string(s.generation)});
   const SourceIndexUse& index = s.source_index;
+  // trie_regions counts the IPv6 /16s too (ipv6_trie_regions of them).
+  const uint32_t ipv4_trie_regions = index.trie_regions - index.ipv6_trie_regions;
   summary.add_row({"index", index_size_text(index.capacity) + "; the live slot uses " +
                                 std::to_string(index.used) +
-                                (index.trie_regions ? ", " + std::to_string(index.trie_regions) +
-                                                          " /16s left to the tries"
-                                                    : "") +
+                                (ipv4_trie_regions ? ", " + std::to_string(ipv4_trie_regions) +
+                                                         " /16s left to the tries"
+                                                   : "") +
                                 "; IPv6 nodes " + std::to_string(index.ipv6_nodes) + " of " +
-                                std::to_string(index.ipv6_capacity)});
+                                std::to_string(index.ipv6_capacity) +
+                                (index.ipv6_trie_regions
+                                     ? ", " + std::to_string(index.ipv6_trie_regions) +
+                                           " IPv6 /16s left to the trie"
+                                     : "")});
   report.table(std::move(summary));
-  if (index.trie_regions > index.ipv6_trie_regions)
+  if (ipv4_trie_regions > 0)
     report.warn("the live policy needs " + std::to_string(index.needed) +
                 " index chunks: purge and load with --index-chunks " + std::to_string(index.needed) +
                 " to index all of it (see vaultwallctl apply's warning)");
@@ -296,6 +311,7 @@ void add_status_text(Report& report, const Status& s) {
   for (const MapStatus& m : s.maps) maps += " " + m.name + "=" + std::to_string(m.id);
   report.line(maps);
   for (const NetDevice& d : s.unfiltered_tunnels) report.warn(tunnel_warning(d));
+  for (const std::string& interface : s.replies_lost) report.warn(lost_replies_warning(interface));
   size_t unfiltered = std::count_if(s.links.begin(), s.links.end(),
                                     [](const InterfaceHealth& h) { return !h.whole(); });
   if (unfiltered > 0)

@@ -66,13 +66,11 @@ std::vector<Diagnostic> host_facts_in(Json& document, const std::string& path_pr
 // each with its own segment and the named subnets with the Key Vault
 // service endpoint and a prefix of their own, so the shared policy can be
 // validated as a host that describes them all would see it. Never stored.
-Json stand_in_virtual_networks(std::string_view document_text) {
-  Checked<Document> parsed = parse_document(document_text);
+Json stand_in_virtual_networks(const Document& parsed) {
   Json vnets = Json::array();
-  if (!parsed.value) return vnets;
   std::map<std::string, size_t> index;  // lower-cased vnet id -> position
   uint32_t subnets = 0;
-  for (const Document::VnetRuleText& rule : parsed.value->vnet_rules) {
+  for (const Document::VnetRuleText& rule : parsed.vnet_rules) {
     std::string id = lower(rule.id.value);
     size_t cut = id.rfind("/subnets/");
     if (cut == std::string::npos || cut + 9 >= id.size()) continue;  // the validator says why
@@ -126,10 +124,17 @@ Json shared_document(const Policy& shared) {
 // when services are named); diagnostics' paths prefixed with path_prefix.
 Checked<Policy> load_as_shared(Json document, const std::string& service_tags_path,
                                const std::string& path_prefix) {
-  std::string text = document.dump();
+  // A document that cannot be read: its own errors, not the validator's
+  // call for host facts that a stand-in would have answered.
+  Checked<Document> parsed = parse_document(document.dump());
+  if (!parsed.ok()) {
+    for (Diagnostic& d : parsed.diagnostics)
+      if (!path_prefix.empty()) d.path = join_path(path_prefix, d.path);
+    return refused<Policy>(std::move(parsed.diagnostics));
+  }
   Json& section = document["vaultwall"];
   if (!section.is_object()) section = Json::object();
-  section["virtualNetworks"] = stand_in_virtual_networks(text);
+  section["virtualNetworks"] = stand_in_virtual_networks(*parsed.value);
   if (!service_tags_path.empty()) section["trustedServices"]["serviceTags"] = service_tags_path;
   Checked<Policy> loaded = load_policy(document.dump());
   for (Diagnostic& d : loaded.diagnostics)

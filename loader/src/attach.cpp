@@ -295,6 +295,20 @@ std::vector<NetDevice> unfiltered_tunnels(const std::vector<NetDevice>& devices,
   return out;
 }
 
+// Filtered links of veth devices in native mode (this namespace's).
+std::vector<std::string> native_veth_links(const std::vector<NetDevice>& devices,
+                                           const std::vector<InterfaceHealth>& links) {
+  std::vector<std::string> out;
+  for (const InterfaceHealth& h : links) {
+    if (!h.filtered() || h.other_namespace || h.mode != "native") continue;
+    bool veth = std::any_of(devices.begin(), devices.end(), [&](const NetDevice& d) {
+      return d.name == h.interface && d.ifindex == h.ifindex && d.kind == "veth";
+    });
+    if (veth) out.push_back(h.interface);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string index_size_text(uint32_t chunks) {
@@ -336,7 +350,10 @@ Result<Status> read_status(const std::string& pin_dir) {
     status.maps.push_back({name, map_info.id});
   }
   status.links = VW_TRY(interface_health(pin_dir));
-  status.unfiltered_tunnels = unfiltered_tunnels(VW_TRY(list_net_devices()), status.links);
+  const std::vector<NetDevice> devices = VW_TRY(list_net_devices());
+  status.unfiltered_tunnels = unfiltered_tunnels(devices, status.links);
+  if (active.settings().deny_action == VW_DENY_REJECT)
+    status.replies_lost = native_veth_links(devices, status.links);
   return status;
 }
 

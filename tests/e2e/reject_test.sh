@@ -33,6 +33,7 @@ VW_LOADER=$LOADER VW_CTL=$CTL VW_PIN_DIR=$PIN_DIR VW_CMD_TIMEOUT=30
 loader() { vw_loader "$NS_VAULT" "$@"; }
 ctl() { vw_ctl "$NS_VAULT" "$@"; }
 ctl_cmd=(nsenter --net="/run/netns/$NS_VAULT" -- "$CTL" --pin-dir "$PIN_DIR") # for run
+loader_cmd=(nsenter --net="/run/netns/$NS_VAULT" -- "$LOADER" --pin-dir "$PIN_DIR")
 
 # policy FILE ACTION: default Deny, the allowed source as an IP rule.
 policy() {
@@ -141,6 +142,18 @@ check "flood: some replies came back" test "$replies" -ge 1
 check "flood: vault counted every SYN as sent or suppressed" test $((reject_sent + reject_suppressed)) -eq "$sent"
 check "flood: the sender saw the RSTs the vault sent" test "$replies" -ge "$reject_sent"
 check "after the flood: allowed client still gets HTTP 200" allowed_gets_in
+
+# ---- native mode on a veth: the RSTs are lost, and status says so --------------
+check "status (generic mode): no warning about lost replies" \
+	bash -c '! "$@" 2>&1 | grep -q "does not deliver the RSTs"' _ "${loader_cmd[@]}" status
+essential "detach, then attach in native mode" loader detach "$IF_VAULT"
+essential "vaultwall-loader attach $IF_VAULT --mode native" loader attach "$IF_VAULT" --mode native
+run "${loader_cmd[@]}" status -o json
+check "status -o json warns that $IF_VAULT does not deliver the RSTs" \
+	jq -e --arg i "$IF_VAULT" 'any(.warnings[]; contains($i) and contains("does not deliver the RSTs"))' <<<"$OUT"
+check "... naming generic mode as the fix" grep -q -- "--mode generic" <<<"$OUT"
+essential "back to generic mode" loader detach "$IF_VAULT"
+essential "vaultwall-loader attach $IF_VAULT --mode generic" loader attach "$IF_VAULT" --mode generic
 
 # ---- update --deny-action drop: back to silence -------------------------------
 essential "vaultwallctl update --deny-action drop" ctl update --deny-action drop

@@ -89,6 +89,16 @@ TEST(SharedPolicy, OrdinaryValidationStillApplies) {
   EXPECT_EQ(paths(shared.diagnostics), "properties.networkAcls.ipRules[0].value|");
 }
 
+// A document that cannot be read says why, and only that: no host facts
+// are asked for (fleet put takes none), as if its VNET rules needed them.
+TEST(SharedPolicy, AnUnreadableDocumentGetsItsOwnErrorOnly) {
+  std::string text = shared_document();
+  text.replace(text.find(R"("}]}},)"), 6, R"(", "colour": "blue"}]}},)");
+  auto shared = make_shared_policy(text, {});
+  ASSERT_FALSE(shared.ok());
+  EXPECT_EQ(paths(shared.diagnostics), "properties.networkAcls.virtualNetworkRules[0].colour|");
+}
+
 TEST(SharedPolicy, TrustedServicesAreStoredResolved) {
   SharedPolicy shared = made(shared_document());
   ASSERT_EQ(shared.service_tags.count("AzureKeyVault"), 1u);

@@ -103,6 +103,9 @@ struct Status {
   // caller's namespace that are up and not filtered by vaultwall (with a
   // policy applied, also in `links` as kTunnelUnfiltered: unhealthy).
   std::vector<NetDevice> unfiltered_tunnels;
+  // Under denyAction reject: filtered veth links in native mode, where the
+  // veth driver does not deliver XDP_TX replies (DESIGN §1.10).
+  std::vector<std::string> replies_lost;
   // The idle slot holds a later policy than the active one: vw_active.slot
   // was flipped back to an older policy (or an apply died between writing
   // the idle slot and its flip; vaultwallctl verify tells which from the
