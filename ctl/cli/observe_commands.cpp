@@ -2,6 +2,7 @@
 // explain, verify.
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <memory>
 
@@ -14,6 +15,7 @@
 #include "vaultwall/kernel/links.h"
 #include "vaultwall/kernel/public6.h"
 #include "vaultwall/policy/classify.h"
+#include "vaultwall/policy/host_facts.h"
 #include "vaultwall/policy/host_network.h"
 #include "vaultwall/policy/service_tags.h"
 
@@ -431,9 +433,13 @@ Report cmd_verify(const Globals& g) {
   report.line("DRIFT: generation " + std::to_string(*v.generation) +
               " is not what should be enforced:");
   for (const std::string& p : v.differences) report.line("  " + p);
+  // show's document carries the host facts it was applied with: a host
+  // facts file named by the environment as well would be refused.
+  const char* facts = std::getenv(kHostFactsEnv);
+  const std::string unset = facts && *facts ? "env -u " + std::string(kHostFactsEnv) + " " : "";
   report.line("repair the links with vaultwall-loader attach IFACE; repair the maps by re-applying "
-              "the policy (vaultwallctl --pin-dir " + g.pin_dir + " show > p.json && vaultwallctl "
-              "--pin-dir " + g.pin_dir + " apply --force -f p.json)");
+              "the policy (vaultwallctl --pin-dir " + g.pin_dir + " show > p.json && " + unset +
+              "vaultwallctl --pin-dir " + g.pin_dir + " apply --force -f p.json)");
   return report;
 }
 

@@ -670,7 +670,7 @@ void merge_host_facts(Document& document, const HostFactsText& host, Diagnostics
       diagnostics.error(
           *document.embedded_host_facts,
           "the document carries host facts of its own, and " + host.name +
-              " (--host or $VAULTWALL_HOST_FACTS) gives them too; keep them in one place: remove dataPlane, privateEndpoints, virtualNetworks and trustedServices.serviceTags from the vaultwall section, or leave --host out");
+              " (--host or $VAULTWALL_HOST_FACTS) gives them too; keep them in one place: remove dataPlane, privateEndpoints, virtualNetworks and trustedServices.serviceTags from the vaultwall section, or leave --host out and unset $VAULTWALL_HOST_FACTS (a document from vaultwallctl show carries the facts it was applied with)");
     else
       diagnostics.warning(*document.embedded_host_facts,
                           "the document carries host facts of its own, so " + host.name +

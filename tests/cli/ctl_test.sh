@@ -407,6 +407,21 @@ expect_exit 1 "verify after tampering"
 expect_out "DRIFT" "verify reports drift"
 expect_out "rule trie: 1 unexpected entries in the kernel" "verify names the extra entry"
 expect_out "apply --force" "verify says how to repair"
+# Host facts named by the environment: show's document carries its own, so
+# the repair verify prints unsets the variable, and works as printed.
+echo '{"dataPlane": {"ports": ["tcp/443"]}}' >"$TMP/facts.json"
+VAULTWALL_HOST_FACTS=$TMP/facts.json ctl verify
+expect_out "env -u VAULTWALL_HOST_FACTS" "... with \$VAULTWALL_HOST_FACTS set, the repair unsets it"
+REPAIR=$(grep -o 'vaultwallctl --pin-dir [^)]*' <<<"$OUT")
+run env VAULTWALL_HOST_FACTS="$TMP/facts.json" PATH="$(dirname "$CTL"):$PATH" \
+	bash -c "cd '$TMP' && $REPAIR"
+expect_exit 0 "... the repair as printed re-applies the stored policy"
+ctl verify
+expect_exit 0 "... and verify is in sync again"
+SLOT=$(active_slot) # the repair wrote the other slot and flipped to it
+run bpftool map update pinned "$PIN/vw_rules_$SLOT" \
+	key hex 40 00 00 00 00 00 00 00 c0 00 02 63 value hex 01 00 00 00
+expect_exit 0 "tamper with vw_rules_$SLOT again"
 ctl verify -o json
 expect_exit 1 "verify -o json after tampering"
 expect_json "verify -o json after tampering"
