@@ -62,6 +62,9 @@ void SyncCore::note_seen(int64_t revision) {
 
 void SyncCore::receive(const ReaderReport& report) {
   uint64_t now = now_unix_ns();
+  // Any answer from etcd (a read, the watch's events) says it is reachable,
+  // though the watch may not be up yet.
+  etcd_down_ = std::holds_alternative<EtcdDown>(report);
   if (const auto* listed = std::get_if<PolicyListed>(&report)) {
     listed_ = true;
     metrics_.last_sync_unix_ns = now;
@@ -309,7 +312,7 @@ std::string SyncCore::summary() const {
                                      : "") +
             (status_.error->path.empty() ? "" : status_.error->path + ": ") +
             status_.error->message;
-  if (!metrics_.connected) text += "; etcd not connected (the kernel keeps enforcing)";
+  if (etcd_down_) text += "; etcd not connected (the kernel keeps enforcing)";
   return text;
 }
 

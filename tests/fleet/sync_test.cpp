@@ -228,6 +228,18 @@ TEST_F(SyncTest, ARecheckRepairsDriftWithAForcedApply) {
   EXPECT_EQ(core_->report().state, SyncState::kInSync);
 }
 
+// The first summary comes after the first read, before the watch is up:
+// etcd answered, so it is not "not connected".
+TEST_F(SyncTest, TheSummarySaysEtcdIsDownOnlyWhenItIs) {
+  core_->receive(PolicyListed{kv(3, record_value("198.51.100.0/24")), 3});
+  core_->reconcile();
+  EXPECT_EQ(core_->summary().find("not connected"), std::string::npos) << core_->summary();
+  core_->receive(WatchUp{1});
+  EXPECT_EQ(core_->summary().find("not connected"), std::string::npos) << core_->summary();
+  core_->receive(EtcdDown{Error{ECONNREFUSED, "connect", ""}});
+  EXPECT_NE(core_->summary().find("etcd not connected"), std::string::npos) << core_->summary();
+}
+
 TEST_F(SyncTest, ConnectionStateAndMetrics) {
   core_->receive(WatchUp{0x8e9e05c52164694dull});
   EXPECT_TRUE(core_->metrics().connected);

@@ -143,6 +143,7 @@ class SyncCore {
   HostStatus status_;
   SyncMetrics metrics_;
   bool listed_ = false;                 // a PolicyListed arrived: newest_ is the store's
+  bool etcd_down_ = false;              // the last word from etcd was EtcdDown (the summary's)
   std::optional<KeyValue> newest_;      // the newest value known (nullopt: no key)
   int64_t deleted_at_ = 0;              // revision of the delete, when newest_ is empty
   int64_t known_revision_ = 0;          // everything up to it is reflected in newest_
