@@ -25,6 +25,11 @@ ctl
 expect_exit 2 "no subcommand"
 ctl frobnicate
 expect_exit 2 "unknown subcommand"
+expect_err 'unknown command "frobnicate"' "... named as such"
+expect_err "network-rule" "... with the commands there are"
+ctl fleet frobnicate
+expect_exit 2 "unknown fleet subcommand"
+expect_err 'unknown command "fleet frobnicate"' "... named with its parent"
 for command in validate apply diff; do
 	ctl $command
 	expect_exit 2 "$command without -f"

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <functional>
+#include <iostream>
 #include <optional>
 #include <string>
 
@@ -43,6 +44,30 @@ inline CLI::App* parsed_leaf(CLI::App& app) {
   return &app;
 }
 
+// The program's name as typed, without its directory.
+inline std::string program_name(const CLI::App& app) {
+  const std::string& name = app.get_name();
+  return name.substr(name.rfind('/') + 1);
+}
+
+// "unknown command "fleet frobnicate"; the commands are: ..." when the
+// innermost command parsed needs a subcommand and the word after it is not
+// one (CLI11 would only say that a subcommand is required); else "".
+inline std::string unknown_command_text(CLI::App& app) {
+  CLI::App* leaf = parsed_leaf(app);
+  std::vector<std::string> rest = leaf->remaining();
+  if (rest.empty() || rest.front().starts_with("-") || leaf->get_require_subcommand_min() == 0)
+    return "";
+  std::string path;
+  for (CLI::App* at = leaf; at != &app && at; at = at->get_parent())
+    path = at->get_name() + " " + path;
+  std::string commands;
+  for (CLI::App* sub : leaf->get_subcommands([](CLI::App* c) { return !c->get_name().empty(); }))
+    commands += (commands.empty() ? "" : ", ") + sub->get_name();
+  return "unknown command \"" + path + rest.front() + "\"; the commands are: " + commands +
+         " (see " + program_name(app) + " " + path + "--help)";
+}
+
 // Parses argv and then runs `after_parse` (which may throw CLI errors for
 // rules CLI11 cannot express). Returns nullopt to go on, or the exit code.
 template <class AfterParse>
@@ -58,6 +83,10 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv,
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    if (std::string unknown = unknown_command_text(app); !unknown.empty()) {
+      std::cerr << program_name(app) << ": " << unknown << "\n";
+      return kExitUsage;
+    }
     app.exit(e);
     return kExitUsage;
   }
