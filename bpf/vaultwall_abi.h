@@ -309,10 +309,11 @@
 #define VW_TUNNEL_WIREGUARD (1u << 11)  /* UDP 51820 (its default listen port)  */
 #define VW_TUNNEL_ESP_IN_UDP (1u << 12) /* UDP 4500: IPsec NAT traversal        */
 #define VW_TUNNEL_L2TP_UDP (1u << 13)   /* UDP 1701: L2TP over UDP              */
-/* Added after the others (so a slot applied before it has it clear: the
- * program passes IPComp there until the next apply, and verify reports the
- * slot's settings as differing from the compiled policy). */
+/* Added after the others, within ABI 10: a slot applied before it has it
+ * clear (load re-applies the stored policy, which sets it), and a program
+ * loaded before it does not decode it (vw_abi_info.tunnels_decoded says so). */
 #define VW_TUNNEL_IPCOMP (1u << 14)     /* 108: IPComp (xfrm), carries TCP/443  */
+#define VW_TUNNELS_BEFORE_IPCOMP 0x3fffu /* what ABI 10's first programs decode */
 #define VW_TUNNELS_IP 0x407fu           /* the IP-protocol tunnels above        */
 #define VW_TUNNELS_UDP 0x3f80u          /* the UDP-port tunnels above           */
 #define VW_TUNNELS_ALL (VW_TUNNELS_IP | VW_TUNNELS_UDP)
@@ -719,7 +720,12 @@ struct vw_doc_chunk {
 /* vw_abi[0]: written once by the loader that created the pins. */
 struct vw_abi_info {
 	__u32 abi_version;
-	__u32 pad;
+	/* The VW_TUNNEL_* kinds the loaded program decodes, written with the
+	 * version by each load. A kind added within an ABI version (IPComp) is
+	 * asked for by a newer vaultwallctl before an older program is replaced:
+	 * userspace reports such a slot as not enforced. 0: written by a loader
+	 * from before this field, whose program decodes VW_TUNNELS_BEFORE_IPCOMP. */
+	__u32 tunnels_decoded;
 };
 
 /* vw_events: one deny or audit (would-deny) decision. Addresses are 16

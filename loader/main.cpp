@@ -21,12 +21,13 @@
 namespace vaultwall {
 namespace {
 
-// A stored policy whose segments name an interface binds to it only once
-// the interface is attached: recompile it against the links and apply it
-// when that changes what the kernel holds. The attach itself is done
-// either way, so a stored policy that cannot be re-applied is a warning
-// (verify reports it too), not a failed attach.
-void reapply_after_attach(const std::string& pin_dir, Report& report) {
+// The stored policy, recompiled and applied when that changes what the
+// kernel holds. After an attach: segments that name an interface bind to it
+// only once it is attached. After a load: this release may compile the same
+// document differently (a tunnel kind added within the ABI). The attach or
+// load itself is done either way, so a stored policy that cannot be
+// re-applied is a warning (verify reports it too), not a failure.
+void reapply_stored(const std::string& pin_dir, Report& report, const std::string& why) {
   auto maps = PinnedMaps::open(pin_dir);
   auto reapplied = maps ? reapply_stored_policy(*maps) : Result<ReapplyOutcome>(std::unexpected(maps.error()));
   if (!reapplied) {
@@ -39,7 +40,7 @@ void reapply_after_attach(const std::string& pin_dir, Report& report) {
     if (d.path.ends_with("segment.interface")) report.warn(d.text());
   if (reapplied->applied) report.json["reappliedGeneration"] = reapplied->outcome.new_generation;
   if (reapplied->applied)
-    report.line("re-applied the stored policy against the attached interfaces: generation " +
+    report.line("re-applied the stored policy " + why + ": generation " +
                 std::to_string(reapplied->outcome.new_generation) + " (slot " +
                 std::to_string(reapplied->outcome.slot) + ")");
 }
@@ -105,7 +106,9 @@ Report cmd_load(const std::string& pin_dir, bool repair, const std::string& inde
   // again stays red in status, verify and the metrics, and is said here;
   // failing would stop a unit from applying and attaching the rest.
   warn_unfiltered(report, moves->unfiltered);
-  if (!moves->reattached.empty()) reapply_after_attach(pin_dir, report);
+  reapply_stored(pin_dir, report,
+                 moves->reattached.empty() ? "as this release compiles it"
+                                           : "against the attached interfaces");
   return report;
 }
 
@@ -154,7 +157,7 @@ Report cmd_attach(const std::string& pin_dir, const std::vector<std::string>& in
     report.line(attached_line(*result));
     attached++;
   }
-  if (attached > 0) reapply_after_attach(pin_dir, report);
+  if (attached > 0) reapply_stored(pin_dir, report, "against the attached interfaces");
   return report;
 }
 
@@ -437,8 +440,14 @@ int run(int argc, char** argv) {
   const OutputFormat format{.json = output == "json",
                             .notes = output != "json",
                             .table = {.headers = !no_headers, .tab_separated = output == "tsv"}};
+  // Journaled: a load may re-apply the stored policy (a new generation).
   if (load->parsed())
-    return emit(cmd_load(pin_dir, repair, index_chunks, index_chunks_opt->count() == 0), format);
+    return emit(journaled("load", {},
+                          [&] {
+                            return cmd_load(pin_dir, repair, index_chunks,
+                                            index_chunks_opt->count() == 0);
+                          }),
+                format);
   if (attach->parsed())
     return emit(journaled("attach", attach_ifaces,
                           [&] { return cmd_attach(pin_dir, attach_ifaces, mode); }),

@@ -370,6 +370,12 @@ void check_policy(const PinnedMaps& maps, const KernelPolicy& current, Verificat
     return;
   }
   v.differences.insert(v.differences.end(), differences->begin(), differences->end());
+  auto gaps = program_gaps(maps, current.settings.tunnels);
+  if (!gaps) {
+    v.error = gaps.error();
+    return;
+  }
+  v.differences.insert(v.differences.end(), gaps->begin(), gaps->end());
 }
 
 Verification run_verify(const Globals& g) {

@@ -334,6 +334,7 @@ Report apply_policy(const PinnedMaps& maps, const KernelPolicy& current, const P
               (diff.empty() ? ", no changes" : ":"));
   add_diff_lines(report, diff);
   if (outcome->index_warning) report.warn(*outcome->index_warning);
+  for (const std::string& gap : outcome->program_gaps) report.warn(gap);
   return report;
 }
 

@@ -301,6 +301,7 @@ Result<ApplyOutcome> apply_compiled(const PinnedMaps& maps, const KernelPolicy& 
 
   outcome.slot = VW_TRY(write_idle_slot_and_flip(maps, image));
   outcome.index_warning = source_index_warning(VW_TRY(maps.policy_info().at(outcome.slot)));
+  outcome.program_gaps = VW_TRY(program_gaps(maps, image.settings.tunnels));
 
   // Freed ids: once no packet can still use the old slot, forget them.
   if (!compiled.freed_rule_ids.empty() || !compiled.freed_service_ids.empty())
@@ -374,6 +375,19 @@ Result<std::vector<std::string>> image_differences(const PinnedMaps& maps, const
                        to_hex(kernel.info.policy_digest, VW_DIGEST_LEN) + ", compiled " +
                        compiled.policy_digest_hex);
   return problems;
+}
+
+Result<std::vector<std::string>> program_gaps(const PinnedMaps& maps, uint32_t slot_tunnels) {
+  const uint32_t recorded = VW_TRY(maps.abi().at(0)).tunnels_decoded;
+  const uint32_t decoded = recorded != 0 ? recorded : VW_TUNNELS_BEFORE_IPCOMP;
+  std::vector<std::string> gaps;
+  for (const TunnelKind& tunnel : tunnel_kinds())
+    if ((slot_tunnels & tunnel.bit) && !(decoded & tunnel.bit))
+      gaps.push_back("the running program predates " + std::string(tunnel.name) + " (" +
+                     std::string(tunnel.description) +
+                     "): it passes that tunnel to protected addresses undecided; load this "
+                     "release's program: vaultwall-loader load");
+  return gaps;
 }
 
 Result<bool> segments_match(const PinnedMaps& maps, const KernelPolicy& current,

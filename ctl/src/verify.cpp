@@ -19,6 +19,8 @@ Result<DriftReport> check_drift(const PinnedMaps& maps) {
     return report;
   }
   report.differences = VW_TRY(image_differences(maps, current, compilation.value->compiled));
+  auto gaps = VW_TRY(program_gaps(maps, current.settings.tunnels));
+  report.differences.insert(report.differences.end(), gaps.begin(), gaps.end());
   return report;
 }
 

@@ -223,7 +223,7 @@ Result<bool> defer_fresh_abi_pin(const std::string& pin_dir, vaultwall_bpf* skel
 Result<void> record_abi_version(const std::string& pin_dir, const vaultwall_bpf* skel,
                                 bool pin_after) {
   const TypedArray<vw_abi_info> abi(bpf_map__fd(skel->maps.VW_MAP_ABI), VW_NAME(VW_MAP_ABI));
-  VW_TRY(abi.put(0, vw_abi_info{VW_ABI_VERSION, 0}));
+  VW_TRY(abi.put(0, vw_abi_info{VW_ABI_VERSION, VW_TUNNELS_ALL}));
   if (!pin_after) return {};
   const std::string path = pin_dir + "/" VW_NAME(VW_MAP_ABI);
   if (bpf_obj_pin(bpf_map__fd(skel->maps.VW_MAP_ABI), path.c_str()) != 0)

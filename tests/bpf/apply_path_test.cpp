@@ -582,6 +582,29 @@ TEST_F(ApplyPath, DeclaredTunnelsAndListenOnAddressesPassTheirPacketsUntouched) 
   expect_rows(rows);
 }
 
+// A program loaded by a release that wrote no tunnels_decoded (0) predates
+// IPComp: it passes IPComp to the vault undecided, so an apply whose slot
+// asks for IPComp to be decided must say the program has a gap, and verify
+// (image differences plus gaps) must not be green.
+TEST_F(ApplyPath, AProgramThatPredatesATunnelKindIsAGapNotGreen) {
+  const vw_abi_info loaded = must(maps().abi().at(0));
+  EXPECT_EQ(loaded.tunnels_decoded, VW_TUNNELS_ALL) << "this release's loader records what it decodes";
+  EXPECT_TRUE(apply_document(vault_document()).outcome.program_gaps.empty());
+
+  must(maps().abi().put(0, vw_abi_info{VW_ABI_VERSION, 0}));
+  const std::vector<std::string> gaps = apply_document(vault_document()).outcome.program_gaps;
+  ASSERT_EQ(gaps.size(), 1u);
+  EXPECT_NE(gaps[0].find("IPComp"), std::string::npos) << gaps[0];
+  EXPECT_NE(gaps[0].find("vaultwall-loader load"), std::string::npos) << gaps[0];
+  KernelPolicy current = must(read_kernel_policy(maps()));
+  EXPECT_EQ(must(program_gaps(maps(), current.settings.tunnels)), gaps);
+
+  // Declaring IPComp a tunnel of the host's own leaves nothing to decide.
+  apply_document(edited_vault_document(
+      [](json& d) { d["vaultwall"]["dataPlane"]["tunnels"] = json::array({"ipcomp"}); }));
+  EXPECT_TRUE(last().outcome.program_gaps.empty());
+}
+
 TEST_F(ApplyPath, AuditModePassesWouldBeDeniesAndStillCreditsRules) {
   apply_document(edited_vault_document([](json& d) { d["vaultwall"]["mode"] = "audit"; }));
 

@@ -123,6 +123,12 @@ std::optional<uint32_t> resolve_interface(const std::string& name);
 Result<std::vector<std::string>> image_differences(const PinnedMaps& maps, const KernelPolicy& current,
                                                    const CompiledPolicy& compiled);
 
+// What the running program cannot enforce of the active slot's settings
+// (empty: nothing): a program loaded by an older release does not decode a
+// tunnel kind added since (vw_abi_info.tunnels_decoded). Red in verify and
+// the metrics; apply warns. Re-applying does not help, loading does.
+Result<std::vector<std::string>> program_gaps(const PinnedMaps& maps, uint32_t slot_tunnels);
+
 struct ApplyOutcome {
   uint64_t old_generation = 0;
   uint64_t new_generation = 0;
@@ -133,6 +139,7 @@ struct ApplyOutcome {
   // Set when the source index could not hold the whole policy (see
   // source_index_warning): applied and correct, part of it on the tries.
   std::optional<std::string> index_warning;
+  std::vector<std::string> program_gaps;  // see program_gaps(): applied, not enforced
 };
 
 // Writes the compiled policy into the idle slot and flips to it: new rule
