@@ -614,12 +614,11 @@ class Classifier {
     return result_;
   }
 
-  // denyAction reject answers a denied TCP segment that is not a RST, to a
-  // unicast address; the RST flag and MACs are not part of a description.
+  // denyAction reject answers a denied TCP segment that is not a RST, when
+  // neither address is in the program's no-reply set (bpf/reject.h); the RST
+  // flag and MACs are not part of a description.
   void note_reject() {
-    const bool unicast = packet_.family != PacketFamily::kIpv4 ||
-                         ((packet_.destination >> 28) != 0xe && packet_.destination != 0xffffffffu);
-    if (packet_.proto == 6 && !packet_.later_fragment && unicast) {
+    if (packet_.proto == 6 && !packet_.later_fragment && replies_may_go_to_the_source()) {
       result_.rejected = true;
       step("7. denyAction reject: would be rejected, answered at once with a TCP RST (within "
            "the per-CPU reply budget; dropped past it)");
@@ -627,6 +626,31 @@ class Classifier {
       step("7. denyAction reject: dropped without a reply (only first TCP segments to a unicast "
            "address are answered)");
     }
+  }
+
+  // bpf/reject.h's set: multicast, 240/4, 0/8, loopback, the host's own
+  // address as the source; on IPv6 also :: and a link-local source to a
+  // wider scope, an IPv4-mapped address checked as IPv4. An unspecified
+  // destination (0) is one explain was not given: not checked.
+  static bool ipv4_no_reply(uint32_t a) {
+    return (a >> 28) >= 0xe || (a >> 24) == 0 || (a >> 24) == 127;
+  }
+  static bool ipv6_no_reply(const Ipv6Address& a) {
+    if (a[0] == 0xff) return true;
+    if (auto mapped = ipv4_mapped(a)) return ipv4_no_reply(*mapped);
+    return std::all_of(a.begin(), a.end() - 1, [](uint8_t b) { return b == 0; }) && a[15] <= 1;
+  }
+  static bool link_local(const Ipv6Address& a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
+  bool replies_may_go_to_the_source() const {
+    if (packet_.family == PacketFamily::kIpv4)
+      return !ipv4_no_reply(packet_.source) && packet_.source != packet_.destination &&
+             (packet_.destination == 0 || !ipv4_no_reply(packet_.destination));
+    const Ipv6Address& source = packet_.source6;
+    const Ipv6Address& destination = packet_.destination6;
+    const bool given = destination != Ipv6Address{};
+    return !ipv6_no_reply(source) &&
+           !(given && (source == destination || ipv6_no_reply(destination) ||
+                       (link_local(source) && !link_local(destination))));
   }
 
   const Policy& policy_;

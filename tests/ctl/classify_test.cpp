@@ -444,6 +444,33 @@ PacketDescription six(const char* source, uint32_t ifindex = 10, uint16_t vlan =
   return p;
 }
 
+// The program answers no address a reply must not go to or come from
+// (bpf/reject.h): explain says so for the same set, not "would be rejected".
+TEST(Classify, DenyActionRejectDoesNotAnswerTheNoReplySet) {
+  Fixture f(policy_text("", R"(, "denyAction": "reject")"));
+  for (const char* source : {"127.0.0.1", "0.1.2.3", "240.0.0.1", "224.0.0.5", "192.0.2.10"}) {
+    SCOPED_TRACE(source);
+    auto v = f.classify(packet(source));
+    EXPECT_FALSE(v.passes);
+    EXPECT_FALSE(v.rejected);
+    EXPECT_NE(v.steps.back().find("without a reply"), std::string::npos) << v.steps.back();
+  }
+  EXPECT_TRUE(f.classify(packet("8.8.8.8")).rejected) << "an ordinary denied source is answered";
+  auto reject6 = [&](const char* source, const char* destination) {
+    PacketDescription p = six(source);
+    p.destination6 = *parse_ipv6(destination);
+    return f.classify(p).rejected;
+  };
+  EXPECT_TRUE(reject6("2001:db8::9", "2001:db8::1"));
+  EXPECT_FALSE(reject6("::1", "2001:db8::1")) << "loopback";
+  EXPECT_FALSE(reject6("::", "2001:db8::1")) << "unspecified";
+  EXPECT_FALSE(reject6("ff02::1", "2001:db8::1")) << "multicast source";
+  EXPECT_FALSE(reject6("2001:db8::9", "ff02::1")) << "multicast destination";
+  EXPECT_FALSE(reject6("2001:db8::1", "2001:db8::1")) << "the host as the source";
+  EXPECT_FALSE(reject6("fe80::9", "2001:db8::1")) << "link-local source to a wider scope";
+  EXPECT_FALSE(reject6("::ffff:127.0.0.1", "2001:db8::1")) << "IPv4-mapped, checked as IPv4";
+}
+
 TEST(Classify, EnforcedPerimeterAdmitsIpv6OnlyByItsIpv6Prefixes) {
   Fixture f(perimeter6_text("Enforced"));
   auto office = f.classify(six("2603:3000::5"));

@@ -226,14 +226,14 @@ check "journal has one entry per command, in order, with results" python3 -c '
 import json, os, stat, sys
 h = json.load(open(sys.argv[1]))["entries"]
 got = [(e["command"], e["result"]) for e in h]
-want = [("apply", "ok"), ("apply", "failed"), ("attach", "ok"), ("update", "ok"), ("update", "ok"),
-        ("network-rule add", "ok"), ("network-rule remove", "ok"), ("detach", "ok")]
+want = [("load", "ok"), ("apply", "ok"), ("apply", "failed"), ("attach", "ok"), ("update", "ok"),
+        ("update", "ok"), ("network-rule add", "ok"), ("network-rule remove", "ok"), ("detach", "ok")]
 assert got == want, got
-failed = h[1]
+failed = h[2]
 assert "10.0.0.0/8" in failed["reason"], failed["reason"]
-assert h[0]["from"]["generation"] == 0 and h[0]["to"]["generation"] == 1, h[0]
-assert h[5]["rulesAdded"] == ["198.51.100.30"] and h[6]["rulesRemoved"] == ["198.51.100.30"], h[5:7]
-assert h[2]["interfaces"] == [sys.argv[3]], h[2]
+assert h[1]["from"]["generation"] == 0 and h[1]["to"]["generation"] == 1, h[1]
+assert h[6]["rulesAdded"] == ["198.51.100.30"] and h[7]["rulesRemoved"] == ["198.51.100.30"], h[6:8]
+assert h[3]["interfaces"] == [sys.argv[3]], h[3]
 assert all(e["uid"] == 0 and e["argv"] for e in h)
 assert stat.S_IMODE(os.stat(sys.argv[2]).st_mode) == 0o600
 ' "$TMP/history.json" "$VAULTWALL_JOURNAL" "$IF_VAULT"
